@@ -1,0 +1,355 @@
+//! A Cairn provider for the PowerDNS Authoritative HTTP API.
+//!
+//! Resource types:
+//! - `zone` (id: the zone name): `name`, `kind` (`Native` | `Master`),
+//!   `nameservers` (the apex NS records), `soa_edit_api`.
+//! - `record` (id: `NAME/TYPE`): one RRset — `name`, `type` (A, AAAA, CNAME,
+//!   MX, TXT, SRV, CAA, NS, PTR), `ttl` (default 3600) and `records` in
+//!   presentation format.
+//!
+//! Config: `url` (the API's base URL) and `server` (default `localhost`);
+//! secret: `api_key`. All RRset changes of a zone go to PowerDNS in one
+//! PATCH.
+
+mod api;
+mod canonical;
+mod spec;
+
+use api::{Api, RrSetChange, ZoneSummary};
+use cairn_sdk::{
+    Action, Change, DiffInput, Error, ErrorKind, Observed, Outcome, Provider, ProviderInfo,
+    Resource, Scope, Secrets, Validation, diff,
+};
+use serde_json::{Value, json};
+use spec::{Record, Zone};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The provider: a configured connection to one PowerDNS server.
+pub struct PowerDns {
+    api: Api,
+}
+
+impl Provider for PowerDns {
+    fn describe() -> ProviderInfo {
+        ProviderInfo {
+            name: "powerdns".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description:
+                "zones and RRsets of a PowerDNS Authoritative server, through its HTTP API".into(),
+            resource_types: spec::resource_types(),
+            config_schema: json!({
+                "type": "object",
+                "required": ["url"],
+                "additionalProperties": false,
+                "properties": {
+                    "url": {"type": "string", "description": "the API's base URL, such as http://127.0.0.1:8081"},
+                    "server": {"type": "string", "default": "localhost"}
+                }
+            }),
+        }
+    }
+
+    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+        Ok(Self {
+            api: Api::new(config, &secrets)?,
+        })
+    }
+
+    fn validate(resource: &Resource) -> Validation {
+        match resource.type_name.as_str() {
+            "zone" => spec::validate_zone(&resource.spec),
+            "record" => spec::validate_record(&resource.spec),
+            other => Validation::invalid(vec![cairn_sdk::Diagnostic::error(
+                "",
+                format!("unknown resource type `{other}`"),
+            )]),
+        }
+    }
+
+    fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error> {
+        let zones = self.api.zones()?;
+        let mut wanted: BTreeSet<&str> = BTreeSet::new();
+        for id in &scope.ids {
+            let name = id
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if let Some(zone) = api::zone_of(&name, &zones) {
+                wanted.insert(zone.id.as_str());
+            }
+        }
+        let mut observed = Vec::new();
+        for zone in zones
+            .iter()
+            .filter(|zone| wanted.contains(zone.id.as_str()))
+        {
+            let contents = self.api.zone(zone)?;
+            if scope.wants("zone") {
+                observed.push(Observed {
+                    type_name: "zone".into(),
+                    id: contents.zone.name.clone(),
+                    state: to_json(&contents.zone),
+                });
+            }
+            if scope.wants("record") {
+                observed.extend(contents.records.iter().map(|record| Observed {
+                    type_name: "record".into(),
+                    id: record.id(),
+                    state: to_json(record),
+                }));
+            }
+        }
+        Ok(observed)
+    }
+
+    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+        let types = spec::resource_types();
+        Ok(inputs
+            .into_iter()
+            .map(|input| {
+                let rules = types.iter().find(|t| t.name == input.type_name);
+                let mut change = diff::compare(input, rules);
+                if change.type_name == "record" {
+                    change.summary = record_summary(&change);
+                }
+                change
+            })
+            .collect())
+    }
+
+    fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
+        Apply::new(&self.api, &changes).run()
+    }
+}
+
+cairn_sdk::export_provider!(PowerDns);
+
+fn to_json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("canonical state serializes")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &Option<Value>) -> Option<T> {
+    value
+        .as_ref()
+        .and_then(|value| serde_json::from_value(value.clone()).ok())
+}
+
+/// `add 192.0.2.11, remove 192.0.2.10, ttl 300 → 600` for record changes.
+fn record_summary(change: &Change) -> String {
+    let desired: Option<Record> = parse(&change.desired);
+    let observed: Option<Record> = parse(&change.observed);
+    let contents = |record: &Option<Record>| -> BTreeSet<String> {
+        record
+            .as_ref()
+            .map(|record| record.records.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (new, old) = (contents(&desired), contents(&observed));
+    let mut parts: Vec<String> = Vec::new();
+    let added: Vec<&String> = new.difference(&old).collect();
+    let removed: Vec<&String> = old.difference(&new).collect();
+    let list = |items: &[&String]| {
+        items
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match change.action {
+        Action::NoOp => return "no changes".into(),
+        Action::Create => {
+            let record = desired.expect("a create has a desired record");
+            return format!("create {} ttl {}", list(&added), record.ttl);
+        }
+        Action::Delete => return format!("delete {}", list(&removed)),
+        Action::Update | Action::Replace => {}
+    }
+    if !added.is_empty() {
+        parts.push(format!("add {}", list(&added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("remove {}", list(&removed)));
+    }
+    if let (Some(old), Some(new)) = (&observed, &desired)
+        && old.ttl != new.ttl
+    {
+        parts.push(format!("ttl {} → {}", old.ttl, new.ttl));
+    }
+    parts.join(", ")
+}
+
+/// One `apply` call: zone creations and updates first, then one PATCH per
+/// zone for its RRsets, then zone deletions.
+struct Apply<'a> {
+    api: &'a Api,
+    changes: &'a [Change],
+    outcomes: Vec<Option<Outcome>>,
+}
+
+impl<'a> Apply<'a> {
+    fn new(api: &'a Api, changes: &'a [Change]) -> Self {
+        Self {
+            api,
+            changes,
+            outcomes: vec![None; changes.len()],
+        }
+    }
+
+    fn run(mut self) -> Vec<Outcome> {
+        let mut zones = match self.api.zones() {
+            Ok(zones) => zones,
+            Err(error) => return vec![Outcome::Failed(error); self.changes.len()],
+        };
+        self.apply_zones(&mut zones, false);
+        self.apply_records(&zones);
+        self.apply_zones(&mut zones, true);
+        self.outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome
+                    .unwrap_or_else(|| Outcome::Failed(Error::internal("change was not handled")))
+            })
+            .collect()
+    }
+
+    /// Creates and updates zones (`deletes == false`) or deletes them.
+    fn apply_zones(&mut self, zones: &mut Vec<ZoneSummary>, deletes: bool) {
+        for (index, change) in self.changes.iter().enumerate() {
+            if change.type_name != "zone" || (change.action == Action::Delete) != deletes {
+                continue;
+            }
+            let outcome = match change.action {
+                Action::NoOp => Ok(change.observed.clone()),
+                Action::Create | Action::Update | Action::Replace => {
+                    self.upsert_zone(change, zones).map(Some)
+                }
+                Action::Delete => {
+                    let id = api::zone_of(&change.id, zones)
+                        .filter(|zone| zone.name.eq_ignore_ascii_case(&change.id))
+                        .map(|zone| zone.id.clone());
+                    match id {
+                        Some(id) => self.api.delete_zone(&id).map(|()| None),
+                        None => Ok(None),
+                    }
+                }
+            };
+            self.outcomes[index] = Some(match outcome {
+                Ok(state) => Outcome::Applied(state),
+                Err(error) => Outcome::Failed(error),
+            });
+        }
+    }
+
+    fn upsert_zone(&self, change: &Change, zones: &mut Vec<ZoneSummary>) -> Result<Value, Error> {
+        let desired: Zone = parse(&change.desired)
+            .ok_or_else(|| Error::internal("a zone change carries no desired zone"))?;
+        let existing = zones
+            .iter()
+            .find(|zone| zone.name.eq_ignore_ascii_case(&desired.name))
+            .cloned();
+        let summary = match existing {
+            Some(summary) => {
+                self.api.update_zone(&summary.id, &desired)?;
+                let observed: Option<Zone> = parse(&change.observed);
+                let nameservers_differ = observed
+                    .map(|observed| observed.nameservers != desired.nameservers)
+                    .unwrap_or(true);
+                if nameservers_differ {
+                    let ns = Record {
+                        name: desired.name.clone(),
+                        record_type: "NS".into(),
+                        ttl: spec::DEFAULT_TTL,
+                        records: desired.nameservers.clone(),
+                    };
+                    let patch = if ns.records.is_empty() {
+                        RrSetChange::delete(&ns.name, "NS")
+                    } else {
+                        RrSetChange::replace(&ns)
+                    };
+                    self.api.patch_rrsets(&summary.id, vec![patch])?;
+                }
+                summary
+            }
+            None => {
+                self.api.create_zone(&desired)?;
+                // Refresh the list: the API decides the new zone's id.
+                *zones = self.api.zones()?;
+                zones
+                    .iter()
+                    .find(|zone| zone.name.eq_ignore_ascii_case(&desired.name))
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::internal(format!(
+                            "zone {} was created but the server does not list it",
+                            desired.name
+                        ))
+                    })?
+            }
+        };
+        Ok(to_json(&self.api.zone(&summary)?.zone))
+    }
+
+    /// One PATCH per zone carrying all of its RRset changes.
+    fn apply_records(&mut self, zones: &[ZoneSummary]) {
+        let mut by_zone: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, change) in self.changes.iter().enumerate() {
+            if change.type_name != "record" {
+                continue;
+            }
+            if change.action == Action::NoOp {
+                self.outcomes[index] = Some(Outcome::Applied(change.observed.clone()));
+                continue;
+            }
+            let name = change.id.split('/').next().unwrap_or_default();
+            match api::zone_of(name, zones) {
+                Some(zone) => by_zone.entry(zone.id.clone()).or_default().push(index),
+                None => {
+                    self.outcomes[index] = Some(Outcome::Failed(Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "no zone on the server holds {name}: declare its zone as a `zone` resource or create it first"
+                        ),
+                    )));
+                }
+            }
+        }
+        for (zone_id, indexes) in by_zone {
+            let mut patch = Vec::new();
+            let mut states = Vec::new();
+            for &index in &indexes {
+                let change = &self.changes[index];
+                match change.action {
+                    Action::Delete => {
+                        let (name, record_type) =
+                            change.id.rsplit_once('/').unwrap_or((&change.id, ""));
+                        patch.push(RrSetChange::delete(name, record_type));
+                        states.push(None);
+                    }
+                    _ => match parse::<Record>(&change.desired) {
+                        Some(record) => {
+                            patch.push(RrSetChange::replace(&record));
+                            states.push(change.desired.clone());
+                        }
+                        None => {
+                            self.outcomes[index] = Some(Outcome::Failed(Error::internal(
+                                "a record change carries no desired record",
+                            )));
+                            states.push(None);
+                        }
+                    },
+                }
+            }
+            let result = self.api.patch_rrsets(&zone_id, patch);
+            for (&index, state) in indexes.iter().zip(states) {
+                if self.outcomes[index].is_some() {
+                    continue;
+                }
+                self.outcomes[index] = Some(match &result {
+                    Ok(()) => Outcome::Applied(state),
+                    Err(error) => Outcome::Failed(error.clone()),
+                });
+            }
+        }
+    }
+}

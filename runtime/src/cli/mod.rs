@@ -1,0 +1,113 @@
+//! The command line: arguments, exit codes and error reporting. Each
+//! command lives in its own module.
+
+mod apply;
+mod history;
+mod inspect;
+mod plan;
+mod render;
+mod session;
+mod validate;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: success, and for `plan`, no changes.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an error; nothing was applied unless the output says so.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code of `plan`: there are changes.
+pub const EXIT_CHANGES: u8 = 2;
+
+/// Cairn reconciles the desired state in a Git repository with the real
+/// world, through sandboxed WebAssembly provider plugins.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every tenant command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// The operator's configuration file.
+    #[arg(long, short = 'c', default_value = "cairn.toml", env = "CAIRN_CONFIG")]
+    pub config: PathBuf,
+    /// The tenant to work on (needed when the file declares several).
+    #[arg(long, short = 't')]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse and validate the desired state at the configured ref.
+    Validate {
+        #[command(flatten)]
+        target: Target,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what would change. Exit code 0: no changes, 2: changes, 1: error.
+    #[command(visible_alias = "diff")]
+    Plan(plan::PlanArgs),
+    /// Apply the changes: all of a fresh plan (with --yes), or exactly a saved plan.
+    Apply(apply::ApplyArgs),
+    /// Show the record of plans and applies: who changed what, from which commit, with what result.
+    History(history::HistoryArgs),
+    /// Tools for plugin authors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Load a plugin and show what it declares and imports.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Validate { target, json } => validate::run(&target, json).await,
+            Command::Plan(args) => plan::run(&args).await,
+            Command::Apply(args) => apply::run(&args).await,
+            Command::History(args) => history::run(&args).await,
+            Command::Plugin(PluginCommand::Inspect(args)) => inspect::run(&args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            render::error(&error);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Logs go to stderr; `CAIRN_LOG` sets the filter (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

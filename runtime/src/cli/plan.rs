@@ -1,0 +1,55 @@
+//! `cairn plan`: show what would change; optionally save the plan.
+
+use super::session::Session;
+use super::{EXIT_CHANGES, EXIT_OK, Target, render};
+use anstream::println;
+use anyhow::Context;
+use cairn::reconcile;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `cairn plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print the plan as JSON (the saved-plan format).
+    #[arg(long)]
+    json: bool,
+    /// Save the plan to this file, for `cairn apply PLAN`.
+    #[arg(long, value_name = "PLAN")]
+    out: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub async fn run(args: &PlanArgs) -> anyhow::Result<u8> {
+    let session = Session::open(&args.target).await?;
+    render::progress("reading the repository and observing the real world");
+    let (desired, plan) = reconcile::plan_tenant(&session.tenant, &session.store).await?;
+    reconcile::record_plan(&session.store, &plan).await?;
+    if let Some(path) = &args.out {
+        let text = serde_json::to_string_pretty(&plan)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        for warning in &desired.warnings {
+            eprintln!("warning: {warning}");
+        }
+        render::plan(&plan);
+        if let Some(path) = &args.out {
+            println!(
+                "Saved the plan to {}; apply exactly it with `cairn apply {}`.",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(if plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,184 @@
+//! Human output: plans, apply progress, history and errors. Colour only
+//! when the stream is a terminal (`anstream` strips it otherwise, and
+//! honours `NO_COLOR`).
+
+use anstream::{eprintln, println};
+use anstyle::{AnsiColor, Style};
+use cairn::plan::{ActionReport, Plan, PlanAction};
+use cairn::reconcile::ReconcileError;
+use cairn::store::{ActionResult, RunRecord};
+use std::io::IsTerminal;
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const MAGENTA: Style = AnsiColor::Magenta.on_default();
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+
+/// A progress line on stderr, only when a person is watching.
+pub fn progress(message: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{DIM}… {message}{DIM:#}");
+    }
+}
+
+fn marker(action: PlanAction) -> (&'static str, Style) {
+    match action {
+        PlanAction::Create => ("+", GREEN),
+        PlanAction::Update => ("~", YELLOW),
+        PlanAction::Replace => ("-/+", MAGENTA),
+        PlanAction::Delete => ("-", RED),
+        PlanAction::Forget => ("○", DIM),
+        PlanAction::Adopt => ("⇐", YELLOW),
+    }
+}
+
+/// Prints a plan for people.
+pub fn plan(plan: &Plan) {
+    println!(
+        "{BOLD}Tenant {}{BOLD:#} at commit {} ({}: {})",
+        plan.tenant,
+        plan.commit.short_id(),
+        plan.commit.author,
+        plan.commit.summary
+    );
+    if plan.changes.is_empty() {
+        println!(
+            "\nNo changes. The real world matches the repository ({} resource(s)).",
+            plan.unchanged
+        );
+    } else {
+        println!();
+        let width = plan
+            .changes
+            .iter()
+            .map(|c| c.address.to_string().chars().count())
+            .max()
+            .unwrap_or(0);
+        for change in &plan.changes {
+            let (mark, style) = marker(change.action);
+            let address = change.address.to_string();
+            println!(
+                "  {style}{mark:>3} {address:<width$}{style:#}  {}",
+                change.summary,
+                width = width
+            );
+            if matches!(change.action, PlanAction::Update | PlanAction::Replace) {
+                for field in &change.fields {
+                    let show = |value: &Option<serde_json::Value>| {
+                        value
+                            .as_ref()
+                            .map_or_else(|| "(unset)".to_string(), |v| v.to_string())
+                    };
+                    println!(
+                        "        {DIM}{}: {} → {}{DIM:#}",
+                        field.path,
+                        show(&field.before),
+                        show(&field.after)
+                    );
+                }
+            }
+        }
+        let counts: Vec<String> = plan
+            .counts()
+            .into_iter()
+            .map(|(action, count)| format!("{count} to {}", action.as_str()))
+            .collect();
+        println!(
+            "\n{BOLD}Plan:{BOLD:#} {}; {} unchanged.",
+            counts.join(", "),
+            plan.unchanged
+        );
+    }
+    for note in &plan.notes {
+        println!("{YELLOW}note:{YELLOW:#} {note}");
+    }
+}
+
+/// Prints one finished change of an apply.
+pub fn action(report: &ActionReport) {
+    let (mark, style) = match report.result {
+        ActionResult::Ok => ("✓", GREEN),
+        ActionResult::Failed => ("✗", RED),
+        ActionResult::Skipped => ("·", DIM),
+    };
+    let detail = match &report.error {
+        Some(error) => format!(": {error}"),
+        None => String::new(),
+    };
+    println!(
+        "  {style}{mark}{style:#} {} {} {DIM}({} ms){DIM:#}{detail}",
+        report.action.as_str(),
+        report.address,
+        report.duration_ms
+    );
+}
+
+/// Prints the history for people.
+pub fn history(runs: &[RunRecord]) {
+    if runs.is_empty() {
+        println!("No plans or applies recorded yet.");
+        return;
+    }
+    for run in runs {
+        let when = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(run.started_at.max(0) as u64),
+        );
+        let outcome = run.outcome.as_deref().unwrap_or("interrupted");
+        let style = match outcome {
+            "succeeded" | "planned" => GREEN,
+            "partial" => YELLOW,
+            _ => RED,
+        };
+        println!(
+            "{BOLD}#{} {}{BOLD:#} {when} commit {} by {}: {}",
+            run.id,
+            run.kind,
+            &run.commit_id[..run.commit_id.len().min(12)],
+            run.commit_author,
+            run.commit_summary
+        );
+        println!(
+            "    {style}{outcome}{style:#}: {} change(s), {} failed",
+            run.changes, run.failures
+        );
+        for action in &run.actions {
+            let error = action
+                .error
+                .as_ref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default();
+            println!(
+                "    {} {} {}{error}",
+                action.result, action.action, action.address
+            );
+        }
+    }
+}
+
+/// Prints an error: diagnostics with their source excerpts, anything else
+/// as its chain of causes.
+pub fn error(error: &anyhow::Error) {
+    if let Some(diagnostic) = error.downcast_ref::<ReconcileError>()
+        && matches!(
+            diagnostic,
+            ReconcileError::Load(cairn::model::LoadError::Invalid(_))
+        )
+    {
+        let handler = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+            miette::GraphicalReportHandler::new()
+        } else {
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        };
+        let mut text = String::new();
+        if handler.render_report(&mut text, diagnostic).is_ok() {
+            eprintln!("{text}");
+            return;
+        }
+    }
+    eprintln!("{RED}error:{RED:#} {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

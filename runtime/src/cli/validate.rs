@@ -1,0 +1,60 @@
+//! `cairn validate`: parse and validate the desired state, change nothing.
+
+use super::session::Session;
+use super::{EXIT_ERROR, EXIT_OK, Target};
+use anstream::println;
+use cairn::model::LoadError;
+use cairn::reconcile::{self, ReconcileError};
+
+/// Runs the command.
+pub async fn run(target: &Target, json: bool) -> anyhow::Result<u8> {
+    let session = Session::open(target).await?;
+    let result = reconcile::desired_state(&session.tenant).await;
+    if !json {
+        let desired = result?;
+        for warning in &desired.warnings {
+            eprintln!("warning: {warning}");
+        }
+        println!(
+            "The desired state at commit {} is valid: {} resource(s).",
+            desired.commit.short_id(),
+            desired.resources.len()
+        );
+        return Ok(EXIT_OK);
+    }
+    match result {
+        Ok(desired) => {
+            let report = serde_json::json!({
+                "valid": true,
+                "commit": desired.commit,
+                "resources": desired.resources.iter().map(|r| r.address.to_string()).collect::<Vec<_>>(),
+                "warnings": desired.warnings.iter().map(diagnostic_json).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(EXIT_OK)
+        }
+        Err(ReconcileError::Load(LoadError::Invalid(invalid))) => {
+            let report = serde_json::json!({
+                "valid": false,
+                "commit": invalid.commit,
+                "errors": invalid.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(EXIT_ERROR)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn diagnostic_json(diagnostic: &cairn::model::diagnostic::SourceDiagnostic) -> serde_json::Value {
+    serde_json::json!({
+        "file": diagnostic.location.file,
+        "line": diagnostic.location.line,
+        "column": diagnostic.location.column,
+        "message": diagnostic.message,
+        "help": diagnostic.help,
+        "related": diagnostic.related.iter().map(|r| serde_json::json!({
+            "file": r.location.file, "line": r.location.line, "column": r.location.column, "message": r.message,
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,422 @@
+//! The operator's configuration file, `cairn.toml`.
+//!
+//! Tenants never grant themselves anything: plugins, network grants, secrets
+//! and limits come from this file, which the operator owns. Relative paths in
+//! it are relative to the file's own folder.
+
+use crate::host::grants::{Grant, GrantError};
+use crate::host::limits;
+use crate::secrets::SecretRef;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors reading or checking `cairn.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the expected shape.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// `--tenant` names no tenant.
+    #[error("there is no tenant `{name}` in {path}; the tenants are: {known}")]
+    UnknownTenant {
+        /// The file.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// The tenants the file declares.
+        known: String,
+    },
+    /// Several tenants and no `--tenant`.
+    #[error("{path} declares several tenants ({known}): choose one with --tenant NAME")]
+    AmbiguousTenant {
+        /// The file.
+        path: PathBuf,
+        /// The tenants the file declares.
+        known: String,
+    },
+}
+
+/// `cairn.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    cache_dir: Option<String>,
+    #[serde(default)]
+    tenants: BTreeMap<String, RawTenant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    repo: String,
+    #[serde(default, rename = "ref")]
+    reference: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    plugin: String,
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    memory: Option<String>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    config: Option<toml::Table>,
+    #[serde(default)]
+    secrets: BTreeMap<String, SecretRef>,
+}
+
+/// The whole operator configuration, checked, with paths made absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The state store URL: `sqlite:PATH`.
+    pub state: String,
+    /// Where remote repositories are cloned.
+    pub cache_dir: PathBuf,
+    /// The tenants, by name.
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// One tenant: a repository and the provider instances its resources use.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    /// The tenant's name.
+    pub name: String,
+    /// A local path or a URL (`file://`, `git://`, `http(s)://`).
+    pub repo: String,
+    /// A branch, tag or commit.
+    pub reference: String,
+    /// The folder of the repository holding the resource files.
+    pub path: String,
+    /// Provider instances by the name resource files use (`[[NAME.TYPE]]`).
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// One provider instance of a tenant.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The instance's name.
+    pub name: String,
+    /// The plugin's `.wasm` file.
+    pub plugin: PathBuf,
+    /// The plugin's required sha256, lower-case hex.
+    pub sha256: Option<String>,
+    /// Network grants: the only URLs the plugin may reach.
+    pub allow: Vec<Grant>,
+    /// The most linear memory one call may use.
+    pub memory: u64,
+    /// The longest one call may take.
+    pub timeout: Duration,
+    /// The plugin's configuration, as JSON.
+    pub config: serde_json::Value,
+    /// Secrets by the name the plugin knows them by.
+    pub secrets: BTreeMap<String, SecretRef>,
+}
+
+/// The state store used when `state` is omitted, relative to `cairn.toml`.
+pub const DEFAULT_STATE: &str = "sqlite:.cairn/state.db";
+
+/// Where remote repositories are cloned when `cache_dir` is omitted.
+pub const DEFAULT_CACHE_DIR: &str = ".cairn/repos";
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses the text of a `cairn.toml` read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &error),
+        })?;
+        let base = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+
+        let state = raw.state.unwrap_or_else(|| DEFAULT_STATE.to_string());
+        let state = match state.strip_prefix("sqlite:") {
+            Some(file) => format!("sqlite:{}", base.join(file).display()),
+            None => {
+                return Err(invalid(format!(
+                    "state = \"{state}\" is not supported: use \"sqlite:PATH\""
+                )));
+            }
+        };
+        let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or(DEFAULT_CACHE_DIR));
+
+        if raw.tenants.is_empty() {
+            return Err(invalid(
+                "no tenant is configured: add a [tenants.NAME] table with `repo`".into(),
+            ));
+        }
+        let mut tenants = BTreeMap::new();
+        for (name, tenant) in raw.tenants {
+            check_name(&name).map_err(|why| invalid(format!("tenant name `{name}` {why}")))?;
+            let mut providers = BTreeMap::new();
+            for (provider_name, provider) in tenant.providers {
+                let at = format!("[tenants.{name}.providers.{provider_name}]");
+                check_name(&provider_name)
+                    .map_err(|why| invalid(format!("provider name `{provider_name}` {why}")))?;
+                let provider = ProviderConfig::from_raw(&provider_name, provider, &base)
+                    .map_err(|why| invalid(format!("{at}: {why}")))?;
+                providers.insert(provider_name, provider);
+            }
+            tenants.insert(
+                name.clone(),
+                TenantConfig {
+                    repo: resolve_repo(&tenant.repo, &base),
+                    reference: tenant.reference.unwrap_or_else(|| "main".into()),
+                    path: tenant.path.unwrap_or_else(|| ".".into()),
+                    name,
+                    providers,
+                },
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            state,
+            cache_dir,
+            tenants,
+        })
+    }
+
+    /// The tenant `name`, or the only tenant when `name` is `None`.
+    pub fn tenant(&self, name: Option<&str>) -> Result<&TenantConfig, ConfigError> {
+        let known = || self.tenants.keys().cloned().collect::<Vec<_>>().join(", ");
+        match name {
+            Some(name) => self
+                .tenants
+                .get(name)
+                .ok_or_else(|| ConfigError::UnknownTenant {
+                    path: self.path.clone(),
+                    name: name.to_string(),
+                    known: known(),
+                }),
+            None if self.tenants.len() == 1 => {
+                Ok(self.tenants.values().next().expect("one tenant"))
+            }
+            None => Err(ConfigError::AmbiguousTenant {
+                path: self.path.clone(),
+                known: known(),
+            }),
+        }
+    }
+}
+
+impl ProviderConfig {
+    fn from_raw(name: &str, raw: RawProvider, base: &Path) -> Result<Self, String> {
+        let sha256 = match raw.sha256 {
+            Some(hex) => {
+                let hex = hex.trim().to_ascii_lowercase();
+                if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!("sha256 = \"{hex}\" is not 64 hexadecimal digits"));
+                }
+                Some(hex)
+            }
+            None => None,
+        };
+        let allow = raw
+            .allow
+            .iter()
+            .map(|pattern| Grant::parse(pattern))
+            .collect::<Result<Vec<_>, GrantError>>()
+            .map_err(|error| error.to_string())?;
+        let memory = match &raw.memory {
+            Some(text) => parse_size(text)?,
+            None => limits::DEFAULT_MEMORY_BYTES,
+        };
+        if memory > limits::MAX_MEMORY_BYTES {
+            return Err(format!(
+                "memory = \"{}\" is above the host's ceiling of {} MiB",
+                raw.memory.unwrap_or_default(),
+                limits::MAX_MEMORY_BYTES >> 20
+            ));
+        }
+        let timeout = match raw.timeout {
+            Some(text) => humantime::parse_duration(&text).map_err(|error| {
+                format!("timeout = \"{text}\": {error} (write it like \"30s\")")
+            })?,
+            None => limits::DEFAULT_CALL_TIMEOUT,
+        };
+        if timeout.is_zero() {
+            return Err("timeout must be more than zero".into());
+        }
+        let config = serde_json::to_value(raw.config.unwrap_or_default())
+            .map_err(|error| format!("config cannot be expressed as JSON: {error}"))?;
+        Ok(Self {
+            name: name.to_string(),
+            plugin: base.join(raw.plugin),
+            sha256,
+            allow,
+            memory,
+            timeout,
+            config,
+            secrets: raw.secrets,
+        })
+    }
+}
+
+/// Names appear in addresses (`NAME/TYPE/ID`) and in URLs.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err("may hold only letters, digits, `-` and `_`")
+    }
+}
+
+/// A repository given as a relative path is relative to `cairn.toml`.
+fn resolve_repo(repo: &str, base: &Path) -> String {
+    if repo.contains("://") || Path::new(repo).is_absolute() {
+        repo.to_string()
+    } else {
+        base.join(repo).display().to_string()
+    }
+}
+
+/// Parses sizes such as `64MiB`, `512KiB`, `1GiB` or a plain byte count.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a size: write it like \"64MiB\""))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in \"{text}\": use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("\"{text}\" is too large"))
+}
+
+/// A TOML error with its line and column, without the source excerpt.
+pub(crate) fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let (line, column) = crate::model::line_column(text, span.start);
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(
+            parse_size("12 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
+    }
+
+    #[test]
+    fn a_minimal_file_gets_defaults_and_absolute_paths() {
+        let config = Config::parse(
+            Path::new("/srv/cairn/cairn.toml"),
+            r#"
+            [tenants.default]
+            repo = "../zones.git"
+            [tenants.default.providers.dns]
+            plugin = "plugins/dns.wasm"
+            allow = ["http://127.0.0.1:8081"]
+            config = { url = "http://127.0.0.1:8081" }
+            secrets = { api_key = { env = "PDNS_API_KEY" } }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.state, "sqlite:/srv/cairn/.cairn/state.db");
+        let tenant = config.tenant(None).unwrap();
+        assert_eq!(tenant.repo, "/srv/cairn/../zones.git");
+        assert_eq!(tenant.reference, "main");
+        let dns = &tenant.providers["dns"];
+        assert_eq!(dns.plugin, Path::new("/srv/cairn/plugins/dns.wasm"));
+        assert_eq!(dns.memory, limits::DEFAULT_MEMORY_BYTES);
+        assert_eq!(dns.config["url"], "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_line() {
+        let error = Config::parse(
+            Path::new("cairn.toml"),
+            "[tenants.default]\nrepo = \"x\"\nrefs = \"main\"\n",
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("line 3"), "{message}");
+        assert!(message.contains("unknown field `refs`"), "{message}");
+    }
+}

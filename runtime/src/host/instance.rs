@@ -1,0 +1,335 @@
+//! A provider instance: a plugin with one tenant's configuration, secrets,
+//! grants and limits; and the machinery of one sandboxed call.
+
+use super::bindings::{self, ProviderPlugin, ProviderPluginPre};
+use super::error::{PluginError, ProviderError};
+use super::grants::Grant;
+use super::limits;
+use super::plugin::Plugin;
+use super::state::{CallLabel, CallState};
+use super::types::{Change, DiffInput, Observed, Outcome, ProviderInfo, Validation};
+use crate::secrets::SecretRef;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::{Engine, Store, Trap};
+
+/// What the operator set for one provider instance of a tenant.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// The tenant.
+    pub tenant: String,
+    /// The instance's name (`dns`).
+    pub name: String,
+    /// The plugin's configuration.
+    pub config: serde_json::Value,
+    /// Secret references by name.
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// Network grants.
+    pub grants: Vec<Grant>,
+    /// Linear memory per call.
+    pub memory_bytes: u64,
+    /// Deadline per call.
+    pub timeout: Duration,
+}
+
+/// The limits of one call.
+pub(super) struct CallLimits {
+    pub grants: Arc<[Grant]>,
+    pub memory_bytes: u64,
+    pub timeout: Duration,
+}
+
+/// A plugin configured for one tenant's provider instance.
+pub struct ProviderInstance {
+    plugin: Arc<Plugin>,
+    engine: Engine,
+    tenant: Arc<str>,
+    name: Arc<str>,
+    config: String,
+    secrets: BTreeMap<String, SecretRef>,
+    limits: CallLimits,
+}
+
+impl std::fmt::Debug for ProviderInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderInstance")
+            .field("tenant", &self.tenant)
+            .field("name", &self.name)
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a call whose guest side may fail with a typed error:
+/// which function failed, and how.
+type GuestResult<T> = Result<T, (&'static str, bindings::Error)>;
+
+impl ProviderInstance {
+    /// Binds `plugin` to an instance's settings.
+    pub fn new(host: &super::PluginHost, plugin: Arc<Plugin>, settings: ProviderSettings) -> Self {
+        Self {
+            plugin,
+            engine: host.engine.clone(),
+            tenant: settings.tenant.into(),
+            name: settings.name.into(),
+            config: settings.config.to_string(),
+            secrets: settings.secrets,
+            limits: CallLimits {
+                grants: settings.grants.into(),
+                memory_bytes: settings.memory_bytes,
+                timeout: settings.timeout,
+            },
+        }
+    }
+
+    /// The instance's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the plugin manages.
+    pub fn info(&self) -> &ProviderInfo {
+        self.plugin.info()
+    }
+
+    /// The plugin behind the instance.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// Validates and canonicalizes resources (`type`, spec) in one call.
+    pub async fn validate(
+        &self,
+        resources: &[(String, serde_json::Value)],
+    ) -> Result<Vec<Validation>, PluginError> {
+        let resources: Vec<bindings::Desired> = resources
+            .iter()
+            .map(|(type_name, spec)| bindings::Desired {
+                type_name: type_name.clone(),
+                spec: spec.to_string(),
+            })
+            .collect();
+        let validations = self
+            .call("validate", false, async |store, plugin| {
+                let api = plugin.cairn_provider_provider();
+                Ok(Ok(api.call_validate(store, &resources).await?))
+            })
+            .await?;
+        self.check_count("validate", resources.len(), validations.len())?;
+        validations
+            .into_iter()
+            .map(|validation| {
+                Validation::try_from(validation).map_err(|r| self.contract("validate", r))
+            })
+            .collect()
+    }
+
+    /// Observes the objects of `type_names`, with the ids of interest.
+    pub async fn list(
+        &self,
+        type_names: Vec<String>,
+        ids: Vec<String>,
+    ) -> Result<Vec<Observed>, PluginError> {
+        let scope = bindings::Scope { type_names, ids };
+        let observed = self
+            .call("list", true, async |store, plugin| {
+                let api = plugin.cairn_provider_provider();
+                Ok(api.call_list(store, &scope).await?.map_err(|e| ("list", e)))
+            })
+            .await?;
+        observed
+            .into_iter()
+            .map(|o| Observed::try_from(o).map_err(|r| self.contract("list", r)))
+            .collect()
+    }
+
+    /// Computes one change per input.
+    pub async fn diff(&self, inputs: &[DiffInput]) -> Result<Vec<Change>, PluginError> {
+        let wit_inputs: Vec<bindings::DiffInput> = inputs.iter().map(Into::into).collect();
+        let changes = self
+            .call("diff", true, async |store, plugin| {
+                let api = plugin.cairn_provider_provider();
+                Ok(api
+                    .call_diff(store, &wit_inputs)
+                    .await?
+                    .map_err(|e| ("diff", e)))
+            })
+            .await?;
+        self.check_count("diff", inputs.len(), changes.len())?;
+        let changes = changes
+            .into_iter()
+            .map(|c| Change::try_from(c).map_err(|r| self.contract("diff", r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (input, change) in inputs.iter().zip(&changes) {
+            if input.type_name != change.type_name || input.id != change.id {
+                return Err(self.contract(
+                    "diff",
+                    format!(
+                        "the change for {}/{} came back as {}/{}: changes must keep the order of the inputs",
+                        input.type_name, input.id, change.type_name, change.id
+                    ),
+                ));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Applies changes, one outcome per change.
+    pub async fn apply(&self, changes: &[Change]) -> Result<Vec<Outcome>, PluginError> {
+        let wit_changes: Vec<bindings::Change> = changes.iter().map(Into::into).collect();
+        let outcomes = self
+            .call("apply", true, async |store, plugin| {
+                let api = plugin.cairn_provider_provider();
+                Ok(Ok(api.call_apply(store, &wit_changes).await?))
+            })
+            .await?;
+        self.check_count("apply", changes.len(), outcomes.len())?;
+        outcomes
+            .into_iter()
+            .map(|o| Outcome::try_from(o).map_err(|r| self.contract("apply", r)))
+            .collect()
+    }
+
+    /// Runs `body` in a fresh sandbox, after `configure` when asked.
+    async fn call<R>(
+        &self,
+        function: &'static str,
+        configure: bool,
+        body: impl AsyncFnOnce(
+            &mut Store<CallState>,
+            &ProviderPlugin,
+        ) -> wasmtime::Result<GuestResult<R>>,
+    ) -> Result<R, PluginError> {
+        let secrets = if configure {
+            self.secrets
+                .iter()
+                .map(|(name, reference)| {
+                    Ok(bindings::Secret {
+                        name: name.clone(),
+                        value: reference.resolve(name)?.expose().to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, PluginError>>()?
+        } else {
+            Vec::new()
+        };
+        let label = CallLabel {
+            tenant: self.tenant.clone(),
+            provider: self.name.clone(),
+            function,
+        };
+        let result = run_call(
+            &self.engine,
+            &self.plugin.pre,
+            label,
+            &self.limits,
+            async |store, plugin| {
+                if configure {
+                    let api = plugin.cairn_provider_provider();
+                    if let Err(error) = api
+                        .call_configure(&mut *store, &self.config, &secrets)
+                        .await?
+                    {
+                        return Ok(Err(("configure", error)));
+                    }
+                }
+                body(store, plugin).await
+            },
+        )
+        .await?;
+        result.map_err(|(function, error)| PluginError::Provider {
+            provider: self.name.to_string(),
+            function,
+            error: ProviderError::from(error),
+        })
+    }
+
+    fn check_count(
+        &self,
+        function: &'static str,
+        sent: usize,
+        received: usize,
+    ) -> Result<(), PluginError> {
+        if sent == received {
+            Ok(())
+        } else {
+            Err(self.contract(
+                function,
+                format!("it returned {received} results for {sent} inputs"),
+            ))
+        }
+    }
+
+    fn contract(&self, function: &'static str, reason: String) -> PluginError {
+        PluginError::Contract {
+            provider: self.name.to_string(),
+            function,
+            reason,
+        }
+    }
+}
+
+/// Runs one call in a fresh `Store` with the call's limits: memory and
+/// tables through the store limiter, an epoch deadline for guest code and a
+/// wall-clock timeout around everything (host waits included).
+pub(super) async fn run_call<R>(
+    engine: &Engine,
+    pre: &ProviderPluginPre<CallState>,
+    label: CallLabel,
+    limits: &CallLimits,
+    body: impl AsyncFnOnce(&mut Store<CallState>, &ProviderPlugin) -> wasmtime::Result<R>,
+) -> Result<R, PluginError> {
+    let mut store = Store::new(
+        engine,
+        CallState::new(label.clone(), limits.grants.clone(), limits.memory_bytes),
+    );
+    store.limiter(|state| &mut state.limits);
+    let tick = limits::EPOCH_TICK.as_nanos().max(1);
+    store.set_epoch_deadline(limits.timeout.as_nanos().div_ceil(tick) as u64);
+    store.epoch_deadline_trap();
+    let outcome = tokio::time::timeout(limits.timeout + limits::OUTER_TIMEOUT_GRACE, async {
+        let plugin = pre.instantiate_async(&mut store).await?;
+        body(&mut store, &plugin).await
+    })
+    .await;
+    let provider = label.provider.to_string();
+    let function = label.function;
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Err(_elapsed) => Err(PluginError::Timeout {
+            provider,
+            function,
+            timeout: limits.timeout,
+        }),
+        Ok(Err(error)) if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
+            Err(PluginError::Timeout {
+                provider,
+                function,
+                timeout: limits.timeout,
+            })
+        }
+        Ok(Err(error)) => {
+            let reason = format!("{error:#}");
+            if reason.contains("growing memory") {
+                Err(PluginError::MemoryExhausted {
+                    provider,
+                    function,
+                    limit_mib: limits.memory_bytes >> 20,
+                })
+            } else {
+                Err(PluginError::Trap {
+                    provider,
+                    function,
+                    reason: first_line(&reason),
+                    stderr: store.data().stderr_text(),
+                })
+            }
+        }
+    }
+}
+
+/// The first line of a wasmtime error (the rest is a wasm backtrace).
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}

@@ -1,0 +1,55 @@
+//! Every limit the plugin host enforces, in one place, with its reason.
+
+use std::time::Duration;
+
+/// Linear memory a call gets when the operator sets no `memory`: enough for a
+/// provider holding the JSON of tens of thousands of objects at once.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+
+/// The most linear memory an operator may grant one call. The pooling
+/// allocator reserves address space for this much per slot, so it bounds
+/// the host's virtual memory, not its resident memory.
+pub const MAX_MEMORY_BYTES: u64 = 1 << 30;
+
+/// How long a call may run when the operator sets no `timeout`: a batched
+/// apply against a slow API can take this long, a hung one should not.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the epoch ticker advances. A runaway guest is stopped at most
+/// this long after its deadline; shorter costs more wake-ups.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Grace the outer (wall-clock) timeout gives beyond the epoch deadline, so
+/// that the epoch trap (the more precise error) fires first when the guest
+/// itself is spinning, and the outer timeout catches waits on the host.
+pub const OUTER_TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Table elements per table: Rust components need a few thousand for their
+/// function tables; more is a sign of a hostile plugin.
+pub const MAX_TABLE_ELEMENTS: usize = 20_000;
+
+/// Core instances, tables and memories per store. A Rust component built for
+/// `wasm32-wasip2` uses a handful of core instances and one memory.
+pub const MAX_INSTANCES_PER_STORE: usize = 32;
+/// See [`MAX_INSTANCES_PER_STORE`].
+pub const MAX_TABLES_PER_STORE: usize = 32;
+/// See [`MAX_INSTANCES_PER_STORE`].
+pub const MAX_MEMORIES_PER_STORE: usize = 4;
+
+/// Plugin calls that may run at once in one process; the pooling allocator
+/// preallocates slots for this many stores.
+pub const MAX_CONCURRENT_CALLS: u32 = 64;
+
+/// Bytes of a plugin's stderr kept for error messages (panics print there).
+pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;
+
+/// The largest plugin file the host loads; real providers are a few MiB.
+pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+/// How long an outgoing HTTP request may wait for a connection; a provider
+/// call has its own, longer deadline.
+pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest HTTP response body a plugin may receive: 10,000 DNS records
+/// are about 2 MiB of JSON; beyond this a server is answering nonsense.
+pub const MAX_HTTP_RESPONSE_BYTES: u64 = 64 << 20;

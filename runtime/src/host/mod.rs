@@ -1,0 +1,176 @@
+//! The plugin host: runs provider components in wasmtime's sandbox.
+//!
+//! One [`PluginHost`] holds the process's single [`Engine`] (pooling
+//! allocator, epoch interruption), a linker that provides exactly the
+//! imports a provider may use, and a ticker thread that advances the epoch.
+//! A [`Plugin`] is a compiled component with its `InstancePre`, shared by
+//! every provider instance that loads the same file. Every call gets a fresh
+//! `Store` — nothing leaks between calls or tenants — with memory and table
+//! limits, an epoch deadline and an outer wall-clock timeout.
+//!
+//! What a plugin can reach: `cairn:provider/log`, and `wasi:http` through
+//! the network gate ([`grants`]), plus the clocks, random numbers and
+//! stdio streams that any Rust component imports. Its WASI context has no
+//! environment variables and no arguments; `wasi:filesystem` and
+//! `wasi:sockets` are not linked at all, so a plugin importing them does
+//! not load.
+
+mod bindings;
+pub mod error;
+pub mod grants;
+mod instance;
+pub mod limits;
+mod plugin;
+mod state;
+pub mod types;
+
+pub use error::{ErrorKind, PluginError, ProviderError};
+pub use instance::{ProviderInstance, ProviderSettings};
+pub use plugin::Plugin;
+
+use state::CallState;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// The process's plugin host. Cheap to share behind an `Arc`.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<CallState>,
+    compiled_cache: Option<PathBuf>,
+    loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    ticker: Option<EpochTicker>,
+}
+
+impl PluginHost {
+    /// Builds the engine and linker. `compiled_cache` is a folder where
+    /// compiled plugins are kept between runs (`None` compiles every time).
+    pub fn new(compiled_cache: Option<PathBuf>) -> Result<Self, PluginError> {
+        let engine = Engine::new(&engine_config()).map_err(host_error)?;
+        let linker = build_linker(&engine).map_err(host_error)?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self {
+            engine,
+            linker,
+            compiled_cache,
+            loaded: Mutex::new(HashMap::new()),
+            ticker: Some(ticker),
+        })
+    }
+
+    /// The engine, for tools that measure it.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Drop for PluginHost {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+    }
+}
+
+fn host_error(error: impl std::fmt::Display) -> PluginError {
+    PluginError::Host(format!("{error:#}"))
+}
+
+fn engine_config() -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    let calls = limits::MAX_CONCURRENT_CALLS;
+    pool.total_component_instances(calls)
+        .total_core_instances(calls * limits::MAX_INSTANCES_PER_STORE as u32)
+        .total_memories(calls * 2)
+        .total_tables(calls * 4)
+        .total_stacks(calls)
+        .max_core_instances_per_component(limits::MAX_INSTANCES_PER_STORE as u32)
+        .max_memories_per_component(limits::MAX_MEMORIES_PER_STORE as u32)
+        .max_tables_per_component(limits::MAX_TABLES_PER_STORE as u32)
+        .max_memory_size(limits::MAX_MEMORY_BYTES as usize)
+        .table_elements(limits::MAX_TABLE_ELEMENTS);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// The imports a provider may use, and nothing else.
+fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+
+    let mut linker = Linker::new(engine);
+    // wasi:io, wasi:clocks, wasi:random and the stdio streams.
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(&mut linker)?;
+    // The rest of what Rust's standard library imports on wasm32-wasip2;
+    // the context behind them is empty (no variables, no arguments), so
+    // they give the plugin nothing. wasi:filesystem and wasi:sockets are
+    // not linked: a plugin that imports them does not load.
+    random::insecure::add_to_linker::<_, WasiRandom>(
+        &mut linker,
+        <CallState as WasiRandomView>::random,
+    )?;
+    random::insecure_seed::add_to_linker::<_, WasiRandom>(
+        &mut linker,
+        <CallState as WasiRandomView>::random,
+    )?;
+    cli::exit::add_to_linker::<_, WasiCli>(&mut linker, <CallState as WasiCliView>::cli)?;
+    cli::environment::add_to_linker::<_, WasiCli>(&mut linker, <CallState as WasiCliView>::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(&mut linker, <CallState as WasiCliView>::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(
+        &mut linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(&mut linker, <CallState as WasiCliView>::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(
+        &mut linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(
+        &mut linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    // wasi:http, every request through the network gate.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    // cairn:provider/log.
+    bindings::log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+/// Advances the engine's epoch every [`limits::EPOCH_TICK`] on its own
+/// thread, so that a guest past its deadline is interrupted even when every
+/// async worker is busy.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("cairn-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(limits::EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("the epoch ticker thread starts");
+        Self { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}

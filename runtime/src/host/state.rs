@@ -1,0 +1,198 @@
+//! What one plugin call's `Store` holds: an empty WASI context (no files, no
+//! environment, no arguments), the HTTP context with the network gate, the
+//! resource limits and the attribution of log records.
+
+use super::bindings::log;
+use super::grants::{self, Decision, Grant};
+use super::limits;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
+
+/// Whom a call's log records and network decisions are attributed to.
+#[derive(Debug, Clone)]
+pub struct CallLabel {
+    /// The tenant.
+    pub tenant: Arc<str>,
+    /// The provider instance.
+    pub provider: Arc<str>,
+    /// The exported function called.
+    pub function: &'static str,
+}
+
+/// The `T` of `Store<T>` for a plugin call.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    gate: NetworkGate,
+    pub(super) limits: StoreLimits,
+    pub(super) label: CallLabel,
+    pub(super) stderr: MemoryOutputPipe,
+}
+
+impl CallState {
+    /// A fresh state for one call.
+    pub fn new(label: CallLabel, grants: Arc<[Grant]>, memory_bytes: u64) -> Self {
+        let stderr = MemoryOutputPipe::new(limits::STDERR_CAPTURE_BYTES);
+        let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(memory_bytes).unwrap_or(usize::MAX))
+            .table_elements(limits::MAX_TABLE_ELEMENTS)
+            .instances(limits::MAX_INSTANCES_PER_STORE)
+            .tables(limits::MAX_TABLES_PER_STORE)
+            .memories(limits::MAX_MEMORIES_PER_STORE)
+            .trap_on_grow_failure(true)
+            .build();
+        Self {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            gate: NetworkGate {
+                grants,
+                label: label.clone(),
+            },
+            limits,
+            label,
+            stderr,
+        }
+    }
+
+    /// What the plugin wrote to stderr (a panic message, say), trimmed.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.gate,
+        }
+    }
+}
+
+/// Checks every outgoing request against the provider instance's grants
+/// before any connection is made.
+struct NetworkGate {
+    grants: Arc<[Grant]>,
+    label: CallLabel,
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for NetworkGate {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_done: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> ResponseFuture {
+        let uri = request.uri().clone();
+        match grants::check(&self.grants, &uri) {
+            Decision::Denied => {
+                let granted: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
+                tracing::warn!(
+                    tenant = %self.label.tenant,
+                    provider = %self.label.provider,
+                    url = %uri,
+                    grants = ?granted,
+                    "refused a plugin's HTTP request: no network grant matches"
+                );
+                Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+            }
+            Decision::Allowed(grant) => {
+                tracing::debug!(
+                    tenant = %self.label.tenant,
+                    provider = %self.label.provider,
+                    url = %uri,
+                    %grant,
+                    "plugin HTTP request"
+                );
+                let options = RequestOptions {
+                    connect_timeout: Some(
+                        options
+                            .and_then(|o| o.connect_timeout)
+                            .map_or(limits::HTTP_CONNECT_TIMEOUT, |t| {
+                                t.min(limits::HTTP_CONNECT_TIMEOUT)
+                            }),
+                    ),
+                    ..options.unwrap_or_default()
+                };
+                Box::new(async move {
+                    let (response, io) =
+                        wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+                    let response = response.map(|body| {
+                        http_body_util::Limited::new(body, limits::MAX_HTTP_RESPONSE_BYTES as usize)
+                            .map_err(|_| {
+                                wasmtime_wasi_http::Error::HttpResponseBodySize(Some(
+                                    limits::MAX_HTTP_RESPONSE_BYTES,
+                                ))
+                            })
+                            .boxed_unsync()
+                    });
+                    Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
+                })
+            }
+        }
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+        let label = &self.label;
+        let fields = fields
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        macro_rules! emit {
+            ($level:ident) => {
+                tracing::$level!(
+                    tenant = %label.tenant,
+                    provider = %label.provider,
+                    call = label.function,
+                    fields = %fields,
+                    "{message}"
+                )
+            };
+        }
+        match level {
+            log::Level::Trace => emit!(trace),
+            log::Level::Debug => emit!(debug),
+            log::Level::Info => emit!(info),
+            log::Level::Warn => emit!(warn),
+            log::Level::Error => emit!(error),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Plans: what would change, why, and in which order; and applying them.
+//!
+//! A plan is computed from the desired state at a commit, the inventory of
+//! owned objects and what the providers observe. It carries a checksum over
+//! the commit, every change and the observed state each change was computed
+//! against; a saved plan is applied only when a fresh plan has the same
+//! checksum, so nothing is applied against a world that moved.
+
+mod apply;
+mod planner;
+
+pub use apply::{ActionReport, ApplyReport, apply};
+pub use planner::{PlanError, plan};
+
+use crate::host::types::{Action, Change, FieldChange};
+use crate::model::{Address, Lifecycle};
+use crate::source::CommitInfo;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The version of the saved-plan format.
+pub const PLAN_FORMAT: u32 = 1;
+
+/// What the host does for one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanAction {
+    /// Create the object.
+    Create,
+    /// Change it in place.
+    Update,
+    /// Delete it and create it again.
+    Replace,
+    /// Delete it (it left Git).
+    Delete,
+    /// Stop managing it without touching it (`on_delete = "orphan"`, or it
+    /// is already gone).
+    Forget,
+    /// Take over an existing object that already matches (`adopt = true`).
+    Adopt,
+}
+
+impl PlanAction {
+    /// The word shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Replace => "replace",
+            Self::Delete => "delete",
+            Self::Forget => "forget",
+            Self::Adopt => "adopt",
+        }
+    }
+
+    /// Whether the provider is called for it.
+    pub fn calls_provider(self) -> bool {
+        !matches!(self, Self::Forget | Self::Adopt)
+    }
+}
+
+/// One change of a plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlannedChange {
+    /// The resource.
+    pub address: Address,
+    /// What happens.
+    pub action: PlanAction,
+    /// One line for humans.
+    pub summary: String,
+    /// The fields that differ; values of sensitive fields are withheld.
+    pub fields: Vec<FieldChange>,
+    /// Resources that must be applied first.
+    pub depends_on: Vec<Address>,
+    /// sha256 of the observed state the change was computed against.
+    pub observed_digest: Option<String>,
+    /// sha256 of the canonical desired spec.
+    pub desired_digest: Option<String>,
+    /// What the provider's `apply` receives; not saved with the plan.
+    #[serde(skip)]
+    pub(crate) change: Option<Change>,
+    /// The lifecycle flags to record.
+    #[serde(skip)]
+    pub(crate) lifecycle: Lifecycle,
+    /// The sensitive fields of its type, removed from stored state.
+    #[serde(skip)]
+    pub(crate) sensitive: Vec<String>,
+}
+
+/// A plan for one tenant at one commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    /// The saved-plan format.
+    pub format: u32,
+    /// The tenant.
+    pub tenant: String,
+    /// The commit.
+    pub commit: CommitInfo,
+    /// The changes, in the order they will be applied.
+    pub changes: Vec<PlannedChange>,
+    /// Resources that need no change.
+    pub unchanged: usize,
+    /// Things the operator should know (protected resources left alone).
+    pub notes: Vec<String>,
+    /// The checksum a saved plan is checked against.
+    pub checksum: String,
+}
+
+impl Plan {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// How many changes of each action, in action order.
+    pub fn counts(&self) -> Vec<(PlanAction, usize)> {
+        let mut counts: Vec<(PlanAction, usize)> = Vec::new();
+        for change in &self.changes {
+            match counts
+                .iter_mut()
+                .find(|(action, _)| *action == change.action)
+            {
+                Some((_, count)) => *count += 1,
+                None => counts.push((change.action, 1)),
+            }
+        }
+        counts.sort_by_key(|(action, _)| *action as u8);
+        counts
+    }
+}
+
+/// sha256 of a JSON document's canonical text (keys sorted).
+pub fn digest(value: &Value) -> String {
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// The checksum of a plan: the tenant, the commit, and for every change its
+/// address, action, fields and the digests of the desired spec and of the
+/// observed state it was computed against.
+pub(crate) fn checksum(tenant: &str, commit: &CommitInfo, changes: &[PlannedChange]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(tenant.as_bytes());
+    hasher.update([0]);
+    hasher.update(commit.id.as_bytes());
+    for change in changes {
+        let fields = serde_json::to_string(&change.fields).expect("fields serialize");
+        for part in [
+            change.address.to_string().as_str(),
+            change.action.as_str(),
+            fields.as_str(),
+            change.desired_digest.as_deref().unwrap_or("-"),
+            change.observed_digest.as_deref().unwrap_or("-"),
+        ] {
+            hasher.update([0]);
+            hasher.update(part.as_bytes());
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Removes the values of sensitive fields: from field changes (replaced by
+/// a marker) and from states (the keys removed).
+pub(crate) fn redact_fields(fields: &mut [FieldChange]) {
+    for field in fields.iter_mut().filter(|field| field.sensitive) {
+        field.before = field
+            .before
+            .as_ref()
+            .map(|_| Value::String("(sensitive)".into()));
+        field.after = field
+            .after
+            .as_ref()
+            .map(|_| Value::String("(sensitive)".into()));
+    }
+}
+
+/// A state without its sensitive top-level fields, for storing.
+pub(crate) fn without_sensitive(state: &Value, sensitive: &[String]) -> Value {
+    match state {
+        Value::Object(map) if !sensitive.is_empty() => Value::Object(
+            map.iter()
+                .filter(|(key, _)| !sensitive.contains(key))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+impl PlanAction {
+    /// The host action for a provider's action; `None` for a no-op.
+    pub(crate) fn from_provider(action: Action) -> Option<Self> {
+        match action {
+            Action::NoOp => None,
+            Action::Create => Some(Self::Create),
+            Action::Update => Some(Self::Update),
+            Action::Replace => Some(Self::Replace),
+            Action::Delete => Some(Self::Delete),
+        }
+    }
+}

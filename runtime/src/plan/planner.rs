@@ -1,0 +1,378 @@
+//! Computing a plan: observe with `list`, compare with `diff` (one batched
+//! call per provider, providers in parallel), and decide what the host
+//! does about ownership, pruning, `protect`, `on_delete`, `adopt` and
+//! `ignore_changes`.
+
+use super::{PLAN_FORMAT, Plan, PlanAction, PlannedChange, checksum, digest, redact_fields};
+use crate::host::types::{DiffInput, Observed};
+use crate::host::{PluginError, ProviderInstance};
+use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
+use crate::store::{OwnedResource, StateStore, StoreError};
+use crate::tenant::Tenant;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A provider failed to observe or compare.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// Desired resources collide with objects Cairn did not create.
+    #[error("{}", conflicts_message(.0))]
+    Conflicts(Vec<Address>),
+    /// Owned objects belong to a provider the operator no longer configures.
+    #[error("Cairn owns {} object(s) of provider `{provider}`, which cairn.toml no longer configures (such as {example}); configure it again so they can be deleted or kept", .count)]
+    ProviderGone {
+        /// The provider instance.
+        provider: String,
+        /// How many objects.
+        count: usize,
+        /// One of them.
+        example: Address,
+    },
+}
+
+fn conflicts_message(addresses: &[Address]) -> String {
+    let list: Vec<String> = addresses.iter().map(|a| format!("  {a}")).collect();
+    format!(
+        "{} resource(s) of the repository already exist, and Cairn did not create them; nothing was applied:\n{}\nTo take such an object over, add `adopt = true` to its resource; otherwise remove the resource from Git or the object from the server",
+        addresses.len(),
+        list.join("\n")
+    )
+}
+
+/// What one diff input stands for.
+enum Subject<'a> {
+    Desired(&'a DesiredResource),
+    Removed(&'a OwnedResource),
+}
+
+/// One provider's share of the plan.
+struct ProviderWork<'a> {
+    provider: Arc<ProviderInstance>,
+    subjects: Vec<Subject<'a>>,
+    inputs: Vec<DiffInput>,
+}
+
+/// Plans the changes that take the real world to `desired`.
+pub async fn plan(
+    tenant: &Tenant,
+    desired: &DesiredState,
+    store: &StateStore,
+) -> Result<Plan, PlanError> {
+    let owned: HashMap<Address, OwnedResource> = store
+        .owned(&tenant.name)
+        .await?
+        .into_iter()
+        .map(|resource| (resource.address.clone(), resource))
+        .collect();
+    if let Some(stray) = owned
+        .keys()
+        .find(|a| !tenant.providers.contains_key(&a.provider))
+    {
+        let count = owned
+            .keys()
+            .filter(|a| a.provider == stray.provider)
+            .count();
+        return Err(PlanError::ProviderGone {
+            provider: stray.provider.clone(),
+            count,
+            example: stray.clone(),
+        });
+    }
+
+    // Observe: each provider lists what is there, for every id of interest.
+    let observed = observe(tenant, desired, &owned).await?;
+
+    let mut notes = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut forgets: Vec<PlannedChange> = Vec::new();
+    let mut work: BTreeMap<&str, ProviderWork> = BTreeMap::new();
+    let desired_addresses: HashMap<&Address, ()> =
+        desired.resources.iter().map(|r| (&r.address, ())).collect();
+
+    for resource in &desired.resources {
+        let address = &resource.address;
+        let seen = observed.get(address);
+        let ours = owned.get(address);
+        if seen.is_some() && ours.is_none() && !resource.lifecycle.adopt {
+            conflicts.push(address.clone());
+            continue;
+        }
+        let spec = match seen {
+            Some(state) => {
+                with_ignored_fields(&resource.spec, state, &resource.lifecycle.ignore_changes)
+            }
+            None => resource.spec.clone(),
+        };
+        let entry = work_for(&mut work, tenant, &address.provider);
+        entry.subjects.push(Subject::Desired(resource));
+        entry.inputs.push(DiffInput {
+            type_name: address.type_name.clone(),
+            id: address.id.clone(),
+            desired: Some(spec),
+            observed: seen.cloned(),
+            prior: ours.and_then(|o| o.state.clone()),
+        });
+    }
+    if !conflicts.is_empty() {
+        return Err(PlanError::Conflicts(conflicts));
+    }
+
+    let mut removed: Vec<&OwnedResource> = owned
+        .values()
+        .filter(|o| !desired_addresses.contains_key(&o.address))
+        .collect();
+    removed.sort_by(|a, b| a.address.cmp(&b.address));
+    for resource in removed {
+        let address = &resource.address;
+        let seen = observed.get(address);
+        let forget = |summary: &str| PlannedChange {
+            address: address.clone(),
+            action: PlanAction::Forget,
+            summary: summary.to_string(),
+            fields: Vec::new(),
+            depends_on: Vec::new(),
+            observed_digest: seen.map(digest),
+            desired_digest: None,
+            change: None,
+            lifecycle: resource.lifecycle.clone(),
+            sensitive: Vec::new(),
+        };
+        if resource.lifecycle.protect {
+            notes.push(format!(
+                "{address} left Git but is protected: it is kept (remove `protect = true` and apply before removing it, to delete it)"
+            ));
+        } else if seen.is_none() {
+            forgets.push(forget("already gone from the real world; stop tracking it"));
+        } else if resource.lifecycle.on_delete == OnDelete::Orphan {
+            forgets.push(forget(
+                "left Git; on_delete = \"orphan\" leaves the object in place",
+            ));
+        } else {
+            let entry = work_for(&mut work, tenant, &address.provider);
+            entry.subjects.push(Subject::Removed(resource));
+            entry.inputs.push(DiffInput {
+                type_name: address.type_name.clone(),
+                id: address.id.clone(),
+                desired: None,
+                observed: seen.cloned(),
+                prior: resource.state.clone(),
+            });
+        }
+    }
+
+    // Compare: one batched diff per provider, providers in parallel.
+    let diffs = futures::future::join_all(
+        work.values()
+            .map(|w| async { w.provider.diff(&w.inputs).await }),
+    )
+    .await;
+
+    let mut changes = Vec::new();
+    let mut deletes = Vec::new();
+    let mut unchanged = 0;
+    for (share, diff) in work.values().zip(diffs) {
+        let info = share.provider.info();
+        for ((subject, input), change) in share.subjects.iter().zip(&share.inputs).zip(diff?) {
+            let sensitive = info
+                .resource_type(&change.type_name)
+                .map(|t| t.sensitive.clone())
+                .unwrap_or_default();
+            let mut fields = change.fields.clone();
+            for field in &mut fields {
+                let top = field.path.split('/').next().unwrap_or_default();
+                field.sensitive |= sensitive.iter().any(|s| s == top);
+            }
+            redact_fields(&mut fields);
+            let (address, lifecycle, depends_on, ours) = match subject {
+                Subject::Desired(r) => (
+                    &r.address,
+                    r.lifecycle.clone(),
+                    r.depends_on.clone(),
+                    owned.get(&r.address),
+                ),
+                Subject::Removed(o) => (&o.address, o.lifecycle.clone(), Vec::new(), Some(*o)),
+            };
+            let action = match PlanAction::from_provider(change.action) {
+                Some(action) => action,
+                None if ours.is_none_or(|o| o.pending) && input.observed.is_some() => {
+                    PlanAction::Adopt
+                }
+                None => {
+                    unchanged += 1;
+                    continue;
+                }
+            };
+            if lifecycle.protect && matches!(action, PlanAction::Replace | PlanAction::Delete) {
+                notes.push(format!(
+                    "{address} is protected: the provider would {} it ({}), so it is left as it is",
+                    action.as_str(),
+                    change.summary
+                ));
+                continue;
+            }
+            if matches!(subject, Subject::Desired(_)) && action == PlanAction::Delete {
+                return Err(PluginError::Contract {
+                    provider: address.provider.clone(),
+                    function: "diff",
+                    reason: format!(
+                        "it proposed deleting {address}, which the repository declares"
+                    ),
+                }
+                .into());
+            }
+            let summary = match action {
+                PlanAction::Adopt => {
+                    "take over the existing object, which already matches".to_string()
+                }
+                _ => change.summary.clone(),
+            };
+            let planned = PlannedChange {
+                address: address.clone(),
+                action,
+                summary,
+                fields,
+                depends_on,
+                observed_digest: input.observed.as_ref().map(digest),
+                desired_digest: input.desired.as_ref().map(digest),
+                change: Some(change),
+                lifecycle,
+                sensitive,
+            };
+            if action == PlanAction::Delete {
+                deletes.push(planned);
+            } else {
+                changes.push(planned);
+            }
+        }
+    }
+
+    // A delete waits for the deletes of what depended on it.
+    for index in 0..deletes.len() {
+        let target = deletes[index].address.clone();
+        let dependents: Vec<Address> = deletes
+            .iter()
+            .filter(|d| {
+                owned
+                    .get(&d.address)
+                    .is_some_and(|o| o.depends_on.contains(&target))
+            })
+            .map(|d| d.address.clone())
+            .collect();
+        deletes[index].depends_on = dependents;
+    }
+    changes.append(&mut deletes);
+    changes.append(&mut forgets);
+
+    let checksum = checksum(&tenant.name, &desired.commit, &changes);
+    Ok(Plan {
+        format: PLAN_FORMAT,
+        tenant: tenant.name.clone(),
+        commit: desired.commit.clone(),
+        changes,
+        unchanged,
+        notes,
+        checksum,
+    })
+}
+
+fn work_for<'w, 'a>(
+    work: &'w mut BTreeMap<&'a str, ProviderWork<'a>>,
+    tenant: &'a Tenant,
+    provider: &'a str,
+) -> &'w mut ProviderWork<'a> {
+    work.entry(provider).or_insert_with(|| ProviderWork {
+        provider: tenant.providers[provider].clone(),
+        subjects: Vec::new(),
+        inputs: Vec::new(),
+    })
+}
+
+/// Lists, per provider and in parallel, every object of interest: the
+/// desired ones and the owned ones.
+async fn observe(
+    tenant: &Tenant,
+    desired: &DesiredState,
+    owned: &HashMap<Address, OwnedResource>,
+) -> Result<HashMap<Address, Value>, PluginError> {
+    let mut ids: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for address in desired
+        .resources
+        .iter()
+        .map(|r| &r.address)
+        .chain(owned.keys())
+    {
+        ids.entry(address.provider.as_str())
+            .or_default()
+            .push(address.id.clone());
+    }
+    let calls = ids.into_iter().map(|(name, mut ids)| {
+        ids.sort();
+        ids.dedup();
+        let provider = tenant.providers[name].clone();
+        let types = provider
+            .info()
+            .resource_types
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        async move {
+            let observed: Vec<Observed> = provider.list(types, ids).await?;
+            Ok::<_, PluginError>((name, observed))
+        }
+    });
+    let mut seen = HashMap::new();
+    for result in futures::future::join_all(calls).await {
+        let (provider, observed) = result?;
+        for object in observed {
+            seen.insert(
+                Address {
+                    provider: provider.to_string(),
+                    type_name: object.type_name,
+                    id: object.id,
+                },
+                object.state,
+            );
+        }
+    }
+    Ok(seen)
+}
+
+/// The desired spec with the `ignore_changes` fields taken from the observed
+/// state, so that they never show as changes.
+fn with_ignored_fields(spec: &Value, observed: &Value, ignored: &[String]) -> Value {
+    let mut spec = spec.clone();
+    if let (Value::Object(spec_map), Value::Object(observed_map)) = (&mut spec, observed) {
+        for field in ignored {
+            match observed_map.get(field) {
+                Some(value) => {
+                    spec_map.insert(field.clone(), value.clone());
+                }
+                None => {
+                    spec_map.remove(field);
+                }
+            }
+        }
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ignored_fields_take_the_observed_value() {
+        let spec = json!({"ttl": 300, "records": ["a"]});
+        let observed = json!({"ttl": 60, "records": ["b"]});
+        let result = with_ignored_fields(&spec, &observed, &["ttl".to_string()]);
+        assert_eq!(result, json!({"ttl": 60, "records": ["a"]}));
+    }
+}

@@ -1,0 +1,305 @@
+//! The Git source: a tenant's repository read at an exact commit, with gix.
+//!
+//! A local path is opened where it is. A URL (`file://`, `git://`,
+//! `http(s)://`) is cloned bare into the cache folder once and fetched on
+//! every read. The ref (branch, tag or commit id) is resolved to a commit,
+//! and every `*.toml` below the configured folder is read from that commit's
+//! tree — never from a work tree, so uncommitted edits are never applied.
+
+use gix::bstr::ByteSlice;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// The largest resource file read; larger ones are refused with an error.
+pub const MAX_RESOURCE_FILE_BYTES: usize = 4 << 20;
+
+/// What went wrong reading a repository.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A local repository could not be opened.
+    #[error(
+        "cannot open the repository {repo}: {reason}. Check `repo` in cairn.toml; nothing was applied"
+    )]
+    Open {
+        /// The repository.
+        repo: String,
+        /// Why.
+        reason: String,
+    },
+    /// A remote could not be cloned or fetched.
+    #[error("cannot fetch {repo}: {reason}. Is the repository reachable? Nothing was applied")]
+    Fetch {
+        /// The repository.
+        repo: String,
+        /// Why.
+        reason: String,
+    },
+    /// The ref names no commit.
+    #[error(
+        "the ref `{reference}` names no commit in {repo}: use a branch, tag or commit id that exists"
+    )]
+    UnknownRef {
+        /// The repository.
+        repo: String,
+        /// The ref.
+        reference: String,
+    },
+    /// The configured folder is not in the commit.
+    #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
+    MissingPath {
+        /// The repository.
+        repo: String,
+        /// The folder.
+        path: String,
+        /// The commit.
+        commit: String,
+    },
+    /// A file is not readable as a resource file.
+    #[error("{file} at commit {commit}: {reason}")]
+    BadFile {
+        /// The file.
+        file: String,
+        /// The commit.
+        commit: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reading objects failed.
+    #[error("cannot read commit {commit} of {repo}: {reason}")]
+    Read {
+        /// The repository.
+        repo: String,
+        /// The commit.
+        commit: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The commit the desired state was read at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitInfo {
+    /// The full commit id.
+    pub id: String,
+    /// The author, `Name <email>`.
+    pub author: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// Commit time, seconds since the Unix epoch.
+    pub time: i64,
+}
+
+impl CommitInfo {
+    /// The first 12 characters of the id.
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+/// One resource file read from the commit.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Its path in the repository.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// A tenant's desired-state files at one commit.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The commit.
+    pub commit: CommitInfo,
+    /// Every `*.toml` below the configured folder, sorted by path.
+    pub files: Vec<SourceFile>,
+}
+
+/// Where a tenant's repository lives.
+#[derive(Debug, Clone)]
+pub struct Source {
+    repo: String,
+    reference: String,
+    path: String,
+    cache_dir: PathBuf,
+}
+
+impl Source {
+    /// A source for `repo` at `reference`, reading files below `path`.
+    pub fn new(repo: &str, reference: &str, path: &str, cache_dir: &Path) -> Self {
+        Self {
+            repo: repo.to_string(),
+            reference: reference.to_string(),
+            path: path.to_string(),
+            cache_dir: cache_dir.to_path_buf(),
+        }
+    }
+
+    /// Fetches (for remotes) and reads the files at the ref's commit.
+    pub async fn snapshot(&self) -> Result<Snapshot, SourceError> {
+        let source = self.clone();
+        tokio::task::spawn_blocking(move || source.snapshot_blocking())
+            .await
+            .map_err(|error| SourceError::Open {
+                repo: self.repo.clone(),
+                reason: error.to_string(),
+            })?
+    }
+
+    fn is_remote(&self) -> bool {
+        self.repo.contains("://")
+    }
+
+    fn snapshot_blocking(&self) -> Result<Snapshot, SourceError> {
+        let repository = if self.is_remote() {
+            self.fetch()?
+        } else {
+            gix::open_opts(&self.repo, gix::open::Options::isolated()).map_err(|error| {
+                SourceError::Open {
+                    repo: self.repo.clone(),
+                    reason: error.to_string(),
+                }
+            })?
+        };
+        self.read(&repository)
+    }
+
+    /// Clones the remote into the cache on first use, fetches afterwards.
+    fn fetch(&self) -> Result<gix::Repository, SourceError> {
+        let fail = |reason: String| SourceError::Fetch {
+            repo: self.repo.clone(),
+            reason,
+        };
+        let key = hex::encode(Sha256::digest(self.repo.as_bytes()));
+        let mirror = self.cache_dir.join(&key[..24]);
+        let interrupt = AtomicBool::new(false);
+        let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+        if mirror.join("HEAD").exists() {
+            let repository = gix::open_opts(&mirror, gix::open::Options::isolated())
+                .map_err(|error| fail(error.to_string()))?;
+            let remote = repository
+                .find_remote("origin")
+                .map_err(|error| fail(error.to_string()))?
+                .with_refspecs(refspecs, gix::remote::Direction::Fetch)
+                .map_err(|error| fail(error.to_string()))?;
+            remote
+                .connect(gix::remote::Direction::Fetch)
+                .map_err(|error| fail(error.to_string()))?
+                .prepare_fetch(gix::progress::Discard, Default::default())
+                .map_err(|error| fail(error.to_string()))?
+                .receive(gix::progress::Discard, &interrupt)
+                .map_err(|error| fail(error.to_string()))?;
+            Ok(repository)
+        } else {
+            std::fs::create_dir_all(&self.cache_dir).map_err(|error| {
+                fail(format!(
+                    "cannot create {}: {error}",
+                    self.cache_dir.display()
+                ))
+            })?;
+            let (repository, _) = gix::prepare_clone_bare(self.repo.as_str(), &mirror)
+                .map_err(|error| fail(error.to_string()))?
+                .configure_remote(move |remote| {
+                    Ok(remote.with_refspecs(refspecs, gix::remote::Direction::Fetch)?)
+                })
+                .fetch_only(gix::progress::Discard, &interrupt)
+                .map_err(|error| fail(error.to_string()))?;
+            Ok(repository)
+        }
+    }
+
+    fn read(&self, repository: &gix::Repository) -> Result<Snapshot, SourceError> {
+        let unknown_ref = || SourceError::UnknownRef {
+            repo: self.repo.clone(),
+            reference: self.reference.clone(),
+        };
+        let commit = repository
+            .rev_parse_single(self.reference.as_str())
+            .map_err(|_| unknown_ref())?
+            .object()
+            .map_err(|_| unknown_ref())?
+            .peel_to_commit()
+            .map_err(|_| unknown_ref())?;
+        let commit_id = commit.id().to_string();
+        let read_error = |reason: String| SourceError::Read {
+            repo: self.repo.clone(),
+            commit: commit_id.clone(),
+            reason,
+        };
+        let author = commit.author().map_err(|e| read_error(e.to_string()))?;
+        let info = CommitInfo {
+            id: commit_id.clone(),
+            author: format!("{} <{}>", author.name, author.email),
+            summary: commit
+                .message()
+                .map_err(|e| read_error(e.to_string()))?
+                .summary()
+                .to_string(),
+            time: commit
+                .time()
+                .map_err(|e| read_error(e.to_string()))?
+                .seconds,
+        };
+        let root = commit.tree().map_err(|e| read_error(e.to_string()))?;
+        let folder = self.path.trim_matches('/');
+        let tree = if folder.is_empty() || folder == "." {
+            root
+        } else {
+            let missing = || SourceError::MissingPath {
+                repo: self.repo.clone(),
+                path: self.path.clone(),
+                commit: commit_id.clone(),
+            };
+            let entry = root
+                .lookup_entry_by_path(folder)
+                .map_err(|e| read_error(e.to_string()))?
+                .ok_or_else(missing)?;
+            if !entry.mode().is_tree() {
+                return Err(missing());
+            }
+            entry
+                .object()
+                .map_err(|e| read_error(e.to_string()))?
+                .into_tree()
+        };
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .map_err(|e| read_error(e.to_string()))?;
+        let prefix = if folder.is_empty() || folder == "." {
+            String::new()
+        } else {
+            format!("{folder}/")
+        };
+        let mut files = Vec::new();
+        for entry in recorder.records {
+            if !entry.mode.is_blob() || !entry.filepath.ends_with(b".toml") {
+                continue;
+            }
+            let path = format!("{prefix}{}", entry.filepath.to_str_lossy());
+            let bad = |reason: String| SourceError::BadFile {
+                file: path.clone(),
+                commit: commit_id.clone(),
+                reason,
+            };
+            let object = repository
+                .find_object(entry.oid)
+                .map_err(|e| read_error(e.to_string()))?;
+            if object.data.len() > MAX_RESOURCE_FILE_BYTES {
+                return Err(bad(format!(
+                    "the file is {} bytes; resource files may be at most {MAX_RESOURCE_FILE_BYTES}: split it",
+                    object.data.len()
+                )));
+            }
+            let text = String::from_utf8(object.data.clone())
+                .map_err(|_| bad("the file is not UTF-8 text".into()))?;
+            files.push(SourceFile { path, text });
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Snapshot {
+            commit: info,
+            files,
+        })
+    }
+}

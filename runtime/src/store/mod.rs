@@ -1,0 +1,533 @@
+//! The state store: the inventory of objects Cairn owns, the runs of plan
+//! and apply, and the append-only audit log. SQLite is the embedded
+//! default; the schema lives in `migrations/` and is applied on open.
+//!
+//! Every action is recorded together with its effect on the inventory in
+//! one transaction, so the two never disagree.
+
+use crate::model::{Address, Lifecycle};
+use crate::source::CommitInfo;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a writer waits for another process holding the database lock
+/// (a concurrent `cairn plan`, say) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections kept open: SQLite has one writer at a time, readers are few.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// What went wrong with the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open the state store {url}: {reason}")]
+    Open {
+        /// The store's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A query failed.
+    #[error("the state store failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored value is not what this version of Cairn wrote.
+    #[error("the state store holds a value this version cannot read ({0})")]
+    Corrupt(String),
+}
+
+/// The result type of this module.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An object Cairn owns, as the inventory records it.
+#[derive(Debug, Clone)]
+pub struct OwnedResource {
+    /// Its address.
+    pub address: Address,
+    /// sha256 of the canonical spec last applied.
+    pub spec_digest: String,
+    /// The state the provider returned after the last apply.
+    pub state: Option<Value>,
+    /// Its lifecycle flags at the last apply.
+    pub lifecycle: Lifecycle,
+    /// What it depended on at the last apply.
+    pub depends_on: Vec<Address>,
+    /// The commit of the last apply.
+    pub commit_id: String,
+    /// Whether a create was started but not confirmed.
+    pub pending: bool,
+}
+
+/// What an action does to the inventory.
+#[derive(Debug, Clone)]
+pub enum InventoryChange {
+    /// Record the object as owned, with its new state.
+    Own {
+        /// sha256 of the canonical spec applied.
+        spec_digest: String,
+        /// The provider's state.
+        state: Option<Value>,
+        /// The lifecycle flags.
+        lifecycle: Lifecycle,
+        /// Its dependencies.
+        depends_on: Vec<Address>,
+        /// Whether the create is still unconfirmed.
+        pending: bool,
+    },
+    /// Forget the object (deleted, or orphaned).
+    Forget,
+    /// Leave the inventory as it is.
+    Keep,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionResult {
+    /// Done.
+    Ok,
+    /// Attempted and failed.
+    Failed,
+    /// Not attempted.
+    Skipped,
+}
+
+impl ActionResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// One action to record in the audit log.
+#[derive(Debug, Clone)]
+pub struct ActionRecord<'a> {
+    /// The run it belongs to.
+    pub run_id: i64,
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The commit.
+    pub commit: &'a CommitInfo,
+    /// The resource.
+    pub address: &'a Address,
+    /// create, update, replace, delete, forget, adopt.
+    pub action: &'a str,
+    /// sha256 of the state before.
+    pub before_digest: Option<String>,
+    /// sha256 of the state after.
+    pub after_digest: Option<String>,
+    /// How it ended.
+    pub result: ActionResult,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// A run of plan or apply, with its actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// The run's number.
+    pub id: i64,
+    /// The tenant.
+    pub tenant: String,
+    /// `plan` or `apply`.
+    pub kind: String,
+    /// The commit.
+    pub commit_id: String,
+    /// The commit's author.
+    pub commit_author: String,
+    /// The commit's summary line.
+    pub commit_summary: String,
+    /// The plan's checksum.
+    pub plan_checksum: String,
+    /// Start, milliseconds since the Unix epoch.
+    pub started_at: i64,
+    /// End, when finished.
+    pub finished_at: Option<i64>,
+    /// `succeeded`, `failed`, `partial` or `planned`; absent while running.
+    pub outcome: Option<String>,
+    /// Changes in the run.
+    pub changes: i64,
+    /// Changes that failed.
+    pub failures: i64,
+    /// The actions.
+    pub actions: Vec<AuditRecord>,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    /// Its sequence number.
+    pub seq: i64,
+    /// When, milliseconds since the Unix epoch.
+    pub time: i64,
+    /// The resource.
+    pub address: String,
+    /// The action.
+    pub action: String,
+    /// sha256 of the state before.
+    pub before_digest: Option<String>,
+    /// sha256 of the state after.
+    pub after_digest: Option<String>,
+    /// `ok`, `failed` or `skipped`.
+    pub result: String,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// The state store.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    pool: SqlitePool,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl StateStore {
+    /// Opens (creating when missing) the store at `url` (`sqlite:PATH`) and
+    /// applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let fail = |reason: String| StoreError::Open {
+            url: url.to_string(),
+            reason,
+        };
+        if let Some(path) = url.strip_prefix("sqlite:")
+            && let Some(parent) = Path::new(path).parent()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| fail(format!("cannot create {}: {error}", parent.display())))?;
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| fail(error.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|error| fail(error.to_string()))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|error| fail(error.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Every object the tenant owns, by address.
+    pub async fn owned(&self, tenant: &str) -> Result<Vec<OwnedResource>> {
+        let rows = sqlx::query(
+            "SELECT address, spec_digest, state, lifecycle, depends_on, commit_id, pending
+             FROM resources WHERE tenant = ? ORDER BY address",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let address: String = row.get("address");
+                let state: Option<String> = row.get("state");
+                let lifecycle: String = row.get("lifecycle");
+                let depends_on: String = row.get("depends_on");
+                let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of {address}"));
+                Ok(OwnedResource {
+                    address: Address::parse(&address).ok_or_else(|| corrupt("the address"))?,
+                    spec_digest: row.get("spec_digest"),
+                    state: state
+                        .map(|text| serde_json::from_str(&text))
+                        .transpose()
+                        .map_err(|_| corrupt("the state"))?,
+                    lifecycle: serde_json::from_str(&lifecycle)
+                        .map_err(|_| corrupt("the lifecycle"))?,
+                    depends_on: serde_json::from_str(&depends_on)
+                        .map_err(|_| corrupt("the dependencies"))?,
+                    commit_id: row.get("commit_id"),
+                    pending: row.get::<i64, _>("pending") != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Starts a run and returns its number.
+    pub async fn begin_run(
+        &self,
+        tenant: &str,
+        kind: &str,
+        commit: &CommitInfo,
+        plan_checksum: &str,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(&commit.id)
+        .bind(&commit.author)
+        .bind(&commit.summary)
+        .bind(plan_checksum)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get("id"))
+    }
+
+    /// Ends a run.
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: &str,
+        changes: usize,
+        failures: usize,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ? WHERE id = ?",
+        )
+        .bind(now_ms())
+        .bind(outcome)
+        .bind(changes as i64)
+        .bind(failures as i64)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks creates as in flight before they are attempted, so that an
+    /// object whose create was interrupted is still known to be ours.
+    pub async fn mark_pending(
+        &self,
+        tenant: &str,
+        commit: &CommitInfo,
+        intents: &[(&Address, &Lifecycle, &[Address])],
+    ) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        for (address, lifecycle, depends_on) in intents {
+            sqlx::query(
+                "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
+                                        lifecycle, depends_on, commit_id, pending, updated_at)
+                 VALUES (?, ?, ?, ?, ?, '', NULL, ?, ?, ?, 1, ?)
+                 ON CONFLICT (tenant, address) DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(address.to_string())
+            .bind(&address.provider)
+            .bind(&address.type_name)
+            .bind(&address.id)
+            .bind(to_json(lifecycle))
+            .bind(to_json(depends_on))
+            .bind(&commit.id)
+            .bind(now_ms())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Records one action and its effect on the inventory, atomically.
+    pub async fn record(&self, action: &ActionRecord<'_>, change: &InventoryChange) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
+                                before_digest, after_digest, result, error, duration_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(action.run_id)
+        .bind(now_ms())
+        .bind(action.tenant)
+        .bind(&action.commit.id)
+        .bind(&action.commit.author)
+        .bind(action.address.to_string())
+        .bind(action.action)
+        .bind(&action.before_digest)
+        .bind(&action.after_digest)
+        .bind(action.result.as_str())
+        .bind(&action.error)
+        .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX))
+        .execute(&mut *transaction)
+        .await?;
+        match change {
+            InventoryChange::Own {
+                spec_digest,
+                state,
+                lifecycle,
+                depends_on,
+                pending,
+            } => {
+                sqlx::query(
+                    "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
+                                            lifecycle, depends_on, commit_id, pending, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (tenant, address) DO UPDATE SET
+                        spec_digest = excluded.spec_digest, state = excluded.state,
+                        lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
+                        commit_id = excluded.commit_id, pending = excluded.pending,
+                        updated_at = excluded.updated_at",
+                )
+                .bind(action.tenant)
+                .bind(action.address.to_string())
+                .bind(&action.address.provider)
+                .bind(&action.address.type_name)
+                .bind(&action.address.id)
+                .bind(spec_digest)
+                .bind(state.as_ref().map(Value::to_string))
+                .bind(to_json(lifecycle))
+                .bind(to_json(depends_on))
+                .bind(&action.commit.id)
+                .bind(i64::from(*pending))
+                .bind(now_ms())
+                .execute(&mut *transaction)
+                .await?;
+            }
+            InventoryChange::Forget => {
+                sqlx::query("DELETE FROM resources WHERE tenant = ? AND address = ?")
+                    .bind(action.tenant)
+                    .bind(action.address.to_string())
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            InventoryChange::Keep => {}
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The tenant's most recent runs, newest first, with their actions.
+    pub async fn history(&self, tenant: &str, limit: u32) -> Result<Vec<RunRecord>> {
+        let runs = sqlx::query(
+            "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                    started_at, finished_at, outcome, changes, failures
+             FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records = Vec::with_capacity(runs.len());
+        for run in runs {
+            let id: i64 = run.get("id");
+            let actions = sqlx::query(
+                "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
+                 FROM audit WHERE run_id = ? ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| AuditRecord {
+                seq: row.get("seq"),
+                time: row.get("time"),
+                address: row.get("address"),
+                action: row.get("action"),
+                before_digest: row.get("before_digest"),
+                after_digest: row.get("after_digest"),
+                result: row.get("result"),
+                error: row.get("error"),
+                duration_ms: row.get("duration_ms"),
+            })
+            .collect();
+            records.push(RunRecord {
+                id,
+                tenant: run.get("tenant"),
+                kind: run.get("kind"),
+                commit_id: run.get("commit_id"),
+                commit_author: run.get("commit_author"),
+                commit_summary: run.get("commit_summary"),
+                plan_checksum: run.get("plan_checksum"),
+                started_at: run.get("started_at"),
+                finished_at: run.get("finished_at"),
+                outcome: run.get("outcome"),
+                changes: run.get("changes"),
+                failures: run.get("failures"),
+                actions,
+            });
+        }
+        Ok(records)
+    }
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("inventory values serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit() -> CommitInfo {
+        CommitInfo {
+            id: "c0ffee".into(),
+            author: "Ada <ada@example.org>".into(),
+            summary: "add www".into(),
+            time: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn actions_update_the_inventory_and_the_audit_log_is_append_only() {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", folder.path().join("state.db").display());
+        let store = StateStore::open(&url).await.unwrap();
+        let address = Address::parse("dns/record/www.example.org./A").unwrap();
+        let commit = commit();
+        let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
+        let own = InventoryChange::Own {
+            spec_digest: "d1".into(),
+            state: Some(serde_json::json!({"ttl": 300})),
+            lifecycle: Lifecycle::default(),
+            depends_on: vec![],
+            pending: false,
+        };
+        let record = ActionRecord {
+            run_id: run,
+            tenant: "t",
+            commit: &commit,
+            address: &address,
+            action: "create",
+            before_digest: None,
+            after_digest: Some("a1".into()),
+            result: ActionResult::Ok,
+            error: None,
+            duration: Duration::from_millis(5),
+        };
+        store.record(&record, &own).await.unwrap();
+        store.finish_run(run, "succeeded", 1, 0).await.unwrap();
+
+        let owned = store.owned("t").await.unwrap();
+        assert_eq!(owned.len(), 1);
+        assert_eq!(owned[0].state.as_ref().unwrap()["ttl"], 300);
+        assert!(store.owned("other").await.unwrap().is_empty());
+
+        let history = store.history("t", 10).await.unwrap();
+        assert_eq!(history[0].actions[0].action, "create");
+        assert_eq!(history[0].outcome.as_deref(), Some("succeeded"));
+
+        let tamper = sqlx::query("DELETE FROM audit")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(tamper.to_string().contains("append-only"), "{tamper}");
+        // A reopened store keeps everything.
+        drop(store);
+        let store = StateStore::open(&url).await.unwrap();
+        assert_eq!(store.history("t", 10).await.unwrap().len(), 1);
+    }
+}

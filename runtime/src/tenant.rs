@@ -1,0 +1,75 @@
+//! A tenant ready to work: its repository source and its provider instances,
+//! with the plugins loaded and bound to the operator's settings.
+
+use crate::config::{Config, TenantConfig};
+use crate::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
+use crate::source::Source;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A tenant's source and providers.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The tenant's name.
+    pub name: String,
+    /// Where its desired state comes from.
+    pub source: Source,
+    /// Its provider instances, by name.
+    pub providers: BTreeMap<String, Arc<ProviderInstance>>,
+}
+
+/// A provider instance could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("provider `{provider}` of tenant `{tenant}`: {source}")]
+pub struct TenantError {
+    tenant: String,
+    provider: String,
+    #[source]
+    source: PluginError,
+}
+
+impl Tenant {
+    /// Loads the plugins of `tenant` (sharing compiled code with every other
+    /// instance of the same file) and binds them to their settings.
+    pub async fn open(
+        config: &Config,
+        tenant: &TenantConfig,
+        host: &PluginHost,
+    ) -> Result<Self, TenantError> {
+        let mut providers = BTreeMap::new();
+        for (name, provider) in &tenant.providers {
+            let fail = |source| TenantError {
+                tenant: tenant.name.clone(),
+                provider: name.clone(),
+                source,
+            };
+            let plugin = host
+                .load(&provider.plugin, provider.sha256.as_deref())
+                .await
+                .map_err(fail)?;
+            let settings = ProviderSettings {
+                tenant: tenant.name.clone(),
+                name: name.clone(),
+                config: provider.config.clone(),
+                secrets: provider.secrets.clone(),
+                grants: provider.allow.clone(),
+                memory_bytes: provider.memory,
+                timeout: provider.timeout,
+            };
+            providers.insert(
+                name.clone(),
+                Arc::new(ProviderInstance::new(host, plugin, settings)),
+            );
+        }
+        Ok(Self {
+            name: tenant.name.clone(),
+            source: Source::new(
+                &tenant.repo,
+                &tenant.reference,
+                &tenant.path,
+                &config.cache_dir.join("repos"),
+            ),
+            providers,
+        })
+    }
+}

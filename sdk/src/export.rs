@@ -1,0 +1,310 @@
+//! Glue between the generated bindings and a [`Provider`]: converts between
+//! WIT records and SDK types, and keeps the configured provider for the
+//! duration of one call.
+
+use crate::Provider;
+use crate::bindings::cairn::provider::types as wit;
+use crate::bindings::exports::cairn::provider::provider::Guest;
+use crate::types::{
+    Action, Change, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
+    ProviderInfo, Resource, Scope, Secrets, Severity, Validation,
+};
+use serde_json::Value;
+use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+thread_local! {
+    /// The provider built by the last `configure` of this instance. Each host
+    /// call runs in a fresh instance, so this never outlives one call.
+    static CONFIGURED: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Implements the generated export trait for any [`Provider`]; used by
+/// [`export_provider!`](crate::export_provider).
+#[doc(hidden)]
+pub struct Export<P>(PhantomData<P>);
+
+fn with_configured<P: Provider, T>(call: impl FnOnce(&P) -> Result<T, Error>) -> Result<T, Error> {
+    CONFIGURED.with(|slot| {
+        let slot = slot.borrow();
+        let provider = slot
+            .as_ref()
+            .and_then(|boxed| boxed.downcast_ref::<P>())
+            .ok_or_else(|| Error::internal("the host called the provider before `configure`"))?;
+        call(provider)
+    })
+}
+
+fn parse_json(what: &str, text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|error| Error::internal(format!("the host sent {what} that is not JSON: {error}")))
+}
+
+fn parse_optional(what: &str, text: Option<String>) -> Result<Option<Value>, Error> {
+    text.map(|text| parse_json(what, &text)).transpose()
+}
+
+impl<P: Provider> Guest for Export<P> {
+    fn describe() -> wit::ProviderInfo {
+        P::describe().into()
+    }
+
+    fn configure(config: String, secrets: Vec<wit::Secret>) -> Result<(), wit::Error> {
+        let config = parse_json("a config", &config)?;
+        let secrets = Secrets::new(
+            secrets
+                .into_iter()
+                .map(|secret| (secret.name, secret.value))
+                .collect(),
+        );
+        let provider = P::configure(config, secrets)?;
+        CONFIGURED.with(|slot| *slot.borrow_mut() = Some(Box::new(provider)));
+        Ok(())
+    }
+
+    fn validate(resources: Vec<wit::Desired>) -> Vec<wit::Validation> {
+        resources
+            .into_iter()
+            .map(|resource| {
+                let validation = match parse_json("a spec", &resource.spec) {
+                    Ok(spec) => P::validate(&Resource {
+                        type_name: resource.type_name,
+                        spec,
+                    }),
+                    Err(error) => Validation::invalid(vec![Diagnostic::error("", error.message)]),
+                };
+                validation.into()
+            })
+            .collect()
+    }
+
+    fn list(scope: wit::Scope) -> Result<Vec<wit::Observed>, wit::Error> {
+        let scope = Scope {
+            type_names: scope.type_names,
+            ids: scope.ids,
+        };
+        let observed = with_configured::<P, _>(|provider| provider.list(&scope))?;
+        Ok(observed.into_iter().map(Into::into).collect())
+    }
+
+    fn diff(inputs: Vec<wit::DiffInput>) -> Result<Vec<wit::Change>, wit::Error> {
+        let inputs = inputs
+            .into_iter()
+            .map(|input| {
+                Ok(DiffInput {
+                    desired: parse_optional("a desired spec", input.desired)?,
+                    observed: parse_optional("an observed state", input.observed)?,
+                    prior: parse_optional("a prior state", input.prior)?,
+                    type_name: input.type_name,
+                    id: input.id,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let count = inputs.len();
+        let changes = with_configured::<P, _>(|provider| provider.diff(inputs))?;
+        if changes.len() != count {
+            return Err(Error::internal(format!(
+                "diff returned {} changes for {count} inputs",
+                changes.len()
+            ))
+            .into());
+        }
+        Ok(changes.into_iter().map(Into::into).collect())
+    }
+
+    fn apply(changes: Vec<wit::Change>) -> Vec<wit::Outcome> {
+        let count = changes.len();
+        let parsed: Result<Vec<Change>, Error> =
+            changes.into_iter().map(Change::try_from).collect();
+        let outcomes = parsed
+            .and_then(|changes| with_configured::<P, _>(|provider| Ok(provider.apply(changes))));
+        match outcomes {
+            Ok(outcomes) if outcomes.len() == count => {
+                outcomes.into_iter().map(Into::into).collect()
+            }
+            Ok(outcomes) => {
+                let error = Error::internal(format!(
+                    "apply returned {} outcomes for {count} changes",
+                    outcomes.len()
+                ));
+                vec![Outcome::Failed(error).into(); count]
+            }
+            Err(error) => vec![Outcome::Failed(error).into(); count],
+        }
+    }
+}
+
+impl From<Error> for wit::Error {
+    fn from(error: Error) -> Self {
+        let kind = match error.kind {
+            ErrorKind::Invalid => wit::ErrorKind::Invalid,
+            ErrorKind::Unauthorized => wit::ErrorKind::Unauthorized,
+            ErrorKind::Conflict => wit::ErrorKind::Conflict,
+            ErrorKind::NotFound => wit::ErrorKind::NotFound,
+            ErrorKind::Denied => wit::ErrorKind::Denied,
+            ErrorKind::Unavailable => wit::ErrorKind::Unavailable,
+            ErrorKind::Timeout => wit::ErrorKind::Timeout,
+            ErrorKind::Internal => wit::ErrorKind::Internal,
+        };
+        wit::Error {
+            kind,
+            message: error.message,
+        }
+    }
+}
+
+impl From<ProviderInfo> for wit::ProviderInfo {
+    fn from(info: ProviderInfo) -> Self {
+        wit::ProviderInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            config_schema: info.config_schema.to_string(),
+            resource_types: info
+                .resource_types
+                .into_iter()
+                .map(|resource_type| wit::ResourceType {
+                    name: resource_type.name,
+                    description: resource_type.description,
+                    schema: resource_type.schema.to_string(),
+                    identity: resource_type.identity,
+                    force_replace: resource_type.force_replace,
+                    sensitive: resource_type.sensitive,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Validation> for wit::Validation {
+    fn from(validation: Validation) -> Self {
+        wit::Validation {
+            canonical: validation.canonical.map(|value| value.to_string()),
+            diagnostics: validation
+                .diagnostics
+                .into_iter()
+                .map(|diagnostic| wit::Diagnostic {
+                    path: diagnostic.path,
+                    severity: match diagnostic.severity {
+                        Severity::Error => wit::Severity::Error,
+                        Severity::Warning => wit::Severity::Warning,
+                    },
+                    message: diagnostic.message,
+                    help: diagnostic.help,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Observed> for wit::Observed {
+    fn from(observed: Observed) -> Self {
+        wit::Observed {
+            type_name: observed.type_name,
+            id: observed.id,
+            state: observed.state.to_string(),
+        }
+    }
+}
+
+fn action_to_wit(action: Action) -> wit::Action {
+    match action {
+        Action::NoOp => wit::Action::NoOp,
+        Action::Create => wit::Action::Create,
+        Action::Update => wit::Action::Update,
+        Action::Replace => wit::Action::Replace,
+        Action::Delete => wit::Action::Delete,
+    }
+}
+
+impl From<Change> for wit::Change {
+    fn from(change: Change) -> Self {
+        wit::Change {
+            type_name: change.type_name,
+            id: change.id,
+            action: action_to_wit(change.action),
+            summary: change.summary,
+            fields: change
+                .fields
+                .into_iter()
+                .map(|field| wit::FieldChange {
+                    path: field.path,
+                    before: field.before.map(|value| value.to_string()),
+                    after: field.after.map(|value| value.to_string()),
+                    sensitive: field.sensitive,
+                })
+                .collect(),
+            desired: change.desired.map(|value| value.to_string()),
+            observed: change.observed.map(|value| value.to_string()),
+        }
+    }
+}
+
+impl TryFrom<wit::Change> for Change {
+    type Error = Error;
+
+    fn try_from(change: wit::Change) -> Result<Self, Error> {
+        Ok(Change {
+            action: match change.action {
+                wit::Action::NoOp => Action::NoOp,
+                wit::Action::Create => Action::Create,
+                wit::Action::Update => Action::Update,
+                wit::Action::Replace => Action::Replace,
+                wit::Action::Delete => Action::Delete,
+            },
+            fields: change
+                .fields
+                .into_iter()
+                .map(|field| {
+                    Ok(FieldChange {
+                        before: parse_optional("a field value", field.before)?,
+                        after: parse_optional("a field value", field.after)?,
+                        path: field.path,
+                        sensitive: field.sensitive,
+                    })
+                })
+                .collect::<Result<_, Error>>()?,
+            desired: parse_optional("a desired spec", change.desired)?,
+            observed: parse_optional("an observed state", change.observed)?,
+            type_name: change.type_name,
+            id: change.id,
+            summary: change.summary,
+        })
+    }
+}
+
+impl From<Outcome> for wit::Outcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Applied(state) => wit::Outcome::Applied(state.map(|value| value.to_string())),
+            Outcome::Failed(error) => wit::Outcome::Failed(error.into()),
+            Outcome::Skipped(reason) => wit::Outcome::Skipped(reason),
+        }
+    }
+}
+
+/// Exports a [`Provider`] as the component's `cairn:provider/provider`
+/// implementation. Use it once, at the crate root of a `cdylib` built for
+/// `wasm32-wasip2`:
+///
+/// ```ignore
+/// cairn_sdk::export_provider!(MyProvider);
+/// ```
+///
+/// A type that does not implement [`Provider`] is rejected at compile time
+/// with "the trait `Provider` is not implemented for `MyProvider`".
+#[macro_export]
+macro_rules! export_provider {
+    ($provider:ty) => {
+        const _: () = {
+            fn __cairn_assert_provider<P: $crate::Provider>() {}
+            let _ = __cairn_assert_provider::<$provider>;
+        };
+        #[doc(hidden)]
+        type __CairnExportedProvider = $crate::__private::Export<$provider>;
+        $crate::__private::bindings::__export_provider_plugin!(
+            __CairnExportedProvider with_types_in $crate::__private::bindings
+        );
+    };
+}

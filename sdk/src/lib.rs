@@ -1,0 +1,159 @@
+//! # cairn-sdk: write a Cairn provider plugin
+//!
+//! A provider is a WebAssembly component that manages one family of
+//! real-world objects for Cairn: DNS records, identity users, containers.
+//! Cairn reads the desired state from Git and asks the provider to
+//! [`validate`](Provider::validate) it, [`list`](Provider::list) what exists,
+//! [`diff`](Provider::diff) the two and [`apply`](Provider::apply) the
+//! changes. The provider runs sandboxed: no files, no environment, and HTTP
+//! only to the hosts the operator granted in `cairn.toml`.
+//!
+//! This crate hides the generated WIT bindings of `cairn:provider@0.1.0`.
+//! You implement [`Provider`], call [`export_provider!`] once, and build with
+//! `cargo build --release --target wasm32-wasip2`; the `.wasm` file in
+//! `target/wasm32-wasip2/release/` is the plugin.
+//!
+//! ## The rules a provider follows
+//! - **Canonical form.** `validate` returns the spec in canonical form and
+//!   `list` returns observed state in the same form, with the spec's field
+//!   names. Then an unchanged repository plans no changes, and the host can
+//!   honour `ignore_changes` without knowing your types.
+//! - **Identity.** The fields named in [`ResourceType::identity`] make the
+//!   id (`www.example.org./A`); the address is `PROVIDER/TYPE/ID`.
+//! - **No policy.** Ownership, pruning, `protect`, `on_delete`, ordering,
+//!   retries and audit belong to the host. `list` reports everything it
+//!   sees; the host decides what it owns.
+//! - **Idempotent apply**, one [`Outcome`] per change; batch server calls
+//!   where the API allows, and report partial failure truthfully.
+//! - **Typed errors.** Return an [`Error`] with the right [`ErrorKind`]:
+//!   `unavailable` and `timeout` are retried, `invalid` is not.
+//!
+//! ## A complete provider
+//!
+//! A provider of key/value entries kept by an HTTP service at
+//! `{url}/entries/{key}`:
+//!
+//! ```no_run
+//! use cairn_sdk::http::{Client, Method};
+//! use cairn_sdk::serde_json::{json, Value};
+//! use cairn_sdk::{
+//!     spec, Action, Change, Error, Observed, Outcome, Provider, ProviderInfo, Resource,
+//!     ResourceType, Scope, Secrets, Validation,
+//! };
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     url: String,
+//! }
+//!
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Entry {
+//!     key: String,
+//!     value: String,
+//! }
+//!
+//! struct Entries {
+//!     client: Client,
+//! }
+//!
+//! impl Provider for Entries {
+//!     fn describe() -> ProviderInfo {
+//!         ProviderInfo {
+//!             name: "entries".into(),
+//!             version: env!("CARGO_PKG_VERSION").into(),
+//!             description: "key/value entries of an HTTP service".into(),
+//!             resource_types: vec![ResourceType::new("entry", "one key and its value", &["key"])],
+//!             config_schema: json!({"type": "object", "required": ["url"]}),
+//!         }
+//!     }
+//!
+//!     fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+//!         let config: Config = spec::parse(&config).map_err(|d| Error::invalid(d.message))?;
+//!         let token = secrets.require("token")?;
+//!         let client = Client::new(&config.url).with_header("authorization", &format!("Bearer {token}"));
+//!         Ok(Self { client })
+//!     }
+//!
+//!     fn validate(resource: &Resource) -> Validation {
+//!         match spec::parse::<Entry>(&resource.spec) {
+//!             Ok(entry) => Validation::valid(json!({"key": entry.key.to_lowercase(), "value": entry.value})),
+//!             Err(diagnostic) => Validation::invalid(vec![diagnostic]),
+//!         }
+//!     }
+//!
+//!     fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error> {
+//!         let entries: Vec<(String, String)> = self.client.get_json("/entries")?;
+//!         Ok(entries
+//!             .into_iter()
+//!             .map(|(key, value)| Observed {
+//!                 type_name: "entry".into(),
+//!                 id: key.clone(),
+//!                 state: json!({"key": key, "value": value}),
+//!             })
+//!             .collect())
+//!     }
+//!
+//!     // `diff` keeps the default: a field-by-field comparison.
+//!
+//!     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
+//!         changes
+//!             .into_iter()
+//!             .map(|change| {
+//!                 let path = format!("/entries/{}", change.id);
+//!                 let result = match change.action {
+//!                     Action::NoOp => Ok(change.observed),
+//!                     Action::Delete => self.client.send(Method::DELETE, &path, None)
+//!                         .and_then(|r| r.error_for_status("delete"))
+//!                         .map(|_| None),
+//!                     _ => self.client.send_json(Method::PUT, &path, &change.desired)
+//!                         .map(|_| change.desired),
+//!                 };
+//!                 match result {
+//!                     Ok(state) => Outcome::Applied(state),
+//!                     Err(error) => Outcome::Failed(error),
+//!                 }
+//!             })
+//!             .collect()
+//!     }
+//! }
+//!
+//! cairn_sdk::export_provider!(Entries);
+//! ```
+//!
+//! `plugins/dns-powerdns` in Cairn's repository is a full provider written
+//! this way; `cairn plugin inspect PLUGIN.wasm` shows what a built plugin
+//! declares and imports.
+
+#![deny(missing_docs)]
+
+// The generated bindings name this crate by its public path.
+extern crate self as cairn_sdk;
+
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod bindings;
+pub mod diff;
+mod export;
+pub mod http;
+pub mod log;
+mod provider;
+pub mod spec;
+mod types;
+
+pub use provider::Provider;
+pub use serde_json;
+pub use types::{
+    Action, Change, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
+    ProviderInfo, Resource, ResourceType, Scope, Secrets, Severity, Validation,
+};
+
+/// Items used by [`export_provider!`]; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings;
+    pub use crate::export::Export;
+    pub use wit_bindgen;
+}

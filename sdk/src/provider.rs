@@ -1,0 +1,57 @@
+//! The trait a provider implements.
+
+use crate::diff;
+use crate::types::{
+    Change, DiffInput, Error, Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Validation,
+};
+use serde_json::Value;
+
+/// A provider: how to describe, validate, observe, compare and change one
+/// family of real-world objects.
+///
+/// Each call from the host runs in a fresh instance: [`Provider::configure`]
+/// builds the provider from the operator's configuration, then exactly one
+/// of [`list`](Provider::list), [`diff`](Provider::diff) or
+/// [`apply`](Provider::apply) runs on it. Nothing survives between calls.
+pub trait Provider: Sized + 'static {
+    /// Describes the provider and its resource types. No I/O.
+    fn describe() -> ProviderInfo;
+
+    /// Builds a configured provider from the operator's `config` table and
+    /// secrets. Return [`Error::invalid`] for a configuration that is wrong.
+    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error>;
+
+    /// Checks one desired resource and returns its canonical spec, or the
+    /// diagnostics that make it invalid. No I/O. [`crate::spec::parse`]
+    /// turns a spec into a typed struct with field paths in its errors.
+    fn validate(resource: &Resource) -> Validation;
+
+    /// Observes every object of the scope's types the provider can see,
+    /// owned by Cairn or not, in canonical form.
+    fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error>;
+
+    /// Compares desired and observed state, one change per input in order.
+    ///
+    /// The default compares the canonical JSON documents field by field
+    /// ([`diff::compare`]), replacing the object when a field declared in
+    /// [`ResourceType::force_replace`](crate::ResourceType::force_replace)
+    /// differs. Override it to write better summaries or to compare fields
+    /// that need more than equality.
+    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+        let info = Self::describe();
+        Ok(inputs
+            .into_iter()
+            .map(|input| {
+                let rules = info
+                    .resource_types
+                    .iter()
+                    .find(|resource_type| resource_type.name == input.type_name);
+                diff::compare(input, rules)
+            })
+            .collect())
+    }
+
+    /// Makes the changes, one outcome per change in order. Must be
+    /// idempotent.
+    fn apply(&self, changes: Vec<Change>) -> Vec<Outcome>;
+}

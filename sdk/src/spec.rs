@@ -1,0 +1,88 @@
+//! Typed access to specs, with field paths in every error.
+
+use crate::types::Diagnostic;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Deserializes a spec into `T`. On failure the diagnostic carries the path
+/// of the offending field (`records/2`), which the host turns into a file,
+/// line and column. Use `#[serde(deny_unknown_fields)]` on `T` so a
+/// misspelled key is an error rather than silently ignored.
+pub fn parse<T: DeserializeOwned>(spec: &Value) -> Result<T, Diagnostic> {
+    serde_path_to_error::deserialize(spec).map_err(|error| {
+        let mut path = pointer_path(&error.path().to_string());
+        let message = error.inner().to_string();
+        let unknown_key = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next());
+        match unknown_key {
+            Some(key) => {
+                // Point at the key itself rather than the table holding it.
+                if !path.is_empty() {
+                    path.push('/');
+                }
+                path.push_str(key);
+                Diagnostic::error(path, message).with_help("remove the key or fix its spelling")
+            }
+            None => Diagnostic::error(path, message),
+        }
+    })
+}
+
+/// Turns serde_path_to_error's `records[2].name` into `records/2/name`.
+fn pointer_path(path: &str) -> String {
+    if path == "." {
+        return String::new();
+    }
+    path.replace('[', ".")
+        .replace(']', "")
+        .split('.')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Spec {
+        name: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        port: u16,
+    }
+
+    #[test]
+    fn errors_carry_the_path_of_the_field() {
+        let error = parse::<Spec>(&json!({"name": "a", "items": [{"port": 1}, {"port": "x"}]}))
+            .unwrap_err();
+        assert_eq!(error.path, "items/1/port");
+        assert!(error.message.contains("invalid type"), "{}", error.message);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_help() {
+        let error = parse::<Spec>(&json!({"name": "a", "items": [], "colour": 1})).unwrap_err();
+        assert!(
+            error.message.contains("unknown field `colour`"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.path, "colour");
+        assert_eq!(
+            error.help.as_deref(),
+            Some("remove the key or fix its spelling")
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! A test workspace — a temporary folder with a Git repository, a
+//! `cairn.toml` and a PowerDNS server — and the `cairn` binary run in it.
+
+use crate::git::GitRepo;
+use crate::pdns::{API_KEY, Pdns};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What a `cairn` run printed and returned.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Both streams, for assertions that do not care which.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            code,
+            "unexpected exit code; output:\n{}",
+            self.all()
+        );
+        self
+    }
+
+    /// Asserts that the output contains `text`.
+    #[track_caller]
+    pub fn expect_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.all().contains(text),
+            "expected {text:?} in the output:\n{}",
+            self.all()
+        );
+        self
+    }
+
+    /// Parses standard output as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.all()))
+    }
+}
+
+/// A temporary folder holding a repository, a PowerDNS server and a
+/// `cairn.toml` that connects them.
+pub struct Workspace {
+    /// The server.
+    pub pdns: Pdns,
+    /// The repository of desired state.
+    pub repo: GitRepo,
+    dir: tempfile::TempDir,
+}
+
+/// Options of the generated `cairn.toml`.
+#[derive(Debug, Clone)]
+pub struct ConfigOptions {
+    /// The network grants of the dns provider; `None` grants the server.
+    pub allow: Option<Vec<String>>,
+    /// The sha256 pin of the plugin.
+    pub sha256: Option<String>,
+    /// The repository reference.
+    pub repo: Option<String>,
+    /// The per-call timeout.
+    pub timeout: String,
+}
+
+impl Default for ConfigOptions {
+    fn default() -> Self {
+        Self {
+            allow: None,
+            sha256: None,
+            repo: None,
+            timeout: "30s".into(),
+        }
+    }
+}
+
+impl Workspace {
+    /// A workspace with an empty repository and a fresh server.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-e2e-")
+            .tempdir()
+            .expect("create a temporary folder");
+        let pdns = Pdns::start(dir.path());
+        let repo = GitRepo::init(&dir.path().join("zones"));
+        let workspace = Self { pdns, repo, dir };
+        workspace.configure(&ConfigOptions::default());
+        workspace
+    }
+
+    /// The workspace's folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The path of `cairn.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("cairn.toml")
+    }
+
+    /// Writes `cairn.toml` with `options`.
+    pub fn configure(&self, options: &ConfigOptions) {
+        let allow = options
+            .allow
+            .clone()
+            .unwrap_or_else(|| vec![self.pdns.url()]);
+        let allow: Vec<String> = allow.iter().map(|a| format!("{a:?}")).collect();
+        let sha256 = options
+            .sha256
+            .as_ref()
+            .map(|s| format!("sha256 = {s:?}\n"))
+            .unwrap_or_default();
+        let repo = options.repo.clone().unwrap_or_else(|| "zones".into());
+        // Compiled plugins are shared by every test of this build.
+        let cache = crate::target_dir().join("cairn-test-cache");
+        let text = format!(
+            r#"state = "sqlite:.cairn/state.db"
+cache_dir = {cache:?}
+
+[tenants.default]
+repo = {repo:?}
+ref = "main"
+path = "."
+
+[tenants.default.providers.dns]
+plugin = {plugin:?}
+{sha256}allow = [{allow}]
+memory = "64MiB"
+timeout = {timeout:?}
+config = {{ url = {url:?}, server = "localhost" }}
+secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
+"#,
+            cache = cache.display().to_string(),
+            plugin = crate::plugin_path("dns_powerdns").display().to_string(),
+            allow = allow.join(", "),
+            timeout = options.timeout,
+            url = self.pdns.url(),
+        );
+        std::fs::write(self.config_path(), text).expect("write cairn.toml");
+    }
+
+    /// Runs `cairn ARGS --config cairn.toml` in the workspace.
+    pub fn cairn(&self, args: &[&str]) -> Output {
+        let binary = crate::target_dir().join("debug/cairn");
+        assert!(
+            binary.exists(),
+            "{} is missing: build it first with scripts/build.sh",
+            binary.display()
+        );
+        let mut command = Command::new(&binary);
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .current_dir(self.dir.path())
+            .env("PDNS_API_KEY", API_KEY)
+            .env("NO_COLOR", "1")
+            .env_remove("CAIRN_LOG");
+        let output = command.output().expect("run cairn");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        // CAIRN_TEST_KEEP=1 keeps the folder (server log, state, repository)
+        // of every test for a look afterwards.
+        if std::env::var_os("CAIRN_TEST_KEEP").is_some() {
+            let kept = std::mem::replace(
+                &mut self.dir,
+                tempfile::tempdir().expect("create a temporary folder"),
+            );
+            eprintln!("kept {}", kept.keep().display());
+        }
+    }
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,332 @@
+//! The vertical slice against a real PowerDNS: Git → Wasm provider →
+//! PowerDNS, checked with `dig`.
+
+use cairn_tests::Workspace;
+
+const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
+
+/// A zone with one RRset of every supported type.
+const ZONE: &str = r#"
+[[dns.zone]]
+name = "example.org."
+nameservers = ["ns1.example.org.", "ns2.example.org."]
+
+[[dns.record]]
+name = "www.example.org."
+type = "A"
+ttl = 300
+records = ["192.0.2.10", "192.0.2.11"]
+depends_on = ["dns/zone/example.org."]
+
+[[dns.record]]
+name = "WWW.Example.org"
+type = "aaaa"
+records = ["2001:DB8:0:0::10"]
+
+[[dns.record]]
+name = "docs.example.org."
+type = "CNAME"
+records = ["www.example.org."]
+
+[[dns.record]]
+name = "example.org."
+type = "MX"
+records = ["10 mail.example.org.", "20 mail2.example.org"]
+
+[[dns.record]]
+name = "example.org."
+type = "TXT"
+records = ["v=spf1 -all", '"first part" "second part"', "say \"hi\""]
+
+[[dns.record]]
+name = "long.example.org."
+type = "TXT"
+records = ["""\
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"""]
+
+[[dns.record]]
+name = "_sip._tcp.example.org."
+type = "SRV"
+records = ["10 5 5060 sip.example.org."]
+
+[[dns.record]]
+name = "example.org."
+type = "CAA"
+records = ['0 issue "letsencrypt.org"']
+
+[[dns.record]]
+name = "sub.example.org."
+type = "NS"
+records = ["ns.sub.example.org."]
+
+[[dns.zone]]
+name = "2.0.192.in-addr.arpa."
+nameservers = ["ns1.example.org."]
+
+[[dns.record]]
+name = "10.2.0.192.in-addr.arpa."
+type = "PTR"
+records = ["www.example.org."]
+"#;
+
+fn long_txt_answer() -> String {
+    format!("\"{}\" \"{}\"", "a".repeat(255), "a".repeat(45))
+}
+
+#[test]
+fn git_to_powerdns_plan_apply_change_and_history() {
+    let ws = Workspace::new();
+    ws.repo.write("zones/example.toml", ZONE);
+    let first = ws.repo.commit("Add example.org", AUTHOR);
+
+    ws.cairn(&["validate"])
+        .expect_code(0)
+        .expect_contains("is valid: 12 resource(s)");
+
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains(&first[..12])
+        .expect_contains("+ dns/zone/example.org.")
+        .expect_contains("dns/record/www.example.org./A")
+        .expect_contains("dns/record/www.example.org./AAAA")
+        .expect_contains("Plan: 12 to create; 0 unchanged.");
+    assert!(
+        ws.pdns.zones().is_empty(),
+        "plan must not change the server"
+    );
+
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains("Apply succeeded: 12 change(s), 0 not made");
+
+    // The server answers exactly what Git says.
+    let dig = |name: &str, t: &str| ws.pdns.dig(name, t);
+    assert_eq!(dig("www.example.org", "A"), ["192.0.2.10", "192.0.2.11"]);
+    assert_eq!(ws.pdns.dig_ttl("www.example.org", "A"), Some(300));
+    assert_eq!(dig("www.example.org", "AAAA"), ["2001:db8::10"]);
+    assert_eq!(ws.pdns.dig_ttl("www.example.org", "AAAA"), Some(3600));
+    assert_eq!(dig("docs.example.org", "CNAME"), ["www.example.org."]);
+    assert_eq!(
+        dig("example.org", "MX"),
+        ["10 mail.example.org.", "20 mail2.example.org."]
+    );
+    assert_eq!(
+        dig("example.org", "TXT"),
+        [
+            "\"first part\" \"second part\"",
+            "\"say \\\"hi\\\"\"",
+            "\"v=spf1 -all\""
+        ]
+    );
+    assert_eq!(dig("long.example.org", "TXT"), [long_txt_answer()]);
+    assert_eq!(
+        dig("_sip._tcp.example.org", "SRV"),
+        ["10 5 5060 sip.example.org."]
+    );
+    assert_eq!(dig("example.org", "CAA"), ["0 issue \"letsencrypt.org\""]);
+    assert_eq!(
+        dig("example.org", "NS"),
+        ["ns1.example.org.", "ns2.example.org."]
+    );
+    assert_eq!(dig("10.2.0.192.in-addr.arpa", "PTR"), ["www.example.org."]);
+
+    // A second plan shows nothing to do.
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes. The real world matches the repository (12 resource(s)).");
+
+    // Change one record, delete one, add one: the plan shows exactly that.
+    let changed = ZONE
+        .replace(
+            "ttl = 300\nrecords = [\"192.0.2.10\", \"192.0.2.11\"]",
+            "ttl = 600\nrecords = [\"192.0.2.10\", \"192.0.2.12\"]",
+        )
+        .replace(
+            "[[dns.record]]\nname = \"_sip._tcp.example.org.\"\ntype = \"SRV\"\nrecords = [\"10 5 5060 sip.example.org.\"]\n",
+            "[[dns.record]]\nname = \"api.example.org.\"\ntype = \"A\"\nrecords = [\"192.0.2.20\"]\n",
+        );
+    assert_ne!(changed, ZONE);
+    ws.repo.write("zones/example.toml", &changed);
+    let second = ws.repo.commit(
+        "Move www, replace SIP with an API host",
+        "Grace Hopper <grace@example.org>",
+    );
+
+    let plan = ws.cairn(&["plan", "--json"]);
+    plan.expect_code(2);
+    let json = plan.json();
+    assert_eq!(json["commit"]["id"], second);
+    let mut summary: Vec<String> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["action"].as_str().unwrap(),
+                c["address"].as_str().unwrap()
+            )
+        })
+        .collect();
+    summary.sort();
+    assert_eq!(
+        summary,
+        [
+            "create dns/record/api.example.org./A",
+            "delete dns/record/_sip._tcp.example.org./SRV",
+            "update dns/record/www.example.org./A",
+        ]
+    );
+    let update = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "update")
+        .unwrap();
+    assert_eq!(
+        update["summary"],
+        "add 192.0.2.12, remove 192.0.2.11, ttl 300 → 600"
+    );
+
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(dig("www.example.org", "A"), ["192.0.2.10", "192.0.2.12"]);
+    assert_eq!(ws.pdns.dig_ttl("www.example.org", "A"), Some(600));
+    assert!(dig("_sip._tcp.example.org", "SRV").is_empty());
+    assert_eq!(dig("api.example.org", "A"), ["192.0.2.20"]);
+    ws.cairn(&["plan"]).expect_code(0);
+
+    // History: who changed what, from which commit, with what result.
+    let history = ws.cairn(&["history", "--json"]);
+    history.expect_code(0);
+    let runs = history.json();
+    let applies: Vec<&serde_json::Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "apply")
+        .collect();
+    assert_eq!(applies.len(), 2);
+    assert_eq!(applies[0]["commit_id"], second);
+    assert_eq!(
+        applies[0]["commit_author"],
+        "Grace Hopper <grace@example.org>"
+    );
+    assert_eq!(applies[0]["outcome"], "succeeded");
+    assert_eq!(applies[0]["actions"].as_array().unwrap().len(), 3);
+    assert_eq!(applies[1]["commit_id"], first);
+    assert_eq!(applies[1]["commit_author"], AUTHOR);
+    assert_eq!(applies[1]["actions"].as_array().unwrap().len(), 12);
+    assert!(
+        applies[1]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["result"] == "ok" && a["after_digest"].is_string())
+    );
+    ws.cairn(&["history"])
+        .expect_code(0)
+        .expect_contains(
+            "by Grace Hopper <grace@example.org>: Move www, replace SIP with an API host",
+        )
+        .expect_contains("ok update dns/record/www.example.org./A");
+}
+
+#[test]
+fn records_created_outside_cairn_survive_every_apply() {
+    let ws = Workspace::new();
+    ws.repo.write("dns.toml", "[[dns.zone]]\nname = \"example.net.\"\n\n[[dns.record]]\nname = \"www.example.net.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n");
+    ws.repo.commit("zone", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+
+    // Someone adds a record by hand.
+    ws.pdns.put_rrset(
+        "example.net.",
+        "manual.example.net.",
+        "A",
+        60,
+        &["198.51.100.7"],
+    );
+
+    // It is not Cairn's: not planned, not deleted, even when Git changes.
+    ws.cairn(&["plan"]).expect_code(0);
+    ws.repo.remove("dns.toml");
+    ws.repo.write("dns.toml", "[[dns.zone]]\nname = \"example.net.\"\n\n[[dns.record]]\nname = \"api.example.net.\"\ntype = \"A\"\nrecords = [\"192.0.2.2\"]\n");
+    ws.repo.commit("replace www by api", AUTHOR);
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2);
+    assert!(
+        !plan.stdout.contains("manual.example.net."),
+        "{}",
+        plan.stdout
+    );
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("manual.example.net", "A"), ["198.51.100.7"]);
+    assert!(ws.pdns.dig("www.example.net", "A").is_empty());
+    assert_eq!(ws.pdns.dig("api.example.net", "A"), ["192.0.2.2"]);
+
+    // A resource that collides with it is refused until adopted.
+    ws.repo.write("manual.toml", "[[dns.record]]\nname = \"manual.example.net.\"\ntype = \"A\"\nttl = 60\nrecords = [\"198.51.100.7\"]\n");
+    ws.repo.commit("claim manual", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("dns/record/manual.example.net./A")
+        .expect_contains("Cairn did not create them")
+        .expect_contains("adopt = true");
+    ws.repo.write("manual.toml", "[[dns.record]]\nname = \"manual.example.net.\"\ntype = \"A\"\nttl = 60\nrecords = [\"198.51.100.7\"]\nadopt = true\n");
+    ws.repo.commit("adopt manual", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains("adopt dns/record/manual.example.net./A");
+    ws.cairn(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn saved_plans_apply_only_while_nothing_moved() {
+    let ws = Workspace::new();
+    ws.repo.write("dns.toml", "[[dns.zone]]\nname = \"example.com.\"\n\n[[dns.record]]\nname = \"www.example.com.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n");
+    ws.repo.commit("zone", AUTHOR);
+
+    // Unchanged world and commit: the saved plan applies.
+    ws.cairn(&["plan", "--out", "first.plan"]).expect_code(2);
+    ws.cairn(&["apply", "first.plan"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.com", "A"), ["192.0.2.1"]);
+
+    // The world moved: someone edits the managed record by hand.
+    ws.repo.write("dns.toml", "[[dns.zone]]\nname = \"example.com.\"\n\n[[dns.record]]\nname = \"www.example.com.\"\ntype = \"A\"\nrecords = [\"192.0.2.2\"]\n");
+    ws.repo.commit("move www", AUTHOR);
+    ws.cairn(&["plan", "--out", "second.plan"]).expect_code(2);
+    ws.pdns.put_rrset(
+        "example.com.",
+        "www.example.com.",
+        "A",
+        3600,
+        &["203.0.113.9"],
+    );
+    ws.cairn(&["apply", "second.plan"])
+        .expect_code(1)
+        .expect_contains("no longer matches the real world")
+        .expect_contains("Nothing was applied");
+    assert_eq!(ws.pdns.dig("www.example.com", "A"), ["203.0.113.9"]);
+
+    // The commit moved.
+    ws.cairn(&["plan", "--out", "third.plan"]).expect_code(2);
+    ws.repo.write(
+        "extra.toml",
+        "[[dns.record]]\nname = \"extra.example.com.\"\ntype = \"A\"\nrecords = [\"192.0.2.3\"]\n",
+    );
+    let moved = ws.repo.commit("add extra", AUTHOR);
+    ws.cairn(&["apply", "third.plan"])
+        .expect_code(1)
+        .expect_contains(&format!("but the repository is now at {}", &moved[..12]))
+        .expect_contains("nothing was applied");
+    assert_eq!(ws.pdns.dig("www.example.com", "A"), ["203.0.113.9"]);
+    assert!(ws.pdns.dig("extra.example.com", "A").is_empty());
+
+    // Without --yes and without a terminal, apply refuses.
+    ws.cairn(&["apply"])
+        .expect_code(1)
+        .expect_contains("refusing to apply without confirmation");
+    assert!(ws.pdns.dig("extra.example.com", "A").is_empty());
+}
