@@ -108,7 +108,8 @@ pub struct Config {
     pub path: PathBuf,
     /// The state store URL: `sqlite:PATH`.
     pub state: String,
-    /// Where remote repositories are cloned.
+    /// Where remote repositories are cloned (`repos/`) and compiled plugins
+    /// kept (`compiled/`).
     pub cache_dir: PathBuf,
     /// The tenants, by name.
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -153,8 +154,9 @@ pub struct ProviderConfig {
 /// The state store used when `state` is omitted, relative to `cairn.toml`.
 pub const DEFAULT_STATE: &str = "sqlite:.cairn/state.db";
 
-/// Where remote repositories are cloned when `cache_dir` is omitted.
-pub const DEFAULT_CACHE_DIR: &str = ".cairn/repos";
+/// Where remote repositories are cloned and compiled plugins kept when
+/// `cache_dir` is omitted.
+pub const DEFAULT_CACHE_DIR: &str = ".cairn/cache";
 
 impl Config {
     /// Reads and checks `path`.

@@ -201,7 +201,7 @@ impl Source {
             let (repository, _) = gix::prepare_clone_bare(self.repo.as_str(), &mirror)
                 .map_err(|error| fail(error.to_string()))?
                 .configure_remote(move |remote| {
-                    Ok(remote.with_refspecs(refspecs, gix::remote::Direction::Fetch)?)
+                    remote.with_refspecs(refspecs, gix::remote::Direction::Fetch)
                 })
                 .fetch_only(gix::progress::Discard, &interrupt)
                 .map_err(|error| fail(error.to_string()))?;

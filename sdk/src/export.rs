@@ -301,8 +301,12 @@ macro_rules! export_provider {
             fn __cairn_assert_provider<P: $crate::Provider>() {}
             let _ = __cairn_assert_provider::<$provider>;
         };
+        // The component exports exist only in the WebAssembly build, so the
+        // same crate also builds natively for its unit tests.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         type __CairnExportedProvider = $crate::__private::Export<$provider>;
+        #[cfg(target_arch = "wasm32")]
         $crate::__private::bindings::__export_provider_plugin!(
             __CairnExportedProvider with_types_in $crate::__private::bindings
         );

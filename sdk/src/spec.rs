@@ -10,21 +10,14 @@ use serde_json::Value;
 /// misspelled key is an error rather than silently ignored.
 pub fn parse<T: DeserializeOwned>(spec: &Value) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize(spec).map_err(|error| {
-        let mut path = pointer_path(&error.path().to_string());
+        // For an unknown key the path already ends with the key itself.
+        let path = pointer_path(&error.path().to_string());
         let message = error.inner().to_string();
-        let unknown_key = message
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next());
-        match unknown_key {
-            Some(key) => {
-                // Point at the key itself rather than the table holding it.
-                if !path.is_empty() {
-                    path.push('/');
-                }
-                path.push_str(key);
-                Diagnostic::error(path, message).with_help("remove the key or fix its spelling")
-            }
-            None => Diagnostic::error(path, message),
+        let diagnostic = Diagnostic::error(path, message.clone());
+        if message.starts_with("unknown field") {
+            diagnostic.with_help("remove the key or fix its spelling")
+        } else {
+            diagnostic
         }
     })
 }

@@ -155,22 +155,29 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 
     /// Runs `cairn ARGS --config cairn.toml` in the workspace.
     pub fn cairn(&self, args: &[&str]) -> Output {
-        let binary = crate::target_dir().join("debug/cairn");
+        let config = self.config_path();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", config.to_str().expect("a UTF-8 path")]);
+        self.cairn_bare(&all)
+    }
+
+    /// Runs `cairn ARGS` in the workspace, adding nothing.
+    pub fn cairn_bare(&self, args: &[&str]) -> Output {
+        let binary = crate::cairn_binary();
         assert!(
             binary.exists(),
             "{} is missing: build it first with scripts/build.sh",
             binary.display()
         );
-        let mut command = Command::new(&binary);
-        command
+        let output = Command::new(&binary)
             .args(args)
-            .arg("--config")
-            .arg(self.config_path())
             .current_dir(self.dir.path())
             .env("PDNS_API_KEY", API_KEY)
             .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG");
-        let output = command.output().expect("run cairn");
+            .env_remove("CAIRN_LOG")
+            .env_remove("CAIRN_CONFIG")
+            .output()
+            .expect("run cairn");
         Output {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -13,14 +13,32 @@ pub use pdns::Pdns;
 
 use std::path::PathBuf;
 
-/// The cargo target folder these tests were built in.
+/// The profile folder (`TARGET/debug` or `TARGET/release`) this program
+/// was built in: tests live in `PROFILE/deps/`, binaries in `PROFILE/`.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the program has a path");
+    let parent = exe.parent().expect("the program lives in a folder");
+    if parent.file_name().is_some_and(|name| name == "deps") {
+        parent
+            .parent()
+            .expect("deps/ is inside a profile folder")
+            .to_path_buf()
+    } else {
+        parent.to_path_buf()
+    }
+}
+
+/// The cargo target folder this program was built in.
 pub fn target_dir() -> PathBuf {
-    // The test binary is TARGET/PROFILE/deps/NAME-HASH.
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    exe.ancestors()
-        .nth(3)
-        .expect("the test binary lives in TARGET/PROFILE/deps")
+    profile_dir()
+        .parent()
+        .expect("the profile folder is inside the target folder")
         .to_path_buf()
+}
+
+/// The `cairn` binary of the same profile.
+pub fn cairn_binary() -> PathBuf {
+    profile_dir().join("cairn")
 }
 
 /// The repository's root folder.

@@ -29,7 +29,7 @@ pub struct ApplyArgs {
 
 /// Runs the command.
 pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
-    let saved = args.plan.as_ref().map(|path| read_plan(path)).transpose()?;
+    let saved = args.plan.as_ref().map(read_plan).transpose()?;
     let session = Session::open(&args.target).await?;
     render::progress("reading the repository and observing the real world");
     let (_, fresh) = reconcile::plan_tenant(&session.tenant, &session.store).await?;

@@ -7,8 +7,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use cairn::provider::log;
-pub use cairn::provider::types::{
+pub use self::cairn::provider::log;
+pub use self::cairn::provider::types::{
     Action, Change, Desired, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
     ProviderInfo, Scope, Secret, Severity, Validation,
 };

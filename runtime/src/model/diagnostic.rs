@@ -23,23 +23,41 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// A file's text, shared by the diagnostics that point into it.
+/// A file's text, shared by the diagnostics that point into it, with the
+/// offsets where its lines start, so that locating a resource costs a
+/// binary search rather than a scan of the file.
 #[derive(Debug, Clone)]
 pub struct FileText {
     /// The path in the repository.
     pub path: Arc<str>,
     /// The text.
     pub text: Arc<String>,
+    line_starts: Arc<[usize]>,
 }
 
 impl FileText {
-    /// The location of a byte offset.
+    /// Wraps a file's text.
+    pub fn new(path: &str, text: String) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(index, _)| index + 1))
+            .collect();
+        Self {
+            path: path.into(),
+            text: Arc::new(text),
+            line_starts,
+        }
+    }
+
+    /// The location of a byte offset: 1-based line, and 1-based column in
+    /// characters.
     pub fn location(&self, offset: usize) -> Location {
-        let (line, column) = super::line_column(&self.text, offset);
+        let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
         Location {
             file: self.path.to_string(),
             line,
-            column,
+            column: self.text[line_start..offset].chars().count() + 1,
         }
     }
 }
@@ -72,7 +90,7 @@ impl SourceDiagnostic {
         Self {
             message: message.into(),
             location: file.location(span.start),
-            source_code: NamedSource::new(file.path.to_string(), file.text.clone()),
+            source_code: NamedSource::new(&*file.path, file.text.clone()),
             span: span.clone().into(),
             label: "here".into(),
             help: None,

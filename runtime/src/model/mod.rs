@@ -136,12 +136,8 @@ pub enum LoadError {
 
 /// The 1-based line and column (in characters) of a byte offset.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    let location = FileText::new("", text.to_string()).location(offset);
+    (location.line, location.column)
 }
 
 /// Parses and validates every resource file of `snapshot`.
@@ -152,10 +148,7 @@ pub async fn load(
     let mut problems: Vec<SourceDiagnostic> = Vec::new();
     let mut raw: Vec<RawResource> = Vec::new();
     for file in &snapshot.files {
-        let text = FileText {
-            path: file.path.as_str().into(),
-            text: Arc::new(file.text.clone()),
-        };
+        let text = FileText::new(&file.path, file.text.clone());
         match parse::parse_file(&text) {
             Ok(mut resources) => raw.append(&mut resources),
             Err(mut errors) => problems.append(&mut errors),

@@ -186,7 +186,7 @@ fn parse_resource(
                     Ok(json) => {
                         spec.insert(name.to_string(), json);
                     }
-                    Err(problem) => problems.push(problem),
+                    Err(problem) => problems.push(*problem),
                 }
             }
         }
@@ -226,8 +226,8 @@ fn to_json(
     value: &Spanned<DeValue>,
     path: &str,
     spans: &mut HashMap<String, Range<usize>>,
-) -> Result<Value, SourceDiagnostic> {
-    let fail = |message: String| SourceDiagnostic::new(file, value.span(), message);
+) -> Result<Value, Box<SourceDiagnostic>> {
+    let fail = |message: String| Box::new(SourceDiagnostic::new(file, value.span(), message));
     Ok(match value.get_ref() {
         DeValue::String(text) => Value::String(text.to_string()),
         DeValue::Boolean(flag) => Value::Bool(*flag),
@@ -278,13 +278,9 @@ fn to_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn file(text: &str) -> FileText {
-        FileText {
-            path: "zones/example.toml".into(),
-            text: Arc::new(text.to_string()),
-        }
+        FileText::new("zones/example.toml", text.to_string())
     }
 
     #[test]

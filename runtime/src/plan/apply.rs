@@ -92,6 +92,7 @@ pub async fn apply(
     let mut reports = Vec::new();
     for wave in graph::waves(&edges) {
         let mut batches: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut host_only = Vec::new();
         for &i in &wave {
             let change = &plan.changes[i];
             if let Some(blocker) = edges[i].iter().find(|d| failed.contains_key(d)) {
@@ -100,32 +101,19 @@ pub async fn apply(
                     plan.changes[*blocker].address
                 );
                 failed.insert(i, reason.clone());
-                let report = finish(
-                    store,
-                    tenant,
-                    plan,
-                    run_id,
-                    i,
-                    Err((ActionResult::Skipped, reason)),
-                    Duration::ZERO,
-                )
-                .await?;
-                progress(&report);
-                reports.push(report);
-                continue;
-            }
-            if change.action.calls_provider() {
+                let skipped = Err((ActionResult::Skipped, reason));
+                host_only.push(finish(tenant, plan, run_id, i, skipped, Duration::ZERO));
+            } else if change.action.calls_provider() {
                 batches
                     .entry(change.address.provider.as_str())
                     .or_default()
                     .push(i);
             } else {
-                let report =
-                    finish(store, tenant, plan, run_id, i, Ok(None), Duration::ZERO).await?;
-                progress(&report);
-                reports.push(report);
+                host_only.push(finish(tenant, plan, run_id, i, Ok(None), Duration::ZERO));
             }
         }
+        record(store, progress, &mut reports, host_only).await?;
+
         let calls = batches.into_iter().map(|(provider, members)| async move {
             let provider = &tenant.providers[provider];
             let changes: Vec<Change> = members
@@ -142,31 +130,30 @@ pub async fn apply(
             (members, outcomes, started.elapsed())
         });
         for (members, outcomes, elapsed) in futures::future::join_all(calls).await {
-            let outcomes: Vec<Result<Option<serde_json::Value>, (ActionResult, String)>> =
-                match outcomes {
-                    Ok(outcomes) => outcomes
-                        .into_iter()
-                        .map(|outcome| match outcome {
-                            Outcome::Applied(state) => Ok(state),
-                            Outcome::Failed(error) => {
-                                Err((ActionResult::Failed, error.to_string()))
-                            }
-                            Outcome::Skipped(reason) => Err((ActionResult::Skipped, reason)),
-                        })
-                        .collect(),
-                    Err(error) => members
-                        .iter()
-                        .map(|_| Err((ActionResult::Failed, error.to_string())))
-                        .collect(),
-                };
+            let outcomes: Vec<ChangeOutcome> = match outcomes {
+                Ok(outcomes) => outcomes
+                    .into_iter()
+                    .map(|outcome| match outcome {
+                        Outcome::Applied(state) => Ok(state),
+                        Outcome::Failed(error) => Err((ActionResult::Failed, error.to_string())),
+                        Outcome::Skipped(reason) => Err((ActionResult::Skipped, reason)),
+                    })
+                    .collect(),
+                Err(error) => members
+                    .iter()
+                    .map(|_| Err((ActionResult::Failed, error.to_string())))
+                    .collect(),
+            };
+            let mut batch = Vec::with_capacity(members.len());
             for (i, outcome) in members.into_iter().zip(outcomes) {
                 if let Err((_, reason)) = &outcome {
                     failed.insert(i, reason.clone());
                 }
-                let report = finish(store, tenant, plan, run_id, i, outcome, elapsed).await?;
-                progress(&report);
-                reports.push(report);
+                batch.push(finish(tenant, plan, run_id, i, outcome, elapsed));
             }
+            // One transaction per provider batch: its outcomes are recorded
+            // together or not at all.
+            record(store, progress, &mut reports, batch).await?;
         }
     }
 
@@ -189,16 +176,47 @@ pub async fn apply(
     })
 }
 
-/// Records one change's outcome in the audit log and the inventory.
-async fn finish(
+/// A change's new state, or how it ended without one and why.
+type ChangeOutcome = Result<Option<serde_json::Value>, (ActionResult, String)>;
+
+/// One change's outcome, ready to be recorded.
+struct Finished<'a> {
+    record: ActionRecord<'a>,
+    inventory: InventoryChange,
+    report: ActionReport,
+}
+
+/// Records finished changes in one transaction, then reports them.
+async fn record(
     store: &StateStore,
-    tenant: &Tenant,
-    plan: &Plan,
+    progress: &(dyn Fn(&ActionReport) + Sync),
+    reports: &mut Vec<ActionReport>,
+    finished: Vec<Finished<'_>>,
+) -> Result<(), StoreError> {
+    if finished.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = finished
+        .iter()
+        .map(|f| (f.record.clone(), f.inventory.clone()))
+        .collect();
+    store.record_all(&rows).await?;
+    for f in finished {
+        progress(&f.report);
+        reports.push(f.report);
+    }
+    Ok(())
+}
+
+/// What one change's outcome means for the audit log and the inventory.
+fn finish<'a>(
+    tenant: &'a Tenant,
+    plan: &'a Plan,
     run_id: i64,
     index: usize,
-    outcome: Result<Option<serde_json::Value>, (ActionResult, String)>,
+    outcome: ChangeOutcome,
     elapsed: Duration,
-) -> Result<ActionReport, StoreError> {
+) -> Finished<'a> {
     let change: &PlannedChange = &plan.changes[index];
     let (result, error, after_digest, inventory) = match outcome {
         Ok(state) => {
@@ -210,6 +228,7 @@ async fn finish(
                 | PlanAction::Update
                 | PlanAction::Replace
                 | PlanAction::Adopt => {
+                    // Without a state from the provider, keep what was observed.
                     let state =
                         state.or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()));
                     InventoryChange::Own {
@@ -225,28 +244,26 @@ async fn finish(
         }
         Err((result, reason)) => (result, Some(reason), None, InventoryChange::Keep),
     };
-    store
-        .record(
-            &ActionRecord {
-                run_id,
-                tenant: &tenant.name,
-                commit: &plan.commit,
-                address: &change.address,
-                action: change.action.as_str(),
-                before_digest: change.observed_digest.clone(),
-                after_digest,
-                result,
-                error: error.clone(),
-                duration: elapsed,
-            },
-            &inventory,
-        )
-        .await?;
-    Ok(ActionReport {
-        address: change.address.clone(),
-        action: change.action,
-        result,
-        error,
-        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-    })
+    Finished {
+        record: ActionRecord {
+            run_id,
+            tenant: &tenant.name,
+            commit: &plan.commit,
+            address: &change.address,
+            action: change.action.as_str(),
+            before_digest: change.observed_digest.clone(),
+            after_digest,
+            result,
+            error: error.clone(),
+            duration: elapsed,
+        },
+        inventory,
+        report: ActionReport {
+            address: change.address.clone(),
+            action: change.action,
+            result,
+            error,
+            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        },
+    }
 }

@@ -344,67 +344,15 @@ impl StateStore {
 
     /// Records one action and its effect on the inventory, atomically.
     pub async fn record(&self, action: &ActionRecord<'_>, change: &InventoryChange) -> Result<()> {
+        self.record_all(&[(action.clone(), change.clone())]).await
+    }
+
+    /// Records actions and their effects on the inventory in one
+    /// transaction: all of them or none.
+    pub async fn record_all(&self, actions: &[(ActionRecord<'_>, InventoryChange)]) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
-                                before_digest, after_digest, result, error, duration_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(action.run_id)
-        .bind(now_ms())
-        .bind(action.tenant)
-        .bind(&action.commit.id)
-        .bind(&action.commit.author)
-        .bind(action.address.to_string())
-        .bind(action.action)
-        .bind(&action.before_digest)
-        .bind(&action.after_digest)
-        .bind(action.result.as_str())
-        .bind(&action.error)
-        .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX))
-        .execute(&mut *transaction)
-        .await?;
-        match change {
-            InventoryChange::Own {
-                spec_digest,
-                state,
-                lifecycle,
-                depends_on,
-                pending,
-            } => {
-                sqlx::query(
-                    "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                            lifecycle, depends_on, commit_id, pending, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (tenant, address) DO UPDATE SET
-                        spec_digest = excluded.spec_digest, state = excluded.state,
-                        lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
-                        commit_id = excluded.commit_id, pending = excluded.pending,
-                        updated_at = excluded.updated_at",
-                )
-                .bind(action.tenant)
-                .bind(action.address.to_string())
-                .bind(&action.address.provider)
-                .bind(&action.address.type_name)
-                .bind(&action.address.id)
-                .bind(spec_digest)
-                .bind(state.as_ref().map(Value::to_string))
-                .bind(to_json(lifecycle))
-                .bind(to_json(depends_on))
-                .bind(&action.commit.id)
-                .bind(i64::from(*pending))
-                .bind(now_ms())
-                .execute(&mut *transaction)
-                .await?;
-            }
-            InventoryChange::Forget => {
-                sqlx::query("DELETE FROM resources WHERE tenant = ? AND address = ?")
-                    .bind(action.tenant)
-                    .bind(action.address.to_string())
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            InventoryChange::Keep => {}
+        for (action, change) in actions {
+            record_one(&mut transaction, action, change).await?;
         }
         transaction.commit().await?;
         Ok(())
@@ -462,6 +410,76 @@ impl StateStore {
         }
         Ok(records)
     }
+}
+
+/// Writes one audit row and applies its inventory change.
+async fn record_one(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    action: &ActionRecord<'_>,
+    change: &InventoryChange,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
+                                before_digest, after_digest, result, error, duration_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(action.run_id)
+    .bind(now_ms())
+    .bind(action.tenant)
+    .bind(&action.commit.id)
+    .bind(&action.commit.author)
+    .bind(action.address.to_string())
+    .bind(action.action)
+    .bind(&action.before_digest)
+    .bind(&action.after_digest)
+    .bind(action.result.as_str())
+    .bind(&action.error)
+    .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX))
+    .execute(&mut **transaction)
+    .await?;
+    match change {
+        InventoryChange::Own {
+            spec_digest,
+            state,
+            lifecycle,
+            depends_on,
+            pending,
+        } => {
+            sqlx::query(
+                    "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
+                                            lifecycle, depends_on, commit_id, pending, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (tenant, address) DO UPDATE SET
+                        spec_digest = excluded.spec_digest, state = excluded.state,
+                        lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
+                        commit_id = excluded.commit_id, pending = excluded.pending,
+                        updated_at = excluded.updated_at",
+                )
+                .bind(action.tenant)
+                .bind(action.address.to_string())
+                .bind(&action.address.provider)
+                .bind(&action.address.type_name)
+                .bind(&action.address.id)
+                .bind(spec_digest)
+                .bind(state.as_ref().map(Value::to_string))
+                .bind(to_json(lifecycle))
+                .bind(to_json(depends_on))
+                .bind(&action.commit.id)
+                .bind(i64::from(*pending))
+                .bind(now_ms())
+                .execute(&mut **transaction)
+                .await?;
+        }
+        InventoryChange::Forget => {
+            sqlx::query("DELETE FROM resources WHERE tenant = ? AND address = ?")
+                .bind(action.tenant)
+                .bind(action.address.to_string())
+                .execute(&mut **transaction)
+                .await?;
+        }
+        InventoryChange::Keep => {}
+    }
+    Ok(())
 }
 
 fn to_json(value: &impl Serialize) -> String {

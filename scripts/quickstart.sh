@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The quickstart: Cairn reads a Git repository of DNS resources, shows a
+# plan, applies it to a real PowerDNS server on loopback, and `dig` answers
+# with the records from Git; then a new commit changes them, and the plan,
+# the apply and the history show exactly that change.
+#
+# Everything lives in one folder (printed at the start; set
+# CAIRN_QUICKSTART_DIR to choose it). PowerDNS is stopped at the end, unless
+# you run this on a terminal and choose to keep it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/env.sh
+
+bold=$'\e[1m' dim=$'\e[2m' reset=$'\e[0m'
+if [ ! -t 1 ]; then bold="" dim="" reset=""; fi
+say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
+run() { printf '%s$ %s%s\n' "$dim" "$*" "$reset"; "$@"; }
+
+say "Installing what is missing and building Cairn and its PowerDNS plugin"
+scripts/setup.sh
+scripts/build.sh
+cairn="$CARGO_TARGET_DIR/debug/cairn"
+plugin="$PLUGIN_DIR/dns_powerdns.wasm"
+
+work=${CAIRN_QUICKSTART_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/cairn-quickstart.XXXXXX")}
+mkdir -p "$work"
+cd "$work"
+echo "Working in $work"
+
+say "Starting PowerDNS on free loopback ports"
+read -r dns_port api_port < <(python3 -c '
+import socket
+ports = []
+sockets = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); sockets.append(s); ports.append(s.getsockname()[1])
+print(*ports)')
+export PDNS_API_KEY="quickstart-$RANDOM$RANDOM"
+"$root/scripts/pdns-server.sh" "$work/pdns" "$dns_port" "$api_port" "$PDNS_API_KEY" > "$work/pdns.log" 2>&1 &
+pdns_pid=$!
+stop_pdns() { kill "$pdns_pid" 2>/dev/null || true; wait "$pdns_pid" 2>/dev/null || true; }
+trap stop_pdns EXIT
+python3 - "$api_port" "$PDNS_API_KEY" <<'PY'
+import sys, time, urllib.request
+port, key = sys.argv[1], sys.argv[2]
+deadline = time.time() + 20
+while True:
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/servers/localhost", headers={"X-API-Key": key})
+        urllib.request.urlopen(request, timeout=1)
+        break
+    except Exception:
+        if time.time() > deadline:
+            sys.exit("PowerDNS did not start; see pdns.log")
+        time.sleep(0.1)
+PY
+echo "PowerDNS answers DNS on 127.0.0.1:$dns_port and its API on 127.0.0.1:$api_port"
+
+say "Writing the desired state into a Git repository"
+rm -rf zones && mkdir zones && cd zones
+git init --quiet --initial-branch=main
+cat > example.toml <<'TOML'
+[[dns.zone]]
+name = "example.org."
+nameservers = ["ns1.example.org.", "ns2.example.org."]
+
+[[dns.record]]
+name = "www.example.org."
+type = "A"
+ttl = 300
+records = ["192.0.2.10", "192.0.2.11"]
+depends_on = ["dns/zone/example.org."]
+
+[[dns.record]]
+name = "example.org."
+type = "MX"
+records = ["10 mail.example.org."]
+
+[[dns.record]]
+name = "example.org."
+type = "TXT"
+records = ["v=spf1 mx -all"]
+TOML
+git add example.toml
+git -c user.name="Ada Lovelace" -c user.email=ada@example.org commit --quiet -m "Add example.org"
+cd ..
+cat zones/example.toml
+
+cat > cairn.toml <<TOML
+# The operator's file: which repository, which plugin, what it may reach.
+state = "sqlite:.cairn/state.db"
+
+[tenants.default]
+repo = "zones"
+ref = "main"
+path = "."
+
+[tenants.default.providers.dns]
+plugin = "$plugin"
+allow = ["http://127.0.0.1:$api_port"]
+memory = "64MiB"
+timeout = "30s"
+config = { url = "http://127.0.0.1:$api_port", server = "localhost" }
+secrets = { api_key = { env = "PDNS_API_KEY" } }
+TOML
+say "The operator's cairn.toml"
+cat cairn.toml
+
+say "Validating, planning and applying"
+run "$cairn" validate
+run "$cairn" plan || [ $? -eq 2 ]
+run "$cairn" apply --yes
+
+say "PowerDNS now answers what Git says"
+run dig @127.0.0.1 -p "$dns_port" +short www.example.org A
+run dig @127.0.0.1 -p "$dns_port" +short example.org MX
+run dig @127.0.0.1 -p "$dns_port" +short example.org TXT
+
+say "A second plan finds nothing to do"
+run "$cairn" plan
+
+say "A new commit: move www, add api"
+cd zones
+sed -i 's/ttl = 300/ttl = 600/; s/"192.0.2.10", "192.0.2.11"/"192.0.2.10", "192.0.2.12"/' example.toml
+cat >> example.toml <<'TOML'
+
+[[dns.record]]
+name = "api.example.org."
+type = "A"
+records = ["192.0.2.20"]
+TOML
+git -c user.name="Grace Hopper" -c user.email=grace@example.org commit --quiet -am "Move www, add api"
+cd ..
+run "$cairn" plan || [ $? -eq 2 ]
+run "$cairn" apply --yes
+run dig @127.0.0.1 -p "$dns_port" +short www.example.org A
+run dig @127.0.0.1 -p "$dns_port" +short api.example.org A
+
+say "Who changed what, from which commit, with what result"
+run "$cairn" history
+
+if [ -t 0 ] && [ -t 1 ]; then
+    printf '\nPowerDNS is still running. Try, in %s:\n' "$work"
+    printf '  PDNS_API_KEY=%s %s plan\n' "$PDNS_API_KEY" "$cairn"
+    printf '  dig @127.0.0.1 -p %s www.example.org\n' "$dns_port"
+    read -r -p "Press Enter to stop PowerDNS. " _ || true
+fi
+say "Done. Everything is in $work"

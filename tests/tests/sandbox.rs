@@ -1,0 +1,231 @@
+//! A plugin that loops, hoards memory, panics, hangs or reaches for a host
+//! it was not granted fails only its own call, with a clear error, and the
+//! host goes on serving every other call.
+
+use cairn::host::{ErrorKind, PluginError, PluginHost, ProviderInstance, ProviderSettings};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn instance(
+    host: &PluginHost,
+    plugin: &Arc<cairn::host::Plugin>,
+    mode: &str,
+    settings: impl FnOnce(&mut ProviderSettings),
+) -> ProviderInstance {
+    let mut provider = ProviderSettings {
+        tenant: "tenant-a".into(),
+        name: format!("hostile-{mode}"),
+        config: serde_json::json!({"mode": mode, "target": "http://127.0.0.1:9"}),
+        secrets: Default::default(),
+        grants: Vec::new(),
+        memory_bytes: 32 << 20,
+        timeout: Duration::from_secs(2),
+    };
+    settings(&mut provider);
+    ProviderInstance::new(host, plugin.clone(), provider)
+}
+
+async fn list(instance: &ProviderInstance) -> Result<usize, PluginError> {
+    instance
+        .list(vec!["thing".into()], Vec::new())
+        .await
+        .map(|objects| objects.len())
+}
+
+async fn setup() -> (PluginHost, Arc<cairn::host::Plugin>) {
+    let host = PluginHost::new(None).expect("the plugin host starts");
+    let plugin = host
+        .load(&cairn_tests::plugin_path("hostile_provider"), None)
+        .await
+        .expect("the hostile plugin loads");
+    (host, plugin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_is_stopped_at_the_deadline() {
+    let (host, plugin) = setup().await;
+    let spinning = instance(&host, &plugin, "spin", |_| {});
+    let started = Instant::now();
+    let error = list(&spinning).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            error,
+            PluginError::Timeout {
+                function: "list",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("did not finish `list` within 2s"),
+        "{error}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "stopped after {elapsed:?}"
+    );
+    // The host goes on.
+    assert_eq!(
+        list(&instance(&host, &plugin, "well", |_| {}))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_plugin_does_not_hold_up_another_call() {
+    let (host, plugin) = setup().await;
+    let spinning = instance(&host, &plugin, "spin", |s| {
+        s.timeout = Duration::from_secs(5)
+    });
+    let well = instance(&host, &plugin, "well", |_| {});
+    let slow = tokio::spawn(async move { list(&spinning).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    assert_eq!(list(&well).await.unwrap(), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the good call waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        slow.await.unwrap(),
+        Err(PluginError::Timeout { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_beyond_the_limit_stops_the_call() {
+    let (host, plugin) = setup().await;
+    let error = list(&instance(&host, &plugin, "hog", |_| {}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, PluginError::MemoryExhausted { limit_mib: 32, .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("exceeded its memory limit of 32 MiB"),
+        "{error}"
+    );
+    assert_eq!(
+        list(&instance(&host, &plugin, "well", |_| {}))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_a_trap_with_the_panic_message() {
+    let (host, plugin) = setup().await;
+    let error = list(&instance(&host, &plugin, "panic", |_| {}))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            PluginError::Trap {
+                function: "list",
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(message.contains("crashed in `list`"), "{message}");
+    assert!(
+        message.contains("the hostile provider panics on purpose"),
+        "{message}"
+    );
+    assert_eq!(
+        list(&instance(&host, &plugin, "well", |_| {}))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_on_the_host_hits_the_outer_timeout() {
+    let (host, plugin) = setup().await;
+    let started = Instant::now();
+    let error = list(&instance(&host, &plugin, "sleep", |s| {
+        s.timeout = Duration::from_secs(1)
+    }))
+    .await
+    .unwrap_err();
+    assert!(matches!(error, PluginError::Timeout { .. }), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stopped after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ungranted_url_is_refused_and_the_plugin_sees_why() {
+    let (host, plugin) = setup().await;
+    // A listener that would record any connection that got through.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    let grants = vec![cairn::host::grants::Grant::parse("https://api.example.org").unwrap()];
+    let exfiltrating = instance(&host, &plugin, "exfiltrate", |s| {
+        s.config = serde_json::json!({"mode": "exfiltrate", "target": target});
+        s.grants = grants;
+    });
+    let error = list(&exfiltrating).await.unwrap_err();
+    match &error {
+        PluginError::Provider { error, .. } => {
+            assert_eq!(error.kind, ErrorKind::Denied);
+            assert!(
+                error
+                    .message
+                    .contains("outside this provider's network grants"),
+                "{}",
+                error.message
+            );
+            assert!(error.message.contains("/steal"), "{}", error.message);
+        }
+        other => panic!("expected a denied request, got {other}"),
+    }
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the listener"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_are_shared_and_their_digest_is_checked() {
+    let (host, plugin) = setup().await;
+    let again = host
+        .load(
+            &cairn_tests::plugin_path("hostile_provider"),
+            Some(plugin.sha256()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&plugin, &again),
+        "the same file is compiled once"
+    );
+    let error = host
+        .load(
+            &cairn_tests::plugin_path("hostile_provider"),
+            Some(&"f".repeat(64)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, PluginError::DigestMismatch { .. }),
+        "{error}"
+    );
+}
