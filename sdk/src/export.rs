@@ -293,7 +293,12 @@ impl From<Outcome> for wit::Outcome {
 /// ```
 ///
 /// A type that does not implement [`Provider`] is rejected at compile time
-/// with "the trait `Provider` is not implemented for `MyProvider`".
+/// with "`MyProvider` is not a Cairn provider":
+///
+/// ```compile_fail
+/// struct NotAProvider;
+/// cairn_sdk::export_provider!(NotAProvider);
+/// ```
 #[macro_export]
 macro_rules! export_provider {
     ($provider:ty) => {

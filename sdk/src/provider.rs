@@ -13,6 +13,11 @@ use serde_json::Value;
 /// builds the provider from the operator's configuration, then exactly one
 /// of [`list`](Provider::list), [`diff`](Provider::diff) or
 /// [`apply`](Provider::apply) runs on it. Nothing survives between calls.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Cairn provider",
+    label = "`export_provider!` needs a type that implements `cairn_sdk::Provider`",
+    note = "implement `cairn_sdk::Provider` for `{Self}`: describe, configure, validate, list and apply (diff has a default)"
+)]
 pub trait Provider: Sized + 'static {
     /// Describes the provider and its resource types. No I/O.
     fn describe() -> ProviderInfo;

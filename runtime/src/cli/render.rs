@@ -139,10 +139,17 @@ pub fn history(runs: &[RunRecord]) {
             run.commit_author,
             run.commit_summary
         );
-        println!(
-            "    {style}{outcome}{style:#}: {} change(s), {} failed",
-            run.changes, run.failures
-        );
+        if run.kind == "plan" {
+            println!(
+                "    {style}{outcome}{style:#}: {} change(s) to make",
+                run.changes
+            );
+        } else {
+            println!(
+                "    {style}{outcome}{style:#}: {} change(s), {} not made",
+                run.changes, run.failures
+            );
+        }
         for action in &run.actions {
             let error = action
                 .error

@@ -10,7 +10,7 @@ use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
 use crate::store::{OwnedResource, StateStore, StoreError};
 use crate::tenant::Tenant;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Why no plan could be made.
@@ -93,8 +93,8 @@ pub async fn plan(
     let mut conflicts = Vec::new();
     let mut forgets: Vec<PlannedChange> = Vec::new();
     let mut work: BTreeMap<&str, ProviderWork> = BTreeMap::new();
-    let desired_addresses: HashMap<&Address, ()> =
-        desired.resources.iter().map(|r| (&r.address, ())).collect();
+    let desired_addresses: HashSet<&Address> =
+        desired.resources.iter().map(|r| &r.address).collect();
 
     for resource in &desired.resources {
         let address = &resource.address;
@@ -126,7 +126,7 @@ pub async fn plan(
 
     let mut removed: Vec<&OwnedResource> = owned
         .values()
-        .filter(|o| !desired_addresses.contains_key(&o.address))
+        .filter(|o| !desired_addresses.contains(&o.address))
         .collect();
     removed.sort_by(|a, b| a.address.cmp(&b.address));
     for resource in removed {
