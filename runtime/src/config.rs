@@ -68,7 +68,30 @@ struct RawConfig {
     #[serde(default)]
     cache_dir: Option<String>,
     #[serde(default)]
+    daemon: Option<RawDaemon>,
+    #[serde(default)]
+    alerts: Vec<RawAlert>,
+    #[serde(default)]
     tenants: BTreeMap<String, RawTenant>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    shutdown_grace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    url: String,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    secret: Option<SecretRef>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +102,18 @@ struct RawTenant {
     reference: Option<String>,
     #[serde(default)]
     path: Option<String>,
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    drift_interval: Option<String>,
+    #[serde(default)]
+    webhook_secret: Option<SecretRef>,
+    #[serde(default)]
+    mode: Option<Mode>,
+    #[serde(default)]
+    self_heal: bool,
+    #[serde(default)]
+    max_delete_percent: Option<u8>,
     #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
 }
@@ -111,8 +146,44 @@ pub struct Config {
     /// Where remote repositories are cloned (`repos/`) and compiled plugins
     /// kept (`compiled/`).
     pub cache_dir: PathBuf,
+    /// The daemon's settings.
+    pub daemon: DaemonConfig,
+    /// Where alerts go.
+    pub alerts: Vec<AlertSink>,
     /// The tenants, by name.
     pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// Settings of `cairn daemon`.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The address of the HTTP API, metrics and webhooks.
+    pub listen: String,
+    /// How long shutdown waits for in-flight reconciles.
+    pub shutdown_grace: Duration,
+}
+
+/// One alert sink: a URL that receives alert events as JSON.
+#[derive(Debug, Clone)]
+pub struct AlertSink {
+    /// Where alerts are POSTed.
+    pub url: String,
+    /// The kinds of event sent (all when empty).
+    pub events: Vec<String>,
+    /// When set, each body is signed with HMAC-SHA256 in
+    /// `X-Cairn-Signature-256: sha256=HEX`.
+    pub secret: Option<SecretRef>,
+}
+
+/// What the daemon does with a tenant's plans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Apply every plan (the default).
+    #[default]
+    Apply,
+    /// Plan and report only; never apply.
+    PlanOnly,
 }
 
 /// One tenant: a repository and the provider instances its resources use.
@@ -126,6 +197,19 @@ pub struct TenantConfig {
     pub reference: String,
     /// The folder of the repository holding the resource files.
     pub path: String,
+    /// How often the daemon fetches the repository.
+    pub interval: Duration,
+    /// How often the daemon re-diffs when Git did not move, to find drift.
+    pub drift_interval: Duration,
+    /// The secret of the tenant's push webhook.
+    pub webhook_secret: Option<SecretRef>,
+    /// Apply, or plan only.
+    pub mode: Mode,
+    /// Whether drift is repaired, not only reported.
+    pub self_heal: bool,
+    /// The largest share (percent) of a provider's owned objects one plan may
+    /// delete or replace before it is blocked.
+    pub max_delete_percent: u8,
     /// Provider instances by the name resource files use (`[[NAME.TYPE]]`).
     pub providers: BTreeMap<String, ProviderConfig>,
 }
@@ -150,6 +234,26 @@ pub struct ProviderConfig {
     /// Secrets by the name the plugin knows them by.
     pub secrets: BTreeMap<String, SecretRef>,
 }
+
+/// How often a tenant's repository is fetched when `interval` is omitted.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often drift is looked for when `drift_interval` is omitted.
+pub const DEFAULT_DRIFT_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The delete/replace share that blocks a plan when `max_delete_percent` is
+/// omitted (octoDNS uses the same 30%).
+pub const DEFAULT_MAX_DELETE_PERCENT: u8 = 30;
+
+/// The shortest interval accepted: a tighter loop only loads the server.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Where the daemon listens when neither `--listen` nor `[daemon] listen`
+/// says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
+
+/// How long shutdown waits for in-flight reconciles by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// The state store used when `state` is omitted, relative to `cairn.toml`.
 pub const DEFAULT_STATE: &str = "sqlite:.cairn/state.db";
@@ -212,21 +316,80 @@ impl Config {
                     .map_err(|why| invalid(format!("{at}: {why}")))?;
                 providers.insert(provider_name, provider);
             }
+            let at = format!("[tenants.{name}]");
+            let interval = parse_interval(tenant.interval.as_deref(), DEFAULT_INTERVAL)
+                .map_err(|why| invalid(format!("{at} interval: {why}")))?;
+            let drift_interval =
+                parse_interval(tenant.drift_interval.as_deref(), DEFAULT_DRIFT_INTERVAL)
+                    .map_err(|why| invalid(format!("{at} drift_interval: {why}")))?;
+            let max_delete_percent = tenant
+                .max_delete_percent
+                .unwrap_or(DEFAULT_MAX_DELETE_PERCENT);
+            if max_delete_percent > 100 {
+                return Err(invalid(format!(
+                    "{at} max_delete_percent = {max_delete_percent} is above 100"
+                )));
+            }
             tenants.insert(
                 name.clone(),
                 TenantConfig {
                     repo: resolve_repo(&tenant.repo, &base),
                     reference: tenant.reference.unwrap_or_else(|| "main".into()),
                     path: tenant.path.unwrap_or_else(|| ".".into()),
+                    interval,
+                    drift_interval,
+                    webhook_secret: tenant.webhook_secret,
+                    mode: tenant.mode.unwrap_or_default(),
+                    self_heal: tenant.self_heal,
+                    max_delete_percent,
                     name,
                     providers,
                 },
             );
         }
+        let daemon = DaemonConfig {
+            listen: raw
+                .daemon
+                .as_ref()
+                .and_then(|d| d.listen.clone())
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            shutdown_grace: parse_interval(
+                raw.daemon
+                    .as_ref()
+                    .and_then(|d| d.shutdown_grace.as_deref()),
+                DEFAULT_SHUTDOWN_GRACE,
+            )
+            .map_err(|why| invalid(format!("[daemon] shutdown_grace: {why}")))?,
+        };
+        let mut alerts = Vec::new();
+        for (index, alert) in raw.alerts.into_iter().enumerate() {
+            if !(alert.url.starts_with("http://") || alert.url.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "[[alerts]] number {}: url = \"{}\" is not an http or https URL",
+                    index + 1,
+                    alert.url
+                )));
+            }
+            let events = alert.events.unwrap_or_default();
+            if let Some(unknown) = events.iter().find(|e| !ALERT_EVENTS.contains(&e.as_str())) {
+                return Err(invalid(format!(
+                    "[[alerts]] number {}: unknown event `{unknown}`; the events are {}",
+                    index + 1,
+                    ALERT_EVENTS.join(", ")
+                )));
+            }
+            alerts.push(AlertSink {
+                url: alert.url,
+                events,
+                secret: alert.secret,
+            });
+        }
         Ok(Self {
             path: path.to_path_buf(),
             state,
             cache_dir,
+            daemon,
+            alerts,
             tenants,
         })
     }
@@ -305,6 +468,27 @@ impl ProviderConfig {
             secrets: raw.secrets,
         })
     }
+}
+
+/// The kinds of alert event, as sinks may filter them.
+pub const ALERT_EVENTS: &[&str] = &[
+    "drift",
+    "apply-failed",
+    "blocked",
+    "plugin-failed",
+    "recovered",
+];
+
+fn parse_interval(text: Option<&str>, default: Duration) -> Result<Duration, String> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    let duration = humantime::parse_duration(text)
+        .map_err(|error| format!("\"{text}\": {error} (write it like \"1m\" or \"30s\")"))?;
+    if duration < MIN_INTERVAL {
+        return Err(format!("\"{text}\" is shorter than {MIN_INTERVAL:?}"));
+    }
+    Ok(duration)
 }
 
 /// Names appear in addresses (`NAME/TYPE/ID`) and in URLs.

@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub struct Tenant {
     /// The tenant's name.
     pub name: String,
+    /// The operator's settings for it.
+    pub config: TenantConfig,
     /// Where its desired state comes from.
     pub source: Source,
     /// Its provider instances, by name.
@@ -63,6 +65,7 @@ impl Tenant {
         }
         Ok(Self {
             name: tenant.name.clone(),
+            config: tenant.clone(),
             source: Source::new(
                 &tenant.repo,
                 &tenant.reference,

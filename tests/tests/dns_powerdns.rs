@@ -330,3 +330,63 @@ fn saved_plans_apply_only_while_nothing_moved() {
         .expect_contains("refusing to apply without confirmation");
     assert!(ws.pdns.dig("extra.example.com", "A").is_empty());
 }
+
+#[test]
+fn a_cname_can_become_an_a_record_in_one_commit() {
+    let ws = Workspace::new();
+    let zone = "[[dns.zone]]\nname = \"example.info.\"\n\n";
+    ws.repo.write("dns.toml", &format!("{zone}[[dns.record]]\nname = \"www.example.info.\"\ntype = \"CNAME\"\nrecords = [\"web.example.info.\"]\n"));
+    ws.repo.commit("cname", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    ws.repo.write("dns.toml", &format!("{zone}[[dns.record]]\nname = \"www.example.info.\"\ntype = \"A\"\nrecords = [\"192.0.2.5\"]\n"));
+    ws.repo.commit("a", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.info", "A"), ["192.0.2.5"]);
+    assert!(ws.pdns.dig("www.example.info", "CNAME").is_empty());
+}
+
+#[test]
+fn protect_orphan_and_the_safety_threshold() {
+    let ws = Workspace::new();
+    let mut text = String::from(
+        "[[dns.zone]]\nname = \"example.io.\"\n\n[[dns.record]]\nname = \"keep.example.io.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\nprotect = true\ndepends_on = [\"dns/zone/example.io.\"]\n\n[[dns.record]]\nname = \"leave.example.io.\"\ntype = \"A\"\nrecords = [\"192.0.2.2\"]\non_delete = \"orphan\"\n\n",
+    );
+    for index in 0..10 {
+        text.push_str(&format!("[[dns.record]]\nname = \"r{index}.example.io.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\n\n", 10 + index));
+    }
+    ws.repo.write("dns.toml", &text);
+    ws.repo.commit("thirteen resources", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+
+    // Removing 5 of 13 owned objects (38%) is above the default 30%.
+    let fewer = (0..5).fold(text.clone(), |text, index| {
+        text.replace(&format!("[[dns.record]]\nname = \"r{index}.example.io.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\n\n", 10 + index), "")
+    });
+    ws.repo.write("dns.toml", &fewer);
+    ws.repo.commit("remove five", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("the plan deletes or replaces 5 of the 13 objects provider `dns` owns (38%), more than max_delete_percent = 30")
+        .expect_contains("apply with --force");
+    assert_eq!(ws.pdns.dig("r0.example.io", "A"), ["192.0.2.10"]);
+    let history = ws.cairn(&["history", "--json"]).json();
+    assert_eq!(history[0]["outcome"], "blocked");
+    ws.cairn(&["apply", "--yes", "--force"]).expect_code(0);
+    assert!(ws.pdns.dig("r0.example.io", "A").is_empty());
+    assert_eq!(ws.pdns.dig("r5.example.io", "A"), ["192.0.2.15"]);
+
+    // Everything leaves Git: the protected record stays, and so does the
+    // zone it depends on; the orphaned record is left in place.
+    ws.repo.write("dns.toml", "");
+    ws.repo.commit("empty", AUTHOR);
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("dns/record/keep.example.io./A left Git but is protected")
+        .expect_contains("dns/zone/example.io. left Git but is kept: dns/record/keep.example.io./A, which stays, depends on it")
+        .expect_contains("○ dns/record/leave.example.io./A");
+    ws.cairn(&["apply", "--yes", "--force"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("keep.example.io", "A"), ["192.0.2.1"]);
+    assert_eq!(ws.pdns.dig("leave.example.io", "A"), ["192.0.2.2"]);
+    assert!(ws.pdns.dig("r5.example.io", "A").is_empty());
+    assert_eq!(ws.pdns.zones(), ["example.io."]);
+}

@@ -4,7 +4,7 @@
 use crate::canonical;
 use crate::spec::{Record, Zone};
 use cairn_sdk::http::{Client, Method};
-use cairn_sdk::{Error, ErrorKind, Secrets};
+use cairn_sdk::{Error, Secrets};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -96,6 +96,11 @@ impl RrSetChange {
         }
     }
 
+    /// Whether the change removes an RRset.
+    pub fn is_delete(&self) -> bool {
+        self.changetype == "DELETE"
+    }
+
     /// Removes the RRset `name`/`record_type`.
     pub fn delete(name: &str, record_type: &str) -> Self {
         Self {
@@ -178,7 +183,8 @@ impl Api {
         })
     }
 
-    /// Creates a zone; an existing zone of that name counts as created.
+    /// Creates a zone. A zone of that name that appeared since the plan is a
+    /// conflict: someone else made it, and it is not Cairn's to take.
     pub fn create_zone(&self, zone: &Zone) -> Result<(), Error> {
         let body = serde_json::json!({
             "name": zone.name,
@@ -186,11 +192,10 @@ impl Api {
             "nameservers": zone.nameservers,
             "soa_edit_api": zone.soa_edit_api,
         });
-        match self.client.send_json(Method::POST, &self.zones_path, &body) {
-            Ok(_) => Ok(()),
-            Err(error) if error.kind == ErrorKind::Conflict => Ok(()),
-            Err(error) => Err(error.context(format!("creating zone {}", zone.name))),
-        }
+        self.client
+            .send_json(Method::POST, &self.zones_path, &body)
+            .map(drop)
+            .map_err(|error| error.context(format!("creating zone {}", zone.name)))
     }
 
     /// Sets a zone's kind and SOA-EDIT-API.
@@ -232,7 +237,9 @@ impl Api {
 /// An RRset as PowerDNS returns it, in canonical form; disabled records
 /// count as absent.
 fn canonical_rrset(rrset: RrSet) -> Result<Record, Error> {
-    let name = canonical::name(&rrset.name).map_err(Error::internal)?;
+    // Names on the server may hold escapes (`My\032Printer`) that Git input
+    // may not; they are compared lower-cased as they are.
+    let name = canonical::name(&rrset.name).unwrap_or_else(|_| rrset.name.to_ascii_lowercase());
     let record_type = rrset.record_type.to_ascii_uppercase();
     let mut records: Vec<String> = rrset
         .records

@@ -108,12 +108,12 @@ fn number<T: std::str::FromStr + std::fmt::Display>(raw: &str, what: &str) -> Re
 
 /// `FLAGS TAG "VALUE"`, with the value quoted whether or not it was.
 fn caa(raw: &str) -> Result<String, String> {
-    let mut parts = raw.splitn(3, char::is_whitespace);
-    let (Some(flags), Some(tag), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!(
-            "`{raw}` should have the form `FLAGS TAG \"VALUE\"`"
-        ));
-    };
+    let shape = || format!("`{raw}` should have the form `FLAGS TAG \"VALUE\"`");
+    let (flags, rest) = raw.split_once(char::is_whitespace).ok_or_else(shape)?;
+    let (tag, value) = rest
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .ok_or_else(shape)?;
     let flags = number::<u8>(flags, "flags")?;
     let tag = tag.to_ascii_lowercase();
     if !tag.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -294,6 +294,10 @@ mod tests {
         assert_eq!(
             content("CAA", "128 iodef \"mailto:a@example.org\"").unwrap(),
             "128 iodef \"mailto:a@example.org\""
+        );
+        assert_eq!(
+            content("CAA", "0  issue\t\"le.org\"").unwrap(),
+            "0 issue \"le.org\""
         );
     }
 }

@@ -340,6 +340,9 @@ impl<'a> Apply<'a> {
                     },
                 }
             }
+            // Deletes first: replacing a CNAME by an A record of the same
+            // name must remove the CNAME before the A can exist.
+            patch.sort_by_key(|change| !change.is_delete());
             let result = self.api.patch_rrsets(&zone_id, patch);
             for (&index, state) in indexes.iter().zip(states) {
                 if self.outcomes[index].is_some() {

@@ -22,6 +22,10 @@ pub struct ApplyArgs {
     /// Print the plan and the outcome as JSON.
     #[arg(long)]
     json: bool,
+    /// Apply even when the plan deletes or replaces more than the tenant's
+    /// `max_delete_percent` of a provider's objects.
+    #[arg(long)]
+    force: bool,
     /// A plan saved by `cairn plan --out`: apply exactly it, or refuse if the
     /// commit or the observed state moved since.
     plan: Option<PathBuf>,
@@ -31,6 +35,7 @@ pub struct ApplyArgs {
 pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     let saved = args.plan.as_ref().map(read_plan).transpose()?;
     let session = Session::open(&args.target).await?;
+    let _lock = session.lock().await?;
     render::progress("reading the repository and observing the real world");
     let (_, fresh) = reconcile::plan_tenant(&session.tenant, &session.store).await?;
 
@@ -58,7 +63,11 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             render::action(report);
         }
     };
-    let report = plan::apply(&session.tenant, &fresh, &session.store, &show).await?;
+    let options = plan::ApplyOptions {
+        force: args.force,
+        ..Default::default()
+    };
+    let report = plan::apply(&session.tenant, &fresh, &session.store, options, &show).await?;
     if args.json {
         println!(
             "{}",
@@ -123,8 +132,8 @@ fn check_saved(path: &std::path::Path, saved: &Plan, fresh: &Plan) -> anyhow::Re
         bail!(
             "the plan {} no longer matches the real world (checksum {} now {}): something changed outside Cairn since it was made. Nothing was applied; run `cairn plan --out {}` again and review it",
             path.display(),
-            &saved.checksum[..12],
-            &fresh.checksum[..12],
+            saved.checksum.get(..12).unwrap_or(&saved.checksum),
+            fresh.checksum.get(..12).unwrap_or(&fresh.checksum),
             path.display()
         );
     }

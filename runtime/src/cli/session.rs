@@ -8,6 +8,10 @@ use cairn::config::Config;
 use cairn::host::PluginHost;
 use cairn::store::StateStore;
 use cairn::tenant::Tenant;
+use std::time::Duration;
+
+/// How long a command waits for another process's reconcile of the tenant.
+const LOCK_WAIT: Duration = Duration::from_secs(300);
 
 /// An open tenant with its store.
 pub struct Session {
@@ -38,5 +42,30 @@ impl Session {
             store,
             _host: host,
         })
+    }
+
+    /// Takes the tenant's lock, so that no daemon reconciles it meanwhile;
+    /// waits for a reconcile in progress to finish.
+    pub async fn lock(&self) -> anyhow::Result<cairn::store::TenantLock> {
+        if let Some(lock) = self
+            .store
+            .lock_tenant(&self.tenant.name, Duration::ZERO)
+            .await?
+        {
+            return Ok(lock);
+        }
+        render::progress(&format!(
+            "waiting for another cairn process (the daemon?) to finish with tenant {}",
+            self.tenant.name
+        ));
+        self.store
+            .lock_tenant(&self.tenant.name, LOCK_WAIT)
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "tenant {} stayed busy in another cairn process for {LOCK_WAIT:?}; nothing was applied",
+                    self.tenant.name
+                )
+            })
     }
 }

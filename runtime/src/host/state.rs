@@ -119,13 +119,20 @@ impl WasiHttpHooks for NetworkGate {
         _response_done: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> ResponseFuture {
         let uri = request.uri().clone();
+        // Logged without its query string, which may carry a credential.
+        let url = format!(
+            "{}://{}{}",
+            uri.scheme_str().unwrap_or("https"),
+            uri.authority().map_or("", |a| a.as_str()),
+            uri.path()
+        );
         match grants::check(&self.grants, &uri) {
             Decision::Denied => {
                 let granted: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
                 tracing::warn!(
                     tenant = %self.label.tenant,
                     provider = %self.label.provider,
-                    url = %uri,
+                    url = %url,
                     grants = ?granted,
                     "refused a plugin's HTTP request: no network grant matches"
                 );
@@ -135,7 +142,7 @@ impl WasiHttpHooks for NetworkGate {
                 tracing::debug!(
                     tenant = %self.label.tenant,
                     provider = %self.label.provider,
-                    url = %uri,
+                    url = %url,
                     %grant,
                     "plugin HTTP request"
                 );

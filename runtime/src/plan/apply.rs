@@ -45,16 +45,54 @@ impl ApplyReport {
     }
 }
 
-/// Applies `plan`, calling `progress` after each change.
+/// How a plan is applied.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions<'a> {
+    /// The kind of run recorded in the history: `apply`, `rollback`,
+    /// `reconcile`.
+    pub kind: &'a str,
+    /// Apply even when the safety threshold blocks the plan.
+    pub force: bool,
+}
+
+impl Default for ApplyOptions<'_> {
+    fn default() -> Self {
+        Self {
+            kind: "apply",
+            force: false,
+        }
+    }
+}
+
+/// Why a plan was not applied, or not recorded in full.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The safety threshold blocks the plan; nothing was applied.
+    #[error("the plan is blocked: {}. Nothing was applied; apply with --force if it is intended, or raise max_delete_percent", .0.join("; "))]
+    Blocked(Vec<String>),
+    /// The state store failed; what was applied before is recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies `plan`, calling `progress` after each change. A blocked plan is
+/// refused unless `options.force`; the refusal is recorded in the history.
 pub async fn apply(
     tenant: &Tenant,
     plan: &Plan,
     store: &StateStore,
+    options: ApplyOptions<'_>,
     progress: &(dyn Fn(&ActionReport) + Sync),
-) -> Result<ApplyReport, StoreError> {
+) -> Result<ApplyReport, ApplyError> {
     let run_id = store
-        .begin_run(&tenant.name, "apply", &plan.commit, &plan.checksum)
+        .begin_run(&tenant.name, options.kind, &plan.commit, &plan.checksum)
         .await?;
+    if !plan.blocked.is_empty() && !options.force {
+        store
+            .finish_run(run_id, "blocked", plan.changes.len(), 0)
+            .await?;
+        return Err(ApplyError::Blocked(plan.blocked.clone()));
+    }
     let creates: Vec<(&Address, &crate::model::Lifecycle, &[Address])> = plan
         .changes
         .iter()
@@ -65,6 +103,46 @@ pub async fn apply(
         .mark_pending(&tenant.name, &plan.commit, &creates)
         .await?;
 
+    let mut reports = Vec::new();
+    let result = apply_waves(tenant, plan, store, run_id, progress, &mut reports).await;
+
+    let failures = reports
+        .iter()
+        .filter(|r| r.result != ActionResult::Ok)
+        .count();
+    let outcome = match (&result, failures) {
+        (Err(_), _) => "interrupted",
+        (Ok(()), 0) => "succeeded",
+        (Ok(()), n) if n == reports.len() => "failed",
+        (Ok(()), _) => "partial",
+    };
+    store
+        .finish_run(run_id, outcome, reports.len(), failures)
+        .await?;
+    result?;
+    store.set_last_commit(&tenant.name, &plan.commit.id).await?;
+    if outcome == "succeeded" {
+        store
+            .set_last_applied(&tenant.name, &plan.commit.id)
+            .await?;
+    }
+    Ok(ApplyReport {
+        run_id,
+        outcome: outcome.to_string(),
+        actions: reports,
+    })
+}
+
+/// The waves of the dependency graph, each recorded as it finishes. Stops
+/// at the first store error: nothing is applied that cannot be recorded.
+async fn apply_waves(
+    tenant: &Tenant,
+    plan: &Plan,
+    store: &StateStore,
+    run_id: i64,
+    progress: &(dyn Fn(&ActionReport) + Sync),
+    reports: &mut Vec<ActionReport>,
+) -> Result<(), StoreError> {
     let index: HashMap<&Address, usize> = plan
         .changes
         .iter()
@@ -89,7 +167,6 @@ pub async fn apply(
     }
 
     let mut failed: HashMap<usize, String> = HashMap::new();
-    let mut reports = Vec::new();
     for wave in graph::waves(&edges) {
         let mut batches: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         let mut host_only = Vec::new();
@@ -101,7 +178,7 @@ pub async fn apply(
                     plan.changes[*blocker].address
                 );
                 failed.insert(i, reason.clone());
-                let skipped = Err((ActionResult::Skipped, reason));
+                let skipped = Err(Failure::definite(ActionResult::Skipped, reason));
                 host_only.push(finish(tenant, plan, run_id, i, skipped, Duration::ZERO));
             } else if change.action.calls_provider() {
                 batches
@@ -112,7 +189,23 @@ pub async fn apply(
                 host_only.push(finish(tenant, plan, run_id, i, Ok(None), Duration::ZERO));
             }
         }
-        record(store, progress, &mut reports, host_only).await?;
+        record(store, progress, reports, host_only).await?;
+
+        // Journal what is about to be sent, so that a crash during the calls
+        // leaves a trace to reconcile after the restart.
+        let intents: Vec<(&Address, &str, Option<&str>)> = batches
+            .values()
+            .flatten()
+            .map(|&i| {
+                let change = &plan.changes[i];
+                (
+                    &change.address,
+                    change.action.as_str(),
+                    change.desired_digest.as_deref(),
+                )
+            })
+            .collect();
+        store.add_intents(&tenant.name, run_id, &intents).await?;
 
         let calls = batches.into_iter().map(|(provider, members)| async move {
             let provider = &tenant.providers[provider];
@@ -129,55 +222,77 @@ pub async fn apply(
             let outcomes = provider.apply(&changes).await;
             (members, outcomes, started.elapsed())
         });
+        let mut first_error = None;
         for (members, outcomes, elapsed) in futures::future::join_all(calls).await {
             let outcomes: Vec<ChangeOutcome> = match outcomes {
                 Ok(outcomes) => outcomes
                     .into_iter()
                     .map(|outcome| match outcome {
                         Outcome::Applied(state) => Ok(state),
-                        Outcome::Failed(error) => Err((ActionResult::Failed, error.to_string())),
-                        Outcome::Skipped(reason) => Err((ActionResult::Skipped, reason)),
+                        Outcome::Failed(error) => {
+                            Err(Failure::definite(ActionResult::Failed, error.to_string()))
+                        }
+                        Outcome::Skipped(reason) => {
+                            Err(Failure::definite(ActionResult::Skipped, reason))
+                        }
                     })
                     .collect(),
+                // The call itself broke (trap, timeout): whether the server
+                // made some of the changes is unknown.
                 Err(error) => members
                     .iter()
-                    .map(|_| Err((ActionResult::Failed, error.to_string())))
+                    .map(|_| {
+                        Err(Failure {
+                            result: ActionResult::Failed,
+                            reason: error.to_string(),
+                            definite: false,
+                        })
+                    })
                     .collect(),
             };
             let mut batch = Vec::with_capacity(members.len());
             for (i, outcome) in members.into_iter().zip(outcomes) {
-                if let Err((_, reason)) = &outcome {
-                    failed.insert(i, reason.clone());
+                if let Err(failure) = &outcome {
+                    failed.insert(i, failure.reason.clone());
                 }
                 batch.push(finish(tenant, plan, run_id, i, outcome, elapsed));
             }
             // One transaction per provider batch: its outcomes are recorded
-            // together or not at all.
-            record(store, progress, &mut reports, batch).await?;
+            // together or not at all. Every batch is tried, so a store
+            // failure on one does not lose the others' outcomes.
+            if let Err(error) = record(store, progress, reports, batch).await {
+                first_error.get_or_insert(error);
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(error);
         }
     }
-
-    let failures = reports
-        .iter()
-        .filter(|r| r.result != ActionResult::Ok)
-        .count();
-    let outcome = match failures {
-        0 => "succeeded",
-        n if n == reports.len() => "failed",
-        _ => "partial",
-    };
-    store
-        .finish_run(run_id, outcome, reports.len(), failures)
-        .await?;
-    Ok(ApplyReport {
-        run_id,
-        outcome: outcome.to_string(),
-        actions: reports,
-    })
+    Ok(())
 }
 
-/// A change's new state, or how it ended without one and why.
-type ChangeOutcome = Result<Option<serde_json::Value>, (ActionResult, String)>;
+/// Why a change did not take effect.
+#[derive(Debug)]
+struct Failure {
+    result: ActionResult,
+    reason: String,
+    /// Whether the change certainly did not happen (the provider said so),
+    /// as opposed to a broken call whose effect is unknown.
+    definite: bool,
+}
+
+impl Failure {
+    fn definite(result: ActionResult, reason: String) -> Self {
+        Self {
+            result,
+            reason,
+            definite: true,
+        }
+    }
+}
+
+/// A change's new state, or why it has none.
+type ChangeOutcome = Result<Option<serde_json::Value>, Failure>;
 
 /// One change's outcome, ready to be recorded.
 struct Finished<'a> {
@@ -220,29 +335,41 @@ fn finish<'a>(
     let change: &PlannedChange = &plan.changes[index];
     let (result, error, after_digest, inventory) = match outcome {
         Ok(state) => {
-            let state = state.map(|s| without_sensitive(&s, &change.sensitive));
+            // Without a state from the provider, keep what was observed;
+            // either way without its secrets.
+            let state = state
+                .or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()))
+                .map(|s| without_sensitive(&s, &change.sensitive));
             let after = state.as_ref().map(digest);
             let inventory = match change.action {
                 PlanAction::Delete | PlanAction::Forget => InventoryChange::Forget,
                 PlanAction::Create
                 | PlanAction::Update
                 | PlanAction::Replace
-                | PlanAction::Adopt => {
-                    // Without a state from the provider, keep what was observed.
-                    let state =
-                        state.or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()));
-                    InventoryChange::Own {
-                        spec_digest: change.desired_digest.clone().unwrap_or_default(),
-                        state,
-                        lifecycle: change.lifecycle.clone(),
-                        depends_on: change.depends_on.clone(),
-                        pending: false,
-                    }
-                }
+                | PlanAction::Adopt => InventoryChange::Own {
+                    spec_digest: change.desired_digest.clone().unwrap_or_default(),
+                    state,
+                    lifecycle: change.lifecycle.clone(),
+                    depends_on: change.depends_on.clone(),
+                    pending: false,
+                },
             };
             (ActionResult::Ok, None, after, inventory)
         }
-        Err((result, reason)) => (result, Some(reason), None, InventoryChange::Keep),
+        // A create the provider says did not happen leaves nothing to own;
+        // one whose outcome is unknown stays pending, to be found out.
+        Err(failure) if failure.definite && change.action == PlanAction::Create => (
+            failure.result,
+            Some(failure.reason),
+            None,
+            InventoryChange::DropPending,
+        ),
+        Err(failure) => (
+            failure.result,
+            Some(failure.reason),
+            None,
+            InventoryChange::Keep,
+        ),
     };
     Finished {
         record: ActionRecord {

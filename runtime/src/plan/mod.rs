@@ -9,7 +9,7 @@
 mod apply;
 mod planner;
 
-pub use apply::{ActionReport, ApplyReport, apply};
+pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub use planner::{PlanError, plan};
 
 use crate::host::types::{Action, Change, FieldChange};
@@ -103,6 +103,10 @@ pub struct Plan {
     pub unchanged: usize,
     /// Things the operator should know (protected resources left alone).
     pub notes: Vec<String>,
+    /// Why the plan is unsafe to apply without `--force` (the safety
+    /// threshold); empty when it is safe.
+    #[serde(default)]
+    pub blocked: Vec<String>,
     /// The checksum a saved plan is checked against.
     pub checksum: String,
 }

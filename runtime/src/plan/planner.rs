@@ -86,6 +86,14 @@ pub async fn plan(
         });
     }
 
+    // Changes a crash interrupted: their outcome is found out below.
+    let interrupted: HashMap<Address, i64> = store
+        .intents(&tenant.name)
+        .await?
+        .into_iter()
+        .map(|intent| (intent.address, intent.run_id))
+        .collect();
+
     // Observe: each provider lists what is there, for every id of interest.
     let observed = observe(tenant, desired, &owned).await?;
 
@@ -199,11 +207,10 @@ pub async fn plan(
                 ),
                 Subject::Removed(o) => (&o.address, o.lifecycle.clone(), Vec::new(), Some(*o)),
             };
+            let unconfirmed = ours.is_none_or(|o| o.pending) || interrupted.contains_key(address);
             let action = match PlanAction::from_provider(change.action) {
                 Some(action) => action,
-                None if ours.is_none_or(|o| o.pending) && input.observed.is_some() => {
-                    PlanAction::Adopt
-                }
+                None if unconfirmed && input.observed.is_some() => PlanAction::Adopt,
                 None => {
                     unchanged += 1;
                     continue;
@@ -227,11 +234,15 @@ pub async fn plan(
                 }
                 .into());
             }
-            let summary = match action {
-                PlanAction::Adopt => {
+            let summary = match (action, interrupted.get(address)) {
+                (PlanAction::Adopt, Some(run)) => {
+                    format!("the change interrupted in run #{run} took effect: record it")
+                }
+                (PlanAction::Adopt, None) => {
                     "take over the existing object, which already matches".to_string()
                 }
-                _ => change.summary.clone(),
+                (_, Some(run)) => format!("{} (again: run #{run} was interrupted)", change.summary),
+                (_, None) => change.summary.clone(),
             };
             let planned = PlannedChange {
                 address: address.clone(),
@@ -253,22 +264,58 @@ pub async fn plan(
         }
     }
 
+    // An object that stays (protected, orphaned) keeps what it depends on:
+    // deleting a zone would take a kept record with it.
+    let deleting: HashSet<Address> = deletes.iter().map(|d| d.address.clone()).collect();
+    let mut needed_by: HashMap<Address, Address> = HashMap::new();
+    let mut staying: Vec<&OwnedResource> = owned
+        .values()
+        .filter(|o| !deleting.contains(&o.address) && observed.contains_key(&o.address))
+        .collect();
+    while let Some(resource) = staying.pop() {
+        for dependency in &resource.depends_on {
+            if deleting.contains(dependency) && !needed_by.contains_key(dependency) {
+                needed_by.insert(dependency.clone(), resource.address.clone());
+                if let Some(kept) = owned.get(dependency) {
+                    staying.push(kept);
+                }
+            }
+        }
+    }
+    deletes.retain(|delete| match needed_by.get(&delete.address) {
+        Some(child) => {
+            notes.push(format!(
+                "{} left Git but is kept: {child}, which stays, depends on it",
+                delete.address
+            ));
+            false
+        }
+        None => true,
+    });
+
     // A delete waits for the deletes of what depended on it.
-    for index in 0..deletes.len() {
-        let target = deletes[index].address.clone();
-        let dependents: Vec<Address> = deletes
-            .iter()
-            .filter(|d| {
-                owned
-                    .get(&d.address)
-                    .is_some_and(|o| o.depends_on.contains(&target))
-            })
-            .map(|d| d.address.clone())
-            .collect();
-        deletes[index].depends_on = dependents;
+    let mut dependents: HashMap<&Address, Vec<Address>> = HashMap::new();
+    for delete in &deletes {
+        for dependency in owned
+            .get(&delete.address)
+            .map_or(&[][..], |o| &o.depends_on[..])
+        {
+            dependents
+                .entry(dependency)
+                .or_default()
+                .push(delete.address.clone());
+        }
+    }
+    let dependents: HashMap<Address, Vec<Address>> = dependents
+        .into_iter()
+        .map(|(address, list)| (address.clone(), list))
+        .collect();
+    for delete in &mut deletes {
+        delete.depends_on = dependents.get(&delete.address).cloned().unwrap_or_default();
     }
     changes.append(&mut deletes);
     changes.append(&mut forgets);
+    let blocked = safety_check(&changes, &owned, tenant.config.max_delete_percent);
 
     let checksum = checksum(&tenant.name, &desired.commit, &changes);
     Ok(Plan {
@@ -278,8 +325,50 @@ pub async fn plan(
         changes,
         unchanged,
         notes,
+        blocked,
         checksum,
     })
+}
+
+/// Providers below this many owned objects are never blocked: deleting 2
+/// of 3 records is ordinary (octoDNS uses the same floor of 10).
+pub const SAFETY_MIN_OWNED: usize = 10;
+
+/// Why the plan must not be applied without `--force`: for each provider
+/// holding at least [`SAFETY_MIN_OWNED`] owned objects, the share it would
+/// delete or replace, when above `max_percent`.
+fn safety_check(
+    changes: &[PlannedChange],
+    owned: &HashMap<Address, OwnedResource>,
+    max_percent: u8,
+) -> Vec<String> {
+    let mut owned_by_provider: BTreeMap<&str, usize> = BTreeMap::new();
+    for resource in owned.values().filter(|o| !o.pending) {
+        *owned_by_provider
+            .entry(resource.address.provider.as_str())
+            .or_default() += 1;
+    }
+    let mut destructive: BTreeMap<&str, usize> = BTreeMap::new();
+    for change in changes {
+        if matches!(change.action, PlanAction::Delete | PlanAction::Replace) {
+            *destructive
+                .entry(change.address.provider.as_str())
+                .or_default() += 1;
+        }
+    }
+    destructive
+        .into_iter()
+        .filter_map(|(provider, count)| {
+            let total = owned_by_provider.get(provider).copied().unwrap_or(0);
+            let too_many = count * 100 > total * usize::from(max_percent);
+            (total >= SAFETY_MIN_OWNED && too_many).then(|| {
+                format!(
+                    "the plan deletes or replaces {count} of the {total} objects provider `{provider}` owns ({}%), more than max_delete_percent = {max_percent}",
+                    count * 100 / total
+                )
+            })
+        })
+        .collect()
 }
 
 fn work_for<'w, 'a>(

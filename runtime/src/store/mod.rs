@@ -81,6 +81,9 @@ pub enum InventoryChange {
     },
     /// Forget the object (deleted, or orphaned).
     Forget,
+    /// Forget the object if it is only pending: a create that certainly
+    /// did not happen.
+    DropPending,
     /// Leave the inventory as it is.
     Keep,
 }
@@ -186,11 +189,103 @@ pub struct AuditRecord {
     pub duration_ms: i64,
 }
 
+/// A tenant's control state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TenantState {
+    /// Automatic applies are stopped.
+    pub suspended: bool,
+    /// The commit a rollback holds the tenant at.
+    pub held_commit: Option<String>,
+    /// The ref's commit when the hold began; a new one ends the hold.
+    pub held_head: Option<String>,
+    /// The last commit reconciled.
+    pub last_commit: Option<String>,
+    /// The last commit applied with success.
+    pub last_applied_commit: Option<String>,
+    /// When it was applied, milliseconds since the Unix epoch.
+    pub last_applied_at: Option<i64>,
+}
+
+/// A change sent to a plugin whose outcome was never recorded.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The run that sent it.
+    pub run_id: i64,
+    /// The resource.
+    pub address: Address,
+    /// The action.
+    pub action: String,
+    /// sha256 of the desired spec it applied.
+    pub desired_digest: Option<String>,
+}
+
+/// The status of an owned resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceStatus {
+    /// The world matches the last applied desired state.
+    InSync,
+    /// The world differs from it, or the object vanished.
+    Drifted,
+    /// The last change failed.
+    Failed,
+    /// A create was started and not confirmed.
+    Pending,
+}
+
+impl ResourceStatus {
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "in-sync",
+            Self::Drifted => "drifted",
+            Self::Failed => "failed",
+            Self::Pending => "pending",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "drifted" => Self::Drifted,
+            "failed" => Self::Failed,
+            "pending" => Self::Pending,
+            _ => Self::InSync,
+        }
+    }
+}
+
+/// An owned resource's status, for the status API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceStatusRecord {
+    /// The resource.
+    pub address: String,
+    /// Its status.
+    pub status: ResourceStatus,
+    /// The last error, when it failed or drifted.
+    pub last_error: Option<String>,
+    /// The commit of its last apply.
+    pub commit_id: String,
+    /// When its record last changed, milliseconds since the Unix epoch.
+    pub updated_at: i64,
+}
+
 /// The state store.
 #[derive(Debug, Clone)]
 pub struct StateStore {
     pool: SqlitePool,
+    locks_dir: std::path::PathBuf,
 }
+
+/// Exclusive use of one tenant by this process: while it is held, no other
+/// `cairn` process (the daemon, a CLI apply) reconciles the tenant. It is an
+/// OS file lock, so a process that dies releases it at once.
+#[derive(Debug)]
+pub struct TenantLock {
+    _file: std::fs::File,
+}
+
+/// How often a busy tenant lock is tried again.
+const LOCK_RETRY: Duration = Duration::from_millis(100);
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -228,7 +323,45 @@ impl StateStore {
             .run(&pool)
             .await
             .map_err(|error| fail(error.to_string()))?;
-        Ok(Self { pool })
+        let database = url.strip_prefix("sqlite:").unwrap_or(url);
+        let locks_dir = Path::new(database)
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("locks");
+        std::fs::create_dir_all(&locks_dir)
+            .map_err(|error| fail(format!("cannot create {}: {error}", locks_dir.display())))?;
+        Ok(Self { pool, locks_dir })
+    }
+
+    /// Takes the tenant's lock, waiting up to `wait` for another process
+    /// to release it; `None` when it stayed busy.
+    pub async fn lock_tenant(&self, tenant: &str, wait: Duration) -> Result<Option<TenantLock>> {
+        let path = self.locks_dir.join(format!("{tenant}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|error| StoreError::Open {
+                url: path.display().to_string(),
+                reason: error.to_string(),
+            })?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(TenantLock { _file: file })),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(LOCK_RETRY).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(error)) => {
+                    return Err(StoreError::Open {
+                        url: path.display().to_string(),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
     }
 
     /// Every object the tenant owns, by address.
@@ -358,6 +491,200 @@ impl StateStore {
         Ok(())
     }
 
+    /// The tenant's control state (defaults when never set).
+    pub async fn tenant_state(&self, tenant: &str) -> Result<TenantState> {
+        let row = sqlx::query(
+            "SELECT suspended, held_commit, held_head, last_commit, last_applied_commit, last_applied_at
+             FROM tenants WHERE tenant = ?",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map_or_else(TenantState::default, |row| TenantState {
+            suspended: row.get::<i64, _>("suspended") != 0,
+            held_commit: row.get("held_commit"),
+            held_head: row.get("held_head"),
+            last_commit: row.get("last_commit"),
+            last_applied_commit: row.get("last_applied_commit"),
+            last_applied_at: row.get("last_applied_at"),
+        }))
+    }
+
+    /// Stops or restarts automatic applies.
+    pub async fn set_suspended(&self, tenant: &str, suspended: bool) -> Result<()> {
+        self.update_tenant(tenant, "suspended = ?", |q| q.bind(i64::from(suspended)))
+            .await
+    }
+
+    /// Holds the tenant at `commit` (a rollback) until `head` moves, or
+    /// releases the hold (`None`).
+    pub async fn set_hold(&self, tenant: &str, hold: Option<(&str, &str)>) -> Result<()> {
+        let (commit, head) = hold.map_or((None, None), |(c, h)| {
+            (Some(c.to_string()), Some(h.to_string()))
+        });
+        self.update_tenant(tenant, "held_commit = ?, held_head = ?", |q| {
+            q.bind(commit).bind(head)
+        })
+        .await
+    }
+
+    /// Records the last commit reconciled.
+    pub async fn set_last_commit(&self, tenant: &str, commit: &str) -> Result<()> {
+        let commit = commit.to_string();
+        self.update_tenant(tenant, "last_commit = ?", |q| q.bind(commit))
+            .await
+    }
+
+    /// Records a commit applied with success.
+    pub async fn set_last_applied(&self, tenant: &str, commit: &str) -> Result<()> {
+        let commit = commit.to_string();
+        self.update_tenant(
+            tenant,
+            "last_applied_commit = ?, last_applied_at = ?",
+            |q| q.bind(commit).bind(now_ms()),
+        )
+        .await
+    }
+
+    async fn update_tenant<'q>(
+        &self,
+        tenant: &'q str,
+        assignments: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+        )
+            -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("INSERT INTO tenants (tenant, updated_at) VALUES (?, ?) ON CONFLICT (tenant) DO NOTHING")
+            .bind(tenant)
+            .bind(now_ms())
+            .execute(&mut *transaction)
+            .await?;
+        // `assignments` is always a literal of this module, never input.
+        let sql = format!("UPDATE tenants SET {assignments}, updated_at = ? WHERE tenant = ?");
+        bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(now_ms())
+            .bind(tenant)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The commits of the tenant's successful applies, newest first, each
+    /// once.
+    pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT commit_id, MAX(id) AS last FROM runs
+             WHERE tenant = ? AND kind IN ('apply', 'rollback') AND outcome = 'succeeded'
+             GROUP BY commit_id ORDER BY last DESC",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|row| row.get("commit_id")).collect())
+    }
+
+    /// Journals changes about to be sent to a plugin.
+    pub async fn add_intents(
+        &self,
+        tenant: &str,
+        run_id: i64,
+        intents: &[(&Address, &str, Option<&str>)],
+    ) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        for (address, action, digest) in intents {
+            sqlx::query(
+                "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(tenant)
+            .bind(run_id)
+            .bind(address.to_string())
+            .bind(action)
+            .bind(digest)
+            .bind(now_ms())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Changes journaled and never recorded: what a crash interrupted.
+    pub async fn intents(&self, tenant: &str) -> Result<Vec<Intent>> {
+        let rows = sqlx::query(
+            "SELECT run_id, address, action, desired_digest FROM intents WHERE tenant = ? ORDER BY id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let address: String = row.get("address");
+                Ok(Intent {
+                    run_id: row.get("run_id"),
+                    address: Address::parse(&address)
+                        .ok_or_else(|| StoreError::Corrupt(format!("the intent for {address}")))?,
+                    action: row.get("action"),
+                    desired_digest: row.get("desired_digest"),
+                })
+            })
+            .collect()
+    }
+
+    /// Sets the status of owned resources.
+    pub async fn set_statuses(
+        &self,
+        tenant: &str,
+        statuses: &[(&Address, ResourceStatus, Option<&str>)],
+    ) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        for (address, status, error) in statuses {
+            sqlx::query(
+                "UPDATE resources SET status = ?, last_error = ? WHERE tenant = ? AND address = ?",
+            )
+            .bind(status.as_str())
+            .bind(error)
+            .bind(tenant)
+            .bind(address.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The status of every owned resource of the tenant.
+    pub async fn statuses(&self, tenant: &str) -> Result<Vec<ResourceStatusRecord>> {
+        let rows = sqlx::query(
+            "SELECT address, status, pending, last_error, commit_id, updated_at FROM resources
+             WHERE tenant = ? ORDER BY address",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let pending = row.get::<i64, _>("pending") != 0;
+                let status: String = row.get("status");
+                ResourceStatusRecord {
+                    address: row.get("address"),
+                    status: if pending && status != "failed" {
+                        ResourceStatus::Pending
+                    } else {
+                        ResourceStatus::parse(&status)
+                    },
+                    last_error: row.get("last_error"),
+                    commit_id: row.get("commit_id"),
+                    updated_at: row.get("updated_at"),
+                }
+            })
+            .collect())
+    }
+
     /// The tenant's most recent runs, newest first, with their actions.
     pub async fn history(&self, tenant: &str, limit: u32) -> Result<Vec<RunRecord>> {
         let runs = sqlx::query(
@@ -437,6 +764,12 @@ async fn record_one(
     .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX))
     .execute(&mut **transaction)
     .await?;
+    // The outcome is recorded: the change is no longer in flight.
+    sqlx::query("DELETE FROM intents WHERE tenant = ? AND address = ?")
+        .bind(action.tenant)
+        .bind(action.address.to_string())
+        .execute(&mut **transaction)
+        .await?;
     match change {
         InventoryChange::Own {
             spec_digest,
@@ -453,7 +786,7 @@ async fn record_one(
                         spec_digest = excluded.spec_digest, state = excluded.state,
                         lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
                         commit_id = excluded.commit_id, pending = excluded.pending,
-                        updated_at = excluded.updated_at",
+                        updated_at = excluded.updated_at, status = 'in-sync', last_error = NULL",
                 )
                 .bind(action.tenant)
                 .bind(action.address.to_string())
@@ -476,6 +809,25 @@ async fn record_one(
                 .bind(action.address.to_string())
                 .execute(&mut **transaction)
                 .await?;
+        }
+        InventoryChange::DropPending => {
+            sqlx::query("DELETE FROM resources WHERE tenant = ? AND address = ? AND pending = 1")
+                .bind(action.tenant)
+                .bind(action.address.to_string())
+                .execute(&mut **transaction)
+                .await?;
+        }
+        InventoryChange::Keep if action.result == ActionResult::Failed => {
+            sqlx::query(
+                "UPDATE resources SET status = 'failed', last_error = ?, updated_at = ?
+                 WHERE tenant = ? AND address = ?",
+            )
+            .bind(&action.error)
+            .bind(now_ms())
+            .bind(action.tenant)
+            .bind(action.address.to_string())
+            .execute(&mut **transaction)
+            .await?;
         }
         InventoryChange::Keep => {}
     }
