@@ -28,3 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     # PowerDNS on free loopback ports themselves.
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The Prometheus project's Python client: the tests parse /metrics with it.
+if ! python3 -c "import prometheus_client" 2>/dev/null; then
+    echo "setup: installing the prometheus-client Python package"
+    python3 -m pip install --quiet --disable-pip-version-check "prometheus-client==0.21.1"
+fi

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod daemon;
 pub mod host;
 pub mod model;
 pub mod plan;

@@ -52,3 +52,15 @@ pub async fn record_plan(store: &StateStore, plan: &Plan) -> Result<i64, StoreEr
         .await?;
     Ok(run)
 }
+
+/// Records an operator or daemon event (suspend, resume, release of a hold)
+/// as a run without actions.
+pub async fn record_event(
+    store: &StateStore,
+    tenant: &str,
+    kind: &str,
+    commit: &crate::source::CommitInfo,
+) -> Result<(), StoreError> {
+    let run = store.begin_run(tenant, kind, commit, "").await?;
+    store.finish_run(run, "succeeded", 0, 0).await
+}

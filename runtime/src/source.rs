@@ -138,31 +138,64 @@ impl Source {
 
     /// Fetches (for remotes) and reads the files at the ref's commit.
     pub async fn snapshot(&self) -> Result<Snapshot, SourceError> {
+        self.read_at(None).await
+    }
+
+    /// Reads the files at `commit` (any commit id or ref), without
+    /// fetching: for a commit seen before, such as a rollback target.
+    pub async fn snapshot_at(&self, commit: &str) -> Result<Snapshot, SourceError> {
+        self.read_at(Some(commit.to_string())).await
+    }
+
+    async fn read_at(&self, commit: Option<String>) -> Result<Snapshot, SourceError> {
         let source = self.clone();
-        tokio::task::spawn_blocking(move || source.snapshot_blocking())
-            .await
-            .map_err(|error| SourceError::Open {
-                repo: self.repo.clone(),
-                reason: error.to_string(),
-            })?
+        tokio::task::spawn_blocking(move || {
+            let repository = match &commit {
+                Some(_) => source.open()?,
+                None => source.open_fetched()?,
+            };
+            source.read(&repository, commit.as_deref().unwrap_or(&source.reference))
+        })
+        .await
+        .map_err(|error| SourceError::Open {
+            repo: self.repo.clone(),
+            reason: error.to_string(),
+        })?
     }
 
     fn is_remote(&self) -> bool {
         self.repo.contains("://")
     }
 
-    fn snapshot_blocking(&self) -> Result<Snapshot, SourceError> {
-        let repository = if self.is_remote() {
-            self.fetch()?
+    /// The repository after a fetch, for remotes; a local one as it is.
+    fn open_fetched(&self) -> Result<gix::Repository, SourceError> {
+        if self.is_remote() {
+            self.fetch()
         } else {
-            gix::open_opts(&self.repo, gix::open::Options::isolated()).map_err(|error| {
-                SourceError::Open {
-                    repo: self.repo.clone(),
-                    reason: error.to_string(),
-                }
-            })?
+            self.open()
+        }
+    }
+
+    /// The repository (for a remote, its mirror as last fetched).
+    fn open(&self) -> Result<gix::Repository, SourceError> {
+        let path = if self.is_remote() {
+            self.mirror_path()
+        } else {
+            PathBuf::from(&self.repo)
         };
-        self.read(&repository)
+        if self.is_remote() && !path.join("HEAD").exists() {
+            return self.fetch();
+        }
+        gix::open_opts(&path, gix::open::Options::isolated()).map_err(|error| SourceError::Open {
+            repo: self.repo.clone(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// Where a remote's bare mirror lives in the cache.
+    fn mirror_path(&self) -> PathBuf {
+        let key = hex::encode(Sha256::digest(self.repo.as_bytes()));
+        self.cache_dir.join(&key[..24])
     }
 
     /// Clones the remote into the cache on first use, fetches afterwards.
@@ -171,8 +204,7 @@ impl Source {
             repo: self.repo.clone(),
             reason,
         };
-        let key = hex::encode(Sha256::digest(self.repo.as_bytes()));
-        let mirror = self.cache_dir.join(&key[..24]);
+        let mirror = self.mirror_path();
         let interrupt = AtomicBool::new(false);
         let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
         if mirror.join("HEAD").exists() {
@@ -209,13 +241,13 @@ impl Source {
         }
     }
 
-    fn read(&self, repository: &gix::Repository) -> Result<Snapshot, SourceError> {
+    fn read(&self, repository: &gix::Repository, reference: &str) -> Result<Snapshot, SourceError> {
         let unknown_ref = || SourceError::UnknownRef {
             repo: self.repo.clone(),
-            reference: self.reference.clone(),
+            reference: reference.to_string(),
         };
         let commit = repository
-            .rev_parse_single(self.reference.as_str())
+            .rev_parse_single(reference)
             .map_err(|_| unknown_ref())?
             .object()
             .map_err(|_| unknown_ref())?

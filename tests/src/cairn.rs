@@ -75,6 +75,10 @@ pub struct ConfigOptions {
     pub repo: Option<String>,
     /// The per-call timeout.
     pub timeout: String,
+    /// More keys of the tenant's table (`interval = "1s"`, say).
+    pub tenant_settings: String,
+    /// More top-level tables (`[[alerts]]`, say).
+    pub top_settings: String,
 }
 
 impl Default for ConfigOptions {
@@ -84,6 +88,8 @@ impl Default for ConfigOptions {
             sha256: None,
             repo: None,
             timeout: "30s".into(),
+            tenant_settings: String::new(),
+            top_settings: String::new(),
         }
     }
 }
@@ -112,8 +118,21 @@ impl Workspace {
         self.dir.path().join("cairn.toml")
     }
 
-    /// Writes `cairn.toml` with `options`.
+    /// Writes `cairn.toml` with one tenant, `default`, and `options`.
     pub fn configure(&self, options: &ConfigOptions) {
+        let text = format!(
+            "{}\n{}{}",
+            config_header(),
+            options.top_settings,
+            self.tenant_block("default", options)
+        );
+        std::fs::write(self.config_path(), text).expect("write cairn.toml");
+    }
+
+    /// The `[tenants.NAME]` tables of a tenant of this workspace's
+    /// repository and server (the repository path is absolute, so the block
+    /// works in any workspace's `cairn.toml`).
+    pub fn tenant_block(&self, name: &str, options: &ConfigOptions) -> String {
         let allow = options
             .allow
             .clone()
@@ -124,19 +143,19 @@ impl Workspace {
             .as_ref()
             .map(|s| format!("sha256 = {s:?}\n"))
             .unwrap_or_default();
-        let repo = options.repo.clone().unwrap_or_else(|| "zones".into());
-        // Compiled plugins are shared by every test of this build.
-        let cache = crate::target_dir().join("cairn-test-cache");
-        let text = format!(
-            r#"state = "sqlite:.cairn/state.db"
-cache_dir = {cache:?}
-
-[tenants.default]
+        let repo = options
+            .repo
+            .clone()
+            .unwrap_or_else(|| self.repo.path().display().to_string());
+        format!(
+            r#"
+[tenants.{name}]
 repo = {repo:?}
 ref = "main"
 path = "."
+{tenant_settings}
 
-[tenants.default.providers.dns]
+[tenants.{name}.providers.dns]
 plugin = {plugin:?}
 {sha256}allow = [{allow}]
 memory = "64MiB"
@@ -144,13 +163,12 @@ timeout = {timeout:?}
 config = {{ url = {url:?}, server = "localhost" }}
 secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 "#,
-            cache = cache.display().to_string(),
+            tenant_settings = options.tenant_settings,
             plugin = crate::plugin_path("dns_powerdns").display().to_string(),
             allow = allow.join(", "),
             timeout = options.timeout,
             url = self.pdns.url(),
-        );
-        std::fs::write(self.config_path(), text).expect("write cairn.toml");
+        )
     }
 
     /// Runs `cairn ARGS --config cairn.toml` in the workspace.
@@ -184,6 +202,16 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
+}
+
+/// The top of every test `cairn.toml`: the state store in the workspace,
+/// and compiled plugins shared by every test of this build.
+pub fn config_header() -> String {
+    let cache = crate::target_dir().join("cairn-test-cache");
+    format!(
+        "state = \"sqlite:.cairn/state.db\"\ncache_dir = {:?}\n",
+        cache.display().to_string()
+    )
 }
 
 impl Drop for Workspace {

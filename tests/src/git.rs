@@ -1,7 +1,9 @@
 //! Git repositories made by script, isolated from the user's git config.
 
+use crate::ports::free_port;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A repository with a work tree, committed to by the tests.
 pub struct GitRepo {
@@ -89,5 +91,60 @@ impl GitRepo {
             .env("GIT_COMMITTER_NAME", "Cairn Tests")
             .env("GIT_COMMITTER_EMAIL", "tests@cairn.invalid");
         command
+    }
+}
+
+/// A `git daemon` serving one folder on a free loopback port.
+pub struct GitDaemon {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl GitDaemon {
+    /// Serves every repository below `base`.
+    pub fn start(base: &std::path::Path) -> Self {
+        let port = free_port();
+        // `git daemon` would fork git-daemon as a grandchild that killing
+        // the child leaves running; run git-daemon itself.
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("run git --exec-path");
+        let exec_path = String::from_utf8(exec_path.stdout).expect("a UTF-8 path");
+        let child = Command::new(std::path::Path::new(exec_path.trim()).join("git-daemon"))
+            .args([
+                "--export-all",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.display()),
+                &base.display().to_string(),
+            ])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "git daemon did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    /// The `git://` URL of the repository `name` below the base.
+    pub fn url(&self, name: &str) -> String {
+        format!("git://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

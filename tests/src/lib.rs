@@ -2,7 +2,9 @@
 //! loopback ports and stopped when dropped, Git repositories made by script,
 //! and the `cairn` binary driven as a user would drive it.
 
+pub mod alerts;
 pub mod cairn;
+pub mod daemon;
 pub mod git;
 pub mod pdns;
 pub mod ports;
@@ -60,4 +62,13 @@ pub fn plugin_path(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// HMAC-SHA256 of `body` with `secret`, lower-case hex, as GitHub signs
+/// webhooks.
+pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }

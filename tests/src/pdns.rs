@@ -29,32 +29,48 @@ impl Pdns {
         let mut last_error = String::new();
         // A port taken between choosing it and binding it is retried.
         for _ in 0..3 {
-            let (dns_port, api_port) = (free_port(), free_port());
-            let log = std::fs::File::create(dir.join("pdns.log")).expect("create the server log");
-            let child = Command::new(crate::repo_root().join("scripts/pdns-server.sh"))
-                .arg(dir.join("pdns"))
-                .arg(dns_port.to_string())
-                .arg(api_port.to_string())
-                .arg(API_KEY)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone the log handle"))
-                .stderr(log)
-                .spawn()
-                .expect(
-                    "start scripts/pdns-server.sh (is PowerDNS installed? run scripts/setup.sh)",
-                );
             let mut server = Self {
-                child: Some(child),
-                dns_port,
-                api_port,
+                child: None,
+                dns_port: free_port(),
+                api_port: free_port(),
                 dir: dir.to_path_buf(),
             };
-            match server.wait_until_ready() {
+            match server.spawn() {
                 Ok(()) => return server,
                 Err(error) => last_error = error,
             }
         }
         panic!("PowerDNS did not start: {last_error}");
+    }
+
+    /// Starts a stopped server again, on the same ports and database.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the server is still running");
+        if let Err(error) = self.spawn() {
+            panic!("PowerDNS did not restart: {error}");
+        }
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let dir = self.dir.clone();
+        let (dns_port, api_port) = (self.dns_port, self.api_port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("pdns.log"))
+            .expect("create the server log");
+        let child = Command::new(crate::repo_root().join("scripts/pdns-server.sh"))
+            .arg(dir.join("pdns"))
+            .arg(dns_port.to_string())
+            .arg(api_port.to_string())
+            .arg(API_KEY)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start scripts/pdns-server.sh (is PowerDNS installed? run scripts/setup.sh)");
+        self.child = Some(child);
+        self.wait_until_ready()
     }
 
     fn wait_until_ready(&mut self) -> Result<(), String> {

@@ -4,9 +4,7 @@
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
-use cairn_tests::ports::free_port;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use cairn_tests::git::GitDaemon;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
@@ -43,54 +41,12 @@ fn a_file_url_is_cloned_and_fetched() {
     apply_follow_the_remote(&ws);
 }
 
-/// A `git daemon` serving one folder on a free loopback port.
-struct GitDaemon {
-    child: Child,
-    port: u16,
-}
-
-impl GitDaemon {
-    fn start(base: &std::path::Path) -> Self {
-        let port = free_port();
-        let child = Command::new("git")
-            .args([
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={}", base.display()),
-                &base.display().to_string(),
-            ])
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start git daemon");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "git daemon did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_git_url_served_by_git_daemon_is_cloned_and_fetched() {
     let ws = Workspace::new();
     let daemon = GitDaemon::start(ws.path());
     ws.configure(&ConfigOptions {
-        repo: Some(format!("git://127.0.0.1:{}/zones", daemon.port)),
+        repo: Some(daemon.url("zones")),
         ..ConfigOptions::default()
     });
     apply_follow_the_remote(&ws);

@@ -2,11 +2,14 @@
 //! command lives in its own module.
 
 mod apply;
+mod control;
+mod daemon;
 mod history;
 mod inspect;
 mod plan;
 mod render;
 mod session;
+mod status;
 mod validate;
 
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +60,22 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Show the record of plans and applies: who changed what, from which commit, with what result.
     History(history::HistoryArgs),
+    /// Run the agent: reconcile every tenant continuously, serve status, metrics and webhooks.
+    Daemon(daemon::DaemonArgs),
+    /// Show each tenant's commit, control state and the status of every owned resource.
+    Status(status::StatusArgs),
+    /// Return a tenant to the commit applied before the current one, and hold it there.
+    Rollback(control::RollbackArgs),
+    /// Stop automatic applies for a tenant (drift is still reported).
+    Suspend {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Restart automatic applies for a tenant and end a rollback hold.
+    Resume {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -71,7 +90,9 @@ enum PluginCommand {
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let json_logs =
+        matches!(&cli.command, Command::Daemon(args) if args.log_format == daemon::LogFormat::Json);
+    init_logging(json_logs);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -88,6 +109,11 @@ pub fn main() -> ExitCode {
             Command::Plan(args) => plan::run(&args).await,
             Command::Apply(args) => apply::run(&args).await,
             Command::History(args) => history::run(&args).await,
+            Command::Daemon(args) => daemon::run(&args).await,
+            Command::Status(args) => status::run(&args).await,
+            Command::Rollback(args) => control::rollback(&args).await,
+            Command::Suspend { target } => control::suspend(&target).await,
+            Command::Resume { target } => control::resume(&target).await,
             Command::Plugin(PluginCommand::Inspect(args)) => inspect::run(&args).await,
         }
     });
@@ -100,14 +126,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `CAIRN_LOG` sets the filter (default: warnings).
-fn init_logging() {
+/// Logs go to stderr; `CAIRN_LOG` sets the filter (default: warnings for
+/// commands, info for the daemon). JSON, one object per line, on request.
+fn init_logging(json: bool) {
+    let default = if std::env::args().nth(1).as_deref() == Some("daemon") {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
 }

@@ -101,7 +101,7 @@ pub fn action(report: &ActionReport) {
     let (mark, style) = match report.result {
         ActionResult::Ok => ("✓", GREEN),
         ActionResult::Failed => ("✗", RED),
-        ActionResult::Skipped => ("·", DIM),
+        ActionResult::Skipped | ActionResult::Detected => ("·", DIM),
     };
     let detail = match &report.error {
         Some(error) => format!(": {error}"),
@@ -187,5 +187,70 @@ pub fn error(error: &anyhow::Error) {
     eprintln!("{RED}error:{RED:#} {error}");
     for cause in error.chain().skip(1) {
         eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Prints one tenant's status (as the store or the API reports it).
+pub fn status(report: &serde_json::Value) {
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_string);
+    let short = |value: &serde_json::Value| {
+        text(value).map_or_else(|| "none".to_string(), |id| id.chars().take(12).collect())
+    };
+    let control = &report["control"];
+    println!(
+        "{BOLD}Tenant {}{BOLD:#}",
+        report["name"].as_str().unwrap_or("?")
+    );
+    println!(
+        "  last commit {}, last applied {}",
+        short(&control["last_commit"]),
+        short(&control["last_applied_commit"])
+    );
+    if control["suspended"].as_bool() == Some(true) {
+        println!("  {YELLOW}suspended{YELLOW:#}: automatic applies are stopped (`cairn resume`)");
+    }
+    if let Some(held) = text(&control["held_commit"]) {
+        println!(
+            "  {YELLOW}held{YELLOW:#} at commit {} by a rollback, until `cairn resume` or a new commit",
+            held.chars().take(12).collect::<String>()
+        );
+    }
+    if let Some(run) = report["last_run"].as_object() {
+        println!(
+            "  last reconcile: {} ({}) at {}",
+            run["outcome"].as_str().unwrap_or("?"),
+            run["trigger"].as_str().unwrap_or("?"),
+            run["at"].as_str().unwrap_or("?")
+        );
+    }
+    if let Some(error) = text(&report["last_error"]) {
+        println!("  {RED}error{RED:#}: {error}");
+    }
+    if let Some(run) = report["last_recorded_run"].as_object() {
+        println!(
+            "  last recorded run: #{} {} {}",
+            run["id"],
+            run["kind"].as_str().unwrap_or("?"),
+            run["outcome"].as_str().unwrap_or("running")
+        );
+    }
+    let resources = report["resources"].as_array().cloned().unwrap_or_default();
+    if resources.is_empty() {
+        println!("  no owned resources");
+    }
+    for resource in resources {
+        let status = resource["status"].as_str().unwrap_or("?");
+        let style = match status {
+            "in-sync" => GREEN,
+            "pending" | "drifted" => YELLOW,
+            _ => RED,
+        };
+        let error = text(&resource["last_error"])
+            .map(|e| format!(" — {e}"))
+            .unwrap_or_default();
+        println!(
+            "    {style}{status:<8}{style:#} {}{error}",
+            resource["address"].as_str().unwrap_or("?")
+        );
     }
 }

@@ -44,6 +44,7 @@ pub(super) struct CallLimits {
 pub struct ProviderInstance {
     plugin: Arc<Plugin>,
     engine: Engine,
+    observer: Option<super::CallObserver>,
     tenant: Arc<str>,
     name: Arc<str>,
     config: String,
@@ -71,6 +72,7 @@ impl ProviderInstance {
         Self {
             plugin,
             engine: host.engine.clone(),
+            observer: host.observer.clone(),
             tenant: settings.tenant.into(),
             name: settings.name.into(),
             config: settings.config.to_string(),
@@ -219,6 +221,7 @@ impl ProviderInstance {
             provider: self.name.clone(),
             function,
         };
+        let started = std::time::Instant::now();
         let result = run_call(
             &self.engine,
             &self.plugin.pre,
@@ -237,7 +240,12 @@ impl ProviderInstance {
                 body(store, plugin).await
             },
         )
-        .await?;
+        .await;
+        if let Some(observer) = &self.observer {
+            let ok = matches!(result, Ok(Ok(_)));
+            observer(&self.tenant, &self.name, function, ok, started.elapsed());
+        }
+        let result = result?;
         result.map_err(|(function, error)| PluginError::Provider {
             provider: self.name.to_string(),
             function,

@@ -37,9 +37,14 @@ use std::thread::JoinHandle;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+/// Told of every plugin call: tenant, provider instance, function, whether
+/// it succeeded, and how long it took (sandbox set-up included).
+pub type CallObserver = Arc<dyn Fn(&str, &str, &str, bool, std::time::Duration) + Send + Sync>;
+
 /// The process's plugin host. Cheap to share behind an `Arc`.
 pub struct PluginHost {
     engine: Engine,
+    observer: Option<CallObserver>,
     linker: Linker<CallState>,
     compiled_cache: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
@@ -55,11 +60,18 @@ impl PluginHost {
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
             engine,
+            observer: None,
             linker,
             compiled_cache,
             loaded: Mutex::new(HashMap::new()),
             ticker: Some(ticker),
         })
+    }
+
+    /// Reports every call of instances created from now on to `observer`
+    /// (the daemon's metrics).
+    pub fn set_call_observer(&mut self, observer: CallObserver) {
+        self.observer = Some(observer);
     }
 
     /// The engine, for tools that measure it.

@@ -18,6 +18,7 @@ use crate::source::CommitInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 
 /// The version of the saved-plan format.
 pub const PLAN_FORMAT: u32 = 1;
@@ -73,6 +74,10 @@ pub struct PlannedChange {
     pub fields: Vec<FieldChange>,
     /// Resources that must be applied first.
     pub depends_on: Vec<Address>,
+    /// The change repairs drift: Git did not move for this resource since
+    /// it was last applied, the world did (edited or removed outside Cairn).
+    #[serde(default)]
+    pub drift: bool,
     /// sha256 of the observed state the change was computed against.
     pub observed_digest: Option<String>,
     /// sha256 of the canonical desired spec.
@@ -115,6 +120,34 @@ impl Plan {
     /// Whether the plan changes anything.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// The plan without the `excluded` changes and every change that must
+    /// come after one of them (directly or not).
+    pub fn without(&self, excluded: &HashSet<Address>) -> Plan {
+        let mut removed: HashSet<Address> = excluded.clone();
+        loop {
+            let before = removed.len();
+            for change in &self.changes {
+                if !removed.contains(&change.address)
+                    && change.depends_on.iter().any(|d| removed.contains(d))
+                {
+                    removed.insert(change.address.clone());
+                }
+            }
+            if removed.len() == before {
+                break;
+            }
+        }
+        Plan {
+            changes: self
+                .changes
+                .iter()
+                .filter(|c| !removed.contains(&c.address))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
     }
 
     /// How many changes of each action, in action order.

@@ -146,6 +146,7 @@ pub async fn plan(
             summary: summary.to_string(),
             fields: Vec::new(),
             depends_on: Vec::new(),
+            drift: false,
             observed_digest: seen.map(digest),
             desired_digest: None,
             change: None,
@@ -244,14 +245,27 @@ pub async fn plan(
                 (_, Some(run)) => format!("{} (again: run #{run} was interrupted)", change.summary),
                 (_, None) => change.summary.clone(),
             };
+            // The digest of the spec as Git says it (before ignore_changes):
+            // equal to the one last applied means Git did not move for this
+            // resource, so a change is the world drifting away.
+            let desired_digest = match subject {
+                Subject::Desired(r) => Some(digest(&r.spec)),
+                Subject::Removed(_) => None,
+            };
+            let drift = matches!(
+                action,
+                PlanAction::Create | PlanAction::Update | PlanAction::Replace
+            ) && ours
+                .is_some_and(|o| !o.pending && Some(&o.spec_digest) == desired_digest.as_ref());
             let planned = PlannedChange {
                 address: address.clone(),
                 action,
                 summary,
                 fields,
                 depends_on,
+                drift,
                 observed_digest: input.observed.as_ref().map(digest),
-                desired_digest: input.desired.as_ref().map(digest),
+                desired_digest,
                 change: Some(change),
                 lifecycle,
                 sensitive,

@@ -98,6 +98,8 @@ pub enum ActionResult {
     Failed,
     /// Not attempted.
     Skipped,
+    /// Found (drift), not acted on by this record.
+    Detected,
 }
 
 impl ActionResult {
@@ -106,6 +108,7 @@ impl ActionResult {
             Self::Ok => "ok",
             Self::Failed => "failed",
             Self::Skipped => "skipped",
+            Self::Detected => "detected",
         }
     }
 }
@@ -577,7 +580,7 @@ impl StateStore {
     pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT commit_id, MAX(id) AS last FROM runs
-             WHERE tenant = ? AND kind IN ('apply', 'rollback') AND outcome = 'succeeded'
+             WHERE tenant = ? AND kind IN ('apply', 'rollback', 'reconcile') AND outcome = 'succeeded'
              GROUP BY commit_id ORDER BY last DESC",
         )
         .bind(tenant)

@@ -1,0 +1,76 @@
+//! `cairn status`: each tenant's commit, control state, last run and the
+//! status of every owned resource — from the state store, or from a
+//! running daemon's API with `--api`.
+
+use super::{EXIT_OK, render};
+use anstream::println;
+use anyhow::Context;
+use cairn::config::Config;
+use cairn::store::StateStore;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `cairn status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The operator's configuration file.
+    #[arg(long, short = 'c', default_value = "cairn.toml", env = "CAIRN_CONFIG")]
+    config: PathBuf,
+    /// Only this tenant (default: every tenant).
+    #[arg(long, short = 't')]
+    tenant: Option<String>,
+    /// Ask a running daemon instead of the store, such as
+    /// `http://127.0.0.1:8420`.
+    #[arg(long, value_name = "URL")]
+    api: Option<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command.
+pub async fn run(args: &StatusArgs) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config)?;
+    let names: Vec<String> = match &args.tenant {
+        Some(name) => vec![config.tenant(Some(name))?.name.clone()],
+        None => config.tenants.keys().cloned().collect(),
+    };
+    let mut reports = Vec::new();
+    match &args.api {
+        Some(api) => {
+            let client = reqwest::Client::new();
+            for name in &names {
+                let url = format!("{}/api/v1/tenants/{name}", api.trim_end_matches('/'));
+                let report: serde_json::Value = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .with_context(|| format!("cannot ask the daemon at {url}"))?
+                    .json()
+                    .await
+                    .with_context(|| format!("the daemon at {url} did not answer JSON"))?;
+                reports.push(report);
+            }
+        }
+        None => {
+            let store = StateStore::open(&config.state).await?;
+            for name in &names {
+                reports.push(serde_json::json!({
+                    "name": name,
+                    "control": store.tenant_state(name).await?,
+                    "last_recorded_run": store.history(name, 1).await?.into_iter().next(),
+                    "resources": store.statuses(name).await?,
+                }));
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for report in &reports {
+            render::status(report);
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,229 @@
+//! The daemon's HTTP surface: health, readiness, Prometheus metrics, the
+//! JSON status API and the push webhooks.
+
+use super::metrics::Metrics;
+use super::status::TenantStatus;
+use crate::secrets::SecretRef;
+use crate::store::{ResourceStatusRecord, RunRecord, StateStore, TenantState};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::Notify;
+
+/// The largest webhook body accepted; GitHub caps its payloads at 25 MiB,
+/// pushes are far smaller.
+pub const MAX_WEBHOOK_BYTES: usize = 25 << 20;
+
+/// What the HTTP handlers share with the tenants' workers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Per tenant: its live status, its trigger and its webhook secret.
+    pub tenants: Arc<BTreeMap<String, TenantHandle>>,
+    /// The state store, for resource statuses and runs.
+    pub store: StateStore,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// Whether every tenant has loaded its plugins.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// A tenant as the HTTP side sees it.
+#[derive(Clone)]
+pub struct TenantHandle {
+    /// Its live status.
+    pub status: Arc<RwLock<TenantStatus>>,
+    /// Wakes its worker.
+    pub trigger: Arc<Notify>,
+    /// Its webhook secret, when webhooks are enabled.
+    pub webhook_secret: Option<SecretRef>,
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/tenants", get(tenants))
+        .route("/api/v1/tenants/{tenant}", get(tenant))
+        .route("/hooks/{tenant}", post(webhook))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::OK, "ready\n").into_response();
+    }
+    let waiting: Vec<String> = state
+        .tenants
+        .values()
+        .filter_map(|handle| {
+            let status = handle.status.read().expect("tenant status");
+            (!status.loaded).then(|| match &status.load_error {
+                Some(error) => format!("{}: {error}", status.name),
+                None => format!("{}: loading", status.name),
+            })
+        })
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready:\n{}\n", waiting.join("\n")),
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn tenants(State(state): State<AppState>) -> Json<Vec<TenantStatus>> {
+    Json(
+        state
+            .tenants
+            .values()
+            .map(|handle| handle.status.read().expect("tenant status").clone())
+            .collect(),
+    )
+}
+
+/// `/api/v1/tenants/T`: the live status, the control state, the last run
+/// recorded and every owned resource's status.
+#[derive(Serialize)]
+struct TenantDetail {
+    #[serde(flatten)]
+    status: TenantStatus,
+    control: TenantState,
+    last_recorded_run: Option<RunRecord>,
+    resources: Vec<ResourceStatusRecord>,
+}
+
+async fn tenant(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(handle) = state.tenants.get(&name) else {
+        return not_found(&name);
+    };
+    let status = handle.status.read().expect("tenant status").clone();
+    let detail = async {
+        Ok::<_, crate::store::StoreError>(TenantDetail {
+            status,
+            control: state.store.tenant_state(&name).await?,
+            last_recorded_run: state.store.history(&name, 1).await?.into_iter().next(),
+            resources: state.store.statuses(&name).await?,
+        })
+    };
+    match detail.await {
+        Ok(detail) => Json(detail).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+    }
+}
+
+fn not_found(name: &str) -> Response {
+    (StatusCode::NOT_FOUND, format!("no tenant `{name}`\n")).into_response()
+}
+
+/// `POST /hooks/T`: a push, signed GitHub-style with the tenant's secret
+/// (`X-Hub-Signature-256: sha256=HEX` over the body). A good signature
+/// triggers an immediate fetch and reconcile; anything else changes
+/// nothing.
+async fn webhook(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(handle) = state.tenants.get(&name) else {
+        return not_found(&name);
+    };
+    let Some(secret) = &handle.webhook_secret else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("webhooks are not enabled for tenant `{name}`: set webhook_secret\n"),
+        )
+            .into_response();
+    };
+    let secret = match secret.resolve("webhook_secret") {
+        Ok(secret) => secret,
+        Err(error) => {
+            tracing::error!(tenant = %name, %error, "cannot check a webhook");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the webhook secret is unavailable\n",
+            )
+                .into_response();
+        }
+    };
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|value| value.to_str().ok());
+    if !signature_is_valid(secret.expose().as_bytes(), &body, signature) {
+        tracing::warn!(tenant = %name, "refused a webhook with a bad or missing signature");
+        state.metrics.error(&name, "webhook-signature");
+        return (
+            StatusCode::UNAUTHORIZED,
+            "bad or missing X-Hub-Signature-256\n",
+        )
+            .into_response();
+    }
+    handle.trigger.notify_one();
+    (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()
+}
+
+/// Checks `sha256=HEX` against HMAC-SHA256 of `body`, in constant time.
+pub fn signature_is_valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_digest) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex_digest) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_checked_against_the_body() {
+        // GitHub's documented example: secret "It's a Secret to Everybody",
+        // payload "Hello, World!".
+        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        let secret = b"It's a Secret to Everybody";
+        assert!(signature_is_valid(secret, b"Hello, World!", Some(header)));
+        assert!(!signature_is_valid(secret, b"Hello, World?", Some(header)));
+        assert!(!signature_is_valid(
+            b"another secret",
+            b"Hello, World!",
+            Some(header)
+        ));
+        assert!(!signature_is_valid(secret, b"Hello, World!", None));
+        assert!(!signature_is_valid(
+            secret,
+            b"Hello, World!",
+            Some("sha1=abc")
+        ));
+        assert!(!signature_is_valid(
+            secret,
+            b"Hello, World!",
+            Some("sha256=zz")
+        ));
+    }
+}

@@ -1,0 +1,222 @@
+//! The daemon's Prometheus metrics, served at `/metrics` in the text
+//! exposition format.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabel {
+    tenant: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    tenant: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    tenant: String,
+    action: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    tenant: String,
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    tenant: String,
+    provider: String,
+    function: String,
+    result: String,
+}
+
+/// Reconcile and plugin-call durations: from 5 ms to about 40 s.
+fn duration_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Plugin-call durations: from 100 µs to about 6.5 s.
+fn call_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+/// Every metric the daemon exports.
+pub struct Metrics {
+    registry: Registry,
+    runs: Family<OutcomeLabels, Counter>,
+    durations: Family<TenantLabel, Histogram, fn() -> Histogram>,
+    changes: Family<ActionLabels, Counter>,
+    drift: Family<TenantLabel, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    calls: Family<CallLabels, Histogram, fn() -> Histogram>,
+    last_success: Family<TenantLabel, Gauge<f64, AtomicU64>>,
+    ready: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("cairn");
+        let runs = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "reconcile_runs",
+            "Reconcile runs by tenant and outcome",
+            runs.clone(),
+        );
+        let durations = Family::<TenantLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_buckets,
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "How long reconcile runs take",
+            durations.clone(),
+        );
+        let changes = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "changes_applied",
+            "Changes applied with success, by action",
+            changes.clone(),
+        );
+        let drift = Family::<TenantLabel, Counter>::default();
+        registry.register(
+            "drift_detected",
+            "Owned objects found drifted or vanished",
+            drift.clone(),
+        );
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "errors",
+            "Errors by kind: source, invalid, plugin, apply, store",
+            errors.clone(),
+        );
+        let calls =
+            Family::<CallLabels, Histogram, fn() -> Histogram>::new_with_constructor(call_buckets);
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Plugin calls: sandbox set-up and the call",
+            calls.clone(),
+        );
+        let last_success = Family::<TenantLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When the tenant's last commit was applied with success (Unix time)",
+            last_success.clone(),
+        );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "1 once every tenant has loaded its plugins",
+            ready.clone(),
+        );
+        Self {
+            registry,
+            runs,
+            durations,
+            changes,
+            drift,
+            errors,
+            calls,
+            last_success,
+            ready,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a reconcile run and its duration.
+    pub fn run(&self, tenant: &str, outcome: &str, duration: Duration) {
+        self.runs
+            .get_or_create(&OutcomeLabels {
+                tenant: tenant.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Counts a change applied with success.
+    pub fn change(&self, tenant: &str, action: &str) {
+        self.changes
+            .get_or_create(&ActionLabels {
+                tenant: tenant.to_string(),
+                action: action.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts objects found drifted.
+    pub fn drift(&self, tenant: &str, count: u64) {
+        self.drift
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .inc_by(count);
+    }
+
+    /// Counts an error of `kind`.
+    pub fn error(&self, tenant: &str, kind: &str) {
+        self.errors
+            .get_or_create(&ErrorLabels {
+                tenant: tenant.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// Observes one plugin call.
+    pub fn call(&self, tenant: &str, provider: &str, function: &str, ok: bool, duration: Duration) {
+        self.calls
+            .get_or_create(&CallLabels {
+                tenant: tenant.to_string(),
+                provider: provider.to_string(),
+                function: function.to_string(),
+                result: if ok { "ok" } else { "error" }.to_string(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Records a successful apply now.
+    pub fn success(&self, tenant: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.last_success
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .set(now);
+    }
+
+    /// Sets readiness.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,191 @@
+//! `cairn daemon`: the agent that keeps every tenant reconciled.
+//!
+//! Each tenant gets a worker ([`worker`]) that polls its repository, reacts
+//! to signed push webhooks, re-diffs on the drift schedule, and applies —
+//! with per-resource retries, the safety threshold, suspension and rollback
+//! holds honoured. Alerts go to the operator's sinks ([`alerts`]); the HTTP
+//! surface ([`http`]) serves health, readiness, metrics, status and
+//! webhooks. On SIGTERM or SIGINT the daemon stops taking triggers, lets
+//! runs in flight finish within the grace period, and exits; a change cut
+//! off by the exit is journaled and found out on the next start.
+
+pub mod alerts;
+pub mod backoff;
+pub mod http;
+pub mod metrics;
+pub mod status;
+pub mod worker;
+
+use crate::config::Config;
+use crate::host::{PluginError, PluginHost};
+use crate::store::{StateStore, StoreError};
+use crate::tenant::Tenant;
+use http::{AppState, TenantHandle};
+use metrics::Metrics;
+use status::TenantStatus;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use worker::Worker;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The plugin host could not start.
+    #[error(transparent)]
+    Host(#[from] PluginError),
+    /// The HTTP listener could not be bound.
+    #[error("cannot listen on {address}: {source}. Choose another address with --listen")]
+    Listen {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Waiting for signals failed.
+    #[error("cannot wait for signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Options of `cairn daemon` that are not in `cairn.toml`.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOptions {
+    /// Overrides `[daemon] listen`.
+    pub listen: Option<String>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonError> {
+    let store = StateStore::open(&config.state).await?;
+    let metrics = Arc::new(Metrics::default());
+    let mut host = PluginHost::new(Some(config.cache_dir.join("compiled")))?;
+    let observed = metrics.clone();
+    host.set_call_observer(Arc::new(move |tenant, provider, function, ok, duration| {
+        observed.call(tenant, provider, function, ok, duration);
+    }));
+    let host = Arc::new(host);
+    let alerts = alerts::Alerts::start(config.alerts.clone());
+    let shutdown = CancellationToken::new();
+    let ready = Arc::new(AtomicBool::new(false));
+
+    let mut handles = BTreeMap::new();
+    for (name, tenant) in &config.tenants {
+        handles.insert(
+            name.clone(),
+            TenantHandle {
+                status: Arc::new(RwLock::new(TenantStatus::new(name, &tenant.reference))),
+                trigger: Arc::new(Notify::new()),
+                webhook_secret: tenant.webhook_secret.clone(),
+            },
+        );
+    }
+    let handles = Arc::new(handles);
+
+    let address = options
+        .listen
+        .unwrap_or_else(|| config.daemon.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| DaemonError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    tracing::info!(address = %local, tenants = config.tenants.len(), "cairn daemon listening");
+    let app = http::router(AppState {
+        tenants: handles.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    });
+    let server_shutdown = shutdown.clone();
+    let server = tokio::spawn(async move {
+        let stopped = server_shutdown.cancelled_owned();
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(%error, "the HTTP server failed");
+        }
+    });
+
+    // Load every tenant's plugins in parallel; each starts working as soon
+    // as it is loaded.
+    let mut loading = Vec::new();
+    for (name, tenant_config) in &config.tenants {
+        let handle = handles[name].clone();
+        let (config, host, store, alerts, metrics, shutdown) = (
+            config.clone(),
+            host.clone(),
+            store.clone(),
+            alerts.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        let tenant_config = tenant_config.clone();
+        loading.push(tokio::spawn(async move {
+            match Tenant::open(&config, &tenant_config, &host).await {
+                Ok(tenant) => {
+                    handle.status.write().expect("tenant status").loaded = true;
+                    let worker = Worker::new(tenant, store, alerts, metrics, handle.status.clone(), handle.trigger.clone(), shutdown);
+                    Ok(tokio::spawn(worker.run()))
+                }
+                Err(error) => {
+                    tracing::error!(tenant = %tenant_config.name, %error, "cannot load the tenant's plugins");
+                    handle.status.write().expect("tenant status").load_error = Some(error.to_string());
+                    Err(())
+                }
+            }
+        }));
+    }
+    let mut workers = Vec::new();
+    let mut all_loaded = true;
+    for task in loading {
+        match task.await {
+            Ok(Ok(worker)) => workers.push(worker),
+            _ => all_loaded = false,
+        }
+    }
+    ready.store(all_loaded, Ordering::Relaxed);
+    metrics.set_ready(all_loaded);
+    if all_loaded {
+        tracing::info!("every tenant is loaded; ready");
+    }
+
+    wait_for_signal().await.map_err(DaemonError::Signals)?;
+    tracing::info!("shutting down: no new runs; waiting for runs in flight");
+    shutdown.cancel();
+    let grace = config.daemon.shutdown_grace;
+    if tokio::time::timeout(grace, futures::future::join_all(workers))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "runs were still in flight after the grace period; their changes are journaled and will be found out on the next start"
+        );
+    }
+    let _ = server.await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        result = tokio::signal::ctrl_c() => result?,
+    }
+    Ok(())
+}

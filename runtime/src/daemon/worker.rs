@@ -1,0 +1,590 @@
+//! One tenant's reconcile loop: wait for a trigger (poll, webhook, drift
+//! schedule, a retry coming due), then fetch, plan and apply. One task per
+//! tenant, so a tenant is never reconciled twice at once; triggers that
+//! arrive during a run coalesce into one follow-up run.
+
+use super::alerts::{AlertKind, Alerts};
+use super::backoff::Backoff;
+use super::metrics::Metrics;
+use super::status::{LastRun, TenantStatus, Trigger};
+use crate::config::Mode;
+use crate::model::{self, Address, LoadError};
+use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError};
+use crate::reconcile;
+use crate::source::{CommitInfo, Snapshot};
+use crate::store::{
+    ActionRecord, ActionResult, InventoryChange, ResourceStatus, StateStore, StoreError,
+};
+use crate::tenant::Tenant;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// How long a run waits for a `cairn apply` of the same tenant to finish
+/// before it gives up until the next trigger.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The longest a failing tenant or resource waits between attempts.
+const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// Spread of the poll interval (±10%), so that tenants do not poll in step.
+const POLL_JITTER: f64 = 0.1;
+
+/// The alert key of conditions that concern a tenant as a whole.
+const TENANT_KEY: &str = "tenant";
+
+/// Why a run failed as a whole.
+#[derive(Debug)]
+struct RunFailure {
+    kind: &'static str,
+    alert: AlertKind,
+    message: String,
+}
+
+impl From<StoreError> for RunFailure {
+    fn from(error: StoreError) -> Self {
+        Self {
+            kind: "store",
+            alert: AlertKind::ApplyFailed,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A tenant's loop and what it remembers between runs.
+pub struct Worker {
+    pub(super) tenant: Tenant,
+    pub(super) store: StateStore,
+    pub(super) alerts: Alerts,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) status: Arc<RwLock<TenantStatus>>,
+    pub(super) trigger: Arc<Notify>,
+    pub(super) shutdown: CancellationToken,
+    resources: Backoff<Address>,
+    tenant_backoff: Backoff<()>,
+    last_commit: Option<String>,
+    /// Suspension and hold as the last run saw them: when they change
+    /// (`cairn resume`, say), the next run plans even if Git did not move.
+    last_control: (bool, Option<String>),
+    /// The last plan was blocked: plan again until it is not.
+    blocked: bool,
+}
+
+impl Worker {
+    /// A worker for `tenant`.
+    pub fn new(
+        tenant: Tenant,
+        store: StateStore,
+        alerts: Alerts,
+        metrics: Arc<Metrics>,
+        status: Arc<RwLock<TenantStatus>>,
+        trigger: Arc<Notify>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let cap = RETRY_CAP.min(tenant.config.interval.max(super::backoff::BACKOFF_BASE * 4));
+        Self {
+            tenant,
+            store,
+            alerts,
+            metrics,
+            status,
+            trigger,
+            shutdown,
+            resources: Backoff::new(cap),
+            tenant_backoff: Backoff::new(cap),
+            last_commit: None,
+            last_control: (false, None),
+            blocked: false,
+        }
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(mut self) {
+        let interval = self.tenant.config.interval;
+        let drift_interval = self.tenant.config.drift_interval;
+        let mut next_poll = Instant::now();
+        let mut next_drift = Instant::now() + drift_interval;
+        let mut trigger = Trigger::Start;
+        loop {
+            if trigger != Trigger::Start {
+                let retry = self.resources.next_waiting();
+                let wake = [Some(next_poll), Some(next_drift), retry]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .expect("there is always a next poll");
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => break,
+                    _ = self.trigger.notified() => trigger = Trigger::Webhook,
+                    _ = tokio::time::sleep_until(wake) => {
+                        let now = Instant::now();
+                        trigger = if now >= next_drift {
+                            Trigger::Drift
+                        } else if now >= next_poll {
+                            Trigger::Poll
+                        } else {
+                            Trigger::Retry
+                        };
+                    }
+                }
+            }
+            let drift_due = trigger == Trigger::Start || Instant::now() >= next_drift;
+            let span =
+                tracing::info_span!("reconcile", tenant = %self.tenant.name, trigger = ?trigger);
+            let failed = self.run_once(trigger, drift_due).instrument(span).await;
+            let now = Instant::now();
+            next_poll = if failed {
+                now + self.tenant_backoff.fail(())
+            } else {
+                self.tenant_backoff.succeed(&());
+                now + interval.mul_f64(rand::random_range(1.0 - POLL_JITTER..=1.0 + POLL_JITTER))
+            };
+            if drift_due {
+                next_drift = now + drift_interval;
+            }
+            trigger = Trigger::Poll;
+        }
+        tracing::info!(tenant = %self.tenant.name, "stopped");
+    }
+
+    /// One run; returns whether it failed as a whole.
+    async fn run_once(&mut self, trigger: Trigger, drift_due: bool) -> bool {
+        let started = Instant::now();
+        let result = self.reconcile(trigger, drift_due).await;
+        let duration = started.elapsed();
+        let name = self.tenant.name.clone();
+        let commit = self.last_commit.clone();
+        let (last_run, error) = match result {
+            Ok(Some(run)) => (Some(run), None),
+            Ok(None) => (None, None),
+            Err(failure) => {
+                self.metrics.error(&name, failure.kind);
+                self.alerts.raise(
+                    &name,
+                    failure.alert,
+                    TENANT_KEY,
+                    commit.as_deref(),
+                    None,
+                    &failure.message,
+                );
+                let run = LastRun {
+                    at: now_rfc3339(),
+                    trigger,
+                    outcome: "error".into(),
+                    changes: 0,
+                    failures: 0,
+                    duration_ms: duration.as_millis() as u64,
+                    run_id: None,
+                };
+                (Some(run), Some(failure.message))
+            }
+        };
+        let failed = error.is_some();
+        if !failed {
+            for kind in [AlertKind::ApplyFailed, AlertKind::PluginFailed] {
+                self.alerts.clear(
+                    &name,
+                    kind,
+                    TENANT_KEY,
+                    commit.as_deref(),
+                    None,
+                    "the tenant reconciles again",
+                );
+            }
+        }
+        if let Some(run) = &last_run {
+            self.metrics.run(&name, &run.outcome, duration);
+        }
+        let mut status = self.status.write().expect("tenant status");
+        if let Some(mut run) = last_run {
+            run.duration_ms = duration.as_millis() as u64;
+            status.last_run = Some(run);
+            status.last_error = error;
+        }
+        status.retrying = self.resources.waiting().map(ToString::to_string).collect();
+        failed
+    }
+
+    /// Fetches, and when anything moved, plans and applies. `Ok(None)`
+    /// means nothing was due and no plugin was called.
+    async fn reconcile(
+        &mut self,
+        trigger: Trigger,
+        drift_due: bool,
+    ) -> Result<Option<LastRun>, RunFailure> {
+        let name = self.tenant.name.clone();
+        let Some(_lock) = self.store.lock_tenant(&name, LOCK_WAIT).await? else {
+            tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
+            return Ok(None);
+        };
+        let state = self.store.tenant_state(&name).await?;
+        let snapshot = self.target_snapshot(&state).await?;
+        let commit = snapshot.commit.clone();
+        let interrupted = !self.store.intents(&name).await?.is_empty();
+        let moved = self.last_commit.as_deref() != Some(commit.id.as_str());
+        let retry_due = self.resources.any_due();
+        let control = (state.suspended, state.held_commit.clone());
+        let control_changed = control != self.last_control;
+        self.last_control = control;
+        let due = moved || drift_due || interrupted || retry_due || control_changed || self.blocked;
+        if !due && trigger != Trigger::Start {
+            return Ok(None);
+        }
+
+        let desired = model::load(&snapshot, &self.tenant.providers)
+            .await
+            .map_err(|error| load_failure(&commit, error))?;
+        let plan = plan::plan(&self.tenant, &desired, &self.store)
+            .await
+            .map_err(plan_failure)?;
+        self.last_commit = Some(commit.id.clone());
+        self.status.write().expect("tenant status").commit = Some(commit.clone());
+        // Failures of resources no longer in the plan are forgotten.
+        let planned: HashSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
+        let stale: Vec<Address> = self
+            .resources
+            .keys()
+            .filter(|a| !planned.contains(a))
+            .cloned()
+            .collect();
+        for address in stale {
+            self.resources.succeed(&address);
+            self.alerts.clear(
+                &name,
+                AlertKind::ApplyFailed,
+                &address.to_string(),
+                Some(&commit.id),
+                Some(&address.to_string()),
+                "no longer failing",
+            );
+        }
+
+        let drifted = self.report_drift(&plan).await?;
+        let config = &self.tenant.config;
+        if config.mode == Mode::PlanOnly || state.suspended {
+            let run_id = if plan.has_changes() && (moved || !drifted.is_empty()) {
+                Some(reconcile::record_plan(&self.store, &plan).await?)
+            } else {
+                None
+            };
+            self.store.set_last_commit(&name, &commit.id).await?;
+            return Ok(Some(self.last_run(trigger, "planned", &plan, 0, run_id)));
+        }
+
+        let mut excluded: HashSet<Address> = HashSet::new();
+        if !config.self_heal {
+            excluded.extend(drifted.iter().cloned());
+        }
+        excluded.extend(
+            plan.changes
+                .iter()
+                .filter(|c| !self.resources.is_due(&c.address))
+                .map(|c| c.address.clone()),
+        );
+        let to_apply = plan.without(&excluded);
+        if to_apply.changes.is_empty() && !moved {
+            self.unblock(&commit.id);
+            let outcome = if drifted.is_empty() {
+                "in-sync"
+            } else {
+                "drifted"
+            };
+            return Ok(Some(self.last_run(trigger, outcome, &plan, 0, None)));
+        }
+        let options = ApplyOptions {
+            kind: "reconcile",
+            force: false,
+        };
+        match plan::apply(&self.tenant, &to_apply, &self.store, options, &|_| {}).await {
+            Err(ApplyError::Blocked(reasons)) => {
+                self.blocked = true;
+                let message = reasons.join("; ");
+                self.alerts.raise(
+                    &name,
+                    AlertKind::Blocked,
+                    "plan",
+                    Some(&commit.id),
+                    None,
+                    &message,
+                );
+                self.status.write().expect("tenant status").blocked = reasons;
+                Ok(Some(self.last_run(trigger, "blocked", &to_apply, 0, None)))
+            }
+            Err(ApplyError::Store(error)) => Err(error.into()),
+            Ok(report) => {
+                self.unblock(&commit.id);
+                let mut failures = 0;
+                for action in &report.actions {
+                    let address = action.address.to_string();
+                    if action.result == ActionResult::Ok {
+                        self.resources.succeed(&action.address);
+                        self.metrics.change(&name, action.action.as_str());
+                        self.alerts.clear(
+                            &name,
+                            AlertKind::ApplyFailed,
+                            &address,
+                            Some(&commit.id),
+                            Some(&address),
+                            "the change now succeeds",
+                        );
+                        self.alerts.clear(
+                            &name,
+                            AlertKind::Drift,
+                            &address,
+                            Some(&commit.id),
+                            Some(&address),
+                            "repaired: the object matches Git again",
+                        );
+                    } else {
+                        failures += 1;
+                        let delay = self.resources.fail(action.address.clone());
+                        let error = action.error.clone().unwrap_or_default();
+                        self.metrics.error(&name, "apply");
+                        self.alerts.raise(
+                            &name,
+                            AlertKind::ApplyFailed,
+                            &address,
+                            Some(&commit.id),
+                            Some(&address),
+                            &format!(
+                                "{} {address} failed: {error}; retrying in {delay:?}",
+                                action.action.as_str()
+                            ),
+                        );
+                    }
+                }
+                if report.succeeded() {
+                    self.metrics.success(&name);
+                }
+                let outcome = match report.outcome.as_str() {
+                    "succeeded" if report.actions.is_empty() => "in-sync",
+                    "succeeded" => "applied",
+                    other => other,
+                };
+                let outcome = outcome.to_string();
+                Ok(Some(self.last_run(
+                    trigger,
+                    &outcome,
+                    &to_apply,
+                    failures,
+                    Some(report.run_id),
+                )))
+            }
+        }
+    }
+
+    /// Clears a block: the plan of this run was not refused.
+    fn unblock(&mut self, commit: &str) {
+        self.blocked = false;
+        self.status.write().expect("tenant status").blocked.clear();
+        self.alerts.clear(
+            &self.tenant.name,
+            AlertKind::Blocked,
+            "plan",
+            Some(commit),
+            None,
+            "the plan is no longer blocked",
+        );
+    }
+
+    /// The commit to reconcile: the ref's, or the one a rollback holds the
+    /// tenant at, until the ref moves.
+    async fn target_snapshot(
+        &self,
+        state: &crate::store::TenantState,
+    ) -> Result<Snapshot, RunFailure> {
+        let source_failure = |error: crate::source::SourceError| RunFailure {
+            kind: "source",
+            alert: AlertKind::ApplyFailed,
+            message: error.to_string(),
+        };
+        let head = self
+            .tenant
+            .source
+            .snapshot()
+            .await
+            .map_err(source_failure)?;
+        match (&state.held_commit, &state.held_head) {
+            (Some(held), Some(held_head)) if *held_head == head.commit.id => self
+                .tenant
+                .source
+                .snapshot_at(held)
+                .await
+                .map_err(source_failure),
+            (Some(held), _) => {
+                tracing::info!(tenant = %self.tenant.name, held = %held, head = %head.commit.id, "a new commit ends the rollback hold");
+                self.store.set_hold(&self.tenant.name, None).await?;
+                reconcile::record_event(
+                    &self.store,
+                    &self.tenant.name,
+                    "release-hold",
+                    &head.commit,
+                )
+                .await?;
+                Ok(head)
+            }
+            (None, _) => Ok(head),
+        }
+    }
+
+    /// Reports drift found by the plan (status, audit, alert) and returns
+    /// the drifted addresses. Alerts of drift that cleared are cleared.
+    async fn report_drift(&mut self, plan: &Plan) -> Result<Vec<Address>, RunFailure> {
+        let name = self.tenant.name.clone();
+        let drifted: Vec<&plan::PlannedChange> = plan.changes.iter().filter(|c| c.drift).collect();
+        let addresses: Vec<Address> = drifted.iter().map(|c| c.address.clone()).collect();
+        for previous in self.alerts.active_keys(&name, AlertKind::Drift) {
+            if !addresses.iter().any(|a| a.to_string() == previous) {
+                self.alerts.clear(
+                    &name,
+                    AlertKind::Drift,
+                    &previous,
+                    Some(&plan.commit.id),
+                    Some(&previous),
+                    "back in sync",
+                );
+            }
+        }
+        self.status.write().expect("tenant status").drifted =
+            addresses.iter().map(ToString::to_string).collect();
+        if drifted.is_empty() {
+            return Ok(addresses);
+        }
+        let fresh: Vec<&&plan::PlannedChange> = {
+            let active = self.alerts.active_keys(&name, AlertKind::Drift);
+            drifted
+                .iter()
+                .filter(|c| !active.contains(&c.address.to_string()))
+                .collect()
+        };
+        if !fresh.is_empty() {
+            // Newly found drift goes into the audit log, once.
+            let run = self
+                .store
+                .begin_run(&name, "drift", &plan.commit, &plan.checksum)
+                .await?;
+            let rows: Vec<(ActionRecord, InventoryChange)> = fresh
+                .iter()
+                .map(|change| {
+                    (
+                        ActionRecord {
+                            run_id: run,
+                            tenant: &name,
+                            commit: &plan.commit,
+                            address: &change.address,
+                            action: "drift",
+                            before_digest: change.desired_digest.clone(),
+                            after_digest: change.observed_digest.clone(),
+                            result: ActionResult::Detected,
+                            error: Some(drift_message(change)),
+                            duration: Duration::ZERO,
+                        },
+                        InventoryChange::Keep,
+                    )
+                })
+                .collect();
+            self.store.record_all(&rows).await?;
+            self.store
+                .finish_run(run, "detected", fresh.len(), 0)
+                .await?;
+            self.metrics.drift(&name, fresh.len() as u64);
+        }
+        let statuses: Vec<(&Address, ResourceStatus, Option<&str>)> = addresses
+            .iter()
+            .map(|a| (a, ResourceStatus::Drifted, None))
+            .collect();
+        self.store.set_statuses(&name, &statuses).await?;
+        for change in &drifted {
+            let address = change.address.to_string();
+            let action = if self.tenant.config.self_heal {
+                "repairing it"
+            } else {
+                "self_heal is off: not repairing it"
+            };
+            self.alerts.raise(
+                &name,
+                AlertKind::Drift,
+                &address,
+                Some(&plan.commit.id),
+                Some(&address),
+                &format!("{}; {action}", drift_message(change)),
+            );
+        }
+        Ok(addresses)
+    }
+
+    fn last_run(
+        &self,
+        trigger: Trigger,
+        outcome: &str,
+        plan: &Plan,
+        failures: usize,
+        run_id: Option<i64>,
+    ) -> LastRun {
+        LastRun {
+            at: now_rfc3339(),
+            trigger,
+            outcome: outcome.to_string(),
+            changes: plan.changes.len(),
+            failures,
+            duration_ms: 0,
+            run_id,
+        }
+    }
+}
+
+fn drift_message(change: &plan::PlannedChange) -> String {
+    match change.action {
+        PlanAction::Create => format!("{} vanished: it was deleted outside Cairn", change.address),
+        _ => format!(
+            "{} was changed outside Cairn ({})",
+            change.address, change.summary
+        ),
+    }
+}
+
+fn load_failure(commit: &CommitInfo, error: LoadError) -> RunFailure {
+    match error {
+        LoadError::Invalid(invalid) => {
+            let first = invalid
+                .diagnostics
+                .first()
+                .map(|d| format!(" First: {d}"))
+                .unwrap_or_default();
+            RunFailure {
+                kind: "invalid",
+                alert: AlertKind::ApplyFailed,
+                message: format!("{invalid}.{first}"),
+            }
+        }
+        LoadError::Plugin(error) => RunFailure {
+            kind: "plugin",
+            alert: AlertKind::PluginFailed,
+            message: format!("at commit {}: {error}", commit.short_id()),
+        },
+    }
+}
+
+fn plan_failure(error: PlanError) -> RunFailure {
+    match error {
+        PlanError::Plugin(error) => RunFailure {
+            kind: "plugin",
+            alert: AlertKind::PluginFailed,
+            message: error.to_string(),
+        },
+        PlanError::Store(error) => error.into(),
+        other => RunFailure {
+            kind: "plan",
+            alert: AlertKind::ApplyFailed,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

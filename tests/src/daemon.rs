@@ -1,0 +1,209 @@
+//! A `cairn daemon` started by a test on a free loopback port, stopped (or
+//! killed) when dropped, and the HTTP calls a test makes to it.
+
+use crate::pdns::API_KEY;
+use crate::ports::free_port;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the daemon may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The webhook secret of test tenants (`webhook_secret = { env = "CAIRN_TEST_HOOK" }`).
+pub const HOOK_SECRET: &str = "cairn-test-hook-secret";
+
+/// A running daemon.
+pub struct Daemon {
+    child: Option<Child>,
+    /// Its HTTP port.
+    pub port: u16,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `cairn daemon` for `config` and waits until it is ready.
+    pub fn start(config: &Path) -> Self {
+        let mut daemon = Self {
+            child: None,
+            port: free_port(),
+            config: config.to_path_buf(),
+            log: config.with_file_name(format!("daemon-{}.log", free_port())),
+        };
+        daemon.spawn();
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open the daemon log");
+        let child = Command::new(crate::cairn_binary())
+            .args(["daemon", "--config"])
+            .arg(&self.config)
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .current_dir(self.config.parent().expect("cairn.toml has a folder"))
+            .env("PDNS_API_KEY", API_KEY)
+            .env("CAIRN_TEST_HOOK", HOOK_SECRET)
+            .env("CAIRN_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start cairn daemon");
+        self.child = Some(child);
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("the daemon exited with {status}:\n{}", self.log());
+            }
+            if matches!(self.get("/readyz"), Ok((200, _))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not become ready:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the daemon again after [`Daemon::kill`] or [`Daemon::stop`].
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the daemon is still running");
+        self.spawn();
+        self.wait_ready();
+    }
+
+    /// Kills the daemon with SIGKILL, at whatever it was doing.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the daemon with SIGTERM and returns its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the daemon did not stop on SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A GET: the status and the body.
+    pub fn get(&self, path: &str) -> Result<(u16, String), String> {
+        self.request("GET", path, &[], "")
+    }
+
+    /// The JSON status of a tenant.
+    pub fn tenant(&self, name: &str) -> serde_json::Value {
+        let (status, body) = self
+            .get(&format!("/api/v1/tenants/{name}"))
+            .expect("the status API answers");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("the status API answers JSON")
+    }
+
+    /// A POST with headers: the status and the body.
+    pub fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        self.request("POST", path, headers, body)
+    }
+
+    /// POSTs a push webhook signed with `secret`.
+    pub fn push(&self, tenant: &str, secret: &str, body: &str) -> u16 {
+        let signature = crate::hmac_sha256_hex(secret.as_bytes(), body.as_bytes());
+        let header = format!("sha256={signature}");
+        self.post(
+            &format!("/hooks/{tenant}"),
+            &[("X-Hub-Signature-256", &header), ("X-GitHub-Event", "push")],
+            body,
+        )
+        .expect("the webhook answers")
+        .0
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("http://127.0.0.1:{}{path}", self.port));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.to_string()).expect("a valid request");
+        let mut response = agent.run(request).map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        Ok((status, text))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes; returns
+/// how long it took.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if check() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
