@@ -82,6 +82,13 @@ impl Daemon {
         }
     }
 
+    /// Starts the daemon again without waiting for it (to kill it at a
+    /// chosen instant of its start-up and first run).
+    pub fn respawn(&mut self) {
+        assert!(self.child.is_none(), "the daemon is still running");
+        self.spawn();
+    }
+
     /// Starts the daemon again after [`Daemon::kill`] or [`Daemon::stop`].
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the daemon is still running");

@@ -45,27 +45,24 @@ impl Session {
     }
 
     /// Takes the tenant's lock, so that no daemon reconciles it meanwhile;
-    /// waits for a reconcile in progress to finish.
+    /// waits for a reconcile in progress to finish. Runs that an earlier
+    /// process left unfinished are then recorded as interrupted.
     pub async fn lock(&self) -> anyhow::Result<cairn::store::TenantLock> {
-        if let Some(lock) = self
-            .store
-            .lock_tenant(&self.tenant.name, Duration::ZERO)
-            .await?
-        {
-            return Ok(lock);
-        }
-        render::progress(&format!(
-            "waiting for another cairn process (the daemon?) to finish with tenant {}",
-            self.tenant.name
-        ));
-        self.store
-            .lock_tenant(&self.tenant.name, LOCK_WAIT)
-            .await?
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "tenant {} stayed busy in another cairn process for {LOCK_WAIT:?}; nothing was applied",
-                    self.tenant.name
-                )
-            })
+        let name = &self.tenant.name;
+        let lock = match self.store.lock_tenant(name, Duration::ZERO).await? {
+            Some(lock) => lock,
+            None => {
+                render::progress(&format!(
+                    "waiting for another cairn process (the daemon?) to finish with tenant {name}"
+                ));
+                self.store.lock_tenant(name, LOCK_WAIT).await?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "tenant {name} stayed busy in another cairn process for {LOCK_WAIT:?}; nothing was applied"
+                    )
+                })?
+            }
+        };
+        self.store.close_interrupted_runs(name).await?;
+        Ok(lock)
     }
 }

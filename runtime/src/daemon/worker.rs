@@ -221,6 +221,10 @@ impl Worker {
             tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
             return Ok(None);
         };
+        let closed = self.store.close_interrupted_runs(&name).await?;
+        if closed > 0 {
+            tracing::warn!(tenant = %name, runs = closed, "runs cut short by an earlier exit are recorded as interrupted; their changes are found out now");
+        }
         let state = self.store.tenant_state(&name).await?;
         let snapshot = self.target_snapshot(&state).await?;
         let commit = snapshot.commit.clone();

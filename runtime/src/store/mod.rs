@@ -401,6 +401,21 @@ impl StateStore {
             .collect()
     }
 
+    /// Marks the tenant's runs that never finished (their process died) as
+    /// `interrupted`; call it holding the tenant's lock, so that no live run
+    /// is among them. Returns how many there were.
+    pub async fn close_interrupted_runs(&self, tenant: &str) -> Result<u64> {
+        let result = sqlx::query(
+            "UPDATE runs SET outcome = 'interrupted', finished_at = ?
+             WHERE tenant = ? AND finished_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(tenant)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
     /// Starts a run and returns its number.
     pub async fn begin_run(
         &self,
