@@ -495,3 +495,68 @@ print(" ".join(sorted(names)))
     );
     assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
 }
+
+#[test]
+fn a_failing_resource_backs_off_without_blocking_the_others() {
+    let ws = Workspace::new();
+    let receiver = AlertReceiver::start();
+    // `www.missing.example.` has no zone on the server: its create fails.
+    let text = format!(
+        "{}\n[[dns.record]]\nname = \"www.missing.example.\"\ntype = \"A\"\nrecords = [\"192.0.2.9\"]\n",
+        zone("example.app.", "192.0.2.1")
+    );
+    ws.repo.write("dns.toml", &text);
+    ws.repo.commit("one good zone, one orphan record", AUTHOR);
+    ws.configure(&ConfigOptions {
+        tenant_settings: "interval = \"1s\"".into(),
+        top_settings: alerts_table(&receiver),
+        ..ConfigOptions::default()
+    });
+    let daemon = Daemon::start(&ws.config_path());
+    let bad = "dns/record/www.missing.example./A";
+    wait_until(
+        Duration::from_secs(20),
+        "the good resources applied",
+        || ws.pdns.dig("www.example.app", "A") == ["192.0.2.1"],
+    );
+    wait_until(Duration::from_secs(10), "the failure alerted", || {
+        !receiver.of("apply-failed", Some(bad)).is_empty()
+    });
+    let status = daemon.tenant("default");
+    assert_eq!(status["retrying"], serde_json::json!([bad]), "{status:#}");
+    let failure = &receiver.of("apply-failed", Some(bad))[0];
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("no zone on the server holds www.missing.example."),
+        "{failure}"
+    );
+
+    // A later commit of an independent resource is not held up.
+    ws.repo
+        .write("dns.toml", &text.replace("192.0.2.1", "192.0.2.2"));
+    ws.repo.commit("move www", AUTHOR);
+    wait_until(Duration::from_secs(10), "the next commit applied", || {
+        ws.pdns.dig("www.example.app", "A") == ["192.0.2.2"]
+    });
+
+    // The zone appears: the retry succeeds, the failure clears.
+    ws.pdns
+        .request("POST", "/api/v1/servers/localhost/zones", Some(&serde_json::json!({"name": "missing.example.", "kind": "Native", "nameservers": []})))
+        .unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the retried resource applied",
+        || ws.pdns.dig("www.missing.example", "A") == ["192.0.2.9"],
+    );
+    wait_until(Duration::from_secs(10), "the recovery alert", || {
+        !receiver.of("recovered", Some(bad)).is_empty()
+    });
+    let failures = receiver.of("apply-failed", Some(bad)).len();
+    assert_eq!(
+        failures, 1,
+        "a failing resource alerts once, not at every retry"
+    );
+    assert_eq!(daemon.tenant("default")["retrying"], serde_json::json!([]));
+}

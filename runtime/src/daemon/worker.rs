@@ -133,8 +133,7 @@ impl Worker {
                 }
             }
             let drift_due = trigger == Trigger::Start || Instant::now() >= next_drift;
-            let span =
-                tracing::info_span!("reconcile", tenant = %self.tenant.name, trigger = ?trigger);
+            let span = tracing::info_span!("reconcile", tenant = %self.tenant.name, trigger = ?trigger, commit = tracing::field::Empty);
             let failed = self.run_once(trigger, drift_due).instrument(span).await;
             let now = Instant::now();
             next_poll = if failed {
@@ -228,6 +227,7 @@ impl Worker {
         let state = self.store.tenant_state(&name).await?;
         let snapshot = self.target_snapshot(&state).await?;
         let commit = snapshot.commit.clone();
+        tracing::Span::current().record("commit", commit.short_id());
         let interrupted = !self.store.intents(&name).await?.is_empty();
         let moved = self.last_commit.as_deref() != Some(commit.id.as_str());
         let retry_due = self.resources.any_due();
@@ -324,6 +324,14 @@ impl Worker {
                 let mut failures = 0;
                 for action in &report.actions {
                     let address = action.address.to_string();
+                    tracing::info_span!("resource", address = %address).in_scope(|| {
+                        tracing::info!(
+                            action = action.action.as_str(),
+                            result = ?action.result,
+                            error = action.error.as_deref().unwrap_or(""),
+                            "change"
+                        )
+                    });
                     if action.result == ActionResult::Ok {
                         self.resources.succeed(&action.address);
                         self.metrics.change(&name, action.action.as_str());

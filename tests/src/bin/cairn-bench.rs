@@ -8,12 +8,21 @@
 
 use cairn::host::{PluginHost, ProviderInstance, ProviderSettings};
 use cairn_tests::Workspace;
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
+use cairn_tests::git::GitRepo;
 use std::time::{Duration, Instant};
 
 /// Calls measured for the per-call overhead (after a warm-up of 100).
 const HOST_CALLS: usize = 2_000;
 /// Runs of the no-change plan; the median is reported.
 const PLAN_RUNS: usize = 5;
+/// Tenants of the idle-daemon measurement.
+const DAEMON_TENANTS: usize = 10;
+/// How long the idle daemon is watched.
+const IDLE_WINDOW: Duration = Duration::from_secs(30);
+/// Webhook pushes timed; the median is reported.
+const PUSHES: usize = 5;
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = std::env::args()
@@ -46,6 +55,23 @@ fn main() -> anyhow::Result<()> {
             format!("{:.3} s", median(plans).as_secs_f64()),
         ));
     }
+
+    let idle = daemon_figures(DAEMON_TENANTS)?;
+    rows.push((
+        format!("daemon: push to applied via webhook (median of {PUSHES})"),
+        format!("{} ms", idle.push_latency.as_millis()),
+    ));
+    rows.push((
+        format!(
+            "daemon: idle CPU, {DAEMON_TENANTS} tenants (interval 1m), over {}s",
+            IDLE_WINDOW.as_secs()
+        ),
+        format!("{:.2}% of one core", idle.cpu_percent),
+    ));
+    rows.push((
+        format!("daemon: resident memory, {DAEMON_TENANTS} tenants"),
+        format!("{:.1} MiB", idle.rss_mib),
+    ));
 
     let width = rows
         .iter()
@@ -134,4 +160,102 @@ fn records(size: usize) -> anyhow::Result<(Duration, Vec<Duration>)> {
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+/// What the daemon measurement found.
+struct DaemonFigures {
+    push_latency: Duration,
+    cpu_percent: f64,
+    rss_mib: f64,
+}
+
+/// Starts a daemon with `tenants` tenants of one zone each on one PowerDNS,
+/// times webhook pushes, then watches it idle.
+fn daemon_figures(tenants: usize) -> anyhow::Result<DaemonFigures> {
+    let ws = Workspace::new();
+    let zone = |tenant: usize, address: &str| {
+        let mut text = format!("[[dns.zone]]\nname = \"t{tenant}.example.\"\n\n");
+        for record in 0..5 {
+            text.push_str(&format!("[[dns.record]]\nname = \"r{record}.t{tenant}.example.\"\ntype = \"A\"\nrecords = [\"{address}\"]\n\n"));
+        }
+        text
+    };
+    let mut config = config_header();
+    let mut repos = Vec::new();
+    for tenant in 0..tenants {
+        let repo = GitRepo::init(&ws.path().join(format!("repo{tenant}")));
+        repo.write("dns.toml", &zone(tenant, "192.0.2.1"));
+        repo.commit("start", "Bench <bench@cairn.invalid>");
+        let options = ConfigOptions {
+            repo: Some(repo.path().display().to_string()),
+            tenant_settings: "webhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
+            ..ConfigOptions::default()
+        };
+        config.push_str(&ws.tenant_block(&format!("t{tenant}"), &options));
+        repos.push(repo);
+    }
+    std::fs::write(ws.config_path(), config)?;
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(Duration::from_secs(60), "every tenant applied", || {
+        (0..tenants).all(|t| ws.pdns.dig(&format!("r4.t{t}.example"), "A") == ["192.0.2.1"])
+    });
+
+    let mut latencies = Vec::new();
+    for push in 0..PUSHES {
+        let address = format!("192.0.2.{}", 10 + push);
+        repos[0].write("dns.toml", &zone(0, &address));
+        repos[0].commit("push", "Bench <bench@cairn.invalid>");
+        let started = Instant::now();
+        anyhow::ensure!(
+            daemon.push("t0", HOOK_SECRET, "{}") == 202,
+            "the webhook was refused"
+        );
+        wait_until(Duration::from_secs(30), "the push applied", || {
+            ws.pdns.dig("r4.t0.example", "A") == [address.clone()]
+        });
+        latencies.push(started.elapsed());
+    }
+
+    // Let the pushes' follow-up runs settle, then watch.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = daemon
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("the daemon is not running"))?;
+    let before = cpu_seconds(pid)?;
+    std::thread::sleep(IDLE_WINDOW);
+    let after = cpu_seconds(pid)?;
+    Ok(DaemonFigures {
+        push_latency: median(latencies),
+        cpu_percent: (after - before) / IDLE_WINDOW.as_secs_f64() * 100.0,
+        rss_mib: rss_mib(pid)?,
+    })
+}
+
+/// Clock ticks per second of /proc's CPU times (Linux's USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU time of a process, from /proc.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // After the command name, fields 12 and 13 are utime and stime.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / TICKS_PER_SECOND)
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?
+        .parse()?;
+    Ok(kib / 1024.0)
 }
