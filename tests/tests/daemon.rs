@@ -560,3 +560,30 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
     );
     assert_eq!(daemon.tenant("default")["retrying"], serde_json::json!([]));
 }
+
+#[test]
+fn a_plan_only_tenant_plans_and_reports_but_never_applies() {
+    let ws = Workspace::new();
+    ws.repo
+        .write("dns.toml", &zone("example.shop.", "192.0.2.1"));
+    let commit = ws.repo.commit("first", AUTHOR);
+    ws.configure(&ConfigOptions {
+        tenant_settings: "interval = \"1s\"\nmode = \"plan-only\"".into(),
+        ..ConfigOptions::default()
+    });
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(Duration::from_secs(20), "the plan recorded", || {
+        daemon.tenant("default")["last_run"]["outcome"] == "planned"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        ws.pdns.zones().is_empty(),
+        "a plan-only tenant changed the server"
+    );
+    let history = ws.cairn(&["history", "--json"]).json();
+    let runs = history.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "one plan for one commit: {history:#}");
+    assert_eq!(runs[0]["kind"], "plan");
+    assert_eq!(runs[0]["commit_id"], commit);
+    assert_eq!(runs[0]["changes"], 2);
+}
