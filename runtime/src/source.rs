@@ -10,7 +10,13 @@ use gix::bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How long fetching and reading a commit may take: a stalled remote fails
+/// the run (and is retried) instead of holding the tenant.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The largest resource file read; larger ones are refused with an error.
 pub const MAX_RESOURCE_FILE_BYTES: usize = 4 << 20;
@@ -149,18 +155,29 @@ impl Source {
 
     async fn read_at(&self, commit: Option<String>) -> Result<Snapshot, SourceError> {
         let source = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let flag = interrupt.clone();
+        let task = tokio::task::spawn_blocking(move || {
             let repository = match &commit {
-                Some(_) => source.open()?,
-                None => source.open_fetched()?,
+                Some(_) => source.open(&flag)?,
+                None => source.open_fetched(&flag)?,
             };
             source.read(&repository, commit.as_deref().unwrap_or(&source.reference))
-        })
-        .await
-        .map_err(|error| SourceError::Open {
-            repo: self.repo.clone(),
-            reason: error.to_string(),
-        })?
+        });
+        match tokio::time::timeout(FETCH_TIMEOUT, task).await {
+            Ok(joined) => joined.map_err(|error| SourceError::Open {
+                repo: self.repo.clone(),
+                reason: error.to_string(),
+            })?,
+            Err(_) => {
+                // The transfer sees the flag and stops.
+                interrupt.store(true, Ordering::Relaxed);
+                Err(SourceError::Fetch {
+                    repo: self.repo.clone(),
+                    reason: format!("no answer within {FETCH_TIMEOUT:?}"),
+                })
+            }
+        }
     }
 
     fn is_remote(&self) -> bool {
@@ -168,23 +185,23 @@ impl Source {
     }
 
     /// The repository after a fetch, for remotes; a local one as it is.
-    fn open_fetched(&self) -> Result<gix::Repository, SourceError> {
+    fn open_fetched(&self, interrupt: &AtomicBool) -> Result<gix::Repository, SourceError> {
         if self.is_remote() {
-            self.fetch()
+            self.fetch(interrupt)
         } else {
-            self.open()
+            self.open(interrupt)
         }
     }
 
     /// The repository (for a remote, its mirror as last fetched).
-    fn open(&self) -> Result<gix::Repository, SourceError> {
+    fn open(&self, interrupt: &AtomicBool) -> Result<gix::Repository, SourceError> {
         let path = if self.is_remote() {
             self.mirror_path()
         } else {
             PathBuf::from(&self.repo)
         };
         if self.is_remote() && !path.join("HEAD").exists() {
-            return self.fetch();
+            return self.fetch(interrupt);
         }
         gix::open_opts(&path, gix::open::Options::isolated()).map_err(|error| SourceError::Open {
             repo: self.repo.clone(),
@@ -199,13 +216,12 @@ impl Source {
     }
 
     /// Clones the remote into the cache on first use, fetches afterwards.
-    fn fetch(&self) -> Result<gix::Repository, SourceError> {
+    fn fetch(&self, interrupt: &AtomicBool) -> Result<gix::Repository, SourceError> {
         let fail = |reason: String| SourceError::Fetch {
             repo: self.repo.clone(),
             reason,
         };
         let mirror = self.mirror_path();
-        let interrupt = AtomicBool::new(false);
         let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
         if mirror.join("HEAD").exists() {
             let repository = gix::open_opts(&mirror, gix::open::Options::isolated())
@@ -220,7 +236,7 @@ impl Source {
                 .map_err(|error| fail(error.to_string()))?
                 .prepare_fetch(gix::progress::Discard, Default::default())
                 .map_err(|error| fail(error.to_string()))?
-                .receive(gix::progress::Discard, &interrupt)
+                .receive(gix::progress::Discard, interrupt)
                 .map_err(|error| fail(error.to_string()))?;
             Ok(repository)
         } else {
@@ -235,7 +251,7 @@ impl Source {
                 .configure_remote(move |remote| {
                     remote.with_refspecs(refspecs, gix::remote::Direction::Fetch)
                 })
-                .fetch_only(gix::progress::Discard, &interrupt)
+                .fetch_only(gix::progress::Discard, interrupt)
                 .map_err(|error| fail(error.to_string()))?;
             Ok(repository)
         }

@@ -83,6 +83,17 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             report.run_id
         );
     }
+    // Applying the ref's commit by hand ends a rollback hold: the operator
+    // chose the ref again.
+    let store = &session.store;
+    let tenant = &session.tenant.name;
+    if report.succeeded() && store.tenant_state(tenant).await?.held_commit.is_some() {
+        store.set_hold(tenant, None).await?;
+        cairn::reconcile::record_event(store, tenant, "release-hold", &fresh.commit).await?;
+        if !args.json {
+            println!("The rollback hold of tenant {tenant} is released: it follows its ref again.");
+        }
+    }
     Ok(if report.succeeded() {
         EXIT_OK
     } else {

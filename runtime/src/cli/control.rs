@@ -70,12 +70,14 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     let target = match &args.to {
         Some(commit) => commit.clone(),
         None => {
-            let current = state.last_applied_commit.clone();
+            // Not the current commit, nor (after an earlier rollback) the
+            // one that rollback left: each rollback goes one further back.
+            let skip = [state.last_applied_commit.clone(), state.held_head.clone()];
             store
                 .applied_commits(&tenant.name)
                 .await?
                 .into_iter()
-                .find(|commit| Some(commit) != current.as_ref())
+                .find(|commit| !skip.contains(&Some(commit.clone())))
                 .with_context(|| format!("tenant {} has no earlier commit applied with success to return to; name one with --to COMMIT", tenant.name))?
         }
     };
@@ -97,6 +99,7 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     let options = ApplyOptions {
         kind: "rollback",
         force: args.force,
+        ..Default::default()
     };
     let report = plan::apply(tenant, &plan, store, options, &render::action).await?;
     if !report.succeeded() {

@@ -117,6 +117,8 @@ pub fn main() -> ExitCode {
             Command::Plugin(PluginCommand::Inspect(args)) => inspect::run(&args).await,
         }
     });
+    // A blocking task stuck on a stalled remote must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

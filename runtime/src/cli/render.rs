@@ -31,6 +31,7 @@ fn marker(action: PlanAction) -> (&'static str, Style) {
         PlanAction::Delete => ("-", RED),
         PlanAction::Forget => ("○", DIM),
         PlanAction::Adopt => ("⇐", YELLOW),
+        PlanAction::Refresh => ("=", DIM),
     }
 }
 

@@ -182,25 +182,41 @@ impl Alerts {
     }
 }
 
+/// Fans events out to one queue per sink. Each sink delivers in order on
+/// its own task, so a slow or dead sink delays only itself, and a
+/// `recovered` never overtakes the alert it clears.
 async fn deliver(mut receiver: mpsc::Receiver<AlertEvent>, sinks: Vec<AlertSink>) {
     let client = reqwest::Client::builder()
         .timeout(DELIVERY_TIMEOUT)
         .build()
         .expect("an HTTP client builds");
-    let sinks = Arc::new(sinks);
+    let queues: Vec<(AlertSink, mpsc::Sender<Vec<u8>>)> = sinks
+        .into_iter()
+        .map(|sink| {
+            let (sender, mut queue) = mpsc::channel::<Vec<u8>>(QUEUE);
+            let (client, target) = (client.clone(), sink.clone());
+            tokio::spawn(async move {
+                while let Some(body) = queue.recv().await {
+                    deliver_one(&client, &target, body).await;
+                }
+            });
+            (sink, sender)
+        })
+        .collect();
     while let Some(event) = receiver.recv().await {
         let body = serde_json::to_vec(&event).expect("alerts serialize");
-        for sink in sinks.iter() {
+        for (sink, queue) in &queues {
             if !sink.events.is_empty() && !sink.events.iter().any(|e| e == event.event.as_str()) {
                 continue;
             }
-            // Each delivery on its own task: a slow sink delays only itself.
-            tokio::spawn(deliver_one(client.clone(), sink.clone(), body.clone()));
+            if queue.try_send(body.clone()).is_err() {
+                tracing::error!(url = %sink.url, "the sink's alert queue is full; an alert was dropped");
+            }
         }
     }
 }
 
-async fn deliver_one(client: reqwest::Client, sink: AlertSink, body: Vec<u8>) {
+async fn deliver_one(client: &reqwest::Client, sink: &AlertSink, body: Vec<u8>) {
     let signature = match &sink.secret {
         Some(reference) => match reference.resolve("alert secret") {
             Ok(secret) => {

@@ -168,6 +168,14 @@ async fn webhook(
                 .into_response();
         }
     };
+    if secret.expose().is_empty() {
+        tracing::error!(tenant = %name, "the webhook secret is empty: refusing every webhook");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the webhook secret is empty\n",
+        )
+            .into_response();
+    }
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|value| value.to_str().ok());

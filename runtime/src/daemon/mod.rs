@@ -62,6 +62,16 @@ pub struct DaemonOptions {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonError> {
+    // Signals are caught from the start: a SIGTERM while plugins load still
+    // stops the daemon gracefully.
+    let shutdown = CancellationToken::new();
+    let signals = signal_streams().map_err(DaemonError::Signals)?;
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal(signals).await;
+        tracing::info!("shutting down: no new runs; waiting for runs in flight");
+        on_signal.cancel();
+    });
     let store = StateStore::open(&config.state).await?;
     let metrics = Arc::new(Metrics::default());
     let mut host = PluginHost::new(Some(config.cache_dir.join("compiled")))?;
@@ -71,7 +81,6 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     }));
     let host = Arc::new(host);
     let alerts = alerts::Alerts::start(config.alerts.clone());
-    let shutdown = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
 
     let mut handles = BTreeMap::new();
@@ -163,29 +172,35 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         tracing::info!("every tenant is loaded; ready");
     }
 
-    wait_for_signal().await.map_err(DaemonError::Signals)?;
-    tracing::info!("shutting down: no new runs; waiting for runs in flight");
-    shutdown.cancel();
+    shutdown.cancelled().await;
     let grace = config.daemon.shutdown_grace;
-    if tokio::time::timeout(grace, futures::future::join_all(workers))
-        .await
-        .is_err()
-    {
+    let stopping = async {
+        futures::future::join_all(workers).await;
+        let _ = server.await;
+    };
+    if tokio::time::timeout(grace, stopping).await.is_err() {
         tracing::warn!(
             ?grace,
-            "runs were still in flight after the grace period; their changes are journaled and will be found out on the next start"
+            "runs or requests were still in flight after the grace period; changes cut off are journaled and found out on the next start"
         );
     }
-    let _ = server.await;
     Ok(())
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
+/// The SIGTERM and SIGINT streams, registered before anything else starts.
+type Signals = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+fn signal_streams() -> std::io::Result<Signals> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
+    Ok((
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+    ))
+}
+
+async fn wait_for_signal((mut terminate, mut interrupt): Signals) {
     tokio::select! {
         _ = terminate.recv() => {}
-        result = tokio::signal::ctrl_c() => result?,
+        _ = interrupt.recv() => {}
     }
-    Ok(())
 }

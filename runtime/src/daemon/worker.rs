@@ -72,6 +72,8 @@ pub struct Worker {
     last_control: (bool, Option<String>),
     /// The last plan was blocked: plan again until it is not.
     blocked: bool,
+    /// The checksum of the plan last refused as blocked.
+    blocked_checksum: Option<String>,
 }
 
 impl Worker {
@@ -99,6 +101,7 @@ impl Worker {
             last_commit: None,
             last_control: (false, None),
             blocked: false,
+            blocked_checksum: None,
         }
     }
 
@@ -183,7 +186,7 @@ impl Worker {
             }
         };
         let failed = error.is_some();
-        if !failed {
+        if !failed && last_run.is_some() {
             for kind in [AlertKind::ApplyFailed, AlertKind::PluginFailed] {
                 self.alerts.clear(
                     &name,
@@ -228,13 +231,19 @@ impl Worker {
         let snapshot = self.target_snapshot(&state).await?;
         let commit = snapshot.commit.clone();
         tracing::Span::current().record("commit", commit.short_id());
+        let applies = self.tenant.config.mode == Mode::Apply && !state.suspended;
         let interrupted = !self.store.intents(&name).await?.is_empty();
-        let moved = self.last_commit.as_deref() != Some(commit.id.as_str());
-        let retry_due = self.resources.any_due();
+        // Another process (`cairn apply`, `cairn rollback`) may have moved
+        // the tenant since this worker's last run.
+        let moved = self.last_commit.as_deref() != Some(commit.id.as_str())
+            || state.last_commit != self.last_commit;
         let control = (state.suspended, state.held_commit.clone());
         let control_changed = control != self.last_control;
         self.last_control = control;
-        let due = moved || drift_due || interrupted || retry_due || control_changed || self.blocked;
+        // Retries, crash recovery and blocks are reasons to plan only where
+        // something may be applied.
+        let pending_work = applies && (interrupted || self.resources.any_due() || self.blocked);
+        let due = moved || drift_due || control_changed || pending_work;
         if !due && trigger != Trigger::Start {
             return Ok(None);
         }
@@ -245,42 +254,26 @@ impl Worker {
         let plan = plan::plan(&self.tenant, &desired, &self.store)
             .await
             .map_err(plan_failure)?;
-        self.last_commit = Some(commit.id.clone());
         self.status.write().expect("tenant status").commit = Some(commit.clone());
-        // Failures of resources no longer in the plan are forgotten.
-        let planned: HashSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
-        let stale: Vec<Address> = self
-            .resources
-            .keys()
-            .filter(|a| !planned.contains(a))
-            .cloned()
-            .collect();
-        for address in stale {
-            self.resources.succeed(&address);
-            self.alerts.clear(
-                &name,
-                AlertKind::ApplyFailed,
-                &address.to_string(),
-                Some(&commit.id),
-                Some(&address.to_string()),
-                "no longer failing",
-            );
-        }
-
+        self.forget_stale_failures(&plan);
+        self.mark_in_sync(&plan).await?;
         let drifted = self.report_drift(&plan).await?;
-        let config = &self.tenant.config;
-        if config.mode == Mode::PlanOnly || state.suspended {
+
+        if !applies {
             let run_id = if plan.has_changes() && (moved || !drifted.is_empty()) {
                 Some(reconcile::record_plan(&self.store, &plan).await?)
             } else {
                 None
             };
             self.store.set_last_commit(&name, &commit.id).await?;
+            self.last_commit = Some(commit.id.clone());
             return Ok(Some(self.last_run(trigger, "planned", &plan, 0, run_id)));
         }
 
+        // Held back: drift when self-heal is off, resources waiting for
+        // their retry, and whatever depends on them.
         let mut excluded: HashSet<Address> = HashSet::new();
-        if !config.self_heal {
+        if !self.tenant.config.self_heal {
             excluded.extend(drifted.iter().cloned());
         }
         excluded.extend(
@@ -290,8 +283,10 @@ impl Worker {
                 .map(|c| c.address.clone()),
         );
         let to_apply = plan.without(&excluded);
+        let held_back = plan.changes.len() - to_apply.changes.len();
         if to_apply.changes.is_empty() && !moved {
             self.unblock(&commit.id);
+            self.last_commit = Some(commit.id.clone());
             let outcome = if drifted.is_empty() {
                 "in-sync"
             } else {
@@ -299,13 +294,21 @@ impl Worker {
             };
             return Ok(Some(self.last_run(trigger, outcome, &plan, 0, None)));
         }
+        // A block is recorded and alerted once per plan, not at every poll.
+        if !to_apply.blocked.is_empty()
+            && self.blocked_checksum.as_deref() == Some(&to_apply.checksum)
+        {
+            return Ok(Some(self.last_run(trigger, "blocked", &to_apply, 0, None)));
+        }
         let options = ApplyOptions {
             kind: "reconcile",
             force: false,
+            held_back,
         };
         match plan::apply(&self.tenant, &to_apply, &self.store, options, &|_| {}).await {
             Err(ApplyError::Blocked(reasons)) => {
                 self.blocked = true;
+                self.blocked_checksum = Some(to_apply.checksum.clone());
                 let message = reasons.join("; ");
                 self.alerts.raise(
                     &name,
@@ -316,59 +319,14 @@ impl Worker {
                     &message,
                 );
                 self.status.write().expect("tenant status").blocked = reasons;
+                self.last_commit = Some(commit.id.clone());
                 Ok(Some(self.last_run(trigger, "blocked", &to_apply, 0, None)))
             }
             Err(ApplyError::Store(error)) => Err(error.into()),
             Ok(report) => {
                 self.unblock(&commit.id);
-                let mut failures = 0;
-                for action in &report.actions {
-                    let address = action.address.to_string();
-                    tracing::info_span!("resource", address = %address).in_scope(|| {
-                        tracing::info!(
-                            action = action.action.as_str(),
-                            result = ?action.result,
-                            error = action.error.as_deref().unwrap_or(""),
-                            "change"
-                        )
-                    });
-                    if action.result == ActionResult::Ok {
-                        self.resources.succeed(&action.address);
-                        self.metrics.change(&name, action.action.as_str());
-                        self.alerts.clear(
-                            &name,
-                            AlertKind::ApplyFailed,
-                            &address,
-                            Some(&commit.id),
-                            Some(&address),
-                            "the change now succeeds",
-                        );
-                        self.alerts.clear(
-                            &name,
-                            AlertKind::Drift,
-                            &address,
-                            Some(&commit.id),
-                            Some(&address),
-                            "repaired: the object matches Git again",
-                        );
-                    } else {
-                        failures += 1;
-                        let delay = self.resources.fail(action.address.clone());
-                        let error = action.error.clone().unwrap_or_default();
-                        self.metrics.error(&name, "apply");
-                        self.alerts.raise(
-                            &name,
-                            AlertKind::ApplyFailed,
-                            &address,
-                            Some(&commit.id),
-                            Some(&address),
-                            &format!(
-                                "{} {address} failed: {error}; retrying in {delay:?}",
-                                action.action.as_str()
-                            ),
-                        );
-                    }
-                }
+                self.last_commit = Some(commit.id.clone());
+                let failures = self.follow_up(&report, &commit);
                 if report.succeeded() {
                     self.metrics.success(&name);
                 }
@@ -389,9 +347,110 @@ impl Worker {
         }
     }
 
+    /// After an apply: retries, metrics and alerts per change. Returns how
+    /// many changes were not made.
+    fn follow_up(&mut self, report: &plan::ApplyReport, commit: &CommitInfo) -> usize {
+        let name = self.tenant.name.clone();
+        let mut failures = 0;
+        for action in &report.actions {
+            let address = action.address.to_string();
+            tracing::info_span!("resource", address = %address).in_scope(|| {
+                tracing::info!(
+                    action = action.action.as_str(),
+                    result = ?action.result,
+                    error = action.error.as_deref().unwrap_or(""),
+                    "change"
+                )
+            });
+            if action.result == ActionResult::Ok {
+                self.resources.succeed(&action.address);
+                self.metrics.change(&name, action.action.as_str());
+                self.alerts.clear(
+                    &name,
+                    AlertKind::ApplyFailed,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    "the change now succeeds",
+                );
+                self.alerts.clear(
+                    &name,
+                    AlertKind::Drift,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    "repaired: the object matches Git again",
+                );
+            } else {
+                failures += 1;
+                let delay = self.resources.fail(action.address.clone());
+                let error = action.error.clone().unwrap_or_default();
+                self.metrics.error(&name, "apply");
+                self.alerts.raise(
+                    &name,
+                    AlertKind::ApplyFailed,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    &format!(
+                        "{} {address} failed: {error}; retrying in {delay:?}",
+                        action.action.as_str()
+                    ),
+                );
+            }
+        }
+        failures
+    }
+
+    /// Failures of resources no longer in the plan are forgotten.
+    fn forget_stale_failures(&mut self, plan: &Plan) {
+        let planned: HashSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
+        let stale: Vec<Address> = self
+            .resources
+            .keys()
+            .filter(|a| !planned.contains(a))
+            .cloned()
+            .collect();
+        for address in stale {
+            self.resources.succeed(&address);
+            let key = address.to_string();
+            self.alerts.clear(
+                &self.tenant.name,
+                AlertKind::ApplyFailed,
+                &key,
+                Some(&plan.commit.id),
+                Some(&key),
+                "no longer failing",
+            );
+        }
+    }
+
+    /// Owned resources the plan leaves alone match Git: any `drifted` or
+    /// `failed` status they had (repaired by hand, or reverted in Git) is
+    /// over.
+    async fn mark_in_sync(&self, plan: &Plan) -> Result<(), StoreError> {
+        let planned: HashSet<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+        let statuses = self.store.statuses(&self.tenant.name).await?;
+        let settled: Vec<Address> = statuses
+            .iter()
+            .filter(|r| matches!(r.status, ResourceStatus::Drifted | ResourceStatus::Failed))
+            .filter(|r| !planned.contains(&r.address))
+            .filter_map(|r| Address::parse(&r.address))
+            .collect();
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(&Address, ResourceStatus, Option<&str>)> = settled
+            .iter()
+            .map(|a| (a, ResourceStatus::InSync, None))
+            .collect();
+        self.store.set_statuses(&self.tenant.name, &rows).await
+    }
+
     /// Clears a block: the plan of this run was not refused.
     fn unblock(&mut self, commit: &str) {
         self.blocked = false;
+        self.blocked_checksum = None;
         self.status.write().expect("tenant status").blocked.clear();
         self.alerts.clear(
             &self.tenant.name,

@@ -53,6 +53,11 @@ pub struct ApplyOptions<'a> {
     pub kind: &'a str,
     /// Apply even when the safety threshold blocks the plan.
     pub force: bool,
+    /// Changes of the full plan left out of this one (drift not to be
+    /// repaired, resources waiting for a retry): the run is then `partial`
+    /// even when everything it tried succeeded, and the commit does not
+    /// count as applied.
+    pub held_back: usize,
 }
 
 impl Default for ApplyOptions<'_> {
@@ -60,6 +65,7 @@ impl Default for ApplyOptions<'_> {
         Self {
             kind: "apply",
             force: false,
+            held_back: 0,
         }
     }
 }
@@ -112,7 +118,8 @@ pub async fn apply(
         .count();
     let outcome = match (&result, failures) {
         (Err(_), _) => "interrupted",
-        (Ok(()), 0) => "succeeded",
+        (Ok(()), 0) if options.held_back == 0 => "succeeded",
+        (Ok(()), 0) => "partial",
         (Ok(()), n) if n == reports.len() => "failed",
         (Ok(()), _) => "partial",
     };
@@ -346,7 +353,8 @@ fn finish<'a>(
                 PlanAction::Create
                 | PlanAction::Update
                 | PlanAction::Replace
-                | PlanAction::Adopt => InventoryChange::Own {
+                | PlanAction::Adopt
+                | PlanAction::Refresh => InventoryChange::Own {
                     spec_digest: change.desired_digest.clone().unwrap_or_default(),
                     state,
                     lifecycle: change.lifecycle.clone(),
@@ -363,6 +371,14 @@ fn finish<'a>(
             Some(failure.reason),
             None,
             InventoryChange::DropPending,
+        ),
+        // A broken call may have made the change: the journal entry stays,
+        // so that the next plan finds out.
+        Err(failure) if !failure.definite => (
+            failure.result,
+            Some(failure.reason),
+            None,
+            InventoryChange::Unknown,
         ),
         Err(failure) => (
             failure.result,

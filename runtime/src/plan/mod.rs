@@ -18,7 +18,20 @@ use crate::source::CommitInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+
+/// Providers below this many owned objects are never blocked: deleting 2
+/// of 3 records is ordinary (octoDNS uses the same floor of 10).
+pub const SAFETY_MIN_OWNED: usize = 10;
+
+/// The inputs of the safety threshold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Safety {
+    /// Owned (confirmed) objects per provider.
+    pub owned: BTreeMap<String, usize>,
+    /// The tenant's `max_delete_percent`.
+    pub max_delete_percent: u8,
+}
 
 /// The version of the saved-plan format.
 pub const PLAN_FORMAT: u32 = 1;
@@ -40,6 +53,10 @@ pub enum PlanAction {
     Forget,
     /// Take over an existing object that already matches (`adopt = true`).
     Adopt,
+    /// Record what Git changed that the world does not show (lifecycle
+    /// flags, dependencies, an `ignore_changes` field): the inventory is
+    /// updated, the object is not touched.
+    Refresh,
 }
 
 impl PlanAction {
@@ -52,12 +69,13 @@ impl PlanAction {
             Self::Delete => "delete",
             Self::Forget => "forget",
             Self::Adopt => "adopt",
+            Self::Refresh => "refresh",
         }
     }
 
     /// Whether the provider is called for it.
     pub fn calls_provider(self) -> bool {
-        !matches!(self, Self::Forget | Self::Adopt)
+        !matches!(self, Self::Forget | Self::Adopt | Self::Refresh)
     }
 }
 
@@ -112,6 +130,10 @@ pub struct Plan {
     /// threshold); empty when it is safe.
     #[serde(default)]
     pub blocked: Vec<String>,
+    /// What the safety threshold is computed from: owned objects per
+    /// provider, and the tenant's `max_delete_percent`.
+    #[serde(skip)]
+    pub(crate) safety: Safety,
     /// The checksum a saved plan is checked against.
     pub checksum: String,
 }
@@ -120,6 +142,34 @@ impl Plan {
     /// Whether the plan changes anything.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// Why the plan's deletes and replaces are unsafe: for each provider
+    /// holding at least [`SAFETY_MIN_OWNED`] owned objects, the share it
+    /// would delete or replace, when above `max_delete_percent`.
+    pub(crate) fn safety_check(&self) -> Vec<String> {
+        let mut destructive: BTreeMap<&str, usize> = BTreeMap::new();
+        for change in &self.changes {
+            if matches!(change.action, PlanAction::Delete | PlanAction::Replace) {
+                *destructive
+                    .entry(change.address.provider.as_str())
+                    .or_default() += 1;
+            }
+        }
+        let max_percent = self.safety.max_delete_percent;
+        destructive
+            .into_iter()
+            .filter_map(|(provider, count)| {
+                let total = self.safety.owned.get(provider).copied().unwrap_or(0);
+                let too_many = count * 100 > total * usize::from(max_percent);
+                (total >= SAFETY_MIN_OWNED && too_many).then(|| {
+                    format!(
+                        "the plan deletes or replaces {count} of the {total} objects provider `{provider}` owns ({}%), more than max_delete_percent = {max_percent}",
+                        count * 100 / total
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The plan without the `excluded` changes and every change that must
@@ -139,7 +189,7 @@ impl Plan {
                 break;
             }
         }
-        Plan {
+        let mut plan = Plan {
             changes: self
                 .changes
                 .iter()
@@ -147,7 +197,10 @@ impl Plan {
                 .cloned()
                 .collect(),
             ..self.clone()
-        }
+        };
+        // What is left out is not deleted either.
+        plan.blocked = plan.safety_check();
+        plan
     }
 
     /// How many changes of each action, in action order.

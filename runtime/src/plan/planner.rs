@@ -3,7 +3,9 @@
 //! does about ownership, pruning, `protect`, `on_delete`, `adopt` and
 //! `ignore_changes`.
 
-use super::{PLAN_FORMAT, Plan, PlanAction, PlannedChange, checksum, digest, redact_fields};
+use super::{
+    PLAN_FORMAT, Plan, PlanAction, PlannedChange, Safety, checksum, digest, redact_fields,
+};
 use crate::host::types::{DiffInput, Observed};
 use crate::host::{PluginError, ProviderInstance};
 use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
@@ -209,9 +211,21 @@ pub async fn plan(
                 Subject::Removed(o) => (&o.address, o.lifecycle.clone(), Vec::new(), Some(*o)),
             };
             let unconfirmed = ours.is_none_or(|o| o.pending) || interrupted.contains_key(address);
+            // The inventory must follow Git even when the world needs no
+            // change: otherwise a new `protect` or an edited ignored field
+            // would be forgotten.
+            let stale_record = match (subject, ours) {
+                (Subject::Desired(r), Some(o)) => {
+                    o.spec_digest != digest(&r.spec)
+                        || o.lifecycle != r.lifecycle
+                        || o.depends_on != r.depends_on
+                }
+                _ => false,
+            };
             let action = match PlanAction::from_provider(change.action) {
                 Some(action) => action,
                 None if unconfirmed && input.observed.is_some() => PlanAction::Adopt,
+                None if stale_record && input.observed.is_some() => PlanAction::Refresh,
                 None => {
                     unchanged += 1;
                     continue;
@@ -241,6 +255,9 @@ pub async fn plan(
                 }
                 (PlanAction::Adopt, None) => {
                     "take over the existing object, which already matches".to_string()
+                }
+                (PlanAction::Refresh, _) => {
+                    "record Git's change (lifecycle, dependencies or ignored fields); the object is not touched".to_string()
                 }
                 (_, Some(run)) => format!("{} (again: run #{run} was interrupted)", change.summary),
                 (_, None) => change.summary.clone(),
@@ -329,60 +346,31 @@ pub async fn plan(
     }
     changes.append(&mut deletes);
     changes.append(&mut forgets);
-    let blocked = safety_check(&changes, &owned, tenant.config.max_delete_percent);
+    let mut safety = Safety {
+        owned: BTreeMap::new(),
+        max_delete_percent: tenant.config.max_delete_percent,
+    };
+    for resource in owned.values().filter(|o| !o.pending) {
+        *safety
+            .owned
+            .entry(resource.address.provider.clone())
+            .or_default() += 1;
+    }
 
     let checksum = checksum(&tenant.name, &desired.commit, &changes);
-    Ok(Plan {
+    let mut plan = Plan {
         format: PLAN_FORMAT,
         tenant: tenant.name.clone(),
         commit: desired.commit.clone(),
         changes,
         unchanged,
         notes,
-        blocked,
+        blocked: Vec::new(),
+        safety,
         checksum,
-    })
-}
-
-/// Providers below this many owned objects are never blocked: deleting 2
-/// of 3 records is ordinary (octoDNS uses the same floor of 10).
-pub const SAFETY_MIN_OWNED: usize = 10;
-
-/// Why the plan must not be applied without `--force`: for each provider
-/// holding at least [`SAFETY_MIN_OWNED`] owned objects, the share it would
-/// delete or replace, when above `max_percent`.
-fn safety_check(
-    changes: &[PlannedChange],
-    owned: &HashMap<Address, OwnedResource>,
-    max_percent: u8,
-) -> Vec<String> {
-    let mut owned_by_provider: BTreeMap<&str, usize> = BTreeMap::new();
-    for resource in owned.values().filter(|o| !o.pending) {
-        *owned_by_provider
-            .entry(resource.address.provider.as_str())
-            .or_default() += 1;
-    }
-    let mut destructive: BTreeMap<&str, usize> = BTreeMap::new();
-    for change in changes {
-        if matches!(change.action, PlanAction::Delete | PlanAction::Replace) {
-            *destructive
-                .entry(change.address.provider.as_str())
-                .or_default() += 1;
-        }
-    }
-    destructive
-        .into_iter()
-        .filter_map(|(provider, count)| {
-            let total = owned_by_provider.get(provider).copied().unwrap_or(0);
-            let too_many = count * 100 > total * usize::from(max_percent);
-            (total >= SAFETY_MIN_OWNED && too_many).then(|| {
-                format!(
-                    "the plan deletes or replaces {count} of the {total} objects provider `{provider}` owns ({}%), more than max_delete_percent = {max_percent}",
-                    count * 100 / total
-                )
-            })
-        })
-        .collect()
+    };
+    plan.blocked = plan.safety_check();
+    Ok(plan)
 }
 
 fn work_for<'w, 'a>(

@@ -86,6 +86,9 @@ pub enum InventoryChange {
     DropPending,
     /// Leave the inventory as it is.
     Keep,
+    /// Leave the inventory as it is and keep the change's journal entry:
+    /// whether it happened is unknown (the plugin call broke).
+    Unknown,
 }
 
 /// How an action ended.
@@ -782,12 +785,15 @@ async fn record_one(
     .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX))
     .execute(&mut **transaction)
     .await?;
-    // The outcome is recorded: the change is no longer in flight.
-    sqlx::query("DELETE FROM intents WHERE tenant = ? AND address = ?")
-        .bind(action.tenant)
-        .bind(action.address.to_string())
-        .execute(&mut **transaction)
-        .await?;
+    // The outcome is recorded: the change is no longer in flight (unless
+    // its outcome is unknown).
+    if !matches!(change, InventoryChange::Unknown) {
+        sqlx::query("DELETE FROM intents WHERE tenant = ? AND address = ?")
+            .bind(action.tenant)
+            .bind(action.address.to_string())
+            .execute(&mut **transaction)
+            .await?;
+    }
     match change {
         InventoryChange::Own {
             spec_digest,
@@ -835,7 +841,9 @@ async fn record_one(
                 .execute(&mut **transaction)
                 .await?;
         }
-        InventoryChange::Keep if action.result == ActionResult::Failed => {
+        InventoryChange::Keep | InventoryChange::Unknown
+            if action.result == ActionResult::Failed =>
+        {
             sqlx::query(
                 "UPDATE resources SET status = 'failed', last_error = ?, updated_at = ?
                  WHERE tenant = ? AND address = ?",
@@ -847,7 +855,7 @@ async fn record_one(
             .execute(&mut **transaction)
             .await?;
         }
-        InventoryChange::Keep => {}
+        InventoryChange::Keep | InventoryChange::Unknown => {}
     }
     Ok(())
 }
