@@ -31,13 +31,7 @@ pub struct RollbackArgs {
 pub async fn suspend(target: &Target) -> anyhow::Result<u8> {
     let (store, tenant) = open_store(target).await?;
     store.set_suspended(&tenant, true).await?;
-    reconcile::record_event(
-        &store,
-        &tenant,
-        "suspend",
-        &operator_event(&store, &tenant, "suspended").await?,
-    )
-    .await?;
+    record_operator_event(&store, &tenant, "suspend", "suspended").await?;
     println!(
         "Tenant {tenant} is suspended: the daemon plans and reports, but applies nothing until `cairn resume`."
     );
@@ -49,13 +43,7 @@ pub async fn resume(target: &Target) -> anyhow::Result<u8> {
     let (store, tenant) = open_store(target).await?;
     store.set_suspended(&tenant, false).await?;
     store.set_hold(&tenant, None).await?;
-    reconcile::record_event(
-        &store,
-        &tenant,
-        "resume",
-        &operator_event(&store, &tenant, "resumed").await?,
-    )
-    .await?;
+    record_operator_event(&store, &tenant, "resume", "resumed").await?;
     println!("Tenant {tenant} is resumed: the daemon follows its ref and applies again.");
     Ok(EXIT_OK)
 }
@@ -128,19 +116,22 @@ async fn open_store(target: &Target) -> anyhow::Result<(StateStore, String)> {
     Ok((store, tenant))
 }
 
-/// The history record of an operator's command: the tenant's last commit,
-/// attributed to the operator running it.
-async fn operator_event(
+/// Records an operator's command in the history, at the tenant's last
+/// commit, attributed to the operator running it.
+async fn record_operator_event(
     store: &StateStore,
     tenant: &str,
+    kind: &str,
     what: &str,
-) -> anyhow::Result<CommitInfo> {
+) -> anyhow::Result<()> {
     let state = store.tenant_state(tenant).await?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    Ok(CommitInfo {
+    let event = CommitInfo {
         id: state.last_commit.unwrap_or_else(|| "-".into()),
         author: format!("{operator} (cairn {what})"),
         summary: format!("tenant {what} by {operator}"),
         time: cairn::store::now_ms() / 1000,
-    })
+    };
+    reconcile::record_event(store, tenant, kind, &event).await?;
+    Ok(())
 }
