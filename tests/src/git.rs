@@ -148,3 +148,151 @@ impl Drop for GitDaemon {
         let _ = self.child.wait();
     }
 }
+
+/// Repositories below a folder served over HTTP by `git http-backend` (the
+/// smart HTTP protocol), behind a small CGI bridge on a free loopback port.
+pub struct GitHttpServer {
+    /// The base URL; a repository `name` is at `{url}/{name}`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GitHttpServer {
+    /// Serves every repository below `base`.
+    pub fn start(base: &Path) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let url = format!("http://{}/git", listener.local_addr().expect("an address"));
+        let base = base.to_path_buf();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                let app = axum::Router::new().route(
+                    "/git/{*path}",
+                    axum::routing::any(move |request: axum::extract::Request| {
+                        let base = base.clone();
+                        async move { http_backend(&base, request).await }
+                    }),
+                );
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Self {
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for GitHttpServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs one request through `git http-backend` (CGI) and turns its output
+/// into a response.
+async fn http_backend(base: &Path, request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let (parts, body) = request.into_parts();
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix("/git")
+        .unwrap_or("/")
+        .to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut child = tokio::process::Command::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", base)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("REQUEST_METHOD", parts.method.as_str())
+        .env("PATH_INFO", &path)
+        .env("QUERY_STRING", &query)
+        .env("CONTENT_TYPE", &content_type)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run git http-backend");
+    let mut stdin = child.stdin.take().expect("a stdin");
+    let _ = stdin.write_all(&body).await;
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .await
+        .expect("git http-backend finishes");
+    // CGI output: headers, a blank line, the body.
+    let split = output
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| {
+            output
+                .stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        });
+    let Some((end, gap)) = split else {
+        return (axum::http::StatusCode::BAD_GATEWAY, "no CGI headers").into_response();
+    };
+    let mut response = axum::http::Response::builder();
+    for line in String::from_utf8_lossy(&output.stdout[..end]).lines() {
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("status") {
+                let code = value
+                    .split_whitespace()
+                    .next()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(200u16);
+                response = response.status(code);
+            } else {
+                response = response.header(name.trim(), value);
+            }
+        }
+    }
+    response
+        .body(axum::body::Body::from(output.stdout[end + gap..].to_vec()))
+        .unwrap_or_else(|_| {
+            (axum::http::StatusCode::BAD_GATEWAY, "bad CGI headers").into_response()
+        })
+}

@@ -4,7 +4,7 @@
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
-use cairn_tests::git::GitDaemon;
+use cairn_tests::git::{GitDaemon, GitHttpServer};
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
@@ -47,6 +47,17 @@ fn a_git_url_served_by_git_daemon_is_cloned_and_fetched() {
     let daemon = GitDaemon::start(ws.path());
     ws.configure(&ConfigOptions {
         repo: Some(daemon.url("zones")),
+        ..ConfigOptions::default()
+    });
+    apply_follow_the_remote(&ws);
+}
+
+#[test]
+fn an_http_url_served_by_git_http_backend_is_cloned_and_fetched() {
+    let ws = Workspace::new();
+    let server = GitHttpServer::start(ws.path());
+    ws.configure(&ConfigOptions {
+        repo: Some(format!("{}/zones", server.url)),
         ..ConfigOptions::default()
     });
     apply_follow_the_remote(&ws);
