@@ -473,24 +473,28 @@ impl StateStore {
         intents: &[(&Address, &Lifecycle, &[Address])],
     ) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for (address, lifecycle, depends_on) in intents {
-            sqlx::query(
+        let now = now_ms();
+        for chunk in intents.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                        lifecycle, depends_on, commit_id, pending, updated_at)
-                 VALUES (?, ?, ?, ?, ?, '', NULL, ?, ?, ?, 1, ?)
-                 ON CONFLICT (tenant, address) DO NOTHING",
-            )
-            .bind(tenant)
-            .bind(address.to_string())
-            .bind(&address.provider)
-            .bind(&address.type_name)
-            .bind(&address.id)
-            .bind(to_json(lifecycle))
-            .bind(to_json(depends_on))
-            .bind(&commit.id)
-            .bind(now_ms())
-            .execute(&mut *transaction)
-            .await?;
+                                        lifecycle, depends_on, commit_id, pending, updated_at) ",
+            );
+            insert.push_values(chunk, |mut row, (address, lifecycle, depends_on)| {
+                row.push_bind(tenant)
+                    .push_bind(address.to_string())
+                    .push_bind(&address.provider)
+                    .push_bind(&address.type_name)
+                    .push_bind(&address.id)
+                    .push_bind("")
+                    .push_bind(None::<String>)
+                    .push_bind(to_json(*lifecycle))
+                    .push_bind(to_json(*depends_on))
+                    .push_bind(&commit.id)
+                    .push_bind(1_i64)
+                    .push_bind(now);
+            });
+            insert.push(" ON CONFLICT (tenant, address) DO NOTHING");
+            insert.build().execute(&mut *transaction).await?;
         }
         transaction.commit().await?;
         Ok(())
@@ -505,9 +509,7 @@ impl StateStore {
     /// transaction: all of them or none.
     pub async fn record_all(&self, actions: &[(ActionRecord<'_>, InventoryChange)]) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for (action, change) in actions {
-            record_one(&mut transaction, action, change).await?;
-        }
+        record_batch(&mut transaction, actions).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -615,19 +617,20 @@ impl StateStore {
         intents: &[(&Address, &str, Option<&str>)],
     ) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for (address, action, digest) in intents {
-            sqlx::query(
-                "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(tenant)
-            .bind(run_id)
-            .bind(address.to_string())
-            .bind(action)
-            .bind(digest)
-            .bind(now_ms())
-            .execute(&mut *transaction)
-            .await?;
+        let now = now_ms();
+        for chunk in intents.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, (address, action, digest)| {
+                row.push_bind(tenant)
+                    .push_bind(run_id)
+                    .push_bind(address.to_string())
+                    .push_bind(*action)
+                    .push_bind(*digest)
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut *transaction).await?;
         }
         transaction.commit().await?;
         Ok(())
@@ -760,107 +763,154 @@ impl StateStore {
     }
 }
 
-/// Writes one audit row and applies its inventory change.
-async fn record_one(
+/// Rows per multi-row statement: a batch of 10,000 changes is written in
+/// a few dozen statements instead of 50,000, well below SQLite's limit of
+/// 32,766 bound values (12 columns × 500 rows).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes audit rows and applies their inventory changes, in batches.
+async fn record_batch(
     transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    action: &ActionRecord<'_>,
-    change: &InventoryChange,
+    actions: &[(ActionRecord<'_>, InventoryChange)],
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
-                                before_digest, after_digest, result, error, duration_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(action.run_id)
-    .bind(now_ms())
-    .bind(action.tenant)
-    .bind(&action.commit.id)
-    .bind(&action.commit.author)
-    .bind(action.address.to_string())
-    .bind(action.action)
-    .bind(&action.before_digest)
-    .bind(&action.after_digest)
-    .bind(action.result.as_str())
-    .bind(&action.error)
-    .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX))
-    .execute(&mut **transaction)
-    .await?;
-    // The outcome is recorded: the change is no longer in flight (unless
-    // its outcome is unknown).
-    if !matches!(change, InventoryChange::Unknown) {
-        sqlx::query("DELETE FROM intents WHERE tenant = ? AND address = ?")
-            .bind(action.tenant)
-            .bind(action.address.to_string())
-            .execute(&mut **transaction)
-            .await?;
+    let now = now_ms();
+    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
+                                before_digest, after_digest, result, error, duration_ms) ",
+        );
+        insert.push_values(chunk, |mut row, (action, _)| {
+            row.push_bind(action.run_id)
+                .push_bind(now)
+                .push_bind(action.tenant)
+                .push_bind(&action.commit.id)
+                .push_bind(&action.commit.author)
+                .push_bind(action.address.to_string())
+                .push_bind(action.action)
+                .push_bind(&action.before_digest)
+                .push_bind(&action.after_digest)
+                .push_bind(action.result.as_str())
+                .push_bind(&action.error)
+                .push_bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX));
+        });
+        insert.build().execute(&mut **transaction).await?;
     }
-    match change {
-        InventoryChange::Own {
-            spec_digest,
-            state,
-            lifecycle,
-            depends_on,
-            pending,
-        } => {
-            sqlx::query(
-                    "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                            lifecycle, depends_on, commit_id, pending, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (tenant, address) DO UPDATE SET
-                        spec_digest = excluded.spec_digest, state = excluded.state,
-                        lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
-                        commit_id = excluded.commit_id, pending = excluded.pending,
-                        updated_at = excluded.updated_at, status = 'in-sync', last_error = NULL",
-                )
-                .bind(action.tenant)
-                .bind(action.address.to_string())
-                .bind(&action.address.provider)
-                .bind(&action.address.type_name)
-                .bind(&action.address.id)
-                .bind(spec_digest)
-                .bind(state.as_ref().map(Value::to_string))
-                .bind(to_json(lifecycle))
-                .bind(to_json(depends_on))
-                .bind(&action.commit.id)
-                .bind(i64::from(*pending))
-                .bind(now_ms())
-                .execute(&mut **transaction)
-                .await?;
-        }
-        InventoryChange::Forget => {
-            sqlx::query("DELETE FROM resources WHERE tenant = ? AND address = ?")
-                .bind(action.tenant)
-                .bind(action.address.to_string())
-                .execute(&mut **transaction)
-                .await?;
-        }
-        InventoryChange::DropPending => {
-            sqlx::query("DELETE FROM resources WHERE tenant = ? AND address = ? AND pending = 1")
-                .bind(action.tenant)
-                .bind(action.address.to_string())
-                .execute(&mut **transaction)
-                .await?;
-        }
-        InventoryChange::Keep | InventoryChange::Unknown
-            if action.result == ActionResult::Failed =>
-        {
+
+    // The outcomes are recorded: those changes are no longer in flight
+    // (unless their outcome is unknown).
+    let settled: Vec<&ActionRecord<'_>> = actions
+        .iter()
+        .filter(|(_, change)| !matches!(change, InventoryChange::Unknown))
+        .map(|(action, _)| action)
+        .collect();
+    delete_addresses(transaction, "DELETE FROM intents WHERE ", &settled).await?;
+
+    let owned: Vec<_> = actions
+        .iter()
+        .filter_map(|(action, change)| match change {
+            InventoryChange::Own {
+                spec_digest,
+                state,
+                lifecycle,
+                depends_on,
+                pending,
+            } => Some((action, spec_digest, state, lifecycle, depends_on, pending)),
+            _ => None,
+        })
+        .collect();
+    for chunk in owned.chunks(ROWS_PER_STATEMENT) {
+        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
+                                    lifecycle, depends_on, commit_id, pending, updated_at) ",
+        );
+        upsert.push_values(
+            chunk,
+            |mut row, (action, digest, state, lifecycle, depends_on, pending)| {
+                row.push_bind(action.tenant)
+                    .push_bind(action.address.to_string())
+                    .push_bind(&action.address.provider)
+                    .push_bind(&action.address.type_name)
+                    .push_bind(&action.address.id)
+                    .push_bind(*digest)
+                    .push_bind(state.as_ref().map(Value::to_string))
+                    .push_bind(to_json(*lifecycle))
+                    .push_bind(to_json(*depends_on))
+                    .push_bind(&action.commit.id)
+                    .push_bind(i64::from(**pending))
+                    .push_bind(now);
+            },
+        );
+        upsert.push(
+            " ON CONFLICT (tenant, address) DO UPDATE SET
+                spec_digest = excluded.spec_digest, state = excluded.state,
+                lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
+                commit_id = excluded.commit_id, pending = excluded.pending,
+                updated_at = excluded.updated_at, status = 'in-sync', last_error = NULL",
+        );
+        upsert.build().execute(&mut **transaction).await?;
+    }
+
+    let forgotten: Vec<&ActionRecord<'_>> = actions
+        .iter()
+        .filter(|(_, change)| matches!(change, InventoryChange::Forget))
+        .map(|(action, _)| action)
+        .collect();
+    delete_addresses(transaction, "DELETE FROM resources WHERE ", &forgotten).await?;
+    let dropped: Vec<&ActionRecord<'_>> = actions
+        .iter()
+        .filter(|(_, change)| matches!(change, InventoryChange::DropPending))
+        .map(|(action, _)| action)
+        .collect();
+    delete_addresses(
+        transaction,
+        "DELETE FROM resources WHERE pending = 1 AND ",
+        &dropped,
+    )
+    .await?;
+
+    // Failures are few: one statement each.
+    for (action, change) in actions {
+        let kept = matches!(change, InventoryChange::Keep | InventoryChange::Unknown);
+        if kept && action.result == ActionResult::Failed {
             sqlx::query(
                 "UPDATE resources SET status = 'failed', last_error = ?, updated_at = ?
                  WHERE tenant = ? AND address = ?",
             )
             .bind(&action.error)
-            .bind(now_ms())
+            .bind(now)
             .bind(action.tenant)
             .bind(action.address.to_string())
             .execute(&mut **transaction)
             .await?;
         }
-        InventoryChange::Keep | InventoryChange::Unknown => {}
     }
     Ok(())
 }
 
-fn to_json(value: &impl Serialize) -> String {
+/// Runs `prefix tenant = ? AND address IN (...)` for the actions'
+/// addresses, in batches.
+async fn delete_addresses(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    prefix: &'static str,
+    actions: &[&ActionRecord<'_>],
+) -> Result<()> {
+    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(prefix);
+        query
+            .push("tenant = ")
+            .push_bind(chunk[0].tenant)
+            .push(" AND address IN (");
+        let mut addresses = query.separated(", ");
+        for action in chunk {
+            addresses.push_bind(action.address.to_string());
+        }
+        addresses.push_unseparated(")");
+        query.build().execute(&mut **transaction).await?;
+    }
+    Ok(())
+}
+
+fn to_json(value: &(impl Serialize + ?Sized)) -> String {
     serde_json::to_string(value).expect("inventory values serialize")
 }
 
@@ -875,6 +925,58 @@ mod tests {
             summary: "add www".into(),
             time: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn large_batches_are_written_in_chunks_all_or_nothing() {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", folder.path().join("state.db").display());
+        let store = StateStore::open(&url).await.unwrap();
+        let commit = commit();
+        let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
+        let addresses: Vec<Address> = (0..1_234)
+            .map(|i| Address::parse(&format!("dns/record/r{i}.example.org./A")).unwrap())
+            .collect();
+        let intents: Vec<(&Address, &str, Option<&str>)> =
+            addresses.iter().map(|a| (a, "create", None)).collect();
+        store.add_intents("t", run, &intents).await.unwrap();
+        let rows: Vec<(ActionRecord, InventoryChange)> = addresses
+            .iter()
+            .map(|address| {
+                (
+                    ActionRecord {
+                        run_id: run,
+                        tenant: "t",
+                        commit: &commit,
+                        address,
+                        action: "create",
+                        before_digest: None,
+                        after_digest: Some("a".into()),
+                        result: ActionResult::Ok,
+                        error: None,
+                        duration: Duration::from_millis(1),
+                    },
+                    InventoryChange::Own {
+                        spec_digest: "d".into(),
+                        state: None,
+                        lifecycle: Lifecycle::default(),
+                        depends_on: vec![],
+                        pending: false,
+                    },
+                )
+            })
+            .collect();
+        store.record_all(&rows).await.unwrap();
+        assert_eq!(store.owned("t").await.unwrap().len(), 1_234);
+        assert!(store.intents("t").await.unwrap().is_empty());
+        assert_eq!(store.history("t", 1).await.unwrap()[0].actions.len(), 1_234);
+
+        let forget: Vec<(ActionRecord, InventoryChange)> = rows
+            .into_iter()
+            .map(|(action, _)| (action, InventoryChange::Forget))
+            .collect();
+        store.record_all(&forget).await.unwrap();
+        assert!(store.owned("t").await.unwrap().is_empty());
     }
 
     #[tokio::test]
