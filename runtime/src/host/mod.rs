@@ -92,7 +92,10 @@ fn host_error(error: impl std::fmt::Display) -> PluginError {
     PluginError::Host(format!("{error:#}"))
 }
 
-fn engine_config() -> Config {
+/// The engine settings of the host: pooling allocator sized by
+/// [`limits`], epoch interruption, the component model. Public so that
+/// benchmarks can build a bare wasmtime harness on the same settings.
+pub fn engine_config() -> Config {
     let mut pool = PoolingAllocationConfig::default();
     let calls = limits::MAX_CONCURRENT_CALLS;
     pool.total_component_instances(calls)

@@ -24,6 +24,8 @@ const IDLE_WINDOW: Duration = Duration::from_secs(30);
 /// Webhook pushes timed; the median is reported.
 const PUSHES: usize = 5;
 
+mod bare;
+
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
@@ -33,14 +35,36 @@ fn main() -> anyhow::Result<()> {
     let mut rows: Vec<(String, String)> = Vec::new();
 
     let runtime = tokio::runtime::Runtime::new()?;
-    let (mean, p50, p99) = runtime.block_on(host_overhead())?;
+    // Interleaved rounds: Cairn's host, then the bare harness, repeated.
+    let mut cairn_samples = Vec::new();
+    let mut bare_samples = Vec::new();
+    for _ in 0..ROUNDS {
+        cairn_samples.extend(runtime.block_on(host_overhead())?);
+        bare_samples.extend(runtime.block_on(bare::overhead(HOST_CALLS))?);
+    }
+    let (cairn, bare) = (summary(cairn_samples), summary(bare_samples));
     rows.push((
-        format!("plugin host: fresh store + instantiate + trivial call (n={HOST_CALLS})"),
         format!(
-            "mean {} µs, p50 {} µs, p99 {} µs",
-            mean.as_micros(),
-            p50.as_micros(),
-            p99.as_micros()
+            "plugin host: fresh store + instantiate + trivial call (n={})",
+            HOST_CALLS * ROUNDS
+        ),
+        cairn.describe(),
+    ));
+    rows.push((
+        "bare wasmtime: same engine, component and call".into(),
+        format!(
+            "{} (Cairn/bare at p50: {:.2}×)",
+            bare.describe(),
+            cairn.median.as_secs_f64() / bare.median.as_secs_f64()
+        ),
+    ));
+    let (cold, warm) = runtime.block_on(load_times())?;
+    rows.push((
+        "plugin load: compile (no cache) / from the compiled cache".into(),
+        format!(
+            "{:.1} ms / {:.1} ms",
+            cold.as_secs_f64() * 1e3,
+            warm.as_secs_f64() * 1e3
         ),
     ));
 
@@ -86,7 +110,52 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn host_overhead() -> anyhow::Result<(Duration, Duration, Duration)> {
+/// Interleaved rounds of the host and the bare harness.
+const ROUNDS: usize = 5;
+
+/// Mean and percentiles of latency samples.
+struct Summary {
+    mean: Duration,
+    median: Duration,
+    p99: Duration,
+}
+
+impl Summary {
+    fn describe(&self) -> String {
+        format!(
+            "mean {} µs, p50 {} µs, p99 {} µs",
+            self.mean.as_micros(),
+            self.median.as_micros(),
+            self.p99.as_micros()
+        )
+    }
+}
+
+fn summary(mut samples: Vec<Duration>) -> Summary {
+    samples.sort();
+    Summary {
+        mean: samples.iter().sum::<Duration>() / samples.len() as u32,
+        median: samples[samples.len() / 2],
+        p99: samples[samples.len() * 99 / 100],
+    }
+}
+
+/// Loading the dns plugin: compiling it with an empty cache, then loading
+/// it again (a new host, the same cache folder) from the compiled code.
+async fn load_times() -> anyhow::Result<(Duration, Duration)> {
+    let cache = tempfile::tempdir()?;
+    let plugin = cairn_tests::plugin_path("dns_powerdns");
+    let mut times = Vec::new();
+    for _ in 0..2 {
+        let host = PluginHost::new(Some(cache.path().to_path_buf()))?;
+        let started = Instant::now();
+        host.load(&plugin, None).await?;
+        times.push(started.elapsed());
+    }
+    Ok((times[0], times[1]))
+}
+
+async fn host_overhead() -> anyhow::Result<Vec<Duration>> {
     let host = PluginHost::new(None)?;
     let plugin = host
         .load(&cairn_tests::plugin_path("dns_powerdns"), None)
@@ -113,13 +182,7 @@ async fn host_overhead() -> anyhow::Result<(Duration, Duration, Duration)> {
         instance.validate(&[]).await?;
         samples.push(started.elapsed());
     }
-    samples.sort();
-    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
-    Ok((
-        mean,
-        samples[samples.len() / 2],
-        samples[samples.len() * 99 / 100],
-    ))
+    Ok(samples)
 }
 
 /// Applies `size` records to an empty zone, then plans with nothing to do.
