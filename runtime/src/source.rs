@@ -10,8 +10,8 @@ use gix::bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long fetching and reading a commit may take: a stalled remote fails
@@ -129,6 +129,10 @@ pub struct Source {
     reference: String,
     path: String,
     cache_dir: PathBuf,
+    /// A local repository once opened: opening reads its config and costs
+    /// milliseconds, which a poll that finds nothing new should not pay.
+    /// References and new objects are still read from disk.
+    opened: Arc<Mutex<Option<gix::ThreadSafeRepository>>>,
 }
 
 impl Source {
@@ -139,21 +143,32 @@ impl Source {
             reference: reference.to_string(),
             path: path.to_string(),
             cache_dir: cache_dir.to_path_buf(),
+            opened: Arc::default(),
         }
     }
 
     /// Fetches (for remotes) and reads the files at the ref's commit.
     pub async fn snapshot(&self) -> Result<Snapshot, SourceError> {
-        self.read_at(None).await
+        self.read_at(None, true).await
+    }
+
+    /// Fetches (for remotes) and resolves the ref, without reading any
+    /// file: the cheap question "did the ref move?".
+    pub async fn head(&self) -> Result<CommitInfo, SourceError> {
+        Ok(self.read_at(None, false).await?.commit)
     }
 
     /// Reads the files at `commit` (any commit id or ref), without
     /// fetching: for a commit seen before, such as a rollback target.
     pub async fn snapshot_at(&self, commit: &str) -> Result<Snapshot, SourceError> {
-        self.read_at(Some(commit.to_string())).await
+        self.read_at(Some(commit.to_string()), true).await
     }
 
-    async fn read_at(&self, commit: Option<String>) -> Result<Snapshot, SourceError> {
+    async fn read_at(
+        &self,
+        commit: Option<String>,
+        with_files: bool,
+    ) -> Result<Snapshot, SourceError> {
         let source = self.clone();
         let interrupt = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
@@ -162,7 +177,11 @@ impl Source {
                 Some(_) => source.open(&flag)?,
                 None => source.open_fetched(&flag)?,
             };
-            source.read(&repository, commit.as_deref().unwrap_or(&source.reference))
+            source.read(
+                &repository,
+                commit.as_deref().unwrap_or(&source.reference),
+                with_files,
+            )
         });
         match tokio::time::timeout(FETCH_TIMEOUT, task).await {
             Ok(joined) => joined.map_err(|error| SourceError::Open {
@@ -200,13 +219,34 @@ impl Source {
         } else {
             PathBuf::from(&self.repo)
         };
-        if self.is_remote() && !path.join("HEAD").exists() {
-            return self.fetch(interrupt);
+        if self.is_remote() {
+            if !path.join("HEAD").exists() {
+                return self.fetch(interrupt);
+            }
+            return gix::open_opts(&path, gix::open::Options::isolated()).map_err(|error| {
+                SourceError::Open {
+                    repo: self.repo.clone(),
+                    reason: error.to_string(),
+                }
+            });
         }
-        gix::open_opts(&path, gix::open::Options::isolated()).map_err(|error| SourceError::Open {
+        self.open_at(&path).map_err(|reason| SourceError::Open {
             repo: self.repo.clone(),
-            reason: error.to_string(),
+            reason,
         })
+    }
+
+    /// Opens the local repository at `path`, isolated from the user's git
+    /// config, once.
+    fn open_at(&self, path: &Path) -> Result<gix::Repository, String> {
+        let mut opened = self.opened.lock().expect("the opened repository");
+        if let Some(repository) = opened.as_ref() {
+            return Ok(repository.to_thread_local());
+        }
+        let repository = gix::open_opts(path, gix::open::Options::isolated())
+            .map_err(|error| error.to_string())?;
+        *opened = Some(repository.clone().into_sync());
+        Ok(repository)
     }
 
     /// Where a remote's bare mirror lives in the cache.
@@ -224,6 +264,8 @@ impl Source {
         let mirror = self.mirror_path();
         let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
         if mirror.join("HEAD").exists() {
+            // A fetch updates the mirror behind an open handle's back: it is
+            // opened afresh each time (the fetch costs more anyway).
             let repository = gix::open_opts(&mirror, gix::open::Options::isolated())
                 .map_err(|error| fail(error.to_string()))?;
             let remote = repository
@@ -257,7 +299,12 @@ impl Source {
         }
     }
 
-    fn read(&self, repository: &gix::Repository, reference: &str) -> Result<Snapshot, SourceError> {
+    fn read(
+        &self,
+        repository: &gix::Repository,
+        reference: &str,
+        with_files: bool,
+    ) -> Result<Snapshot, SourceError> {
         let unknown_ref = || SourceError::UnknownRef {
             repo: self.repo.clone(),
             reference: reference.to_string(),
@@ -289,6 +336,12 @@ impl Source {
                 .map_err(|e| read_error(e.to_string()))?
                 .seconds,
         };
+        if !with_files {
+            return Ok(Snapshot {
+                commit: info,
+                files: Vec::new(),
+            });
+        }
         let root = commit.tree().map_err(|e| read_error(e.to_string()))?;
         let folder = self.path.trim_matches('/');
         let tree = if folder.is_empty() || folder == "." {

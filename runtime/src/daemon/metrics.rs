@@ -56,6 +56,7 @@ pub struct Metrics {
     registry: Registry,
     runs: Family<OutcomeLabels, Counter>,
     durations: Family<TenantLabel, Histogram, fn() -> Histogram>,
+    checks: Family<TenantLabel, Histogram, fn() -> Histogram>,
     changes: Family<ActionLabels, Counter>,
     drift: Family<TenantLabel, Counter>,
     errors: Family<ErrorLabels, Counter>,
@@ -86,6 +87,13 @@ impl Default for Metrics {
             "reconcile_duration_seconds",
             "How long reconcile runs take",
             durations.clone(),
+        );
+        let checks =
+            Family::<TenantLabel, Histogram, fn() -> Histogram>::new_with_constructor(call_buckets);
+        registry.register(
+            "reconcile_check_duration_seconds",
+            "Runs that found nothing to do (commit unchanged, nothing due): no plugin is called",
+            checks.clone(),
         );
         let changes = Family::<ActionLabels, Counter>::default();
         registry.register(
@@ -128,6 +136,7 @@ impl Default for Metrics {
             registry,
             runs,
             durations,
+            checks,
             changes,
             drift,
             errors,
@@ -148,6 +157,15 @@ impl Metrics {
             })
             .inc();
         self.durations
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Observes a run that found nothing to do.
+    pub fn check(&self, tenant: &str, duration: Duration) {
+        self.checks
             .get_or_create(&TenantLabel {
                 tenant: tenant.to_string(),
             })

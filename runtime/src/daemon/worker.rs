@@ -11,7 +11,7 @@ use crate::config::Mode;
 use crate::model::{self, Address, LoadError};
 use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError};
 use crate::reconcile;
-use crate::source::{CommitInfo, Snapshot};
+use crate::source::CommitInfo;
 use crate::store::{
     ActionRecord, ActionResult, InventoryChange, ResourceStatus, StateStore, StoreError,
 };
@@ -198,8 +198,9 @@ impl Worker {
                 );
             }
         }
-        if let Some(run) = &last_run {
-            self.metrics.run(&name, &run.outcome, duration);
+        match &last_run {
+            Some(run) => self.metrics.run(&name, &run.outcome, duration),
+            None => self.metrics.check(&name, duration),
         }
         let mut status = self.status.write().expect("tenant status");
         if let Some(mut run) = last_run {
@@ -223,19 +224,23 @@ impl Worker {
             tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
             return Ok(None);
         };
-        let closed = self.store.close_interrupted_runs(&name).await?;
+        // Runs cut short can only come from an earlier process: look once.
+        let closed = if trigger == Trigger::Start {
+            self.store.close_interrupted_runs(&name).await?
+        } else {
+            0
+        };
         if closed > 0 {
             tracing::warn!(tenant = %name, runs = closed, "runs cut short by an earlier exit are recorded as interrupted; their changes are found out now");
         }
         let state = self.store.tenant_state(&name).await?;
-        let snapshot = self.target_snapshot(&state).await?;
-        let commit = snapshot.commit.clone();
-        tracing::Span::current().record("commit", commit.short_id());
+        let target = self.target_commit(&state).await?;
+        tracing::Span::current().record("commit", &target[..target.len().min(12)]);
         let applies = self.tenant.config.mode == Mode::Apply && !state.suspended;
         let interrupted = !self.store.intents(&name).await?.is_empty();
         // Another process (`cairn apply`, `cairn rollback`) may have moved
         // the tenant since this worker's last run.
-        let moved = self.last_commit.as_deref() != Some(commit.id.as_str())
+        let moved = self.last_commit.as_deref() != Some(target.as_str())
             || state.last_commit != self.last_commit;
         let control = (state.suspended, state.held_commit.clone());
         let control_changed = control != self.last_control;
@@ -248,6 +253,13 @@ impl Worker {
             return Ok(None);
         }
 
+        let snapshot = self
+            .tenant
+            .source
+            .snapshot_at(&target)
+            .await
+            .map_err(source_failure)?;
+        let commit = snapshot.commit.clone();
         let desired = model::load(&snapshot, &self.tenant.providers)
             .await
             .map_err(|error| load_failure(&commit, error))?;
@@ -462,43 +474,21 @@ impl Worker {
         );
     }
 
-    /// The commit to reconcile: the ref's, or the one a rollback holds the
-    /// tenant at, until the ref moves.
-    async fn target_snapshot(
-        &self,
-        state: &crate::store::TenantState,
-    ) -> Result<Snapshot, RunFailure> {
-        let source_failure = |error: crate::source::SourceError| RunFailure {
-            kind: "source",
-            alert: AlertKind::ApplyFailed,
-            message: error.to_string(),
-        };
-        let head = self
-            .tenant
-            .source
-            .snapshot()
-            .await
-            .map_err(source_failure)?;
+    /// The commit to reconcile, without reading its files: the ref's
+    /// (after a fetch), or the one a rollback holds the tenant at, until
+    /// the ref moves.
+    async fn target_commit(&self, state: &crate::store::TenantState) -> Result<String, RunFailure> {
+        let head = self.tenant.source.head().await.map_err(source_failure)?;
         match (&state.held_commit, &state.held_head) {
-            (Some(held), Some(held_head)) if *held_head == head.commit.id => self
-                .tenant
-                .source
-                .snapshot_at(held)
-                .await
-                .map_err(source_failure),
+            (Some(held), Some(held_head)) if *held_head == head.id => Ok(held.clone()),
             (Some(held), _) => {
-                tracing::info!(tenant = %self.tenant.name, held = %held, head = %head.commit.id, "a new commit ends the rollback hold");
+                tracing::info!(tenant = %self.tenant.name, held = %held, head = %head.id, "a new commit ends the rollback hold");
                 self.store.set_hold(&self.tenant.name, None).await?;
-                reconcile::record_event(
-                    &self.store,
-                    &self.tenant.name,
-                    "release-hold",
-                    &head.commit,
-                )
-                .await?;
-                Ok(head)
+                reconcile::record_event(&self.store, &self.tenant.name, "release-hold", &head)
+                    .await?;
+                Ok(head.id)
             }
-            (None, _) => Ok(head),
+            (None, _) => Ok(head.id),
         }
     }
 
@@ -615,6 +605,14 @@ fn drift_message(change: &plan::PlannedChange) -> String {
             "{} was changed outside Cairn ({})",
             change.address, change.summary
         ),
+    }
+}
+
+fn source_failure(error: crate::source::SourceError) -> RunFailure {
+    RunFailure {
+        kind: "source",
+        alert: AlertKind::ApplyFailed,
+        message: error.to_string(),
     }
 }
 

@@ -19,6 +19,8 @@ const HOST_CALLS: usize = 2_000;
 const PLAN_RUNS: usize = 5;
 /// Tenants of the idle-daemon measurement.
 const DAEMON_TENANTS: usize = 10;
+/// The poll interval of the idle daemon's tenants.
+const IDLE_INTERVAL: Duration = Duration::from_secs(10);
 /// How long the idle daemon is watched.
 const IDLE_WINDOW: Duration = Duration::from_secs(30);
 /// Webhook pushes timed; the median is reported.
@@ -87,10 +89,21 @@ fn main() -> anyhow::Result<()> {
     ));
     rows.push((
         format!(
-            "daemon: idle CPU, {DAEMON_TENANTS} tenants (interval 1m), over {}s",
+            "daemon: idle CPU, {DAEMON_TENANTS} tenants (interval {}s), over {}s",
+            IDLE_INTERVAL.as_secs(),
             IDLE_WINDOW.as_secs()
         ),
         format!("{:.2}% of one core", idle.cpu_percent),
+    ));
+    rows.push((
+        format!(
+            "daemon: a poll that finds nothing to do (mean of {})",
+            idle.checks
+        ),
+        format!(
+            "{:.2} ms, no plugin call",
+            idle.check_mean.as_secs_f64() * 1e3
+        ),
     ));
     rows.push((
         format!("daemon: resident memory, {DAEMON_TENANTS} tenants"),
@@ -228,6 +241,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 /// What the daemon measurement found.
 struct DaemonFigures {
     push_latency: Duration,
+    checks: u64,
+    check_mean: Duration,
     cpu_percent: f64,
     rss_mib: f64,
 }
@@ -251,7 +266,10 @@ fn daemon_figures(tenants: usize) -> anyhow::Result<DaemonFigures> {
         repo.commit("start", "Bench <bench@cairn.invalid>");
         let options = ConfigOptions {
             repo: Some(repo.path().display().to_string()),
-            tenant_settings: "webhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
+            tenant_settings: format!(
+                "interval = \"{}s\"\nwebhook_secret = {{ env = \"CAIRN_TEST_HOOK\" }}",
+                IDLE_INTERVAL.as_secs()
+            ),
             ..ConfigOptions::default()
         };
         config.push_str(&ws.tenant_block(&format!("t{tenant}"), &options));
@@ -287,7 +305,25 @@ fn daemon_figures(tenants: usize) -> anyhow::Result<DaemonFigures> {
     let before = cpu_seconds(pid)?;
     std::thread::sleep(IDLE_WINDOW);
     let after = cpu_seconds(pid)?;
+    let (_, metrics) = daemon
+        .get("/metrics")
+        .map_err(|e| anyhow::anyhow!("cannot read /metrics: {e}"))?;
+    let total = |suffix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with(&format!(
+                    "cairn_reconcile_check_duration_seconds_{suffix}{{"
+                ))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let (checks, seconds) = (total("count"), total("sum"));
+    anyhow::ensure!(checks > 0.0, "no idle poll happened in the window");
     Ok(DaemonFigures {
+        checks: checks as u64,
+        check_mean: Duration::from_secs_f64(seconds / checks),
         push_latency: median(latencies),
         cpu_percent: (after - before) / IDLE_WINDOW.as_secs_f64() * 100.0,
         rss_mib: rss_mib(pid)?,
