@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 /// Calls measured for the per-call overhead (after a warm-up of 100).
 const HOST_CALLS: usize = 2_000;
-/// Runs of the no-change plan; the median is reported.
-const PLAN_RUNS: usize = 5;
+/// Runs of the no-change plan per round; the median is reported.
+const PLAN_RUNS: usize = 3;
 /// Tenants of the idle-daemon measurement.
 const DAEMON_TENANTS: usize = 10;
 /// The poll interval of the idle daemon's tenants.
@@ -27,6 +27,7 @@ const IDLE_WINDOW: Duration = Duration::from_secs(30);
 const PUSHES: usize = 5;
 
 mod bare;
+mod octodns;
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = std::env::args()
@@ -70,17 +71,49 @@ fn main() -> anyhow::Result<()> {
         ),
     ));
 
+    let mut raw = serde_json::Map::new();
     for size in sizes {
-        let (apply, plans) = records(size)?;
+        let side = side_by_side(size)?;
+        let cairn_create = median(side.cairn_create.clone());
+        let cairn_plan = median(side.cairn_plan.clone());
+        let ratio = |other: &[Duration], ours: Duration| {
+            if other.is_empty() {
+                String::new()
+            } else {
+                let theirs = median(other.to_vec());
+                format!(
+                    "; octoDNS {:.3} s, {:.1}× faster",
+                    theirs.as_secs_f64(),
+                    theirs.as_secs_f64() / ours.as_secs_f64()
+                )
+            }
+        };
         rows.push((
-            format!("cairn apply --yes: create {size} records in an empty zone"),
-            format!("{:.3} s", apply.as_secs_f64()),
+            format!("create {size} records in an empty zone (median of {SIDE_ROUNDS} rounds)"),
+            format!(
+                "Cairn {:.3} s{}",
+                cairn_create.as_secs_f64(),
+                ratio(&side.octodns_create, cairn_create)
+            ),
         ));
         rows.push((
-            format!("cairn plan, no changes, {size} records (median of {PLAN_RUNS})"),
-            format!("{:.3} s", median(plans).as_secs_f64()),
+            format!(
+                "no-change plan, {size} records (median of {})",
+                SIDE_ROUNDS * PLAN_RUNS
+            ),
+            format!(
+                "Cairn {:.3} s{}",
+                cairn_plan.as_secs_f64(),
+                ratio(&side.octodns_plan, cairn_plan)
+            ),
         ));
+        raw.insert(size.to_string(), side.to_json());
     }
+    let raw_path = cairn_tests::target_dir().join("cairn-bench.json");
+    std::fs::write(
+        &raw_path,
+        serde_json::to_string_pretty(&serde_json::Value::Object(raw))?,
+    )?;
 
     let idle = daemon_figures(DAEMON_TENANTS)?;
     rows.push((
@@ -120,11 +153,15 @@ fn main() -> anyhow::Result<()> {
     for (name, value) in rows {
         println!("| {name:<width$} | {value} |");
     }
+    println!("\nRaw numbers: {}", raw_path.display());
     Ok(())
 }
 
 /// Interleaved rounds of the host and the bare harness.
 const ROUNDS: usize = 5;
+/// Rounds of the side-by-side comparison with octoDNS, each on a fresh
+/// PowerDNS.
+const SIDE_ROUNDS: usize = 3;
 
 /// Mean and percentiles of latency samples.
 struct Summary {
@@ -198,39 +235,87 @@ async fn host_overhead() -> anyhow::Result<Vec<Duration>> {
     Ok(samples)
 }
 
-/// Applies `size` records to an empty zone, then plans with nothing to do.
-fn records(size: usize) -> anyhow::Result<(Duration, Vec<Duration>)> {
-    let ws = Workspace::new();
-    let mut text = String::from("[[dns.zone]]\nname = \"bench.example.\"\n\n");
-    for index in 0..size {
-        text.push_str(&format!(
-            "[[dns.record]]\nname = \"r{index}.bench.example.\"\ntype = \"A\"\nrecords = [\"10.{}.{}.{}\"]\n\n",
-            (index >> 16) & 255,
-            (index >> 8) & 255,
-            index & 255
-        ));
-    }
-    ws.repo.write("bench.toml", &text);
-    ws.repo.commit("bench", "Bench <bench@cairn.invalid>");
-    // Compile the plugin into the cache first, as any second run finds it.
-    ws.cairn(&["validate"]).expect_code(0);
+/// Seconds of each run, by tool and work, for one size.
+struct SideBySide {
+    cairn_create: Vec<Duration>,
+    cairn_plan: Vec<Duration>,
+    octodns_create: Vec<Duration>,
+    octodns_plan: Vec<Duration>,
+}
 
-    let started = Instant::now();
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-    let apply = started.elapsed();
-    let count = ws.pdns.rrsets("bench.example.").len();
-    anyhow::ensure!(
-        count >= size,
-        "the zone holds {count} RRsets, expected {size}"
-    );
-
-    let mut plans = Vec::with_capacity(PLAN_RUNS);
-    for _ in 0..PLAN_RUNS {
-        let started = Instant::now();
-        ws.cairn(&["plan"]).expect_code(0);
-        plans.push(started.elapsed());
+impl SideBySide {
+    fn to_json(&self) -> serde_json::Value {
+        let seconds = |samples: &[Duration]| -> Vec<f64> {
+            samples.iter().map(Duration::as_secs_f64).collect()
+        };
+        serde_json::json!({
+            "cairn_create_s": seconds(&self.cairn_create),
+            "cairn_noop_plan_s": seconds(&self.cairn_plan),
+            "octodns_create_s": seconds(&self.octodns_create),
+            "octodns_noop_plan_s": seconds(&self.octodns_plan),
+        })
     }
-    Ok((apply, plans))
+}
+
+/// Rounds of: a fresh PowerDNS; Cairn and octoDNS each create `size`
+/// records in a zone of their own (alternating which goes first); then
+/// no-change plans, interleaved.
+fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
+    let mut side = SideBySide {
+        cairn_create: Vec::new(),
+        cairn_plan: Vec::new(),
+        octodns_create: Vec::new(),
+        octodns_plan: Vec::new(),
+    };
+    for round in 0..SIDE_ROUNDS {
+        let ws = Workspace::new();
+        let mut text = String::from("[[dns.zone]]\nname = \"c.bench.example.\"\n\n");
+        for index in 0..size {
+            text.push_str(&format!(
+                "[[dns.record]]\nname = \"r{index}.c.bench.example.\"\ntype = \"A\"\nrecords = [\"10.{}.{}.{}\"]\n\n",
+                (index >> 16) & 255,
+                (index >> 8) & 255,
+                index & 255
+            ));
+        }
+        ws.repo.write("bench.toml", &text);
+        ws.repo.commit("bench", "Bench <bench@cairn.invalid>");
+        // Compile the plugin into the cache first, as any second run finds it.
+        ws.cairn(&["validate"]).expect_code(0);
+        let octodns = octodns::OctoDns::new(ws.path(), &ws.pdns, "o.bench.example.", size)?;
+
+        let cairn_create = || -> anyhow::Result<Duration> {
+            let started = Instant::now();
+            ws.cairn(&["apply", "--yes"]).expect_code(0);
+            Ok(started.elapsed())
+        };
+        if round % 2 == 0 {
+            side.cairn_create.push(cairn_create()?);
+            if let Some(o) = &octodns {
+                side.octodns_create.push(o.run(true)?);
+            }
+        } else {
+            if let Some(o) = &octodns {
+                side.octodns_create.push(o.run(true)?);
+            }
+            side.cairn_create.push(cairn_create()?);
+        }
+        let count = ws.pdns.rrsets("c.bench.example.").len();
+        anyhow::ensure!(
+            count >= size,
+            "the zone holds {count} RRsets, expected {size}"
+        );
+
+        for _ in 0..PLAN_RUNS {
+            let started = Instant::now();
+            ws.cairn(&["plan"]).expect_code(0);
+            side.cairn_plan.push(started.elapsed());
+            if let Some(o) = &octodns {
+                side.octodns_plan.push(o.run(false)?);
+            }
+        }
+    }
+    Ok(side)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
