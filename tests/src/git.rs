@@ -1,6 +1,7 @@
 //! Git repositories made by script, isolated from the user's git config.
 
 use crate::ports::free_port;
+use crate::serve::Served;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -154,57 +155,25 @@ impl Drop for GitDaemon {
 pub struct GitHttpServer {
     /// The base URL; a repository `name` is at `{url}/{name}`.
     pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Served,
 }
 
 impl GitHttpServer {
     /// Serves every repository below `base`.
     pub fn start(base: &Path) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let url = format!("http://{}/git", listener.local_addr().expect("an address"));
         let base = base.to_path_buf();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let listener =
-                    tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-                let app = axum::Router::new().route(
-                    "/git/{*path}",
-                    axum::routing::any(move |request: axum::extract::Request| {
-                        let base = base.clone();
-                        async move { http_backend(&base, request).await }
-                    }),
-                );
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
+        let server = Served::start(move || {
+            axum::Router::new().route(
+                "/git/{*path}",
+                axum::routing::any(move |request: axum::extract::Request| {
+                    let base = base.clone();
+                    async move { http_backend(&base, request).await }
+                }),
+            )
         });
         Self {
-            url,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for GitHttpServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            url: format!("{}/git", server.base_url),
+            _server: server,
         }
     }
 }

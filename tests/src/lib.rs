@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod git;
 pub mod pdns;
 pub mod ports;
+pub mod serve;
 
 pub use cairn::{Output, Workspace};
 pub use git::GitRepo;

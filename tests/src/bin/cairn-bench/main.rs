@@ -272,10 +272,8 @@ fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
         let mut text = String::from("[[dns.zone]]\nname = \"c.bench.example.\"\n\n");
         for index in 0..size {
             text.push_str(&format!(
-                "[[dns.record]]\nname = \"r{index}.c.bench.example.\"\ntype = \"A\"\nrecords = [\"10.{}.{}.{}\"]\n\n",
-                (index >> 16) & 255,
-                (index >> 8) & 255,
-                index & 255
+                "[[dns.record]]\nname = \"r{index}.c.bench.example.\"\ntype = \"A\"\nrecords = [\"{}\"]\n\n",
+                record_address(index)
             ));
         }
         ws.repo.write("bench.toml", &text);
@@ -316,6 +314,16 @@ fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
         }
     }
     Ok(side)
+}
+
+/// The address of the benchmark's record number `index`: 10.x.y.z.
+fn record_address(index: usize) -> String {
+    format!(
+        "10.{}.{}.{}",
+        (index >> 16) & 255,
+        (index >> 8) & 255,
+        index & 255
+    )
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -27,10 +27,8 @@ impl OctoDns {
         let mut text = String::from("---\n");
         for index in 0..size {
             text.push_str(&format!(
-                "r{index}:\n  type: A\n  value: 10.{}.{}.{}\n",
-                (index >> 16) & 255,
-                (index >> 8) & 255,
-                index & 255
+                "r{index}:\n  type: A\n  value: {}\n",
+                super::record_address(index)
             ));
         }
         std::fs::write(records.join(format!("{zone}yaml")), text)?;
