@@ -130,6 +130,18 @@ fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
         });
         daemon.kill();
     }
+    // The last kill may itself have cut a poll short: one more start
+    // records it, then a graceful stop finishes whatever is running.
+    daemon.restart();
+    wait_until(Duration::from_secs(30), "runs cut short closed", || {
+        let history = ws.cairn(&["history", "--json", "--limit", "10000"]).json();
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|run| !run["outcome"].is_null())
+    });
+    daemon.stop();
 
     // Runs the kills cut short are recorded as interrupted on restart.
     let history = ws.cairn(&["history", "--json", "--limit", "10000"]).json();
