@@ -2,7 +2,7 @@
 //! validate the desired state, plan, apply. The CLI runs them one command
 //! at a time; they never apply anything when an earlier step failed.
 
-use crate::model::{self, DesiredState, LoadError};
+use crate::model::{DesiredState, LoadError};
 use crate::plan::{self, Plan, PlanError};
 use crate::source::SourceError;
 use crate::store::{StateStore, StoreError};
@@ -28,8 +28,7 @@ pub enum ReconcileError {
 
 /// Reads the tenant's repository at its ref and validates every resource.
 pub async fn desired_state(tenant: &Tenant) -> Result<DesiredState, ReconcileError> {
-    let snapshot = tenant.source.snapshot().await?;
-    Ok(model::load(&snapshot, &tenant.providers).await?)
+    Ok(tenant.desired_state(None).await?)
 }
 
 /// Reads, validates and plans.
@@ -38,11 +37,12 @@ pub async fn plan_tenant(
     store: &StateStore,
 ) -> Result<(DesiredState, Plan), ReconcileError> {
     let desired = desired_state(tenant).await?;
-    let plan = plan::plan(tenant, &desired, store).await?;
+    let plan = plan::plan(tenant, &desired, store, plan::PlanScope::Full).await?;
     Ok((desired, plan))
 }
 
 /// Records that a plan was made, in the history.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record_plan(store: &StateStore, plan: &Plan) -> Result<i64, StoreError> {
     let run = store
         .begin_run(&plan.tenant, "plan", &plan.commit, &plan.checksum)

@@ -9,6 +9,7 @@
 use gix::bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,13 +105,16 @@ impl CommitInfo {
     }
 }
 
-/// One resource file read from the commit.
+/// One resource file of the commit.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     /// Its path in the repository.
     pub path: String,
-    /// Its text.
-    pub text: String,
+    /// Its Git blob id: equal ids, equal contents.
+    pub blob: String,
+    /// Its text; `None` when the reader already knew the blob and asked
+    /// for it not to be read.
+    pub text: Option<String>,
 }
 
 /// A tenant's desired-state files at one commit.
@@ -120,6 +124,13 @@ pub struct Snapshot {
     pub commit: CommitInfo,
     /// Every `*.toml` below the configured folder, sorted by path.
     pub files: Vec<SourceFile>,
+}
+
+impl Snapshot {
+    /// Whether every file's text was read.
+    pub fn is_complete(&self) -> bool {
+        self.files.iter().all(|file| file.text.is_some())
+    }
 }
 
 /// Where a tenant's repository lives.
@@ -149,25 +160,40 @@ impl Source {
 
     /// Fetches (for remotes) and reads the files at the ref's commit.
     pub async fn snapshot(&self) -> Result<Snapshot, SourceError> {
-        self.read_at(None, true).await
+        self.read_at(None, true, Arc::default()).await
     }
 
     /// Fetches (for remotes) and resolves the ref, without reading any
     /// file: the cheap question "did the ref move?".
     pub async fn head(&self) -> Result<CommitInfo, SourceError> {
-        Ok(self.read_at(None, false).await?.commit)
+        Ok(self.read_at(None, false, Arc::default()).await?.commit)
     }
 
     /// Reads the files at `commit` (any commit id or ref), without
     /// fetching: for a commit seen before, such as a rollback target.
     pub async fn snapshot_at(&self, commit: &str) -> Result<Snapshot, SourceError> {
-        self.read_at(Some(commit.to_string()), true).await
+        self.read_at(Some(commit.to_string()), true, Arc::default())
+            .await
     }
 
+    /// Like [`Source::snapshot`] (`commit` `None`) or
+    /// [`Source::snapshot_at`], but files whose blob is in `known` are
+    /// listed without being read: a commit that changed one file of
+    /// thousands reads one blob.
+    pub async fn snapshot_except(
+        &self,
+        commit: Option<&str>,
+        known: Arc<HashSet<String>>,
+    ) -> Result<Snapshot, SourceError> {
+        self.read_at(commit.map(str::to_string), true, known).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(files = with_files))]
     async fn read_at(
         &self,
         commit: Option<String>,
         with_files: bool,
+        known: Arc<HashSet<String>>,
     ) -> Result<Snapshot, SourceError> {
         let source = self.clone();
         let interrupt = Arc::new(AtomicBool::new(false));
@@ -181,6 +207,7 @@ impl Source {
                 &repository,
                 commit.as_deref().unwrap_or(&source.reference),
                 with_files,
+                &known,
             )
         });
         match tokio::time::timeout(FETCH_TIMEOUT, task).await {
@@ -304,6 +331,7 @@ impl Source {
         repository: &gix::Repository,
         reference: &str,
         with_files: bool,
+        known: &HashSet<String>,
     ) -> Result<Snapshot, SourceError> {
         let unknown_ref = || SourceError::UnknownRef {
             repo: self.repo.clone(),
@@ -379,6 +407,15 @@ impl Source {
                 continue;
             }
             let path = format!("{prefix}{}", entry.filepath.to_str_lossy());
+            let blob = entry.oid.to_string();
+            if known.contains(&blob) {
+                files.push(SourceFile {
+                    path,
+                    blob,
+                    text: None,
+                });
+                continue;
+            }
             let bad = |reason: String| SourceError::BadFile {
                 file: path.clone(),
                 commit: commit_id.clone(),
@@ -395,7 +432,11 @@ impl Source {
             }
             let text = String::from_utf8(object.data.clone())
                 .map_err(|_| bad("the file is not UTF-8 text".into()))?;
-            files.push(SourceFile { path, text });
+            files.push(SourceFile {
+                path,
+                blob,
+                text: Some(text),
+            });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Snapshot {

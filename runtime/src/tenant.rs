@@ -3,6 +3,7 @@
 
 use crate::config::{Config, TenantConfig};
 use crate::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
+use crate::model::{DesiredState, LoadError, ModelCache};
 use crate::source::Source;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,6 +19,23 @@ pub struct Tenant {
     pub source: Source,
     /// Its provider instances, by name.
     pub providers: BTreeMap<String, Arc<ProviderInstance>>,
+    /// What each file of the last loaded commit contributed.
+    pub model_cache: ModelCache,
+}
+
+impl Tenant {
+    /// Reads the commit (`None`: the ref's, after a fetch) and loads its
+    /// desired state, parsing and validating only the files the model
+    /// cache does not know.
+    pub async fn desired_state(&self, commit: Option<&str>) -> Result<DesiredState, LoadError> {
+        let snapshot = self
+            .source
+            .snapshot_except(commit, self.model_cache.known_blobs())
+            .await?;
+        self.model_cache
+            .load(&snapshot, &self.source, &self.providers)
+            .await
+    }
 }
 
 /// A provider instance could not be set up.
@@ -33,6 +51,7 @@ pub struct TenantError {
 impl Tenant {
     /// Loads the plugins of `tenant` (sharing compiled code with every other
     /// instance of the same file) and binds them to their settings.
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant.name))]
     pub async fn open(
         config: &Config,
         tenant: &TenantConfig,
@@ -63,7 +82,17 @@ impl Tenant {
                 Arc::new(ProviderInstance::new(host, plugin, settings)),
             );
         }
+        let model_cache = ModelCache::new(
+            Some(
+                config
+                    .cache_dir
+                    .join("model")
+                    .join(format!("{}.json", tenant.name)),
+            ),
+            &providers,
+        );
         Ok(Self {
+            model_cache,
             name: tenant.name.clone(),
             config: tenant.clone(),
             source: Source::new(

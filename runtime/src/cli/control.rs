@@ -75,7 +75,7 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     let desired = cairn::model::load(&snapshot, &tenant.providers)
         .await
         .map_err(cairn::reconcile::ReconcileError::from)?;
-    let plan = plan::plan(tenant, &desired, store)
+    let plan = plan::plan(tenant, &desired, store, plan::PlanScope::Full)
         .await
         .map_err(cairn::reconcile::ReconcileError::from)?;
     println!(

@@ -138,8 +138,19 @@ fn init_logging(json: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // At `debug`, each phase (read, validate, observe, diff, each plugin
+    // call) logs its duration when it ends.
+    let timings = if filter
+        .max_level_hint()
+        .is_some_and(|level| level >= tracing::level_filters::LevelFilter::DEBUG)
+    {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(timings)
         .with_writer(std::io::stderr)
         .with_target(false);
     if json {

@@ -8,8 +8,8 @@ use super::backoff::Backoff;
 use super::metrics::Metrics;
 use super::status::{LastRun, TenantStatus, Trigger};
 use crate::config::Mode;
-use crate::model::{self, Address, LoadError};
-use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError};
+use crate::model::{Address, LoadError};
+use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError, PlanScope};
 use crate::reconcile;
 use crate::source::CommitInfo;
 use crate::store::{
@@ -253,17 +253,22 @@ impl Worker {
             return Ok(None);
         }
 
-        let snapshot = self
+        let desired = self
             .tenant
-            .source
-            .snapshot_at(&target)
+            .desired_state(Some(&target))
             .await
-            .map_err(source_failure)?;
-        let commit = snapshot.commit.clone();
-        let desired = model::load(&snapshot, &self.tenant.providers)
-            .await
-            .map_err(|error| load_failure(&commit, error))?;
-        let plan = plan::plan(&self.tenant, &desired, &self.store)
+            .map_err(|error| load_failure(&target, error))?;
+        let commit = desired.commit.clone();
+        // Between drift checks a new commit costs what it changed; start-up,
+        // drift checks, retries and recovery look at everything.
+        let only_what_moved =
+            moved && !drift_due && !pending_work && !control_changed && trigger != Trigger::Start;
+        let scope = if only_what_moved {
+            PlanScope::Changed
+        } else {
+            PlanScope::Full
+        };
+        let plan = plan::plan(&self.tenant, &desired, &self.store, scope)
             .await
             .map_err(plan_failure)?;
         self.status.write().expect("tenant status").commit = Some(commit.clone());
@@ -448,6 +453,7 @@ impl Worker {
             .filter(|r| matches!(r.status, ResourceStatus::Drifted | ResourceStatus::Failed))
             .filter(|r| !planned.contains(&r.address))
             .filter_map(|r| Address::parse(&r.address))
+            .filter(|address| !plan.unexamined.contains(address))
             .collect();
         if settled.is_empty() {
             return Ok(());
@@ -616,8 +622,14 @@ fn source_failure(error: crate::source::SourceError) -> RunFailure {
     }
 }
 
-fn load_failure(commit: &CommitInfo, error: LoadError) -> RunFailure {
+fn load_failure(commit: &str, error: LoadError) -> RunFailure {
     match error {
+        LoadError::Source(error) => source_failure(error),
+        LoadError::Unread => RunFailure {
+            kind: "source",
+            alert: AlertKind::ApplyFailed,
+            message: error.to_string(),
+        },
         LoadError::Invalid(invalid) => {
             let first = invalid
                 .diagnostics
@@ -633,7 +645,7 @@ fn load_failure(commit: &CommitInfo, error: LoadError) -> RunFailure {
         LoadError::Plugin(error) => RunFailure {
             kind: "plugin",
             alert: AlertKind::PluginFailed,
-            message: format!("at commit {}: {error}", commit.short_id()),
+            message: format!("at commit {}: {error}", &commit[..commit.len().min(12)]),
         },
     }
 }

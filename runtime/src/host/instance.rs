@@ -12,6 +12,7 @@ use crate::secrets::SecretRef;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 use wasmtime::{Engine, Store, Trap};
 
 /// What the operator set for one provider instance of a tenant.
@@ -240,6 +241,7 @@ impl ProviderInstance {
                 body(store, plugin).await
             },
         )
+        .instrument(tracing::debug_span!("plugin_call", provider = %self.name, function))
         .await;
         if let Some(observer) = &self.observer {
             let ok = matches!(result, Ok(Ok(_)));

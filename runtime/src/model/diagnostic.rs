@@ -2,12 +2,12 @@
 //! under the offending text, and advice. Rendered with miette.
 
 use miette::{NamedSource, SourceSpan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::sync::Arc;
 
 /// A place in a resource file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     /// The file's path in the repository.
     pub file: String,

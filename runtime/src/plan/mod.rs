@@ -33,6 +33,20 @@ pub(crate) struct Safety {
     pub max_delete_percent: u8,
 }
 
+/// How much of the desired state a plan examines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanScope {
+    /// Observe every resource, and compare with the provider each one whose
+    /// observed state is not exactly what was last applied: what `cairn
+    /// plan` and the drift check do.
+    Full,
+    /// Observe and compare only what Git moved: resources whose spec,
+    /// lifecycle or dependencies differ from what was last applied, what
+    /// depends on them, unconfirmed ones, and those that left Git. What a
+    /// new commit needs between two drift checks.
+    Changed,
+}
+
 /// The version of the saved-plan format.
 pub const PLAN_FORMAT: u32 = 1;
 
@@ -136,6 +150,10 @@ pub struct Plan {
     pub(crate) safety: Safety,
     /// The checksum a saved plan is checked against.
     pub checksum: String,
+    /// Resources a [`PlanScope::Changed`] plan left unexamined: Git did
+    /// not move for them, and the world was not observed.
+    #[serde(skip)]
+    pub unexamined: HashSet<Address>,
 }
 
 impl Plan {

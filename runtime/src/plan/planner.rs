@@ -4,7 +4,8 @@
 //! `ignore_changes`.
 
 use super::{
-    PLAN_FORMAT, Plan, PlanAction, PlannedChange, Safety, checksum, digest, redact_fields,
+    PLAN_FORMAT, Plan, PlanAction, PlanScope, PlannedChange, Safety, checksum, digest,
+    redact_fields,
 };
 use crate::host::types::{DiffInput, Observed};
 use crate::host::{PluginError, ProviderInstance};
@@ -62,10 +63,12 @@ struct ProviderWork<'a> {
 }
 
 /// Plans the changes that take the real world to `desired`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn plan(
     tenant: &Tenant,
     desired: &DesiredState,
     store: &StateStore,
+    scope: PlanScope,
 ) -> Result<Plan, PlanError> {
     let owned: HashMap<Address, OwnedResource> = store
         .owned(&tenant.name)
@@ -96,8 +99,30 @@ pub async fn plan(
         .map(|intent| (intent.address, intent.run_id))
         .collect();
 
+    // Resources Git did not move since they were last applied: their
+    // spec, lifecycle and dependencies are what the inventory holds.
+    let desired_digests: Vec<String> = desired.resources.iter().map(|r| digest(&r.spec)).collect();
+    let settled_in_git: Vec<bool> = desired
+        .resources
+        .iter()
+        .zip(&desired_digests)
+        .map(|(resource, spec_digest)| {
+            owned.get(&resource.address).is_some_and(|o| {
+                !o.pending
+                    && !interrupted.contains_key(&resource.address)
+                    && o.spec_digest == *spec_digest
+                    && o.lifecycle == resource.lifecycle
+                    && o.depends_on == resource.depends_on
+            })
+        })
+        .collect();
+    let unexamined = match scope {
+        PlanScope::Full => HashSet::new(),
+        PlanScope::Changed => unmoved(desired, &settled_in_git),
+    };
+
     // Observe: each provider lists what is there, for every id of interest.
-    let observed = observe(tenant, desired, &owned).await?;
+    let observed = observe(tenant, desired, &owned, &unexamined).await?;
 
     let mut notes = Vec::new();
     let mut conflicts = Vec::new();
@@ -106,10 +131,20 @@ pub async fn plan(
     let desired_addresses: HashSet<&Address> =
         desired.resources.iter().map(|r| &r.address).collect();
 
-    for resource in &desired.resources {
+    let mut unchanged = unexamined.len();
+    for (index, resource) in desired.resources.iter().enumerate() {
         let address = &resource.address;
+        if unexamined.contains(address) {
+            continue;
+        }
         let seen = observed.get(address);
         let ours = owned.get(address);
+        // The world is exactly as the last apply left it, and Git did not
+        // move: nothing for the provider to compare.
+        if settled_in_git[index] && seen.is_some() && seen == ours.and_then(|o| o.state.as_ref()) {
+            unchanged += 1;
+            continue;
+        }
         if seen.is_some() && ours.is_none() && !resource.lifecycle.adopt {
             conflicts.push(address.clone());
             continue;
@@ -187,7 +222,6 @@ pub async fn plan(
 
     let mut changes = Vec::new();
     let mut deletes = Vec::new();
-    let mut unchanged = 0;
     for (share, diff) in work.values().zip(diffs) {
         let info = share.provider.info();
         for ((subject, input), change) in share.subjects.iter().zip(&share.inputs).zip(diff?) {
@@ -368,6 +402,7 @@ pub async fn plan(
         blocked: Vec::new(),
         safety,
         checksum,
+        unexamined,
     };
     plan.blocked = plan.safety_check();
     Ok(plan)
@@ -387,10 +422,12 @@ fn work_for<'w, 'a>(
 
 /// Lists, per provider and in parallel, every object of interest: the
 /// desired ones and the owned ones.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn observe(
     tenant: &Tenant,
     desired: &DesiredState,
     owned: &HashMap<Address, OwnedResource>,
+    unexamined: &HashSet<Address>,
 ) -> Result<HashMap<Address, Value>, PluginError> {
     let mut ids: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for address in desired
@@ -398,6 +435,7 @@ async fn observe(
         .iter()
         .map(|r| &r.address)
         .chain(owned.keys())
+        .filter(|address| !unexamined.contains(*address))
     {
         ids.entry(address.provider.as_str())
             .or_default()
@@ -433,6 +471,43 @@ async fn observe(
         }
     }
     Ok(seen)
+}
+
+/// The resources a [`PlanScope::Changed`] plan leaves alone: settled in
+/// Git (`settled_in_git`, by index), and depending on nothing that moved.
+fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> {
+    let index_of: HashMap<&Address, usize> = desired
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(index, resource)| (&resource.address, index))
+        .collect();
+    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (index, resource) in desired.resources.iter().enumerate() {
+        for dependency in &resource.depends_on {
+            if let Some(&target) = index_of.get(dependency) {
+                dependents.entry(target).or_default().push(index);
+            }
+        }
+    }
+    // What moved, and everything that depends on it, directly or not.
+    let mut moved: Vec<bool> = settled_in_git.iter().map(|settled| !settled).collect();
+    let mut queue: Vec<usize> = (0..moved.len()).filter(|&i| moved[i]).collect();
+    while let Some(index) = queue.pop() {
+        for &dependent in dependents.get(&index).map_or(&[][..], Vec::as_slice) {
+            if !moved[dependent] {
+                moved[dependent] = true;
+                queue.push(dependent);
+            }
+        }
+    }
+    desired
+        .resources
+        .iter()
+        .zip(moved)
+        .filter(|(_, moved)| !moved)
+        .map(|(resource, _)| resource.address.clone())
+        .collect()
 }
 
 /// The desired spec with the `ignore_changes` fields taken from the observed

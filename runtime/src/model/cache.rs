@@ -1,0 +1,194 @@
+//! The model cache: per tenant, what each file of the last loaded commit
+//! contributed, parsed and validated, keyed by the file's Git blob id. A
+//! new commit is read as a list of (path, blob) from its tree; only files
+//! whose blob is new are read, parsed and validated, and the checks across
+//! files (duplicates, dependencies, cycles) run over everything. The cache
+//! lives in memory in the daemon and in `CACHE_DIR/model/TENANT.json`
+//! between processes; it is only ever a shortcut — a missing, stale or
+//! unreadable cache means a full load, never a wrong one.
+
+use super::diagnostic::Location;
+use super::load::{self, KnownFiles, Outcome};
+use super::{Address, DesiredState, Lifecycle, LoadError};
+use crate::host::ProviderInstance;
+use crate::source::{Snapshot, Source};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Changes whenever [`FileResource`] or the parsing rules change, so that
+/// a cache written by another version is ignored rather than misread.
+const CACHE_FORMAT: &str = concat!("1/", env!("CARGO_PKG_VERSION"));
+
+/// A validated resource as its file declares it, before the checks across
+/// files: what the cache keeps per file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileResource {
+    /// Its address.
+    pub(super) address: Address,
+    /// The canonical spec.
+    pub(super) spec: serde_json::Value,
+    /// Its lifecycle flags.
+    pub(super) lifecycle: Lifecycle,
+    /// `depends_on` as written, with where each entry is.
+    pub(super) depends_on: Vec<(String, Range<usize>)>,
+    /// The whole table.
+    pub(super) span: Range<usize>,
+    /// The first identity field, where a duplicate is pointed at.
+    pub(super) identity_span: Range<usize>,
+    /// Where it is declared.
+    pub(super) origin: Location,
+}
+
+/// The cache file.
+#[derive(Serialize, Deserialize)]
+struct Stored<F> {
+    /// [`ModelCache::fingerprint`] of the writer.
+    fingerprint: String,
+    /// Blob id → resources.
+    files: F,
+}
+
+/// One tenant's model cache.
+#[derive(Debug)]
+pub struct ModelCache {
+    /// Where it is kept between processes; `None` keeps it in memory only.
+    path: Option<PathBuf>,
+    /// What the cached validations depend on: the cache format and, per
+    /// provider instance, its name and plugin digest (`validate` runs
+    /// without the operator's configuration, so that is all).
+    fingerprint: String,
+    /// Blob id → resources; `None` until read from disk.
+    files: Mutex<Option<KnownFiles>>,
+}
+
+impl ModelCache {
+    /// A cache for a tenant with these providers, kept at `path`.
+    pub fn new(path: Option<PathBuf>, providers: &BTreeMap<String, Arc<ProviderInstance>>) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(CACHE_FORMAT);
+        for (name, provider) in providers {
+            hasher.update([0]);
+            hasher.update(name);
+            hasher.update([0]);
+            hasher.update(provider.plugin().sha256());
+        }
+        Self {
+            path,
+            fingerprint: hex::encode(hasher.finalize()),
+            files: Mutex::new(None),
+        }
+    }
+
+    /// The blob ids whose resources the cache holds: files a snapshot need
+    /// not read.
+    pub fn known_blobs(&self) -> Arc<HashSet<String>> {
+        Arc::new(self.known().keys().cloned().collect())
+    }
+
+    /// Loads the desired state of `snapshot`, whose files the cache knew
+    /// may be unread. When a problem involves such a file, the commit is
+    /// read again in full from `source` so that every diagnostic shows its
+    /// text. The cache then holds exactly the commit's files.
+    #[tracing::instrument(level = "debug", skip_all, fields(files = snapshot.files.len()))]
+    pub async fn load(
+        &self,
+        snapshot: &Snapshot,
+        source: &Source,
+        providers: &BTreeMap<String, Arc<ProviderInstance>>,
+    ) -> Result<DesiredState, LoadError> {
+        let known = self.known();
+        let loaded = match load::load_files(snapshot, providers, &known).await? {
+            Outcome::Loaded(loaded) => loaded,
+            Outcome::NeedsEveryText => {
+                let full = source.snapshot_at(&snapshot.commit.id).await?;
+                match load::load_files(&full, providers, &KnownFiles::new()).await? {
+                    Outcome::Loaded(loaded) => loaded,
+                    Outcome::NeedsEveryText => return Err(LoadError::Unread),
+                }
+            }
+        };
+        let mut files: KnownFiles = loaded.fresh.into_iter().collect();
+        for file in &snapshot.files {
+            if let Some(resources) = known.get(&file.blob) {
+                files.insert(file.blob.clone(), resources.clone());
+            }
+        }
+        let changed = files.len() != known.len() || files.keys().any(|b| !known.contains_key(b));
+        *self.files.lock().expect("the model cache") = Some(files.clone());
+        if changed {
+            self.save(files).await;
+        }
+        Ok(loaded.state)
+    }
+
+    /// The cached files, read from disk on first use.
+    fn known(&self) -> KnownFiles {
+        let mut files = self.files.lock().expect("the model cache");
+        files.get_or_insert_with(|| self.read()).clone()
+    }
+
+    /// The cache file's contents, or nothing when it is missing, unreadable
+    /// or written for other plugins or another version.
+    #[tracing::instrument(level = "debug", skip_all)]
+    fn read(&self) -> KnownFiles {
+        let Some(path) = &self.path else {
+            return KnownFiles::new();
+        };
+        let Ok(bytes) = std::fs::read(path) else {
+            return KnownFiles::new();
+        };
+        match serde_json::from_slice::<Stored<HashMap<String, Vec<FileResource>>>>(&bytes) {
+            Ok(stored) if stored.fingerprint == self.fingerprint => stored
+                .files
+                .into_iter()
+                .map(|(blob, resources)| (blob, Arc::new(resources)))
+                .collect(),
+            Ok(_) => KnownFiles::new(),
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "the model cache is unreadable; loading in full");
+                KnownFiles::new()
+            }
+        }
+    }
+
+    /// Writes the cache through a temporary file renamed into place, so a
+    /// reader never sees half of it. A failure only costs the next process
+    /// a full load.
+    async fn save(&self, files: KnownFiles) {
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        let fingerprint = self.fingerprint.clone();
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let stored = Stored {
+                fingerprint,
+                files: files
+                    .iter()
+                    .map(|(blob, resources)| (blob, resources.as_slice()))
+                    .collect::<HashMap<_, _>>(),
+            };
+            let bytes = serde_json::to_vec(&stored)?;
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
+            // Unique per process and per write: two writers never share it.
+            static WRITES: AtomicU64 = AtomicU64::new(0);
+            let temporary = path.with_extension(format!(
+                "tmp{}.{}",
+                std::process::id(),
+                WRITES.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&temporary, bytes)?;
+            std::fs::rename(&temporary, &path)
+        })
+        .await;
+        if let Ok(Err(error)) = written {
+            tracing::warn!(path = %self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), %error, "cannot write the model cache; the next process loads in full");
+        }
+    }
+}

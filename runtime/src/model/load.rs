@@ -1,0 +1,428 @@
+//! Loading a commit's desired state in three steps: parse each file, have
+//! the providers validate its resources (one batched call per provider),
+//! then check what spans files — duplicate addresses, `depends_on` targets,
+//! cycles. A file whose blob the model cache knows skips the first two.
+
+use super::cache::FileResource;
+use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
+use super::parse::{self, RawResource};
+use super::{DesiredResource, DesiredState, LoadError, graph};
+use crate::host::ProviderInstance;
+use crate::host::types::Severity;
+use crate::model::Address;
+use crate::source::Snapshot;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Validated resources by blob id, from earlier loads.
+pub(super) type KnownFiles = HashMap<String, Arc<Vec<FileResource>>>;
+
+/// A loaded commit and what the cache may keep of it.
+pub(super) struct Loaded {
+    /// The desired state.
+    pub state: DesiredState,
+    /// Blob id → resources, for every file read and validated here without
+    /// a problem or a warning (a warning is shown again on every load).
+    pub fresh: Vec<(String, Arc<Vec<FileResource>>)>,
+}
+
+/// How loading ended when nothing was wrong with the files.
+pub(super) enum Outcome {
+    /// Loaded.
+    Loaded(Box<Loaded>),
+    /// A problem involves a file that was not read (or a file was neither
+    /// read nor known): load again with every text.
+    NeedsEveryText,
+}
+
+/// Loads `snapshot`, taking the resources of files not read from `known`.
+pub(super) async fn load_files(
+    snapshot: &Snapshot,
+    providers: &BTreeMap<String, Arc<ProviderInstance>>,
+    known: &KnownFiles,
+) -> Result<Outcome, LoadError> {
+    let mut problems: Vec<SourceDiagnostic> = Vec::new();
+    let mut texts: Vec<Option<FileText>> = Vec::with_capacity(snapshot.files.len());
+    let mut raw: Vec<(usize, RawResource)> = Vec::new();
+    // Files with a problem (or a warning) are never cached.
+    let mut uncacheable: HashSet<usize> = HashSet::new();
+    for (index, file) in snapshot.files.iter().enumerate() {
+        let Some(text) = &file.text else {
+            if !known.contains_key(&file.blob) {
+                return Ok(Outcome::NeedsEveryText);
+            }
+            texts.push(None);
+            continue;
+        };
+        let text = FileText::new(&file.path, text.clone());
+        match parse::parse_file(&text) {
+            Ok(resources) => raw.extend(resources.into_iter().map(|r| (index, r))),
+            Err(mut errors) => {
+                problems.append(&mut errors);
+                uncacheable.insert(index);
+            }
+        }
+        texts.push(Some(text));
+    }
+
+    raw.retain(|(index, resource)| {
+        if let Some(problem) = unknown_type(resource, providers) {
+            problems.push(problem);
+            uncacheable.insert(*index);
+            return false;
+        }
+        true
+    });
+    let (validated, warnings) = validate(&raw, providers, &mut problems, &mut uncacheable).await?;
+
+    // What each file read declares, in file order.
+    let mut fresh_by_file: Vec<Vec<FileResource>> = vec![Vec::new(); snapshot.files.len()];
+    for (&(index, ref resource), canonical) in raw.iter().zip(validated) {
+        let Some(spec) = canonical else { continue };
+        match file_resource(resource, spec, providers) {
+            Ok(valid) => fresh_by_file[index].push(valid),
+            Err(problem) => {
+                problems.push(*problem);
+                uncacheable.insert(index);
+            }
+        }
+    }
+    let mut per_file: Vec<Arc<Vec<FileResource>>> = Vec::with_capacity(snapshot.files.len());
+    let mut fresh = Vec::new();
+    for (index, (file, resources)) in snapshot.files.iter().zip(fresh_by_file).enumerate() {
+        if file.text.is_none() {
+            per_file.push(known[&file.blob].clone());
+        } else {
+            let resources = Arc::new(resources);
+            if !uncacheable.contains(&index) {
+                fresh.push((file.blob.clone(), resources.clone()));
+            }
+            per_file.push(resources);
+        }
+    }
+
+    let entries: Vec<(usize, &FileResource)> = per_file
+        .iter()
+        .enumerate()
+        .flat_map(|(index, resources)| resources.iter().map(move |r| (index, r)))
+        .collect();
+    let Some(resources) = check_across_files(&entries, &texts, &mut problems) else {
+        return Ok(Outcome::NeedsEveryText);
+    };
+    if !problems.is_empty() {
+        return Err(InvalidState {
+            commit: snapshot.commit.short_id().to_string(),
+            diagnostics: problems,
+        }
+        .into());
+    }
+    Ok(Outcome::Loaded(Box::new(Loaded {
+        state: DesiredState {
+            commit: snapshot.commit.clone(),
+            resources,
+            warnings,
+        },
+        fresh,
+    })))
+}
+
+/// The problem with the resource's provider or type, if either is
+/// unknown.
+fn unknown_type(
+    resource: &RawResource,
+    providers: &BTreeMap<String, Arc<ProviderInstance>>,
+) -> Option<SourceDiagnostic> {
+    let (name, span) = &resource.provider;
+    let Some(provider) = providers.get(name) else {
+        let help = if providers.is_empty() {
+            "this tenant has no providers: add [tenants.NAME.providers.NAME] to cairn.toml"
+                .to_string()
+        } else {
+            let names: Vec<&str> = providers.keys().map(String::as_str).collect();
+            format!("the providers of this tenant are: {}", names.join(", "))
+        };
+        return Some(
+            SourceDiagnostic::new(
+                &resource.file,
+                span.clone(),
+                format!("unknown provider `{name}`"),
+            )
+            .with_label("no provider instance has this name")
+            .with_help(help),
+        );
+    };
+    let (type_name, type_span) = &resource.type_name;
+    if provider.info().resource_type(type_name).is_none() {
+        let types: Vec<&str> = provider
+            .info()
+            .resource_types
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        return Some(
+            SourceDiagnostic::new(
+                &resource.file,
+                type_span.clone(),
+                format!("provider `{name}` has no resource type `{type_name}`"),
+            )
+            .with_help(format!("its types are: {}", types.join(", "))),
+        );
+    }
+    None
+}
+
+/// Validates `raw` with one batched call per provider: the canonical spec
+/// of each resource (`None` when it has an error), and the warnings.
+async fn validate(
+    raw: &[(usize, RawResource)],
+    providers: &BTreeMap<String, Arc<ProviderInstance>>,
+    problems: &mut Vec<SourceDiagnostic>,
+    uncacheable: &mut HashSet<usize>,
+) -> Result<(Vec<Option<serde_json::Value>>, Vec<SourceDiagnostic>), LoadError> {
+    let mut by_provider: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, (_, resource)) in raw.iter().enumerate() {
+        by_provider
+            .entry(resource.provider.0.as_str())
+            .or_default()
+            .push(index);
+    }
+    let calls = by_provider.iter().map(|(name, indexes)| {
+        let batch: Vec<(String, serde_json::Value)> = indexes
+            .iter()
+            .map(|&i| (raw[i].1.type_name.0.clone(), raw[i].1.spec.clone()))
+            .collect();
+        let provider = providers[*name].clone();
+        async move { provider.validate(&batch).await }
+    });
+    let results = futures::future::join_all(calls).await;
+
+    let mut canonical: Vec<Option<serde_json::Value>> = vec![None; raw.len()];
+    let mut warnings = Vec::new();
+    for ((_, indexes), result) in by_provider.iter().zip(results) {
+        for (&index, validation) in indexes.iter().zip(result?) {
+            let (file, resource) = &raw[index];
+            let mut has_error = false;
+            for diagnostic in validation.diagnostics {
+                let span = resource.span_of(&diagnostic.path);
+                let at = if diagnostic.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" `{}`", diagnostic.path.replace('/', "."))
+                };
+                let mut source = SourceDiagnostic::new(
+                    &resource.file,
+                    span,
+                    format!(
+                        "{}.{}{at}: {}",
+                        resource.provider.0, resource.type_name.0, diagnostic.message
+                    ),
+                );
+                if let Some(help) = diagnostic.help {
+                    source = source.with_help(help);
+                }
+                uncacheable.insert(*file);
+                match diagnostic.severity {
+                    Severity::Error => {
+                        has_error = true;
+                        problems.push(source);
+                    }
+                    Severity::Warning => warnings.push(source),
+                }
+            }
+            match validation.canonical {
+                Some(spec) if !has_error => canonical[index] = Some(spec),
+                Some(_) => {}
+                None if has_error => {}
+                None => {
+                    uncacheable.insert(*file);
+                    problems.push(SourceDiagnostic::new(
+                        &resource.file,
+                        resource.span.clone(),
+                        format!(
+                            "provider `{}` rejected the resource without saying why",
+                            resource.provider.0
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok((canonical, warnings))
+}
+
+/// A validated resource with its address from the identity fields.
+fn file_resource(
+    resource: &RawResource,
+    spec: serde_json::Value,
+    providers: &BTreeMap<String, Arc<ProviderInstance>>,
+) -> Result<FileResource, Box<SourceDiagnostic>> {
+    let identity = &providers[&resource.provider.0]
+        .info()
+        .resource_type(&resource.type_name.0)
+        .expect("type checked before validation")
+        .identity;
+    let id = identity_of(&spec, identity).map_err(|field| {
+        Box::new(
+            SourceDiagnostic::new(
+                &resource.file,
+                resource.span.clone(),
+                format!("the resource has no `{field}`, which identifies it"),
+            )
+            .with_help(format!("set {}", identity.join(" and "))),
+        )
+    })?;
+    Ok(FileResource {
+        address: Address {
+            provider: resource.provider.0.clone(),
+            type_name: resource.type_name.0.clone(),
+            id,
+        },
+        spec,
+        lifecycle: resource.lifecycle.clone(),
+        depends_on: resource.depends_on.clone(),
+        span: resource.span.clone(),
+        identity_span: resource.span_of(identity.first().map_or("", String::as_str)),
+        origin: resource.file.location(resource.span.start),
+    })
+}
+
+/// The id: the identity fields' values joined by `/`; `Err(field)` names a
+/// missing one.
+fn identity_of(spec: &serde_json::Value, identity: &[String]) -> Result<String, String> {
+    let mut parts = Vec::with_capacity(identity.len());
+    for field in identity {
+        match spec.get(field) {
+            Some(serde_json::Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
+            Some(serde_json::Value::Number(number)) => parts.push(number.to_string()),
+            _ => return Err(field.clone()),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Duplicates, `depends_on` targets and cycles, over every file. Returns
+/// the resources (with dependencies resolved), or `None` when a problem
+/// involves a file whose text was not read.
+fn check_across_files(
+    entries: &[(usize, &FileResource)],
+    texts: &[Option<FileText>],
+    problems: &mut Vec<SourceDiagnostic>,
+) -> Option<Vec<DesiredResource>> {
+    let mut resources: Vec<DesiredResource> = Vec::with_capacity(entries.len());
+    let mut origin_of: Vec<(usize, &FileResource)> = Vec::with_capacity(entries.len());
+    let mut seen: HashMap<&Address, usize> = HashMap::with_capacity(entries.len());
+    for &(file, resource) in entries {
+        let address = &resource.address;
+        if let Some(&first) = seen.get(address) {
+            let (earlier_file, earlier) = origin_of[first];
+            problems.push(
+                SourceDiagnostic::new(
+                    texts[file].as_ref()?,
+                    resource.identity_span.clone(),
+                    format!("duplicate resource {address}"),
+                )
+                .with_label("declared again here")
+                .with_help(
+                    "each address may be declared once: remove one of them or change its identity",
+                )
+                .with_related(
+                    SourceDiagnostic::new(
+                        texts[earlier_file].as_ref()?,
+                        earlier.identity_span.clone(),
+                        format!("{address} is first declared here"),
+                    )
+                    .with_label("first declared here"),
+                ),
+            );
+            continue;
+        }
+        seen.insert(address, resources.len());
+        origin_of.push((file, resource));
+        resources.push(DesiredResource {
+            address: address.clone(),
+            spec: resource.spec.clone(),
+            depends_on: Vec::new(),
+            lifecycle: resource.lifecycle.clone(),
+            origin: resource.origin.clone(),
+        });
+    }
+
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); resources.len()];
+    for (index, &(file, resource)) in origin_of.iter().enumerate() {
+        for (text, span) in &resource.depends_on {
+            let target =
+                Address::parse(text).and_then(|address| seen.get(&address).map(|&i| (address, i)));
+            match target {
+                Some((address, target)) => {
+                    edges[index].push(target);
+                    resources[index].depends_on.push(address);
+                }
+                None => {
+                    let mut problem = SourceDiagnostic::new(
+                        texts[file].as_ref()?,
+                        span.clone(),
+                        format!(
+                            "depends_on names `{text}`, which no resource of this commit declares"
+                        ),
+                    );
+                    problem = match similar_address(text, seen.keys().copied()) {
+                        Some(similar) => problem.with_help(format!("did you mean `{similar}`?")),
+                        None => problem.with_help("addresses are PROVIDER/TYPE/ID, with the id in canonical form (as `cairn plan` prints it)"),
+                    };
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    if problems.is_empty()
+        && let Some(cycle) = graph::find_cycle(&edges)
+    {
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|&i| resources[i].address.to_string())
+            .collect();
+        let (file, first) = origin_of[cycle[0]];
+        let span = first
+            .depends_on
+            .iter()
+            .find(|(text, _)| *text == names[1])
+            .map_or(first.span.clone(), |(_, span)| span.clone());
+        problems.push(
+            SourceDiagnostic::new(
+                texts[file].as_ref()?,
+                span,
+                format!("dependency cycle: {}", names.join(" → ")),
+            )
+            .with_label("this dependency closes the cycle")
+            .with_help("remove one of these depends_on entries"),
+        );
+    }
+    Some(resources)
+}
+
+/// A declared address equal to `text` but for case and a trailing dot.
+fn similar_address<'a>(text: &str, known: impl Iterator<Item = &'a Address>) -> Option<String> {
+    let normalize = |s: &str| {
+        s.trim_end_matches('.')
+            .to_ascii_lowercase()
+            .replace("./", "/")
+    };
+    let wanted = normalize(text);
+    known
+        .map(ToString::to_string)
+        .find(|address| normalize(address) == wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_in_depends_on_get_a_suggestion() {
+        let known = [Address::parse("dns/zone/example.org.").unwrap()];
+        assert_eq!(
+            similar_address("dns/zone/Example.org", known.iter()).as_deref(),
+            Some("dns/zone/example.org.")
+        );
+    }
+}
