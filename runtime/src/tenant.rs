@@ -5,6 +5,7 @@ use crate::config::{Config, TenantConfig};
 use crate::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
 use crate::model::{DesiredState, LoadError, ModelCache};
 use crate::source::Source;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -82,13 +83,15 @@ impl Tenant {
                 Arc::new(ProviderInstance::new(host, plugin, settings)),
             );
         }
+        // Named by tenant and repository, so that configurations sharing a
+        // cache folder do not take turns overwriting one file.
+        let repository = Sha256::digest(format!("{}\0{}", tenant.repo, tenant.path));
         let model_cache = ModelCache::new(
-            Some(
-                config
-                    .cache_dir
-                    .join("model")
-                    .join(format!("{}.json", tenant.name)),
-            ),
+            Some(config.cache_dir.join("model").join(format!(
+                "{}-{}.json",
+                tenant.name,
+                &hex::encode(repository)[..16]
+            ))),
             &providers,
         );
         Ok(Self {

@@ -179,8 +179,21 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
         self.cairn_bare(&all)
     }
 
+    /// Runs `cairn ARGS --config cairn.toml` in the workspace with more
+    /// environment variables (`CAIRN_LOG`, say).
+    pub fn cairn_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let config = self.config_path();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", config.to_str().expect("a UTF-8 path")]);
+        self.run_cairn(&all, env)
+    }
+
     /// Runs `cairn ARGS` in the workspace, adding nothing.
     pub fn cairn_bare(&self, args: &[&str]) -> Output {
+        self.run_cairn(args, &[])
+    }
+
+    fn run_cairn(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let binary = crate::cairn_binary();
         assert!(
             binary.exists(),
@@ -194,6 +207,7 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
             .env("NO_COLOR", "1")
             .env_remove("CAIRN_LOG")
             .env_remove("CAIRN_CONFIG")
+            .envs(env.iter().copied())
             .output()
             .expect("run cairn");
         Output {

@@ -102,16 +102,24 @@ impl ModelCache {
         providers: &BTreeMap<String, Arc<ProviderInstance>>,
     ) -> Result<DesiredState, LoadError> {
         let known = self.known();
-        let loaded = match load::load_files(snapshot, providers, &known).await? {
-            Outcome::Loaded(loaded) => loaded,
+        let (loaded, read) = match load::load_files(snapshot, providers, &known).await? {
+            Outcome::Loaded(loaded) => {
+                let read = snapshot.files.iter().filter(|f| f.text.is_some()).count();
+                (loaded, read)
+            }
             Outcome::NeedsEveryText => {
                 let full = source.snapshot_at(&snapshot.commit.id).await?;
                 match load::load_files(&full, providers, &KnownFiles::new()).await? {
-                    Outcome::Loaded(loaded) => loaded,
+                    Outcome::Loaded(loaded) => (loaded, full.files.len()),
                     Outcome::NeedsEveryText => return Err(LoadError::Unread),
                 }
             }
         };
+        tracing::debug!(
+            files = snapshot.files.len(),
+            read,
+            "loaded the desired state, reading and validating only files the cache did not know"
+        );
         let mut files: KnownFiles = loaded.fresh.into_iter().collect();
         for file in &snapshot.files {
             if let Some(resources) = known.get(&file.blob) {
