@@ -22,7 +22,7 @@ use cairn_sdk::{
 };
 use serde_json::{Value, json};
 use spec::{Record, Zone};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The provider: a configured connection to one PowerDNS server.
 pub struct PowerDns {
@@ -79,13 +79,14 @@ impl Provider for PowerDns {
                 wanted.insert(zone.id.as_str());
             }
         }
+        let of_interest: HashSet<&str> = scope.ids.iter().map(String::as_str).collect();
         let mut observed = Vec::new();
         for zone in zones
             .iter()
             .filter(|zone| wanted.contains(zone.id.as_str()))
         {
             let contents = self.api.zone(zone)?;
-            if scope.wants("zone") {
+            if scope.wants("zone") && of_interest.contains(contents.zone.name.as_str()) {
                 observed.push(Observed {
                     type_name: "zone".into(),
                     id: contents.zone.name.clone(),
@@ -93,10 +94,15 @@ impl Provider for PowerDns {
                 });
             }
             if scope.wants("record") {
-                observed.extend(contents.records.iter().map(|record| Observed {
-                    type_name: "record".into(),
-                    id: record.id(),
-                    state: to_json(record),
+                // The zone comes whole from the server; only the records
+                // asked about cross back to the host.
+                observed.extend(contents.records.iter().filter_map(|record| {
+                    let id = record.id();
+                    of_interest.contains(id.as_str()).then(|| Observed {
+                        type_name: "record".into(),
+                        state: to_json(record),
+                        id,
+                    })
                 }));
             }
         }

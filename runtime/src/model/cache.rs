@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -46,9 +46,9 @@ pub struct FileResource {
 
 /// The cache file.
 #[derive(Serialize, Deserialize)]
-struct Stored<F> {
+struct Stored<S, F> {
     /// [`ModelCache::fingerprint`] of the writer.
-    fingerprint: String,
+    fingerprint: S,
     /// Blob id → resources.
     files: F,
 }
@@ -64,6 +64,10 @@ pub struct ModelCache {
     fingerprint: String,
     /// Blob id → resources; `None` until read from disk.
     files: Mutex<Option<KnownFiles>>,
+    /// Writes started, numbering each.
+    generations: AtomicU64,
+    /// The newest write done, held while writing.
+    written: Arc<Mutex<u64>>,
 }
 
 impl ModelCache {
@@ -81,6 +85,8 @@ impl ModelCache {
             path,
             fingerprint: hex::encode(hasher.finalize()),
             files: Mutex::new(None),
+            generations: AtomicU64::new(0),
+            written: Arc::default(),
         }
     }
 
@@ -129,7 +135,7 @@ impl ModelCache {
         let changed = files.len() != known.len() || files.keys().any(|b| !known.contains_key(b));
         *self.files.lock().expect("the model cache") = Some(files.clone());
         if changed {
-            self.save(files).await;
+            self.save(files);
         }
         Ok(loaded.state)
     }
@@ -150,7 +156,7 @@ impl ModelCache {
         let Ok(bytes) = std::fs::read(path) else {
             return KnownFiles::new();
         };
-        match serde_json::from_slice::<Stored<HashMap<String, Vec<FileResource>>>>(&bytes) {
+        match serde_json::from_slice::<Stored<String, HashMap<String, Vec<FileResource>>>>(&bytes) {
             Ok(stored) if stored.fingerprint == self.fingerprint => stored
                 .files
                 .into_iter()
@@ -164,39 +170,51 @@ impl ModelCache {
         }
     }
 
-    /// Writes the cache through a temporary file renamed into place, so a
-    /// reader never sees half of it. A failure only costs the next process
-    /// a full load.
-    async fn save(&self, files: KnownFiles) {
+    /// Writes the cache in the background, through a temporary file
+    /// renamed into place, so a reader never sees half of it; a write that
+    /// a newer one overtook is dropped. A failure only costs the next
+    /// process a full load. (Runtimes wait for background writes when they
+    /// shut down, so a command's write is not lost at exit.)
+    fn save(&self, files: KnownFiles) {
         let Some(path) = self.path.clone() else {
             return;
         };
         let fingerprint = self.fingerprint.clone();
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let stored = Stored {
-                fingerprint,
-                files: files
-                    .iter()
-                    .map(|(blob, resources)| (blob, resources.as_slice()))
-                    .collect::<HashMap<_, _>>(),
-            };
-            let bytes = serde_json::to_vec(&stored)?;
-            if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder)?;
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let written = self.written.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut last = written.lock().expect("the model cache writer");
+            if *last > generation {
+                return;
             }
-            // Unique per process and per write: two writers never share it.
-            static WRITES: AtomicU64 = AtomicU64::new(0);
-            let temporary = path.with_extension(format!(
-                "tmp{}.{}",
-                std::process::id(),
-                WRITES.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::write(&temporary, bytes)?;
-            std::fs::rename(&temporary, &path)
-        })
-        .await;
-        if let Ok(Err(error)) = written {
-            tracing::warn!(path = %self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), %error, "cannot write the model cache; the next process loads in full");
-        }
+            if let Err(error) = write_atomically(&path, &fingerprint, &files) {
+                tracing::warn!(path = %path.display(), %error, "cannot write the model cache; the next process loads in full");
+            }
+            *last = generation;
+        });
     }
+}
+
+/// Writes `files` to `path` through a temporary file renamed into place.
+fn write_atomically(path: &Path, fingerprint: &str, files: &KnownFiles) -> std::io::Result<()> {
+    let stored = Stored {
+        fingerprint,
+        files: files
+            .iter()
+            .map(|(blob, resources)| (blob, resources.as_slice()))
+            .collect::<HashMap<_, _>>(),
+    };
+    let bytes = serde_json::to_vec(&stored)?;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    // Unique per process and per write: two writers never share it.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let temporary = path.with_extension(format!(
+        "tmp{}.{}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
 }

@@ -26,53 +26,88 @@ const IDLE_WINDOW: Duration = Duration::from_secs(30);
 /// Webhook pushes timed; the median is reported.
 const PUSHES: usize = 5;
 
+/// Files of the repository in which one file changes.
+const INCREMENTAL_FILES: usize = 10_000;
+/// Tenants of the fleet measurements, and resources per tenant.
+const FLEETS: [usize; 2] = [200, 1_000];
+const FLEET_RESOURCES: usize = 50;
+
 mod bare;
+mod fleet;
+mod incremental;
 mod octodns;
 
+/// The parts of the benchmark, each selectable by name on the command line.
+const SECTIONS: [&str; 5] = ["host", "compare", "daemon", "incremental", "fleet"];
+
 fn main() -> anyhow::Result<()> {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|arg| arg.parse())
-        .collect::<Result<_, _>>()?;
-    let sizes = if sizes.is_empty() { vec![1_000] } else { sizes };
+    // SAFETY: no other thread exists yet. The in-process measurements open
+    // tenants whose secret reference names this variable, as `cairn` does.
+    unsafe { std::env::set_var("PDNS_API_KEY", cairn_tests::pdns::API_KEY) };
+    // `CAIRN_LOG=cairn=debug` shows the phases of in-process runs, timed.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut sections: Vec<String> = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.parse() {
+            Ok(size) => sizes.push(size),
+            Err(_) if SECTIONS.contains(&arg.as_str()) => sections.push(arg),
+            Err(_) => anyhow::bail!(
+                "`{arg}` is neither a record count nor a section ({})",
+                SECTIONS.join(", ")
+            ),
+        }
+    }
+    if sizes.is_empty() {
+        sizes.push(1_000);
+    }
+    let runs = |section: &str| sections.is_empty() || sections.iter().any(|s| s == section);
     let mut rows: Vec<(String, String)> = Vec::new();
 
     let runtime = tokio::runtime::Runtime::new()?;
-    // Interleaved rounds: Cairn's host, then the bare harness, repeated.
-    let mut cairn_samples = Vec::new();
-    let mut bare_samples = Vec::new();
-    for _ in 0..ROUNDS {
-        cairn_samples.extend(runtime.block_on(host_overhead())?);
-        bare_samples.extend(runtime.block_on(bare::overhead(HOST_CALLS))?);
+    if runs("host") {
+        // Interleaved rounds: Cairn's host, then the bare harness, repeated.
+        let mut cairn_samples = Vec::new();
+        let mut bare_samples = Vec::new();
+        for _ in 0..ROUNDS {
+            cairn_samples.extend(runtime.block_on(host_overhead())?);
+            bare_samples.extend(runtime.block_on(bare::overhead(HOST_CALLS))?);
+        }
+        let (cairn, bare) = (summary(cairn_samples), summary(bare_samples));
+        rows.push((
+            format!(
+                "plugin host: fresh store + instantiate + trivial call (n={})",
+                HOST_CALLS * ROUNDS
+            ),
+            cairn.describe(),
+        ));
+        rows.push((
+            "bare wasmtime: same engine, component and call".into(),
+            format!(
+                "{} (Cairn/bare at p50: {:.2}×)",
+                bare.describe(),
+                cairn.median.as_secs_f64() / bare.median.as_secs_f64()
+            ),
+        ));
+        let (cold, warm) = runtime.block_on(load_times())?;
+        rows.push((
+            "plugin load: compile (no cache) / from the compiled cache".into(),
+            format!(
+                "{:.1} ms / {:.1} ms",
+                cold.as_secs_f64() * 1e3,
+                warm.as_secs_f64() * 1e3
+            ),
+        ));
     }
-    let (cairn, bare) = (summary(cairn_samples), summary(bare_samples));
-    rows.push((
-        format!(
-            "plugin host: fresh store + instantiate + trivial call (n={})",
-            HOST_CALLS * ROUNDS
-        ),
-        cairn.describe(),
-    ));
-    rows.push((
-        "bare wasmtime: same engine, component and call".into(),
-        format!(
-            "{} (Cairn/bare at p50: {:.2}×)",
-            bare.describe(),
-            cairn.median.as_secs_f64() / bare.median.as_secs_f64()
-        ),
-    ));
-    let (cold, warm) = runtime.block_on(load_times())?;
-    rows.push((
-        "plugin load: compile (no cache) / from the compiled cache".into(),
-        format!(
-            "{:.1} ms / {:.1} ms",
-            cold.as_secs_f64() * 1e3,
-            warm.as_secs_f64() * 1e3
-        ),
-    ));
 
     let mut raw = serde_json::Map::new();
-    for size in sizes {
+    for size in sizes.into_iter().filter(|_| runs("compare")) {
         let side = side_by_side(size)?;
         let cairn_create = median(side.cairn_create.clone());
         let cairn_plan = median(side.cairn_plan.clone());
@@ -109,39 +144,111 @@ fn main() -> anyhow::Result<()> {
         ));
         raw.insert(size.to_string(), side.to_json());
     }
+
+    if runs("incremental") {
+        let figures = incremental::one_file_changed(INCREMENTAL_FILES)?;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        rows.push((
+            format!(
+                "one file changed of {}: plan what changed (median of commits)",
+                figures.files
+            ),
+            format!(
+                "{:.1} ms, of which provider calls {:.1} ms: host {:.1} ms",
+                ms(figures.changed_total),
+                ms(figures.changed_calls),
+                ms(figures.changed_total - figures.changed_calls)
+            ),
+        ));
+        rows.push((
+            format!(
+                "one file changed of {}: full plan, for contrast",
+                figures.files
+            ),
+            format!(
+                "{:.1} ms, of which provider calls {:.1} ms: host {:.1} ms",
+                ms(figures.full_total),
+                ms(figures.full_calls),
+                ms(figures.full_total - figures.full_calls)
+            ),
+        ));
+        raw.insert(
+            "incremental".into(),
+            serde_json::json!({
+                "files": figures.files,
+                "changed_total_s": figures.changed_total.as_secs_f64(),
+                "changed_calls_s": figures.changed_calls.as_secs_f64(),
+                "full_total_s": figures.full_total.as_secs_f64(),
+                "full_calls_s": figures.full_calls.as_secs_f64(),
+            }),
+        );
+    }
+
+    if runs("fleet") {
+        for tenants in FLEETS {
+            let figures = fleet::fleet(tenants, FLEET_RESOURCES)?;
+            rows.push((
+                format!(
+                    "daemon, {} tenants of {} resources: ready / every tenant applied",
+                    figures.tenants, figures.resources
+                ),
+                format!(
+                    "{:.2} s / {:.1} s",
+                    figures.ready.as_secs_f64(),
+                    figures.first_runs.as_secs_f64()
+                ),
+            ));
+            rows.push((
+                format!("daemon, {} tenants idle: resident memory", figures.tenants),
+                format!("{:.1} MiB", figures.rss_mib),
+            ));
+            raw.insert(
+                format!("fleet_{tenants}"),
+                serde_json::json!({
+                    "resources_per_tenant": figures.resources,
+                    "ready_s": figures.ready.as_secs_f64(),
+                    "first_runs_s": figures.first_runs.as_secs_f64(),
+                    "rss_mib": figures.rss_mib,
+                }),
+            );
+        }
+    }
+
     let raw_path = cairn_tests::target_dir().join("cairn-bench.json");
     std::fs::write(
         &raw_path,
         serde_json::to_string_pretty(&serde_json::Value::Object(raw))?,
     )?;
 
-    let idle = daemon_figures(DAEMON_TENANTS)?;
-    rows.push((
-        format!("daemon: push to applied via webhook (median of {PUSHES})"),
-        format!("{} ms", idle.push_latency.as_millis()),
-    ));
-    rows.push((
-        format!(
-            "daemon: idle CPU, {DAEMON_TENANTS} tenants (interval {}s), over {}s",
-            IDLE_INTERVAL.as_secs(),
-            IDLE_WINDOW.as_secs()
-        ),
-        format!("{:.2}% of one core", idle.cpu_percent),
-    ));
-    rows.push((
-        format!(
-            "daemon: a poll that finds nothing to do (mean of {})",
-            idle.checks
-        ),
-        format!(
-            "{:.2} ms, no plugin call",
-            idle.check_mean.as_secs_f64() * 1e3
-        ),
-    ));
-    rows.push((
-        format!("daemon: resident memory, {DAEMON_TENANTS} tenants"),
-        format!("{:.1} MiB", idle.rss_mib),
-    ));
+    if runs("daemon") {
+        let idle = daemon_figures(DAEMON_TENANTS)?;
+        rows.push((
+            format!("daemon: push to applied via webhook (median of {PUSHES})"),
+            format!("{} ms", idle.push_latency.as_millis()),
+        ));
+        rows.push((
+            format!(
+                "daemon: idle CPU, {DAEMON_TENANTS} tenants (interval {}s), over {}s",
+                IDLE_INTERVAL.as_secs(),
+                IDLE_WINDOW.as_secs()
+            ),
+            format!("{:.2}% of one core", idle.cpu_percent),
+        ));
+        rows.push((
+            format!(
+                "daemon: a poll that finds nothing to do (mean of {})",
+                idle.checks
+            ),
+            format!(
+                "{:.2} ms, no plugin call",
+                idle.check_mean.as_secs_f64() * 1e3
+            ),
+        ));
+        rows.push((
+            format!("daemon: resident memory, {DAEMON_TENANTS} tenants"),
+            format!("{:.1} MiB", idle.rss_mib),
+        ));
+    }
 
     let width = rows
         .iter()

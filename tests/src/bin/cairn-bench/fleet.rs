@@ -1,0 +1,87 @@
+//! Many tenants on one daemon: how long it takes to load them and become
+//! ready, to reconcile every one of them once, and how much memory it then
+//! holds while they idle.
+
+use cairn_tests::Workspace;
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::daemon::{Daemon, wait_until};
+use std::time::{Duration, Instant};
+
+/// How long the fleet may take to reconcile every tenant once.
+const FIRST_RUNS_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What one fleet measured.
+pub struct Figures {
+    /// Tenants.
+    pub tenants: usize,
+    /// Resources per tenant.
+    pub resources: usize,
+    /// From the daemon's start to `/readyz` answering 200.
+    pub ready: Duration,
+    /// From the daemon's start to every tenant's first reconcile done.
+    pub first_runs: Duration,
+    /// Resident memory once idle.
+    pub rss_mib: f64,
+}
+
+/// `tenants` tenants of one zone and `resources - 1` records each, every
+/// tenant a folder of one shared repository, on one PowerDNS.
+pub fn fleet(tenants: usize, resources: usize) -> anyhow::Result<Figures> {
+    let ws = Workspace::new();
+    let mut config = config_header();
+    for tenant in 0..tenants {
+        let mut text = format!("[[dns.zone]]\nname = \"f{tenant}.example.\"\n\n");
+        for record in 1..resources {
+            text.push_str(&format!(
+                "[[dns.record]]\nname = \"r{record}.f{tenant}.example.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\n\n",
+                record % 250
+            ));
+        }
+        ws.repo.write(&format!("f{tenant}/dns.toml"), &text);
+        let block = ws.tenant_block(&format!("f{tenant}"), &ConfigOptions::default());
+        config.push_str(&block.replace("path = \".\"", &format!("path = \"f{tenant}\"")));
+    }
+    ws.repo.commit("fleet", "Bench <bench@cairn.invalid>");
+    std::fs::write(ws.config_path(), config)?;
+
+    let started = Instant::now();
+    let daemon = Daemon::start(&ws.config_path());
+    let ready = started.elapsed();
+    wait_until(FIRST_RUNS_TIMEOUT, "every tenant reconciled once", || {
+        daemon
+            .get("/api/v1/tenants")
+            .ok()
+            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .and_then(|list| {
+                list.as_array().map(|list| {
+                    list.len() == tenants
+                        && list.iter().all(|t| {
+                            matches!(
+                                t["last_run"]["outcome"].as_str(),
+                                Some("applied" | "in-sync")
+                            )
+                        })
+                })
+            })
+            .unwrap_or(false)
+    });
+    let first_runs = started.elapsed();
+    anyhow::ensure!(
+        ws.pdns
+            .dig(&format!("r{}.f{}.example", resources - 1, tenants - 1), "A")
+            == [format!("192.0.2.{}", (resources - 1) % 250)],
+        "the last tenant's records are not served"
+    );
+    // Let the runs' allocations settle before reading the memory.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = daemon
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("the daemon is not running"))?;
+    Ok(Figures {
+        tenants,
+        resources,
+        ready,
+        first_runs,
+        rss_mib: crate::rss_mib(pid)?,
+    })
+}
