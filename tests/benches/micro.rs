@@ -1,0 +1,109 @@
+//! In-process micro-benchmarks (Criterion): the pieces every plan pays for.
+//! Run with `cargo bench -p cairn-tests --bench micro` after
+//! `scripts/build.sh` (the host benchmark loads the built PowerDNS plugin).
+
+use cairn::host::{PluginHost, ProviderInstance, ProviderSettings};
+use cairn::model::diagnostic::FileText;
+use cairn::model::parse::parse_file;
+use cairn::source::Source;
+use cairn_tests::GitRepo;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Resources in the parsed file.
+const PARSED_RESOURCES: usize = 1_000;
+/// Files in the repository whose tree is read.
+const REPOSITORY_FILES: usize = 2_000;
+
+fn records(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "[[dns.record]]\nname = \"r{i}.example.org.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\nttl = 300\n\n",
+                i % 250
+            )
+        })
+        .collect()
+}
+
+/// Parsing one resource file into specs with the place of every field.
+fn parse(c: &mut Criterion) {
+    let file = FileText::new("records.toml", records(PARSED_RESOURCES));
+    c.bench_function(&format!("parse {PARSED_RESOURCES} resources"), |b| {
+        b.iter(|| parse_file(black_box(&file)).expect("valid TOML"))
+    });
+}
+
+/// A fresh sandbox, instantiation and one trivial call of a real plugin.
+fn plugin_call(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let host = PluginHost::new(None).expect("a plugin host");
+    let plugin = runtime
+        .block_on(host.load(&cairn_tests::plugin_path("dns_powerdns"), None))
+        .expect("the PowerDNS plugin loads");
+    let instance = ProviderInstance::new(
+        &host,
+        plugin,
+        ProviderSettings {
+            tenant: "bench".into(),
+            name: "dns".into(),
+            config: serde_json::json!({}),
+            secrets: Default::default(),
+            grants: Vec::new(),
+            memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(10),
+        },
+    );
+    c.bench_function(
+        "plugin call: fresh store + instantiate + validate([])",
+        |b| {
+            b.to_async(&runtime)
+                .iter(|| async { instance.validate(&[]).await.expect("validate") })
+        },
+    );
+}
+
+/// Reading a commit of many files: everything, or only its tree (every
+/// blob known to the model cache).
+fn read_commit(c: &mut Criterion) {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let repo = GitRepo::init(&folder.path().join("repo"));
+    for i in 0..REPOSITORY_FILES {
+        repo.write(&format!("records/r{i}.toml"), &records(1));
+    }
+    repo.commit("many files", "Bench <bench@cairn.invalid>");
+    let source = Source::new(
+        &repo.path().display().to_string(),
+        "main",
+        ".",
+        &folder.path().join("cache"),
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let full = runtime
+        .block_on(source.snapshot())
+        .expect("the commit reads");
+    let every_blob: Arc<HashSet<String>> =
+        Arc::new(full.files.iter().map(|f| f.blob.clone()).collect());
+    let mut group = c.benchmark_group(format!("read a commit of {REPOSITORY_FILES} files"));
+    for (name, known) in [("every file", Arc::default()), ("tree only", every_blob)] {
+        group.bench_with_input(BenchmarkId::from_parameter(name), &known, |b, known| {
+            b.to_async(&runtime).iter(|| async {
+                source
+                    .snapshot_except(None, known.clone())
+                    .await
+                    .expect("the commit reads")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = micro;
+    config = Criterion::default().measurement_time(Duration::from_secs(3));
+    targets = parse, plugin_call, read_commit
+}
+criterion_main!(micro);
