@@ -14,6 +14,7 @@ pub mod backoff;
 pub mod http;
 pub mod metrics;
 pub mod status;
+mod trim;
 pub mod worker;
 
 use crate::config::Config;
@@ -171,6 +172,8 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     if all_loaded {
         tracing::info!("every tenant is loaded; ready");
     }
+
+    tokio::spawn(trim::return_freed_memory(shutdown.clone()));
 
     shutdown.cancelled().await;
     let grace = config.daemon.shutdown_grace;
