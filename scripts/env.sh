@@ -2,3 +2,6 @@
 # shared by every build, so that nothing is compiled twice.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cairn-target}"
 export PLUGIN_DIR="$CARGO_TARGET_DIR/wasm32-wasip2/release"
+# Canaille, the SCIM 2.0 identity server the identity provider is tested
+# against, lives in its own virtual environment (installed by setup.sh).
+export CANAILLE_VENV="${CANAILLE_VENV:-/var/tmp/cairn-canaille-venv}"

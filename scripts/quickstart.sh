@@ -4,10 +4,20 @@
 # with the records from Git; then a new commit changes them, and the plan,
 # the apply and the history show exactly that change.
 #
+# With `--identity`, Canaille (a SCIM 2.0 identity server) runs beside
+# PowerDNS and the same repository declares users and a group as well.
+#
 # Everything lives in one folder (printed at the start; set
-# CAIRN_QUICKSTART_DIR to choose it). PowerDNS is stopped at the end, unless
-# you run this on a terminal and choose to keep it.
+# CAIRN_QUICKSTART_DIR to choose it). The servers are stopped at the end,
+# unless you run this on a terminal and choose to keep them.
 set -euo pipefail
+identity=false
+for arg in "$@"; do
+    case "$arg" in
+        --identity) identity=true ;;
+        *) echo "usage: $0 [--identity]" >&2; exit 2 ;;
+    esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/env.sh
@@ -17,7 +27,7 @@ if [ ! -t 1 ]; then bold="" dim="" reset=""; fi
 say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
 run() { printf '%s$ %s%s\n' "$dim" "$*" "$reset"; "$@"; }
 
-say "Installing what is missing and building Cairn and its PowerDNS plugin"
+say "Installing what is missing and building Cairn and its plugins"
 scripts/setup.sh
 scripts/build.sh
 cairn="$CARGO_TARGET_DIR/debug/cairn"
@@ -39,8 +49,14 @@ print(*ports)')
 export PDNS_API_KEY="quickstart-$RANDOM$RANDOM"
 "$root/scripts/pdns-server.sh" "$work/pdns" "$dns_port" "$api_port" "$PDNS_API_KEY" > "$work/pdns.log" 2>&1 &
 pdns_pid=$!
-stop_pdns() { kill "$pdns_pid" 2>/dev/null || true; wait "$pdns_pid" 2>/dev/null || true; }
-trap stop_pdns EXIT
+canaille_pid=""
+stop_servers() {
+    kill "$pdns_pid" 2>/dev/null || true
+    wait "$pdns_pid" 2>/dev/null || true
+    # Canaille runs in its own process group, with its workers.
+    if [ -n "$canaille_pid" ]; then kill -- "-$canaille_pid" 2>/dev/null || true; fi
+}
+trap stop_servers EXIT
 python3 - "$api_port" "$PDNS_API_KEY" <<'PY'
 import sys, time, urllib.request
 port, key = sys.argv[1], sys.argv[2]
@@ -56,6 +72,30 @@ while True:
         time.sleep(0.1)
 PY
 echo "PowerDNS answers DNS on 127.0.0.1:$dns_port and its API on 127.0.0.1:$api_port"
+
+if $identity; then
+    say "Starting Canaille, a SCIM 2.0 identity server, on a free loopback port"
+    idp_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    setsid "$root/scripts/canaille-server.sh" "$work/canaille" "$idp_port" > "$work/canaille.log" 2>&1 &
+    canaille_pid=$!
+    python3 - "$work/canaille/canaille.env" <<'PY'
+import sys, time, urllib.request, urllib.error
+deadline = time.time() + 60
+while True:
+    try:
+        env = dict(line.split("=", 1) for line in open(sys.argv[1]).read().split())
+        urllib.request.urlopen(env["CANAILLE_TOKEN_URL"].replace("/oauth/token", "/.well-known/openid-configuration"), timeout=1)
+        break
+    except (OSError, KeyError, ValueError):
+        if time.time() > deadline:
+            sys.exit("Canaille did not start; see canaille.log")
+        time.sleep(0.2)
+PY
+    set -a; source "$work/canaille/canaille.env"; set +a
+    export IDP_CLIENT_ID=$CANAILLE_CLIENT_ID IDP_CLIENT_SECRET=$CANAILLE_CLIENT_SECRET
+    export ALICE_PASSWORD="quickstart-$RANDOM-$RANDOM"
+    echo "Canaille serves SCIM at $CANAILLE_SCIM_URL"
+fi
 
 say "Writing the desired state into a Git repository"
 rm -rf zones && mkdir zones && cd zones
@@ -83,9 +123,31 @@ type = "TXT"
 records = ["v=spf1 mx -all"]
 TOML
 git add example.toml
+if $identity; then
+    cat > people.toml <<'TOML'
+[[idp.user]]
+user_name = "alice"
+display_name = "Alice Liddell"
+name = { given_name = "Alice", family_name = "Liddell" }
+emails = ["alice@example.org"]
+password = { secret = "alice_password" }
+password_version = 1
+
+[[idp.user]]
+user_name = "bob"
+name = { given_name = "Bob", family_name = "Builder" }
+emails = ["bob@example.org"]
+
+[[idp.group]]
+display_name = "admins"
+members = ["alice", "bob"]
+depends_on = ["idp/user/alice", "idp/user/bob"]
+TOML
+    git add people.toml
+fi
 git -c user.name="Ada Lovelace" -c user.email=ada@example.org commit --quiet -m "Add example.org"
 cd ..
-cat zones/example.toml
+cat zones/*.toml
 
 cat > cairn.toml <<TOML
 # The operator's file: which repository, which plugin, what it may reach.
@@ -104,6 +166,16 @@ timeout = "30s"
 config = { url = "http://127.0.0.1:$api_port", server = "localhost" }
 secrets = { api_key = { env = "PDNS_API_KEY" } }
 TOML
+if $identity; then
+    cat >> cairn.toml <<TOML
+
+[tenants.default.providers.idp]
+plugin = "$PLUGIN_DIR/identity_scim.wasm"
+allow = ["http://127.0.0.1:$idp_port"]
+config = { url = "$CANAILLE_SCIM_URL", token_url = "$CANAILLE_TOKEN_URL" }
+secrets = { client_id = { env = "IDP_CLIENT_ID" }, client_secret = { env = "IDP_CLIENT_SECRET" }, alice_password = { env = "ALICE_PASSWORD" } }
+TOML
+fi
 say "The operator's cairn.toml"
 cat cairn.toml
 
@@ -116,6 +188,23 @@ say "PowerDNS now answers what Git says"
 run dig @127.0.0.1 -p "$dns_port" +short www.example.org A
 run dig @127.0.0.1 -p "$dns_port" +short example.org MX
 run dig @127.0.0.1 -p "$dns_port" +short example.org TXT
+
+if $identity; then
+    say "Canaille now has the users and the group from Git"
+    python3 - <<'PY'
+import base64, json, os, urllib.request
+basic = base64.b64encode(f"{os.environ['IDP_CLIENT_ID']}:{os.environ['IDP_CLIENT_SECRET']}".encode()).decode()
+request = urllib.request.Request(os.environ["CANAILLE_TOKEN_URL"], data=b"grant_type=client_credentials", headers={"Authorization": f"Basic {basic}"})
+token = json.load(urllib.request.urlopen(request))["access_token"]
+def get(path):
+    request = urllib.request.Request(os.environ["CANAILLE_SCIM_URL"] + path, headers={"Authorization": f"Bearer {token}"})
+    return json.load(urllib.request.urlopen(request))["Resources"]
+for user in get("/Users"):
+    print(f"  user  {user['userName']:<8} active={user['active']}  {user.get('displayName', '')}")
+for group in get("/Groups"):
+    print(f"  group {group['displayName']:<8} members={[m['value'] for m in group.get('members', [])]}")
+PY
+fi
 
 say "A second plan finds nothing to do"
 run "$cairn" plan
@@ -141,9 +230,9 @@ say "Who changed what, from which commit, with what result"
 run "$cairn" history
 
 if [ -t 0 ] && [ -t 1 ]; then
-    printf '\nPowerDNS is still running. Try, in %s:\n' "$work"
+    printf '\nThe servers are still running. Try, in %s:\n' "$work"
     printf '  PDNS_API_KEY=%s %s plan\n' "$PDNS_API_KEY" "$cairn"
     printf '  dig @127.0.0.1 -p %s www.example.org\n' "$dns_port"
-    read -r -p "Press Enter to stop PowerDNS. " _ || true
+    read -r -p "Press Enter to stop the servers. " _ || true
 fi
 say "Done. Everything is in $work"

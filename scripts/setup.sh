@@ -2,16 +2,18 @@
 # Installs what Cairn needs to build and to run its real servers, and does
 # nothing when it is all there already:
 #   - the wasm32-wasip2 target of the pinned Rust toolchain;
-#   - PowerDNS Authoritative with its sqlite backend, dig, sqlite3 and git.
+#   - PowerDNS Authoritative with its sqlite backend, dig, sqlite3 and git;
+#   - Canaille (a SCIM 2.0 identity server) in a private virtual environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     echo "setup: adding the wasm32-wasip2 Rust target"
     rustup target add wasm32-wasip2
 fi
 
-packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git)
+packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -33,4 +35,21 @@ fi
 if ! python3 -c "import prometheus_client" 2>/dev/null; then
     echo "setup: installing the prometheus-client Python package"
     python3 -m pip install --quiet --disable-pip-version-check "prometheus-client==0.21.1"
+fi
+
+# Canaille, pinned: newer scim2-models releases break its SCIM POSTs.
+canaille_version=0.3.6
+scim2_models_version=0.9.0
+canaille_installed() {
+    [ -x "$CANAILLE_VENV/bin/canaille" ] && "$CANAILLE_VENV/bin/python" - "$canaille_version" "$scim2_models_version" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(0 if version("canaille") == sys.argv[1] and version("scim2-models") == sys.argv[2] else 1)
+PY
+}
+if ! canaille_installed; then
+    echo "setup: installing Canaille $canaille_version into $CANAILLE_VENV"
+    python3 -m venv "$CANAILLE_VENV"
+    "$CANAILLE_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "canaille[front,oidc,scim,sqlite,server]==$canaille_version" "scim2-models==$scim2_models_version"
 fi

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod cairn;
+pub mod canaille;
 pub mod daemon;
 pub mod git;
 pub mod pdns;
@@ -11,6 +12,7 @@ pub mod ports;
 pub mod serve;
 
 pub use cairn::{Output, Workspace};
+pub use canaille::Canaille;
 pub use git::GitRepo;
 pub use pdns::Pdns;
 

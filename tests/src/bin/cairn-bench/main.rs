@@ -34,11 +34,23 @@ const FLEET_RESOURCES: usize = 50;
 
 mod bare;
 mod fleet;
+mod identity;
 mod incremental;
 mod octodns;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 5] = ["host", "compare", "daemon", "incremental", "fleet"];
+const SECTIONS: [&str; 6] = [
+    "host",
+    "compare",
+    "daemon",
+    "incremental",
+    "fleet",
+    "identity",
+];
+
+/// The directory reconciled into Canaille: users, and groups of them.
+const IDENTITY_USERS: usize = 500;
+const IDENTITY_GROUPS: usize = 50;
 
 fn main() -> anyhow::Result<()> {
     // SAFETY: no other thread exists yet. The in-process measurements open
@@ -212,6 +224,38 @@ fn main() -> anyhow::Result<()> {
                 }),
             );
         }
+    }
+
+    if runs("identity") {
+        let figures = identity::directory(IDENTITY_USERS, IDENTITY_GROUPS)?;
+        let (from_scratch, no_change) = figures.medians();
+        rows.push((
+            format!(
+                "identity: {} users + {} groups into an empty Canaille (median of {})",
+                figures.users,
+                figures.groups,
+                figures.from_scratch.len()
+            ),
+            format!("{from_scratch:.2} s"),
+        ));
+        rows.push((
+            format!(
+                "identity: no-change plan, {} users + {} groups (median of {})",
+                figures.users,
+                figures.groups,
+                figures.no_change.len()
+            ),
+            format!("{no_change:.3} s"),
+        ));
+        raw.insert(
+            "identity".into(),
+            serde_json::json!({
+                "users": figures.users,
+                "groups": figures.groups,
+                "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            }),
+        );
     }
 
     let raw_path = cairn_tests::target_dir().join("cairn-bench.json");

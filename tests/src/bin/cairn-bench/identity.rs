@@ -1,0 +1,105 @@
+//! Users and groups against a real Canaille: reconciling a directory from
+//! scratch, and a plan with nothing to change, whole `cairn` processes.
+
+use crate::median;
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::{Canaille, Workspace};
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+/// Fresh servers, each reconciled from scratch once.
+const ROUNDS: usize = 3;
+/// No-change plans per round.
+const PLANS: usize = 3;
+/// Users per resource file: a directory split as teams would split it.
+const USERS_PER_FILE: usize = 50;
+
+/// What the identity section measured.
+pub struct Figures {
+    /// Users and groups declared.
+    pub users: usize,
+    pub groups: usize,
+    /// `cairn apply --yes` into an empty directory, per round.
+    pub from_scratch: Vec<Duration>,
+    /// `cairn plan` with nothing to change.
+    pub no_change: Vec<Duration>,
+}
+
+/// The repository: `users` users in files of [`USERS_PER_FILE`], and
+/// `groups` groups whose members are consecutive users.
+fn write_directory(ws: &Workspace, users: usize, groups: usize) {
+    let name = |index: usize| format!("user{index:04}");
+    for file in 0..users.div_ceil(USERS_PER_FILE) {
+        let mut text = String::new();
+        for index in file * USERS_PER_FILE..((file + 1) * USERS_PER_FILE).min(users) {
+            let _ = write!(
+                text,
+                "[[idp.user]]\nuser_name = \"{0}\"\ndisplay_name = \"User {index}\"\nname = {{ given_name = \"User\", family_name = \"N{index}\" }}\nemails = [\"{0}@example.org\"]\n\n",
+                name(index)
+            );
+        }
+        ws.repo.write(&format!("users/team{file:02}.toml"), &text);
+    }
+    let mut text = String::new();
+    let per_group = users / groups.max(1);
+    for group in 0..groups {
+        let members: Vec<String> = (group * per_group..(group + 1) * per_group)
+            .map(|index| format!("{:?}", name(index)))
+            .collect();
+        let depends: Vec<String> = (group * per_group..(group + 1) * per_group)
+            .map(|index| format!("\"idp/user/{}\"", name(index)))
+            .collect();
+        let _ = write!(
+            text,
+            "[[idp.group]]\ndisplay_name = \"group{group:03}\"\nmembers = [{}]\ndepends_on = [{}]\n\n",
+            members.join(", "),
+            depends.join(", ")
+        );
+    }
+    ws.repo.write("groups.toml", &text);
+    ws.repo.commit("the directory", "Bench <bench@example.org>");
+}
+
+/// Reconciles `users` users and `groups` groups into fresh Canaille
+/// servers, timing the apply and the no-change plans after it.
+pub fn directory(users: usize, groups: usize) -> anyhow::Result<Figures> {
+    let mut figures = Figures {
+        users,
+        groups,
+        from_scratch: Vec::new(),
+        no_change: Vec::new(),
+    };
+    for _ in 0..ROUNDS {
+        let ws = Workspace::new();
+        let canaille = Canaille::start(&ws.path().join("canaille"));
+        write_directory(&ws, users, groups);
+        let text = format!(
+            "{}\n{}{}",
+            config_header(),
+            ws.tenant_block("default", &ConfigOptions::default()),
+            canaille.provider_table("default", ws.path(), &canaille.client_secret, &[], "")
+        );
+        std::fs::write(ws.config_path(), text)?;
+        let started = Instant::now();
+        let apply = ws.cairn(&["apply", "--yes"]);
+        figures.from_scratch.push(started.elapsed());
+        anyhow::ensure!(apply.code == 0, "the apply failed: {}", apply.all());
+        for _ in 0..PLANS {
+            let started = Instant::now();
+            let plan = ws.cairn(&["plan"]);
+            figures.no_change.push(started.elapsed());
+            anyhow::ensure!(plan.code == 0, "the plan found changes: {}", plan.all());
+        }
+    }
+    Ok(figures)
+}
+
+impl Figures {
+    /// The medians, in seconds.
+    pub fn medians(&self) -> (f64, f64) {
+        (
+            median(self.from_scratch.clone()).as_secs_f64(),
+            median(self.no_change.clone()).as_secs_f64(),
+        )
+    }
+}

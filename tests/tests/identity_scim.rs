@@ -1,0 +1,318 @@
+//! The SCIM identity provider against a real Canaille: users and groups
+//! from Git, changes, removals, foreign users left alone, drift healed by
+//! the daemon, a wrong client secret, and a password that never shows.
+
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::{Canaille, Workspace};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const AUTHOR: &str = "Grace Hopper <grace@example.org>";
+
+/// A password no other test uses, so that finding it anywhere is this
+/// test's leak.
+fn unique_password(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_nanos();
+    format!("Pw-{tag}-{nanos}-{}", std::process::id())
+}
+
+/// Writes `cairn.toml`: the workspace's DNS tenant plus an `idp` provider
+/// for Canaille, its secrets in files.
+fn configure(
+    ws: &Workspace,
+    canaille: &Canaille,
+    client_secret: &str,
+    tenant_settings: &str,
+    provider_config: &str,
+) {
+    let options = ConfigOptions {
+        tenant_settings: tenant_settings.to_string(),
+        ..ConfigOptions::default()
+    };
+    let password = ("alice_password", ws.path().join("alice_password.secret"));
+    let text = format!(
+        "{}\n{}{}",
+        config_header(),
+        ws.tenant_block("default", &options),
+        canaille.provider_table(
+            "default",
+            ws.path(),
+            client_secret,
+            &[password],
+            provider_config
+        )
+    );
+    std::fs::write(ws.config_path(), text).expect("write cairn.toml");
+}
+
+fn set_password(ws: &Workspace, password: &str) {
+    std::fs::write(ws.path().join("alice_password.secret"), password).expect("write the password");
+}
+
+const PEOPLE: &str = r#"
+[[idp.user]]
+user_name = "Alice"
+display_name = "Alice Liddell"
+name = { given_name = "Alice", family_name = "Liddell" }
+emails = ["Alice@Example.org"]
+password = { secret = "alice_password" }
+password_version = 1
+enterprise = { department = "Research", employee_number = "7" }
+
+[[idp.user]]
+user_name = "bob"
+display_name = "Bob Builder"
+name = { given_name = "Bob", family_name = "Builder" }
+emails = [{ value = "bob@example.org", type = "work" }]
+title = "Builder"
+
+[[idp.group]]
+display_name = "admins"
+members = ["alice", "bob"]
+depends_on = ["idp/user/alice", "idp/user/bob"]
+
+[[idp.group]]
+display_name = "staff"
+members = ["bob"]
+depends_on = ["idp/user/bob"]
+"#;
+
+/// Every byte Cairn wrote or printed, to search for a secret.
+fn everything_written(ws: &Workspace, outputs: &[String]) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![ws.path().to_path_buf()];
+    let model_cache = cairn_tests::target_dir().join("cairn-test-cache/model");
+    stack.push(model_cache);
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // The secret's own file is where the operator keeps it.
+            if path.extension().is_some_and(|e| e == "secret") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.push((path.display().to_string(), bytes));
+            }
+        }
+    }
+    for (index, output) in outputs.iter().enumerate() {
+        found.push((format!("output #{index}"), output.as_bytes().to_vec()));
+    }
+    found
+}
+
+fn assert_never_written(ws: &Workspace, outputs: &[String], secret: &str) {
+    for (name, bytes) in everything_written(ws, outputs) {
+        assert!(
+            !bytes
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes()),
+            "the password was found in {name}"
+        );
+    }
+}
+
+fn attribute(user: &serde_json::Value, pointer: &str) -> serde_json::Value {
+    user.pointer(pointer).cloned().unwrap_or_default()
+}
+
+#[test]
+fn users_and_groups_from_git_to_canaille() {
+    let ws = Workspace::new();
+    let canaille = Canaille::start(&ws.path().join("canaille"));
+    let mut outputs = Vec::new();
+    let first_password = unique_password("first");
+    set_password(&ws, &first_password);
+    // Someone else's user, created in Canaille directly.
+    canaille.create_user("carol", "carol@example.org");
+    let carol_before = canaille.user("carol").expect("carol exists");
+
+    ws.repo.write("people.toml", PEOPLE);
+    ws.repo.commit("people", AUTHOR);
+
+    // A wrong client secret: a clear error, and nothing changes.
+    configure(&ws, &canaille, "not-the-secret", "", "");
+    let refused = ws.cairn(&["apply", "--yes"]);
+    refused
+        .expect_code(1)
+        .expect_contains("refused the client credentials")
+        .expect_contains("client_secret");
+    assert!(canaille.user("alice").is_none());
+    outputs.push(refused.all());
+
+    configure(&ws, &canaille, &canaille.client_secret, "", "");
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("idp/user/alice")
+        .expect_contains("idp/group/admins")
+        .expect_contains("4 to create");
+    outputs.push(plan.all());
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    outputs.push(apply.all());
+
+    let alice = canaille.user("alice").expect("alice was created");
+    assert_eq!(alice["displayName"], "Alice Liddell");
+    assert_eq!(alice["active"], true);
+    assert_eq!(attribute(&alice, "/name/formatted"), "Alice Liddell");
+    assert_eq!(attribute(&alice, "/emails/0/value"), "alice@example.org");
+    assert_eq!(
+        attribute(
+            &alice,
+            "/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/department"
+        ),
+        "Research"
+    );
+    assert!(canaille.password_is("alice", &first_password));
+    assert_eq!(canaille.members("admins"), ["alice", "bob"]);
+    assert_eq!(canaille.members("staff"), ["bob"]);
+
+    // Unchanged repository: no changes.
+    let again = ws.cairn(&["plan"]);
+    again.expect_code(0).expect_contains("No changes");
+    outputs.push(again.all());
+
+    // New commit: attributes, membership and a new password version.
+    let second_password = unique_password("second");
+    set_password(&ws, &second_password);
+    let changed = PEOPLE
+        .replace("title = \"Builder\"", "title = \"Chief Builder\"")
+        .replace("members = [\"alice\", \"bob\"]", "members = [\"alice\"]")
+        .replace("password_version = 1", "password_version = 2");
+    ws.repo.write("people.toml", &changed);
+    ws.repo
+        .commit("promote bob, new password for alice", AUTHOR);
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("remove bob")
+        .expect_contains("title: \"Builder\" → \"Chief Builder\"")
+        .expect_contains("password (sensitive)");
+    outputs.push(plan.all());
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    outputs.push(apply.all());
+    assert_eq!(canaille.user("bob").unwrap()["title"], "Chief Builder");
+    assert_eq!(canaille.members("admins"), ["alice"]);
+    assert!(canaille.password_is("alice", &second_password));
+
+    // Declaring someone else's user is refused until it is adopted.
+    ws.repo.write(
+        "carol.toml",
+        "[[idp.user]]\nuser_name = \"carol\"\nemails = [\"carol@example.org\"]\n",
+    );
+    ws.repo.commit("carol", AUTHOR);
+    let refused = ws.cairn(&["plan"]);
+    refused.expect_code(1).expect_contains("adopt");
+    outputs.push(refused.all());
+    ws.repo.remove("carol.toml");
+
+    // Removed: alice is deactivated, staff is deleted, carol untouched.
+    let remaining = changed
+        .split("[[idp.")
+        .filter(|block| block.starts_with("user]]\nuser_name = \"bob\""))
+        .map(|block| format!("[[idp.{block}"))
+        .collect::<String>();
+    ws.repo.write("people.toml", &remaining);
+    ws.repo.commit("alice leaves, groups go", AUTHOR);
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply
+        .expect_code(0)
+        .expect_contains("deactivate the user")
+        .expect_contains("idp/group/staff");
+    outputs.push(apply.all());
+    let alice = canaille.user("alice").expect("alice is kept, deactivated");
+    assert_eq!(alice["active"], false);
+    assert!(canaille.group("staff").is_none());
+    assert!(canaille.group("admins").is_none());
+    let carol_after = canaille.user("carol").expect("carol is still there");
+    assert_eq!(
+        carol_before["meta"]["version"],
+        carol_after["meta"]["version"]
+    );
+    let final_plan = ws.cairn(&["plan"]);
+    final_plan.expect_code(0);
+    outputs.push(final_plan.all());
+
+    let history = ws.cairn(&["history", "--json"]);
+    history.expect_code(0);
+    outputs.push(history.all());
+    let debug = ws.cairn_env(&["plan"], &[("CAIRN_LOG", "debug")]);
+    outputs.push(debug.all());
+
+    for password in [&first_password, &second_password] {
+        assert_never_written(&ws, &outputs, password);
+    }
+}
+
+#[test]
+fn drift_made_in_canaille_is_healed_by_the_daemon() {
+    let ws = Workspace::new();
+    let canaille = Canaille::start(&ws.path().join("canaille"));
+    let password = unique_password("drift");
+    set_password(&ws, &password);
+    ws.repo.write("people.toml", PEOPLE);
+    ws.repo.commit("people", AUTHOR);
+    configure(
+        &ws,
+        &canaille,
+        &canaille.client_secret,
+        "interval = \"1s\"\ndrift_interval = \"1s\"\nself_heal = true",
+        // Repairs go by PUT here; the other test's changes by PATCH.
+        "patch = false",
+    );
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(Duration::from_secs(60), "the people applied", || {
+        canaille.members("admins") == ["alice", "bob"]
+    });
+
+    // By hand: bob's title changes and alice joins a group.
+    canaille.patch_user("bob", serde_json::json!({"title": "Vandal"}));
+    let staff = canaille.group("staff").expect("staff exists");
+    let alice = canaille.user("alice").expect("alice exists");
+    let alice_id = alice["id"].as_str().unwrap();
+    let id = staff["id"].as_str().unwrap();
+    canaille
+        .scim(
+            "PATCH",
+            &format!("/Groups/{id}"),
+            Some(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [
+                    {"value": alice_id, "$ref": format!("{}/Users/{alice_id}", canaille.scim_url)}
+                ]}]
+            })),
+        )
+        .expect("add a member by hand");
+    assert_eq!(canaille.members("staff"), ["alice", "bob"]);
+    wait_until(Duration::from_secs(30), "the repair", || {
+        canaille
+            .user("bob")
+            .is_some_and(|bob| bob["title"] == "Builder")
+            && canaille.members("staff") == ["bob"]
+    });
+    drop(daemon);
+    let history = ws.cairn(&["history", "--json"]).json();
+    let drifted: Vec<String> = history
+        .as_array()
+        .expect("runs")
+        .iter()
+        .flat_map(|run| run["actions"].as_array().cloned().unwrap_or_default())
+        .filter(|action| action["action"] == "drift")
+        .filter_map(|action| action["address"].as_str().map(String::from))
+        .collect();
+    assert!(
+        drifted.contains(&"idp/user/bob".to_string())
+            && drifted.contains(&"idp/group/staff".to_string()),
+        "drift recorded: {drifted:?}"
+    );
+    // The daemon's log is in the workspace, searched with the rest.
+    assert_never_written(&ws, &[], &password);
+}
