@@ -3,7 +3,9 @@
 # nothing when it is all there already:
 #   - the wasm32-wasip2 target of the pinned Rust toolchain;
 #   - PowerDNS Authoritative with its sqlite backend, dig, sqlite3 and git;
-#   - Canaille (a SCIM 2.0 identity server) in a private virtual environment.
+#   - Canaille (a SCIM 2.0 identity server) in a private virtual environment;
+#   - podman with runc (its Docker-compatible API runs the apps tests) and a
+#     static busybox for the test images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -13,7 +15,8 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv)
+packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
+    podman runc uidmap slirp4netns fuse-overlayfs busybox-static)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -3,13 +3,12 @@
 //! allowed the client-credentials grant, and stopped — with every process
 //! it started — when dropped.
 
-use crate::ports::free_port;
+use crate::script_server::ScriptServer;
 use base64::Engine;
 use serde_json::{Value, json};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// How long Canaille may take to start: it is a Python application that
 /// migrates its database and loads Flask first.
@@ -20,8 +19,7 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 /// A running Canaille.
 pub struct Canaille {
-    child: Child,
-    dir: PathBuf,
+    server: ScriptServer,
     /// The SCIM base URL (`http://127.0.0.1:PORT/scim/v2`).
     pub scim_url: String,
     /// The OAuth 2.0 token endpoint.
@@ -32,106 +30,59 @@ pub struct Canaille {
     pub client_secret: String,
 }
 
+/// What `canaille-server.sh` writes to `canaille.env` before the server
+/// starts.
+struct Settings {
+    scim_url: String,
+    token_url: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl Settings {
+    /// `None` until the file is written.
+    fn read(dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(dir.join("canaille.env")).ok()?;
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+                .map(String::from)
+        };
+        Some(Self {
+            scim_url: value("CANAILLE_SCIM_URL")?,
+            token_url: value("CANAILLE_TOKEN_URL")?,
+            client_id: value("CANAILLE_CLIENT_ID")?,
+            client_secret: value("CANAILLE_CLIENT_SECRET")?,
+        })
+    }
+}
+
 impl Canaille {
     /// Starts a server with an empty database in `dir`.
     pub fn start(dir: &Path) -> Self {
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            match Self::spawn(dir, free_port()) {
-                Ok(server) => return server,
-                Err(error) => last_error = error,
-            }
+        let server = ScriptServer::start("canaille-server.sh", dir, START_TIMEOUT, |server| {
+            Settings::read(&server.dir).is_some_and(|settings| {
+                request_token(
+                    &settings.token_url,
+                    &settings.client_id,
+                    &settings.client_secret,
+                )
+                .is_ok()
+            })
+        });
+        let settings = Settings::read(&server.dir).expect("a ready server has its settings");
+        Self {
+            server,
+            scim_url: settings.scim_url,
+            token_url: settings.token_url,
+            client_id: settings.client_id,
+            client_secret: settings.client_secret,
         }
-        panic!("Canaille did not start: {last_error}");
-    }
-
-    fn spawn(dir: &Path, port: u16) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let log_path = dir.join("canaille.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-        let child = Command::new(crate::repo_root().join("scripts/canaille-server.sh"))
-            .arg(dir)
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            // Its own process group: the server's workers go with it.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("start scripts/canaille-server.sh: {e} (run scripts/setup.sh)"))?;
-        let mut server = Self {
-            child,
-            dir: dir.to_path_buf(),
-            scim_url: String::new(),
-            token_url: String::new(),
-            client_id: String::new(),
-            client_secret: String::new(),
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!("it exited with {status}: {log}"));
-            }
-            if server.scim_url.is_empty() {
-                server.read_env();
-            }
-            if !server.scim_url.is_empty() && server.token().is_ok() {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!("it did not answer in time: {log}"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn read_env(&mut self) {
-        let Ok(text) = std::fs::read_to_string(self.dir.join("canaille.env")) else {
-            return;
-        };
-        for line in text.lines() {
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
-            let value = value.to_string();
-            match key {
-                "CANAILLE_SCIM_URL" => self.scim_url = value,
-                "CANAILLE_TOKEN_URL" => self.token_url = value,
-                "CANAILLE_CLIENT_ID" => self.client_id = value,
-                "CANAILLE_CLIENT_SECRET" => self.client_secret = value,
-                _ => {}
-            }
-        }
-    }
-
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into()
     }
 
     /// A bearer token for the test's own requests.
     pub fn token(&self) -> Result<String, String> {
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", self.client_id, self.client_secret));
-        let request = ureq::http::Request::builder()
-            .method("POST")
-            .uri(&self.token_url)
-            .header("authorization", format!("Basic {basic}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials".to_string())
-            .expect("a valid request");
-        let mut response = Self::agent().run(request).map_err(|e| e.to_string())?;
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
-        body["access_token"]
-            .as_str()
-            .map(String::from)
-            .ok_or_else(|| format!("no token: {text}"))
+        request_token(&self.token_url, &self.client_id, &self.client_secret)
     }
 
     /// A SCIM request; `Err` carries the status and body of a non-2xx
@@ -146,7 +97,7 @@ impl Canaille {
         let request = builder
             .body(body.map(Value::to_string).unwrap_or_default())
             .expect("a valid request");
-        let mut response = Self::agent().run(request).map_err(|e| e.to_string())?;
+        let mut response = agent().run(request).map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if !(200..300).contains(&status) {
@@ -301,8 +252,8 @@ with app.app_context():
             .unwrap_or_else(|_| "/var/tmp/cairn-canaille-venv".to_string());
         let mut child = Command::new(format!("{venv}/bin/python"))
             .args(["-c", CHECK, user_name])
-            .env("CANAILLE_CONFIG", self.dir.join("canaille.toml"))
-            .current_dir(&self.dir)
+            .env("CANAILLE_CONFIG", self.server.dir.join("canaille.toml"))
+            .current_dir(&self.server.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -320,13 +271,30 @@ with app.app_context():
     }
 }
 
-impl Drop for Canaille {
-    fn drop(&mut self) {
-        // The whole process group: the script's server and its workers.
-        let group = -(self.child.id() as i32);
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group.to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// A token from the client-credentials grant.
+fn request_token(token_url: &str, client_id: &str, client_secret: &str) -> Result<String, String> {
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{client_secret}"));
+    let request = ureq::http::Request::builder()
+        .method("POST")
+        .uri(token_url)
+        .header("authorization", format!("Basic {basic}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials".to_string())
+        .expect("a valid request");
+    let mut response = agent().run(request).map_err(|e| e.to_string())?;
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+    body["access_token"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| format!("no token: {text}"))
 }

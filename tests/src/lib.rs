@@ -8,7 +8,9 @@ pub mod canaille;
 pub mod daemon;
 pub mod git;
 pub mod pdns;
+pub mod podman;
 pub mod ports;
+pub mod script_server;
 pub mod serve;
 
 pub use cairn::{Output, Workspace};

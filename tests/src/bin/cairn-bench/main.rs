@@ -32,6 +32,7 @@ const INCREMENTAL_FILES: usize = 10_000;
 const FLEETS: [usize; 2] = [200, 1_000];
 const FLEET_RESOURCES: usize = 50;
 
+mod apps;
 mod bare;
 mod fleet;
 mod identity;
@@ -39,14 +40,18 @@ mod incremental;
 mod octodns;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "host",
     "compare",
     "daemon",
     "incremental",
     "fleet",
     "identity",
+    "apps",
 ];
+
+/// Apps deployed into podman (the first with 2 replicas, rolled out).
+const APPS: usize = 20;
 
 /// The directory reconciled into Canaille: users, and groups of them.
 const IDENTITY_USERS: usize = 500;
@@ -254,6 +259,43 @@ fn main() -> anyhow::Result<()> {
                 "groups": figures.groups,
                 "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            }),
+        );
+    }
+
+    if runs("apps") {
+        let figures = apps::deploy(APPS)?;
+        let (from_scratch, no_change, rolling) = figures.medians();
+        rows.push((
+            format!(
+                "apps: {} apps into an empty podman (median of {})",
+                figures.apps,
+                figures.from_scratch.len()
+            ),
+            format!("{from_scratch:.2} s"),
+        ));
+        rows.push((
+            format!(
+                "apps: no-change plan, {} apps (median of {})",
+                figures.apps,
+                figures.no_change.len()
+            ),
+            format!("{no_change:.3} s"),
+        ));
+        rows.push((
+            format!(
+                "apps: rolling image update of one app, 2 replicas (median of {})",
+                figures.rolling_update.len()
+            ),
+            format!("{rolling:.2} s"),
+        ));
+        raw.insert(
+            "apps".into(),
+            serde_json::json!({
+                "apps": figures.apps,
+                "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "rolling_update_s": figures.rolling_update.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
         );
     }

@@ -1,0 +1,98 @@
+//! Apps against real podman: deploying apps from scratch, a no-change
+//! plan of them, and a rolling image update of one, whole `cairn`
+//! processes.
+
+use crate::median;
+use cairn_tests::Workspace;
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::podman::Podman;
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+/// Fresh engines, each deployed from scratch once.
+const ROUNDS: usize = 3;
+/// No-change plans per round.
+const PLANS: usize = 3;
+
+/// What the apps section measured.
+pub struct Figures {
+    /// Apps deployed.
+    pub apps: usize,
+    /// `cairn apply --yes` of every app into an empty engine, per round.
+    pub from_scratch: Vec<Duration>,
+    /// `cairn plan` with nothing to change.
+    pub no_change: Vec<Duration>,
+    /// `cairn apply --yes` of a new image for one app (2 replicas, rolling).
+    pub rolling_update: Vec<Duration>,
+}
+
+fn repository(apps: usize, rolled_image: &str) -> String {
+    let mut text = String::new();
+    for index in 0..apps {
+        let image = if index == 0 {
+            rolled_image
+        } else {
+            "cairn-test/web:1"
+        };
+        let replicas = if index == 0 { 2 } else { 1 };
+        let _ = write!(
+            text,
+            "[[apps.app]]\nname = \"app{index:02}\"\nimage = \"{image}\"\nreplicas = {replicas}\nrestart = \"no\"\nstop_grace = \"1s\"\n\n"
+        );
+    }
+    text
+}
+
+/// Deploys `apps` apps (the first with 2 replicas) into fresh engines.
+pub fn deploy(apps: usize) -> anyhow::Result<Figures> {
+    let mut figures = Figures {
+        apps,
+        from_scratch: Vec::new(),
+        no_change: Vec::new(),
+        rolling_update: Vec::new(),
+    };
+    for _ in 0..ROUNDS {
+        let ws = Workspace::new();
+        let podman = Podman::start(&ws.path().join("podman"));
+        let text = format!(
+            "{}\n{}{}",
+            config_header(),
+            ws.tenant_block("default", &ConfigOptions::default()),
+            podman.provider_table("default", &[], "")
+        );
+        std::fs::write(ws.config_path(), text)?;
+        ws.repo
+            .write("apps.toml", &repository(apps, "cairn-test/web:1"));
+        ws.repo.commit("apps", "Bench <bench@example.org>");
+        let started = Instant::now();
+        let apply = ws.cairn(&["apply", "--yes"]);
+        figures.from_scratch.push(started.elapsed());
+        anyhow::ensure!(apply.code == 0, "the deploy failed: {}", apply.all());
+        for _ in 0..PLANS {
+            let started = Instant::now();
+            let plan = ws.cairn(&["plan"]);
+            figures.no_change.push(started.elapsed());
+            anyhow::ensure!(plan.code == 0, "the plan found changes: {}", plan.all());
+        }
+        ws.repo
+            .write("apps.toml", &repository(apps, "cairn-test/web:2"));
+        ws.repo
+            .commit("a new image for app00", "Bench <bench@example.org>");
+        let started = Instant::now();
+        let apply = ws.cairn(&["apply", "--yes"]);
+        figures.rolling_update.push(started.elapsed());
+        anyhow::ensure!(apply.code == 0, "the update failed: {}", apply.all());
+    }
+    Ok(figures)
+}
+
+impl Figures {
+    /// The medians, in seconds: from scratch, no change, rolling update.
+    pub fn medians(&self) -> (f64, f64, f64) {
+        (
+            median(self.from_scratch.clone()).as_secs_f64(),
+            median(self.no_change.clone()).as_secs_f64(),
+            median(self.rolling_update.clone()).as_secs_f64(),
+        )
+    }
+}

@@ -1,0 +1,185 @@
+//! podman's Docker-compatible Engine API for one test, started by
+//! `scripts/podman-service.sh` on a free loopback port with its storage in
+//! the test's folder and two local images (`cairn-test/web:1` and `:2`,
+//! answering `version N` over HTTP on port 8080). Dropping it removes every
+//! container and stops the service.
+
+use crate::script_server::ScriptServer;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How long the service may take to start, images imported.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The ulimits containers need here: podman's defaults exceed the hard
+/// limits of this kind of machine.
+pub const ULIMITS: &str = r#"{ nofile = "1024:20000", nproc = "1024:1024" }"#;
+
+/// A running podman service.
+pub struct Podman {
+    server: ScriptServer,
+    /// The API's port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Podman {
+    /// Starts a service with its state in `dir`.
+    pub fn start(dir: &Path) -> Self {
+        let server = ScriptServer::start("podman-service.sh", dir, START_TIMEOUT, |server| {
+            ping(server.port)
+        });
+        Self {
+            port: server.port,
+            server,
+        }
+    }
+
+    /// The API's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An API request under `/v1.41`; `Err` carries a non-2xx answer.
+    pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}/v1.41{path}", self.url()))
+            .header("content-type", "application/json")
+            .body(body.map(Value::to_string).unwrap_or_default())
+            .expect("a valid request");
+        let mut response = agent.run(request).map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        if !(200..300).contains(&status) {
+            return Err(format!("{status}: {text}"));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Every container, running or not.
+    pub fn containers(&self) -> Vec<Value> {
+        self.request("GET", "/containers/json?all=true", None)
+            .expect("list containers")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The containers Cairn made for `app`.
+    pub fn app_containers(&self, app: &str) -> Vec<Value> {
+        self.containers()
+            .into_iter()
+            .filter(|c| c["Labels"]["cairn.app"] == app)
+            .collect()
+    }
+
+    /// A container's full description.
+    pub fn inspect(&self, id: &str) -> Value {
+        self.request("GET", &format!("/containers/{id}/json"), None)
+            .expect("inspect a container")
+    }
+
+    /// Runs a container by hand, as someone else would: no Cairn labels.
+    pub fn run_by_hand(&self, name: &str) -> String {
+        let body = json!({
+            "Image": "cairn-test/web:1",
+            "HostConfig": {"Ulimits": [
+                {"Name": "nofile", "Soft": 1024, "Hard": 20000},
+                {"Name": "nproc", "Soft": 1024, "Hard": 1024}
+            ]}
+        });
+        let created = self
+            .request(
+                "POST",
+                &format!("/containers/create?name={name}"),
+                Some(&body),
+            )
+            .expect("create a container by hand");
+        let id = created["Id"].as_str().expect("an id").to_string();
+        self.request("POST", &format!("/containers/{id}/start"), None)
+            .expect("start it");
+        id
+    }
+
+    /// Kills a container by hand.
+    pub fn kill(&self, id: &str) {
+        self.request("POST", &format!("/containers/{id}/kill"), None)
+            .expect("kill a container");
+    }
+
+    /// `GET http://127.0.0.1:PORT/` — what an app answers, if anything.
+    pub fn http(port: u16) -> Option<String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut response = agent
+            .get(&format!("http://127.0.0.1:{port}/"))
+            .call()
+            .ok()?;
+        response
+            .body_mut()
+            .read_to_string()
+            .ok()
+            .map(|text| text.trim().to_string())
+    }
+
+    /// The `[tenants.TENANT.providers.apps]` table of `cairn.toml`, with
+    /// `secrets` (name, file) and more config keys.
+    pub fn provider_table(
+        &self,
+        tenant: &str,
+        secrets: &[(&str, PathBuf)],
+        more_config: &str,
+    ) -> String {
+        let secrets: Vec<String> = secrets
+            .iter()
+            .map(|(name, path)| format!("{name} = {{ file = {:?} }}", path.display().to_string()))
+            .collect();
+        format!(
+            r#"
+[tenants.{tenant}.providers.apps]
+plugin = {plugin:?}
+allow = [{url:?}]
+timeout = "120s"
+config = {{ url = {url:?}, owner = {tenant:?}, ulimits = {ULIMITS}{more_config} }}
+secrets = {{ {secrets} }}
+"#,
+            plugin = crate::plugin_path("apps_docker").display().to_string(),
+            url = self.url(),
+            secrets = secrets.join(", "),
+        )
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        // Containers outlive the service: remove them first.
+        // The service itself stops with its `ScriptServer`.
+        let _ = Command::new(crate::repo_root().join("scripts/podman-service.sh"))
+            .arg("--stop")
+            .arg(&self.server.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Whether the API on `port` answers.
+fn ping(port: u16) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    agent
+        .get(&format!("http://127.0.0.1:{port}/_ping"))
+        .call()
+        .is_ok()
+}

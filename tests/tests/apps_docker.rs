@@ -1,0 +1,220 @@
+//! The apps provider against real podman: apps from Git run and answer,
+//! new images roll out, replicas scale, removed apps go, a container run by
+//! hand is untouched, a missing image leaves the old version running, and a
+//! container killed by hand is restarted by the agent.
+
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::podman::Podman;
+use cairn_tests::{Workspace, ports::free_port};
+use std::time::Duration;
+
+const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
+
+/// A secret value no other test uses.
+const TOKEN: &str = "tok-5b0e6a1f-apps-test";
+
+/// Writes `cairn.toml`: the workspace's DNS tenant plus the apps provider.
+fn configure(ws: &Workspace, podman: &Podman, tenant_settings: &str) {
+    let token = ws.path().join("token.secret");
+    std::fs::write(&token, TOKEN).expect("write the secret");
+    let options = ConfigOptions {
+        tenant_settings: tenant_settings.to_string(),
+        ..ConfigOptions::default()
+    };
+    let text = format!(
+        "{}\n{}{}",
+        config_header(),
+        ws.tenant_block("default", &options),
+        podman.provider_table("default", &[("token", token)], "")
+    );
+    std::fs::write(ws.config_path(), text).expect("write cairn.toml");
+}
+
+fn web(port: u16, image: &str) -> String {
+    format!(
+        r#"
+[[apps.app]]
+name = "web"
+image = "{image}"
+ports = ["{port}:8080"]
+restart = "no"
+stop_grace = "1s"
+env = {{ MODE = "test", TOKEN = {{ secret = "token" }} }}
+healthcheck = {{ command = "wget -q -O- http://127.0.0.1:8080/ || exit 1", interval = "1s", timeout = "1s" }}
+"#
+    )
+}
+
+fn worker(replicas: u32, image: &str) -> String {
+    format!(
+        r#"
+[[apps.app]]
+name = "worker"
+image = "{image}"
+replicas = {replicas}
+restart = "no"
+stop_grace = "1s"
+"#
+    )
+}
+
+fn images(podman: &Podman, app: &str) -> Vec<String> {
+    let mut images: Vec<String> = podman
+        .app_containers(app)
+        .iter()
+        .filter(|c| c["State"] == "running")
+        .map(|c| c["Image"].as_str().unwrap_or_default().to_string())
+        .collect();
+    images.sort();
+    images
+}
+
+#[test]
+fn apps_from_git_run_roll_out_scale_and_go() {
+    let ws = Workspace::new();
+    let podman = Podman::start(&ws.path().join("podman"));
+    configure(&ws, &podman, "");
+    let bystander = podman.run_by_hand("bystander");
+    let port = free_port();
+    let mut outputs = Vec::new();
+
+    ws.repo.write(
+        "apps.toml",
+        &(web(port, "cairn-test/web:1") + &worker(2, "cairn-test/web:1")),
+    );
+    ws.repo.commit("web and worker", AUTHOR);
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0).expect_contains("run 2 replica(s)");
+    outputs.push(apply.all());
+    assert_eq!(Podman::http(port).as_deref(), Some("version 1"));
+    assert_eq!(images(&podman, "worker").len(), 2);
+    // The secret reaches the container and nothing else.
+    let web_id = podman.app_containers("web")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inspect = podman.inspect(&web_id);
+    let env: Vec<&str> = inspect["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(env.contains(&format!("TOKEN={TOKEN}").as_str()), "{env:?}");
+    assert!(!inspect["Config"]["Labels"].to_string().contains(TOKEN));
+    let again = ws.cairn(&["plan"]);
+    again.expect_code(0).expect_contains("No changes");
+
+    // A new image and more replicas: rolled out, and the plan says how.
+    ws.repo.write(
+        "apps.toml",
+        &(web(port, "cairn-test/web:2") + &worker(3, "cairn-test/web:2")),
+    );
+    ws.repo.commit("version 2", AUTHOR);
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("stop-then-start per replica")
+        .expect_contains("rolling: each new replica starts and is ready before its old one stops");
+    outputs.push(plan.all());
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    outputs.push(apply.all());
+    assert_eq!(Podman::http(port).as_deref(), Some("version 2"));
+    assert_eq!(
+        images(&podman, "worker"),
+        vec!["localhost/cairn-test/web:2"; 3]
+    );
+    assert_eq!(podman.app_containers("worker").len(), 3, "old ones removed");
+
+    // Scaled down.
+    ws.repo.write(
+        "apps.toml",
+        &(web(port, "cairn-test/web:2") + &worker(1, "cairn-test/web:2")),
+    );
+    ws.repo.commit("one worker", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains("scale down 3 → 1");
+    assert_eq!(podman.app_containers("worker").len(), 1);
+
+    // An image that is not there: a clear error, the old version runs on.
+    ws.repo.write(
+        "apps.toml",
+        &(web(port, "cairn-test/web:9") + &worker(1, "cairn-test/web:2")),
+    );
+    ws.repo.commit("a missing image", AUTHOR);
+    let failed = ws.cairn(&["apply", "--yes"]);
+    failed
+        .expect_code(1)
+        .expect_contains("the image `cairn-test/web:9` is not on the engine");
+    outputs.push(failed.all());
+    assert_eq!(Podman::http(port).as_deref(), Some("version 2"));
+
+    // The worker leaves Git: its containers go; the bystander stays.
+    ws.repo.write("apps.toml", &web(port, "cairn-test/web:2"));
+    ws.repo.commit("no more worker", AUTHOR);
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    outputs.push(apply.all());
+    assert!(podman.app_containers("worker").is_empty());
+    assert_eq!(podman.inspect(&bystander)["State"]["Running"], true);
+    assert_eq!(Podman::http(port).as_deref(), Some("version 2"));
+
+    // The secret's value is nowhere Cairn wrote or printed.
+    outputs.push(ws.cairn(&["history", "--json"]).all());
+    let state = std::fs::read(ws.path().join(".cairn/state.db")).expect("the state store");
+    assert!(!state.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+    for output in outputs {
+        assert!(!output.contains(TOKEN), "the secret was printed: {output}");
+    }
+}
+
+#[test]
+fn a_container_killed_by_hand_is_restarted_by_the_agent() {
+    let ws = Workspace::new();
+    let podman = Podman::start(&ws.path().join("podman"));
+    let port = free_port();
+    ws.repo.write("apps.toml", &web(port, "cairn-test/web:1"));
+    ws.repo.commit("web", AUTHOR);
+    configure(
+        &ws,
+        &podman,
+        "interval = \"1s\"\ndrift_interval = \"1s\"\nself_heal = true",
+    );
+    let mut daemon = Daemon::start(&ws.config_path());
+    let in_sync = |daemon: &Daemon| {
+        daemon.tenant("default")["resources"]
+            .as_array()
+            .is_some_and(|resources| {
+                resources
+                    .iter()
+                    .any(|r| r["address"] == "apps/app/web" && r["status"] == "in-sync")
+            })
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "the app applied and answering",
+        || in_sync(&daemon) && Podman::http(port).as_deref() == Some("version 1"),
+    );
+    let id = podman.app_containers("web")[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    podman.kill(&id);
+    assert_eq!(Podman::http(port), None, "the app is down");
+    wait_until(
+        Duration::from_secs(60),
+        "the app restarted and in sync",
+        || Podman::http(port).as_deref() == Some("version 1") && in_sync(&daemon),
+    );
+    daemon.stop();
+    let history = ws.cairn(&["history", "--json"]).json();
+    let healed = history
+        .as_array()
+        .expect("runs")
+        .iter()
+        .flat_map(|run| run["actions"].as_array().cloned().unwrap_or_default())
+        .any(|action| action["action"] == "drift" && action["address"] == "apps/app/web");
+    assert!(healed, "the restart is recorded as drift: {history}");
+}
