@@ -4,8 +4,9 @@
 //! and limits come from this file, which the operator owns. Relative paths in
 //! it are relative to the file's own folder.
 
-use crate::host::grants::{Grant, GrantError};
+use crate::host::grants::Grant;
 use crate::host::limits;
+use crate::host::tls::TrustedCa;
 use crate::secrets::SecretRef;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -118,6 +119,25 @@ struct RawTenant {
     providers: BTreeMap<String, RawProvider>,
 }
 
+/// A grant: a pattern, or a table naming the CA bundle its HTTPS requests
+/// trust.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a network grant: \"scheme://host:port\", or { url = \"https://host:port\", ca = \"ca.crt\" } to trust a private CA"
+)]
+enum RawGrant {
+    Pattern(String),
+    WithCa(RawGrantWithCa),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrantWithCa {
+    url: String,
+    ca: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProvider {
@@ -125,7 +145,7 @@ struct RawProvider {
     #[serde(default)]
     sha256: Option<String>,
     #[serde(default)]
-    allow: Vec<String>,
+    allow: Vec<RawGrant>,
     #[serde(default)]
     memory: Option<String>,
     #[serde(default)]
@@ -432,9 +452,16 @@ impl ProviderConfig {
         let allow = raw
             .allow
             .iter()
-            .map(|pattern| Grant::parse(pattern))
-            .collect::<Result<Vec<_>, GrantError>>()
-            .map_err(|error| error.to_string())?;
+            .map(|grant| match grant {
+                RawGrant::Pattern(pattern) => Grant::parse(pattern).map_err(|e| e.to_string()),
+                RawGrant::WithCa(RawGrantWithCa { url, ca }) => {
+                    let ca = TrustedCa::load(&base.join(ca)).map_err(|e| e.to_string())?;
+                    Grant::parse(url)
+                        .and_then(|grant| grant.with_ca(ca))
+                        .map_err(|e| e.to_string())
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let memory = match &raw.memory {
             Some(text) => parse_size(text)?,
             None => limits::DEFAULT_MEMORY_BYTES,
@@ -604,5 +631,26 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("line 3"), "{message}");
         assert!(message.contains("unknown field `refs`"), "{message}");
+    }
+
+    #[test]
+    fn a_grant_may_name_the_ca_its_https_requests_trust() {
+        let config = |allow: &str| {
+            Config::parse(
+                Path::new("/nonexistent/cairn.toml"),
+                &format!(
+                    "[tenants.default]\nrepo = \"x\"\n[tenants.default.providers.k8s]\nplugin = \"k.wasm\"\nallow = [{allow}]\n"
+                ),
+            )
+        };
+        let error = config(r#"{ url = "https://127.0.0.1:6443", ca = "certs/cluster.crt" }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/certs/cluster.crt"), "{error}");
+        assert!(error.contains("cannot read it"), "{error}");
+        let error = config(r#"{ url = "https://127.0.0.1:6443", ca = "c.crt", extra = 1 }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("to trust a private CA"), "{error}");
     }
 }

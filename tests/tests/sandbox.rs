@@ -229,3 +229,158 @@ async fn plugins_are_shared_and_their_digest_is_checked() {
         "{error}"
     );
 }
+
+/// A private CA and a server certificate for 127.0.0.1 it signed, made
+/// with openssl in `dir`: (CA certificate, server certificate, server key).
+fn private_ca(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let path = |suffix: &str| dir.join(format!("{name}-{suffix}"));
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run openssl");
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    let (ca, ca_key) = (path("ca.crt"), path("ca.key"));
+    let (cert, key, csr) = (path("server.crt"), path("server.key"), path("server.csr"));
+    let p = |path: &std::path::Path| path.display().to_string();
+    let ext = path("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        &format!("/CN={name} CA"),
+        "-keyout",
+        &p(&ca_key),
+        "-out",
+        &p(&ca),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &p(&key),
+        "-out",
+        &p(&csr),
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p(&csr),
+        "-CA",
+        &p(&ca),
+        "-CAkey",
+        &p(&ca_key),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &p(&ext),
+        "-out",
+        &p(&cert),
+    ]);
+    (ca, cert, key)
+}
+
+/// `openssl s_server` answering HTTPS on a free port until dropped.
+struct TlsServer(std::process::Child, u16);
+
+impl TlsServer {
+    fn start(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let port = cairn_tests::ports::free_port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run openssl s_server");
+        let server = Self(child, port);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "openssl s_server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_with_a_ca_bundle_trusts_that_ca_and_no_other() {
+    use cairn::host::grants::Grant;
+    use cairn::host::tls::TrustedCa;
+    let (host, plugin) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(dir.path(), "cluster");
+    let (other, _, _) = private_ca(dir.path(), "other");
+    let server = TlsServer::start(&cert, &key);
+    let target = format!("https://127.0.0.1:{}", server.1);
+    let reach = |grant: Grant| {
+        let target = target.clone();
+        instance(&host, &plugin, "exfiltrate", move |s| {
+            s.config = serde_json::json!({"mode": "exfiltrate", "target": target});
+            s.grants = vec![grant];
+        })
+    };
+    let trusted = Grant::parse(&target)
+        .unwrap()
+        .with_ca(TrustedCa::load(&ca).unwrap())
+        .unwrap();
+    list(&reach(trusted))
+        .await
+        .expect("the cluster's own CA is trusted");
+    // The public roots do not know a private CA; another CA is not this one.
+    for grant in [
+        Grant::parse(&target).unwrap(),
+        Grant::parse(&target)
+            .unwrap()
+            .with_ca(TrustedCa::load(&other).unwrap())
+            .unwrap(),
+    ] {
+        let error = list(&reach(grant)).await.unwrap_err();
+        assert!(error.to_string().contains("ErrorCode::Tls"), "{error}");
+    }
+    // A CA bundle that is not one is refused when loaded, with its path.
+    std::fs::write(dir.path().join("bad.crt"), "not a certificate").unwrap();
+    let error = TrustedCa::load(&dir.path().join("bad.crt")).unwrap_err();
+    assert!(error.to_string().contains("bad.crt"), "{error}");
+    assert!(
+        Grant::parse("http://127.0.0.1:1")
+            .unwrap()
+            .with_ca(TrustedCa::load(&cert).unwrap())
+            .is_err()
+    );
+}

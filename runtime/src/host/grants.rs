@@ -2,7 +2,9 @@
 //! which URLs a provider instance may reach. Deny by default: a request is
 //! allowed only when some grant matches its scheme, host and port.
 
+use super::tls::TrustedCa;
 use std::fmt;
+use std::sync::Arc;
 
 /// A grant could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,9 @@ pub struct Grant {
     host: HostPattern,
     /// `None` means any port (written `*`).
     port: Option<u16>,
+    /// The certificate authorities HTTPS requests under this grant trust
+    /// instead of the public roots.
+    ca: Option<Arc<TrustedCa>>,
 }
 
 impl fmt::Display for Grant {
@@ -86,7 +91,26 @@ impl Grant {
             scheme,
             host,
             port,
+            ca: None,
         })
+    }
+
+    /// The grant trusting `ca` for its HTTPS requests.
+    pub fn with_ca(mut self, ca: TrustedCa) -> Result<Self, GrantError> {
+        if self.scheme != "https" {
+            return Err(GrantError {
+                pattern: self.pattern,
+                reason: "a CA bundle needs an https grant".into(),
+            });
+        }
+        self.ca = Some(Arc::new(ca));
+        Ok(self)
+    }
+
+    /// The certificate authorities this grant trusts, if the operator gave
+    /// some.
+    pub fn ca(&self) -> Option<&Arc<TrustedCa>> {
+        self.ca.as_ref()
     }
 
     /// Whether this grant allows a request to `scheme://host:port`.
@@ -125,8 +149,8 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
 /// What the gate decided about one URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Allowed by the named grant.
-    Allowed(String),
+    /// Allowed by this grant.
+    Allowed(Grant),
     /// No grant matches.
     Denied,
 }
@@ -142,9 +166,7 @@ pub fn check(grants: &[Grant], uri: &http::Uri) -> Decision {
     grants
         .iter()
         .find(|grant| grant.allows(scheme, host, port))
-        .map_or(Decision::Denied, |grant| {
-            Decision::Allowed(grant.to_string())
-        })
+        .map_or(Decision::Denied, |grant| Decision::Allowed(grant.clone()))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod instance;
 pub mod limits;
 mod plugin;
 mod state;
+pub mod tls;
 pub mod types;
 
 pub use error::{ErrorKind, PluginError, ProviderError};
@@ -55,6 +56,10 @@ impl PluginHost {
     /// Builds the engine and linker. `compiled_cache` is a folder where
     /// compiled plugins are kept between runs (`None` compiles every time).
     pub fn new(compiled_cache: Option<PathBuf>) -> Result<Self, PluginError> {
+        // Several crates enable rustls with different crypto back ends;
+        // without a process default, a plugin's first HTTPS request would
+        // panic the host task. One that is already installed stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let engine = Engine::new(&engine_config()).map_err(host_error)?;
         let linker = build_linker(&engine).map_err(host_error)?;
         let ticker = EpochTicker::start(engine.clone());

@@ -5,6 +5,7 @@
 use super::bindings::log;
 use super::grants::{self, Decision, Grant};
 use super::limits;
+use super::tls;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -156,18 +157,33 @@ impl WasiHttpHooks for NetworkGate {
                     ),
                     ..options.unwrap_or_default()
                 };
+                let ca = grant.ca().cloned();
                 Box::new(async move {
-                    let (response, io) =
-                        wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-                    let response = response.map(|body| {
-                        http_body_util::Limited::new(body, limits::MAX_HTTP_RESPONSE_BYTES as usize)
+                    let limit = |response: http::Response<WasiBody>| {
+                        response.map(|body| {
+                            http_body_util::Limited::new(
+                                body,
+                                limits::MAX_HTTP_RESPONSE_BYTES as usize,
+                            )
                             .map_err(|_| {
                                 wasmtime_wasi_http::Error::HttpResponseBodySize(Some(
                                     limits::MAX_HTTP_RESPONSE_BYTES,
                                 ))
                             })
                             .boxed_unsync()
-                    });
+                        })
+                    };
+                    if let Some(ca) = ca {
+                        let response = tls::send(request, options, &ca).await?;
+                        let done = async { Ok(()) };
+                        return Ok((
+                            limit(response),
+                            Box::new(done) as Box<dyn Future<Output = _> + Send>,
+                        ));
+                    }
+                    let (response, io) =
+                        wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+                    let response = limit(response.map(|body| body.boxed_unsync()));
                     Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
                 })
             }
