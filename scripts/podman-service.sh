@@ -14,6 +14,8 @@ if [ "${1:-}" = "--stop" ]; then
     dir=$2
     export CONTAINERS_CONF="$dir/containers.conf" CONTAINERS_STORAGE_CONF="$dir/storage.conf"
     podman rm --all --force --time 0 > /dev/null 2>&1 || true
+    podman network prune --force > /dev/null 2>&1 || true
+    podman volume prune --force > /dev/null 2>&1 || true
     exit 0
 fi
 if [ $# -ne 2 ]; then
@@ -24,10 +26,14 @@ mkdir -p "$1"
 dir=$(cd "$1" && pwd) port=$2
 # runc, not crun (crun fails here: "cgroups in hybrid mode not supported");
 # cgroupfs and file events because there is no systemd; default ulimits
-# under the hard limits of this kind of machine.
+# under the hard limits of this kind of machine; network definitions kept
+# in DIR, not /etc.
 cat > "$dir/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:20000", "nproc=1024:1024"]
+
+[network]
+network_config_dir = "$dir/networks"
 
 [engine]
 runtime = "runc"

@@ -218,3 +218,83 @@ fn a_container_killed_by_hand_is_restarted_by_the_agent() {
         .any(|action| action["action"] == "drift" && action["address"] == "apps/app/web");
     assert!(healed, "the restart is recorded as drift: {history}");
 }
+
+#[test]
+fn volumes_and_networks_come_and_go_with_their_apps() {
+    let ws = Workspace::new();
+    let podman = Podman::start(&ws.path().join("podman"));
+    configure(&ws, &podman, "");
+    let port = free_port();
+    // A network name of this test's own: podman's bridges are the host's.
+    let network = format!("cairn-test-{port}");
+    ws.repo.write(
+        "site.toml",
+        &format!(
+            r#"
+[[apps.volume]]
+name = "site"
+
+[[apps.network]]
+name = "{network}"
+
+[[apps.app]]
+name = "site"
+image = "cairn-test/web:1"
+ports = ["{port}:8080"]
+volumes = ["site:/www"]
+network = "{network}"
+restart = "no"
+stop_grace = "1s"
+depends_on = ["apps/volume/site", "apps/network/{network}"]
+"#
+        ),
+    );
+    ws.repo.commit("a site on its volume and network", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let volumes = podman.request("GET", "/volumes", None).unwrap();
+    let volume = volumes["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["Name"] == "site")
+        .expect("the volume exists")
+        .clone();
+    assert_eq!(volume["Labels"]["cairn.owner"], "default");
+    let networks = podman.request("GET", "/networks", None).unwrap();
+    assert!(
+        networks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["Name"] == network.as_str() && n["Labels"]["cairn.owner"] == "default"),
+        "{networks}"
+    );
+    // What the volume holds is what the app serves.
+    let mountpoint = volume["Mountpoint"].as_str().unwrap();
+    std::fs::write(format!("{mountpoint}/index.html"), "from the volume\n").unwrap();
+    assert_eq!(Podman::http(port).as_deref(), Some("from the volume"));
+    let again = ws.cairn(&["plan"]);
+    again.expect_code(0);
+
+    // Gone from Git: the app first, then its volume and network.
+    ws.repo.remove("site.toml");
+    ws.repo.commit("no site", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert!(podman.app_containers("site").is_empty());
+    let volumes = podman.request("GET", "/volumes", None).unwrap();
+    assert!(
+        volumes["Volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["Name"] != "site")
+    );
+    let networks = podman.request("GET", "/networks", None).unwrap();
+    assert!(
+        networks
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["Name"] != network.as_str())
+    );
+}
