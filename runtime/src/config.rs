@@ -82,6 +82,8 @@ struct RawDaemon {
     #[serde(default)]
     listen: Option<String>,
     #[serde(default)]
+    api_token: Option<SecretRef>,
+    #[serde(default)]
     shutdown_grace: Option<String>,
 }
 
@@ -109,6 +111,8 @@ struct RawTenant {
     drift_interval: Option<String>,
     #[serde(default)]
     webhook_secret: Option<SecretRef>,
+    #[serde(default)]
+    api_token: Option<SecretRef>,
     #[serde(default)]
     mode: Option<Mode>,
     #[serde(default)]
@@ -181,6 +185,9 @@ pub struct DaemonConfig {
     pub listen: String,
     /// How long shutdown waits for in-flight reconciles.
     pub shutdown_grace: Duration,
+    /// The operator's token for the status API and metrics; with no token
+    /// here or on any tenant, the API is open.
+    pub api_token: Option<SecretRef>,
 }
 
 /// One alert sink: a URL that receives alert events as JSON.
@@ -223,6 +230,9 @@ pub struct TenantConfig {
     pub drift_interval: Duration,
     /// The secret of the tenant's push webhook.
     pub webhook_secret: Option<SecretRef>,
+    /// The tenant's own token for the status API: it sees and triggers
+    /// only this tenant.
+    pub api_token: Option<SecretRef>,
     /// Apply, or plan only.
     pub mode: Mode,
     /// Whether drift is repaired, not only reported.
@@ -359,6 +369,7 @@ impl Config {
                     interval,
                     drift_interval,
                     webhook_secret: tenant.webhook_secret,
+                    api_token: tenant.api_token,
                     mode: tenant.mode.unwrap_or_default(),
                     self_heal: tenant.self_heal,
                     max_delete_percent,
@@ -380,6 +391,7 @@ impl Config {
                 DEFAULT_SHUTDOWN_GRACE,
             )
             .map_err(|why| invalid(format!("[daemon] shutdown_grace: {why}")))?,
+            api_token: raw.daemon.as_ref().and_then(|d| d.api_token.clone()),
         };
         let mut alerts = Vec::new();
         for (index, alert) in raw.alerts.into_iter().enumerate() {

@@ -139,6 +139,11 @@ impl Daemon {
         self.request("GET", path, &[], "")
     }
 
+    /// A GET with headers (`Authorization`, say): the status and the body.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Result<(u16, String), String> {
+        self.request("GET", path, headers, "")
+    }
+
     /// The JSON status of a tenant.
     pub fn tenant(&self, name: &str) -> serde_json::Value {
         let (status, body) = self

@@ -23,6 +23,9 @@ pub struct StatusArgs {
     /// `http://127.0.0.1:8420`.
     #[arg(long, value_name = "URL")]
     api: Option<String>,
+    /// The API token for `--api` (the operator's, or a tenant's own).
+    #[arg(long, env = "CAIRN_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Print as JSON.
     #[arg(long)]
     json: bool,
@@ -41,11 +44,25 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<u8> {
             let client = reqwest::Client::new();
             for name in &names {
                 let url = format!("{}/api/v1/tenants/{name}", api.trim_end_matches('/'));
-                let report: serde_json::Value = client
-                    .get(&url)
+                let mut request = client.get(&url);
+                if let Some(token) = &args.token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request
                     .send()
                     .await
-                    .and_then(|r| r.error_for_status())
+                    .with_context(|| format!("cannot ask the daemon at {url}"))?;
+                match response.status().as_u16() {
+                    401 => anyhow::bail!(
+                        "the daemon at {url} wants an API token: set CAIRN_API_TOKEN (or --token) to the operator's token or this tenant's"
+                    ),
+                    404 => anyhow::bail!(
+                        "the daemon at {url} has no tenant `{name}` that this token may see"
+                    ),
+                    _ => {}
+                }
+                let report: serde_json::Value = response
+                    .error_for_status()
                     .with_context(|| format!("cannot ask the daemon at {url}"))?
                     .json()
                     .await

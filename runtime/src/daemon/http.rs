@@ -1,6 +1,9 @@
 //! The daemon's HTTP surface: health, readiness, Prometheus metrics, the
-//! JSON status API and the push webhooks.
+//! JSON status API and the push webhooks. The status API and the metrics
+//! take bearer tokens (see [`super::auth`]); webhooks are signed per
+//! tenant.
 
+use super::auth::{self, Access};
 use super::metrics::Metrics;
 use super::status::TenantStatus;
 use crate::secrets::SecretRef;
@@ -34,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Whether every tenant has loaded its plugins.
     pub ready: Arc<AtomicBool>,
+    /// The operator's API token, which sees everything.
+    pub operator_token: Option<SecretRef>,
 }
 
 /// A tenant as the HTTP side sees it.
@@ -45,6 +50,8 @@ pub struct TenantHandle {
     pub trigger: Arc<Notify>,
     /// Its webhook secret, when webhooks are enabled.
     pub webhook_secret: Option<SecretRef>,
+    /// Its own API token, which sees only this tenant.
+    pub api_token: Option<SecretRef>,
 }
 
 /// The routes.
@@ -55,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{tenant}", get(tenant))
+        .route("/api/v1/tenants/{tenant}/reconcile", post(reconcile))
         .route("/hooks/{tenant}", post(webhook))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
         .with_state(state)
@@ -82,7 +90,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match auth::authorize(&state, &headers) {
+        Ok(Access::Everything) => {}
+        Ok(Access::Tenant(_)) => {
+            return (
+                StatusCode::FORBIDDEN,
+                "the metrics cover every tenant: use the operator's token\n",
+            )
+                .into_response();
+        }
+        Err(refusal) => return refusal.into_response(),
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -93,14 +112,37 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn tenants(State(state): State<AppState>) -> Json<Vec<TenantStatus>> {
-    Json(
-        state
-            .tenants
-            .values()
-            .map(|handle| handle.status.read().expect("tenant status").clone())
-            .collect(),
-    )
+async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let access = match auth::authorize(&state, &headers) {
+        Ok(access) => access,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let visible: Vec<TenantStatus> = state
+        .tenants
+        .iter()
+        .filter(|(name, _)| access.sees(name))
+        .map(|(_, handle)| handle.status.read().expect("tenant status").clone())
+        .collect();
+    Json(visible).into_response()
+}
+
+/// `POST /api/v1/tenants/T/reconcile`: fetch and reconcile now.
+async fn reconcile(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let access = match auth::authorize(&state, &headers) {
+        Ok(access) => access,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match state.tenants.get(&name) {
+        Some(handle) if access.sees(&name) => {
+            handle.trigger.notify_one();
+            (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()
+        }
+        _ => not_found(&name),
+    }
 }
 
 /// `/api/v1/tenants/T`: the live status, the control state, the last run
@@ -114,8 +156,17 @@ struct TenantDetail {
     resources: Vec<ResourceStatusRecord>,
 }
 
-async fn tenant(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let Some(handle) = state.tenants.get(&name) else {
+async fn tenant(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let access = match auth::authorize(&state, &headers) {
+        Ok(access) => access,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // A tenant outside the token's reach does not exist for it.
+    let Some(handle) = state.tenants.get(&name).filter(|_| access.sees(&name)) else {
         return not_found(&name);
     };
     let status = handle.status.read().expect("tenant status").clone();

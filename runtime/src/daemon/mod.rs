@@ -10,6 +10,7 @@
 //! off by the exit is journaled and found out on the next start.
 
 pub mod alerts;
+pub mod auth;
 pub mod backoff;
 pub mod http;
 pub mod metrics;
@@ -92,6 +93,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
                 status: Arc::new(RwLock::new(TenantStatus::new(name, &tenant.reference))),
                 trigger: Arc::new(Notify::new()),
                 webhook_secret: tenant.webhook_secret.clone(),
+                api_token: tenant.api_token.clone(),
             },
         );
     }
@@ -113,12 +115,20 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
             source,
         })?;
     tracing::info!(address = %local, tenants = config.tenants.len(), "cairn daemon listening");
-    let app = http::router(AppState {
+    let app_state = AppState {
         tenants: handles.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
         ready: ready.clone(),
-    });
+        operator_token: config.daemon.api_token.clone(),
+    };
+    if !auth::required(&app_state) {
+        tracing::warn!(
+            address = %local,
+            "the status API and metrics are open to anyone who can reach this address: set [daemon] api_token (and api_token per tenant)"
+        );
+    }
+    let app = http::router(app_state);
     let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
         let stopped = server_shutdown.cancelled_owned();
