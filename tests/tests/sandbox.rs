@@ -384,3 +384,43 @@ async fn a_grant_with_a_ca_bundle_trusts_that_ca_and_no_other() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_tenant_uses_up_only_its_own_call_slots() {
+    use cairn::host::limits::MAX_CALLS_PER_TENANT;
+    let (host, plugin) = setup().await;
+    let timeout = Duration::from_millis(500);
+    let spinning = Arc::new(instance(&host, &plugin, "spin", |s| s.timeout = timeout));
+    let calm = instance(&host, &plugin, "calm", |s| s.tenant = "tenant-b".into());
+    // Twice as many looping calls as the tenant has slots.
+    let started = Instant::now();
+    let loops: Vec<_> = (0..2 * MAX_CALLS_PER_TENANT)
+        .map(|_| {
+            let spinning = spinning.clone();
+            tokio::spawn(async move { list(&spinning).await.map(|_| Instant::now()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The other tenant's call does not wait for them.
+    let calm_started = Instant::now();
+    list(&calm).await.expect("the calm tenant's call succeeds");
+    let calm_took = calm_started.elapsed();
+    assert!(
+        calm_took < timeout,
+        "the calm tenant waited {calm_took:?} behind the looping one"
+    );
+    // The looping tenant's calls ran at most MAX_CALLS_PER_TENANT at once:
+    // two rounds of deadlines, each failing with a timeout.
+    let mut last = started;
+    for handle in loops {
+        let finished = handle.await.unwrap();
+        assert!(finished.is_err());
+        last = last.max(Instant::now());
+    }
+    let spent = last - started;
+    assert!(
+        spent >= 2 * timeout,
+        "{} looping calls finished in {spent:?}: more than {MAX_CALLS_PER_TENANT} ran at once",
+        2 * MAX_CALLS_PER_TENANT
+    );
+}

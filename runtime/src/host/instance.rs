@@ -51,6 +51,8 @@ pub struct ProviderInstance {
     config: String,
     secrets: BTreeMap<String, SecretRef>,
     limits: CallLimits,
+    /// Call slots, process-wide and the tenant's own.
+    slots: (Arc<tokio::sync::Semaphore>, Arc<tokio::sync::Semaphore>),
 }
 
 impl std::fmt::Debug for ProviderInstance {
@@ -70,7 +72,9 @@ type GuestResult<T> = Result<T, (&'static str, bindings::Error)>;
 impl ProviderInstance {
     /// Binds `plugin` to an instance's settings.
     pub fn new(host: &super::PluginHost, plugin: Arc<Plugin>, settings: ProviderSettings) -> Self {
+        let slots = host.slots(&settings.tenant);
         Self {
+            slots,
             plugin,
             engine: host.engine.clone(),
             observer: host.observer.clone(),
@@ -222,6 +226,31 @@ impl ProviderInstance {
             provider: self.name.clone(),
             function,
         };
+        // The tenant's own slot first, so that a tenant waiting on itself
+        // holds nothing the others need; the deadline starts once running.
+        let queued = std::time::Instant::now();
+        let _tenant_slot = self
+            .slots
+            .1
+            .acquire()
+            .await
+            .expect("call slots are never closed");
+        let _process_slot = self
+            .slots
+            .0
+            .acquire()
+            .await
+            .expect("call slots are never closed");
+        let waited = queued.elapsed();
+        if waited >= limits::SLOW_QUEUE {
+            tracing::debug!(
+                tenant = %self.tenant,
+                provider = %self.name,
+                function,
+                waited_ms = waited.as_millis() as u64,
+                "a plugin call waited for a call slot"
+            );
+        }
         let started = std::time::Instant::now();
         let result = run_call(
             &self.engine,

@@ -37,8 +37,18 @@ pub const MAX_TABLES_PER_STORE: usize = 32;
 pub const MAX_MEMORIES_PER_STORE: usize = 4;
 
 /// Plugin calls that may run at once in one process; the pooling allocator
-/// preallocates slots for this many stores.
+/// preallocates slots for this many stores, and calls beyond it wait for a
+/// slot rather than fail.
 pub const MAX_CONCURRENT_CALLS: u32 = 64;
+
+/// Plugin calls one tenant may run at once: its providers run in parallel
+/// (a plan lists with each), but a tenant whose plugin loops or hangs holds
+/// at most this share of [`MAX_CONCURRENT_CALLS`], and the other tenants'
+/// calls go on.
+pub const MAX_CALLS_PER_TENANT: usize = 4;
+
+/// A wait for a call slot this long is logged (at debug level).
+pub const SLOW_QUEUE: Duration = Duration::from_millis(100);
 
 /// Bytes of a plugin's stderr kept for error messages (panics print there).
 pub const STDERR_CAPTURE_BYTES: usize = 16 << 10;

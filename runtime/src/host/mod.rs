@@ -50,6 +50,10 @@ pub struct PluginHost {
     compiled_cache: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     ticker: Option<EpochTicker>,
+    /// Slots for calls running at once, process-wide.
+    call_slots: Arc<tokio::sync::Semaphore>,
+    /// Slots for calls running at once, per tenant.
+    tenant_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl PluginHost {
@@ -70,7 +74,21 @@ impl PluginHost {
             compiled_cache,
             loaded: Mutex::new(HashMap::new()),
             ticker: Some(ticker),
+            call_slots: Arc::new(tokio::sync::Semaphore::new(
+                limits::MAX_CONCURRENT_CALLS as usize,
+            )),
+            tenant_slots: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The process-wide call slots and `tenant`'s own.
+    fn slots(&self, tenant: &str) -> (Arc<tokio::sync::Semaphore>, Arc<tokio::sync::Semaphore>) {
+        let mut tenants = self.tenant_slots.lock().expect("tenant slots");
+        let own = tenants
+            .entry(tenant.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limits::MAX_CALLS_PER_TENANT)))
+            .clone();
+        (self.call_slots.clone(), own)
     }
 
     /// Reports every call of instances created from now on to `observer`
