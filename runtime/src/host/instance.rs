@@ -51,8 +51,16 @@ pub struct ProviderInstance {
     config: String,
     secrets: BTreeMap<String, SecretRef>,
     limits: CallLimits,
-    /// Call slots, process-wide and the tenant's own.
-    slots: (Arc<tokio::sync::Semaphore>, Arc<tokio::sync::Semaphore>),
+    slots: CallSlots,
+}
+
+/// The slots a call takes before it runs: one of the tenant's, then one of
+/// the process's.
+pub(super) struct CallSlots {
+    /// Process-wide ([`limits::MAX_CONCURRENT_CALLS`]).
+    pub process: Arc<tokio::sync::Semaphore>,
+    /// The tenant's own ([`limits::MAX_CALLS_PER_TENANT`]).
+    pub tenant: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for ProviderInstance {
@@ -231,13 +239,13 @@ impl ProviderInstance {
         let queued = std::time::Instant::now();
         let _tenant_slot = self
             .slots
-            .1
+            .tenant
             .acquire()
             .await
             .expect("call slots are never closed");
         let _process_slot = self
             .slots
-            .0
+            .process
             .acquire()
             .await
             .expect("call slots are never closed");

@@ -82,13 +82,16 @@ impl PluginHost {
     }
 
     /// The process-wide call slots and `tenant`'s own.
-    fn slots(&self, tenant: &str) -> (Arc<tokio::sync::Semaphore>, Arc<tokio::sync::Semaphore>) {
+    fn slots(&self, tenant: &str) -> instance::CallSlots {
         let mut tenants = self.tenant_slots.lock().expect("tenant slots");
         let own = tenants
             .entry(tenant.to_string())
             .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limits::MAX_CALLS_PER_TENANT)))
             .clone();
-        (self.call_slots.clone(), own)
+        instance::CallSlots {
+            process: self.call_slots.clone(),
+            tenant: own,
+        }
     }
 
     /// Reports every call of instances created from now on to `observer`
