@@ -84,6 +84,8 @@ struct RawDaemon {
     #[serde(default)]
     api_token: Option<SecretRef>,
     #[serde(default)]
+    multi_tenant: bool,
+    #[serde(default)]
     shutdown_grace: Option<String>,
 }
 
@@ -188,6 +190,9 @@ pub struct DaemonConfig {
     /// The operator's token for the status API and metrics; with no token
     /// here or on any tenant, the API is open.
     pub api_token: Option<SecretRef>,
+    /// The daemon serves several parties: every plugin is pinned by
+    /// sha256 and every API token is set (checked when the file is read).
+    pub multi_tenant: bool,
 }
 
 /// One alert sink: a URL that receives alert events as JSON.
@@ -392,7 +397,17 @@ impl Config {
             )
             .map_err(|why| invalid(format!("[daemon] shutdown_grace: {why}")))?,
             api_token: raw.daemon.as_ref().and_then(|d| d.api_token.clone()),
+            multi_tenant: raw.daemon.as_ref().is_some_and(|d| d.multi_tenant),
         };
+        if daemon.multi_tenant {
+            let missing = multi_tenant_gaps(&daemon, &tenants);
+            if !missing.is_empty() {
+                return Err(invalid(format!(
+                    "[daemon] multi_tenant = true needs every plugin pinned and every API token set; missing:\n  - {}",
+                    missing.join("\n  - ")
+                )));
+            }
+        }
         let mut alerts = Vec::new();
         for (index, alert) in raw.alerts.into_iter().enumerate() {
             if !(alert.url.starts_with("http://") || alert.url.starts_with("https://")) {
@@ -552,6 +567,32 @@ fn resolve_repo(repo: &str, base: &Path) -> String {
     }
 }
 
+/// What multi-tenant mode asks for and the file lacks, one line each.
+fn multi_tenant_gaps(
+    daemon: &DaemonConfig,
+    tenants: &BTreeMap<String, TenantConfig>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    if daemon.api_token.is_none() {
+        missing.push("[daemon] api_token (the operator's token)".to_string());
+    }
+    for (name, tenant) in tenants {
+        if tenant.api_token.is_none() {
+            missing.push(format!(
+                "[tenants.{name}] api_token (the tenant's own token)"
+            ));
+        }
+        for (provider, settings) in &tenant.providers {
+            if settings.sha256.is_none() {
+                missing.push(format!(
+                    "[tenants.{name}.providers.{provider}] sha256 (pin the plugin: `cairn plugin inspect` prints it)"
+                ));
+            }
+        }
+    }
+    missing
+}
+
 /// Parses sizes such as `64MiB`, `512KiB`, `1GiB` or a plain byte count.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
@@ -664,5 +705,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("to trust a private CA"), "{error}");
+    }
+
+    #[test]
+    fn multi_tenant_mode_names_every_missing_pin_and_token() {
+        let error = Config::parse(
+            Path::new("/srv/cairn/cairn.toml"),
+            r#"
+            [daemon]
+            multi_tenant = true
+            [tenants.a]
+            repo = "a.git"
+            api_token = { env = "A_TOKEN" }
+            [tenants.a.providers.dns]
+            plugin = "dns.wasm"
+            [tenants.b]
+            repo = "b.git"
+            [tenants.b.providers.dns]
+            plugin = "dns.wasm"
+            sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("[daemon] api_token"), "{error}");
+        assert!(
+            error.contains("[tenants.a.providers.dns] sha256"),
+            "{error}"
+        );
+        assert!(error.contains("[tenants.b] api_token"), "{error}");
+        assert!(!error.contains("[tenants.a] api_token"), "{error}");
+        assert!(
+            !error.contains("[tenants.b.providers.dns] sha256"),
+            "{error}"
+        );
     }
 }

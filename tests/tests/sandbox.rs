@@ -424,3 +424,41 @@ async fn a_looping_tenant_uses_up_only_its_own_call_slots() {
         2 * MAX_CALLS_PER_TENANT
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_compiled_plugin_is_recompiled_never_run() {
+    use sha2::Digest;
+    let cache = tempfile::tempdir().unwrap();
+    let path = cairn_tests::plugin_path("hostile_provider");
+    let first = PluginHost::new(Some(cache.path().to_path_buf())).unwrap();
+    first.load(&path, None).await.expect("the plugin compiles");
+    let entry = std::fs::read_dir(cache.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a compiled entry");
+    // Flip bytes in the middle of the machine code.
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + 64] {
+        *byte ^= 0xA5;
+    }
+    std::fs::write(&entry, &bytes).unwrap();
+
+    let second = PluginHost::new(Some(cache.path().to_path_buf())).unwrap();
+    let plugin = second
+        .load(&path, None)
+        .await
+        .expect("recompiled, not rejected");
+    let calm = instance(&second, &plugin, "calm", |_| {});
+    list(&calm).await.expect("the recompiled plugin runs");
+    // The entry was written anew, and its recorded digest matches it.
+    let rewritten = std::fs::read(&entry).unwrap();
+    assert_ne!(rewritten, bytes);
+    let recorded = std::fs::read_to_string(entry.with_extension("sha256")).unwrap();
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&rewritten)),
+        recorded.trim()
+    );
+}
