@@ -1,6 +1,11 @@
 //! Network grants: the operator's `scheme://host:port` patterns that say
 //! which URLs a provider instance may reach. Deny by default: a request is
 //! allowed only when some grant matches its scheme, host and port.
+//!
+//! Hosts are a name (`api.example.org`), subdomains (`*.example.org`), an
+//! IP address (`127.0.0.1`, `[::1]`) or an IP network in CIDR form
+//! (`10.1.0.0/16`, `[fd00::/8]`, matching requests to an address in it);
+//! ports are a number, a range (`8000-8099`) or `*`.
 
 use super::tls::TrustedCa;
 use std::fmt;
@@ -23,6 +28,17 @@ enum HostPattern {
     Exact(String),
     /// Any name ending in `.SUFFIX` (written `*.SUFFIX`).
     Subdomains(String),
+    /// Any IP address in a network (written in CIDR form).
+    Network(std::net::IpAddr, u8),
+}
+
+/// Which ports a grant covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortPattern {
+    /// Any port (written `*`).
+    Any,
+    /// These ports, inclusive (one port is a range of one).
+    Range(u16, u16),
 }
 
 /// One parsed grant.
@@ -31,8 +47,7 @@ pub struct Grant {
     pattern: String,
     scheme: String,
     host: HostPattern,
-    /// `None` means any port (written `*`).
-    port: Option<u16>,
+    port: PortPattern,
     /// The certificate authorities HTTPS requests under this grant trust
     /// instead of the public roots.
     ca: Option<Arc<TrustedCa>>,
@@ -64,18 +79,52 @@ impl Grant {
             return Err(fail("only http and https can be granted"));
         }
         let rest = rest.trim_end_matches('/');
-        if rest.contains('/') || rest.contains('?') || rest.contains('@') {
+        if rest.contains('?') || rest.contains('@') {
             return Err(fail("a grant names a scheme, host and port, not a path"));
         }
         let (host, port) = split_host_port(rest).ok_or_else(|| fail("its port is not a number"))?;
         let port = match port {
-            None => Some(default_port(&scheme)),
-            Some("*") => None,
-            Some(port) => Some(port.parse().map_err(|_| fail("its port is not a number"))?),
+            None => PortPattern::Range(default_port(&scheme), default_port(&scheme)),
+            Some("*") => PortPattern::Any,
+            Some(port) => {
+                let number = |text: &str| {
+                    text.parse::<u16>()
+                        .map_err(|_| fail("its port is not a number, a range like 8000-8099 or *"))
+                };
+                let (low, high) = match port.split_once('-') {
+                    Some((low, high)) => (number(low)?, number(high)?),
+                    None => (number(port)?, number(port)?),
+                };
+                if low > high {
+                    return Err(fail("its port range runs backwards"));
+                }
+                PortPattern::Range(low, high)
+            }
         };
         let host = host.to_ascii_lowercase();
         if host.is_empty() {
             return Err(fail("it has no host"));
+        }
+        if let Some((address, prefix)) = host.split_once('/') {
+            let address: std::net::IpAddr = address
+                .parse()
+                .map_err(|_| fail("a network is an IP address and a prefix, like 10.1.0.0/16"))?;
+            let bits = if address.is_ipv4() { 32 } else { 128 };
+            let prefix: u8 = prefix
+                .parse()
+                .ok()
+                .filter(|prefix| *prefix <= bits)
+                .ok_or_else(|| fail("its network prefix is not a number of bits"))?;
+            return Ok(Self {
+                pattern: pattern.to_string(),
+                scheme,
+                host: HostPattern::Network(address, prefix),
+                port,
+                ca: None,
+            });
+        }
+        if host.contains('/') {
+            return Err(fail("a grant names a scheme, host and port, not a path"));
         }
         let host = match host.strip_prefix("*.") {
             Some(suffix) if !suffix.is_empty() && !suffix.contains('*') => {
@@ -118,7 +167,9 @@ impl Grant {
         if !self.scheme.eq_ignore_ascii_case(scheme) {
             return false;
         }
-        if self.port.is_some_and(|granted| granted != port) {
+        if let PortPattern::Range(low, high) = self.port
+            && !(low..=high).contains(&port)
+        {
             return false;
         }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -127,7 +178,26 @@ impl Grant {
             HostPattern::Subdomains(suffix) => host
                 .strip_suffix(suffix.as_str())
                 .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1),
+            HostPattern::Network(network, prefix) => host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| in_network(address, *network, *prefix)),
         }
+    }
+}
+
+/// Whether `address` lies in `network/prefix` (same family only).
+fn in_network(address: std::net::IpAddr, network: std::net::IpAddr, prefix: u8) -> bool {
+    use std::net::IpAddr;
+    match (address, network) {
+        (IpAddr::V4(address), IpAddr::V4(network)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(address) & mask == u32::from(network) & mask
+        }
+        (IpAddr::V6(address), IpAddr::V6(network)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(address) & mask == u128::from(network) & mask
+        }
+        _ => false,
     }
 }
 
@@ -207,6 +277,30 @@ mod tests {
         assert!(!allows("https://*.example.org", "https://badexample.org/"));
         assert!(allows("http://localhost:*", "http://localhost:1234/"));
         assert!(allows("http://[::1]:8081", "http://[::1]:8081/"));
+    }
+
+    #[test]
+    fn networks_and_port_ranges() {
+        assert!(allows("http://10.1.0.0/16:8080", "http://10.1.200.3:8080/"));
+        assert!(!allows("http://10.1.0.0/16:8080", "http://10.2.0.1:8080/"));
+        assert!(!allows(
+            "http://10.1.0.0/16:8080",
+            "http://internal.example.org:8080/"
+        ));
+        assert!(allows("http://0.0.0.0/0:*", "http://192.0.2.1:9/"));
+        assert!(allows("https://[fd00::/8]:443", "https://[fd12::1]/"));
+        assert!(!allows("https://[fd00::/8]:443", "https://[fe80::1]/"));
+        assert!(allows(
+            "http://127.0.0.1:8000-8099",
+            "http://127.0.0.1:8042/"
+        ));
+        assert!(!allows(
+            "http://127.0.0.1:8000-8099",
+            "http://127.0.0.1:8100/"
+        ));
+        assert!(Grant::parse("http://10.0.0.0/33").is_err());
+        assert!(Grant::parse("http://x:9000-8000").is_err());
+        assert!(Grant::parse("http://x/8").is_err());
     }
 
     #[test]
