@@ -104,11 +104,11 @@ T0=$(date +%s.%N)
 
 # ---- etcd
 ETCD_URL=http://127.0.0.1:$ETCD_PORT
-setsid "$ETCD" --name kube-lab --data-dir "$DIR/etcd" \
+setsid "$ETCD" --name cairn-test --data-dir "$DIR/etcd" \
   --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
   --listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
   --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
-  --initial-cluster "kube-lab=http://127.0.0.1:$PEER_PORT" \
+  --initial-cluster "cairn-test=http://127.0.0.1:$PEER_PORT" \
   --initial-cluster-state new --force-new-cluster=false \
   --log-level warn --logger zap \
   </dev/null >"$DIR/etcd.log" 2>&1 &
@@ -155,15 +155,15 @@ for who in admin limited; do
 apiVersion: v1
 kind: Config
 clusters:
-- name: kube-lab
+- name: cairn-test
   cluster: {server: "$KUBE_URL", certificate-authority: "$KUBE_CA"}
 users:
 - name: $who
   user: {token: "$tok"}
 contexts:
-- name: kube-lab
-  context: {cluster: kube-lab, user: $who}
-current-context: kube-lab
+- name: cairn-test
+  context: {cluster: cairn-test, user: $who}
+current-context: cairn-test
 EOF
   chmod 600 "$DIR/kubeconfig-$who"
 done

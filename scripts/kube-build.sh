@@ -3,11 +3,11 @@
 # source package (1.20.5+really1.20.2, vendored Go deps) with Debian's golang-go.
 # Idempotent: exits early when $OUT already reports the expected version.
 #   Output : /var/tmp/cairn-kube/kube-apiserver  (+ kubectl-1.20 from kubernetes-client)
-#   Work   : /var/tmp/kube-build  (private apt lists, source, GOPATH, go cache)
+#   Work   : /var/tmp/cairn-kube-build  (private apt lists, source, GOPATH, go cache)
 # Never touches /etc/apt/sources.list*: deb-src comes from a private list file.
 set -euo pipefail
 
-WORK=${WORK:-/var/tmp/kube-build}
+WORK=${WORK:-/var/tmp/cairn-kube-build}
 OUTDIR=${OUTDIR:-/var/tmp/cairn-kube}
 OUT=$OUTDIR/kube-apiserver
 WANT_VERSION="Kubernetes v1.20.2"
