@@ -462,3 +462,49 @@ async fn a_corrupted_compiled_plugin_is_recompiled_never_run() {
         recorded.trim()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_name_that_leads_inside_is_refused_unless_the_address_is_granted() {
+    use cairn::host::grants::Grant;
+    let (host, plugin) = setup().await;
+    // Something listening on loopback, to be reached — or not.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut buffer = [0u8; 1024];
+            let _ = stream.read(&mut buffer);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let reach = |target: String, grant: &str| {
+        let grant = Grant::parse(grant).unwrap();
+        instance(&host, &plugin, "exfiltrate", move |s| {
+            s.config = serde_json::json!({"mode": "exfiltrate", "target": target});
+            s.grants = vec![grant];
+        })
+    };
+    // `localhost` is a name: granting it does not grant what it resolves to.
+    let by_name = reach(
+        format!("http://localhost:{port}"),
+        &format!("http://localhost:{port}"),
+    );
+    let error = list(&by_name).await.unwrap_err();
+    assert!(
+        error.to_string().contains("DestinationIpProhibited"),
+        "{error}"
+    );
+    // The address itself, or its network, is an explicit grant.
+    for grant in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.0/8:{port}"),
+    ] {
+        let by_address = reach(format!("http://127.0.0.1:{port}"), &grant);
+        list(&by_address)
+            .await
+            .expect("an address granted as such is reached");
+    }
+}

@@ -162,6 +162,23 @@ impl Grant {
         self.ca.as_ref()
     }
 
+    /// Whether the grant names `address` itself — as an IP address or a
+    /// network holding it — which is what lets a request reach an address
+    /// inside the machine or its private networks.
+    pub fn names_address(&self, address: std::net::IpAddr) -> bool {
+        let address = match address {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        match &self.host {
+            HostPattern::Exact(text) => text
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|named| named == address),
+            HostPattern::Network(network, prefix) => in_network(address, *network, *prefix),
+            HostPattern::Subdomains(_) => false,
+        }
+    }
+
     /// Whether this grant allows a request to `scheme://host:port`.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         if !self.scheme.eq_ignore_ascii_case(scheme) {
@@ -301,6 +318,37 @@ mod tests {
         assert!(Grant::parse("http://10.0.0.0/33").is_err());
         assert!(Grant::parse("http://x:9000-8000").is_err());
         assert!(Grant::parse("http://x/8").is_err());
+    }
+
+    #[test]
+    fn only_addresses_and_networks_name_an_address() {
+        let loopback = "127.0.0.1".parse().unwrap();
+        assert!(
+            Grant::parse("http://127.0.0.1:1")
+                .unwrap()
+                .names_address(loopback)
+        );
+        assert!(
+            Grant::parse("http://127.0.0.0/8:1")
+                .unwrap()
+                .names_address(loopback)
+        );
+        assert!(
+            !Grant::parse("http://localhost:1")
+                .unwrap()
+                .names_address(loopback)
+        );
+        assert!(
+            !Grant::parse("http://*.example.org")
+                .unwrap()
+                .names_address(loopback)
+        );
+        let mapped = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(
+            Grant::parse("http://127.0.0.1:1")
+                .unwrap()
+                .names_address(mapped)
+        );
     }
 
     #[test]

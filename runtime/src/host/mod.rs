@@ -15,12 +15,14 @@
 //! `wasi:sockets` are not linked at all, so a plugin importing them does
 //! not load.
 
+pub mod address;
 mod bindings;
 pub mod error;
 pub mod grants;
 mod instance;
 pub mod limits;
 mod plugin;
+mod send;
 mod state;
 pub mod tls;
 pub mod types;

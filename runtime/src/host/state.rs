@@ -6,6 +6,7 @@ use super::bindings::log;
 use super::grants::{self, Decision, Grant};
 use super::limits;
 use super::tls;
+use super::{address, send};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -157,37 +158,91 @@ impl WasiHttpHooks for NetworkGate {
                     ),
                     ..options.unwrap_or_default()
                 };
-                let ca = grant.ca().cloned();
+                let tls = match (uri.scheme_str(), grant.ca()) {
+                    (Some("http"), _) => None,
+                    (_, Some(ca)) => Some(ca.client_config()),
+                    (_, None) => Some(tls::public_roots()),
+                };
+                let host = uri
+                    .host()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                let port = uri
+                    .port_u16()
+                    .unwrap_or(if tls.is_some() { 443 } else { 80 });
+                let label = self.label.clone();
                 Box::new(async move {
-                    let limit = |response: http::Response<WasiBody>| {
-                        response.map(|body| {
-                            http_body_util::Limited::new(
-                                body,
-                                limits::MAX_HTTP_RESPONSE_BYTES as usize,
-                            )
+                    let address = checked_address(&grant, &host, port, &label, &url).await?;
+                    let response = send::send(request, options, address, &host, tls).await?;
+                    let response = response.map(|body| {
+                        http_body_util::Limited::new(body, limits::MAX_HTTP_RESPONSE_BYTES as usize)
                             .map_err(|_| {
                                 wasmtime_wasi_http::Error::HttpResponseBodySize(Some(
                                     limits::MAX_HTTP_RESPONSE_BYTES,
                                 ))
                             })
                             .boxed_unsync()
-                        })
-                    };
-                    if let Some(ca) = ca {
-                        let response = tls::send(request, options, &ca).await?;
-                        let done = async { Ok(()) };
-                        return Ok((
-                            limit(response),
-                            Box::new(done) as Box<dyn Future<Output = _> + Send>,
-                        ));
-                    }
-                    let (response, io) =
-                        wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-                    let response = limit(response.map(|body| body.boxed_unsync()));
-                    Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
+                    });
+                    let done = async { Ok(()) };
+                    Ok((
+                        response,
+                        Box::new(done) as Box<dyn Future<Output = _> + Send>,
+                    ))
                 })
             }
         }
+    }
+}
+
+/// The address to connect to: the host's own if it is one, or the first
+/// address its name resolves to that the grant lets the request reach.
+/// Addresses inside the machine or its private networks need a grant that
+/// names them (see [`address`]).
+async fn checked_address(
+    grant: &Grant,
+    host: &str,
+    port: u16,
+    label: &CallLabel,
+    url: &str,
+) -> Result<std::net::SocketAddr, wasmtime_wasi_http::Error> {
+    let candidates: Vec<std::net::SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
+        Err(_) => tokio::time::timeout(
+            limits::HTTP_CONNECT_TIMEOUT,
+            tokio::net::lookup_host((host, port)),
+        )
+        .await
+        .map_err(|_| wasmtime_wasi_http::Error::DnsTimeout)?
+        .map_err(|_| wasmtime_wasi_http::Error::DnsError {
+            rcode: None,
+            info_code: None,
+        })?
+        .collect(),
+    };
+    let mut refused = None;
+    for candidate in candidates {
+        match address::inside(candidate.ip()) {
+            Some(kind) if !grant.names_address(candidate.ip()) => {
+                refused = Some((candidate.ip(), kind));
+            }
+            _ => return Ok(candidate),
+        }
+    }
+    match refused {
+        Some((ip, kind)) => {
+            tracing::warn!(
+                tenant = %label.tenant,
+                provider = %label.provider,
+                url = %url,
+                %grant,
+                address = %ip,
+                "refused a plugin's HTTP request: the name resolves to {kind} address {ip}, which only a grant naming the address itself (or its network) allows"
+            );
+            Err(wasmtime_wasi_http::Error::DestinationIpProhibited)
+        }
+        None => Err(wasmtime_wasi_http::Error::DestinationNotFound),
     }
 }
 

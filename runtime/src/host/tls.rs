@@ -1,17 +1,13 @@
-//! Certificate authorities the operator gives a grant: a Kubernetes cluster
-//! or an internal service whose certificate is signed by a private CA, not
-//! a public root. A request allowed by such a grant trusts that CA and
-//! nothing else; other requests trust the public roots as before.
+//! Whom HTTPS requests trust: the public roots, or the certificate
+//! authorities the operator gives a grant (a Kubernetes cluster or an
+//! internal service whose certificate a private CA signed). A request
+//! allowed by such a grant trusts that CA and nothing else.
 
-use crate::host::limits;
-use http_body_util::BodyExt;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 /// A CA bundle could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -83,62 +79,30 @@ impl TrustedCa {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The TLS settings trusting this bundle only.
+    pub(crate) fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        self.config.clone()
+    }
 }
 
-/// Sends one HTTPS request trusting only `ca`, with the same timeouts the
-/// default sender applies.
-pub async fn send(
-    mut request: http::Request<WasiBody>,
-    options: RequestOptions,
-    ca: &TrustedCa,
-) -> Result<http::Response<WasiBody>, HttpError> {
-    let uri = request.uri().clone();
-    let host = uri.host().ok_or(HttpError::HttpRequestUriInvalid)?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = uri.port_u16().unwrap_or(443);
-    let connect_timeout = options
-        .connect_timeout
-        .unwrap_or(limits::HTTP_CONNECT_TIMEOUT);
-    let first_byte_timeout = options
-        .first_byte_timeout
-        .unwrap_or(Duration::from_secs(600));
-    let stream = tokio::time::timeout(
-        connect_timeout,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| HttpError::ConnectionTimeout)?
-    .map_err(HttpError::Connect)?;
-    let name = match host.parse::<std::net::IpAddr>() {
-        Ok(address) => ServerName::from(address),
-        Err(_) => {
-            ServerName::try_from(host.clone()).map_err(|_| HttpError::HttpRequestUriInvalid)?
-        }
-    };
-    let connector = tokio_rustls::TlsConnector::from(ca.config.clone());
-    let stream = tokio::time::timeout(connect_timeout, connector.connect(name, stream))
-        .await
-        .map_err(|_| HttpError::ConnectionTimeout)?
-        .map_err(|_| HttpError::TlsCertificateError)?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(HttpError::from)?;
-    // The connection is driven on its own until the response is read.
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    // Origin form on the wire: the authority goes in the Host header.
-    *request.uri_mut() = http::Uri::builder()
-        .path_and_query(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .build()
-        .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-    let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
-        .await
-        .map_err(|_| HttpError::ConnectionReadTimeout)?
-        .map_err(HttpError::from)?;
-    Ok(response.map(|body| body.map_err(HttpError::from).boxed_unsync()))
+/// TLS settings trusting the public roots (Mozilla's, as shipped in
+/// `webpki-roots`), built once.
+pub(crate) fn public_roots() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+            };
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
 }

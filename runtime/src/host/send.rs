@@ -1,0 +1,97 @@
+//! Sending a plugin's request once the gate allowed it: to the address the
+//! gate checked (never a second lookup), over TLS with the grant's trust,
+//! with the connect and first-byte timeouts the plugin asked for (capped).
+
+use super::limits;
+use http_body_util::BodyExt;
+use rustls::pki_types::ServerName;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+
+/// How long the first byte of a response may take when the plugin does
+/// not say: as long as a plugin call may last.
+const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Sends `request` to `address`. `tls` is `None` for `http`; for `https`
+/// the certificate must be valid for `host`.
+pub async fn send(
+    mut request: http::Request<WasiBody>,
+    options: RequestOptions,
+    address: SocketAddr,
+    host: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<http::Response<WasiBody>, HttpError> {
+    let connect_timeout = options
+        .connect_timeout
+        .unwrap_or(limits::HTTP_CONNECT_TIMEOUT);
+    let first_byte_timeout = options
+        .first_byte_timeout
+        .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
+    let stream = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| HttpError::ConnectionTimeout)?
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
+            _ => HttpError::Connect(error),
+        })?;
+    let uri = request.uri().clone();
+    // Origin form on the wire: the authority travels in the Host header.
+    *request.uri_mut() = http::Uri::builder()
+        .path_and_query(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .build()
+        .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let response = match tls {
+        None => {
+            exchange(
+                hyper_util::rt::TokioIo::new(stream),
+                request,
+                first_byte_timeout,
+            )
+            .await?
+        }
+        Some(config) => {
+            let name = match host.parse::<std::net::IpAddr>() {
+                Ok(address) => ServerName::from(address),
+                Err(_) => ServerName::try_from(host.to_string())
+                    .map_err(|_| HttpError::HttpRequestUriInvalid)?,
+            };
+            let connector = tokio_rustls::TlsConnector::from(config);
+            let stream = tokio::time::timeout(connect_timeout, connector.connect(name, stream))
+                .await
+                .map_err(|_| HttpError::ConnectionTimeout)?
+                .map_err(|_| HttpError::TlsCertificateError)?;
+            exchange(
+                hyper_util::rt::TokioIo::new(stream),
+                request,
+                first_byte_timeout,
+            )
+            .await?
+        }
+    };
+    Ok(response)
+}
+
+/// One HTTP/1.1 exchange over an open stream; the connection is driven on
+/// its own task until the response body is read.
+async fn exchange<S>(
+    io: hyper_util::rt::TokioIo<S>,
+    request: http::Request<WasiBody>,
+    first_byte_timeout: Duration,
+) -> Result<http::Response<WasiBody>, HttpError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(HttpError::from)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
+        .await
+        .map_err(|_| HttpError::ConnectionReadTimeout)?
+        .map_err(HttpError::from)?;
+    Ok(response.map(|body| body.map_err(HttpError::from).boxed_unsync()))
+}
