@@ -37,6 +37,10 @@ network_config_dir = "$dir/networks"
 
 [engine]
 runtime = "runc"
+# Locks and runtime files of this instance's own, not the host's shared
+# /run/libpod and lock table.
+tmp_dir = "$dir/tmp"
+lock_type = "file"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF

@@ -297,4 +297,19 @@ depends_on = ["apps/volume/site", "apps/network/{network}"]
             .iter()
             .all(|n| n["Name"] != network.as_str())
     );
+
+    // A volume someone made by hand is not Cairn's to claim.
+    podman
+        .request(
+            "POST",
+            "/volumes/create",
+            Some(&serde_json::json!({"Name": "handmade"})),
+        )
+        .expect("a volume made by hand");
+    ws.repo
+        .write("handmade.toml", "[[apps.volume]]\nname = \"handmade\"\n");
+    ws.repo.commit("claim a volume", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("a volume named `handmade` exists and Cairn did not create it");
 }

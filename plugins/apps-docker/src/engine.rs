@@ -294,7 +294,12 @@ impl Engine {
         }
         let mut status = state.health.map(|health| health.status);
         if status.as_deref() == Some("starting") {
-            status = self.run_healthcheck(id).or(status);
+            // podman's on-demand check answers `unhealthy` after any one
+            // failed run; the stored status, read on the next look, counts
+            // `retries` first. Only a pass settles it here.
+            if self.run_healthcheck(id).as_deref() == Some("healthy") {
+                status = Some("healthy".into());
+            }
         }
         Ok(match status {
             None => Readiness::Ready,
@@ -354,18 +359,33 @@ impl Engine {
         });
         let path = format!("/{kind}/create");
         let response = self.send(Method::POST, &path, Some(&body))?;
-        if response.status == 409 {
-            return Err(Error::new(
+        let conflict = || {
+            Error::new(
                 ErrorKind::Conflict,
                 format!(
                     "a {} named `{name}` exists and Cairn did not create it: remove or rename it, or rename this resource",
                     &kind[..kind.len() - 1]
                 ),
-            ));
+            )
+        };
+        // Docker answers 409; podman answers 500 for a network ("already
+        // used") and 201 with the existing one for a volume.
+        if response.status == 409 || (response.status == 500 && response.text().contains("already"))
+        {
+            return Err(conflict());
         }
-        response
-            .error_for_status(&format!("POST {path}"))
-            .map(|_| ())
+        let response = response.error_for_status(&format!("POST {path}"))?;
+        if kind == "volumes" {
+            let created: Named = response.json()?;
+            let owner = created
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(labels::OWNER));
+            if owner != Some(&self.owner) {
+                return Err(conflict());
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a volume or network; one already gone is fine.
