@@ -5,6 +5,7 @@
 use super::limits;
 use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,10 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 /// How long the first byte of a response may take when the plugin does
 /// not say: as long as a plugin call may last.
 const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long a response body may stall between two chunks when the plugin
+/// does not say.
+const DEFAULT_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Sends `request` to `address`. `tls` is `None` for `http`; for `https`
 /// the certificate must be valid for `host`.
@@ -26,9 +31,15 @@ pub async fn send(
     let connect_timeout = options
         .connect_timeout
         .unwrap_or(limits::HTTP_CONNECT_TIMEOUT);
-    let first_byte_timeout = options
-        .first_byte_timeout
-        .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
+    let timeouts = Timeouts {
+        first_byte: options
+            .first_byte_timeout
+            .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT),
+        between_bytes: options
+            .between_bytes_timeout
+            .unwrap_or(DEFAULT_BETWEEN_BYTES_TIMEOUT)
+            .max(Duration::from_millis(1)),
+    };
     let stream = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(address))
         .await
         .map_err(|_| HttpError::ConnectionTimeout)?
@@ -43,14 +54,7 @@ pub async fn send(
         .build()
         .map_err(|_| HttpError::HttpRequestUriInvalid)?;
     let response = match tls {
-        None => {
-            exchange(
-                hyper_util::rt::TokioIo::new(stream),
-                request,
-                first_byte_timeout,
-            )
-            .await?
-        }
+        None => exchange(hyper_util::rt::TokioIo::new(stream), request, timeouts).await?,
         Some(config) => {
             let name = match host.parse::<std::net::IpAddr>() {
                 Ok(address) => ServerName::from(address),
@@ -62,12 +66,7 @@ pub async fn send(
                 .await
                 .map_err(|_| HttpError::ConnectionTimeout)?
                 .map_err(|_| HttpError::TlsCertificateError)?;
-            exchange(
-                hyper_util::rt::TokioIo::new(stream),
-                request,
-                first_byte_timeout,
-            )
-            .await?
+            exchange(hyper_util::rt::TokioIo::new(stream), request, timeouts).await?
         }
     };
     Ok(response)
@@ -78,7 +77,7 @@ pub async fn send(
 async fn exchange<S>(
     io: hyper_util::rt::TokioIo<S>,
     request: http::Request<WasiBody>,
-    first_byte_timeout: Duration,
+    timeouts: Timeouts,
 ) -> Result<http::Response<WasiBody>, HttpError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
@@ -89,9 +88,62 @@ where
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
+    let response = tokio::time::timeout(timeouts.first_byte, sender.send_request(request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)?
         .map_err(HttpError::from)?;
-    Ok(response.map(|body| body.map_err(HttpError::from).boxed_unsync()))
+    Ok(response.map(|body| {
+        StallGuard {
+            sleep: Box::pin(tokio::time::sleep(timeouts.between_bytes)),
+            limit: timeouts.between_bytes,
+            inner: body,
+        }
+        .boxed_unsync()
+    }))
+}
+
+/// The waits a response may take.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    first_byte: Duration,
+    between_bytes: Duration,
+}
+
+/// A response body that fails when it stalls longer than `limit` between
+/// two frames.
+struct StallGuard {
+    inner: hyper::body::Incoming,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+}
+
+impl http_body::Body for StallGuard {
+    type Data = bytes::Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let deadline = tokio::time::Instant::now() + self.limit;
+                self.sleep.as_mut().reset(deadline);
+                Poll::Ready(frame.map(|frame| frame.map_err(HttpError::from)))
+            }
+            Poll::Pending => match self.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
