@@ -13,6 +13,8 @@ use crate::labels;
 use crate::spec::{App, EnvValue};
 use cairn_sdk::serde_json::{Map, Value, json};
 use cairn_sdk::{Error, ErrorKind, Secrets, log};
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How often a starting container is looked at.
@@ -31,11 +33,14 @@ pub fn strategy(app: &App) -> String {
     }
 }
 
-/// One app's rollout.
+/// The rollouts of one `apply` call.
 pub struct Rollout<'a> {
     engine: &'a Engine,
     secrets: &'a Secrets,
     ready_timeout: Duration,
+    /// This owner's containers by app, listed once per call: each app
+    /// touches only its own, so one listing serves every app of the batch.
+    containers: OnceCell<BTreeMap<String, Vec<ContainerSummary>>>,
 }
 
 impl<'a> Rollout<'a> {
@@ -46,7 +51,22 @@ impl<'a> Rollout<'a> {
             engine,
             secrets,
             ready_timeout,
+            containers: OnceCell::new(),
         }
+    }
+
+    /// The app's containers as they were when the call began.
+    fn containers_of(&self, app: &str) -> Result<Vec<ContainerSummary>, Error> {
+        if self.containers.get().is_none() {
+            let listed = labels::by_app(self.engine.containers()?);
+            let _ = self.containers.set(listed);
+        }
+        Ok(self
+            .containers
+            .get()
+            .and_then(|apps| apps.get(app))
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The `KEY=VALUE` list, secrets resolved.
@@ -240,12 +260,7 @@ impl<'a> Rollout<'a> {
                 ),
             ));
         }
-        let containers: Vec<ContainerSummary> = self
-            .engine
-            .containers()?
-            .into_iter()
-            .filter(|container| container.label(labels::APP) == Some(app.name.as_str()))
-            .collect();
+        let containers = self.containers_of(&app.name)?;
         let version = app.version();
         let grace = app.stop_grace_seconds;
         let mut handled: Vec<&str> = Vec::new();
@@ -295,11 +310,9 @@ impl<'a> Rollout<'a> {
     /// Stops and removes every container of the app, each given `grace`
     /// seconds to stop.
     pub fn remove(&self, name: &str, grace: u32) -> Result<(), Error> {
-        for container in self.engine.containers()? {
-            if container.label(labels::APP) == Some(name) {
-                self.engine.stop(&container.id, grace)?;
-                self.engine.remove(&container.id)?;
-            }
+        for container in self.containers_of(name)? {
+            self.engine.stop(&container.id, grace)?;
+            self.engine.remove(&container.id)?;
         }
         Ok(())
     }
