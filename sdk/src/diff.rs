@@ -41,6 +41,19 @@ fn collect(
     }
 }
 
+/// The action for an object that is desired or not, observed or not, with
+/// these differing fields: create, delete, update, or no-op when nothing
+/// differs (or nothing is there and nothing is wanted).
+pub fn action(desired: bool, observed: bool, fields: &[FieldChange]) -> Action {
+    match (desired, observed) {
+        (false, false) => Action::NoOp,
+        (true, false) => Action::Create,
+        (false, true) => Action::Delete,
+        (true, true) if fields.is_empty() => Action::NoOp,
+        (true, true) => Action::Update,
+    }
+}
+
 /// Compares one input generically: create when nothing is observed, delete
 /// when nothing is desired, replace when a `force_replace` field differs,
 /// update when another field differs, no-op otherwise. Sensitive fields are
@@ -48,13 +61,7 @@ fn collect(
 pub fn compare(input: DiffInput, rules: Option<&ResourceType>) -> Change {
     let mut fields = field_changes(input.observed.as_ref(), input.desired.as_ref());
     let top_field = |path: &str| path.split('/').next().unwrap_or_default().to_string();
-    let mut action = match (&input.desired, &input.observed) {
-        (None, None) => Action::NoOp,
-        (Some(_), None) => Action::Create,
-        (None, Some(_)) => Action::Delete,
-        (Some(_), Some(_)) if fields.is_empty() => Action::NoOp,
-        (Some(_), Some(_)) => Action::Update,
-    };
+    let mut action = action(input.desired.is_some(), input.observed.is_some(), &fields);
     if let Some(rules) = rules {
         if action == Action::Update
             && fields

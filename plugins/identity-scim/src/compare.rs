@@ -9,7 +9,7 @@
 
 use crate::group::Group;
 use crate::user::{self, Attributes, REMOVAL_DEACTIVATE, REMOVAL_DELETE, User};
-use cairn_sdk::diff::{field_changes, summarize};
+use cairn_sdk::diff::{self, field_changes, summarize};
 use cairn_sdk::serde_json::{Map, Value, json};
 use cairn_sdk::{Action, Change, DiffInput, Error, FieldChange, log};
 
@@ -192,13 +192,7 @@ pub fn group(input: DiffInput) -> Result<Change, Error> {
         observed.as_ref().map(view).as_ref(),
         desired.as_ref().map(view).as_ref(),
     );
-    let action = match (&desired, &observed) {
-        (None, None) => Action::NoOp,
-        (Some(_), None) => Action::Create,
-        (None, Some(_)) => Action::Delete,
-        (Some(_), Some(_)) if fields.is_empty() => Action::NoOp,
-        (Some(_), Some(_)) => Action::Update,
-    };
+    let action = diff::action(desired.is_some(), observed.is_some(), &fields);
     let summary = match (&desired, &observed, action) {
         (Some(desired), Some(observed), Action::Update) => members_summary(observed, desired),
         (Some(desired), None, Action::Create) => {

@@ -19,7 +19,7 @@ struct UserSpec {
     #[serde(default)]
     display_name: Option<String>,
     #[serde(default)]
-    name: Option<NameSpec>,
+    name: Option<Name>,
     #[serde(default)]
     emails: Option<Vec<EmailSpec>>,
     #[serde(default)]
@@ -36,19 +36,6 @@ struct UserSpec {
     removal: Option<String>,
     #[serde(default)]
     enterprise: Option<Enterprise>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NameSpec {
-    #[serde(default)]
-    formatted: Option<String>,
-    #[serde(default)]
-    given_name: Option<String>,
-    #[serde(default)]
-    family_name: Option<String>,
-    #[serde(default)]
-    middle_name: Option<String>,
 }
 
 /// An email, as a bare address or a table.
@@ -110,8 +97,9 @@ impl Enterprise {
     }
 }
 
-/// A person's name in canonical form.
+/// A person's name, as written in Git and in canonical form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Name {
     /// The full name, as displayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
