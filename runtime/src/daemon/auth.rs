@@ -89,7 +89,7 @@ impl IntoResponse for Refusal {
 }
 
 /// The access the request's bearer token gives, or why it has none.
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Access, Refusal> {
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Access, Refusal> {
     if !required(state) {
         return Ok(Access::Everything);
     }
@@ -115,6 +115,19 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Access, Refusa
         }
     }
     Err(Refusal::Invalid)
+}
+
+/// Handlers take `Access` as an argument: a request without the right
+/// token is answered 401 before the handler runs.
+impl axum::extract::FromRequestParts<AppState> for Access {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authorize(state, &parts.headers)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! take bearer tokens (see [`super::auth`]); webhooks are signed per
 //! tenant.
 
-use super::auth::{self, Access};
+use super::auth::Access;
 use super::metrics::Metrics;
 use super::status::TenantStatus;
 use crate::secrets::SecretRef;
@@ -90,17 +90,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match auth::authorize(&state, &headers) {
-        Ok(Access::Everything) => {}
-        Ok(Access::Tenant(_)) => {
+async fn metrics(State(state): State<AppState>, access: Access) -> Response {
+    match access {
+        Access::Everything => {}
+        Access::Tenant(_) => {
             return (
                 StatusCode::FORBIDDEN,
                 "the metrics cover every tenant: use the operator's token\n",
             )
                 .into_response();
         }
-        Err(refusal) => return refusal.into_response(),
     }
     (
         [(
@@ -112,11 +111,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .into_response()
 }
 
-async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let access = match auth::authorize(&state, &headers) {
-        Ok(access) => access,
-        Err(refusal) => return refusal.into_response(),
-    };
+async fn tenants(State(state): State<AppState>, access: Access) -> Response {
     let visible: Vec<TenantStatus> = state
         .tenants
         .iter()
@@ -130,12 +125,8 @@ async fn tenants(State(state): State<AppState>, headers: HeaderMap) -> Response 
 async fn reconcile(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    access: Access,
 ) -> Response {
-    let access = match auth::authorize(&state, &headers) {
-        Ok(access) => access,
-        Err(refusal) => return refusal.into_response(),
-    };
     match state.tenants.get(&name) {
         Some(handle) if access.sees(&name) => {
             handle.trigger.notify_one();
@@ -159,12 +150,8 @@ struct TenantDetail {
 async fn tenant(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    access: Access,
 ) -> Response {
-    let access = match auth::authorize(&state, &headers) {
-        Ok(access) => access,
-        Err(refusal) => return refusal.into_response(),
-    };
     // A tenant outside the token's reach does not exist for it.
     let Some(handle) = state.tenants.get(&name).filter(|_| access.sees(&name)) else {
         return not_found(&name);
