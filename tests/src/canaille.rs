@@ -14,6 +14,9 @@ use std::time::Duration;
 /// migrates its database and loads Flask first.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long one request to Canaille may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The user schema.
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -97,7 +100,9 @@ impl Canaille {
         let request = builder
             .body(body.map(Value::to_string).unwrap_or_default())
             .expect("a valid request");
-        let mut response = agent().run(request).map_err(|e| e.to_string())?;
+        let mut response = crate::http_agent(REQUEST_TIMEOUT)
+            .run(request)
+            .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if !(200..300).contains(&status) {
@@ -271,14 +276,6 @@ with app.app_context():
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
 /// A token from the client-credentials grant.
 fn request_token(token_url: &str, client_id: &str, client_secret: &str) -> Result<String, String> {
     let basic =
@@ -290,7 +287,9 @@ fn request_token(token_url: &str, client_id: &str, client_secret: &str) -> Resul
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials".to_string())
         .expect("a valid request");
-    let mut response = agent().run(request).map_err(|e| e.to_string())?;
+    let mut response = crate::http_agent(REQUEST_TIMEOUT)
+        .run(request)
+        .map_err(|e| e.to_string())?;
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let body: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
     body["access_token"]

@@ -183,11 +183,7 @@ impl Daemon {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<(u16, String), String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent: ureq::Agent = crate::http_agent(Duration::from_secs(10));
         let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("http://127.0.0.1:{}{path}", self.port));

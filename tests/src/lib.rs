@@ -77,3 +77,13 @@ pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// An HTTP client for the tests' own requests to a server: every status is
+/// an answer to look at (not an error), and nothing waits past `timeout`.
+pub fn http_agent(timeout: std::time::Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}

@@ -114,11 +114,7 @@ impl Pdns {
     /// An API request; `Err` carries the status and body of a non-2xx
     /// answer or the transport error.
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent: ureq::Agent = crate::http_agent(Duration::from_secs(10));
         let url = format!("{}{path}", self.url());
         let response = match body {
             Some(body) => agent.run(

@@ -43,11 +43,7 @@ impl Podman {
 
     /// An API request under `/v1.41`; `Err` carries a non-2xx answer.
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent: ureq::Agent = crate::http_agent(Duration::from_secs(30));
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}/v1.41{path}", self.url()))
