@@ -17,7 +17,7 @@ MIRROR=${MIRROR:-}
 
 log() { printf '[build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-if [[ -x $OUT ]] && [[ "$("$OUT" --version 2>/dev/null)" == "$WANT_VERSION" ]] && [[ ${FORCE:-0} != 1 ]]; then
+if [[ -x $OUT && -x $OUTDIR/kubectl-1.20 ]] && [[ "$("$OUT" --version 2>/dev/null)" == "$WANT_VERSION" ]] && [[ ${FORCE:-0} != 1 ]]; then
   log "$OUT already present: $("$OUT" --version)"; exit 0
 fi
 [[ $(id -u) == 0 ]] || { echo "must run as root (apt-get)" >&2; exit 1; }

@@ -5,7 +5,10 @@
 #   - PowerDNS Authoritative with its sqlite backend, dig, sqlite3 and git;
 #   - Canaille (a SCIM 2.0 identity server) in a private virtual environment;
 #   - podman with runc (its Docker-compatible API runs the apps tests) and a
-#     static busybox for the test images.
+#     static busybox for the test images;
+#   - etcd and a kube-apiserver built from Debian's `kubernetes` source
+#     package (scripts/kube-build.sh; about 5 minutes once, then cached in
+#     /var/tmp/cairn-kube) for the Kubernetes provider's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -16,7 +19,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
-    podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl)
+    podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -56,3 +59,9 @@ if ! canaille_installed; then
     "$CANAILLE_VENV/bin/pip" install --quiet --disable-pip-version-check \
         "canaille[front,oidc,scim,sqlite,server]==$canaille_version" "scim2-models==$scim2_models_version"
 fi
+
+# kube-apiserver: no registry here offers it, so it is built from source
+# once; the script returns at once when the binary is already there.
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo scripts/kube-build.sh

@@ -9,7 +9,7 @@
 use gix::bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -124,6 +124,19 @@ pub struct Snapshot {
     pub commit: CommitInfo,
     /// Every `*.toml` below the configured folder, sorted by path.
     pub files: Vec<SourceFile>,
+    /// Every manifest (`*.yaml`, `*.yml`) below the configured folder, by
+    /// path: files that resources may name (see
+    /// [`crate::model::files`]). Read with every snapshot, since a
+    /// resource file naming them is never served from the model cache.
+    pub manifests: BTreeMap<String, ManifestFile>,
+}
+
+/// A manifest file of the commit.
+#[derive(Debug, Clone)]
+pub struct ManifestFile {
+    /// Its text, or why it could not be read (too large, not UTF-8); the
+    /// reason is reported only if a resource names the file.
+    pub text: Result<String, String>,
 }
 
 impl Snapshot {
@@ -368,6 +381,7 @@ impl Source {
             return Ok(Snapshot {
                 commit: info,
                 files: Vec::new(),
+                manifests: BTreeMap::new(),
             });
         }
         let root = commit.tree().map_err(|e| read_error(e.to_string()))?;
@@ -402,7 +416,25 @@ impl Source {
             format!("{folder}/")
         };
         let mut files = Vec::new();
+        let mut manifests = BTreeMap::new();
         for entry in recorder.records {
+            if entry.mode.is_blob() && is_manifest(entry.filepath.as_ref()) {
+                let path = format!("{prefix}{}", entry.filepath.to_str_lossy());
+                let object = repository
+                    .find_object(entry.oid)
+                    .map_err(|e| read_error(e.to_string()))?;
+                let text = if object.data.len() > MAX_RESOURCE_FILE_BYTES {
+                    Err(format!(
+                        "the file is {} bytes; manifests may be at most {MAX_RESOURCE_FILE_BYTES}: split it",
+                        object.data.len()
+                    ))
+                } else {
+                    String::from_utf8(object.data.clone())
+                        .map_err(|_| "the file is not UTF-8 text".to_string())
+                };
+                manifests.insert(path, ManifestFile { text });
+                continue;
+            }
             if !entry.mode.is_blob() || !entry.filepath.ends_with(b".toml") {
                 continue;
             }
@@ -442,6 +474,12 @@ impl Source {
         Ok(Snapshot {
             commit: info,
             files,
+            manifests,
         })
     }
+}
+
+/// Whether a path names a manifest file resources may refer to.
+fn is_manifest(path: &[u8]) -> bool {
+    path.ends_with(b".yaml") || path.ends_with(b".yml")
 }

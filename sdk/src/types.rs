@@ -31,7 +31,9 @@ pub struct ResourceType {
     pub description: String,
     /// A JSON Schema of the spec.
     pub schema: Value,
-    /// The spec fields that together identify an object.
+    /// The spec fields that together identify an object. A field may be a
+    /// `/`-separated path into nested tables (`metadata/name`); a field
+    /// ending in `?` is optional and left out of the id when absent.
     pub identity: Vec<String>,
     /// Fields whose change replaces the object.
     pub force_replace: Vec<String>,

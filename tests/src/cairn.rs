@@ -171,6 +171,50 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
         )
     }
 
+    /// Every byte Cairn wrote (the workspace's files and the shared model
+    /// cache, `*.secret` files excepted: that is where the operator keeps
+    /// secrets) or printed (`outputs`), by name.
+    pub fn everything_written(&self, outputs: &[String]) -> Vec<(String, Vec<u8>)> {
+        let mut found = Vec::new();
+        let mut stack = vec![
+            self.path().to_path_buf(),
+            crate::target_dir().join("cairn-test-cache/model"),
+        ];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "secret") {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    found.push((path.display().to_string(), bytes));
+                }
+            }
+        }
+        for (index, output) in outputs.iter().enumerate() {
+            found.push((format!("output #{index}"), output.as_bytes().to_vec()));
+        }
+        found
+    }
+
+    /// Panics, naming where, if `secret` is in anything Cairn wrote or
+    /// printed.
+    pub fn assert_never_written(&self, outputs: &[String], secret: &str) {
+        for (name, bytes) in self.everything_written(outputs) {
+            assert!(
+                !bytes
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes()),
+                "the secret was found in {name}"
+            );
+        }
+    }
+
     /// Runs `cairn ARGS --config cairn.toml` in the workspace.
     pub fn cairn(&self, args: &[&str]) -> Output {
         let config = self.config_path();

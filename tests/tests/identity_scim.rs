@@ -80,46 +80,6 @@ members = ["bob"]
 depends_on = ["idp/user/bob"]
 "#;
 
-/// Every byte Cairn wrote or printed, to search for a secret.
-fn everything_written(ws: &Workspace, outputs: &[String]) -> Vec<(String, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut stack = vec![ws.path().to_path_buf()];
-    let model_cache = cairn_tests::target_dir().join("cairn-test-cache/model");
-    stack.push(model_cache);
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            // The secret's own file is where the operator keeps it.
-            if path.extension().is_some_and(|e| e == "secret") {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                found.push((path.display().to_string(), bytes));
-            }
-        }
-    }
-    for (index, output) in outputs.iter().enumerate() {
-        found.push((format!("output #{index}"), output.as_bytes().to_vec()));
-    }
-    found
-}
-
-fn assert_never_written(ws: &Workspace, outputs: &[String], secret: &str) {
-    for (name, bytes) in everything_written(ws, outputs) {
-        assert!(
-            !bytes
-                .windows(secret.len())
-                .any(|window| window == secret.as_bytes()),
-            "the password was found in {name}"
-        );
-    }
-}
-
 fn attribute(user: &serde_json::Value, pointer: &str) -> serde_json::Value {
     user.pointer(pointer).cloned().unwrap_or_default()
 }
@@ -248,7 +208,7 @@ fn users_and_groups_from_git_to_canaille() {
     outputs.push(debug.all());
 
     for password in [&first_password, &second_password] {
-        assert_never_written(&ws, &outputs, password);
+        ws.assert_never_written(&outputs, password);
     }
 }
 
@@ -314,5 +274,5 @@ fn drift_made_in_canaille_is_healed_by_the_daemon() {
         "drift recorded: {drifted:?}"
     );
     // The daemon's log is in the workspace, searched with the rest.
-    assert_never_written(&ws, &[], &password);
+    ws.assert_never_written(&[], &password);
 }

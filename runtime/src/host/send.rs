@@ -47,6 +47,9 @@ pub async fn send(
             std::io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
             _ => HttpError::Connect(error),
         })?;
+    // A request is written in pieces (head, body); with Nagle's algorithm
+    // the second waits for the server's delayed ACK, 40 ms a request.
+    stream.set_nodelay(true).map_err(HttpError::Connect)?;
     let uri = request.uri().clone();
     // Origin form on the wire: the authority travels in the Host header.
     *request.uri_mut() = http::Uri::builder()

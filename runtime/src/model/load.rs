@@ -5,6 +5,7 @@
 
 use super::cache::FileResource;
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
+use super::files;
 use super::parse::{self, RawResource};
 use super::{DesiredResource, DesiredState, LoadError, graph};
 use crate::host::ProviderInstance;
@@ -72,6 +73,29 @@ pub(super) async fn load_files(
             return false;
         }
         true
+    });
+    // Resources naming manifests get their documents; one whose manifests
+    // have a problem is not validated (its problems are already reported).
+    raw.retain_mut(|(index, resource)| {
+        let fields = files::file_fields(
+            &providers[&resource.provider.0]
+                .info()
+                .resource_type(&resource.type_name.0)
+                .expect("unknown types were removed")
+                .schema,
+        );
+        if fields.is_empty() {
+            return true;
+        }
+        // What it declares depends on files other than its own.
+        uncacheable.insert(*index);
+        match files::expand(resource, &fields, &snapshot.manifests) {
+            Ok(()) => true,
+            Err(mut errors) => {
+                problems.append(&mut errors);
+                false
+            }
+        }
     });
     let (validated, warnings) = validate(&raw, providers, &mut problems, &mut uncacheable).await?;
 
@@ -266,9 +290,20 @@ fn file_resource(
             SourceDiagnostic::new(
                 &resource.file,
                 resource.span.clone(),
-                format!("the resource has no `{field}`, which identifies it"),
+                format!(
+                    "the resource has no `{}`, which identifies it",
+                    field.replace('/', ".")
+                ),
             )
-            .with_help(format!("set {}", identity.join(" and "))),
+            .with_help(format!(
+                "set {}",
+                identity
+                    .iter()
+                    .filter(|field| !field.ends_with('?'))
+                    .map(|field| field.replace('/', "."))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )),
         )
     })?;
     Ok(FileResource {
@@ -281,20 +316,32 @@ fn file_resource(
         lifecycle: resource.lifecycle.clone(),
         depends_on: resource.depends_on.clone(),
         span: resource.span.clone(),
-        identity_span: resource.span_of(identity.first().map_or("", String::as_str)),
+        identity_span: resource.span_of(
+            identity
+                .first()
+                .map_or("", |field| field.trim_end_matches('?')),
+        ),
         origin: resource.file.location(resource.span.start),
     })
 }
 
 /// The id: the identity fields' values joined by `/`; `Err(field)` names a
-/// missing one.
+/// missing one. A field may be a `/`-separated path into nested tables
+/// (`metadata/name`); one ending in `?` is left out of the id when absent
+/// (a Kubernetes object's namespace).
 fn identity_of(spec: &serde_json::Value, identity: &[String]) -> Result<String, String> {
     let mut parts = Vec::with_capacity(identity.len());
     for field in identity {
-        match spec.get(field) {
+        let (path, optional) = match field.strip_suffix('?') {
+            Some(path) => (path, true),
+            None => (field.as_str(), false),
+        };
+        let value = path.split('/').try_fold(spec, |value, key| value.get(key));
+        match value {
             Some(serde_json::Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
             Some(serde_json::Value::Number(number)) => parts.push(number.to_string()),
-            _ => return Err(field.clone()),
+            None | Some(serde_json::Value::Null) if optional => {}
+            _ => return Err(path.to_string()),
         }
     }
     Ok(parts.join("/"))
@@ -416,6 +463,26 @@ fn similar_address<'a>(text: &str, known: impl Iterator<Item = &'a Address>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_fields_may_be_nested_and_optional() {
+        let identity: Vec<String> = ["metadata/namespace?", "kind", "metadata/name"]
+            .map(String::from)
+            .to_vec();
+        let namespaced =
+            serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}});
+        assert_eq!(
+            identity_of(&namespaced, &identity).unwrap(),
+            "web/ConfigMap/a"
+        );
+        let cluster = serde_json::json!({"kind": "Namespace", "metadata": {"name": "web"}});
+        assert_eq!(identity_of(&cluster, &identity).unwrap(), "Namespace/web");
+        let nameless = serde_json::json!({"kind": "Namespace", "metadata": {}});
+        assert_eq!(
+            identity_of(&nameless, &identity).unwrap_err(),
+            "metadata/name"
+        );
+    }
 
     #[test]
     fn near_misses_in_depends_on_get_a_suggestion() {

@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod diagnostic;
+pub mod files;
 pub mod graph;
 mod load;
 pub mod parse;

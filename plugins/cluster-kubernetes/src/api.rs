@@ -1,0 +1,215 @@
+//! Requests to the Kubernetes API server and its errors.
+
+use cairn_sdk::http::{Client, Method, Response};
+use cairn_sdk::serde_json::{self, Value};
+use cairn_sdk::{Error, ErrorKind};
+
+/// The field manager Cairn applies as.
+pub const FIELD_MANAGER: &str = "cairn";
+
+/// Objects asked for per page of a list: large enough that a namespace's
+/// objects of one kind usually come in one answer, small enough to keep
+/// each answer's memory modest.
+const LIST_PAGE: usize = 500;
+
+/// Why a request failed, with what the server said.
+#[derive(Debug)]
+pub struct Failure {
+    /// The error to report.
+    pub error: Error,
+    /// The HTTP status, 0 when the server was not reached.
+    pub status: u16,
+    /// For a 409 of server-side apply: the field managers that own the
+    /// conflicting fields.
+    pub conflicting_managers: Vec<String>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            status: 0,
+            conflicting_managers: Vec::new(),
+        }
+    }
+}
+
+/// A client for one API server, authenticated by a bearer token.
+pub struct Api {
+    client: Client,
+}
+
+impl Api {
+    /// A client for `url` with `token`.
+    pub fn new(url: &str, token: &str) -> Self {
+        Self {
+            client: Client::new(url)
+                .with_header("authorization", &format!("Bearer {token}"))
+                .with_header("accept", "application/json"),
+        }
+    }
+
+    /// GETs `path`; `None` when it does not exist.
+    pub fn get(&self, path: &str) -> Result<Option<Value>, Error> {
+        let response = self.client.send(Method::GET, path, None)?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        Ok(Some(checked(response, "GET", path).map_err(|f| f.error)?))
+    }
+
+    /// Lists `path` with a label selector, every page; each item gets the
+    /// `apiVersion` and `kind` a list leaves out.
+    pub fn list(
+        &self,
+        path: &str,
+        selector: &str,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let mut items = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("labelSelector", selector);
+            query.append_pair("limit", &LIST_PAGE.to_string());
+            if !token.is_empty() {
+                query.append_pair("continue", &token);
+            }
+            let url = format!("{path}?{}", query.finish());
+            let response = self.client.send(Method::GET, &url, None)?;
+            let mut page = checked(response, "GET", path).map_err(|f| f.error)?;
+            if let Some(Value::Array(found)) = page.get_mut("items").map(Value::take) {
+                items.extend(found.into_iter().map(|mut item| {
+                    item["apiVersion"] = Value::String(api_version.to_string());
+                    item["kind"] = Value::String(kind.to_string());
+                    item
+                }));
+            }
+            token = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if token.is_empty() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Server-side applies `object` at `path` (the object's own path), as
+    /// field manager `cairn`; `dry_run` asks what would result.
+    pub fn apply(
+        &self,
+        path: &str,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, Failure> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("fieldManager", FIELD_MANAGER);
+        if force {
+            query.append_pair("force", "true");
+        }
+        if dry_run {
+            query.append_pair("dryRun", "All");
+        }
+        let url = format!("{path}?{}", query.finish());
+        // JSON is YAML, which is what apply patches are.
+        let body = serde_json::to_vec(object).map_err(|e| Error::internal(e.to_string()))?;
+        let response = self.client.send(
+            Method::PATCH,
+            &url,
+            Some(("application/apply-patch+yaml", body)),
+        )?;
+        let what = if dry_run { "dry-run apply" } else { "apply" };
+        checked(response, what, path)
+    }
+
+    /// Deletes the object at `path`; gone already is success.
+    pub fn delete(&self, path: &str) -> Result<(), Error> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Background",
+        }))
+        .map_err(|e| Error::internal(e.to_string()))?;
+        let response = self
+            .client
+            .send(Method::DELETE, path, Some(("application/json", body)))?;
+        if response.status == 404 {
+            return Ok(());
+        }
+        checked(response, "DELETE", path)
+            .map(|_| ())
+            .map_err(|f| f.error)
+    }
+}
+
+/// The answer's JSON when it is 2xx; otherwise an error carrying the
+/// server's own message (a `Status` object's `message`).
+fn checked(response: Response, what: &str, path: &str) -> Result<Value, Failure> {
+    if (200..300).contains(&response.status) {
+        return response.json().map_err(Failure::from);
+    }
+    let status: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let message = status
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| response.text().chars().take(500).collect());
+    let kind = match response.status {
+        400 | 422 => ErrorKind::Invalid,
+        401 | 403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        408 | 504 => ErrorKind::Timeout,
+        429 | 500..=599 => ErrorKind::Unavailable,
+        _ => ErrorKind::Internal,
+    };
+    let advice = match response.status {
+        401 => " (check the provider's `token` secret)",
+        403 => " (the token's RBAC role does not allow this)",
+        _ => "",
+    };
+    Err(Failure {
+        error: Error::new(
+            kind,
+            format!(
+                "{what} {path} answered {}: {message}{advice}",
+                response.status
+            ),
+        ),
+        status: response.status,
+        conflicting_managers: if response.status == 409 {
+            conflicting_managers(&message)
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// The managers a server-side apply conflict names: `conflict with
+/// "kubectl-edit" using v1: .data.key`.
+fn conflicting_managers(message: &str) -> Vec<String> {
+    let mut managers: Vec<String> = message
+        .split("conflict with \"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name.to_string()))
+        .collect();
+    managers.sort();
+    managers.dedup();
+    managers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_messages_name_their_managers() {
+        let message = "Apply failed with 2 conflicts: conflict with \"kubectl-edit\" using v1: .data.a\nconflict with \"other\" using v1: .data.b\nconflict with \"other\" using v1: .data.c";
+        assert_eq!(conflicting_managers(message), vec!["kubectl-edit", "other"]);
+        assert!(conflicting_managers("Operation cannot be fulfilled").is_empty());
+    }
+}

@@ -1,0 +1,427 @@
+//! One cluster: planning and applying single objects by server-side
+//! apply, shared by `object` and `manifests` resources.
+
+use crate::api::{Api, Failure};
+use crate::config::Config;
+use crate::discovery::{Discovery, Kind};
+use crate::live;
+use crate::object::{self, ObjectRef};
+use cairn_sdk::serde_json::Value;
+use cairn_sdk::{Action, Error, ErrorKind, FieldChange, diff};
+use std::time::{Duration, Instant};
+
+/// How often a CRD's establishment (and its kinds' discovery) is checked
+/// while waiting.
+const ESTABLISH_POLL: Duration = Duration::from_millis(100);
+
+/// One object to converge: what Git wants and what the cluster has.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Which object.
+    pub reference: ObjectRef,
+    /// The Cairn address of the resource declaring it.
+    pub address: String,
+    /// The canonical declared object; `None` to delete it.
+    pub desired: Option<Value>,
+    /// The live object in kept form; `None` when it does not exist.
+    pub live: Option<Value>,
+}
+
+/// What planning one object found.
+#[derive(Debug)]
+pub struct ItemPlan {
+    /// What happens to it.
+    pub action: Action,
+    /// The fields that change, paths inside the object.
+    pub fields: Vec<FieldChange>,
+    /// Something the operator should know (a conflict, a check that waits
+    /// until apply).
+    pub note: Option<String>,
+}
+
+/// A cluster reached through its API server.
+pub struct Cluster<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The API client.
+    pub api: &'a Api,
+    /// What the server serves.
+    pub discovery: Discovery<'a>,
+}
+
+impl<'a> Cluster<'a> {
+    /// A cluster for `config` through `api`.
+    pub fn new(config: &'a Config, api: &'a Api) -> Self {
+        Self {
+            config,
+            api,
+            discovery: Discovery::new(api),
+        }
+    }
+
+    /// A live object in kept form.
+    pub fn keep(&self, live: Value) -> Value {
+        live::canonical(live, self.config.token.as_bytes())
+    }
+
+    /// The kind of a declared object, `None` when the server does not
+    /// serve it (yet).
+    fn kind_of(&self, desired: &Value, reference: &ObjectRef) -> Result<Option<Kind>, Error> {
+        let kind = self
+            .discovery
+            .resolve(object::api_version(desired), &reference.kind)?;
+        if let Some(kind) = &kind {
+            kind.check_scope(reference)?;
+        }
+        Ok(kind)
+    }
+
+    /// Plans one object: a server-side dry-run apply compared with the
+    /// live object, both without what the server owns, so defaulted fields
+    /// are equal on both sides and only what applying changes shows.
+    pub fn plan(&self, item: &Item) -> ItemPlan {
+        let Some(desired) = &item.desired else {
+            return ItemPlan {
+                action: if item.live.is_some() {
+                    Action::Delete
+                } else {
+                    Action::NoOp
+                },
+                fields: Vec::new(),
+                note: None,
+            };
+        };
+        let unchecked = |note: String| {
+            let body = object::to_apply(desired, self.config, &item.address)
+                .map(|body| self.keep(body))
+                .unwrap_or_else(|_| desired.clone());
+            let mut fields = diff::field_changes(item.live.as_ref(), Some(&body));
+            mark_sensitive(&body, &mut fields);
+            ItemPlan {
+                action: diff::action(true, item.live.is_some(), &fields),
+                fields,
+                note: Some(note),
+            }
+        };
+        let body = match object::to_apply(desired, self.config, &item.address) {
+            Ok(body) => body,
+            Err(error) => return unchecked(format!("cannot be applied: {}", error.message)),
+        };
+        let kind = match self.kind_of(desired, &item.reference) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => {
+                return unchecked(format!(
+                    "{} {} is not served yet; checked when applied, after its CustomResourceDefinition",
+                    object::api_version(desired),
+                    item.reference.kind
+                ));
+            }
+            Err(error) => return unchecked(error.message),
+        };
+        let path = kind.object_path(&item.reference);
+        let mut live = item.live.clone();
+        if let Some(found) = &live
+            && object::api_version(found) != object::api_version(desired)
+        {
+            // Listed through another group version: compare like with like.
+            live = match self.api.get(&path) {
+                Ok(found) => found.map(|found| self.keep(found)),
+                Err(error) => return unchecked(error.message),
+            };
+        }
+        let mut note = None;
+        let result = match self.api.apply(&path, &body, false, true) {
+            Ok(result) => result,
+            Err(failure) if failure.status == 409 => {
+                note = Some(match self.conflict_kind(&path, &failure) {
+                    Ok(ConflictKind::Drift(managers)) => format!(
+                        "fields changed by hand ({}) are taken back",
+                        managers.join(", ")
+                    ),
+                    Ok(ConflictKind::Applier(managers)) if self.config.force_conflicts => {
+                        format!(
+                            "takes fields from {} (force_conflicts)",
+                            managers.join(", ")
+                        )
+                    }
+                    Ok(ConflictKind::Applier(managers)) => format!(
+                        "conflict: {} own fields Cairn sets; applying fails unless force_conflicts = true",
+                        managers.join(", ")
+                    ),
+                    Err(error) => error.message,
+                });
+                match self.api.apply(&path, &body, true, true) {
+                    Ok(result) => result,
+                    Err(failure) => return unchecked(failure.error.message),
+                }
+            }
+            Err(failure) if failure.status == 404 && live.is_none() => {
+                return unchecked(match &item.reference.namespace {
+                    Some(namespace) => {
+                        format!("checked when applied, once namespace {namespace} exists")
+                    }
+                    None => format!("checked when applied ({})", failure.error.message),
+                });
+            }
+            Err(failure) => {
+                return unchecked(format!("the server refuses it: {}", failure.error.message));
+            }
+        };
+        let after = self.keep(result);
+        let mut fields = diff::field_changes(live.as_ref(), Some(&after));
+        mark_sensitive(&after, &mut fields);
+        ItemPlan {
+            action: diff::action(true, live.is_some(), &fields),
+            fields,
+            note,
+        }
+    }
+
+    /// Whether a conflict is with hand edits (field managers that updated
+    /// rather than applied: drift) or with another applier.
+    fn conflict_kind(&self, path: &str, failure: &Failure) -> Result<ConflictKind, Error> {
+        let live = self.api.get(path)?.unwrap_or(Value::Null);
+        let appliers: Vec<String> = failure
+            .conflicting_managers
+            .iter()
+            .filter(|manager| {
+                live.pointer("/metadata/managedFields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|entry| {
+                        entry.get("manager").and_then(Value::as_str) == Some(manager.as_str())
+                            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+                    })
+            })
+            .cloned()
+            .collect();
+        Ok(if appliers.is_empty() {
+            ConflictKind::Drift(failure.conflicting_managers.clone())
+        } else {
+            ConflictKind::Applier(appliers)
+        })
+    }
+
+    /// Applies one object (or deletes it) and returns its new kept state.
+    pub fn apply(&self, item: &Item) -> Result<Option<Value>, Error> {
+        let Some(desired) = &item.desired else {
+            self.delete(item)?;
+            return Ok(None);
+        };
+        let body = object::to_apply(desired, self.config, &item.address)?;
+        let kind = self.wait_served(desired, &item.reference)?;
+        let path = kind.object_path(&item.reference);
+        let result = match self.api.apply(&path, &body, false, false) {
+            Ok(result) => result,
+            Err(failure) if failure.status == 409 => match self.conflict_kind(&path, &failure)? {
+                ConflictKind::Applier(managers) if !self.config.force_conflicts => {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "{} conflicts with field manager {}: {} (set force_conflicts = true in this provider's config to take the fields)",
+                            item.reference.id(),
+                            managers.join(", "),
+                            failure.error.message
+                        ),
+                    ));
+                }
+                _ => self
+                    .api
+                    .apply(&path, &body, true, false)
+                    .map_err(|failure| failure.error)?,
+            },
+            Err(failure) => return Err(failure.error),
+        };
+        if is_crd(desired) {
+            self.wait_established(&item.reference.name, desired)?;
+        }
+        Ok(Some(self.keep(result)))
+    }
+
+    /// Deletes an object if it is still Cairn's.
+    fn delete(&self, item: &Item) -> Result<(), Error> {
+        let Some(expected) = &item.live else {
+            return Ok(());
+        };
+        let Some(kind) = self
+            .discovery
+            .resolve(object::api_version(expected), &item.reference.kind)?
+        else {
+            return Ok(());
+        };
+        let path = kind.object_path(&item.reference);
+        let Some(live) = self.api.get(&path)? else {
+            return Ok(());
+        };
+        if !object::is_owned(&live, self.config, &item.address) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{} no longer carries Cairn's label and annotations for {}; it is left alone",
+                    item.reference.id(),
+                    item.address
+                ),
+            ));
+        }
+        self.api.delete(&path)
+    }
+
+    /// The kind of a declared object, waiting (up to the establish
+    /// timeout) for a custom kind whose CRD was just applied to be served.
+    fn wait_served(&self, desired: &Value, reference: &ObjectRef) -> Result<Kind, Error> {
+        let deadline = Instant::now() + self.config.establish_timeout;
+        loop {
+            if let Some(kind) = self.kind_of(desired, reference)? {
+                return Ok(kind);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "the cluster does not serve {} {} (is its CustomResourceDefinition applied?)",
+                        object::api_version(desired),
+                        reference.kind
+                    ),
+                ));
+            }
+            std::thread::sleep(ESTABLISH_POLL);
+            self.discovery.forget(object::api_version(desired));
+        }
+    }
+
+    /// Waits until the CRD `name` is established, then forgets what
+    /// discovery knew of its group versions.
+    fn wait_established(&self, name: &str, crd: &Value) -> Result<(), Error> {
+        let path = format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}");
+        let deadline = Instant::now() + self.config.establish_timeout;
+        loop {
+            let established = self
+                .api
+                .get(&path)?
+                .and_then(|live| live.pointer("/status/conditions").cloned())
+                .and_then(|conditions| conditions.as_array().cloned())
+                .into_iter()
+                .flatten()
+                .any(|condition| {
+                    condition["type"] == "Established" && condition["status"] == "True"
+                });
+            if established {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the CustomResourceDefinition {name} was not established within {} s",
+                        self.config.establish_timeout.as_secs()
+                    ),
+                ));
+            }
+            std::thread::sleep(ESTABLISH_POLL);
+        }
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        for version in crd
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|version| version.get("name").and_then(Value::as_str))
+        {
+            self.discovery.forget(&format!("{group}/{version}"));
+        }
+        Ok(())
+    }
+}
+
+/// Marks a Secret's values (and the whole Secret, when it is created or
+/// deleted whole) as sensitive, so their digests are not shown either.
+fn mark_sensitive(object: &Value, fields: &mut [FieldChange]) {
+    if object::is_secret(object) {
+        for field in fields {
+            if field.path.is_empty() || field.path == "data" || field.path.starts_with("data/") {
+                field.sensitive = true;
+            }
+        }
+    }
+}
+
+/// Who owns fields a server-side apply conflicts on.
+enum ConflictKind {
+    /// Only managers that updated (hand edits): drift, taken back.
+    Drift(Vec<String>),
+    /// Other appliers, named.
+    Applier(Vec<String>),
+}
+
+/// Whether an object is a CustomResourceDefinition.
+pub fn is_crd(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+        && object::api_version(object).starts_with("apiextensions.k8s.io/")
+}
+
+/// The order objects are applied in: namespaces, then CRDs, then what
+/// others refer to (accounts, roles, configuration), then the rest, then
+/// custom objects (kinds no built-in group serves). Deletes go in reverse.
+pub fn rank(object: &Value) -> u8 {
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let api_version = object::api_version(object);
+    match kind {
+        "Namespace" => 0,
+        _ if is_crd(object) => 1,
+        "ServiceAccount"
+        | "ClusterRole"
+        | "Role"
+        | "ClusterRoleBinding"
+        | "RoleBinding"
+        | "ConfigMap"
+        | "Secret"
+        | "PriorityClass"
+        | "StorageClass"
+        | "PersistentVolume"
+        | "PersistentVolumeClaim"
+        | "LimitRange"
+        | "ResourceQuota" => 2,
+        _ if is_builtin_group(api_version) => 3,
+        _ => 4,
+    }
+}
+
+/// Whether an apiVersion belongs to Kubernetes itself (core or a
+/// `*.k8s.io` group or one of the historic unqualified groups).
+fn is_builtin_group(api_version: &str) -> bool {
+    match api_version.split_once('/') {
+        None => true,
+        Some((group, _)) => {
+            group.ends_with(".k8s.io")
+                || matches!(
+                    group,
+                    "apps" | "batch" | "autoscaling" | "policy" | "extensions"
+                )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_sdk::serde_json::json;
+
+    #[test]
+    fn namespaces_and_crds_come_first_and_custom_objects_last() {
+        let of =
+            |api_version: &str, kind: &str| rank(&json!({"apiVersion": api_version, "kind": kind}));
+        assert!(of("v1", "Namespace") < of("apiextensions.k8s.io/v1", "CustomResourceDefinition"));
+        assert!(
+            of("apiextensions.k8s.io/v1", "CustomResourceDefinition") < of("v1", "ServiceAccount")
+        );
+        assert!(of("rbac.authorization.k8s.io/v1", "Role") < of("apps/v1", "Deployment"));
+        assert!(of("apps/v1", "Deployment") < of("example.org/v1", "Widget"));
+    }
+}

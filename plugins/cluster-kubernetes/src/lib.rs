@@ -1,0 +1,456 @@
+//! # cluster-kubernetes: a Cairn provider for Kubernetes clusters
+//!
+//! Each provider instance is one cluster: its API server's URL, the CA
+//! bundle of its certificate (in the network grant) and a bearer token
+//! (the secret `token`). Two resource types:
+//!
+//! - `object`: any Kubernetes object written in TOML (`apiVersion`,
+//!   `kind`, `metadata`, the rest); id `NAMESPACE/KIND/NAME`, or
+//!   `KIND/NAME` for cluster-scoped kinds.
+//! - `manifests`: existing YAML files of the repository (names or globs);
+//!   the host reads them from the same commit and hands over their
+//!   documents.
+//!
+//! Objects are applied by server-side apply as field manager `cairn`.
+//! Plans compare a server-side dry-run apply with the live object, both
+//! without what the server owns, so defaulted fields never show. Every
+//! object carries the label `app.kubernetes.io/managed-by=cairn` and the
+//! annotations `cairn.dev/tenant` and `cairn.dev/address`; only objects
+//! with all three are ever deleted. Namespaces and CRDs are applied first
+//! (a CRD is waited for until established), deletes go in reverse.
+
+mod api;
+mod cluster;
+mod config;
+mod discovery;
+mod live;
+mod manifests;
+mod object;
+
+use api::Api;
+use cairn_sdk::serde_json::{Value, json};
+use cairn_sdk::{
+    Action, Change, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome, Provider,
+    ProviderInfo, Resource, ResourceType, Scope, Secrets, Validation,
+};
+use cluster::{Cluster, Item, ItemPlan};
+use config::Config;
+use object::ObjectRef;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// The `object` resource type's name.
+const OBJECT: &str = "object";
+
+/// A configured cluster provider.
+pub struct Kubernetes {
+    config: Config,
+    api: Api,
+}
+
+impl Provider for Kubernetes {
+    fn describe() -> ProviderInfo {
+        ProviderInfo {
+            name: "kubernetes".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description:
+                "Kubernetes objects by server-side apply, through the cluster's API server".into(),
+            resource_types: vec![
+                ResourceType::new(
+                    OBJECT,
+                    "any Kubernetes object, written in TOML",
+                    &["metadata/namespace?", "kind", "metadata/name"],
+                )
+                .schema(json!({
+                    "type": "object",
+                    "required": ["apiVersion", "kind", "metadata"],
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "metadata": {"type": "object", "required": ["name"]}
+                    }
+                })),
+                ResourceType::new(
+                    manifests::TYPE_NAME,
+                    "YAML manifests from the repository, applied as they are",
+                    &["name"],
+                )
+                .schema(manifests::schema()),
+            ],
+            config_schema: config::schema(),
+        }
+    }
+
+    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+        let config = Config::parse(&config, secrets)?;
+        let api = Api::new(&config.url, &config.token);
+        Ok(Self { config, api })
+    }
+
+    fn validate(resource: &Resource) -> Validation {
+        match resource.type_name.as_str() {
+            OBJECT => match object::validate(&resource.spec, "") {
+                Ok(canonical) => Validation::valid(canonical),
+                Err(problems) => Validation::invalid(problems),
+            },
+            manifests::TYPE_NAME => manifests::validate(&resource.spec),
+            other => Validation::invalid(vec![cairn_sdk::Diagnostic::error(
+                "",
+                format!("unknown resource type `{other}`"),
+            )]),
+        }
+    }
+
+    fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error> {
+        let cluster = Cluster::new(&self.config, &self.api);
+        let mut observed = Vec::new();
+        let (objects, sets): (Vec<&String>, Vec<&String>) =
+            scope.ids.iter().partition(|id| id.contains('/'));
+        if scope.wants(OBJECT) && !objects.is_empty() {
+            observed.extend(self.list_objects(&cluster, &objects)?);
+        }
+        if scope.wants(manifests::TYPE_NAME) && !sets.is_empty() {
+            observed.extend(self.list_sets(&cluster, &sets)?);
+        }
+        Ok(observed)
+    }
+
+    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+        let cluster = Cluster::new(&self.config, &self.api);
+        Ok(inputs
+            .into_iter()
+            .map(|input| {
+                let address = self.config.address(&input.type_name, &input.id);
+                let items = match input.type_name.as_str() {
+                    OBJECT => object_items(
+                        &address,
+                        &input.id,
+                        input.desired.as_ref(),
+                        input.observed.as_ref(),
+                    ),
+                    _ => {
+                        manifests::items(&address, input.desired.as_ref(), input.observed.as_ref())
+                    }
+                };
+                let plans: Vec<(Item, ItemPlan)> = items
+                    .into_iter()
+                    .map(|item| {
+                        let plan = cluster.plan(&item);
+                        (item, plan)
+                    })
+                    .collect();
+                let (action, summary, fields) = if input.type_name == OBJECT {
+                    summarize_object(&input.id, plans)
+                } else {
+                    summarize_set(input.desired.is_some(), input.observed.is_some(), plans)
+                };
+                Change {
+                    type_name: input.type_name,
+                    id: input.id,
+                    action,
+                    summary,
+                    fields,
+                    desired: input.desired,
+                    observed: input.observed,
+                }
+            })
+            .collect())
+    }
+
+    fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
+        let cluster = Cluster::new(&self.config, &self.api);
+        // Every object of every change, in one order: applies by rank,
+        // then deletes in reverse rank.
+        let mut work: Vec<(usize, Item)> = Vec::new();
+        for (index, change) in changes.iter().enumerate() {
+            let address = self.config.address(&change.type_name, &change.id);
+            let desired = match change.action {
+                Action::Delete => None,
+                _ => change.desired.as_ref(),
+            };
+            let items = if change.type_name == OBJECT {
+                object_items(&address, &change.id, desired, change.observed.as_ref())
+            } else {
+                manifests::items(&address, desired, change.observed.as_ref())
+            };
+            work.extend(items.into_iter().map(|item| (index, item)));
+        }
+        let rank = |item: &Item| {
+            item.desired
+                .as_ref()
+                .or(item.live.as_ref())
+                .map_or(3, cluster::rank)
+        };
+        let (mut applies, mut deletes): (Vec<_>, Vec<_>) = work
+            .into_iter()
+            .partition(|(_, item)| item.desired.is_some());
+        applies.sort_by_key(|(_, item)| rank(item));
+        deletes.sort_by_key(|(_, item)| std::cmp::Reverse(rank(item)));
+
+        let mut states: Vec<BTreeMap<String, Value>> = vec![BTreeMap::new(); changes.len()];
+        let mut failures: Vec<Vec<(String, Error)>> = vec![Vec::new(); changes.len()];
+        let mut total = vec![0usize; changes.len()];
+        for (index, item) in applies.into_iter().chain(deletes) {
+            total[index] += 1;
+            let id = item.reference.id();
+            match cluster.apply(&item) {
+                Ok(Some(state)) => {
+                    states[index].insert(id, state);
+                }
+                Ok(None) => {}
+                Err(error) => failures[index].push((id, error)),
+            }
+        }
+        changes
+            .iter()
+            .zip(states.into_iter().zip(failures).zip(total))
+            .map(|(change, ((mut states, failures), total))| {
+                if let Some(error) = merged_failure(&change.type_name, failures, total) {
+                    return Outcome::Failed(error);
+                }
+                match (change.action, change.type_name.as_str()) {
+                    (Action::Delete, _) => Outcome::Applied(None),
+                    (_, OBJECT) => Outcome::Applied(states.remove(&change.id)),
+                    _ => Outcome::Applied(Some(manifests::state(&change.id, states))),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Kubernetes {
+    /// Observes `object` resources: one label-selected list per kind and
+    /// namespace, then a GET for each id the lists did not find (an object
+    /// without Cairn's label, which the host then sees as not its own).
+    fn list_objects(&self, cluster: &Cluster, ids: &[&String]) -> Result<Vec<Observed>, Error> {
+        let wanted: Vec<ObjectRef> = ids.iter().filter_map(|id| ObjectRef::parse(id)).collect();
+        let mut groups: BTreeMap<(String, Option<String>), Vec<&ObjectRef>> = BTreeMap::new();
+        for reference in &wanted {
+            groups
+                .entry((reference.kind.clone(), reference.namespace.clone()))
+                .or_default()
+                .push(reference);
+        }
+        let selector = format!("{}={}", object::MANAGED_BY_LABEL, object::MANAGED_BY);
+        let mut found: BTreeMap<String, Value> = BTreeMap::new();
+        for ((kind, namespace), references) in groups {
+            let Some(served) = cluster.discovery.resolve_kind(&kind)? else {
+                continue;
+            };
+            let listed = self.api.list(
+                &served.collection(namespace.as_deref()),
+                &selector,
+                &served.api_version,
+                &served.kind,
+            )?;
+            let wanted_here: HashSet<String> = references.iter().map(|r| r.id()).collect();
+            for live in listed {
+                if let Some(id) = ObjectRef::of(&live).map(|r| r.id())
+                    && wanted_here.contains(&id)
+                    && !live::is_terminating(&live)
+                {
+                    found.insert(id, cluster.keep(live));
+                }
+            }
+            for reference in references {
+                let id = reference.id();
+                if found.contains_key(&id) {
+                    continue;
+                }
+                if let Some(live) = self.api.get(&served.object_path(reference))?
+                    && !live::is_terminating(&live)
+                {
+                    found.insert(id, cluster.keep(live));
+                }
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(id, state)| Observed {
+                type_name: OBJECT.into(),
+                id,
+                state,
+            })
+            .collect())
+    }
+
+    /// Observes `manifests` resources: a label-selected list over every
+    /// listable kind, keeping the objects annotated with this tenant and
+    /// one of the sets' addresses. Sets with no object are absent.
+    fn list_sets(&self, cluster: &Cluster, names: &[&String]) -> Result<Vec<Observed>, Error> {
+        let addresses: BTreeMap<String, &String> = names
+            .iter()
+            .map(|name| (self.config.address(manifests::TYPE_NAME, name), *name))
+            .collect();
+        let selector = format!("{}={}", object::MANAGED_BY_LABEL, object::MANAGED_BY);
+        let mut sets: BTreeMap<&String, BTreeMap<String, Value>> = BTreeMap::new();
+        for kind in cluster.discovery.listable()? {
+            let listed = self.api.list(
+                &kind.collection(None),
+                &selector,
+                &kind.api_version,
+                &kind.kind,
+            )?;
+            for live in listed {
+                let address = live
+                    .pointer("/metadata/annotations")
+                    .and_then(|annotations| annotations.get(object::ADDRESS_ANNOTATION))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let Some(name) = addresses.get(&address) else {
+                    continue;
+                };
+                if !object::is_owned(&live, &self.config, &address) || live::is_terminating(&live) {
+                    continue;
+                }
+                let Some(id) = ObjectRef::of(&live).map(|r| r.id()) else {
+                    continue;
+                };
+                // A kind served by two groups lists the same object twice.
+                sets.entry(name)
+                    .or_default()
+                    .entry(id)
+                    .or_insert_with(|| cluster.keep(live));
+            }
+        }
+        Ok(sets
+            .into_iter()
+            .map(|(name, objects)| Observed {
+                type_name: manifests::TYPE_NAME.into(),
+                id: name.clone(),
+                state: manifests::state(name, objects),
+            })
+            .collect())
+    }
+}
+
+/// The one item of an `object` resource.
+fn object_items(
+    address: &str,
+    id: &str,
+    desired: Option<&Value>,
+    observed: Option<&Value>,
+) -> Vec<Item> {
+    match ObjectRef::parse(id) {
+        Some(reference) => vec![Item {
+            reference,
+            address: address.to_string(),
+            desired: desired.cloned(),
+            live: observed.cloned(),
+        }],
+        None => Vec::new(),
+    }
+}
+
+/// The change of an `object` resource from its plan.
+fn summarize_object(id: &str, plans: Vec<(Item, ItemPlan)>) -> (Action, String, Vec<FieldChange>) {
+    let Some((_, plan)) = plans.into_iter().next() else {
+        return (
+            Action::NoOp,
+            format!("{id} is not an object id"),
+            Vec::new(),
+        );
+    };
+    let mut summary = cairn_sdk::diff::summarize(plan.action, &plan.fields);
+    if let Some(note) = plan.note {
+        summary = format!("{summary} — {note}");
+    }
+    (plan.action, summary, plan.fields)
+}
+
+/// The change of a `manifests` resource from its objects' plans.
+fn summarize_set(
+    desired: bool,
+    observed: bool,
+    plans: Vec<(Item, ItemPlan)>,
+) -> (Action, String, Vec<FieldChange>) {
+    let mut by_action: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut fields = Vec::new();
+    let mut notes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (item, plan) in plans {
+        let id = item.reference.id();
+        let verb = match plan.action {
+            Action::NoOp => continue,
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        };
+        if plan.action == Action::Delete {
+            fields.push(FieldChange {
+                path: id.clone(),
+                before: Some(Value::String("exists".into())),
+                after: None,
+                sensitive: false,
+            });
+        }
+        fields.extend(plan.fields.into_iter().map(|mut field| {
+            field.path = if field.path.is_empty() {
+                id.clone()
+            } else {
+                format!("{id}/{}", field.path)
+            };
+            field
+        }));
+        if let Some(note) = plan.note {
+            notes.entry(note).or_default().insert(id.clone());
+        }
+        by_action.entry(verb).or_default().insert(id);
+    }
+    let action = match (desired, observed) {
+        (false, _) => Action::Delete,
+        (true, false) => Action::Create,
+        (true, true) if by_action.is_empty() => Action::NoOp,
+        (true, true) => Action::Update,
+    };
+    let mut parts: Vec<String> = by_action
+        .iter()
+        .map(|(verb, ids)| format!("{verb} {} ({})", ids.len(), manifests::changed_ids(ids)))
+        .collect();
+    if parts.is_empty() {
+        parts.push("no object changes".into());
+    }
+    let mut summary = parts.join(", ");
+    if !notes.is_empty() {
+        let notes: Vec<String> = notes
+            .iter()
+            .map(|(note, ids)| format!("{note} ({})", manifests::changed_ids(ids)))
+            .collect();
+        summary = format!("{summary} — {}", notes.join("; "));
+    }
+    (action, summary, fields)
+}
+
+/// One error for a change from its objects' failures, `None` when all
+/// succeeded.
+fn merged_failure(
+    type_name: &str,
+    mut failures: Vec<(String, Error)>,
+    total: usize,
+) -> Option<Error> {
+    if failures.is_empty() {
+        return None;
+    }
+    if type_name == OBJECT && failures.len() == 1 {
+        return failures.pop().map(|(_, error)| error);
+    }
+    let kind = failures
+        .iter()
+        .map(|(_, error)| error.kind)
+        .find(|kind| *kind != ErrorKind::Internal)
+        .unwrap_or(ErrorKind::Internal);
+    let details: Vec<String> = failures
+        .iter()
+        .map(|(id, error)| format!("{id}: {}", error.message))
+        .collect();
+    Some(Error::new(
+        kind,
+        format!(
+            "{} of {total} objects failed (the others were applied): {}",
+            failures.len(),
+            details.join("; ")
+        ),
+    ))
+}
+
+cairn_sdk::export_provider!(Kubernetes);

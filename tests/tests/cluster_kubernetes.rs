@@ -1,0 +1,608 @@
+//! The Kubernetes provider against a real kube-apiserver: objects in TOML
+//! and YAML manifests applied by server-side apply, quiet plans although
+//! the server defaults fields, updates of one field, prune that spares
+//! objects without Cairn's label, a CRD with its custom objects, drift
+//! healed by the agent, conflicts with another field manager, a token RBAC
+//! refuses, and two clusters driven from one repository.
+
+use cairn_tests::Workspace;
+use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::kube::Kube;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const AUTHOR: &str = "Katherine Johnson <katherine@example.org>";
+
+/// A Secret value no other test uses, so finding it anywhere is a leak.
+const DB_PASSWORD: &str = "pw-7d1c9e-kube-secret";
+
+/// A temporary folder for an API server, outside the workspace: etcd
+/// rightly holds the Secret's value, and the workspace is searched for it.
+fn cluster_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cairn-kube-")
+        .tempdir()
+        .expect("create a temporary folder")
+}
+
+/// Writes the admin token of `kube` to `NAME.secret` in the workspace.
+fn token_file(ws: &Workspace, kube: &Kube, name: &str, limited: bool) -> PathBuf {
+    let path = ws.path().join(format!("{name}.secret"));
+    let token = if limited {
+        &kube.limited_token
+    } else {
+        &kube.admin_token
+    };
+    std::fs::write(&path, token).expect("write the token");
+    path
+}
+
+/// Writes `cairn.toml`: the workspace's DNS tenant plus a `k8s` provider.
+fn configure(ws: &Workspace, kube: &Kube, limited: bool, settings: &str, provider_config: &str) {
+    let password = ws.path().join("db_password.secret");
+    std::fs::write(&password, DB_PASSWORD).expect("write the password");
+    let options = ConfigOptions {
+        tenant_settings: settings.to_string(),
+        ..ConfigOptions::default()
+    };
+    let text = format!(
+        "{}\n{}{}",
+        config_header(),
+        ws.tenant_block("default", &options),
+        kube.provider_table(
+            "default",
+            "k8s",
+            &token_file(ws, kube, "token", limited),
+            &[("db_password", password)],
+            provider_config
+        )
+    );
+    std::fs::write(ws.config_path(), text).expect("write cairn.toml");
+}
+
+/// Objects in TOML: a namespace, configuration, a Secret from a secret
+/// reference, an account with a role, a Deployment, a CRD and a custom
+/// object of it.
+const OBJECTS: &str = r#"
+[[k8s.object]]
+apiVersion = "v1"
+kind = "Namespace"
+metadata = { name = "shop" }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "ConfigMap"
+metadata = { name = "settings", namespace = "shop", labels = { app = "api" } }
+data = { greeting = "hello", mode = "test" }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "ConfigMap"
+metadata = { name = "legacy", namespace = "shop" }
+data = { old = "yes" }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "Secret"
+metadata = { name = "db", namespace = "shop" }
+stringData = { password = { secret = "db_password" } }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "ServiceAccount"
+metadata = { name = "api", namespace = "shop" }
+
+[[k8s.object]]
+apiVersion = "rbac.authorization.k8s.io/v1"
+kind = "Role"
+metadata = { name = "read-config", namespace = "shop" }
+rules = [{ apiGroups = [""], resources = ["configmaps"], verbs = ["get", "list"] }]
+
+[[k8s.object]]
+apiVersion = "rbac.authorization.k8s.io/v1"
+kind = "RoleBinding"
+metadata = { name = "api-reads-config", namespace = "shop" }
+roleRef = { apiGroup = "rbac.authorization.k8s.io", kind = "Role", name = "read-config" }
+subjects = [{ kind = "ServiceAccount", name = "api", namespace = "shop" }]
+
+[[k8s.object]]
+apiVersion = "apps/v1"
+kind = "Deployment"
+metadata = { name = "api", namespace = "shop" }
+
+[k8s.object.spec]
+replicas = 2
+selector = { matchLabels = { app = "api" } }
+
+[k8s.object.spec.template]
+metadata = { labels = { app = "api" } }
+spec = { serviceAccountName = "api", containers = [{ name = "api", image = "cairn-test/web:1", ports = [{ containerPort = 8080 }] }] }
+
+[[k8s.object]]
+apiVersion = "apiextensions.k8s.io/v1"
+kind = "CustomResourceDefinition"
+metadata = { name = "widgets.example.org" }
+
+[k8s.object.spec]
+group = "example.org"
+scope = "Namespaced"
+names = { plural = "widgets", singular = "widget", kind = "Widget" }
+
+[[k8s.object.spec.versions]]
+name = "v1"
+served = true
+storage = true
+schema = { openAPIV3Schema = { type = "object", properties = { spec = { type = "object", properties = { size = { type = "integer" }, color = { type = "string", default = "blue" } } } } } }
+
+[[k8s.object]]
+apiVersion = "example.org/v1"
+kind = "Widget"
+metadata = { name = "gear", namespace = "shop" }
+spec = { size = 3 }
+
+[[k8s.manifests]]
+name = "frontend"
+files = ["manifests/*.yaml"]
+"#;
+
+/// Existing manifests, used as they are.
+const SERVICE_YAML: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector:
+    app: api
+  ports:
+  - port: 80
+    targetPort: 8080
+    protocol: TCP
+"#;
+
+const FRONTEND_YAML: &str = r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: frontend
+  namespace: shop
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: frontend}
+  template:
+    metadata:
+      labels: {app: frontend}
+    spec:
+      containers:
+      - name: web
+        image: cairn-test/web:1
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: frontend-settings
+  namespace: shop
+data:
+  theme: dark
+"#;
+
+fn commit_all(ws: &Workspace, objects: &str, frontend: &str, message: &str) {
+    ws.repo.write("cluster/objects.toml", objects);
+    ws.repo
+        .write("cluster/manifests/service.yaml", SERVICE_YAML);
+    ws.repo.write("cluster/manifests/frontend.yaml", frontend);
+    ws.repo.commit(message, AUTHOR);
+}
+
+fn label_of(object: &serde_json::Value, key: &str) -> String {
+    object["metadata"]["labels"][key]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn objects_and_manifests_apply_quietly_update_one_field_and_prune_only_their_own() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    configure(&ws, &kube, false, "", "");
+    let mut outputs = Vec::new();
+    commit_all(&ws, OBJECTS, FRONTEND_YAML, "shop on the cluster");
+
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("k8s/object/Namespace/shop")
+        .expect_contains("k8s/object/shop/Widget/gear")
+        .expect_contains("k8s/manifests/frontend")
+        .expect_contains("create 3 (shop/ConfigMap/frontend-settings, shop/Deployment/frontend, shop/Service/api)")
+        .expect_contains("11 to create");
+    outputs.push(plan.all());
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    outputs.push(apply.all());
+
+    // Stored as written, defaulted by the server, marked as Cairn's.
+    let settings = kube
+        .get(&["-n", "shop", "configmap", "settings"])
+        .expect("the ConfigMap exists");
+    assert_eq!(settings["data"]["greeting"], "hello");
+    assert_eq!(label_of(&settings, "app.kubernetes.io/managed-by"), "cairn");
+    assert_eq!(label_of(&settings, "app"), "api");
+    assert_eq!(
+        settings["metadata"]["annotations"]["cairn.dev/address"],
+        "k8s/object/shop/ConfigMap/settings"
+    );
+    assert_eq!(
+        settings["metadata"]["annotations"]["cairn.dev/tenant"],
+        "default"
+    );
+    let secret = kube
+        .get(&["-n", "shop", "secret", "db"])
+        .expect("the Secret exists");
+    let stored = secret["data"]["password"].as_str().expect("a password");
+    assert_eq!(stored, base64(DB_PASSWORD));
+    let deployment = kube
+        .get(&["-n", "shop", "deployment", "api"])
+        .expect("the Deployment exists");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    // Fields the repository never set, filled in by the server.
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(deployment["spec"]["revisionHistoryLimit"], 10);
+    let widget = kube
+        .get(&["-n", "shop", "widget", "gear"])
+        .expect("the custom object exists");
+    assert_eq!(
+        widget["spec"]["color"], "blue",
+        "defaulted by the CRD's schema"
+    );
+    let binding = kube
+        .get(&["-n", "shop", "rolebinding", "api-reads-config"])
+        .expect("the RoleBinding exists");
+    assert_eq!(binding["subjects"][0]["name"], "api");
+    let frontend = kube
+        .get(&["-n", "shop", "deployment", "frontend"])
+        .expect("the manifest's Deployment exists");
+    assert_eq!(
+        frontend["metadata"]["annotations"]["cairn.dev/address"],
+        "k8s/manifests/frontend"
+    );
+    assert!(kube.get(&["-n", "shop", "service", "api"]).is_some());
+
+    // Nothing changed in Git: nothing to do, defaulted fields or not.
+    let again = ws.cairn(&["plan"]);
+    again.expect_code(0).expect_contains("No changes");
+    outputs.push(again.all());
+
+    // Someone else's objects, without Cairn's label.
+    let made = kube.kubectl(
+        &[
+            "-n",
+            "shop",
+            "create",
+            "configmap",
+            "hand-made",
+            "--from-literal=owner=ops",
+        ],
+        None,
+    );
+    assert!(made.success, "{}", made.stderr);
+
+    // One field in TOML, one in YAML.
+    let changed = OBJECTS
+        .replace("greeting = \"hello\"", "greeting = \"welcome\"")
+        .replace("replicas = 2", "replicas = 3");
+    let frontend_changed = FRONTEND_YAML.replace("theme: dark", "theme: light");
+    commit_all(
+        &ws,
+        &changed,
+        &frontend_changed,
+        "welcome, three replicas, light theme",
+    );
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("data/greeting: \"hello\" → \"welcome\"")
+        .expect_contains("spec/replicas: 2 → 3")
+        .expect_contains("shop/ConfigMap/frontend-settings/data/theme: \"dark\" → \"light\"")
+        .expect_contains("3 to update");
+    for quiet in [
+        "strategy",
+        "revisionHistoryLimit",
+        "resourceVersion",
+        "managedFields",
+        "status",
+    ] {
+        assert!(
+            !plan.all().contains(quiet),
+            "the plan mentions {quiet}: {}",
+            plan.all()
+        );
+    }
+    outputs.push(plan.all());
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let settings = kube.get(&["-n", "shop", "configmap", "settings"]).unwrap();
+    assert_eq!(settings["data"]["greeting"], "welcome");
+    assert_eq!(settings["data"]["mode"], "test");
+    let deployment = kube.get(&["-n", "shop", "deployment", "api"]).unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes");
+
+    // Out of Git: a TOML object and a manifest document are pruned.
+    let without_legacy = changed.replace(
+        "[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = { name = \"legacy\", namespace = \"shop\" }\ndata = { old = \"yes\" }\n",
+        "",
+    );
+    assert_ne!(without_legacy, changed);
+    let frontend_only = frontend_changed[..frontend_changed.rfind("---").unwrap()].to_string();
+    commit_all(
+        &ws,
+        &without_legacy,
+        &frontend_only,
+        "drop legacy and the frontend settings",
+    );
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("- k8s/object/shop/ConfigMap/legacy")
+        .expect_contains("delete 1 (shop/ConfigMap/frontend-settings)");
+    outputs.push(plan.all());
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert!(kube.get(&["-n", "shop", "configmap", "legacy"]).is_none());
+    assert!(
+        kube.get(&["-n", "shop", "configmap", "frontend-settings"])
+            .is_none()
+    );
+    let hand_made = kube
+        .get(&["-n", "shop", "configmap", "hand-made"])
+        .expect("the hand-made ConfigMap is untouched");
+    assert_eq!(hand_made["data"]["owner"], "ops");
+    assert!(hand_made["metadata"]["labels"].is_null());
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes");
+
+    // An object made by hand is not adopted silently.
+    let mut taken = without_legacy.clone();
+    taken.push_str(
+        "\n[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = { name = \"hand-made\", namespace = \"shop\" }\ndata = { owner = \"git\" }\n",
+    );
+    commit_all(&ws, &taken, &frontend_only, "claim the hand-made map");
+    let refused = ws.cairn(&["apply", "--yes"]);
+    refused.expect_code(1).expect_contains("adopt");
+    assert_eq!(
+        kube.get(&["-n", "shop", "configmap", "hand-made"]).unwrap()["data"]["owner"],
+        "ops"
+    );
+    outputs.push(refused.all());
+
+    let history = ws.cairn(&["history", "--json"]);
+    outputs.push(history.all());
+    ws.assert_never_written(&outputs, DB_PASSWORD);
+    ws.assert_never_written(&outputs, &kube.admin_token);
+}
+
+#[test]
+fn drift_is_healed_conflicts_need_force_and_refusals_are_clear() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    let objects = r#"
+[[k8s.object]]
+apiVersion = "v1"
+kind = "Namespace"
+metadata = { name = "ops" }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "ConfigMap"
+metadata = { name = "limits", namespace = "ops" }
+data = { max = "10", min = "1" }
+"#;
+    ws.repo.write("cluster.toml", objects);
+    ws.repo.commit("limits", AUTHOR);
+
+    // A token RBAC allows nothing: a clear error, nothing made.
+    configure(&ws, &kube, true, "", "");
+    let refused = ws.cairn(&["plan"]);
+    refused
+        .expect_code(1)
+        .expect_contains("403")
+        .expect_contains("forbidden")
+        .expect_contains("RBAC");
+    assert!(kube.get(&["namespace", "ops"]).is_none());
+
+    configure(&ws, &kube, false, "", "");
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+
+    // Another applier takes a field: reported, and not taken back...
+    let other = kube.kubectl(
+        &["apply", "--server-side", "--force-conflicts", "--field-manager", "other-tool", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: limits, namespace: ops}\ndata: {max: \"99\"}\n"),
+    );
+    assert!(other.success, "{}", other.stderr);
+    ws.cairn(&["plan"])
+        .expect_code(2)
+        .expect_contains("conflict: other-tool")
+        .expect_contains("force_conflicts");
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("conflicts with field manager other-tool")
+        .expect_contains("force_conflicts = true");
+    let limits = kube.get(&["-n", "ops", "configmap", "limits"]).unwrap();
+    assert_eq!(limits["data"]["max"], "99");
+
+    // ...unless forced.
+    configure(&ws, &kube, false, "", "force_conflicts = true");
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let limits = kube.get(&["-n", "ops", "configmap", "limits"]).unwrap();
+    assert_eq!(limits["data"]["max"], "10");
+
+    // An edit by hand is drift, force or not: the agent takes the field
+    // back, and leaves the field it added alone.
+    configure(
+        &ws,
+        &kube,
+        false,
+        "interval = \"1s\"\ndrift_interval = \"1s\"\nself_heal = true",
+        "",
+    );
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(Duration::from_secs(30), "the daemon's first run", || {
+        daemon.tenant("default")["last_run"].is_object()
+    });
+    let edit = kube.kubectl(
+        &[
+            "-n",
+            "ops",
+            "patch",
+            "configmap",
+            "limits",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"min":"0","note":"by hand"}}"#,
+        ],
+        None,
+    );
+    assert!(edit.success, "{}", edit.stderr);
+    wait_until(Duration::from_secs(30), "the repair", || {
+        kube.get(&["-n", "ops", "configmap", "limits"])
+            .is_some_and(|limits| limits["data"]["min"] == "1")
+    });
+    drop(daemon);
+    let limits = kube.get(&["-n", "ops", "configmap", "limits"]).unwrap();
+    assert_eq!(
+        limits["data"]["note"], "by hand",
+        "a field Git does not set stays"
+    );
+    let history = ws.cairn(&["history", "--json"]).json();
+    let drifted = history
+        .as_array()
+        .expect("runs")
+        .iter()
+        .flat_map(|run| run["actions"].as_array().cloned().unwrap_or_default())
+        .any(|action| {
+            action["action"] == "drift" && action["address"] == "k8s/object/ops/ConfigMap/limits"
+        });
+    assert!(drifted, "the repair is recorded as drift: {history}");
+}
+
+#[test]
+fn one_repository_drives_two_clusters_and_a_dns_record_after_a_service() {
+    let ws = Workspace::new();
+    let (dir_a, dir_b) = (cluster_dir(), cluster_dir());
+    let east = Kube::start(dir_a.path());
+    let west = Kube::start(dir_b.path());
+    let text = format!(
+        "{}\n{}{}{}",
+        config_header(),
+        ws.tenant_block("default", &ConfigOptions::default()),
+        east.provider_table(
+            "default",
+            "east",
+            &token_file(&ws, &east, "east", false),
+            &[],
+            ""
+        ),
+        west.provider_table(
+            "default",
+            "west",
+            &token_file(&ws, &west, "west", false),
+            &[],
+            ""
+        ),
+    );
+    std::fs::write(ws.config_path(), text).expect("write cairn.toml");
+    let service = |cluster: &str| {
+        format!(
+            r#"
+[[{cluster}.object]]
+apiVersion = "v1"
+kind = "Namespace"
+metadata = {{ name = "edge" }}
+
+[[{cluster}.object]]
+apiVersion = "v1"
+kind = "Service"
+metadata = {{ name = "www", namespace = "edge" }}
+spec = {{ type = "ClusterIP", clusterIP = "{ip}", ports = [{{ port = 80, protocol = "TCP" }}] }}
+"#,
+            ip = if cluster == "east" {
+                "10.96.0.80"
+            } else {
+                "10.96.0.81"
+            }
+        )
+    };
+    let dns = r#"
+[[dns.zone]]
+name = "example.org."
+nameservers = ["ns1.example.org."]
+
+[[dns.record]]
+name = "www.example.org."
+type = "A"
+records = ["10.96.0.80"]
+depends_on = ["east/object/edge/Service/www", "dns/zone/example.org."]
+"#;
+    ws.repo.write("east.toml", &service("east"));
+    ws.repo.write("west.toml", &service("west"));
+    ws.repo.write("dns.toml", dns);
+    ws.repo.commit("www on both clusters", AUTHOR);
+
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    let output = apply.all();
+    let service_line = output
+        .find("create east/object/edge/Service/www")
+        .expect("service applied");
+    let record_line = output
+        .find("create dns/record/www.example.org./A")
+        .expect("record applied");
+    assert!(
+        service_line < record_line,
+        "the record comes after the Service: {output}"
+    );
+    for (kube, ip) in [(&east, "10.96.0.80"), (&west, "10.96.0.81")] {
+        let www = kube
+            .get(&["-n", "edge", "service", "www"])
+            .expect("the Service exists");
+        assert_eq!(www["spec"]["clusterIP"], ip);
+        assert_eq!(
+            www["metadata"]["annotations"]["cairn.dev/address"]
+                .as_str()
+                .unwrap(),
+            format!(
+                "{}/object/edge/Service/www",
+                if ip.ends_with("80") { "east" } else { "west" }
+            )
+        );
+    }
+    assert_eq!(ws.pdns.dig("www.example.org.", "A"), ["10.96.0.80"]);
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes");
+
+    // A namespaced kind without a namespace, a literal Secret value and a
+    // pattern that matches nothing: clear errors with their places.
+    ws.repo.write(
+        "bad.toml",
+        "[[east.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = { name = \"x\" }\n\n[[east.object]]\napiVersion = \"v1\"\nkind = \"Secret\"\nmetadata = { name = \"s\", namespace = \"edge\" }\nstringData = { key = \"in-git\" }\n\n[[west.manifests]]\nname = \"none\"\nfiles = [\"missing/*.yaml\"]\n",
+    );
+    ws.repo.commit("bad objects", AUTHOR);
+    ws.cairn(&["plan"])
+        .expect_code(1)
+        .expect_contains("bad.toml:4")
+        .expect_contains("a ConfigMap lives in a namespace")
+        .expect_contains("a Secret's values never go in Git")
+        .expect_contains("`missing/*.yaml` matches no manifest of this commit");
+}
+
+/// Standard base64 of `text`, as a Secret's `data` holds it.
+fn base64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
