@@ -508,3 +508,60 @@ async fn a_granted_name_that_leads_inside_is_refused_unless_the_address_is_grant
             .expect("an address granted as such is reached");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
+    use cairn::host::grants::Grant;
+    use cairn::host::limits::MAX_OPEN_REQUESTS_PER_CALL;
+    let (host, plugin) = setup().await;
+    let elsewhere = cairn_tests::serve::Served::start(|| {
+        axum::Router::new().route("/", axum::routing::get(|| async { "secret" }))
+    });
+    let elsewhere_url = elsewhere.base_url.clone();
+    let server = cairn_tests::serve::Served::start(move || {
+        axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(move || async move {
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [(axum::http::header::LOCATION, elsewhere_url)],
+                        "moved",
+                    )
+                })
+                .post(|| async { "taken" }),
+            )
+            .layer(axum::extract::DefaultBodyLimit::disable())
+    });
+    let attack = |mode: &str| {
+        let target = server.base_url.clone();
+        let mode = mode.to_string();
+        instance(&host, &plugin, &mode.clone(), move |s| {
+            s.config = serde_json::json!({"mode": mode, "target": target});
+            s.grants = vec![Grant::parse(&target).unwrap()];
+            s.memory_bytes = 128 << 20;
+        })
+    };
+
+    let error = list(&attack("headers")).await.unwrap_err().to_string();
+    assert!(error.contains("HttpRequestHeaderSectionSize"), "{error}");
+    let error = list(&attack("big-request")).await.unwrap_err().to_string();
+    assert!(error.contains("HttpRequestBodySize"), "{error}");
+    let error = list(&attack("flood")).await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "refused {} of 100",
+            100 - MAX_OPEN_REQUESTS_PER_CALL
+        )),
+        "{error}"
+    );
+    // The redirect's target is another port: a new request, checked anew.
+    let error = list(&attack("follow")).await.unwrap_err().to_string();
+    assert!(
+        error.contains("outside this provider's network grants"),
+        "{error}"
+    );
+    // `Host` is the granted authority's, whatever the plugin asks.
+    let error = list(&attack("host-header")).await.unwrap_err().to_string();
+    assert!(error.contains("bad header"), "{error}");
+}

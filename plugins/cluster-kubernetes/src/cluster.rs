@@ -8,6 +8,8 @@ use crate::live;
 use crate::object::{self, ObjectRef};
 use cairn_sdk::serde_json::Value;
 use cairn_sdk::{Action, Error, ErrorKind, FieldChange, diff};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often a CRD's establishment (and its kinds' discovery) is checked
@@ -47,6 +49,8 @@ pub struct Cluster<'a> {
     pub api: &'a Api,
     /// What the server serves.
     pub discovery: Discovery<'a>,
+    /// Namespace → whether it exists, as found during this call.
+    namespaces: RefCell<HashMap<String, bool>>,
 }
 
 impl<'a> Cluster<'a> {
@@ -56,7 +60,25 @@ impl<'a> Cluster<'a> {
             config,
             api,
             discovery: Discovery::new(api),
+            namespaces: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Whether `namespace` exists (and is not being deleted). Asked once
+    /// per call: a dry run into a missing namespace costs the API server
+    /// its admission wait (about 50 ms) before the 404.
+    fn namespace_exists(&self, namespace: &str) -> Result<bool, Error> {
+        if let Some(&known) = self.namespaces.borrow().get(namespace) {
+            return Ok(known);
+        }
+        let exists = self
+            .api
+            .get(&format!("/api/v1/namespaces/{namespace}"))?
+            .is_some_and(|live| !live::is_terminating(&live));
+        self.namespaces
+            .borrow_mut()
+            .insert(namespace.to_string(), exists);
+        Ok(exists)
     }
 
     /// A live object in kept form.
@@ -118,6 +140,17 @@ impl<'a> Cluster<'a> {
             }
             Err(error) => return unchecked(error.message),
         };
+        if let Some(namespace) = item.reference.namespace.as_deref() {
+            match self.namespace_exists(namespace) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return unchecked(format!(
+                        "checked when applied, once namespace {namespace} exists"
+                    ));
+                }
+                Err(error) => return unchecked(error.message),
+            }
+        }
         let path = kind.object_path(&item.reference);
         let mut live = item.live.clone();
         if let Some(found) = &live

@@ -63,3 +63,20 @@ pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest HTTP response body a plugin may receive: 10,000 DNS records
 /// are about 2 MiB of JSON; beyond this a server is answering nonsense.
 pub const MAX_HTTP_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// The largest HTTP request body a plugin may send: a batch of 10,000 DNS
+/// records or 500 Kubernetes objects is a few MiB.
+pub const MAX_HTTP_REQUEST_BYTES: u64 = 16 << 20;
+
+/// Headers a plugin's request may carry: real APIs need a handful (auth,
+/// content type, ETag); hundreds are an attempt to exhaust the server or
+/// the host.
+pub const MAX_HTTP_REQUEST_HEADERS: usize = 64;
+
+/// Headers a response may carry before the host stops reading it.
+pub const MAX_HTTP_RESPONSE_HEADERS: usize = 100;
+
+/// Outgoing requests one call may have open at once (sent and not yet read
+/// to the end): providers batch their work; a plugin opening thousands of
+/// connections is attacking the server or the host.
+pub const MAX_OPEN_REQUESTS_PER_CALL: usize = 16;

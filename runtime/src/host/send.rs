@@ -85,7 +85,9 @@ async fn exchange<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_headers(limits::MAX_HTTP_RESPONSE_HEADERS)
+        .handshake(io)
         .await
         .map_err(HttpError::from)?;
     tokio::spawn(async move {

@@ -63,6 +63,9 @@ impl CallState {
             gate: NetworkGate {
                 grants,
                 label: label.clone(),
+                open_requests: Arc::new(tokio::sync::Semaphore::new(
+                    limits::MAX_OPEN_REQUESTS_PER_CALL,
+                )),
             },
             limits,
             label,
@@ -98,10 +101,14 @@ impl WasiHttpView for CallState {
 }
 
 /// Checks every outgoing request against the provider instance's grants
-/// before any connection is made.
+/// before any connection is made, and caps what one call may send, receive
+/// and hold open. The guest cannot set `Host` (wasmtime-wasi-http's
+/// forbidden headers): it always names the granted authority.
 struct NetworkGate {
     grants: Arc<[Grant]>,
     label: CallLabel,
+    /// One permit per request open (sent, response not yet read whole).
+    open_requests: Arc<tokio::sync::Semaphore>,
 }
 
 type ResponseFuture = Box<
@@ -128,6 +135,59 @@ impl WasiHttpHooks for NetworkGate {
             uri.authority().map_or("", |a| a.as_str()),
             uri.path()
         );
+        if request.headers().len() > limits::MAX_HTTP_REQUEST_HEADERS {
+            tracing::warn!(
+                tenant = %self.label.tenant,
+                provider = %self.label.provider,
+                url = %url,
+                headers = request.headers().len(),
+                "refused a plugin's HTTP request: more than {} headers",
+                limits::MAX_HTTP_REQUEST_HEADERS
+            );
+            return Box::new(async {
+                Err(wasmtime_wasi_http::Error::HttpRequestHeaderSectionSize(
+                    None,
+                ))
+            });
+        }
+        let declared_length = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > limits::MAX_HTTP_REQUEST_BYTES) {
+            tracing::warn!(
+                tenant = %self.label.tenant,
+                provider = %self.label.provider,
+                url = %url,
+                "refused a plugin's HTTP request: a body over {} bytes",
+                limits::MAX_HTTP_REQUEST_BYTES
+            );
+            return Box::new(async {
+                Err(wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
+                    limits::MAX_HTTP_REQUEST_BYTES,
+                )))
+            });
+        }
+        let Ok(permit) = self.open_requests.clone().try_acquire_owned() else {
+            tracing::warn!(
+                tenant = %self.label.tenant,
+                provider = %self.label.provider,
+                url = %url,
+                "refused a plugin's HTTP request: {} requests of this call are already open",
+                limits::MAX_OPEN_REQUESTS_PER_CALL
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
+        };
+        let request = request.map(|body| {
+            http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
+                .map_err(|_| {
+                    wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
+                        limits::MAX_HTTP_REQUEST_BYTES,
+                    ))
+                })
+                .boxed_unsync()
+        });
         match grants::check(&self.grants, &uri) {
             Decision::Denied => {
                 let granted: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
@@ -182,6 +242,12 @@ impl WasiHttpHooks for NetworkGate {
                                 wasmtime_wasi_http::Error::HttpResponseBodySize(Some(
                                     limits::MAX_HTTP_RESPONSE_BYTES,
                                 ))
+                            })
+                            // The request stays open until its body is read
+                            // or dropped.
+                            .map_frame(move |frame| {
+                                let _open = &permit;
+                                frame
                             })
                             .boxed_unsync()
                     });

@@ -5,6 +5,12 @@
 //! - `panic`: panics (the trap is reported with the panic message);
 //! - `sleep`: blocks on a host clock for an hour (the outer timeout stops it);
 //! - `exfiltrate`: calls a URL the operator did not grant;
+//! - `headers`: sends a request with 200 headers to `target`;
+//! - `big-request`: sends a 17 MiB body to `target`;
+//! - `flood`: opens 100 requests to `target` at once and reports, as the
+//!   error, how many the host refused;
+//! - `follow`: GETs `target` and follows a redirect by hand;
+//! - `host-header`: tries to set `Host` to reach another name;
 //! - `well`: behaves, listing nothing.
 
 use cairn_sdk::http::{Client, Method};
@@ -73,6 +79,44 @@ impl Provider for Hostile {
                 Client::new(&self.target).send(Method::GET, "/steal", None)?;
                 Ok(Vec::new())
             }
+            "headers" => {
+                let mut client = Client::new(&self.target);
+                for index in 0..200 {
+                    client = client.with_header(&format!("x-filler-{index}"), "x");
+                }
+                client.send(Method::GET, "/", None)?;
+                Ok(Vec::new())
+            }
+            "big-request" => {
+                let body = vec![b'x'; 17 << 20];
+                Client::new(&self.target).send(
+                    Method::POST,
+                    "/",
+                    Some(("application/octet-stream", body)),
+                )?;
+                Ok(Vec::new())
+            }
+            "flood" => Err(Error::internal(format!(
+                "refused {} of 100",
+                flood::open_at_once(&self.target, 100)
+            ))),
+            "follow" => {
+                let client = Client::new(&self.target);
+                let response = client.send(Method::GET, "/", None)?;
+                match response.header("location") {
+                    Some(location) if (300..400).contains(&response.status) => {
+                        Client::new(location).send(Method::GET, "", None)?;
+                    }
+                    _ => {}
+                }
+                Ok(Vec::new())
+            }
+            "host-header" => {
+                Client::new(&self.target)
+                    .with_header("host", "metadata.google.internal")
+                    .send(Method::GET, "/", None)?;
+                Ok(Vec::new())
+            }
             _ => Ok(Vec::new()),
         }
     }
@@ -82,6 +126,39 @@ impl Provider for Hostile {
             .into_iter()
             .map(|change| Outcome::Applied(change.desired))
             .collect()
+    }
+}
+
+/// Many requests at once, through `wasi:http` directly (the SDK's client
+/// sends one at a time).
+mod flood {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+
+    /// Starts `count` GETs of `target` (`http://HOST:PORT`) without
+    /// waiting, holds them all open, and returns how many the host refused.
+    pub fn open_at_once(target: &str, count: usize) -> usize {
+        let authority = target.trim_start_matches("http://").to_string();
+        let mut refused = 0;
+        let mut open = Vec::new();
+        for _ in 0..count {
+            let request = OutgoingRequest::new(Fields::new());
+            let _ = request.set_scheme(Some(&Scheme::Http));
+            let _ = request.set_authority(Some(&authority));
+            let _ = request.set_path_with_query(Some("/"));
+            match outgoing_handler::handle(request, None) {
+                Ok(future) => {
+                    future.subscribe().block();
+                    match future.get() {
+                        Some(Ok(Ok(response))) => open.push(response),
+                        _ => refused += 1,
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        drop(open);
+        refused
     }
 }
 

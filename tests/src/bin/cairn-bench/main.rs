@@ -37,10 +37,11 @@ mod bare;
 mod fleet;
 mod identity;
 mod incremental;
+mod kubernetes;
 mod octodns;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "host",
     "compare",
     "daemon",
@@ -48,7 +49,11 @@ const SECTIONS: [&str; 7] = [
     "fleet",
     "identity",
     "apps",
+    "kubernetes",
 ];
+
+/// Objects applied to a kube-apiserver.
+const KUBERNETES_OBJECTS: usize = 500;
 
 /// Apps deployed into podman (the first with 2 replicas, rolled out).
 const APPS: usize = 20;
@@ -259,6 +264,44 @@ fn main() -> anyhow::Result<()> {
                 "groups": figures.groups,
                 "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            }),
+        );
+    }
+
+    if runs("kubernetes") {
+        let figures = kubernetes::apply(KUBERNETES_OBJECTS)?;
+        let (from_scratch, no_change, one_field) = figures.medians();
+        rows.push((
+            format!(
+                "kubernetes: {} objects into an empty kube-apiserver (median of {})",
+                figures.objects,
+                figures.from_scratch.len()
+            ),
+            format!("{from_scratch:.2} s"),
+        ));
+        rows.push((
+            format!(
+                "kubernetes: no-change plan, {} objects (median of {})",
+                figures.objects,
+                figures.no_change.len()
+            ),
+            format!("{no_change:.3} s"),
+        ));
+        rows.push((
+            format!(
+                "kubernetes: one field changed of {} objects (median of {})",
+                figures.objects,
+                figures.one_field.len()
+            ),
+            format!("{one_field:.3} s"),
+        ));
+        raw.insert(
+            "kubernetes".into(),
+            serde_json::json!({
+                "objects": figures.objects,
+                "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "one_field_s": figures.one_field.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
         );
     }
