@@ -7,6 +7,7 @@
 use crate::host::grants::Grant;
 use crate::host::limits;
 use crate::host::tls::TrustedCa;
+use crate::quota::Quotas;
 use crate::secrets::SecretRef;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -122,7 +123,43 @@ struct RawTenant {
     #[serde(default)]
     max_delete_percent: Option<u8>,
     #[serde(default)]
+    allowed_signers: Option<String>,
+    #[serde(default)]
+    quotas: Option<RawQuotas>,
+    #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
+}
+
+/// `[tenants.NAME.quotas]`; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuotas {
+    resources: Option<usize>,
+    repository_files: Option<usize>,
+    repository_bytes: Option<String>,
+    plan_changes: Option<usize>,
+    plugin_memory: Option<String>,
+}
+
+impl RawQuotas {
+    fn resolve(self) -> Result<Quotas, String> {
+        let defaults = Quotas::default();
+        let size = |key: &str, text: Option<String>, default: u64| match text {
+            Some(text) => parse_size(&text).map_err(|why| format!("quotas.{key}: {why}")),
+            None => Ok(default),
+        };
+        Ok(Quotas {
+            resources: self.resources.unwrap_or(defaults.resources),
+            repository_files: self.repository_files.unwrap_or(defaults.repository_files),
+            repository_bytes: size(
+                "repository_bytes",
+                self.repository_bytes,
+                defaults.repository_bytes,
+            )?,
+            plan_changes: self.plan_changes.unwrap_or(defaults.plan_changes),
+            plugin_memory: size("plugin_memory", self.plugin_memory, defaults.plugin_memory)?,
+        })
+    }
 }
 
 /// A grant: a pattern, or a table naming the CA bundle its HTTPS requests
@@ -245,6 +282,11 @@ pub struct TenantConfig {
     /// The largest share (percent) of a provider's owned objects one plan may
     /// delete or replace before it is blocked.
     pub max_delete_percent: u8,
+    /// The operator's quotas for the tenant.
+    pub quotas: Quotas,
+    /// An `allowed_signers` file (the format of `ssh-keygen -Y verify`):
+    /// when set, only commits signed by one of its keys are applied.
+    pub allowed_signers: Option<PathBuf>,
     /// Provider instances by the name resource files use (`[[NAME.TYPE]]`).
     pub providers: BTreeMap<String, ProviderConfig>,
 }
@@ -365,6 +407,20 @@ impl Config {
                     "{at} max_delete_percent = {max_delete_percent} is above 100"
                 )));
             }
+            let quotas = tenant
+                .quotas
+                .unwrap_or_default()
+                .resolve()
+                .map_err(|why| invalid(format!("{at} {why}")))?;
+            for (provider_name, provider) in &providers {
+                if provider.memory > quotas.plugin_memory {
+                    return Err(invalid(format!(
+                        "[tenants.{name}.providers.{provider_name}] memory is {} MiB, more than the tenant's quotas.plugin_memory ({} MiB): lower it or raise the quota",
+                        provider.memory >> 20,
+                        quotas.plugin_memory >> 20
+                    )));
+                }
+            }
             tenants.insert(
                 name.clone(),
                 TenantConfig {
@@ -378,6 +434,8 @@ impl Config {
                     mode: tenant.mode.unwrap_or_default(),
                     self_heal: tenant.self_heal,
                     max_delete_percent,
+                    quotas,
+                    allowed_signers: tenant.allowed_signers.map(|path| base.join(path)),
                     name,
                     providers,
                 },

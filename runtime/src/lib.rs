@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod host;
 pub mod model;
 pub mod plan;
+pub mod quota;
 pub mod reconcile;
 pub mod secrets;
 pub mod source;

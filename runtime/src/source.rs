@@ -6,6 +6,7 @@
 //! and every `*.toml` below the configured folder is read from that commit's
 //! tree — never from a work tree, so uncommitted edits are never applied.
 
+use crate::quota::{QuotaExceeded, Quotas};
 use gix::bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -62,6 +63,37 @@ pub enum SourceError {
         path: String,
         /// The commit.
         commit: String,
+    },
+    /// The commit goes over one of the tenant's repository quotas.
+    #[error("commit {commit}: {source}")]
+    Quota {
+        /// The commit.
+        commit: String,
+        /// Which quota.
+        #[source]
+        source: QuotaExceeded,
+    },
+    /// The tenant applies only signed commits, and this one is not signed.
+    #[error(
+        "commit {commit} is not signed, and this tenant applies only commits signed by a key in {allowed_signers}: sign it (`git commit -S` with an SSH key listed there). Nothing was applied"
+    )]
+    Unsigned {
+        /// The commit.
+        commit: String,
+        /// The operator's allowed-signers file.
+        allowed_signers: String,
+    },
+    /// The commit's signature is not from a trusted key, or does not verify.
+    #[error(
+        "commit {commit} is not signed by a key in {allowed_signers}: {reason}. Nothing was applied"
+    )]
+    Untrusted {
+        /// The commit.
+        commit: String,
+        /// The operator's allowed-signers file.
+        allowed_signers: String,
+        /// What the verifier said.
+        reason: String,
     },
     /// A file is not readable as a resource file.
     #[error("{file} at commit {commit}: {reason}")]
@@ -146,6 +178,29 @@ impl Snapshot {
     }
 }
 
+/// What a commit must satisfy before its files are used: the tenant's
+/// repository quotas and, when set, its trusted signers.
+#[derive(Debug, Clone)]
+pub struct ReadPolicy {
+    /// The most files below the folder.
+    pub max_files: usize,
+    /// The most bytes of resource files and manifests.
+    pub max_bytes: u64,
+    /// An `allowed_signers` file; `None` accepts unsigned commits.
+    pub allowed_signers: Option<PathBuf>,
+}
+
+impl Default for ReadPolicy {
+    fn default() -> Self {
+        let quotas = Quotas::default();
+        Self {
+            max_files: quotas.repository_files,
+            max_bytes: quotas.repository_bytes,
+            allowed_signers: None,
+        }
+    }
+}
+
 /// Where a tenant's repository lives.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -153,6 +208,7 @@ pub struct Source {
     reference: String,
     path: String,
     cache_dir: PathBuf,
+    policy: ReadPolicy,
     /// A local repository once opened: opening reads its config and costs
     /// milliseconds, which a poll that finds nothing new should not pay.
     /// References and new objects are still read from disk.
@@ -167,8 +223,15 @@ impl Source {
             reference: reference.to_string(),
             path: path.to_string(),
             cache_dir: cache_dir.to_path_buf(),
+            policy: ReadPolicy::default(),
             opened: Arc::default(),
         }
+    }
+
+    /// The same source, reading commits under `policy`.
+    pub fn with_policy(mut self, policy: ReadPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Fetches (for remotes) and reads the files at the ref's commit.
@@ -384,6 +447,9 @@ impl Source {
                 manifests: BTreeMap::new(),
             });
         }
+        if let Some(allowed_signers) = &self.policy.allowed_signers {
+            verify_signature(&commit, allowed_signers)?;
+        }
         let root = commit.tree().map_err(|e| read_error(e.to_string()))?;
         let folder = self.path.trim_matches('/');
         let tree = if folder.is_empty() || folder == "." {
@@ -415,31 +481,89 @@ impl Source {
         } else {
             format!("{folder}/")
         };
+        let quota = |source: QuotaExceeded| SourceError::Quota {
+            commit: commit_id.clone(),
+            source,
+        };
+        let file_count = recorder
+            .records
+            .iter()
+            .filter(|e| !e.mode.is_tree())
+            .count();
+        QuotaExceeded::check(
+            "repository_files",
+            &format!("the number of files below `{}`", self.path),
+            file_count as u64,
+            self.policy.max_files as u64,
+        )
+        .map_err(quota)?;
+        let mut read_bytes: u64 = 0;
         let mut files = Vec::new();
         let mut manifests = BTreeMap::new();
         for entry in recorder.records {
-            if entry.mode.is_blob() && is_manifest(entry.filepath.as_ref()) {
-                let path = format!("{prefix}{}", entry.filepath.to_str_lossy());
-                let object = repository
-                    .find_object(entry.oid)
-                    .map_err(|e| read_error(e.to_string()))?;
-                let text = if object.data.len() > MAX_RESOURCE_FILE_BYTES {
+            let manifest = is_manifest(entry.filepath.as_ref());
+            let resource_file = entry.filepath.ends_with(b".toml");
+            if !manifest && !resource_file {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(entry.filepath.as_ref()) else {
+                return Err(SourceError::BadFile {
+                    file: format!("{prefix}{}", entry.filepath.to_str_lossy()),
+                    commit: commit_id.clone(),
+                    reason: "its path is not UTF-8: rename it".into(),
+                });
+            };
+            let path = format!("{prefix}{name}");
+            if entry.mode.is_link() {
+                return Err(SourceError::BadFile {
+                    file: path,
+                    commit: commit_id.clone(),
+                    reason: "it is a symbolic link; Cairn reads files from Git's objects and follows no link: commit the file itself".into(),
+                });
+            }
+            if !entry.mode.is_blob() {
+                continue;
+            }
+            // The size from the object's header: a huge blob is refused
+            // without being inflated.
+            let size = repository
+                .find_header(entry.oid)
+                .map_err(|e| read_error(e.to_string()))?
+                .size();
+            read_bytes += size;
+            QuotaExceeded::check(
+                "repository_bytes",
+                "the size of the resource files and manifests",
+                read_bytes,
+                self.policy.max_bytes,
+            )
+            .map_err(quota)?;
+            if manifest {
+                let text = if size > MAX_RESOURCE_FILE_BYTES as u64 {
                     Err(format!(
-                        "the file is {} bytes; manifests may be at most {MAX_RESOURCE_FILE_BYTES}: split it",
-                        object.data.len()
+                        "the file is {size} bytes; manifests may be at most {MAX_RESOURCE_FILE_BYTES}: split it"
                     ))
                 } else {
+                    let object = repository
+                        .find_object(entry.oid)
+                        .map_err(|e| read_error(e.to_string()))?;
                     String::from_utf8(object.data.clone())
                         .map_err(|_| "the file is not UTF-8 text".to_string())
                 };
                 manifests.insert(path, ManifestFile { text });
                 continue;
             }
-            if !entry.mode.is_blob() || !entry.filepath.ends_with(b".toml") {
-                continue;
-            }
-            let path = format!("{prefix}{}", entry.filepath.to_str_lossy());
             let blob = entry.oid.to_string();
+            let bad = |reason: String| SourceError::BadFile {
+                file: path.clone(),
+                commit: commit_id.clone(),
+                reason,
+            };
+            if size > MAX_RESOURCE_FILE_BYTES as u64 {
+                return Err(bad(format!(
+                    "the file is {size} bytes; resource files may be at most {MAX_RESOURCE_FILE_BYTES}: split it"
+                )));
+            }
             if known.contains(&blob) {
                 files.push(SourceFile {
                     path,
@@ -448,20 +572,9 @@ impl Source {
                 });
                 continue;
             }
-            let bad = |reason: String| SourceError::BadFile {
-                file: path.clone(),
-                commit: commit_id.clone(),
-                reason,
-            };
             let object = repository
                 .find_object(entry.oid)
                 .map_err(|e| read_error(e.to_string()))?;
-            if object.data.len() > MAX_RESOURCE_FILE_BYTES {
-                return Err(bad(format!(
-                    "the file is {} bytes; resource files may be at most {MAX_RESOURCE_FILE_BYTES}: split it",
-                    object.data.len()
-                )));
-            }
             let text = String::from_utf8(object.data.clone())
                 .map_err(|_| bad("the file is not UTF-8 text".into()))?;
             files.push(SourceFile {
@@ -476,6 +589,58 @@ impl Source {
             files,
             manifests,
         })
+    }
+}
+
+/// Checks that `commit` is signed by a key of `allowed_signers`, with
+/// `ssh-keygen -Y verify` as Git does it.
+fn verify_signature(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result<(), SourceError> {
+    use gix::objs::signature::verify::{Options, TrustLevel};
+    let id = commit.id().to_string();
+    let signers = allowed_signers.display().to_string();
+    let untrusted = |reason: String| SourceError::Untrusted {
+        commit: id.clone(),
+        allowed_signers: signers.clone(),
+        reason,
+    };
+    let Some((signature, signed)) = commit
+        .signature()
+        .map_err(|error| untrusted(format!("the signature cannot be read: {error}")))?
+    else {
+        return Err(SourceError::Unsigned {
+            commit: id.clone(),
+            allowed_signers: signers.clone(),
+        });
+    };
+    let time = commit
+        .committer()
+        .map_err(|error| untrusted(error.to_string()))?
+        .time()
+        .map_err(|error| untrusted(error.to_string()))?;
+    let options = Options::Ssh {
+        program: "ssh-keygen".into(),
+        program_arguments: Vec::new(),
+        environment: Vec::new(),
+        allowed_signers: allowed_signers.to_path_buf(),
+        revocation_file: None,
+        verify_time: time,
+        minimum_trust: TrustLevel::Fully,
+    };
+    let outcome = signed
+        .verify(signature.as_ref(), options)
+        .map_err(|error| untrusted(format!("it could not be verified ({error}); is it an SSH signature, and is ssh-keygen installed?")))?;
+    if outcome.is_valid() {
+        Ok(())
+    } else {
+        Err(untrusted(format!(
+            "the signature is {:?} with trust {:?}{}",
+            outcome.status,
+            outcome.trust_level,
+            outcome
+                .fingerprint
+                .map(|key| format!(", key {key}"))
+                .unwrap_or_default()
+        )))
     }
 }
 

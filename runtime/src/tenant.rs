@@ -4,7 +4,8 @@
 use crate::config::{Config, TenantConfig};
 use crate::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
 use crate::model::{DesiredState, LoadError, ModelCache};
-use crate::source::Source;
+use crate::quota::QuotaExceeded;
+use crate::source::{ReadPolicy, Source};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,9 +34,20 @@ impl Tenant {
             .source
             .snapshot_except(commit, self.model_cache.known_blobs())
             .await?;
-        self.model_cache
+        let state = self
+            .model_cache
             .load(&snapshot, &self.source, &self.providers)
-            .await
+            .await?;
+        QuotaExceeded::check(
+            "resources",
+            &format!(
+                "the number of resources at commit {}",
+                state.commit.short_id()
+            ),
+            state.resources.len() as u64,
+            self.config.quotas.resources as u64,
+        )?;
+        Ok(state)
     }
 }
 
@@ -103,7 +115,12 @@ impl Tenant {
                 &tenant.reference,
                 &tenant.path,
                 &config.cache_dir.join("repos"),
-            ),
+            )
+            .with_policy(ReadPolicy {
+                max_files: tenant.quotas.repository_files,
+                max_bytes: tenant.quotas.repository_bytes,
+                allowed_signers: tenant.allowed_signers.clone(),
+            }),
             providers,
         })
     }

@@ -40,6 +40,11 @@ impl AlertReceiver {
         self.received.lock().expect("alerts").clone()
     }
 
+    /// The `[[alerts]]` table of `cairn.toml` that sends alerts here.
+    pub fn table(&self) -> String {
+        format!("[[alerts]]\nurl = {:?}\n\n", self.url)
+    }
+
     /// The alerts of `event` about `resource` (any resource when `None`).
     pub fn of(&self, event: &str, resource: Option<&str>) -> Vec<serde_json::Value> {
         self.alerts()

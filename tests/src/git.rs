@@ -81,6 +81,28 @@ impl GitRepo {
         assert!(status.success(), "git {args:?} failed");
     }
 
+    /// Runs git with `args` and `input` on stdin, asserting success, and
+    /// returns what it printed.
+    pub fn git_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run git");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write git's input");
+        let output = child.wait_with_output().expect("git ran");
+        assert!(output.status.success(), "git {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new("git");
         command

@@ -18,10 +18,6 @@ fn zone(zone: &str, address: &str) -> String {
     )
 }
 
-fn alerts_table(receiver: &AlertReceiver) -> String {
-    format!("[[alerts]]\nurl = {:?}\n\n", receiver.url)
-}
-
 #[test]
 fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
     let ws = Workspace::new();
@@ -115,7 +111,7 @@ fn drift_is_alerted_and_healed_only_when_allowed() {
         tenant_settings: format!(
             "interval = \"1s\"\ndrift_interval = \"1s\"\nself_heal = {self_heal}"
         ),
-        top_settings: alerts_table(&receiver),
+        top_settings: receiver.table(),
         ..ConfigOptions::default()
     };
     ws.configure(&settings(true));
@@ -239,7 +235,7 @@ fn a_failing_tenant_backs_off_while_others_go_on_and_recovers() {
     let config = format!(
         "{}\n{}{}{}",
         config_header(),
-        alerts_table(&receiver),
+        receiver.table(),
         a.tenant_block("a", &options),
         b.tenant_block("b", &options)
     );
@@ -309,7 +305,7 @@ fn a_mass_delete_is_blocked_until_forced() {
     ws.repo.commit("twelve", AUTHOR);
     ws.configure(&ConfigOptions {
         tenant_settings: "interval = \"1s\"".into(),
-        top_settings: alerts_table(&receiver),
+        top_settings: receiver.table(),
         ..ConfigOptions::default()
     });
     let daemon = Daemon::start(&ws.config_path());
@@ -509,7 +505,7 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
     ws.repo.commit("one good zone, one orphan record", AUTHOR);
     ws.configure(&ConfigOptions {
         tenant_settings: "interval = \"1s\"".into(),
-        top_settings: alerts_table(&receiver),
+        top_settings: receiver.table(),
         ..ConfigOptions::default()
     });
     let daemon = Daemon::start(&ws.config_path());

@@ -615,8 +615,14 @@ fn drift_message(change: &plan::PlannedChange) -> String {
 }
 
 fn source_failure(error: crate::source::SourceError) -> RunFailure {
+    use crate::source::SourceError;
+    let kind = match &error {
+        SourceError::Quota { .. } => "quota",
+        SourceError::Unsigned { .. } | SourceError::Untrusted { .. } => "signature",
+        _ => "source",
+    };
     RunFailure {
-        kind: "source",
+        kind,
         alert: AlertKind::ApplyFailed,
         message: error.to_string(),
     }
@@ -629,6 +635,11 @@ fn load_failure(commit: &str, error: LoadError) -> RunFailure {
             kind: "source",
             alert: AlertKind::ApplyFailed,
             message: error.to_string(),
+        },
+        LoadError::Quota(exceeded) => RunFailure {
+            kind: "quota",
+            alert: AlertKind::ApplyFailed,
+            message: exceeded.to_string(),
         },
         LoadError::Invalid(invalid) => {
             let first = invalid
@@ -658,6 +669,11 @@ fn plan_failure(error: PlanError) -> RunFailure {
             message: error.to_string(),
         },
         PlanError::Store(error) => error.into(),
+        PlanError::Quota(exceeded) => RunFailure {
+            kind: "quota",
+            alert: AlertKind::ApplyFailed,
+            message: exceeded.to_string(),
+        },
         other => RunFailure {
             kind: "plan",
             alert: AlertKind::ApplyFailed,

@@ -137,6 +137,9 @@ pub enum LoadError {
     /// The files could not be read again for a complete report.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The commit declares more resources than the tenant's quota.
+    #[error(transparent)]
+    Quota(#[from] crate::quota::QuotaExceeded),
     /// A file of the snapshot was listed without its text, and no cache
     /// knows it.
     #[error("a resource file was listed without being read; read the commit again in full")]

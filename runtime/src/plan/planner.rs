@@ -28,6 +28,9 @@ pub enum PlanError {
     /// Desired resources collide with objects Cairn did not create.
     #[error("{}", conflicts_message(.0))]
     Conflicts(Vec<Address>),
+    /// The plan holds more changes than the tenant's quota.
+    #[error(transparent)]
+    Quota(#[from] crate::quota::QuotaExceeded),
     /// Owned objects belong to a provider the operator no longer configures.
     #[error("Cairn owns {} object(s) of provider `{provider}`, which cairn.toml no longer configures (such as {example}); configure it again so they can be deleted or kept", .count)]
     ProviderGone {
@@ -391,6 +394,12 @@ pub async fn plan(
             .or_default() += 1;
     }
 
+    crate::quota::QuotaExceeded::check(
+        "plan_changes",
+        "the number of changes in the plan",
+        changes.len() as u64,
+        tenant.config.quotas.plan_changes as u64,
+    )?;
     let checksum = checksum(&tenant.name, &desired.commit, &changes);
     let mut plan = Plan {
         format: PLAN_FORMAT,

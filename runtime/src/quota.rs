@@ -1,0 +1,83 @@
+//! A tenant's quotas: how much of the host one tenant's repository and
+//! plans may use. They are the operator's (`[tenants.NAME.quotas]`);
+//! exceeding one stops that tenant's run with an error naming the quota,
+//! recorded and alerted like any failed run, and no other tenant notices.
+
+/// Resources one commit may declare unless the operator says otherwise:
+/// ten times the largest repositories the benchmarks load.
+pub const DEFAULT_RESOURCES: usize = 100_000;
+
+/// Files below the tenant's folder one commit may hold: the tree is walked
+/// whole on every new commit, so a repository of a million files would
+/// stall the tenant's worker.
+pub const DEFAULT_REPOSITORY_FILES: usize = 50_000;
+
+/// Bytes of resource files and manifests one commit may make Cairn read.
+pub const DEFAULT_REPOSITORY_BYTES: u64 = 256 << 20;
+
+/// Changes one plan may hold: a larger one is almost certainly a mistake
+/// (a renamed zone, a bulk import) and is better split.
+pub const DEFAULT_PLAN_CHANGES: usize = 20_000;
+
+/// Linear memory any one of the tenant's plugin calls may be given.
+pub const DEFAULT_PLUGIN_MEMORY: u64 = 256 << 20;
+
+/// A tenant's quotas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quotas {
+    /// Resources per commit.
+    pub resources: usize,
+    /// Files below the tenant's folder per commit.
+    pub repository_files: usize,
+    /// Bytes of resource files and manifests read per commit.
+    pub repository_bytes: u64,
+    /// Changes per plan.
+    pub plan_changes: usize,
+    /// The most `memory` any of the tenant's providers may be configured
+    /// with (checked when `cairn.toml` is loaded).
+    pub plugin_memory: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            resources: DEFAULT_RESOURCES,
+            repository_files: DEFAULT_REPOSITORY_FILES,
+            repository_bytes: DEFAULT_REPOSITORY_BYTES,
+            plan_changes: DEFAULT_PLAN_CHANGES,
+            plugin_memory: DEFAULT_PLUGIN_MEMORY,
+        }
+    }
+}
+
+/// A quota a commit or a plan went over.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "quota exceeded: {what} is {actual}, more than `quotas.{key} = {limit}` allows. Nothing was applied; make the commit smaller, or ask the operator to raise the quota in [tenants.NAME.quotas]"
+)]
+pub struct QuotaExceeded {
+    /// The quota's key in `[tenants.NAME.quotas]`.
+    pub key: &'static str,
+    /// What was counted, for the message.
+    pub what: String,
+    /// How much there was.
+    pub actual: u64,
+    /// The quota.
+    pub limit: u64,
+}
+
+impl QuotaExceeded {
+    /// `Err` when `actual` is above `limit`.
+    pub fn check(key: &'static str, what: &str, actual: u64, limit: u64) -> Result<(), Self> {
+        if actual > limit {
+            Err(Self {
+                key,
+                what: what.to_string(),
+                actual,
+                limit,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
