@@ -342,6 +342,17 @@ pub(super) async fn run_call<R>(
     .await;
     let provider = label.provider.to_string();
     let function = label.function;
+    let dropped = store.data().dropped_log_records();
+    if dropped > 0 {
+        tracing::warn!(
+            tenant = %label.tenant,
+            provider = %provider,
+            call = function,
+            dropped,
+            "{dropped} log records dropped: a call may write at most {}",
+            limits::MAX_LOG_RECORDS_PER_CALL
+        );
+    }
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Err(_elapsed) => Err(PluginError::Timeout {
@@ -365,10 +376,17 @@ pub(super) async fn run_call<R>(
                     limit_mib: limits.memory_bytes >> 20,
                 })
             } else {
+                // The trap's own words (`call stack exhausted`, `wasm
+                // trap: wasm \`unreachable\` instruction executed`), not the
+                // backtrace's heading.
+                let reason = match error.downcast_ref::<Trap>() {
+                    Some(trap) => trap.to_string(),
+                    None => first_line(&format!("{}", error.root_cause())),
+                };
                 Err(PluginError::Trap {
                     provider,
                     function,
-                    reason: first_line(&reason),
+                    reason,
                     stderr: store.data().stderr_text(),
                 })
             }

@@ -80,3 +80,11 @@ pub const MAX_HTTP_RESPONSE_HEADERS: usize = 100;
 /// to the end): providers batch their work; a plugin opening thousands of
 /// connections is attacking the server or the host.
 pub const MAX_OPEN_REQUESTS_PER_CALL: usize = 16;
+
+/// Log records one call may write: a provider logs a few per object at
+/// most; past this, records are dropped (and counted) so that a plugin
+/// cannot flood the host's log.
+pub const MAX_LOG_RECORDS_PER_CALL: usize = 10_000;
+
+/// The longest log message kept, in bytes; longer ones are cut.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;

@@ -37,6 +37,8 @@ pub struct CallState {
     pub(super) limits: StoreLimits,
     pub(super) label: CallLabel,
     pub(super) stderr: MemoryOutputPipe,
+    /// Log records written by this call, kept or not.
+    log_records: usize,
 }
 
 impl CallState {
@@ -70,7 +72,14 @@ impl CallState {
             limits,
             label,
             stderr,
+            log_records: 0,
         }
+    }
+
+    /// Log records the call wrote beyond [`limits::MAX_LOG_RECORDS_PER_CALL`].
+    pub fn dropped_log_records(&self) -> usize {
+        self.log_records
+            .saturating_sub(limits::MAX_LOG_RECORDS_PER_CALL)
     }
 
     /// What the plugin wrote to stderr (a panic message, say), trimmed.
@@ -313,7 +322,19 @@ async fn checked_address(
 }
 
 impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+    fn log(&mut self, level: log::Level, mut message: String, fields: Vec<(String, String)>) {
+        self.log_records += 1;
+        if self.log_records > limits::MAX_LOG_RECORDS_PER_CALL {
+            return;
+        }
+        if message.len() > limits::MAX_LOG_MESSAGE_BYTES {
+            let cut = (0..=limits::MAX_LOG_MESSAGE_BYTES)
+                .rev()
+                .find(|&index| message.is_char_boundary(index))
+                .unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
         let label = &self.label;
         let fields = fields
             .iter()

@@ -11,13 +11,21 @@
 //!   error, how many the host refused;
 //! - `follow`: GETs `target` and follows a redirect by hand;
 //! - `host-header`: tries to set `Host` to reach another name;
+//! - `recurse`: recurses without end (the stack limit stops it);
+//! - `huge-return`: returns an observed state of hundreds of MiB;
+//! - `log-flood`: writes a million log records;
+//! - `big-response`: reads an 80 MiB answer from `target` + `/big`;
+//! - `apply-trap`, `apply-panic`: list nothing, then trap or panic in
+//!   `apply`;
+//! - `garbage`: answers `diff` with a delete of a resource it was not
+//!   asked about, in place of the change it was asked for;
 //! - `well`: behaves, listing nothing.
 
 use cairn_sdk::http::{Client, Method};
 use cairn_sdk::serde_json::{Value, json};
 use cairn_sdk::{
-    Change, Error, Observed, Outcome, Provider, ProviderInfo, Resource, ResourceType, Scope,
-    Secrets, Validation,
+    Action, Change, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo, Resource,
+    ResourceType, Scope, Secrets, Validation,
 };
 
 /// The misbehaving provider.
@@ -111,6 +119,29 @@ impl Provider for Hostile {
                 }
                 Ok(Vec::new())
             }
+            "recurse" => Ok(vec![Observed {
+                type_name: "thing".into(),
+                id: "deep".into(),
+                state: json!({ "depth": recurse(1) }),
+            }]),
+            "huge-return" => Ok(vec![Observed {
+                type_name: "thing".into(),
+                id: "huge".into(),
+                state: Value::String("x".repeat(400 << 20)),
+            }]),
+            "log-flood" => {
+                for index in 0..1_000_000 {
+                    cairn_sdk::log::info("flood", &[("index", &index.to_string())]);
+                }
+                Ok(Vec::new())
+            }
+            "big-response" => {
+                let response = Client::new(&self.target).send(Method::GET, "/big", None)?;
+                Err(Error::internal(format!(
+                    "read {} bytes",
+                    response.body.len()
+                )))
+            }
             "host-header" => {
                 Client::new(&self.target)
                     .with_header("host", "metadata.google.internal")
@@ -121,12 +152,44 @@ impl Provider for Hostile {
         }
     }
 
+    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+        let mut changes: Vec<Change> = inputs
+            .into_iter()
+            .map(|input| cairn_sdk::diff::compare(input, None))
+            .collect();
+        if self.mode == "garbage" {
+            // A change for a resource nobody asked about, in the place of
+            // the one that was.
+            for change in &mut changes {
+                change.id = "never-asked".into();
+                change.action = Action::Delete;
+                change.desired = None;
+                change.observed = Some(json!({"name": "never-asked"}));
+            }
+        }
+        Ok(changes)
+    }
+
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
+        match self.mode.as_str() {
+            "apply-trap" => std::process::abort(),
+            "apply-panic" => panic!("the hostile provider panics in apply on purpose"),
+            _ => {}
+        }
         changes
             .into_iter()
             .map(|change| Outcome::Applied(change.desired))
             .collect()
     }
+}
+
+/// Recurses until the engine's call stack runs out (small frames, so the
+/// engine's limit, not the shadow stack in linear memory, is hit first).
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    std::hint::black_box(recurse(depth + 1)) + 1
 }
 
 /// Many requests at once, through `wasi:http` directly (the SDK's client
