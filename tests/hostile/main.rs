@@ -87,7 +87,7 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
             &[server],
             "response body size exceeds limit",
         ),
-        attack("flood", server, &[server], "refused 84 of 100"),
+        attack("flood", server, &[server], "refused 1984 of 2000"),
         attack("headers", server, &[server], "HttpRequestHeaderSectionSize"),
         attack("apply-trap", server, &[], "crashed in `apply`"),
         attack("apply-panic", server, &[], "panics in apply on purpose"),

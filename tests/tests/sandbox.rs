@@ -550,8 +550,8 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
     let error = list(&attack("flood")).await.unwrap_err().to_string();
     assert!(
         error.contains(&format!(
-            "refused {} of 100",
-            100 - MAX_OPEN_REQUESTS_PER_CALL
+            "refused {} of 2000",
+            2000 - MAX_OPEN_REQUESTS_PER_CALL
         )),
         "{error}"
     );

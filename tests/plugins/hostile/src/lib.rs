@@ -7,7 +7,7 @@
 //! - `exfiltrate`: calls a URL the operator did not grant;
 //! - `headers`: sends a request with 200 headers to `target`;
 //! - `big-request`: sends a 17 MiB body to `target`;
-//! - `flood`: opens 100 requests to `target` at once and reports, as the
+//! - `flood`: opens 2,000 requests to `target` at once and reports, as the
 //!   error, how many the host refused;
 //! - `follow`: GETs `target` and follows a redirect by hand;
 //! - `host-header`: tries to set `Host` to reach another name;
@@ -27,6 +27,9 @@ use cairn_sdk::{
     Action, Change, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo, Resource,
     ResourceType, Scope, Secrets, Validation,
 };
+
+/// Requests the `flood` mode opens at once.
+const FLOOD: usize = 2_000;
 
 /// The misbehaving provider.
 pub struct Hostile {
@@ -105,8 +108,8 @@ impl Provider for Hostile {
                 Ok(Vec::new())
             }
             "flood" => Err(Error::internal(format!(
-                "refused {} of 100",
-                flood::open_at_once(&self.target, 100)
+                "refused {} of {FLOOD}",
+                flood::open_at_once(&self.target, FLOOD)
             ))),
             "follow" => {
                 let client = Client::new(&self.target);
