@@ -125,6 +125,8 @@ struct RawTenant {
     #[serde(default)]
     allowed_signers: Option<String>,
     #[serde(default)]
+    allow_adopt: Option<bool>,
+    #[serde(default)]
     quotas: Option<RawQuotas>,
     #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
@@ -287,6 +289,11 @@ pub struct TenantConfig {
     /// An `allowed_signers` file (the format of `ssh-keygen -Y verify`):
     /// when set, only commits signed by one of its keys are applied.
     pub allowed_signers: Option<PathBuf>,
+    /// Whether the tenant's resources may say `adopt = true` and take over
+    /// objects Cairn did not create for it. The operator's call: on a
+    /// shared server, an adopted object may be another tenant's. Defaults
+    /// to true, and to false with `[daemon] multi_tenant = true`.
+    pub allow_adopt: bool,
     /// Provider instances by the name resource files use (`[[NAME.TYPE]]`).
     pub providers: BTreeMap<String, ProviderConfig>,
 }
@@ -382,7 +389,9 @@ impl Config {
             ));
         }
         let mut tenants = BTreeMap::new();
+        let mut allow_adopt: BTreeMap<String, Option<bool>> = BTreeMap::new();
         for (name, tenant) in raw.tenants {
+            allow_adopt.insert(name.clone(), tenant.allow_adopt);
             check_name(&name).map_err(|why| invalid(format!("tenant name `{name}` {why}")))?;
             let mut providers = BTreeMap::new();
             for (provider_name, provider) in tenant.providers {
@@ -436,6 +445,7 @@ impl Config {
                     max_delete_percent,
                     quotas,
                     allowed_signers: tenant.allowed_signers.map(|path| base.join(path)),
+                    allow_adopt: true,
                     name,
                     providers,
                 },
@@ -457,6 +467,13 @@ impl Config {
             api_token: raw.daemon.as_ref().and_then(|d| d.api_token.clone()),
             multi_tenant: raw.daemon.as_ref().is_some_and(|d| d.multi_tenant),
         };
+        for (name, tenant) in tenants.iter_mut() {
+            tenant.allow_adopt = allow_adopt
+                .get(name)
+                .copied()
+                .flatten()
+                .unwrap_or(!daemon.multi_tenant);
+        }
         if daemon.multi_tenant {
             let missing = multi_tenant_gaps(&daemon, &tenants);
             if !missing.is_empty() {

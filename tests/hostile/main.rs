@@ -263,3 +263,27 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
         "the calm tenant slowed down {ratio:.2}× beside the attackers ({alone:?} → {beside:?})"
     );
 }
+
+#[test]
+fn a_provider_whose_answers_change_between_calls_cannot_get_a_saved_plan_applied() {
+    let ws = Workspace::new();
+    ws.repo.write(
+        "thing.toml",
+        "[[hostile.thing]]\nname = \"bait\"\nadopt = true\n",
+    );
+    ws.repo.commit("bait", AUTHOR);
+    let attack = Attack {
+        mode: "flip-flop",
+        target: String::new(),
+        grants: Vec::new(),
+        expect: "no longer matches the real world",
+    };
+    let block = attacker_block("default", &ws.repo, &attack);
+    std::fs::write(ws.config_path(), format!("{}\n{block}", config_header())).unwrap();
+    let saved = ws.path().join("plan.json");
+    let saved = saved.display().to_string();
+    ws.cairn(&["plan", "--out", &saved]).expect_code(2);
+    ws.cairn(&["apply", &saved, "--yes"])
+        .expect_code(1)
+        .expect_contains(attack.expect);
+}

@@ -249,6 +249,21 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
         .expect_contains("dns/zone/calm.example.")
         .expect_contains("Cairn did not create them");
     assert_eq!(ws.pdns.dig("www.calm.example.", "A"), ["192.0.2.1"]);
+    // Saying `adopt = true` does not help where the operator does not allow
+    // adoption (the default with `[daemon] multi_tenant = true`).
+    let theft = "[[dns.zone]]\nname = \"calm.example.\"\nadopt = true\n";
+    let theft = rough.git_with_input(&["hash-object", "-w", "--stdin"], theft.as_bytes());
+    rough.git_with_input(
+        &["update-index", "--add", "--index-info"],
+        format!("100644 {theft}\ttheft.toml\n").as_bytes(),
+    );
+    rough.git(&["commit", "--quiet", "-m", "adopt calm's zone"]);
+    configure(&ws, rough.path(), "allow_adopt = false\n");
+    ws.cairn(&["apply", "--yes", "--tenant", "rough"])
+        .expect_code(1)
+        .expect_contains("may not take over objects Cairn did not create for it")
+        .expect_contains("dns/zone/calm.example.");
+    assert_eq!(ws.pdns.dig("www.calm.example.", "A"), ["192.0.2.1"]);
 
     // Through all of it, the other tenant's runs went on.
     calm_is_fine(&ws);

@@ -28,6 +28,10 @@ pub enum PlanError {
     /// Desired resources collide with objects Cairn did not create.
     #[error("{}", conflicts_message(.0))]
     Conflicts(Vec<Address>),
+    /// Resources say `adopt = true`, and the operator does not let this
+    /// tenant adopt.
+    #[error("{} resource(s) say `adopt = true`, but this tenant may not take over objects Cairn did not create for it (the operator's `allow_adopt`); nothing was applied:\n{}", .0.len(), .0.iter().map(|a| format!("  {a}")).collect::<Vec<_>>().join("\n"))]
+    AdoptNotAllowed(Vec<Address>),
     /// The plan holds more changes than the tenant's quota.
     #[error(transparent)]
     Quota(#[from] crate::quota::QuotaExceeded),
@@ -129,6 +133,7 @@ pub async fn plan(
 
     let mut notes = Vec::new();
     let mut conflicts = Vec::new();
+    let mut refused_adoptions = Vec::new();
     let mut forgets: Vec<PlannedChange> = Vec::new();
     let mut work: BTreeMap<&str, ProviderWork> = BTreeMap::new();
     let desired_addresses: HashSet<&Address> =
@@ -152,6 +157,10 @@ pub async fn plan(
             conflicts.push(address.clone());
             continue;
         }
+        if seen.is_some() && ours.is_none() && !tenant.config.allow_adopt {
+            refused_adoptions.push(address.clone());
+            continue;
+        }
         let spec = match seen {
             Some(state) => {
                 with_ignored_fields(&resource.spec, state, &resource.lifecycle.ignore_changes)
@@ -170,6 +179,9 @@ pub async fn plan(
     }
     if !conflicts.is_empty() {
         return Err(PlanError::Conflicts(conflicts));
+    }
+    if !refused_adoptions.is_empty() {
+        return Err(PlanError::AdoptNotAllowed(refused_adoptions));
     }
 
     let mut removed: Vec<&OwnedResource> = owned

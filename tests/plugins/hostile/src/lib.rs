@@ -17,6 +17,7 @@
 //! - `big-response`: reads an 80 MiB answer from `target` + `/big`;
 //! - `apply-trap`, `apply-panic`: list nothing, then trap or panic in
 //!   `apply`;
+//! - `flip-flop`: observes its one object differently on every call;
 //! - `garbage`: answers `diff` with a delete of a resource it was not
 //!   asked about, in place of the change it was asked for;
 //! - `well`: behaves, listing nothing.
@@ -145,6 +146,11 @@ impl Provider for Hostile {
                     response.body.len()
                 )))
             }
+            "flip-flop" => Ok(vec![Observed {
+                type_name: "thing".into(),
+                id: "bait".into(),
+                state: json!({ "name": "bait", "nonce": wasip2::random::random::get_random_u64() }),
+            }]),
             "host-header" => {
                 Client::new(&self.target)
                     .with_header("host", "metadata.google.internal")
