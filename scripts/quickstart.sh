@@ -28,7 +28,7 @@ say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
 run() { printf '%s$ %s%s\n' "$dim" "$*" "$reset"; "$@"; }
 
 say "Installing what is missing and building Cairn and its plugins"
-scripts/setup.sh
+scripts/setup.sh --without-kube
 scripts/build.sh
 cairn="$CARGO_TARGET_DIR/debug/cairn"
 plugin="$PLUGIN_DIR/dns_powerdns.wasm"

@@ -8,7 +8,9 @@
 #     static busybox for the test images;
 #   - etcd and a kube-apiserver built from Debian's `kubernetes` source
 #     package (scripts/kube-build.sh; about 5 minutes once, then cached in
-#     /var/tmp/cairn-kube) for the Kubernetes provider's tests.
+#     /var/tmp/cairn-kube) for the Kubernetes provider's tests, unless
+#     called with `--without-kube`;
+#   - ssh-keygen, which verifies signed commits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -61,7 +63,10 @@ if ! canaille_installed; then
 fi
 
 # kube-apiserver: no registry here offers it, so it is built from source
-# once; the script returns at once when the binary is already there.
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-$sudo scripts/kube-build.sh
+# once; the script returns at once when the binary is already there. The
+# quickstart does not need it (`--without-kube`).
+if [ "${1:-}" != "--without-kube" ]; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo scripts/kube-build.sh
+fi

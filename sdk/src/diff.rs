@@ -75,15 +75,7 @@ pub fn compare(input: DiffInput, rules: Option<&ResourceType>) -> Change {
         }
     }
     let summary = summarize(action, &fields);
-    Change {
-        type_name: input.type_name,
-        id: input.id,
-        action,
-        summary,
-        fields,
-        desired: input.desired,
-        observed: input.observed,
-    }
+    input.into_change(action, summary, fields)
 }
 
 /// A one-line summary of a change from its action and field changes, such

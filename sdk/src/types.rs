@@ -235,6 +235,22 @@ pub struct DiffInput {
     pub prior: Option<Value>,
 }
 
+impl DiffInput {
+    /// The change this input becomes: its type, id, desired spec and
+    /// observed state carried over, with what `diff` decided.
+    pub fn into_change(self, action: Action, summary: String, fields: Vec<FieldChange>) -> Change {
+        Change {
+            type_name: self.type_name,
+            id: self.id,
+            action,
+            summary,
+            fields,
+            desired: self.desired,
+            observed: self.observed,
+        }
+    }
+}
+
 /// What a change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -103,6 +103,28 @@ impl GitRepo {
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
+    /// Commits one file straight into the index, bypassing the work tree,
+    /// so that any path (not UTF-8, say), mode (`120000`, a symbolic link)
+    /// or size can be made; returns the commit id.
+    pub fn commit_entry(&self, mode: &str, path: &[u8], contents: &[u8], message: &str) -> String {
+        let blob = self.git_with_input(&["hash-object", "-w", "--stdin"], contents);
+        let mut entry = format!("{mode} {blob}\t").into_bytes();
+        entry.extend_from_slice(path);
+        entry.push(b'\n');
+        self.git_with_input(&["update-index", "--add", "--index-info"], &entry);
+        self.git(&["commit", "--quiet", "-m", message]);
+        self.head()
+    }
+
+    /// Takes a file out of the index (for the next commit), whatever its
+    /// path.
+    pub fn forget(&self, path: &[u8]) {
+        let mut entry = format!("0 {}\t", "0".repeat(40)).into_bytes();
+        entry.extend_from_slice(path);
+        entry.push(b'\n');
+        self.git_with_input(&["update-index", "--index-info"], &entry);
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new("git");
         command

@@ -162,15 +162,14 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     calm_is_fine(&ws);
 
     // A 100 MB resource file: refused from its size, never inflated.
-    let huge = vec![b'#'; 100 << 20];
-    let blob = rough.git_with_input(&["hash-object", "-w", "--stdin"], &huge);
-    rough.git_with_input(
-        &["update-index", "--add", "--index-info"],
-        format!("100644 {blob}\thuge.toml\n").as_bytes(),
+    rough.commit_entry(
+        "100644",
+        b"huge.toml",
+        &vec![b'#'; 100 << 20],
+        "a huge file",
     );
-    rough.git(&["commit", "--quiet", "-m", "a huge file"]);
     rough_fails_with(&ws, &["huge.toml", "104857600 bytes", "split it"]);
-    rough.git(&["rm", "--quiet", "--cached", "huge.toml"]);
+    rough.forget(b"huge.toml");
 
     // 100,000 files: counted from the tree before anything is read.
     let small = rough.git_with_input(&["hash-object", "-w", "--stdin"], b"# empty\n");
@@ -193,56 +192,36 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     rough.git(&["rm", "-r", "--quiet", "--cached", "many"]);
 
     // A symbolic link named like a resource file.
-    let link = rough.git_with_input(&["hash-object", "-w", "--stdin"], b"/etc/passwd");
-    rough.git_with_input(
-        &["update-index", "--add", "--index-info"],
-        format!("120000 {link}\tlink.toml\n").as_bytes(),
-    );
-    rough.git(&["commit", "--quiet", "-m", "a link"]);
+    rough.commit_entry("120000", b"link.toml", b"/etc/passwd", "a link");
     rough_fails_with(&ws, &["link.toml", "symbolic link"]);
-    rough.git(&["rm", "--quiet", "--cached", "link.toml"]);
+    rough.forget(b"link.toml");
 
     // A path that is not UTF-8.
-    let mut entry = format!("100644 {small}\tbad-").into_bytes();
-    entry.extend_from_slice(b"\xff\xfe.toml\n");
-    rough.git_with_input(&["update-index", "--add", "--index-info"], &entry);
-    rough.git(&["commit", "--quiet", "-m", "a bad name"]);
+    rough.commit_entry("100644", b"bad-\xff\xfe.toml", b"# empty\n", "a bad name");
     rough_fails_with(&ws, &["its path is not UTF-8"]);
-    let mut removal = format!("0 {}\tbad-", "0".repeat(40)).into_bytes();
-    removal.extend_from_slice(b"\xff\xfe.toml\n");
-    rough.git_with_input(&["update-index", "--index-info"], &removal);
+    rough.forget(b"bad-\xff\xfe.toml");
 
     // Contents that are not UTF-8, and nesting past any sense.
-    let latin1 = rough.git_with_input(&["hash-object", "-w", "--stdin"], b"name = \"caf\xe9\"\n");
-    rough.git_with_input(
-        &["update-index", "--add", "--index-info"],
-        format!("100644 {latin1}\tlatin1.toml\n").as_bytes(),
-    );
-    rough.git(&["commit", "--quiet", "-m", "latin-1"]);
+    rough.commit_entry("100644", b"latin1.toml", b"name = \"caf\xe9\"\n", "latin-1");
     rough_fails_with(&ws, &["latin1.toml", "not UTF-8 text"]);
-    rough.git(&["rm", "--quiet", "--cached", "latin1.toml"]);
+    rough.forget(b"latin1.toml");
     let deep = format!(
         "[[dns.zone]]\nname = \"deep.example.\"\nnameservers = {}{}\n",
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    let deep = rough.git_with_input(&["hash-object", "-w", "--stdin"], deep.as_bytes());
-    rough.git_with_input(
-        &["update-index", "--add", "--index-info"],
-        format!("100644 {deep}\tdeep.toml\n").as_bytes(),
-    );
-    rough.git(&["commit", "--quiet", "-m", "deep"]);
+    rough.commit_entry("100644", b"deep.toml", deep.as_bytes(), "deep");
     rough_fails_with(&ws, &["deep.toml:3"]);
-    rough.git(&["rm", "--quiet", "--cached", "deep.toml"]);
+    rough.forget(b"deep.toml");
 
     // Another tenant's object: seen, and not taken.
     let theft = "[[dns.zone]]\nname = \"calm.example.\"\n\n[[dns.record]]\nname = \"www.calm.example.\"\ntype = \"A\"\nrecords = [\"203.0.113.66\"]\n";
-    let theft = rough.git_with_input(&["hash-object", "-w", "--stdin"], theft.as_bytes());
-    rough.git_with_input(
-        &["update-index", "--add", "--index-info"],
-        format!("100644 {theft}\ttheft.toml\n").as_bytes(),
+    rough.commit_entry(
+        "100644",
+        b"theft.toml",
+        theft.as_bytes(),
+        "take calm's zone",
     );
-    rough.git(&["commit", "--quiet", "-m", "take calm's zone"]);
     let refused = ws.cairn(&["apply", "--yes", "--tenant", "rough"]);
     refused
         .expect_code(1)
@@ -252,12 +231,12 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     // Saying `adopt = true` does not help where the operator does not allow
     // adoption (the default with `[daemon] multi_tenant = true`).
     let theft = "[[dns.zone]]\nname = \"calm.example.\"\nadopt = true\n";
-    let theft = rough.git_with_input(&["hash-object", "-w", "--stdin"], theft.as_bytes());
-    rough.git_with_input(
-        &["update-index", "--add", "--index-info"],
-        format!("100644 {theft}\ttheft.toml\n").as_bytes(),
+    rough.commit_entry(
+        "100644",
+        b"theft.toml",
+        theft.as_bytes(),
+        "adopt calm's zone",
     );
-    rough.git(&["commit", "--quiet", "-m", "adopt calm's zone"]);
     configure(&ws, rough.path(), "allow_adopt = false\n");
     ws.cairn(&["apply", "--yes", "--tenant", "rough"])
         .expect_code(1)

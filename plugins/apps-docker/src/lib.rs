@@ -326,15 +326,7 @@ fn diff_app(input: DiffInput) -> Result<Change, Error> {
             }
         }
     };
-    Ok(Change {
-        type_name: input.type_name,
-        id: input.id,
-        action,
-        summary,
-        fields,
-        desired: input.desired,
-        observed: input.observed,
-    })
+    Ok(input.into_change(action, summary, fields))
 }
 
 cairn_sdk::export_provider!(Apps);

@@ -143,15 +143,7 @@ impl Provider for Kubernetes {
                 } else {
                     summarize_set(input.desired.is_some(), input.observed.is_some(), plans)
                 };
-                Change {
-                    type_name: input.type_name,
-                    id: input.id,
-                    action,
-                    summary,
-                    fields,
-                    desired: input.desired,
-                    observed: input.observed,
-                }
+                input.into_change(action, summary, fields)
             })
             .collect())
     }

@@ -200,15 +200,7 @@ pub fn group(input: DiffInput) -> Result<Change, Error> {
         }
         _ => summarize(action, &fields),
     };
-    Ok(Change {
-        type_name: input.type_name,
-        id: input.id,
-        action,
-        summary,
-        fields,
-        desired: input.desired,
-        observed: input.observed,
-    })
+    Ok(input.into_change(action, summary, fields))
 }
 
 /// `add alice, remove bob`.

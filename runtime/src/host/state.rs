@@ -145,19 +145,11 @@ impl WasiHttpHooks for NetworkGate {
             uri.path()
         );
         if request.headers().len() > limits::MAX_HTTP_REQUEST_HEADERS {
-            tracing::warn!(
-                tenant = %self.label.tenant,
-                provider = %self.label.provider,
-                url = %url,
-                headers = request.headers().len(),
-                "refused a plugin's HTTP request: more than {} headers",
-                limits::MAX_HTTP_REQUEST_HEADERS
+            return self.refuse(
+                &url,
+                format!("more than {} headers", limits::MAX_HTTP_REQUEST_HEADERS),
+                wasmtime_wasi_http::Error::HttpRequestHeaderSectionSize(None),
             );
-            return Box::new(async {
-                Err(wasmtime_wasi_http::Error::HttpRequestHeaderSectionSize(
-                    None,
-                ))
-            });
         }
         let declared_length = request
             .headers()
@@ -165,28 +157,23 @@ impl WasiHttpHooks for NetworkGate {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared_length.is_some_and(|length| length > limits::MAX_HTTP_REQUEST_BYTES) {
-            tracing::warn!(
-                tenant = %self.label.tenant,
-                provider = %self.label.provider,
-                url = %url,
-                "refused a plugin's HTTP request: a body over {} bytes",
-                limits::MAX_HTTP_REQUEST_BYTES
-            );
-            return Box::new(async {
-                Err(wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
+            return self.refuse(
+                &url,
+                format!("a body over {} bytes", limits::MAX_HTTP_REQUEST_BYTES),
+                wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
                     limits::MAX_HTTP_REQUEST_BYTES,
-                )))
-            });
+                )),
+            );
         }
         let Ok(permit) = self.open_requests.clone().try_acquire_owned() else {
-            tracing::warn!(
-                tenant = %self.label.tenant,
-                provider = %self.label.provider,
-                url = %url,
-                "refused a plugin's HTTP request: {} requests of this call are already open",
-                limits::MAX_OPEN_REQUESTS_PER_CALL
+            return self.refuse(
+                &url,
+                format!(
+                    "{} requests of this call are already open",
+                    limits::MAX_OPEN_REQUESTS_PER_CALL
+                ),
+                wasmtime_wasi_http::Error::ConnectionLimitReached,
             );
-            return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionLimitReached) });
         };
         let request = request.map(|body| {
             http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
@@ -268,6 +255,19 @@ impl WasiHttpHooks for NetworkGate {
                 })
             }
         }
+    }
+}
+
+impl NetworkGate {
+    /// Refuses a request that breaks a cap, logging why with whom.
+    fn refuse(&self, url: &str, why: String, error: wasmtime_wasi_http::Error) -> ResponseFuture {
+        tracing::warn!(
+            tenant = %self.label.tenant,
+            provider = %self.label.provider,
+            url = %url,
+            "refused a plugin's HTTP request: {why}"
+        );
+        Box::new(async { Err(error) })
     }
 }
 
