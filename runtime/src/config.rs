@@ -783,6 +783,40 @@ mod tests {
     }
 
     #[test]
+    fn adoption_is_off_by_default_in_multi_tenant_mode_and_quotas_have_defaults() {
+        let parse = |daemon: &str, tenant: &str| {
+            Config::parse(
+                Path::new("/srv/cairn/cairn.toml"),
+                &format!(
+                    "{daemon}\n[tenants.a]\nrepo = \"a.git\"\napi_token = {{ env = \"A\" }}\n{tenant}\n"
+                ),
+            )
+            .unwrap()
+        };
+        let single = parse("", "");
+        let tenant = single.tenant(None).unwrap();
+        assert!(tenant.allow_adopt);
+        assert_eq!(tenant.quotas, Quotas::default());
+        let shared = "[daemon]\nmulti_tenant = true\napi_token = { env = \"OP\" }";
+        assert!(!parse(shared, "").tenant(None).unwrap().allow_adopt);
+        let allowed = parse(shared, "allow_adopt = true");
+        assert!(allowed.tenant(None).unwrap().allow_adopt);
+        let limited = parse(
+            "",
+            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10",
+        );
+        let quotas = &limited.tenant(None).unwrap().quotas;
+        assert_eq!((quotas.repository_bytes, quotas.resources), (1 << 20, 10));
+        let error = Config::parse(
+            Path::new("cairn.toml"),
+            "[tenants.a]\nrepo = \"a.git\"\n[tenants.a.quotas]\nfiles = 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("unknown field `files`"), "{error}");
+    }
+
+    #[test]
     fn multi_tenant_mode_names_every_missing_pin_and_token() {
         let error = Config::parse(
             Path::new("/srv/cairn/cairn.toml"),

@@ -488,6 +488,9 @@ data = { max = "10", min = "1" }
             action["action"] == "drift" && action["address"] == "k8s/object/ops/ConfigMap/limits"
         });
     assert!(drifted, "the repair is recorded as drift: {history}");
+    // The daemon's log is in the workspace, searched with the rest.
+    ws.assert_never_written(&[], &kube.admin_token);
+    ws.assert_never_written(&[], &kube.limited_token);
 }
 
 #[test]
