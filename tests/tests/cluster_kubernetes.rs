@@ -364,6 +364,33 @@ fn objects_and_manifests_apply_quietly_update_one_field_and_prune_only_their_own
         .expect_code(0)
         .expect_contains("No changes");
 
+    // A manifest naming the hand-made object does not take it over.
+    let colliding = format!(
+        "{frontend_only}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: shop\ndata:\n  owner: yaml\n"
+    );
+    commit_all(
+        &ws,
+        &without_legacy,
+        &colliding,
+        "a manifest for the hand-made map",
+    );
+    ws.cairn(&["plan"])
+        .expect_code(2)
+        .expect_contains("conflict: exists and is not Cairn's");
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("shop/ConfigMap/hand-made exists and is not Cairn's");
+    assert_eq!(
+        kube.get(&["-n", "shop", "configmap", "hand-made"]).unwrap()["data"]["owner"],
+        "ops"
+    );
+    commit_all(
+        &ws,
+        &without_legacy,
+        &frontend_only,
+        "no manifest for the hand-made map",
+    );
+
     // An object made by hand is not adopted silently.
     let mut taken = without_legacy.clone();
     taken.push_str(
@@ -376,6 +403,23 @@ fn objects_and_manifests_apply_quietly_update_one_field_and_prune_only_their_own
         kube.get(&["-n", "shop", "configmap", "hand-made"]).unwrap()["data"]["owner"],
         "ops"
     );
+    outputs.push(refused.all());
+
+    // Another resource's object is not taken, even with `adopt = true`.
+    let mut twice = without_legacy.clone();
+    twice.push_str(
+        "\n[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = { name = \"frontend-settings\", namespace = \"shop\" }\ndata = { theme = \"toml\" }\nadopt = true\n",
+    );
+    commit_all(
+        &ws,
+        &twice,
+        &frontend_changed,
+        "declare the frontend settings twice",
+    );
+    let refused = ws.cairn(&["apply", "--yes"]);
+    refused
+        .expect_code(1)
+        .expect_contains(" is declared by k8s/");
     outputs.push(refused.all());
 
     let history = ws.cairn(&["history", "--json"]);

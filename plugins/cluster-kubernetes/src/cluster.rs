@@ -25,8 +25,14 @@ pub struct Item {
     pub address: String,
     /// The canonical declared object; `None` to delete it.
     pub desired: Option<Value>,
-    /// The live object in kept form; `None` when it does not exist.
+    /// The live object in kept form; `None` when it does not exist (or,
+    /// for a manifests set, is not known to be its own).
     pub live: Option<Value>,
+    /// Whether an existing object without Cairn's marks may be taken over:
+    /// true for an `object` resource, whose adoption the host decides
+    /// (`adopt = true`); a manifests set never takes over what is not
+    /// already its own.
+    pub may_adopt: bool,
 }
 
 /// What planning one object found.
@@ -152,6 +158,9 @@ impl<'a> Cluster<'a> {
             }
         }
         let path = kind.object_path(&item.reference);
+        if let Err(reason) = self.claim(item, &path, !item.may_adopt) {
+            return unchecked(format!("conflict: {reason}"));
+        }
         let mut live = item.live.clone();
         if let Some(found) = &live
             && object::api_version(found) != object::api_version(desired)
@@ -210,6 +219,60 @@ impl<'a> Cluster<'a> {
         }
     }
 
+    /// Whether `item` may write the object at `path`: one that carries
+    /// Cairn's label must carry this tenant and this resource's address;
+    /// one without it may be taken over only by an `object` resource the
+    /// host saw it for (and let adopt). With `look_up`, an object the host
+    /// did not see is looked for: a manifests set observes only its own,
+    /// and at apply time another change of the batch may have made it.
+    fn claim(&self, item: &Item, path: &str, look_up: bool) -> Result<(), String> {
+        let looked_up;
+        let (live, seen_by_host) = match &item.live {
+            Some(live) => (live, true),
+            None if !look_up => return Ok(()),
+            None => match self.api.get(path) {
+                Ok(Some(found)) => {
+                    looked_up = found;
+                    (&looked_up, false)
+                }
+                Ok(None) => return Ok(()),
+                Err(error) => return Err(error.message),
+            },
+        };
+        let label = |key: &str| {
+            live.pointer("/metadata/labels")
+                .and_then(|labels| labels.get(key))
+                .and_then(Value::as_str)
+        };
+        let annotation = |key: &str| {
+            live.pointer("/metadata/annotations")
+                .and_then(|annotations| annotations.get(key))
+                .and_then(Value::as_str)
+        };
+        if label(object::MANAGED_BY_LABEL) != Some(object::MANAGED_BY) {
+            return if item.may_adopt && seen_by_host {
+                Ok(())
+            } else {
+                Err(
+                    "exists and is not Cairn's (made by hand or by another tool): delete it, or declare it as an `object` resource with `adopt = true`"
+                        .to_string(),
+                )
+            };
+        }
+        match (
+            annotation(object::TENANT_ANNOTATION),
+            annotation(object::ADDRESS_ANNOTATION),
+        ) {
+            (Some(tenant), _) if tenant != self.config.tenant => {
+                Err(format!("belongs to tenant `{tenant}`"))
+            }
+            (_, Some(address)) if address != item.address => Err(format!(
+                "is declared by {address}; an object belongs to one resource: remove the other declaration first"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether a conflict is with hand edits (field managers that updated
     /// rather than applied: drift) or with another applier.
     fn conflict_kind(&self, path: &str, failure: &Failure) -> Result<ConflictKind, Error> {
@@ -245,6 +308,12 @@ impl<'a> Cluster<'a> {
         let body = object::to_apply(desired, self.config, &item.address)?;
         let kind = self.wait_served(desired, &item.reference)?;
         let path = kind.object_path(&item.reference);
+        self.claim(item, &path, true).map_err(|reason| {
+            Error::new(
+                ErrorKind::Conflict,
+                format!("{} {reason}; it was left alone", item.reference.id()),
+            )
+        })?;
         let result = match self.api.apply(&path, &body, false, false) {
             Ok(result) => result,
             Err(failure) if failure.status == 409 => match self.conflict_kind(&path, &failure)? {

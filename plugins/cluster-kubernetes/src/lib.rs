@@ -329,6 +329,7 @@ fn object_items(
             address: address.to_string(),
             desired: desired.cloned(),
             live: observed.cloned(),
+            may_adopt: true,
         }],
         None => Vec::new(),
     }

@@ -146,6 +146,7 @@ pub fn items(address: &str, desired: Option<&Value>, observed: Option<&Value>) -
             address: address.to_string(),
             live: found.remove(&id),
             desired: Some(object),
+            may_adopt: false,
         })
         .collect();
     items.extend(found.into_iter().map(|(id, object)| Item {
@@ -153,6 +154,7 @@ pub fn items(address: &str, desired: Option<&Value>, observed: Option<&Value>) -
         address: address.to_string(),
         desired: None,
         live: Some(object),
+        may_adopt: false,
     }));
     items
 }
