@@ -57,6 +57,10 @@ pub struct Cluster<'a> {
     pub discovery: Discovery<'a>,
     /// Namespace → whether it exists, as found during this call.
     namespaces: RefCell<HashMap<String, bool>>,
+    /// Object id → the address that wrote it during this call: two
+    /// resources of one batch declaring the same object are caught without
+    /// asking the server.
+    written: RefCell<HashMap<String, String>>,
 }
 
 impl<'a> Cluster<'a> {
@@ -67,6 +71,7 @@ impl<'a> Cluster<'a> {
             api,
             discovery: Discovery::new(api),
             namespaces: RefCell::new(HashMap::new()),
+            written: RefCell::new(HashMap::new()),
         }
     }
 
@@ -223,8 +228,7 @@ impl<'a> Cluster<'a> {
     /// Cairn's label must carry this tenant and this resource's address;
     /// one without it may be taken over only by an `object` resource the
     /// host saw it for (and let adopt). With `look_up`, an object the host
-    /// did not see is looked for: a manifests set observes only its own,
-    /// and at apply time another change of the batch may have made it.
+    /// did not see is looked for: a manifests set observes only its own.
     fn claim(&self, item: &Item, path: &str, look_up: bool) -> Result<(), String> {
         let looked_up;
         let (live, seen_by_host) = match &item.live {
@@ -308,12 +312,22 @@ impl<'a> Cluster<'a> {
         let body = object::to_apply(desired, self.config, &item.address)?;
         let kind = self.wait_served(desired, &item.reference)?;
         let path = kind.object_path(&item.reference);
-        self.claim(item, &path, true).map_err(|reason| {
+        let id = item.reference.id();
+        let earlier = self.written.borrow().get(&id).cloned();
+        let claimed = match earlier {
+            Some(address) if address != item.address => Err(format!(
+                "is declared by {address}; an object belongs to one resource: remove the other declaration first"
+            )),
+            // Seen by the host (an `object`), or looked for (a manifest).
+            _ => self.claim(item, &path, !item.may_adopt),
+        };
+        claimed.map_err(|reason| {
             Error::new(
                 ErrorKind::Conflict,
-                format!("{} {reason}; it was left alone", item.reference.id()),
+                format!("{id} {reason}; it was left alone"),
             )
         })?;
+        self.written.borrow_mut().insert(id, item.address.clone());
         let result = match self.api.apply(&path, &body, false, false) {
             Ok(result) => result,
             Err(failure) if failure.status == 409 => match self.conflict_kind(&path, &failure)? {
