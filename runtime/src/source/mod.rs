@@ -3,8 +3,14 @@
 //! A local path is opened where it is. A URL (`file://`, `git://`,
 //! `http(s)://`) is cloned bare into the cache folder once and fetched on
 //! every read. The ref (branch, tag or commit id) is resolved to a commit,
-//! and every `*.toml` below the configured folder is read from that commit's
-//! tree — never from a work tree, so uncommitted edits are never applied.
+//! and every `*.toml` below the configured folder (and every `*.yaml` /
+//! `*.yml` manifest) is read from that commit's tree — never from a work
+//! tree, so uncommitted edits are never applied. Before anything is read,
+//! the commit must pass the tenant's [`ReadPolicy`]: its signature when the
+//! operator trusts only some keys, and its repository quotas, counted from
+//! the tree and the objects' headers.
+
+mod signature;
 
 use crate::quota::{QuotaExceeded, Quotas};
 use gix::bstr::ByteSlice;
@@ -448,7 +454,7 @@ impl Source {
             });
         }
         if let Some(allowed_signers) = &self.policy.allowed_signers {
-            verify_signature(&commit, allowed_signers)?;
+            signature::verify(&commit, allowed_signers)?;
         }
         let root = commit.tree().map_err(|e| read_error(e.to_string()))?;
         let folder = self.path.trim_matches('/');
@@ -589,58 +595,6 @@ impl Source {
             files,
             manifests,
         })
-    }
-}
-
-/// Checks that `commit` is signed by a key of `allowed_signers`, with
-/// `ssh-keygen -Y verify` as Git does it.
-fn verify_signature(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result<(), SourceError> {
-    use gix::objs::signature::verify::{Options, TrustLevel};
-    let id = commit.id().to_string();
-    let signers = allowed_signers.display().to_string();
-    let untrusted = |reason: String| SourceError::Untrusted {
-        commit: id.clone(),
-        allowed_signers: signers.clone(),
-        reason,
-    };
-    let Some((signature, signed)) = commit
-        .signature()
-        .map_err(|error| untrusted(format!("the signature cannot be read: {error}")))?
-    else {
-        return Err(SourceError::Unsigned {
-            commit: id.clone(),
-            allowed_signers: signers.clone(),
-        });
-    };
-    let time = commit
-        .committer()
-        .map_err(|error| untrusted(error.to_string()))?
-        .time()
-        .map_err(|error| untrusted(error.to_string()))?;
-    let options = Options::Ssh {
-        program: "ssh-keygen".into(),
-        program_arguments: Vec::new(),
-        environment: Vec::new(),
-        allowed_signers: allowed_signers.to_path_buf(),
-        revocation_file: None,
-        verify_time: time,
-        minimum_trust: TrustLevel::Fully,
-    };
-    let outcome = signed
-        .verify(signature.as_ref(), options)
-        .map_err(|error| untrusted(format!("it could not be verified ({error}); is it an SSH signature, and is ssh-keygen installed?")))?;
-    if outcome.is_valid() {
-        Ok(())
-    } else {
-        Err(untrusted(format!(
-            "the signature is {:?} with trust {:?}{}",
-            outcome.status,
-            outcome.trust_level,
-            outcome
-                .fingerprint
-                .map(|key| format!(", key {key}"))
-                .unwrap_or_default()
-        )))
     }
 }
 
