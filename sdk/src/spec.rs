@@ -1,6 +1,7 @@
 //! Typed access to specs, with field paths in every error.
 
-use crate::types::Diagnostic;
+use crate::types::{Diagnostic, Error};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -20,6 +21,36 @@ pub fn parse<T: DeserializeOwned>(spec: &Value) -> Result<T, Diagnostic> {
             diagnostic
         }
     })
+}
+
+/// The JSON of a provider's own canonical type, for a `Validation`, an
+/// `Observed` state or an `Outcome`.
+pub fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).expect("a canonical type serializes")
+}
+
+/// Reads back a spec or state that a change or diff input carries
+/// (`desired`, `observed`, `prior`), which the provider itself produced:
+/// `None` when absent, an internal error naming `what` when it is not in
+/// the provider's form.
+pub fn from_state<T: DeserializeOwned>(
+    value: &Option<Value>,
+    what: &str,
+) -> Result<Option<T>, Error> {
+    value
+        .as_ref()
+        .map(|value| serde_json::from_value(value.clone()))
+        .transpose()
+        .map_err(|error| {
+            Error::internal(format!(
+                "the {what} is not in this provider's form: {error}"
+            ))
+        })
+}
+
+/// Like [`from_state`], for a state the change must carry.
+pub fn required_state<T: DeserializeOwned>(value: &Option<Value>) -> Result<T, Error> {
+    from_state(value, "change")?.ok_or_else(|| Error::internal("the change carries no state"))
 }
 
 /// Turns serde_path_to_error's `records[2].name` into `records/2/name`.

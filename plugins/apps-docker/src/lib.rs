@@ -18,6 +18,7 @@ mod spec;
 
 use cairn_sdk::diff::{compare, field_changes};
 use cairn_sdk::serde_json::{Value, json};
+use cairn_sdk::spec::{required_state, to_json};
 use cairn_sdk::{
     Action, Change, Diagnostic, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo,
     Resource, Scope, Secrets, Validation,
@@ -38,21 +39,6 @@ pub struct Apps {
     engine: Engine,
     secrets: Secrets,
     ready_timeout: Duration,
-}
-
-fn to_json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("canonical state serializes")
-}
-
-fn parse<T: serde::de::DeserializeOwned>(value: &Option<Value>) -> Result<T, Error> {
-    let value = value
-        .as_ref()
-        .ok_or_else(|| Error::internal("the change carries no state"))?;
-    serde_json::from_value(value.clone()).map_err(|error| {
-        Error::internal(format!(
-            "the change is not in this provider's form: {error}"
-        ))
-    })
 }
 
 impl Provider for Apps {
@@ -227,7 +213,7 @@ impl Apps {
                         rollout.remove(&change.id, grace).map(|()| None)
                     }
                     _ => {
-                        let app: App = parse(&change.desired)?;
+                        let app: App = required_state(&change.desired)?;
                         rollout.apply(&app, &self.address("app", &change.id))?;
                         Ok(Some(to_json(&app)))
                     }

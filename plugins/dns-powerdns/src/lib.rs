@@ -16,6 +16,7 @@ mod canonical;
 mod spec;
 
 use api::{Api, RrSetChange, ZoneSummary};
+use cairn_sdk::spec::to_json;
 use cairn_sdk::{
     Action, Change, DiffInput, Error, ErrorKind, Observed, Outcome, Provider, ProviderInfo,
     Resource, Scope, Secrets, Validation, diff,
@@ -130,10 +131,6 @@ impl Provider for PowerDns {
 }
 
 cairn_sdk::export_provider!(PowerDns);
-
-fn to_json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("canonical state serializes")
-}
 
 fn parse<T: serde::de::DeserializeOwned>(value: &Option<Value>) -> Option<T> {
     value

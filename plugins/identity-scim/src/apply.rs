@@ -14,6 +14,7 @@ use crate::schema::PATCH_OP;
 use crate::user::{self, REMOVAL_DELETE, ScimUser, User};
 use cairn_sdk::http::Method;
 use cairn_sdk::serde_json::{Value, json};
+use cairn_sdk::spec::{required_state, to_json};
 use cairn_sdk::{Action, Change, Error, ErrorKind, Outcome, Secrets};
 use std::collections::HashMap;
 
@@ -34,21 +35,6 @@ pub struct Apply<'a> {
     user_ids: HashMap<String, String>,
     /// A member's value on the server → userName.
     member_names: HashMap<String, String>,
-}
-
-fn parse<T: serde::de::DeserializeOwned>(value: &Option<Value>) -> Result<T, Error> {
-    let value = value
-        .as_ref()
-        .ok_or_else(|| Error::internal("the change carries no state"))?;
-    serde_json::from_value(value.clone()).map_err(|error| {
-        Error::internal(format!(
-            "the change is not in this provider's form: {error}"
-        ))
-    })
-}
-
-fn to_json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("canonical state serializes")
 }
 
 impl<'a> Apply<'a> {
@@ -146,12 +132,12 @@ impl<'a> Apply<'a> {
         match change.action {
             Action::NoOp => Ok(change.observed.clone()),
             Action::Create => {
-                let desired: User = parse(&change.desired)?;
+                let desired: User = required_state(&change.desired)?;
                 self.create_user(&desired, &change.id).map(Some)
             }
             Action::Update | Action::Replace => {
-                let desired: User = parse(&change.desired)?;
-                let observed: User = parse(&change.observed)?;
+                let desired: User = required_state(&change.desired)?;
+                let observed: User = required_state(&change.observed)?;
                 let send_password = change.fields.iter().any(|field| field.path == "password");
                 let mut fields: Vec<String> = change
                     .fields
@@ -164,7 +150,7 @@ impl<'a> Apply<'a> {
                     .map(Some)
             }
             Action::Delete => {
-                let observed: User = parse(&change.observed)?;
+                let observed: User = required_state(&change.observed)?;
                 self.remove_user(&observed).map(|()| None)
             }
         }
@@ -437,16 +423,16 @@ impl<'a> Apply<'a> {
         match change.action {
             Action::NoOp => Ok(change.observed.clone()),
             Action::Create => {
-                let desired: Group = parse(&change.desired)?;
+                let desired: Group = required_state(&change.desired)?;
                 self.create_group(&desired, &change.id).map(Some)
             }
             Action::Update | Action::Replace => {
-                let desired: Group = parse(&change.desired)?;
-                let observed: Group = parse(&change.observed)?;
+                let desired: Group = required_state(&change.desired)?;
+                let observed: Group = required_state(&change.observed)?;
                 self.update_group(&desired, &observed).map(Some)
             }
             Action::Delete => {
-                let observed: Group = parse(&change.observed)?;
+                let observed: Group = required_state(&change.observed)?;
                 match &observed.scim_id {
                     Some(scim_id) => {
                         let path = format!("{}/{scim_id}", self.groups_endpoint());

@@ -11,26 +11,8 @@ use crate::group::Group;
 use crate::user::{self, Attributes, REMOVAL_DEACTIVATE, REMOVAL_DELETE, User};
 use cairn_sdk::diff::{self, field_changes, summarize};
 use cairn_sdk::serde_json::{Map, Value, json};
+use cairn_sdk::spec::{from_state, to_json};
 use cairn_sdk::{Action, Change, DiffInput, Error, FieldChange, log};
-
-fn parse<T: serde::de::DeserializeOwned>(
-    value: &Option<Value>,
-    what: &str,
-) -> Result<Option<T>, Error> {
-    value
-        .as_ref()
-        .map(|value| serde_json::from_value(value.clone()))
-        .transpose()
-        .map_err(|error| {
-            Error::internal(format!(
-                "the {what} is not in this provider's form: {error}"
-            ))
-        })
-}
-
-fn to_json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("canonical state serializes")
-}
 
 /// A canonical document without the named top-level fields.
 fn without(value: &Value, fields: &[&str]) -> Map<String, Value> {
@@ -73,9 +55,9 @@ pub fn with_client_fields(observed: &User, desired: &User) -> User {
 
 /// Compares one user.
 pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Error> {
-    let desired: Option<User> = parse(&input.desired, "desired user")?;
-    let observed: Option<User> = parse(&input.observed, "observed user")?;
-    let prior: Option<User> = parse(&input.prior, "recorded user")?;
+    let desired: Option<User> = from_state(&input.desired, "desired user")?;
+    let observed: Option<User> = from_state(&input.observed, "observed user")?;
+    let prior: Option<User> = from_state(&input.prior, "recorded user")?;
     let change = |action, summary: String, fields, observed: Option<&User>| Change {
         type_name: input.type_name.clone(),
         id: input.id.clone(),
@@ -180,8 +162,8 @@ fn warn_dropped(id: &str, dropped: &[String]) {
 
 /// Compares one group: its members as a set.
 pub fn group(input: DiffInput) -> Result<Change, Error> {
-    let desired: Option<Group> = parse(&input.desired, "desired group")?;
-    let observed: Option<Group> = parse(&input.observed, "observed group")?;
+    let desired: Option<Group> = from_state(&input.desired, "desired group")?;
+    let observed: Option<Group> = from_state(&input.observed, "observed group")?;
     let view = |group: &Group| {
         Value::Object(without(
             &to_json(group),
