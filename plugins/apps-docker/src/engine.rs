@@ -188,6 +188,19 @@ impl Engine {
             .error_for_status(&format!("{method} {path}"))
     }
 
+    /// Sends a request whose goal is a state (started, stopped, gone): a
+    /// 2xx or one of `already` (the engine saying the state already holds)
+    /// is success.
+    fn reach(&self, method: Method, path: &str, already: &[u16]) -> Result<(), Error> {
+        let response = self.send(method, path, None)?;
+        if already.contains(&response.status) {
+            return Ok(());
+        }
+        response
+            .error_for_status(&format!("{method} {path}"))
+            .map(|_| ())
+    }
+
     /// `?filters=` selecting this owner's objects, and more labels.
     fn filter(&self, more: &[(&str, &str)]) -> String {
         let mut labels = vec![format!("{}={}", labels::OWNER, self.owner)];
@@ -244,40 +257,24 @@ impl Engine {
 
     /// Starts a container; one already running is fine.
     pub fn start(&self, id: &str) -> Result<(), Error> {
-        let path = format!("/containers/{id}/start");
-        let response = self.send(Method::POST, &path, None)?;
-        if response.status == 304 {
-            return Ok(());
-        }
-        response
-            .error_for_status(&format!("POST {path}"))
-            .map(|_| ())
+        self.reach(Method::POST, &format!("/containers/{id}/start"), &[304])
     }
 
     /// Stops a container, killing it after `grace_seconds`; one already
     /// stopped or gone is fine.
     pub fn stop(&self, id: &str, grace_seconds: u32) -> Result<(), Error> {
         let path = format!("/containers/{id}/stop?t={grace_seconds}");
-        let response = self.send(Method::POST, &path, None)?;
-        if matches!(response.status, 304 | 404) {
-            return Ok(());
-        }
-        response
-            .error_for_status(&format!("POST {path}"))
-            .map(|_| ())
+        self.reach(Method::POST, &path, &[304, 404])
     }
 
     /// Removes a container, stopping it first if need be; one already gone
     /// is fine.
     pub fn remove(&self, id: &str) -> Result<(), Error> {
-        let path = format!("/containers/{id}?force=true");
-        let response = self.send(Method::DELETE, &path, None)?;
-        if response.status == 404 {
-            return Ok(());
-        }
-        response
-            .error_for_status(&format!("DELETE {path}"))
-            .map(|_| ())
+        self.reach(
+            Method::DELETE,
+            &format!("/containers/{id}?force=true"),
+            &[404],
+        )
     }
 
     /// How ready a container is.
@@ -390,13 +387,6 @@ impl Engine {
 
     /// Deletes a volume or network; one already gone is fine.
     pub fn delete_named(&self, kind: &str, name: &str) -> Result<(), Error> {
-        let path = format!("/{kind}/{name}");
-        let response = self.send(Method::DELETE, &path, None)?;
-        if response.status == 404 {
-            return Ok(());
-        }
-        response
-            .error_for_status(&format!("DELETE {path}"))
-            .map(|_| ())
+        self.reach(Method::DELETE, &format!("/{kind}/{name}"), &[404])
     }
 }
