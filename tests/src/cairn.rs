@@ -262,6 +262,16 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
     }
 }
 
+/// The inside of a provider's `secrets = { … }` table: each secret read
+/// from its file.
+pub fn secret_files(secrets: &[(&str, std::path::PathBuf)]) -> String {
+    secrets
+        .iter()
+        .map(|(name, path)| format!("{name} = {{ file = {:?} }}", path.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The top of every test `cairn.toml`: the state store in the workspace,
 /// and compiled plugins shared by every test of this build.
 pub fn config_header() -> String {

@@ -214,10 +214,6 @@ impl Canaille {
                 .iter()
                 .map(|(name, path)| (*name, path.clone())),
         );
-        let secrets: Vec<String> = secrets
-            .iter()
-            .map(|(name, path)| format!("{name} = {{ file = {:?} }}", path.display().to_string()))
-            .collect();
         format!(
             r#"
 [tenants.{tenant}.providers.idp]
@@ -230,7 +226,7 @@ secrets = {{ {secrets} }}
             origin = self.scim_url.split("/scim").next().unwrap_or_default(),
             url = self.scim_url,
             token_url = self.token_url,
-            secrets = secrets.join(", "),
+            secrets = crate::cairn::secret_files(&secrets),
             more_config = if more_config.is_empty() {
                 String::new()
             } else {

@@ -79,13 +79,8 @@ impl Kube {
         more_secrets: &[(&str, PathBuf)],
         more_config: &str,
     ) -> String {
-        let mut secrets = vec![format!(
-            "token = {{ file = {:?} }}",
-            token_file.display().to_string()
-        )];
-        secrets.extend(more_secrets.iter().map(|(secret, path)| {
-            format!("{secret} = {{ file = {:?} }}", path.display().to_string())
-        }));
+        let mut secrets = vec![("token", token_file.to_path_buf())];
+        secrets.extend(more_secrets.iter().cloned());
         format!(
             r#"
 [tenants.{tenant}.providers.{name}]
@@ -100,7 +95,7 @@ secrets = {{ {secrets} }}
                 .to_string(),
             url = self.url,
             ca = self.ca.display().to_string(),
-            secrets = secrets.join(", "),
+            secrets = crate::cairn::secret_files(&secrets),
             more_config = if more_config.is_empty() {
                 String::new()
             } else {

@@ -135,10 +135,6 @@ impl Podman {
         secrets: &[(&str, PathBuf)],
         more_config: &str,
     ) -> String {
-        let secrets: Vec<String> = secrets
-            .iter()
-            .map(|(name, path)| format!("{name} = {{ file = {:?} }}", path.display().to_string()))
-            .collect();
         format!(
             r#"
 [tenants.{tenant}.providers.apps]
@@ -150,7 +146,7 @@ secrets = {{ {secrets} }}
 "#,
             plugin = crate::plugin_path("apps_docker").display().to_string(),
             url = self.url(),
-            secrets = secrets.join(", "),
+            secrets = crate::cairn::secret_files(secrets),
         )
     }
 }
