@@ -2,12 +2,12 @@
 //! plan of them, and a rolling image update of one, whole `cairn`
 //! processes.
 
-use crate::median;
+use crate::{median, timed_apply, timed_no_change_plans};
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::podman::Podman;
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Fresh engines, each deployed from scratch once.
 const ROUNDS: usize = 3;
@@ -64,24 +64,13 @@ pub fn deploy(apps: usize) -> anyhow::Result<Figures> {
         ws.repo
             .write("apps.toml", &repository(apps, "cairn-test/web:1"));
         ws.repo.commit("apps", "Bench <bench@example.org>");
-        let started = Instant::now();
-        let apply = ws.cairn(&["apply", "--yes"]);
-        figures.from_scratch.push(started.elapsed());
-        anyhow::ensure!(apply.code == 0, "the deploy failed: {}", apply.all());
-        for _ in 0..PLANS {
-            let started = Instant::now();
-            let plan = ws.cairn(&["plan"]);
-            figures.no_change.push(started.elapsed());
-            anyhow::ensure!(plan.code == 0, "the plan found changes: {}", plan.all());
-        }
+        figures.from_scratch.push(timed_apply(&ws, "the deploy")?);
+        figures.no_change.extend(timed_no_change_plans(&ws, PLANS)?);
         ws.repo
             .write("apps.toml", &repository(apps, "cairn-test/web:2"));
         ws.repo
             .commit("a new image for app00", "Bench <bench@example.org>");
-        let started = Instant::now();
-        let apply = ws.cairn(&["apply", "--yes"]);
-        figures.rolling_update.push(started.elapsed());
-        anyhow::ensure!(apply.code == 0, "the update failed: {}", apply.all());
+        figures.rolling_update.push(timed_apply(&ws, "the update")?);
     }
     Ok(figures)
 }

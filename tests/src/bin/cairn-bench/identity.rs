@@ -1,11 +1,11 @@
 //! Users and groups against a real Canaille: reconciling a directory from
 //! scratch, and a plan with nothing to change, whole `cairn` processes.
 
-use crate::median;
+use crate::{median, timed_apply, timed_no_change_plans};
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::{Canaille, Workspace};
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Fresh servers, each reconciled from scratch once.
 const ROUNDS: usize = 3;
@@ -80,16 +80,8 @@ pub fn directory(users: usize, groups: usize) -> anyhow::Result<Figures> {
             canaille.provider_table("default", ws.path(), &canaille.client_secret, &[], "")
         );
         std::fs::write(ws.config_path(), text)?;
-        let started = Instant::now();
-        let apply = ws.cairn(&["apply", "--yes"]);
-        figures.from_scratch.push(started.elapsed());
-        anyhow::ensure!(apply.code == 0, "the apply failed: {}", apply.all());
-        for _ in 0..PLANS {
-            let started = Instant::now();
-            let plan = ws.cairn(&["plan"]);
-            figures.no_change.push(started.elapsed());
-            anyhow::ensure!(plan.code == 0, "the plan found changes: {}", plan.all());
-        }
+        figures.from_scratch.push(timed_apply(&ws, "the apply")?);
+        figures.no_change.extend(timed_no_change_plans(&ws, PLANS)?);
     }
     Ok(figures)
 }

@@ -2,12 +2,12 @@
 //! scratch, a no-change plan of them, and one field changed, whole `cairn`
 //! processes.
 
-use crate::median;
+use crate::{median, timed_apply, timed_no_change_plans};
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::kube::Kube;
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Fresh API servers, each applied to from scratch once.
 const ROUNDS: usize = 3;
@@ -95,23 +95,12 @@ pub fn apply(objects: usize) -> anyhow::Result<Figures> {
         std::fs::write(ws.config_path(), text)?;
         ws.repo.write("cluster.toml", &repository(objects, "one"));
         ws.repo.commit("objects", "Bench <bench@example.org>");
-        let started = Instant::now();
-        let apply = ws.cairn(&["apply", "--yes"]);
-        figures.from_scratch.push(started.elapsed());
-        anyhow::ensure!(apply.code == 0, "the apply failed: {}", apply.all());
-        for _ in 0..PLANS {
-            let started = Instant::now();
-            let plan = ws.cairn(&["plan"]);
-            figures.no_change.push(started.elapsed());
-            anyhow::ensure!(plan.code == 0, "the plan found changes: {}", plan.all());
-        }
+        figures.from_scratch.push(timed_apply(&ws, "the apply")?);
+        figures.no_change.extend(timed_no_change_plans(&ws, PLANS)?);
         ws.repo.write("cluster.toml", &repository(objects, "two"));
         ws.repo
             .commit("one value changed", "Bench <bench@example.org>");
-        let started = Instant::now();
-        let apply = ws.cairn(&["apply", "--yes"]);
-        figures.one_field.push(started.elapsed());
-        anyhow::ensure!(apply.code == 0, "the update failed: {}", apply.all());
+        figures.one_field.push(timed_apply(&ws, "the update")?);
     }
     Ok(figures)
 }

@@ -562,6 +562,30 @@ fn record_address(index: usize) -> String {
     )
 }
 
+/// `cairn apply --yes` in `ws`, timed as a whole process; an error quoting
+/// its output, as `what` failed, unless it succeeds.
+fn timed_apply(ws: &Workspace, what: &str) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let apply = ws.cairn(&["apply", "--yes"]);
+    let took = started.elapsed();
+    anyhow::ensure!(apply.code == 0, "{what} failed: {}", apply.all());
+    Ok(took)
+}
+
+/// `cairn plan` in `ws` `count` times, each timed as a whole process; an
+/// error unless every one finds nothing to change.
+fn timed_no_change_plans(ws: &Workspace, count: usize) -> anyhow::Result<Vec<Duration>> {
+    (0..count)
+        .map(|_| {
+            let started = Instant::now();
+            let plan = ws.cairn(&["plan"]);
+            let took = started.elapsed();
+            anyhow::ensure!(plan.code == 0, "the plan found changes: {}", plan.all());
+            Ok(took)
+        })
+        .collect()
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
