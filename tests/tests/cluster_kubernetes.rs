@@ -637,15 +637,23 @@ depends_on = ["east/object/edge/Service/www", "dns/zone/example.org."]
     // pattern that matches nothing: clear errors with their places.
     ws.repo.write(
         "bad.toml",
-        "[[east.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = { name = \"x\" }\n\n[[east.object]]\napiVersion = \"v1\"\nkind = \"Secret\"\nmetadata = { name = \"s\", namespace = \"edge\" }\nstringData = { key = \"in-git\" }\n\n[[west.manifests]]\nname = \"none\"\nfiles = [\"missing/*.yaml\"]\n",
+        "[[east.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = { name = \"x\" }\n\n[[east.object]]\napiVersion = \"v1\"\nkind = \"Secret\"\nmetadata = { name = \"s\", namespace = \"edge\" }\nstringData = { key = \"in-git\" }\n\n[[west.manifests]]\nname = \"none\"\nfiles = [\"missing/*.yaml\"]\n\n[[west.manifests]]\nname = \"broken\"\nfiles = \"broken.yaml\"\n",
+    );
+    ws.repo.write(
+        "broken.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n",
     );
     ws.repo.commit("bad objects", AUTHOR);
-    ws.cairn(&["plan"])
+    ws.cairn(&["apply", "--yes"])
         .expect_code(1)
         .expect_contains("bad.toml:4")
         .expect_contains("a ConfigMap lives in a namespace")
         .expect_contains("a Secret's values never go in Git")
-        .expect_contains("`missing/*.yaml` matches no manifest of this commit");
+        .expect_contains("`missing/*.yaml` matches no manifest of this commit")
+        .expect_contains("broken.yaml is not valid YAML: line 4");
+    // Nothing of the commit was applied.
+    assert!(east.get(&["configmap", "x"]).is_none());
+    assert!(east.get(&["-n", "edge", "secret", "s"]).is_none());
 }
 
 /// Standard base64 of `text`, as a Secret's `data` holds it.
