@@ -21,7 +21,8 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
-    podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl openssh-client)
+    podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl openssh-client
+    postgresql)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -88,6 +88,10 @@ struct RawDaemon {
     multi_tenant: bool,
     #[serde(default)]
     shutdown_grace: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    lease: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,7 +210,7 @@ struct RawProvider {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// The state store URL: `sqlite:PATH`.
+    /// The state store URL: `sqlite:PATH` or `postgres://…`.
     pub state: String,
     /// Where remote repositories are cloned (`repos/`) and compiled plugins
     /// kept (`compiled/`).
@@ -232,6 +236,12 @@ pub struct DaemonConfig {
     /// The daemon serves several parties: every plugin is pinned by
     /// sha256 and every API token is set (checked when the file is read).
     pub multi_tenant: bool,
+    /// This daemon's name among those sharing the store; `None`: the host
+    /// name and the port it listens on.
+    pub id: Option<String>,
+    /// How long a tenant's lease lasts: a daemon that stops renewing its
+    /// leases has its tenants taken over within this period.
+    pub lease: Duration,
 }
 
 /// One alert sink: a URL that receives alert events as JSON.
@@ -332,6 +342,16 @@ pub const DEFAULT_MAX_DELETE_PERCENT: u8 = 30;
 /// The shortest interval accepted: a tighter loop only loads the server.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long a tenant's lease lasts by default: a daemon killed has its
+/// tenants taken over within this period; renewals cost a few queries
+/// every fifth of it.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// The shortest lease: a renewal every fifth of it must fit in it with
+/// room for slow queries, and a stuck PostgreSQL session is ended (1 s)
+/// well before four fifths of it.
+pub const MIN_LEASE: Duration = Duration::from_secs(2);
+
 /// Where the daemon listens when neither `--listen` nor `[daemon] listen`
 /// says.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
@@ -375,9 +395,11 @@ impl Config {
         let state = raw.state.unwrap_or_else(|| DEFAULT_STATE.to_string());
         let state = match state.strip_prefix("sqlite:") {
             Some(file) => format!("sqlite:{}", base.join(file).display()),
+            None if crate::store::dialect::Dialect::of_url(&state).is_some() => state,
             None => {
                 return Err(invalid(format!(
-                    "state = \"{state}\" is not supported: use \"sqlite:PATH\""
+                    "state = \"{}\" is not supported: use \"sqlite:PATH\" or \"postgres://USER@HOST:PORT/DATABASE\"",
+                    crate::store::display_url(&state)
                 )));
             }
         };
@@ -466,7 +488,25 @@ impl Config {
             .map_err(|why| invalid(format!("[daemon] shutdown_grace: {why}")))?,
             api_token: raw.daemon.as_ref().and_then(|d| d.api_token.clone()),
             multi_tenant: raw.daemon.as_ref().is_some_and(|d| d.multi_tenant),
+            id: raw.daemon.as_ref().and_then(|d| d.id.clone()),
+            lease: parse_interval(
+                raw.daemon.as_ref().and_then(|d| d.lease.as_deref()),
+                DEFAULT_LEASE,
+            )
+            .and_then(|lease| {
+                if lease < MIN_LEASE {
+                    Err(format!(
+                        "at least {MIN_LEASE:?}, so that heartbeats keep up"
+                    ))
+                } else {
+                    Ok(lease)
+                }
+            })
+            .map_err(|why| invalid(format!("[daemon] lease: {why}")))?,
         };
+        if let Some(id) = &daemon.id {
+            check_name(id).map_err(|why| invalid(format!("[daemon] id = \"{id}\": {why}")))?;
+        }
         for (name, tenant) in tenants.iter_mut() {
             tenant.allow_adopt = allow_adopt
                 .get(name)

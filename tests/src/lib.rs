@@ -11,6 +11,7 @@ pub mod kube;
 pub mod pdns;
 pub mod podman;
 pub mod ports;
+pub mod postgres;
 pub mod script_server;
 pub mod serve;
 

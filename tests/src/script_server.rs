@@ -85,6 +85,32 @@ impl ScriptServer {
         }
     }
 
+    /// Kills its process group, as a crash would.
+    pub fn kill(&mut self) {
+        let group = -(self.child.id() as i32);
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and folder (after [`Self::kill`]),
+    /// until `ready` says so within `timeout`.
+    pub fn restart(
+        &mut self,
+        script: &str,
+        timeout: Duration,
+        mut ready: impl FnMut(&mut ScriptServer) -> bool,
+    ) {
+        let fresh = Self::spawn(script, &self.dir, self.port)
+            .unwrap_or_else(|error| panic!("{script} did not start again: {error}"));
+        let _ = std::mem::replace(self, fresh);
+        if let Err(error) = self.wait(timeout, &mut ready) {
+            panic!("{script} did not start again: {error}");
+        }
+    }
+
     /// What it has logged.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -96,6 +122,7 @@ impl Drop for ScriptServer {
         let group = -(self.child.id() as i32);
         let _ = Command::new("kill")
             .args(["-KILL", "--", &group.to_string()])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
     }

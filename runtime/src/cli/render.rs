@@ -207,6 +207,17 @@ pub fn status(report: &serde_json::Value) {
         short(&control["last_commit"]),
         short(&control["last_applied_commit"])
     );
+    match report["lease"].as_object() {
+        Some(lease) => println!(
+            "  held by daemon {} ({}), lease token {}",
+            lease["holder"].as_str().unwrap_or("?"),
+            lease["holder_address"]
+                .as_str()
+                .unwrap_or("address unknown"),
+            lease["token"]
+        ),
+        None => println!("  held by no daemon"),
+    }
     if control["suspended"].as_bool() == Some(true) {
         println!("  {YELLOW}suspended{YELLOW:#}: automatic applies are stopped (`cairn resume`)");
     }

@@ -6,7 +6,7 @@ use super::render;
 use anyhow::Context;
 use cairn::config::Config;
 use cairn::host::PluginHost;
-use cairn::store::StateStore;
+use cairn::store::{LockMode, StateStore};
 use cairn::tenant::Tenant;
 use std::time::Duration;
 
@@ -49,19 +49,40 @@ impl Session {
     /// process left unfinished are then recorded as interrupted.
     pub async fn lock(&self) -> anyhow::Result<cairn::store::TenantLock> {
         let name = &self.tenant.name;
-        let lock = match self.store.lock_tenant(name, Duration::ZERO).await? {
+        let lock = match self
+            .store
+            .lock_tenant(name, LockMode::Exclusive, Duration::ZERO)
+            .await?
+        {
             Some(lock) => lock,
             None => {
                 render::progress(&format!(
                     "waiting for another cairn process (the daemon?) to finish with tenant {name}"
                 ));
-                self.store.lock_tenant(name, LOCK_WAIT).await?.ok_or_else(|| {
+                self.store.lock_tenant(name, LockMode::Exclusive, LOCK_WAIT).await?.ok_or_else(|| {
                     anyhow::anyhow!(
                         "tenant {name} stayed busy in another cairn process for {LOCK_WAIT:?}; nothing was applied"
                     )
                 })?
             }
         };
+        // Daemons on other hosts are not kept out by the file lock: on a
+        // shared store, a tenant a daemon reconciles is left to it.
+        if self.store.dialect() == cairn::store::dialect::Dialect::Postgres
+            && !self.store.tenant_state(name).await?.suspended
+            && let Some(lease) = self
+                .store
+                .leases()
+                .await?
+                .into_iter()
+                .find(|lease| lease.tenant == *name && lease.live)
+        {
+            anyhow::bail!(
+                "tenant {name} is reconciled by daemon {} (lease token {}); nothing was applied. Push the change to Git for it to apply, or `cairn suspend {name}` first to apply by hand",
+                lease.holder,
+                lease.token
+            );
+        }
         self.store.close_interrupted_runs(name).await?;
         Ok(lock)
     }

@@ -1,6 +1,6 @@
-//! `cairn status`: each tenant's commit, control state, last run and the
-//! status of every owned resource — from the state store, or from a
-//! running daemon's API with `--api`.
+//! `cairn status`: each tenant's commit, control state, the daemon holding
+//! it, its last run and the status of every owned resource — from the
+//! state store, or from a running daemon's API with `--api`.
 
 use super::{EXIT_OK, render};
 use anstream::println;
@@ -72,9 +72,13 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<u8> {
         }
         None => {
             let store = StateStore::open(&config.state).await?;
+            let leases = store.leases().await?;
             for name in &names {
+                let lease = leases.iter().find(|l| l.tenant == *name && l.live);
                 reports.push(serde_json::json!({
                     "name": name,
+                    "holder": lease.map(|l| l.holder.clone()),
+                    "lease": lease,
                     "control": store.tenant_state(name).await?,
                     "last_recorded_run": store.history(name, 1).await?.into_iter().next(),
                     "resources": store.statuses(name).await?,

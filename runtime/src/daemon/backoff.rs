@@ -70,14 +70,11 @@ impl<K: Eq + Hash + Clone> Backoff<K> {
             .map(|(key, _)| key)
     }
 
-    /// The earliest next attempt still in the future.
-    pub fn next_waiting(&self) -> Option<Instant> {
-        let now = Instant::now();
-        self.entries
-            .values()
-            .map(|entry| entry.next_attempt)
-            .filter(|at| *at > now)
-            .min()
+    /// The earliest next attempt, which may have come due already: a key
+    /// whose attempt came due while a run held it back is still waiting
+    /// for that attempt.
+    pub fn next_attempt(&self) -> Option<Instant> {
+        self.entries.values().map(|entry| entry.next_attempt).min()
     }
 
     /// Whether some failing key may be tried again now.
@@ -119,5 +116,20 @@ mod tests {
         assert!(backoff.succeed(&"a"));
         assert!(backoff.is_due(&"a"));
         assert_eq!(backoff.failures(&"a"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_that_came_due_is_still_the_next_one() {
+        let mut backoff = Backoff::new(Duration::from_secs(10));
+        assert_eq!(backoff.next_attempt(), None);
+        let delay = backoff.fail("a");
+        tokio::time::advance(delay + Duration::from_millis(1)).await;
+        // It came due while nothing looked: it must still wake the worker.
+        let next = backoff.next_attempt().expect("a is waiting");
+        assert!(next <= Instant::now());
+        assert!(backoff.any_due());
+        assert_eq!(backoff.waiting().count(), 0);
+        backoff.succeed(&"a");
+        assert_eq!(backoff.next_attempt(), None);
     }
 }

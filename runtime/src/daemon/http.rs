@@ -7,7 +7,7 @@ use super::auth::Access;
 use super::metrics::Metrics;
 use super::status::TenantStatus;
 use crate::secrets::SecretRef;
-use crate::store::{ResourceStatusRecord, RunRecord, StateStore, TenantState};
+use crate::store::{LeaseRecord, ResourceStatusRecord, RunRecord, StateStore, TenantState};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -39,6 +39,10 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The operator's API token, which sees everything.
     pub operator_token: Option<SecretRef>,
+    /// This daemon's name among those sharing the store.
+    pub daemon_id: String,
+    /// Why the store is unreachable, while it is.
+    pub health: super::cluster::StoreHealth,
 }
 
 /// A tenant as the HTTP side sees it.
@@ -48,6 +52,8 @@ pub struct TenantHandle {
     pub status: Arc<RwLock<TenantStatus>>,
     /// Wakes its worker.
     pub trigger: Arc<Notify>,
+    /// Whether this daemon holds the tenant's lease (runs its worker).
+    pub held: Arc<AtomicBool>,
     /// Its webhook secret, when webhooks are enabled.
     pub webhook_secret: Option<SecretRef>,
     /// Its own API token, which sees only this tenant.
@@ -60,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/cluster", get(cluster))
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{tenant}", get(tenant))
         .route("/api/v1/tenants/{tenant}/reconcile", post(reconcile))
@@ -69,6 +76,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(error) = state.health.read().expect("store health").clone() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready:\nthe state store is unreachable, nothing is applied until it answers: {error}\n"),
+        )
+            .into_response();
+    }
     if state.ready.load(Ordering::Relaxed) {
         return (StatusCode::OK, "ready\n").into_response();
     }
@@ -101,24 +115,123 @@ async fn metrics(State(state): State<AppState>, access: Access) -> Response {
                 .into_response();
         }
     }
+    let cluster = match super::metrics::cluster(&state.store).await {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::debug!(%error, "the cluster metrics are unavailable");
+            String::new()
+        }
+    };
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.encode(),
+        state.metrics.encode_with(&cluster),
     )
         .into_response()
 }
 
-async fn tenants(State(state): State<AppState>, access: Access) -> Response {
-    let visible: Vec<TenantStatus> = state
-        .tenants
-        .iter()
-        .filter(|(name, _)| access.sees(name))
-        .map(|(_, handle)| handle.status.read().expect("tenant status").clone())
+/// Each tenant's status as the daemon holding it last saw it: this
+/// daemon's own view for the tenants it holds, the holder's saved view for
+/// the others; with the lease.
+async fn cluster_statuses(
+    state: &AppState,
+    names: &[&String],
+) -> Result<Vec<TenantStatus>, crate::store::StoreError> {
+    let leases: BTreeMap<String, LeaseRecord> = state
+        .store
+        .leases()
+        .await?
+        .into_iter()
+        .map(|lease| (lease.tenant.clone(), lease))
         .collect();
-    Json(visible).into_response()
+    let saved: BTreeMap<String, String> = state
+        .store
+        .live_statuses()
+        .await?
+        .into_iter()
+        .map(|(tenant, _, json)| (tenant, json))
+        .collect();
+    Ok(names
+        .iter()
+        .map(|name| {
+            let handle = &state.tenants[*name];
+            let mut status = if handle.held.load(Ordering::Relaxed) {
+                handle.status.read().expect("tenant status").clone()
+            } else {
+                saved
+                    .get(*name)
+                    .and_then(|json| serde_json::from_str::<TenantStatus>(json).ok())
+                    .unwrap_or_else(|| handle.status.read().expect("tenant status").clone())
+            };
+            let lease = leases.get(*name).filter(|lease| lease.live);
+            status.holder = lease.map(|lease| lease.holder.clone());
+            status.lease = lease.cloned();
+            status
+        })
+        .collect())
+}
+
+/// `/api/v1/cluster`: this daemon's name, every daemon sharing the store
+/// and every tenant's lease.
+#[derive(Serialize)]
+struct ClusterView {
+    daemon: String,
+    daemons: Vec<crate::store::DaemonRecord>,
+    leases: Vec<LeaseRecord>,
+}
+
+async fn cluster(State(state): State<AppState>, access: Access) -> Response {
+    if !matches!(access, Access::Everything) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the cluster view covers every tenant: use the operator's token\n",
+        )
+            .into_response();
+    }
+    let view = async {
+        Ok::<_, crate::store::StoreError>(ClusterView {
+            daemon: state.daemon_id.clone(),
+            daemons: state.store.daemons().await?,
+            leases: state.store.leases().await?,
+        })
+    };
+    match view.await {
+        Ok(view) => Json(view).into_response(),
+        Err(error) => store_unavailable(&error),
+    }
+}
+
+async fn tenants(State(state): State<AppState>, access: Access) -> Response {
+    let names: Vec<&String> = state
+        .tenants
+        .keys()
+        .filter(|name| access.sees(name))
+        .collect();
+    match cluster_statuses(&state, &names).await {
+        Ok(statuses) => Json(statuses).into_response(),
+        Err(error) => store_unavailable(&error),
+    }
+}
+
+fn store_unavailable(error: &crate::store::StoreError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the state store is unreachable: {error}\n"),
+    )
+        .into_response()
+}
+
+/// Wakes the tenant's worker: here when this daemon holds it, otherwise
+/// through the store's trigger queue, which the holder reads.
+async fn deliver(state: &AppState, name: &str, handle: &TenantHandle) -> Response {
+    if handle.held.load(Ordering::Relaxed) {
+        handle.trigger.notify_one();
+    } else if let Err(error) = state.store.push_trigger(name).await {
+        return store_unavailable(&error);
+    }
+    (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()
 }
 
 /// `POST /api/v1/tenants/T/reconcile`: fetch and reconcile now.
@@ -128,10 +241,7 @@ async fn reconcile(
     access: Access,
 ) -> Response {
     match state.tenants.get(&name) {
-        Some(handle) if access.sees(&name) => {
-            handle.trigger.notify_one();
-            (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()
-        }
+        Some(handle) if access.sees(&name) => deliver(&state, &name, handle).await,
         _ => not_found(&name),
     }
 }
@@ -153,11 +263,11 @@ async fn tenant(
     access: Access,
 ) -> Response {
     // A tenant outside the token's reach does not exist for it.
-    let Some(handle) = state.tenants.get(&name).filter(|_| access.sees(&name)) else {
+    if !state.tenants.contains_key(&name) || !access.sees(&name) {
         return not_found(&name);
-    };
-    let status = handle.status.read().expect("tenant status").clone();
+    }
     let detail = async {
+        let status = cluster_statuses(&state, &[&name]).await?.remove(0);
         Ok::<_, crate::store::StoreError>(TenantDetail {
             status,
             control: state.store.tenant_state(&name).await?,
@@ -167,6 +277,7 @@ async fn tenant(
     };
     match detail.await {
         Ok(detail) => Json(detail).into_response(),
+        Err(error) if error.is_unreachable() => store_unavailable(&error),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
     }
 }
@@ -226,8 +337,7 @@ async fn webhook(
         )
             .into_response();
     }
-    handle.trigger.notify_one();
-    (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()
+    deliver(&state, &name, handle).await
 }
 
 /// Checks `sha256=HEX` against HMAC-SHA256 of `body`, in constant time.

@@ -1,6 +1,7 @@
 //! The daemon's Prometheus metrics, served at `/metrics` in the text
 //! exposition format.
 
+use crate::store::{StateStore, StoreError};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -237,4 +238,101 @@ impl Metrics {
             .expect("writing to a String cannot fail");
         text
     }
+
+    /// This daemon's metrics followed by `cluster`'s (see [`cluster`]), in
+    /// one exposition with one end marker.
+    pub fn encode_with(&self, cluster: &str) -> String {
+        let own = self.encode();
+        if cluster.is_empty() {
+            return own;
+        }
+        let body = own.strip_suffix("# EOF\n").unwrap_or(&own);
+        format!("{body}{cluster}")
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HolderLabels {
+    tenant: String,
+    daemon: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    tenant: String,
+    status: String,
+}
+
+/// Metrics of every tenant and daemon sharing the store, read from it at
+/// each scrape, so that any daemon answers for the whole cluster: daemons
+/// alive, who holds each tenant and with which token, owned resources by
+/// status, changes in flight, last successful apply.
+pub async fn cluster(store: &StateStore) -> Result<String, StoreError> {
+    let daemons = store.daemons().await?;
+    let leases = store.leases().await?;
+    let counts = store.cluster_counts().await?;
+    let mut registry = Registry::with_prefix("cairn_cluster");
+    let alive = Gauge::<i64>::default();
+    alive.set(daemons.iter().filter(|d| d.alive).count() as i64);
+    registry.register("daemons", "Daemons alive on this state store", alive);
+    let holders = Family::<HolderLabels, Gauge>::default();
+    let tokens = Family::<TenantLabel, Gauge>::default();
+    for lease in leases.iter().filter(|lease| lease.live) {
+        holders
+            .get_or_create(&HolderLabels {
+                tenant: lease.tenant.clone(),
+                daemon: lease.holder.clone(),
+            })
+            .set(1);
+        tokens
+            .get_or_create(&TenantLabel {
+                tenant: lease.tenant.clone(),
+            })
+            .set(lease.token);
+    }
+    registry.register(
+        "tenant_holder",
+        "1 for the daemon holding each tenant's lease",
+        holders,
+    );
+    registry.register(
+        "lease_token",
+        "The fencing token of each tenant's lease",
+        tokens,
+    );
+    let resources = Family::<StatusLabels, Gauge>::default();
+    for (tenant, status, count) in counts.resources {
+        resources
+            .get_or_create(&StatusLabels { tenant, status })
+            .set(count);
+    }
+    registry.register(
+        "resources",
+        "Owned resources by status: in-sync, drifted, failed, pending",
+        resources,
+    );
+    let in_flight = Family::<TenantLabel, Gauge>::default();
+    for (tenant, count) in counts.intents {
+        in_flight.get_or_create(&TenantLabel { tenant }).set(count);
+    }
+    registry.register(
+        "changes_in_flight",
+        "Changes journaled and not yet recorded (a holder died during them)",
+        in_flight,
+    );
+    let applied = Family::<TenantLabel, Gauge<f64, AtomicU64>>::default();
+    for (tenant, at) in counts.last_applied {
+        applied
+            .get_or_create(&TenantLabel { tenant })
+            .set(at as f64 / 1000.0);
+    }
+    registry.register(
+        "last_applied_timestamp_seconds",
+        "When each tenant's last commit was applied with success (Unix time)",
+        applied,
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry)
+        .expect("writing to a String cannot fail");
+    Ok(text)
 }

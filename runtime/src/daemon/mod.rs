@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod backoff;
+pub mod cluster;
 pub mod http;
 pub mod metrics;
 pub mod status;
@@ -31,7 +32,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use worker::Worker;
 
 /// Why the daemon could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         on_signal.cancel();
     });
     let store = StateStore::open(&config.state).await?;
+    let health: cluster::StoreHealth = Arc::new(RwLock::new(None));
     let metrics = Arc::new(Metrics::default());
     let mut host = PluginHost::new(Some(config.cache_dir.join("compiled")))?;
     let observed = metrics.clone();
@@ -92,6 +93,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
             TenantHandle {
                 status: Arc::new(RwLock::new(TenantStatus::new(name, &tenant.reference))),
                 trigger: Arc::new(Notify::new()),
+                held: Arc::new(AtomicBool::new(false)),
                 webhook_secret: tenant.webhook_secret.clone(),
                 api_token: tenant.api_token.clone(),
             },
@@ -114,13 +116,20 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
             address: address.clone(),
             source,
         })?;
-    tracing::info!(address = %local, tenants = config.tenants.len(), "cairn daemon listening");
+    let daemon_id = config
+        .daemon
+        .id
+        .clone()
+        .unwrap_or_else(|| cluster::default_id(local));
+    tracing::info!(address = %local, daemon = %daemon_id, tenants = config.tenants.len(), "cairn daemon listening");
     let app_state = AppState {
         tenants: handles.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
         ready: ready.clone(),
         operator_token: config.daemon.api_token.clone(),
+        daemon_id: daemon_id.clone(),
+        health: health.clone(),
     };
     if !auth::required(&app_state) {
         tracing::warn!(
@@ -140,61 +149,64 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         }
     });
 
-    // Load every tenant's plugins in parallel; each starts working as soon
-    // as it is loaded.
+    // Load every tenant's plugins in parallel; the cluster then starts a
+    // worker for each tenant whose lease this daemon holds.
     let mut loading = Vec::new();
     for (name, tenant_config) in &config.tenants {
         let handle = handles[name].clone();
-        let (config, host, store, alerts, metrics, shutdown) = (
-            config.clone(),
-            host.clone(),
-            store.clone(),
-            alerts.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        );
+        let (config, host) = (config.clone(), host.clone());
         let tenant_config = tenant_config.clone();
+        let name = name.clone();
         loading.push(tokio::spawn(async move {
             match Tenant::open(&config, &tenant_config, &host).await {
                 Ok(tenant) => {
                     handle.status.write().expect("tenant status").loaded = true;
-                    let worker = Worker::new(tenant, store, alerts, metrics, handle.status.clone(), handle.trigger.clone(), shutdown);
-                    Ok(tokio::spawn(worker.run()))
+                    (name, Some(tenant))
                 }
                 Err(error) => {
                     tracing::error!(tenant = %tenant_config.name, %error, "cannot load the tenant's plugins");
                     handle.status.write().expect("tenant status").load_error = Some(error.to_string());
-                    Err(())
+                    (name, None)
                 }
             }
         }));
     }
-    let mut workers = Vec::new();
-    let mut all_loaded = true;
+    let mut tenants = BTreeMap::new();
     for task in loading {
-        match task.await {
-            Ok(Ok(worker)) => workers.push(worker),
-            _ => all_loaded = false,
+        if let Ok((name, tenant)) = task.await {
+            tenants.insert(name, tenant);
         }
     }
+    let all_loaded = tenants.values().all(Option::is_some) && tenants.len() == config.tenants.len();
     ready.store(all_loaded, Ordering::Relaxed);
     metrics.set_ready(all_loaded);
     if all_loaded {
-        tracing::info!("every tenant is loaded; ready");
+        tracing::info!(daemon = %daemon_id, "every tenant is loaded; ready");
     }
 
     tokio::spawn(trim::return_freed_memory(shutdown.clone()));
 
-    shutdown.cancelled().await;
-    let grace = config.daemon.shutdown_grace;
-    let stopping = async {
-        futures::future::join_all(workers).await;
-        let _ = server.await;
+    let context = cluster::WorkerContext {
+        store,
+        alerts,
+        metrics,
+        handles,
+        shutdown: shutdown.clone(),
     };
-    if tokio::time::timeout(grace, stopping).await.is_err() {
+    let cluster = cluster::Cluster::new(
+        daemon_id,
+        local.to_string(),
+        config.daemon.lease,
+        context,
+        tenants,
+        health,
+    );
+    let grace = config.daemon.shutdown_grace;
+    cluster.run(grace).await;
+    if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!(
             ?grace,
-            "runs or requests were still in flight after the grace period; changes cut off are journaled and found out on the next start"
+            "requests were still in flight after the grace period"
         );
     }
     Ok(())

@@ -1,10 +1,11 @@
 //! What the daemon knows of each tenant between runs, for the status API.
 
 use crate::source::CommitInfo;
-use serde::Serialize;
+use crate::store::LeaseRecord;
+use serde::{Deserialize, Serialize};
 
 /// Why a reconcile ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     /// The first run after start.
@@ -20,7 +21,7 @@ pub enum Trigger {
 }
 
 /// The last reconcile of a tenant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LastRun {
     /// When it finished, RFC 3339.
     pub at: String,
@@ -40,7 +41,7 @@ pub struct LastRun {
 }
 
 /// A tenant's live status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantStatus {
     /// The tenant.
     pub name: String,
@@ -62,6 +63,11 @@ pub struct TenantStatus {
     pub drifted: Vec<String>,
     /// Resources waiting for a retry after a failure.
     pub retrying: Vec<String>,
+    /// The daemon reconciling the tenant, while one holds its lease.
+    pub holder: Option<String>,
+    /// The tenant's lease, while one is held (filled in by the status API).
+    #[serde(default)]
+    pub lease: Option<LeaseRecord>,
 }
 
 impl TenantStatus {
@@ -78,6 +84,8 @@ impl TenantStatus {
             blocked: Vec::new(),
             drifted: Vec::new(),
             retrying: Vec::new(),
+            holder: None,
+            lease: None,
         }
     }
 }

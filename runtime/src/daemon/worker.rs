@@ -13,7 +13,7 @@ use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError, P
 use crate::reconcile;
 use crate::source::CommitInfo;
 use crate::store::{
-    ActionRecord, ActionResult, InventoryChange, ResourceStatus, StateStore, StoreError,
+    ActionRecord, ActionResult, InventoryChange, LockMode, ResourceStatus, StateStore, StoreError,
 };
 use crate::tenant::Tenant;
 use std::collections::HashSet;
@@ -31,6 +31,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// The longest a failing tenant or resource waits between attempts.
 const RETRY_CAP: Duration = Duration::from_secs(300);
 
+/// The shortest wait before a retry that is already due.
+const RETRY_FLOOR: Duration = Duration::from_millis(50);
+
 /// Spread of the poll interval (±10%), so that tenants do not poll in step.
 const POLL_JITTER: f64 = 0.1;
 
@@ -47,13 +50,21 @@ struct RunFailure {
 
 impl From<StoreError> for RunFailure {
     fn from(error: StoreError) -> Self {
+        let kind = match &error {
+            StoreError::Fenced { .. } => LEASE_LOST,
+            _ => "store",
+        };
         Self {
-            kind: "store",
+            kind,
             alert: AlertKind::ApplyFailed,
             message: error.to_string(),
         }
     }
 }
+
+/// The failure kind of a run cut short because the daemon lost the
+/// tenant's lease: the new holder carries on, so it is not alerted.
+const LEASE_LOST: &str = "lease";
 
 /// A tenant's loop and what it remembers between runs.
 pub struct Worker {
@@ -105,8 +116,9 @@ impl Worker {
         }
     }
 
-    /// Runs until shutdown.
-    pub async fn run(mut self) {
+    /// Runs until shutdown (or until the daemon gives the tenant up), and
+    /// hands the tenant back.
+    pub async fn run(mut self) -> Tenant {
         let interval = self.tenant.config.interval;
         let drift_interval = self.tenant.config.drift_interval;
         let mut next_poll = Instant::now();
@@ -114,7 +126,12 @@ impl Worker {
         let mut trigger = Trigger::Start;
         loop {
             if trigger != Trigger::Start {
-                let retry = self.resources.next_waiting();
+                // A retry that came due during the last run is made now
+                // (after a short pause, so that nothing can spin).
+                let retry = self
+                    .resources
+                    .next_attempt()
+                    .map(|at| at.max(Instant::now() + RETRY_FLOOR));
                 let wake = [Some(next_poll), Some(next_drift), retry]
                     .into_iter()
                     .flatten()
@@ -151,6 +168,7 @@ impl Worker {
             trigger = Trigger::Poll;
         }
         tracing::info!(tenant = %self.tenant.name, "stopped");
+        self.tenant
     }
 
     /// One run; returns whether it failed as a whole.
@@ -165,14 +183,18 @@ impl Worker {
             Ok(None) => (None, None),
             Err(failure) => {
                 self.metrics.error(&name, failure.kind);
-                self.alerts.raise(
-                    &name,
-                    failure.alert,
-                    TENANT_KEY,
-                    commit.as_deref(),
-                    None,
-                    &failure.message,
-                );
+                if failure.kind == LEASE_LOST {
+                    tracing::warn!(tenant = %name, error = %failure.message, "run stopped: the tenant's lease is gone");
+                } else {
+                    self.alerts.raise(
+                        &name,
+                        failure.alert,
+                        TENANT_KEY,
+                        commit.as_deref(),
+                        None,
+                        &failure.message,
+                    );
+                }
                 let run = LastRun {
                     at: now_rfc3339(),
                     trigger,
@@ -202,14 +224,38 @@ impl Worker {
             Some(run) => self.metrics.run(&name, &run.outcome, duration),
             None => self.metrics.check(&name, duration),
         }
-        let mut status = self.status.write().expect("tenant status");
-        if let Some(mut run) = last_run {
-            run.duration_ms = duration.as_millis() as u64;
-            status.last_run = Some(run);
-            status.last_error = error;
+        let ran = last_run.is_some();
+        let snapshot = {
+            let mut status = self.status.write().expect("tenant status");
+            if let Some(mut run) = last_run {
+                run.duration_ms = duration.as_millis() as u64;
+                status.last_run = Some(run);
+                status.last_error = error;
+            }
+            status.retrying = self.resources.waiting().map(ToString::to_string).collect();
+            status.clone()
+        };
+        // A check that found nothing to do changes nothing worth saving.
+        if ran {
+            self.publish(&snapshot).await;
         }
-        status.retrying = self.resources.waiting().map(ToString::to_string).collect();
         failed
+    }
+
+    /// Saves the tenant's live status in the store, for the status API of
+    /// every daemon sharing it.
+    async fn publish(&self, status: &TenantStatus) {
+        let Some(holder) = status.holder.as_deref() else {
+            return;
+        };
+        let json = serde_json::to_string(status).expect("a tenant status serializes");
+        if let Err(error) = self
+            .store
+            .save_live_status(&self.tenant.name, holder, &json)
+            .await
+        {
+            tracing::debug!(tenant = %self.tenant.name, %error, "the live status was not saved");
+        }
     }
 
     /// Fetches, and when anything moved, plans and applies. `Ok(None)`
@@ -220,7 +266,11 @@ impl Worker {
         drift_due: bool,
     ) -> Result<Option<LastRun>, RunFailure> {
         let name = self.tenant.name.clone();
-        let Some(_lock) = self.store.lock_tenant(&name, LOCK_WAIT).await? else {
+        let Some(_lock) = self
+            .store
+            .lock_tenant(&name, LockMode::Shared, LOCK_WAIT)
+            .await?
+        else {
             tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
             return Ok(None);
         };
@@ -291,6 +341,10 @@ impl Worker {
         // their retry, and whatever depends on them.
         let mut excluded: HashSet<Address> = HashSet::new();
         if !self.tenant.config.self_heal {
+            // Drift is reported, not repaired: nothing to retry for it.
+            for address in &drifted {
+                self.resources.succeed(address);
+            }
             excluded.extend(drifted.iter().cloned());
         }
         excluded.extend(

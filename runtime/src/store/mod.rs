@@ -1,26 +1,67 @@
 //! The state store: the inventory of objects Cairn owns, the runs of plan
-//! and apply, and the append-only audit log. SQLite is the embedded
-//! default; the schema lives in `migrations/` and is applied on open.
+//! and apply, the append-only audit log, and — when several daemons share
+//! one store — their leases. SQLite (`sqlite:PATH`) is the embedded
+//! default; PostgreSQL (`postgres://…`) lets several daemons share one
+//! store. Both get the same schema from `migrations/<engine>/`, applied on
+//! open, and the same queries ([`dialect`]).
 //!
 //! Every action is recorded together with its effect on the inventory in
-//! one transaction, so the two never disagree.
+//! one transaction, so the two never disagree. A store opened for a
+//! daemon's worker carries the tenant's lease ([`Fence`]): each of its
+//! write transactions first checks, in the same transaction, that the
+//! lease still has the worker's token, so a daemon that lost the tenant
+//! cannot write for it.
+
+mod batch;
+pub mod cluster;
+pub mod dialect;
 
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
+pub use cluster::{DaemonRecord, Fence, LeaseRecord};
+use dialect::Dialect;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::path::Path;
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Row};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How long a writer waits for another process holding the database lock
-/// (a concurrent `cairn plan`, say) before failing.
+/// How long a SQLite writer waits for another process holding the database
+/// lock (a concurrent `cairn plan`, say) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connections kept open: SQLite has one writer at a time, readers are few.
-const MAX_CONNECTIONS: u32 = 4;
+/// Connections kept open to SQLite: one writer at a time, readers are few.
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// Connections each process keeps open to PostgreSQL: a daemon's workers
+/// write one transaction at a time each, and twelve daemons stay within
+/// PostgreSQL's default of 100 connections.
+const POSTGRES_CONNECTIONS: u32 = 8;
+
+/// How long getting a connection is tried (the pool reconnects meanwhile)
+/// before the store counts as unreachable: it rides out a dropped
+/// connection or a quick server restart, and stays well inside the
+/// shortest lease's renewal period.
+const RETRY_WINDOW: Duration = Duration::from_secs(3);
+
+/// The first wait before trying an unreachable store again; it doubles.
+const RETRY_FIRST_WAIT: Duration = Duration::from_millis(100);
+
+/// PostgreSQL ends a session that sits inside a transaction this long
+/// (`idle_in_transaction_session_timeout`). Cairn's transactions hold no
+/// waits of their own, so only a paused or wedged process hits it — and
+/// then its lock on a lease row is released, so the other daemons can take
+/// the tenant over within the lease period. At most the shortest lease's
+/// four fifths.
+const POSTGRES_IDLE_IN_TRANSACTION: Duration = Duration::from_millis(1000);
+
+/// How long a PostgreSQL statement waits for a row lock before failing
+/// (`lock_timeout`): a lease row locked by a stuck session never stalls a
+/// daemon's heartbeat for longer.
+const POSTGRES_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What went wrong with the state store.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +69,7 @@ pub enum StoreError {
     /// The database could not be opened or migrated.
     #[error("cannot open the state store {url}: {reason}")]
     Open {
-        /// The store's URL.
+        /// The store's URL, without its password.
         url: String,
         /// Why.
         reason: String,
@@ -39,6 +80,59 @@ pub enum StoreError {
     /// A stored value is not what this version of Cairn wrote.
     #[error("the state store holds a value this version cannot read ({0})")]
     Corrupt(String),
+    /// The daemon no longer holds the tenant's lease: another daemon took
+    /// it over, or it could not be renewed in time. Nothing was written.
+    #[error(
+        "this daemon no longer holds the lease of tenant {tenant} (token {token}): {reason}; nothing was written"
+    )]
+    Fenced {
+        /// The tenant.
+        tenant: String,
+        /// The token the write carried.
+        token: i64,
+        /// What was found.
+        reason: &'static str,
+    },
+}
+
+impl StoreError {
+    /// Whether the store could not be reached (as opposed to refusing a
+    /// query): trying again later may succeed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Query(error) if is_transient(error))
+    }
+}
+
+/// Errors of a connection rather than of a query: the server is down,
+/// restarting or unreachable.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            // 08: connection exception; 57P01–57P03: the server shuts down
+            // or is still starting.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// `url` without its password, for messages.
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// The result type of this module.
@@ -168,6 +262,10 @@ pub struct RunRecord {
     pub changes: i64,
     /// Changes that failed.
     pub failures: i64,
+    /// The daemon that made it, when a daemon did.
+    pub daemon: Option<String>,
+    /// The lease token it held then.
+    pub lease_token: Option<i64>,
     /// The actions.
     pub actions: Vec<AuditRecord>,
 }
@@ -278,16 +376,31 @@ pub struct ResourceStatusRecord {
 /// The state store.
 #[derive(Debug, Clone)]
 pub struct StateStore {
-    pool: SqlitePool,
-    locks_dir: std::path::PathBuf,
+    pool: AnyPool,
+    dialect: Dialect,
+    locks_dir: PathBuf,
+    /// Set for a daemon's worker: every write checks the tenant's lease.
+    fence: Option<Arc<Fence>>,
 }
 
-/// Exclusive use of one tenant by this process: while it is held, no other
-/// `cairn` process (the daemon, a CLI apply) reconciles the tenant. It is an
-/// OS file lock, so a process that dies releases it at once.
+/// A tenant's file lock on this host, which keeps a CLI reconcile and
+/// the daemons' runs apart: the CLI takes it exclusively, daemons share it
+/// (they keep out of each other's way by leases, and a daemon paused in a
+/// run must not stall the one that took its tenant over). It is an OS file
+/// lock, so a process that dies releases it at once.
 #[derive(Debug)]
 pub struct TenantLock {
     _file: std::fs::File,
+}
+
+/// How a tenant's file lock is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// By a CLI command: alone.
+    Exclusive,
+    /// By a daemon's run: beside other daemons' runs, never beside a CLI
+    /// command.
+    Shared,
 }
 
 /// How often a busy tenant lock is tried again.
@@ -301,48 +414,175 @@ pub fn now_ms() -> i64 {
 }
 
 impl StateStore {
-    /// Opens (creating when missing) the store at `url` (`sqlite:PATH`) and
-    /// applies pending migrations.
+    /// Opens the store at `url` (`sqlite:PATH`, created when missing, or
+    /// `postgres://USER@HOST:PORT/DATABASE`) and applies pending
+    /// migrations.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn open(url: &str) -> Result<Self> {
         let fail = |reason: String| StoreError::Open {
-            url: url.to_string(),
+            url: display_url(url),
             reason,
         };
-        if let Some(path) = url.strip_prefix("sqlite:")
-            && let Some(parent) = Path::new(path).parent()
-        {
-            std::fs::create_dir_all(parent)
-                .map_err(|error| fail(format!("cannot create {}: {error}", parent.display())))?;
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|error| fail(error.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(|error| fail(error.to_string()))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|error| fail(error.to_string()))?;
-        let database = url.strip_prefix("sqlite:").unwrap_or(url);
-        let locks_dir = Path::new(database)
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("locks");
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(url).ok_or_else(|| {
+            fail("use sqlite:PATH or postgres://USER@HOST:PORT/DATABASE".to_string())
+        })?;
+        let (pool, locks_dir) = match dialect {
+            Dialect::Sqlite => {
+                let path = url.strip_prefix("sqlite:").unwrap_or(url);
+                let parent = Path::new(path).parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(parent).map_err(|error| {
+                    fail(format!("cannot create {}: {error}", parent.display()))
+                })?;
+                let options = AnyConnectOptions::from_str(&format!("{url}?mode=rwc"))
+                    .map_err(|error| fail(error.to_string()))?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(SQLITE_CONNECTIONS)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            let pragmas = format!(
+                                "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;",
+                                BUSY_TIMEOUT.as_millis()
+                            );
+                            connection.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(|error| fail(error.to_string()))?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .map_err(|error| fail(error.to_string()))?;
+                (pool, parent.join("locks"))
+            }
+            Dialect::Postgres => {
+                let options =
+                    AnyConnectOptions::from_str(url).map_err(|error| fail(error.to_string()))?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(RETRY_WINDOW)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            let settings = format!(
+                                "SET idle_in_transaction_session_timeout = {}; SET lock_timeout = {};",
+                                POSTGRES_IDLE_IN_TRANSACTION.as_millis(),
+                                POSTGRES_LOCK_TIMEOUT.as_millis()
+                            );
+                            connection.execute(sqlx::AssertSqlSafe(settings)).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(|error| {
+                        fail(format!(
+                            "{error}. Is PostgreSQL running there, and may this user connect?"
+                        ))
+                    })?;
+                // The migrator holds an advisory lock: daemons starting
+                // together migrate once.
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&pool)
+                    .await
+                    .map_err(|error| fail(error.to_string()))?;
+                // File locks only keep processes of one host apart; the
+                // folder is per store.
+                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(url.as_bytes()));
+                let locks = std::env::temp_dir().join(format!("cairn-locks-{}", &digest[..16]));
+                (pool, locks)
+            }
+        };
         std::fs::create_dir_all(&locks_dir)
             .map_err(|error| fail(format!("cannot create {}: {error}", locks_dir.display())))?;
-        Ok(Self { pool, locks_dir })
+        Ok(Self {
+            pool,
+            dialect,
+            locks_dir,
+            fence: None,
+        })
+    }
+
+    /// The engine behind the store.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// This store, for the worker of the tenant `fence` names: every write
+    /// it makes checks the lease first.
+    pub fn fenced(&self, fence: Arc<Fence>) -> Self {
+        Self {
+            fence: Some(fence),
+            ..self.clone()
+        }
+    }
+
+    /// A query in this store's dialect.
+    fn query(&self, text: &str) -> sqlx::query::Query<'static, Any, AnyArguments> {
+        sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(text).into_owned()))
+    }
+
+    /// A connection, trying again for [`RETRY_WINDOW`] when the store is
+    /// unreachable.
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        let deadline = tokio::time::Instant::now() + RETRY_WINDOW;
+        let mut wait = RETRY_FIRST_WAIT;
+        loop {
+            match self.pool.acquire().await {
+                Ok(connection) => return Ok(connection),
+                Err(error)
+                    if is_transient(&error) && tokio::time::Instant::now() + wait < deadline =>
+                {
+                    tracing::debug!(%error, "the state store is unreachable; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// A transaction on a connection from [`Self::connection`].
+    async fn transaction(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        Ok(sqlx::Transaction::begin(self.connection().await?, None).await?)
+    }
+
+    /// A write transaction. For a fenced store it starts by checking (and
+    /// locking, until the commit) the tenant's lease row: if another daemon
+    /// took the tenant over, nothing is written.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        if let Some(fence) = &self.fence {
+            fence.check_clock()?;
+        }
+        let mut transaction = self.transaction().await?;
+        if let Some(fence) = &self.fence {
+            let held = self
+                .query("UPDATE leases SET holder = holder WHERE tenant = ? AND holder = ? AND token = ?")
+                .bind(fence.tenant.clone())
+                .bind(fence.holder.clone())
+                .bind(fence.token)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+            if held == 0 {
+                fence.lose();
+                return Err(fence.error("another daemon holds it now"));
+            }
+        }
+        Ok(transaction)
     }
 
     /// Takes the tenant's lock, waiting up to `wait` for another process
     /// to release it; `None` when it stayed busy.
-    pub async fn lock_tenant(&self, tenant: &str, wait: Duration) -> Result<Option<TenantLock>> {
+    pub async fn lock_tenant(
+        &self,
+        tenant: &str,
+        mode: LockMode,
+        wait: Duration,
+    ) -> Result<Option<TenantLock>> {
         let path = self.locks_dir.join(format!("{tenant}.lock"));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -355,7 +595,11 @@ impl StateStore {
             })?;
         let deadline = std::time::Instant::now() + wait;
         loop {
-            match file.try_lock() {
+            let attempt = match mode {
+                LockMode::Exclusive => file.try_lock(),
+                LockMode::Shared => file.try_lock_shared(),
+            };
+            match attempt {
                 Ok(()) => return Ok(Some(TenantLock { _file: file })),
                 Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(LOCK_RETRY).await;
@@ -374,18 +618,29 @@ impl StateStore {
     /// Every object the tenant owns, by address.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn owned(&self, tenant: &str) -> Result<Vec<OwnedResource>> {
-        // One JSON document for the whole inventory: SQLite builds it in one
-        // step, where fetching ten thousand rows one by one costs ten times
-        // as much.
-        let document: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(
-                 address, spec_digest, json(state), json(lifecycle), json(depends_on),
-                 commit_id, pending))
-             FROM (SELECT * FROM resources WHERE tenant = ? ORDER BY address)",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await?;
+        // One JSON document for the whole inventory: the engine builds it in
+        // one step, where fetching ten thousand rows one by one costs ten
+        // times as much.
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "SELECT json_group_array(json_array(
+                     address, spec_digest, json(state), json(lifecycle), json(depends_on),
+                     commit_id, pending))
+                 FROM (SELECT * FROM resources WHERE tenant = ? ORDER BY address)"
+            }
+            Dialect::Postgres => {
+                "SELECT CAST(COALESCE(json_agg(json_build_array(
+                     address, spec_digest, CAST(state AS json), CAST(lifecycle AS json),
+                     CAST(depends_on AS json), commit_id, pending) ORDER BY address), '[]') AS text)
+                 FROM resources WHERE tenant = ?"
+            }
+        };
+        let document: String = self
+            .query(sql)
+            .bind(tenant.to_string())
+            .fetch_one(&mut *self.connection().await?)
+            .await?
+            .try_get(0)?;
         type Row = (
             Address,
             String,
@@ -416,21 +671,27 @@ impl StateStore {
     }
 
     /// Marks the tenant's runs that never finished (their process died) as
-    /// `interrupted`; call it holding the tenant's lock, so that no live run
-    /// is among them. Returns how many there were.
+    /// `interrupted`; call it holding the tenant's lock (and, in a daemon,
+    /// its lease), so that no live run is among them. Returns how many
+    /// there were.
     pub async fn close_interrupted_runs(&self, tenant: &str) -> Result<u64> {
-        let result = sqlx::query(
-            "UPDATE runs SET outcome = 'interrupted', finished_at = ?
-             WHERE tenant = ? AND finished_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(tenant)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected())
+        let mut transaction = self.begin_write().await?;
+        let closed = self
+            .query(
+                "UPDATE runs SET outcome = 'interrupted', finished_at = ?
+                 WHERE tenant = ? AND finished_at IS NULL",
+            )
+            .bind(now_ms())
+            .bind(tenant.to_string())
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        transaction.commit().await?;
+        Ok(closed)
     }
 
-    /// Starts a run and returns its number.
+    /// Starts a run and returns its number. A daemon's runs carry its name
+    /// and lease token.
     pub async fn begin_run(
         &self,
         tenant: &str,
@@ -438,20 +699,26 @@ impl StateStore {
         commit: &CommitInfo,
         plan_checksum: &str,
     ) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(tenant)
-        .bind(kind)
-        .bind(&commit.id)
-        .bind(&commit.author)
-        .bind(&commit.summary)
-        .bind(plan_checksum)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.get("id"))
+        let mut transaction = self.begin_write().await?;
+        let row = self
+            .query(
+                "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                                   started_at, daemon, lease_token)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(tenant.to_string())
+            .bind(kind.to_string())
+            .bind(commit.id.clone())
+            .bind(commit.author.clone())
+            .bind(commit.summary.clone())
+            .bind(plan_checksum.to_string())
+            .bind(now_ms())
+            .bind(self.fence.as_ref().map(|f| f.holder.clone()))
+            .bind(self.fence.as_ref().map(|f| f.token))
+            .fetch_one(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(row.try_get("id")?)
     }
 
     /// Ends a run.
@@ -462,16 +729,18 @@ impl StateStore {
         changes: usize,
         failures: usize,
     ) -> Result<()> {
-        sqlx::query(
+        let mut transaction = self.begin_write().await?;
+        self.query(
             "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ? WHERE id = ?",
         )
         .bind(now_ms())
-        .bind(outcome)
+        .bind(outcome.to_string())
         .bind(changes as i64)
         .bind(failures as i64)
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -483,30 +752,8 @@ impl StateStore {
         commit: &CommitInfo,
         intents: &[(&Address, &Lifecycle, &[Address])],
     ) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
-        let now = now_ms();
-        for chunk in intents.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                        lifecycle, depends_on, commit_id, pending, updated_at) ",
-            );
-            insert.push_values(chunk, |mut row, (address, lifecycle, depends_on)| {
-                row.push_bind(tenant)
-                    .push_bind(address.to_string())
-                    .push_bind(&address.provider)
-                    .push_bind(&address.type_name)
-                    .push_bind(&address.id)
-                    .push_bind("")
-                    .push_bind(None::<String>)
-                    .push_bind(to_json(*lifecycle))
-                    .push_bind(to_json(*depends_on))
-                    .push_bind(&commit.id)
-                    .push_bind(1_i64)
-                    .push_bind(now);
-            });
-            insert.push(" ON CONFLICT (tenant, address) DO NOTHING");
-            insert.build().execute(&mut *transaction).await?;
-        }
+        let mut transaction = self.begin_write().await?;
+        batch::mark_pending(self, &mut transaction, tenant, commit, intents).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -519,29 +766,33 @@ impl StateStore {
     /// Records actions and their effects on the inventory in one
     /// transaction: all of them or none.
     pub async fn record_all(&self, actions: &[(ActionRecord<'_>, InventoryChange)]) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
-        record_batch(&mut transaction, actions).await?;
+        let mut transaction = self.begin_write().await?;
+        batch::record(self, &mut transaction, actions).await?;
         transaction.commit().await?;
         Ok(())
     }
 
     /// The tenant's control state (defaults when never set).
     pub async fn tenant_state(&self, tenant: &str) -> Result<TenantState> {
-        let row = sqlx::query(
-            "SELECT suspended, held_commit, held_head, last_commit, last_applied_commit, last_applied_at
-             FROM tenants WHERE tenant = ?",
-        )
-        .bind(tenant)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map_or_else(TenantState::default, |row| TenantState {
-            suspended: row.get::<i64, _>("suspended") != 0,
-            held_commit: row.get("held_commit"),
-            held_head: row.get("held_head"),
-            last_commit: row.get("last_commit"),
-            last_applied_commit: row.get("last_applied_commit"),
-            last_applied_at: row.get("last_applied_at"),
-        }))
+        let row = self
+            .query(
+                "SELECT suspended, held_commit, held_head, last_commit, last_applied_commit, last_applied_at
+                 FROM tenants WHERE tenant = ?",
+            )
+            .bind(tenant.to_string())
+            .fetch_optional(&mut *self.connection().await?)
+            .await?;
+        let Some(row) = row else {
+            return Ok(TenantState::default());
+        };
+        Ok(TenantState {
+            suspended: row.try_get::<i64, _>("suspended")? != 0,
+            held_commit: row.try_get("held_commit")?,
+            held_head: row.try_get("held_head")?,
+            last_commit: row.try_get("last_commit")?,
+            last_applied_commit: row.try_get("last_applied_commit")?,
+            last_applied_at: row.try_get("last_applied_at")?,
+        })
     }
 
     /// Stops or restarts automatic applies.
@@ -580,26 +831,27 @@ impl StateStore {
         .await
     }
 
-    async fn update_tenant<'q>(
+    async fn update_tenant(
         &self,
-        tenant: &'q str,
+        tenant: &str,
         assignments: &'static str,
         bind: impl FnOnce(
-            sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-        )
-            -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+            sqlx::query::Query<'static, Any, AnyArguments>,
+        ) -> sqlx::query::Query<'static, Any, AnyArguments>,
     ) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
-        sqlx::query("INSERT INTO tenants (tenant, updated_at) VALUES (?, ?) ON CONFLICT (tenant) DO NOTHING")
-            .bind(tenant)
-            .bind(now_ms())
-            .execute(&mut *transaction)
-            .await?;
+        let mut transaction = self.begin_write().await?;
+        self.query(
+            "INSERT INTO tenants (tenant, updated_at) VALUES (?, ?) ON CONFLICT (tenant) DO NOTHING",
+        )
+        .bind(tenant.to_string())
+        .bind(now_ms())
+        .execute(&mut *transaction)
+        .await?;
         // `assignments` is always a literal of this module, never input.
         let sql = format!("UPDATE tenants SET {assignments}, updated_at = ? WHERE tenant = ?");
-        bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        bind(self.query(&sql))
             .bind(now_ms())
-            .bind(tenant)
+            .bind(tenant.to_string())
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
@@ -609,15 +861,19 @@ impl StateStore {
     /// The commits of the tenant's successful applies, newest first, each
     /// once.
     pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT commit_id, MAX(id) AS last FROM runs
-             WHERE tenant = ? AND kind IN ('apply', 'rollback', 'reconcile') AND outcome = 'succeeded'
-             GROUP BY commit_id ORDER BY last DESC",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|row| row.get("commit_id")).collect())
+        let rows = self
+            .query(
+                "SELECT commit_id, MAX(id) AS last FROM runs
+                 WHERE tenant = ? AND kind IN ('apply', 'rollback', 'reconcile') AND outcome = 'succeeded'
+                 GROUP BY commit_id ORDER BY last DESC",
+            )
+            .bind(tenant.to_string())
+            .fetch_all(&mut *self.connection().await?)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get("commit_id"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Journals changes about to be sent to a plugin.
@@ -627,43 +883,35 @@ impl StateStore {
         run_id: i64,
         intents: &[(&Address, &str, Option<&str>)],
     ) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
-        let now = now_ms();
-        for chunk in intents.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, (address, action, digest)| {
-                row.push_bind(tenant)
-                    .push_bind(run_id)
-                    .push_bind(address.to_string())
-                    .push_bind(*action)
-                    .push_bind(*digest)
-                    .push_bind(now);
-            });
-            insert.build().execute(&mut *transaction).await?;
-        }
+        let mut transaction = self.begin_write().await?;
+        batch::add_intents(self, &mut transaction, tenant, run_id, intents).await?;
         transaction.commit().await?;
+        // The calls follow at once: a daemon whose lease ran out while the
+        // journal was written does not make them.
+        if let Some(fence) = &self.fence {
+            fence.check_clock()?;
+        }
         Ok(())
     }
 
     /// Changes journaled and never recorded: what a crash interrupted.
     pub async fn intents(&self, tenant: &str) -> Result<Vec<Intent>> {
-        let rows = sqlx::query(
-            "SELECT run_id, address, action, desired_digest FROM intents WHERE tenant = ? ORDER BY id",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .query(
+                "SELECT run_id, address, action, desired_digest FROM intents WHERE tenant = ? ORDER BY id",
+            )
+            .bind(tenant.to_string())
+            .fetch_all(&mut *self.connection().await?)
+            .await?;
         rows.into_iter()
             .map(|row| {
-                let address: String = row.get("address");
+                let address: String = row.try_get("address")?;
                 Ok(Intent {
-                    run_id: row.get("run_id"),
+                    run_id: row.try_get("run_id")?,
                     address: Address::parse(&address)
                         .ok_or_else(|| StoreError::Corrupt(format!("the intent for {address}")))?,
-                    action: row.get("action"),
-                    desired_digest: row.get("desired_digest"),
+                    action: row.try_get("action")?,
+                    desired_digest: row.try_get("desired_digest")?,
                 })
             })
             .collect()
@@ -675,14 +923,14 @@ impl StateStore {
         tenant: &str,
         statuses: &[(&Address, ResourceStatus, Option<&str>)],
     ) -> Result<()> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         for (address, status, error) in statuses {
-            sqlx::query(
+            self.query(
                 "UPDATE resources SET status = ?, last_error = ? WHERE tenant = ? AND address = ?",
             )
             .bind(status.as_str())
-            .bind(error)
-            .bind(tenant)
+            .bind(error.map(str::to_string))
+            .bind(tenant.to_string())
             .bind(address.to_string())
             .execute(&mut *transaction)
             .await?;
@@ -693,80 +941,87 @@ impl StateStore {
 
     /// The status of every owned resource of the tenant.
     pub async fn statuses(&self, tenant: &str) -> Result<Vec<ResourceStatusRecord>> {
-        let rows = sqlx::query(
-            "SELECT address, status, pending, last_error, commit_id, updated_at FROM resources
-             WHERE tenant = ? ORDER BY address",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
+        let rows = self
+            .query(
+                "SELECT address, status, pending, last_error, commit_id, updated_at FROM resources
+                 WHERE tenant = ? ORDER BY address",
+            )
+            .bind(tenant.to_string())
+            .fetch_all(&mut *self.connection().await?)
+            .await?;
+        rows.into_iter()
             .map(|row| {
-                let pending = row.get::<i64, _>("pending") != 0;
-                let status: String = row.get("status");
-                ResourceStatusRecord {
-                    address: row.get("address"),
+                let pending = row.try_get::<i64, _>("pending")? != 0;
+                let status: String = row.try_get("status")?;
+                Ok(ResourceStatusRecord {
+                    address: row.try_get("address")?,
                     status: if pending && status != "failed" {
                         ResourceStatus::Pending
                     } else {
                         ResourceStatus::parse(&status)
                     },
-                    last_error: row.get("last_error"),
-                    commit_id: row.get("commit_id"),
-                    updated_at: row.get("updated_at"),
-                }
+                    last_error: row.try_get("last_error")?,
+                    commit_id: row.try_get("commit_id")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The tenant's most recent runs, newest first, with their actions.
     pub async fn history(&self, tenant: &str, limit: u32) -> Result<Vec<RunRecord>> {
-        let runs = sqlx::query(
-            "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                    started_at, finished_at, outcome, changes, failures
-             FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(tenant)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let mut connection = self.connection().await?;
+        let runs = self
+            .query(
+                "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                        started_at, finished_at, outcome, changes, failures, daemon, lease_token
+                 FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
+            )
+            .bind(tenant.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *connection)
+            .await?;
         let mut records = Vec::with_capacity(runs.len());
         for run in runs {
-            let id: i64 = run.get("id");
-            let actions = sqlx::query(
-                "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
-                 FROM audit WHERE run_id = ? ORDER BY seq",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|row| AuditRecord {
-                seq: row.get("seq"),
-                time: row.get("time"),
-                address: row.get("address"),
-                action: row.get("action"),
-                before_digest: row.get("before_digest"),
-                after_digest: row.get("after_digest"),
-                result: row.get("result"),
-                error: row.get("error"),
-                duration_ms: row.get("duration_ms"),
-            })
-            .collect();
+            let id: i64 = run.try_get("id")?;
+            let actions = self
+                .query(
+                    "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
+                     FROM audit WHERE run_id = ? ORDER BY seq",
+                )
+                .bind(id)
+                .fetch_all(&mut *connection)
+                .await?
+                .into_iter()
+                .map(|row| {
+                    Ok(AuditRecord {
+                        seq: row.try_get("seq")?,
+                        time: row.try_get("time")?,
+                        address: row.try_get("address")?,
+                        action: row.try_get("action")?,
+                        before_digest: row.try_get("before_digest")?,
+                        after_digest: row.try_get("after_digest")?,
+                        result: row.try_get("result")?,
+                        error: row.try_get("error")?,
+                        duration_ms: row.try_get("duration_ms")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
             records.push(RunRecord {
                 id,
-                tenant: run.get("tenant"),
-                kind: run.get("kind"),
-                commit_id: run.get("commit_id"),
-                commit_author: run.get("commit_author"),
-                commit_summary: run.get("commit_summary"),
-                plan_checksum: run.get("plan_checksum"),
-                started_at: run.get("started_at"),
-                finished_at: run.get("finished_at"),
-                outcome: run.get("outcome"),
-                changes: run.get("changes"),
-                failures: run.get("failures"),
+                tenant: run.try_get("tenant")?,
+                kind: run.try_get("kind")?,
+                commit_id: run.try_get("commit_id")?,
+                commit_author: run.try_get("commit_author")?,
+                commit_summary: run.try_get("commit_summary")?,
+                plan_checksum: run.try_get("plan_checksum")?,
+                started_at: run.try_get("started_at")?,
+                finished_at: run.try_get("finished_at")?,
+                outcome: run.try_get("outcome")?,
+                changes: run.try_get("changes")?,
+                failures: run.try_get("failures")?,
+                daemon: run.try_get("daemon")?,
+                lease_token: run.try_get("lease_token")?,
                 actions,
             });
         }
@@ -774,269 +1029,6 @@ impl StateStore {
     }
 }
 
-/// Rows per multi-row statement: a batch of 10,000 changes is written in
-/// a few dozen statements instead of 50,000, well below SQLite's limit of
-/// 32,766 bound values (12 columns × 500 rows).
-const ROWS_PER_STATEMENT: usize = 500;
-
-/// Writes audit rows and applies their inventory changes, in batches.
-async fn record_batch(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    actions: &[(ActionRecord<'_>, InventoryChange)],
-) -> Result<()> {
-    let now = now_ms();
-    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
-                                before_digest, after_digest, result, error, duration_ms) ",
-        );
-        insert.push_values(chunk, |mut row, (action, _)| {
-            row.push_bind(action.run_id)
-                .push_bind(now)
-                .push_bind(action.tenant)
-                .push_bind(&action.commit.id)
-                .push_bind(&action.commit.author)
-                .push_bind(action.address.to_string())
-                .push_bind(action.action)
-                .push_bind(&action.before_digest)
-                .push_bind(&action.after_digest)
-                .push_bind(action.result.as_str())
-                .push_bind(&action.error)
-                .push_bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX));
-        });
-        insert.build().execute(&mut **transaction).await?;
-    }
-
-    // The outcomes are recorded: those changes are no longer in flight
-    // (unless their outcome is unknown).
-    let settled: Vec<&ActionRecord<'_>> = actions
-        .iter()
-        .filter(|(_, change)| !matches!(change, InventoryChange::Unknown))
-        .map(|(action, _)| action)
-        .collect();
-    delete_addresses(transaction, "DELETE FROM intents WHERE ", &settled).await?;
-
-    let owned: Vec<_> = actions
-        .iter()
-        .filter_map(|(action, change)| match change {
-            InventoryChange::Own {
-                spec_digest,
-                state,
-                lifecycle,
-                depends_on,
-                pending,
-            } => Some((action, spec_digest, state, lifecycle, depends_on, pending)),
-            _ => None,
-        })
-        .collect();
-    for chunk in owned.chunks(ROWS_PER_STATEMENT) {
-        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                    lifecycle, depends_on, commit_id, pending, updated_at) ",
-        );
-        upsert.push_values(
-            chunk,
-            |mut row, (action, digest, state, lifecycle, depends_on, pending)| {
-                row.push_bind(action.tenant)
-                    .push_bind(action.address.to_string())
-                    .push_bind(&action.address.provider)
-                    .push_bind(&action.address.type_name)
-                    .push_bind(&action.address.id)
-                    .push_bind(*digest)
-                    .push_bind(state.as_ref().map(Value::to_string))
-                    .push_bind(to_json(*lifecycle))
-                    .push_bind(to_json(*depends_on))
-                    .push_bind(&action.commit.id)
-                    .push_bind(i64::from(**pending))
-                    .push_bind(now);
-            },
-        );
-        upsert.push(
-            " ON CONFLICT (tenant, address) DO UPDATE SET
-                spec_digest = excluded.spec_digest, state = excluded.state,
-                lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
-                commit_id = excluded.commit_id, pending = excluded.pending,
-                updated_at = excluded.updated_at, status = 'in-sync', last_error = NULL",
-        );
-        upsert.build().execute(&mut **transaction).await?;
-    }
-
-    let forgotten: Vec<&ActionRecord<'_>> = actions
-        .iter()
-        .filter(|(_, change)| matches!(change, InventoryChange::Forget))
-        .map(|(action, _)| action)
-        .collect();
-    delete_addresses(transaction, "DELETE FROM resources WHERE ", &forgotten).await?;
-    let dropped: Vec<&ActionRecord<'_>> = actions
-        .iter()
-        .filter(|(_, change)| matches!(change, InventoryChange::DropPending))
-        .map(|(action, _)| action)
-        .collect();
-    delete_addresses(
-        transaction,
-        "DELETE FROM resources WHERE pending = 1 AND ",
-        &dropped,
-    )
-    .await?;
-
-    // Failures are few: one statement each.
-    for (action, change) in actions {
-        let kept = matches!(change, InventoryChange::Keep | InventoryChange::Unknown);
-        if kept && action.result == ActionResult::Failed {
-            sqlx::query(
-                "UPDATE resources SET status = 'failed', last_error = ?, updated_at = ?
-                 WHERE tenant = ? AND address = ?",
-            )
-            .bind(&action.error)
-            .bind(now)
-            .bind(action.tenant)
-            .bind(action.address.to_string())
-            .execute(&mut **transaction)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Runs `prefix tenant = ? AND address IN (...)` for the actions'
-/// addresses, in batches.
-async fn delete_addresses(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    prefix: &'static str,
-    actions: &[&ActionRecord<'_>],
-) -> Result<()> {
-    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(prefix);
-        query
-            .push("tenant = ")
-            .push_bind(chunk[0].tenant)
-            .push(" AND address IN (");
-        let mut addresses = query.separated(", ");
-        for action in chunk {
-            addresses.push_bind(action.address.to_string());
-        }
-        addresses.push_unseparated(")");
-        query.build().execute(&mut **transaction).await?;
-    }
-    Ok(())
-}
-
 fn to_json(value: &(impl Serialize + ?Sized)) -> String {
     serde_json::to_string(value).expect("inventory values serialize")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn commit() -> CommitInfo {
-        CommitInfo {
-            id: "c0ffee".into(),
-            author: "Ada <ada@example.org>".into(),
-            summary: "add www".into(),
-            time: 0,
-        }
-    }
-
-    #[tokio::test]
-    async fn large_batches_are_written_in_chunks_all_or_nothing() {
-        let folder = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", folder.path().join("state.db").display());
-        let store = StateStore::open(&url).await.unwrap();
-        let commit = commit();
-        let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
-        let addresses: Vec<Address> = (0..1_234)
-            .map(|i| Address::parse(&format!("dns/record/r{i}.example.org./A")).unwrap())
-            .collect();
-        let intents: Vec<(&Address, &str, Option<&str>)> =
-            addresses.iter().map(|a| (a, "create", None)).collect();
-        store.add_intents("t", run, &intents).await.unwrap();
-        let rows: Vec<(ActionRecord, InventoryChange)> = addresses
-            .iter()
-            .map(|address| {
-                (
-                    ActionRecord {
-                        run_id: run,
-                        tenant: "t",
-                        commit: &commit,
-                        address,
-                        action: "create",
-                        before_digest: None,
-                        after_digest: Some("a".into()),
-                        result: ActionResult::Ok,
-                        error: None,
-                        duration: Duration::from_millis(1),
-                    },
-                    InventoryChange::Own {
-                        spec_digest: "d".into(),
-                        state: None,
-                        lifecycle: Lifecycle::default(),
-                        depends_on: vec![],
-                        pending: false,
-                    },
-                )
-            })
-            .collect();
-        store.record_all(&rows).await.unwrap();
-        assert_eq!(store.owned("t").await.unwrap().len(), 1_234);
-        assert!(store.intents("t").await.unwrap().is_empty());
-        assert_eq!(store.history("t", 1).await.unwrap()[0].actions.len(), 1_234);
-
-        let forget: Vec<(ActionRecord, InventoryChange)> = rows
-            .into_iter()
-            .map(|(action, _)| (action, InventoryChange::Forget))
-            .collect();
-        store.record_all(&forget).await.unwrap();
-        assert!(store.owned("t").await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn actions_update_the_inventory_and_the_audit_log_is_append_only() {
-        let folder = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", folder.path().join("state.db").display());
-        let store = StateStore::open(&url).await.unwrap();
-        let address = Address::parse("dns/record/www.example.org./A").unwrap();
-        let commit = commit();
-        let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
-        let own = InventoryChange::Own {
-            spec_digest: "d1".into(),
-            state: Some(serde_json::json!({"ttl": 300})),
-            lifecycle: Lifecycle::default(),
-            depends_on: vec![],
-            pending: false,
-        };
-        let record = ActionRecord {
-            run_id: run,
-            tenant: "t",
-            commit: &commit,
-            address: &address,
-            action: "create",
-            before_digest: None,
-            after_digest: Some("a1".into()),
-            result: ActionResult::Ok,
-            error: None,
-            duration: Duration::from_millis(5),
-        };
-        store.record(&record, &own).await.unwrap();
-        store.finish_run(run, "succeeded", 1, 0).await.unwrap();
-
-        let owned = store.owned("t").await.unwrap();
-        assert_eq!(owned.len(), 1);
-        assert_eq!(owned[0].state.as_ref().unwrap()["ttl"], 300);
-        assert!(store.owned("other").await.unwrap().is_empty());
-
-        let history = store.history("t", 10).await.unwrap();
-        assert_eq!(history[0].actions[0].action, "create");
-        assert_eq!(history[0].outcome.as_deref(), Some("succeeded"));
-
-        let tamper = sqlx::query("DELETE FROM audit")
-            .execute(&store.pool)
-            .await
-            .unwrap_err();
-        assert!(tamper.to_string().contains("append-only"), "{tamper}");
-        // A reopened store keeps everything.
-        drop(store);
-        let store = StateStore::open(&url).await.unwrap();
-        assert_eq!(store.history("t", 10).await.unwrap().len(), 1);
-    }
 }

@@ -1,0 +1,460 @@
+//! Sharing tenants between daemons: each daemon registers in the store,
+//! holds the leases of its share of the tenants, renews them, and runs a
+//! worker for each tenant it holds — and only for those.
+//!
+//! Timing, for a lease period `L` (`[daemon] lease`): every `L/5` a daemon
+//! renews its leases for `4L/5` and looks for tenants to take; so a daemon
+//! that stops (killed, paused, cut off from the store) has its tenants
+//! taken over within `L`, and a live one can miss three renewals in a row
+//! before its leases run out. A worker stops writing the moment its lease
+//! runs out by the daemon's own monotonic clock, before the store's expiry.
+//!
+//! Share: with `N` daemons alive and `T` tenants, each holds at most
+//! `ceil(T/N)`. A daemon above its share gives the surplus up (after the
+//! runs in flight end); one below takes free leases, preferring tenants by
+//! a hash of its name and theirs, so that daemons starting together reach
+//! for different tenants. Shares only move when `N` does: no thrashing.
+
+use super::alerts::Alerts;
+use super::http::TenantHandle;
+use super::metrics::Metrics;
+use super::worker::Worker;
+use crate::store::{Fence, StateStore, StoreError};
+use crate::tenant::Tenant;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often a daemon looks for triggers that other daemons received for
+/// its tenants: a webhook that lands on another daemon costs at most this
+/// much more than one that lands on the holder.
+const TRIGGER_POLL: Duration = Duration::from_millis(200);
+
+/// The lease timing derived from the lease period.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTiming {
+    /// How long a renewal keeps a lease: four fifths of the period.
+    pub ttl: Duration,
+    /// How often leases are renewed and free tenants looked for.
+    pub tick: Duration,
+}
+
+impl LeaseTiming {
+    /// The timing of a lease period.
+    pub fn new(period: Duration) -> Self {
+        Self {
+            ttl: period.mul_f64(0.8),
+            tick: period / 5,
+        }
+    }
+}
+
+/// What this daemon knows of the store's reachability, for `/readyz` and
+/// the status API.
+pub type StoreHealth = Arc<RwLock<Option<String>>>;
+
+/// A tenant as this daemon holds it.
+enum Slot {
+    /// Its plugins did not load here: never taken.
+    Unloaded,
+    /// Loaded, not held.
+    Idle(Box<Tenant>),
+    /// Held: its worker runs.
+    Running {
+        fence: Arc<Fence>,
+        cancel: CancellationToken,
+        task: JoinHandle<Tenant>,
+    },
+    /// Being given up (or lost): the worker finishes its run.
+    Stopping(JoinHandle<Option<Tenant>>),
+}
+
+/// What a worker needs besides its tenant.
+#[derive(Clone)]
+pub struct WorkerContext {
+    /// The unfenced store; each worker gets a fenced copy.
+    pub store: StateStore,
+    /// Alert sinks.
+    pub alerts: Alerts,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Per tenant: status and trigger.
+    pub handles: Arc<BTreeMap<String, TenantHandle>>,
+    /// The daemon's shutdown.
+    pub shutdown: CancellationToken,
+}
+
+/// This daemon's side of the sharing.
+pub struct Cluster {
+    id: String,
+    address: String,
+    timing: LeaseTiming,
+    context: WorkerContext,
+    slots: BTreeMap<String, Slot>,
+    health: StoreHealth,
+}
+
+impl Cluster {
+    /// The daemon `id`, listening at `address`, with its tenants (`None`:
+    /// their plugins did not load).
+    pub fn new(
+        id: String,
+        address: String,
+        period: Duration,
+        context: WorkerContext,
+        tenants: BTreeMap<String, Option<Tenant>>,
+        health: StoreHealth,
+    ) -> Self {
+        let slots = tenants
+            .into_iter()
+            .map(|(name, tenant)| {
+                let slot = tenant.map_or(Slot::Unloaded, |tenant| Slot::Idle(Box::new(tenant)));
+                (name, slot)
+            })
+            .collect();
+        Self {
+            id,
+            address,
+            timing: LeaseTiming::new(period),
+            context,
+            slots,
+            health,
+        }
+    }
+
+    /// Runs until shutdown, then stops the workers and gives every lease
+    /// up so that the other daemons take the tenants at once.
+    pub async fn run(mut self, grace: Duration) {
+        let store = self.context.store.clone();
+        // A daemon restarted under the same name gives up what its earlier
+        // life held: those leases get new tokens when taken again.
+        if let Err(error) = store.leave(&self.id).await {
+            self.report(Err(error));
+        }
+        self.heartbeat().await;
+        // Daemons starting together see each other before taking tenants;
+        // a daemon alone starts at once.
+        let others = match store.daemons().await {
+            Ok(daemons) => daemons.iter().any(|d| d.alive && d.id != self.id),
+            Err(_) => true,
+        };
+        if others {
+            self.sleep_or_stop(self.timing.tick).await;
+        }
+        let triggers = tokio::spawn(deliver_triggers(
+            store.clone(),
+            self.context.handles.clone(),
+            self.context.shutdown.clone(),
+        ));
+        while !self.context.shutdown.is_cancelled() {
+            let started = Instant::now();
+            if self.heartbeat().await
+                && let Err(error) = self.balance(started).await
+            {
+                if error.is_unreachable() {
+                    self.report(Err(error));
+                } else {
+                    tracing::warn!(%error, "could not renew or rebalance the leases; trying again at the next look");
+                }
+            }
+            self.sleep_or_stop(self.timing.tick.saturating_sub(started.elapsed()))
+                .await;
+        }
+        let _ = triggers.await;
+        let stopping = async {
+            for (_, slot) in std::mem::take(&mut self.slots) {
+                match slot {
+                    Slot::Running { task, .. } => {
+                        let _ = task.await;
+                    }
+                    Slot::Stopping(task) => {
+                        let _ = task.await;
+                    }
+                    Slot::Idle(_) | Slot::Unloaded => {}
+                }
+            }
+        };
+        if tokio::time::timeout(grace, stopping).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "runs were still in flight after the grace period; changes cut off are journaled and found out by the next holder"
+            );
+        }
+        match store.leave(&self.id).await {
+            Ok(()) => tracing::info!(daemon = %self.id, "left: every lease given up"),
+            Err(error) => {
+                tracing::warn!(daemon = %self.id, %error, "could not give the leases up; they run out by themselves")
+            }
+        }
+    }
+
+    async fn sleep_or_stop(&self, wait: Duration) {
+        tokio::select! {
+            _ = self.context.shutdown.cancelled() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+
+    /// Registers this daemon as alive; false when the store is unreachable.
+    async fn heartbeat(&mut self) -> bool {
+        let outcome = self
+            .context
+            .store
+            .heartbeat(&self.id, &self.address, self.timing.ttl)
+            .await;
+        let ok = outcome.is_ok();
+        self.report(outcome);
+        ok
+    }
+
+    fn report(&self, outcome: Result<(), StoreError>) {
+        let mut health = self.health.write().expect("store health");
+        match outcome {
+            Ok(()) => {
+                if health.take().is_some() {
+                    tracing::info!("the state store answers again");
+                }
+            }
+            Err(error) => {
+                if health.is_none() {
+                    tracing::error!(%error, "the state store is unreachable: no run writes or applies anything until it answers and the leases are renewed");
+                }
+                *health = Some(error.to_string());
+            }
+        }
+    }
+
+    /// Renews the leases held, stops workers whose lease is gone, then
+    /// gives up or takes tenants toward this daemon's share.
+    async fn balance(&mut self, started: Instant) -> Result<(), StoreError> {
+        let store = self.context.store.clone();
+        let renewed: HashMap<String, i64> = store
+            .renew_leases(&self.id, self.timing.ttl)
+            .await?
+            .into_iter()
+            .collect();
+        let valid_until = started + self.timing.ttl;
+        let mut lost = Vec::new();
+        for (name, slot) in &self.slots {
+            if let Slot::Running { fence, .. } = slot {
+                if renewed.get(name) == Some(&fence.token) {
+                    fence.extend(valid_until);
+                } else {
+                    tracing::warn!(tenant = %name, token = fence.token, "the tenant's lease was taken over: stopping its worker");
+                    lost.push(name.clone());
+                }
+            }
+        }
+        for name in lost {
+            self.stop(name, false);
+        }
+        for (name, token) in &renewed {
+            if !matches!(
+                self.slots.get(name),
+                Some(Slot::Running { .. } | Slot::Stopping(_))
+            ) {
+                store.release_lease(name, &self.id, *token).await?;
+            }
+        }
+        self.collect_stopped().await;
+
+        let alive = store
+            .daemons()
+            .await?
+            .iter()
+            .filter(|d| d.alive)
+            .count()
+            .max(1);
+        let share = self.slots.len().div_ceil(alive);
+        let held = self
+            .slots
+            .values()
+            .filter(|slot| matches!(slot, Slot::Running { .. } | Slot::Stopping(_)))
+            .count();
+        if held > share {
+            let mut running: Vec<String> = self
+                .slots
+                .iter()
+                .filter(|(_, slot)| matches!(slot, Slot::Running { .. }))
+                .map(|(name, _)| name.clone())
+                .collect();
+            running.sort_by_key(|name| self.preference(name));
+            for name in running.into_iter().take(held - share) {
+                tracing::info!(tenant = %name, share, daemons = alive, "giving the tenant up to rebalance");
+                self.stop(name, true);
+            }
+        } else if held < share {
+            let taken: HashSet<String> = store
+                .leases()
+                .await?
+                .into_iter()
+                .filter(|lease| lease.live)
+                .map(|lease| lease.tenant)
+                .collect();
+            let mut free: Vec<String> = self
+                .slots
+                .iter()
+                .filter(|(name, slot)| matches!(slot, Slot::Idle(_)) && !taken.contains(*name))
+                .map(|(name, _)| name.clone())
+                .collect();
+            free.sort_by_key(|name| std::cmp::Reverse(self.preference(name)));
+            let mut wanted = share - held;
+            for name in free {
+                if wanted == 0 {
+                    break;
+                }
+                let before = Instant::now();
+                if let Some(token) = store
+                    .acquire_lease(&name, &self.id, self.timing.ttl)
+                    .await?
+                {
+                    tracing::info!(tenant = %name, token, "took the tenant's lease");
+                    self.start(&name, token, before + self.timing.ttl);
+                    wanted -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// This daemon's preference for a tenant: a hash of both names.
+    fn preference(&self, tenant: &str) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        (&self.id, tenant).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Starts the worker of a tenant whose lease was just taken.
+    fn start(&mut self, name: &str, token: i64, valid_until: Instant) {
+        let Some(Slot::Idle(tenant)) = self.slots.remove(name) else {
+            unreachable!("only idle tenants are taken");
+        };
+        let fence = Arc::new(Fence::new(name, &self.id, token, valid_until));
+        let handle = &self.context.handles[name];
+        {
+            let mut status = handle.status.write().expect("tenant status");
+            status.holder = Some(self.id.clone());
+        }
+        handle.held.store(true, Ordering::Relaxed);
+        let cancel = self.context.shutdown.child_token();
+        let worker = Worker::new(
+            *tenant,
+            self.context.store.fenced(fence.clone()),
+            self.context.alerts.clone(),
+            self.context.metrics.clone(),
+            handle.status.clone(),
+            handle.trigger.clone(),
+            cancel.clone(),
+        );
+        let task = tokio::spawn(worker.run());
+        self.slots.insert(
+            name.to_string(),
+            Slot::Running {
+                fence,
+                cancel,
+                task,
+            },
+        );
+    }
+
+    /// Stops a tenant's worker after its run in flight; `release` gives the
+    /// lease up afterwards (a lease already lost is left alone).
+    fn stop(&mut self, name: String, release: bool) {
+        let Some(Slot::Running {
+            fence,
+            cancel,
+            task,
+        }) = self.slots.remove(&name)
+        else {
+            return;
+        };
+        if !release {
+            fence.lose();
+        }
+        cancel.cancel();
+        let handle = self.context.handles[&name].clone();
+        handle.held.store(false, Ordering::Relaxed);
+        let store = self.context.store.clone();
+        let id = self.id.clone();
+        let stopping = tokio::spawn(async move {
+            let tenant = task.await.ok();
+            handle.status.write().expect("tenant status").holder = None;
+            if release && !fence.is_lost() {
+                fence.lose();
+                if let Err(error) = store.release_lease(&fence.tenant, &id, fence.token).await {
+                    tracing::warn!(tenant = %fence.tenant, %error, "could not give the lease up; it runs out by itself");
+                }
+            }
+            tenant
+        });
+        self.slots.insert(name, Slot::Stopping(stopping));
+    }
+
+    /// Tenants whose worker stopped become idle again.
+    async fn collect_stopped(&mut self) {
+        let finished: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Stopping(task) if task.is_finished()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in finished {
+            if let Some(Slot::Stopping(task)) = self.slots.remove(&name) {
+                let slot = match task.await {
+                    Ok(Some(tenant)) => Slot::Idle(Box::new(tenant)),
+                    _ => {
+                        tracing::error!(tenant = %name, "the tenant's worker crashed: it is not taken again by this daemon");
+                        Slot::Unloaded
+                    }
+                };
+                self.slots.insert(name, slot);
+            }
+        }
+    }
+}
+
+/// Passes triggers queued by other daemons (webhooks, API calls) to the
+/// workers of the tenants held here.
+async fn deliver_triggers(
+    store: StateStore,
+    handles: Arc<BTreeMap<String, TenantHandle>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(TRIGGER_POLL) => {}
+        }
+        let held: Vec<String> = handles
+            .iter()
+            .filter(|(_, handle)| handle.held.load(Ordering::Relaxed))
+            .map(|(name, _)| name.clone())
+            .collect();
+        match store.take_triggers(&held).await {
+            Ok(triggered) => {
+                for name in triggered {
+                    tracing::debug!(tenant = %name, "a trigger another daemon received");
+                    handles[&name].trigger.notify_one();
+                }
+            }
+            Err(error) => tracing::debug!(%error, "cannot read the shared triggers"),
+        }
+    }
+}
+
+/// This daemon's name when `[daemon] id` is not set: the host name and the
+/// port it listens on. No two live daemons of one host share a port, and a
+/// daemon restarted on its port takes back at once what its earlier life
+/// held instead of waiting for those leases to run out.
+pub fn default_id(listening: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "cairn".to_string());
+    format!("{host}-{}", listening.port())
+}

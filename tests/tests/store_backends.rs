@@ -1,0 +1,379 @@
+//! Every query of the state store, run against both engines: the embedded
+//! SQLite and a real PostgreSQL server started for the test. One suite,
+//! two stores: whatever holds on one holds on the other.
+
+use cairn::model::{Address, Lifecycle};
+use cairn::source::CommitInfo;
+use cairn::store::{
+    ActionRecord, ActionResult, Fence, InventoryChange, ResourceStatus, StateStore, StoreError,
+};
+use cairn_tests::postgres::Postgres;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn commit(id: &str) -> CommitInfo {
+    CommitInfo {
+        id: id.into(),
+        author: "Ada <ada@example.org>".into(),
+        summary: "add www".into(),
+        time: 0,
+    }
+}
+
+fn record<'a>(
+    run_id: i64,
+    tenant: &'a str,
+    commit: &'a CommitInfo,
+    address: &'a Address,
+    action: &'a str,
+) -> ActionRecord<'a> {
+    ActionRecord {
+        run_id,
+        tenant,
+        commit,
+        address,
+        action,
+        before_digest: None,
+        after_digest: Some("a".into()),
+        result: ActionResult::Ok,
+        error: None,
+        duration: Duration::from_millis(1),
+    }
+}
+
+fn own(digest: &str) -> InventoryChange {
+    InventoryChange::Own {
+        spec_digest: digest.into(),
+        state: Some(serde_json::json!({"ttl": 300, "name": "ünïcode"})),
+        lifecycle: Lifecycle::default(),
+        depends_on: vec![Address::parse("dns/zone/example.org.").unwrap()],
+        pending: false,
+    }
+}
+
+/// The inventory, the journal, the audit log, runs and control state.
+async fn inventory_runs_and_audit(url: &str) {
+    let store = StateStore::open(url).await.unwrap();
+    // Opening again (a second process, a restart) migrates nothing twice.
+    let store_again = StateStore::open(url).await.unwrap();
+    let commit = commit("c0ffee");
+    let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
+
+    // 1,234 rows: more than one multi-row statement.
+    let addresses: Vec<Address> = (0..1_234)
+        .map(|i| Address::parse(&format!("dns/record/r{i}.example.org./A")).unwrap())
+        .collect();
+    let lifecycle = Lifecycle::default();
+    let pending: Vec<(&Address, &Lifecycle, &[Address])> =
+        addresses.iter().map(|a| (a, &lifecycle, &[][..])).collect();
+    store.mark_pending("t", &commit, &pending).await.unwrap();
+    assert!(store.owned("t").await.unwrap().iter().all(|o| o.pending));
+    let statuses = store.statuses("t").await.unwrap();
+    assert_eq!(statuses.len(), 1_234);
+    assert!(statuses.iter().all(|s| s.status == ResourceStatus::Pending));
+
+    let intents: Vec<(&Address, &str, Option<&str>)> =
+        addresses.iter().map(|a| (a, "create", Some("d"))).collect();
+    store.add_intents("t", run, &intents).await.unwrap();
+    let journal = store.intents("t").await.unwrap();
+    assert_eq!(journal.len(), 1_234);
+    assert_eq!(journal[0].action, "create");
+    assert_eq!(journal[0].desired_digest.as_deref(), Some("d"));
+
+    let rows: Vec<(ActionRecord, InventoryChange)> = addresses
+        .iter()
+        .map(|address| (record(run, "t", &commit, address, "create"), own("d1")))
+        .collect();
+    store.record_all(&rows).await.unwrap();
+    store.finish_run(run, "succeeded", 1_234, 0).await.unwrap();
+    let owned = store_again.owned("t").await.unwrap();
+    assert_eq!(owned.len(), 1_234);
+    assert!(owned.iter().all(|o| !o.pending && o.spec_digest == "d1"));
+    assert_eq!(owned[0].state.as_ref().unwrap()["name"], "ünïcode");
+    assert_eq!(owned[0].depends_on.len(), 1);
+    assert!(store.owned("other").await.unwrap().is_empty());
+    assert!(store.intents("t").await.unwrap().is_empty());
+
+    let history = store.history("t", 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].actions.len(), 1_234);
+    assert_eq!(history[0].outcome.as_deref(), Some("succeeded"));
+    assert_eq!(history[0].changes, 1_234);
+    // Successful applies count, plans do not.
+    let plan = store.begin_run("t", "plan", &commit, "sum").await.unwrap();
+    store.finish_run(plan, "planned", 0, 0).await.unwrap();
+    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    let reconcile = store
+        .begin_run("t", "reconcile", &commit, "sum")
+        .await
+        .unwrap();
+    store
+        .finish_run(reconcile, "succeeded", 0, 0)
+        .await
+        .unwrap();
+
+    // A failure marks the resource; drift and repair set statuses.
+    let failed = ActionRecord {
+        result: ActionResult::Failed,
+        error: Some("the server said no".into()),
+        ..record(reconcile, "t", &commit, &addresses[1_233], "update")
+    };
+    store.record(&failed, &InventoryChange::Keep).await.unwrap();
+    store
+        .set_statuses(
+            "t",
+            &[(&addresses[1_232], ResourceStatus::Drifted, Some("moved"))],
+        )
+        .await
+        .unwrap();
+    let statuses = store.statuses("t").await.unwrap();
+    let status_of = |address: &Address| {
+        statuses
+            .iter()
+            .find(|s| s.address == address.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(status_of(&addresses[1_233]).status, ResourceStatus::Failed);
+    assert_eq!(
+        status_of(&addresses[1_233]).last_error.as_deref(),
+        Some("the server said no")
+    );
+    assert_eq!(status_of(&addresses[1_232]).status, ResourceStatus::Drifted);
+
+    // Forgetting, and dropping creates that never happened.
+    let forget: Vec<(ActionRecord, InventoryChange)> = addresses[..1_000]
+        .iter()
+        .map(|a| {
+            (
+                record(run, "t", &commit, a, "delete"),
+                InventoryChange::Forget,
+            )
+        })
+        .collect();
+    store.record_all(&forget).await.unwrap();
+    assert_eq!(store.owned("t").await.unwrap().len(), 234);
+    let unconfirmed = Address::parse("dns/record/new.example.org./A").unwrap();
+    store
+        .mark_pending("t", &commit, &[(&unconfirmed, &lifecycle, &[])])
+        .await
+        .unwrap();
+    store
+        .record(
+            &record(run, "t", &commit, &unconfirmed, "create"),
+            &InventoryChange::DropPending,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.owned("t").await.unwrap().len(), 234);
+
+    // Control state.
+    assert!(!store.tenant_state("t").await.unwrap().suspended);
+    store.set_suspended("t", true).await.unwrap();
+    store.set_hold("t", Some(("c1", "c2"))).await.unwrap();
+    store.set_last_commit("t", "c2").await.unwrap();
+    store.set_last_applied("t", "c1").await.unwrap();
+    let state = store.tenant_state("t").await.unwrap();
+    assert!(state.suspended);
+    assert_eq!(state.held_commit.as_deref(), Some("c1"));
+    assert_eq!(state.held_head.as_deref(), Some("c2"));
+    assert_eq!(state.last_commit.as_deref(), Some("c2"));
+    assert_eq!(state.last_applied_commit.as_deref(), Some("c1"));
+    assert!(state.last_applied_at.is_some());
+    store.set_hold("t", None).await.unwrap();
+    assert!(store.tenant_state("t").await.unwrap().held_commit.is_none());
+
+    // Runs left open by a dead process are closed as interrupted.
+    store
+        .begin_run("t", "reconcile", &commit, "s")
+        .await
+        .unwrap();
+    assert_eq!(store.close_interrupted_runs("t").await.unwrap(), 1);
+    assert_eq!(
+        store.history("t", 1).await.unwrap()[0].outcome.as_deref(),
+        Some("interrupted")
+    );
+
+    let counts = store.cluster_counts().await.unwrap();
+    assert!(
+        counts
+            .resources
+            .iter()
+            .any(|(tenant, status, n)| tenant == "t" && status == "failed" && *n == 1)
+    );
+}
+
+/// Leases, fencing, triggers and live status.
+async fn leases_and_fencing(url: &str) {
+    let store = StateStore::open(url).await.unwrap();
+    let lease = Duration::from_secs(30);
+    store.heartbeat("a", "127.0.0.1:1", lease).await.unwrap();
+    store.heartbeat("b", "127.0.0.1:2", lease).await.unwrap();
+    assert_eq!(store.daemons().await.unwrap().len(), 2);
+    assert!(store.daemons().await.unwrap().iter().all(|d| d.alive));
+
+    // One holder at a time; the token grows with each new holder.
+    let first = store.acquire_lease("f", "a", lease).await.unwrap();
+    assert_eq!(first, Some(1));
+    assert_eq!(store.acquire_lease("f", "b", lease).await.unwrap(), None);
+    assert_eq!(
+        store.renew_leases("a", lease).await.unwrap(),
+        [("f".to_string(), 1)]
+    );
+    let leases = store.leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert!(leases[0].live);
+    assert_eq!(leases[0].holder, "a");
+    assert_eq!(leases[0].holder_address.as_deref(), Some("127.0.0.1:1"));
+
+    let fence_a = Arc::new(Fence::new("f", "a", 1, Instant::now() + lease));
+    let as_a = store.fenced(fence_a.clone());
+    let commit = commit("c1");
+    let run = as_a
+        .begin_run("f", "reconcile", &commit, "s")
+        .await
+        .unwrap();
+    assert_eq!(
+        as_a.history("f", 1).await.unwrap()[0].daemon.as_deref(),
+        Some("a")
+    );
+    assert_eq!(as_a.history("f", 1).await.unwrap()[0].lease_token, Some(1));
+
+    // `a` pauses past its lease; `b` takes the tenant over.
+    store.release_lease("f", "a", 1).await.unwrap();
+    let second = store.acquire_lease("f", "b", lease).await.unwrap();
+    assert_eq!(second, Some(2));
+    assert!(store.renew_leases("a", lease).await.unwrap().is_empty());
+    let fence_b = Arc::new(Fence::new("f", "b", 2, Instant::now() + lease));
+    let as_b = store.fenced(fence_b);
+
+    // Every write of `a` is refused, whatever it writes; `b` writes.
+    let address = Address::parse("dns/record/www.example.org./A").unwrap();
+    let refused = [
+        as_a.finish_run(run, "succeeded", 1, 0).await.unwrap_err(),
+        as_a.add_intents("f", run, &[(&address, "create", None)])
+            .await
+            .unwrap_err(),
+        as_a.record(&record(run, "f", &commit, &address, "create"), &own("d"))
+            .await
+            .unwrap_err(),
+        as_a.set_last_commit("f", "c1").await.unwrap_err(),
+        as_a.set_statuses("f", &[(&address, ResourceStatus::Drifted, None)])
+            .await
+            .unwrap_err(),
+        as_a.save_live_status("f", "a", "{}").await.unwrap_err(),
+    ];
+    for error in refused {
+        assert!(
+            matches!(error, StoreError::Fenced { token: 1, .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("no longer holds the lease"),
+            "{error}"
+        );
+    }
+    assert!(fence_a.is_lost());
+    assert!(store.owned("f").await.unwrap().is_empty());
+    assert!(store.intents("f").await.unwrap().is_empty());
+    let run_b = as_b
+        .begin_run("f", "reconcile", &commit, "s")
+        .await
+        .unwrap();
+    as_b.record(&record(run_b, "f", &commit, &address, "create"), &own("d"))
+        .await
+        .unwrap();
+    as_b.save_live_status("f", "b", "{\"name\":\"t\"}")
+        .await
+        .unwrap();
+    assert_eq!(store.owned("f").await.unwrap().len(), 1);
+    assert_eq!(store.live_statuses().await.unwrap()[0].1, "b");
+
+    // A lease that ran out by the holder's own clock refuses writes before
+    // the store is even asked.
+    let expired = store.fenced(Arc::new(Fence::new("f", "b", 2, Instant::now())));
+    let error = expired.set_last_commit("f", "c1").await.unwrap_err();
+    assert!(error.to_string().contains("ran out"), "{error}");
+
+    // A short lease runs out and is taken with the next token.
+    let short = Duration::from_millis(200);
+    assert_eq!(store.acquire_lease("u", "a", short).await.unwrap(), Some(1));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(store.acquire_lease("u", "b", lease).await.unwrap(), Some(2));
+
+    // Triggers reach the holder once.
+    store.push_trigger("f").await.unwrap();
+    store.push_trigger("f").await.unwrap();
+    store.push_trigger("v").await.unwrap();
+    assert_eq!(
+        store.take_triggers(&["f".to_string()]).await.unwrap(),
+        ["f"]
+    );
+    assert!(
+        store
+            .take_triggers(&["f".to_string()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.take_triggers(&["v".to_string()]).await.unwrap(),
+        ["v"]
+    );
+
+    // Leaving gives every lease up at once.
+    store.leave("b").await.unwrap();
+    assert!(store.leases().await.unwrap().iter().all(|l| !l.live));
+    assert_eq!(store.daemons().await.unwrap().len(), 1);
+}
+
+/// The audit log cannot be changed, only appended to.
+async fn audit_is_append_only(url: &str) {
+    let store = StateStore::open(url).await.unwrap();
+    let commit = commit("c0ffee");
+    let address = Address::parse("dns/record/www.example.org./A").unwrap();
+    let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
+    store
+        .record(&record(run, "t", &commit, &address, "create"), &own("d"))
+        .await
+        .unwrap();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    for tamper in ["DELETE FROM audit", "UPDATE audit SET action = 'x'"] {
+        let error = sqlx::query(tamper).execute(&pool).await.unwrap_err();
+        assert!(error.to_string().contains("append-only"), "{error}");
+    }
+    assert_eq!(store.history("t", 1).await.unwrap()[0].actions.len(), 1);
+}
+
+async fn suite(url: &str) {
+    sqlx::any::install_default_drivers();
+    inventory_runs_and_audit(url).await;
+    leases_and_fencing(url).await;
+    audit_is_append_only(url).await;
+}
+
+#[tokio::test]
+async fn every_query_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(&format!("sqlite:{}", dir.path().join("state.db").display())).await;
+}
+
+#[tokio::test]
+async fn every_query_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Postgres::start(dir.path());
+    suite(&server.url()).await;
+
+    // An unreachable server is a clear error naming it (without a
+    // password), never a hang.
+    drop(server);
+    let started = Instant::now();
+    let error = StateStore::open("postgres://cairn:hunter2@127.0.0.1:1/postgres")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("127.0.0.1:1"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    assert!(error.contains("Is PostgreSQL running"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
