@@ -69,8 +69,12 @@ enum Slot {
         cancel: CancellationToken,
         task: JoinHandle<Tenant>,
     },
-    /// Being given up (or lost): the worker finishes its run.
-    Stopping(JoinHandle<Option<Tenant>>),
+    /// Being given up (or lost): the worker finishes its run, under the
+    /// lease while it is still renewed.
+    Stopping {
+        fence: Arc<Fence>,
+        task: JoinHandle<Option<Tenant>>,
+    },
 }
 
 /// What a worker needs besides its tenant.
@@ -171,7 +175,7 @@ impl Cluster {
                     Slot::Running { task, .. } => {
                         let _ = task.await;
                     }
-                    Slot::Stopping(task) => {
+                    Slot::Stopping { task, .. } => {
                         let _ = task.await;
                     }
                     Slot::Idle(_) | Slot::Unloaded => {}
@@ -240,13 +244,21 @@ impl Cluster {
         let valid_until = started + self.timing.ttl;
         let mut lost = Vec::new();
         for (name, slot) in &self.slots {
-            if let Slot::Running { fence, .. } = slot {
-                if renewed.get(name) == Some(&fence.token) {
+            match slot {
+                Slot::Running { fence, .. } if renewed.get(name) == Some(&fence.token) => {
                     fence.extend(valid_until);
-                } else {
+                }
+                Slot::Running { fence, .. } => {
                     tracing::warn!(tenant = %name, token = fence.token, "the tenant's lease was taken over: stopping its worker");
                     lost.push(name.clone());
                 }
+                // A worker finishing its last run keeps writing while the
+                // lease is still its own.
+                Slot::Stopping { fence, .. } if renewed.get(name) == Some(&fence.token) => {
+                    fence.extend(valid_until);
+                }
+                Slot::Stopping { fence, .. } => fence.lose(),
+                Slot::Idle(_) | Slot::Unloaded => {}
             }
         }
         for name in lost {
@@ -255,7 +267,7 @@ impl Cluster {
         for (name, token) in &renewed {
             if !matches!(
                 self.slots.get(name),
-                Some(Slot::Running { .. } | Slot::Stopping(_))
+                Some(Slot::Running { .. } | Slot::Stopping { .. })
             ) {
                 store.release_lease(name, &self.id, *token).await?;
             }
@@ -273,7 +285,7 @@ impl Cluster {
         let held = self
             .slots
             .values()
-            .filter(|slot| matches!(slot, Slot::Running { .. } | Slot::Stopping(_)))
+            .filter(|slot| matches!(slot, Slot::Running { .. } | Slot::Stopping { .. }))
             .count();
         if held > share {
             let mut running: Vec<String> = self
@@ -380,18 +392,25 @@ impl Cluster {
         handle.held.store(false, Ordering::Relaxed);
         let store = self.context.store.clone();
         let id = self.id.clone();
+        let held = fence.clone();
         let stopping = tokio::spawn(async move {
             let tenant = task.await.ok();
             handle.status.write().expect("tenant status").holder = None;
-            if release && !fence.is_lost() {
-                fence.lose();
-                if let Err(error) = store.release_lease(&fence.tenant, &id, fence.token).await {
-                    tracing::warn!(tenant = %fence.tenant, %error, "could not give the lease up; it runs out by itself");
+            if release && !held.is_lost() {
+                held.lose();
+                if let Err(error) = store.release_lease(&held.tenant, &id, held.token).await {
+                    tracing::warn!(tenant = %held.tenant, %error, "could not give the lease up; it runs out by itself");
                 }
             }
             tenant
         });
-        self.slots.insert(name, Slot::Stopping(stopping));
+        self.slots.insert(
+            name,
+            Slot::Stopping {
+                fence,
+                task: stopping,
+            },
+        );
     }
 
     /// Tenants whose worker stopped become idle again.
@@ -399,11 +418,11 @@ impl Cluster {
         let finished: Vec<String> = self
             .slots
             .iter()
-            .filter(|(_, slot)| matches!(slot, Slot::Stopping(task) if task.is_finished()))
+            .filter(|(_, slot)| matches!(slot, Slot::Stopping { task, .. } if task.is_finished()))
             .map(|(name, _)| name.clone())
             .collect();
         for name in finished {
-            if let Some(Slot::Stopping(task)) = self.slots.remove(&name) {
+            if let Some(Slot::Stopping { task, .. }) = self.slots.remove(&name) {
                 let slot = match task.await {
                     Ok(Some(tenant)) => Slot::Idle(Box::new(tenant)),
                     _ => {

@@ -34,6 +34,7 @@ const FLEET_RESOURCES: usize = 50;
 
 mod apps;
 mod bare;
+mod cluster;
 mod fleet;
 mod identity;
 mod incremental;
@@ -41,7 +42,7 @@ mod kubernetes;
 mod octodns;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "host",
     "compare",
     "daemon",
@@ -50,7 +51,17 @@ const SECTIONS: [&str; 8] = [
     "identity",
     "apps",
     "kubernetes",
+    "cluster",
 ];
+
+/// Daemons sharing one PostgreSQL in the latency measurement, and the
+/// tenants each holds, step by step.
+const CLUSTER_DAEMONS: usize = 2;
+const CLUSTER_PER_DAEMON: [usize; 5] = [10, 25, 50, 100, 200];
+
+/// Tenants over three daemons in the failover measurement, and kills.
+const FAILOVER_TENANTS: usize = 30;
+const FAILOVER_KILLS: usize = 3;
 
 /// Objects applied to a kube-apiserver.
 const KUBERNETES_OBJECTS: usize = 500;
@@ -234,6 +245,51 @@ fn main() -> anyhow::Result<()> {
                 }),
             );
         }
+    }
+
+    if runs("cluster") {
+        let mut steps = Vec::new();
+        for per_daemon in CLUSTER_PER_DAEMON {
+            let step = cluster::latency(CLUSTER_DAEMONS, per_daemon)?;
+            rows.push((
+                format!(
+                    "{CLUSTER_DAEMONS} daemons on PostgreSQL, {} tenants each: push → applied p50 / p90 / all",
+                    step.per_daemon
+                ),
+                format!(
+                    "{:.0} ms / {:.0} ms / {:.2} s",
+                    step.quantile(0.5).as_secs_f64() * 1e3,
+                    step.quantile(0.9).as_secs_f64() * 1e3,
+                    step.all_applied.as_secs_f64()
+                ),
+            ));
+            steps.push(serde_json::json!({
+                "per_daemon": step.per_daemon,
+                "p50_s": step.quantile(0.5).as_secs_f64(),
+                "p90_s": step.quantile(0.9).as_secs_f64(),
+                "all_applied_s": step.all_applied.as_secs_f64(),
+            }));
+        }
+        let failovers = cluster::failover(FAILOVER_TENANTS, FAILOVER_KILLS)?;
+        let longest = failovers.iter().max().copied().unwrap_or_default();
+        rows.push((
+            format!(
+                "3 daemons, {FAILOVER_TENANTS} tenants, lease 10 s: SIGKILL → tenants held again (median / max of {FAILOVER_KILLS})"
+            ),
+            format!(
+                "{:.2} s / {:.2} s",
+                median(failovers.clone()).as_secs_f64(),
+                longest.as_secs_f64()
+            ),
+        ));
+        raw.insert(
+            "cluster".into(),
+            serde_json::json!({
+                "daemons": CLUSTER_DAEMONS,
+                "steps": steps,
+                "failover_s": failovers.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            }),
+        );
     }
 
     if runs("identity") {
