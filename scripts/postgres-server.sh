@@ -8,8 +8,10 @@
 # root) and the server's socket; PORT is its TCP port on 127.0.0.1. The
 # superuser is `cairn` and loopback connections are trusted, so the URL is
 # postgres://cairn@127.0.0.1:PORT/postgres. Nothing outside DIR is touched:
-# the system's own clusters and services are left alone. Durability is
-# turned off (fsync, synchronous_commit): the data is a test's.
+# the system's own clusters and services are left alone. fsync is off (the
+# data is a test's and need not survive the machine), but commits are
+# synchronous: a committed transaction survives the server being killed,
+# which the recovery tests rely on.
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -39,5 +41,5 @@ fi
 exec "${as_owner[@]}" "$bin/postgres" -D "$dir/data" \
     -c listen_addresses=127.0.0.1 -c port="$port" \
     -c unix_socket_directories="$dir" \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c fsync=off -c full_page_writes=off \
     -c max_connections=200 -c shared_buffers=32MB

@@ -119,11 +119,6 @@ impl ScriptServer {
 
 impl Drop for ScriptServer {
     fn drop(&mut self) {
-        let group = -(self.child.id() as i32);
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        self.kill();
     }
 }

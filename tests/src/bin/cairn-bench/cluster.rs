@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Records per tenant, besides its zone.
-const RECORDS: usize = 4;
+pub const RECORDS: usize = 4;
 /// How long one round may take to be applied everywhere.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -23,6 +23,9 @@ pub struct Step {
     pub latencies: Vec<Duration>,
     /// From the first push to the last tenant applied.
     pub all_applied: Duration,
+    /// Changes of the round that failed and were retried (PowerDNS's
+    /// sqlite backend answers 500 when many writes meet).
+    pub retried: i64,
 }
 
 impl Step {
@@ -132,6 +135,18 @@ impl Setup {
         })
     }
 
+    /// Changes of `commit` recorded as failed.
+    fn failed_changes(&self, commit: &str) -> anyhow::Result<i64> {
+        let commit = commit.to_string();
+        self.query(async move |connection| {
+            sqlx::query("SELECT COUNT(*) FROM audit WHERE commit_id = $1 AND result = 'failed'")
+                .bind(commit)
+                .fetch_one(&mut *connection)
+                .await?
+                .try_get(0)
+        })
+    }
+
     /// Tenants held per daemon.
     fn holders(&self) -> anyhow::Result<BTreeMap<String, usize>> {
         self.query(async |connection| {
@@ -185,6 +200,7 @@ pub fn latency(daemons: usize, per_daemon: usize) -> anyhow::Result<Step> {
         per_daemon,
         latencies,
         all_applied: Duration::from_millis((last - first).max(0) as u64),
+        retried: setup.failed_changes(&commit)?,
     })
 }
 

@@ -253,14 +253,16 @@ fn main() -> anyhow::Result<()> {
             let step = cluster::latency(CLUSTER_DAEMONS, per_daemon)?;
             rows.push((
                 format!(
-                    "{CLUSTER_DAEMONS} daemons on PostgreSQL, {} tenants each: push → applied p50 / p90 / all",
+                    "{CLUSTER_DAEMONS} daemons on PostgreSQL, {} tenants each: push → applied p50 / p90 / all (changes retried)",
                     step.per_daemon
                 ),
                 format!(
-                    "{:.0} ms / {:.0} ms / {:.2} s",
+                    "{:.0} ms / {:.0} ms / {:.2} s ({} of {})",
                     step.quantile(0.5).as_secs_f64() * 1e3,
                     step.quantile(0.9).as_secs_f64() * 1e3,
-                    step.all_applied.as_secs_f64()
+                    step.all_applied.as_secs_f64(),
+                    step.retried,
+                    step.latencies.len() * cluster::RECORDS
                 ),
             ));
             steps.push(serde_json::json!({
@@ -268,6 +270,7 @@ fn main() -> anyhow::Result<()> {
                 "p50_s": step.quantile(0.5).as_secs_f64(),
                 "p90_s": step.quantile(0.9).as_secs_f64(),
                 "all_applied_s": step.all_applied.as_secs_f64(),
+                "retried": step.retried,
             }));
         }
         let failovers = cluster::failover(FAILOVER_TENANTS, FAILOVER_KILLS)?;
