@@ -1,9 +1,10 @@
 //! `cairn daemon`: the agent that keeps every tenant reconciled.
 //!
-//! Each tenant gets a worker ([`worker`]) that polls its repository, reacts
-//! to signed push webhooks, re-diffs on the drift schedule, and applies —
-//! with per-resource retries, the safety threshold, suspension and rollback
-//! holds honoured. Alerts go to the operator's sinks ([`alerts`]); the HTTP
+//! Each tenant whose lease this daemon holds ([`cluster`]: one daemon, or
+//! several sharing a store) gets a worker ([`worker`]) that polls its
+//! repository, reacts to signed push webhooks, re-diffs on the drift
+//! schedule, and applies — with per-resource retries, the safety threshold,
+//! suspension and rollback holds honoured. Alerts go to the operator's sinks ([`alerts`]); the HTTP
 //! surface ([`http`]) serves health, readiness, metrics, status and
 //! webhooks. On SIGTERM or SIGINT the daemon stops taking triggers, lets
 //! runs in flight finish within the grace period, and exits; a change cut
