@@ -111,7 +111,7 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "errors",
-            "Errors by kind: source, invalid, plugin, apply, store",
+            "Errors by kind: source, invalid, plugin, plan, apply, store, lease, webhook-signature",
             errors.clone(),
         );
         let calls =
