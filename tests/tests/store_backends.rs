@@ -301,8 +301,20 @@ async fn leases_and_fencing(url: &str) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(store.acquire_lease("u", "b", lease).await.unwrap(), Some(2));
 
-    // Triggers reach the holder once.
+    // Triggers reach the holder once; on PostgreSQL a listener is told at
+    // once.
+    let mut listener = store.trigger_listener().await.unwrap();
+    assert_eq!(
+        listener.is_some(),
+        store.dialect() == cairn::store::dialect::Dialect::Postgres
+    );
     store.push_trigger("f").await.unwrap();
+    if let Some(listener) = &mut listener {
+        tokio::time::timeout(Duration::from_secs(5), listener.wait())
+            .await
+            .expect("the listener is told of the trigger")
+            .unwrap();
+    }
     store.push_trigger("f").await.unwrap();
     store.push_trigger("v").await.unwrap();
     assert_eq!(

@@ -19,7 +19,7 @@ use super::alerts::Alerts;
 use super::http::TenantHandle;
 use super::metrics::Metrics;
 use super::worker::Worker;
-use crate::store::{Fence, StateStore, StoreError};
+use crate::store::{Fence, StateStore, StoreError, TriggerListener};
 use crate::tenant::Tenant;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -30,8 +30,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How often a daemon looks for triggers that other daemons received for
-/// its tenants: a webhook that lands on another daemon costs at most this
-/// much more than one that lands on the holder.
+/// its tenants, when nothing tells it (SQLite): a webhook that lands on
+/// another daemon costs at most this much more than one that lands on the
+/// holder. On PostgreSQL a notification wakes it at once.
 const TRIGGER_POLL: Duration = Duration::from_millis(200);
 
 /// The lease timing derived from the lease period.
@@ -443,10 +444,23 @@ async fn deliver_triggers(
     handles: Arc<BTreeMap<String, TenantHandle>>,
     shutdown: CancellationToken,
 ) {
+    let mut listener = match store.trigger_listener().await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for triggers; looking for them every {TRIGGER_POLL:?} instead");
+            None
+        }
+    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(TRIGGER_POLL) => {}
+            told = notified(&mut listener) => {
+                if let Err(error) = told {
+                    tracing::debug!(%error, "the trigger listener lost its connection");
+                    tokio::time::sleep(TRIGGER_POLL).await;
+                }
+            }
         }
         let held: Vec<String> = handles
             .iter()
@@ -462,6 +476,14 @@ async fn deliver_triggers(
             }
             Err(error) => tracing::debug!(%error, "cannot read the shared triggers"),
         }
+    }
+}
+
+/// Waits for a notification of a queued trigger; never, without a listener.
+async fn notified(listener: &mut Option<TriggerListener>) -> Result<(), StoreError> {
+    match listener {
+        Some(listener) => listener.wait().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -3,6 +3,7 @@
 //! each tenant's live status. Leases are timed by the store's clock alone
 //! (see [`super::dialect`]), never by a daemon's.
 
+use super::dialect::Dialect;
 use super::dialect::placeholders;
 use super::{Result, StateStore, StoreError, now_ms};
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,28 @@ pub struct DaemonRecord {
     pub heartbeat_at: i64,
     /// Whether its heartbeat is recent enough to count it.
     pub alive: bool,
+}
+
+/// The PostgreSQL channel on which queued triggers are announced.
+const TRIGGER_CHANNEL: &str = "cairn_triggers";
+
+/// Notifications of triggers queued by any daemon (PostgreSQL's
+/// `LISTEN`); it reconnects by itself when the server comes back.
+pub struct TriggerListener(sqlx::postgres::PgListener);
+
+impl std::fmt::Debug for TriggerListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TriggerListener").finish_non_exhaustive()
+    }
+}
+
+impl TriggerListener {
+    /// Waits until a trigger is queued; an error means the connection was
+    /// lost and could not be made again yet.
+    pub async fn wait(&mut self) -> Result<()> {
+        self.0.recv().await?;
+        Ok(())
+    }
 }
 
 /// Milliseconds of a duration, for the store's clock arithmetic.
@@ -265,14 +288,36 @@ impl StateStore {
             .collect()
     }
 
-    /// Queues a trigger for whichever daemon holds the tenant.
+    /// Queues a trigger for whichever daemon holds the tenant; on
+    /// PostgreSQL the daemons listening are told at once (the queue stays
+    /// the record: a notification only wakes them).
     pub async fn push_trigger(&self, tenant: &str) -> Result<()> {
+        let mut transaction = self.transaction().await?;
         self.query("INSERT INTO triggers (tenant, created_at) VALUES (?, ?)")
             .bind(tenant.to_string())
             .bind(now_ms())
-            .execute(&mut *self.connection().await?)
+            .execute(&mut *transaction)
             .await?;
+        if self.dialect == Dialect::Postgres {
+            self.query("SELECT pg_notify(?, ?)")
+                .bind(TRIGGER_CHANNEL)
+                .bind(tenant.to_string())
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
         Ok(())
+    }
+
+    /// A listener told of every trigger queued, on PostgreSQL (`None` on
+    /// SQLite: the queue is polled).
+    pub async fn trigger_listener(&self) -> Result<Option<TriggerListener>> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(TRIGGER_CHANNEL).await?;
+        Ok(Some(TriggerListener(listener)))
     }
 
     /// Takes the queued triggers of `tenants`; returns the tenants that had

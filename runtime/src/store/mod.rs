@@ -18,7 +18,7 @@ pub mod dialect;
 
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
-pub use cluster::{DaemonRecord, Fence, LeaseRecord};
+pub use cluster::{DaemonRecord, Fence, LeaseRecord, TriggerListener};
 use dialect::Dialect;
 use serde::Serialize;
 use serde_json::Value;
@@ -378,6 +378,9 @@ pub struct ResourceStatusRecord {
 pub struct StateStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// The URL it was opened with (PostgreSQL's trigger listener opens its
+    /// own connection with it).
+    url: Arc<str>,
     locks_dir: PathBuf,
     /// Set for a daemon's worker: every write checks the tenant's lease.
     fence: Option<Arc<Fence>>,
@@ -501,6 +504,7 @@ impl StateStore {
         Ok(Self {
             pool,
             dialect,
+            url: Arc::from(url),
             locks_dir,
             fence: None,
         })
