@@ -802,6 +802,37 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_store_and_its_lease_are_checked() {
+        let parse = |head: &str| {
+            Config::parse(
+                Path::new("/srv/cairn/cairn.toml"),
+                &format!("{head}\n[tenants.default]\nrepo = \"x\"\n"),
+            )
+        };
+        let config = parse(
+            "state = \"postgres://cairn:pw@db:5432/cairn\"\n[daemon]\nid = \"cairn-a\"\nlease = \"5s\"",
+        )
+        .unwrap();
+        assert_eq!(config.state, "postgres://cairn:pw@db:5432/cairn");
+        assert_eq!(config.daemon.id.as_deref(), Some("cairn-a"));
+        assert_eq!(config.daemon.lease, Duration::from_secs(5));
+        assert_eq!(parse("").unwrap().daemon.lease, DEFAULT_LEASE);
+
+        let error = parse("state = \"mysql://root:hunter2@db/cairn\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("postgres://USER@HOST:PORT/DATABASE"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+        let error = parse("[daemon]\nlease = \"1s\"").unwrap_err().to_string();
+        assert!(error.contains("[daemon] lease: at least 2s"), "{error}");
+        let error = parse("[daemon]\nid = \"a b\"").unwrap_err().to_string();
+        assert!(error.contains("[daemon] id = \"a b\""), "{error}");
+    }
+
+    #[test]
     fn a_grant_may_name_the_ca_its_https_requests_trust() {
         let config = |allow: &str| {
             Config::parse(

@@ -199,7 +199,7 @@ async fn cluster(State(state): State<AppState>, access: Access) -> Response {
     };
     match view.await {
         Ok(view) => Json(view).into_response(),
-        Err(error) => store_unavailable(&error),
+        Err(error) => store_failed(&error),
     }
 }
 
@@ -211,16 +211,21 @@ async fn tenants(State(state): State<AppState>, access: Access) -> Response {
         .collect();
     match cluster_statuses(&state, &names).await {
         Ok(statuses) => Json(statuses).into_response(),
-        Err(error) => store_unavailable(&error),
+        Err(error) => store_failed(&error),
     }
 }
 
-fn store_unavailable(error: &crate::store::StoreError) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("the state store is unreachable: {error}\n"),
-    )
-        .into_response()
+/// 503 while the store cannot be reached, 500 for any other failure.
+fn store_failed(error: &crate::store::StoreError) -> Response {
+    if error.is_unreachable() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the state store is unreachable: {error}\n"),
+        )
+            .into_response()
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
+    }
 }
 
 /// Wakes the tenant's worker: here when this daemon holds it, otherwise
@@ -229,7 +234,7 @@ async fn deliver(state: &AppState, name: &str, handle: &TenantHandle) -> Respons
     if handle.held.load(Ordering::Relaxed) {
         handle.trigger.notify_one();
     } else if let Err(error) = state.store.push_trigger(name).await {
-        return store_unavailable(&error);
+        return store_failed(&error);
     }
     (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()
 }
@@ -277,8 +282,7 @@ async fn tenant(
     };
     match detail.await {
         Ok(detail) => Json(detail).into_response(),
-        Err(error) if error.is_unreachable() => store_unavailable(&error),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response(),
+        Err(error) => store_failed(&error),
     }
 }
 
