@@ -45,11 +45,16 @@ mkdir -p "$1"; DIR=$(cd "$1" && pwd)
 [[ -x $APISERVER ]] || die "$APISERVER missing (run build-kube-apiserver.sh)"
 [[ -x $ETCD ]] || die "$ETCD missing (apt-get install etcd-server)"
 
-port_free() { [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]]; }
+# Any socket on the port counts (a connection's local port too), and ports
+# are picked below the kernel's ephemeral range, which outgoing connections
+# (many, when tests run side by side) take from at any moment.
+port_free() { [[ -z $(ss -Htan "sport = :$1" 2>/dev/null) ]]; }
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+(( EPHEMERAL_LOW > 21000 )) || EPHEMERAL_LOW=32768
 pick_port() {  # random free loopback TCP port not in $USED
   local p
   for _ in $(seq 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % (EPHEMERAL_LOW - 20000) ))
     [[ " $USED " == *" $p "* ]] && continue
     port_free "$p" && { USED+=" $p"; echo "$p"; return 0; }
   done
