@@ -221,7 +221,14 @@ impl Cluster {
         match outcome {
             Ok(()) => {
                 if health.take().is_some() {
-                    tracing::info!("the state store answers again");
+                    // Runs that failed meanwhile wait for their backoff,
+                    // which an outage may have stretched: run them now.
+                    tracing::info!("the state store answers again: reconciling every tenant held");
+                    for handle in self.context.handles.values() {
+                        if handle.held.load(Ordering::Relaxed) {
+                            handle.trigger.notify_one();
+                        }
+                    }
                 }
             }
             Err(error) => {
