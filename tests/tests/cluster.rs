@@ -108,6 +108,26 @@ impl Cluster {
         self.ws.repo.commit(&format!("round {round}"), AUTHOR)
     }
 
+    /// A cluster of `daemons` daemons that applied round 0 and hold an
+    /// even share each.
+    fn running(backend: Backend, daemons: usize) -> Self {
+        let mut cluster = Self::new(backend);
+        for _ in 0..daemons {
+            cluster.start_daemon();
+        }
+        cluster.wait_for_round(0, Duration::from_secs(90));
+        cluster.wait_for_even_spread(daemons);
+        cluster
+    }
+
+    /// Waits until `daemons` daemons hold `TENANTS / daemons` tenants each.
+    fn wait_for_even_spread(&self, daemons: usize) -> Duration {
+        wait_until(LEASE * 4, "an even spread", || {
+            let shares = self.shares();
+            shares.len() == daemons && shares.values().all(|&n| n == TENANTS / daemons)
+        })
+    }
+
     fn start_daemon(&mut self) -> usize {
         self.daemons.push(Daemon::start(&self.config));
         self.daemons.len() - 1
@@ -292,16 +312,8 @@ struct Recorded {
 }
 
 fn spread_failover_and_exactly_once(backend: Backend) {
-    let mut cluster = Cluster::new(backend);
-    for _ in 0..3 {
-        cluster.start_daemon();
-    }
-    cluster.wait_for_round(0, Duration::from_secs(90));
     // One holder per tenant, an even spread.
-    wait_until(LEASE * 4, "ten tenants per daemon", || {
-        let shares = cluster.shares();
-        shares.len() == 3 && shares.values().all(|&n| n == TENANTS / 3)
-    });
+    let mut cluster = Cluster::running(backend, 3);
     assert_eq!(cluster.holders().len(), TENANTS);
 
     // Round 1 is pushed through daemon 0 only (polling is off): two thirds
@@ -402,15 +414,7 @@ fn spread_failover_and_exactly_once(backend: Backend) {
 }
 
 fn a_paused_daemon_cannot_write(backend: Backend) {
-    let mut cluster = Cluster::new(backend);
-    for _ in 0..3 {
-        cluster.start_daemon();
-    }
-    cluster.wait_for_round(0, Duration::from_secs(90));
-    wait_until(LEASE * 4, "ten tenants per daemon", || {
-        let shares = cluster.shares();
-        shares.len() == 3 && shares.values().all(|&n| n == TENANTS / 3)
-    });
+    let cluster = Cluster::running(backend, 3);
     let paused = cluster.daemon_id(1);
     let tokens: BTreeMap<String, i64> = cluster
         .holders()
@@ -530,23 +534,13 @@ fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 fn adding_a_daemon_rebalances(backend: Backend) {
-    let mut cluster = Cluster::new(backend);
-    cluster.start_daemon();
-    cluster.start_daemon();
-    cluster.wait_for_round(0, Duration::from_secs(90));
-    wait_until(LEASE * 4, "fifteen tenants per daemon", || {
-        let shares = cluster.shares();
-        shares.len() == 2 && shares.values().all(|&n| n == TENANTS / 2)
-    });
+    let mut cluster = Cluster::running(backend, 2);
     let before = cluster.holders();
 
     let joined_at = Instant::now();
     let third = cluster.start_daemon();
     let newcomer = cluster.daemon_id(third);
-    let took = wait_until(LEASE * 4, "ten tenants per daemon", || {
-        let shares = cluster.shares();
-        shares.len() == 3 && shares.values().all(|&n| n == TENANTS / 3)
-    });
+    let took = cluster.wait_for_even_spread(3);
     eprintln!(
         "{backend:?}: a third daemon had its share {} ms after it was ready ({} ms after its start)",
         took.as_millis(),
@@ -606,11 +600,7 @@ on_both_stores! {
 /// has no server to lose.)
 #[test]
 fn postgres_restarted_mid_run_is_recovered_from() {
-    let mut cluster = Cluster::new(Backend::Postgres);
-    for _ in 0..3 {
-        cluster.start_daemon();
-    }
-    cluster.wait_for_round(0, Duration::from_secs(90));
+    let mut cluster = Cluster::running(Backend::Postgres, 3);
     let commit = cluster.commit_round(1);
     cluster.push_all(0, &commit);
     std::thread::sleep(Duration::from_millis(100));
@@ -639,9 +629,6 @@ fn postgres_restarted_mid_run_is_recovered_from() {
         "round 1 applied everywhere {} ms after PostgreSQL came back",
         restarted_at.elapsed().as_millis()
     );
-    wait_until(LEASE * 4, "ten tenants per daemon", || {
-        let shares = cluster.shares();
-        shares.len() == 3 && shares.values().all(|&n| n == TENANTS / 3)
-    });
+    cluster.wait_for_even_spread(3);
     cluster.assert_exactly_once(&commit);
 }
