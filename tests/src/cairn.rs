@@ -73,6 +73,8 @@ pub struct ConfigOptions {
     pub sha256: Option<String>,
     /// The repository reference.
     pub repo: Option<String>,
+    /// The tenant's folder in the repository.
+    pub path: String,
     /// The per-call timeout.
     pub timeout: String,
     /// More keys of the tenant's table (`interval = "1s"`, say).
@@ -87,6 +89,7 @@ impl Default for ConfigOptions {
             allow: None,
             sha256: None,
             repo: None,
+            path: ".".into(),
             timeout: "30s".into(),
             tenant_settings: String::new(),
             top_settings: String::new(),
@@ -152,7 +155,7 @@ impl Workspace {
 [tenants.{name}]
 repo = {repo:?}
 ref = "main"
-path = "."
+path = {path:?}
 {tenant_settings}
 
 [tenants.{name}.providers.dns]
@@ -163,6 +166,7 @@ timeout = {timeout:?}
 config = {{ url = {url:?}, server = "localhost" }}
 secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 "#,
+            path = options.path,
             tenant_settings = options.tenant_settings,
             plugin = crate::plugin_path("dns_powerdns").display().to_string(),
             allow = allow.join(", "),
@@ -275,9 +279,14 @@ pub fn secret_files(secrets: &[(&str, std::path::PathBuf)]) -> String {
 /// The top of every test `cairn.toml`: the state store in the workspace,
 /// and compiled plugins shared by every test of this build.
 pub fn config_header() -> String {
+    config_header_with_state("sqlite:.cairn/state.db")
+}
+
+/// [`config_header`] with another state store (`postgres://…`, say).
+pub fn config_header_with_state(state: &str) -> String {
     let cache = crate::target_dir().join("cairn-test-cache");
     format!(
-        "state = \"sqlite:.cairn/state.db\"\ncache_dir = {:?}\n",
+        "state = {state:?}\ncache_dir = {:?}\n",
         cache.display().to_string()
     )
 }

@@ -9,7 +9,7 @@
 
 use cairn::store::StateStore;
 use cairn_tests::Workspace;
-use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::cairn::{ConfigOptions, config_header_with_state};
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
 use cairn_tests::postgres::Postgres;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,25 +57,20 @@ impl Cluster {
             Some(server) => server.url(),
             None => format!("sqlite:{}", ws.path().join(".cairn/state.db").display()),
         };
-        let mut config = config_header().replace(
-            "state = \"sqlite:.cairn/state.db\"",
-            &format!("state = {url:?}"),
-        );
+        let mut config = config_header_with_state(&url);
         config.push_str(&format!(
             "\n[daemon]\nlease = \"{}ms\"\n",
             LEASE.as_millis()
         ));
-        let options = ConfigOptions {
-            tenant_settings:
-                "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }"
-                    .into(),
-            ..ConfigOptions::default()
-        };
         for index in 0..TENANTS {
-            let block = ws
-                .tenant_block(&tenant(index), &options)
-                .replace("path = \".\"", &format!("path = \"{}\"", tenant(index)));
-            config.push_str(&block);
+            let options = ConfigOptions {
+                path: tenant(index),
+                tenant_settings:
+                    "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }"
+                        .into(),
+                ..ConfigOptions::default()
+            };
+            config.push_str(&ws.tenant_block(&tenant(index), &options));
         }
         let path = ws.path().join("cluster.toml");
         std::fs::write(&path, config).unwrap();

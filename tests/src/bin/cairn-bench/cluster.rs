@@ -3,7 +3,7 @@
 //! SIGKILL leaves its tenants unheld.
 
 use cairn_tests::Workspace;
-use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::cairn::{ConfigOptions, config_header_with_state};
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
 use cairn_tests::postgres::Postgres;
 use sqlx::Row;
@@ -52,18 +52,15 @@ impl Setup {
         let ws = Workspace::new();
         let postgres = Postgres::start(ws.path());
         let url = postgres.url();
-        let mut config = config_header().replace(
-            "state = \"sqlite:.cairn/state.db\"",
-            &format!("state = {url:?}"),
-        );
+        let mut config = config_header_with_state(&url);
         config.push_str(&format!("\n[daemon]\nlease = \"{lease}\"\n"));
-        let options = ConfigOptions {
-            tenant_settings: "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
-            ..ConfigOptions::default()
-        };
         for tenant in 0..tenants {
-            let block = ws.tenant_block(&format!("c{tenant}"), &options);
-            config.push_str(&block.replace("path = \".\"", &format!("path = \"c{tenant}\"")));
+            let options = ConfigOptions {
+                path: format!("c{tenant}"),
+                tenant_settings: "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
+                ..ConfigOptions::default()
+            };
+            config.push_str(&ws.tenant_block(&format!("c{tenant}"), &options));
         }
         let path = ws.path().join("cluster.toml");
         std::fs::write(&path, config)?;

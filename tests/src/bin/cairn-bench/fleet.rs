@@ -38,8 +38,11 @@ pub fn fleet(tenants: usize, resources: usize) -> anyhow::Result<Figures> {
             ));
         }
         ws.repo.write(&format!("f{tenant}/dns.toml"), &text);
-        let block = ws.tenant_block(&format!("f{tenant}"), &ConfigOptions::default());
-        config.push_str(&block.replace("path = \".\"", &format!("path = \"f{tenant}\"")));
+        let options = ConfigOptions {
+            path: format!("f{tenant}"),
+            ..ConfigOptions::default()
+        };
+        config.push_str(&ws.tenant_block(&format!("f{tenant}"), &options));
     }
     ws.repo.commit("fleet", "Bench <bench@cairn.invalid>");
     std::fs::write(ws.config_path(), config)?;
