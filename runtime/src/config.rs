@@ -443,15 +443,6 @@ impl Config {
                 .unwrap_or_default()
                 .resolve()
                 .map_err(|why| invalid(format!("{at} {why}")))?;
-            for (provider_name, provider) in &providers {
-                if provider.memory > quotas.plugin_memory {
-                    return Err(invalid(format!(
-                        "[tenants.{name}.providers.{provider_name}] memory is {} MiB, more than the tenant's quotas.plugin_memory ({} MiB): lower it or raise the quota",
-                        provider.memory >> 20,
-                        quotas.plugin_memory >> 20
-                    )));
-                }
-            }
             tenants.insert(
                 name.clone(),
                 TenantConfig {

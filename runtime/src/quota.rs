@@ -34,7 +34,8 @@ pub struct Quotas {
     /// Changes per plan.
     pub plan_changes: usize,
     /// The most `memory` any of the tenant's providers may be configured
-    /// with (checked when `cairn.toml` is loaded).
+    /// with (checked when the tenant's plugins are loaded: a provider over
+    /// it keeps that tenant from loading, and no other).
     pub plugin_memory: u64,
 }
 

@@ -51,14 +51,37 @@ impl Tenant {
     }
 }
 
-/// A provider instance could not be set up.
+/// A provider instance of a tenant could not be set up. It stops that
+/// tenant alone: the others load and run.
 #[derive(Debug, thiserror::Error)]
-#[error("provider `{provider}` of tenant `{tenant}`: {source}")]
-pub struct TenantError {
-    tenant: String,
-    provider: String,
-    #[source]
-    source: PluginError,
+pub enum TenantError {
+    /// Its plugin could not be loaded.
+    #[error("provider `{provider}` of tenant `{tenant}`: {source}")]
+    Plugin {
+        /// The tenant.
+        tenant: String,
+        /// The provider instance.
+        provider: String,
+        /// Why.
+        #[source]
+        source: PluginError,
+    },
+    /// The operator gave it more memory than the tenant's quota allows.
+    #[error(
+        "[tenants.{tenant}.providers.{provider}] memory is {} MiB, more than the tenant's quotas.plugin_memory ({} MiB): lower it or raise the quota",
+        .memory >> 20,
+        .quota >> 20
+    )]
+    MemoryOverQuota {
+        /// The tenant.
+        tenant: String,
+        /// The provider instance.
+        provider: String,
+        /// Its `memory`, in bytes.
+        memory: u64,
+        /// `quotas.plugin_memory`, in bytes.
+        quota: u64,
+    },
 }
 
 impl Tenant {
@@ -72,7 +95,15 @@ impl Tenant {
     ) -> Result<Self, TenantError> {
         let mut providers = BTreeMap::new();
         for (name, provider) in &tenant.providers {
-            let fail = |source| TenantError {
+            if provider.memory > tenant.quotas.plugin_memory {
+                return Err(TenantError::MemoryOverQuota {
+                    tenant: tenant.name.clone(),
+                    provider: name.clone(),
+                    memory: provider.memory,
+                    quota: tenant.quotas.plugin_memory,
+                });
+            }
+            let fail = |source| TenantError::Plugin {
                 tenant: tenant.name.clone(),
                 provider: name.clone(),
                 source,

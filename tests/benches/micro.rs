@@ -18,15 +18,16 @@ const PARSED_RESOURCES: usize = 1_000;
 /// Files in the repository whose tree is read.
 const REPOSITORY_FILES: usize = 2_000;
 
+/// Record number `index`: its name is its own, so its text is too.
+fn record(index: usize) -> String {
+    format!(
+        "[[dns.record]]\nname = \"r{index}.example.org.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\nttl = 300\n\n",
+        index % 250
+    )
+}
+
 fn records(count: usize) -> String {
-    (0..count)
-        .map(|i| {
-            format!(
-                "[[dns.record]]\nname = \"r{i}.example.org.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\nttl = 300\n\n",
-                i % 250
-            )
-        })
-        .collect()
+    (0..count).map(record).collect()
 }
 
 /// Parsing one resource file into specs with the place of every field.
@@ -67,12 +68,14 @@ fn plugin_call(c: &mut Criterion) {
 }
 
 /// Reading a commit of many files: everything, or only its tree (every
-/// blob known to the model cache).
+/// blob known to the model cache). Each file holds a record of its own, so
+/// the commit has as many blobs as files: identical files would share one
+/// blob, and "every file" would read a single object.
 fn read_commit(c: &mut Criterion) {
     let folder = tempfile::tempdir().expect("a temporary folder");
     let repo = GitRepo::init(&folder.path().join("repo"));
     for i in 0..REPOSITORY_FILES {
-        repo.write(&format!("records/r{i}.toml"), &records(1));
+        repo.write(&format!("records/r{i}.toml"), &record(i));
     }
     repo.commit("many files", "Bench <bench@cairn.invalid>");
     let source = Source::new(
@@ -87,6 +90,11 @@ fn read_commit(c: &mut Criterion) {
         .expect("the commit reads");
     let every_blob: Arc<HashSet<String>> =
         Arc::new(full.files.iter().map(|f| f.blob.clone()).collect());
+    assert_eq!(
+        every_blob.len(),
+        REPOSITORY_FILES,
+        "every file a blob of its own"
+    );
     let mut group = c.benchmark_group(format!("read a commit of {REPOSITORY_FILES} files"));
     for (name, known) in [("every file", Arc::default()), ("tree only", every_blob)] {
         group.bench_with_input(BenchmarkId::from_parameter(name), &known, |b, known| {

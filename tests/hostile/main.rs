@@ -5,10 +5,12 @@
 //! stays up, and the well-behaved tenant's reconcile latency is measured
 //! with and without the attackers.
 
+use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
-use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::daemon::{Daemon, metric_sums_by, wait_until};
 use cairn_tests::serve::Served;
 use cairn_tests::{GitRepo, Workspace};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const AUTHOR: &str = "Mallory <mallory@example.org>";
@@ -16,57 +18,93 @@ const AUTHOR: &str = "Mallory <mallory@example.org>";
 /// The well-behaved tenant's webhook secret.
 const HOOK_SECRET: &str = "calm-hook-secret-3e1f";
 
-/// Pushes measured per daemon, one after another: about two seconds of
-/// pushes, long enough to overlap the attackers' first runs and retries.
+/// Pushes measured per daemon, one after another, at least: about two
+/// seconds of pushes. Beside the attackers the pushes go on until every
+/// attacker has been seen making calls during them.
 const PUSHES: usize = 20;
 
+/// The most pushes beside the attackers before the test gives up waiting
+/// for an attacker to make a call.
+const MAX_PUSHES: usize = 200;
+
+/// How much slower the calm tenant's median push-to-served may be beside
+/// the attackers than alone.
+const MAX_MEDIAN_RATIO: f64 = 3.0;
+
+/// How much slower its 90th percentile may be. The attackers' own work
+/// (a 100 MiB result, an 80 MiB answer, 2,000 requests, a million log
+/// records, each retried every few seconds) takes this 2-core machine's
+/// CPU in bursts, and a push landing in one waits: measured 1.3–9.5× over
+/// eleven runs, up to about a second. The bound catches a daemon that
+/// stalls; it is not yet fairness.
+const MAX_P90_RATIO: f64 = 15.0;
+
 /// One attack: the hostile plugin's `mode`, its network grants, and what
-/// the tenant's recorded error (or the daemon's log) must say.
+/// the attacking tenant's own evidence (its recorded error, its alerts or
+/// the log lines naming it) must say. No two attacks expect the same text,
+/// so that one attacker's refusal never stands in for another's.
 struct Attack {
     mode: &'static str,
     target: String,
     grants: Vec<String>,
-    expect: &'static str,
+    expect: String,
 }
 
 /// Every attack of the suite against a server at `server` (which
 /// redirects `/` to `elsewhere` and streams 80 MiB from `/big`).
 fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
     let port = server.rsplit(':').next().unwrap_or_default();
-    let attack = |mode: &'static str, target: &str, grants: &[&str], expect: &'static str| Attack {
+    let attack = |mode: &'static str, target: &str, grants: &[&str], expect: &str| Attack {
         mode,
         target: target.to_string(),
         grants: grants.iter().map(|g| g.to_string()).collect(),
-        expect,
+        expect: expect.to_string(),
     };
+    let denied = |url: &str| {
+        format!(
+            "GET {url} failed: the host refused the request: the URL is outside this provider's network grants"
+        )
+    };
+    let other_port = format!("http://127.0.0.1:{}", port.parse::<u16>().unwrap_or(1) ^ 1);
+    let https = server.replace("http://", "https://");
     vec![
-        attack("spin", server, &[], "did not finish `list` within"),
-        attack("hog", server, &[], "exceeded its memory limit of 32 MiB"),
+        attack("spin", server, &[], "did not finish `list` within 1s"),
+        attack(
+            "hog",
+            server,
+            &[],
+            "exceeded its memory limit of 32 MiB in `list`",
+        ),
         attack("recurse", server, &[], "call stack exhausted"),
         attack(
             "huge-return",
             server,
             &[],
-            "exceeded its memory limit of 32 MiB",
+            "returned 100 MiB from `list`, more than the 64 MiB the host accepts",
         ),
-        attack("log-flood", server, &[], "log records dropped"),
+        attack(
+            "log-flood",
+            server,
+            &[],
+            "log records dropped: a call may write at most 10000",
+        ),
         attack(
             "exfiltrate",
             elsewhere,
             &[server],
-            "outside this provider's network grants",
+            &denied(&format!("{elsewhere}/steal")),
         ),
         attack(
             "exfiltrate",
-            &format!("http://127.0.0.1:{}", port.parse::<u16>().unwrap_or(1) ^ 1),
+            &other_port,
             &[server],
-            "outside this provider's network grants",
+            &denied(&format!("{other_port}/steal")),
         ),
         attack(
             "exfiltrate",
-            &server.replace("http://", "https://"),
+            &https,
             &[server],
-            "outside this provider's network grants",
+            &denied(&format!("{https}/steal")),
         ),
         attack(
             "exfiltrate",
@@ -74,12 +112,7 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
             &[&format!("http://localhost:{port}")],
             "DestinationIpProhibited",
         ),
-        attack(
-            "follow",
-            server,
-            &[server],
-            "outside this provider's network grants",
-        ),
+        attack("follow", server, &[server], &denied(elsewhere)),
         attack("big-request", server, &[server], "HttpRequestBodySize"),
         attack(
             "big-response",
@@ -89,7 +122,12 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
         ),
         attack("flood", server, &[server], "refused 1984 of 2000"),
         attack("headers", server, &[server], "HttpRequestHeaderSectionSize"),
-        attack("apply-trap", server, &[], "crashed in `apply`"),
+        attack(
+            "apply-trap",
+            server,
+            &[],
+            "crashed in `apply`: wasm trap: wasm `unreachable` instruction executed",
+        ),
         attack("apply-panic", server, &[], "panics in apply on purpose"),
         attack("garbage", server, &[], "broke the contract in `diff`"),
     ]
@@ -112,6 +150,9 @@ allow = [{grants}]
 memory = {memory:?}
 timeout = "1s"
 config = {{ mode = {mode:?}, target = {target:?} }}
+
+[tenants.{name}.quotas]
+plugin_memory = {memory:?}
 "#,
         repo = repo.path().display().to_string(),
         plugin = cairn_tests::plugin_path("hostile_provider")
@@ -120,11 +161,12 @@ config = {{ mode = {mode:?}, target = {target:?} }}
         grants = grants.join(", "),
         mode = attack.mode,
         target = attack.target,
-        // Room to hold an answer larger than the gate lets through.
-        memory = if attack.mode == "big-response" {
-            "256MiB"
-        } else {
-            "32MiB"
+        memory = match attack.mode {
+            // Room to hold an answer larger than the gate lets through.
+            "big-response" => "256MiB",
+            // Room to build a result larger than the host accepts.
+            "huge-return" => "512MiB",
+            _ => "32MiB",
         },
     )
 }
@@ -136,28 +178,77 @@ fn calm_zone(address: &str) -> String {
     )
 }
 
-/// Commits new addresses to the calm tenant, pushes its webhook, and
-/// returns how long each took to be served by PowerDNS.
-fn measure(ws: &Workspace, daemon: &Daemon, round: usize) -> Vec<Duration> {
-    (0..PUSHES)
-        .map(|push| {
-            let address = format!("198.51.100.{}", round * PUSHES + push + 1);
-            ws.repo.write("calm.toml", &calm_zone(&address));
-            ws.repo.commit(&format!("calm {address}"), AUTHOR);
-            let started = Instant::now();
-            let status = daemon.push("calm", HOOK_SECRET, "{}");
-            assert!(status < 300, "the webhook answered {status}");
-            wait_until(Duration::from_secs(30), "the calm tenant applied", || {
-                ws.pdns.dig("www.calm.example.", "A") == [address.clone()]
-            });
-            started.elapsed()
+/// Commits a new address to the calm tenant, pushes its webhook, and
+/// returns how long it took to be served by PowerDNS. `push` numbers the
+/// pushes of the test, so that each address differs from the one before.
+fn measure_one(ws: &Workspace, daemon: &Daemon, push: usize) -> Duration {
+    let address = format!("198.51.100.{}", push % 250 + 1);
+    ws.repo.write("calm.toml", &calm_zone(&address));
+    ws.repo.commit(&format!("calm {address}"), AUTHOR);
+    let started = Instant::now();
+    let status = daemon.push("calm", HOOK_SECRET, "{}");
+    assert!(status < 300, "the webhook answered {status}");
+    wait_until(Duration::from_secs(30), "the calm tenant applied", || {
+        ws.pdns.dig("www.calm.example.", "A") == [address.clone()]
+    });
+    started.elapsed()
+}
+
+/// Plugin calls finished so far, by tenant.
+fn calls_by_tenant(daemon: &Daemon) -> BTreeMap<String, f64> {
+    metric_sums_by(
+        &daemon.metrics(),
+        "cairn_plugin_call_duration_seconds_count",
+        "tenant",
+    )
+}
+
+/// The `q` quantile of `samples` (nearest rank).
+fn quantile(mut samples: Vec<Duration>, q: f64) -> Duration {
+    samples.sort();
+    let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
+    samples[rank - 1]
+}
+
+/// The lines of `log` that name `tenant` (`tenant=NAME`, not a longer
+/// name that starts the same).
+fn lines_of<'a>(log: &'a str, tenant: &str) -> Vec<&'a str> {
+    let key = format!("tenant={tenant}");
+    log.lines()
+        .filter(|line| {
+            line.match_indices(&key).any(|(at, _)| {
+                line[at + key.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|next| !next.is_ascii_alphanumeric() && next != '-' && next != '_')
+            })
         })
         .collect()
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
+/// What `tenant` itself left behind: its recorded error, its alerts and
+/// the daemon's log lines that name it.
+fn evidence_of(daemon: &Daemon, alerts: &AlertReceiver, tenant: &str) -> String {
+    let status = daemon.tenant(tenant);
+    let mut evidence = vec![
+        status["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    ];
+    evidence.extend(
+        alerts
+            .alerts()
+            .iter()
+            .filter(|alert| alert["tenant"] == tenant)
+            .map(|alert| alert["message"].as_str().unwrap_or_default().to_string()),
+    );
+    evidence.extend(
+        lines_of(&daemon.log(), tenant)
+            .into_iter()
+            .map(str::to_string),
+    );
+    evidence.join("\n")
 }
 
 #[test]
@@ -207,12 +298,15 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
         "the calm tenant's first apply",
         || ws.pdns.dig("www.calm.example.", "A") == ["198.51.100.250"],
     );
-    let alone = median(measure(&ws, &daemon, 0));
+    let alone: Vec<Duration> = (0..PUSHES)
+        .map(|push| measure_one(&ws, &daemon, push))
+        .collect();
     drop(daemon);
 
     // The same, with every attacker beside it.
     let attacks = attacks(&server.base_url, &elsewhere.base_url);
-    let mut config = format!("{}\n{calm}", config_header());
+    let alerts = AlertReceiver::start();
+    let mut config = format!("{}\n{}{calm}", config_header(), alerts.table());
     let mut repos = Vec::new();
     for (index, attack) in attacks.iter().enumerate() {
         let repo = GitRepo::init(&ws.path().join(format!("attacker-{index}")));
@@ -223,23 +317,40 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
     }
     std::fs::write(ws.config_path(), config).unwrap();
     let daemon = Daemon::start(&ws.config_path());
-    // Measured while the attackers make their first runs and retries.
-    let beside = median(measure(&ws, &daemon, 1));
-    // Every attack fails with its limit named.
+    // Measured while the attackers make their first runs and retries:
+    // pushes go on until every attacker has finished a call since the
+    // first push, so that the window is known to overlap every attack.
+    let attackers: Vec<String> = (0..attacks.len())
+        .map(|index| format!("attacker{index}"))
+        .collect();
+    let before = calls_by_tenant(&daemon);
+    let mut beside = Vec::new();
+    loop {
+        beside.push(measure_one(&ws, &daemon, PUSHES + beside.len()));
+        let now = calls_by_tenant(&daemon);
+        let idle: Vec<&String> = attackers
+            .iter()
+            .filter(|tenant| now.get(*tenant) <= before.get(*tenant))
+            .collect();
+        if beside.len() >= PUSHES && idle.is_empty() {
+            break;
+        }
+        assert!(
+            beside.len() < MAX_PUSHES,
+            "{idle:?} made no plugin call during {MAX_PUSHES} pushes of the calm tenant"
+        );
+    }
+    // Every attack fails with its limit named, in its own tenant's record.
     let deadline = Instant::now() + Duration::from_secs(60);
-    for (index, attack) in attacks.iter().enumerate() {
-        let tenant = format!("attacker{index}");
+    for (tenant, attack) in attackers.iter().zip(&attacks) {
         loop {
-            let error = daemon.tenant(&tenant)["last_error"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if error.contains(attack.expect) || daemon.log().contains(attack.expect) {
+            let evidence = evidence_of(&daemon, &alerts, tenant);
+            if evidence.contains(&attack.expect) {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "{tenant} ({}) was not refused with `{}`; its last error: {error}",
+                "{tenant} ({}) was not refused with `{}`; what it left behind:\n{evidence}",
                 attack.mode,
                 attack.expect
             );
@@ -253,14 +364,23 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
         daemon.tenant("calm")
     );
     drop(daemon);
-    let ratio = beside.as_secs_f64() / alone.as_secs_f64();
+    let pushes = beside.len();
+    let (alone_median, alone_p90) = (quantile(alone.clone(), 0.5), quantile(alone, 0.9));
+    let beside_max = beside.iter().max().copied().unwrap_or_default();
+    let (beside_median, beside_p90) = (quantile(beside.clone(), 0.5), quantile(beside, 0.9));
+    let median_ratio = beside_median.as_secs_f64() / alone_median.as_secs_f64();
+    let p90_ratio = beside_p90.as_secs_f64() / alone_p90.as_secs_f64();
     eprintln!(
-        "hostile suite: {} attacks; calm tenant push-to-served median {alone:?} alone, {beside:?} beside the attackers: {ratio:.2}×",
+        "hostile suite: {} attacks; calm tenant push-to-served alone median {alone_median:?} p90 {alone_p90:?}; beside the attackers ({pushes} pushes) median {beside_median:?} p90 {beside_p90:?} max {beside_max:?}: {median_ratio:.2}× and {p90_ratio:.2}×",
         attacks.len()
     );
     assert!(
-        ratio < 3.0,
-        "the calm tenant slowed down {ratio:.2}× beside the attackers ({alone:?} → {beside:?})"
+        median_ratio < MAX_MEDIAN_RATIO,
+        "the calm tenant's median slowed down {median_ratio:.2}× beside the attackers ({alone_median:?} → {beside_median:?})"
+    );
+    assert!(
+        p90_ratio < MAX_P90_RATIO,
+        "the calm tenant's p90 slowed down {p90_ratio:.2}× beside the attackers ({alone_p90:?} → {beside_p90:?})"
     );
 }
 
@@ -276,7 +396,7 @@ fn a_provider_whose_answers_change_between_calls_cannot_get_a_saved_plan_applied
         mode: "flip-flop",
         target: String::new(),
         grants: Vec::new(),
-        expect: "no longer matches the real world",
+        expect: "no longer matches the real world".into(),
     };
     let block = attacker_block("default", &ws.repo, &attack);
     std::fs::write(ws.config_path(), format!("{}\n{block}", config_header())).unwrap();
@@ -285,5 +405,5 @@ fn a_provider_whose_answers_change_between_calls_cannot_get_a_saved_plan_applied
     ws.cairn(&["plan", "--out", &saved]).expect_code(2);
     ws.cairn(&["apply", &saved, "--yes"])
         .expect_code(1)
-        .expect_contains(attack.expect);
+        .expect_contains(&attack.expect);
 }

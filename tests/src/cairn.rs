@@ -67,8 +67,11 @@ pub struct Workspace {
 /// Options of the generated `cairn.toml`.
 #[derive(Debug, Clone)]
 pub struct ConfigOptions {
-    /// The network grants of the dns provider; `None` grants the server.
+    /// The network grants of the dns provider; `None` grants its URL.
     pub allow: Option<Vec<String>>,
+    /// The URL the dns provider talks to; `None` is the server's own (a
+    /// [`crate::proxy::RecordingProxy`]'s, say).
+    pub url: Option<String>,
     /// The sha256 pin of the plugin.
     pub sha256: Option<String>,
     /// The repository reference.
@@ -87,6 +90,7 @@ impl Default for ConfigOptions {
     fn default() -> Self {
         Self {
             allow: None,
+            url: None,
             sha256: None,
             repo: None,
             path: ".".into(),
@@ -136,10 +140,8 @@ impl Workspace {
     /// repository and server (the repository path is absolute, so the block
     /// works in any workspace's `cairn.toml`).
     pub fn tenant_block(&self, name: &str, options: &ConfigOptions) -> String {
-        let allow = options
-            .allow
-            .clone()
-            .unwrap_or_else(|| vec![self.pdns.url()]);
+        let url = options.url.clone().unwrap_or_else(|| self.pdns.url());
+        let allow = options.allow.clone().unwrap_or_else(|| vec![url.clone()]);
         let allow: Vec<String> = allow.iter().map(|a| format!("{a:?}")).collect();
         let sha256 = options
             .sha256
@@ -171,7 +173,6 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
             plugin = crate::plugin_path("dns_powerdns").display().to_string(),
             allow = allow.join(", "),
             timeout = options.timeout,
-            url = self.pdns.url(),
         )
     }
 
@@ -208,14 +209,21 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 
     /// Panics, naming where, if `secret` is in anything Cairn wrote or
     /// printed.
+    #[track_caller]
     pub fn assert_never_written(&self, outputs: &[String], secret: &str) {
-        for (name, bytes) in self.everything_written(outputs) {
-            assert!(
-                !bytes
-                    .windows(secret.len())
-                    .any(|window| window == secret.as_bytes()),
-                "the secret was found in {name}"
-            );
+        assert_absent(&self.everything_written(outputs), secret, "the secret");
+    }
+
+    /// [`Workspace::assert_never_written`] for each form of `secret` in
+    /// [`secret_encodings`], naming the form that was found: a leak seldom
+    /// shows the bare value when it goes through an HTTP header or a
+    /// Kubernetes Secret.
+    #[track_caller]
+    pub fn assert_never_written_encoded(&self, outputs: &[String], secret: &str) {
+        // Read once, searched for every form.
+        let written = self.everything_written(outputs);
+        for (encoding, value) in secret_encodings(secret) {
+            assert_absent(&written, &value, &format!("the secret ({encoding})"));
         }
     }
 
@@ -239,6 +247,12 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
     /// Runs `cairn ARGS` in the workspace, adding nothing.
     pub fn cairn_bare(&self, args: &[&str]) -> Output {
         self.run_cairn(args, &[])
+    }
+
+    /// [`Workspace::cairn_bare`] with more environment variables, for the
+    /// commands that take no `--config` (`plugin inspect`).
+    pub fn cairn_bare_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_cairn(args, env)
     }
 
     fn run_cairn(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -308,5 +322,45 @@ impl Drop for Workspace {
 impl Default for Workspace {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The forms a leaked secret is likely to take, each with its name: the
+/// value as is, base64 standard and URL-safe, padded and not (an HTTP Basic
+/// header, a Kubernetes Secret's `data`, a token's part), and hex. A form
+/// identical to an earlier one is left out.
+pub fn secret_encodings(secret: &str) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let forms = [
+        ("as is", secret.to_string()),
+        ("base64", STANDARD.encode(secret)),
+        ("base64 without padding", STANDARD_NO_PAD.encode(secret)),
+        ("URL-safe base64", URL_SAFE.encode(secret)),
+        (
+            "URL-safe base64 without padding",
+            URL_SAFE_NO_PAD.encode(secret),
+        ),
+        ("hex", hex::encode(secret)),
+    ];
+    let mut distinct: Vec<(&'static str, String)> = Vec::new();
+    for (name, value) in forms {
+        if !distinct.iter().any(|(_, seen)| *seen == value) {
+            distinct.push((name, value));
+        }
+    }
+    distinct
+}
+
+/// Panics, naming `what` and where, if `needle` is in one of `written`.
+#[track_caller]
+fn assert_absent(written: &[(String, Vec<u8>)], needle: &str, what: &str) {
+    for (name, bytes) in written {
+        assert!(
+            !bytes
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes()),
+            "{what} was found in {name}"
+        );
     }
 }

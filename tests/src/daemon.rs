@@ -20,20 +20,62 @@ pub struct Daemon {
     pub port: u16,
     config: PathBuf,
     log: PathBuf,
+    /// The `CAIRN_LOG` filter it runs with.
+    log_filter: String,
 }
 
 impl Daemon {
     /// Starts `cairn daemon` for `config` and waits until it is ready.
     pub fn start(config: &Path) -> Self {
+        Self::start_logging(config, "info")
+    }
+
+    /// [`Daemon::start`] with another `CAIRN_LOG` filter (`cairn=trace`,
+    /// say).
+    pub fn start_logging(config: &Path, log_filter: &str) -> Self {
+        let mut daemon = Self::spawned(config, log_filter);
+        daemon.wait_ready();
+        daemon
+    }
+
+    /// Starts `cairn daemon` for `config` without waiting for it to be
+    /// ready (a tenant that cannot load keeps `/readyz` at 503).
+    pub fn spawned(config: &Path, log_filter: &str) -> Self {
         let mut daemon = Self {
             child: None,
             port: free_port(),
             config: config.to_path_buf(),
             log: config.with_file_name(format!("daemon-{}.log", free_port())),
+            log_filter: log_filter.to_string(),
         };
         daemon.spawn();
-        daemon.wait_ready();
+        daemon.wait_listening();
         daemon
+    }
+
+    /// Waits until the daemon answers `/healthz`.
+    fn wait_listening(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !matches!(self.get("/healthz"), Ok((200, _))) {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not answer:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Panics with the log if the daemon has exited.
+    fn assert_running(&mut self) {
+        if let Some(status) = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            panic!("the daemon exited with {status}:\n{}", self.log());
+        }
     }
 
     fn spawn(&mut self) {
@@ -49,7 +91,7 @@ impl Daemon {
             .current_dir(self.config.parent().expect("cairn.toml has a folder"))
             .env("PDNS_API_KEY", API_KEY)
             .env("CAIRN_TEST_HOOK", HOOK_SECRET)
-            .env("CAIRN_LOG", "info")
+            .env("CAIRN_LOG", &self.log_filter)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log handle"))
@@ -63,13 +105,7 @@ impl Daemon {
     pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("the daemon exited with {status}:\n{}", self.log());
-            }
+            self.assert_running();
             if matches!(self.get("/readyz"), Ok((200, _))) {
                 return;
             }
@@ -153,6 +189,19 @@ impl Daemon {
         serde_json::from_str(&body).expect("the status API answers JSON")
     }
 
+    /// The text of `/metrics`.
+    pub fn metrics(&self) -> String {
+        let (status, text) = self.get("/metrics").expect("the metrics answer");
+        assert_eq!(status, 200, "{text}");
+        text
+    }
+
+    /// The sum of every sample of metric `name` (all label sets) in
+    /// `/metrics`; 0 when there is none.
+    pub fn metric_sum(&self, name: &str) -> f64 {
+        metric_sum(&self.metrics(), name)
+    }
+
     /// A POST with headers: the status and the body.
     pub fn post(
         &self,
@@ -202,6 +251,44 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The sum of every sample of metric `name` in the Prometheus text `text`.
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    samples(text, name).map(|(_, value)| value).sum()
+}
+
+/// The sums of the samples of metric `name` in the Prometheus text `text`,
+/// by the value of their label `label`.
+pub fn metric_sums_by(
+    text: &str,
+    name: &str,
+    label: &str,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut sums = std::collections::BTreeMap::new();
+    let key = format!("{label}=\"");
+    for (series, value) in samples(text, name) {
+        let Some((_, rest)) = series.split_once(&key) else {
+            continue;
+        };
+        let Some((label_value, _)) = rest.split_once('"') else {
+            continue;
+        };
+        *sums.entry(label_value.to_string()).or_default() += value;
+    }
+    sums
+}
+
+/// The samples of metric `name`: each series (name and labels) and value.
+fn samples<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(move |line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let metric = series.split('{').next()?;
+            (metric == name).then_some(())?;
+            Some((series, value.parse::<f64>().ok()?))
+        })
 }
 
 /// Polls `check` every 50 ms until it holds or `timeout` passes; returns

@@ -12,6 +12,7 @@ pub mod pdns;
 pub mod podman;
 pub mod ports;
 pub mod postgres;
+pub mod proxy;
 pub mod script_server;
 pub mod serve;
 

@@ -279,3 +279,37 @@ impl Drop for Pdns {
         self.stop();
     }
 }
+
+/// How many times each RRset was set to each content by a write that took
+/// effect among `exchanges` (a [`crate::proxy::RecordingProxy`]'s record of
+/// the PATCHes PowerDNS answered 2xx), keyed `NAME TYPE CONTENT[,CONTENT…]`.
+pub fn rrset_writes(
+    exchanges: &[crate::proxy::Exchange],
+) -> std::collections::BTreeMap<String, usize> {
+    let mut writes = std::collections::BTreeMap::new();
+    for exchange in exchanges
+        .iter()
+        .filter(|e| e.method == "PATCH" && e.took_effect())
+    {
+        for rrset in exchange.body["rrsets"].as_array().into_iter().flatten() {
+            if rrset["changetype"] != "REPLACE" {
+                continue;
+            }
+            let mut contents: Vec<&str> = rrset["records"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|record| record["content"].as_str())
+                .collect();
+            contents.sort();
+            let key = format!(
+                "{} {} {}",
+                rrset["name"].as_str().unwrap_or_default(),
+                rrset["type"].as_str().unwrap_or_default(),
+                contents.join(",")
+            );
+            *writes.entry(key).or_default() += 1;
+        }
+    }
+    writes
+}

@@ -1,11 +1,15 @@
 //! A daemon killed with SIGKILL at many instants of its applies loses
 //! nothing and applies nothing twice: after a restart the world matches
-//! Git, the inventory matches the world, and the audit log shows every
-//! change made once.
+//! Git, the inventory matches the world, PowerDNS (through a recording
+//! proxy) took every change once, and the audit log accounts for each of
+//! them once: made, or — when the kill fell between the change and its
+//! record — found made from the journal (`adopt`).
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
 use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::pdns::rrset_writes;
+use cairn_tests::proxy::RecordingProxy;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -53,6 +57,9 @@ enum KillPoint {
     AfterStart(u64),
     /// This long after an apply run began.
     IntoApply(u64),
+    /// When PowerDNS has made a change and its answer is held back from
+    /// the daemon: the change took effect, its outcome is not recorded.
+    AfterAWrite,
 }
 
 /// Waits until the daemon has begun an apply run (a reconcile run with no
@@ -80,7 +87,9 @@ async fn wait_for_an_apply(database: &std::path::Path) {
 #[test]
 fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
     let ws = Workspace::new();
+    let proxy = RecordingProxy::start(&ws.pdns.url());
     ws.configure(&ConfigOptions {
+        url: Some(proxy.url.clone()),
         tenant_settings: "interval = \"1s\"\nmax_delete_percent = 100".into(),
         ..ConfigOptions::default()
     });
@@ -99,12 +108,20 @@ fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
         .into_iter()
         .map(KillPoint::AfterStart)
         .chain((0..20).map(|step| KillPoint::IntoApply(step * 6)))
+        .chain((0..3).map(|_| KillPoint::AfterAWrite))
         .collect();
+    let mut commits = Vec::new();
     for (round, point) in kill_points.iter().enumerate() {
         if round > 0 {
             ws.repo.write("crash.toml", &desired(round));
-            ws.repo.commit(&format!("round {round}"), AUTHOR);
+            commits.push(ws.repo.commit(&format!("round {round}"), AUTHOR));
+        } else {
+            commits.push(ws.repo.head());
         }
+        if matches!(point, KillPoint::AfterAWrite) {
+            proxy.hold_writes(|exchange| exchange.method == "PATCH");
+        }
+        let held_before = proxy.held();
         daemon.respawn();
         match point {
             KillPoint::AfterStart(ms) => std::thread::sleep(Duration::from_millis(*ms)),
@@ -112,14 +129,31 @@ fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
                 runtime.block_on(wait_for_an_apply(&database));
                 std::thread::sleep(Duration::from_millis(*ms));
             }
+            KillPoint::AfterAWrite => {
+                wait_until(Duration::from_secs(60), "a write held", || {
+                    proxy.held() > held_before
+                });
+            }
         }
         daemon.kill();
+        proxy.release();
 
         daemon.restart();
         wait_until(
             Duration::from_secs(60),
             &format!("round {round} applied after a kill at {point:?}"),
             || world_matches(&ws, round),
+        );
+        // The restarted daemon finished a run of this round's commit (the
+        // world may have matched before it began: the kill can land after
+        // every change was made), so what the kill cut off is recorded.
+        wait_until(
+            Duration::from_secs(60),
+            &format!("a run of round {round} after the restart"),
+            || {
+                let status = daemon.tenant("default");
+                status["commit"]["id"] == commits[round].as_str() && !status["last_run"].is_null()
+            },
         );
         // The inventory matches the world: every resource owned, in sync.
         wait_until(Duration::from_secs(30), "the inventory in sync", || {
@@ -160,34 +194,72 @@ fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
         "a run was left unfinished"
     );
 
-    // Nothing applied twice: per resource and commit, at most one change
-    // made; an interrupted change that took effect is confirmed ("adopt"),
-    // not made again.
-    let mut made: BTreeMap<(String, String), usize> = BTreeMap::new();
+    // Nothing applied twice, counted at the server: each record's content
+    // of each round was written once (or, when PowerDNS answered an error
+    // for a write it had made, not at all: the world has it all the same).
+    let writes = rrset_writes(&proxy.exchanges());
+    let twice: Vec<_> = writes.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(twice.is_empty(), "written twice at the server: {twice:?}");
+
+    // The audit log accounts for each write once: made (`ok`), or found
+    // made after a kill cut it off before it was recorded (`adopt`) —
+    // which is exactly the writes whose own run was cut short.
+    let mut recorded: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     for run in history.as_array().unwrap() {
         for action in run["actions"].as_array().unwrap() {
-            let change = matches!(
-                action["action"].as_str(),
-                Some("create" | "update" | "replace")
+            let key = (
+                action["address"].as_str().unwrap().to_string(),
+                run["commit_id"].as_str().unwrap().to_string(),
             );
-            if change && action["result"] == "ok" {
-                *made
-                    .entry((
-                        action["address"].as_str().unwrap().to_string(),
-                        run["commit_id"].as_str().unwrap().to_string(),
-                    ))
-                    .or_default() += 1;
+            match (action["action"].as_str(), action["result"].as_str()) {
+                (Some("create" | "update" | "replace"), Some("ok")) => {
+                    recorded.entry(key).or_default().0 += 1
+                }
+                (Some("adopt"), Some("ok")) => recorded.entry(key).or_default().1 += 1,
+                _ => {}
             }
         }
     }
-    let twice: Vec<_> = made.iter().filter(|(_, count)| **count > 1).collect();
-    assert!(twice.is_empty(), "changes made twice: {twice:?}");
+    let mut adopted = 0;
+    for (round, commit) in commits.iter().enumerate() {
+        for zone in 0..ZONES {
+            for record in 0..RECORDS_PER_ZONE {
+                let name = format!("r{record}.z{zone}.crash.example.");
+                let written = writes
+                    .get(&format!("{name} A 10.{round}.{zone}.{record}"))
+                    .copied()
+                    .unwrap_or(0);
+                let address = format!("dns/record/{name}/A");
+                let (made, found) = recorded
+                    .get(&(address.clone(), commit.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                adopted += found;
+                if written == 1 {
+                    assert_eq!(
+                        made + found,
+                        1,
+                        "{address} at round {round}: written once at the server, recorded as made {made} and found made {found} times"
+                    );
+                } else {
+                    assert_eq!(
+                        made, 0,
+                        "{address} at round {round}: recorded as made, never written"
+                    );
+                }
+            }
+        }
+    }
     eprintln!(
-        "survived {} SIGKILL points; {interrupted_runs} of them cut a run short",
+        "survived {} SIGKILL points; {interrupted_runs} of them cut a run short; {adopted} changes made before a kill were found from the journal",
         kill_points.len()
     );
     assert!(
         interrupted_runs >= 10,
         "too few kills landed inside a run ({interrupted_runs}) to test recovery"
+    );
+    assert!(
+        adopted >= RECORDS_PER_ZONE,
+        "the kills after a write left {adopted} changes to find from the journal: each of them should have left a zone's worth"
     );
 }

@@ -1,12 +1,19 @@
 //! `cairn daemon` against real servers: pushes applied through webhooks and
-//! polling, drift reported and healed, failures backed off and recovered,
-//! the safety threshold, rollback and resume, metrics and shutdown.
+//! polling, drift reported and healed, failures backed off on the
+//! documented schedule and recovered, the safety threshold, rollback and
+//! resume, metrics and shutdown.
+//!
+//! Nothing here sleeps and then asserts that nothing happened: a negative
+//! check waits until the daemon has demonstrably looked again (an idle poll
+//! counted, a refusal counted, a plan recorded) and then asserts that the
+//! forbidden effect is absent.
 
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
 use cairn_tests::git::GitDaemon;
 use cairn_tests::{Workspace, cairn::Output};
+use serde_json::Value;
 use std::time::Duration;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -18,6 +25,219 @@ fn zone(zone: &str, address: &str) -> String {
     )
 }
 
+/// The histogram of polls that found nothing to do (no plugin call): one
+/// sample per idle poll, so its count is the daemon's "I looked again".
+const CHECKS: &str = "cairn_reconcile_check_duration_seconds_count";
+
+/// Every plugin call the daemon made (a histogram: its count series).
+const PLUGIN_CALLS: &str = "cairn_plugin_call_duration_seconds_count";
+
+/// The sum of the samples of metric `name` whose labels include each of
+/// `labels` (`[("tenant", "default"), ("outcome", "blocked")]`).
+fn metric(daemon: &Daemon, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let (status, text) = daemon.get("/metrics").expect("the metrics answer");
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (family, label_text) = series.split_once('{').unwrap_or((series, ""));
+            let wanted = family == name
+                && labels
+                    .iter()
+                    .all(|(key, label)| label_text.contains(&format!("{key}=\"{label}\"")));
+            if !wanted {
+                return None;
+            }
+            value.parse::<f64>().ok()
+        })
+        .sum()
+}
+
+/// `cairn_reconcile_runs_total` of tenant `default` with `outcome`.
+fn runs_with_outcome(daemon: &Daemon, outcome: &str) -> f64 {
+    metric(
+        daemon,
+        "cairn_reconcile_runs_total",
+        &[("tenant", "default"), ("outcome", outcome)],
+    )
+}
+
+/// Every run of the workspace's (single) tenant, newest first.
+fn history(ws: &Workspace) -> Vec<Value> {
+    ws.cairn(&["history", "--json", "--limit", "100000"])
+        .expect_code(0)
+        .json()
+        .as_array()
+        .expect("history is an array")
+        .clone()
+}
+
+/// The run id the daemon's status reports for its last run that planned.
+fn last_run_id(daemon: &Daemon) -> Option<i64> {
+    daemon.tenant("default")["last_run"]["run_id"].as_i64()
+}
+
+// ---------------------------------------------------------------------
+// The retry schedule (README, "Retries": "exponential backoff and jitter
+// (1 s, doubling, capped at the poll interval — at least 4 s — and at most
+// 5 min), reset on success"; runtime/src/daemon/backoff.rs: BACKOFF_BASE
+// 1 s, each failure doubles it, JITTER ±20%, the cap applied before and
+// after the jitter; runtime/src/daemon/worker.rs: cap = min(5 min,
+// max(interval, 4 s))). The tests below poll every second, so the cap is
+// 4 s and the k-th wait after k failures in a row lies in
+// [min(0.8·2^(k−1), 3.2), min(1.2·2^(k−1), 4)] seconds: 0.8–1.2, 1.6–2.4,
+// 3.2–4, 3.2–4, …
+// ---------------------------------------------------------------------
+
+/// The cap of every test tenant here (`interval = "1s"`): 4 s.
+const RETRY_CAP: f64 = 4.0;
+
+/// The jitter of each wait, ±20%.
+const RETRY_JITTER: f64 = 0.2;
+
+/// How much sooner than its shortest wait an attempt may appear to come.
+/// Timers never fire early; the times compared are the daemon's own wall
+/// clock (µs in its log, ms in the audit log), so this covers rounding and
+/// a slewing clock, nothing more.
+const EARLY: f64 = 0.05;
+
+/// Asserts that `gaps` (seconds between consecutive failed attempts, the
+/// first gap being the wait after the first failure) follow the schedule.
+/// Lower bounds are exact (a timer never fires early). Upper bounds are
+/// only used where they tell the schedule apart from a wrong one, with at
+/// least 2 s to spare for the attempt's own work and a loaded machine:
+/// the first wait must be shorter than any capped wait could be (so the
+/// schedule starts near 1 s and grows), and the fourth shorter than an
+/// uncapped one could be (8 s − 20% = 6.4 s: the cap holds).
+#[track_caller]
+fn assert_backs_off(gaps: &[f64], what: &str) {
+    assert!(gaps.len() >= 4, "{what}: too few attempts: {gaps:?}");
+    for (index, gap) in gaps.iter().enumerate() {
+        let nominal = 2f64.powi(index as i32).min(RETRY_CAP);
+        let shortest = (nominal * (1.0 - RETRY_JITTER)).min(RETRY_CAP);
+        assert!(
+            *gap >= shortest - EARLY,
+            "{what}: attempt {} came {gap:.3} s after the one before, sooner than the schedule's {shortest:.1} s; every gap: {gaps:.3?}",
+            index + 2
+        );
+    }
+    let capped_at_least = RETRY_CAP * (1.0 - RETRY_JITTER);
+    assert!(
+        gaps[0] < capped_at_least,
+        "{what}: the first retry waited {:.3} s: the schedule starts at about 1 s and grows, it does not start at the cap; every gap: {gaps:.3?}",
+        gaps[0]
+    );
+    assert!(
+        gaps[2] > gaps[0],
+        "{what}: the waits do not grow: {gaps:.3?}"
+    );
+    let uncapped_at_least = 8.0 * (1.0 - RETRY_JITTER);
+    assert!(
+        gaps[3] < uncapped_at_least,
+        "{what}: the fourth retry waited {:.3} s, as if there were no {RETRY_CAP} s cap; every gap: {gaps:.3?}",
+        gaps[3]
+    );
+}
+
+/// Asserts that the first wait after a fresh failure is the schedule's
+/// first again (0.8–1.2 s), not the cap where the earlier failures had
+/// brought it: the success in between reset the backoff.
+#[track_caller]
+fn assert_backoff_was_reset(gap: f64, what: &str) {
+    let first_at_least = 1.0 - RETRY_JITTER;
+    let capped_at_least = RETRY_CAP * (1.0 - RETRY_JITTER);
+    assert!(
+        gap >= first_at_least - EARLY,
+        "{what}: the first retry after a fresh failure came {gap:.3} s after it, sooner than the schedule's {first_at_least} s"
+    );
+    assert!(
+        gap < capped_at_least,
+        "{what}: the first retry after a fresh failure waited {gap:.3} s, as long as a capped wait: the success before did not reset the backoff"
+    );
+}
+
+/// The seconds between consecutive times (µs or ms, per `unit`).
+fn gaps(times: &[i64], unit: f64) -> Vec<f64> {
+    times
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]) as f64 / unit)
+        .collect()
+}
+
+/// The time of a daemon log line, in microseconds since the Unix epoch:
+/// tracing's text format starts each line with `2026-11-26T14:41:33.193456Z`.
+fn logged_at(line: &str) -> Option<i64> {
+    let stamp = line.split_whitespace().next()?.strip_suffix('Z')?;
+    let (date, time) = stamp.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let mut time = time.splitn(3, ':');
+    let hour: i64 = time.next()?.parse().ok()?;
+    let minute: i64 = time.next()?.parse().ok()?;
+    let second: f64 = time.next()?.parse().ok()?;
+    // Days since 1970-01-01 of a Gregorian date (Howard Hinnant's
+    // days_from_civil), so that a test running over midnight still counts.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y.rem_euclid(400);
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some((days * 86_400 + hour * 3_600 + minute * 60) * 1_000_000 + (second * 1e6).round() as i64)
+}
+
+/// `log` from byte `offset` on (an earlier length of the same log, which
+/// only grows).
+fn since(log: &str, offset: usize) -> &str {
+    let mut start = offset.min(log.len());
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    &log[start..]
+}
+
+/// When a tenant's runs reached the server at `url`, from the daemon's log
+/// at debug level (the host logs every plugin HTTP request with its URL):
+/// requests less than half a second apart are one run's (the shortest
+/// retry wait is 0.8 s). Microseconds since the Unix epoch.
+fn attempts_at(log: &str, url: &str) -> Vec<i64> {
+    let needle = format!("url={url}/");
+    let mut attempts = Vec::new();
+    let mut last: Option<i64> = None;
+    for line in log
+        .lines()
+        .filter(|line| line.contains("plugin HTTP request") && line.contains(&needle))
+    {
+        let Some(time) = logged_at(line) else {
+            continue;
+        };
+        if last.is_none_or(|previous| time - previous >= 500_000) {
+            attempts.push(time);
+        }
+        last = Some(time);
+    }
+    attempts
+}
+
+/// When each attempt at `address` failed, from the audit log (ms since the
+/// Unix epoch), oldest first; only runs of `commit` when given.
+fn failed_attempts(ws: &Workspace, address: &str, commit: Option<&str>) -> Vec<i64> {
+    let mut times: Vec<i64> = history(ws)
+        .iter()
+        .filter(|run| commit.is_none_or(|commit| run["commit_id"] == commit))
+        .flat_map(|run| run["actions"].as_array().cloned().unwrap_or_default())
+        .filter(|action| action["address"] == address && action["result"] == "failed")
+        .map(|action| action["time"].as_i64().expect("an action has a time"))
+        .collect();
+    times.sort_unstable();
+    times
+}
+
+/// A signed push is applied at once, as a webhook run; a push with a bad or
+/// missing signature is refused with 401, counted, and wakes nothing: the
+/// commit it names waits for the next poll (README, "Webhook": "A bad or
+/// missing signature gets 401 and changes nothing").
 #[test]
 fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
     let ws = Workspace::new();
@@ -27,13 +247,21 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
     ws.repo.commit("first", AUTHOR);
     ws.configure(&ConfigOptions {
         repo: Some(git.url("zones")),
-        tenant_settings: "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
+        // Polls every 5 s: the commit the refused pushes name is applied by
+        // the next poll, and the run that applied it says which trigger it
+        // was. The signed push below lands seconds before the poll after
+        // that one could take its commit.
+        tenant_settings: "interval = \"5s\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
         ..ConfigOptions::default()
     });
     let daemon = Daemon::start(&ws.config_path());
     wait_until(Duration::from_secs(20), "the first commit applied", || {
         ws.pdns.dig("www.example.org", "A") == ["192.0.2.1"]
     });
+    wait_until(Duration::from_secs(10), "the first run recorded", || {
+        last_run_id(&daemon).is_some()
+    });
+    let first_run = last_run_id(&daemon);
 
     ws.repo
         .write("dns.toml", &zone("example.org.", "192.0.2.2"));
@@ -43,16 +271,50 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
     let (status, _) = daemon.post("/hooks/default", &[], &body).unwrap();
     assert_eq!(status, 401, "a push without a signature is refused");
     assert_eq!(daemon.push("nobody", HOOK_SECRET, &body), 404);
-    std::thread::sleep(Duration::from_millis(1500));
+    // The daemon checked both and counted both refusals (before answering).
+    assert_eq!(
+        metric(
+            &daemon,
+            "cairn_errors_total",
+            &[("tenant", "default"), ("kind", "webhook-signature")]
+        ),
+        2.0,
+        "the refusals are not counted"
+    );
     assert_eq!(
         ws.pdns.dig("www.example.org", "A"),
         ["192.0.2.1"],
         "a refused push changed something"
     );
+    // The next poll applies the commit. Had a refused push woken the worker,
+    // a webhook run would have applied it at once and the poll would have
+    // found nothing to do (an idle poll leaves the last run as it is): the
+    // run that applied it would say "webhook".
+    wait_until(
+        Duration::from_secs(15),
+        "the next poll applied the commit",
+        || ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"],
+    );
+    wait_until(Duration::from_secs(10), "its run recorded", || {
+        let run = last_run_id(&daemon);
+        run.is_some() && run != first_run
+    });
+    let status = daemon.tenant("default");
+    assert_eq!(status["commit"]["id"], second, "{status:#}");
+    assert_eq!(status["last_run"]["outcome"], "applied", "{status:#}");
+    assert_eq!(
+        status["last_run"]["trigger"], "poll",
+        "the commit a refused push named was applied by a webhook run: {status:#}"
+    );
 
+    ws.repo
+        .write("dns.toml", &zone("example.org.", "192.0.2.3"));
+    let third = ws.repo.commit("third", AUTHOR);
+    let body = format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{third}\"}}");
+    let second_run = last_run_id(&daemon);
     assert_eq!(daemon.push("default", HOOK_SECRET, &body), 202);
     let latency = wait_until(Duration::from_secs(10), "the pushed commit applied", || {
-        ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"]
+        ws.pdns.dig("www.example.org", "A") == ["192.0.2.3"]
     });
     eprintln!(
         "push-to-applied latency through the webhook: {} ms",
@@ -62,11 +324,28 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
         latency < Duration::from_secs(3),
         "the push took {latency:?}"
     );
+    wait_until(Duration::from_secs(10), "the pushed run recorded", || {
+        last_run_id(&daemon) != second_run
+    });
     let status = daemon.tenant("default");
-    assert_eq!(status["commit"]["id"], second);
-    assert_eq!(status["last_run"]["trigger"], "webhook");
+    assert_eq!(status["commit"]["id"], third);
+    assert_eq!(status["last_run"]["trigger"], "webhook", "{status:#}");
+
+    // One run for each commit: the refused pushes added none.
+    let runs = history(&ws);
+    for commit in [&second, &third] {
+        let count = runs
+            .iter()
+            .filter(|r| r["commit_id"] == commit.as_str())
+            .count();
+        assert_eq!(count, 1, "runs of {commit}: {runs:#?}");
+    }
 }
 
+/// Polling applies a new commit without a webhook, and a poll that finds
+/// the commit already reconciled ends there: no plugin is called and
+/// nothing is recorded (README, "Polling": "the run ends there — no plugin
+/// is called").
 #[test]
 fn polling_applies_a_commit_without_a_webhook() {
     let ws = Workspace::new();
@@ -87,19 +366,38 @@ fn polling_applies_a_commit_without_a_webhook() {
     wait_until(Duration::from_secs(10), "the polled commit applied", || {
         ws.pdns.dig("www.example.net", "A") == ["192.0.2.7"]
     });
-    // Idle polls find nothing to do and record nothing.
-    std::thread::sleep(Duration::from_secs(2));
-    let runs = ws.cairn(&["history", "--json"]).json();
-    let kinds: Vec<&str> = runs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["reconcile", "reconcile"], "{runs:#}");
+
+    // An idle poll after the apply means the applying run is over (a
+    // tenant's runs follow one another).
+    let checks = || daemon.metric_sum(CHECKS);
+    let applied = checks();
+    wait_until(
+        Duration::from_secs(15),
+        "an idle poll after the apply",
+        || checks() > applied,
+    );
+    let calls = daemon.metric_sum(PLUGIN_CALLS);
+    assert!(calls > 0.0, "the applies' plugin calls are not counted");
+    // Two more polls that find nothing to do call no plugin.
+    let idle = checks();
+    wait_until(Duration::from_secs(15), "two more idle polls", || {
+        checks() >= idle + 2.0
+    });
+    assert_eq!(
+        daemon.metric_sum(PLUGIN_CALLS),
+        calls,
+        "an idle poll called a plugin"
+    );
+    // And record nothing.
+    let runs = history(&ws);
+    let kinds: Vec<&str> = runs.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reconcile", "reconcile"], "{runs:#?}");
     drop(daemon);
 }
 
+/// Drift is alerted once and repaired with `self_heal = true`; without it,
+/// drift is reported at every drift check and never repaired (README,
+/// "Drift": "repaired only when the tenant has `self_heal = true`").
 #[test]
 fn drift_is_alerted_and_healed_only_when_allowed() {
     let ws = Workspace::new();
@@ -185,11 +483,25 @@ fn drift_is_alerted_and_healed_only_when_allowed() {
     wait_until(Duration::from_secs(15), "the drift reported", || {
         daemon.tenant("default")["drifted"] == serde_json::json!([address])
     });
-    std::thread::sleep(Duration::from_secs(3));
+    // Two more drift checks see it (each counts a run with outcome
+    // `drifted`) and change nothing.
+    let changes = daemon.metric_sum("cairn_changes_applied_total");
+    wait_until(Duration::from_secs(15), "the drift check counted", || {
+        runs_with_outcome(&daemon, "drifted") >= 1.0
+    });
+    let checked = runs_with_outcome(&daemon, "drifted");
+    wait_until(Duration::from_secs(15), "two more drift checks", || {
+        runs_with_outcome(&daemon, "drifted") >= checked + 2.0
+    });
     assert_eq!(
         ws.pdns.dig("www.example.com", "A"),
         ["203.0.113.6"],
         "drift was repaired with self_heal off"
+    );
+    assert_eq!(
+        daemon.metric_sum("cairn_changes_applied_total"),
+        changes,
+        "a change was made with self_heal off"
     );
     let status = daemon.tenant("default");
     let resource = status["resources"]
@@ -219,6 +531,11 @@ fn drift_is_alerted_and_healed_only_when_allowed() {
     );
 }
 
+/// A tenant whose plugin fails as a whole (its server is down) backs off
+/// on the documented schedule — about 1 s, doubling, capped at 4 s here —
+/// while another tenant goes on; it recovers when the server is back, and
+/// the success resets the backoff (README, "Retries": "A tenant whose
+/// repository or plugin fails as a whole backs off the same way").
 #[test]
 fn a_failing_tenant_backs_off_while_others_go_on_and_recovers() {
     let mut a = Workspace::new();
@@ -240,11 +557,19 @@ fn a_failing_tenant_backs_off_while_others_go_on_and_recovers() {
         b.tenant_block("b", &options)
     );
     std::fs::write(a.config_path(), config).unwrap();
-    let daemon = Daemon::start(&a.config_path());
+    // At debug, the host logs each plugin HTTP request with its URL and the
+    // daemon's own timestamp: each failed attempt of tenant a is a request
+    // to a's server.
+    let daemon = Daemon::start_logging(&a.config_path(), "info,cairn=debug");
     wait_until(Duration::from_secs(20), "both tenants applied", || {
         a.pdns.dig("www.a.example", "A") == ["192.0.2.1"]
             && b.pdns.dig("www.b.example", "A") == ["192.0.2.1"]
     });
+    wait_until(Duration::from_secs(10), "tenant a's first run over", || {
+        daemon.tenant("a")["last_run"]["outcome"] == "applied"
+    });
+    let a_url = a.pdns.url();
+    let outage = daemon.log().len();
 
     a.pdns.stop();
     a.repo.write("dns.toml", &zone("a.example.", "192.0.2.2"));
@@ -275,6 +600,16 @@ fn a_failing_tenant_backs_off_while_others_go_on_and_recovers() {
         "{status:#}"
     );
 
+    // Five failed attempts (1 + 2 + 4 + 4 s of waiting, about 11 s) are
+    // spaced as documented.
+    wait_until(
+        Duration::from_secs(45),
+        "five failed attempts of tenant a",
+        || attempts_at(since(&daemon.log(), outage), &a_url).len() >= 5,
+    );
+    let attempts = attempts_at(since(&daemon.log(), outage), &a_url);
+    assert_backs_off(&gaps(&attempts[..5], 1e6), "tenant a");
+
     a.pdns.restart();
     wait_until(Duration::from_secs(20), "tenant a recovered", || {
         a.pdns.dig("www.a.example", "A") == ["192.0.2.2"]
@@ -291,8 +626,33 @@ fn a_failing_tenant_backs_off_while_others_go_on_and_recovers() {
         .filter(|e| e["tenant"] == "a" && e["event"] == "plugin-failed")
         .count();
     assert_eq!(failures, 1, "a lasting failure alerts once");
+
+    // The success reset the backoff: a new outage starts again at about
+    // 1 s, not at the 4 s cap where the last one had reached.
+    wait_until(Duration::from_secs(10), "tenant a's recovery over", || {
+        let status = daemon.tenant("a");
+        status["last_run"]["outcome"] == "applied" && status["last_error"].is_null()
+    });
+    let second_outage = daemon.log().len();
+    a.pdns.stop();
+    a.repo.write("dns.toml", &zone("a.example.", "192.0.2.3"));
+    a.repo.commit("a3", AUTHOR);
+    wait_until(
+        Duration::from_secs(20),
+        "two failed attempts in the new outage",
+        || attempts_at(since(&daemon.log(), second_outage), &a_url).len() >= 2,
+    );
+    let attempts = attempts_at(since(&daemon.log(), second_outage), &a_url);
+    assert_backoff_was_reset(gaps(&attempts[..2], 1e6)[0], "tenant a");
+    a.pdns.restart();
+    wait_until(Duration::from_secs(20), "tenant a recovered again", || {
+        a.pdns.dig("www.a.example", "A") == ["192.0.2.3"]
+    });
 }
 
+/// A plan that deletes more than `max_delete_percent` is not applied, is
+/// alerted, and is refused again at every poll until `cairn apply
+/// --force` (README, "Safety").
 #[test]
 fn a_mass_delete_is_blocked_until_forced() {
     let ws = Workspace::new();
@@ -333,11 +693,30 @@ fn a_mass_delete_is_blocked_until_forced() {
             .unwrap()
             .is_empty()
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // The following polls plan again and are refused again (each counts a
+    // run with outcome `blocked`); none deletes anything.
+    let refusals = runs_with_outcome(&daemon, "blocked");
+    wait_until(Duration::from_secs(15), "two more refusals", || {
+        runs_with_outcome(&daemon, "blocked") >= refusals + 2.0
+    });
     assert_eq!(
         ws.pdns.dig("r0.example.edu", "A"),
         ["192.0.2.0"],
         "a blocked plan was applied"
+    );
+    assert_eq!(
+        metric(
+            &daemon,
+            "cairn_changes_applied_total",
+            &[("tenant", "default"), ("action", "delete")]
+        ),
+        0.0,
+        "a blocked plan deleted something"
+    );
+    assert_eq!(
+        receiver.of("blocked", None).len(),
+        1,
+        "a block is alerted once per plan, not at every poll"
     );
 
     let output: Output = ws.cairn(&["apply", "--yes", "--force"]);
@@ -351,6 +730,10 @@ fn a_mass_delete_is_blocked_until_forced() {
     });
 }
 
+/// `cairn rollback` holds the tenant at the previous good commit: polls
+/// leave it there until `cairn resume` or a new commit; `cairn suspend`
+/// stops automatic applies (a suspended tenant's new commit is planned, not
+/// applied) until `cairn resume` (README, "Rollback and suspension").
 #[test]
 fn rollback_holds_the_tenant_until_resume_or_a_new_commit() {
     let ws = Workspace::new();
@@ -377,7 +760,16 @@ fn rollback_holds_the_tenant_until_resume_or_a_new_commit() {
         .expect_code(0)
         .expect_contains(&format!("held at commit {}", &good[..12]));
     assert_eq!(www(), ["192.0.2.1"]);
-    std::thread::sleep(Duration::from_secs(3));
+    // The daemon's next poll sees the hold (one run, which finds the world
+    // at the held commit); the polls after it find nothing to do. Two idle
+    // polls after the rollback mean it has looked and let the hold be.
+    let checks = || daemon.metric_sum(CHECKS);
+    let rolled_back = checks();
+    wait_until(
+        Duration::from_secs(15),
+        "two idle polls after the rollback",
+        || checks() >= rolled_back + 2.0,
+    );
     assert_eq!(www(), ["192.0.2.1"], "the daemon undid the rollback");
     assert_eq!(daemon.tenant("default")["control"]["held_commit"], good);
     ws.cairn(&["status"])
@@ -403,19 +795,25 @@ fn rollback_holds_the_tenant_until_resume_or_a_new_commit() {
     ws.cairn(&["suspend"]).expect_code(0);
     ws.repo
         .write("dns.toml", &zone("example.dev.", "192.0.2.4"));
-    ws.repo.commit("while suspended", AUTHOR);
-    std::thread::sleep(Duration::from_secs(3));
+    let suspended = ws.repo.commit("while suspended", AUTHOR);
+    // A suspended tenant still plans a new commit and records the plan: once
+    // that plan is in the history, the daemon has seen the commit.
+    wait_until(
+        Duration::from_secs(15),
+        "the suspended tenant's plan of the new commit",
+        || {
+            history(&ws)
+                .iter()
+                .any(|run| run["kind"] == "plan" && run["commit_id"] == suspended)
+        },
+    );
     assert_eq!(www(), ["192.0.2.3"], "a suspended tenant was applied");
     ws.cairn(&["resume"]).expect_code(0);
     wait_until(Duration::from_secs(10), "resumed", || {
         www() == ["192.0.2.4"]
     });
 
-    let kinds: Vec<String> = ws
-        .cairn(&["history", "--json", "--limit", "100"])
-        .json()
-        .as_array()
-        .unwrap()
+    let kinds: Vec<String> = history(&ws)
         .iter()
         .map(|r| r["kind"].as_str().unwrap().to_string())
         .collect();
@@ -427,6 +825,9 @@ fn rollback_holds_the_tenant_until_resume_or_a_new_commit() {
     }
 }
 
+/// `/metrics` is Prometheus text that the Prometheus project's own parser
+/// reads, with the documented families and counts, and SIGTERM stops an
+/// idle daemon with exit code 0 (README, "Metrics" and "Shutdown").
 #[test]
 fn metrics_parse_as_prometheus_text_and_sigterm_stops_cleanly() {
     let ws = Workspace::new();
@@ -492,6 +893,10 @@ print(" ".join(sorted(names)))
     assert_eq!(daemon.stop(), Some(0), "{}", daemon.log());
 }
 
+/// A failing resource is retried on the documented schedule — about 1 s,
+/// doubling, capped at 4 s here — without holding up independent resources
+/// or later commits; it alerts once, recovers when it can, and the success
+/// resets its backoff (README, "Retries").
 #[test]
 fn a_failing_resource_backs_off_without_blocking_the_others() {
     let ws = Workspace::new();
@@ -530,12 +935,22 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
     );
 
     // A later commit of an independent resource is not held up.
-    ws.repo
-        .write("dns.toml", &text.replace("192.0.2.1", "192.0.2.2"));
+    let moved = text.replace("192.0.2.1", "192.0.2.2");
+    ws.repo.write("dns.toml", &moved);
     ws.repo.commit("move www", AUTHOR);
     wait_until(Duration::from_secs(10), "the next commit applied", || {
         ws.pdns.dig("www.example.app", "A") == ["192.0.2.2"]
     });
+
+    // Every attempt is in the audit log with its time: five failed ones
+    // (1 + 2 + 4 + 4 s of waiting, about 11 s) are spaced as documented.
+    wait_until(
+        Duration::from_secs(45),
+        "five failed attempts of the orphan record",
+        || failed_attempts(&ws, bad, None).len() >= 5,
+    );
+    let attempts = failed_attempts(&ws, bad, None);
+    assert_backs_off(&gaps(&attempts[..5], 1e3), bad);
 
     // The zone appears: the retry succeeds, the failure clears.
     ws.pdns
@@ -555,8 +970,31 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
         "a failing resource alerts once, not at every retry"
     );
     assert_eq!(daemon.tenant("default")["retrying"], serde_json::json!([]));
+
+    // The success reset its backoff: when it fails again (its zone deleted
+    // by hand, a new address in Git), the first retry comes after about
+    // 1 s again, not at the 4 s cap its earlier failures had reached.
+    ws.pdns
+        .request(
+            "DELETE",
+            "/api/v1/servers/localhost/zones/missing.example.",
+            None,
+        )
+        .unwrap();
+    ws.repo
+        .write("dns.toml", &moved.replace("192.0.2.9", "192.0.2.19"));
+    let again = ws.repo.commit("move the orphan record", AUTHOR);
+    wait_until(
+        Duration::from_secs(20),
+        "two failed attempts of the new address",
+        || failed_attempts(&ws, bad, Some(again.as_str())).len() >= 2,
+    );
+    let attempts = failed_attempts(&ws, bad, Some(again.as_str()));
+    assert_backoff_was_reset(gaps(&attempts[..2], 1e3)[0], bad);
 }
 
+/// A plan-only tenant plans and records the plan once per commit and never
+/// applies, however often it polls (README, `mode = "plan-only"`).
 #[test]
 fn a_plan_only_tenant_plans_and_reports_but_never_applies() {
     let ws = Workspace::new();
@@ -571,10 +1009,22 @@ fn a_plan_only_tenant_plans_and_reports_but_never_applies() {
     wait_until(Duration::from_secs(20), "the plan recorded", || {
         daemon.tenant("default")["last_run"]["outcome"] == "planned"
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // Two polls after the plan find nothing new; neither applies.
+    let checks = || daemon.metric_sum(CHECKS);
+    let planned = checks();
+    wait_until(
+        Duration::from_secs(15),
+        "two idle polls after the plan",
+        || checks() >= planned + 2.0,
+    );
     assert!(
         ws.pdns.zones().is_empty(),
         "a plan-only tenant changed the server"
+    );
+    assert_eq!(
+        daemon.metric_sum("cairn_changes_applied_total"),
+        0.0,
+        "a plan-only tenant applied a change"
     );
     let history = ws.cairn(&["history", "--json"]).json();
     let runs = history.as_array().unwrap();

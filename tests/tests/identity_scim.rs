@@ -1,6 +1,8 @@
 //! The SCIM identity provider against a real Canaille: users and groups
 //! from Git, changes, removals, foreign users left alone, drift healed by
-//! the daemon, a wrong client secret, and a password that never shows.
+//! the daemon, a wrong client secret, and passwords and the OAuth client's
+//! credentials that never show — as is, in base64 or in hex — in anything
+//! Cairn wrote or printed, logging at trace level.
 
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, wait_until};
@@ -8,6 +10,32 @@ use cairn_tests::{Canaille, Workspace};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const AUTHOR: &str = "Grace Hopper <grace@example.org>";
+
+/// The most verbose logging of Cairn's own code (plugin logs included),
+/// where a secret printed for debugging would show.
+const TRACE: (&str, &str) = ("CAIRN_LOG", "cairn=trace");
+
+/// A temporary folder for Canaille, outside the workspace: its settings
+/// and database rightly hold the client secret, and the workspace is
+/// searched for it.
+fn canaille_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cairn-canaille-")
+        .tempdir()
+        .expect("create a temporary folder")
+}
+
+/// What must show nowhere: `passwords`, the client secret, and the
+/// `client_id:client_secret` pair whose base64 is the HTTP Basic header the
+/// plugin sends to the token endpoint (the secret's own base64 is not part
+/// of it). The id and secret come from `token_urlsafe`, which the
+/// form-encoding RFC 6749 applies to them first leaves unchanged.
+fn secrets(canaille: &Canaille, passwords: &[&str]) -> Vec<String> {
+    let mut secrets: Vec<String> = passwords.iter().map(|&p| p.to_string()).collect();
+    secrets.push(canaille.client_secret.clone());
+    secrets.push(format!("{}:{}", canaille.client_id, canaille.client_secret));
+    secrets
+}
 
 /// A password no other test uses, so that finding it anywhere is this
 /// test's leak.
@@ -87,7 +115,11 @@ fn attribute(user: &serde_json::Value, pointer: &str) -> serde_json::Value {
 #[test]
 fn users_and_groups_from_git_to_canaille() {
     let ws = Workspace::new();
-    let canaille = Canaille::start(&ws.path().join("canaille"));
+    let dir = canaille_dir();
+    let canaille = Canaille::start(dir.path());
+    // Every run at trace level: each plan and apply sends the client secret
+    // to the token endpoint, and the applies send passwords to Canaille.
+    let cairn = |args: &[&str]| ws.cairn_env(args, &[TRACE]);
     let mut outputs = Vec::new();
     let first_password = unique_password("first");
     set_password(&ws, &first_password);
@@ -100,7 +132,7 @@ fn users_and_groups_from_git_to_canaille() {
 
     // A wrong client secret: a clear error, and nothing changes.
     configure(&ws, &canaille, "not-the-secret", "", "");
-    let refused = ws.cairn(&["apply", "--yes"]);
+    let refused = cairn(&["apply", "--yes"]);
     refused
         .expect_code(1)
         .expect_contains("refused the client credentials")
@@ -109,13 +141,13 @@ fn users_and_groups_from_git_to_canaille() {
     outputs.push(refused.all());
 
     configure(&ws, &canaille, &canaille.client_secret, "", "");
-    let plan = ws.cairn(&["plan"]);
+    let plan = cairn(&["plan"]);
     plan.expect_code(2)
         .expect_contains("idp/user/alice")
         .expect_contains("idp/group/admins")
         .expect_contains("4 to create");
     outputs.push(plan.all());
-    let apply = ws.cairn(&["apply", "--yes"]);
+    let apply = cairn(&["apply", "--yes"]);
     apply.expect_code(0);
     outputs.push(apply.all());
 
@@ -136,7 +168,7 @@ fn users_and_groups_from_git_to_canaille() {
     assert_eq!(canaille.members("staff"), ["bob"]);
 
     // Unchanged repository: no changes.
-    let again = ws.cairn(&["plan"]);
+    let again = cairn(&["plan"]);
     again.expect_code(0).expect_contains("No changes");
     outputs.push(again.all());
 
@@ -150,13 +182,13 @@ fn users_and_groups_from_git_to_canaille() {
     ws.repo.write("people.toml", &changed);
     ws.repo
         .commit("promote bob, new password for alice", AUTHOR);
-    let plan = ws.cairn(&["plan"]);
+    let plan = cairn(&["plan"]);
     plan.expect_code(2)
         .expect_contains("remove bob")
         .expect_contains("title: \"Builder\" → \"Chief Builder\"")
         .expect_contains("password (sensitive)");
     outputs.push(plan.all());
-    let apply = ws.cairn(&["apply", "--yes"]);
+    let apply = cairn(&["apply", "--yes"]);
     apply.expect_code(0);
     outputs.push(apply.all());
     assert_eq!(canaille.user("bob").unwrap()["title"], "Chief Builder");
@@ -169,7 +201,7 @@ fn users_and_groups_from_git_to_canaille() {
         "[[idp.user]]\nuser_name = \"carol\"\nemails = [\"carol@example.org\"]\n",
     );
     ws.repo.commit("carol", AUTHOR);
-    let refused = ws.cairn(&["plan"]);
+    let refused = cairn(&["plan"]);
     refused.expect_code(1).expect_contains("adopt");
     outputs.push(refused.all());
     ws.repo.remove("carol.toml");
@@ -182,7 +214,7 @@ fn users_and_groups_from_git_to_canaille() {
         .collect::<String>();
     ws.repo.write("people.toml", &remaining);
     ws.repo.commit("alice leaves, groups go", AUTHOR);
-    let apply = ws.cairn(&["apply", "--yes"]);
+    let apply = cairn(&["apply", "--yes"]);
     apply
         .expect_code(0)
         .expect_contains("deactivate the user")
@@ -197,25 +229,31 @@ fn users_and_groups_from_git_to_canaille() {
         carol_before["meta"]["version"],
         carol_after["meta"]["version"]
     );
-    let final_plan = ws.cairn(&["plan"]);
+    let final_plan = cairn(&["plan"]);
     final_plan.expect_code(0);
     outputs.push(final_plan.all());
 
-    let history = ws.cairn(&["history", "--json"]);
+    let history = cairn(&["history", "--json"]);
     history.expect_code(0);
     outputs.push(history.all());
+    // Once with every crate at debug, the HTTP stack's own logs included,
+    // on a run that asks the token endpoint for a token.
     let debug = ws.cairn_env(&["plan"], &[("CAIRN_LOG", "debug")]);
     outputs.push(debug.all());
 
-    for password in [&first_password, &second_password] {
-        ws.assert_never_written(&outputs, password);
+    for secret in secrets(
+        &canaille,
+        &[first_password.as_str(), second_password.as_str()],
+    ) {
+        ws.assert_never_written_encoded(&outputs, &secret);
     }
 }
 
 #[test]
 fn drift_made_in_canaille_is_healed_by_the_daemon() {
     let ws = Workspace::new();
-    let canaille = Canaille::start(&ws.path().join("canaille"));
+    let dir = canaille_dir();
+    let canaille = Canaille::start(dir.path());
     let password = unique_password("drift");
     set_password(&ws, &password);
     ws.repo.write("people.toml", PEOPLE);
@@ -228,7 +266,7 @@ fn drift_made_in_canaille_is_healed_by_the_daemon() {
         // Repairs go by PUT here; the other test's changes by PATCH.
         "patch = false",
     );
-    let daemon = Daemon::start(&ws.config_path());
+    let daemon = Daemon::start_logging(&ws.config_path(), "cairn=trace");
     wait_until(Duration::from_secs(60), "the people applied", || {
         canaille.members("admins") == ["alice", "bob"]
     });
@@ -274,5 +312,7 @@ fn drift_made_in_canaille_is_healed_by_the_daemon() {
         "drift recorded: {drifted:?}"
     );
     // The daemon's log is in the workspace, searched with the rest.
-    ws.assert_never_written(&[], &password);
+    for secret in secrets(&canaille, &[password.as_str()]) {
+        ws.assert_never_written_encoded(&[], &secret);
+    }
 }

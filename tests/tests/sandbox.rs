@@ -385,7 +385,36 @@ async fn a_grant_with_a_ca_bundle_trusts_that_ca_and_no_other() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Samples `running` every few milliseconds until every one of `calls`
+/// has ended; returns the highest value seen and the calls' results.
+async fn highest_while<T>(
+    calls: Vec<tokio::task::JoinHandle<T>>,
+    running: impl Fn() -> usize,
+) -> (usize, Vec<T>) {
+    let mut highest = 0;
+    while calls.iter().any(|call| !call.is_finished()) {
+        highest = highest.max(running());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut results = Vec::new();
+    for call in calls {
+        results.push(call.await.unwrap());
+    }
+    (highest, results)
+}
+
+/// Waits until `check` holds, for at most ten seconds.
+async fn wait_for(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+// More worker threads than looping calls, so that the test's own task
+// still runs while guests spin on the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 12)]
 async fn a_looping_tenant_uses_up_only_its_own_call_slots() {
     use cairn::host::limits::MAX_CALLS_PER_TENANT;
     let (host, plugin) = setup().await;
@@ -393,14 +422,19 @@ async fn a_looping_tenant_uses_up_only_its_own_call_slots() {
     let spinning = Arc::new(instance(&host, &plugin, "spin", |s| s.timeout = timeout));
     let calm = instance(&host, &plugin, "calm", |s| s.tenant = "tenant-b".into());
     // Twice as many looping calls as the tenant has slots.
-    let started = Instant::now();
     let loops: Vec<_> = (0..2 * MAX_CALLS_PER_TENANT)
         .map(|_| {
             let spinning = spinning.clone();
-            tokio::spawn(async move { list(&spinning).await.map(|_| Instant::now()) })
+            tokio::spawn(async move { list(&spinning).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every slot of the tenant taken: exactly that many calls run, the
+    // rest wait on the tenant's own slots, not the process's.
+    wait_for("the looping tenant's slots taken", || {
+        host.tenant_calls_running("tenant-a") == MAX_CALLS_PER_TENANT
+    })
+    .await;
+    assert_eq!(host.calls_running(), MAX_CALLS_PER_TENANT);
     // The other tenant's call does not wait for them.
     let calm_started = Instant::now();
     list(&calm).await.expect("the calm tenant's call succeeds");
@@ -409,20 +443,59 @@ async fn a_looping_tenant_uses_up_only_its_own_call_slots() {
         calm_took < timeout,
         "the calm tenant waited {calm_took:?} behind the looping one"
     );
-    // The looping tenant's calls ran at most MAX_CALLS_PER_TENANT at once:
-    // two rounds of deadlines, each failing with a timeout.
-    let mut last = started;
-    for handle in loops {
-        let finished = handle.await.unwrap();
-        assert!(finished.is_err());
-        last = last.max(Instant::now());
-    }
-    let spent = last - started;
-    assert!(
-        spent >= 2 * timeout,
-        "{} looping calls finished in {spent:?}: more than {MAX_CALLS_PER_TENANT} ran at once",
-        2 * MAX_CALLS_PER_TENANT
+    // Until the last looping call ends, never more than the tenant's
+    // slots run at once — and all of them do.
+    let (highest, results) = highest_while(loops, || host.calls_running()).await;
+    assert_eq!(
+        highest, MAX_CALLS_PER_TENANT,
+        "the looping tenant ran {highest} calls at once"
     );
+    for result in results {
+        let error = result.unwrap_err();
+        assert!(matches!(error, PluginError::Timeout { .. }), "{error}");
+    }
+}
+
+/// Calls that wait on the host (an hour-long sleep) hold their slot until
+/// the outer timeout: enough of them, from enough tenants, fill the
+/// process's slots, and the next call waits rather than runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_process_limit_wait_for_a_slot() {
+    use cairn::host::limits::{MAX_CALLS_PER_TENANT, MAX_CONCURRENT_CALLS};
+    let (host, plugin) = setup().await;
+    let limit = MAX_CONCURRENT_CALLS as usize;
+    let timeout = Duration::from_secs(2);
+    // One tenant more than it takes to fill the process's slots.
+    let tenants = limit / MAX_CALLS_PER_TENANT + 1;
+    let sleepers: Vec<Arc<ProviderInstance>> = (0..tenants)
+        .map(|index| {
+            Arc::new(instance(&host, &plugin, "sleep", |s| {
+                s.tenant = format!("tenant-{index}");
+                s.timeout = timeout;
+            }))
+        })
+        .collect();
+    let calls: Vec<_> = sleepers
+        .iter()
+        .flat_map(|sleeper| (0..MAX_CALLS_PER_TENANT).map(move |_| sleeper.clone()))
+        .map(|sleeper| tokio::spawn(async move { list(&sleeper).await }))
+        .collect();
+    assert!(calls.len() > limit);
+    wait_for("the process's slots taken", || {
+        host.calls_running() == limit
+    })
+    .await;
+    // The last tenant's calls hold its own slots and wait for the process's.
+    let waiting: usize = (0..tenants)
+        .map(|index| host.tenant_calls_running(&format!("tenant-{index}")))
+        .sum();
+    assert_eq!(waiting, calls.len(), "every call holds its tenant's slot");
+    let (highest, results) = highest_while(calls, || host.calls_running()).await;
+    assert_eq!(highest, limit, "{highest} calls ran at once");
+    for result in results {
+        let error = result.unwrap_err();
+        assert!(matches!(error, PluginError::Timeout { .. }), "{error}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,12 +585,28 @@ async fn a_granted_name_that_leads_inside_is_refused_unless_the_address_is_grant
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
     use cairn::host::grants::Grant;
-    use cairn::host::limits::MAX_OPEN_REQUESTS_PER_CALL;
+    use cairn::host::limits::{MAX_HTTP_RESPONSE_HEADERS, MAX_OPEN_REQUESTS_PER_CALL};
     let (host, plugin) = setup().await;
     let elsewhere = cairn_tests::serve::Served::start(|| {
         axum::Router::new().route("/", axum::routing::get(|| async { "secret" }))
     });
     let elsewhere_url = elsewhere.base_url.clone();
+    // Requests that reached the server with a body, to show what the gate
+    // refused never left the host.
+    let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let posted = posts.clone();
+    let answer_with_headers = |count: usize| {
+        move || async move {
+            let mut headers = axum::http::HeaderMap::new();
+            for index in 0..count {
+                headers.insert(
+                    axum::http::HeaderName::try_from(format!("x-filler-{index}")).unwrap(),
+                    axum::http::HeaderValue::from_static("x"),
+                );
+            }
+            (headers, "headers")
+        }
+    };
     let server = cairn_tests::serve::Served::start(move || {
         axum::Router::new()
             .route(
@@ -529,7 +618,18 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
                         "moved",
                     )
                 })
-                .post(|| async { "taken" }),
+                .post(move || async move {
+                    posted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    "taken"
+                }),
+            )
+            .route(
+                "/many-headers",
+                axum::routing::get(answer_with_headers(MAX_HTTP_RESPONSE_HEADERS + 50)),
+            )
+            .route(
+                "/few/many-headers",
+                axum::routing::get(answer_with_headers(MAX_HTTP_RESPONSE_HEADERS - 10)),
             )
             .layer(axum::extract::DefaultBodyLimit::disable())
     });
@@ -545,8 +645,31 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
 
     let error = list(&attack("headers")).await.unwrap_err().to_string();
     assert!(error.contains("HttpRequestHeaderSectionSize"), "{error}");
+    // The 17 MiB body declares its length: refused before connecting.
     let error = list(&attack("big-request")).await.unwrap_err().to_string();
     assert!(error.contains("HttpRequestBodySize"), "{error}");
+    assert_eq!(
+        posts.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the refused body reached the server"
+    );
+    // An answer with more headers than the cap is not read; one with fewer is.
+    let error = list(&attack("many-headers")).await.unwrap_err().to_string();
+    assert!(
+        error.contains("HttpResponseHeaderSectionSize"),
+        "an answer with {} headers was not refused by the cap: {error}",
+        MAX_HTTP_RESPONSE_HEADERS + 50
+    );
+    let few = {
+        let target = format!("{}/few", server.base_url);
+        let grant = Grant::parse(&server.base_url).unwrap();
+        instance(&host, &plugin, "many-headers", move |s| {
+            s.config = serde_json::json!({"mode": "many-headers", "target": target});
+            s.grants = vec![grant];
+        })
+    };
+    let error = list(&few).await.unwrap_err().to_string();
+    assert!(error.contains("read an answer with"), "{error}");
     let error = list(&attack("flood")).await.unwrap_err().to_string();
     assert!(
         error.contains(&format!(
@@ -564,4 +687,73 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
     // `Host` is the granted authority's, whatever the plugin asks.
     let error = list(&attack("host-header")).await.unwrap_err().to_string();
     assert!(error.contains("bad header"), "{error}");
+}
+
+/// A guard that lets requests through until it is told to stop.
+struct Lease(std::sync::atomic::AtomicBool);
+
+impl cairn::host::SendGuard for Lease {
+    fn may_send(&self) -> Result<(), String> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err("the lease is gone".into())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_whose_guard_says_no_sends_nothing() {
+    use cairn::host::grants::Grant;
+    use cairn::host::types::{Action, Change, Outcome};
+    let (host, plugin) = setup().await;
+    let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let posted = posts.clone();
+    let server = cairn_tests::serve::Served::start(move || {
+        axum::Router::new().route(
+            "/",
+            axum::routing::post(move || async move {
+                posted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "{}"
+            }),
+        )
+    });
+    let target = server.base_url.clone();
+    let sender = instance(&host, &plugin, "apply-send", |s| {
+        s.config = serde_json::json!({"mode": "apply-send", "target": target});
+        s.grants = vec![Grant::parse(&server.base_url).unwrap()];
+    });
+    let change = Change {
+        type_name: "thing".into(),
+        id: "bait".into(),
+        action: Action::Create,
+        summary: "create".into(),
+        fields: Vec::new(),
+        desired: Some(serde_json::json!({"name": "bait"})),
+        observed: None,
+    };
+    let lease = Arc::new(Lease(std::sync::atomic::AtomicBool::new(true)));
+    let guard: Arc<dyn cairn::host::SendGuard> = lease.clone();
+    let outcomes = sender
+        .apply_guarded(std::slice::from_ref(&change), Some(guard.clone()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcomes[..], [Outcome::Applied(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(posts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Once the guard says no, the call's request never leaves the host.
+    lease.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    let outcomes = sender
+        .apply_guarded(std::slice::from_ref(&change), Some(guard))
+        .await
+        .unwrap();
+    match &outcomes[..] {
+        [Outcome::Failed(error)] => {
+            assert!(error.to_string().contains("the lease is gone"), "{error}")
+        }
+        other => panic!("the apply was not refused: {other:?}"),
+    }
+    assert_eq!(posts.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

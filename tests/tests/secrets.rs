@@ -1,8 +1,12 @@
 //! Secrets stay references: with a recognisable value for every kind of
 //! secret — the provider's API key, a tenant's webhook secret and API
 //! token, the operator's API token, an alert signing secret — every
-//! command and the daemon run, and then every file Cairn wrote and
-//! everything it printed is searched for each value.
+//! command (`validate`, `plan`, both kinds of `apply`, `rollback`,
+//! `suspend`, `resume`, `history`, `status` from the store and from the
+//! daemon's API, `plugin inspect`) runs at `CAIRN_LOG=cairn=trace`, the
+//! daemon runs at the same level through a push, the API, metrics and a
+//! drift alert, and then every file Cairn wrote and everything it printed
+//! is searched for each value, as is and in base64 and hex.
 
 use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
@@ -16,6 +20,10 @@ const HOOK: &str = "hook-secret-6c0ffee-b1";
 const TENANT_TOKEN: &str = "tenant-token-6c0ffee-b2";
 const OPERATOR_TOKEN: &str = "operator-token-6c0ffee-b3";
 const ALERT_SECRET: &str = "alert-secret-6c0ffee-b4";
+
+/// The most verbose logging of Cairn's own code, where a secret printed
+/// for debugging would show.
+const TRACE: (&str, &str) = ("CAIRN_LOG", "cairn=trace");
 
 fn zone(address: &str) -> String {
     format!(
@@ -55,31 +63,62 @@ fn no_secret_reaches_a_file_an_output_a_log_or_the_api() {
     ws.repo.write("dns.toml", &zone("192.0.2.1"));
     ws.repo.commit("first", AUTHOR);
 
+    // Each command at trace level, and each with something to do: a saved
+    // plan applied, then a fresh one after a new commit, a rollback to the
+    // commit before it (its hold ended by `resume`), and the reading
+    // commands last so that they show all of it. No daemon runs yet: the
+    // tenant lock keeps its runs and the commands apart but not in order,
+    // and a run of its own between two commands would change what the next
+    // one finds.
+    let run = |args: &[&str], code: i32| {
+        let output = ws.cairn_env(args, &[TRACE]);
+        output.expect_code(code);
+        output.all()
+    };
     let mut outputs = Vec::new();
     let plan_file = ws.path().join("saved-plan.json");
     let plan_path = plan_file.display().to_string();
+    for (args, code) in [
+        (vec!["validate"], 0),
+        (vec!["plan"], 2),
+        (vec!["plan", "--json"], 2),
+        (vec!["plan", "--out", plan_path.as_str()], 2),
+        (vec!["apply", plan_path.as_str(), "--yes"], 0),
+    ] {
+        outputs.push(run(&args, code));
+    }
+    assert_eq!(ws.pdns.dig("www.example.org.", "A"), ["192.0.2.1"]);
+    ws.repo.write("dns.toml", &zone("192.0.2.2"));
+    ws.repo.commit("second", AUTHOR);
+    outputs.push(run(&["apply", "--yes"], 0));
+    assert_eq!(ws.pdns.dig("www.example.org.", "A"), ["192.0.2.2"]);
+    outputs.push(run(&["rollback"], 0));
+    assert_eq!(ws.pdns.dig("www.example.org.", "A"), ["192.0.2.1"]);
     for args in [
-        vec!["validate"],
-        vec!["plan"],
-        vec!["plan", "--json"],
-        vec!["plan", "--out", plan_path.as_str()],
-        vec!["apply", plan_path.as_str(), "--yes"],
+        vec!["suspend"],
+        vec!["resume"],
         vec!["history"],
         vec!["history", "--json"],
         vec!["status"],
     ] {
-        let output = ws.cairn_env(&args, &[("CAIRN_LOG", "cairn=trace")]);
-        outputs.push(output.all());
+        outputs.push(run(&args, 0));
     }
-    assert_eq!(ws.pdns.dig("www.example.org.", "A"), ["192.0.2.1"]);
+    // `plugin inspect` takes a plugin, not a `cairn.toml`.
+    let plugin = cairn_tests::plugin_path("dns_powerdns")
+        .display()
+        .to_string();
+    let inspect = ws.cairn_bare_env(&["plugin", "inspect", plugin.as_str()], &[TRACE]);
+    inspect.expect_code(0);
+    outputs.push(inspect.all());
 
-    // The daemon: a push, the API with both tokens, drift and its alert.
-    let daemon = Daemon::start(&ws.config_path());
-    ws.repo.write("dns.toml", &zone("192.0.2.2"));
-    ws.repo.commit("second", AUTHOR);
+    // The daemon, at trace level too: a push, the API with both tokens and
+    // through `cairn status --api`, drift and its alert.
+    let daemon = Daemon::start_logging(&ws.config_path(), "cairn=trace");
+    ws.repo.write("dns.toml", &zone("192.0.2.3"));
+    ws.repo.commit("third", AUTHOR);
     assert!(daemon.push("default", HOOK, "{}") < 300);
     wait_until(Duration::from_secs(20), "the push applied", || {
-        ws.pdns.dig("www.example.org.", "A") == ["192.0.2.2"]
+        ws.pdns.dig("www.example.org.", "A") == ["192.0.2.3"]
     });
     for token in [TENANT_TOKEN, OPERATOR_TOKEN] {
         let bearer = format!("Bearer {token}");
@@ -101,6 +140,15 @@ fn no_secret_reaches_a_file_an_output_a_log_or_the_api() {
         )
         .expect("the API answers");
     outputs.push(refused);
+    // The command sends CAIRN_API_TOKEN to the daemon: it must be accepted,
+    // and shown nowhere.
+    let api = format!("http://127.0.0.1:{}", daemon.port);
+    let status = ws.cairn_env(
+        &["status", "--api", api.as_str()],
+        &[TRACE, ("CAIRN_API_TOKEN", OPERATOR_TOKEN)],
+    );
+    status.expect_code(0).expect_contains("Tenant default");
+    outputs.push(status.all());
     ws.pdns.put_rrset(
         "example.org.",
         "www.example.org.",
@@ -117,6 +165,6 @@ fn no_secret_reaches_a_file_an_output_a_log_or_the_api() {
         outputs.push(alert.to_string());
     }
     for secret in [API_KEY, HOOK, TENANT_TOKEN, OPERATOR_TOKEN, ALERT_SECRET] {
-        ws.assert_never_written(&outputs, secret);
+        ws.assert_never_written_encoded(&outputs, secret);
     }
 }

@@ -7,7 +7,7 @@
 
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
-use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::daemon::{Daemon, metric_sums_by, wait_until};
 use cairn_tests::{GitRepo, Workspace};
 use std::path::Path;
 use std::time::Duration;
@@ -62,88 +62,234 @@ fn zone_with_records(zone: &str, records: usize) -> String {
     text
 }
 
+/// A daemon serving the calm tenant (polling every second) beside rough
+/// tenants, and an alert receiver.
+struct Beside {
+    daemon: Daemon,
+    alerts: AlertReceiver,
+    /// Addresses the calm tenant was moved to, one per [`Beside::calm_moves`].
+    moves: usize,
+}
+
+impl Beside {
+    /// Starts a daemon with the calm tenant and `rough` tenant tables
+    /// (`[tenants.NAME]` blocks); waits for it to answer, not to be
+    /// ready (a tenant that cannot load keeps `/readyz` at 503).
+    fn start(ws: &Workspace, rough: &str) -> Self {
+        let alerts = AlertReceiver::start();
+        let calm = ws.tenant_block(
+            "calm",
+            &ConfigOptions {
+                tenant_settings: "interval = \"1s\"".into(),
+                ..ConfigOptions::default()
+            },
+        );
+        std::fs::write(
+            ws.config_path(),
+            format!("{}\n{}{calm}{rough}", config_header(), alerts.table()),
+        )
+        .expect("write cairn.toml");
+        let daemon = Daemon::spawned(&ws.config_path(), "info");
+        Self {
+            daemon,
+            alerts,
+            moves: 0,
+        }
+    }
+
+    /// Commits a new address for the calm tenant and waits until the
+    /// daemon has applied it.
+    fn calm_moves(&mut self, ws: &Workspace) {
+        self.moves += 1;
+        let address = format!("192.0.2.{}", 100 + self.moves % 100);
+        ws.repo
+            .write("calm.toml", &CALM.replace("192.0.2.1", &address));
+        ws.repo.commit(&format!("calm moves to {address}"), AUTHOR);
+        wait_until(Duration::from_secs(30), "the calm tenant applied", || {
+            ws.pdns.dig("www.calm.example.", "A") == [address.clone()]
+        });
+    }
+
+    /// Waits until `tenant`'s run failed with every one of `expected` in
+    /// its recorded error and in an alert, and the failure was counted as
+    /// `kind`; the calm tenant applies a new commit meanwhile.
+    fn fails_with(&mut self, ws: &Workspace, tenant: &str, kind: &str, expected: &[&str]) {
+        let says_all = |text: &str| expected.iter().all(|part| text.contains(part));
+        self.calm_moves(ws);
+        wait_until(
+            Duration::from_secs(30),
+            &format!("{tenant} refused with {expected:?}"),
+            || {
+                self.daemon.tenant(tenant)["last_error"]
+                    .as_str()
+                    .is_some_and(says_all)
+            },
+        );
+        let alerted = || {
+            self.alerts.alerts().iter().any(|alert| {
+                alert["tenant"] == tenant
+                    && alert["event"] == "apply-failed"
+                    && alert["message"].as_str().is_some_and(says_all)
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !alerted() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{tenant}'s refusal was not alerted; the alerts: {:#?}",
+                self.alerts.alerts()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let counted = metric_sums_by(&self.daemon.metrics(), "cairn_errors_total", "kind");
+        assert!(
+            counted.get(kind).is_some_and(|&count| count >= 1.0),
+            "no `{kind}` error counted: {counted:?}"
+        );
+        self.calm_moves(ws);
+    }
+
+    /// Commits `repo` as its index now stands (the hostile entry taken out)
+    /// and waits until `tenant` applies again and its recovery is alerted,
+    /// so that the next refusal is a new alert.
+    fn recovers(&self, repo: &GitRepo, tenant: &str) {
+        let recovered = || {
+            self.alerts
+                .alerts()
+                .iter()
+                .filter(|alert| alert["tenant"] == tenant && alert["event"] == "recovered")
+                .count()
+        };
+        let before = recovered();
+        repo.git(&["commit", "--quiet", "--allow-empty", "-m", "back to good"]);
+        wait_until(
+            Duration::from_secs(30),
+            &format!("{tenant}'s recovery alerted"),
+            || recovered() > before,
+        );
+    }
+
+    /// The highest resident memory of the daemon since [`Beside::reset_peak`],
+    /// in bytes.
+    fn peak_memory(&self) -> u64 {
+        let pid = self.daemon.pid().expect("the daemon runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status");
+        kib << 10
+    }
+
+    /// Starts measuring the daemon's peak memory afresh.
+    fn reset_peak(&self) {
+        let pid = self.daemon.pid().expect("the daemon runs");
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak memory");
+    }
+}
+
+/// A rough tenant's tables: `repo` with its `quotas` table's body.
+fn rough_block(ws: &Workspace, name: &str, repo: &GitRepo, quotas: &str) -> String {
+    let mut block = ws.tenant_block(
+        name,
+        &ConfigOptions {
+            repo: Some(repo.path().display().to_string()),
+            tenant_settings: "interval = \"1s\"".into(),
+            ..ConfigOptions::default()
+        },
+    );
+    if !quotas.is_empty() {
+        block.push_str(&format!("\n[tenants.{name}.quotas]\n{quotas}\n"));
+    }
+    block
+}
+
 #[test]
 fn quotas_stop_only_the_tenant_that_exceeds_them() {
     let ws = Workspace::new();
     ws.repo.write("calm.toml", CALM);
     ws.repo.commit("calm", AUTHOR);
+    // One repository, read by a tenant per quota: thirty records in one
+    // file of more than a KiB, and three more files.
     let rough = GitRepo::init(&ws.path().join("rough"));
-    rough.write("zone.toml", &zone_with_records("rough.example.", 30));
-    rough.commit("thirty records", AUTHOR);
+    rough
+        .write("zone.toml", &zone_with_records("rough.example.", 30))
+        .write("notes/a.txt", "a")
+        .write("notes/b.txt", "b")
+        .write("notes/c.txt", "c");
+    rough.commit("thirty records and notes", AUTHOR);
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "resources",
+            "resources = 20",
+            &[
+                "quota exceeded",
+                "the number of resources",
+                "is 31",
+                "quotas.resources = 20",
+            ],
+        ),
+        (
+            "changes",
+            "plan_changes = 10",
+            &[
+                "the number of changes in the plan is 31",
+                "quotas.plan_changes = 10",
+            ],
+        ),
+        (
+            "files",
+            "repository_files = 3",
+            &[
+                "the number of files below `.` is 4",
+                "quotas.repository_files = 3",
+            ],
+        ),
+        (
+            "bytes",
+            "repository_bytes = \"1KiB\"",
+            &[
+                "the size of the resource files and manifests",
+                "quotas.repository_bytes = 1024",
+            ],
+        ),
+    ];
+    let mut tenants: String = cases
+        .iter()
+        .map(|(name, quota, _)| rough_block(&ws, name, &rough, quota))
+        .collect();
+    // Memory is the operator's setting, checked when the tenant loads.
+    let memory_quota = "plugin_memory = \"32MiB\"";
+    tenants.push_str(&rough_block(&ws, "memory", &rough, memory_quota));
 
-    configure(
-        &ws,
-        rough.path(),
-        "[tenants.rough.quotas]\nresources = 20\n",
-    );
-    rough_fails_with(
-        &ws,
-        &[
-            "quota exceeded",
-            "the number of resources",
-            "is 31",
-            "quotas.resources = 20",
-        ],
-    );
-    calm_is_fine(&ws);
-
-    configure(
-        &ws,
-        rough.path(),
-        "[tenants.rough.quotas]\nplan_changes = 10\n",
-    );
-    rough_fails_with(
-        &ws,
-        &[
-            "the number of changes in the plan is 31",
-            "quotas.plan_changes = 10",
-        ],
-    );
+    // All of them in one daemon beside the calm tenant.
+    let mut beside = Beside::start(&ws, &tenants);
+    let over_memory = "memory is 64 MiB, more than the tenant's quotas.plugin_memory (32 MiB)";
+    wait_until(Duration::from_secs(30), "the memory quota reported", || {
+        beside.daemon.tenant("memory")["load_error"]
+            .as_str()
+            .is_some_and(|error| error.contains(over_memory))
+    });
+    let (status, readiness) = beside.daemon.get("/readyz").unwrap();
+    assert_eq!(status, 503, "{readiness}");
+    assert!(readiness.contains(over_memory), "{readiness}");
+    for (name, _, expected) in &cases {
+        beside.fails_with(&ws, name, "quota", expected);
+    }
     assert!(
         ws.pdns.zones().iter().all(|zone| zone != "rough.example."),
         "nothing applied"
     );
+    drop(beside);
+    ws.repo.write("calm.toml", CALM);
+    ws.repo.commit("calm back", AUTHOR);
 
-    configure(
-        &ws,
-        rough.path(),
-        "[tenants.rough.quotas]\nrepository_files = 3\n",
-    );
-    rough
-        .write("notes/a.txt", "a")
-        .write("notes/b.txt", "b")
-        .write("notes/c.txt", "c");
-    rough.commit("notes", AUTHOR);
-    rough_fails_with(
-        &ws,
-        &[
-            "the number of files below `.` is 4",
-            "quotas.repository_files = 3",
-        ],
-    );
-
-    configure(
-        &ws,
-        rough.path(),
-        "[tenants.rough.quotas]\nrepository_bytes = \"1KiB\"\n",
-    );
-    rough_fails_with(
-        &ws,
-        &[
-            "the size of the resource files and manifests",
-            "quotas.repository_bytes = 1024",
-        ],
-    );
-
-    // Memory is checked when the configuration is read.
-    configure(
-        &ws,
-        rough.path(),
-        "[tenants.rough.quotas]\nplugin_memory = \"32MiB\"\n",
-    );
-    ws.cairn(&["plan", "--tenant", "calm"])
+    // The command line says the same, tenant by tenant.
+    ws.cairn(&["plan", "--tenant", "memory"])
         .expect_code(1)
-        .expect_contains("memory is 64 MiB, more than the tenant's quotas.plugin_memory (32 MiB)");
+        .expect_contains(over_memory);
+    ws.cairn(&["plan", "--tenant", "calm"]).expect_code(2);
 
     // Within its quotas, the same repository applies.
     configure(&ws, rough.path(), "");
@@ -158,22 +304,45 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     ws.repo.write("calm.toml", CALM);
     ws.repo.commit("calm", AUTHOR);
     let rough = GitRepo::init(&ws.path().join("rough"));
-    configure(&ws, rough.path(), "");
-    calm_is_fine(&ws);
+    rough.write("zone.toml", &zone_with_records("rough.example.", 1));
+    rough.commit("a zone", AUTHOR);
+    let mut beside = Beside::start(&ws, &rough_block(&ws, "rough", &rough, ""));
+    beside.daemon.wait_ready();
+    wait_until(Duration::from_secs(30), "the rough tenant applied", || {
+        ws.pdns.dig("r0.rough.example.", "A") == ["192.0.2.1"]
+    });
 
-    // A 100 MB resource file: refused from its size, never inflated.
-    rough.commit_entry(
-        "100644",
-        b"huge.toml",
-        &vec![b'#'; 100 << 20],
-        "a huge file",
+    // A 100 MB resource file: refused from its size in the object header;
+    // the daemon's peak memory stays below the file's size, so it was
+    // never inflated.
+    beside.reset_peak();
+    let huge = 100 << 20;
+    rough.commit_entry("100644", b"huge.toml", &vec![b'#'; huge], "a huge file");
+    beside.fails_with(
+        &ws,
+        "rough",
+        "source",
+        &["huge.toml", "104857600 bytes", "split it"],
     );
-    rough_fails_with(&ws, &["huge.toml", "104857600 bytes", "split it"]);
+    let peak = beside.peak_memory();
+    eprintln!(
+        "the daemon's peak memory while refusing a 100 MiB file: {} MiB",
+        peak >> 20
+    );
+    assert!(
+        peak < huge as u64,
+        "the daemon's peak memory reached {} MiB while refusing a 100 MiB file",
+        peak >> 20
+    );
     rough.forget(b"huge.toml");
+    beside.recovers(&rough, "rough");
 
-    // 100,000 files: counted from the tree before anything is read.
+    // 100,000 files beside that huge file again, in one commit: counted
+    // from the tree before any file is read (else the huge file would be
+    // the error).
+    let huge_blob = rough.git_with_input(&["hash-object", "-w", "--stdin"], &vec![b'#'; huge]);
     let small = rough.git_with_input(&["hash-object", "-w", "--stdin"], b"# empty\n");
-    let mut index = String::new();
+    let mut index = format!("100644 {huge_blob}\thuge.toml\n");
     for number in 0..100_000 {
         index.push_str(&format!(
             "100644 {small}\tmany/{}/{number}.txt\n",
@@ -182,37 +351,48 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     }
     rough.git_with_input(&["update-index", "--add", "--index-info"], index.as_bytes());
     rough.git(&["commit", "--quiet", "-m", "many files"]);
-    rough_fails_with(
+    beside.fails_with(
         &ws,
+        "rough",
+        "quota",
         &[
-            "the number of files below `.` is 100000",
+            "the number of files below `.` is 100002",
             "quotas.repository_files = 50000",
         ],
     );
     rough.git(&["rm", "-r", "--quiet", "--cached", "many"]);
+    rough.forget(b"huge.toml");
+    beside.recovers(&rough, "rough");
 
     // A symbolic link named like a resource file.
     rough.commit_entry("120000", b"link.toml", b"/etc/passwd", "a link");
-    rough_fails_with(&ws, &["link.toml", "symbolic link"]);
+    beside.fails_with(&ws, "rough", "source", &["link.toml", "symbolic link"]);
     rough.forget(b"link.toml");
+    beside.recovers(&rough, "rough");
 
     // A path that is not UTF-8.
     rough.commit_entry("100644", b"bad-\xff\xfe.toml", b"# empty\n", "a bad name");
-    rough_fails_with(&ws, &["its path is not UTF-8"]);
+    beside.fails_with(&ws, "rough", "source", &["its path is not UTF-8"]);
     rough.forget(b"bad-\xff\xfe.toml");
+    beside.recovers(&rough, "rough");
 
     // Contents that are not UTF-8, and nesting past any sense.
     rough.commit_entry("100644", b"latin1.toml", b"name = \"caf\xe9\"\n", "latin-1");
-    rough_fails_with(&ws, &["latin1.toml", "not UTF-8 text"]);
+    beside.fails_with(&ws, "rough", "source", &["latin1.toml", "not UTF-8 text"]);
     rough.forget(b"latin1.toml");
+    beside.recovers(&rough, "rough");
     let deep = format!(
         "[[dns.zone]]\nname = \"deep.example.\"\nnameservers = {}{}\n",
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
     rough.commit_entry("100644", b"deep.toml", deep.as_bytes(), "deep");
-    rough_fails_with(&ws, &["deep.toml:3"]);
+    beside.fails_with(&ws, "rough", "invalid", &["deep.toml:3"]);
     rough.forget(b"deep.toml");
+    beside.recovers(&rough, "rough");
+    drop(beside);
+    ws.repo.write("calm.toml", CALM);
+    ws.repo.commit("calm back", AUTHOR);
 
     // Another tenant's object: seen, and not taken.
     let theft = "[[dns.zone]]\nname = \"calm.example.\"\n\n[[dns.record]]\nname = \"www.calm.example.\"\ntype = \"A\"\nrecords = [\"203.0.113.66\"]\n";
@@ -222,6 +402,8 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
         theft.as_bytes(),
         "take calm's zone",
     );
+    configure(&ws, rough.path(), "");
+    calm_is_fine(&ws);
     let refused = ws.cairn(&["apply", "--yes", "--tenant", "rough"]);
     refused
         .expect_code(1)

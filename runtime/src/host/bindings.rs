@@ -9,6 +9,6 @@ wasmtime::component::bindgen!({
 
 pub use self::cairn::provider::log;
 pub use self::cairn::provider::types::{
-    Action, Change, Desired, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
-    ProviderInfo, Scope, Secret, Severity, Validation,
+    Action, Change, Desired, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed,
+    Outcome, ProviderInfo, ResourceType, Scope, Secret, Severity, Validation,
 };

@@ -182,6 +182,22 @@ pub enum PluginError {
         /// Its error.
         error: ProviderError,
     },
+    /// The call returned more than the host accepts from one call.
+    #[error(
+        "provider `{provider}` returned {} MiB from `{function}`, more than the {} MiB the host accepts from one call; the answer was dropped (a provider should return less per call)",
+        .bytes >> 20,
+        .limit >> 20
+    )]
+    ResultTooLarge {
+        /// The provider instance.
+        provider: String,
+        /// The function.
+        function: &'static str,
+        /// The bytes of its result.
+        bytes: usize,
+        /// [`super::limits::MAX_RESULT_BYTES`].
+        limit: usize,
+    },
     /// The provider returned something that breaks the contract.
     #[error("provider `{provider}` broke the contract in `{function}`: {reason}")]
     Contract {

@@ -4,8 +4,10 @@
 use super::bindings::{self, ProviderPlugin, ProviderPluginPre};
 use super::error::{PluginError, ProviderError};
 use super::grants::Grant;
+use super::guard::SendGuard;
 use super::limits;
 use super::plugin::Plugin;
+use super::result_size;
 use super::state::{CallLabel, CallState};
 use super::types::{Change, DiffInput, Observed, Outcome, ProviderInfo, Validation};
 use crate::secrets::SecretRef;
@@ -131,6 +133,7 @@ impl ProviderInstance {
                 Ok(Ok(api.call_validate(store, &resources).await?))
             })
             .await?;
+        result_size::check(&self.name, "validate", &validations)?;
         self.check_count("validate", resources.len(), validations.len())?;
         validations
             .into_iter()
@@ -153,6 +156,7 @@ impl ProviderInstance {
                 Ok(api.call_list(store, &scope).await?.map_err(|e| ("list", e)))
             })
             .await?;
+        result_size::check(&self.name, "list", &observed)?;
         observed
             .into_iter()
             .map(|o| Observed::try_from(o).map_err(|r| self.contract("list", r)))
@@ -171,6 +175,7 @@ impl ProviderInstance {
                     .map_err(|e| ("diff", e)))
             })
             .await?;
+        result_size::check(&self.name, "diff", &changes)?;
         self.check_count("diff", inputs.len(), changes.len())?;
         let changes = changes
             .into_iter()
@@ -192,13 +197,25 @@ impl ProviderInstance {
 
     /// Applies changes, one outcome per change.
     pub async fn apply(&self, changes: &[Change]) -> Result<Vec<Outcome>, PluginError> {
+        self.apply_guarded(changes, None).await
+    }
+
+    /// [`ProviderInstance::apply`], with every outgoing request of the call
+    /// refused once `guard` says the call may no longer send (the daemon
+    /// lost the tenant's lease while the call ran).
+    pub async fn apply_guarded(
+        &self,
+        changes: &[Change],
+        guard: Option<Arc<dyn SendGuard>>,
+    ) -> Result<Vec<Outcome>, PluginError> {
         let wit_changes: Vec<bindings::Change> = changes.iter().map(Into::into).collect();
         let outcomes = self
-            .call("apply", true, async |store, plugin| {
+            .call_guarded("apply", true, guard, async |store, plugin| {
                 let api = plugin.cairn_provider_provider();
                 Ok(Ok(api.call_apply(store, &wit_changes).await?))
             })
             .await?;
+        result_size::check(&self.name, "apply", &outcomes)?;
         self.check_count("apply", changes.len(), outcomes.len())?;
         outcomes
             .into_iter()
@@ -211,6 +228,21 @@ impl ProviderInstance {
         &self,
         function: &'static str,
         configure: bool,
+        body: impl AsyncFnOnce(
+            &mut Store<CallState>,
+            &ProviderPlugin,
+        ) -> wasmtime::Result<GuestResult<R>>,
+    ) -> Result<R, PluginError> {
+        self.call_guarded(function, configure, None, body).await
+    }
+
+    /// [`ProviderInstance::call`], with `guard` asked before each outgoing
+    /// request.
+    async fn call_guarded<R>(
+        &self,
+        function: &'static str,
+        configure: bool,
+        guard: Option<Arc<dyn SendGuard>>,
         body: impl AsyncFnOnce(
             &mut Store<CallState>,
             &ProviderPlugin,
@@ -265,6 +297,7 @@ impl ProviderInstance {
             &self.plugin.pre,
             label,
             &self.limits,
+            guard,
             async |store, plugin| {
                 if configure {
                     let api = plugin.cairn_provider_provider();
@@ -318,23 +351,41 @@ impl ProviderInstance {
 }
 
 /// Runs one call in a fresh `Store` with the call's limits: memory and
-/// tables through the store limiter, an epoch deadline for guest code and a
-/// wall-clock timeout around everything (host waits included).
+/// tables through the store limiter, a yield to the executor at every epoch
+/// tick and a deadline for guest code, and a wall-clock timeout around
+/// everything (host waits included). `guard`,
+/// when given, is asked before each outgoing request.
 pub(super) async fn run_call<R>(
     engine: &Engine,
     pre: &ProviderPluginPre<CallState>,
     label: CallLabel,
     limits: &CallLimits,
+    guard: Option<Arc<dyn SendGuard>>,
     body: impl AsyncFnOnce(&mut Store<CallState>, &ProviderPlugin) -> wasmtime::Result<R>,
 ) -> Result<R, PluginError> {
     let mut store = Store::new(
         engine,
-        CallState::new(label.clone(), limits.grants.clone(), limits.memory_bytes),
+        CallState::new(
+            label.clone(),
+            limits.grants.clone(),
+            limits.memory_bytes,
+            guard,
+        ),
     );
     store.limiter(|state| &mut state.limits);
-    let tick = limits::EPOCH_TICK.as_nanos().max(1);
-    store.set_epoch_deadline(limits.timeout.as_nanos().div_ceil(tick) as u64);
-    store.epoch_deadline_trap();
+    // At every epoch tick the guest yields to the async executor, so that a
+    // plugin computing for long never keeps a worker thread from the
+    // daemon's other tasks (other tenants' calls, the API, lease renewals);
+    // past its deadline it is stopped.
+    let deadline = std::time::Instant::now() + limits.timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if std::time::Instant::now() >= deadline {
+            wasmtime::UpdateDeadline::Interrupt
+        } else {
+            wasmtime::UpdateDeadline::Yield(1)
+        })
+    });
     let outcome = tokio::time::timeout(limits.timeout + limits::OUTER_TIMEOUT_GRACE, async {
         let plugin = pre.instantiate_async(&mut store).await?;
         body(&mut store, &plugin).await

@@ -15,8 +15,9 @@ pub const MAX_MEMORY_BYTES: u64 = 1 << 30;
 /// apply against a slow API can take this long, a hung one should not.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How often the epoch ticker advances. A runaway guest is stopped at most
-/// this long after its deadline; shorter costs more wake-ups.
+/// How often the epoch ticker advances: a guest yields to the async
+/// executor this often, and a runaway guest is stopped at most this long
+/// after its deadline; shorter costs more wake-ups.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Grace the outer (wall-clock) timeout gives beyond the epoch deadline, so
@@ -63,6 +64,14 @@ pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest HTTP response body a plugin may receive: 10,000 DNS records
 /// are about 2 MiB of JSON; beyond this a server is answering nonsense.
 pub const MAX_HTTP_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// The most a call may return, counted as the bytes of every string of its
+/// result (states, summaries, messages): 10,000 DNS records observed are
+/// about 3 MiB, 500 Kubernetes objects a few MiB. Beyond this the plugin is
+/// answering nonsense, and the planner, the state store and the audit
+/// trail would each keep a copy. (The lifted result itself is bounded by
+/// the call's memory limit: it is copied out of the guest's memory.)
+pub const MAX_RESULT_BYTES: usize = 64 << 20;
 
 /// The largest HTTP request body a plugin may send: a batch of 10,000 DNS
 /// records or 500 Kubernetes objects is a few MiB.

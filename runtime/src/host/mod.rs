@@ -19,15 +19,18 @@ pub mod address;
 mod bindings;
 pub mod error;
 pub mod grants;
+mod guard;
 mod instance;
 pub mod limits;
 mod plugin;
+mod result_size;
 mod send;
 mod state;
 pub mod tls;
 pub mod types;
 
 pub use error::{ErrorKind, PluginError, ProviderError};
+pub use guard::SendGuard;
 pub use instance::{ProviderInstance, ProviderSettings};
 pub use plugin::Plugin;
 
@@ -94,6 +97,24 @@ impl PluginHost {
             process: self.call_slots.clone(),
             tenant: own,
         }
+    }
+
+    /// Calls holding a process-wide slot now (running, or setting up their
+    /// sandbox); at most [`limits::MAX_CONCURRENT_CALLS`].
+    pub fn calls_running(&self) -> usize {
+        limits::MAX_CONCURRENT_CALLS as usize - self.call_slots.available_permits()
+    }
+
+    /// Calls of `tenant` holding one of its slots now (running, or waiting
+    /// for a process-wide slot); at most [`limits::MAX_CALLS_PER_TENANT`].
+    pub fn tenant_calls_running(&self, tenant: &str) -> usize {
+        self.tenant_slots
+            .lock()
+            .expect("tenant slots")
+            .get(tenant)
+            .map_or(0, |slots| {
+                limits::MAX_CALLS_PER_TENANT - slots.available_permits()
+            })
     }
 
     /// Reports every call of instances created from now on to `observer`

@@ -201,9 +201,11 @@ async fn describe(
         pre,
         label.clone(),
         &limits,
+        None,
         async |store, plugin| plugin.cairn_provider_provider().call_describe(store).await,
     )
     .await?;
+    super::result_size::check(&label.provider, "describe", &info)?;
     ProviderInfo::try_from(info).map_err(|reason| PluginError::Contract {
         provider: label.provider.to_string(),
         function: "describe",

@@ -96,7 +96,15 @@ where
     let response = tokio::time::timeout(timeouts.first_byte, sender.send_request(request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)?
-        .map_err(HttpError::from)?;
+        .map_err(|error| {
+            // More than MAX_HTTP_RESPONSE_HEADERS headers (or a head too
+            // large to parse): name the limit, not a protocol error.
+            if error.is_parse_too_large() {
+                HttpError::HttpResponseHeaderSectionSize(None)
+            } else {
+                HttpError::from(error)
+            }
+        })?;
     Ok(response.map(|body| {
         StallGuard {
             sleep: Box::pin(tokio::time::sleep(timeouts.between_bytes)),

@@ -4,6 +4,7 @@
 
 use super::bindings::log;
 use super::grants::{self, Decision, Grant};
+use super::guard::SendGuard;
 use super::limits;
 use super::tls;
 use super::{address, send};
@@ -42,8 +43,14 @@ pub struct CallState {
 }
 
 impl CallState {
-    /// A fresh state for one call.
-    pub fn new(label: CallLabel, grants: Arc<[Grant]>, memory_bytes: u64) -> Self {
+    /// A fresh state for one call; `guard`, when given, is asked before
+    /// each outgoing request.
+    pub fn new(
+        label: CallLabel,
+        grants: Arc<[Grant]>,
+        memory_bytes: u64,
+        guard: Option<Arc<dyn SendGuard>>,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(limits::STDERR_CAPTURE_BYTES);
         let mut wasi = WasiCtx::builder();
         wasi.stderr(stderr.clone())
@@ -64,6 +71,7 @@ impl CallState {
             http: WasiHttpCtx::new(),
             gate: NetworkGate {
                 grants,
+                guard,
                 label: label.clone(),
                 open_requests: Arc::new(tokio::sync::Semaphore::new(
                     limits::MAX_OPEN_REQUESTS_PER_CALL,
@@ -115,6 +123,8 @@ impl WasiHttpView for CallState {
 /// forbidden headers): it always names the granted authority.
 struct NetworkGate {
     grants: Arc<[Grant]>,
+    /// Asked first: whether the call may still send at all.
+    guard: Option<Arc<dyn SendGuard>>,
     label: CallLabel,
     /// One permit per request open (sent, response not yet read whole).
     open_requests: Arc<tokio::sync::Semaphore>,
@@ -144,6 +154,13 @@ impl WasiHttpHooks for NetworkGate {
             uri.authority().map_or("", |a| a.as_str()),
             uri.path()
         );
+        if let Some(Err(why)) = self.guard.as_ref().map(|guard| guard.may_send()) {
+            return self.refuse(
+                &url,
+                why.clone(),
+                wasmtime_wasi_http::Error::InternalError(Some(why)),
+            );
+        }
         if request.headers().len() > limits::MAX_HTTP_REQUEST_HEADERS {
             return self.refuse(
                 &url,
@@ -175,14 +192,27 @@ impl WasiHttpHooks for NetworkGate {
                 wasmtime_wasi_http::Error::ConnectionLimitReached,
             );
         };
+        let guard = self.guard.clone();
         let request = request.map(|body| {
-            http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
-                .map_err(|_| {
-                    wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
-                        limits::MAX_HTTP_REQUEST_BYTES,
-                    ))
-                })
-                .boxed_unsync()
+            let limited =
+                http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
+                    .map_err(|_| {
+                        wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
+                            limits::MAX_HTTP_REQUEST_BYTES,
+                        ))
+                    })
+                    .boxed_unsync();
+            // The guard is asked again before each piece of the body goes
+            // out: a call paused while it wrote its body cannot complete
+            // the request once the guard says no.
+            match guard {
+                Some(guard) => GuardedBody {
+                    inner: limited,
+                    guard,
+                }
+                .boxed_unsync(),
+                None => limited,
+            }
         });
         match grants::check(&self.grants, &uri) {
             Decision::Denied => {
@@ -255,6 +285,44 @@ impl WasiHttpHooks for NetworkGate {
                 })
             }
         }
+    }
+}
+
+/// A request body that asks its call's guard before each frame goes out,
+/// and fails the request when the guard says no: the server never sees
+/// the whole body, so it acts on nothing.
+struct GuardedBody {
+    inner: WasiBody,
+    guard: Arc<dyn SendGuard>,
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let frame = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
+        std::task::Poll::Ready(match frame {
+            Some(Ok(frame)) => match self.guard.may_send() {
+                Ok(()) => Some(Ok(frame)),
+                Err(why) => {
+                    tracing::warn!("stopped a plugin's request mid-body: {why}");
+                    Some(Err(wasmtime_wasi_http::Error::InternalError(Some(why))))
+                }
+            },
+            other => other,
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

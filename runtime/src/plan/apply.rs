@@ -214,20 +214,24 @@ async fn apply_waves(
             .collect();
         store.add_intents(&tenant.name, run_id, &intents).await?;
 
-        let calls = batches.into_iter().map(|(provider, members)| async move {
-            let provider = &tenant.providers[provider];
-            let changes: Vec<Change> = members
-                .iter()
-                .map(|&i| {
-                    plan.changes[i]
-                        .change
-                        .clone()
-                        .expect("provider changes carry the provider's change")
-                })
-                .collect();
-            let started = Instant::now();
-            let outcomes = provider.apply(&changes).await;
-            (members, outcomes, started.elapsed())
+        let guard = store.send_guard();
+        let calls = batches.into_iter().map(|(provider, members)| {
+            let guard = guard.clone();
+            async move {
+                let provider = &tenant.providers[provider];
+                let changes: Vec<Change> = members
+                    .iter()
+                    .map(|&i| {
+                        plan.changes[i]
+                            .change
+                            .clone()
+                            .expect("provider changes carry the provider's change")
+                    })
+                    .collect();
+                let started = Instant::now();
+                let outcomes = provider.apply_guarded(&changes, guard).await;
+                (members, outcomes, started.elapsed())
+            }
         });
         let mut first_error = None;
         for (members, outcomes, elapsed) in futures::future::join_all(calls).await {

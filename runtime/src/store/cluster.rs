@@ -80,6 +80,22 @@ impl Fence {
     }
 }
 
+/// A plugin call of the lease's worker sends a request only while the
+/// lease holds by this process's clock: a call under way when the daemon
+/// was paused sends nothing once it resumes past its lease.
+impl crate::host::SendGuard for Fence {
+    fn may_send(&self) -> std::result::Result<(), String> {
+        match self.check_clock() {
+            Ok(()) => Ok(()),
+            Err(StoreError::Fenced { reason, .. }) => Err(format!(
+                "this daemon no longer holds the lease of tenant {} (token {}): {reason}; the request was not sent",
+                self.tenant, self.token
+            )),
+            Err(other) => Err(other.to_string()),
+        }
+    }
+}
+
 /// A tenant's lease, for status.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseRecord {

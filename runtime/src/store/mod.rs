@@ -524,6 +524,14 @@ impl StateStore {
         }
     }
 
+    /// For a fenced store, what a plugin call that changes the world must
+    /// check before each request it sends: that the lease still holds.
+    pub fn send_guard(&self) -> Option<Arc<dyn crate::host::SendGuard>> {
+        self.fence
+            .clone()
+            .map(|fence| fence as Arc<dyn crate::host::SendGuard>)
+    }
+
     /// A query in this store's dialect.
     fn query(&self, text: &str) -> sqlx::query::Query<'static, Any, AnyArguments> {
         sqlx::query(sqlx::AssertSqlSafe(self.dialect.sql(text).into_owned()))

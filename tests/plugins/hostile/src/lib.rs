@@ -12,11 +12,17 @@
 //! - `follow`: GETs `target` and follows a redirect by hand;
 //! - `host-header`: tries to set `Host` to reach another name;
 //! - `recurse`: recurses without end (the stack limit stops it);
-//! - `huge-return`: returns an observed state of hundreds of MiB;
+//! - `huge-return`: returns an observed state of [`HUGE_RETURN`] bytes,
+//!   built within a memory limit that lets it be built, so that the host's
+//!   limit on results is what refuses it;
 //! - `log-flood`: writes a million log records;
 //! - `big-response`: reads an 80 MiB answer from `target` + `/big`;
+//! - `many-headers`: reads an answer with hundreds of headers from
+//!   `target` + `/many-headers`;
 //! - `apply-trap`, `apply-panic`: list nothing, then trap or panic in
 //!   `apply`;
+//! - `apply-send`: POSTs each change to `target` in `apply` (to test what
+//!   the host lets an apply send);
 //! - `flip-flop`: observes its one object differently on every call;
 //! - `garbage`: answers `diff` with a delete of a resource it was not
 //!   asked about, in place of the change it was asked for;
@@ -31,6 +37,10 @@ use cairn_sdk::{
 
 /// Requests the `flood` mode opens at once.
 const FLOOD: usize = 2_000;
+
+/// The size of the state `huge-return` returns: more than the host accepts
+/// from one call, little enough to build in a few hundred MiB.
+const HUGE_RETURN: usize = 100 << 20;
 
 /// The misbehaving provider.
 pub struct Hostile {
@@ -131,7 +141,7 @@ impl Provider for Hostile {
             "huge-return" => Ok(vec![Observed {
                 type_name: "thing".into(),
                 id: "huge".into(),
-                state: Value::String("x".repeat(400 << 20)),
+                state: Value::String("x".repeat(HUGE_RETURN)),
             }]),
             "log-flood" => {
                 for index in 0..1_000_000 {
@@ -144,6 +154,14 @@ impl Provider for Hostile {
                 Err(Error::internal(format!(
                     "read {} bytes",
                     response.body.len()
+                )))
+            }
+            "many-headers" => {
+                let response =
+                    Client::new(&self.target).send(Method::GET, "/many-headers", None)?;
+                Err(Error::internal(format!(
+                    "read an answer with {} headers",
+                    response.headers.len()
                 )))
             }
             "flip-flop" => Ok(vec![Observed {
@@ -183,6 +201,18 @@ impl Provider for Hostile {
         match self.mode.as_str() {
             "apply-trap" => std::process::abort(),
             "apply-panic" => panic!("the hostile provider panics in apply on purpose"),
+            "apply-send" => {
+                let client = Client::new(&self.target);
+                return changes
+                    .into_iter()
+                    .map(|change| {
+                        match client.send_json(Method::POST, "/", &json!({ "id": change.id })) {
+                            Ok(_) => Outcome::Applied(change.desired),
+                            Err(error) => Outcome::Failed(error),
+                        }
+                    })
+                    .collect();
+            }
             _ => {}
         }
         changes

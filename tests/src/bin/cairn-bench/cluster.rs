@@ -23,9 +23,13 @@ pub struct Step {
     pub latencies: Vec<Duration>,
     /// From the first push to the last tenant applied.
     pub all_applied: Duration,
-    /// Changes of the round that failed and were retried (PowerDNS's
-    /// sqlite backend answers 500 when many writes meet).
-    pub retried: i64,
+    /// Changes of the round that failed at least once and were retried
+    /// (PowerDNS's sqlite backend answers 500 when many writes meet): each
+    /// counted once, however many times it failed.
+    pub retried_changes: i64,
+    /// Failed attempts of the round's changes: a change that failed three
+    /// times before it was applied counts three.
+    pub failed_attempts: i64,
 }
 
 impl Step {
@@ -132,15 +136,23 @@ impl Setup {
         })
     }
 
-    /// Changes of `commit` recorded as failed.
-    fn failed_changes(&self, commit: &str) -> anyhow::Result<i64> {
+    /// Changes of `commit` that failed at least once, and their failed
+    /// attempts: the audit log has a row per attempt, so the changes are
+    /// its distinct resource addresses (per tenant).
+    fn failures(&self, commit: &str) -> anyhow::Result<(i64, i64)> {
         let commit = commit.to_string();
         self.query(async move |connection| {
-            sqlx::query("SELECT COUNT(*) FROM audit WHERE commit_id = $1 AND result = 'failed'")
-                .bind(commit)
-                .fetch_one(&mut *connection)
-                .await?
-                .try_get(0)
+            // SUM of BIGINT is NUMERIC in PostgreSQL: cast back for i64.
+            let row = sqlx::query(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(attempts), 0) AS BIGINT)
+                 FROM (SELECT COUNT(*) AS attempts FROM audit
+                       WHERE commit_id = $1 AND result = 'failed'
+                       GROUP BY tenant, address) AS failed_changes",
+            )
+            .bind(commit)
+            .fetch_one(&mut *connection)
+            .await?;
+            Ok((row.try_get(0)?, row.try_get(1)?))
         })
     }
 
@@ -193,11 +205,13 @@ pub fn latency(daemons: usize, per_daemon: usize) -> anyhow::Result<Step> {
         .collect();
     latencies.sort();
     let last = applied.values().max().copied().unwrap_or(first);
+    let (retried_changes, failed_attempts) = setup.failures(&commit)?;
     Ok(Step {
         per_daemon,
         latencies,
         all_applied: Duration::from_millis((last - first).max(0) as u64),
-        retried: setup.failed_changes(&commit)?,
+        retried_changes,
+        failed_attempts,
     })
 }
 

@@ -14,8 +14,8 @@ const FIRST_RUNS_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct Figures {
     /// Tenants.
     pub tenants: usize,
-    /// Resources per tenant.
-    pub resources: usize,
+    /// Records per tenant, besides its zone.
+    pub records: usize,
     /// From the daemon's start to `/readyz` answering 200.
     pub ready: Duration,
     /// From the daemon's start to every tenant's first reconcile done.
@@ -24,14 +24,16 @@ pub struct Figures {
     pub rss_mib: f64,
 }
 
-/// `tenants` tenants of one zone and `resources - 1` records each, every
-/// tenant a folder of one shared repository, on one PowerDNS.
-pub fn fleet(tenants: usize, resources: usize) -> anyhow::Result<Figures> {
+/// `tenants` tenants of one zone and `records` records in it each (so
+/// `records + 1` resources), every tenant a folder of one shared
+/// repository, on one PowerDNS.
+pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
     let ws = Workspace::new();
     let mut config = config_header();
     for tenant in 0..tenants {
         let mut text = format!("[[dns.zone]]\nname = \"f{tenant}.example.\"\n\n");
-        for record in 1..resources {
+        // `r1` to `r{records}`: the zone is not one of the records.
+        for record in 1..=records {
             text.push_str(&format!(
                 "[[dns.record]]\nname = \"r{record}.f{tenant}.example.\"\ntype = \"A\"\nrecords = [\"192.0.2.{}\"]\n\n",
                 record % 250
@@ -71,8 +73,8 @@ pub fn fleet(tenants: usize, resources: usize) -> anyhow::Result<Figures> {
     let first_runs = started.elapsed();
     anyhow::ensure!(
         ws.pdns
-            .dig(&format!("r{}.f{}.example", resources - 1, tenants - 1), "A")
-            == [format!("192.0.2.{}", (resources - 1) % 250)],
+            .dig(&format!("r{records}.f{}.example", tenants - 1), "A")
+            == [format!("192.0.2.{}", records % 250)],
         "the last tenant's records are not served"
     );
     // Let the runs' allocations settle before reading the memory.
@@ -82,7 +84,7 @@ pub fn fleet(tenants: usize, resources: usize) -> anyhow::Result<Figures> {
         .ok_or_else(|| anyhow::anyhow!("the daemon is not running"))?;
     Ok(Figures {
         tenants,
-        resources,
+        records,
         ready,
         first_runs,
         rss_mib: crate::rss_mib(pid)?,

@@ -2,8 +2,9 @@
 //! and configuration written for the same records, `octodns-sync` timed as
 //! a whole process. The binary comes from `OCTODNS_SYNC` (scripts/bench.sh
 //! installs octoDNS 1.22 and octodns-powerdns 1.2 into a private virtual
-//! environment).
+//! environment). Its no-change plans are checked to have planned nothing.
 
+use anyhow::Context;
 use cairn_tests::pdns::Pdns;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,8 +45,27 @@ impl OctoDns {
         Ok(Some(Self { sync, config }))
     }
 
-    /// Times one `octodns-sync` (with `--doit` to apply).
-    pub fn run(&self, doit: bool) -> anyhow::Result<Duration> {
+    /// Times one `octodns-sync --doit`: the zone's records applied (the
+    /// caller checks, on PowerDNS, that they all are).
+    pub fn apply(&self) -> anyhow::Result<Duration> {
+        Ok(self.timed_sync(true)?.0)
+    }
+
+    /// Times one `octodns-sync` without `--doit`, a plan; an error unless
+    /// it planned no change, so that the time is a no-change plan's.
+    pub fn no_change_plan(&self) -> anyhow::Result<Duration> {
+        let (elapsed, printed) = self.timed_sync(false)?;
+        anyhow::ensure!(
+            printed.contains(NO_CHANGES),
+            "octoDNS's no-change plan planned changes; the end of what it printed:\n{}",
+            last_lines(&printed, 40)
+        );
+        Ok(elapsed)
+    }
+
+    /// Times one `octodns-sync` (with `--doit` to apply); also returns what
+    /// it printed, both streams.
+    fn timed_sync(&self, doit: bool) -> anyhow::Result<(Duration, String)> {
         let mut command = Command::new(&self.sync);
         command
             .arg("--config-file")
@@ -55,13 +75,32 @@ impl OctoDns {
             command.arg("--doit");
         }
         let started = Instant::now();
-        let output = command.output()?;
+        let output = command
+            .output()
+            .with_context(|| format!("cannot run {}", self.sync.display()))?;
         let elapsed = started.elapsed();
         anyhow::ensure!(
             output.status.success(),
             "octodns-sync failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        Ok(elapsed)
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok((elapsed, printed))
     }
+}
+
+/// What octoDNS's default plan output (its `PlanLogger`, logged at INFO to
+/// standard error) says when no zone has a change; otherwise it prints a
+/// table of the changes per zone, ending in `Summary: …`.
+const NO_CHANGES: &str = "No changes were planned";
+
+/// The last `count` lines of `text` (a plan of thousands of changes is too
+/// long for an error message).
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }

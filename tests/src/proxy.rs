@@ -1,0 +1,181 @@
+//! A recording proxy in front of a server (PowerDNS, in the tests): every
+//! request is passed on and recorded with the server's answer, so that a
+//! test counts the writes that took effect at the server instead of
+//! trusting Cairn's own audit log. Writes can also be held after the server
+//! has answered and before the client hears of it, so that a daemon is
+//! killed at exactly that instant: the change made, its outcome unrecorded.
+
+use crate::serve::Served;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a held answer waits for [`RecordingProxy::release`] at most,
+/// so that a test that forgets to release does not hang.
+const HOLD_LIMIT: Duration = Duration::from_secs(60);
+
+/// Which exchanges to hold: a test's predicate.
+type HoldRule = Box<dyn Fn(&Exchange) -> bool + Send + Sync>;
+
+/// One request passed on and the server's answer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The method (`PATCH`).
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// The request body, when it was JSON.
+    pub body: serde_json::Value,
+    /// The server's status.
+    pub status: u16,
+    /// When the server answered.
+    pub answered: Instant,
+}
+
+impl Exchange {
+    /// Whether it changed something at the server: a write answered 2xx.
+    pub fn took_effect(&self) -> bool {
+        self.method != "GET" && self.method != "HEAD" && (200..300).contains(&self.status)
+    }
+}
+
+struct Shared {
+    upstream: String,
+    client: reqwest::Client,
+    exchanges: Mutex<Vec<Exchange>>,
+    hold: Mutex<Option<HoldRule>>,
+    held: AtomicUsize,
+    released: tokio::sync::watch::Sender<u64>,
+}
+
+/// The proxy, serving on a free loopback port until dropped.
+pub struct RecordingProxy {
+    /// `http://127.0.0.1:PORT`: give it to Cairn in the server's place.
+    pub url: String,
+    shared: Arc<Shared>,
+    served: Option<Served>,
+}
+
+impl RecordingProxy {
+    /// Starts a proxy to `upstream` (`http://HOST:PORT`).
+    pub fn start(upstream: &str) -> Self {
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client: reqwest::Client::new(),
+            exchanges: Mutex::new(Vec::new()),
+            hold: Mutex::new(None),
+            held: AtomicUsize::new(0),
+            released: tokio::sync::watch::channel(0).0,
+        });
+        let state = shared.clone();
+        let served = Served::start(move || {
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let state = state.clone();
+                async move { pass_on(&state, request).await }
+            })
+        });
+        Self {
+            url: served.base_url.clone(),
+            shared,
+            served: Some(served),
+        }
+    }
+
+    /// Every exchange so far, in the order the server answered.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.shared.exchanges.lock().expect("exchanges").clone()
+    }
+
+    /// From now on, holds the answer to every write that took effect and
+    /// matches `rule`, until [`RecordingProxy::release`].
+    pub fn hold_writes(&self, rule: impl Fn(&Exchange) -> bool + Send + Sync + 'static) {
+        *self.shared.hold.lock().expect("hold rule") = Some(Box::new(rule));
+    }
+
+    /// Answers held so far.
+    pub fn held(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
+    }
+
+    /// Stops holding, and sends every held answer on (to whoever is still
+    /// listening).
+    pub fn release(&self) {
+        *self.shared.hold.lock().expect("hold rule") = None;
+        self.shared
+            .released
+            .send_modify(|generation| *generation += 1);
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        // Held answers first, so that the server's graceful stop does not
+        // wait on them.
+        self.release();
+        self.served.take();
+    }
+}
+
+/// Passes one request on, records it, and holds its answer when asked.
+async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return (axum::http::StatusCode::BAD_REQUEST, "unreadable body").into_response();
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let mut forwarded = shared
+        .client
+        .request(parts.method.clone(), format!("{}{path}", shared.upstream))
+        .body(body.clone());
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
+            forwarded = forwarded.header(name, value);
+        }
+    }
+    let answer = match forwarded.send().await {
+        Ok(answer) => answer,
+        Err(error) => {
+            return (axum::http::StatusCode::BAD_GATEWAY, error.to_string()).into_response();
+        }
+    };
+    let status = answer.status();
+    let content_type = answer
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .cloned();
+    let answer_body = answer.bytes().await.unwrap_or_default();
+    let exchange = Exchange {
+        method: parts.method.to_string(),
+        path,
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        status: status.as_u16(),
+        answered: Instant::now(),
+    };
+    // Subscribed before the rule is read, so that a release in between is
+    // not missed.
+    let mut released = shared.released.subscribe();
+    let hold = exchange.took_effect()
+        && shared
+            .hold
+            .lock()
+            .expect("hold rule")
+            .as_ref()
+            .is_some_and(|rule| rule(&exchange));
+    shared.exchanges.lock().expect("exchanges").push(exchange);
+    if hold {
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        let _ = tokio::time::timeout(HOLD_LIMIT, released.changed()).await;
+    }
+    let mut response = (status, answer_body).into_response();
+    if let Some(content_type) = content_type {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, content_type);
+    }
+    response
+}
