@@ -193,6 +193,7 @@ impl WasiHttpHooks for NetworkGate {
             );
         };
         let guard = self.guard.clone();
+        let (label, guarded_url) = (self.label.clone(), url.clone());
         let request = request.map(|body| {
             let limited =
                 http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
@@ -209,6 +210,8 @@ impl WasiHttpHooks for NetworkGate {
                 Some(guard) => GuardedBody {
                     inner: limited,
                     guard,
+                    label,
+                    url: guarded_url,
                 }
                 .boxed_unsync(),
                 None => limited,
@@ -294,6 +297,9 @@ impl WasiHttpHooks for NetworkGate {
 struct GuardedBody {
     inner: WasiBody,
     guard: Arc<dyn SendGuard>,
+    /// Whose request it is, and where it goes, for the log.
+    label: CallLabel,
+    url: String,
 }
 
 impl http_body::Body for GuardedBody {
@@ -309,7 +315,12 @@ impl http_body::Body for GuardedBody {
             Some(Ok(frame)) => match self.guard.may_send() {
                 Ok(()) => Some(Ok(frame)),
                 Err(why) => {
-                    tracing::warn!("stopped a plugin's request mid-body: {why}");
+                    tracing::warn!(
+                        tenant = %self.label.tenant,
+                        provider = %self.label.provider,
+                        url = %self.url,
+                        "stopped a plugin's request mid-body: {why}"
+                    );
                     Some(Err(wasmtime_wasi_http::Error::InternalError(Some(why))))
                 }
             },
