@@ -291,6 +291,16 @@ fn samples<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f
         })
 }
 
+/// `log` from byte `offset` on (an earlier length of the same log, which
+/// only grows): what a daemon logged since a test looked.
+pub fn since(log: &str, offset: usize) -> &str {
+    let mut start = offset.min(log.len());
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    &log[start..]
+}
+
 /// Polls `check` every 50 ms until it holds or `timeout` passes; returns
 /// how long it took.
 #[track_caller]

@@ -10,7 +10,7 @@
 
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
-use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, since, wait_until};
 use cairn_tests::git::GitDaemon;
 use cairn_tests::{Workspace, cairn::Output};
 use serde_json::Value;
@@ -185,16 +185,6 @@ fn logged_at(line: &str) -> Option<i64> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     Some((days * 86_400 + hour * 3_600 + minute * 60) * 1_000_000 + (second * 1e6).round() as i64)
-}
-
-/// `log` from byte `offset` on (an earlier length of the same log, which
-/// only grows).
-fn since(log: &str, offset: usize) -> &str {
-    let mut start = offset.min(log.len());
-    while !log.is_char_boundary(start) {
-        start += 1;
-    }
-    &log[start..]
 }
 
 /// When a tenant's runs reached the server at `url`, from the daemon's log

@@ -10,7 +10,7 @@
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
-use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, since, wait_until};
 use cairn_tests::pdns::{API_KEY, rrset_writes};
 use cairn_tests::proxy::RecordingProxy;
 use serde_json::Value;
@@ -90,16 +90,6 @@ fn journal(ws: &Workspace) -> Vec<String> {
         pool.close().await;
         addresses
     })
-}
-
-/// `log` from byte `offset` on (an earlier length of the same log, which
-/// only grows).
-fn since(log: &str, offset: usize) -> &str {
-    let mut start = offset.min(log.len());
-    while !log.is_char_boundary(start) {
-        start += 1;
-    }
-    &log[start..]
 }
 
 /// The triggers of `tenant`'s runs in the order they ended, from the
