@@ -595,6 +595,9 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
     // refused never left the host.
     let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let posted = posts.clone();
+    // Bytes of request bodies the server received whole.
+    let sink = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sunk = sink.clone();
     let answer_with_headers = |count: usize| {
         move || async move {
             let mut headers = axum::http::HeaderMap::new();
@@ -621,6 +624,13 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
                 .post(move || async move {
                     posted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     "taken"
+                }),
+            )
+            .route(
+                "/sink",
+                axum::routing::post(move |body: axum::body::Bytes| async move {
+                    sunk.fetch_add(body.len(), std::sync::atomic::Ordering::SeqCst);
+                    "sunk"
                 }),
             )
             .route(
@@ -653,6 +663,11 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
         0,
         "the refused body reached the server"
     );
+    // A body streamed without a declared length is cut at the cap: the
+    // plugin hears the limit's name and the server never gets it whole.
+    let error = list(&attack("big-stream")).await.unwrap_err().to_string();
+    assert!(error.contains("HttpRequestBodySize"), "{error}");
+    assert_eq!(sink.load(std::sync::atomic::Ordering::SeqCst), 0);
     // An answer with more headers than the cap is not read; one with fewer is.
     let error = list(&attack("many-headers")).await.unwrap_err().to_string();
     assert!(
@@ -684,6 +699,18 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
         error.contains("outside this provider's network grants"),
         "{error}"
     );
+    // A granted host behind user information would reach the server under
+    // another name: refused before connecting.
+    let userinfo = {
+        let target = server.base_url.replace("http://", "http://other-name@");
+        let grant = Grant::parse(&server.base_url).unwrap();
+        instance(&host, &plugin, "exfiltrate", move |s| {
+            s.config = serde_json::json!({"mode": "exfiltrate", "target": target});
+            s.grants = vec![grant];
+        })
+    };
+    let error = list(&userinfo).await.unwrap_err().to_string();
+    assert!(error.contains("HttpRequestUriInvalid"), "{error}");
     // `Host` is the granted authority's, whatever the plugin asks.
     let error = list(&attack("host-header")).await.unwrap_err().to_string();
     assert!(error.contains("bad header"), "{error}");

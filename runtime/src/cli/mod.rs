@@ -128,6 +128,23 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The crates of the WebAssembly engine, whose debug and trace output is
+/// gigabytes per plugin compile: kept at `info` unless `CAIRN_LOG` names
+/// them itself (`CAIRN_LOG=trace,cranelift=trace`).
+const ENGINE_CRATES: [&str; 3] = ["wasmtime", "cranelift", "regalloc2"];
+
+/// `directives` with the engine's crates held at `info`, unless they name
+/// one of them.
+fn with_quiet_engine(directives: &str) -> String {
+    let mut all = directives.to_string();
+    for engine in ENGINE_CRATES {
+        if !directives.contains(engine) {
+            all.push_str(&format!(",{engine}=info"));
+        }
+    }
+    all
+}
+
 /// Logs go to stderr; `CAIRN_LOG` sets the filter (default: warnings for
 /// commands, info for the daemon). JSON, one object per line, on request.
 fn init_logging(json: bool) {
@@ -136,8 +153,10 @@ fn init_logging(json: bool) {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = match std::env::var("CAIRN_LOG") {
+        Ok(directives) => tracing_subscriber::EnvFilter::new(with_quiet_engine(&directives)),
+        Err(_) => tracing_subscriber::EnvFilter::new(default),
+    };
     // At `debug`, each phase (read, validate, observe, diff, each plugin
     // call) logs its duration when it ends.
     let timings = if filter
@@ -159,5 +178,22 @@ fn init_logging(json: bool) {
         builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_quiet_engine;
+
+    #[test]
+    fn the_engine_stays_at_info_unless_named() {
+        assert_eq!(
+            with_quiet_engine("trace"),
+            "trace,wasmtime=info,cranelift=info,regalloc2=info"
+        );
+        assert_eq!(
+            with_quiet_engine("cairn=debug,cranelift=trace"),
+            "cairn=debug,cranelift=trace,wasmtime=info,regalloc2=info"
+        );
     }
 }

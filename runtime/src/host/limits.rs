@@ -97,3 +97,9 @@ pub const MAX_LOG_RECORDS_PER_CALL: usize = 10_000;
 
 /// The longest log message kept, in bytes; longer ones are cut.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
+
+/// The most bytes a log record's fields may take together (`key=value`
+/// pairs as written); past it they are cut. With the message's own cap and
+/// [`MAX_LOG_RECORDS_PER_CALL`], one call writes at most about 80 MiB of
+/// log, and an ordinary one a few KiB.
+pub const MAX_LOG_FIELDS_BYTES: usize = 4 << 10;

@@ -100,9 +100,17 @@ where
             // More than MAX_HTTP_RESPONSE_HEADERS headers (or a head too
             // large to parse): name the limit, not a protocol error.
             if error.is_parse_too_large() {
-                HttpError::HttpResponseHeaderSectionSize(None)
-            } else {
-                HttpError::from(error)
+                return HttpError::HttpResponseHeaderSectionSize(None);
+            }
+            // A body the gate cut (over its size, or stopped by the call's
+            // guard) fails the exchange: give the plugin the gate's error,
+            // not hyper's wrapper of it.
+            let cause = std::error::Error::source(&error)
+                .and_then(|source| source.downcast_ref::<HttpError>());
+            match cause {
+                Some(HttpError::HttpRequestBodySize(size)) => HttpError::HttpRequestBodySize(*size),
+                Some(HttpError::InternalError(reason)) => HttpError::InternalError(reason.clone()),
+                _ => HttpError::from(error),
             }
         })?;
     Ok(response.map(|body| {

@@ -154,6 +154,16 @@ impl WasiHttpHooks for NetworkGate {
             uri.authority().map_or("", |a| a.as_str()),
             uri.path()
         );
+        // `user@host` would be sent as the Host header: the server would see
+        // another name than the one the gate checks.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return self.refuse(
+                &url,
+                "its authority carries user information (`NAME@`); send credentials in a header"
+                    .into(),
+                wasmtime_wasi_http::Error::HttpRequestUriInvalid,
+            );
+        }
         if let Some(Err(why)) = self.guard.as_ref().map(|guard| guard.may_send()) {
             return self.refuse(
                 &url,
@@ -194,10 +204,18 @@ impl WasiHttpHooks for NetworkGate {
         };
         let guard = self.guard.clone();
         let (label, guarded_url) = (self.label.clone(), url.clone());
+        let (cut_label, cut_url) = (self.label.clone(), url.clone());
         let request = request.map(|body| {
             let limited =
                 http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
-                    .map_err(|_| {
+                    .map_err(move |_| {
+                        tracing::warn!(
+                            tenant = %cut_label.tenant,
+                            provider = %cut_label.provider,
+                            url = %cut_url,
+                            "cut a plugin's HTTP request: its streamed body went over {} bytes",
+                            limits::MAX_HTTP_REQUEST_BYTES
+                        );
                         wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
                             limits::MAX_HTTP_REQUEST_BYTES,
                         ))
@@ -400,26 +418,34 @@ async fn checked_address(
     }
 }
 
+/// Cuts `text` to at most `limit` bytes (at a character boundary), marking
+/// the cut with `…`.
+fn cut_at(text: &mut String, limit: usize) {
+    if text.len() > limit {
+        let cut = (0..=limit)
+            .rev()
+            .find(|&index| text.is_char_boundary(index))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+}
+
 impl log::Host for CallState {
     fn log(&mut self, level: log::Level, mut message: String, fields: Vec<(String, String)>) {
         self.log_records += 1;
         if self.log_records > limits::MAX_LOG_RECORDS_PER_CALL {
             return;
         }
-        if message.len() > limits::MAX_LOG_MESSAGE_BYTES {
-            let cut = (0..=limits::MAX_LOG_MESSAGE_BYTES)
-                .rev()
-                .find(|&index| message.is_char_boundary(index))
-                .unwrap_or(0);
-            message.truncate(cut);
-            message.push('…');
-        }
+        cut_at(&mut message, limits::MAX_LOG_MESSAGE_BYTES);
         let label = &self.label;
-        let fields = fields
+        // The fields of a record share one budget: the ones past it are cut.
+        let mut fields = fields
             .iter()
             .map(|(key, value)| format!("{key}={value}"))
             .collect::<Vec<_>>()
             .join(" ");
+        cut_at(&mut fields, limits::MAX_LOG_FIELDS_BYTES);
         macro_rules! emit {
             ($level:ident) => {
                 tracing::$level!(

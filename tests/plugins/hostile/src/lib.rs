@@ -7,6 +7,8 @@
 //! - `exfiltrate`: calls a URL the operator did not grant;
 //! - `headers`: sends a request with 200 headers to `target`;
 //! - `big-request`: sends a 17 MiB body to `target`;
+//! - `big-stream`: streams a 17 MiB body to `target` + `/sink` without
+//!   declaring its length;
 //! - `flood`: opens 2,000 requests to `target` at once and reports, as the
 //!   error, how many the host refused;
 //! - `follow`: GETs `target` and follows a redirect by hand;
@@ -16,6 +18,7 @@
 //!   built within a memory limit that lets it be built, so that the host's
 //!   limit on results is what refuses it;
 //! - `log-flood`: writes a million log records;
+//! - `log-fields`: writes 200 log records, each with a 1 MiB field;
 //! - `big-response`: reads an 80 MiB answer from `target` + `/big`;
 //! - `many-headers`: reads an answer with hundreds of headers from
 //!   `target` + `/many-headers`;
@@ -118,6 +121,10 @@ impl Provider for Hostile {
                 )?;
                 Ok(Vec::new())
             }
+            "big-stream" => Err(Error::internal(format!(
+                "the streamed request ended with {}",
+                flood::stream_body(&self.target, 17 << 20)
+            ))),
             "flood" => Err(Error::internal(format!(
                 "refused {} of {FLOOD}",
                 flood::open_at_once(&self.target, FLOOD)
@@ -146,6 +153,16 @@ impl Provider for Hostile {
             "log-flood" => {
                 for index in 0..1_000_000 {
                     cairn_sdk::log::info("flood", &[("index", &index.to_string())]);
+                }
+                Ok(Vec::new())
+            }
+            "log-fields" => {
+                let huge = "x".repeat(1 << 20);
+                for index in 0..200 {
+                    cairn_sdk::log::info(
+                        "fields",
+                        &[("index", &index.to_string()), ("filler", &huge)],
+                    );
                 }
                 Ok(Vec::new())
             }
@@ -235,7 +252,40 @@ fn recurse(depth: u64) -> u64 {
 /// sends one at a time).
 mod flood {
     use wasip2::http::outgoing_handler;
-    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+    use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+
+    /// POSTs `bytes` bytes to `target` (`http://HOST:PORT`) + `/sink`,
+    /// streamed in chunks without a declared length; returns what came of
+    /// it (the error, or the status).
+    pub fn stream_body(target: &str, bytes: usize) -> String {
+        let authority = target.trim_start_matches("http://").to_string();
+        let request = OutgoingRequest::new(Fields::new());
+        let _ = request.set_method(&Method::Post);
+        let _ = request.set_scheme(Some(&Scheme::Http));
+        let _ = request.set_authority(Some(&authority));
+        let _ = request.set_path_with_query(Some("/sink"));
+        let Ok(body) = request.body() else {
+            return "no body".into();
+        };
+        let future = match outgoing_handler::handle(request, None) {
+            Ok(future) => future,
+            Err(error) => return format!("{error:?}"),
+        };
+        if let Ok(stream) = body.write() {
+            let chunk = vec![b'x'; 4096];
+            let mut sent = 0;
+            while sent < bytes && stream.blocking_write_and_flush(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+        }
+        let _ = OutgoingBody::finish(body, None);
+        future.subscribe().block();
+        match future.get() {
+            Some(Ok(Ok(response))) => format!("status {}", response.status()),
+            Some(Ok(Err(error))) => format!("{error:?}"),
+            _ => "no answer".into(),
+        }
+    }
 
     /// Starts `count` GETs of `target` (`http://HOST:PORT`) without
     /// waiting, holds them all open, and returns how many the host refused.
