@@ -237,7 +237,7 @@ impl ProviderInstance {
     }
 
     /// [`ProviderInstance::call`], with `guard` asked before each outgoing
-    /// request.
+    /// request and each piece of its body.
     async fn call_guarded<R>(
         &self,
         function: &'static str,
@@ -353,8 +353,8 @@ impl ProviderInstance {
 /// Runs one call in a fresh `Store` with the call's limits: memory and
 /// tables through the store limiter, a yield to the executor at every epoch
 /// tick and a deadline for guest code, and a wall-clock timeout around
-/// everything (host waits included). `guard`,
-/// when given, is asked before each outgoing request.
+/// everything (host waits included). `guard`, when given, is asked before
+/// each outgoing request and each piece of its body.
 pub(super) async fn run_call<R>(
     engine: &Engine,
     pre: &ProviderPluginPre<CallState>,
