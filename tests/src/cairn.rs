@@ -227,6 +227,17 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
         }
     }
 
+    /// Every run of the workspace's tenants (`cairn history --json`, all
+    /// of them), newest first.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        self.cairn(&["history", "--json", "--limit", "100000"])
+            .expect_code(0)
+            .json()
+            .as_array()
+            .expect("history is an array")
+            .clone()
+    }
+
     /// Runs `cairn ARGS --config cairn.toml` in the workspace.
     pub fn cairn(&self, args: &[&str]) -> Output {
         let config = self.config_path();

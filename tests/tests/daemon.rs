@@ -13,7 +13,6 @@ use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, since, wait_until};
 use cairn_tests::git::GitDaemon;
 use cairn_tests::{Workspace, cairn::Output};
-use serde_json::Value;
 use std::time::Duration;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -61,16 +60,6 @@ fn runs_with_outcome(daemon: &Daemon, outcome: &str) -> f64 {
         "cairn_reconcile_runs_total",
         &[("tenant", "default"), ("outcome", outcome)],
     )
-}
-
-/// Every run of the workspace's (single) tenant, newest first.
-fn history(ws: &Workspace) -> Vec<Value> {
-    ws.cairn(&["history", "--json", "--limit", "100000"])
-        .expect_code(0)
-        .json()
-        .as_array()
-        .expect("history is an array")
-        .clone()
 }
 
 /// The run id the daemon's status reports for its last run that planned.
@@ -213,7 +202,8 @@ fn attempts_at(log: &str, url: &str) -> Vec<i64> {
 /// When each attempt at `address` failed, from the audit log (ms since the
 /// Unix epoch), oldest first; only runs of `commit` when given.
 fn failed_attempts(ws: &Workspace, address: &str, commit: Option<&str>) -> Vec<i64> {
-    let mut times: Vec<i64> = history(ws)
+    let mut times: Vec<i64> = ws
+        .history()
         .iter()
         .filter(|run| commit.is_none_or(|commit| run["commit_id"] == commit))
         .flat_map(|run| run["actions"].as_array().cloned().unwrap_or_default())
@@ -322,7 +312,7 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
     assert_eq!(status["last_run"]["trigger"], "webhook", "{status:#}");
 
     // One run for each commit: the refused pushes added none.
-    let runs = history(&ws);
+    let runs = ws.history();
     for commit in [&second, &third] {
         let count = runs
             .iter()
@@ -379,7 +369,7 @@ fn polling_applies_a_commit_without_a_webhook() {
         "an idle poll called a plugin"
     );
     // And record nothing.
-    let runs = history(&ws);
+    let runs = ws.history();
     let kinds: Vec<&str> = runs.iter().map(|r| r["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["reconcile", "reconcile"], "{runs:#?}");
     drop(daemon);
@@ -792,7 +782,7 @@ fn rollback_holds_the_tenant_until_resume_or_a_new_commit() {
         Duration::from_secs(15),
         "the suspended tenant's plan of the new commit",
         || {
-            history(&ws)
+            ws.history()
                 .iter()
                 .any(|run| run["kind"] == "plan" && run["commit_id"] == suspended)
         },
@@ -803,7 +793,8 @@ fn rollback_holds_the_tenant_until_resume_or_a_new_commit() {
         www() == ["192.0.2.4"]
     });
 
-    let kinds: Vec<String> = history(&ws)
+    let kinds: Vec<String> = ws
+        .history()
         .iter()
         .map(|r| r["kind"].as_str().unwrap().to_string())
         .collect();

@@ -49,19 +49,9 @@ fn push_body(commit: &str) -> String {
     format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{commit}\"}}")
 }
 
-/// Every run of the tenant, newest first.
-fn history(ws: &Workspace) -> Vec<Value> {
-    ws.cairn(&["history", "--json", "--limit", "100000"])
-        .expect_code(0)
-        .json()
-        .as_array()
-        .expect("history is an array")
-        .clone()
-}
-
 /// The first reconcile run (the daemon's) of `commit`.
 fn run_of(ws: &Workspace, commit: &str) -> Option<Value> {
-    history(ws)
+    ws.history()
         .into_iter()
         .filter(|run| run["kind"] == "reconcile" && run["commit_id"] == commit)
         .min_by_key(|run| run["id"].as_i64())
@@ -247,7 +237,7 @@ fn pushes_during_a_run_coalesce_into_one_follow_up_run() {
         "the poll's apply in flight",
         || proxy.held() >= 1,
     );
-    assert!(in_flight(&ws, &second), "{:#?}", history(&ws));
+    assert!(in_flight(&ws, &second), "{:#?}", ws.history());
     let body = push_body(&second);
     for _ in 0..5 {
         assert_eq!(daemon.push("default", HOOK_SECRET, &body), 202);
@@ -321,7 +311,7 @@ fn the_cli_waits_for_a_daemon_run_and_then_applies() {
         "the daemon's apply in flight",
         || proxy.held() >= 1,
     );
-    assert!(in_flight(&ws, &by_daemon), "{:#?}", history(&ws));
+    assert!(in_flight(&ws, &by_daemon), "{:#?}", ws.history());
     // The operator's commit comes after the daemon's run read its own.
     ws.repo
         .write("dns.toml", &zone("locks.example.", "192.0.2.3"));
@@ -391,7 +381,7 @@ fn the_cli_waits_for_a_daemon_run_and_then_applies() {
         .expect("the apply was recorded");
     assert_eq!(www(), ["192.0.2.3"]);
 
-    let runs = history(&ws);
+    let runs = ws.history();
     let daemon_run = run_of(&ws, &by_daemon).expect("the daemon's run is recorded");
     let cli_run = runs
         .iter()
@@ -448,7 +438,7 @@ fn sigterm_lets_the_run_in_flight_finish() {
     wait_until(Duration::from_secs(30), "the apply in flight", || {
         proxy.held() >= 1
     });
-    assert!(in_flight(&ws, &commit), "{:#?}", history(&ws));
+    assert!(in_flight(&ws, &commit), "{:#?}", ws.history());
 
     // SIGTERM; once the daemon has stopped taking requests (its API no
     // longer answers), the run's answer is let through.
@@ -541,7 +531,7 @@ fn a_run_cut_off_by_sigterm_is_journaled_and_found_out_at_the_next_start() {
     // PowerDNS made both changes; the daemon has not heard of them.
     assert_eq!(www(), ["192.0.2.2"]);
     assert_eq!(new(), ["192.0.2.9"]);
-    assert!(in_flight(&ws, &commit), "{:#?}", history(&ws));
+    assert!(in_flight(&ws, &commit), "{:#?}", ws.history());
 
     let code = daemon.stop();
     let log = daemon.log();
@@ -563,7 +553,7 @@ fn a_run_cut_off_by_sigterm_is_journaled_and_found_out_at_the_next_start() {
     assert!(
         in_flight(&ws, &commit),
         "the cut-off run was recorded as finished: {:#?}",
-        history(&ws)
+        ws.history()
     );
     proxy.release();
 
@@ -579,13 +569,13 @@ fn a_run_cut_off_by_sigterm_is_journaled_and_found_out_at_the_next_start() {
         Duration::from_secs(30),
         "the cut-off changes found out",
         || {
-            let runs = history(&ws);
+            let runs = ws.history();
             runs.iter().all(|run| !run["outcome"].is_null())
                 && adopted(&runs[..], www_address) > 0
                 && adopted(&runs[..], new_address) > 0
         },
     );
-    let runs = history(&ws);
+    let runs = ws.history();
     assert!(
         runs.iter().all(|run| !run["outcome"].is_null()),
         "a run was left unfinished: {runs:#?}"

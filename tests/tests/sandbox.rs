@@ -643,15 +643,17 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
             )
             .layer(axum::extract::DefaultBodyLimit::disable())
     });
-    let attack = |mode: &str| {
-        let target = server.base_url.clone();
+    // An attack on `target`, with the server granted.
+    let attack_at = |mode: &str, target: String| {
+        let grant = Grant::parse(&server.base_url).unwrap();
         let mode = mode.to_string();
         instance(&host, &plugin, &mode.clone(), move |s| {
             s.config = serde_json::json!({"mode": mode, "target": target});
-            s.grants = vec![Grant::parse(&target).unwrap()];
+            s.grants = vec![grant];
             s.memory_bytes = 128 << 20;
         })
     };
+    let attack = |mode: &str| attack_at(mode, server.base_url.clone());
 
     let error = list(&attack("headers")).await.unwrap_err().to_string();
     assert!(error.contains("HttpRequestHeaderSectionSize"), "{error}");
@@ -675,14 +677,7 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
         "an answer with {} headers was not refused by the cap: {error}",
         MAX_HTTP_RESPONSE_HEADERS + 50
     );
-    let few = {
-        let target = format!("{}/few", server.base_url);
-        let grant = Grant::parse(&server.base_url).unwrap();
-        instance(&host, &plugin, "many-headers", move |s| {
-            s.config = serde_json::json!({"mode": "many-headers", "target": target});
-            s.grants = vec![grant];
-        })
-    };
+    let few = attack_at("many-headers", format!("{}/few", server.base_url));
     let error = list(&few).await.unwrap_err().to_string();
     assert!(error.contains("read an answer with"), "{error}");
     let error = list(&attack("flood")).await.unwrap_err().to_string();
@@ -701,14 +696,10 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
     );
     // A granted host behind user information would reach the server under
     // another name: refused before connecting.
-    let userinfo = {
-        let target = server.base_url.replace("http://", "http://other-name@");
-        let grant = Grant::parse(&server.base_url).unwrap();
-        instance(&host, &plugin, "exfiltrate", move |s| {
-            s.config = serde_json::json!({"mode": "exfiltrate", "target": target});
-            s.grants = vec![grant];
-        })
-    };
+    let userinfo = attack_at(
+        "exfiltrate",
+        server.base_url.replace("http://", "http://other-name@"),
+    );
     let error = list(&userinfo).await.unwrap_err().to_string();
     assert!(error.contains("HttpRequestUriInvalid"), "{error}");
     // `Host` is the granted authority's, whatever the plugin asks.
