@@ -48,6 +48,11 @@ struct Attack {
     target: String,
     grants: Vec<String>,
     expect: String,
+    /// Provider instances of the plugin the tenant runs; a plan calls
+    /// them in parallel, so four take all of the tenant's call slots.
+    instances: usize,
+    /// Each call's deadline.
+    timeout: &'static str,
 }
 
 /// Every attack of the suite against a server at `server` (which
@@ -59,6 +64,22 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
         target: target.to_string(),
         grants: grants.iter().map(|g| g.to_string()).collect(),
         expect: expect.to_string(),
+        instances: 1,
+        // Beside the spinners an attack gets its fair share of the cores,
+        // not all of them: room to reach the limit it is after.
+        timeout: "10s",
+    };
+    // Spinning in `diff` with every one of its call slots, for seconds at
+    // a time: two of these want four times the cores there are.
+    let spinner = |timeout: &'static str| Attack {
+        instances: 4,
+        timeout,
+        ..attack(
+            "spin-diff",
+            server,
+            &[],
+            &format!("did not finish `diff` within {timeout}"),
+        )
     };
     let denied = |url: &str| {
         format!(
@@ -68,7 +89,24 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
     let other_port = format!("http://127.0.0.1:{}", port.parse::<u16>().unwrap_or(1) ^ 1);
     let https = server.replace("http://", "https://");
     vec![
-        attack("spin", server, &[], "did not finish `list` within 1s"),
+        spinner("3s"),
+        spinner("4s"),
+        attack(
+            "hold-headers",
+            server,
+            &[],
+            "held more than 1024 host resources",
+        ),
+        attack(
+            "log-fields-flood",
+            server,
+            &[],
+            "log records dropped: a call may write at most 1024 KiB of log",
+        ),
+        Attack {
+            timeout: "1s",
+            ..attack("spin", server, &[], "did not finish `list` within 1s")
+        },
         attack(
             "hog",
             server,
@@ -86,7 +124,7 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
             "log-flood",
             server,
             &[],
-            "log records dropped: a call may write at most 10000",
+            "log records dropped: a call may write at most 10000 records",
         ),
         attack(
             "exfiltrate",
@@ -133,10 +171,33 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
     ]
 }
 
+/// The name of an attack's `index`th provider instance.
+fn instance_name(index: usize) -> String {
+    match index {
+        0 => "hostile".to_string(),
+        _ => format!("hostile{}", index + 1),
+    }
+}
+
+/// The resources of an attacker's repository: one bait per instance.
+fn attacker_resources(attack: &Attack) -> String {
+    (0..attack.instances)
+        .map(|index| format!("[[{}.thing]]\nname = \"bait\"\n", instance_name(index)))
+        .collect()
+}
+
 /// The `cairn.toml` tenant tables of an attack.
 fn attacker_block(name: &str, repo: &GitRepo, attack: &Attack) -> String {
     let grants: Vec<String> = attack.grants.iter().map(|g| format!("{g:?}")).collect();
-    format!(
+    let memory_mib: usize = match attack.mode {
+        // Room to hold an answer larger than the gate lets through.
+        "big-response" => 256,
+        // Room to build a result larger than the host accepts.
+        "huge-return" => 512,
+        _ => 32,
+    };
+    let memory = format!("{memory_mib}MiB");
+    let mut block = format!(
         r#"
 [tenants.{name}]
 repo = {repo:?}
@@ -144,31 +205,33 @@ path = "."
 interval = "1s"
 drift_interval = "1s"
 
-[tenants.{name}.providers.hostile]
+[tenants.{name}.quotas]
+plugin_memory = {quota:?}
+"#,
+        repo = repo.path().display().to_string(),
+        quota = format!("{}MiB", memory_mib * attack.instances),
+    );
+    for index in 0..attack.instances {
+        block.push_str(&format!(
+            r#"
+[tenants.{name}.providers.{instance}]
 plugin = {plugin:?}
 allow = [{grants}]
 memory = {memory:?}
-timeout = "1s"
+timeout = {timeout:?}
 config = {{ mode = {mode:?}, target = {target:?} }}
-
-[tenants.{name}.quotas]
-plugin_memory = {memory:?}
 "#,
-        repo = repo.path().display().to_string(),
-        plugin = cairn_tests::plugin_path("hostile_provider")
-            .display()
-            .to_string(),
-        grants = grants.join(", "),
-        mode = attack.mode,
-        target = attack.target,
-        memory = match attack.mode {
-            // Room to hold an answer larger than the gate lets through.
-            "big-response" => "256MiB",
-            // Room to build a result larger than the host accepts.
-            "huge-return" => "512MiB",
-            _ => "32MiB",
-        },
-    )
+            instance = instance_name(index),
+            plugin = cairn_tests::plugin_path("hostile_provider")
+                .display()
+                .to_string(),
+            grants = grants.join(", "),
+            timeout = attack.timeout,
+            mode = attack.mode,
+            target = attack.target,
+        ));
+    }
+    block
 }
 
 /// The well-behaved tenant's zone with `www` at `address`.
@@ -310,7 +373,7 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
     let mut repos = Vec::new();
     for (index, attack) in attacks.iter().enumerate() {
         let repo = GitRepo::init(&ws.path().join(format!("attacker-{index}")));
-        repo.write("thing.toml", "[[hostile.thing]]\nname = \"bait\"\n");
+        repo.write("thing.toml", &attacker_resources(attack));
         repo.commit("bait", AUTHOR);
         config.push_str(&attacker_block(&format!("attacker{index}"), &repo, attack));
         repos.push(repo);
@@ -397,6 +460,8 @@ fn a_provider_whose_answers_change_between_calls_cannot_get_a_saved_plan_applied
         target: String::new(),
         grants: Vec::new(),
         expect: "no longer matches the real world".into(),
+        instances: 1,
+        timeout: "1s",
     };
     let block = attacker_block("default", &ws.repo, &attack);
     std::fs::write(ws.config_path(), format!("{}\n{block}", config_header())).unwrap();

@@ -160,6 +160,18 @@ pub enum PluginError {
         /// The limit in MiB.
         limit_mib: u64,
     },
+    /// The call held more host resources at once than one call may.
+    #[error(
+        "provider `{provider}` held more than {limit} host resources (header sets, requests, bodies, streams) at once in `{function}` and was stopped: a call may hold at most {limit}"
+    )]
+    TooManyResources {
+        /// The provider instance.
+        provider: String,
+        /// The function.
+        function: &'static str,
+        /// [`super::limits::MAX_RESOURCES_PER_CALL`].
+        limit: usize,
+    },
     /// The plugin trapped (panicked, hit `unreachable`, broke a limit).
     #[error("provider `{provider}` crashed in `{function}`: {reason}{}", stderr_suffix(.stderr))]
     Trap {

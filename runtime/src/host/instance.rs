@@ -37,6 +37,7 @@ pub struct ProviderSettings {
 }
 
 /// The limits of one call.
+#[derive(Clone)]
 pub(super) struct CallLimits {
     pub grants: Arc<[Grant]>,
     pub memory_bytes: u64,
@@ -47,6 +48,7 @@ pub(super) struct CallLimits {
 pub struct ProviderInstance {
     plugin: Arc<Plugin>,
     engine: Engine,
+    cpu: Arc<super::cpu::GuestCpu>,
     observer: Option<super::CallObserver>,
     tenant: Arc<str>,
     name: Arc<str>,
@@ -79,6 +81,31 @@ impl std::fmt::Debug for ProviderInstance {
 /// which function failed, and how.
 type GuestResult<T> = Result<T, (&'static str, bindings::Error)>;
 
+/// The guest side of a call: what runs in the fresh store once the
+/// component is instantiated. Owned, so that the call can run on the guest
+/// threads ([`super::cpu`]) while its caller waits elsewhere.
+pub(super) type CallBody<R> = Box<
+    dyn for<'a> FnOnce(
+            &'a mut Store<CallState>,
+            &'a ProviderPlugin,
+        ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
+        + Send,
+>;
+
+/// Makes a [`CallBody`] of a closure (which names the lifetimes the boxed
+/// type needs).
+pub(super) fn call_body<R, F>(body: F) -> CallBody<R>
+where
+    F: for<'a> FnOnce(
+            &'a mut Store<CallState>,
+            &'a ProviderPlugin,
+        ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
+        + Send
+        + 'static,
+{
+    Box::new(body)
+}
+
 impl ProviderInstance {
     /// Binds `plugin` to an instance's settings.
     pub fn new(host: &super::PluginHost, plugin: Arc<Plugin>, settings: ProviderSettings) -> Self {
@@ -87,6 +114,7 @@ impl ProviderInstance {
             slots,
             plugin,
             engine: host.engine.clone(),
+            cpu: host.cpu.clone(),
             observer: host.observer.clone(),
             tenant: settings.tenant.into(),
             name: settings.name.into(),
@@ -120,6 +148,7 @@ impl ProviderInstance {
         &self,
         resources: &[(String, serde_json::Value)],
     ) -> Result<Vec<Validation>, PluginError> {
+        let sent = resources.len();
         let resources: Vec<bindings::Desired> = resources
             .iter()
             .map(|(type_name, spec)| bindings::Desired {
@@ -128,13 +157,19 @@ impl ProviderInstance {
             })
             .collect();
         let validations = self
-            .call("validate", false, async |store, plugin| {
-                let api = plugin.cairn_provider_provider();
-                Ok(Ok(api.call_validate(store, &resources).await?))
-            })
+            .call(
+                "validate",
+                false,
+                call_body(move |store, plugin| {
+                    Box::pin(async move {
+                        let api = plugin.cairn_provider_provider();
+                        Ok(Ok(api.call_validate(store, &resources).await?))
+                    })
+                }),
+            )
             .await?;
         result_size::check(&self.name, "validate", &validations)?;
-        self.check_count("validate", resources.len(), validations.len())?;
+        self.check_count("validate", sent, validations.len())?;
         validations
             .into_iter()
             .map(|validation| {
@@ -151,10 +186,16 @@ impl ProviderInstance {
     ) -> Result<Vec<Observed>, PluginError> {
         let scope = bindings::Scope { type_names, ids };
         let observed = self
-            .call("list", true, async |store, plugin| {
-                let api = plugin.cairn_provider_provider();
-                Ok(api.call_list(store, &scope).await?.map_err(|e| ("list", e)))
-            })
+            .call(
+                "list",
+                true,
+                call_body(move |store, plugin| {
+                    Box::pin(async move {
+                        let api = plugin.cairn_provider_provider();
+                        Ok(api.call_list(store, &scope).await?.map_err(|e| ("list", e)))
+                    })
+                }),
+            )
             .await?;
         result_size::check(&self.name, "list", &observed)?;
         observed
@@ -167,13 +208,19 @@ impl ProviderInstance {
     pub async fn diff(&self, inputs: &[DiffInput]) -> Result<Vec<Change>, PluginError> {
         let wit_inputs: Vec<bindings::DiffInput> = inputs.iter().map(Into::into).collect();
         let changes = self
-            .call("diff", true, async |store, plugin| {
-                let api = plugin.cairn_provider_provider();
-                Ok(api
-                    .call_diff(store, &wit_inputs)
-                    .await?
-                    .map_err(|e| ("diff", e)))
-            })
+            .call(
+                "diff",
+                true,
+                call_body(move |store, plugin| {
+                    Box::pin(async move {
+                        let api = plugin.cairn_provider_provider();
+                        Ok(api
+                            .call_diff(store, &wit_inputs)
+                            .await?
+                            .map_err(|e| ("diff", e)))
+                    })
+                }),
+            )
             .await?;
         result_size::check(&self.name, "diff", &changes)?;
         self.check_count("diff", inputs.len(), changes.len())?;
@@ -210,10 +257,17 @@ impl ProviderInstance {
     ) -> Result<Vec<Outcome>, PluginError> {
         let wit_changes: Vec<bindings::Change> = changes.iter().map(Into::into).collect();
         let outcomes = self
-            .call_guarded("apply", true, guard, async |store, plugin| {
-                let api = plugin.cairn_provider_provider();
-                Ok(Ok(api.call_apply(store, &wit_changes).await?))
-            })
+            .call_guarded(
+                "apply",
+                true,
+                guard,
+                call_body(move |store, plugin| {
+                    Box::pin(async move {
+                        let api = plugin.cairn_provider_provider();
+                        Ok(Ok(api.call_apply(store, &wit_changes).await?))
+                    })
+                }),
+            )
             .await?;
         result_size::check(&self.name, "apply", &outcomes)?;
         self.check_count("apply", changes.len(), outcomes.len())?;
@@ -224,29 +278,23 @@ impl ProviderInstance {
     }
 
     /// Runs `body` in a fresh sandbox, after `configure` when asked.
-    async fn call<R>(
+    async fn call<R: Send + 'static>(
         &self,
         function: &'static str,
         configure: bool,
-        body: impl AsyncFnOnce(
-            &mut Store<CallState>,
-            &ProviderPlugin,
-        ) -> wasmtime::Result<GuestResult<R>>,
+        body: CallBody<GuestResult<R>>,
     ) -> Result<R, PluginError> {
         self.call_guarded(function, configure, None, body).await
     }
 
     /// [`ProviderInstance::call`], with `guard` asked before each outgoing
     /// request and each piece of its body.
-    async fn call_guarded<R>(
+    async fn call_guarded<R: Send + 'static>(
         &self,
         function: &'static str,
         configure: bool,
         guard: Option<Arc<dyn SendGuard>>,
-        body: impl AsyncFnOnce(
-            &mut Store<CallState>,
-            &ProviderPlugin,
-        ) -> wasmtime::Result<GuestResult<R>>,
+        body: CallBody<GuestResult<R>>,
     ) -> Result<R, PluginError> {
         let secrets = if configure {
             self.secrets
@@ -292,26 +340,28 @@ impl ProviderInstance {
             );
         }
         let started = std::time::Instant::now();
+        let config = self.config.clone();
         let result = run_call(
-            &self.engine,
-            &self.plugin.pre,
+            &self.cpu,
+            self.engine.clone(),
+            self.plugin.pre.clone(),
             label,
-            &self.limits,
+            self.limits.clone(),
             guard,
-            async |store, plugin| {
-                if configure {
-                    let api = plugin.cairn_provider_provider();
-                    if let Err(error) = api
-                        .call_configure(&mut *store, &self.config, &secrets)
-                        .await?
-                    {
-                        return Ok(Err(("configure", error)));
+            call_body(move |store, plugin| {
+                Box::pin(async move {
+                    if configure {
+                        let api = plugin.cairn_provider_provider();
+                        if let Err(error) =
+                            api.call_configure(&mut *store, &config, &secrets).await?
+                        {
+                            return Ok(Err(("configure", error)));
+                        }
                     }
-                }
-                body(store, plugin).await
-            },
+                    body(store, plugin).await
+                })
+            }),
         )
-        .instrument(tracing::debug_span!("plugin_call", provider = %self.name, function))
         .await;
         if let Some(observer) = &self.observer {
             let ok = matches!(result, Ok(Ok(_)));
@@ -350,21 +400,45 @@ impl ProviderInstance {
     }
 }
 
-/// Runs one call in a fresh `Store` with the call's limits: memory and
-/// tables through the store limiter, a yield to the executor at every epoch
-/// tick and a deadline for guest code, and a wall-clock timeout around
-/// everything (host waits included). `guard`, when given, is asked before
-/// each outgoing request and each piece of its body.
-pub(super) async fn run_call<R>(
-    engine: &Engine,
-    pre: &ProviderPluginPre<CallState>,
+/// Runs one call on the guest threads ([`super::cpu`]), taking the
+/// tenant's turns, in a fresh `Store` with the call's limits: memory and
+/// tables through the store limiter, a yield at every epoch tick and a
+/// deadline for guest code, and a wall-clock timeout around everything
+/// (host waits included). `guard`, when given, is asked before each
+/// outgoing request and each piece of its body.
+pub(super) async fn run_call<R: Send + 'static>(
+    cpu: &super::cpu::GuestCpu,
+    engine: Engine,
+    pre: ProviderPluginPre<CallState>,
     label: CallLabel,
-    limits: &CallLimits,
+    limits: CallLimits,
     guard: Option<Arc<dyn SendGuard>>,
-    body: impl AsyncFnOnce(&mut Store<CallState>, &ProviderPlugin) -> wasmtime::Result<R>,
+    body: CallBody<R>,
+) -> Result<R, PluginError> {
+    let span =
+        tracing::debug_span!("plugin_call", provider = %label.provider, function = label.function);
+    let tenant = label.tenant.clone();
+    let call = sandboxed(engine, pre, label.clone(), limits.clone(), guard, body).instrument(span);
+    match cpu.run(tenant, call).await {
+        Some(outcome) => outcome,
+        None => Err(PluginError::Host(format!(
+            "the host's task for `{}` of {} panicked",
+            label.function, label.provider
+        ))),
+    }
+}
+
+/// The call itself, on whichever thread polls it.
+async fn sandboxed<R>(
+    engine: Engine,
+    pre: ProviderPluginPre<CallState>,
+    label: CallLabel,
+    limits: CallLimits,
+    guard: Option<Arc<dyn SendGuard>>,
+    body: CallBody<R>,
 ) -> Result<R, PluginError> {
     let mut store = Store::new(
-        engine,
+        &engine,
         CallState::new(
             label.clone(),
             limits.grants.clone(),
@@ -373,10 +447,9 @@ pub(super) async fn run_call<R>(
         ),
     );
     store.limiter(|state| &mut state.limits);
-    // At every epoch tick the guest yields to the async executor, so that a
-    // plugin computing for long never keeps a worker thread from the
-    // daemon's other tasks (other tenants' calls, the API, lease renewals);
-    // past its deadline it is stopped.
+    // At every epoch tick the guest yields, giving its turn of the guest
+    // threads to whoever waits for one (see `cpu`); past its deadline it
+    // is stopped.
     let deadline = std::time::Instant::now() + limits.timeout;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
@@ -393,15 +466,25 @@ pub(super) async fn run_call<R>(
     .await;
     let provider = label.provider.to_string();
     let function = label.function;
-    let dropped = store.data().dropped_log_records();
-    if dropped > 0 {
+    let (past_count, past_bytes) = store.data().dropped_log_records();
+    if past_count > 0 {
         tracing::warn!(
             tenant = %label.tenant,
             provider = %provider,
             call = function,
-            dropped,
-            "{dropped} log records dropped: a call may write at most {}",
+            dropped = past_count,
+            "{past_count} log records dropped: a call may write at most {} records",
             limits::MAX_LOG_RECORDS_PER_CALL
+        );
+    }
+    if past_bytes > 0 {
+        tracing::warn!(
+            tenant = %label.tenant,
+            provider = %provider,
+            call = function,
+            dropped = past_bytes,
+            "{past_bytes} log records dropped: a call may write at most {} KiB of log",
+            limits::MAX_LOG_BYTES_PER_CALL >> 10
         );
     }
     match outcome {
@@ -416,6 +499,20 @@ pub(super) async fn run_call<R>(
                 provider,
                 function,
                 timeout: limits.timeout,
+            })
+        }
+        Ok(Err(error))
+            if error.chain().any(|cause| {
+                matches!(
+                    cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+                    Some(wasmtime::component::ResourceTableError::Full)
+                )
+            }) =>
+        {
+            Err(PluginError::TooManyResources {
+                provider,
+                function,
+                limit: limits::MAX_RESOURCES_PER_CALL,
             })
         }
         Ok(Err(error)) => {

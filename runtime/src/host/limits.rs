@@ -95,6 +95,24 @@ pub const MAX_OPEN_REQUESTS_PER_CALL: usize = 16;
 /// cannot flood the host's log.
 pub const MAX_LOG_RECORDS_PER_CALL: usize = 10_000;
 
+/// Bytes of log one call may write (messages and fields as written): a
+/// provider's ordinary logging is a few KiB; past this, records are
+/// dropped and counted, like those past [`MAX_LOG_RECORDS_PER_CALL`].
+pub const MAX_LOG_BYTES_PER_CALL: usize = 1 << 20;
+
+/// Host resources (handles) one call may hold at once: every `wasi:http`
+/// header set, request, response, body, stream and pollable is one. A
+/// provider with [`MAX_OPEN_REQUESTS_PER_CALL`] requests open needs about
+/// a dozen each; a plugin creating thousands is trying to make the host
+/// hold what its own memory limit would not let it hold.
+pub const MAX_RESOURCES_PER_CALL: usize = 1_024;
+
+/// Bytes one header set may take in the host (names and values, plus
+/// wasmtime's per-entry allowance): real APIs send a few headers and a
+/// token of a few KiB. With [`MAX_RESOURCES_PER_CALL`], the header sets a
+/// call makes the host hold come to at most 16 MiB.
+pub const MAX_HEADER_SET_BYTES: usize = 16 << 10;
+
 /// The longest log message kept, in bytes; longer ones are cut.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
 

@@ -17,6 +17,7 @@
 
 pub mod address;
 mod bindings;
+pub mod cpu;
 pub mod error;
 pub mod grants;
 mod guard;
@@ -55,6 +56,8 @@ pub struct PluginHost {
     compiled_cache: Option<PathBuf>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     ticker: Option<EpochTicker>,
+    /// The threads guest code runs on, shared fairly between tenants.
+    cpu: Arc<cpu::GuestCpu>,
     /// Slots for calls running at once, process-wide.
     call_slots: Arc<tokio::sync::Semaphore>,
     /// Slots for calls running at once, per tenant.
@@ -72,7 +75,12 @@ impl PluginHost {
         let engine = Engine::new(&engine_config()).map_err(host_error)?;
         let linker = build_linker(&engine).map_err(host_error)?;
         let ticker = EpochTicker::start(engine.clone());
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cpu = cpu::GuestCpu::start(engine.clone(), cores).map_err(|error| {
+            PluginError::Host(format!("cannot start the guest threads: {error}"))
+        })?;
         Ok(Self {
+            cpu: Arc::new(cpu),
             engine,
             observer: None,
             linker,

@@ -4,7 +4,7 @@
 
 use super::bindings::ProviderPluginPre;
 use super::error::PluginError;
-use super::instance::{CallLimits, run_call};
+use super::instance::{CallLimits, call_body, run_call};
 use super::state::{CallLabel, CallState};
 use super::types::ProviderInfo;
 use super::{PluginHost, limits};
@@ -109,7 +109,7 @@ impl PluginHost {
             .map_err(|error| invalid(format!("{error:#}")))?;
         let pre =
             ProviderPluginPre::new(instance_pre).map_err(|error| invalid(format!("{error:#}")))?;
-        let info = describe(&self.engine, &pre, path).await?;
+        let info = describe(self, &pre, path).await?;
         let plugin = Arc::new(Plugin {
             path: path.to_path_buf(),
             sha256: sha256.clone(),
@@ -182,7 +182,7 @@ fn store_compiled(component: &Component, entry: &Path, check: &Path) -> anyhow::
 }
 
 async fn describe(
-    engine: &wasmtime::Engine,
+    host: &PluginHost,
     pre: &ProviderPluginPre<CallState>,
     path: &Path,
 ) -> Result<ProviderInfo, PluginError> {
@@ -197,12 +197,15 @@ async fn describe(
         timeout: DESCRIBE_TIMEOUT,
     };
     let info = run_call(
-        engine,
-        pre,
+        &host.cpu,
+        host.engine.clone(),
+        pre.clone(),
         label.clone(),
-        &limits,
+        limits,
         None,
-        async |store, plugin| plugin.cairn_provider_provider().call_describe(store).await,
+        call_body(|store, plugin| {
+            Box::pin(async move { plugin.cairn_provider_provider().call_describe(store).await })
+        }),
     )
     .await?;
     super::result_size::check(&label.provider, "describe", &info)?;

@@ -40,6 +40,12 @@ pub struct CallState {
     pub(super) stderr: MemoryOutputPipe,
     /// Log records written by this call, kept or not.
     log_records: usize,
+    /// Bytes of log written by this call (messages and fields, as kept).
+    log_bytes: usize,
+    /// Log records dropped past [`limits::MAX_LOG_RECORDS_PER_CALL`].
+    log_dropped_for_count: usize,
+    /// Log records dropped past [`limits::MAX_LOG_BYTES_PER_CALL`].
+    log_dropped_for_bytes: usize,
 }
 
 impl CallState {
@@ -65,10 +71,14 @@ impl CallState {
             .memories(limits::MAX_MEMORIES_PER_STORE)
             .trap_on_grow_failure(true)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits::MAX_RESOURCES_PER_CALL);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(limits::MAX_HEADER_SET_BYTES);
         Self {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
+            table,
+            http,
             gate: NetworkGate {
                 grants,
                 guard,
@@ -81,13 +91,17 @@ impl CallState {
             label,
             stderr,
             log_records: 0,
+            log_bytes: 0,
+            log_dropped_for_count: 0,
+            log_dropped_for_bytes: 0,
         }
     }
 
-    /// Log records the call wrote beyond [`limits::MAX_LOG_RECORDS_PER_CALL`].
-    pub fn dropped_log_records(&self) -> usize {
-        self.log_records
-            .saturating_sub(limits::MAX_LOG_RECORDS_PER_CALL)
+    /// Log records the call wrote and the host dropped: past
+    /// [`limits::MAX_LOG_RECORDS_PER_CALL`], and past
+    /// [`limits::MAX_LOG_BYTES_PER_CALL`].
+    pub fn dropped_log_records(&self) -> (usize, usize) {
+        (self.log_dropped_for_count, self.log_dropped_for_bytes)
     }
 
     /// What the plugin wrote to stderr (a panic message, say), trimmed.
@@ -435,6 +449,11 @@ impl log::Host for CallState {
     fn log(&mut self, level: log::Level, mut message: String, fields: Vec<(String, String)>) {
         self.log_records += 1;
         if self.log_records > limits::MAX_LOG_RECORDS_PER_CALL {
+            self.log_dropped_for_count += 1;
+            return;
+        }
+        if self.log_bytes >= limits::MAX_LOG_BYTES_PER_CALL {
+            self.log_dropped_for_bytes += 1;
             return;
         }
         cut_at(&mut message, limits::MAX_LOG_MESSAGE_BYTES);
@@ -446,6 +465,7 @@ impl log::Host for CallState {
             .collect::<Vec<_>>()
             .join(" ");
         cut_at(&mut fields, limits::MAX_LOG_FIELDS_BYTES);
+        self.log_bytes += message.len() + fields.len();
         macro_rules! emit {
             ($level:ident) => {
                 tracing::$level!(

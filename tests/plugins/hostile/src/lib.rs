@@ -1,11 +1,16 @@
 //! A provider that misbehaves on purpose in `list`, as its config's `mode`
 //! says, so the tests can check that the host contains it:
 //! - `spin`: loops forever in guest code (the epoch deadline stops it);
+//! - `spin-diff`: lists nothing, then loops forever in `diff`;
+//! - `hold-headers`: creates header sets of 12 KiB each (just under the
+//!   host's cap on one set) and holds them all, without end (the host's
+//!   cap on resources held stops it);
 //! - `hog`: allocates memory without end (the memory limit stops it);
 //! - `panic`: panics (the trap is reported with the panic message);
 //! - `sleep`: blocks on a host clock for an hour (the outer timeout stops it);
 //! - `exfiltrate`: calls a URL the operator did not grant;
-//! - `headers`: sends a request with 200 headers to `target`;
+//! - `headers`: sends a request with 100 headers to `target` (more than
+//!   the host lets a request carry, fewer bytes than a header set holds);
 //! - `big-request`: sends a 17 MiB body to `target`;
 //! - `big-stream`: streams a 17 MiB body to `target` + `/sink` without
 //!   declaring its length;
@@ -19,6 +24,7 @@
 //!   limit on results is what refuses it;
 //! - `log-flood`: writes a million log records;
 //! - `log-fields`: writes 200 log records, each with a 1 MiB field;
+//! - `log-fields-flood`: writes 2,000 such records;
 //! - `big-response`: reads an 80 MiB answer from `target` + `/big`;
 //! - `many-headers`: reads an answer with hundreds of headers from
 //!   `target` + `/many-headers`;
@@ -96,6 +102,17 @@ impl Provider for Hostile {
                 }
             }
             "panic" => panic!("the hostile provider panics on purpose"),
+            "hold-headers" => {
+                use wasip2::http::types::Fields;
+                let value = vec![b'v'; 12 << 10];
+                let mut held = Vec::new();
+                loop {
+                    let fields = Fields::new();
+                    let _ = fields.append("x-filler", &value);
+                    held.push(fields);
+                    std::hint::black_box(&held);
+                }
+            }
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
                 Ok(Vec::new())
@@ -106,7 +123,7 @@ impl Provider for Hostile {
             }
             "headers" => {
                 let mut client = Client::new(&self.target);
-                for index in 0..200 {
+                for index in 0..100 {
                     client = client.with_header(&format!("x-filler-{index}"), "x");
                 }
                 client.send(Method::GET, "/", None)?;
@@ -156,9 +173,14 @@ impl Provider for Hostile {
                 }
                 Ok(Vec::new())
             }
-            "log-fields" => {
+            "log-fields" | "log-fields-flood" => {
                 let huge = "x".repeat(1 << 20);
-                for index in 0..200 {
+                let records = if self.mode == "log-fields" {
+                    200
+                } else {
+                    2_000
+                };
+                for index in 0..records {
                     cairn_sdk::log::info(
                         "fields",
                         &[("index", &index.to_string()), ("filler", &huge)],
@@ -197,6 +219,12 @@ impl Provider for Hostile {
     }
 
     fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+        if self.mode == "spin-diff" {
+            let mut counter: u64 = 0;
+            loop {
+                counter = std::hint::black_box(counter.wrapping_add(1));
+            }
+        }
         let mut changes: Vec<Change> = inputs
             .into_iter()
             .map(|input| cairn_sdk::diff::compare(input, None))

@@ -1,0 +1,497 @@
+//! Guest CPU: the threads plugin code runs on, and the share of them each
+//! tenant gets.
+//!
+//! Guest code never runs on the daemon's own async workers, which serve the
+//! API and the webhooks, renew leases and talk to the state store: every
+//! plugin call is spawned on a runtime of its own, whose threads run at a
+//! lower scheduling priority ([`GUEST_NICE`]) so that the daemon's threads
+//! win whenever the cores are contended. On those threads a call runs guest
+//! code only while it holds a *turn*; there is one turn per core. A turn
+//! lasts one poll of the call: until the guest yields at an epoch tick or
+//! waits on the host (an HTTP answer, say). A turn given back goes to the
+//! waiting call whose tenant has used the least CPU lately (decayed with a
+//! half-life of [`USAGE_HALF_LIFE`]), so tenants share the cores whatever
+//! number of calls each runs; and a call whose tenant has used less than a
+//! turn holder's advances the engine's epoch at once, so that the holder
+//! yields within microseconds instead of at the next tick. A tenant that
+//! computes little thus gets a core as soon as it asks, beside any number
+//! of tenants spinning at their full slot count.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use wasmtime::Engine;
+
+/// How far below the daemon's own threads guest threads run (a `nice`
+/// value, 0–19): at 10, Linux gives a busy daemon thread about nine tenths
+/// of a core contended by a guest thread, so the API, lease renewals and
+/// the store never wait on guest code, while guest code still uses every
+/// core the daemon leaves idle.
+pub const GUEST_NICE: i32 = 10;
+
+/// How quickly a tenant's past CPU use is forgotten: after this long, half
+/// of it counts. Long enough that tenants spinning for seconds are told
+/// apart by what they used, short enough that a tenant that spun a minute
+/// ago is not held back now.
+pub const USAGE_HALF_LIFE: Duration = Duration::from_secs(1);
+
+/// How much less CPU a waiting call's tenant must have used than a turn
+/// holder's before it interrupts the holder rather than wait for its tick:
+/// one epoch tick, so that two tenants spinning side by side take turns at
+/// the tick rather than interrupt each other without end.
+pub const PREEMPT_MARGIN: Duration = super::limits::EPOCH_TICK;
+
+/// The runtime plugin calls run on, and the turns that share its cores.
+pub struct GuestCpu {
+    runtime: Option<tokio::runtime::Runtime>,
+    turns: Arc<Turns>,
+}
+
+impl GuestCpu {
+    /// Starts one thread per turn and one more, which is free to notice
+    /// answers and hand turns over while every turn is busy. `turns` is
+    /// the number of cores guest code may use at once.
+    pub fn start(engine: Engine, turns: usize) -> std::io::Result<Self> {
+        let turns = turns.max(1);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(turns + 1)
+            .thread_name("cairn-guest")
+            .on_thread_start(lower_this_thread)
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime: Some(runtime),
+            turns: Arc::new(Turns::new(engine, turns)),
+        })
+    }
+
+    /// The number of cores guest code may use at once.
+    pub fn turns(&self) -> usize {
+        self.turns.count
+    }
+
+    /// Runs `call` on the guest threads, taking a turn of `tenant`'s each
+    /// time it is polled. Dropping the returned future stops the call.
+    pub fn run<F>(
+        &self,
+        tenant: Arc<str>,
+        call: F,
+    ) -> impl Future<Output = Option<F::Output>> + use<F>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handle = self
+            .runtime
+            .as_ref()
+            .expect("the guest runtime runs until the host is dropped")
+            .spawn(Fair {
+                call: Box::pin(call),
+                tenant,
+                id: self.turns.next_id(),
+                turns: self.turns.clone(),
+                wakes: Arc::new(WakeRecorder::default()),
+            });
+        let call = AbortOnDrop(handle);
+        async move { (&mut { call }.0).await.ok() }
+    }
+
+    /// CPU `tenant` used lately, decayed (see [`USAGE_HALF_LIFE`]).
+    pub fn usage(&self, tenant: &str) -> Duration {
+        let state = self.turns.state.lock().expect("guest turns");
+        let usage = state
+            .usage
+            .get(tenant)
+            .map_or(0.0, |usage| usage.at(Instant::now()));
+        Duration::from_secs_f64(usage)
+    }
+}
+
+impl Drop for GuestCpu {
+    fn drop(&mut self) {
+        // The host may be dropped inside another runtime, where blocking
+        // on this one's threads is not allowed; calls still running are
+        // cancelled by their owners' futures anyway.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Lowers the calling thread's priority to [`GUEST_NICE`]. On Linux `nice`
+/// is per thread; a failure (a sandbox forbidding it) leaves the thread at
+/// the daemon's priority, which only weakens the preference.
+fn lower_this_thread() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `gettid` names
+    // the calling thread.
+    unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, GUEST_NICE);
+    }
+}
+
+/// Aborts the guest task when the caller stops waiting for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A tenant's CPU use, decayed.
+#[derive(Clone, Copy)]
+struct Usage {
+    /// Seconds, as of `at`.
+    seconds: f64,
+    at: Instant,
+}
+
+impl Usage {
+    /// The use as of `now`.
+    fn at(&self, now: Instant) -> f64 {
+        let age = now.saturating_duration_since(self.at).as_secs_f64();
+        self.seconds * (-age / USAGE_HALF_LIFE.as_secs_f64()).exp2()
+    }
+}
+
+/// A call waiting for a turn.
+struct Waiter {
+    id: u64,
+    tenant: Arc<str>,
+    waker: Waker,
+    /// A turn was handed to it and is kept for it until it is polled.
+    granted: bool,
+}
+
+/// The turns, who holds them and who waits.
+struct Turns {
+    count: usize,
+    engine: Engine,
+    state: Mutex<TurnState>,
+    ids: std::sync::atomic::AtomicU64,
+}
+
+struct TurnState {
+    free: usize,
+    /// The calls holding a turn, with their tenants.
+    holders: Vec<(u64, Arc<str>)>,
+    /// In the order they came.
+    waiters: Vec<Waiter>,
+    usage: HashMap<Arc<str>, Usage>,
+}
+
+impl TurnState {
+    fn usage_of(&self, tenant: &str, now: Instant) -> f64 {
+        self.usage.get(tenant).map_or(0.0, |usage| usage.at(now))
+    }
+
+    /// The index of the waiter to hand a turn to: the first of the tenant
+    /// that used the least.
+    fn next_waiter(&self, now: Instant) -> Option<usize> {
+        self.waiters
+            .iter()
+            .enumerate()
+            .filter(|(_, waiter)| !waiter.granted)
+            .min_by(|(a_at, a), (b_at, b)| {
+                self.usage_of(&a.tenant, now)
+                    .total_cmp(&self.usage_of(&b.tenant, now))
+                    .then(a_at.cmp(b_at))
+            })
+            .map(|(at, _)| at)
+    }
+
+    /// Hands a turn given back to the next waiter (whose waker is
+    /// returned, to be woken outside the lock), or frees it.
+    fn pass_on(&mut self, now: Instant) -> Option<Waker> {
+        match self.next_waiter(now) {
+            Some(at) => {
+                let waiter = &mut self.waiters[at];
+                waiter.granted = true;
+                Some(waiter.waker.clone())
+            }
+            None => {
+                self.free += 1;
+                None
+            }
+        }
+    }
+}
+
+impl Turns {
+    fn new(engine: Engine, count: usize) -> Self {
+        Self {
+            count,
+            engine,
+            state: Mutex::new(TurnState {
+                free: count,
+                holders: Vec::new(),
+                waiters: Vec::new(),
+                usage: HashMap::new(),
+            }),
+            ids: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes a turn for call `id` if one is free or was handed to it;
+    /// otherwise queues it (or refreshes its waker) and returns false.
+    fn take(&self, id: u64, tenant: &Arc<str>, waker: &Waker) -> bool {
+        let now = Instant::now();
+        let mut state = self.state.lock().expect("guest turns");
+        if let Some(at) = state.waiters.iter().position(|waiter| waiter.id == id) {
+            if state.waiters[at].granted {
+                state.waiters.remove(at);
+                state.holders.push((id, tenant.clone()));
+                return true;
+            }
+            state.waiters[at].waker.clone_from(waker);
+            return false;
+        }
+        if state.free > 0 {
+            state.free -= 1;
+            state.holders.push((id, tenant.clone()));
+            return true;
+        }
+        let mine = state.usage_of(tenant, now);
+        let margin = PREEMPT_MARGIN.as_secs_f64();
+        let preempt = state
+            .holders
+            .iter()
+            .any(|(_, holder)| state.usage_of(holder, now) > mine + margin);
+        state.waiters.push(Waiter {
+            id,
+            tenant: tenant.clone(),
+            waker: waker.clone(),
+            granted: false,
+        });
+        drop(state);
+        if preempt {
+            // Every running guest reaches its epoch callback and yields;
+            // the deadlines are wall-clock, so an early tick moves none.
+            self.engine.increment_epoch();
+        }
+        false
+    }
+
+    /// Gives call `id`'s turn back, charging `used` to `tenant`. A call
+    /// that can go on at once (it yielded at a tick) passes `wants_more`,
+    /// its waker, and competes for the turn with those already waiting.
+    fn give_back(&self, id: u64, tenant: &Arc<str>, used: Duration, wants_more: Option<Waker>) {
+        let now = Instant::now();
+        let mut state = self.state.lock().expect("guest turns");
+        let seconds = state.usage_of(tenant, now) + used.as_secs_f64();
+        state
+            .usage
+            .insert(tenant.clone(), Usage { seconds, at: now });
+        state.holders.retain(|(holder, _)| *holder != id);
+        if let Some(waker) = wants_more {
+            state.waiters.push(Waiter {
+                id,
+                tenant: tenant.clone(),
+                waker,
+                granted: false,
+            });
+        }
+        let next = state.pass_on(now);
+        drop(state);
+        if let Some(waker) = next {
+            waker.wake();
+        }
+    }
+
+    /// Forgets call `id`, which ended or was cancelled: its place in the
+    /// queue, and the turn handed to it or held, if any.
+    fn forget(&self, id: u64) {
+        let now = Instant::now();
+        let mut state = self.state.lock().expect("guest turns");
+        let held = state.holders.len();
+        state.holders.retain(|(holder, _)| *holder != id);
+        let mut had_turn = state.holders.len() < held;
+        if let Some(at) = state.waiters.iter().position(|waiter| waiter.id == id) {
+            had_turn |= state.waiters.remove(at).granted;
+        }
+        let next = if had_turn { state.pass_on(now) } else { None };
+        drop(state);
+        if let Some(waker) = next {
+            waker.wake();
+        }
+    }
+}
+
+/// A call that runs only while it holds a turn.
+struct Fair<F: Future> {
+    call: Pin<Box<F>>,
+    tenant: Arc<str>,
+    id: u64,
+    turns: Arc<Turns>,
+    wakes: Arc<WakeRecorder>,
+}
+
+/// The waker a call is polled with: it tells whether the call woke itself
+/// during the poll (a guest yielding at its tick), which means it can go
+/// on at once, and passes every wake on to the task's own waker.
+#[derive(Default)]
+struct WakeRecorder {
+    woken: std::sync::atomic::AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl std::task::Wake for WakeRecorder {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(task) = &*self.task.lock().expect("task waker") {
+            task.wake_by_ref();
+        }
+    }
+}
+
+impl<F: Future> Future for Fair<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if !this.turns.take(this.id, &this.tenant, cx.waker()) {
+            return Poll::Pending;
+        }
+        this.wakes
+            .task
+            .lock()
+            .expect("task waker")
+            .clone_from(&Some(cx.waker().clone()));
+        this.wakes
+            .woken
+            .store(false, std::sync::atomic::Ordering::Release);
+        let recorder = Waker::from(this.wakes.clone());
+        let started = Instant::now();
+        let outcome = this.call.as_mut().poll(&mut Context::from_waker(&recorder));
+        let runnable =
+            outcome.is_pending() && this.wakes.woken.load(std::sync::atomic::Ordering::Acquire);
+        this.turns.give_back(
+            this.id,
+            &this.tenant,
+            started.elapsed(),
+            runnable.then(|| cx.waker().clone()),
+        );
+        outcome
+    }
+}
+
+impl<F: Future> Drop for Fair<F> {
+    fn drop(&mut self) {
+        self.turns.forget(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        Engine::new(&config).expect("an engine")
+    }
+
+    /// Burns `for_how_long` of CPU in slices of at most 10 ms, yielding
+    /// between them like a guest at its epoch ticks.
+    async fn spin(for_how_long: Duration) {
+        let until = Instant::now() + for_how_long;
+        while Instant::now() < until {
+            let slice = until.min(Instant::now() + Duration::from_millis(10));
+            while Instant::now() < slice {
+                std::hint::spin_loop();
+            }
+            yield_like_a_guest().await;
+        }
+    }
+
+    /// Yields the way wasmtime does at an epoch tick: wakes itself during
+    /// the poll, then returns pending once.
+    async fn yield_like_a_guest() {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tenant_that_computes_little_gets_a_turn_beside_spinners() {
+        let cpu = GuestCpu::start(engine(), 1).expect("guest threads");
+        let spinners: Vec<_> = (0..8)
+            .map(|index| {
+                let tenant: Arc<str> = format!("spinner{}", index % 2).into();
+                tokio::spawn(cpu.run(tenant, spin(Duration::from_secs(3))))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Eight calls spin on one turn: a FIFO queue would make a newcomer
+        // wait for each of them, 10 ms a slice, on each of its two polls
+        // (about 3.2 s for twenty calls); a fair one, for one slice at most.
+        let started = Instant::now();
+        for _ in 0..20 {
+            cpu.run("calm".into(), spin(Duration::from_micros(500)))
+                .await
+                .expect("the calm call runs");
+        }
+        let calm = started.elapsed();
+        for spinner in spinners {
+            spinner.abort();
+        }
+        assert!(
+            calm < Duration::from_secs(1),
+            "twenty 0.5 ms calls took {calm:?} beside eight spinning calls"
+        );
+        assert!(cpu.usage("spinner0") > cpu.usage("calm"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spinning_tenants_share_the_turns_whatever_their_call_counts() {
+        let cpu = GuestCpu::start(engine(), 1).expect("guest threads");
+        // One tenant with four calls, one with one: each gets about half.
+        let calls: Vec<_> = ["many", "many", "many", "many", "one"]
+            .into_iter()
+            .map(|tenant| tokio::spawn(cpu.run(tenant.into(), spin(Duration::from_secs(3)))))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (many, one) = (cpu.usage("many"), cpu.usage("one"));
+        for call in calls {
+            call.abort();
+        }
+        let share = one.as_secs_f64() / (many + one).as_secs_f64();
+        assert!(
+            (0.3..=0.7).contains(&share),
+            "the one-call tenant got {share:.2} of the turn ({one:?} against {many:?})"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_call_gives_its_turn_back() {
+        let cpu = GuestCpu::start(engine(), 1).expect("guest threads");
+        let hung = cpu.run("a".into(), std::future::pending::<()>());
+        let first = tokio::time::timeout(Duration::from_millis(100), hung).await;
+        assert!(first.is_err(), "a pending call never finishes");
+        // Dropped: the next call still gets the one turn.
+        let next = tokio::time::timeout(Duration::from_secs(5), cpu.run("b".into(), async { 7 }))
+            .await
+            .expect("the turn came back");
+        assert_eq!(next, Some(7));
+    }
+}
