@@ -5,18 +5,17 @@
 //! stays up, and the well-behaved tenant's reconcile latency is measured
 //! with and without the attackers.
 
+use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
-use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::cairn::config_header;
 use cairn_tests::daemon::{Daemon, metric_sums_by, wait_until};
+use cairn_tests::hostile::{
+    AUTHOR, Attack, attacker_block, attackers_config, calm_block, calm_zone, contenders,
+    measure_one, quantile,
+};
 use cairn_tests::serve::Served;
-use cairn_tests::{GitRepo, Workspace};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-const AUTHOR: &str = "Mallory <mallory@example.org>";
-
-/// The well-behaved tenant's webhook secret.
-const HOOK_SECRET: &str = "calm-hook-secret-3e1f";
 
 /// Pushes measured per daemon, one after another, at least: about two
 /// seconds of pushes. Beside the attackers the pushes go on until every
@@ -39,48 +38,11 @@ const MAX_MEDIAN_RATIO: f64 = 3.0;
 /// stalls; it is not yet fairness.
 const MAX_P90_RATIO: f64 = 15.0;
 
-/// One attack: the hostile plugin's `mode`, its network grants, and what
-/// the attacking tenant's own evidence (its recorded error, its alerts or
-/// the log lines naming it) must say. No two attacks expect the same text,
-/// so that one attacker's refusal never stands in for another's.
-struct Attack {
-    mode: &'static str,
-    target: String,
-    grants: Vec<String>,
-    expect: String,
-    /// Provider instances of the plugin the tenant runs; a plan calls
-    /// them in parallel, so four take all of the tenant's call slots.
-    instances: usize,
-    /// Each call's deadline.
-    timeout: &'static str,
-}
-
 /// Every attack of the suite against a server at `server` (which
 /// redirects `/` to `elsewhere` and streams 80 MiB from `/big`).
 fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
     let port = server.rsplit(':').next().unwrap_or_default();
-    let attack = |mode: &'static str, target: &str, grants: &[&str], expect: &str| Attack {
-        mode,
-        target: target.to_string(),
-        grants: grants.iter().map(|g| g.to_string()).collect(),
-        expect: expect.to_string(),
-        instances: 1,
-        // Beside the spinners an attack gets its fair share of the cores,
-        // not all of them: room to reach the limit it is after.
-        timeout: "10s",
-    };
-    // Spinning in `diff` with every one of its call slots, for seconds at
-    // a time: two of these want four times the cores there are.
-    let spinner = |timeout: &'static str| Attack {
-        instances: 4,
-        timeout,
-        ..attack(
-            "spin-diff",
-            server,
-            &[],
-            &format!("did not finish `diff` within {timeout}"),
-        )
-    };
+    let attack = Attack::new;
     let denied = |url: &str| {
         format!(
             "GET {url} failed: the host refused the request: the URL is outside this provider's network grants"
@@ -88,21 +50,10 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
     };
     let other_port = format!("http://127.0.0.1:{}", port.parse::<u16>().unwrap_or(1) ^ 1);
     let https = server.replace("http://", "https://");
-    vec![
-        spinner("3s"),
-        spinner("4s"),
-        attack(
-            "hold-headers",
-            server,
-            &[],
-            "held more than 1024 host resources",
-        ),
-        attack(
-            "log-fields-flood",
-            server,
-            &[],
-            "log records dropped: a call may write at most 1024 KiB of log",
-        ),
+    // The contenders first (two tenants spinning at full slots, a header
+    // holder, a log-field flooder), then one tenant per other limit.
+    let mut attacks = contenders(["3s", "4s"]);
+    attacks.extend([
         Attack {
             timeout: "1s",
             ..attack("spin", server, &[], "did not finish `list` within 1s")
@@ -168,93 +119,8 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
         ),
         attack("apply-panic", server, &[], "panics in apply on purpose"),
         attack("garbage", server, &[], "broke the contract in `diff`"),
-    ]
-}
-
-/// The name of an attack's `index`th provider instance.
-fn instance_name(index: usize) -> String {
-    match index {
-        0 => "hostile".to_string(),
-        _ => format!("hostile{}", index + 1),
-    }
-}
-
-/// The resources of an attacker's repository: one bait per instance.
-fn attacker_resources(attack: &Attack) -> String {
-    (0..attack.instances)
-        .map(|index| format!("[[{}.thing]]\nname = \"bait\"\n", instance_name(index)))
-        .collect()
-}
-
-/// The `cairn.toml` tenant tables of an attack.
-fn attacker_block(name: &str, repo: &GitRepo, attack: &Attack) -> String {
-    let grants: Vec<String> = attack.grants.iter().map(|g| format!("{g:?}")).collect();
-    let memory_mib: usize = match attack.mode {
-        // Room to hold an answer larger than the gate lets through.
-        "big-response" => 256,
-        // Room to build a result larger than the host accepts.
-        "huge-return" => 512,
-        _ => 32,
-    };
-    let memory = format!("{memory_mib}MiB");
-    let mut block = format!(
-        r#"
-[tenants.{name}]
-repo = {repo:?}
-path = "."
-interval = "1s"
-drift_interval = "1s"
-
-[tenants.{name}.quotas]
-plugin_memory = {quota:?}
-"#,
-        repo = repo.path().display().to_string(),
-        quota = format!("{}MiB", memory_mib * attack.instances),
-    );
-    for index in 0..attack.instances {
-        block.push_str(&format!(
-            r#"
-[tenants.{name}.providers.{instance}]
-plugin = {plugin:?}
-allow = [{grants}]
-memory = {memory:?}
-timeout = {timeout:?}
-config = {{ mode = {mode:?}, target = {target:?} }}
-"#,
-            instance = instance_name(index),
-            plugin = cairn_tests::plugin_path("hostile_provider")
-                .display()
-                .to_string(),
-            grants = grants.join(", "),
-            timeout = attack.timeout,
-            mode = attack.mode,
-            target = attack.target,
-        ));
-    }
-    block
-}
-
-/// The well-behaved tenant's zone with `www` at `address`.
-fn calm_zone(address: &str) -> String {
-    format!(
-        "[[dns.zone]]\nname = \"calm.example.\"\n\n[[dns.record]]\nname = \"www.calm.example.\"\ntype = \"A\"\nrecords = [\"{address}\"]\ndepends_on = [\"dns/zone/calm.example.\"]\n"
-    )
-}
-
-/// Commits a new address to the calm tenant, pushes its webhook, and
-/// returns how long it took to be served by PowerDNS. `push` numbers the
-/// pushes of the test, so that each address differs from the one before.
-fn measure_one(ws: &Workspace, daemon: &Daemon, push: usize) -> Duration {
-    let address = format!("198.51.100.{}", push % 250 + 1);
-    ws.repo.write("calm.toml", &calm_zone(&address));
-    ws.repo.commit(&format!("calm {address}"), AUTHOR);
-    let started = Instant::now();
-    let status = daemon.push("calm", HOOK_SECRET, "{}");
-    assert!(status < 300, "the webhook answered {status}");
-    wait_until(Duration::from_secs(30), "the calm tenant applied", || {
-        ws.pdns.dig("www.calm.example.", "A") == [address.clone()]
-    });
-    started.elapsed()
+    ]);
+    attacks
 }
 
 /// Plugin calls finished so far, by tenant.
@@ -264,13 +130,6 @@ fn calls_by_tenant(daemon: &Daemon) -> BTreeMap<String, f64> {
         "cairn_plugin_call_duration_seconds_count",
         "tenant",
     )
-}
-
-/// The `q` quantile of `samples` (nearest rank).
-fn quantile(mut samples: Vec<Duration>, q: f64) -> Duration {
-    samples.sort();
-    let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
-    samples[rank - 1]
 }
 
 /// The lines of `log` that name `tenant` (`tenant=NAME`, not a longer
@@ -340,18 +199,7 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
             .route("/big", get(|| async { vec![b'x'; 80 << 20] }))
             .layer(axum::extract::DefaultBodyLimit::disable())
     });
-    let calm_settings = format!(
-        "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = {{ file = {:?} }}",
-        ws.path().join("hook.secret").display().to_string()
-    );
-    std::fs::write(ws.path().join("hook.secret"), HOOK_SECRET).expect("write the hook secret");
-    let calm = ws.tenant_block(
-        "calm",
-        &ConfigOptions {
-            tenant_settings: calm_settings,
-            ..ConfigOptions::default()
-        },
-    );
+    let calm = calm_block(&ws);
 
     // The calm tenant alone.
     std::fs::write(ws.config_path(), format!("{}\n{calm}", config_header())).unwrap();
@@ -369,15 +217,12 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
     // The same, with every attacker beside it.
     let attacks = attacks(&server.base_url, &elsewhere.base_url);
     let alerts = AlertReceiver::start();
-    let mut config = format!("{}\n{}{calm}", config_header(), alerts.table());
-    let mut repos = Vec::new();
-    for (index, attack) in attacks.iter().enumerate() {
-        let repo = GitRepo::init(&ws.path().join(format!("attacker-{index}")));
-        repo.write("thing.toml", &attacker_resources(attack));
-        repo.commit("bait", AUTHOR);
-        config.push_str(&attacker_block(&format!("attacker{index}"), &repo, attack));
-        repos.push(repo);
-    }
+    let (attackers_config, _repos) = attackers_config(&ws, &attacks);
+    let config = format!(
+        "{}\n{}{calm}{attackers_config}",
+        config_header(),
+        alerts.table()
+    );
     std::fs::write(ws.config_path(), config).unwrap();
     let daemon = Daemon::start(&ws.config_path());
     // Measured while the attackers make their first runs and retries:

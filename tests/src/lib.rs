@@ -7,6 +7,7 @@ pub mod cairn;
 pub mod canaille;
 pub mod daemon;
 pub mod git;
+pub mod hostile;
 pub mod kube;
 pub mod pdns;
 pub mod podman;

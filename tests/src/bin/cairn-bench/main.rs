@@ -44,6 +44,7 @@ const FLEET_RECORDS: usize = 50;
 mod apps;
 mod bare;
 mod cluster;
+mod fairness;
 mod fleet;
 mod identity;
 mod incremental;
@@ -51,8 +52,9 @@ mod kubernetes;
 mod octodns;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "host",
+    "fairness",
     "compare",
     "daemon",
     "incremental",
@@ -74,6 +76,9 @@ const FAILOVER_KILLS: usize = 3;
 
 /// Objects applied to a kube-apiserver.
 const KUBERNETES_OBJECTS: usize = 500;
+
+/// Pushes of the calm tenant timed alone and beside the contenders.
+const FAIRNESS_PUSHES: usize = 30;
 
 /// Apps deployed into podman (the first with 2 replicas, rolled out).
 const APPS: usize = 20;
@@ -144,6 +149,29 @@ fn main() -> anyhow::Result<()> {
                 "{:.1} ms / {:.1} ms",
                 cold.as_secs_f64() * 1e3,
                 warm.as_secs_f64() * 1e3
+            ),
+        ));
+    }
+
+    if runs("fairness") {
+        let figures = fairness::calm_beside_contenders(FAIRNESS_PUSHES)?;
+        let (alone, beside) = (summary(figures.alone), summary(figures.beside));
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        rows.push((
+            format!(
+                "fairness: calm tenant push-to-applied, alone (median / p90 of {FAIRNESS_PUSHES})"
+            ),
+            format!("{:.1} ms / {:.1} ms", ms(alone.median), ms(alone.p90)),
+        ));
+        rows.push((
+            "fairness: beside 2 tenants spinning on all 4 slots, a header holder, a log flooder"
+                .into(),
+            format!(
+                "{:.1} ms / {:.1} ms: {:.2}× / {:.2}×",
+                ms(beside.median),
+                ms(beside.p90),
+                beside.median.as_secs_f64() / alone.median.as_secs_f64(),
+                beside.p90.as_secs_f64() / alone.p90.as_secs_f64()
             ),
         ));
     }
@@ -477,6 +505,7 @@ const SIDE_ROUNDS: usize = 3;
 struct Summary {
     mean: Duration,
     median: Duration,
+    p90: Duration,
     p99: Duration,
 }
 
@@ -496,6 +525,7 @@ fn summary(mut samples: Vec<Duration>) -> Summary {
     Summary {
         mean: samples.iter().sum::<Duration>() / samples.len() as u32,
         median: samples[samples.len() / 2],
+        p90: samples[samples.len() * 9 / 10],
         p99: samples[samples.len() * 99 / 100],
     }
 }
