@@ -160,8 +160,8 @@ struct Connection {
 
 impl Connection {
     /// Serves HTTP/1 on `stream` until the caller closes it, a limit closes
-    /// it, it gives way, or the daemon shuts down (after the request in
-    /// flight). Its place in the table is freed when this returns.
+    /// it, it gives way, or the daemon shuts down (after the request being
+    /// served, if any). Its place in the table is freed when this returns.
     async fn serve(self, stream: TcpStream, registration: connections::Registration) {
         let connection = registration.connection().clone();
         let router = self.router;
@@ -193,7 +193,13 @@ impl Connection {
                     break;
                 }
                 _ = self.close.cancelled() => break,
+                // A connection waiting on its caller (for a head, or for
+                // a webhook's body) is closed at once; one serving a
+                // request closes once it has answered.
                 _ = self.shutdown.cancelled(), if !draining => {
+                    if !registration.connection().is_serving() {
+                        break;
+                    }
                     served.as_mut().graceful_shutdown();
                     draining = true;
                 }

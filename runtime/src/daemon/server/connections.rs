@@ -161,6 +161,13 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Whether a request of this connection is being served (and not
+    /// waiting on its caller).
+    pub fn is_serving(&self) -> bool {
+        let table = self.connections.table.lock().expect("connection table");
+        table.open.get(&self.id).is_some_and(|entry| entry.serving > 0)
+    }
+
     /// Marks a request as being served until the guard is dropped: the
     /// connection does not give way meanwhile.
     pub fn serve(&self) -> Serving {
@@ -252,6 +259,7 @@ mod tests {
         assert!(matches!(connections.admit(now), Admission::Refused));
         // A webhook waiting on its caller's body may give way.
         let waiting = b.connection().await_caller();
+        assert!(a.connection().is_serving() && !b.connection().is_serving());
         let (_c, _, evicted) = admitted(connections.admit(now));
         assert!(evicted);
         drop(waiting);
