@@ -165,7 +165,10 @@ impl Connection {
     /// waiting on its caller).
     pub fn is_serving(&self) -> bool {
         let table = self.connections.table.lock().expect("connection table");
-        table.open.get(&self.id).is_some_and(|entry| entry.serving > 0)
+        table
+            .open
+            .get(&self.id)
+            .is_some_and(|entry| entry.serving > 0)
     }
 
     /// Marks a request as being served until the guard is dropped: the
