@@ -120,6 +120,8 @@ pub async fn serve(
             metrics.set_http_connections(connections.open());
         });
     }
+    // New callers are refused by the system from here on, not queued.
+    drop(listener);
     drop(open);
     let _ = all_closed.recv().await;
 }
