@@ -16,6 +16,7 @@
 pub mod config;
 pub mod daemon;
 pub mod host;
+pub mod log_throttle;
 pub mod model;
 pub mod plan;
 pub mod quota;

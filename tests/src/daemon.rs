@@ -22,6 +22,8 @@ pub struct Daemon {
     log: PathBuf,
     /// The `CAIRN_LOG` filter it runs with.
     log_filter: String,
+    /// The soft limit on its open files (`ulimit -n`), when set.
+    open_files: Option<u64>,
 }
 
 impl Daemon {
@@ -41,12 +43,25 @@ impl Daemon {
     /// Starts `cairn daemon` for `config` without waiting for it to be
     /// ready (a tenant that cannot load keeps `/readyz` at 503).
     pub fn spawned(config: &Path, log_filter: &str) -> Self {
+        Self::spawned_with(config, log_filter, None)
+    }
+
+    /// [`Daemon::start`] with at most `open_files` descriptors open in the
+    /// daemon (`ulimit -n`), as on a host with a low default.
+    pub fn start_with_open_files(config: &Path, open_files: u64) -> Self {
+        let mut daemon = Self::spawned_with(config, "info", Some(open_files));
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn spawned_with(config: &Path, log_filter: &str, open_files: Option<u64>) -> Self {
         let mut daemon = Self {
             child: None,
             port: free_port(),
             config: config.to_path_buf(),
             log: config.with_file_name(format!("daemon-{}.log", free_port())),
             log_filter: log_filter.to_string(),
+            open_files,
         };
         daemon.spawn();
         daemon.wait_listening();
@@ -84,7 +99,32 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("open the daemon log");
-        let child = Command::new(crate::cairn_binary())
+        let mut command = Command::new(crate::cairn_binary());
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the child only calls
+            // setrlimit, which is async-signal-safe, on its own limits.
+            unsafe {
+                command.pre_exec(move || {
+                    let mut current = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut current) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let lowered = libc::rlimit {
+                        rlim_cur: limit.min(current.rlim_max),
+                        rlim_max: current.rlim_max,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command
             .args(["daemon", "--config"])
             .arg(&self.config)
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
@@ -163,6 +203,45 @@ impl Daemon {
     /// The daemon's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// A field of `/proc/PID/status` in kB (`VmRSS`, `VmHWM`), in bytes.
+    fn status_bytes(&self, field: &str) -> u64 {
+        let pid = self.pid().expect("the daemon runs");
+        let status =
+            std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
+        kib << 10
+    }
+
+    /// The daemon's resident memory now, in bytes.
+    pub fn resident_memory(&self) -> u64 {
+        self.status_bytes("VmRSS")
+    }
+
+    /// The daemon's highest resident memory since it started or since
+    /// [`Daemon::reset_peak_memory`], in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        self.status_bytes("VmHWM")
+    }
+
+    /// Starts measuring the daemon's peak memory afresh (from its resident
+    /// memory now).
+    pub fn reset_peak_memory(&self) {
+        let pid = self.pid().expect("the daemon runs");
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak memory");
+    }
+
+    /// How many descriptors (sockets, files) the daemon has open.
+    pub fn open_descriptors(&self) -> usize {
+        let pid = self.pid().expect("the daemon runs");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
     }
 
     /// What the daemon logged so far.

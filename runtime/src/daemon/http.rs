@@ -1,7 +1,8 @@
 //! The daemon's HTTP surface: health, readiness, Prometheus metrics, the
 //! JSON status API and the push webhooks. The status API and the metrics
 //! take bearer tokens (see [`super::auth`]); webhooks are signed per
-//! tenant.
+//! tenant ([`super::webhook`]). The server these routes run in, and its
+//! limits, are in [`super::server`].
 
 use super::auth::Access;
 use super::metrics::Metrics;
@@ -9,22 +10,15 @@ use super::status::TenantStatus;
 use crate::secrets::SecretRef;
 use crate::store::{LeaseRecord, ResourceStatusRecord, RunRecord, StateStore, TenantState};
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
-
-/// The largest webhook body accepted; GitHub caps its payloads at 25 MiB,
-/// pushes are far smaller.
-pub const MAX_WEBHOOK_BYTES: usize = 25 << 20;
 
 /// What the HTTP handlers share with the tenants' workers.
 #[derive(Clone)]
@@ -70,8 +64,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{tenant}", get(tenant))
         .route("/api/v1/tenants/{tenant}/reconcile", post(reconcile))
-        .route("/hooks/{tenant}", post(webhook))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .route("/hooks/{tenant}", post(super::webhook::webhook))
+        // The webhook reads its body itself (see `super::webhook`); no
+        // other route takes one, and none may buffer more than a webhook.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            super::server::limits::MAX_WEBHOOK_BYTES as usize,
+        ))
         .with_state(state)
 }
 
@@ -230,7 +228,7 @@ fn store_failed(error: &crate::store::StoreError) -> Response {
 
 /// Wakes the tenant's worker: here when this daemon holds it, otherwise
 /// through the store's trigger queue, which the holder reads.
-async fn deliver(state: &AppState, name: &str, handle: &TenantHandle) -> Response {
+pub(super) async fn deliver(state: &AppState, name: &str, handle: &TenantHandle) -> Response {
     if handle.held.load(Ordering::Relaxed) {
         handle.trigger.notify_one();
     } else if let Err(error) = state.store.push_trigger(name).await {
@@ -288,102 +286,4 @@ async fn tenant(
 
 fn not_found(name: &str) -> Response {
     (StatusCode::NOT_FOUND, format!("no tenant `{name}`\n")).into_response()
-}
-
-/// `POST /hooks/T`: a push, signed GitHub-style with the tenant's secret
-/// (`X-Hub-Signature-256: sha256=HEX` over the body). A good signature
-/// triggers an immediate fetch and reconcile; anything else changes
-/// nothing.
-async fn webhook(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(handle) = state.tenants.get(&name) else {
-        return not_found(&name);
-    };
-    let Some(secret) = &handle.webhook_secret else {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("webhooks are not enabled for tenant `{name}`: set webhook_secret\n"),
-        )
-            .into_response();
-    };
-    let secret = match secret.resolve("webhook_secret") {
-        Ok(secret) => secret,
-        Err(error) => {
-            tracing::error!(tenant = %name, %error, "cannot check a webhook");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the webhook secret is unavailable\n",
-            )
-                .into_response();
-        }
-    };
-    if secret.expose().is_empty() {
-        tracing::error!(tenant = %name, "the webhook secret is empty: refusing every webhook");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the webhook secret is empty\n",
-        )
-            .into_response();
-    }
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|value| value.to_str().ok());
-    if !signature_is_valid(secret.expose().as_bytes(), &body, signature) {
-        tracing::warn!(tenant = %name, "refused a webhook with a bad or missing signature");
-        state.metrics.error(&name, "webhook-signature");
-        return (
-            StatusCode::UNAUTHORIZED,
-            "bad or missing X-Hub-Signature-256\n",
-        )
-            .into_response();
-    }
-    deliver(&state, &name, handle).await
-}
-
-/// Checks `sha256=HEX` against HMAC-SHA256 of `body`, in constant time.
-pub fn signature_is_valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
-    let Some(hex_digest) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_digest) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_are_checked_against_the_body() {
-        // GitHub's documented example: secret "It's a Secret to Everybody",
-        // payload "Hello, World!".
-        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        let secret = b"It's a Secret to Everybody";
-        assert!(signature_is_valid(secret, b"Hello, World!", Some(header)));
-        assert!(!signature_is_valid(secret, b"Hello, World?", Some(header)));
-        assert!(!signature_is_valid(
-            b"another secret",
-            b"Hello, World!",
-            Some(header)
-        ));
-        assert!(!signature_is_valid(secret, b"Hello, World!", None));
-        assert!(!signature_is_valid(
-            secret,
-            b"Hello, World!",
-            Some("sha1=abc")
-        ));
-        assert!(!signature_is_valid(
-            secret,
-            b"Hello, World!",
-            Some("sha256=zz")
-        ));
-    }
 }

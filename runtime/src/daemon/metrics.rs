@@ -35,6 +35,11 @@ struct ErrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     tenant: String,
     provider: String,
@@ -64,6 +69,9 @@ pub struct Metrics {
     calls: Family<CallLabels, Histogram, fn() -> Histogram>,
     last_success: Family<TenantLabel, Gauge<f64, AtomicU64>>,
     ready: Gauge,
+    http_open: Gauge,
+    http_closed: Family<ReasonLabel, Counter>,
+    webhooks_refused: Family<ReasonLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -133,6 +141,24 @@ impl Default for Metrics {
             "1 once every tenant has loaded its plugins",
             ready.clone(),
         );
+        let http_open = Gauge::default();
+        registry.register(
+            "http_connections_open",
+            "Connections the HTTP server holds open",
+            http_open.clone(),
+        );
+        let http_closed = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "http_connections_closed",
+            "Connections the HTTP server closed on a limit: header-timeout (no request head in time, or idle), gave-way (waited longest when a new one came at the cap), refused (came at the cap with every connection serving)",
+            http_closed.clone(),
+        );
+        let webhooks_refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "webhooks_refused",
+            "Webhooks refused, for any name, known tenant or not: signature (bad, missing, or no tenant's), too-large, body-timeout, body-error",
+            webhooks_refused.clone(),
+        );
         Self {
             registry,
             runs,
@@ -144,6 +170,9 @@ impl Default for Metrics {
             calls,
             last_success,
             ready,
+            http_open,
+            http_closed,
+            webhooks_refused,
         }
     }
 }
@@ -229,6 +258,29 @@ impl Metrics {
     /// Sets readiness.
     pub fn set_ready(&self, ready: bool) {
         self.ready.set(i64::from(ready));
+    }
+
+    /// Sets how many connections the HTTP server holds open.
+    pub fn set_http_connections(&self, open: usize) {
+        self.http_open.set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a connection the HTTP server closed on a limit (`reason`).
+    pub fn http_closed(&self, reason: &str) {
+        self.http_closed
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a refused webhook (`reason`).
+    pub fn webhook_refused(&self, reason: &str) {
+        self.webhooks_refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// The text exposition of every metric.

@@ -16,8 +16,10 @@ pub mod backoff;
 pub mod cluster;
 pub mod http;
 pub mod metrics;
+pub mod server;
 pub mod status;
 mod trim;
+pub mod webhook;
 pub mod worker;
 
 use crate::config::Config;
@@ -139,16 +141,12 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         );
     }
     let app = http::router(app_state);
-    let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        let stopped = server_shutdown.cancelled_owned();
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!(%error, "the HTTP server failed");
-        }
-    });
+    let server = tokio::spawn(server::serve(
+        listener,
+        app,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
 
     // Load every tenant's plugins in parallel; the cluster then starts a
     // worker for each tenant whose lease this daemon holds.
