@@ -21,7 +21,7 @@ mod trim;
 pub mod worker;
 
 use crate::config::Config;
-use crate::host::{PluginError, PluginHost};
+use crate::host::{CacheKeyError, PluginError, PluginHost};
 use crate::store::{StateStore, StoreError};
 use crate::tenant::Tenant;
 use http::{AppState, TenantHandle};
@@ -43,6 +43,9 @@ pub enum DaemonError {
     /// The plugin host could not start.
     #[error(transparent)]
     Host(#[from] PluginError),
+    /// The compiled-code cache's key is missing, unreadable or unsafe.
+    #[error(transparent)]
+    CacheKey(#[from] CacheKeyError),
     /// The HTTP listener could not be bound.
     #[error("cannot listen on {address}: {source}. Choose another address with --listen")]
     Listen {
@@ -78,7 +81,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     let store = StateStore::open(&config.state).await?;
     let health: cluster::StoreHealth = Arc::new(RwLock::new(None));
     let metrics = Arc::new(Metrics::default());
-    let mut host = PluginHost::new(Some(config.cache_dir.join("compiled")))?;
+    let mut host = PluginHost::new(Some(config.compiled_cache()?))?;
     let observed = metrics.clone();
     host.set_call_observer(Arc::new(move |tenant, provider, function, ok, duration| {
         observed.call(tenant, provider, function, ok, duration);

@@ -17,6 +17,7 @@
 
 pub mod address;
 mod bindings;
+mod cache;
 pub mod error;
 pub mod grants;
 mod guard;
@@ -29,6 +30,7 @@ mod state;
 pub mod tls;
 pub mod types;
 
+pub use cache::{CacheKeyError, CompiledCache};
 pub use error::{ErrorKind, PluginError, ProviderError};
 pub use guard::SendGuard;
 pub use instance::{ProviderInstance, ProviderSettings};
@@ -36,7 +38,6 @@ pub use plugin::Plugin;
 
 use state::CallState;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -52,7 +53,7 @@ pub struct PluginHost {
     engine: Engine,
     observer: Option<CallObserver>,
     linker: Linker<CallState>,
-    compiled_cache: Option<PathBuf>,
+    compiled_cache: Option<CompiledCache>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     ticker: Option<EpochTicker>,
     /// Slots for calls running at once, process-wide.
@@ -62,9 +63,9 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
-    /// Builds the engine and linker. `compiled_cache` is a folder where
-    /// compiled plugins are kept between runs (`None` compiles every time).
-    pub fn new(compiled_cache: Option<PathBuf>) -> Result<Self, PluginError> {
+    /// Builds the engine and linker. `compiled_cache` keeps compiled
+    /// plugins between runs (`None` compiles every time).
+    pub fn new(compiled_cache: Option<CompiledCache>) -> Result<Self, PluginError> {
         // Several crates enable rustls with different crypto back ends;
         // without a process default, a plugin's first HTTPS request would
         // panic the host task. One that is already installed stays.
