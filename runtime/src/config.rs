@@ -806,6 +806,31 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_key_lives_with_the_state_outside_the_cache() {
+        let key = |head: &str| {
+            Config::parse(
+                Path::new("/srv/cairn/cairn.toml"),
+                &format!("{head}\n[tenants.default]\nrepo = \"x\"\n"),
+            )
+            .unwrap()
+            .cache_key
+        };
+        assert_eq!(key(""), Path::new("/srv/cairn/.cairn/compiled-code.key"));
+        assert_eq!(
+            key("state = \"sqlite:/var/lib/cairn/state.db\""),
+            Path::new("/var/lib/cairn/compiled-code.key")
+        );
+        assert_eq!(
+            key("state = \"postgres://cairn@db:5432/cairn\""),
+            Path::new("/srv/cairn/.cairn/compiled-code.key")
+        );
+        assert_eq!(
+            key("cache_key = \"keys/cache.key\""),
+            Path::new("/srv/cairn/keys/cache.key")
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_errors_with_a_line() {
         let error = Config::parse(
             Path::new("cairn.toml"),
