@@ -148,15 +148,38 @@ fn read_pinned(
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read_error)?.len();
-    if size > limits::MAX_PLUGIN_BYTES {
-        return Err(PluginError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            limit: limits::MAX_PLUGIN_BYTES,
-        });
+    // Non-blocking, so that opening a pipe does not wait for a writer; a
+    // pipe or a device has no size to check, and may never end.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(read_error)?
+    };
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(read_error(std::io::Error::other("not a regular file")));
     }
-    let bytes = std::fs::read(path).map_err(read_error)?;
+    let too_large = |size| PluginError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit: limits::MAX_PLUGIN_BYTES,
+    };
+    if metadata.len() > limits::MAX_PLUGIN_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    // Read no more than the limit, should the file grow meanwhile.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, limits::MAX_PLUGIN_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(read_error)?;
+    if bytes.len() as u64 > limits::MAX_PLUGIN_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     if let Some(expected) = expected_sha256
         && expected != hex::encode(digest)
@@ -200,4 +223,32 @@ async fn describe(
         function: "describe",
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("plugin.wasm");
+        let name = std::ffi::CString::new(pipe.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        for path in [pipe.as_path(), Path::new("/dev/zero")] {
+            let error = read_pinned(path, None).unwrap_err();
+            assert!(error.to_string().contains("not a regular file"), "{error}");
+        }
+        let file = dir.path().join("real.wasm");
+        std::fs::write(&file, b"(component)").unwrap();
+        let (bytes, digest) = read_pinned(&file, None).unwrap();
+        assert_eq!(bytes, b"(component)");
+        let error = read_pinned(&file, Some("00")).unwrap_err();
+        assert!(
+            matches!(error, PluginError::DigestMismatch { .. }),
+            "{error}"
+        );
+        assert!(read_pinned(&file, Some(&hex::encode(digest))).is_ok());
+    }
 }
