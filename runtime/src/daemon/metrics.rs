@@ -64,6 +64,7 @@ pub struct Metrics {
     calls: Family<CallLabels, Histogram, fn() -> Histogram>,
     last_success: Family<TenantLabel, Gauge<f64, AtomicU64>>,
     ready: Gauge,
+    loaded: Family<TenantLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,7 +112,7 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "errors",
-            "Errors by kind: source, invalid, plugin, plan, apply, store, lease, webhook-signature",
+            "Errors by kind: load, source, invalid, plugin, plan, apply, store, lease, webhook-signature",
             errors.clone(),
         );
         let calls =
@@ -130,8 +131,14 @@ impl Default for Metrics {
         let ready = Gauge::default();
         registry.register(
             "ready",
-            "1 once every tenant has loaded its plugins",
+            "1 once every tenant has made its first attempt to load its plugins (loaded or not: see tenant_loaded)",
             ready.clone(),
+        );
+        let loaded = Family::<TenantLabel, Gauge>::default();
+        registry.register(
+            "tenant_loaded",
+            "1 while the tenant's plugins are loaded; 0 while they load or after an attempt failed",
+            loaded.clone(),
         );
         Self {
             registry,
@@ -144,6 +151,7 @@ impl Default for Metrics {
             calls,
             last_success,
             ready,
+            loaded,
         }
     }
 }
@@ -229,6 +237,15 @@ impl Metrics {
     /// Sets readiness.
     pub fn set_ready(&self, ready: bool) {
         self.ready.set(i64::from(ready));
+    }
+
+    /// Sets whether the tenant's plugins are loaded.
+    pub fn set_loaded(&self, tenant: &str, loaded: bool) {
+        self.loaded
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .set(i64::from(loaded));
     }
 
     /// The text exposition of every metric.
