@@ -10,8 +10,9 @@
 //! runs out by the daemon's own monotonic clock, before the store's expiry.
 //!
 //! Tenants arrive as their plugins load ([`super::loading`]), each on its
-//! own: one that is loaded is taken at once (a look is made on arrival),
-//! while one that is not is never taken by this daemon.
+//! own: a look is made on each arrival, so a tenant is taken the moment it
+//! is loaded; one whose plugins do not load here is left to the daemons
+//! where they do.
 //!
 //! Share: with `N` daemons alive and `T` tenants, each holds at most
 //! `ceil(T/N)`. A daemon above its share gives the surplus up (after the

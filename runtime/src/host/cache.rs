@@ -126,11 +126,6 @@ impl CompiledCache {
         Ok(Self { folder, key })
     }
 
-    /// The folder of the entries.
-    pub fn folder(&self) -> &Path {
-        &self.folder
-    }
-
     /// The entry of a wasm file (by its sha256) compiled by `engine`.
     fn entry(&self, engine: &EngineDigest, wasm_sha256: &[u8; 32]) -> PathBuf {
         self.folder.join(format!(
