@@ -31,6 +31,12 @@ pub const KEY_BYTES: usize = 32;
 /// The length of an entry's tag: HMAC-SHA256's output, kept whole.
 const TAG_BYTES: usize = 32;
 
+/// The largest entry read: compiled code is a few times the size of its
+/// wasm (the shipped providers' is 3–5×), and a plugin is at most
+/// `MAX_PLUGIN_BYTES`. A larger file in the cache is no entry of ours, and
+/// is not read into memory to find that out.
+const MAX_ENTRY_BYTES: u64 = 8 * super::limits::MAX_PLUGIN_BYTES;
+
 /// Bound into every tag, so that a tag made with this key for anything
 /// else can never pass for an entry's.
 const TAG_CONTEXT: &[u8] = b"cairn compiled-code cache entry v1\0";
@@ -189,15 +195,15 @@ pub(super) fn compile(
     };
     let engine_digest = EngineDigest::of(engine);
     let entry = cache.entry(&engine_digest, wasm_sha256);
-    match std::fs::read(&entry) {
-        Ok(stored) => {
+    match read_entry(&entry) {
+        Ok(Some(stored)) => {
             if let Some(component) =
                 verified(cache, engine, &engine_digest, wasm_sha256, &entry, &stored)
             {
                 return Ok(component);
             }
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(None) => {}
         Err(error) => {
             tracing::warn!(entry = %entry.display(), %error, "cannot read a compiled plugin from the cache; compiling it")
         }
@@ -207,6 +213,37 @@ pub(super) fn compile(
         tracing::warn!(entry = %entry.display(), %error, "cannot cache compiled plugin code");
     }
     Ok(component)
+}
+
+/// The bytes of an entry (`None`: there is none). Whoever writes the cache
+/// may put anything under an entry's name: a pipe that never ends is not
+/// waited on (opened non-blocking, then refused as not a regular file),
+/// and a file larger than [`MAX_ENTRY_BYTES`] is not read.
+fn read_entry(entry: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(entry)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if metadata.len() > MAX_ENTRY_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than an entry can be ({MAX_ENTRY_BYTES})",
+            metadata.len()
+        )));
+    }
+    let mut stored = Vec::with_capacity(metadata.len() as usize);
+    file.take(MAX_ENTRY_BYTES).read_to_end(&mut stored)?;
+    Ok(Some(stored))
 }
 
 /// The component in a stored entry, when its tag verifies.
@@ -433,6 +470,28 @@ mod tests {
             "{error}"
         );
         assert!(!folder.join("sub/key").exists(), "no key was made there");
+    }
+
+    #[test]
+    fn entries_that_are_not_files_or_too_large_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_entry(&dir.path().join("missing")).unwrap().is_none());
+        let pipe = dir.path().join("pipe.cwasm");
+        let name = std::ffi::CString::new(pipe.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let error = read_entry(&pipe).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        let large = dir.path().join("large.cwasm");
+        std::fs::File::create(&large)
+            .unwrap()
+            .set_len(MAX_ENTRY_BYTES + 1)
+            .unwrap();
+        let error = read_entry(&large).unwrap_err();
+        assert!(error.to_string().contains("more than an entry"), "{error}");
+        let small = dir.path().join("small.cwasm");
+        std::fs::write(&small, b"entry").unwrap();
+        assert_eq!(read_entry(&small).unwrap().unwrap(), b"entry");
     }
 
     #[test]
