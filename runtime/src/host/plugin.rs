@@ -91,6 +91,11 @@ impl PluginHost {
             reason,
         };
         let slot = COMPILE_SLOTS.acquire().await.expect("never closed");
+        // Another load of the same file may have finished while this one
+        // waited for its slot.
+        if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
+            return Ok(plugin.clone());
+        }
         let (engine, cache) = (self.engine.clone(), self.compiled_cache.clone());
         let component = blocking(path, move || {
             let _slot = slot;
