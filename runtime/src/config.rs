@@ -70,6 +70,8 @@ struct RawConfig {
     #[serde(default)]
     cache_dir: Option<String>,
     #[serde(default)]
+    cache_key: Option<String>,
+    #[serde(default)]
     daemon: Option<RawDaemon>,
     #[serde(default)]
     alerts: Vec<RawAlert>,
@@ -215,6 +217,9 @@ pub struct Config {
     /// Where remote repositories are cloned (`repos/`) and compiled plugins
     /// kept (`compiled/`).
     pub cache_dir: PathBuf,
+    /// The key that vouches for compiled plugins in the cache; outside
+    /// `cache_dir`, beside the state by default.
+    pub cache_key: PathBuf,
     /// The daemon's settings.
     pub daemon: DaemonConfig,
     /// Where alerts go.
@@ -366,6 +371,11 @@ pub const DEFAULT_STATE: &str = "sqlite:.cairn/state.db";
 /// `cache_dir` is omitted.
 pub const DEFAULT_CACHE_DIR: &str = ".cairn/cache";
 
+/// The file name of the compiled-code cache's key when `cache_key` is
+/// omitted: it is made beside an SQLite state store, or in `.cairn/` beside
+/// `cairn.toml` with PostgreSQL — with the state, outside the cache.
+pub const DEFAULT_CACHE_KEY: &str = "compiled-code.key";
+
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -404,6 +414,14 @@ impl Config {
             }
         };
         let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or(DEFAULT_CACHE_DIR));
+        let cache_key = match (&raw.cache_key, state.strip_prefix("sqlite:")) {
+            (Some(file), _) => base.join(file),
+            (None, Some(database)) => Path::new(database)
+                .parent()
+                .unwrap_or(&base)
+                .join(DEFAULT_CACHE_KEY),
+            (None, None) => base.join(".cairn").join(DEFAULT_CACHE_KEY),
+        };
 
         if raw.tenants.is_empty() {
             return Err(invalid(
@@ -541,10 +559,17 @@ impl Config {
             path: path.to_path_buf(),
             state,
             cache_dir,
+            cache_key,
             daemon,
             alerts,
             tenants,
         })
+    }
+
+    /// The compiled-code cache, `CACHE_DIR/compiled/`, with its key (made
+    /// when missing; refused when open to other users).
+    pub fn compiled_cache(&self) -> Result<crate::host::CompiledCache, crate::host::CacheKeyError> {
+        crate::host::CompiledCache::open(self.cache_dir.join("compiled"), &self.cache_key)
     }
 
     /// The tenant `name`, or the only tenant when `name` is `None`.
@@ -778,6 +803,31 @@ mod tests {
         assert_eq!(dns.plugin, Path::new("/srv/cairn/plugins/dns.wasm"));
         assert_eq!(dns.memory, limits::DEFAULT_MEMORY_BYTES);
         assert_eq!(dns.config["url"], "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn the_cache_key_lives_with_the_state_outside_the_cache() {
+        let key = |head: &str| {
+            Config::parse(
+                Path::new("/srv/cairn/cairn.toml"),
+                &format!("{head}\n[tenants.default]\nrepo = \"x\"\n"),
+            )
+            .unwrap()
+            .cache_key
+        };
+        assert_eq!(key(""), Path::new("/srv/cairn/.cairn/compiled-code.key"));
+        assert_eq!(
+            key("state = \"sqlite:/var/lib/cairn/state.db\""),
+            Path::new("/var/lib/cairn/compiled-code.key")
+        );
+        assert_eq!(
+            key("state = \"postgres://cairn@db:5432/cairn\""),
+            Path::new("/srv/cairn/.cairn/compiled-code.key")
+        );
+        assert_eq!(
+            key("cache_key = \"keys/cache.key\""),
+            Path::new("/srv/cairn/keys/cache.key")
+        );
     }
 
     #[test]

@@ -302,7 +302,8 @@ pub fn secret_files(secrets: &[(&str, std::path::PathBuf)]) -> String {
 }
 
 /// The top of every test `cairn.toml`: the state store in the workspace,
-/// and compiled plugins shared by every test of this build.
+/// and compiled plugins shared by every test of this build (with one key,
+/// outside the cache, that vouches for them).
 pub fn config_header() -> String {
     config_header_with_state("sqlite:.cairn/state.db")
 }
@@ -310,9 +311,11 @@ pub fn config_header() -> String {
 /// [`config_header`] with another state store (`postgres://…`, say).
 pub fn config_header_with_state(state: &str) -> String {
     let cache = crate::target_dir().join("cairn-test-cache");
+    let key = crate::target_dir().join("cairn-test-cache.key");
     format!(
-        "state = {state:?}\ncache_dir = {:?}\n",
-        cache.display().to_string()
+        "state = {state:?}\ncache_dir = {:?}\ncache_key = {:?}\n",
+        cache.display().to_string(),
+        key.display().to_string()
     )
 }
 

@@ -41,7 +41,7 @@ impl Daemon {
     }
 
     /// Starts `cairn daemon` for `config` without waiting for it to be
-    /// ready (a tenant that cannot load keeps `/readyz` at 503).
+    /// ready (to watch its tenants load).
     pub fn spawned(config: &Path, log_filter: &str) -> Self {
         Self::spawned_with(config, log_filter, None)
     }

@@ -36,6 +36,11 @@ const PLUGIN_CALLS: &str = "cairn_plugin_call_duration_seconds_count";
 fn metric(daemon: &Daemon, name: &str, labels: &[(&str, &str)]) -> f64 {
     let (status, text) = daemon.get("/metrics").expect("the metrics answer");
     assert_eq!(status, 200, "{text}");
+    metric_in(&text, name, labels)
+}
+
+/// [`metric`] in the text of a `/metrics` answer.
+fn metric_in(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -629,6 +634,233 @@ fn a_failing_tenant_backs_off_while_others_go_on_and_recovers() {
     wait_until(Duration::from_secs(20), "tenant a recovered again", || {
         a.pdns.dig("www.a.example", "A") == ["192.0.2.3"]
     });
+}
+
+/// Each tenant loads on its own (README, "Loading and readiness"): beside
+/// a good tenant, one whose plugin file is refused (its sha256 pin names
+/// another file) and one whose plugin loops in `describe` (a component in
+/// text form, `tests/plugins/describe_loop.wat`). The good tenant applies
+/// while the looping one is still loading; the daemon is ready once every
+/// tenant has made its first attempt, loaded or not; the two broken ones
+/// are reported in their status, alerted and counted, and named by
+/// `/readyz` only to a token that may see them; they are tried again with
+/// backoff, so the refused one runs once its file is replaced by the
+/// pinned one — while the good one goes on applying.
+#[test]
+fn a_tenant_whose_plugin_fails_to_load_is_reported_while_the_others_run() {
+    const OPERATOR: &str = "operator-token-5e0a";
+    let ws = Workspace::new();
+    let receiver = AlertReceiver::start();
+    for (tenant, address) in [
+        ("good", "192.0.2.1"),
+        ("refused", "192.0.2.2"),
+        ("spinning", "192.0.2.3"),
+    ] {
+        ws.repo.write(
+            &format!("{tenant}/dns.toml"),
+            &zone(&format!("{tenant}.example."), address),
+        );
+        std::fs::write(
+            ws.path().join(format!("{tenant}.token")),
+            format!("{tenant}-token-0c41\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(ws.path().join("operator.token"), OPERATOR).unwrap();
+    ws.repo.commit("three tenants", AUTHOR);
+    let dns = cairn_tests::plugin_path("dns_powerdns");
+    let dns_sha256 = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&dns).unwrap()))
+    };
+    // Another valid plugin where the pinned one should be.
+    let refused_file = ws.path().join("refused.wasm");
+    std::fs::copy(cairn_tests::plugin_path("hostile_provider"), &refused_file).unwrap();
+    let spinning_file = cairn_tests::repo_root().join("tests/plugins/describe_loop.wat");
+    let block = |tenant: &str, plugin: &std::path::Path, sha256: Option<&str>| {
+        ws.tenant_block(
+            tenant,
+            &ConfigOptions {
+                path: tenant.into(),
+                sha256: sha256.map(str::to_string),
+                tenant_settings: format!(
+                    "interval = \"1s\"\napi_token = {{ file = \"{tenant}.token\" }}"
+                ),
+                ..ConfigOptions::default()
+            },
+        )
+        .replace(
+            &format!("{:?}", dns.display().to_string()),
+            &format!("{:?}", plugin.display().to_string()),
+        )
+    };
+    let config = format!(
+        "{}\n[daemon]\napi_token = {{ file = \"operator.token\" }}\n\n{}{}{}{}",
+        config_header(),
+        receiver.table(),
+        block("good", &dns, None),
+        block("refused", &refused_file, Some(&dns_sha256)),
+        block("spinning", &spinning_file, None),
+    );
+    std::fs::write(ws.config_path(), config).unwrap();
+
+    let started = std::time::Instant::now();
+    let daemon = Daemon::spawned(&ws.config_path(), "info");
+    let token_of = |tenant: &str| format!("{tenant}-token-0c41");
+    let get = |path: &str, token: Option<&str>| {
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|value| vec![("Authorization", value)])
+            .unwrap_or_default();
+        daemon.get_with(path, &headers).expect("the daemon answers")
+    };
+    let status = |tenant: &str| -> serde_json::Value {
+        let (code, body) = get(&format!("/api/v1/tenants/{tenant}"), Some(OPERATOR));
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+
+    // The good tenant does not wait for the one looping in `describe`
+    // (whose deadline is 10 s).
+    wait_until(Duration::from_secs(30), "the good tenant applied", || {
+        ws.pdns.dig("www.good.example", "A") == ["192.0.2.1"]
+    });
+    let applied = started.elapsed();
+    let (code, anonymous) = get("/readyz", None);
+    let (_, operator) = get("/readyz", Some(OPERATOR));
+    let spinning = status("spinning");
+    eprintln!("the good tenant applied {applied:?} after the daemon started");
+    assert!(
+        applied < Duration::from_secs(8),
+        "the good tenant waited {applied:?}:\n{}",
+        daemon.log()
+    );
+    assert_eq!(spinning["loaded"], false, "{spinning:#}");
+    assert!(
+        spinning["load_error"].is_null(),
+        "still loading: {spinning:#}"
+    );
+    assert_eq!(code, 503, "{anonymous}");
+    assert_eq!(anonymous, "not ready: tenants are loading their plugins\n");
+    assert!(operator.contains("spinning: loading\n"), "{operator}");
+
+    // Ready once every tenant has made its first attempt.
+    wait_until(Duration::from_secs(30), "ready", || {
+        get("/readyz", None).0 == 200
+    });
+    eprintln!("ready {:?} after the daemon started", started.elapsed());
+    assert_eq!(get("/readyz", None), (200, "ready\n".to_string()));
+    assert_eq!(
+        get("/readyz", Some("a guess")),
+        (200, "ready\n".to_string()),
+        "a wrong token is anyone"
+    );
+    let (_, operator) = get("/readyz", Some(OPERATOR));
+    let refusal = "but cairn.toml pins";
+    let deadline = "did not finish `describe` within 10s";
+    for expected in [
+        "tenants not loaded:\n",
+        "refused: provider `dns` of tenant `refused`: plugin ",
+        refusal,
+        "spinning: ",
+        deadline,
+    ] {
+        assert!(operator.contains(expected), "{expected:?} in {operator}");
+    }
+    assert!(!operator.contains("good:"), "{operator}");
+    assert_eq!(
+        get("/readyz", Some(&token_of("good"))),
+        (200, "ready\n".to_string()),
+        "the good tenant's token sees only its own tenant"
+    );
+    let (_, own) = get("/readyz", Some(&token_of("refused")));
+    assert!(own.contains("refused: ") && own.contains(refusal), "{own}");
+    assert!(!own.contains("spinning"), "{own}");
+
+    // Reported: status, alert, metrics.
+    let refused = status("refused");
+    assert_eq!(refused["loaded"], false);
+    assert!(
+        refused["load_error"].as_str().unwrap().contains(refusal),
+        "{refused:#}"
+    );
+    assert!(
+        status("spinning")["load_error"]
+            .as_str()
+            .unwrap()
+            .contains(deadline),
+        "{:#}",
+        status("spinning")
+    );
+    wait_until(Duration::from_secs(10), "both alerted", || {
+        let failed = receiver.of("plugin-failed", None);
+        ["refused", "spinning"]
+            .iter()
+            .all(|tenant| failed.iter().any(|alert| alert["tenant"] == *tenant))
+    });
+    let metrics = || {
+        let (code, text) = get("/metrics", Some(OPERATOR));
+        assert_eq!(code, 200, "{text}");
+        text
+    };
+    let text = metrics();
+    assert_eq!(metric_in(&text, "cairn_ready", &[]), 1.0);
+    for (tenant, loaded) in [("good", 1.0), ("refused", 0.0), ("spinning", 0.0)] {
+        assert_eq!(
+            metric_in(&text, "cairn_tenant_loaded", &[("tenant", tenant)]),
+            loaded,
+            "{tenant}"
+        );
+    }
+    // Tried again with backoff.
+    wait_until(
+        Duration::from_secs(20),
+        "the refused plugin tried again",
+        || {
+            metric_in(
+                &metrics(),
+                "cairn_errors_total",
+                &[("tenant", "refused"), ("kind", "load")],
+            ) >= 2.0
+        },
+    );
+
+    // The pinned file put in place is picked up; the good tenant goes on.
+    let replacement = ws.path().join("refused.wasm.new");
+    std::fs::copy(&dns, &replacement).unwrap();
+    std::fs::rename(&replacement, &refused_file).unwrap();
+    ws.repo
+        .write("good/dns.toml", &zone("good.example.", "192.0.2.11"));
+    ws.repo.commit("good moves", AUTHOR);
+    wait_until(
+        Duration::from_secs(20),
+        "the good tenant applied again",
+        || ws.pdns.dig("www.good.example", "A") == ["192.0.2.11"],
+    );
+    wait_until(Duration::from_secs(60), "the mended tenant applied", || {
+        ws.pdns.dig("www.refused.example", "A") == ["192.0.2.2"]
+    });
+    let refused = status("refused");
+    assert_eq!(refused["loaded"], true, "{refused:#}");
+    assert!(refused["load_error"].is_null(), "{refused:#}");
+    wait_until(Duration::from_secs(10), "the recovery alerted", || {
+        receiver
+            .of("recovered", None)
+            .iter()
+            .any(|alert| alert["tenant"] == "refused" && alert["cleared"] == "plugin-failed")
+    });
+    assert_eq!(
+        metric_in(&metrics(), "cairn_tenant_loaded", &[("tenant", "refused")]),
+        1.0
+    );
+    let (_, operator) = get("/readyz", Some(OPERATOR));
+    assert!(!operator.contains("refused:"), "{operator}");
+    assert!(operator.contains("spinning: "), "{operator}");
+    assert!(
+        ws.pdns.dig("www.spinning.example", "A").is_empty(),
+        "nothing of the looping tenant is applied"
+    );
 }
 
 /// A plan that deletes more than `max_delete_percent` is not applied, is

@@ -498,41 +498,103 @@ async fn calls_beyond_the_process_limit_wait_for_a_slot() {
     }
 }
 
+/// The compiled-code cache runs only what a holder of its key wrote
+/// (README, "Security model"): someone who can write the cache folder, but
+/// not read the key kept beside the state, rewrites the hostile plugin's
+/// entry with valid compiled code of another plugin — the dns provider's
+/// — three ways: its whole entry copied under the hostile plugin's name,
+/// its code with a tag recomputed as a digest of the code (all the old
+/// scheme checked), and its code tagged with a key of the attacker's. Each
+/// time the host must compile the hostile plugin again: the plugin loaded
+/// still describes itself as the hostile provider, runs as one, and its
+/// entry is written anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupted_compiled_plugin_is_recompiled_never_run() {
+async fn compiled_code_forged_in_the_cache_is_never_run() {
+    use cairn::host::CompiledCache;
     use sha2::Digest;
-    let cache = tempfile::tempdir().unwrap();
-    let path = cairn_tests::plugin_path("hostile_provider");
-    let first = PluginHost::new(Some(cache.path().to_path_buf())).unwrap();
-    first.load(&path, None).await.expect("the plugin compiles");
-    let entry = std::fs::read_dir(cache.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
-        .expect("a compiled entry");
-    // Flip bytes in the middle of the machine code.
-    let mut bytes = std::fs::read(&entry).unwrap();
-    let middle = bytes.len() / 2;
-    for byte in &mut bytes[middle..middle + 64] {
-        *byte ^= 0xA5;
-    }
-    std::fs::write(&entry, &bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("cache");
+    let key = dir.path().join("state/compiled-code.key");
+    let open =
+        || PluginHost::new(Some(CompiledCache::open(folder.clone(), &key).unwrap())).unwrap();
+    let hostile = cairn_tests::plugin_path("hostile_provider");
+    let dns = cairn_tests::plugin_path("dns_powerdns");
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect()
+    };
+    let entry_of = |wasm: &std::path::Path| {
+        let digest = hex::encode(sha2::Sha256::digest(std::fs::read(wasm).unwrap()));
+        entries()
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&digest)
+            })
+            .expect("a compiled entry")
+    };
+    let first = open();
+    let honest = first.load(&hostile, None).await.unwrap();
+    let hostile_name = honest.info().name.clone();
+    let dns_name = first.load(&dns, None).await.unwrap().info().name.clone();
+    assert_ne!(hostile_name, dns_name);
+    let (target, donor) = (entry_of(&hostile), std::fs::read(entry_of(&dns)).unwrap());
+    // An entry is a 32-byte tag followed by the compiled code.
+    let donor_code = donor[32..].to_vec();
 
-    let second = PluginHost::new(Some(cache.path().to_path_buf())).unwrap();
-    let plugin = second
-        .load(&path, None)
-        .await
-        .expect("recompiled, not rejected");
-    let calm = instance(&second, &plugin, "calm", |_| {});
-    list(&calm).await.expect("the recompiled plugin runs");
-    // The entry was written anew, and its recorded digest matches it.
-    let rewritten = std::fs::read(&entry).unwrap();
-    assert_ne!(rewritten, bytes);
-    let recorded = std::fs::read_to_string(entry.with_extension("sha256")).unwrap();
+    let forged_key_tag = {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&[0x42; 32]).unwrap();
+        mac.update(&donor_code);
+        mac.finalize().into_bytes().to_vec()
+    };
+    let forgeries: [(&str, Vec<u8>); 3] = [
+        ("another plugin's whole entry", donor.clone()),
+        (
+            "another plugin's code under a digest of itself",
+            [
+                sha2::Sha256::digest(&donor_code).to_vec(),
+                donor_code.clone(),
+            ]
+            .concat(),
+        ),
+        (
+            "another plugin's code tagged with another key",
+            [forged_key_tag, donor_code.clone()].concat(),
+        ),
+    ];
+    for (what, forged) in forgeries {
+        std::fs::write(&target, &forged).unwrap();
+        let host = open();
+        let started = std::time::Instant::now();
+        let plugin = host.load(&hostile, None).await.expect("compiled again");
+        eprintln!("after {what}: compiled again in {:?}", started.elapsed());
+        assert_eq!(plugin.info().name, hostile_name, "{what} was run");
+        list(&instance(&host, &plugin, "calm", |_| {}))
+            .await
+            .unwrap_or_else(|error| panic!("after {what}: {error}"));
+        let rewritten = std::fs::read(&target).unwrap();
+        assert_ne!(rewritten, forged, "{what} was left in place");
+    }
+    // The entry written anew verifies: a further host loads it as it is
+    // (a recompiled entry would be a new file renamed into place).
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(&target).unwrap().ino();
+    let host = open();
+    let started = std::time::Instant::now();
+    let plugin = host.load(&hostile, None).await.unwrap();
+    eprintln!("loaded from its verified entry in {:?}", started.elapsed());
+    assert_eq!(plugin.info().name, hostile_name);
     assert_eq!(
-        hex::encode(sha2::Sha256::digest(&rewritten)),
-        recorded.trim()
+        std::fs::metadata(&target).unwrap().ino(),
+        inode,
+        "recompiled"
     );
 }
 

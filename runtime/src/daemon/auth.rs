@@ -130,6 +130,20 @@ impl axum::extract::FromRequestParts<AppState> for Access {
     }
 }
 
+/// `Option<Access>`: for the paths open to anyone (`/readyz`), which tell
+/// more to a caller with a token. No token, or one that is no one's, is
+/// `None` — never a refusal.
+impl axum::extract::OptionalFromRequestParts<AppState> for Access {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(authorize(state, &parts.headers).ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,11 @@
 //! before its leases run out. A worker stops writing the moment its lease
 //! runs out by the daemon's own monotonic clock, before the store's expiry.
 //!
+//! Tenants arrive as their plugins load ([`super::loading`]), each on its
+//! own: a look is made on each arrival, so a tenant is taken the moment it
+//! is loaded; one whose plugins do not load here is left to the daemons
+//! where they do.
+//!
 //! Share: with `N` daemons alive and `T` tenants, each holds at most
 //! `ceil(T/N)`. A daemon above its share gives the surplus up (after the
 //! runs in flight end); one below takes free leases, preferring tenants by
@@ -26,6 +31,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +66,8 @@ pub type StoreHealth = Arc<RwLock<Option<String>>>;
 
 /// A tenant as this daemon holds it.
 enum Slot {
-    /// Its plugins did not load here: never taken.
+    /// Its plugins are not loaded here (yet, or its worker crashed): not
+    /// taken.
     Unloaded,
     /// Loaded, not held.
     Idle(Box<Tenant>),
@@ -100,26 +107,26 @@ pub struct Cluster {
     timing: LeaseTiming,
     context: WorkerContext,
     slots: BTreeMap<String, Slot>,
+    /// Tenants whose plugins have just loaded.
+    loaded: mpsc::UnboundedReceiver<Tenant>,
     health: StoreHealth,
 }
 
 impl Cluster {
-    /// The daemon `id`, listening at `address`, with its tenants (`None`:
-    /// their plugins did not load).
+    /// The daemon `id`, listening at `address`, with the tenants `names`,
+    /// each taken once it arrives on `loaded`.
     pub fn new(
         id: String,
         address: String,
         period: Duration,
         context: WorkerContext,
-        tenants: BTreeMap<String, Option<Tenant>>,
+        names: impl IntoIterator<Item = String>,
+        loaded: mpsc::UnboundedReceiver<Tenant>,
         health: StoreHealth,
     ) -> Self {
-        let slots = tenants
+        let slots = names
             .into_iter()
-            .map(|(name, tenant)| {
-                let slot = tenant.map_or(Slot::Unloaded, |tenant| Slot::Idle(Box::new(tenant)));
-                (name, slot)
-            })
+            .map(|name| (name, Slot::Unloaded))
             .collect();
         Self {
             id,
@@ -127,6 +134,7 @@ impl Cluster {
             timing: LeaseTiming::new(period),
             context,
             slots,
+            loaded,
             health,
         }
     }
@@ -148,7 +156,11 @@ impl Cluster {
             Err(_) => true,
         };
         if others {
-            self.sleep_or_stop(self.timing.tick).await;
+            let wait = Instant::now() + self.timing.tick;
+            while !self.context.shutdown.is_cancelled() && Instant::now() < wait {
+                self.wait(wait.saturating_duration_since(Instant::now()))
+                    .await;
+            }
         }
         let triggers = tokio::spawn(deliver_triggers(
             store.clone(),
@@ -166,7 +178,7 @@ impl Cluster {
                     tracing::warn!(%error, "could not renew or rebalance the leases; trying again at the next look");
                 }
             }
-            self.sleep_or_stop(self.timing.tick.saturating_sub(started.elapsed()))
+            self.wait(self.timing.tick.saturating_sub(started.elapsed()))
                 .await;
         }
         let _ = triggers.await;
@@ -197,10 +209,31 @@ impl Cluster {
         }
     }
 
-    async fn sleep_or_stop(&self, wait: Duration) {
+    /// Waits up to `wait`, less when the daemon stops or tenants' plugins
+    /// load (those tenants are then idle, ready to be taken).
+    async fn wait(&mut self, wait: Duration) {
+        let shutdown = self.context.shutdown.clone();
         tokio::select! {
-            _ = self.context.shutdown.cancelled() => {}
+            _ = shutdown.cancelled() => {}
             _ = tokio::time::sleep(wait) => {}
+            Some(tenant) = self.loaded.recv() => {
+                self.admit(tenant);
+                // Tenants that loaded together are taken in one look.
+                while let Ok(tenant) = self.loaded.try_recv() {
+                    self.admit(tenant);
+                }
+            }
+        }
+    }
+
+    /// A tenant whose plugins have loaded becomes idle.
+    fn admit(&mut self, tenant: Tenant) {
+        let name = tenant.name.clone();
+        match self.slots.get(&name) {
+            Some(Slot::Unloaded) => {
+                self.slots.insert(name, Slot::Idle(Box::new(tenant)));
+            }
+            _ => tracing::warn!(tenant = %name, "a tenant loaded twice; keeping the first"),
         }
     }
 

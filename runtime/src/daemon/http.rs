@@ -29,7 +29,8 @@ pub struct AppState {
     pub store: StateStore,
     /// The metrics.
     pub metrics: Arc<Metrics>,
-    /// Whether every tenant has loaded its plugins.
+    /// Whether every tenant has made its first attempt to load its
+    /// plugins (see [`super::readiness`]).
     pub ready: Arc<AtomicBool>,
     /// The operator's API token, which sees everything.
     pub operator_token: Option<SecretRef>,
@@ -58,7 +59,7 @@ pub struct TenantHandle {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(super::readiness::readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/cluster", get(cluster))
         .route("/api/v1/tenants", get(tenants))
@@ -71,35 +72,6 @@ pub fn router(state: AppState) -> Router {
             super::server::limits::MAX_WEBHOOK_BYTES as usize,
         ))
         .with_state(state)
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    if let Some(error) = state.health.read().expect("store health").clone() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready:\nthe state store is unreachable, nothing is applied until it answers: {error}\n"),
-        )
-            .into_response();
-    }
-    if state.ready.load(Ordering::Relaxed) {
-        return (StatusCode::OK, "ready\n").into_response();
-    }
-    let waiting: Vec<String> = state
-        .tenants
-        .values()
-        .filter_map(|handle| {
-            let status = handle.status.read().expect("tenant status");
-            (!status.loaded).then(|| match &status.load_error {
-                Some(error) => format!("{}: {error}", status.name),
-                None => format!("{}: loading", status.name),
-            })
-        })
-        .collect();
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("not ready:\n{}\n", waiting.join("\n")),
-    )
-        .into_response()
 }
 
 async fn metrics(State(state): State<AppState>, access: Access) -> Response {

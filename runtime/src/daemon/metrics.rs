@@ -72,6 +72,7 @@ pub struct Metrics {
     http_open: Gauge,
     http_closed: Family<ReasonLabel, Counter>,
     webhooks_refused: Family<ReasonLabel, Counter>,
+    loaded: Family<TenantLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -119,7 +120,7 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "errors",
-            "Errors by kind: source, invalid, plugin, plan, apply, store, lease, webhook-signature",
+            "Errors by kind: load, source, invalid, plugin, plan, apply, store, lease, webhook-signature",
             errors.clone(),
         );
         let calls =
@@ -138,7 +139,7 @@ impl Default for Metrics {
         let ready = Gauge::default();
         registry.register(
             "ready",
-            "1 once every tenant has loaded its plugins",
+            "1 once every tenant has made its first attempt to load its plugins (loaded or not: see tenant_loaded)",
             ready.clone(),
         );
         let http_open = Gauge::default();
@@ -159,6 +160,12 @@ impl Default for Metrics {
             "Webhooks refused, for any name, known tenant or not: signature (bad, missing, or no tenant's), too-large, body-timeout, body-error",
             webhooks_refused.clone(),
         );
+        let loaded = Family::<TenantLabel, Gauge>::default();
+        registry.register(
+            "tenant_loaded",
+            "1 while the tenant's plugins are loaded; 0 while they load or after an attempt failed",
+            loaded.clone(),
+        );
         Self {
             registry,
             runs,
@@ -173,6 +180,7 @@ impl Default for Metrics {
             http_open,
             http_closed,
             webhooks_refused,
+            loaded,
         }
     }
 }
@@ -281,6 +289,15 @@ impl Metrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    /// Sets whether the tenant's plugins are loaded.
+    pub fn set_loaded(&self, tenant: &str, loaded: bool) {
+        self.loaded
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .set(i64::from(loaded));
     }
 
     /// The text exposition of every metric.

@@ -1,21 +1,27 @@
 //! `cairn daemon`: the agent that keeps every tenant reconciled.
 //!
-//! Each tenant whose lease this daemon holds ([`cluster`]: one daemon, or
-//! several sharing a store) gets a worker ([`worker`]) that polls its
-//! repository, reacts to signed push webhooks, re-diffs on the drift
-//! schedule, and applies — with per-resource retries, the safety threshold,
-//! suspension and rollback holds honoured. Alerts go to the operator's sinks ([`alerts`]); the HTTP
-//! surface ([`http`]) serves health, readiness, metrics, status and
-//! webhooks. On SIGTERM or SIGINT the daemon stops taking triggers, lets
-//! runs in flight finish within the grace period, and exits; a change cut
-//! off by the exit is journaled and found out on the next start.
+//! Each tenant loads its plugins on its own ([`loading`]) and starts as
+//! soon as they are loaded; a tenant whose plugins fail to load is reported
+//! and tried again while the others run. Each tenant whose lease this
+//! daemon holds ([`cluster`]: one daemon, or several sharing a store) gets
+//! a worker ([`worker`]) that polls its repository, reacts to signed push
+//! webhooks, re-diffs on the drift schedule, and applies — with
+//! per-resource retries, the safety threshold, suspension and rollback
+//! holds honoured. Alerts go to the operator's sinks ([`alerts`]); the HTTP
+//! surface ([`http`]) serves health, readiness ([`readiness`]), metrics,
+//! status and webhooks. On SIGTERM or SIGINT the daemon stops taking
+//! triggers, lets runs in flight finish within the grace period, and exits;
+//! a change cut off by the exit is journaled and found out on the next
+//! start.
 
 pub mod alerts;
 pub mod auth;
 pub mod backoff;
 pub mod cluster;
 pub mod http;
+pub mod loading;
 pub mod metrics;
+pub mod readiness;
 pub mod server;
 pub mod status;
 mod trim;
@@ -23,15 +29,14 @@ pub mod webhook;
 pub mod worker;
 
 use crate::config::Config;
-use crate::host::{PluginError, PluginHost};
+use crate::host::{CacheKeyError, PluginError, PluginHost};
 use crate::store::{StateStore, StoreError};
-use crate::tenant::Tenant;
 use http::{AppState, TenantHandle};
 use metrics::Metrics;
 use status::TenantStatus;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +50,9 @@ pub enum DaemonError {
     /// The plugin host could not start.
     #[error(transparent)]
     Host(#[from] PluginError),
+    /// The compiled-code cache's key is missing, unreadable or unsafe.
+    #[error(transparent)]
+    CacheKey(#[from] CacheKeyError),
     /// The HTTP listener could not be bound.
     #[error("cannot listen on {address}: {source}. Choose another address with --listen")]
     Listen {
@@ -80,7 +88,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     let store = StateStore::open(&config.state).await?;
     let health: cluster::StoreHealth = Arc::new(RwLock::new(None));
     let metrics = Arc::new(Metrics::default());
-    let mut host = PluginHost::new(Some(config.cache_dir.join("compiled")))?;
+    let mut host = PluginHost::new(Some(config.compiled_cache()?))?;
     let observed = metrics.clone();
     host.set_call_observer(Arc::new(move |tenant, provider, function, ok, duration| {
         observed.call(tenant, provider, function, ok, duration);
@@ -148,40 +156,23 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         shutdown.clone(),
     ));
 
-    // Load every tenant's plugins in parallel; the cluster then starts a
-    // worker for each tenant whose lease this daemon holds.
-    let mut loading = Vec::new();
+    // Each tenant loads its plugins on its own and is handed to the
+    // cluster as soon as they are loaded; the cluster then starts a worker
+    // for each tenant whose lease this daemon holds.
+    let (loaded_sender, loaded) = tokio::sync::mpsc::unbounded_channel();
+    let loader = loading::Loader {
+        config: Arc::new(config.clone()),
+        host: host.clone(),
+        alerts: alerts.clone(),
+        metrics: metrics.clone(),
+        loaded: loaded_sender,
+        first: loading::FirstAttempts::new(config.tenants.len(), ready.clone(), metrics.clone()),
+        shutdown: shutdown.clone(),
+    };
     for (name, tenant_config) in &config.tenants {
-        let handle = handles[name].clone();
-        let (config, host) = (config.clone(), host.clone());
-        let tenant_config = tenant_config.clone();
-        let name = name.clone();
-        loading.push(tokio::spawn(async move {
-            match Tenant::open(&config, &tenant_config, &host).await {
-                Ok(tenant) => {
-                    handle.status.write().expect("tenant status").loaded = true;
-                    (name, Some(tenant))
-                }
-                Err(error) => {
-                    tracing::error!(tenant = %tenant_config.name, %error, "cannot load the tenant's plugins");
-                    handle.status.write().expect("tenant status").load_error = Some(error.to_string());
-                    (name, None)
-                }
-            }
-        }));
+        loader.spawn(tenant_config.clone(), handles[name].clone());
     }
-    let mut tenants = BTreeMap::new();
-    for task in loading {
-        if let Ok((name, tenant)) = task.await {
-            tenants.insert(name, tenant);
-        }
-    }
-    let all_loaded = tenants.values().all(Option::is_some) && tenants.len() == config.tenants.len();
-    ready.store(all_loaded, Ordering::Relaxed);
-    metrics.set_ready(all_loaded);
-    if all_loaded {
-        tracing::info!(daemon = %daemon_id, "every tenant is loaded; ready");
-    }
+    drop(loader);
 
     tokio::spawn(trim::return_freed_memory(shutdown.clone()));
 
@@ -197,7 +188,8 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         local.to_string(),
         config.daemon.lease,
         context,
-        tenants,
+        config.tenants.keys().cloned(),
+        loaded,
         health,
     );
     let grace = config.daemon.shutdown_grace;

@@ -17,6 +17,7 @@
 
 pub mod address;
 mod bindings;
+mod cache;
 pub mod cpu;
 pub mod error;
 pub mod grants;
@@ -30,6 +31,7 @@ mod state;
 pub mod tls;
 pub mod types;
 
+pub use cache::{CacheKeyError, CompiledCache};
 pub use error::{ErrorKind, PluginError, ProviderError};
 pub use guard::SendGuard;
 pub use instance::{ProviderInstance, ProviderSettings};
@@ -37,7 +39,6 @@ pub use plugin::Plugin;
 
 use state::CallState;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -53,7 +54,7 @@ pub struct PluginHost {
     engine: Engine,
     observer: Option<CallObserver>,
     linker: Linker<CallState>,
-    compiled_cache: Option<PathBuf>,
+    compiled_cache: Option<CompiledCache>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     ticker: Option<EpochTicker>,
     /// The threads guest code runs on, shared fairly between tenants.
@@ -65,9 +66,9 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
-    /// Builds the engine and linker. `compiled_cache` is a folder where
-    /// compiled plugins are kept between runs (`None` compiles every time).
-    pub fn new(compiled_cache: Option<PathBuf>) -> Result<Self, PluginError> {
+    /// Builds the engine and linker. `compiled_cache` keeps compiled
+    /// plugins between runs (`None` compiles every time).
+    pub fn new(compiled_cache: Option<CompiledCache>) -> Result<Self, PluginError> {
         // Several crates enable rustls with different crypto back ends;
         // without a process default, a plugin's first HTTPS request would
         // panic the host task. One that is already installed stays.

@@ -1,6 +1,6 @@
 //! Loading a plugin: read the file, check its sha256 against the operator's
-//! pin, compile it (or load the compiled code from the cache), link it, and
-//! ask it to `describe` itself.
+//! pin, compile it (or load the compiled code from the cache, see
+//! [`super::cache`]), link it, and ask it to `describe` itself.
 
 use super::bindings::ProviderPluginPre;
 use super::error::PluginError;
@@ -11,7 +11,6 @@ use super::{PluginHost, limits};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::Component;
 
 /// A compiled, linked provider component, shared by every provider instance
 /// that uses the same file.
@@ -57,37 +56,33 @@ impl Plugin {
 /// The deadline of `describe`, which must do no I/O.
 const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Compiles (or loads from the cache) at once, process-wide. One compile
+/// already keeps every core busy (wasmtime compiles functions in
+/// parallel); more at once only add memory — a cold start of many tenants
+/// sharing one plugin would otherwise compile it once per tenant, all at
+/// the same time. A load waiting here finds the code in the cache once
+/// the first one stored it.
+const MAX_CONCURRENT_COMPILES: usize = 2;
+
+/// The slots of [`MAX_CONCURRENT_COMPILES`].
+static COMPILE_SLOTS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_CONCURRENT_COMPILES);
+
 impl PluginHost {
     /// Loads the plugin at `path`, refusing it when `expected_sha256` is
     /// given and differs. A file already loaded (same digest) is shared.
+    /// Reading, hashing and compiling run on the blocking pool, never on
+    /// the async workers.
     pub async fn load(
         &self,
         path: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
-        let read_error = |source| PluginError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read_error)?.len();
-        if size > limits::MAX_PLUGIN_BYTES {
-            return Err(PluginError::TooLarge {
-                path: path.to_path_buf(),
-                size,
-                limit: limits::MAX_PLUGIN_BYTES,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(read_error)?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        if let Some(expected) = expected_sha256
-            && expected != sha256
-        {
-            return Err(PluginError::DigestMismatch {
-                path: path.to_path_buf(),
-                expected: expected.to_string(),
-                actual: sha256,
-            });
-        }
+        let file = path.to_path_buf();
+        let expected = expected_sha256.map(str::to_string);
+        let (bytes, digest) =
+            blocking(path, move || read_pinned(&file, expected.as_deref())).await??;
+        let sha256 = hex::encode(digest);
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
             return Ok(plugin.clone());
         }
@@ -95,9 +90,19 @@ impl PluginHost {
             path: path.to_path_buf(),
             reason,
         };
-        let component = self
-            .compile(&bytes, &sha256)
-            .map_err(|error| invalid(format!("{error:#}")))?;
+        let slot = COMPILE_SLOTS.acquire().await.expect("never closed");
+        // Another load of the same file may have finished while this one
+        // waited for its slot.
+        if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
+            return Ok(plugin.clone());
+        }
+        let (engine, cache) = (self.engine.clone(), self.compiled_cache.clone());
+        let component = blocking(path, move || {
+            let _slot = slot;
+            super::cache::compile(&engine, cache.as_ref(), &bytes, &digest)
+        })
+        .await?
+        .map_err(|error| invalid(format!("{error:#}")))?;
         let imports = component
             .component_type()
             .imports(&self.engine)
@@ -123,62 +128,74 @@ impl PluginHost {
             .insert(sha256, plugin.clone());
         Ok(plugin)
     }
-
-    /// Compiles a component, or loads it from the compiled-code cache. A
-    /// cache entry is named by the wasm's digest and the engine's
-    /// compatibility hash, and is used only when its own recorded digest
-    /// matches its contents, so a corrupted entry is recompiled, never run.
-    fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
-        let Some(cache) = &self.compiled_cache else {
-            return Component::new(&self.engine, bytes);
-        };
-        let engine_hash = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            self.engine
-                .precompile_compatibility_hash()
-                .hash(&mut hasher);
-            hasher.finish()
-        };
-        let entry = cache.join(format!("{sha256}-{engine_hash:016x}.cwasm"));
-        let check = entry.with_extension("sha256");
-        if let (Ok(compiled), Ok(recorded)) =
-            (std::fs::read(&entry), std::fs::read_to_string(&check))
-            && hex::encode(Sha256::digest(&compiled)) == recorded.trim()
-        {
-            // SAFETY: the bytes were written by `Component::serialize` of an
-            // engine with the same compatibility hash, and their digest
-            // matches the one recorded when they were written.
-            match unsafe { Component::deserialize(&self.engine, &compiled) } {
-                Ok(component) => return Ok(component),
-                Err(error) => {
-                    tracing::warn!(entry = %entry.display(), %error, "recompiling a plugin whose cached code does not load")
-                }
-            }
-        }
-        let component = Component::new(&self.engine, bytes)?;
-        if let Err(error) = store_compiled(&component, &entry, &check) {
-            tracing::warn!(entry = %entry.display(), %error, "cannot cache compiled plugin code");
-        }
-        Ok(component)
-    }
 }
 
-/// Writes a compiled component and its digest, each through a temporary
-/// file renamed into place, so a reader never sees half an entry.
-fn store_compiled(component: &Component, entry: &Path, check: &Path) -> anyhow::Result<()> {
-    let compiled = component
-        .serialize()
-        .map_err(|error| anyhow::anyhow!("{error:#}"))?;
-    let folder = entry.parent().expect("cache entries live in a folder");
-    std::fs::create_dir_all(folder)?;
-    let digest = hex::encode(Sha256::digest(&compiled));
-    for (path, contents) in [(entry, compiled.as_slice()), (check, digest.as_bytes())] {
-        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&temporary, contents)?;
-        std::fs::rename(&temporary, path)?;
+/// Runs blocking work of loading `path` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PluginError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| PluginError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("loading it failed: {error}"),
+        })
+}
+
+/// The file's bytes and sha256, refused when too large or when its digest
+/// is not the pinned one.
+fn read_pinned(
+    path: &Path,
+    expected_sha256: Option<&str>,
+) -> Result<(Vec<u8>, [u8; 32]), PluginError> {
+    let read_error = |source| PluginError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Non-blocking, so that opening a pipe does not wait for a writer; a
+    // pipe or a device has no size to check, and may never end.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(read_error)?
+    };
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(read_error(std::io::Error::other("not a regular file")));
     }
-    Ok(())
+    let too_large = |size| PluginError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit: limits::MAX_PLUGIN_BYTES,
+    };
+    if metadata.len() > limits::MAX_PLUGIN_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    // Read no more than the limit, should the file grow meanwhile.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, limits::MAX_PLUGIN_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(read_error)?;
+    if bytes.len() as u64 > limits::MAX_PLUGIN_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    if let Some(expected) = expected_sha256
+        && expected != hex::encode(digest)
+    {
+        return Err(PluginError::DigestMismatch {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            actual: hex::encode(digest),
+        });
+    }
+    Ok((bytes, digest))
 }
 
 async fn describe(
@@ -214,4 +231,32 @@ async fn describe(
         function: "describe",
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("plugin.wasm");
+        let name = std::ffi::CString::new(pipe.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        for path in [pipe.as_path(), Path::new("/dev/zero")] {
+            let error = read_pinned(path, None).unwrap_err();
+            assert!(error.to_string().contains("not a regular file"), "{error}");
+        }
+        let file = dir.path().join("real.wasm");
+        std::fs::write(&file, b"(component)").unwrap();
+        let (bytes, digest) = read_pinned(&file, None).unwrap();
+        assert_eq!(bytes, b"(component)");
+        let error = read_pinned(&file, Some("00")).unwrap_err();
+        assert!(
+            matches!(error, PluginError::DigestMismatch { .. }),
+            "{error}"
+        );
+        assert!(read_pinned(&file, Some(&hex::encode(digest))).is_ok());
+    }
 }

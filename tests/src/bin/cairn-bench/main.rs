@@ -7,7 +7,7 @@
 //! - `cairn plan` with nothing to change, N records, whole process.
 
 use anyhow::Context;
-use cairn::host::{PluginHost, ProviderInstance, ProviderSettings};
+use cairn::host::{CompiledCache, PluginHost, ProviderInstance, ProviderSettings};
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
@@ -537,7 +537,9 @@ async fn load_times() -> anyhow::Result<(Duration, Duration)> {
     let plugin = cairn_tests::plugin_path("dns_powerdns");
     let mut times = Vec::new();
     for _ in 0..2 {
-        let host = PluginHost::new(Some(cache.path().to_path_buf()))?;
+        let compiled =
+            CompiledCache::open(cache.path().join("compiled"), &cache.path().join("key"))?;
+        let host = PluginHost::new(Some(compiled))?;
         let started = Instant::now();
         host.load(&plugin, None).await?;
         times.push(started.elapsed());

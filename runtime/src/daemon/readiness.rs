@@ -1,0 +1,162 @@
+//! `GET /readyz`: whether the daemon is ready, and — to a caller with a
+//! token — which tenants do not run and why.
+//!
+//! Ready (200) means: every tenant has finished its first attempt to load
+//! its plugins, loaded or not ([`super::loading`]), and the state store
+//! answers. A tenant whose plugins failed to load does not make the daemon
+//! unready — the daemon serves the others, and tries that one again — but
+//! it is listed, with its error, to a caller who may see it: the operator's
+//! token lists every tenant, a tenant's token its own tenant only. Anyone
+//! else (no token, or a token that is no one's) gets the bare verdict, with
+//! no tenant name and no error text. With no token configured anywhere the
+//! API is open, and everyone sees everything.
+
+use super::auth::Access;
+use super::http::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::Ordering;
+
+/// A tenant whose plugins are not loaded, as `/readyz` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLoaded {
+    /// The tenant.
+    pub name: String,
+    /// Why its last attempt failed; `None` while the first one runs.
+    pub error: Option<String>,
+}
+
+/// The handler.
+pub async fn readyz(State(state): State<AppState>, access: Option<Access>) -> Response {
+    let store = state.health.read().expect("store health").clone();
+    let not_loaded: Vec<NotLoaded> = match &access {
+        None => Vec::new(),
+        Some(access) => state
+            .tenants
+            .iter()
+            .filter(|(name, _)| access.sees(name))
+            .filter_map(|(name, handle)| {
+                let status = handle.status.read().expect("tenant status");
+                (!status.loaded).then(|| NotLoaded {
+                    name: name.clone(),
+                    error: status.load_error.clone(),
+                })
+            })
+            .collect(),
+    };
+    report(
+        store.as_deref(),
+        state.ready.load(Ordering::Relaxed),
+        &not_loaded,
+        access.is_some(),
+    )
+    .into_response()
+}
+
+/// The answer: the status and the body. `not_loaded` holds the tenants the
+/// caller may see; `authorised` says whether it may see details at all.
+pub fn report(
+    store_error: Option<&str>,
+    ready: bool,
+    not_loaded: &[NotLoaded],
+    authorised: bool,
+) -> (StatusCode, String) {
+    let (status, mut body) = match (store_error, ready) {
+        (Some(error), _) if authorised => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: the state store is unreachable, nothing is applied until it answers: {error}\n"
+            ),
+        ),
+        (Some(_), _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the state store is unreachable\n".to_string(),
+        ),
+        (None, false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: tenants are loading their plugins\n".to_string(),
+        ),
+        (None, true) => (StatusCode::OK, "ready\n".to_string()),
+    };
+    if authorised && !not_loaded.is_empty() {
+        body.push_str("tenants not loaded:\n");
+        for tenant in not_loaded {
+            let why = tenant.error.as_deref().unwrap_or("loading");
+            body.push_str(&format!("{}: {why}\n", tenant.name));
+        }
+    }
+    (status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_go_only_to_callers_who_may_see_them() {
+        let broken = [
+            NotLoaded {
+                name: "bad".into(),
+                error: Some("plugin refused: sha256 mismatch".into()),
+            },
+            NotLoaded {
+                name: "slow".into(),
+                error: None,
+            },
+        ];
+        // (store error, ready, authorised) → status, whole body.
+        let cases: [(Option<&str>, bool, bool, StatusCode, &str); 6] = [
+            (None, true, false, StatusCode::OK, "ready\n"),
+            (
+                None,
+                true,
+                true,
+                StatusCode::OK,
+                "ready\ntenants not loaded:\nbad: plugin refused: sha256 mismatch\nslow: loading\n",
+            ),
+            (
+                None,
+                false,
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: tenants are loading their plugins\n",
+            ),
+            (
+                None,
+                false,
+                true,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: tenants are loading their plugins\ntenants not loaded:\nbad: plugin refused: sha256 mismatch\nslow: loading\n",
+            ),
+            (
+                Some("db.internal:5432 refused"),
+                true,
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the state store is unreachable\n",
+            ),
+            (
+                Some("db.internal:5432 refused"),
+                true,
+                true,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the state store is unreachable, nothing is applied until it answers: db.internal:5432 refused\ntenants not loaded:\nbad: plugin refused: sha256 mismatch\nslow: loading\n",
+            ),
+        ];
+        for (store, ready, authorised, status, body) in cases {
+            // The handler gives an anonymous caller no tenant at all; the
+            // report must not need that to stay quiet.
+            let answer = report(store, ready, &broken, authorised);
+            assert_eq!(
+                answer,
+                (status, body.to_string()),
+                "{store:?} {ready} {authorised}"
+            );
+        }
+        assert_eq!(
+            report(None, true, &[], true),
+            (StatusCode::OK, "ready\n".to_string())
+        );
+    }
+}
