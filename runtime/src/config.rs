@@ -143,6 +143,7 @@ struct RawQuotas {
     resources: Option<usize>,
     repository_files: Option<usize>,
     repository_bytes: Option<String>,
+    manifest_bytes: Option<String>,
     plan_changes: Option<usize>,
     plugin_memory: Option<String>,
 }
@@ -161,6 +162,11 @@ impl RawQuotas {
                 "repository_bytes",
                 self.repository_bytes,
                 defaults.repository_bytes,
+            )?,
+            manifest_bytes: size(
+                "manifest_bytes",
+                self.manifest_bytes,
+                defaults.manifest_bytes,
             )?,
             plan_changes: self.plan_changes.unwrap_or(defaults.plan_changes),
             plugin_memory: size("plugin_memory", self.plugin_memory, defaults.plugin_memory)?,
@@ -865,10 +871,11 @@ mod tests {
         assert!(allowed.tenant(None).unwrap().allow_adopt);
         let limited = parse(
             "",
-            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10",
+            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10\nmanifest_bytes = \"2KiB\"",
         );
         let quotas = &limited.tenant(None).unwrap().quotas;
         assert_eq!((quotas.repository_bytes, quotas.resources), (1 << 20, 10));
+        assert_eq!(quotas.manifest_bytes, 2 << 10);
         let error = Config::parse(
             Path::new("cairn.toml"),
             "[tenants.a]\nrepo = \"a.git\"\n[tenants.a.quotas]\nfiles = 3\n",

@@ -2,6 +2,12 @@
 //! plans may use. They are the operator's (`[tenants.NAME.quotas]`);
 //! exceeding one stops that tenant's run with an error naming the quota,
 //! recorded and alerted like any failed run, and no other tenant notices.
+//!
+//! Each is checked before the work it bounds: files and bytes from the
+//! tree and the objects' headers before a blob is read, resources by
+//! counting every file's tokens before any file is parsed
+//! ([`crate::model::count`]), manifest bytes before any manifest is
+//! parsed, changes before anything is applied.
 
 /// Resources one commit may declare unless the operator says otherwise:
 /// ten times the largest repositories the benchmarks load.
@@ -14,6 +20,15 @@ pub const DEFAULT_REPOSITORY_FILES: usize = 50_000;
 
 /// Bytes of resource files and manifests one commit may make Cairn read.
 pub const DEFAULT_REPOSITORY_BYTES: u64 = 256 << 20;
+
+/// Bytes of the manifests a commit's resources name, each file counted
+/// once however many resources name it. A manifest is parsed into JSON
+/// that travels to the plugin's `validate` inside every resource naming it,
+/// and the plugin parses it again at several times its size: 32 MiB is what
+/// a provider at the largest default memory (`plugin_memory`, 256 MiB) can
+/// take in, where the Kubernetes provider's own test manifests are a few
+/// KiB.
+pub const DEFAULT_MANIFEST_BYTES: u64 = 32 << 20;
 
 /// Changes one plan may hold: a larger one is almost certainly a mistake
 /// (a renamed zone, a bulk import) and is better split.
@@ -31,6 +46,8 @@ pub struct Quotas {
     pub repository_files: usize,
     /// Bytes of resource files and manifests read per commit.
     pub repository_bytes: u64,
+    /// Bytes of the manifests resources name per commit, each counted once.
+    pub manifest_bytes: u64,
     /// Changes per plan.
     pub plan_changes: usize,
     /// The most `memory` any of the tenant's providers may be configured
@@ -45,6 +62,7 @@ impl Default for Quotas {
             resources: DEFAULT_RESOURCES,
             repository_files: DEFAULT_REPOSITORY_FILES,
             repository_bytes: DEFAULT_REPOSITORY_BYTES,
+            manifest_bytes: DEFAULT_MANIFEST_BYTES,
             plan_changes: DEFAULT_PLAN_CHANGES,
             plugin_memory: DEFAULT_PLUGIN_MEMORY,
         }
@@ -54,7 +72,8 @@ impl Default for Quotas {
 /// A quota a commit or a plan went over.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "quota exceeded: {what} is {actual}, more than `quotas.{key} = {limit}` allows. Nothing was applied; make the commit smaller, or ask the operator to raise the quota in [tenants.NAME.quotas]"
+    "quota exceeded: {what} is {actual}, more than `quotas.{key} = {limit}` allows{}. Nothing was applied; make the commit smaller or split it over several tenants, or ask the operator to raise `quotas.{key}` in [tenants.NAME.quotas]",
+    at_suffix(.at)
 )]
 pub struct QuotaExceeded {
     /// The quota's key in `[tenants.NAME.quotas]`.
@@ -65,6 +84,15 @@ pub struct QuotaExceeded {
     pub actual: u64,
     /// The quota.
     pub limit: u64,
+    /// Where the count went over, when it is a place in the commit
+    /// (`zones/big.toml:1:300013`).
+    pub at: Option<String>,
+}
+
+fn at_suffix(at: &Option<String>) -> String {
+    at.as_ref()
+        .map(|at| format!(" (it went over at {at})"))
+        .unwrap_or_default()
 }
 
 impl QuotaExceeded {
@@ -76,9 +104,16 @@ impl QuotaExceeded {
                 what: what.to_string(),
                 actual,
                 limit,
+                at: None,
             })
         } else {
             Ok(())
         }
+    }
+
+    /// The same, saying where the count went over.
+    pub fn at(mut self, at: impl std::fmt::Display) -> Self {
+        self.at = Some(at.to_string());
+        self
     }
 }

@@ -11,6 +11,7 @@ use super::diagnostic::Location;
 use super::load::{self, KnownFiles, Outcome};
 use super::{Address, DesiredState, Lifecycle, LoadError};
 use crate::host::ProviderInstance;
+use crate::quota::Quotas;
 use crate::source::{Snapshot, Source};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -99,23 +100,25 @@ impl ModelCache {
     /// Loads the desired state of `snapshot`, whose files the cache knew
     /// may be unread. When a problem involves such a file, the commit is
     /// read again in full from `source` so that every diagnostic shows its
-    /// text. The cache then holds exactly the commit's files.
+    /// text. The cache then holds exactly the commit's files. The commit
+    /// must stay within the tenant's `quotas`.
     #[tracing::instrument(level = "debug", skip_all, fields(files = snapshot.files.len()))]
     pub async fn load(
         &self,
         snapshot: &Snapshot,
         source: &Source,
         providers: &BTreeMap<String, Arc<ProviderInstance>>,
+        quotas: &Quotas,
     ) -> Result<DesiredState, LoadError> {
         let known = self.known();
-        let (loaded, read) = match load::load_files(snapshot, providers, &known).await? {
+        let (loaded, read) = match load::load_files(snapshot, providers, &known, quotas).await? {
             Outcome::Loaded(loaded) => {
                 let read = snapshot.files.iter().filter(|f| f.text.is_some()).count();
                 (loaded, read)
             }
             Outcome::NeedsEveryText => {
                 let full = source.snapshot_at(&snapshot.commit.id).await?;
-                match load::load_files(&full, providers, &KnownFiles::new()).await? {
+                match load::load_files(&full, providers, &KnownFiles::new(), quotas).await? {
                     Outcome::Loaded(loaded) => (loaded, full.files.len()),
                     Outcome::NeedsEveryText => return Err(LoadError::Unread),
                 }

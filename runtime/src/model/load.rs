@@ -2,15 +2,21 @@
 //! the providers validate its resources (one batched call per provider),
 //! then check what spans files — duplicate addresses, `depends_on` targets,
 //! cycles. A file whose blob the model cache knows skips the first two.
+//!
+//! Before the first step, every file's resources are counted from its
+//! tokens ([`super::count`]) and the commit is refused over
+//! `quotas.resources`; before the second, the manifests resources name are
+//! sized against `quotas.manifest_bytes`, then read once each. So the work
+//! a commit can cause is bounded before it is done.
 
 use super::cache::FileResource;
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
-use super::files;
 use super::parse::{self, RawResource};
-use super::{DesiredResource, DesiredState, LoadError, graph};
+use super::{DesiredResource, DesiredState, LoadError, count, files, graph};
 use crate::host::ProviderInstance;
-use crate::host::types::Severity;
+use crate::host::types::{Severity, Validation};
 use crate::model::Address;
+use crate::quota::{QuotaExceeded, Quotas};
 use crate::source::Snapshot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -36,12 +42,15 @@ pub(super) enum Outcome {
     NeedsEveryText,
 }
 
-/// Loads `snapshot`, taking the resources of files not read from `known`.
+/// Loads `snapshot`, taking the resources of files not read from `known`,
+/// within `quotas`.
 pub(super) async fn load_files(
     snapshot: &Snapshot,
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
     known: &KnownFiles,
+    quotas: &Quotas,
 ) -> Result<Outcome, LoadError> {
+    check_resources(snapshot, known, quotas.resources)?;
     let mut problems: Vec<SourceDiagnostic> = Vec::new();
     let mut texts: Vec<Option<FileText>> = Vec::with_capacity(snapshot.files.len());
     let mut raw: Vec<(usize, RawResource)> = Vec::new();
@@ -76,7 +85,8 @@ pub(super) async fn load_files(
     });
     // Resources naming manifests get their documents; one whose manifests
     // have a problem is not validated (its problems are already reported).
-    raw.retain_mut(|(index, resource)| {
+    let mut naming: Vec<(usize, &mut RawResource, Vec<String>)> = Vec::new();
+    for (position, (index, resource)) in raw.iter_mut().enumerate() {
         let fields = files::file_fields(
             &providers[&resource.provider.0]
                 .info()
@@ -84,18 +94,33 @@ pub(super) async fn load_files(
                 .expect("unknown types were removed")
                 .schema,
         );
-        if fields.is_empty() {
-            return true;
+        if !fields.is_empty() {
+            // What it declares depends on files other than its own.
+            uncacheable.insert(*index);
+            naming.push((position, resource, fields));
         }
-        // What it declares depends on files other than its own.
-        uncacheable.insert(*index);
-        match files::expand(resource, &fields, &snapshot.manifests) {
-            Ok(()) => true,
-            Err(mut errors) => {
-                problems.append(&mut errors);
-                false
-            }
+    }
+    let (positions, mut naming): (Vec<usize>, Vec<(&mut RawResource, Vec<String>)>) = naming
+        .into_iter()
+        .map(|(position, resource, fields)| (position, (resource, fields)))
+        .unzip();
+    let expanded = files::expand(
+        &mut naming,
+        &snapshot.manifests,
+        quotas.manifest_bytes,
+        snapshot.commit.short_id(),
+    )?;
+    let mut invalid: HashSet<usize> = HashSet::new();
+    for (position, mut errors) in positions.into_iter().zip(expanded) {
+        if !errors.is_empty() {
+            problems.append(&mut errors);
+            invalid.insert(position);
         }
+    }
+    let mut position = 0;
+    raw.retain(|_| {
+        position += 1;
+        !invalid.contains(&(position - 1))
     });
     let (validated, warnings) = validate(&raw, providers, &mut problems, &mut uncacheable).await?;
 
@@ -196,7 +221,9 @@ fn unknown_type(
 }
 
 /// Validates `raw` with one batched call per provider: the canonical spec
-/// of each resource (`None` when it has an error), and the warnings.
+/// of each resource (`None` when it has an error), and the warnings. A
+/// provider whose batch could not fit in its memory is not called: the
+/// resource that goes over is a problem.
 async fn validate(
     raw: &[(usize, RawResource)],
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
@@ -211,19 +238,29 @@ async fn validate(
             .push(index);
     }
     let calls = by_provider.iter().map(|(name, indexes)| {
-        let batch: Vec<(String, serde_json::Value)> = indexes
-            .iter()
-            .map(|&i| (raw[i].1.type_name.0.clone(), raw[i].1.spec.clone()))
-            .collect();
         let provider = providers[*name].clone();
-        async move { provider.validate(&batch).await }
+        let batch = batch(raw, indexes, &provider);
+        async move {
+            match batch {
+                Ok(batch) => provider.validate_json(batch).await.map(Ok),
+                Err(problem) => Ok(Err(problem)),
+            }
+        }
     });
     let results = futures::future::join_all(calls).await;
 
     let mut canonical: Vec<Option<serde_json::Value>> = vec![None; raw.len()];
     let mut warnings = Vec::new();
     for ((_, indexes), result) in by_provider.iter().zip(results) {
-        for (&index, validation) in indexes.iter().zip(result?) {
+        let validations: Vec<Validation> = match result? {
+            Ok(validations) => validations,
+            Err(problem) => {
+                problems.push(*problem);
+                uncacheable.extend(indexes.iter().map(|&index| raw[index].0));
+                continue;
+            }
+        };
+        for (&index, validation) in indexes.iter().zip(validations) {
             let (file, resource) = &raw[index];
             let mut has_error = false;
             for diagnostic in validation.diagnostics {
@@ -272,6 +309,101 @@ async fn validate(
         }
     }
     Ok((canonical, warnings))
+}
+
+/// The JSON text of `indexes`' specs for one `validate` call of
+/// `provider`, or, when they come to more than its memory can hold (the
+/// call's arguments are copied into it whole, so such a call could only
+/// fail), the problem at the resource that goes over: nothing more is
+/// written out than that memory's worth.
+fn batch(
+    raw: &[(usize, RawResource)],
+    indexes: &[usize],
+    provider: &ProviderInstance,
+) -> Result<Vec<(String, String)>, Box<SourceDiagnostic>> {
+    let memory = provider.memory_bytes();
+    let mut batch = Vec::with_capacity(indexes.len());
+    let mut bytes: u64 = 0;
+    for &index in indexes {
+        let resource = &raw[index].1;
+        let spec = resource.spec_json();
+        bytes += (resource.type_name.0.len() + spec.len()) as u64;
+        if bytes > memory {
+            let span = resource
+                .manifests
+                .first()
+                .map_or(resource.span.clone(), |(field, _)| resource.span_of(field));
+            return Err(Box::new(
+                SourceDiagnostic::new(
+                    &resource.file,
+                    span,
+                    format!(
+                        "the resources of provider `{}` up to this one come to {} MiB of JSON for `validate`, more than its memory of {} MiB can hold",
+                        resource.provider.0,
+                        bytes >> 20,
+                        memory >> 20
+                    ),
+                )
+                .with_help(format!(
+                    "each resource carries the documents of every manifest it names: name each manifest from fewer resources, or ask the operator to raise `memory` in [tenants.NAME.providers.{}]",
+                    resource.provider.0
+                )),
+            ));
+        }
+        batch.push((resource.type_name.0.clone(), spec));
+    }
+    Ok(batch)
+}
+
+/// Counts the resources of every file of `snapshot` (from its tokens, or
+/// from `known` for a file not read) before any is parsed: more than
+/// `limit` is the quota's error, saying where the count went over.
+fn check_resources(
+    snapshot: &Snapshot,
+    known: &KnownFiles,
+    limit: usize,
+) -> Result<(), QuotaExceeded> {
+    let mut total: usize = 0;
+    let mut over: Option<String> = None;
+    for file in &snapshot.files {
+        match &file.text {
+            Some(text) => {
+                let mut offset_over = None;
+                count::count(text, |offset| {
+                    total += 1;
+                    if Some(total) == limit.checked_add(1) {
+                        offset_over = Some(offset);
+                    }
+                });
+                if let Some(offset) = offset_over {
+                    let (line, column) = super::line_column(text, offset);
+                    over = Some(format!("{}:{line}:{column}", file.path));
+                }
+            }
+            // A file neither read nor known makes the load start again
+            // with every text; it counts for nothing here.
+            None => {
+                let resources = known.get(&file.blob).map_or(&[][..], |r| r.as_slice());
+                if total <= limit && total + resources.len() > limit {
+                    over = Some(resources[limit - total].origin.to_string());
+                }
+                total += resources.len();
+            }
+        }
+    }
+    let exceeded = QuotaExceeded::check(
+        "resources",
+        &format!(
+            "the number of resources at commit {}",
+            snapshot.commit.short_id()
+        ),
+        total as u64,
+        limit as u64,
+    );
+    match (exceeded, over) {
+        (Err(exceeded), Some(at)) => Err(exceeded.at(at)),
+        (result, _) => result,
+    }
 }
 
 /// A validated resource with its address from the identity fields.
@@ -491,5 +623,89 @@ mod tests {
             similar_address("dns/zone/Example.org", known.iter()).as_deref(),
             Some("dns/zone/example.org.")
         );
+    }
+
+    fn snapshot(files: &[(&str, Option<&str>)]) -> Snapshot {
+        Snapshot {
+            commit: crate::source::CommitInfo {
+                id: "0123456789abcdef".into(),
+                author: "Ada <ada@example.org>".into(),
+                summary: "zones".into(),
+                time: 0,
+            },
+            files: files
+                .iter()
+                .map(|(path, text)| crate::source::SourceFile {
+                    path: path.to_string(),
+                    blob: format!("blob of {path}"),
+                    text: text.map(str::to_string),
+                })
+                .collect(),
+            manifests: BTreeMap::new(),
+        }
+    }
+
+    fn quotas(resources: usize) -> Quotas {
+        Quotas {
+            resources,
+            ..Quotas::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn resources_over_the_quota_stop_the_load_before_any_file_is_parsed() {
+        // Four resources, then a syntax error the parser would report, and
+        // no providers at all: the count comes first.
+        let first = "[[dns.zone]]\nname = \"a.\"\n[[dns.zone]]\nname = \"b.\"\n";
+        let second = "dns.zone = [{ name = \"c.\" }, { name = \"d.\" }]\nbroken = \n";
+        let snapshot = snapshot(&[("a.toml", Some(first)), ("b.toml", Some(second))]);
+        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &quotas(3)).await;
+        let Err(LoadError::Quota(error)) = outcome else {
+            panic!("not the quota's error");
+        };
+        assert_eq!((error.key, error.actual, error.limit), ("resources", 4, 3));
+        let message = error.to_string();
+        assert!(
+            message.starts_with("quota exceeded: the number of resources at commit 0123456789ab is 4, more than `quotas.resources = 3` allows (it went over at b.toml:1:30)."),
+            "{message}"
+        );
+        assert!(message.contains("raise `quotas.resources`"), "{message}");
+
+        // At the quota, the files are parsed (and the syntax error found).
+        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &quotas(4)).await;
+        let Err(LoadError::Invalid(invalid)) = outcome else {
+            panic!("not parsed");
+        };
+        assert!(invalid.diagnostics[0].message.contains("invalid TOML"));
+    }
+
+    #[test]
+    fn resources_of_files_the_cache_knows_count_too() {
+        let resource = |name: &str, line: usize| FileResource {
+            address: Address::parse(&format!("dns/zone/{name}")).unwrap(),
+            spec: serde_json::json!({"name": name}),
+            lifecycle: Default::default(),
+            depends_on: Vec::new(),
+            span: 0..1,
+            identity_span: 0..1,
+            origin: crate::model::diagnostic::Location {
+                file: "known.toml".into(),
+                line,
+                column: 1,
+            },
+        };
+        let snapshot = snapshot(&[
+            ("a.toml", Some("[[dns.zone]]\nname = \"a.\"\n")),
+            ("known.toml", None),
+        ]);
+        let known: KnownFiles = [(
+            "blob of known.toml".to_string(),
+            Arc::new(vec![resource("b.", 1), resource("c.", 4)]),
+        )]
+        .into();
+        assert!(check_resources(&snapshot, &known, 3).is_ok());
+        let error = check_resources(&snapshot, &known, 2).unwrap_err();
+        assert_eq!(error.actual, 3);
+        assert_eq!(error.at.as_deref(), Some("known.toml:4:1"));
     }
 }
