@@ -141,6 +141,7 @@ struct RawTenant {
 #[serde(deny_unknown_fields)]
 struct RawQuotas {
     resources: Option<usize>,
+    values: Option<usize>,
     repository_files: Option<usize>,
     repository_bytes: Option<String>,
     manifest_bytes: Option<String>,
@@ -157,6 +158,7 @@ impl RawQuotas {
         };
         Ok(Quotas {
             resources: self.resources.unwrap_or(defaults.resources),
+            values: self.values.unwrap_or(defaults.values),
             repository_files: self.repository_files.unwrap_or(defaults.repository_files),
             repository_bytes: size(
                 "repository_bytes",
@@ -871,11 +873,11 @@ mod tests {
         assert!(allowed.tenant(None).unwrap().allow_adopt);
         let limited = parse(
             "",
-            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10\nmanifest_bytes = \"2KiB\"",
+            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10\nmanifest_bytes = \"2KiB\"\nvalues = 99",
         );
         let quotas = &limited.tenant(None).unwrap().quotas;
         assert_eq!((quotas.repository_bytes, quotas.resources), (1 << 20, 10));
-        assert_eq!(quotas.manifest_bytes, 2 << 10);
+        assert_eq!((quotas.manifest_bytes, quotas.values), (2 << 10, 99));
         let error = Config::parse(
             Path::new("cairn.toml"),
             "[tenants.a]\nrepo = \"a.git\"\n[tenants.a.quotas]\nfiles = 3\n",

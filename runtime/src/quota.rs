@@ -4,14 +4,23 @@
 //! recorded and alerted like any failed run, and no other tenant notices.
 //!
 //! Each is checked before the work it bounds: files and bytes from the
-//! tree and the objects' headers before a blob is read, resources by
-//! counting every file's tokens before any file is parsed
+//! tree and the objects' headers before a blob is read, resources and
+//! values by counting every file's tokens before any file is parsed
 //! ([`crate::model::count`]), manifest bytes before any manifest is
 //! parsed, changes before anything is applied.
 
 /// Resources one commit may declare unless the operator says otherwise:
 /// ten times the largest repositories the benchmarks load.
 pub const DEFAULT_RESOURCES: usize = 100_000;
+
+/// TOML values (table headers, keys' values, array entries, inline tables)
+/// one commit's resource files may hold: ten for each of
+/// [`DEFAULT_RESOURCES`]. Memory follows values more than resources — one
+/// resource may hold a million-entry array in a 4 MiB file — and a load
+/// peaks at about 280 bytes per value (a million small integers in one
+/// file: 275 MiB), so this bounds a load near the resources quota's own
+/// peak.
+pub const DEFAULT_VALUES: usize = 1_000_000;
 
 /// Files below the tenant's folder one commit may hold: the tree is walked
 /// whole on every new commit, so a repository of a million files would
@@ -42,6 +51,8 @@ pub const DEFAULT_PLUGIN_MEMORY: u64 = 256 << 20;
 pub struct Quotas {
     /// Resources per commit.
     pub resources: usize,
+    /// TOML values in the resource files per commit.
+    pub values: usize,
     /// Files below the tenant's folder per commit.
     pub repository_files: usize,
     /// Bytes of resource files and manifests read per commit.
@@ -60,6 +71,7 @@ impl Default for Quotas {
     fn default() -> Self {
         Self {
             resources: DEFAULT_RESOURCES,
+            values: DEFAULT_VALUES,
             repository_files: DEFAULT_REPOSITORY_FILES,
             repository_bytes: DEFAULT_REPOSITORY_BYTES,
             manifest_bytes: DEFAULT_MANIFEST_BYTES,

@@ -1,9 +1,9 @@
 //! A tenant's input is bounded before the work happens: a commit declaring
-//! far more resources than its quota is refused with the quota's error
-//! while its files are counted, before they are parsed or sent to a plugin,
-//! and the command's memory stays small; manifests named by many resources
-//! are read and parsed once, and their bytes count once toward
-//! `quotas.manifest_bytes`.
+//! far more resources (or TOML values) than its quota is refused with the
+//! quota's error while its files are counted, before they are parsed or
+//! sent to a plugin, and the command's memory stays small; manifests named
+//! by many resources are read and parsed once, and their bytes count once
+//! toward `quotas.manifest_bytes`.
 //!
 //! Each test prints the peak resident memory of the `cairn` process it
 //! measures; the README quotes them.
@@ -15,14 +15,15 @@ use std::fmt::Write as _;
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
 /// The peak memory the command may reach while refusing a million
-/// resources: a few times what it takes to read the commit's 30 MB of text.
-/// (Before resources were counted while files are read, the same command
-/// reached 2.27 GB and ended with the plugin's memory error.)
+/// resources (or twenty million values): a few times what it takes to read
+/// the commit's 30 MB (40 MB) of text. (Before files were counted before
+/// they are parsed, the same commands reached 2,287 MiB (3,800 MiB) and
+/// ended with the plugin's memory error.)
 const MILLION_RESOURCES_PEAK: u64 = 256 << 20;
 
 /// The peak memory the command may reach while validating eight resources
 /// that each name the same three manifests of 3.9 MiB. (Before manifests
-/// were parsed once and shared, it reached 1,084 MiB.)
+/// were parsed once and shared, it reached 2,493 MiB.)
 const SHARED_MANIFESTS_PEAK: u64 = 384 << 20;
 
 /// `[[dns.zone]]` tables, `count` of them from `first`, one per header.
@@ -93,7 +94,38 @@ fn a_million_resources_stop_at_the_quota_with_bounded_memory() {
         peak >> 20
     );
 
-    // At the quota exactly, the commit is read, validated and planned.
+    // Ten resources, each with an array of two million entries (4 MB a
+    // file): within the resources quota, but not the values one.
+    for file in 0..10 {
+        ws.repo.write(
+            &format!("zones/{file:02}.toml"),
+            &format!(
+                "[[dns.zone]]\nname = \"a{file}.example.\"\nx = [{}]\n",
+                "1,".repeat(1_999_997)
+            ),
+        );
+    }
+    ws.repo
+        .commit("ten resources of two million values", AUTHOR);
+    let (output, peak) = ws.cairn_peak_memory(&["plan"]);
+    eprintln!(
+        "cairn plan of 20,000,000 values in ten resources: peak memory {} MiB",
+        peak >> 20
+    );
+    output
+        .expect_code(1)
+        .expect_contains("quota exceeded: the number of TOML values in the resource files")
+        .expect_contains("is 20000000, more than `quotas.values = 1000000` allows")
+        .expect_contains("zones/00.toml:3:")
+        .expect_contains("raise `quotas.values`");
+    assert!(
+        peak < MILLION_RESOURCES_PEAK,
+        "cairn plan reached {} MiB refusing twenty million values",
+        peak >> 20
+    );
+
+    // At the quota exactly, the commit is read and validated.
+    ws.repo.write("zones/00.toml", &zones(0, 100_000));
     for file in 1..10 {
         ws.repo.remove(&format!("zones/{file:02}.toml"));
     }
@@ -172,7 +204,7 @@ fn manifests_named_by_many_resources_count_once_toward_their_quota() {
     for file in 0..3 {
         ws.repo.write(
             &format!("cluster/manifests/{file}.yaml"),
-            &manifest(&format!("f{file}"), 8, 512 << 10),
+            &manifest(&format!("f{file}"), 64, 512 << 10),
         );
     }
     ws.repo.write("cluster/sets.toml", &eight_sets());

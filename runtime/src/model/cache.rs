@@ -23,7 +23,17 @@ use std::sync::{Arc, Mutex};
 
 /// Changes whenever [`FileResource`] or the parsing rules change, so that
 /// a cache written by another version is ignored rather than misread.
-const CACHE_FORMAT: &str = concat!("1/", env!("CARGO_PKG_VERSION"));
+const CACHE_FORMAT: &str = concat!("2/", env!("CARGO_PKG_VERSION"));
+
+/// What the cache keeps of one file.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CachedFile {
+    /// The values of its text (see [`super::count`]): a file served from
+    /// the cache counts toward `quotas.values` as if it were read.
+    pub(super) values: usize,
+    /// Its validated resources.
+    pub(super) resources: Vec<FileResource>,
+}
 
 /// A validated resource as its file declares it, before the checks across
 /// files: what the cache keeps per file.
@@ -159,11 +169,11 @@ impl ModelCache {
         let Ok(bytes) = std::fs::read(path) else {
             return KnownFiles::new();
         };
-        match serde_json::from_slice::<Stored<String, HashMap<String, Vec<FileResource>>>>(&bytes) {
+        match serde_json::from_slice::<Stored<String, HashMap<String, CachedFile>>>(&bytes) {
             Ok(stored) if stored.fingerprint == self.fingerprint => stored
                 .files
                 .into_iter()
-                .map(|(blob, resources)| (blob, Arc::new(resources)))
+                .map(|(blob, file)| (blob, Arc::new(file)))
                 .collect(),
             Ok(_) => KnownFiles::new(),
             Err(error) => {
@@ -204,7 +214,7 @@ fn write_atomically(path: &Path, fingerprint: &str, files: &KnownFiles) -> std::
         fingerprint,
         files: files
             .iter()
-            .map(|(blob, resources)| (blob, resources.as_slice()))
+            .map(|(blob, file)| (blob, file.as_ref()))
             .collect::<HashMap<_, _>>(),
     };
     let bytes = serde_json::to_vec(&stored)?;

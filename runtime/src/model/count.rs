@@ -33,6 +33,15 @@ pub struct Counts {
     pub values: usize,
 }
 
+/// What [`count`] reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A resource starts.
+    Resource,
+    /// A value starts (a resource is a value too, reported after it).
+    Value,
+}
+
 /// An open bracket.
 #[derive(Debug, Clone, Copy)]
 enum Open {
@@ -66,9 +75,9 @@ enum State {
     After,
 }
 
-/// Counts the resources and values of `text`, calling `on_resource` with
-/// the byte offset where each resource starts, in order.
-pub fn count(text: &str, mut on_resource: impl FnMut(usize)) -> Counts {
+/// Counts the resources and values of `text`, calling `on` with each and
+/// the byte offset where it starts, in order.
+pub fn count(text: &str, mut on: impl FnMut(Item, usize)) -> Counts {
     let source = Source::new(text);
     let mut tokens = source.lex().peekable();
     let mut counts = Counts::default();
@@ -113,11 +122,12 @@ pub fn count(text: &str, mut on_resource: impl FnMut(usize)) -> Counts {
                     if array {
                         tokens.next_if(|next| next.kind() == TokenKind::RightSquareBracket);
                     }
-                    counts.values += 1;
                     if array && keys == 2 {
                         counts.resources += 1;
-                        on_resource(start);
+                        on(Item::Resource, start);
                     }
+                    counts.values += 1;
+                    on(Item::Value, start);
                     table = if array { None } else { Some(keys) };
                     State::After
                 }
@@ -154,11 +164,13 @@ pub fn count(text: &str, mut on_resource: impl FnMut(usize)) -> Counts {
                     open.pop();
                     State::After
                 } else {
-                    counts.values += 1;
+                    let start = token.span().start();
                     if let Some(Open::Array(Some(2))) = open.last() {
                         counts.resources += 1;
-                        on_resource(token.span().start());
+                        on(Item::Resource, start);
                     }
+                    counts.values += 1;
+                    on(Item::Value, start);
                     match kind {
                         TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket
                             if open.len() >= MAX_NESTING =>
@@ -217,7 +229,11 @@ mod tests {
     /// the parser's; `valid` says whether the parser accepts the file.
     fn counted(text: &str, valid: bool) -> (Counts, Vec<usize>) {
         let mut offsets = Vec::new();
-        let counts = count(text, |offset| offsets.push(offset));
+        let counts = count(text, |item, offset| {
+            if item == Item::Resource {
+                offsets.push(offset);
+            }
+        });
         assert_eq!(counts.resources, offsets.len());
         match parse_file(&FileText::new("a.toml", text.to_string())) {
             Ok(resources) => {
@@ -286,7 +302,10 @@ mod tests {
         text.push_str("]\n");
         let mut hundredth = None;
         let mut seen = 0;
-        let counts = count(&text, |offset| {
+        let counts = count(&text, |item, offset| {
+            if item == Item::Value {
+                return;
+            }
             seen += 1;
             if seen == 100 {
                 hundredth = Some(offset);
@@ -303,7 +322,7 @@ mod tests {
             "[".repeat(10_000),
             "]".repeat(10_000)
         );
-        assert_eq!(count(&text, |_| {}).resources, 1);
+        assert_eq!(count(&text, |_, _| {}).resources, 1);
         assert!(parse_file(&FileText::new("a.toml", text)).is_err());
     }
 }

@@ -9,7 +9,7 @@
 //! sized against `quotas.manifest_bytes`, then read once each. So the work
 //! a commit can cause is bounded before it is done.
 
-use super::cache::FileResource;
+use super::cache::{CachedFile, FileResource};
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
 use super::parse::{self, RawResource};
 use super::{DesiredResource, DesiredState, LoadError, count, files, graph};
@@ -21,16 +21,16 @@ use crate::source::Snapshot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-/// Validated resources by blob id, from earlier loads.
-pub(super) type KnownFiles = HashMap<String, Arc<Vec<FileResource>>>;
+/// Validated files by blob id, from earlier loads.
+pub(super) type KnownFiles = HashMap<String, Arc<CachedFile>>;
 
 /// A loaded commit and what the cache may keep of it.
 pub(super) struct Loaded {
     /// The desired state.
     pub state: DesiredState,
-    /// Blob id → resources, for every file read and validated here without
-    /// a problem or a warning (a warning is shown again on every load).
-    pub fresh: Vec<(String, Arc<Vec<FileResource>>)>,
+    /// Blob id → file, for every file read and validated here without a
+    /// problem or a warning (a warning is shown again on every load).
+    pub fresh: Vec<(String, Arc<CachedFile>)>,
 }
 
 /// How loading ended when nothing was wrong with the files.
@@ -50,7 +50,7 @@ pub(super) async fn load_files(
     known: &KnownFiles,
     quotas: &Quotas,
 ) -> Result<Outcome, LoadError> {
-    check_resources(snapshot, known, quotas.resources)?;
+    let values = check_counts(snapshot, known, quotas)?;
     let mut problems: Vec<SourceDiagnostic> = Vec::new();
     let mut texts: Vec<Option<FileText>> = Vec::with_capacity(snapshot.files.len());
     let mut raw: Vec<(usize, RawResource)> = Vec::new();
@@ -136,24 +136,27 @@ pub(super) async fn load_files(
             }
         }
     }
-    let mut per_file: Vec<Arc<Vec<FileResource>>> = Vec::with_capacity(snapshot.files.len());
+    let mut per_file: Vec<Arc<CachedFile>> = Vec::with_capacity(snapshot.files.len());
     let mut fresh = Vec::new();
     for (index, (file, resources)) in snapshot.files.iter().zip(fresh_by_file).enumerate() {
         if file.text.is_none() {
             per_file.push(known[&file.blob].clone());
         } else {
-            let resources = Arc::new(resources);
+            let cached = Arc::new(CachedFile {
+                values: values[index],
+                resources,
+            });
             if !uncacheable.contains(&index) {
-                fresh.push((file.blob.clone(), resources.clone()));
+                fresh.push((file.blob.clone(), cached.clone()));
             }
-            per_file.push(resources);
+            per_file.push(cached);
         }
     }
 
     let entries: Vec<(usize, &FileResource)> = per_file
         .iter()
         .enumerate()
-        .flat_map(|(index, resources)| resources.iter().map(move |r| (index, r)))
+        .flat_map(|(index, file)| file.resources.iter().map(move |r| (index, r)))
         .collect();
     let Some(resources) = check_across_files(&entries, &texts, &mut problems) else {
         return Ok(Outcome::NeedsEveryText);
@@ -355,55 +358,94 @@ fn batch(
     Ok(batch)
 }
 
-/// Counts the resources of every file of `snapshot` (from its tokens, or
-/// from `known` for a file not read) before any is parsed: more than
-/// `limit` is the quota's error, saying where the count went over.
-fn check_resources(
+/// Counts the resources and values of every file of `snapshot` (from its
+/// tokens, or from `known` for a file not read) before any is parsed, and
+/// returns each file's values. Going over `quotas.resources` or
+/// `quotas.values` is the quota's error, saying where the count went over.
+fn check_counts(
     snapshot: &Snapshot,
     known: &KnownFiles,
-    limit: usize,
-) -> Result<(), QuotaExceeded> {
-    let mut total: usize = 0;
-    let mut over: Option<String> = None;
+    quotas: &Quotas,
+) -> Result<Vec<usize>, QuotaExceeded> {
+    // The running totals, and where each went over its quota.
+    let (mut resources, mut values) = (0usize, 0usize);
+    let (mut resources_over, mut values_over): (Option<String>, Option<String>) = (None, None);
+    let mut per_file = Vec::with_capacity(snapshot.files.len());
     for file in &snapshot.files {
         match &file.text {
             Some(text) => {
-                let mut offset_over = None;
-                count::count(text, |offset| {
-                    total += 1;
-                    if Some(total) == limit.checked_add(1) {
-                        offset_over = Some(offset);
+                let (mut resource_offset, mut value_offset) = (None, None);
+                let counts = count::count(text, |item, offset| match item {
+                    count::Item::Resource => {
+                        resources += 1;
+                        if Some(resources) == quotas.resources.checked_add(1) {
+                            resource_offset = Some(offset);
+                        }
+                    }
+                    count::Item::Value => {
+                        values += 1;
+                        if Some(values) == quotas.values.checked_add(1) {
+                            value_offset = Some(offset);
+                        }
                     }
                 });
-                if let Some(offset) = offset_over {
+                let at = |offset| {
                     let (line, column) = super::line_column(text, offset);
-                    over = Some(format!("{}:{line}:{column}", file.path));
-                }
+                    format!("{}:{line}:{column}", file.path)
+                };
+                resources_over = resources_over.or(resource_offset.map(at));
+                values_over = values_over.or(value_offset.map(at));
+                per_file.push(counts.values);
             }
             // A file neither read nor known makes the load start again
             // with every text; it counts for nothing here.
             None => {
-                let resources = known.get(&file.blob).map_or(&[][..], |r| r.as_slice());
-                if total <= limit && total + resources.len() > limit {
-                    over = Some(resources[limit - total].origin.to_string());
+                let Some(cached) = known.get(&file.blob) else {
+                    per_file.push(0);
+                    continue;
+                };
+                let declared = &cached.resources;
+                if resources <= quotas.resources && resources + declared.len() > quotas.resources {
+                    resources_over =
+                        Some(declared[quotas.resources - resources].origin.to_string());
                 }
-                total += resources.len();
+                if values <= quotas.values && values + cached.values > quotas.values {
+                    values_over = Some(file.path.clone());
+                }
+                resources += declared.len();
+                values += cached.values;
+                per_file.push(cached.values);
             }
         }
     }
-    let exceeded = QuotaExceeded::check(
+    let commit = snapshot.commit.short_id();
+    let check = |key, what: &str, actual: usize, limit: usize, over: Option<String>| {
+        QuotaExceeded::check(
+            key,
+            &format!("{what} at commit {commit}"),
+            actual as u64,
+            limit as u64,
+        )
+        .map_err(|exceeded| match over {
+            Some(at) => exceeded.at(at),
+            None => exceeded,
+        })
+    };
+    check(
         "resources",
-        &format!(
-            "the number of resources at commit {}",
-            snapshot.commit.short_id()
-        ),
-        total as u64,
-        limit as u64,
-    );
-    match (exceeded, over) {
-        (Err(exceeded), Some(at)) => Err(exceeded.at(at)),
-        (result, _) => result,
-    }
+        "the number of resources",
+        resources,
+        quotas.resources,
+        resources_over,
+    )?;
+    check(
+        "values",
+        "the number of TOML values in the resource files",
+        values,
+        quotas.values,
+        values_over,
+    )?;
+    Ok(per_file)
 }
 
 /// A validated resource with its address from the identity fields.
@@ -679,6 +721,28 @@ mod tests {
         assert!(invalid.diagnostics[0].message.contains("invalid TOML"));
     }
 
+    #[tokio::test]
+    async fn values_over_the_quota_stop_the_load_before_any_file_is_parsed() {
+        // One resource, but its array could hold millions of entries.
+        let text = "[[dns.zone]]\nname = \"a.\"\nx = [1, 2, 3]\nbroken = \n";
+        let snapshot = snapshot(&[("a.toml", Some(text))]);
+        let values = Quotas {
+            values: 4,
+            ..Quotas::default()
+        };
+        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &values).await;
+        let Err(LoadError::Quota(error)) = outcome else {
+            panic!("not the quota's error");
+        };
+        // The header, `name`, the array, and the array's entries.
+        assert_eq!((error.key, error.actual, error.limit), ("values", 6, 4));
+        let message = error.to_string();
+        assert!(
+            message.contains("the number of TOML values in the resource files at commit 0123456789ab is 6, more than `quotas.values = 4` allows (it went over at a.toml:3:9)"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn resources_of_files_the_cache_knows_count_too() {
         let resource = |name: &str, line: usize| FileResource {
@@ -700,12 +764,23 @@ mod tests {
         ]);
         let known: KnownFiles = [(
             "blob of known.toml".to_string(),
-            Arc::new(vec![resource("b.", 1), resource("c.", 4)]),
+            Arc::new(CachedFile {
+                values: 4,
+                resources: vec![resource("b.", 1), resource("c.", 4)],
+            }),
         )]
         .into();
-        assert!(check_resources(&snapshot, &known, 3).is_ok());
-        let error = check_resources(&snapshot, &known, 2).unwrap_err();
-        assert_eq!(error.actual, 3);
+        // The file read holds two values, the known one four.
+        assert_eq!(check_counts(&snapshot, &known, &quotas(3)).unwrap(), [2, 4]);
+        let error = check_counts(&snapshot, &known, &quotas(2)).unwrap_err();
+        assert_eq!((error.key, error.actual), ("resources", 3));
         assert_eq!(error.at.as_deref(), Some("known.toml:4:1"));
+        let values = Quotas {
+            values: 5,
+            ..Quotas::default()
+        };
+        let error = check_counts(&snapshot, &known, &values).unwrap_err();
+        assert_eq!((error.key, error.actual), ("values", 6));
+        assert_eq!(error.at.as_deref(), Some("known.toml"));
     }
 }
