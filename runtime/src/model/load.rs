@@ -3,11 +3,13 @@
 //! then check what spans files — duplicate addresses, `depends_on` targets,
 //! cycles. A file whose blob the model cache knows skips the first two.
 //!
-//! Before the first step, every file's resources are counted from its
-//! tokens ([`super::count`]) and the commit is refused over
-//! `quotas.resources`; before the second, the manifests resources name are
-//! sized against `quotas.manifest_bytes`, then read once each. So the work
-//! a commit can cause is bounded before it is done.
+//! Before the first step, every file's resources and values are counted
+//! from its tokens ([`super::count`]) and the commit is refused over
+//! `quotas.resources` or `quotas.values`; before the second, the manifests
+//! resources name are sized against `quotas.manifest_bytes`, then parsed
+//! once each, and a provider's batch that its memory could not hold is
+//! refused before it is written out. So the work a commit can cause is
+//! bounded before it is done.
 
 use super::cache::{CachedFile, FileResource};
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
