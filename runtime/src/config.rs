@@ -143,8 +143,10 @@ struct RawTenant {
 #[serde(deny_unknown_fields)]
 struct RawQuotas {
     resources: Option<usize>,
+    values: Option<usize>,
     repository_files: Option<usize>,
     repository_bytes: Option<String>,
+    manifest_bytes: Option<String>,
     plan_changes: Option<usize>,
     plugin_memory: Option<String>,
 }
@@ -158,11 +160,17 @@ impl RawQuotas {
         };
         Ok(Quotas {
             resources: self.resources.unwrap_or(defaults.resources),
+            values: self.values.unwrap_or(defaults.values),
             repository_files: self.repository_files.unwrap_or(defaults.repository_files),
             repository_bytes: size(
                 "repository_bytes",
                 self.repository_bytes,
                 defaults.repository_bytes,
+            )?,
+            manifest_bytes: size(
+                "manifest_bytes",
+                self.manifest_bytes,
+                defaults.manifest_bytes,
             )?,
             plan_changes: self.plan_changes.unwrap_or(defaults.plan_changes),
             plugin_memory: size("plugin_memory", self.plugin_memory, defaults.plugin_memory)?,
@@ -915,10 +923,11 @@ mod tests {
         assert!(allowed.tenant(None).unwrap().allow_adopt);
         let limited = parse(
             "",
-            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10",
+            "[tenants.a.quotas]\nrepository_bytes = \"1MiB\"\nresources = 10\nmanifest_bytes = \"2KiB\"\nvalues = 99",
         );
         let quotas = &limited.tenant(None).unwrap().quotas;
         assert_eq!((quotas.repository_bytes, quotas.resources), (1 << 20, 10));
+        assert_eq!((quotas.manifest_bytes, quotas.values), (2 << 10, 99));
         let error = Config::parse(
             Path::new("cairn.toml"),
             "[tenants.a]\nrepo = \"a.git\"\n[tenants.a.quotas]\nfiles = 3\n",

@@ -4,7 +4,6 @@
 use crate::config::{Config, TenantConfig};
 use crate::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
 use crate::model::{DesiredState, LoadError, ModelCache};
-use crate::quota::QuotaExceeded;
 use crate::source::{ReadPolicy, Source};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -27,27 +26,21 @@ pub struct Tenant {
 
 impl Tenant {
     /// Reads the commit (`None`: the ref's, after a fetch) and loads its
-    /// desired state, parsing and validating only the files the model
-    /// cache does not know.
+    /// desired state within the tenant's quotas, parsing and validating
+    /// only the files the model cache does not know.
     pub async fn desired_state(&self, commit: Option<&str>) -> Result<DesiredState, LoadError> {
         let snapshot = self
             .source
             .snapshot_except(commit, self.model_cache.known_blobs())
             .await?;
-        let state = self
-            .model_cache
-            .load(&snapshot, &self.source, &self.providers)
-            .await?;
-        QuotaExceeded::check(
-            "resources",
-            &format!(
-                "the number of resources at commit {}",
-                state.commit.short_id()
-            ),
-            state.resources.len() as u64,
-            self.config.quotas.resources as u64,
-        )?;
-        Ok(state)
+        self.model_cache
+            .load(
+                &snapshot,
+                &self.source,
+                &self.providers,
+                &self.config.quotas,
+            )
+            .await
     }
 }
 

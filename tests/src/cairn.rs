@@ -266,23 +266,89 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
         self.run_cairn(args, env)
     }
 
-    fn run_cairn(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// Runs `cairn ARGS --config cairn.toml` in the workspace, and returns
+    /// with its output the process's peak resident memory in bytes (its
+    /// own `ru_maxrss`, from `wait4` on it alone: neither the tests'
+    /// other children nor the test process count).
+    pub fn cairn_peak_memory(&self, args: &[&str]) -> (Output, u64) {
+        use std::io::Read;
+        let config = self.config_path();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", config.to_str().expect("a UTF-8 path")]);
+        #[expect(
+            clippy::zombie_processes,
+            reason = "reaped below by wait4, which gives its resource usage where `wait` would not"
+        )]
+        let mut child = self
+            .command(&all, &[])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run cairn");
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                pipe.read_to_end(&mut bytes).expect("read cairn's output");
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+        let pid = libc::pid_t::try_from(child.id()).expect("a process id");
+        let mut status = 0;
+        // SAFETY: `rusage` is plain data, and all-zero is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: both pointers are to live locals of the right types.
+            let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            if reaped == pid {
+                break;
+            }
+            let error = std::io::Error::last_os_error();
+            assert_eq!(
+                error.kind(),
+                std::io::ErrorKind::Interrupted,
+                "wait for cairn: {error}"
+            );
+        }
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        let output = Output {
+            code,
+            stdout: stdout.join().expect("the stdout reader"),
+            stderr: stderr.join().expect("the stderr reader"),
+        };
+        // Linux counts `ru_maxrss` in KiB.
+        let peak = u64::try_from(usage.ru_maxrss).expect("a size") << 10;
+        (output, peak)
+    }
+
+    /// The command that runs `cairn ARGS` in the workspace with more
+    /// environment variables.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let binary = crate::cairn_binary();
         assert!(
             binary.exists(),
             "{} is missing: build it first with scripts/build.sh",
             binary.display()
         );
-        let output = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env("PDNS_API_KEY", API_KEY)
             .env("NO_COLOR", "1")
             .env_remove("CAIRN_LOG")
             .env_remove("CAIRN_CONFIG")
-            .envs(env.iter().copied())
-            .output()
-            .expect("run cairn");
+            .envs(env.iter().copied());
+        command
+    }
+
+    fn run_cairn(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let output = self.command(args, env).output().expect("run cairn");
         Output {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

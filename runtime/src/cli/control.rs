@@ -72,7 +72,7 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     render::progress("reading the repository");
     let head = tenant.source.snapshot().await?;
     let snapshot = tenant.source.snapshot_at(&target).await?;
-    let desired = cairn::model::load(&snapshot, &tenant.providers)
+    let desired = cairn::model::load(&snapshot, &tenant.providers, &tenant.config.quotas)
         .await
         .map_err(cairn::reconcile::ReconcileError::from)?;
     let plan = plan::plan(tenant, &desired, store, plan::PlanScope::Full)

@@ -138,6 +138,12 @@ impl ProviderInstance {
         self.plugin.info()
     }
 
+    /// The linear memory each call may use, which also holds the call's
+    /// arguments.
+    pub fn memory_bytes(&self) -> u64 {
+        self.limits.memory_bytes
+    }
+
     /// The plugin behind the instance.
     pub fn plugin(&self) -> &Arc<Plugin> {
         &self.plugin
@@ -148,13 +154,25 @@ impl ProviderInstance {
         &self,
         resources: &[(String, serde_json::Value)],
     ) -> Result<Vec<Validation>, PluginError> {
+        self.validate_json(
+            resources
+                .iter()
+                .map(|(type_name, spec)| (type_name.clone(), spec.to_string()))
+                .collect(),
+        )
+        .await
+    }
+
+    /// [`ProviderInstance::validate`] of specs already written as JSON
+    /// text (`type`, spec), which are moved into the call, not copied.
+    pub async fn validate_json(
+        &self,
+        resources: Vec<(String, String)>,
+    ) -> Result<Vec<Validation>, PluginError> {
         let sent = resources.len();
         let resources: Vec<bindings::Desired> = resources
-            .iter()
-            .map(|(type_name, spec)| bindings::Desired {
-                type_name: type_name.clone(),
-                spec: spec.to_string(),
-            })
+            .into_iter()
+            .map(|(type_name, spec)| bindings::Desired { type_name, spec })
             .collect();
         let validations = self
             .call(

@@ -11,6 +11,7 @@ use super::diagnostic::Location;
 use super::load::{self, KnownFiles, Outcome};
 use super::{Address, DesiredState, Lifecycle, LoadError};
 use crate::host::ProviderInstance;
+use crate::quota::Quotas;
 use crate::source::{Snapshot, Source};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,7 +23,17 @@ use std::sync::{Arc, Mutex};
 
 /// Changes whenever [`FileResource`] or the parsing rules change, so that
 /// a cache written by another version is ignored rather than misread.
-const CACHE_FORMAT: &str = concat!("1/", env!("CARGO_PKG_VERSION"));
+const CACHE_FORMAT: &str = concat!("2/", env!("CARGO_PKG_VERSION"));
+
+/// What the cache keeps of one file.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CachedFile {
+    /// The values of its text (see [`super::count`]): a file served from
+    /// the cache counts toward `quotas.values` as if it were read.
+    pub(super) values: usize,
+    /// Its validated resources.
+    pub(super) resources: Vec<FileResource>,
+}
 
 /// A validated resource as its file declares it, before the checks across
 /// files: what the cache keeps per file.
@@ -99,23 +110,25 @@ impl ModelCache {
     /// Loads the desired state of `snapshot`, whose files the cache knew
     /// may be unread. When a problem involves such a file, the commit is
     /// read again in full from `source` so that every diagnostic shows its
-    /// text. The cache then holds exactly the commit's files.
+    /// text. The cache then holds exactly the commit's files. The commit
+    /// must stay within the tenant's `quotas`.
     #[tracing::instrument(level = "debug", skip_all, fields(files = snapshot.files.len()))]
     pub async fn load(
         &self,
         snapshot: &Snapshot,
         source: &Source,
         providers: &BTreeMap<String, Arc<ProviderInstance>>,
+        quotas: &Quotas,
     ) -> Result<DesiredState, LoadError> {
         let known = self.known();
-        let (loaded, read) = match load::load_files(snapshot, providers, &known).await? {
+        let (loaded, read) = match load::load_files(snapshot, providers, &known, quotas).await? {
             Outcome::Loaded(loaded) => {
                 let read = snapshot.files.iter().filter(|f| f.text.is_some()).count();
                 (loaded, read)
             }
             Outcome::NeedsEveryText => {
                 let full = source.snapshot_at(&snapshot.commit.id).await?;
-                match load::load_files(&full, providers, &KnownFiles::new()).await? {
+                match load::load_files(&full, providers, &KnownFiles::new(), quotas).await? {
                     Outcome::Loaded(loaded) => (loaded, full.files.len()),
                     Outcome::NeedsEveryText => return Err(LoadError::Unread),
                 }
@@ -156,11 +169,11 @@ impl ModelCache {
         let Ok(bytes) = std::fs::read(path) else {
             return KnownFiles::new();
         };
-        match serde_json::from_slice::<Stored<String, HashMap<String, Vec<FileResource>>>>(&bytes) {
+        match serde_json::from_slice::<Stored<String, HashMap<String, CachedFile>>>(&bytes) {
             Ok(stored) if stored.fingerprint == self.fingerprint => stored
                 .files
                 .into_iter()
-                .map(|(blob, resources)| (blob, Arc::new(resources)))
+                .map(|(blob, file)| (blob, Arc::new(file)))
                 .collect(),
             Ok(_) => KnownFiles::new(),
             Err(error) => {
@@ -201,7 +214,7 @@ fn write_atomically(path: &Path, fingerprint: &str, files: &KnownFiles) -> std::
         fingerprint,
         files: files
             .iter()
-            .map(|(blob, resources)| (blob, resources.as_slice()))
+            .map(|(blob, file)| (blob, file.as_ref()))
             .collect::<HashMap<_, _>>(),
     };
     let bytes = serde_json::to_vec(&stored)?;

@@ -8,17 +8,25 @@
 //! documents as JSON: `[{ "path": "…", "documents": [ … ] }]`. The plugin
 //! still needs no filesystem, and reads nothing the commit does not hold.
 //!
+//! The distinct files a commit's resources name count toward the tenant's
+//! `quotas.manifest_bytes` once each, before any is parsed; each is then
+//! parsed once per load and kept as JSON text, shared ([`Arc`]) by every
+//! resource naming it, and spliced into each one's spec only as the spec
+//! is written out for the plugin.
+//!
 //! Only manifests below the tenant's folder can be named, and a resource
 //! file that names any is never served from the model cache, so a change
 //! to a manifest alone is always seen.
 
 use super::diagnostic::SourceDiagnostic;
 use super::parse::RawResource;
+use crate::quota::QuotaExceeded;
 use crate::source::ManifestFile;
 use globset::GlobBuilder;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The schema keyword that marks a property as naming manifest files.
 pub const FILES_KEYWORD: &str = "x-cairn-files";
@@ -44,15 +52,168 @@ pub fn file_fields(schema: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Replaces each of `fields` in `resource.spec` with the documents of the
-/// manifests it names. Every problem is returned, each pointing at the
-/// field.
+/// A manifest as plugins get it: its documents as one JSON array, parsed
+/// from YAML once per load and shared by every resource naming it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// Its path in the repository.
+    pub path: String,
+    /// Its non-empty documents, as a JSON array.
+    pub documents_json: String,
+    /// How many documents it holds.
+    pub documents: usize,
+}
+
+/// The manifests one resource names: per field, the files it matched.
+pub type Named = Vec<(String, Vec<Arc<Manifest>>)>;
+
+/// What resolving a resource's patterns found: per field, the paths.
+type Paths = Vec<(String, Vec<String>)>;
+
+/// Fills in the manifests of `resources`, each given with its fields that
+/// name files: resolves their patterns, checks `manifest_bytes` (the
+/// quota) over the distinct files named before any is parsed, parses each
+/// of them once, and attaches it to every resource naming it (see
+/// [`RawResource::spec_json`]). Returns the problems of each resource, in
+/// order (empty: ready to be validated), or the quota's error naming the
+/// first file over it and where it is named.
 pub fn expand(
-    resource: &mut RawResource,
+    resources: &mut [(&mut RawResource, Vec<String>)],
+    manifests: &BTreeMap<String, ManifestFile>,
+    manifest_bytes: u64,
+    commit: &str,
+) -> Result<Vec<Vec<SourceDiagnostic>>, QuotaExceeded> {
+    let resolved: Vec<Result<Paths, Vec<SourceDiagnostic>>> = resources
+        .iter()
+        .map(|(resource, fields)| resolve(resource, fields, manifests))
+        .collect();
+
+    // Every file counted once, in the order they are first named.
+    let mut first_named: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for (index, paths) in resolved.iter().enumerate() {
+        let Ok(paths) = paths else { continue };
+        for (field, paths) in paths {
+            for path in paths {
+                first_named.entry(path).or_insert_with(|| {
+                    order.push(path);
+                    (index, field)
+                });
+            }
+        }
+    }
+    let size = |path: &str| {
+        manifests[path]
+            .text
+            .as_ref()
+            .map_or(0, |text| text.len() as u64)
+    };
+    let total: u64 = order.iter().map(|path| size(path)).sum();
+    if total > manifest_bytes {
+        let mut running = 0;
+        let over = order
+            .iter()
+            .find(|path| {
+                running += size(path);
+                running > manifest_bytes
+            })
+            .expect("the total is over");
+        let (index, field) = first_named[over];
+        let resource = &resources[index].0;
+        let at = resource.file.location(resource.span_of(field).start);
+        return Err(QuotaExceeded {
+            key: "manifest_bytes",
+            what: format!("the size of the manifests resources name at commit {commit}"),
+            actual: total,
+            limit: manifest_bytes,
+            at: None,
+        }
+        .at(format!("{over}, named at {at}")));
+    }
+
+    // Each file parsed once; its documents kept only as JSON text.
+    let parsed: BTreeMap<String, Result<Arc<Manifest>, (String, &str)>> = order
+        .iter()
+        .map(|&path| (path.to_string(), parse(path, &manifests[path])))
+        .collect();
+
+    let mut problems = Vec::with_capacity(resources.len());
+    for ((resource, _), paths) in resources.iter_mut().zip(resolved) {
+        let paths = match paths {
+            Ok(paths) => paths,
+            Err(errors) => {
+                problems.push(errors);
+                continue;
+            }
+        };
+        let mut errors = Vec::new();
+        let mut named: Named = Vec::with_capacity(paths.len());
+        for (field, paths) in paths {
+            let span = resource.span_of(&field);
+            let mut files = Vec::with_capacity(paths.len());
+            for path in &paths {
+                match &parsed[path] {
+                    Ok(manifest) => files.push(manifest.clone()),
+                    Err((message, help)) => errors.push(
+                        SourceDiagnostic::new(&resource.file, span.clone(), message.clone())
+                            .with_help(*help),
+                    ),
+                }
+            }
+            let total: usize = files.iter().map(|file| file.documents).sum();
+            if total > MAX_DOCUMENTS_PER_RESOURCE {
+                errors.push(
+                    SourceDiagnostic::new(
+                        &resource.file,
+                        span,
+                        format!(
+                            "`{field}` holds {total} documents; one resource may hold at most {MAX_DOCUMENTS_PER_RESOURCE}"
+                        ),
+                    )
+                    .with_help("split the files over several resources"),
+                );
+                continue;
+            }
+            named.push((field, files));
+        }
+        if errors.is_empty() {
+            resource.manifests = named;
+        }
+        problems.push(errors);
+    }
+    Ok(problems)
+}
+
+/// The manifest at `path` parsed, or what to say about it and what to do.
+fn parse(path: &str, file: &ManifestFile) -> Result<Arc<Manifest>, (String, &'static str)> {
+    let text = file.text.as_ref().map_err(|reason| {
+        (
+            format!("{path} cannot be read: {reason}"),
+            "fix the file, or leave it out of the patterns",
+        )
+    })?;
+    let documents = documents(text).map_err(|reason| {
+        (
+            format!("{path} is not valid YAML: {reason}"),
+            "fix the manifest; each document must be a YAML mapping",
+        )
+    })?;
+    Ok(Arc::new(Manifest {
+        path: path.to_string(),
+        documents_json: serde_json::to_string(&documents).expect("JSON values serialize"),
+        documents: documents.len(),
+    }))
+}
+
+/// The files each of `fields` of `resource` names, or every problem with
+/// its patterns, each pointing at the field.
+fn resolve(
+    resource: &RawResource,
     fields: &[String],
     manifests: &BTreeMap<String, ManifestFile>,
-) -> Result<(), Vec<SourceDiagnostic>> {
+) -> Result<Paths, Vec<SourceDiagnostic>> {
     let mut problems = Vec::new();
+    let mut resolved = Vec::with_capacity(fields.len());
     for field in fields {
         let Some(value) = resource.spec.get(field.as_str()) else {
             continue;
@@ -79,7 +240,7 @@ pub fn expand(
             .path
             .rsplit_once('/')
             .map_or("", |(directory, _)| directory);
-        let mut matched: Vec<&String> = Vec::new();
+        let mut matched: Vec<String> = Vec::new();
         for pattern in &patterns {
             let Some(full) = join(base, pattern) else {
                 problems.push(problem(
@@ -101,8 +262,8 @@ pub fn expand(
             let mut any = false;
             for path in manifests.keys().filter(|path| glob.is_match(path.as_str())) {
                 any = true;
-                if !matched.contains(&path) {
-                    matched.push(path);
+                if !matched.contains(path) {
+                    matched.push(path.clone());
                 }
             }
             if !any {
@@ -122,43 +283,10 @@ pub fn expand(
             ));
             continue;
         }
-        let mut files = Vec::with_capacity(matched.len());
-        let mut total = 0;
-        for path in matched {
-            let text = match &manifests[path].text {
-                Ok(text) => text,
-                Err(reason) => {
-                    problems.push(problem(
-                        format!("{path} cannot be read: {reason}"),
-                        "fix the file, or leave it out of the patterns",
-                    ));
-                    continue;
-                }
-            };
-            match documents(text) {
-                Ok(documents) => {
-                    total += documents.len();
-                    files.push(json!({ "path": path, "documents": documents }));
-                }
-                Err(reason) => problems.push(problem(
-                    format!("{path} is not valid YAML: {reason}"),
-                    "fix the manifest; each document must be a YAML mapping",
-                )),
-            }
-        }
-        if total > MAX_DOCUMENTS_PER_RESOURCE {
-            problems.push(problem(
-                format!(
-                    "`{field}` holds {total} documents; one resource may hold at most {MAX_DOCUMENTS_PER_RESOURCE}"
-                ),
-                "split the files over several resources",
-            ));
-            continue;
-        }
-        resource.spec[field.as_str()] = Value::Array(files);
+        resolved.push((field.clone(), matched));
     }
     if problems.is_empty() {
-        Ok(())
+        Ok(resolved)
     } else {
         Err(problems)
     }
@@ -199,6 +327,7 @@ fn documents(text: &str) -> Result<Vec<Value>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn patterns_are_relative_to_the_declaring_file() {
@@ -229,5 +358,111 @@ mod tests {
         let schema = json!({"properties": {"files": {"x-cairn-files": true}, "name": {}}});
         assert_eq!(file_fields(&schema), vec!["files".to_string()]);
         assert!(file_fields(&json!({})).is_empty());
+    }
+
+    /// Resources of `text` (at `sets/sets.toml`), each with its `files`
+    /// field, and manifests `sets/m/NAME.yaml` with their texts.
+    fn fixture(
+        text: &str,
+        files: &[(&str, &str)],
+    ) -> (Vec<RawResource>, BTreeMap<String, ManifestFile>) {
+        let resources = crate::model::parse::parse_file(&super::super::diagnostic::FileText::new(
+            "sets/sets.toml",
+            text.to_string(),
+        ))
+        .unwrap();
+        let manifests = files
+            .iter()
+            .map(|(name, text)| {
+                (
+                    format!("sets/m/{name}.yaml"),
+                    ManifestFile {
+                        text: Ok(text.to_string()),
+                    },
+                )
+            })
+            .collect();
+        (resources, manifests)
+    }
+
+    fn expand_all(
+        resources: &mut [RawResource],
+        manifests: &BTreeMap<String, ManifestFile>,
+        quota: u64,
+    ) -> Result<Vec<Vec<SourceDiagnostic>>, QuotaExceeded> {
+        let mut naming: Vec<(&mut RawResource, Vec<String>)> = resources
+            .iter_mut()
+            .map(|resource| (resource, vec!["files".to_string()]))
+            .collect();
+        expand(&mut naming, manifests, quota, "0123456789ab")
+    }
+
+    const TWO_SETS: &str = "[[k8s.manifests]]\nname = \"a\"\nfiles = \"m/*.yaml\"\n\n[[k8s.manifests]]\nname = \"b\"\nfiles = [\"m/one.yaml\"]\n";
+    const ONE: &str = "kind: ConfigMap\nmetadata:\n  name: one\n---\nkind: Namespace\n";
+    const TWO: &str = "kind: ConfigMap\nmetadata:\n  name: two\n";
+
+    #[test]
+    fn a_manifest_named_by_several_resources_is_parsed_once_and_shared() {
+        let (mut resources, manifests) = fixture(TWO_SETS, &[("one", ONE), ("two", TWO)]);
+        let problems = expand_all(&mut resources, &manifests, 1 << 20).unwrap();
+        assert!(problems.iter().all(Vec::is_empty), "{problems:?}");
+        let (a, b) = (&resources[0].manifests[0].1, &resources[1].manifests[0].1);
+        assert_eq!(a.len(), 2);
+        assert_eq!(b.len(), 1);
+        assert_eq!(a[0].path, "sets/m/one.yaml");
+        assert!(Arc::ptr_eq(&a[0], &b[0]), "one.yaml was parsed twice");
+        assert_eq!(a[0].documents, 2);
+        // The plugin sees the documents in place of the patterns.
+        let spec: Value = serde_json::from_str(&resources[0].spec_json()).unwrap();
+        assert_eq!(
+            spec,
+            json!({"name": "a", "files": [
+                {"path": "sets/m/one.yaml", "documents": [
+                    {"kind": "ConfigMap", "metadata": {"name": "one"}}, {"kind": "Namespace"}
+                ]},
+                {"path": "sets/m/two.yaml", "documents": [
+                    {"kind": "ConfigMap", "metadata": {"name": "two"}}
+                ]},
+            ]})
+        );
+        // The spec itself still holds what was written, for diagnostics.
+        assert_eq!(resources[1].spec["files"], json!(["m/one.yaml"]));
+    }
+
+    #[test]
+    fn manifest_bytes_count_each_file_once_before_any_is_parsed() {
+        let both = (ONE.len() + TWO.len()) as u64;
+        // Named three times in all, counted once each.
+        let (mut resources, manifests) = fixture(TWO_SETS, &[("one", ONE), ("two", TWO)]);
+        assert!(expand_all(&mut resources, &manifests, both).is_ok());
+
+        // One byte less: the quota's error, at the first file over it and
+        // where it is named, and nothing attached.
+        let broken = "kind: [unclosed\n";
+        let (mut resources, manifests) = fixture(TWO_SETS, &[("one", ONE), ("two", broken)]);
+        let quota = (ONE.len() + broken.len()) as u64 - 1;
+        let error = expand_all(&mut resources, &manifests, quota).unwrap_err();
+        assert_eq!(error.key, "manifest_bytes");
+        assert_eq!(error.actual, quota + 1);
+        let message = error.to_string();
+        assert!(
+            message.contains("the size of the manifests resources name at commit 0123456789ab is"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "more than `quotas.manifest_bytes = {quota}` allows"
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains("(it went over at sets/m/two.yaml, named at sets/sets.toml:3:1)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("raise `quotas.manifest_bytes`"),
+            "{message}"
+        );
+        assert!(resources.iter().all(|r| r.manifests.is_empty()));
     }
 }

@@ -2,29 +2,37 @@
 //! the providers validate its resources (one batched call per provider),
 //! then check what spans files — duplicate addresses, `depends_on` targets,
 //! cycles. A file whose blob the model cache knows skips the first two.
+//!
+//! Before the first step, every file's resources and values are counted
+//! from its tokens ([`super::count`]) and the commit is refused over
+//! `quotas.resources` or `quotas.values`; before the second, the manifests
+//! resources name are sized against `quotas.manifest_bytes`, then parsed
+//! once each, and a provider's batch that its memory could not hold is
+//! refused before it is written out. So the work a commit can cause is
+//! bounded before it is done.
 
-use super::cache::FileResource;
+use super::cache::{CachedFile, FileResource};
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
-use super::files;
 use super::parse::{self, RawResource};
-use super::{DesiredResource, DesiredState, LoadError, graph};
+use super::{DesiredResource, DesiredState, LoadError, count, files, graph};
 use crate::host::ProviderInstance;
-use crate::host::types::Severity;
+use crate::host::types::{Severity, Validation};
 use crate::model::Address;
+use crate::quota::{QuotaExceeded, Quotas};
 use crate::source::Snapshot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-/// Validated resources by blob id, from earlier loads.
-pub(super) type KnownFiles = HashMap<String, Arc<Vec<FileResource>>>;
+/// Validated files by blob id, from earlier loads.
+pub(super) type KnownFiles = HashMap<String, Arc<CachedFile>>;
 
 /// A loaded commit and what the cache may keep of it.
 pub(super) struct Loaded {
     /// The desired state.
     pub state: DesiredState,
-    /// Blob id → resources, for every file read and validated here without
-    /// a problem or a warning (a warning is shown again on every load).
-    pub fresh: Vec<(String, Arc<Vec<FileResource>>)>,
+    /// Blob id → file, for every file read and validated here without a
+    /// problem or a warning (a warning is shown again on every load).
+    pub fresh: Vec<(String, Arc<CachedFile>)>,
 }
 
 /// How loading ended when nothing was wrong with the files.
@@ -36,12 +44,15 @@ pub(super) enum Outcome {
     NeedsEveryText,
 }
 
-/// Loads `snapshot`, taking the resources of files not read from `known`.
+/// Loads `snapshot`, taking the resources of files not read from `known`,
+/// within `quotas`.
 pub(super) async fn load_files(
     snapshot: &Snapshot,
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
     known: &KnownFiles,
+    quotas: &Quotas,
 ) -> Result<Outcome, LoadError> {
+    let values = check_counts(snapshot, known, quotas)?;
     let mut problems: Vec<SourceDiagnostic> = Vec::new();
     let mut texts: Vec<Option<FileText>> = Vec::with_capacity(snapshot.files.len());
     let mut raw: Vec<(usize, RawResource)> = Vec::new();
@@ -76,7 +87,8 @@ pub(super) async fn load_files(
     });
     // Resources naming manifests get their documents; one whose manifests
     // have a problem is not validated (its problems are already reported).
-    raw.retain_mut(|(index, resource)| {
+    let mut naming: Vec<(usize, &mut RawResource, Vec<String>)> = Vec::new();
+    for (position, (index, resource)) in raw.iter_mut().enumerate() {
         let fields = files::file_fields(
             &providers[&resource.provider.0]
                 .info()
@@ -84,18 +96,33 @@ pub(super) async fn load_files(
                 .expect("unknown types were removed")
                 .schema,
         );
-        if fields.is_empty() {
-            return true;
+        if !fields.is_empty() {
+            // What it declares depends on files other than its own.
+            uncacheable.insert(*index);
+            naming.push((position, resource, fields));
         }
-        // What it declares depends on files other than its own.
-        uncacheable.insert(*index);
-        match files::expand(resource, &fields, &snapshot.manifests) {
-            Ok(()) => true,
-            Err(mut errors) => {
-                problems.append(&mut errors);
-                false
-            }
+    }
+    let (positions, mut naming): (Vec<usize>, Vec<(&mut RawResource, Vec<String>)>) = naming
+        .into_iter()
+        .map(|(position, resource, fields)| (position, (resource, fields)))
+        .unzip();
+    let expanded = files::expand(
+        &mut naming,
+        &snapshot.manifests,
+        quotas.manifest_bytes,
+        snapshot.commit.short_id(),
+    )?;
+    let mut invalid: HashSet<usize> = HashSet::new();
+    for (position, mut errors) in positions.into_iter().zip(expanded) {
+        if !errors.is_empty() {
+            problems.append(&mut errors);
+            invalid.insert(position);
         }
+    }
+    let mut position = 0;
+    raw.retain(|_| {
+        position += 1;
+        !invalid.contains(&(position - 1))
     });
     let (validated, warnings) = validate(&raw, providers, &mut problems, &mut uncacheable).await?;
 
@@ -111,24 +138,27 @@ pub(super) async fn load_files(
             }
         }
     }
-    let mut per_file: Vec<Arc<Vec<FileResource>>> = Vec::with_capacity(snapshot.files.len());
+    let mut per_file: Vec<Arc<CachedFile>> = Vec::with_capacity(snapshot.files.len());
     let mut fresh = Vec::new();
     for (index, (file, resources)) in snapshot.files.iter().zip(fresh_by_file).enumerate() {
         if file.text.is_none() {
             per_file.push(known[&file.blob].clone());
         } else {
-            let resources = Arc::new(resources);
+            let cached = Arc::new(CachedFile {
+                values: values[index],
+                resources,
+            });
             if !uncacheable.contains(&index) {
-                fresh.push((file.blob.clone(), resources.clone()));
+                fresh.push((file.blob.clone(), cached.clone()));
             }
-            per_file.push(resources);
+            per_file.push(cached);
         }
     }
 
     let entries: Vec<(usize, &FileResource)> = per_file
         .iter()
         .enumerate()
-        .flat_map(|(index, resources)| resources.iter().map(move |r| (index, r)))
+        .flat_map(|(index, file)| file.resources.iter().map(move |r| (index, r)))
         .collect();
     let Some(resources) = check_across_files(&entries, &texts, &mut problems) else {
         return Ok(Outcome::NeedsEveryText);
@@ -196,7 +226,9 @@ fn unknown_type(
 }
 
 /// Validates `raw` with one batched call per provider: the canonical spec
-/// of each resource (`None` when it has an error), and the warnings.
+/// of each resource (`None` when it has an error), and the warnings. A
+/// provider whose batch could not fit in its memory is not called: the
+/// resource that goes over is a problem.
 async fn validate(
     raw: &[(usize, RawResource)],
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
@@ -211,19 +243,29 @@ async fn validate(
             .push(index);
     }
     let calls = by_provider.iter().map(|(name, indexes)| {
-        let batch: Vec<(String, serde_json::Value)> = indexes
-            .iter()
-            .map(|&i| (raw[i].1.type_name.0.clone(), raw[i].1.spec.clone()))
-            .collect();
         let provider = providers[*name].clone();
-        async move { provider.validate(&batch).await }
+        let batch = batch(raw, indexes, &provider);
+        async move {
+            match batch {
+                Ok(batch) => provider.validate_json(batch).await.map(Ok),
+                Err(problem) => Ok(Err(problem)),
+            }
+        }
     });
     let results = futures::future::join_all(calls).await;
 
     let mut canonical: Vec<Option<serde_json::Value>> = vec![None; raw.len()];
     let mut warnings = Vec::new();
     for ((_, indexes), result) in by_provider.iter().zip(results) {
-        for (&index, validation) in indexes.iter().zip(result?) {
+        let validations: Vec<Validation> = match result? {
+            Ok(validations) => validations,
+            Err(problem) => {
+                problems.push(*problem);
+                uncacheable.extend(indexes.iter().map(|&index| raw[index].0));
+                continue;
+            }
+        };
+        for (&index, validation) in indexes.iter().zip(validations) {
             let (file, resource) = &raw[index];
             let mut has_error = false;
             for diagnostic in validation.diagnostics {
@@ -272,6 +314,140 @@ async fn validate(
         }
     }
     Ok((canonical, warnings))
+}
+
+/// The JSON text of `indexes`' specs for one `validate` call of
+/// `provider`, or, when they come to more than its memory can hold (the
+/// call's arguments are copied into it whole, so such a call could only
+/// fail), the problem at the resource that goes over: nothing more is
+/// written out than that memory's worth.
+fn batch(
+    raw: &[(usize, RawResource)],
+    indexes: &[usize],
+    provider: &ProviderInstance,
+) -> Result<Vec<(String, String)>, Box<SourceDiagnostic>> {
+    let memory = provider.memory_bytes();
+    let mut batch = Vec::with_capacity(indexes.len());
+    let mut bytes: u64 = 0;
+    for &index in indexes {
+        let resource = &raw[index].1;
+        let spec = resource.spec_json();
+        bytes += (resource.type_name.0.len() + spec.len()) as u64;
+        if bytes > memory {
+            let span = resource
+                .manifests
+                .first()
+                .map_or(resource.span.clone(), |(field, _)| resource.span_of(field));
+            return Err(Box::new(
+                SourceDiagnostic::new(
+                    &resource.file,
+                    span,
+                    format!(
+                        "the resources of provider `{}` up to this one come to {} MiB of JSON for `validate`, more than its memory of {} MiB can hold",
+                        resource.provider.0,
+                        bytes >> 20,
+                        memory >> 20
+                    ),
+                )
+                .with_help(format!(
+                    "each resource carries the documents of every manifest it names: name each manifest from fewer resources, or ask the operator to raise `memory` in [tenants.NAME.providers.{}]",
+                    resource.provider.0
+                )),
+            ));
+        }
+        batch.push((resource.type_name.0.clone(), spec));
+    }
+    Ok(batch)
+}
+
+/// Counts the resources and values of every file of `snapshot` (from its
+/// tokens, or from `known` for a file not read) before any is parsed, and
+/// returns each file's values. Going over `quotas.resources` or
+/// `quotas.values` is the quota's error, saying where the count went over.
+fn check_counts(
+    snapshot: &Snapshot,
+    known: &KnownFiles,
+    quotas: &Quotas,
+) -> Result<Vec<usize>, QuotaExceeded> {
+    // The running totals, and where each went over its quota.
+    let (mut resources, mut values) = (0usize, 0usize);
+    let (mut resources_over, mut values_over): (Option<String>, Option<String>) = (None, None);
+    let mut per_file = Vec::with_capacity(snapshot.files.len());
+    for file in &snapshot.files {
+        match &file.text {
+            Some(text) => {
+                let (mut resource_offset, mut value_offset) = (None, None);
+                let counts = count::count(text, |item, offset| match item {
+                    count::Item::Resource => {
+                        resources += 1;
+                        if Some(resources) == quotas.resources.checked_add(1) {
+                            resource_offset = Some(offset);
+                        }
+                    }
+                    count::Item::Value => {
+                        values += 1;
+                        if Some(values) == quotas.values.checked_add(1) {
+                            value_offset = Some(offset);
+                        }
+                    }
+                });
+                let at = |offset| {
+                    let (line, column) = super::line_column(text, offset);
+                    format!("{}:{line}:{column}", file.path)
+                };
+                resources_over = resources_over.or(resource_offset.map(at));
+                values_over = values_over.or(value_offset.map(at));
+                per_file.push(counts.values);
+            }
+            // A file neither read nor known makes the load start again
+            // with every text; it counts for nothing here.
+            None => {
+                let Some(cached) = known.get(&file.blob) else {
+                    per_file.push(0);
+                    continue;
+                };
+                let declared = &cached.resources;
+                if resources <= quotas.resources && resources + declared.len() > quotas.resources {
+                    resources_over =
+                        Some(declared[quotas.resources - resources].origin.to_string());
+                }
+                if values <= quotas.values && values + cached.values > quotas.values {
+                    values_over = Some(file.path.clone());
+                }
+                resources += declared.len();
+                values += cached.values;
+                per_file.push(cached.values);
+            }
+        }
+    }
+    let commit = snapshot.commit.short_id();
+    let check = |key, what: &str, actual: usize, limit: usize, over: Option<String>| {
+        QuotaExceeded::check(
+            key,
+            &format!("{what} at commit {commit}"),
+            actual as u64,
+            limit as u64,
+        )
+        .map_err(|exceeded| match over {
+            Some(at) => exceeded.at(at),
+            None => exceeded,
+        })
+    };
+    check(
+        "resources",
+        "the number of resources",
+        resources,
+        quotas.resources,
+        resources_over,
+    )?;
+    check(
+        "values",
+        "the number of TOML values in the resource files",
+        values,
+        quotas.values,
+        values_over,
+    )?;
+    Ok(per_file)
 }
 
 /// A validated resource with its address from the identity fields.
@@ -491,5 +667,122 @@ mod tests {
             similar_address("dns/zone/Example.org", known.iter()).as_deref(),
             Some("dns/zone/example.org.")
         );
+    }
+
+    fn snapshot(files: &[(&str, Option<&str>)]) -> Snapshot {
+        Snapshot {
+            commit: crate::source::CommitInfo {
+                id: "0123456789abcdef".into(),
+                author: "Ada <ada@example.org>".into(),
+                summary: "zones".into(),
+                time: 0,
+            },
+            files: files
+                .iter()
+                .map(|(path, text)| crate::source::SourceFile {
+                    path: path.to_string(),
+                    blob: format!("blob of {path}"),
+                    text: text.map(str::to_string),
+                })
+                .collect(),
+            manifests: BTreeMap::new(),
+        }
+    }
+
+    fn quotas(resources: usize) -> Quotas {
+        Quotas {
+            resources,
+            ..Quotas::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn resources_over_the_quota_stop_the_load_before_any_file_is_parsed() {
+        // Four resources, then a syntax error the parser would report, and
+        // no providers at all: the count comes first.
+        let first = "[[dns.zone]]\nname = \"a.\"\n[[dns.zone]]\nname = \"b.\"\n";
+        let second = "dns.zone = [{ name = \"c.\" }, { name = \"d.\" }]\nbroken = \n";
+        let snapshot = snapshot(&[("a.toml", Some(first)), ("b.toml", Some(second))]);
+        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &quotas(3)).await;
+        let Err(LoadError::Quota(error)) = outcome else {
+            panic!("not the quota's error");
+        };
+        assert_eq!((error.key, error.actual, error.limit), ("resources", 4, 3));
+        let message = error.to_string();
+        assert!(
+            message.starts_with("quota exceeded: the number of resources at commit 0123456789ab is 4, more than `quotas.resources = 3` allows (it went over at b.toml:1:30)."),
+            "{message}"
+        );
+        assert!(message.contains("raise `quotas.resources`"), "{message}");
+
+        // At the quota, the files are parsed (and the syntax error found).
+        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &quotas(4)).await;
+        let Err(LoadError::Invalid(invalid)) = outcome else {
+            panic!("not parsed");
+        };
+        assert!(invalid.diagnostics[0].message.contains("invalid TOML"));
+    }
+
+    #[tokio::test]
+    async fn values_over_the_quota_stop_the_load_before_any_file_is_parsed() {
+        // One resource, but its array could hold millions of entries.
+        let text = "[[dns.zone]]\nname = \"a.\"\nx = [1, 2, 3]\nbroken = \n";
+        let snapshot = snapshot(&[("a.toml", Some(text))]);
+        let values = Quotas {
+            values: 4,
+            ..Quotas::default()
+        };
+        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &values).await;
+        let Err(LoadError::Quota(error)) = outcome else {
+            panic!("not the quota's error");
+        };
+        // The header, `name`, the array, and the array's entries.
+        assert_eq!((error.key, error.actual, error.limit), ("values", 6, 4));
+        let message = error.to_string();
+        assert!(
+            message.contains("the number of TOML values in the resource files at commit 0123456789ab is 6, more than `quotas.values = 4` allows (it went over at a.toml:3:9)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn resources_of_files_the_cache_knows_count_too() {
+        let resource = |name: &str, line: usize| FileResource {
+            address: Address::parse(&format!("dns/zone/{name}")).unwrap(),
+            spec: serde_json::json!({"name": name}),
+            lifecycle: Default::default(),
+            depends_on: Vec::new(),
+            span: 0..1,
+            identity_span: 0..1,
+            origin: crate::model::diagnostic::Location {
+                file: "known.toml".into(),
+                line,
+                column: 1,
+            },
+        };
+        let snapshot = snapshot(&[
+            ("a.toml", Some("[[dns.zone]]\nname = \"a.\"\n")),
+            ("known.toml", None),
+        ]);
+        let known: KnownFiles = [(
+            "blob of known.toml".to_string(),
+            Arc::new(CachedFile {
+                values: 4,
+                resources: vec![resource("b.", 1), resource("c.", 4)],
+            }),
+        )]
+        .into();
+        // The file read holds two values, the known one four.
+        assert_eq!(check_counts(&snapshot, &known, &quotas(3)).unwrap(), [2, 4]);
+        let error = check_counts(&snapshot, &known, &quotas(2)).unwrap_err();
+        assert_eq!((error.key, error.actual), ("resources", 3));
+        assert_eq!(error.at.as_deref(), Some("known.toml:4:1"));
+        let values = Quotas {
+            values: 5,
+            ..Quotas::default()
+        };
+        let error = check_counts(&snapshot, &known, &values).unwrap_err();
+        assert_eq!((error.key, error.actual), ("values", 6));
+        assert_eq!(error.at.as_deref(), Some("known.toml"));
     }
 }

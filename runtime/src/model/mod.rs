@@ -7,6 +7,7 @@
 //! the commit is applied.
 
 pub mod cache;
+pub mod count;
 pub mod diagnostic;
 pub mod files;
 pub mod graph;
@@ -137,7 +138,8 @@ pub enum LoadError {
     /// The files could not be read again for a complete report.
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The commit declares more resources than the tenant's quota.
+    /// The commit goes over one of the tenant's quotas: more resources, or
+    /// more bytes of named manifests, than it allows.
     #[error(transparent)]
     Quota(#[from] crate::quota::QuotaExceeded),
     /// A file of the snapshot was listed without its text, and no cache
@@ -154,13 +156,14 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parses and validates every resource file of `snapshot`, whose texts
 /// must all have been read (see [`ModelCache::load`] for the incremental
-/// way).
+/// way), within `quotas`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(
     snapshot: &Snapshot,
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
+    quotas: &crate::quota::Quotas,
 ) -> Result<DesiredState, LoadError> {
-    match load::load_files(snapshot, providers, &load::KnownFiles::new()).await? {
+    match load::load_files(snapshot, providers, &load::KnownFiles::new(), quotas).await? {
         load::Outcome::Loaded(loaded) => Ok(loaded.state),
         load::Outcome::NeedsEveryText => Err(LoadError::Unread),
     }

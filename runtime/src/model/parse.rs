@@ -4,6 +4,7 @@
 //! at the exact text.
 
 use super::diagnostic::{FileText, SourceDiagnostic};
+use super::files::Named;
 use super::{Lifecycle, OnDelete};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -39,9 +40,52 @@ pub struct RawResource {
     pub depends_on: Vec<(String, Range<usize>)>,
     /// The lifecycle flags.
     pub lifecycle: Lifecycle,
+    /// The manifests its file fields name, once read (see
+    /// [`super::files`]); they stand in for those fields' patterns when
+    /// the spec is written out.
+    pub manifests: Named,
 }
 
 impl RawResource {
+    /// The spec as JSON text for the plugin, with each field that names
+    /// manifests replaced by `[{"path": …, "documents": […]}, …]`: the
+    /// shared documents are copied only here, into the text.
+    pub fn spec_json(&self) -> String {
+        let Value::Object(spec) = &self.spec else {
+            return self.spec.to_string();
+        };
+        if self.manifests.is_empty() {
+            return self.spec.to_string();
+        }
+        let quoted = |text: &str| Value::String(text.to_string()).to_string();
+        let mut json = String::from("{");
+        for (position, (key, value)) in spec.iter().enumerate() {
+            if position > 0 {
+                json.push(',');
+            }
+            json.push_str(&quoted(key));
+            json.push(':');
+            let Some((_, files)) = self.manifests.iter().find(|(field, _)| field == key) else {
+                json.push_str(&value.to_string());
+                continue;
+            };
+            json.push('[');
+            for (position, file) in files.iter().enumerate() {
+                if position > 0 {
+                    json.push(',');
+                }
+                json.push_str("{\"path\":");
+                json.push_str(&quoted(&file.path));
+                json.push_str(",\"documents\":");
+                json.push_str(&file.documents_json);
+                json.push('}');
+            }
+            json.push(']');
+        }
+        json.push('}');
+        json
+    }
+
     /// The span of the field at `path`, or of the closest enclosing field,
     /// or of the whole resource.
     pub fn span_of(&self, path: &str) -> Range<usize> {
@@ -201,6 +245,7 @@ fn parse_resource(
             field_spans,
             depends_on,
             lifecycle,
+            manifests: Named::new(),
         })
     } else {
         Err(problems)
