@@ -68,11 +68,6 @@ impl Throttle {
         }
     }
 
-    /// The window's length.
-    pub fn window(&self) -> Duration {
-        self.window
-    }
-
     /// Whether to write a warning of kind (`message`, `scope`) now. When it
     /// opens a new window after one that held warnings back, their count is
     /// written first, as a warning of its own.

@@ -102,7 +102,7 @@ impl Tenant {
                 source,
             };
             let plugin = host
-                .load(&provider.plugin, provider.sha256.as_deref())
+                .load_for(&tenant.name, &provider.plugin, provider.sha256.as_deref())
                 .await
                 .map_err(fail)?;
             let settings = ProviderSettings {

@@ -28,15 +28,24 @@ const MAX_PUSHES: usize = 200;
 
 /// How much slower the calm tenant's median push-to-served may be beside
 /// the attackers than alone.
-const MAX_MEDIAN_RATIO: f64 = 3.0;
+const MAX_MEDIAN_RATIO: f64 = 2.0;
 
-/// How much slower its 90th percentile may be. The attackers' own work
-/// (a 100 MiB result, an 80 MiB answer, 2,000 requests, a million log
-/// records, each retried every few seconds) takes this 2-core machine's
-/// CPU in bursts, and a push landing in one waits: measured 1.3–9.5× over
-/// eleven runs, up to about a second. The bound catches a daemon that
-/// stalls; it is not yet fairness.
-const MAX_P90_RATIO: f64 = 15.0;
+/// How much slower its 90th percentile may be. Guest code runs on threads
+/// of its own in turns shared fairly between tenants, so the attackers cost
+/// the calm tenant little (measured 1.17–2.0× here on the debug build);
+/// the bound catches a daemon whose tenants wait on each other again.
+const MAX_P90_RATIO: f64 = 4.0;
+
+/// The longest any one push may take beside the attackers (measured about
+/// 110 ms, alone about 90 ms): a push waiting on an attacker's call, its
+/// deadline or its tenant's lease would take seconds.
+const MAX_PUSH_BESIDE: Duration = Duration::from_secs(2);
+
+/// The longest `/healthz` may take beside the attackers: guest code runs on
+/// threads of its own, so the daemon's API never waits on it (measured
+/// in milliseconds; the bound catches an API that waits for a guest's
+/// epoch tick or deadline).
+const MAX_HEALTH_WAIT: Duration = Duration::from_millis(500);
 
 /// Every attack of the suite against a server at `server` (which
 /// redirects `/` to `elsewhere` and streams 80 MiB from `/big`).
@@ -54,6 +63,12 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
     // holder, a log-field flooder), then one tenant per other limit.
     let mut attacks = contenders(["3s", "4s"]);
     attacks.extend([
+        attack(
+            "big-header-set",
+            server,
+            &[],
+            "total size of fields exceeds limit",
+        ),
         Attack {
             timeout: "1s",
             ..attack("spin", server, &[], "did not finish `list` within 1s")
@@ -203,7 +218,7 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
 
     // The calm tenant alone.
     std::fs::write(ws.config_path(), format!("{}\n{calm}", config_header())).unwrap();
-    let daemon = Daemon::start(&ws.config_path());
+    let mut daemon = Daemon::start(&ws.config_path());
     wait_until(
         Duration::from_secs(30),
         "the calm tenant's first apply",
@@ -212,7 +227,9 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
     let alone: Vec<Duration> = (0..PUSHES)
         .map(|push| measure_one(&ws, &daemon, push))
         .collect();
-    drop(daemon);
+    // Stopped, not killed: it hands the calm tenant's lease back, so the
+    // next daemon takes it at once instead of after it runs out.
+    daemon.stop();
 
     // The same, with every attacker beside it.
     let attacks = attacks(&server.base_url, &elsewhere.base_url);
@@ -233,8 +250,14 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
         .collect();
     let before = calls_by_tenant(&daemon);
     let mut beside = Vec::new();
+    let mut health = Vec::new();
     loop {
         beside.push(measure_one(&ws, &daemon, PUSHES + beside.len()));
+        // The daemon's own API, asked while the spinners hold every turn.
+        let asked = Instant::now();
+        let (status, _) = daemon.get("/healthz").expect("/healthz answers");
+        assert_eq!(status, 200);
+        health.push(asked.elapsed());
         let now = calls_by_tenant(&daemon);
         let idle: Vec<&String> = attackers
             .iter()
@@ -278,9 +301,19 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
     let (beside_median, beside_p90) = (quantile(beside.clone(), 0.5), quantile(beside, 0.9));
     let median_ratio = beside_median.as_secs_f64() / alone_median.as_secs_f64();
     let p90_ratio = beside_p90.as_secs_f64() / alone_p90.as_secs_f64();
+    let health_max = health.iter().max().copied().unwrap_or_default();
     eprintln!(
-        "hostile suite: {} attacks; calm tenant push-to-served alone median {alone_median:?} p90 {alone_p90:?}; beside the attackers ({pushes} pushes) median {beside_median:?} p90 {beside_p90:?} max {beside_max:?}: {median_ratio:.2}× and {p90_ratio:.2}×",
-        attacks.len()
+        "hostile suite: {} attacks; calm tenant push-to-served alone median {alone_median:?} p90 {alone_p90:?}; beside the attackers ({pushes} pushes) median {beside_median:?} p90 {beside_p90:?} max {beside_max:?}: {median_ratio:.2}× and {p90_ratio:.2}×; /healthz beside them median {:?} max {health_max:?}",
+        attacks.len(),
+        quantile(health, 0.5)
+    );
+    assert!(
+        beside_max < MAX_PUSH_BESIDE,
+        "a push of the calm tenant took {beside_max:?} beside the attackers"
+    );
+    assert!(
+        health_max < MAX_HEALTH_WAIT,
+        "/healthz took {health_max:?} beside the attackers"
     );
     assert!(
         median_ratio < MAX_MEDIAN_RATIO,

@@ -337,6 +337,19 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
     samples(text, name).map(|(_, value)| value).sum()
 }
 
+/// The sum of the samples of metric `name` in the Prometheus text `text`
+/// that carry every one of `labels` (`key`, value).
+pub fn metric_sum_with(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples(text, name)
+        .filter(|(series, _)| {
+            labels
+                .iter()
+                .all(|(key, value)| series.contains(&format!("{key}=\"{value}\"")))
+        })
+        .map(|(_, value)| value)
+        .sum()
+}
+
 /// The sums of the samples of metric `name` in the Prometheus text `text`,
 /// by the value of their label `label`.
 pub fn metric_sums_by(

@@ -10,7 +10,7 @@
 
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
-use cairn_tests::daemon::{Daemon, HOOK_SECRET, since, wait_until};
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, metric_sum_with, since, wait_until};
 use cairn_tests::git::GitDaemon;
 use cairn_tests::{Workspace, cairn::Output};
 use std::time::Duration;
@@ -36,26 +36,7 @@ const PLUGIN_CALLS: &str = "cairn_plugin_call_duration_seconds_count";
 fn metric(daemon: &Daemon, name: &str, labels: &[(&str, &str)]) -> f64 {
     let (status, text) = daemon.get("/metrics").expect("the metrics answer");
     assert_eq!(status, 200, "{text}");
-    metric_in(&text, name, labels)
-}
-
-/// [`metric`] in the text of a `/metrics` answer.
-fn metric_in(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (family, label_text) = series.split_once('{').unwrap_or((series, ""));
-            let wanted = family == name
-                && labels
-                    .iter()
-                    .all(|(key, label)| label_text.contains(&format!("{key}=\"{label}\"")));
-            if !wanted {
-                return None;
-            }
-            value.parse::<f64>().ok()
-        })
-        .sum()
+    metric_sum_with(&text, name, labels)
 }
 
 /// `cairn_reconcile_runs_total` of tenant `default` with `outcome`.
@@ -805,10 +786,10 @@ fn a_tenant_whose_plugin_fails_to_load_is_reported_while_the_others_run() {
         text
     };
     let text = metrics();
-    assert_eq!(metric_in(&text, "cairn_ready", &[]), 1.0);
+    assert_eq!(metric_sum_with(&text, "cairn_ready", &[]), 1.0);
     for (tenant, loaded) in [("good", 1.0), ("refused", 0.0), ("spinning", 0.0)] {
         assert_eq!(
-            metric_in(&text, "cairn_tenant_loaded", &[("tenant", tenant)]),
+            metric_sum_with(&text, "cairn_tenant_loaded", &[("tenant", tenant)]),
             loaded,
             "{tenant}"
         );
@@ -818,7 +799,7 @@ fn a_tenant_whose_plugin_fails_to_load_is_reported_while_the_others_run() {
         Duration::from_secs(20),
         "the refused plugin tried again",
         || {
-            metric_in(
+            metric_sum_with(
                 &metrics(),
                 "cairn_errors_total",
                 &[("tenant", "refused"), ("kind", "load")],
@@ -851,7 +832,7 @@ fn a_tenant_whose_plugin_fails_to_load_is_reported_while_the_others_run() {
             .any(|alert| alert["tenant"] == "refused" && alert["cleared"] == "plugin-failed")
     });
     assert_eq!(
-        metric_in(&metrics(), "cairn_tenant_loaded", &[("tenant", "refused")]),
+        metric_sum_with(&metrics(), "cairn_tenant_loaded", &[("tenant", "refused")]),
         1.0
     );
     let (_, operator) = get("/readyz", Some(OPERATOR));

@@ -412,9 +412,7 @@ async fn wait_for(what: &str, check: impl Fn() -> bool) {
     }
 }
 
-// More worker threads than looping calls, so that the test's own task
-// still runs while guests spin on the others.
-#[tokio::test(flavor = "multi_thread", worker_threads = 12)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_looping_tenant_uses_up_only_its_own_call_slots() {
     use cairn::host::limits::MAX_CALLS_PER_TENANT;
     let (host, plugin) = setup().await;

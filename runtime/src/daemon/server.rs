@@ -18,11 +18,8 @@ pub mod limits;
 use super::metrics::Metrics;
 use crate::log_throttle::Throttle;
 use axum::Router;
-use axum::body::Body;
-use bytes::Bytes;
-use connections::{Admission, Connections, Serving};
+use connections::{Admission, Connections};
 use http::Request;
-use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -32,9 +29,7 @@ use limits::{
 };
 use std::convert::Infallible;
 use std::io::ErrorKind;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -171,14 +166,14 @@ impl Connection {
             let serving = connection.serve();
             request.extensions_mut().insert(connection.clone());
             let router = router.clone();
+            // Serving ends once the answer is ready: while it is written
+            // the connection waits on its caller, who may read slowly or
+            // not at all, and may then give way like any other waiting
+            // connection (a daemon stopping may cut such an answer).
             async move {
-                let response = router.oneshot(request).await?;
-                Ok::<_, Infallible>(response.map(|body| {
-                    Body::new(Served {
-                        body,
-                        _serving: serving,
-                    })
-                }))
+                let response = router.oneshot(request).await;
+                drop(serving);
+                response
             }
         });
         let served = self.http.serve_connection(TokioIo::new(stream), service);
@@ -208,32 +203,5 @@ impl Connection {
             }
         }
         drop(registration);
-    }
-}
-
-/// A response body that keeps its request marked as served until it has
-/// been sent (or dropped).
-struct Served {
-    body: Body,
-    _serving: Serving,
-}
-
-impl http_body::Body for Served {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }

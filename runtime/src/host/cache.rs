@@ -220,30 +220,18 @@ pub(super) fn compile(
 /// waited on (opened non-blocking, then refused as not a regular file),
 /// and a file larger than [`MAX_ENTRY_BYTES`] is not read.
 fn read_entry(entry: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(entry)
-    {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+    match super::regular_file::read(entry, MAX_ENTRY_BYTES) {
+        Ok(stored) => Ok(Some(stored)),
+        Err(super::regular_file::ReadError::Io(error))
+            if error.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(super::regular_file::ReadError::Io(error)) => Err(error),
+        Err(super::regular_file::ReadError::TooLarge(size)) => Err(std::io::Error::other(format!(
+            "{size} bytes, more than an entry can be ({MAX_ENTRY_BYTES})"
+        ))),
     }
-    if metadata.len() > MAX_ENTRY_BYTES {
-        return Err(std::io::Error::other(format!(
-            "{} bytes, more than an entry can be ({MAX_ENTRY_BYTES})",
-            metadata.len()
-        )));
-    }
-    let mut stored = Vec::with_capacity(metadata.len() as usize);
-    file.take(MAX_ENTRY_BYTES).read_to_end(&mut stored)?;
-    Ok(Some(stored))
 }
 
 /// The component in a stored entry, when its tag verifies.

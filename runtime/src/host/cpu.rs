@@ -17,10 +17,13 @@
 //! computes little thus gets a core as soon as it asks, beside any number
 //! of tenants spinning at their full slot count.
 
+use super::limits;
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wasmtime::Engine;
 
@@ -41,12 +44,20 @@ pub const USAGE_HALF_LIFE: Duration = Duration::from_secs(1);
 /// holder's before it interrupts the holder rather than wait for its tick:
 /// one epoch tick, so that two tenants spinning side by side take turns at
 /// the tick rather than interrupt each other without end.
-pub const PREEMPT_MARGIN: Duration = super::limits::EPOCH_TICK;
+pub const PREEMPT_MARGIN: Duration = limits::EPOCH_TICK;
 
-/// The runtime plugin calls run on, and the turns that share its cores.
+/// How long a dropped host waits, on a thread of its own, for the calls
+/// still running to stop at their next epoch tick before it stops the
+/// ticker: ticks at [`limits::EPOCH_TICK`] reach every guest in
+/// far less.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// The runtime plugin calls run on, the turns that share its cores, and
+/// the ticker that makes guests yield.
 pub struct GuestCpu {
     runtime: Option<tokio::runtime::Runtime>,
     turns: Arc<Turns>,
+    ticker: Option<EpochTicker>,
 }
 
 impl GuestCpu {
@@ -63,13 +74,14 @@ impl GuestCpu {
             .build()?;
         Ok(Self {
             runtime: Some(runtime),
-            turns: Arc::new(Turns::new(engine, turns)),
+            ticker: Some(EpochTicker::start(engine.clone())),
+            // Every running guest reaches its epoch callback and yields;
+            // the deadlines are wall-clock, so an early tick moves none.
+            turns: Arc::new(Turns::new(
+                turns,
+                Box::new(move || engine.increment_epoch()),
+            )),
         })
-    }
-
-    /// The number of cores guest code may use at once.
-    pub fn turns(&self) -> usize {
-        self.turns.count
     }
 
     /// Runs `call` on the guest threads, taking a turn of `tenant`'s each
@@ -99,7 +111,8 @@ impl GuestCpu {
     }
 
     /// CPU `tenant` used lately, decayed (see [`USAGE_HALF_LIFE`]).
-    pub fn usage(&self, tenant: &str) -> Duration {
+    #[cfg(test)]
+    fn usage(&self, tenant: &str) -> Duration {
         let state = self.turns.state.lock().expect("guest turns");
         let usage = state
             .usage
@@ -112,11 +125,53 @@ impl GuestCpu {
 impl Drop for GuestCpu {
     fn drop(&mut self) {
         // The host may be dropped inside another runtime, where blocking
-        // on this one's threads is not allowed; calls still running are
-        // cancelled by their owners' futures anyway.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        // is not allowed: a thread of its own waits for the calls still
+        // running to stop, which a spinning guest does only at a tick, so
+        // the ticker stops last.
+        let (runtime, ticker) = (self.runtime.take(), self.ticker.take());
+        let stopping = std::thread::Builder::new()
+            .name("cairn-guest-stop".into())
+            .spawn(move || {
+                if let Some(runtime) = runtime {
+                    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+                }
+                if let Some(ticker) = ticker {
+                    ticker.stop();
+                }
+            });
+        if let Err(error) = stopping {
+            tracing::warn!(%error, "cannot stop the guest threads");
         }
+    }
+}
+
+/// Advances the engine's epoch every [`limits::EPOCH_TICK`] on its own
+/// thread, so that a guest past its deadline is interrupted even when every
+/// async worker is busy.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("cairn-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(limits::EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("the epoch ticker thread starts");
+        Self { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
     }
 }
 
@@ -169,10 +224,10 @@ struct Waiter {
 
 /// The turns, who holds them and who waits.
 struct Turns {
-    count: usize,
-    engine: Engine,
+    /// Makes every running guest yield at once (advances the epoch).
+    preempt: Box<dyn Fn() + Send + Sync>,
     state: Mutex<TurnState>,
-    ids: std::sync::atomic::AtomicU64,
+    ids: AtomicU64,
 }
 
 struct TurnState {
@@ -222,22 +277,21 @@ impl TurnState {
 }
 
 impl Turns {
-    fn new(engine: Engine, count: usize) -> Self {
+    fn new(count: usize, preempt: Box<dyn Fn() + Send + Sync>) -> Self {
         Self {
-            count,
-            engine,
+            preempt,
             state: Mutex::new(TurnState {
                 free: count,
                 holders: Vec::new(),
                 waiters: Vec::new(),
                 usage: HashMap::new(),
             }),
-            ids: std::sync::atomic::AtomicU64::new(0),
+            ids: AtomicU64::new(0),
         }
     }
 
     fn next_id(&self) -> u64 {
-        self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Takes a turn for call `id` if one is free or was handed to it;
@@ -273,9 +327,7 @@ impl Turns {
         });
         drop(state);
         if preempt {
-            // Every running guest reaches its epoch callback and yields;
-            // the deadlines are wall-clock, so an early tick moves none.
-            self.engine.increment_epoch();
+            (self.preempt)();
         }
         false
     }
@@ -339,7 +391,7 @@ struct Fair<F: Future> {
 /// on at once, and passes every wake on to the task's own waker.
 #[derive(Default)]
 struct WakeRecorder {
-    woken: std::sync::atomic::AtomicBool,
+    woken: AtomicBool,
     task: Mutex<Option<Waker>>,
 }
 
@@ -349,7 +401,7 @@ impl std::task::Wake for WakeRecorder {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        self.woken.store(true, Ordering::Release);
         if let Some(task) = &*self.task.lock().expect("task waker") {
             task.wake_by_ref();
         }
@@ -369,14 +421,11 @@ impl<F: Future> Future for Fair<F> {
             .lock()
             .expect("task waker")
             .clone_from(&Some(cx.waker().clone()));
-        this.wakes
-            .woken
-            .store(false, std::sync::atomic::Ordering::Release);
+        this.wakes.woken.store(false, Ordering::Release);
         let recorder = Waker::from(this.wakes.clone());
         let started = Instant::now();
         let outcome = this.call.as_mut().poll(&mut Context::from_waker(&recorder));
-        let runnable =
-            outcome.is_pending() && this.wakes.woken.load(std::sync::atomic::Ordering::Acquire);
+        let runnable = outcome.is_pending() && this.wakes.woken.load(Ordering::Acquire);
         this.turns.give_back(
             this.id,
             &this.tenant,
@@ -433,36 +482,6 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_tenant_that_computes_little_gets_a_turn_beside_spinners() {
-        let cpu = GuestCpu::start(engine(), 1).expect("guest threads");
-        let spinners: Vec<_> = (0..8)
-            .map(|index| {
-                let tenant: Arc<str> = format!("spinner{}", index % 2).into();
-                tokio::spawn(cpu.run(tenant, spin(Duration::from_secs(3))))
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        // Eight calls spin on one turn: a FIFO queue would make a newcomer
-        // wait for each of them, 10 ms a slice, on each of its two polls
-        // (about 3.2 s for twenty calls); a fair one, for one slice at most.
-        let started = Instant::now();
-        for _ in 0..20 {
-            cpu.run("calm".into(), spin(Duration::from_micros(500)))
-                .await
-                .expect("the calm call runs");
-        }
-        let calm = started.elapsed();
-        for spinner in spinners {
-            spinner.abort();
-        }
-        assert!(
-            calm < Duration::from_secs(1),
-            "twenty 0.5 ms calls took {calm:?} beside eight spinning calls"
-        );
-        assert!(cpu.usage("spinner0") > cpu.usage("calm"));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn spinning_tenants_share_the_turns_whatever_their_call_counts() {
         let cpu = GuestCpu::start(engine(), 1).expect("guest threads");
         // One tenant with four calls, one with one: each gets about half.
@@ -482,16 +501,68 @@ mod tests {
         );
     }
 
+    /// One turn, with a counter of the preemptions it asked for.
+    fn one_turn() -> (Turns, Arc<AtomicU64>) {
+        let preempted = Arc::new(AtomicU64::new(0));
+        let counter = preempted.clone();
+        let turns = Turns::new(
+            1,
+            Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        (turns, preempted)
+    }
+
+    fn tenant(name: &str) -> Arc<str> {
+        name.into()
+    }
+
+    #[test]
+    fn a_waiter_whose_tenant_used_less_interrupts_the_holder_and_goes_first() {
+        let (turns, preempted) = one_turn();
+        let noop = Waker::noop();
+        let (spinner, calm) = (tenant("spinner"), tenant("calm"));
+        // The spinner has used 50 ms and holds the turn again.
+        assert!(turns.take(1, &spinner, noop));
+        turns.give_back(1, &spinner, Duration::from_millis(50), None);
+        assert!(turns.take(1, &spinner, noop));
+        // Another spinner call waits its turn without interrupting.
+        assert!(!turns.take(2, &spinner, noop));
+        assert_eq!(preempted.load(Ordering::SeqCst), 0);
+        // The calm call, which used nothing, interrupts the holder…
+        assert!(!turns.take(3, &calm, noop));
+        assert_eq!(preempted.load(Ordering::SeqCst), 1);
+        // …and gets the turn before the spinner call that came first.
+        turns.give_back(1, &spinner, Duration::from_millis(1), Some(noop.clone()));
+        assert!(!turns.take(2, &spinner, noop), "the spinner went first");
+        assert!(turns.take(3, &calm, noop));
+    }
+
+    #[test]
+    fn a_call_cancelled_with_a_turn_handed_to_it_passes_the_turn_on() {
+        let (turns, _) = one_turn();
+        let noop = Waker::noop();
+        assert!(turns.take(1, &tenant("a"), noop));
+        assert!(!turns.take(2, &tenant("b"), noop));
+        // The turn is handed to call 2, which is dropped before it runs.
+        turns.give_back(1, &tenant("a"), Duration::ZERO, None);
+        turns.forget(2);
+        assert!(turns.take(3, &tenant("c"), noop), "the turn was lost");
+        // And a call dropped while it holds a turn gives it back.
+        turns.forget(3);
+        assert!(turns.take(4, &tenant("d"), noop), "the turn was lost");
+    }
+
     #[tokio::test]
-    async fn a_cancelled_call_gives_its_turn_back() {
+    async fn guest_threads_run_below_the_daemons_priority() {
         let cpu = GuestCpu::start(engine(), 1).expect("guest threads");
-        let hung = cpu.run("a".into(), std::future::pending::<()>());
-        let first = tokio::time::timeout(Duration::from_millis(100), hung).await;
-        assert!(first.is_err(), "a pending call never finishes");
-        // Dropped: the next call still gets the one turn.
-        let next = tokio::time::timeout(Duration::from_secs(5), cpu.run("b".into(), async { 7 }))
-            .await
-            .expect("the turn came back");
-        assert_eq!(next, Some(7));
+        // SAFETY: reads the calling thread's nice value.
+        let nice = cpu
+            .run("a".into(), async {
+                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+            })
+            .await;
+        assert_eq!(nice, Some(GUEST_NICE));
     }
 }

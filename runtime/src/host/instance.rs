@@ -331,6 +331,7 @@ impl ProviderInstance {
             tenant: self.tenant.clone(),
             provider: self.name.clone(),
             function,
+            warnings: Default::default(),
         };
         // The tenant's own slot first, so that a tenant waiting on itself
         // holds nothing the others need; the deadline starts once running.
@@ -436,7 +437,12 @@ pub(super) async fn run_call<R: Send + 'static>(
     let span =
         tracing::debug_span!("plugin_call", provider = %label.provider, function = label.function);
     let tenant = label.tenant.clone();
-    let call = sandboxed(engine, pre, label.clone(), limits.clone(), guard, body).instrument(span);
+    // The caller's span (a run's tenant, trigger and commit) goes along to
+    // the guest threads, so that plugin log records and gate warnings keep
+    // it, with the call's own span inside when it is enabled.
+    let call = sandboxed(engine, pre, label.clone(), limits.clone(), guard, body)
+        .instrument(span)
+        .instrument(tracing::Span::current());
     match cpu.run(tenant, call).await {
         Some(outcome) => outcome,
         None => Err(PluginError::Host(format!(
@@ -484,7 +490,7 @@ async fn sandboxed<R>(
     .await;
     let provider = label.provider.to_string();
     let function = label.function;
-    let (past_count, past_bytes) = store.data().dropped_log_records();
+    let (past_count, past_budget) = store.data().dropped_log_records();
     if past_count > 0 {
         tracing::warn!(
             tenant = %label.tenant,
@@ -495,14 +501,25 @@ async fn sandboxed<R>(
             limits::MAX_LOG_RECORDS_PER_CALL
         );
     }
-    if past_bytes > 0 {
+    if past_budget > 0 {
         tracing::warn!(
             tenant = %label.tenant,
             provider = %provider,
             call = function,
-            dropped = past_bytes,
-            "{past_bytes} log records dropped: a call may write at most {} KiB of log",
+            dropped = past_budget,
+            "{past_budget} log records dropped: a call may write at most {} KiB of log",
             limits::MAX_LOG_BYTES_PER_CALL >> 10
+        );
+    }
+    let unwritten = label.warnings.suppressed();
+    if unwritten > 0 {
+        tracing::warn!(
+            tenant = %label.tenant,
+            provider = %provider,
+            call = function,
+            suppressed = unwritten,
+            "{unwritten} more warnings about this call's requests were not written: a call writes at most {}",
+            limits::MAX_REQUEST_WARNINGS_PER_CALL
         );
     }
     match outcome {

@@ -100,6 +100,12 @@ pub const MAX_LOG_RECORDS_PER_CALL: usize = 10_000;
 /// dropped and counted, like those past [`MAX_LOG_RECORDS_PER_CALL`].
 pub const MAX_LOG_BYTES_PER_CALL: usize = 1 << 20;
 
+/// Warnings about one call's requests (refused by the gate, cut at a cap,
+/// stopped by the guard) written to the log: enough to show what a
+/// misconfigured grant refuses; past it they are counted and reported in
+/// one line when the call ends.
+pub const MAX_REQUEST_WARNINGS_PER_CALL: usize = 20;
+
 /// Host resources (handles) one call may hold at once: every `wasi:http`
 /// header set, request, response, body, stream and pollable is one. A
 /// provider with [`MAX_OPEN_REQUESTS_PER_CALL`] requests open needs about

@@ -25,6 +25,7 @@ mod guard;
 mod instance;
 pub mod limits;
 mod plugin;
+mod regular_file;
 mod result_size;
 mod send;
 mod state;
@@ -39,9 +40,7 @@ pub use plugin::Plugin;
 
 use state::CallState;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -56,7 +55,6 @@ pub struct PluginHost {
     linker: Linker<CallState>,
     compiled_cache: Option<CompiledCache>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
-    ticker: Option<EpochTicker>,
     /// The threads guest code runs on, shared fairly between tenants.
     cpu: Arc<cpu::GuestCpu>,
     /// Slots for calls running at once, process-wide.
@@ -75,7 +73,6 @@ impl PluginHost {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let engine = Engine::new(&engine_config()).map_err(host_error)?;
         let linker = build_linker(&engine).map_err(host_error)?;
-        let ticker = EpochTicker::start(engine.clone());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let cpu = cpu::GuestCpu::start(engine.clone(), cores).map_err(|error| {
             PluginError::Host(format!("cannot start the guest threads: {error}"))
@@ -87,7 +84,6 @@ impl PluginHost {
             linker,
             compiled_cache,
             loaded: Mutex::new(HashMap::new()),
-            ticker: Some(ticker),
             call_slots: Arc::new(tokio::sync::Semaphore::new(
                 limits::MAX_CONCURRENT_CALLS as usize,
             )),
@@ -135,14 +131,6 @@ impl PluginHost {
     /// The engine, for tools that measure it.
     pub fn engine(&self) -> &Engine {
         &self.engine
-    }
-}
-
-impl Drop for PluginHost {
-    fn drop(&mut self) {
-        if let Some(ticker) = self.ticker.take() {
-            ticker.stop();
-        }
     }
 }
 
@@ -216,34 +204,4 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     // cairn:provider/log.
     bindings::log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
     Ok(linker)
-}
-
-/// Advances the engine's epoch every [`limits::EPOCH_TICK`] on its own
-/// thread, so that a guest past its deadline is interrupted even when every
-/// async worker is busy.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("cairn-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(limits::EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("the epoch ticker thread starts");
-        Self { stop, thread }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-    }
 }

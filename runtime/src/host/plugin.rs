@@ -78,6 +78,19 @@ impl PluginHost {
         path: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
+        self.load_for(LOADED_BY_NO_TENANT, path, expected_sha256)
+            .await
+    }
+
+    /// [`PluginHost::load`] on behalf of `tenant`: its `describe` takes
+    /// one of the tenant's call slots and one of the process's, and its
+    /// CPU counts as the tenant's.
+    pub async fn load_for(
+        &self,
+        tenant: &str,
+        path: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<Arc<Plugin>, PluginError> {
         let file = path.to_path_buf();
         let expected = expected_sha256.map(str::to_string);
         let (bytes, digest) =
@@ -114,7 +127,7 @@ impl PluginHost {
             .map_err(|error| invalid(format!("{error:#}")))?;
         let pre =
             ProviderPluginPre::new(instance_pre).map_err(|error| invalid(format!("{error:#}")))?;
-        let info = describe(self, &pre, path).await?;
+        let info = describe(self, tenant, &pre, path).await?;
         let plugin = Arc::new(Plugin {
             path: path.to_path_buf(),
             sha256: sha256.clone(),
@@ -153,38 +166,17 @@ fn read_pinned(
         path: path.to_path_buf(),
         source,
     };
-    // Non-blocking, so that opening a pipe does not wait for a writer; a
-    // pipe or a device has no size to check, and may never end.
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .map_err(read_error)?
+    let bytes = match super::regular_file::read(path, limits::MAX_PLUGIN_BYTES) {
+        Ok(bytes) => bytes,
+        Err(super::regular_file::ReadError::Io(source)) => return Err(read_error(source)),
+        Err(super::regular_file::ReadError::TooLarge(size)) => {
+            return Err(PluginError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                limit: limits::MAX_PLUGIN_BYTES,
+            });
+        }
     };
-    let metadata = file.metadata().map_err(read_error)?;
-    if !metadata.is_file() {
-        return Err(read_error(std::io::Error::other("not a regular file")));
-    }
-    let too_large = |size| PluginError::TooLarge {
-        path: path.to_path_buf(),
-        size,
-        limit: limits::MAX_PLUGIN_BYTES,
-    };
-    if metadata.len() > limits::MAX_PLUGIN_BYTES {
-        return Err(too_large(metadata.len()));
-    }
-    // Read no more than the limit, should the file grow meanwhile.
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, limits::MAX_PLUGIN_BYTES + 1),
-        &mut bytes,
-    )
-    .map_err(read_error)?;
-    if bytes.len() as u64 > limits::MAX_PLUGIN_BYTES {
-        return Err(too_large(bytes.len() as u64));
-    }
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     if let Some(expected) = expected_sha256
         && expected != hex::encode(digest)
@@ -198,15 +190,27 @@ fn read_pinned(
     Ok((bytes, digest))
 }
 
+/// Whom the CPU of a plugin loaded outside any tenant (`cairn plugin
+/// inspect`, a benchmark) is charged to.
+const LOADED_BY_NO_TENANT: &str = "-";
+
+/// Asks the plugin to describe itself, as a call of `tenant`'s: it waits
+/// for the same slots as the tenant's other calls, since the pooling
+/// allocator has one instance slot per process-wide call slot.
 async fn describe(
     host: &PluginHost,
+    tenant: &str,
     pre: &ProviderPluginPre<CallState>,
     path: &Path,
 ) -> Result<ProviderInfo, PluginError> {
+    let slots = host.slots(tenant);
+    let _tenant_slot = slots.tenant.acquire().await.expect("never closed");
+    let _process_slot = slots.process.acquire().await.expect("never closed");
     let label = CallLabel {
-        tenant: "-".into(),
+        tenant: tenant.into(),
         provider: path.display().to_string().into(),
         function: "describe",
+        warnings: Default::default(),
     };
     let limits = CallLimits {
         grants: Arc::from(Vec::new()),

@@ -27,6 +27,30 @@ pub struct CallLabel {
     pub provider: Arc<str>,
     /// The exported function called.
     pub function: &'static str,
+    /// The call's warnings about its requests, shared by every clone.
+    pub warnings: WarningBudget,
+}
+
+/// Counts a call's warnings about its requests (refused, cut, stopped):
+/// the first [`limits::MAX_REQUEST_WARNINGS_PER_CALL`] are written, the
+/// rest only counted and reported once when the call ends, so that a
+/// plugin looping on a refused request cannot flood the host's log.
+#[derive(Debug, Clone, Default)]
+pub struct WarningBudget(Arc<std::sync::atomic::AtomicUsize>);
+
+impl WarningBudget {
+    /// Whether one more warning may be written.
+    pub fn take(&self) -> bool {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            < limits::MAX_REQUEST_WARNINGS_PER_CALL
+    }
+
+    /// The warnings not written.
+    pub fn suppressed(&self) -> usize {
+        self.0
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(limits::MAX_REQUEST_WARNINGS_PER_CALL)
+    }
 }
 
 /// The `T` of `Store<T>` for a plugin call.
@@ -223,13 +247,15 @@ impl WasiHttpHooks for NetworkGate {
             let limited =
                 http_body_util::Limited::new(body, limits::MAX_HTTP_REQUEST_BYTES as usize)
                     .map_err(move |_| {
-                        tracing::warn!(
-                            tenant = %cut_label.tenant,
-                            provider = %cut_label.provider,
-                            url = %cut_url,
-                            "cut a plugin's HTTP request: its streamed body went over {} bytes",
-                            limits::MAX_HTTP_REQUEST_BYTES
-                        );
+                        if cut_label.warnings.take() {
+                            tracing::warn!(
+                                tenant = %cut_label.tenant,
+                                provider = %cut_label.provider,
+                                url = %cut_url,
+                                "cut a plugin's HTTP request: its streamed body went over {} bytes",
+                                limits::MAX_HTTP_REQUEST_BYTES
+                            );
+                        }
                         wasmtime_wasi_http::Error::HttpRequestBodySize(Some(
                             limits::MAX_HTTP_REQUEST_BYTES,
                         ))
@@ -251,14 +277,17 @@ impl WasiHttpHooks for NetworkGate {
         });
         match grants::check(&self.grants, &uri) {
             Decision::Denied => {
-                let granted: Vec<String> = self.grants.iter().map(ToString::to_string).collect();
-                tracing::warn!(
-                    tenant = %self.label.tenant,
-                    provider = %self.label.provider,
-                    url = %url,
-                    grants = ?granted,
-                    "refused a plugin's HTTP request: no network grant matches"
-                );
+                if self.label.warnings.take() {
+                    let granted: Vec<String> =
+                        self.grants.iter().map(ToString::to_string).collect();
+                    tracing::warn!(
+                        tenant = %self.label.tenant,
+                        provider = %self.label.provider,
+                        url = %url,
+                        grants = ?granted,
+                        "refused a plugin's HTTP request: no network grant matches"
+                    );
+                }
                 Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
             }
             Decision::Allowed(grant) => {
@@ -347,12 +376,14 @@ impl http_body::Body for GuardedBody {
             Some(Ok(frame)) => match self.guard.may_send() {
                 Ok(()) => Some(Ok(frame)),
                 Err(why) => {
-                    tracing::warn!(
-                        tenant = %self.label.tenant,
-                        provider = %self.label.provider,
-                        url = %self.url,
-                        "stopped a plugin's request mid-body: {why}"
-                    );
+                    if self.label.warnings.take() {
+                        tracing::warn!(
+                            tenant = %self.label.tenant,
+                            provider = %self.label.provider,
+                            url = %self.url,
+                            "stopped a plugin's request mid-body: {why}"
+                        );
+                    }
                     Some(Err(wasmtime_wasi_http::Error::InternalError(Some(why))))
                 }
             },
@@ -372,12 +403,14 @@ impl http_body::Body for GuardedBody {
 impl NetworkGate {
     /// Refuses a request that breaks a cap, logging why with whom.
     fn refuse(&self, url: &str, why: String, error: wasmtime_wasi_http::Error) -> ResponseFuture {
-        tracing::warn!(
-            tenant = %self.label.tenant,
-            provider = %self.label.provider,
-            url = %url,
-            "refused a plugin's HTTP request: {why}"
-        );
+        if self.label.warnings.take() {
+            tracing::warn!(
+                tenant = %self.label.tenant,
+                provider = %self.label.provider,
+                url = %url,
+                "refused a plugin's HTTP request: {why}"
+            );
+        }
         Box::new(async { Err(error) })
     }
 }
@@ -418,14 +451,16 @@ async fn checked_address(
     }
     match refused {
         Some((ip, kind)) => {
-            tracing::warn!(
-                tenant = %label.tenant,
-                provider = %label.provider,
-                url = %url,
-                %grant,
-                address = %ip,
-                "refused a plugin's HTTP request: the name resolves to {kind} address {ip}, which only a grant naming the address itself (or its network) allows"
-            );
+            if label.warnings.take() {
+                tracing::warn!(
+                    tenant = %label.tenant,
+                    provider = %label.provider,
+                    url = %url,
+                    %grant,
+                    address = %ip,
+                    "refused a plugin's HTTP request: the name resolves to {kind} address {ip}, which only a grant naming the address itself (or its network) allows"
+                );
+            }
             Err(wasmtime_wasi_http::Error::DestinationIpProhibited)
         }
         None => Err(wasmtime_wasi_http::Error::DestinationNotFound),

@@ -18,9 +18,11 @@
 use toml_parser::Source;
 use toml_parser::lexer::TokenKind;
 
-/// How deep brackets may nest before the scan gives up on a file: past
-/// the `toml` parser's own limit (80), so that only files the parser
-/// refuses are cut short, and the stack stays a few kilobytes.
+/// How deep the scan follows brackets one by one: past the `toml`
+/// parser's own limit (80), so that only files the parser refuses go
+/// deeper, and the stack stays a few kilobytes. Deeper brackets are only
+/// counted (the parser still builds what follows them, so their values
+/// must count).
 pub const MAX_NESTING: usize = 128;
 
 /// What a file holds.
@@ -69,6 +71,9 @@ enum State {
     Key { base: Option<usize>, keys: usize },
     /// Before a value whose path length is `path`.
     Value { path: Option<usize> },
+    /// Inside brackets nested past [`MAX_NESTING`], `depth` of them open:
+    /// every atom, string and bracket counts as a value until they close.
+    Deep { depth: usize },
     /// After a value or a header: what follows until a separator, a closing
     /// bracket or (at the top) the end of the line is the rest of it (the
     /// digits of a float, the time of a date) or an error for the parser.
@@ -175,7 +180,7 @@ pub fn count(text: &str, mut on: impl FnMut(Item, usize)) -> Counts {
                         TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket
                             if open.len() >= MAX_NESTING =>
                         {
-                            return counts;
+                            State::Deep { depth: 1 }
                         }
                         TokenKind::LeftSquareBracket => {
                             open.push(Open::Array(path));
@@ -192,6 +197,29 @@ pub fn count(text: &str, mut on: impl FnMut(Item, usize)) -> Counts {
                     }
                 }
             }
+            State::Deep { depth } => match kind {
+                TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket if depth == 1 => {
+                    State::After
+                }
+                TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+                    State::Deep { depth: depth - 1 }
+                }
+                TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => {
+                    counts.values += 1;
+                    on(Item::Value, token.span().start());
+                    State::Deep { depth: depth + 1 }
+                }
+                TokenKind::Atom
+                | TokenKind::LiteralString
+                | TokenKind::BasicString
+                | TokenKind::MlLiteralString
+                | TokenKind::MlBasicString => {
+                    counts.values += 1;
+                    on(Item::Value, token.span().start());
+                    State::Deep { depth }
+                }
+                _ => State::Deep { depth },
+            },
             State::After => match (kind, open.last().copied()) {
                 (TokenKind::Newline, None) => State::Line,
                 (TokenKind::Comma, Some(Open::Array(_))) => State::Value { path: None },
@@ -316,13 +344,18 @@ mod tests {
     }
 
     #[test]
-    fn nesting_past_the_parsers_limit_ends_the_scan() {
+    fn values_nested_past_the_parsers_limit_still_count() {
+        // Brackets past the limit, then a million empty tables: the parser
+        // refuses the file, but only after building what follows them.
         let text = format!(
-            "[[dns.zone]]\nx = {}{}\n[[dns.zone]]\n",
+            "[[dns.zone]]\nx = {}{}{}\n[[dns.zone]]\n",
             "[".repeat(10_000),
+            "{},".repeat(1_000_000),
             "]".repeat(10_000)
         );
-        assert_eq!(count(&text, |_, _| {}).resources, 1);
-        assert!(parse_file(&FileText::new("a.toml", text)).is_err());
+        let counts = count(&text, |_, _| {});
+        assert!(counts.values > 1_000_000, "{counts:?}");
+        let small = text.replace(&"{},".repeat(1_000_000), "{},");
+        assert!(parse_file(&FileText::new("a.toml", small)).is_err());
     }
 }

@@ -138,8 +138,8 @@ pub enum LoadError {
     /// The files could not be read again for a complete report.
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The commit goes over one of the tenant's quotas: more resources, or
-    /// more bytes of named manifests, than it allows.
+    /// The commit goes over one of the tenant's quotas: more resources,
+    /// values or bytes of named manifests than it allows.
     #[error(transparent)]
     Quota(#[from] crate::quota::QuotaExceeded),
     /// A file of the snapshot was listed without its text, and no cache

@@ -2,6 +2,8 @@
 //! says, so the tests can check that the host contains it:
 //! - `spin`: loops forever in guest code (the epoch deadline stops it);
 //! - `spin-diff`: lists nothing, then loops forever in `diff`;
+//! - `big-header-set`: puts a 120 KiB value in one header set (more than
+//!   the host lets one set hold);
 //! - `hold-headers`: creates header sets of 12 KiB each (just under the
 //!   host's cap on one set) and holds them all, without end (the host's
 //!   cap on resources held stops it);
@@ -102,6 +104,13 @@ impl Provider for Hostile {
                 }
             }
             "panic" => panic!("the hostile provider panics on purpose"),
+            "big-header-set" => {
+                let fields = wasip2::http::types::Fields::new();
+                let appended = fields.append("x-filler", &vec![b'v'; 120 << 10]);
+                Err(Error::internal(format!(
+                    "a 120 KiB header value was taken: {appended:?}"
+                )))
+            }
             "hold-headers" => {
                 use wasip2::http::types::Fields;
                 let value = vec![b'v'; 12 << 10];

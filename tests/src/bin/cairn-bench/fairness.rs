@@ -36,7 +36,7 @@ pub fn calm_beside_contenders(pushes: usize) -> anyhow::Result<Figures> {
     let calm = calm_block(&ws);
     let measured = |config: String| {
         std::fs::write(ws.config_path(), config)?;
-        let daemon = Daemon::start(&ws.config_path());
+        let mut daemon = Daemon::start(&ws.config_path());
         wait_until(Duration::from_secs(60), "the calm tenant's zone", || {
             !ws.pdns.dig("www.calm.example.", "A").is_empty()
         });
@@ -45,6 +45,8 @@ pub fn calm_beside_contenders(pushes: usize) -> anyhow::Result<Figures> {
             .map(|push| measure_one(&ws, &daemon, push))
             .skip(WARM_UP)
             .collect();
+        // Stopped, not killed: the next daemon takes the lease at once.
+        daemon.stop();
         anyhow::Ok(samples)
     };
     let alone = measured(format!("{}\n{calm}", config_header()))?;
