@@ -1,5 +1,6 @@
 //! What Cairn writes to its log stays bounded whatever a plugin or the
 //! operator's filter asks: a plugin's log fields share a per-record budget,
+//! a call's warnings about its requests are counted past a few,
 //! and `CAIRN_LOG=trace` does not let the WebAssembly engine write its own
 //! trace of every compile.
 
@@ -117,4 +118,32 @@ fn a_streamed_body_cut_at_its_cap_is_logged_with_the_limit() {
         cairn::host::limits::MAX_HTTP_REQUEST_BYTES
     ));
     output.expect_contains("tenant=default");
+}
+
+#[test]
+fn a_call_writes_a_bounded_number_of_warnings_about_its_requests() {
+    use cairn::host::limits::MAX_REQUEST_WARNINGS_PER_CALL;
+    let ws = Workspace::new();
+    let server = cairn_tests::serve::Served::start(|| {
+        axum::Router::new().route("/", axum::routing::get(|| async { "ok" }))
+    });
+    // 2,000 requests at once: all but the 16 the gate lets be open are
+    // refused, each a warning if nothing bounded them.
+    configure_with_target(&ws, "flood", None, &server.base_url);
+    let output = ws.cairn_env(&["plan"], &[("CAIRN_LOG", "warn")]);
+    output.expect_code(1);
+    let refusals = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("refused a plugin's HTTP request"))
+        .count();
+    assert_eq!(
+        refusals,
+        MAX_REQUEST_WARNINGS_PER_CALL,
+        "{}",
+        &output.stderr[..2000.min(output.stderr.len())]
+    );
+    output.expect_contains(&format!(
+        "more warnings about this call's requests were not written: a call writes at most {MAX_REQUEST_WARNINGS_PER_CALL}"
+    ));
 }
