@@ -15,6 +15,8 @@ const SCRIPT: &str = "postgres-server.sh";
 /// A running PostgreSQL server.
 pub struct Postgres {
     server: ScriptServer,
+    /// Its data folder, where `postmaster.pid` names the running server.
+    data: std::path::PathBuf,
 }
 
 /// Whether the server's log says it accepts connections since its last
@@ -34,7 +36,10 @@ impl Postgres {
             START_TIMEOUT,
             accepts_connections,
         );
-        Self { server }
+        Self {
+            server,
+            data: dir.join("postgres/data"),
+        }
     }
 
     /// The URL of its `postgres` database, for `state = "…"`.
@@ -42,15 +47,49 @@ impl Postgres {
         format!("postgres://cairn@127.0.0.1:{}/postgres", self.server.port)
     }
 
-    /// Stops the server as a crash would (SIGKILL).
+    /// Stops the server as a crash would (SIGKILL), and waits until its
+    /// postmaster is gone.
     pub fn kill(&mut self) {
+        let postmaster = self.postmaster();
         self.server.kill();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while postmaster.is_some_and(is_postgres) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Starts it again on the same port with the same data, after
-    /// [`Postgres::kill`]; returns once it accepts connections.
+    /// [`Postgres::kill`]; returns once it accepts connections. A killed
+    /// server leaves its `postmaster.pid` behind, which PostgreSQL takes
+    /// for a live server when another program has been given the same
+    /// process id since (this machine reuses ids within minutes): the
+    /// file is removed first when no PostgreSQL has that id, as an
+    /// operator would after a crash.
     pub fn restart(&mut self) {
+        if self.postmaster().is_some_and(|pid| !is_postgres(pid)) {
+            let _ = std::fs::remove_file(self.data.join("postmaster.pid"));
+        }
         self.server
             .restart(SCRIPT, START_TIMEOUT, accepts_connections);
     }
+
+    /// The process id in `postmaster.pid`, when there is one.
+    fn postmaster(&self) -> Option<u32> {
+        std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+/// Whether process `pid` is a PostgreSQL server process (not a zombie).
+fn is_postgres(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `PID (COMM) STATE …`: the command name, then the state.
+    stat.split_once(" (")
+        .and_then(|(_, rest)| rest.rsplit_once(") "))
+        .is_some_and(|(comm, rest)| comm == "postgres" && !rest.starts_with('Z'))
 }
