@@ -440,7 +440,7 @@ pub(super) async fn run_call<R: Send + 'static>(
     // The caller's span (a run's tenant, trigger and commit) goes along to
     // the guest threads, so that plugin log records and gate warnings keep
     // it, with the call's own span inside when it is enabled.
-    let call = sandboxed(engine, pre, label.clone(), limits.clone(), guard, body)
+    let call = sandboxed(engine, pre, label.clone(), limits, guard, body)
         .instrument(span)
         .instrument(tracing::Span::current());
     match cpu.run(tenant, call).await {
