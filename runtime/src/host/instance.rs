@@ -490,38 +490,7 @@ async fn sandboxed<R>(
     .await;
     let provider = label.provider.to_string();
     let function = label.function;
-    let (past_count, past_budget) = store.data().dropped_log_records();
-    if past_count > 0 {
-        tracing::warn!(
-            tenant = %label.tenant,
-            provider = %provider,
-            call = function,
-            dropped = past_count,
-            "{past_count} log records dropped: a call may write at most {} records",
-            limits::MAX_LOG_RECORDS_PER_CALL
-        );
-    }
-    if past_budget > 0 {
-        tracing::warn!(
-            tenant = %label.tenant,
-            provider = %provider,
-            call = function,
-            dropped = past_budget,
-            "{past_budget} log records dropped: a call may write at most {} KiB of log",
-            limits::MAX_LOG_BYTES_PER_CALL >> 10
-        );
-    }
-    let unwritten = label.warnings.suppressed();
-    if unwritten > 0 {
-        tracing::warn!(
-            tenant = %label.tenant,
-            provider = %provider,
-            call = function,
-            suppressed = unwritten,
-            "{unwritten} more warnings about this call's requests were not written: a call writes at most {}",
-            limits::MAX_REQUEST_WARNINGS_PER_CALL
-        );
-    }
+    report_unwritten(&label, store.data());
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Err(_elapsed) => Err(PluginError::Timeout {
@@ -573,6 +542,47 @@ async fn sandboxed<R>(
                     stderr: store.data().stderr_text(),
                 })
             }
+        }
+    }
+}
+
+/// Writes one warning for each of the call's limits on what it may make
+/// the host write (log records, log bytes, warnings about its requests)
+/// that it went past, with how much was not written.
+fn report_unwritten(label: &CallLabel, state: &CallState) {
+    let (past_count, past_budget) = state.dropped_log_records();
+    let reports = [
+        (
+            past_count,
+            format!(
+                "log records dropped: a call may write at most {} records",
+                limits::MAX_LOG_RECORDS_PER_CALL
+            ),
+        ),
+        (
+            past_budget,
+            format!(
+                "log records dropped: a call may write at most {} KiB of log",
+                limits::MAX_LOG_BYTES_PER_CALL >> 10
+            ),
+        ),
+        (
+            label.warnings.suppressed(),
+            format!(
+                "more warnings about this call's requests were not written: a call writes at most {}",
+                limits::MAX_REQUEST_WARNINGS_PER_CALL
+            ),
+        ),
+    ];
+    for (unwritten, what) in reports {
+        if unwritten > 0 {
+            tracing::warn!(
+                tenant = %label.tenant,
+                provider = %label.provider,
+                call = label.function,
+                unwritten,
+                "{unwritten} {what}"
+            );
         }
     }
 }
