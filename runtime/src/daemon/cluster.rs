@@ -27,7 +27,6 @@ use super::worker::Worker;
 use crate::store::{Fence, StateStore, StoreError, TriggerListener};
 use crate::tenant::Tenant;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -376,9 +375,7 @@ impl Cluster {
 
     /// This daemon's preference for a tenant: a hash of both names.
     fn preference(&self, tenant: &str) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        (&self.id, tenant).hash(&mut hasher);
-        hasher.finish()
+        preference(&self.id, tenant)
     }
 
     /// Starts the worker of a tenant whose lease was just taken.
@@ -538,4 +535,43 @@ pub fn default_id(listening: std::net::SocketAddr) -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "cairn".to_string());
     format!("{host}-{}", listening.port())
+}
+
+/// Daemon `daemon`'s preference for `tenant`: the first eight bytes of the
+/// SHA-256 of both names (separated by a NUL, which neither holds). A hash
+/// whose algorithm is fixed, unlike the standard library's, so that
+/// daemons built by different toolchains during a rolling upgrade still
+/// spread their preferences the same way.
+fn preference(daemon: &str, tenant: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(daemon.as_bytes())
+        .chain_update([0])
+        .chain_update(tenant.as_bytes())
+        .finalize();
+    u64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preference;
+
+    /// The first eight bytes of SHA-256("daemon-a\0tenant-1"), as
+    /// `printf 'daemon-a\0tenant-1' | sha256sum` prints them.
+    const PINNED: u64 = 0xe32b_0d74_ae14_43f4;
+
+    #[test]
+    fn the_preference_is_the_same_in_every_build() {
+        assert_eq!(preference("daemon-a", "tenant-1"), PINNED);
+        assert_ne!(
+            preference("daemon-a", "tenant-1"),
+            preference("daemon-b", "tenant-1")
+        );
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(preference("ab", "c"), preference("a", "bc"));
+    }
 }
