@@ -17,9 +17,13 @@ pub const HOOK_SECRET: &str = "calm-hook-secret-3e1f";
 /// the log lines naming it) must say. No two attacks expect the same text,
 /// so that one attacker's refusal never stands in for another's.
 pub struct Attack {
+    /// The hostile plugin's `mode` (see its crate's documentation).
     pub mode: &'static str,
+    /// The URL the mode sends to, when it sends.
     pub target: String,
+    /// The provider instance's network grants.
     pub grants: Vec<String>,
+    /// What the tenant's evidence must contain.
     pub expect: String,
     /// Provider instances of the plugin the tenant runs; a plan calls
     /// them in parallel, so four take all of the tenant's call slots.
