@@ -67,6 +67,43 @@ pub(super) struct CallSlots {
     pub tenant: Arc<tokio::sync::Semaphore>,
 }
 
+impl CallSlots {
+    /// Waits for one of the tenant's slots, then one of the process's: the
+    /// tenant's first, so that a tenant waiting on itself holds nothing the
+    /// others need. A call's deadline starts once it has both; a long wait
+    /// is logged.
+    pub(super) async fn take(
+        &self,
+        label: &CallLabel,
+    ) -> (
+        tokio::sync::SemaphorePermit<'_>,
+        tokio::sync::SemaphorePermit<'_>,
+    ) {
+        let queued = std::time::Instant::now();
+        let tenant = self
+            .tenant
+            .acquire()
+            .await
+            .expect("call slots are never closed");
+        let process = self
+            .process
+            .acquire()
+            .await
+            .expect("call slots are never closed");
+        let waited = queued.elapsed();
+        if waited >= limits::SLOW_QUEUE {
+            tracing::debug!(
+                tenant = %label.tenant,
+                provider = %label.provider,
+                function = label.function,
+                waited_ms = waited.as_millis() as u64,
+                "a plugin call waited for a call slot"
+            );
+        }
+        (tenant, process)
+    }
+}
+
 impl std::fmt::Debug for ProviderInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderInstance")
@@ -333,31 +370,7 @@ impl ProviderInstance {
             function,
             warnings: Default::default(),
         };
-        // The tenant's own slot first, so that a tenant waiting on itself
-        // holds nothing the others need; the deadline starts once running.
-        let queued = std::time::Instant::now();
-        let _tenant_slot = self
-            .slots
-            .tenant
-            .acquire()
-            .await
-            .expect("call slots are never closed");
-        let _process_slot = self
-            .slots
-            .process
-            .acquire()
-            .await
-            .expect("call slots are never closed");
-        let waited = queued.elapsed();
-        if waited >= limits::SLOW_QUEUE {
-            tracing::debug!(
-                tenant = %self.tenant,
-                provider = %self.name,
-                function,
-                waited_ms = waited.as_millis() as u64,
-                "a plugin call waited for a call slot"
-            );
-        }
+        let _slots = self.slots.take(&label).await;
         let started = std::time::Instant::now();
         let config = self.config.clone();
         let result = run_call(

@@ -203,9 +203,6 @@ async fn describe(
     pre: &ProviderPluginPre<CallState>,
     path: &Path,
 ) -> Result<ProviderInfo, PluginError> {
-    let slots = host.slots(tenant);
-    let _tenant_slot = slots.tenant.acquire().await.expect("never closed");
-    let _process_slot = slots.process.acquire().await.expect("never closed");
     let label = CallLabel {
         tenant: tenant.into(),
         provider: path.display().to_string().into(),
@@ -217,6 +214,8 @@ async fn describe(
         memory_bytes: limits::DEFAULT_MEMORY_BYTES,
         timeout: DESCRIBE_TIMEOUT,
     };
+    let slots = host.slots(tenant);
+    let _slots = slots.take(&label).await;
     let info = run_call(
         &host.cpu,
         host.engine.clone(),

@@ -66,8 +66,6 @@ pub struct CallState {
     log_records: usize,
     /// Bytes of log written by this call (messages and fields, as kept).
     log_bytes: usize,
-    /// Log records dropped past [`limits::MAX_LOG_RECORDS_PER_CALL`].
-    log_dropped_for_count: usize,
     /// Log records dropped past [`limits::MAX_LOG_BYTES_PER_CALL`].
     log_dropped_for_bytes: usize,
 }
@@ -116,7 +114,6 @@ impl CallState {
             stderr,
             log_records: 0,
             log_bytes: 0,
-            log_dropped_for_count: 0,
             log_dropped_for_bytes: 0,
         }
     }
@@ -125,7 +122,10 @@ impl CallState {
     /// [`limits::MAX_LOG_RECORDS_PER_CALL`], and past
     /// [`limits::MAX_LOG_BYTES_PER_CALL`].
     pub fn dropped_log_records(&self) -> (usize, usize) {
-        (self.log_dropped_for_count, self.log_dropped_for_bytes)
+        let past_count = self
+            .log_records
+            .saturating_sub(limits::MAX_LOG_RECORDS_PER_CALL);
+        (past_count, self.log_dropped_for_bytes)
     }
 
     /// What the plugin wrote to stderr (a panic message, say), trimmed.
@@ -484,7 +484,6 @@ impl log::Host for CallState {
     fn log(&mut self, level: log::Level, mut message: String, fields: Vec<(String, String)>) {
         self.log_records += 1;
         if self.log_records > limits::MAX_LOG_RECORDS_PER_CALL {
-            self.log_dropped_for_count += 1;
             return;
         }
         if self.log_bytes >= limits::MAX_LOG_BYTES_PER_CALL {
