@@ -168,25 +168,6 @@ impl Beside {
             || recovered() > before,
         );
     }
-
-    /// The highest resident memory of the daemon since [`Beside::reset_peak`],
-    /// in bytes.
-    fn peak_memory(&self) -> u64 {
-        let pid = self.daemon.pid().expect("the daemon runs");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc/PID/status");
-        kib << 10
-    }
-
-    /// Starts measuring the daemon's peak memory afresh.
-    fn reset_peak(&self) {
-        let pid = self.daemon.pid().expect("the daemon runs");
-        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak memory");
-    }
 }
 
 /// A rough tenant's tables: `repo` with its `quotas` table's body.
@@ -322,7 +303,7 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     // A 100 MB resource file: refused from its size in the object header;
     // the daemon's peak memory stays below the file's size, so it was
     // never inflated.
-    beside.reset_peak();
+    beside.daemon.reset_peak_memory();
     let huge = 100 << 20;
     rough.commit_entry("100644", b"huge.toml", &vec![b'#'; huge], "a huge file");
     beside.fails_with(
@@ -331,7 +312,7 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
         "source",
         &["huge.toml", "104857600 bytes", "split it"],
     );
-    let peak = beside.peak_memory();
+    let peak = beside.daemon.peak_memory();
     eprintln!(
         "the daemon's peak memory while refusing a 100 MiB file: {} MiB",
         peak >> 20

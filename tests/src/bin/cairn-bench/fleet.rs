@@ -79,14 +79,11 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
     );
     // Let the runs' allocations settle before reading the memory.
     std::thread::sleep(Duration::from_secs(3));
-    let pid = daemon
-        .pid()
-        .ok_or_else(|| anyhow::anyhow!("the daemon is not running"))?;
     Ok(Figures {
         tenants,
         records,
         ready,
         first_runs,
-        rss_mib: crate::rss_mib(pid)?,
+        rss_mib: crate::mib(daemon.resident_memory()),
     })
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use cairn::host::{CompiledCache, PluginHost, ProviderInstance, ProviderSettings};
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
-use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, metric_sum, wait_until};
 use cairn_tests::git::GitRepo;
 use cairn_tests::pdns::Pdns;
 use std::collections::HashSet;
@@ -813,13 +813,13 @@ fn daemon_figures(tenants: usize) -> anyhow::Result<DaemonFigures> {
     let cpu_after = cpu_seconds(pid)?;
     let metrics_after = read_metrics(&daemon).context("after the idle window")?;
     let in_window =
-        |sample: &str| metric_total(&metrics_after, sample) - metric_total(&metrics_before, sample);
+        |sample: &str| metric_sum(&metrics_after, sample) - metric_sum(&metrics_before, sample);
 
     // "A poll that finds nothing to do calls no plugin" is measured, not
     // assumed: every plugin call is counted in this histogram.
     const PLUGIN_CALLS: &str = "cairn_plugin_call_duration_seconds_count";
     anyhow::ensure!(
-        metric_total(&metrics_before, PLUGIN_CALLS) > 0.0,
+        metric_sum(&metrics_before, PLUGIN_CALLS) > 0.0,
         "/metrics has no {PLUGIN_CALLS} samples, though the tenants were applied: is the name right?"
     );
     let plugin_calls = in_window(PLUGIN_CALLS);
@@ -837,7 +837,7 @@ fn daemon_figures(tenants: usize) -> anyhow::Result<DaemonFigures> {
         idle_plugin_calls: plugin_calls as u64,
         push_latency: median(latencies),
         cpu_percent: (cpu_after - cpu_before) / IDLE_WINDOW.as_secs_f64() * 100.0,
-        rss_mib: rss_mib(pid)?,
+        rss_mib: mib(daemon.resident_memory()),
     })
 }
 
@@ -851,25 +851,9 @@ fn read_metrics(daemon: &Daemon) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// The sum, over every label set, of the samples named exactly `sample`
-/// (`cairn_plugin_call_duration_seconds_count`, say) in exposition text;
-/// 0 when there is none.
-fn metric_total(text: &str, sample: &str) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            // `name{labels} value` or `name value`; a label value may hold
-            // a space, so the value is what follows the labels' brace.
-            let (name, rest) = match line.find('{') {
-                Some(open) => (&line[..open], &line[line.rfind('}')? + 1..]),
-                None => line.split_once(' ')?,
-            };
-            if name != sample {
-                return None;
-            }
-            rest.split_whitespace().next()?.parse::<f64>().ok()
-        })
-        .sum()
+/// `bytes` in MiB.
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
 }
 
 /// Clock ticks per second of /proc's CPU times (Linux's USER_HZ).
@@ -887,16 +871,4 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
         .collect();
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
     Ok(ticks / TICKS_PER_SECOND)
-}
-
-/// Resident memory of a process, from /proc.
-fn rss_mib(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.split_whitespace().next())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?
-        .parse()?;
-    Ok(kib / 1024.0)
 }
