@@ -5,7 +5,7 @@
 use crate::model::{DesiredState, LoadError};
 use crate::plan::{self, Plan, PlanError};
 use crate::source::SourceError;
-use crate::store::{StateStore, StoreError};
+use crate::store::{RunCounts, RunKind, RunOutcome, StateStore, StoreError};
 use crate::tenant::Tenant;
 
 /// Why a reconcile step failed.
@@ -41,26 +41,14 @@ pub async fn plan_tenant(
     Ok((desired, plan))
 }
 
-/// Records that a plan was made, in the history.
+/// Records that a plan was made, in the history; returns the run's number.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn record_plan(store: &StateStore, plan: &Plan) -> Result<i64, StoreError> {
     let run = store
-        .begin_run(&plan.tenant, "plan", &plan.commit, &plan.checksum)
+        .begin_run(&plan.tenant, RunKind::Plan, &plan.commit, &plan.checksum)
         .await?;
-    store
-        .finish_run(run, "planned", plan.changes.len(), 0)
+    let id = run.id();
+    run.finish(RunOutcome::Planned, RunCounts::changes(plan.changes.len()))
         .await?;
-    Ok(run)
-}
-
-/// Records an operator or daemon event (suspend, resume, release of a hold)
-/// as a run without actions.
-pub async fn record_event(
-    store: &StateStore,
-    tenant: &str,
-    kind: &str,
-    commit: &crate::source::CommitInfo,
-) -> Result<(), StoreError> {
-    let run = store.begin_run(tenant, kind, commit, "").await?;
-    store.finish_run(run, "succeeded", 0, 0).await
+    Ok(id)
 }

@@ -3,9 +3,11 @@
 //! two stores: whatever holds on one holds on the other.
 
 use cairn::model::{Address, Lifecycle};
+use cairn::plan::PlanAction;
 use cairn::source::CommitInfo;
 use cairn::store::{
-    ActionRecord, ActionResult, Fence, InventoryChange, ResourceStatus, StateStore, StoreError,
+    ActionRecord, ActionResult, Fence, InventoryChange, ResourceStatus, RunCounts, RunKind,
+    RunOutcome, StateStore, StoreError,
 };
 use cairn_tests::postgres::Postgres;
 use std::sync::Arc;
@@ -20,17 +22,8 @@ fn commit(id: &str) -> CommitInfo {
     }
 }
 
-fn record<'a>(
-    run_id: i64,
-    tenant: &'a str,
-    commit: &'a CommitInfo,
-    address: &'a Address,
-    action: &'a str,
-) -> ActionRecord<'a> {
+fn record(address: &Address, action: PlanAction) -> ActionRecord<'_> {
     ActionRecord {
-        run_id,
-        tenant,
-        commit,
         address,
         action,
         before_digest: None,
@@ -57,7 +50,10 @@ async fn inventory_runs_and_audit(url: &str) {
     // Opening again (a second process, a restart) migrates nothing twice.
     let store_again = StateStore::open(url).await.unwrap();
     let commit = commit("c0ffee");
-    let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit, "sum")
+        .await
+        .unwrap();
 
     // 1,234 rows: more than one multi-row statement.
     let addresses: Vec<Address> = (0..1_234)
@@ -66,26 +62,30 @@ async fn inventory_runs_and_audit(url: &str) {
     let lifecycle = Lifecycle::default();
     let pending: Vec<(&Address, &Lifecycle, &[Address])> =
         addresses.iter().map(|a| (a, &lifecycle, &[][..])).collect();
-    store.mark_pending("t", &commit, &pending).await.unwrap();
+    run.mark_pending(&pending).await.unwrap();
     assert!(store.owned("t").await.unwrap().iter().all(|o| o.pending));
     let statuses = store.statuses("t").await.unwrap();
     assert_eq!(statuses.len(), 1_234);
     assert!(statuses.iter().all(|s| s.status == ResourceStatus::Pending));
 
-    let intents: Vec<(&Address, &str, Option<&str>)> =
-        addresses.iter().map(|a| (a, "create", Some("d"))).collect();
-    store.add_intents("t", run, &intents).await.unwrap();
+    let intents: Vec<(&Address, PlanAction, Option<&str>)> = addresses
+        .iter()
+        .map(|a| (a, PlanAction::Create, Some("d")))
+        .collect();
+    run.journal(&intents).await.unwrap();
     let journal = store.intents("t").await.unwrap();
     assert_eq!(journal.len(), 1_234);
-    assert_eq!(journal[0].action, "create");
+    assert_eq!(journal[0].action, PlanAction::Create);
     assert_eq!(journal[0].desired_digest.as_deref(), Some("d"));
 
     let rows: Vec<(ActionRecord, InventoryChange)> = addresses
         .iter()
-        .map(|address| (record(run, "t", &commit, address, "create"), own("d1")))
+        .map(|address| (record(address, PlanAction::Create), own("d1")))
         .collect();
-    store.record_all(&rows).await.unwrap();
-    store.finish_run(run, "succeeded", 1_234, 0).await.unwrap();
+    run.record_all(&rows).await.unwrap();
+    run.finish(RunOutcome::Succeeded, RunCounts::changes(1_234))
+        .await
+        .unwrap();
     let owned = store_again.owned("t").await.unwrap();
     assert_eq!(owned.len(), 1_234);
     assert!(owned.iter().all(|o| !o.pending && o.spec_digest == "d1"));
@@ -97,18 +97,19 @@ async fn inventory_runs_and_audit(url: &str) {
     let history = store.history("t", 10).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].actions.len(), 1_234);
-    assert_eq!(history[0].outcome.as_deref(), Some("succeeded"));
+    assert_eq!(history[0].outcome, Some(RunOutcome::Succeeded));
     assert_eq!(history[0].changes, 1_234);
     // Successful applies count, plans do not.
-    let plan = store.begin_run("t", "plan", &commit, "sum").await.unwrap();
-    store.finish_run(plan, "planned", 0, 0).await.unwrap();
-    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
-    let reconcile = store
-        .begin_run("t", "reconcile", &commit, "sum")
+    let plan = store
+        .begin_run("t", RunKind::Plan, &commit, "sum")
         .await
         .unwrap();
-    store
-        .finish_run(reconcile, "succeeded", 0, 0)
+    plan.finish(RunOutcome::Planned, RunCounts::default())
+        .await
+        .unwrap();
+    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    let reconcile = store
+        .begin_run("t", RunKind::Reconcile, &commit, "sum")
         .await
         .unwrap();
 
@@ -116,9 +117,12 @@ async fn inventory_runs_and_audit(url: &str) {
     let failed = ActionRecord {
         result: ActionResult::Failed,
         error: Some("the server said no".into()),
-        ..record(reconcile, "t", &commit, &addresses[1_233], "update")
+        ..record(&addresses[1_233], PlanAction::Update)
     };
-    store.record(&failed, &InventoryChange::Keep).await.unwrap();
+    reconcile
+        .record(&failed, &InventoryChange::Keep)
+        .await
+        .unwrap();
     store
         .set_statuses(
             "t",
@@ -144,28 +148,27 @@ async fn inventory_runs_and_audit(url: &str) {
     // Forgetting, and dropping creates that never happened.
     let forget: Vec<(ActionRecord, InventoryChange)> = addresses[..1_000]
         .iter()
-        .map(|a| {
-            (
-                record(run, "t", &commit, a, "delete"),
-                InventoryChange::Forget,
-            )
-        })
+        .map(|a| (record(a, PlanAction::Delete), InventoryChange::Forget))
         .collect();
-    store.record_all(&forget).await.unwrap();
+    reconcile.record_all(&forget).await.unwrap();
     assert_eq!(store.owned("t").await.unwrap().len(), 234);
     let unconfirmed = Address::parse("dns/record/new.example.org./A").unwrap();
-    store
-        .mark_pending("t", &commit, &[(&unconfirmed, &lifecycle, &[])])
+    reconcile
+        .mark_pending(&[(&unconfirmed, &lifecycle, &[])])
         .await
         .unwrap();
-    store
+    reconcile
         .record(
-            &record(run, "t", &commit, &unconfirmed, "create"),
+            &record(&unconfirmed, PlanAction::Create),
             &InventoryChange::DropPending,
         )
         .await
         .unwrap();
     assert_eq!(store.owned("t").await.unwrap().len(), 234);
+    reconcile
+        .finish(RunOutcome::Succeeded, RunCounts::default())
+        .await
+        .unwrap();
 
     // Control state.
     assert!(!store.tenant_state("t").await.unwrap().suspended);
@@ -184,22 +187,24 @@ async fn inventory_runs_and_audit(url: &str) {
     assert!(store.tenant_state("t").await.unwrap().held_commit.is_none());
 
     // Runs left open by a dead process are closed as interrupted.
-    store
-        .begin_run("t", "reconcile", &commit, "s")
+    let _open = store
+        .begin_run("t", RunKind::Reconcile, &commit, "s")
         .await
         .unwrap();
     assert_eq!(store.close_interrupted_runs("t").await.unwrap(), 1);
     assert_eq!(
-        store.history("t", 1).await.unwrap()[0].outcome.as_deref(),
-        Some("interrupted")
+        store.history("t", 1).await.unwrap()[0].outcome,
+        Some(RunOutcome::Interrupted)
     );
 
-    let counts = store.cluster_counts().await.unwrap();
+    let counts = store.tenant_counts().await.unwrap();
     assert!(
         counts
             .resources
             .iter()
-            .any(|(tenant, status, n)| tenant == "t" && status == "failed" && *n == 1)
+            .any(|(tenant, status, n)| tenant == "t"
+                && *status == ResourceStatus::Failed
+                && *n == 1)
     );
 }
 
@@ -230,7 +235,7 @@ async fn leases_and_fencing(url: &str) {
     let as_a = store.fenced(fence_a.clone());
     let commit = commit("c1");
     let run = as_a
-        .begin_run("f", "reconcile", &commit, "s")
+        .begin_run("f", RunKind::Reconcile, &commit, "s")
         .await
         .unwrap();
     assert_eq!(
@@ -250,18 +255,23 @@ async fn leases_and_fencing(url: &str) {
     // Every write of `a` is refused, whatever it writes; `b` writes.
     let address = Address::parse("dns/record/www.example.org./A").unwrap();
     let refused = [
-        as_a.finish_run(run, "succeeded", 1, 0).await.unwrap_err(),
-        as_a.add_intents("f", run, &[(&address, "create", None)])
+        run.journal(&[(&address, PlanAction::Create, None)])
             .await
             .unwrap_err(),
-        as_a.record(&record(run, "f", &commit, &address, "create"), &own("d"))
+        run.record(&record(&address, PlanAction::Create), &own("d"))
             .await
             .unwrap_err(),
         as_a.set_last_commit("f", "c1").await.unwrap_err(),
         as_a.set_statuses("f", &[(&address, ResourceStatus::Drifted, None)])
             .await
             .unwrap_err(),
-        as_a.save_live_status("f", "a", "{}").await.unwrap_err(),
+        as_a.coordination()
+            .save_live_status("f", "a", "{}")
+            .await
+            .unwrap_err(),
+        run.finish(RunOutcome::Succeeded, RunCounts::changes(1))
+            .await
+            .unwrap_err(),
     ];
     for error in refused {
         assert!(
@@ -277,17 +287,20 @@ async fn leases_and_fencing(url: &str) {
     assert!(store.owned("f").await.unwrap().is_empty());
     assert!(store.intents("f").await.unwrap().is_empty());
     let run_b = as_b
-        .begin_run("f", "reconcile", &commit, "s")
+        .begin_run("f", RunKind::Reconcile, &commit, "s")
         .await
         .unwrap();
-    as_b.record(&record(run_b, "f", &commit, &address, "create"), &own("d"))
+    run_b
+        .record(&record(&address, PlanAction::Create), &own("d"))
         .await
         .unwrap();
-    as_b.save_live_status("f", "b", "{\"name\":\"t\"}")
+    as_b.coordination()
+        .save_live_status("f", "b", "{\"name\":\"t\"}")
         .await
         .unwrap();
     assert_eq!(store.owned("f").await.unwrap().len(), 1);
-    assert_eq!(store.live_statuses().await.unwrap()[0].1, "b");
+    let live = store.coordination().live_statuses().await.unwrap();
+    assert_eq!(live[0].daemon, "b");
 
     // A lease that ran out by the holder's own clock refuses writes before
     // the store is even asked.
@@ -303,33 +316,34 @@ async fn leases_and_fencing(url: &str) {
 
     // Triggers reach the holder once; on PostgreSQL a listener is told at
     // once.
-    let mut listener = store.trigger_listener().await.unwrap();
+    let triggers = store.coordination();
+    let mut listener = triggers.trigger_listener().await.unwrap();
     assert_eq!(
         listener.is_some(),
         store.dialect() == cairn::store::dialect::Dialect::Postgres
     );
-    store.push_trigger("f").await.unwrap();
+    triggers.push_trigger("f").await.unwrap();
     if let Some(listener) = &mut listener {
         tokio::time::timeout(Duration::from_secs(5), listener.wait())
             .await
             .expect("the listener is told of the trigger")
             .unwrap();
     }
-    store.push_trigger("f").await.unwrap();
-    store.push_trigger("v").await.unwrap();
+    triggers.push_trigger("f").await.unwrap();
+    triggers.push_trigger("v").await.unwrap();
     assert_eq!(
-        store.take_triggers(&["f".to_string()]).await.unwrap(),
+        triggers.take_triggers(&["f".to_string()]).await.unwrap(),
         ["f"]
     );
     assert!(
-        store
+        triggers
             .take_triggers(&["f".to_string()])
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store.take_triggers(&["v".to_string()]).await.unwrap(),
+        triggers.take_triggers(&["v".to_string()]).await.unwrap(),
         ["v"]
     );
 
@@ -344,9 +358,11 @@ async fn audit_is_append_only(url: &str) {
     let store = StateStore::open(url).await.unwrap();
     let commit = commit("c0ffee");
     let address = Address::parse("dns/record/www.example.org./A").unwrap();
-    let run = store.begin_run("t", "apply", &commit, "sum").await.unwrap();
-    store
-        .record(&record(run, "t", &commit, &address, "create"), &own("d"))
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit, "sum")
+        .await
+        .unwrap();
+    run.record(&record(&address, PlanAction::Create), &own("d"))
         .await
         .unwrap();
     let pool = sqlx::AnyPool::connect(url).await.unwrap();

@@ -89,7 +89,9 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     let tenant = &session.tenant.name;
     if report.succeeded() && store.tenant_state(tenant).await?.held_commit.is_some() {
         store.set_hold(tenant, None).await?;
-        cairn::reconcile::record_event(store, tenant, "release-hold", &fresh.commit).await?;
+        store
+            .record_event(tenant, cairn::store::EventKind::ReleaseHold, &fresh.commit)
+            .await?;
         if !args.json {
             println!("The rollback hold of tenant {tenant} is released: it follows its ref again.");
         }

@@ -7,9 +7,8 @@ use anstream::println;
 use anyhow::Context;
 use cairn::config::Config;
 use cairn::plan::{self, ApplyOptions};
-use cairn::reconcile;
 use cairn::source::CommitInfo;
-use cairn::store::StateStore;
+use cairn::store::{EventKind, RunKind, StateStore};
 use clap::Args;
 
 /// Arguments of `cairn rollback`.
@@ -31,7 +30,7 @@ pub struct RollbackArgs {
 pub async fn suspend(target: &Target) -> anyhow::Result<u8> {
     let (store, tenant) = open_store(target).await?;
     store.set_suspended(&tenant, true).await?;
-    record_operator_event(&store, &tenant, "suspend", "suspended").await?;
+    record_operator_event(&store, &tenant, EventKind::Suspend, "suspended").await?;
     println!(
         "Tenant {tenant} is suspended: the daemon plans and reports, but applies nothing until `cairn resume`."
     );
@@ -43,7 +42,7 @@ pub async fn resume(target: &Target) -> anyhow::Result<u8> {
     let (store, tenant) = open_store(target).await?;
     store.set_suspended(&tenant, false).await?;
     store.set_hold(&tenant, None).await?;
-    record_operator_event(&store, &tenant, "resume", "resumed").await?;
+    record_operator_event(&store, &tenant, EventKind::Resume, "resumed").await?;
     println!("Tenant {tenant} is resumed: the daemon follows its ref and applies again.");
     Ok(EXIT_OK)
 }
@@ -85,7 +84,7 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     );
     render::plan(&plan);
     let options = ApplyOptions {
-        kind: "rollback",
+        kind: RunKind::Rollback,
         force: args.force,
         ..Default::default()
     };
@@ -121,17 +120,17 @@ async fn open_store(target: &Target) -> anyhow::Result<(StateStore, String)> {
 async fn record_operator_event(
     store: &StateStore,
     tenant: &str,
-    kind: &str,
+    event: EventKind,
     what: &str,
 ) -> anyhow::Result<()> {
     let state = store.tenant_state(tenant).await?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    let event = CommitInfo {
+    let commit = CommitInfo {
         id: state.last_commit.unwrap_or_else(|| "-".into()),
         author: format!("{operator} (cairn {what})"),
         summary: format!("tenant {what} by {operator}"),
         time: cairn::store::now_ms() / 1000,
     };
-    reconcile::record_event(store, tenant, kind, &event).await?;
+    store.record_event(tenant, event, &commit).await?;
     Ok(())
 }

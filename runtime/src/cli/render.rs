@@ -6,7 +6,7 @@ use anstream::{eprintln, println};
 use anstyle::{AnsiColor, Style};
 use cairn::plan::{ActionReport, Plan, PlanAction};
 use cairn::reconcile::ReconcileError;
-use cairn::store::{ActionResult, RunRecord};
+use cairn::store::{ActionResult, RunKind, RunOutcome, RunRecord};
 use std::io::IsTerminal;
 
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -126,10 +126,10 @@ pub fn history(runs: &[RunRecord]) {
         let when = humantime::format_rfc3339_seconds(
             std::time::UNIX_EPOCH + std::time::Duration::from_millis(run.started_at.max(0) as u64),
         );
-        let outcome = run.outcome.as_deref().unwrap_or("interrupted");
+        let outcome = run.outcome.unwrap_or(RunOutcome::Interrupted);
         let style = match outcome {
-            "succeeded" | "planned" => GREEN,
-            "partial" => YELLOW,
+            RunOutcome::Succeeded | RunOutcome::Planned => GREEN,
+            RunOutcome::Partial => YELLOW,
             _ => RED,
         };
         println!(
@@ -140,7 +140,7 @@ pub fn history(runs: &[RunRecord]) {
             run.commit_author,
             run.commit_summary
         );
-        if run.kind == "plan" {
+        if run.kind == RunKind::Plan {
             println!(
                 "    {style}{outcome}{style:#}: {} change(s) to make",
                 run.changes

@@ -6,8 +6,9 @@ use super::render;
 use anyhow::Context;
 use cairn::config::Config;
 use cairn::host::PluginHost;
-use cairn::store::{LockMode, StateStore};
+use cairn::store::StateStore;
 use cairn::tenant::Tenant;
+use cairn::tenant_lock::{LockMode, TenantLock, TenantLocks};
 use std::time::Duration;
 
 /// How long a command waits for another process's reconcile of the tenant.
@@ -47,11 +48,11 @@ impl Session {
     /// Takes the tenant's lock, so that no daemon reconciles it meanwhile;
     /// waits for a reconcile in progress to finish. Runs that an earlier
     /// process left unfinished are then recorded as interrupted.
-    pub async fn lock(&self) -> anyhow::Result<cairn::store::TenantLock> {
+    pub async fn lock(&self) -> anyhow::Result<TenantLock> {
         let name = &self.tenant.name;
-        let lock = match self
-            .store
-            .lock_tenant(name, LockMode::Exclusive, Duration::ZERO)
+        let locks = TenantLocks::of_store(&self.store);
+        let lock = match locks
+            .lock(name, LockMode::Exclusive, Duration::ZERO)
             .await?
         {
             Some(lock) => lock,
@@ -59,7 +60,7 @@ impl Session {
                 render::progress(&format!(
                     "waiting for another cairn process (the daemon?) to finish with tenant {name}"
                 ));
-                self.store.lock_tenant(name, LockMode::Exclusive, LOCK_WAIT).await?.ok_or_else(|| {
+                locks.lock(name, LockMode::Exclusive, LOCK_WAIT).await?.ok_or_else(|| {
                     anyhow::anyhow!(
                         "tenant {name} stayed busy in another cairn process for {LOCK_WAIT:?}; nothing was applied"
                     )

@@ -481,7 +481,7 @@ async fn deliver_triggers(
     handles: Arc<BTreeMap<String, TenantHandle>>,
     shutdown: CancellationToken,
 ) {
-    let mut listener = match store.trigger_listener().await {
+    let mut listener = match store.coordination().trigger_listener().await {
         Ok(listener) => listener,
         Err(error) => {
             tracing::warn!(%error, "cannot listen for triggers; looking for them every {TRIGGER_POLL:?} instead");
@@ -504,7 +504,7 @@ async fn deliver_triggers(
             .filter(|(_, handle)| handle.held.load(Ordering::Relaxed))
             .map(|(name, _)| name.clone())
             .collect();
-        match store.take_triggers(&held).await {
+        match store.coordination().take_triggers(&held).await {
             Ok(triggered) => {
                 for name in triggered {
                     tracing::debug!(tenant = %name, "a trigger another daemon received");

@@ -118,10 +118,11 @@ async fn cluster_statuses(
         .collect();
     let saved: BTreeMap<String, String> = state
         .store
+        .coordination()
         .live_statuses()
         .await?
         .into_iter()
-        .map(|(tenant, _, json)| (tenant, json))
+        .map(|saved| (saved.tenant, saved.status))
         .collect();
     Ok(names
         .iter()
@@ -203,7 +204,7 @@ fn store_failed(error: &crate::store::StoreError) -> Response {
 pub(super) async fn deliver(state: &AppState, name: &str, handle: &TenantHandle) -> Response {
     if handle.held.load(Ordering::Relaxed) {
         handle.trigger.notify_one();
-    } else if let Err(error) = state.store.push_trigger(name).await {
+    } else if let Err(error) = state.store.coordination().push_trigger(name).await {
         return store_failed(&error);
     }
     (StatusCode::ACCEPTED, "reconcile triggered\n").into_response()

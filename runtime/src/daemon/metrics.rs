@@ -339,7 +339,7 @@ struct StatusLabels {
 pub async fn cluster(store: &StateStore) -> Result<String, StoreError> {
     let daemons = store.daemons().await?;
     let leases = store.leases().await?;
-    let counts = store.cluster_counts().await?;
+    let counts = store.tenant_counts().await?;
     let mut registry = Registry::with_prefix("cairn_cluster");
     let alive = Gauge::<i64>::default();
     alive.set(daemons.iter().filter(|d| d.alive).count() as i64);
@@ -372,7 +372,10 @@ pub async fn cluster(store: &StateStore) -> Result<String, StoreError> {
     let resources = Family::<StatusLabels, Gauge>::default();
     for (tenant, status, count) in counts.resources {
         resources
-            .get_or_create(&StatusLabels { tenant, status })
+            .get_or_create(&StatusLabels {
+                tenant,
+                status: status.to_string(),
+            })
             .set(count);
     }
     registry.register(

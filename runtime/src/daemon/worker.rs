@@ -13,9 +13,11 @@ use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError, P
 use crate::reconcile;
 use crate::source::CommitInfo;
 use crate::store::{
-    ActionRecord, ActionResult, InventoryChange, LockMode, ResourceStatus, StateStore, StoreError,
+    ActionResult, DriftRecord, EventKind, ResourceStatus, RunCounts, RunKind, RunOutcome,
+    StateStore, StoreError,
 };
 use crate::tenant::Tenant;
+use crate::tenant_lock::{LockMode, TenantLockError, TenantLocks};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -56,6 +58,16 @@ impl From<StoreError> for RunFailure {
         };
         Self {
             kind,
+            alert: AlertKind::ApplyFailed,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<TenantLockError> for RunFailure {
+    fn from(error: TenantLockError) -> Self {
+        Self {
+            kind: "store",
             alert: AlertKind::ApplyFailed,
             message: error.to_string(),
         }
@@ -251,6 +263,7 @@ impl Worker {
         let json = serde_json::to_string(status).expect("a tenant status serializes");
         if let Err(error) = self
             .store
+            .coordination()
             .save_live_status(&self.tenant.name, holder, &json)
             .await
         {
@@ -266,9 +279,8 @@ impl Worker {
         drift_due: bool,
     ) -> Result<Option<LastRun>, RunFailure> {
         let name = self.tenant.name.clone();
-        let Some(_lock) = self
-            .store
-            .lock_tenant(&name, LockMode::Shared, LOCK_WAIT)
+        let Some(_lock) = TenantLocks::of_store(&self.store)
+            .lock(&name, LockMode::Shared, LOCK_WAIT)
             .await?
         else {
             tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
@@ -372,7 +384,7 @@ impl Worker {
             return Ok(Some(self.last_run(trigger, "blocked", &to_apply, 0, None)));
         }
         let options = ApplyOptions {
-            kind: "reconcile",
+            kind: RunKind::Reconcile,
             force: false,
             held_back,
         };
@@ -401,10 +413,10 @@ impl Worker {
                 if report.succeeded() {
                     self.metrics.success(&name);
                 }
-                let outcome = match report.outcome.as_str() {
-                    "succeeded" if report.actions.is_empty() => "in-sync",
-                    "succeeded" => "applied",
-                    other => other,
+                let outcome = match report.outcome {
+                    RunOutcome::Succeeded if report.actions.is_empty() => "in-sync",
+                    RunOutcome::Succeeded => "applied",
+                    other => other.as_str(),
                 };
                 let outcome = outcome.to_string();
                 Ok(Some(self.last_run(
@@ -544,7 +556,8 @@ impl Worker {
             (Some(held), _) => {
                 tracing::info!(tenant = %self.tenant.name, held = %held, head = %head.id, "a new commit ends the rollback hold");
                 self.store.set_hold(&self.tenant.name, None).await?;
-                reconcile::record_event(&self.store, &self.tenant.name, "release-hold", &head)
+                self.store
+                    .record_event(&self.tenant.name, EventKind::ReleaseHold, &head)
                     .await?;
                 Ok(head.id)
             }
@@ -586,31 +599,19 @@ impl Worker {
             // Newly found drift goes into the audit log, once.
             let run = self
                 .store
-                .begin_run(&name, "drift", &plan.commit, &plan.checksum)
+                .begin_run(&name, RunKind::Drift, &plan.commit, &plan.checksum)
                 .await?;
-            let rows: Vec<(ActionRecord, InventoryChange)> = fresh
+            let found: Vec<DriftRecord> = fresh
                 .iter()
-                .map(|change| {
-                    (
-                        ActionRecord {
-                            run_id: run,
-                            tenant: &name,
-                            commit: &plan.commit,
-                            address: &change.address,
-                            action: "drift",
-                            before_digest: change.desired_digest.clone(),
-                            after_digest: change.observed_digest.clone(),
-                            result: ActionResult::Detected,
-                            error: Some(drift_message(change)),
-                            duration: Duration::ZERO,
-                        },
-                        InventoryChange::Keep,
-                    )
+                .map(|change| DriftRecord {
+                    address: &change.address,
+                    desired_digest: change.desired_digest.clone(),
+                    observed_digest: change.observed_digest.clone(),
+                    message: drift_message(change),
                 })
                 .collect();
-            self.store.record_all(&rows).await?;
-            self.store
-                .finish_run(run, "detected", fresh.len(), 0)
+            run.record_drift(&found).await?;
+            run.finish(RunOutcome::Detected, RunCounts::changes(fresh.len()))
                 .await?;
             self.metrics.drift(&name, fresh.len() as u64);
         }

@@ -6,7 +6,10 @@
 use super::{Plan, PlanAction, PlannedChange, digest, without_sensitive};
 use crate::host::types::{Change, Outcome};
 use crate::model::{Address, graph};
-use crate::store::{ActionRecord, ActionResult, InventoryChange, StateStore, StoreError};
+use crate::store::{
+    ActionRecord, ActionResult, InventoryChange, RunCounts, RunKind, RunOutcome, RunRecorder,
+    StateStore, StoreError,
+};
 use crate::tenant::Tenant;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -32,8 +35,8 @@ pub struct ActionReport {
 pub struct ApplyReport {
     /// The run's number in the history.
     pub run_id: i64,
-    /// `succeeded`, `failed` or `partial`.
-    pub outcome: String,
+    /// Succeeded, failed, partial or interrupted.
+    pub outcome: RunOutcome,
     /// Every change, in the order they finished.
     pub actions: Vec<ActionReport>,
 }
@@ -41,16 +44,16 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// Whether every change was made.
     pub fn succeeded(&self) -> bool {
-        self.outcome == "succeeded"
+        self.outcome == RunOutcome::Succeeded
     }
 }
 
 /// How a plan is applied.
 #[derive(Debug, Clone, Copy)]
-pub struct ApplyOptions<'a> {
-    /// The kind of run recorded in the history: `apply`, `rollback`,
-    /// `reconcile`.
-    pub kind: &'a str,
+pub struct ApplyOptions {
+    /// The kind of run recorded in the history: apply, rollback or
+    /// reconcile.
+    pub kind: RunKind,
     /// Apply even when the safety threshold blocks the plan.
     pub force: bool,
     /// Changes of the full plan left out of this one (drift not to be
@@ -60,10 +63,10 @@ pub struct ApplyOptions<'a> {
     pub held_back: usize,
 }
 
-impl Default for ApplyOptions<'_> {
+impl Default for ApplyOptions {
     fn default() -> Self {
         Self {
-            kind: "apply",
+            kind: RunKind::Apply,
             force: false,
             held_back: 0,
         }
@@ -87,15 +90,14 @@ pub async fn apply(
     tenant: &Tenant,
     plan: &Plan,
     store: &StateStore,
-    options: ApplyOptions<'_>,
+    options: ApplyOptions,
     progress: &(dyn Fn(&ActionReport) + Sync),
 ) -> Result<ApplyReport, ApplyError> {
-    let run_id = store
+    let run = store
         .begin_run(&tenant.name, options.kind, &plan.commit, &plan.checksum)
         .await?;
     if !plan.blocked.is_empty() && !options.force {
-        store
-            .finish_run(run_id, "blocked", plan.changes.len(), 0)
+        run.finish(RunOutcome::Blocked, RunCounts::changes(plan.changes.len()))
             .await?;
         return Err(ApplyError::Blocked(plan.blocked.clone()));
     }
@@ -105,37 +107,38 @@ pub async fn apply(
         .filter(|c| c.action == PlanAction::Create)
         .map(|c| (&c.address, &c.lifecycle, c.depends_on.as_slice()))
         .collect();
-    store
-        .mark_pending(&tenant.name, &plan.commit, &creates)
-        .await?;
+    run.mark_pending(&creates).await?;
 
     let mut reports = Vec::new();
-    let result = apply_waves(tenant, plan, store, run_id, progress, &mut reports).await;
+    let result = apply_waves(tenant, plan, store, &run, progress, &mut reports).await;
 
     let failures = reports
         .iter()
         .filter(|r| r.result != ActionResult::Ok)
         .count();
     let outcome = match (&result, failures) {
-        (Err(_), _) => "interrupted",
-        (Ok(()), 0) if options.held_back == 0 => "succeeded",
-        (Ok(()), 0) => "partial",
-        (Ok(()), n) if n == reports.len() => "failed",
-        (Ok(()), _) => "partial",
+        (Err(_), _) => RunOutcome::Interrupted,
+        (Ok(()), 0) if options.held_back == 0 => RunOutcome::Succeeded,
+        (Ok(()), 0) => RunOutcome::Partial,
+        (Ok(()), n) if n == reports.len() => RunOutcome::Failed,
+        (Ok(()), _) => RunOutcome::Partial,
     };
-    store
-        .finish_run(run_id, outcome, reports.len(), failures)
-        .await?;
+    let run_id = run.id();
+    let counts = RunCounts {
+        changes: reports.len(),
+        failures,
+    };
+    run.finish(outcome, counts).await?;
     result?;
     store.set_last_commit(&tenant.name, &plan.commit.id).await?;
-    if outcome == "succeeded" {
+    if outcome == RunOutcome::Succeeded {
         store
             .set_last_applied(&tenant.name, &plan.commit.id)
             .await?;
     }
     Ok(ApplyReport {
         run_id,
-        outcome: outcome.to_string(),
+        outcome,
         actions: reports,
     })
 }
@@ -146,7 +149,7 @@ async fn apply_waves(
     tenant: &Tenant,
     plan: &Plan,
     store: &StateStore,
-    run_id: i64,
+    run: &RunRecorder,
     progress: &(dyn Fn(&ActionReport) + Sync),
     reports: &mut Vec<ActionReport>,
 ) -> Result<(), StoreError> {
@@ -186,33 +189,33 @@ async fn apply_waves(
                 );
                 failed.insert(i, reason.clone());
                 let skipped = Err(Failure::definite(ActionResult::Skipped, reason));
-                host_only.push(finish(tenant, plan, run_id, i, skipped, Duration::ZERO));
+                host_only.push(finish(plan, i, skipped, Duration::ZERO));
             } else if change.action.calls_provider() {
                 batches
                     .entry(change.address.provider.as_str())
                     .or_default()
                     .push(i);
             } else {
-                host_only.push(finish(tenant, plan, run_id, i, Ok(None), Duration::ZERO));
+                host_only.push(finish(plan, i, Ok(None), Duration::ZERO));
             }
         }
-        record(store, progress, reports, host_only).await?;
+        record(run, progress, reports, host_only).await?;
 
         // Journal what is about to be sent, so that a crash during the calls
         // leaves a trace to reconcile after the restart.
-        let intents: Vec<(&Address, &str, Option<&str>)> = batches
+        let intents: Vec<(&Address, PlanAction, Option<&str>)> = batches
             .values()
             .flatten()
             .map(|&i| {
                 let change = &plan.changes[i];
                 (
                     &change.address,
-                    change.action.as_str(),
+                    change.action,
                     change.desired_digest.as_deref(),
                 )
             })
             .collect();
-        store.add_intents(&tenant.name, run_id, &intents).await?;
+        run.journal(&intents).await?;
 
         let guard = store.send_guard();
         let calls = batches.into_iter().map(|(provider, members)| {
@@ -266,12 +269,12 @@ async fn apply_waves(
                 if let Err(failure) = &outcome {
                     failed.insert(i, failure.reason.clone());
                 }
-                batch.push(finish(tenant, plan, run_id, i, outcome, elapsed));
+                batch.push(finish(plan, i, outcome, elapsed));
             }
             // One transaction per provider batch: its outcomes are recorded
             // together or not at all. Every batch is tried, so a store
             // failure on one does not lose the others' outcomes.
-            if let Err(error) = record(store, progress, reports, batch).await {
+            if let Err(error) = record(run, progress, reports, batch).await {
                 first_error.get_or_insert(error);
             }
         }
@@ -314,7 +317,7 @@ struct Finished<'a> {
 
 /// Records finished changes in one transaction, then reports them.
 async fn record(
-    store: &StateStore,
+    run: &RunRecorder,
     progress: &(dyn Fn(&ActionReport) + Sync),
     reports: &mut Vec<ActionReport>,
     finished: Vec<Finished<'_>>,
@@ -326,7 +329,7 @@ async fn record(
         .iter()
         .map(|f| (f.record.clone(), f.inventory.clone()))
         .collect();
-    store.record_all(&rows).await?;
+    run.record_all(&rows).await?;
     for f in finished {
         progress(&f.report);
         reports.push(f.report);
@@ -335,14 +338,7 @@ async fn record(
 }
 
 /// What one change's outcome means for the audit log and the inventory.
-fn finish<'a>(
-    tenant: &'a Tenant,
-    plan: &'a Plan,
-    run_id: i64,
-    index: usize,
-    outcome: ChangeOutcome,
-    elapsed: Duration,
-) -> Finished<'a> {
+fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) -> Finished<'_> {
     let change: &PlannedChange = &plan.changes[index];
     let (result, error, after_digest, inventory) = match outcome {
         Ok(state) => {
@@ -393,11 +389,8 @@ fn finish<'a>(
     };
     Finished {
         record: ActionRecord {
-            run_id,
-            tenant: &tenant.name,
-            commit: &plan.commit,
             address: &change.address,
-            action: change.action.as_str(),
+            action: change.action,
             before_digest: change.observed_digest.clone(),
             after_digest,
             result,

@@ -2,11 +2,17 @@
 //! dozen multi-row statements instead of 50,000 single ones.
 
 use super::dialect::{placeholders, value_tuples};
-use super::{ActionRecord, ActionResult, InventoryChange, Result, StateStore, now_ms, to_json};
+use super::error::Result;
+use super::inventory::{InventoryChange, to_json};
+use super::runs::ActionRecord;
+use super::vocabulary::{ActionResult, AuditAction, ResourceStatus};
+use super::{StateStore, millis, now_ms};
 use crate::model::{Address, Lifecycle};
+use crate::plan::PlanAction;
 use crate::source::CommitInfo;
 use serde_json::Value;
 use sqlx::{Any, Transaction};
+use std::time::Duration;
 
 /// Rows per multi-row statement: 12 columns × 500 rows stays well below
 /// SQLite's limit of 32,766 bound values and PostgreSQL's of 65,535.
@@ -16,6 +22,54 @@ const ROWS_PER_STATEMENT: usize = 500;
 const RESOURCE_COLUMNS: &str =
     "tenant, address, provider, type_name, resource_id, spec_digest, state,
                                 lifecycle, depends_on, commit_id, pending, updated_at";
+
+/// The run an audit row belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RunRef<'a> {
+    /// Its number.
+    pub id: i64,
+    /// Its tenant.
+    pub tenant: &'a str,
+    /// Its commit.
+    pub commit: &'a CommitInfo,
+}
+
+/// One audit row to insert, with its effect on the inventory.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AuditRow<'a> {
+    /// The resource.
+    pub address: &'a Address,
+    /// What was done or found.
+    pub action: AuditAction,
+    /// sha256 of the state before.
+    pub before_digest: Option<&'a str>,
+    /// sha256 of the state after.
+    pub after_digest: Option<&'a str>,
+    /// How it ended.
+    pub result: ActionResult,
+    /// The error, or what was found.
+    pub error: Option<&'a str>,
+    /// How long it took.
+    pub duration: Duration,
+    /// What it does to the inventory.
+    pub change: &'a InventoryChange,
+}
+
+impl<'a> AuditRow<'a> {
+    /// The row of a change's outcome.
+    pub fn of_action(action: &'a ActionRecord<'a>, change: &'a InventoryChange) -> Self {
+        Self {
+            address: action.address,
+            action: AuditAction::Change(action.action),
+            before_digest: action.before_digest.as_deref(),
+            after_digest: action.after_digest.as_deref(),
+            result: action.result,
+            error: action.error.as_deref(),
+            duration: action.duration,
+            change,
+        }
+    }
+}
 
 /// One inventory row to insert.
 struct ResourceRow<'a> {
@@ -29,14 +83,43 @@ struct ResourceRow<'a> {
     pending: bool,
 }
 
-/// Inserts inventory rows, ending the statement with `conflict`.
+/// What inserting an inventory row does when the object is already there.
+#[derive(Debug, Clone, Copy)]
+enum OnConflict {
+    /// Leaves the row as it is (a create marked pending that is owned
+    /// already).
+    Keep,
+    /// Replaces it, and the object is in sync again (an applied change).
+    Replace,
+}
+
+impl OnConflict {
+    /// The statement's ending, and the status word it binds after the
+    /// rows' values.
+    fn sql(self) -> (&'static str, Option<ResourceStatus>) {
+        match self {
+            Self::Keep => ("ON CONFLICT (tenant, address) DO NOTHING", None),
+            Self::Replace => (
+                "ON CONFLICT (tenant, address) DO UPDATE SET
+                    spec_digest = excluded.spec_digest, state = excluded.state,
+                    lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
+                    commit_id = excluded.commit_id, pending = excluded.pending,
+                    updated_at = excluded.updated_at, status = ?, last_error = NULL",
+                Some(ResourceStatus::InSync),
+            ),
+        }
+    }
+}
+
+/// Inserts inventory rows.
 async fn insert_resources(
     store: &StateStore,
     transaction: &mut Transaction<'static, Any>,
     rows: &[ResourceRow<'_>],
-    conflict: &str,
+    on_conflict: OnConflict,
 ) -> Result<()> {
     let now = now_ms();
+    let (conflict, status) = on_conflict.sql();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES {} {conflict}",
@@ -58,6 +141,9 @@ async fn insert_resources(
                 .bind(i64::from(row.pending))
                 .bind(now);
         }
+        if let Some(status) = status {
+            query = query.bind(status.as_str());
+        }
         query.execute(&mut **transaction).await?;
     }
     Ok(())
@@ -69,9 +155,9 @@ pub(super) async fn mark_pending(
     transaction: &mut Transaction<'static, Any>,
     tenant: &str,
     commit: &CommitInfo,
-    intents: &[(&Address, &Lifecycle, &[Address])],
+    creates: &[(&Address, &Lifecycle, &[Address])],
 ) -> Result<()> {
-    let rows: Vec<ResourceRow> = intents
+    let rows: Vec<ResourceRow> = creates
         .iter()
         .map(|(address, lifecycle, depends_on)| ResourceRow {
             tenant,
@@ -84,13 +170,7 @@ pub(super) async fn mark_pending(
             pending: true,
         })
         .collect();
-    insert_resources(
-        store,
-        transaction,
-        &rows,
-        "ON CONFLICT (tenant, address) DO NOTHING",
-    )
-    .await
+    insert_resources(store, transaction, &rows, OnConflict::Keep).await
 }
 
 /// Journals changes (see [`StateStore::add_intents`]).
@@ -99,7 +179,7 @@ pub(super) async fn add_intents(
     transaction: &mut Transaction<'static, Any>,
     tenant: &str,
     run_id: i64,
-    intents: &[(&Address, &str, Option<&str>)],
+    intents: &[(&Address, PlanAction, Option<&str>)],
 ) -> Result<()> {
     let now = now_ms();
     for chunk in intents.chunks(ROWS_PER_STATEMENT) {
@@ -113,7 +193,7 @@ pub(super) async fn add_intents(
                 .bind(tenant.to_string())
                 .bind(run_id)
                 .bind(address.to_string())
-                .bind(action.to_string())
+                .bind(action.as_str())
                 .bind(digest.map(str::to_string))
                 .bind(now);
         }
@@ -122,50 +202,58 @@ pub(super) async fn add_intents(
     Ok(())
 }
 
-/// Writes audit rows and applies their inventory changes.
+/// Writes audit rows of `run` and applies their inventory changes.
 pub(super) async fn record(
     store: &StateStore,
     transaction: &mut Transaction<'static, Any>,
-    actions: &[(ActionRecord<'_>, InventoryChange)],
+    run: RunRef<'_>,
+    rows: &[AuditRow<'_>],
 ) -> Result<()> {
     let now = now_ms();
-    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
                                 before_digest, after_digest, result, error, duration_ms) VALUES {}",
             value_tuples(chunk.len(), 12)
         );
         let mut query = store.query(&sql);
-        for (action, _) in chunk {
+        for row in chunk {
             query = query
-                .bind(action.run_id)
+                .bind(run.id)
                 .bind(now)
-                .bind(action.tenant.to_string())
-                .bind(action.commit.id.clone())
-                .bind(action.commit.author.clone())
-                .bind(action.address.to_string())
-                .bind(action.action.to_string())
-                .bind(action.before_digest.clone())
-                .bind(action.after_digest.clone())
-                .bind(action.result.as_str())
-                .bind(action.error.clone())
-                .bind(i64::try_from(action.duration.as_millis()).unwrap_or(i64::MAX));
+                .bind(run.tenant.to_string())
+                .bind(run.commit.id.clone())
+                .bind(run.commit.author.clone())
+                .bind(row.address.to_string())
+                .bind(row.action.as_str())
+                .bind(row.before_digest.map(str::to_string))
+                .bind(row.after_digest.map(str::to_string))
+                .bind(row.result.as_str())
+                .bind(row.error.map(str::to_string))
+                .bind(millis(row.duration));
         }
         query.execute(&mut **transaction).await?;
     }
 
     // The outcomes are recorded: those changes are no longer in flight
     // (unless their outcome is unknown).
-    let settled: Vec<&ActionRecord<'_>> = actions
+    let settled: Vec<&Address> = rows
         .iter()
-        .filter(|(_, change)| !matches!(change, InventoryChange::Unknown))
-        .map(|(action, _)| action)
+        .filter(|row| !matches!(row.change, InventoryChange::Unknown))
+        .map(|row| row.address)
         .collect();
-    delete_addresses(store, transaction, "DELETE FROM intents WHERE ", &settled).await?;
+    delete_addresses(
+        store,
+        transaction,
+        "DELETE FROM intents WHERE ",
+        run.tenant,
+        &settled,
+    )
+    .await?;
 
-    let owned: Vec<ResourceRow> = actions
+    let owned: Vec<ResourceRow> = rows
         .iter()
-        .filter_map(|(action, change)| match change {
+        .filter_map(|row| match row.change {
             InventoryChange::Own {
                 spec_digest,
                 state,
@@ -173,68 +261,61 @@ pub(super) async fn record(
                 depends_on,
                 pending,
             } => Some(ResourceRow {
-                tenant: action.tenant,
-                address: action.address,
+                tenant: run.tenant,
+                address: row.address,
                 spec_digest,
                 state: state.as_ref(),
                 lifecycle,
                 depends_on,
-                commit_id: &action.commit.id,
+                commit_id: &run.commit.id,
                 pending: *pending,
             }),
             _ => None,
         })
         .collect();
-    insert_resources(
-        store,
-        transaction,
-        &owned,
-        "ON CONFLICT (tenant, address) DO UPDATE SET
-            spec_digest = excluded.spec_digest, state = excluded.state,
-            lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
-            commit_id = excluded.commit_id, pending = excluded.pending,
-            updated_at = excluded.updated_at, status = 'in-sync', last_error = NULL",
-    )
-    .await?;
+    insert_resources(store, transaction, &owned, OnConflict::Replace).await?;
 
-    let forgotten: Vec<&ActionRecord<'_>> = actions
+    let forgotten: Vec<&Address> = rows
         .iter()
-        .filter(|(_, change)| matches!(change, InventoryChange::Forget))
-        .map(|(action, _)| action)
+        .filter(|row| matches!(row.change, InventoryChange::Forget))
+        .map(|row| row.address)
         .collect();
     delete_addresses(
         store,
         transaction,
         "DELETE FROM resources WHERE ",
+        run.tenant,
         &forgotten,
     )
     .await?;
-    let dropped: Vec<&ActionRecord<'_>> = actions
+    let dropped: Vec<&Address> = rows
         .iter()
-        .filter(|(_, change)| matches!(change, InventoryChange::DropPending))
-        .map(|(action, _)| action)
+        .filter(|row| matches!(row.change, InventoryChange::DropPending))
+        .map(|row| row.address)
         .collect();
     delete_addresses(
         store,
         transaction,
         "DELETE FROM resources WHERE pending = 1 AND ",
+        run.tenant,
         &dropped,
     )
     .await?;
 
     // Failures are few: one statement each.
-    for (action, change) in actions {
-        let kept = matches!(change, InventoryChange::Keep | InventoryChange::Unknown);
-        if kept && action.result == ActionResult::Failed {
+    for row in rows {
+        let kept = matches!(row.change, InventoryChange::Keep | InventoryChange::Unknown);
+        if kept && row.result == ActionResult::Failed {
             store
                 .query(
-                    "UPDATE resources SET status = 'failed', last_error = ?, updated_at = ?
+                    "UPDATE resources SET status = ?, last_error = ?, updated_at = ?
                      WHERE tenant = ? AND address = ?",
                 )
-                .bind(action.error.clone())
+                .bind(ResourceStatus::Failed.as_str())
+                .bind(row.error.map(str::to_string))
                 .bind(now)
-                .bind(action.tenant.to_string())
-                .bind(action.address.to_string())
+                .bind(run.tenant.to_string())
+                .bind(row.address.to_string())
                 .execute(&mut **transaction)
                 .await?;
         }
@@ -242,22 +323,23 @@ pub(super) async fn record(
     Ok(())
 }
 
-/// Runs `prefix tenant = ? AND address IN (...)` for the actions'
-/// addresses, in batches.
+/// Runs `prefix tenant = ? AND address IN (...)` for the addresses, in
+/// batches.
 async fn delete_addresses(
     store: &StateStore,
     transaction: &mut Transaction<'static, Any>,
     prefix: &'static str,
-    actions: &[&ActionRecord<'_>],
+    tenant: &str,
+    addresses: &[&Address],
 ) -> Result<()> {
-    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
+    for chunk in addresses.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "{prefix}tenant = ? AND address IN ({})",
             placeholders(chunk.len())
         );
-        let mut query = store.query(&sql).bind(chunk[0].tenant.to_string());
-        for action in chunk {
-            query = query.bind(action.address.to_string());
+        let mut query = store.query(&sql).bind(tenant.to_string());
+        for address in chunk {
+            query = query.bind(address.to_string());
         }
         query.execute(&mut **transaction).await?;
     }

@@ -108,7 +108,7 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
             let plan =
                 full_plan.ok_or_else(|| anyhow::anyhow!("the commit was not planned in full"))?;
             let options = ApplyOptions {
-                kind: "apply",
+                kind: cairn::store::RunKind::Apply,
                 force: false,
                 held_back: 0,
             };

@@ -1,0 +1,399 @@
+//! Runs and the audit log: the one way a run is written, and the history
+//! read back. [`StateStore::begin_run`] opens a run and hands back its
+//! [`RunRecorder`], which journals changes before they are sent, records
+//! each outcome with its effect on the inventory (one transaction per
+//! batch: all of it or none), and finishes the run with its outcome.
+//!
+//! A run whose recorder is dropped unfinished (its process died, or the
+//! store failed) stays open until [`StateStore::close_interrupted_runs`]
+//! closes it as interrupted; its journal entries stay for the next plan to
+//! find out.
+
+use super::batch::{self, AuditRow, RunRef};
+use super::error::{Result, StoreError};
+use super::inventory::InventoryChange;
+use super::vocabulary::{ActionResult, AuditAction, EventKind, RunKind, RunOutcome};
+use super::{StateStore, now_ms};
+use crate::model::{Address, Lifecycle};
+use crate::plan::PlanAction;
+use crate::source::CommitInfo;
+use serde::Serialize;
+use sqlx::Row;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One change's outcome, to record in the audit log.
+#[derive(Debug, Clone)]
+pub struct ActionRecord<'a> {
+    /// The resource.
+    pub address: &'a Address,
+    /// What was done, or tried.
+    pub action: PlanAction,
+    /// sha256 of the state before.
+    pub before_digest: Option<String>,
+    /// sha256 of the state after.
+    pub after_digest: Option<String>,
+    /// How it ended.
+    pub result: ActionResult,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Drift found on one resource, to record in the audit log.
+#[derive(Debug, Clone)]
+pub struct DriftRecord<'a> {
+    /// The resource.
+    pub address: &'a Address,
+    /// sha256 of the desired spec last applied.
+    pub desired_digest: Option<String>,
+    /// sha256 of the state found.
+    pub observed_digest: Option<String>,
+    /// What differs, for people.
+    pub message: String,
+}
+
+/// What a finished run counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Changes in the run.
+    pub changes: usize,
+    /// Changes that were not made.
+    pub failures: usize,
+}
+
+impl RunCounts {
+    /// `changes` changes, none failed.
+    pub fn changes(changes: usize) -> Self {
+        Self {
+            changes,
+            failures: 0,
+        }
+    }
+}
+
+/// A run being recorded: the one way to write a run and its actions.
+#[derive(Debug)]
+#[must_use = "a run begun is finished, or it stays open until it is closed as interrupted"]
+pub struct RunRecorder {
+    store: StateStore,
+    id: i64,
+    tenant: String,
+    commit: CommitInfo,
+}
+
+/// A run of the history, with its actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// The run's number.
+    pub id: i64,
+    /// The tenant.
+    pub tenant: String,
+    /// What kind of run.
+    pub kind: RunKind,
+    /// The commit.
+    pub commit_id: String,
+    /// The commit's author.
+    pub commit_author: String,
+    /// The commit's summary line.
+    pub commit_summary: String,
+    /// The plan's checksum.
+    pub plan_checksum: String,
+    /// Start, milliseconds since the Unix epoch.
+    pub started_at: i64,
+    /// End, when finished.
+    pub finished_at: Option<i64>,
+    /// How it ended; absent while running.
+    pub outcome: Option<RunOutcome>,
+    /// Changes in the run.
+    pub changes: i64,
+    /// Changes that failed.
+    pub failures: i64,
+    /// The daemon that made it, when a daemon did.
+    pub daemon: Option<String>,
+    /// The lease token it held then.
+    pub lease_token: Option<i64>,
+    /// The actions.
+    pub actions: Vec<AuditRecord>,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    /// Its sequence number.
+    pub seq: i64,
+    /// When, milliseconds since the Unix epoch.
+    pub time: i64,
+    /// The resource.
+    pub address: String,
+    /// The action.
+    pub action: AuditAction,
+    /// sha256 of the state before.
+    pub before_digest: Option<String>,
+    /// sha256 of the state after.
+    pub after_digest: Option<String>,
+    /// How it ended.
+    pub result: ActionResult,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// A word read back from column `column` of run `run`.
+fn word<T: FromStr<Err = super::UnknownWord>>(run: i64, column: &str, word: &str) -> Result<T> {
+    word.parse()
+        .map_err(|error| StoreError::corrupt(format!("the {column} of run {run}"), error))
+}
+
+impl StateStore {
+    /// Starts a run and returns its recorder. A daemon's runs carry its
+    /// name and lease token.
+    pub async fn begin_run(
+        &self,
+        tenant: &str,
+        kind: RunKind,
+        commit: &CommitInfo,
+        plan_checksum: &str,
+    ) -> Result<RunRecorder> {
+        let (daemon, lease_token) = self.fence_holder();
+        let mut transaction = self.begin_write().await?;
+        let row = self
+            .query(
+                "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                                   started_at, daemon, lease_token)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(tenant.to_string())
+            .bind(kind.as_str())
+            .bind(commit.id.clone())
+            .bind(commit.author.clone())
+            .bind(commit.summary.clone())
+            .bind(plan_checksum.to_string())
+            .bind(now_ms())
+            .bind(daemon)
+            .bind(lease_token)
+            .fetch_one(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(RunRecorder {
+            store: self.clone(),
+            id: row.try_get("id")?,
+            tenant: tenant.to_string(),
+            commit: commit.clone(),
+        })
+    }
+
+    /// Records an event (an operator's command, a hold released) as a run
+    /// without actions, and returns its number.
+    pub async fn record_event(
+        &self,
+        tenant: &str,
+        event: EventKind,
+        commit: &CommitInfo,
+    ) -> Result<i64> {
+        let run = self.begin_run(tenant, event.into(), commit, "").await?;
+        let id = run.id();
+        run.finish(RunOutcome::Succeeded, RunCounts::default())
+            .await?;
+        Ok(id)
+    }
+
+    /// Marks the tenant's runs that never finished (their process died) as
+    /// interrupted; call it holding the tenant's lock (and, in a daemon,
+    /// its lease), so that no live run is among them. Returns how many
+    /// there were.
+    pub async fn close_interrupted_runs(&self, tenant: &str) -> Result<u64> {
+        let mut transaction = self.begin_write().await?;
+        let closed = self
+            .query(
+                "UPDATE runs SET outcome = ?, finished_at = ?
+                 WHERE tenant = ? AND finished_at IS NULL",
+            )
+            .bind(RunOutcome::Interrupted.as_str())
+            .bind(now_ms())
+            .bind(tenant.to_string())
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        transaction.commit().await?;
+        Ok(closed)
+    }
+
+    /// The commits of the tenant's successful applies, newest first, each
+    /// once.
+    pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<String>> {
+        let [apply, rollback, reconcile] = RunKind::APPLYING;
+        let rows = self
+            .query(
+                "SELECT commit_id, MAX(id) AS last FROM runs
+                 WHERE tenant = ? AND kind IN (?, ?, ?) AND outcome = ?
+                 GROUP BY commit_id ORDER BY last DESC",
+            )
+            .bind(tenant.to_string())
+            .bind(apply.as_str())
+            .bind(rollback.as_str())
+            .bind(reconcile.as_str())
+            .bind(RunOutcome::Succeeded.as_str())
+            .fetch_all(&mut *self.connection().await?)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get("commit_id"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The tenant's most recent runs, newest first, with their actions.
+    pub async fn history(&self, tenant: &str, limit: u32) -> Result<Vec<RunRecord>> {
+        let mut connection = self.connection().await?;
+        let runs = self
+            .query(
+                "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                        started_at, finished_at, outcome, changes, failures, daemon, lease_token
+                 FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
+            )
+            .bind(tenant.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *connection)
+            .await?;
+        let mut records = Vec::with_capacity(runs.len());
+        for run in runs {
+            let id: i64 = run.try_get("id")?;
+            let actions = self
+                .query(
+                    "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
+                     FROM audit WHERE run_id = ? ORDER BY seq",
+                )
+                .bind(id)
+                .fetch_all(&mut *connection)
+                .await?
+                .into_iter()
+                .map(|row| {
+                    Ok(AuditRecord {
+                        seq: row.try_get("seq")?,
+                        time: row.try_get("time")?,
+                        address: row.try_get("address")?,
+                        action: word(id, "audited action", &row.try_get::<String, _>("action")?)?,
+                        before_digest: row.try_get("before_digest")?,
+                        after_digest: row.try_get("after_digest")?,
+                        result: word(id, "action result", &row.try_get::<String, _>("result")?)?,
+                        error: row.try_get("error")?,
+                        duration_ms: row.try_get("duration_ms")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let outcome: Option<String> = run.try_get("outcome")?;
+            records.push(RunRecord {
+                id,
+                tenant: run.try_get("tenant")?,
+                kind: word(id, "kind", &run.try_get::<String, _>("kind")?)?,
+                commit_id: run.try_get("commit_id")?,
+                commit_author: run.try_get("commit_author")?,
+                commit_summary: run.try_get("commit_summary")?,
+                plan_checksum: run.try_get("plan_checksum")?,
+                started_at: run.try_get("started_at")?,
+                finished_at: run.try_get("finished_at")?,
+                outcome: outcome
+                    .map(|outcome| word(id, "outcome", &outcome))
+                    .transpose()?,
+                changes: run.try_get("changes")?,
+                failures: run.try_get("failures")?,
+                daemon: run.try_get("daemon")?,
+                lease_token: run.try_get("lease_token")?,
+                actions,
+            });
+        }
+        Ok(records)
+    }
+}
+
+impl RunRecorder {
+    /// The run's number in the history.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn run(&self) -> RunRef<'_> {
+        RunRef {
+            id: self.id,
+            tenant: &self.tenant,
+            commit: &self.commit,
+        }
+    }
+
+    /// Marks creates as in flight before they are attempted, so that an
+    /// object whose create was interrupted is still known to be ours.
+    pub async fn mark_pending(&self, creates: &[(&Address, &Lifecycle, &[Address])]) -> Result<()> {
+        self.store
+            .mark_pending(&self.tenant, &self.commit, creates)
+            .await
+    }
+
+    /// Journals changes about to be sent to a plugin: address, action and
+    /// the digest of the desired spec. A fenced store refuses when the
+    /// lease ran out meanwhile, so that the calls are not made.
+    pub async fn journal(&self, intents: &[(&Address, PlanAction, Option<&str>)]) -> Result<()> {
+        self.store.add_intents(&self.tenant, self.id, intents).await
+    }
+
+    /// Records one action and its effect on the inventory, atomically.
+    pub async fn record(&self, action: &ActionRecord<'_>, change: &InventoryChange) -> Result<()> {
+        self.write(&[AuditRow::of_action(action, change)]).await
+    }
+
+    /// Records actions and their effects on the inventory in one
+    /// transaction: all of them or none.
+    pub async fn record_all(&self, actions: &[(ActionRecord<'_>, InventoryChange)]) -> Result<()> {
+        let rows: Vec<AuditRow<'_>> = actions
+            .iter()
+            .map(|(action, change)| AuditRow::of_action(action, change))
+            .collect();
+        self.write(&rows).await
+    }
+
+    /// Records drift found, in one transaction; the inventory is left as
+    /// it is.
+    pub async fn record_drift(&self, found: &[DriftRecord<'_>]) -> Result<()> {
+        let rows: Vec<AuditRow<'_>> = found
+            .iter()
+            .map(|drift| AuditRow {
+                address: drift.address,
+                action: AuditAction::Drift,
+                before_digest: drift.desired_digest.as_deref(),
+                after_digest: drift.observed_digest.as_deref(),
+                result: ActionResult::Detected,
+                error: Some(&drift.message),
+                duration: Duration::ZERO,
+                change: &InventoryChange::Keep,
+            })
+            .collect();
+        self.write(&rows).await
+    }
+
+    async fn write(&self, rows: &[AuditRow<'_>]) -> Result<()> {
+        let mut transaction = self.store.begin_write().await?;
+        batch::record(&self.store, &mut transaction, self.run(), rows).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the run.
+    pub async fn finish(self, outcome: RunOutcome, counts: RunCounts) -> Result<()> {
+        let store = &self.store;
+        let mut transaction = store.begin_write().await?;
+        store
+            .query(
+                "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ? WHERE id = ?",
+            )
+            .bind(now_ms())
+            .bind(outcome.as_str())
+            .bind(i64::try_from(counts.changes).unwrap_or(i64::MAX))
+            .bind(i64::try_from(counts.failures).unwrap_or(i64::MAX))
+            .bind(self.id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,424 @@
+//! The recorder and the vocabulary against a real SQLite store in a
+//! temporary folder. Both engines run every query in the `store_backends`
+//! integration test; these pin what one run records.
+
+use super::*;
+use crate::model::{Address, Lifecycle};
+use crate::plan::PlanAction;
+use crate::source::CommitInfo;
+use std::time::Duration;
+
+/// A fresh store, and the folder that holds it.
+async fn store() -> (StateStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+    (StateStore::open(&url).await.unwrap(), dir)
+}
+
+fn commit() -> CommitInfo {
+    CommitInfo {
+        id: "c0ffee".into(),
+        author: "Ada <ada@example.org>".into(),
+        summary: "add www".into(),
+        time: 0,
+    }
+}
+
+fn address(name: &str) -> Address {
+    Address::parse(&format!("dns/record/{name}.example.org./A")).unwrap()
+}
+
+fn action(address: &Address, action: PlanAction, result: ActionResult) -> ActionRecord<'_> {
+    ActionRecord {
+        address,
+        action,
+        before_digest: None,
+        after_digest: Some("after".into()),
+        result,
+        error: (result == ActionResult::Failed).then(|| "the server said no".into()),
+        duration: Duration::from_millis(7),
+    }
+}
+
+fn own() -> InventoryChange {
+    InventoryChange::Own {
+        spec_digest: "spec".into(),
+        state: Some(serde_json::json!({"ttl": 300})),
+        lifecycle: Lifecycle::default(),
+        depends_on: Vec::new(),
+        pending: false,
+    }
+}
+
+#[tokio::test]
+async fn a_run_records_its_actions_their_inventory_effects_and_its_end() {
+    let (store, _dir) = store().await;
+    let (www, old, new) = (address("www"), address("old"), address("new"));
+    let seed = store
+        .begin_run("t", RunKind::Apply, &commit(), "seed")
+        .await
+        .unwrap();
+    seed.record(&action(&old, PlanAction::Create, ActionResult::Ok), &own())
+        .await
+        .unwrap();
+    seed.finish(RunOutcome::Succeeded, RunCounts::changes(1))
+        .await
+        .unwrap();
+
+    let run = store
+        .begin_run("t", RunKind::Reconcile, &commit(), "sum")
+        .await
+        .unwrap();
+    let lifecycle = Lifecycle::default();
+    run.mark_pending(&[(&www, &lifecycle, &[]), (&new, &lifecycle, &[])])
+        .await
+        .unwrap();
+    run.journal(&[
+        (&www, PlanAction::Create, Some("spec")),
+        (&old, PlanAction::Delete, None),
+        (&new, PlanAction::Create, Some("spec")),
+    ])
+    .await
+    .unwrap();
+    let journal = store.intents("t").await.unwrap();
+    assert_eq!(journal.len(), 3);
+    assert_eq!(journal[1].action, PlanAction::Delete);
+    assert!(journal.iter().all(|intent| intent.run_id == run.id()));
+
+    run.record_all(&[
+        (action(&www, PlanAction::Create, ActionResult::Ok), own()),
+        (
+            action(&old, PlanAction::Delete, ActionResult::Ok),
+            InventoryChange::Forget,
+        ),
+    ])
+    .await
+    .unwrap();
+    // A broken call: the outcome is unknown, the journal entry stays.
+    run.record(
+        &action(&new, PlanAction::Create, ActionResult::Failed),
+        &InventoryChange::Unknown,
+    )
+    .await
+    .unwrap();
+    let id = run.id();
+    run.finish(
+        RunOutcome::Partial,
+        RunCounts {
+            changes: 3,
+            failures: 1,
+        },
+    )
+    .await
+    .unwrap();
+
+    let owned = store.owned("t").await.unwrap();
+    let owned: Vec<(String, bool)> = owned
+        .iter()
+        .map(|o| (o.address.to_string(), o.pending))
+        .collect();
+    assert_eq!(
+        owned,
+        [(new.to_string(), true), (www.to_string(), false)],
+        "the delete forgot `old`; `new` stays pending"
+    );
+    let journal = store.intents("t").await.unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].address, new);
+    let statuses = store.statuses("t").await.unwrap();
+    assert_eq!(statuses[0].status, ResourceStatus::Failed);
+    assert_eq!(
+        statuses[0].last_error.as_deref(),
+        Some("the server said no")
+    );
+    assert_eq!(statuses[1].status, ResourceStatus::InSync);
+
+    let history = store.history("t", 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    let recorded = &history[0];
+    assert_eq!(recorded.id, id);
+    assert_eq!(recorded.kind, RunKind::Reconcile);
+    assert_eq!(recorded.outcome, Some(RunOutcome::Partial));
+    assert_eq!((recorded.changes, recorded.failures), (3, 1));
+    assert_eq!(recorded.commit_author, "Ada <ada@example.org>");
+    assert_eq!(recorded.plan_checksum, "sum");
+    assert!(recorded.finished_at.is_some());
+    assert_eq!(recorded.daemon, None);
+    let actions: Vec<(String, AuditAction, ActionResult, i64)> = recorded
+        .actions
+        .iter()
+        .map(|a| (a.address.clone(), a.action, a.result, a.duration_ms))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                www.to_string(),
+                AuditAction::Change(PlanAction::Create),
+                ActionResult::Ok,
+                7
+            ),
+            (
+                old.to_string(),
+                AuditAction::Change(PlanAction::Delete),
+                ActionResult::Ok,
+                7
+            ),
+            (
+                new.to_string(),
+                AuditAction::Change(PlanAction::Create),
+                ActionResult::Failed,
+                7
+            ),
+        ]
+    );
+    // As the JSON APIs show it: the same words as before.
+    let json = serde_json::to_value(recorded).unwrap();
+    assert_eq!(json["kind"], "reconcile");
+    assert_eq!(json["outcome"], "partial");
+    assert_eq!(json["actions"][1]["action"], "delete");
+    assert_eq!(json["actions"][2]["result"], "failed");
+    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+}
+
+#[tokio::test]
+async fn drift_and_events_are_runs_of_their_own() {
+    let (store, _dir) = store().await;
+    let www = address("www");
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit(), "sum")
+        .await
+        .unwrap();
+    run.record(&action(&www, PlanAction::Create, ActionResult::Ok), &own())
+        .await
+        .unwrap();
+    run.finish(RunOutcome::Succeeded, RunCounts::changes(1))
+        .await
+        .unwrap();
+
+    let drift = store
+        .begin_run("t", RunKind::Drift, &commit(), "sum")
+        .await
+        .unwrap();
+    drift
+        .record_drift(&[DriftRecord {
+            address: &www,
+            desired_digest: Some("desired".into()),
+            observed_digest: Some("observed".into()),
+            message: "www was changed outside Cairn".into(),
+        }])
+        .await
+        .unwrap();
+    drift
+        .finish(RunOutcome::Detected, RunCounts::changes(1))
+        .await
+        .unwrap();
+    let event = store
+        .record_event("t", EventKind::ReleaseHold, &commit())
+        .await
+        .unwrap();
+
+    let history = store.history("t", 10).await.unwrap();
+    assert_eq!(history[0].id, event);
+    assert_eq!(history[0].kind, RunKind::ReleaseHold);
+    assert_eq!(history[0].outcome, Some(RunOutcome::Succeeded));
+    assert_eq!(history[0].plan_checksum, "");
+    assert!(history[0].actions.is_empty());
+    let found = &history[1].actions[0];
+    assert_eq!(history[1].kind, RunKind::Drift);
+    assert_eq!(found.action, AuditAction::Drift);
+    assert_eq!(found.result, ActionResult::Detected);
+    assert_eq!(found.before_digest.as_deref(), Some("desired"));
+    assert_eq!(found.after_digest.as_deref(), Some("observed"));
+    assert_eq!(
+        found.error.as_deref(),
+        Some("www was changed outside Cairn")
+    );
+    // Found, not acted on: the inventory and the status are as they were.
+    assert_eq!(store.owned("t").await.unwrap()[0].spec_digest, "spec");
+    assert_eq!(
+        store.statuses("t").await.unwrap()[0].status,
+        ResourceStatus::InSync
+    );
+}
+
+#[tokio::test]
+async fn an_unfinished_run_is_closed_as_interrupted() {
+    let (store, _dir) = store().await;
+    let run = store
+        .begin_run("t", RunKind::Reconcile, &commit(), "sum")
+        .await
+        .unwrap();
+    drop(run);
+    assert_eq!(store.history("t", 1).await.unwrap()[0].outcome, None);
+    assert_eq!(store.close_interrupted_runs("t").await.unwrap(), 1);
+    assert_eq!(
+        store.history("t", 1).await.unwrap()[0].outcome,
+        Some(RunOutcome::Interrupted)
+    );
+    assert!(store.applied_commits("t").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_schema_takes_every_word_and_refuses_others() {
+    let (store, _dir) = store().await;
+    let www = address("www");
+    for &kind in RunKind::ALL {
+        for &outcome in RunOutcome::ALL {
+            let run = store.begin_run("t", kind, &commit(), "").await.unwrap();
+            run.finish(outcome, RunCounts::default()).await.unwrap();
+        }
+    }
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit(), "")
+        .await
+        .unwrap();
+    let actions = [
+        PlanAction::Create,
+        PlanAction::Update,
+        PlanAction::Replace,
+        PlanAction::Delete,
+        PlanAction::Forget,
+        PlanAction::Adopt,
+        PlanAction::Refresh,
+    ];
+    for plan_action in actions {
+        run.journal(&[(&www, plan_action, None)]).await.unwrap();
+        for &result in ActionResult::ALL {
+            run.record(&action(&www, plan_action, result), &own())
+                .await
+                .unwrap();
+        }
+    }
+    for &status in ResourceStatus::ALL {
+        store
+            .set_statuses("t", &[(&www, status, None)])
+            .await
+            .unwrap();
+    }
+    let count = RunKind::ALL.len() * RunOutcome::ALL.len();
+    assert_eq!(store.history("t", 1_000).await.unwrap().len(), count + 1);
+
+    let refused = [
+        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+         VALUES ('t', 'import', '', '', '', '', 0)",
+        "UPDATE runs SET outcome = 'done'",
+        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
+         VALUES (1, 0, 't', '', '', 'a', 'destroy', 'ok', 0)",
+        "INSERT INTO intents (tenant, run_id, address, action, created_at) VALUES ('t', 1, 'a', 'drift', 0)",
+        "UPDATE resources SET status = 'unknown'",
+    ];
+    for sql in refused {
+        let error = store.query(sql).execute(&store.pool).await.unwrap_err();
+        assert!(
+            error.to_string().contains("does not know"),
+            "{sql}: {error}"
+        );
+    }
+}
+
+#[test]
+fn both_engines_migrations_list_every_word() {
+    let migrations = [
+        include_str!("../../migrations/sqlite/0004_vocabulary.sql"),
+        include_str!("../../migrations/postgres/0004_vocabulary.sql"),
+    ];
+    let mut words: Vec<&str> = Vec::new();
+    words.extend(RunKind::ALL.iter().map(|w| w.as_str()));
+    words.extend(RunOutcome::ALL.iter().map(|w| w.as_str()));
+    words.extend(ActionResult::ALL.iter().map(|w| w.as_str()));
+    words.extend(ResourceStatus::ALL.iter().map(|w| w.as_str()));
+    words.push(AuditAction::Drift.as_str());
+    words.extend(
+        [
+            PlanAction::Create,
+            PlanAction::Update,
+            PlanAction::Replace,
+            PlanAction::Delete,
+            PlanAction::Forget,
+            PlanAction::Adopt,
+            PlanAction::Refresh,
+        ]
+        .map(PlanAction::as_str),
+    );
+    for migration in migrations {
+        for word in &words {
+            assert!(migration.contains(&format!("'{word}'")), "{word}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_word_read_back_is_an_error_naming_it() {
+    let (store, _dir) = store().await;
+    // As a store written by a later version would hold it.
+    store
+        .query("DROP TRIGGER runs_words_on_insert")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    store
+        .query(
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+             VALUES ('t', 'import', '', '', '', '', 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let error = store.history("t", 1).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    assert!(error.to_string().contains("`import`"), "{error}");
+    assert!(
+        std::error::Error::source(&error).is_some(),
+        "the unknown word is the error's source"
+    );
+}
+
+#[tokio::test]
+async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+    // The schema as the version before `0004_vocabulary` left it, and rows
+    // as that version wrote them.
+    let old = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(3, &old)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                           started_at, finished_at, outcome, changes, failures)
+         VALUES ('t', 'reconcile', 'c0ffee', 'Ada', 'add www', 'sum', 1, 2, 'succeeded', 1, 0)",
+        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
+         VALUES (1, 2, 't', 'c0ffee', 'Ada', 'dns/record/www.example.org./A', 'create', 'ok', 5)",
+        "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest,
+                                lifecycle, depends_on, commit_id, updated_at, status)
+         VALUES ('t', 'dns/record/www.example.org./A', 'dns', 'record', 'www.example.org./A', 'spec',
+                 '{}', '[]', 'c0ffee', 2, 'drifted')",
+        "INSERT INTO intents (tenant, run_id, address, action, created_at)
+         VALUES ('t', 1, 'dns/record/www.example.org./A', 'update', 3)",
+    ] {
+        sqlx::query(sql).execute(&old).await.unwrap();
+    }
+    old.close().await;
+
+    let store = StateStore::open(&url).await.unwrap();
+    let history = store.history("t", 10).await.unwrap();
+    assert_eq!(history[0].kind, RunKind::Reconcile);
+    assert_eq!(history[0].outcome, Some(RunOutcome::Succeeded));
+    assert_eq!(
+        history[0].actions[0].action,
+        AuditAction::Change(PlanAction::Create)
+    );
+    assert_eq!(
+        store.intents("t").await.unwrap()[0].action,
+        PlanAction::Update
+    );
+    assert_eq!(
+        store.statuses("t").await.unwrap()[0].status,
+        ResourceStatus::Drifted
+    );
+    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+}
