@@ -7,6 +7,8 @@
 //! checksum, so nothing is applied against a world that moved.
 
 mod apply;
+#[cfg(test)]
+mod fake;
 mod planner;
 pub mod port;
 

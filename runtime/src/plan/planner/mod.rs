@@ -21,6 +21,8 @@ mod classify;
 mod decide;
 mod gather;
 mod order;
+#[cfg(test)]
+mod tests;
 
 use super::port::{Provider, Providers};
 use super::{Plan, PlanScope, PlannedChange};
