@@ -37,7 +37,14 @@ pub async fn plan_tenant(
     store: &StateStore,
 ) -> Result<(DesiredState, Plan), ReconcileError> {
     let desired = desired_state(tenant).await?;
-    let plan = plan::plan(tenant, &desired, store, plan::PlanScope::Full).await?;
+    let plan = plan::plan(
+        &plan::PlanSettings::from(&tenant.config),
+        &tenant.providers,
+        &desired,
+        store,
+        plan::PlanScope::Full,
+    )
+    .await?;
     Ok((desired, plan))
 }
 

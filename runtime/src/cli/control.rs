@@ -74,9 +74,15 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     let desired = cairn::model::load(&snapshot, &tenant.providers, &tenant.config.quotas)
         .await
         .map_err(cairn::reconcile::ReconcileError::from)?;
-    let plan = plan::plan(tenant, &desired, store, plan::PlanScope::Full)
-        .await
-        .map_err(cairn::reconcile::ReconcileError::from)?;
+    let plan = plan::plan(
+        &plan::PlanSettings::from(&tenant.config),
+        &tenant.providers,
+        &desired,
+        store,
+        plan::PlanScope::Full,
+    )
+    .await
+    .map_err(cairn::reconcile::ReconcileError::from)?;
     println!(
         "Rolling tenant {} back to commit {}.",
         tenant.name,

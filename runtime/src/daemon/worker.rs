@@ -9,7 +9,9 @@ use super::metrics::Metrics;
 use super::status::{LastRun, TenantStatus, Trigger};
 use crate::config::Mode;
 use crate::model::{Address, LoadError};
-use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError, PlanScope};
+use crate::plan::{
+    self, ApplyError, ApplyOptions, Plan, PlanAction, PlanError, PlanScope, PlanSettings,
+};
 use crate::reconcile;
 use crate::source::CommitInfo;
 use crate::store::{
@@ -330,9 +332,15 @@ impl Worker {
         } else {
             PlanScope::Full
         };
-        let plan = plan::plan(&self.tenant, &desired, &self.store, scope)
-            .await
-            .map_err(plan_failure)?;
+        let plan = plan::plan(
+            &PlanSettings::from(&self.tenant.config),
+            &self.tenant.providers,
+            &desired,
+            &self.store,
+            scope,
+        )
+        .await
+        .map_err(plan_failure)?;
         self.status.write().expect("tenant status").commit = Some(commit.clone());
         self.forget_stale_failures(&plan);
         self.mark_in_sync(&plan).await?;

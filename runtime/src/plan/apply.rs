@@ -3,7 +3,7 @@
 //! a failed change is skipped; every outcome is recorded with its effect on
 //! the inventory.
 
-use super::{Plan, PlanAction, PlannedChange, digest, without_sensitive};
+use super::{Plan, PlanAction, PlannedChange, Provider, digest, without_sensitive};
 use crate::host::types::{Change, Outcome};
 use crate::model::{Address, graph};
 use crate::store::{
@@ -232,7 +232,7 @@ async fn apply_waves(
                     })
                     .collect();
                 let started = Instant::now();
-                let outcomes = provider.apply_guarded(&changes, guard).await;
+                let outcomes = Provider::apply(&**provider, &changes, guard).await;
                 (members, outcomes, started.elapsed())
             }
         });

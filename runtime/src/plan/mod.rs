@@ -7,10 +7,14 @@
 //! checksum, so nothing is applied against a world that moved.
 
 mod apply;
+#[cfg(test)]
+mod fake;
 mod planner;
+pub mod port;
 
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
-pub use planner::{PlanError, plan};
+pub use planner::{PlanError, PlanSettings, plan};
+pub use port::{Provider, Providers};
 
 use crate::host::types::{Action, Change, FieldChange};
 use crate::model::{Address, Lifecycle};

@@ -3,7 +3,7 @@
 
 use cairn::config::Config;
 use cairn::host::PluginHost;
-use cairn::plan::{self, ApplyOptions, PlanScope};
+use cairn::plan::{self, ApplyOptions, PlanScope, PlanSettings};
 use cairn::store::StateStore;
 use cairn::tenant::Tenant;
 use cairn_tests::Workspace;
@@ -82,7 +82,14 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
                 *calls.lock().expect("call time") = Duration::ZERO;
                 let started = Instant::now();
                 let desired = tenant.desired_state(None).await?;
-                let plan = plan::plan(&tenant, &desired, &store, scope).await?;
+                let plan = plan::plan(
+                    &PlanSettings::from(&tenant.config),
+                    &tenant.providers,
+                    &desired,
+                    &store,
+                    scope,
+                )
+                .await?;
                 let elapsed = started.elapsed();
                 anyhow::ensure!(
                     plan.changes.len() == 1,

@@ -1,0 +1,264 @@
+//! An in-memory provider for the planner's tests: a small world of objects
+//! by type and id, a rule for what `diff` answers (overridable per object),
+//! a record of every call, and failures on command.
+//!
+//! The rule is the one real providers follow: an object that is absent is
+//! created, one that left Git is deleted, one whose top-level fields differ
+//! is updated — or replaced when a field of its type's `force_replace`
+//! differs — and one that matches needs nothing. Summaries name the type,
+//! the id and the fields, so that a test can tell which answer it got.
+
+use super::port::Provider;
+use crate::host::types::{
+    Action, Change, DiffInput, FieldChange, Observed, Outcome, ProviderInfo, ResourceType,
+};
+use crate::host::{ErrorKind, PluginError, ProviderError, SendGuard};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// One call the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// `list`, with the ids asked for.
+    List(Vec<String>),
+    /// `diff`, with each input's `type/id`.
+    Diff(Vec<String>),
+    /// `apply`, with each change's `action type/id`.
+    Apply(Vec<String>),
+}
+
+/// The in-memory provider.
+pub(crate) struct FakeProvider {
+    info: ProviderInfo,
+    /// The objects that exist, by (type, id).
+    world: Mutex<BTreeMap<(String, String), Value>>,
+    /// Answers `diff` gives instead of the rule's, by (type, id).
+    answers: Mutex<BTreeMap<(String, String), (Action, String)>>,
+    /// Functions that fail from now on.
+    failing: Mutex<HashSet<&'static str>>,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl FakeProvider {
+    /// A provider called `name` managing no types yet.
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            info: ProviderInfo {
+                name: name.to_string(),
+                version: "0.0.0".to_string(),
+                description: "an in-memory world for tests".to_string(),
+                resource_types: Vec::new(),
+                config_schema: Value::Null,
+            },
+            world: Mutex::default(),
+            answers: Mutex::default(),
+            failing: Mutex::default(),
+            calls: Mutex::default(),
+        }
+    }
+
+    /// Manages objects of `type_name`; a change to one of `force_replace`
+    /// replaces them, and `sensitive` fields hold secrets.
+    pub(crate) fn with_type(
+        mut self,
+        type_name: &str,
+        force_replace: &[&str],
+        sensitive: &[&str],
+    ) -> Self {
+        let strings = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect();
+        self.info.resource_types.push(ResourceType {
+            name: type_name.to_string(),
+            description: String::new(),
+            schema: Value::Null,
+            identity: vec!["id".to_string()],
+            force_replace: strings(force_replace),
+            sensitive: strings(sensitive),
+        });
+        self
+    }
+
+    /// Puts an object in the world (or changes it).
+    pub(crate) fn put(&self, type_name: &str, id: &str, state: Value) {
+        self.world
+            .lock()
+            .expect("world")
+            .insert((type_name.to_string(), id.to_string()), state);
+    }
+
+    /// The object of `type_name` and `id`, if it exists.
+    pub(crate) fn get(&self, type_name: &str, id: &str) -> Option<Value> {
+        self.world
+            .lock()
+            .expect("world")
+            .get(&(type_name.to_string(), id.to_string()))
+            .cloned()
+    }
+
+    /// Makes `diff` answer `action` with `summary` for one object, whatever
+    /// the rule says.
+    pub(crate) fn answer(&self, type_name: &str, id: &str, action: Action, summary: &str) {
+        self.answers.lock().expect("answers").insert(
+            (type_name.to_string(), id.to_string()),
+            (action, summary.to_string()),
+        );
+    }
+
+    /// Makes every later call of `function` (`list`, `diff`, `apply`) fail
+    /// as an unreachable server would.
+    pub(crate) fn fail(&self, function: &'static str) {
+        self.failing.lock().expect("failing").insert(function);
+    }
+
+    /// The calls received so far, in order.
+    pub(crate) fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    fn called(&self, function: &'static str, call: Call) -> Result<(), PluginError> {
+        self.calls.lock().expect("calls").push(call);
+        if self.failing.lock().expect("failing").contains(function) {
+            return Err(PluginError::Provider {
+                provider: self.info.name.clone(),
+                function,
+                error: ProviderError {
+                    kind: ErrorKind::Unavailable,
+                    message: "the server does not answer".to_string(),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// What `diff` answers for one input.
+    fn change_for(&self, input: &DiffInput) -> Change {
+        let fields = field_changes(input.observed.as_ref(), input.desired.as_ref());
+        let names = || {
+            fields
+                .iter()
+                .map(|f| f.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let what = format!("{} {}", input.type_name, input.id);
+        let force_replace = self
+            .info
+            .resource_type(&input.type_name)
+            .map_or(&[][..], |t| &t.force_replace[..]);
+        let by_rule = match (&input.desired, &input.observed) {
+            (None, None) => (Action::NoOp, format!("{what} is already gone")),
+            (None, Some(_)) => (Action::Delete, format!("delete {what}")),
+            (Some(_), None) => (Action::Create, format!("create {what}")),
+            (Some(_), Some(_)) if fields.is_empty() => (Action::NoOp, format!("{what} matches")),
+            (Some(_), Some(_)) if fields.iter().any(|f| force_replace.contains(&f.path)) => {
+                (Action::Replace, format!("replace {what}: {}", names()))
+            }
+            (Some(_), Some(_)) => (Action::Update, format!("update {what}: {}", names())),
+        };
+        let key = (input.type_name.clone(), input.id.clone());
+        let (action, summary) = self
+            .answers
+            .lock()
+            .expect("answers")
+            .get(&key)
+            .cloned()
+            .unwrap_or(by_rule);
+        Change {
+            type_name: input.type_name.clone(),
+            id: input.id.clone(),
+            action,
+            summary,
+            fields,
+            desired: input.desired.clone(),
+            observed: input.observed.clone(),
+        }
+    }
+}
+
+/// The top-level fields that differ between two states, in name order.
+fn field_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldChange> {
+    let object = |value: Option<&Value>| match value {
+        Some(Value::Object(map)) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let (before, after) = (object(before), object(after));
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .map(|name| FieldChange {
+            path: name.clone(),
+            before: before.get(name).cloned(),
+            after: after.get(name).cloned(),
+            sensitive: false,
+        })
+        .collect()
+}
+
+impl Provider for FakeProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.info
+    }
+
+    async fn list(
+        &self,
+        type_names: Vec<String>,
+        ids: Vec<String>,
+    ) -> Result<Vec<Observed>, PluginError> {
+        self.called("list", Call::List(ids.clone()))?;
+        let world = self.world.lock().expect("world");
+        Ok(world
+            .iter()
+            .filter(|((type_name, id), _)| type_names.contains(type_name) && ids.contains(id))
+            .map(|((type_name, id), state)| Observed {
+                type_name: type_name.clone(),
+                id: id.clone(),
+                state: state.clone(),
+            })
+            .collect())
+    }
+
+    async fn diff(&self, inputs: &[DiffInput]) -> Result<Vec<Change>, PluginError> {
+        let asked = inputs
+            .iter()
+            .map(|i| format!("{}/{}", i.type_name, i.id))
+            .collect();
+        self.called("diff", Call::Diff(asked))?;
+        Ok(inputs.iter().map(|input| self.change_for(input)).collect())
+    }
+
+    async fn apply(
+        &self,
+        changes: &[Change],
+        _guard: Option<Arc<dyn SendGuard>>,
+    ) -> Result<Vec<Outcome>, PluginError> {
+        let asked = changes
+            .iter()
+            .map(|c| format!("{} {}/{}", c.action.as_str(), c.type_name, c.id))
+            .collect();
+        self.called("apply", Call::Apply(asked))?;
+        let mut world = self.world.lock().expect("world");
+        Ok(changes
+            .iter()
+            .map(|change| {
+                let key = (change.type_name.clone(), change.id.clone());
+                match (change.action, &change.desired) {
+                    (Action::NoOp, _) => Outcome::Applied(None),
+                    (Action::Delete, _) => {
+                        world.remove(&key);
+                        Outcome::Applied(None)
+                    }
+                    (_, Some(desired)) => {
+                        world.insert(key, desired.clone());
+                        Outcome::Applied(Some(desired.clone()))
+                    }
+                    (_, None) => Outcome::Failed(ProviderError {
+                        kind: ErrorKind::Invalid,
+                        message: "a change that makes an object needs its desired state"
+                            .to_string(),
+                    }),
+                }
+            })
+            .collect())
+    }
+}

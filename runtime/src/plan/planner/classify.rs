@@ -1,0 +1,198 @@
+//! Classifying each resource before any provider compares it: settled
+//! (Git did not move and the world is as the last apply left it), a
+//! conflict with an object Cairn did not create, an adoption the tenant may
+//! not make, a protected or orphaned object leaving Git, an object already
+//! gone — or something to `diff`, with the input the provider receives.
+
+use super::gather::Gathered;
+use super::{Draft, PlanError};
+use crate::host::types::DiffInput;
+use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
+use crate::plan::port::{Provider, Providers};
+use crate::plan::{PlanAction, PlanSettings, PlannedChange, digest};
+use crate::store::OwnedResource;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+
+/// What one diff input stands for.
+pub(super) enum Subject<'a> {
+    /// A resource Git declares.
+    Desired(&'a DesiredResource),
+    /// An owned object that left Git, to delete.
+    Removed(&'a OwnedResource),
+}
+
+/// One provider's share of the comparison: one batched `diff`.
+pub(super) struct ProviderWork<'a, P> {
+    /// The provider.
+    pub provider: &'a P,
+    /// What each input stands for, in the inputs' order.
+    pub subjects: Vec<Subject<'a>>,
+    /// What the provider compares.
+    pub inputs: Vec<DiffInput>,
+}
+
+/// The comparisons to make, by provider instance name.
+pub(super) type Work<'a, P> = BTreeMap<&'a str, ProviderWork<'a, P>>;
+
+/// Sorts the desired resources and the owned objects that left Git into
+/// what needs no provider (counted unchanged, forgotten, noted) and what
+/// each provider compares. Stops on conflicts, then on refused adoptions,
+/// naming every resource concerned.
+pub(super) fn classify<'a, P: Provider>(
+    settings: &PlanSettings,
+    providers: &'a Providers<P>,
+    desired: &'a DesiredState,
+    gathered: &'a Gathered,
+) -> Result<(Draft, Work<'a, P>), PlanError> {
+    let owned = &gathered.inventory.owned;
+    let observed = &gathered.observed;
+    let mut draft = Draft {
+        unchanged: gathered.unexamined.len(),
+        ..Draft::default()
+    };
+    let mut conflicts = Vec::new();
+    let mut refused_adoptions = Vec::new();
+    let mut work: Work<'a, P> = BTreeMap::new();
+
+    for (index, resource) in desired.resources.iter().enumerate() {
+        let address = &resource.address;
+        if gathered.unexamined.contains(address) {
+            continue;
+        }
+        let seen = observed.get(address);
+        let ours = owned.get(address);
+        // The world is exactly as the last apply left it, and Git did not
+        // move: nothing for the provider to compare.
+        if gathered.settled_in_git[index]
+            && seen.is_some()
+            && seen == ours.and_then(|o| o.state.as_ref())
+        {
+            draft.unchanged += 1;
+            continue;
+        }
+        if seen.is_some() && ours.is_none() && !resource.lifecycle.adopt {
+            conflicts.push(address.clone());
+            continue;
+        }
+        if seen.is_some() && ours.is_none() && !settings.allow_adopt {
+            refused_adoptions.push(address.clone());
+            continue;
+        }
+        let spec = match seen {
+            Some(state) => {
+                with_ignored_fields(&resource.spec, state, &resource.lifecycle.ignore_changes)
+            }
+            None => resource.spec.clone(),
+        };
+        let entry = work_for(&mut work, providers, &address.provider);
+        entry.subjects.push(Subject::Desired(resource));
+        entry.inputs.push(DiffInput {
+            type_name: address.type_name.clone(),
+            id: address.id.clone(),
+            desired: Some(spec),
+            observed: seen.cloned(),
+            prior: ours.and_then(|o| o.state.clone()),
+        });
+    }
+    if !conflicts.is_empty() {
+        return Err(PlanError::Conflicts(conflicts));
+    }
+    if !refused_adoptions.is_empty() {
+        return Err(PlanError::AdoptNotAllowed(refused_adoptions));
+    }
+
+    let desired_addresses: HashSet<&Address> =
+        desired.resources.iter().map(|r| &r.address).collect();
+    let mut removed: Vec<&OwnedResource> = owned
+        .values()
+        .filter(|o| !desired_addresses.contains(&o.address))
+        .collect();
+    removed.sort_by(|a, b| a.address.cmp(&b.address));
+    for resource in removed {
+        let address = &resource.address;
+        let seen = observed.get(address);
+        let forget = |summary: &str| PlannedChange {
+            address: address.clone(),
+            action: PlanAction::Forget,
+            summary: summary.to_string(),
+            fields: Vec::new(),
+            depends_on: Vec::new(),
+            drift: false,
+            observed_digest: seen.map(digest),
+            desired_digest: None,
+            change: None,
+            lifecycle: resource.lifecycle.clone(),
+            sensitive: Vec::new(),
+        };
+        if resource.lifecycle.protect {
+            draft.notes.push(format!(
+                "{address} left Git but is protected: it is kept (remove `protect = true` and apply before removing it, to delete it)"
+            ));
+        } else if seen.is_none() {
+            draft
+                .forgets
+                .push(forget("already gone from the real world; stop tracking it"));
+        } else if resource.lifecycle.on_delete == OnDelete::Orphan {
+            draft.forgets.push(forget(
+                "left Git; on_delete = \"orphan\" leaves the object in place",
+            ));
+        } else {
+            let entry = work_for(&mut work, providers, &address.provider);
+            entry.subjects.push(Subject::Removed(resource));
+            entry.inputs.push(DiffInput {
+                type_name: address.type_name.clone(),
+                id: address.id.clone(),
+                desired: None,
+                observed: seen.cloned(),
+                prior: resource.state.clone(),
+            });
+        }
+    }
+    Ok((draft, work))
+}
+
+fn work_for<'w, 'a, P>(
+    work: &'w mut Work<'a, P>,
+    providers: &'a Providers<P>,
+    provider: &'a str,
+) -> &'w mut ProviderWork<'a, P> {
+    work.entry(provider).or_insert_with(|| ProviderWork {
+        provider: &*providers[provider],
+        subjects: Vec::new(),
+        inputs: Vec::new(),
+    })
+}
+
+/// The desired spec with the `ignore_changes` fields taken from the observed
+/// state, so that they never show as changes.
+fn with_ignored_fields(spec: &Value, observed: &Value, ignored: &[String]) -> Value {
+    let mut spec = spec.clone();
+    if let (Value::Object(spec_map), Value::Object(observed_map)) = (&mut spec, observed) {
+        for field in ignored {
+            match observed_map.get(field) {
+                Some(value) => {
+                    spec_map.insert(field.clone(), value.clone());
+                }
+                None => {
+                    spec_map.remove(field);
+                }
+            }
+        }
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ignored_fields_take_the_observed_value() {
+        let spec = json!({"ttl": 300, "records": ["a"]});
+        let observed = json!({"ttl": 60, "records": ["b"]});
+        let result = with_ignored_fields(&spec, &observed, &["ttl".to_string()]);
+        assert_eq!(result, json!({"ttl": 60, "records": ["a"]}));
+    }
+}

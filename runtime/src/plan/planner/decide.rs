@@ -1,0 +1,142 @@
+//! Comparing and deciding: one batched `diff` per provider (providers in
+//! parallel), then what the host makes of each answer — adopt, refresh or
+//! nothing for a no-op, protection against a replace or delete, the drift
+//! flag, the summary of a change a crash interrupted, and the refusal of a
+//! provider that would delete a resource Git declares.
+
+use super::Draft;
+use super::PlanError;
+use super::classify::{Subject, Work};
+use super::gather::Gathered;
+use crate::host::PluginError;
+use crate::host::types::Change;
+use crate::plan::port::Provider;
+use crate::plan::{PlanAction, PlannedChange, digest, redact_fields};
+
+/// One answer per provider of `work`, in its order: the calls all finish
+/// before any answer is looked at, as the first failure is reported in
+/// provider order, after the decisions on the answers before it.
+pub(super) async fn compare<P: Provider>(
+    work: &Work<'_, P>,
+) -> Vec<Result<Vec<Change>, PluginError>> {
+    futures::future::join_all(work.values().map(|w| w.provider.diff(&w.inputs))).await
+}
+
+/// Turns the providers' answers into the plan's changes (deletes apart, to
+/// be ordered), notes and the unchanged count.
+pub(super) fn decide<P: Provider>(
+    gathered: &Gathered,
+    mut draft: Draft,
+    work: &Work<'_, P>,
+    answers: Vec<Result<Vec<Change>, PluginError>>,
+) -> Result<Draft, PlanError> {
+    let owned = &gathered.inventory.owned;
+    let interrupted = &gathered.inventory.interrupted;
+    for (share, answer) in work.values().zip(answers) {
+        let info = share.provider.info();
+        for ((subject, input), change) in share.subjects.iter().zip(&share.inputs).zip(answer?) {
+            let sensitive = info
+                .resource_type(&change.type_name)
+                .map(|t| t.sensitive.clone())
+                .unwrap_or_default();
+            let mut fields = change.fields.clone();
+            for field in &mut fields {
+                let top = field.path.split('/').next().unwrap_or_default();
+                field.sensitive |= sensitive.iter().any(|s| s == top);
+            }
+            redact_fields(&mut fields);
+            let (address, lifecycle, depends_on, ours) = match subject {
+                Subject::Desired(r) => (
+                    &r.address,
+                    r.lifecycle.clone(),
+                    r.depends_on.clone(),
+                    owned.get(&r.address),
+                ),
+                Subject::Removed(o) => (&o.address, o.lifecycle.clone(), Vec::new(), Some(*o)),
+            };
+            let unconfirmed = ours.is_none_or(|o| o.pending) || interrupted.contains_key(address);
+            // The inventory must follow Git even when the world needs no
+            // change: otherwise a new `protect` or an edited ignored field
+            // would be forgotten.
+            let stale_record = match (subject, ours) {
+                (Subject::Desired(r), Some(o)) => {
+                    o.spec_digest != digest(&r.spec)
+                        || o.lifecycle != r.lifecycle
+                        || o.depends_on != r.depends_on
+                }
+                _ => false,
+            };
+            let action = match PlanAction::from_provider(change.action) {
+                Some(action) => action,
+                None if unconfirmed && input.observed.is_some() => PlanAction::Adopt,
+                None if stale_record && input.observed.is_some() => PlanAction::Refresh,
+                None => {
+                    draft.unchanged += 1;
+                    continue;
+                }
+            };
+            if lifecycle.protect && matches!(action, PlanAction::Replace | PlanAction::Delete) {
+                draft.notes.push(format!(
+                    "{address} is protected: the provider would {} it ({}), so it is left as it is",
+                    action.as_str(),
+                    change.summary
+                ));
+                continue;
+            }
+            if matches!(subject, Subject::Desired(_)) && action == PlanAction::Delete {
+                return Err(PluginError::Contract {
+                    provider: address.provider.clone(),
+                    function: "diff",
+                    reason: format!(
+                        "it proposed deleting {address}, which the repository declares"
+                    ),
+                }
+                .into());
+            }
+            let summary = match (action, interrupted.get(address)) {
+                (PlanAction::Adopt, Some(run)) => {
+                    format!("the change interrupted in run #{run} took effect: record it")
+                }
+                (PlanAction::Adopt, None) => {
+                    "take over the existing object, which already matches".to_string()
+                }
+                (PlanAction::Refresh, _) => {
+                    "record Git's change (lifecycle, dependencies or ignored fields); the object is not touched".to_string()
+                }
+                (_, Some(run)) => format!("{} (again: run #{run} was interrupted)", change.summary),
+                (_, None) => change.summary.clone(),
+            };
+            // The digest of the spec as Git says it (before ignore_changes):
+            // equal to the one last applied means Git did not move for this
+            // resource, so a change is the world drifting away.
+            let desired_digest = match subject {
+                Subject::Desired(r) => Some(digest(&r.spec)),
+                Subject::Removed(_) => None,
+            };
+            let drift = matches!(
+                action,
+                PlanAction::Create | PlanAction::Update | PlanAction::Replace
+            ) && ours
+                .is_some_and(|o| !o.pending && Some(&o.spec_digest) == desired_digest.as_ref());
+            let planned = PlannedChange {
+                address: address.clone(),
+                action,
+                summary,
+                fields,
+                depends_on,
+                drift,
+                observed_digest: input.observed.as_ref().map(digest),
+                desired_digest,
+                change: Some(change),
+                lifecycle,
+                sensitive,
+            };
+            if action == PlanAction::Delete {
+                draft.deletes.push(planned);
+            } else {
+                draft.changes.push(planned);
+            }
+        }
+    }
+    Ok(draft)
+}

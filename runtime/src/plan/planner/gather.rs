@@ -1,0 +1,212 @@
+//! Gathering what a plan is computed from: the inventory of owned objects
+//! and the journal of interrupted changes (read from the store), which
+//! resources the plan examines, and what the providers observe of them
+//! (`list`, providers in parallel).
+//!
+//! Which resources are examined is settled here, before observing: a
+//! [`PlanScope::Changed`] plan lists only what Git moved.
+
+use super::PlanError;
+use crate::host::PluginError;
+use crate::host::types::Observed;
+use crate::model::{Address, DesiredState};
+use crate::plan::port::{Provider, Providers};
+use crate::plan::{PlanScope, digest};
+use crate::store::{OwnedResource, StateStore, StoreError};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What the store says of a tenant's objects.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Inventory {
+    /// The objects Cairn owns (or started to create), by address.
+    pub owned: HashMap<Address, OwnedResource>,
+    /// Changes a crash interrupted, with the run that sent them: their
+    /// outcome is found out by the plan.
+    pub interrupted: HashMap<Address, i64>,
+}
+
+impl Inventory {
+    /// Reads `tenant`'s inventory and journal.
+    pub(super) async fn read(store: &StateStore, tenant: &str) -> Result<Self, StoreError> {
+        let owned = store
+            .owned(tenant)
+            .await?
+            .into_iter()
+            .map(|resource| (resource.address.clone(), resource))
+            .collect();
+        let interrupted = store
+            .intents(tenant)
+            .await?
+            .into_iter()
+            .map(|intent| (intent.address, intent.run_id))
+            .collect();
+        Ok(Self { owned, interrupted })
+    }
+}
+
+/// Everything the later stages decide from; no further reads.
+#[derive(Debug)]
+pub(super) struct Gathered {
+    /// The store's view.
+    pub inventory: Inventory,
+    /// Per desired resource (by index): Git did not move it since it was
+    /// last applied, and it was confirmed.
+    pub settled_in_git: Vec<bool>,
+    /// Resources the plan leaves alone ([`PlanScope::Changed`]).
+    pub unexamined: HashSet<Address>,
+    /// The observed state of every examined object that exists.
+    pub observed: HashMap<Address, Value>,
+}
+
+/// Checks the inventory against the configured providers, chooses what to
+/// examine, and observes it.
+pub(super) async fn gather<P: Provider>(
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    inventory: Inventory,
+    scope: PlanScope,
+) -> Result<Gathered, PlanError> {
+    check_providers_configured(&inventory.owned, providers)?;
+    let settled_in_git = settled_in_git(desired, &inventory);
+    let unexamined = match scope {
+        PlanScope::Full => HashSet::new(),
+        PlanScope::Changed => unmoved(desired, &settled_in_git),
+    };
+    let observed = observe(providers, desired, &inventory.owned, &unexamined).await?;
+    Ok(Gathered {
+        inventory,
+        settled_in_git,
+        unexamined,
+        observed,
+    })
+}
+
+/// Owned objects of a provider cairn.toml no longer configures can be
+/// neither observed nor deleted: the plan stops, naming one.
+fn check_providers_configured<P>(
+    owned: &HashMap<Address, OwnedResource>,
+    providers: &Providers<P>,
+) -> Result<(), PlanError> {
+    let Some(stray) = owned.keys().find(|a| !providers.contains_key(&a.provider)) else {
+        return Ok(());
+    };
+    let count = owned
+        .keys()
+        .filter(|a| a.provider == stray.provider)
+        .count();
+    Err(PlanError::ProviderGone {
+        provider: stray.provider.clone(),
+        count,
+        example: stray.clone(),
+    })
+}
+
+/// Per desired resource (by index): Git did not move it since it was last
+/// applied — its spec, lifecycle and dependencies are what the inventory
+/// holds — and no create or interrupted change of it waits to be confirmed.
+fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> Vec<bool> {
+    desired
+        .resources
+        .iter()
+        .map(|resource| {
+            inventory.owned.get(&resource.address).is_some_and(|o| {
+                !o.pending
+                    && !inventory.interrupted.contains_key(&resource.address)
+                    && o.spec_digest == digest(&resource.spec)
+                    && o.lifecycle == resource.lifecycle
+                    && o.depends_on == resource.depends_on
+            })
+        })
+        .collect()
+}
+
+/// The resources a [`PlanScope::Changed`] plan leaves alone: settled in
+/// Git (`settled_in_git`, by index), and depending on nothing that moved.
+fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> {
+    let index_of: HashMap<&Address, usize> = desired
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(index, resource)| (&resource.address, index))
+        .collect();
+    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (index, resource) in desired.resources.iter().enumerate() {
+        for dependency in &resource.depends_on {
+            if let Some(&target) = index_of.get(dependency) {
+                dependents.entry(target).or_default().push(index);
+            }
+        }
+    }
+    // What moved, and everything that depends on it, directly or not.
+    let mut moved: Vec<bool> = settled_in_git.iter().map(|settled| !settled).collect();
+    let mut queue: Vec<usize> = (0..moved.len()).filter(|&i| moved[i]).collect();
+    while let Some(index) = queue.pop() {
+        for &dependent in dependents.get(&index).map_or(&[][..], Vec::as_slice) {
+            if !moved[dependent] {
+                moved[dependent] = true;
+                queue.push(dependent);
+            }
+        }
+    }
+    desired
+        .resources
+        .iter()
+        .zip(moved)
+        .filter(|(_, moved)| !moved)
+        .map(|(resource, _)| resource.address.clone())
+        .collect()
+}
+
+/// Lists, per provider and in parallel, every object of interest: the
+/// desired ones and the owned ones, less the unexamined.
+#[tracing::instrument(level = "debug", skip_all)]
+async fn observe<P: Provider>(
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    owned: &HashMap<Address, OwnedResource>,
+    unexamined: &HashSet<Address>,
+) -> Result<HashMap<Address, Value>, PluginError> {
+    let mut ids: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for address in desired
+        .resources
+        .iter()
+        .map(|r| &r.address)
+        .chain(owned.keys())
+        .filter(|address| !unexamined.contains(*address))
+    {
+        ids.entry(address.provider.as_str())
+            .or_default()
+            .push(address.id.clone());
+    }
+    let calls = ids.into_iter().map(|(name, mut ids)| {
+        ids.sort();
+        ids.dedup();
+        let provider = providers[name].clone();
+        let types = provider
+            .info()
+            .resource_types
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        async move {
+            let observed: Vec<Observed> = provider.list(types, ids).await?;
+            Ok::<_, PluginError>((name, observed))
+        }
+    });
+    let mut seen = HashMap::new();
+    for result in futures::future::join_all(calls).await {
+        let (provider, observed) = result?;
+        for object in observed {
+            seen.insert(
+                Address {
+                    provider: provider.to_string(),
+                    type_name: object.type_name,
+                    id: object.id,
+                },
+                object.state,
+            );
+        }
+    }
+    Ok(seen)
+}

@@ -1,0 +1,149 @@
+//! Computing a plan, in stages over values:
+//!
+//! 1. [`gather`]: the inventory and the journal of interrupted changes
+//!    (the store), which resources to examine, and what the providers
+//!    observe (`list`);
+//! 2. [`classify`]: what needs no provider (settled, forgotten, kept), what
+//!    stops the plan (conflicts, refused adoptions), and what each provider
+//!    compares;
+//! 3. [`decide`]: one batched `diff` per provider, providers in parallel,
+//!    and what the host makes of each answer (adopt, refresh, protect,
+//!    drift, interrupted runs);
+//! 4. [`order`]: kept dependencies, the order of deletes, the quota, the
+//!    checksum and the safety threshold.
+//!
+//! Only the store read and the provider calls (`list`, `diff`) wait on
+//! anything; the rest are functions of values, and the providers are
+//! reached through the [`Provider`] port, so every rule is unit-tested
+//! against an in-memory world.
+
+mod classify;
+mod decide;
+mod gather;
+mod order;
+#[cfg(test)]
+mod tests;
+
+use super::port::{Provider, Providers};
+use super::{Plan, PlanScope, PlannedChange};
+use crate::config::TenantConfig;
+use crate::host::PluginError;
+use crate::model::{Address, DesiredState};
+use crate::store::{StateStore, StoreError};
+use gather::Inventory;
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A provider failed to observe or compare.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// Desired resources collide with objects Cairn did not create.
+    #[error("{}", conflicts_message(.0))]
+    Conflicts(Vec<Address>),
+    /// Resources say `adopt = true`, and the operator does not let this
+    /// tenant adopt.
+    #[error("{} resource(s) say `adopt = true`, but this tenant may not take over objects Cairn did not create for it (the operator's `allow_adopt`); nothing was applied:\n{}", .0.len(), .0.iter().map(|a| format!("  {a}")).collect::<Vec<_>>().join("\n"))]
+    AdoptNotAllowed(Vec<Address>),
+    /// The plan holds more changes than the tenant's quota.
+    #[error(transparent)]
+    Quota(#[from] crate::quota::QuotaExceeded),
+    /// Owned objects belong to a provider the operator no longer configures.
+    #[error("Cairn owns {} object(s) of provider `{provider}`, which cairn.toml no longer configures (such as {example}); configure it again so they can be deleted or kept", .count)]
+    ProviderGone {
+        /// The provider instance.
+        provider: String,
+        /// How many objects.
+        count: usize,
+        /// One of them.
+        example: Address,
+    },
+}
+
+fn conflicts_message(addresses: &[Address]) -> String {
+    let list: Vec<String> = addresses.iter().map(|a| format!("  {a}")).collect();
+    format!(
+        "{} resource(s) of the repository already exist, and Cairn did not create them; nothing was applied:\n{}\nTo take such an object over, add `adopt = true` to its resource; otherwise remove the resource from Git or the object from the server",
+        addresses.len(),
+        list.join("\n")
+    )
+}
+
+/// What planning needs to know of the tenant: the operator's settings that
+/// decide a plan, and nothing else of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// The tenant's name: its inventory, and what its plans are checked
+    /// against.
+    pub tenant: String,
+    /// Whether resources may say `adopt = true` and take over objects Cairn
+    /// did not create for the tenant.
+    pub allow_adopt: bool,
+    /// The largest share (percent) of a provider's owned objects one plan
+    /// may delete or replace before it is blocked.
+    pub max_delete_percent: u8,
+    /// The most changes one plan may hold (the tenant's
+    /// `quotas.plan_changes`).
+    pub max_changes: usize,
+}
+
+impl From<&TenantConfig> for PlanSettings {
+    fn from(tenant: &TenantConfig) -> Self {
+        Self {
+            tenant: tenant.name.clone(),
+            allow_adopt: tenant.allow_adopt,
+            max_delete_percent: tenant.max_delete_percent,
+            max_changes: tenant.quotas.plan_changes,
+        }
+    }
+}
+
+/// A plan being made: what [`classify`] and [`decide`] found, for
+/// [`order`] to put in order.
+#[derive(Debug, Default)]
+struct Draft {
+    /// Changes other than deletes and forgets, in provider order, then
+    /// the order of the repository.
+    changes: Vec<PlannedChange>,
+    /// Deletes, in address order within each provider.
+    deletes: Vec<PlannedChange>,
+    /// Owned objects to stop tracking, in address order.
+    forgets: Vec<PlannedChange>,
+    /// What the operator should know.
+    notes: Vec<String>,
+    /// Resources that need no change.
+    unchanged: usize,
+}
+
+/// Plans the changes that take the real world to `desired`: reads the
+/// tenant's inventory from `store`, and asks `providers` (the tenant's,
+/// by instance name) what they observe and what differs.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn plan<P: Provider>(
+    settings: &PlanSettings,
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    store: &StateStore,
+    scope: PlanScope,
+) -> Result<Plan, PlanError> {
+    let inventory = Inventory::read(store, &settings.tenant).await?;
+    plan_against(settings, providers, desired, inventory, scope).await
+}
+
+/// [`plan`] against an inventory already read.
+async fn plan_against<P: Provider>(
+    settings: &PlanSettings,
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    inventory: Inventory,
+    scope: PlanScope,
+) -> Result<Plan, PlanError> {
+    let gathered = gather::gather(providers, desired, inventory, scope).await?;
+    let (draft, work) = classify::classify(settings, providers, desired, &gathered)?;
+    let answers = decide::compare(&work).await;
+    let draft = decide::decide(&gathered, draft, &work, answers)?;
+    order::order(settings, &desired.commit, gathered, draft)
+}

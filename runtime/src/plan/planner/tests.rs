@@ -1,0 +1,931 @@
+//! The planner's rules, one row each: the world before — what Git
+//! declares, what the inventory holds, what exists — and the whole plan
+//! expected: the calls the providers received, every change in order with
+//! its summary, dependencies, drift flag and fields, the notes, what
+//! blocks it and how much was unchanged; or the error, word for word.
+//!
+//! The providers are in-memory fakes and the inventory a value, so the
+//! rows run in milliseconds.
+
+use super::*;
+use crate::host::types::Action;
+use crate::model::diagnostic::Location;
+use crate::model::{DesiredResource, Lifecycle, OnDelete};
+use crate::plan::digest;
+use crate::plan::fake::{Call, FakeProvider};
+use crate::source::CommitInfo;
+use crate::store::OwnedResource;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The commit every row plans.
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn address(text: &str) -> Address {
+    Address::parse(text).expect("a test address")
+}
+
+/// A resource as Git declares it, or as it was last applied.
+#[derive(Clone)]
+struct Resource {
+    address: Address,
+    spec: Value,
+    lifecycle: Lifecycle,
+    depends_on: Vec<Address>,
+}
+
+fn resource(text: &str, spec: Value) -> Resource {
+    Resource {
+        address: address(text),
+        spec,
+        lifecycle: Lifecycle::default(),
+        depends_on: Vec::new(),
+    }
+}
+
+impl Resource {
+    fn protect(mut self) -> Self {
+        self.lifecycle.protect = true;
+        self
+    }
+
+    fn orphan(mut self) -> Self {
+        self.lifecycle.on_delete = OnDelete::Orphan;
+        self
+    }
+
+    fn adopt(mut self) -> Self {
+        self.lifecycle.adopt = true;
+        self
+    }
+
+    fn ignore(mut self, field: &str) -> Self {
+        self.lifecycle.ignore_changes.push(field.to_string());
+        self
+    }
+
+    fn after(mut self, dependency: &str) -> Self {
+        self.depends_on.push(address(dependency));
+        self
+    }
+}
+
+/// Everything a plan is computed from.
+struct World {
+    settings: PlanSettings,
+    scope: PlanScope,
+    desired: Vec<DesiredResource>,
+    inventory: Inventory,
+    providers: Providers<FakeProvider>,
+}
+
+/// `dns` manages zones and records; a record's `type` cannot change in
+/// place, and its `password` is a secret.
+fn dns() -> FakeProvider {
+    FakeProvider::new("dns")
+        .with_type("zone", &[], &[])
+        .with_type("record", &["type"], &["password"])
+}
+
+fn world() -> World {
+    World {
+        settings: PlanSettings {
+            tenant: "acme".to_string(),
+            allow_adopt: true,
+            max_delete_percent: 30,
+            max_changes: 100,
+        },
+        scope: PlanScope::Full,
+        desired: Vec::new(),
+        inventory: Inventory::default(),
+        providers: BTreeMap::from([("dns".to_string(), Arc::new(dns()))]),
+    }
+}
+
+impl World {
+    fn provider(&self, address: &Address) -> &FakeProvider {
+        &self.providers[&address.provider]
+    }
+
+    /// Git declares it.
+    fn declared(mut self, resource: Resource) -> Self {
+        let line = self.desired.len() + 1;
+        self.desired.push(DesiredResource {
+            address: resource.address,
+            spec: resource.spec,
+            depends_on: resource.depends_on,
+            lifecycle: resource.lifecycle,
+            origin: Location {
+                file: "resources.toml".to_string(),
+                line,
+                column: 1,
+            },
+        });
+        self
+    }
+
+    /// The inventory holds it, as its last apply left it.
+    fn applied(self, resource: Resource) -> Self {
+        let state = resource.spec.clone();
+        self.owned(resource, Some(state), false)
+    }
+
+    /// A create of it was started and not confirmed.
+    fn pending(self, resource: Resource) -> Self {
+        self.owned(resource, None, true)
+    }
+
+    fn owned(mut self, resource: Resource, state: Option<Value>, pending: bool) -> Self {
+        self.inventory.owned.insert(
+            resource.address.clone(),
+            OwnedResource {
+                spec_digest: digest(&resource.spec),
+                address: resource.address,
+                state,
+                lifecycle: resource.lifecycle,
+                depends_on: resource.depends_on,
+                commit_id: "previous".to_string(),
+                pending,
+            },
+        );
+        self
+    }
+
+    /// The object exists in the real world.
+    fn exists(self, text: &str, state: Value) -> Self {
+        let address = address(text);
+        self.provider(&address)
+            .put(&address.type_name, &address.id, state);
+        self
+    }
+
+    /// Declared, applied, and the world as the apply left it.
+    fn in_sync(self, resource: Resource) -> Self {
+        let text = resource.address.to_string();
+        let spec = resource.spec.clone();
+        self.declared(resource.clone())
+            .applied(resource)
+            .exists(&text, spec)
+    }
+
+    /// Run `run` was sending a change to it when the process died.
+    fn interrupted(mut self, text: &str, run: i64) -> Self {
+        self.inventory.interrupted.insert(address(text), run);
+        self
+    }
+
+    /// The provider's `diff` answers this for it, whatever the rule says.
+    fn answers(self, text: &str, action: Action, summary: &str) -> Self {
+        let address = address(text);
+        self.provider(&address)
+            .answer(&address.type_name, &address.id, action, summary);
+        self
+    }
+
+    fn with_provider(mut self, provider: FakeProvider) -> Self {
+        let name = provider.info().name.clone();
+        self.providers.insert(name, Arc::new(provider));
+        self
+    }
+
+    fn without_provider(mut self, name: &str) -> Self {
+        self.providers.remove(name);
+        self
+    }
+
+    fn failing(self, provider: &str, function: &'static str) -> Self {
+        self.providers[provider].fail(function);
+        self
+    }
+
+    fn settings(mut self, change: impl FnOnce(&mut PlanSettings)) -> Self {
+        change(&mut self.settings);
+        self
+    }
+
+    fn scope(mut self, scope: PlanScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    fn desired_state(&self) -> DesiredState {
+        DesiredState {
+            commit: CommitInfo {
+                id: COMMIT.to_string(),
+                author: "Ada <ada@example.org>".to_string(),
+                summary: "the change".to_string(),
+                time: 1_700_000_000,
+            },
+            resources: self.desired.clone(),
+            warnings: Vec::new(),
+        }
+    }
+
+    async fn plan(&self) -> Result<Plan, PlanError> {
+        plan_against(
+            &self.settings,
+            &self.providers,
+            &self.desired_state(),
+            self.inventory.clone(),
+            self.scope,
+        )
+        .await
+    }
+
+    /// The calls the providers received, one line each.
+    fn calls(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (name, provider) in &self.providers {
+            for call in provider.calls() {
+                lines.push(match call {
+                    Call::List(ids) => format!("list {name}: {}", ids.join(", ")),
+                    Call::Diff(inputs) => format!("diff {name}: {}", inputs.join(", ")),
+                    Call::Apply(changes) => format!("apply {name}: {}", changes.join(", ")),
+                });
+            }
+        }
+        lines
+    }
+}
+
+fn value(value: Option<&Value>) -> String {
+    value.map_or_else(|| "-".to_string(), Value::to_string)
+}
+
+/// A plan, one line per fact.
+fn render(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for change in &plan.changes {
+        let drift = if change.drift { " [drift]" } else { "" };
+        let after = if change.depends_on.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = change.depends_on.iter().map(Address::to_string).collect();
+            format!(" after {}", list.join(", "))
+        };
+        lines.push(format!(
+            "{} {}{drift}{after}: {}",
+            change.action.as_str(),
+            change.address,
+            change.summary
+        ));
+        for field in &change.fields {
+            lines.push(format!(
+                "field {}: {} -> {}",
+                field.path,
+                value(field.before.as_ref()),
+                value(field.after.as_ref())
+            ));
+        }
+    }
+    lines.extend(plan.notes.iter().map(|note| format!("note: {note}")));
+    lines.extend(plan.blocked.iter().map(|why| format!("blocked: {why}")));
+    lines.push(format!("unchanged: {}", plan.unchanged));
+    lines
+}
+
+/// Plans `world` and compares the calls and the plan (or the error) with
+/// `expected`, line by line, leading blanks ignored.
+async fn check(world: World, expected: &str) {
+    let outcome = world.plan().await;
+    let mut actual = world.calls();
+    match &outcome {
+        Ok(plan) => actual.extend(render(plan)),
+        Err(error) => actual.extend(format!("error: {error}").lines().map(str::to_string)),
+    }
+    let actual: Vec<String> = actual.iter().map(|l| l.trim().to_string()).collect();
+    let expected: Vec<String> = expected
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        actual,
+        expected,
+        "the plan, in full:\n{}",
+        actual.join("\n")
+    );
+}
+
+/// One test per row: `name: world => expected;`.
+macro_rules! rules {
+    ($($(#[doc = $doc:literal])* $name:ident: $world:expr => $expected:expr;)+) => {
+        $(
+            $(#[doc = $doc])*
+            #[tokio::test]
+            async fn $name() {
+                check($world, $expected).await;
+            }
+        )+
+    };
+}
+
+rules! {
+    /// An object Git declares and the world lacks is created.
+    create: world().declared(resource("dns/record/www", json!({"ttl": 300}))) => "
+        list dns: www
+        diff dns: record/www
+        create dns/record/www: create record www
+        field ttl: - -> 300
+        unchanged: 0
+    ";
+
+    /// Git changed a field: the provider updates it in place.
+    update: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .applied(resource("dns/record/www", json!({"ttl": 60})))
+        .exists("dns/record/www", json!({"ttl": 60}))
+    => "
+        list dns: www
+        diff dns: record/www
+        update dns/record/www: update record www: ttl
+        field ttl: 60 -> 300
+        unchanged: 0
+    ";
+
+    /// A field that cannot change in place replaces the object.
+    replace: world()
+        .declared(resource("dns/record/www", json!({"type": "AAAA", "ttl": 300})))
+        .applied(resource("dns/record/www", json!({"type": "A", "ttl": 300})))
+        .exists("dns/record/www", json!({"type": "A", "ttl": 300}))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        replace dns/record/www: replace record www: type
+        field type: "A" -> "AAAA"
+        unchanged: 0
+    "#;
+
+    /// An owned object that left Git is deleted.
+    delete: world()
+        .applied(resource("dns/record/old", json!({"ttl": 300})))
+        .exists("dns/record/old", json!({"ttl": 300}))
+    => "
+        list dns: old
+        diff dns: record/old
+        delete dns/record/old: delete record old
+        field ttl: 300 -> -
+        unchanged: 0
+    ";
+
+    /// `adopt = true` takes over a matching object Cairn did not create.
+    adopt: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})).adopt())
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www
+        diff dns: record/www
+        adopt dns/record/www: take over the existing object, which already matches
+        unchanged: 0
+    ";
+
+    /// An adopted object that differs from Git is updated, and owned then.
+    adopt_of_a_different_object_updates_it: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})).adopt())
+        .exists("dns/record/www", json!({"ttl": 60}))
+    => "
+        list dns: www
+        diff dns: record/www
+        update dns/record/www: update record www: ttl
+        field ttl: 60 -> 300
+        unchanged: 0
+    ";
+
+    /// The operator's `allow_adopt = false` refuses every adoption, before
+    /// any comparison.
+    adopt_refused_by_the_tenant: world()
+        .settings(|s| s.allow_adopt = false)
+        .declared(resource("dns/record/www", json!({"ttl": 300})).adopt())
+        .declared(resource("dns/record/new", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: new, www
+        error: 1 resource(s) say `adopt = true`, but this tenant may not take over objects Cairn did not create for it (the operator's `allow_adopt`); nothing was applied:
+          dns/record/www
+    ";
+
+    /// An object Cairn did not create, declared without `adopt`, stops
+    /// the plan, naming every such resource.
+    conflict_without_adopt: world()
+        .declared(resource("dns/record/a", json!({"ttl": 300})))
+        .declared(resource("dns/record/b", json!({"ttl": 300})))
+        .declared(resource("dns/record/c", json!({"ttl": 300})).adopt())
+        .exists("dns/record/a", json!({"ttl": 300}))
+        .exists("dns/record/b", json!({"ttl": 60}))
+    => "
+        list dns: a, b, c
+        error: 2 resource(s) of the repository already exist, and Cairn did not create them; nothing was applied:
+          dns/record/a
+          dns/record/b
+        To take such an object over, add `adopt = true` to its resource; otherwise remove the resource from Git or the object from the server
+    ";
+
+    /// Conflicts are reported before refused adoptions.
+    conflicts_come_before_refused_adoptions: world()
+        .settings(|s| s.allow_adopt = false)
+        .declared(resource("dns/record/a", json!({"ttl": 300})).adopt())
+        .declared(resource("dns/record/b", json!({"ttl": 300})))
+        .exists("dns/record/a", json!({"ttl": 300}))
+        .exists("dns/record/b", json!({"ttl": 300}))
+    => "
+        list dns: a, b
+        error: 1 resource(s) of the repository already exist, and Cairn did not create them; nothing was applied:
+          dns/record/b
+        To take such an object over, add `adopt = true` to its resource; otherwise remove the resource from Git or the object from the server
+    ";
+
+    /// A new lifecycle flag is recorded though the world needs no change.
+    refresh_when_the_lifecycle_changed: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})).protect())
+        .applied(resource("dns/record/www", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www
+        diff dns: record/www
+        refresh dns/record/www: record Git's change (lifecycle, dependencies or ignored fields); the object is not touched
+        unchanged: 0
+    ";
+
+    /// New dependencies are recorded, and a settled dependency is not
+    /// compared.
+    refresh_when_dependencies_changed: world()
+        .in_sync(resource("dns/zone/z", json!({})))
+        .declared(resource("dns/record/www", json!({"ttl": 300})).after("dns/zone/z"))
+        .applied(resource("dns/record/www", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www, z
+        diff dns: record/www
+        refresh dns/record/www after dns/zone/z: record Git's change (lifecycle, dependencies or ignored fields); the object is not touched
+        unchanged: 1
+    ";
+
+    /// A change to an ignored field is recorded, not made.
+    refresh_when_an_ignored_field_changed: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})).ignore("ttl"))
+        .applied(resource("dns/record/www", json!({"ttl": 60})).ignore("ttl"))
+        .exists("dns/record/www", json!({"ttl": 60}))
+    => "
+        list dns: www
+        diff dns: record/www
+        refresh dns/record/www: record Git's change (lifecycle, dependencies or ignored fields); the object is not touched
+        unchanged: 0
+    ";
+
+    /// The world moving an ignored field is neither drift nor a change;
+    /// the other fields are still compared.
+    ignore_changes: world()
+        .in_sync(resource("dns/record/www", json!({"ttl": 300, "weight": 1})).ignore("ttl"))
+        .exists("dns/record/www", json!({"ttl": 60, "weight": 1}))
+        .in_sync(resource("dns/record/api", json!({"ttl": 300, "weight": 1})).ignore("ttl"))
+        .exists("dns/record/api", json!({"ttl": 60, "weight": 2}))
+    => "
+        list dns: api, www
+        diff dns: record/www, record/api
+        update dns/record/api [drift]: update record api: weight
+        field weight: 2 -> 1
+        unchanged: 1
+    ";
+
+    /// An owned object already gone from the world is forgotten.
+    forget_what_is_already_gone: world()
+        .applied(resource("dns/record/old", json!({"ttl": 300})))
+    => "
+        list dns: old
+        forget dns/record/old: already gone from the real world; stop tracking it
+        unchanged: 0
+    ";
+
+    /// `on_delete = "orphan"` leaves the object and forgets it.
+    forget_an_orphan: world()
+        .applied(resource("dns/record/old", json!({"ttl": 300})).orphan())
+        .exists("dns/record/old", json!({"ttl": 300}))
+    => r#"
+        list dns: old
+        forget dns/record/old: left Git; on_delete = "orphan" leaves the object in place
+        unchanged: 0
+    "#;
+
+    /// A protected object that left Git is kept, with a note.
+    protect_when_leaving_git: world()
+        .applied(resource("dns/record/old", json!({"ttl": 300})).protect())
+        .exists("dns/record/old", json!({"ttl": 300}))
+    => "
+        list dns: old
+        note: dns/record/old left Git but is protected: it is kept (remove `protect = true` and apply before removing it, to delete it)
+        unchanged: 0
+    ";
+
+    /// A protected object the provider would replace is left as it is.
+    protect_against_a_replace: world()
+        .declared(resource("dns/record/www", json!({"type": "AAAA"})).protect())
+        .applied(resource("dns/record/www", json!({"type": "A"})).protect())
+        .exists("dns/record/www", json!({"type": "A"}))
+    => "
+        list dns: www
+        diff dns: record/www
+        note: dns/record/www is protected: the provider would replace it (replace record www: type), so it is left as it is
+        unchanged: 0
+    ";
+
+    /// What a protected object depends on is kept with it.
+    kept_dependency_of_a_protected_object: world()
+        .applied(resource("dns/zone/z", json!({})))
+        .applied(resource("dns/record/www", json!({"ttl": 300})).protect().after("dns/zone/z"))
+        .exists("dns/zone/z", json!({}))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www, z
+        diff dns: zone/z
+        note: dns/record/www left Git but is protected: it is kept (remove `protect = true` and apply before removing it, to delete it)
+        note: dns/zone/z left Git but is kept: dns/record/www, which stays, depends on it
+        unchanged: 0
+    ";
+
+    /// What an orphaned object depends on is kept too, and so is what
+    /// that depends on.
+    kept_dependencies_of_an_orphan: world()
+        .applied(resource("dns/zone/parent", json!({})))
+        .applied(resource("dns/zone/z", json!({})).after("dns/zone/parent"))
+        .applied(resource("dns/record/www", json!({"ttl": 300})).orphan().after("dns/zone/z"))
+        .exists("dns/zone/parent", json!({}))
+        .exists("dns/zone/z", json!({}))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => r#"
+        list dns: parent, www, z
+        diff dns: zone/parent, zone/z
+        forget dns/record/www: left Git; on_delete = "orphan" leaves the object in place
+        note: dns/zone/parent left Git but is kept: dns/zone/z, which stays, depends on it
+        note: dns/zone/z left Git but is kept: dns/record/www, which stays, depends on it
+        unchanged: 0
+    "#;
+
+    /// Creates carry their dependencies, for apply to order them.
+    depends_on_orders_creates: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})).after("dns/zone/z"))
+        .declared(resource("dns/zone/z", json!({})))
+    => "
+        list dns: www, z
+        diff dns: record/www, zone/z
+        create dns/record/www after dns/zone/z: create record www
+        field ttl: - -> 300
+        create dns/zone/z: create zone z
+        unchanged: 0
+    ";
+
+    /// A delete waits for the deletes of what depended on it.
+    depends_on_orders_deletes: world()
+        .applied(resource("dns/zone/z", json!({})))
+        .applied(resource("dns/record/www", json!({"ttl": 300})).after("dns/zone/z"))
+        .exists("dns/zone/z", json!({}))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www, z
+        diff dns: record/www, zone/z
+        delete dns/record/www: delete record www
+        field ttl: 300 -> -
+        delete dns/zone/z after dns/record/www: delete zone z
+        unchanged: 0
+    ";
+
+    /// Changes come provider by provider, then deletes, then forgets.
+    order_of_kinds: world()
+        .with_provider(FakeProvider::new("idp").with_type("user", &[], &[]))
+        .declared(resource("idp/user/ada", json!({"mail": "ada@example.org"})))
+        .declared(resource("dns/record/new", json!({"ttl": 300})))
+        .applied(resource("dns/record/gone", json!({"ttl": 300})))
+        .applied(resource("dns/record/old", json!({"ttl": 300})))
+        .exists("dns/record/old", json!({"ttl": 300}))
+    => r#"
+        list dns: gone, new, old
+        diff dns: record/new, record/old
+        list idp: ada
+        diff idp: user/ada
+        create dns/record/new: create record new
+        field ttl: - -> 300
+        create idp/user/ada: create user ada
+        field mail: - -> "ada@example.org"
+        delete dns/record/old: delete record old
+        field ttl: 300 -> -
+        forget dns/record/gone: already gone from the real world; stop tracking it
+        unchanged: 0
+    "#;
+
+    /// Deleting more than `max_delete_percent` of a provider's objects
+    /// blocks the plan.
+    safety_blocks_above_the_threshold: ten_records_two_leaving()
+        .settings(|s| s.max_delete_percent = 10)
+    => "
+        list dns: r0, r1, r2, r3, r4, r5, r6, r7, r8, r9
+        diff dns: record/r0, record/r1
+        delete dns/record/r0: delete record r0
+        field ttl: 300 -> -
+        delete dns/record/r1: delete record r1
+        field ttl: 300 -> -
+        blocked: the plan deletes or replaces 2 of the 10 objects provider `dns` owns (20%), more than max_delete_percent = 10
+        unchanged: 8
+    ";
+
+    /// Exactly `max_delete_percent` is allowed.
+    safety_allows_the_threshold: ten_records_two_leaving()
+        .settings(|s| s.max_delete_percent = 20)
+    => "
+        list dns: r0, r1, r2, r3, r4, r5, r6, r7, r8, r9
+        diff dns: record/r0, record/r1
+        delete dns/record/r0: delete record r0
+        field ttl: 300 -> -
+        delete dns/record/r1: delete record r1
+        field ttl: 300 -> -
+        unchanged: 8
+    ";
+
+    /// Below `SAFETY_MIN_OWNED` owned objects nothing is blocked.
+    safety_ignores_small_providers: world()
+        .settings(|s| s.max_delete_percent = 10)
+        .applied(resource("dns/record/a", json!({"ttl": 300})))
+        .exists("dns/record/a", json!({"ttl": 300}))
+        .applied(resource("dns/record/b", json!({"ttl": 300})))
+        .exists("dns/record/b", json!({"ttl": 300}))
+    => "
+        list dns: a, b
+        diff dns: record/a, record/b
+        delete dns/record/a: delete record a
+        field ttl: 300 -> -
+        delete dns/record/b: delete record b
+        field ttl: 300 -> -
+        unchanged: 0
+    ";
+
+    /// A plan larger than the tenant's quota is refused.
+    quota_exceeded: world()
+        .settings(|s| s.max_changes = 1)
+        .declared(resource("dns/record/a", json!({"ttl": 300})))
+        .declared(resource("dns/record/b", json!({"ttl": 300})))
+    => "
+        list dns: a, b
+        diff dns: record/a, record/b
+        error: quota exceeded: the number of changes in the plan is 2, more than `quotas.plan_changes = 1` allows. Nothing was applied; make the commit smaller or split it over several tenants, or ask the operator to raise `quotas.plan_changes` in [tenants.NAME.quotas]
+    ";
+
+    /// A create a crash interrupted, which the world shows made, is
+    /// recorded.
+    interrupted_create_took_effect: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .pending(resource("dns/record/www", json!({"ttl": 300})))
+        .interrupted("dns/record/www", 7)
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www
+        diff dns: record/www
+        adopt dns/record/www: the change interrupted in run #7 took effect: record it
+        unchanged: 0
+    ";
+
+    /// An update a crash interrupted, which took effect, is recorded.
+    interrupted_update_took_effect: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .applied(resource("dns/record/www", json!({"ttl": 60})))
+        .interrupted("dns/record/www", 7)
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www
+        diff dns: record/www
+        adopt dns/record/www: the change interrupted in run #7 took effect: record it
+        unchanged: 0
+    ";
+
+    /// A change a crash interrupted before it took effect is made again.
+    interrupted_create_made_again: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .pending(resource("dns/record/www", json!({"ttl": 300})))
+        .interrupted("dns/record/www", 7)
+    => "
+        list dns: www
+        diff dns: record/www
+        create dns/record/www: create record www (again: run #7 was interrupted)
+        field ttl: - -> 300
+        unchanged: 0
+    ";
+
+    /// An interrupted change whose resource is settled in Git is still
+    /// compared, though the world looks as last applied.
+    interrupted_change_is_compared: world()
+        .in_sync(resource("dns/record/www", json!({"ttl": 300})))
+        .interrupted("dns/record/www", 7)
+    => "
+        list dns: www
+        diff dns: record/www
+        adopt dns/record/www: the change interrupted in run #7 took effect: record it
+        unchanged: 0
+    ";
+
+    /// The world edited outside Cairn, Git unmoved: the repair is drift.
+    drift_of_an_edited_object: world()
+        .in_sync(resource("dns/record/www", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 60}))
+    => "
+        list dns: www
+        diff dns: record/www
+        update dns/record/www [drift]: update record www: ttl
+        field ttl: 60 -> 300
+        unchanged: 0
+    ";
+
+    /// An object removed outside Cairn is created again, as drift.
+    drift_of_a_removed_object: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .applied(resource("dns/record/www", json!({"ttl": 300})))
+    => "
+        list dns: www
+        diff dns: record/www
+        create dns/record/www [drift]: create record www
+        field ttl: - -> 300
+        unchanged: 0
+    ";
+
+    /// Git settled and the world as last applied: nothing to compare.
+    settled_resources_are_not_compared: world()
+        .in_sync(resource("dns/record/www", json!({"ttl": 300})))
+    => "
+        list dns: www
+        unchanged: 1
+    ";
+
+    /// Owned objects of a provider cairn.toml dropped stop the plan before
+    /// any call.
+    provider_gone_from_the_configuration: world()
+        .with_provider(FakeProvider::new("idp").with_type("user", &[], &[]))
+        .applied(resource("idp/user/ada", json!({})))
+        .without_provider("idp")
+    => "
+        error: Cairn owns 1 object(s) of provider `idp`, which cairn.toml no longer configures (such as idp/user/ada); configure it again so they can be deleted or kept
+    ";
+
+    /// A provider may not delete what Git declares.
+    provider_deleting_a_declared_resource: world()
+        .in_sync(resource("dns/record/www", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 60}))
+        .answers("dns/record/www", Action::Delete, "delete record www")
+    => "
+        list dns: www
+        diff dns: record/www
+        error: provider `dns` broke the contract in `diff`: it proposed deleting dns/record/www, which the repository declares
+    ";
+
+    /// A provider that cannot observe stops the plan.
+    provider_failing_to_list: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .failing("dns", "list")
+    => "
+        list dns: www
+        error: provider `dns` failed in `list`: the server does not answer (unavailable)
+    ";
+
+    /// A provider that cannot compare stops the plan.
+    provider_failing_to_diff: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .failing("dns", "diff")
+    => "
+        list dns: www
+        diff dns: record/www
+        error: provider `dns` failed in `diff`: the server does not answer (unavailable)
+    ";
+
+    /// The values of sensitive fields never enter the plan.
+    sensitive_values_are_withheld: world()
+        .declared(resource("dns/record/www", json!({"password": "new", "ttl": 300})))
+        .applied(resource("dns/record/www", json!({"password": "old", "ttl": 60})))
+        .exists("dns/record/www", json!({"password": "old", "ttl": 60}))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        update dns/record/www: update record www: password, ttl
+        field password: "(sensitive)" -> "(sensitive)"
+        field ttl: 60 -> 300
+        unchanged: 0
+    "#;
+
+    /// A plan of what Git moved observes and compares only that, and what
+    /// depends on it; the rest counts as unchanged, unexamined.
+    changed_scope_leaves_unmoved_resources_unexamined: world()
+        .scope(PlanScope::Changed)
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .in_sync(resource("dns/record/b", json!({"ttl": 300})))
+        .exists("dns/record/b", json!({"ttl": 60}))
+        .declared(resource("dns/zone/c", json!({"kind": "native"})))
+        .applied(resource("dns/zone/c", json!({"kind": "master"})))
+        .exists("dns/zone/c", json!({"kind": "master"}))
+        .in_sync(resource("dns/record/d", json!({"ttl": 300})).after("dns/zone/c"))
+    => r#"
+        list dns: c, d
+        diff dns: zone/c
+        update dns/zone/c: update zone c: kind
+        field kind: "master" -> "native"
+        unchanged: 3
+    "#;
+
+    /// A full plan of the same world finds the drift the changed one
+    /// leaves for the next drift check.
+    full_scope_examines_everything: world()
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .in_sync(resource("dns/record/b", json!({"ttl": 300})))
+        .exists("dns/record/b", json!({"ttl": 60}))
+        .declared(resource("dns/zone/c", json!({"kind": "native"})))
+        .applied(resource("dns/zone/c", json!({"kind": "master"})))
+        .exists("dns/zone/c", json!({"kind": "master"}))
+        .in_sync(resource("dns/record/d", json!({"ttl": 300})).after("dns/zone/c"))
+    => r#"
+        list dns: a, b, c, d
+        diff dns: record/b, zone/c
+        update dns/record/b [drift]: update record b: ttl
+        field ttl: 60 -> 300
+        update dns/zone/c: update zone c: kind
+        field kind: "master" -> "native"
+        unchanged: 2
+    "#;
+}
+
+/// Ten owned records in sync, of which Git dropped `r0` and `r1`.
+fn ten_records_two_leaving() -> World {
+    (0..10).fold(world(), |world, index| {
+        let record = resource(&format!("dns/record/r{index}"), json!({"ttl": 300}));
+        let world = world
+            .applied(record.clone())
+            .exists(&format!("dns/record/r{index}"), json!({"ttl": 300}));
+        if index < 2 {
+            world
+        } else {
+            world.declared(record)
+        }
+    })
+}
+
+/// The checksum is a function of the tenant, the commit and the changes
+/// alone: pinned (the value was also computed by hand from the format
+/// [`crate::plan::checksum`] documents), so that a saved plan made by an
+/// earlier build is still checked against the same value.
+#[tokio::test]
+async fn checksum_is_stable() {
+    let world = world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .applied(resource("dns/record/old", json!({"ttl": 300})))
+        .exists("dns/record/old", json!({"ttl": 300}));
+    let plan = world.plan().await.expect("a plan");
+    assert_eq!(
+        plan.checksum,
+        "b7a212ac954905b8e74d7316ad57c7fc9d7aff3f84bf4319c42bc8956844a39f"
+    );
+}
+
+/// Once a plan's changes are made and recorded, the same commit plans
+/// nothing: the rules and the fake world agree.
+#[tokio::test]
+async fn an_applied_plan_leaves_nothing_to_do() {
+    let mut world = world()
+        .declared(resource("dns/zone/z", json!({})))
+        .declared(resource("dns/record/www", json!({"ttl": 300})).after("dns/zone/z"))
+        .in_sync(resource("dns/record/api", json!({"ttl": 300})))
+        .exists("dns/record/api", json!({"ttl": 60}))
+        .applied(resource("dns/record/old", json!({"ttl": 300})))
+        .exists("dns/record/old", json!({"ttl": 300}));
+    let plan = world.plan().await.expect("a plan");
+    assert_eq!(plan.changes.len(), 4);
+
+    let dns = world.providers["dns"].clone();
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.change.clone())
+        .collect();
+    let outcomes = Provider::apply(&*dns, &changes, None)
+        .await
+        .expect("applied");
+    for (planned, outcome) in plan.changes.iter().zip(outcomes) {
+        let crate::host::types::Outcome::Applied(state) = outcome else {
+            panic!("{} was not applied", planned.address);
+        };
+        if planned.action == crate::plan::PlanAction::Delete {
+            world.inventory.owned.remove(&planned.address);
+            continue;
+        }
+        world.inventory.owned.insert(
+            planned.address.clone(),
+            OwnedResource {
+                address: planned.address.clone(),
+                spec_digest: planned.desired_digest.clone().expect("a desired digest"),
+                state,
+                lifecycle: planned.lifecycle.clone(),
+                depends_on: planned.depends_on.clone(),
+                commit_id: COMMIT.to_string(),
+                pending: false,
+            },
+        );
+    }
+    assert_eq!(dns.get("record", "old"), None);
+    assert_eq!(dns.get("record", "api"), Some(json!({"ttl": 300})));
+
+    let again = world.plan().await.expect("a plan");
+    assert_eq!(render(&again), ["unchanged: 3"]);
+}
