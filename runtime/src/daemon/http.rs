@@ -37,7 +37,7 @@ pub struct AppState {
     /// This daemon's name among those sharing the store.
     pub daemon_id: String,
     /// Why the store is unreachable, while it is.
-    pub health: super::cluster::StoreHealth,
+    pub health: super::lease::StoreHealth,
 }
 
 /// A tenant as the HTTP side sees it.

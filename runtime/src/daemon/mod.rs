@@ -3,7 +3,7 @@
 //! Each tenant loads its plugins on its own ([`loading`]) and starts as
 //! soon as they are loaded; a tenant whose plugins fail to load is reported
 //! and tried again while the others run. Each tenant whose lease this
-//! daemon holds ([`cluster`]: one daemon, or several sharing a store) gets
+//! daemon holds ([`lease`]: one daemon, or several sharing a store) gets
 //! a worker ([`worker`]) that polls its repository, reacts to signed push
 //! webhooks, re-diffs on the drift schedule, and applies — with
 //! per-resource retries, the safety threshold, suspension and rollback
@@ -17,8 +17,8 @@
 pub mod alerts;
 pub mod auth;
 pub mod backoff;
-pub mod cluster;
 pub mod http;
+pub mod lease;
 pub mod loading;
 pub mod metrics;
 pub mod readiness;
@@ -86,7 +86,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         on_signal.cancel();
     });
     let store = StateStore::open(&config.state).await?;
-    let health: cluster::StoreHealth = Arc::new(RwLock::new(None));
+    let health: lease::StoreHealth = Arc::new(RwLock::new(None));
     let metrics = Arc::new(Metrics::default());
     let mut host = PluginHost::new(Some(config.compiled_cache()?))?;
     let observed = metrics.clone();
@@ -131,7 +131,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         .daemon
         .id
         .clone()
-        .unwrap_or_else(|| cluster::default_id(local));
+        .unwrap_or_else(|| lease::default_id(local));
     tracing::info!(address = %local, daemon = %daemon_id, tenants = config.tenants.len(), "cairn daemon listening");
     let app_state = AppState {
         tenants: handles.clone(),
@@ -176,14 +176,14 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
 
     tokio::spawn(trim::return_freed_memory(shutdown.clone()));
 
-    let context = cluster::WorkerContext {
+    let context = lease::WorkerContext {
         store,
         alerts,
         metrics,
         handles,
         shutdown: shutdown.clone(),
     };
-    let cluster = cluster::Cluster::new(
+    let leases = lease::TenantLeases::new(
         daemon_id,
         local.to_string(),
         config.daemon.lease,
@@ -193,7 +193,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         health,
     );
     let grace = config.daemon.shutdown_grace;
-    cluster.run(grace).await;
+    leases.run(grace).await;
     if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!(
             ?grace,

@@ -20,6 +20,45 @@ pub enum Trigger {
     Retry,
 }
 
+/// How a reconcile that ran ended (a check that found nothing due is not
+/// a run). The `outcome` label of `cairn_reconcile_runs_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The world matches Git; nothing was changed.
+    InSync,
+    /// Drift was found and, with self-heal off, left as it is.
+    Drifted,
+    /// Every change was applied.
+    Applied,
+    /// Some changes were applied, some failed or were held back.
+    Partial,
+    /// Every change failed.
+    Failed,
+    /// The safety threshold refused the plan.
+    Blocked,
+    /// The plan was made and not applied (plan-only mode, or suspended).
+    Planned,
+    /// The run failed as a whole (see the tenant's `last_error`).
+    Error,
+}
+
+impl Outcome {
+    /// The word shown in the status API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "in-sync",
+            Self::Drifted => "drifted",
+            Self::Applied => "applied",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Blocked => "blocked",
+            Self::Planned => "planned",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// The last reconcile of a tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LastRun {
@@ -27,9 +66,8 @@ pub struct LastRun {
     pub at: String,
     /// Why it ran.
     pub trigger: Trigger,
-    /// `skipped` (nothing moved), `in-sync`, `applied`, `partial`,
-    /// `failed`, `blocked`, `planned` (plan-only or suspended), `error`.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: Outcome,
     /// Changes planned.
     pub changes: usize,
     /// Changes that failed.
@@ -86,6 +124,30 @@ impl TenantStatus {
             retrying: Vec::new(),
             holder: None,
             lease: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_serialize_as_the_words_the_metrics_use() {
+        for outcome in [
+            Outcome::InSync,
+            Outcome::Drifted,
+            Outcome::Applied,
+            Outcome::Partial,
+            Outcome::Failed,
+            Outcome::Blocked,
+            Outcome::Planned,
+            Outcome::Error,
+        ] {
+            let json = serde_json::to_value(outcome).expect("serializes");
+            assert_eq!(json, outcome.as_str());
+            let back: Outcome = serde_json::from_value(json).expect("parses");
+            assert_eq!(back, outcome);
         }
     }
 }

@@ -99,8 +99,9 @@ pub struct WorkerContext {
     pub shutdown: CancellationToken,
 }
 
-/// This daemon's side of the sharing.
-pub struct Cluster {
+/// This daemon's side of the sharing: the leases it holds and the
+/// workers of their tenants.
+pub struct TenantLeases {
     id: String,
     address: String,
     timing: LeaseTiming,
@@ -111,7 +112,7 @@ pub struct Cluster {
     health: StoreHealth,
 }
 
-impl Cluster {
+impl TenantLeases {
     /// The daemon `id`, listening at `address`, with the tenants `names`,
     /// each taken once it arrives on `loaded`.
     pub fn new(

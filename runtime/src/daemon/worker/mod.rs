@@ -1,0 +1,253 @@
+//! One tenant's reconcile loop: wait for a trigger (poll, webhook, drift
+//! schedule, a retry coming due), then fetch, plan and apply. One task per
+//! tenant, so a tenant is never reconciled twice at once; triggers that
+//! arrive during a run coalesce into one follow-up run.
+//!
+//! The loop is a pipeline, as kube-runtime composes a controller:
+//! - [`schedule`]: when to wake next and why (pure);
+//! - [`decide`]: whether a run plans, what it holds back, whether it
+//!   applies (pure);
+//! - [`reconcile`]: the run itself — fetch, plan, apply, follow up;
+//! - [`drift`]: drift found by a plan goes to the status, audit and alerts;
+//! - [`failure`]: the error policy for a run that failed as a whole;
+//! - this module: the loop, and publishing what a run did (metrics,
+//!   alerts cleared, the live status).
+
+mod decide;
+mod drift;
+mod failure;
+mod reconcile;
+mod schedule;
+
+use super::alerts::{AlertKind, Alerts};
+use super::backoff::Backoff;
+use super::metrics::Metrics;
+use super::status::{LastRun, Outcome, TenantStatus, Trigger};
+use crate::model::Address;
+use crate::plan::Plan;
+use crate::store::StateStore;
+use crate::tenant::Tenant;
+use failure::{RunFailure, error_policy};
+use schedule::{Requeue, Schedule};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// The longest a failing tenant or resource waits between attempts.
+const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// The alert key of conditions that concern a tenant as a whole.
+const TENANT_KEY: &str = "tenant";
+
+/// A tenant's loop and what it remembers between runs.
+pub struct Worker {
+    pub(super) tenant: Tenant,
+    pub(super) store: StateStore,
+    pub(super) alerts: Alerts,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) status: Arc<RwLock<TenantStatus>>,
+    pub(super) trigger: Arc<Notify>,
+    pub(super) shutdown: CancellationToken,
+    /// Resources whose change failed, waiting for their retry.
+    resources: Backoff<Address>,
+    /// The tenant's own failures (a run that failed as a whole).
+    tenant_backoff: Backoff<()>,
+    /// The commit the last run reconciled.
+    last_commit: Option<String>,
+    /// Suspension and hold as the last run saw them: when they change
+    /// (`cairn resume`, say), the next run plans even if Git did not move.
+    last_control: (bool, Option<String>),
+    /// The last plan was blocked: plan again until it is not.
+    blocked: bool,
+    /// The checksum of the plan last refused as blocked.
+    blocked_checksum: Option<String>,
+}
+
+impl Worker {
+    /// A worker for `tenant`.
+    pub fn new(
+        tenant: Tenant,
+        store: StateStore,
+        alerts: Alerts,
+        metrics: Arc<Metrics>,
+        status: Arc<RwLock<TenantStatus>>,
+        trigger: Arc<Notify>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let cap = RETRY_CAP.min(tenant.config.interval.max(super::backoff::BACKOFF_BASE * 4));
+        Self {
+            tenant,
+            store,
+            alerts,
+            metrics,
+            status,
+            trigger,
+            shutdown,
+            resources: Backoff::new(cap),
+            tenant_backoff: Backoff::new(cap),
+            last_commit: None,
+            last_control: (false, None),
+            blocked: false,
+            blocked_checksum: None,
+        }
+    }
+
+    /// Runs until shutdown (or until the daemon gives the tenant up), and
+    /// hands the tenant back.
+    pub async fn run(mut self) -> Tenant {
+        let config = &self.tenant.config;
+        let mut schedule = Schedule::new(config.interval, config.drift_interval, Instant::now());
+        let mut trigger = Trigger::Start;
+        loop {
+            if trigger != Trigger::Start {
+                let wake = schedule.wake_at(self.resources.next_attempt(), Instant::now());
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => break,
+                    _ = self.trigger.notified() => trigger = Trigger::Webhook,
+                    _ = tokio::time::sleep_until(wake) => trigger = schedule.trigger_at(Instant::now()),
+                }
+            }
+            let drift_due = schedule.drift_due(trigger, Instant::now());
+            let span = tracing::info_span!("reconcile", tenant = %self.tenant.name, trigger = ?trigger, commit = tracing::field::Empty);
+            let requeue = self.run_once(trigger, drift_due).instrument(span).await;
+            schedule.ran(Instant::now(), requeue, drift_due);
+            trigger = Trigger::Poll;
+        }
+        tracing::info!(tenant = %self.tenant.name, "stopped");
+        self.tenant
+    }
+
+    /// One run, and what it tells the outside world; returns when to poll
+    /// next.
+    async fn run_once(&mut self, trigger: Trigger, drift_due: bool) -> Requeue {
+        let started = Instant::now();
+        let result = self.reconcile(trigger, drift_due).await;
+        let duration = started.elapsed();
+        let (last_run, error, requeue) = match result {
+            Ok(last_run) => {
+                self.tenant_backoff.succeed(&());
+                (last_run, None, Requeue::interval())
+            }
+            Err(failure) => {
+                let requeue = self.fail(&failure);
+                let run = LastRun {
+                    at: now_rfc3339(),
+                    trigger,
+                    outcome: Outcome::Error,
+                    changes: 0,
+                    failures: 0,
+                    duration_ms: 0,
+                    run_id: None,
+                };
+                (Some(run), Some(failure.message), requeue)
+            }
+        };
+        self.publish(last_run, error, duration).await;
+        requeue
+    }
+
+    /// Applies the error policy to a run that failed as a whole: metrics,
+    /// the alert, and when to try again.
+    fn fail(&mut self, failure: &RunFailure) -> Requeue {
+        let name = &self.tenant.name;
+        self.metrics.error(name, failure.kind.as_str());
+        let action = error_policy(failure, self.tenant_backoff.fail(()));
+        match action.alert {
+            Some(kind) => self.alerts.raise(
+                name,
+                kind,
+                TENANT_KEY,
+                self.last_commit.as_deref(),
+                None,
+                &failure.message,
+            ),
+            None => {
+                tracing::warn!(tenant = %name, error = %failure.message, "run stopped: the tenant's lease is gone")
+            }
+        }
+        Requeue::After(action.requeue_after)
+    }
+
+    /// Publishes what a run did: alerts of the tenant cleared when it
+    /// reconciles again, metrics, the status, and the live status in the
+    /// store. `last_run` is `None` for a check that found nothing due.
+    async fn publish(&self, last_run: Option<LastRun>, error: Option<String>, duration: Duration) {
+        let name = &self.tenant.name;
+        let commit = self.last_commit.as_deref();
+        if error.is_none() && last_run.is_some() {
+            for kind in [AlertKind::ApplyFailed, AlertKind::PluginFailed] {
+                self.alerts.clear(
+                    name,
+                    kind,
+                    TENANT_KEY,
+                    commit,
+                    None,
+                    "the tenant reconciles again",
+                );
+            }
+        }
+        match &last_run {
+            Some(run) => self.metrics.run(name, run.outcome.as_str(), duration),
+            None => self.metrics.check(name, duration),
+        }
+        let ran = last_run.is_some();
+        let snapshot = {
+            let mut status = self.status.write().expect("tenant status");
+            if let Some(mut run) = last_run {
+                run.duration_ms = duration.as_millis() as u64;
+                status.last_run = Some(run);
+                status.last_error = error;
+            }
+            status.retrying = self.resources.waiting().map(ToString::to_string).collect();
+            status.clone()
+        };
+        // A check that found nothing to do changes nothing worth saving.
+        if ran {
+            self.save_live_status(&snapshot).await;
+        }
+    }
+
+    /// Saves the tenant's live status in the store, for the status API of
+    /// every daemon sharing it.
+    async fn save_live_status(&self, status: &TenantStatus) {
+        let Some(holder) = status.holder.as_deref() else {
+            return;
+        };
+        let json = serde_json::to_string(status).expect("a tenant status serializes");
+        if let Err(error) = self
+            .store
+            .coordination()
+            .save_live_status(&self.tenant.name, holder, &json)
+            .await
+        {
+            tracing::debug!(tenant = %self.tenant.name, %error, "the live status was not saved");
+        }
+    }
+
+    /// The status entry of a run that ended with `outcome` on `plan`.
+    fn last_run(
+        &self,
+        trigger: Trigger,
+        outcome: Outcome,
+        plan: &Plan,
+        failures: usize,
+        run_id: Option<i64>,
+    ) -> LastRun {
+        LastRun {
+            at: now_rfc3339(),
+            trigger,
+            outcome,
+            changes: plan.changes.len(),
+            failures,
+            duration_ms: 0,
+            run_id,
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

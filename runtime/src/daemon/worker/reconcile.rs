@@ -1,0 +1,346 @@
+//! The reconcile step of a worker: take the tenant's lock, find the commit
+//! to reconcile, decide ([`super::decide`]), load, plan, report drift, and
+//! apply what is not held back; then follow up on each change (retries,
+//! metrics, alerts).
+
+use super::Worker;
+use super::decide::{self, Decision, Situation, Step};
+use super::failure::RunFailure;
+use crate::config::Mode;
+use crate::daemon::alerts::AlertKind;
+use crate::daemon::status::{LastRun, Outcome, Trigger};
+use crate::model::Address;
+use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanSettings};
+use crate::source::CommitInfo;
+use crate::store::{
+    ActionResult, EventKind, ResourceStatus, RunKind, RunOutcome, StoreError, TenantState,
+};
+use crate::tenant_lock::{LockMode, TenantLocks};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// How long a run waits for a `cairn apply` of the same tenant to finish
+/// before it gives up until the next trigger.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+impl Worker {
+    /// Fetches, and when anything moved, plans and applies. `Ok(None)`
+    /// means nothing was due and no plugin was called.
+    pub(super) async fn reconcile(
+        &mut self,
+        trigger: Trigger,
+        drift_due: bool,
+    ) -> Result<Option<LastRun>, RunFailure> {
+        let name = self.tenant.name.clone();
+        let Some(_lock) = TenantLocks::of_store(&self.store)
+            .lock(&name, LockMode::Shared, LOCK_WAIT)
+            .await?
+        else {
+            tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
+            return Ok(None);
+        };
+        // Runs cut short can only come from an earlier process: look once.
+        let closed = if trigger == Trigger::Start {
+            self.store.close_interrupted_runs(&name).await?
+        } else {
+            0
+        };
+        if closed > 0 {
+            tracing::warn!(tenant = %name, runs = closed, "runs cut short by an earlier exit are recorded as interrupted; their changes are found out now");
+        }
+        let state = self.store.tenant_state(&name).await?;
+        let target = self.target_commit(&state).await?;
+        tracing::Span::current().record("commit", &target[..target.len().min(12)]);
+        let control = (state.suspended, state.held_commit.clone());
+        let situation = Situation {
+            trigger: Some(trigger),
+            drift_due,
+            // Another process (`cairn apply`, `cairn rollback`) may have
+            // moved the tenant since this worker's last run.
+            moved: self.last_commit.as_deref() != Some(target.as_str())
+                || state.last_commit != self.last_commit,
+            control_changed: control != self.last_control,
+            applies: self.tenant.config.mode == Mode::Apply && !state.suspended,
+            interrupted: !self.store.intents(&name).await?.is_empty(),
+            retry_due: self.resources.any_due(),
+            blocked: self.blocked,
+        };
+        self.last_control = control;
+        let Decision::Plan(scope) = decide::decide(&situation) else {
+            return Ok(None);
+        };
+
+        let desired = self
+            .tenant
+            .desired_state(Some(&target))
+            .await
+            .map_err(|error| RunFailure::load(&target, error))?;
+        let commit = desired.commit.clone();
+        let plan = plan::plan(
+            &PlanSettings::from(&self.tenant.config),
+            &self.tenant.providers,
+            &desired,
+            &self.store,
+            scope,
+        )
+        .await?;
+        self.status.write().expect("tenant status").commit = Some(commit.clone());
+        self.forget_stale_failures(&plan);
+        self.mark_in_sync(&plan).await?;
+        let drifted = self.report_drift(&plan).await?;
+        if situation.applies && !self.tenant.config.self_heal {
+            // Drift is reported, not repaired: nothing to retry for it.
+            for address in &drifted {
+                self.resources.succeed(address);
+            }
+        }
+        let excluded = decide::held_back(&plan, &drifted, self.tenant.config.self_heal, |a| {
+            self.resources.is_due(a)
+        });
+        let to_apply = plan.without(&excluded);
+        let step = decide::next_step(
+            situation.applies,
+            situation.moved,
+            &plan,
+            &drifted,
+            &to_apply,
+            self.blocked_checksum.as_deref(),
+        );
+        match step {
+            Step::Report { record } => {
+                let run_id = match record {
+                    true => Some(crate::reconcile::record_plan(&self.store, &plan).await?),
+                    false => None,
+                };
+                self.store.set_last_commit(&name, &commit.id).await?;
+                self.last_commit = Some(commit.id.clone());
+                Ok(Some(self.last_run(
+                    trigger,
+                    Outcome::Planned,
+                    &plan,
+                    0,
+                    run_id,
+                )))
+            }
+            Step::Settled => {
+                self.unblock(&commit.id);
+                self.last_commit = Some(commit.id.clone());
+                let outcome = match drifted.is_empty() {
+                    true => Outcome::InSync,
+                    false => Outcome::Drifted,
+                };
+                Ok(Some(self.last_run(trigger, outcome, &plan, 0, None)))
+            }
+            Step::StillBlocked => Ok(Some(self.last_run(
+                trigger,
+                Outcome::Blocked,
+                &to_apply,
+                0,
+                None,
+            ))),
+            Step::Apply => {
+                let held_back = plan.changes.len() - to_apply.changes.len();
+                self.apply(trigger, &commit, &to_apply, held_back).await
+            }
+        }
+    }
+
+    /// Applies `to_apply` (`held_back` changes of the plan left out) and
+    /// follows up on each change.
+    async fn apply(
+        &mut self,
+        trigger: Trigger,
+        commit: &CommitInfo,
+        to_apply: &Plan,
+        held_back: usize,
+    ) -> Result<Option<LastRun>, RunFailure> {
+        let options = ApplyOptions {
+            kind: RunKind::Reconcile,
+            force: false,
+            held_back,
+        };
+        match plan::apply(&self.tenant, to_apply, &self.store, options, &|_| {}).await {
+            Err(ApplyError::Blocked(reasons)) => {
+                // A block is recorded and alerted once per plan, not at
+                // every poll.
+                self.blocked = true;
+                self.blocked_checksum = Some(to_apply.checksum.clone());
+                let message = reasons.join("; ");
+                self.alerts.raise(
+                    &self.tenant.name,
+                    AlertKind::Blocked,
+                    "plan",
+                    Some(&commit.id),
+                    None,
+                    &message,
+                );
+                self.status.write().expect("tenant status").blocked = reasons;
+                self.last_commit = Some(commit.id.clone());
+                Ok(Some(self.last_run(
+                    trigger,
+                    Outcome::Blocked,
+                    to_apply,
+                    0,
+                    None,
+                )))
+            }
+            Err(ApplyError::Store(error)) => Err(error.into()),
+            Ok(report) => {
+                self.unblock(&commit.id);
+                self.last_commit = Some(commit.id.clone());
+                let failures = self.follow_up(&report, commit);
+                if report.succeeded() {
+                    self.metrics.success(&self.tenant.name);
+                }
+                let outcome = match report.outcome {
+                    RunOutcome::Succeeded if report.actions.is_empty() => Outcome::InSync,
+                    RunOutcome::Succeeded => Outcome::Applied,
+                    RunOutcome::Failed => Outcome::Failed,
+                    _ => Outcome::Partial,
+                };
+                Ok(Some(self.last_run(
+                    trigger,
+                    outcome,
+                    to_apply,
+                    failures,
+                    Some(report.run_id),
+                )))
+            }
+        }
+    }
+
+    /// After an apply: retries, metrics and alerts per change. Returns how
+    /// many changes were not made.
+    fn follow_up(&mut self, report: &plan::ApplyReport, commit: &CommitInfo) -> usize {
+        let name = self.tenant.name.clone();
+        let mut failures = 0;
+        for action in &report.actions {
+            let address = action.address.to_string();
+            tracing::info_span!("resource", address = %address).in_scope(|| {
+                tracing::info!(
+                    action = action.action.as_str(),
+                    result = ?action.result,
+                    error = action.error.as_deref().unwrap_or(""),
+                    "change"
+                )
+            });
+            if action.result == ActionResult::Ok {
+                self.resources.succeed(&action.address);
+                self.metrics.change(&name, action.action.as_str());
+                self.alerts.clear(
+                    &name,
+                    AlertKind::ApplyFailed,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    "the change now succeeds",
+                );
+                self.alerts.clear(
+                    &name,
+                    AlertKind::Drift,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    "repaired: the object matches Git again",
+                );
+            } else {
+                failures += 1;
+                let delay = self.resources.fail(action.address.clone());
+                let error = action.error.clone().unwrap_or_default();
+                self.metrics.error(&name, "apply");
+                self.alerts.raise(
+                    &name,
+                    AlertKind::ApplyFailed,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    &format!(
+                        "{} {address} failed: {error}; retrying in {delay:?}",
+                        action.action.as_str()
+                    ),
+                );
+            }
+        }
+        failures
+    }
+
+    /// Failures of resources no longer in the plan are forgotten.
+    fn forget_stale_failures(&mut self, plan: &Plan) {
+        let planned: HashSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
+        let stale: Vec<Address> = self
+            .resources
+            .keys()
+            .filter(|a| !planned.contains(a))
+            .cloned()
+            .collect();
+        for address in stale {
+            self.resources.succeed(&address);
+            let key = address.to_string();
+            self.alerts.clear(
+                &self.tenant.name,
+                AlertKind::ApplyFailed,
+                &key,
+                Some(&plan.commit.id),
+                Some(&key),
+                "no longer failing",
+            );
+        }
+    }
+
+    /// Owned resources the plan leaves alone match Git: any `drifted` or
+    /// `failed` status they had (repaired by hand, or reverted in Git) is
+    /// over.
+    async fn mark_in_sync(&self, plan: &Plan) -> Result<(), StoreError> {
+        let planned: HashSet<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+        let statuses = self.store.statuses(&self.tenant.name).await?;
+        let settled: Vec<Address> = statuses
+            .iter()
+            .filter(|r| matches!(r.status, ResourceStatus::Drifted | ResourceStatus::Failed))
+            .filter(|r| !planned.contains(&r.address))
+            .filter_map(|r| Address::parse(&r.address))
+            .filter(|address| !plan.unexamined.contains(address))
+            .collect();
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(&Address, ResourceStatus, Option<&str>)> = settled
+            .iter()
+            .map(|a| (a, ResourceStatus::InSync, None))
+            .collect();
+        self.store.set_statuses(&self.tenant.name, &rows).await
+    }
+
+    /// Clears a block: the plan of this run was not refused.
+    fn unblock(&mut self, commit: &str) {
+        self.blocked = false;
+        self.blocked_checksum = None;
+        self.status.write().expect("tenant status").blocked.clear();
+        self.alerts.clear(
+            &self.tenant.name,
+            AlertKind::Blocked,
+            "plan",
+            Some(commit),
+            None,
+            "the plan is no longer blocked",
+        );
+    }
+
+    /// The commit to reconcile, without reading its files: the ref's
+    /// (after a fetch), or the one a rollback holds the tenant at, until
+    /// the ref moves.
+    async fn target_commit(&self, state: &TenantState) -> Result<String, RunFailure> {
+        let head = self.tenant.source.head().await?;
+        match (&state.held_commit, &state.held_head) {
+            (Some(held), Some(held_head)) if *held_head == head.id => Ok(held.clone()),
+            (Some(held), _) => {
+                tracing::info!(tenant = %self.tenant.name, held = %held, head = %head.id, "a new commit ends the rollback hold");
+                self.store.set_hold(&self.tenant.name, None).await?;
+                self.store
+                    .record_event(&self.tenant.name, EventKind::ReleaseHold, &head)
+                    .await?;
+                Ok(head.id)
+            }
+            (None, _) => Ok(head.id),
+        }
+    }
+}
