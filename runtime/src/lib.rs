@@ -9,10 +9,17 @@
 //!
 //! The binary `cairn` is a thin layer over this library: `validate`,
 //! `plan`, `apply` and `history` each load the operator's [`config`], open a
-//! [`tenant`] and call [`reconcile`].
+//! [`tenant`] and call [`reconcile`]. The command line itself is [`cli`],
+//! kept here so that its reference (`docs/cli.md`) is rendered from the
+//! same definition the binary parses.
 
 #![deny(missing_docs)]
 
+// The command line's modules name this library `cairn::`, as the binary
+// they were written for does.
+extern crate self as cairn;
+
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod host;

@@ -1,7 +1,5 @@
 //! `cairn`: the command-line interface of the Cairn GitOps runtime.
 
-mod cli;
-
 use std::process::ExitCode;
 
 /// The glibc malloc arenas the process may use. glibc's default (eight per
@@ -19,5 +17,5 @@ fn main() -> ExitCode {
         // changes the allocator's settings.
         unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
     }
-    cli::main()
+    cairn::cli::main()
 }

@@ -7,12 +7,13 @@ mod daemon;
 mod history;
 mod inspect;
 mod plan;
+mod reference;
 mod render;
 mod session;
 mod status;
 mod validate;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -86,6 +87,14 @@ enum PluginCommand {
     /// Load a plugin and show what it declares and imports.
     Inspect(inspect::InspectArgs),
 }
+
+/// The command-line reference as Markdown (`docs/cli.md`): every command,
+/// argument, default and help text of the definition `cairn` parses.
+pub fn reference_markdown() -> String {
+    reference::render(&Cli::command())
+}
+
+pub use reference::REGENERATE as REGENERATE_REFERENCE;
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
