@@ -3,14 +3,13 @@
 //! it ([`super::RunRecorder`]), or when creates are marked pending before
 //! they are attempted.
 
+use super::dialect::Dialect;
 use super::error::{Result, StoreError};
 use super::{StateStore, batch};
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
 use serde_json::Value;
 use sqlx::Row;
-
-use super::dialect::Dialect;
 
 /// An object Cairn owns, as the inventory records it.
 #[derive(Debug, Clone)]
