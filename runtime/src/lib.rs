@@ -7,12 +7,17 @@
 //! ([`host`], [`plan`]), applies the changes in dependency order, and
 //! records every action with its commit in the state store ([`store`]).
 //!
-//! The binary `cairn` is a thin layer over this library: `validate`,
-//! `plan`, `apply` and `history` each load the operator's [`config`], open a
-//! [`tenant`] and call [`reconcile`].
+//! The binary `cairn` is a thin layer over this library's [`cli`]:
+//! `validate`, `plan`, `apply` and `history` each load the operator's
+//! [`config`], open a [`tenant`] and call [`reconcile`].
 
 #![deny(missing_docs)]
 
+// The command line's modules name this library `cairn`, as every program
+// built on it does.
+extern crate self as cairn;
+
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod host;

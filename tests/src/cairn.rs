@@ -329,13 +329,7 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
     /// The command that runs `cairn ARGS` in the workspace with more
     /// environment variables.
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let binary = crate::cairn_binary();
-        assert!(
-            binary.exists(),
-            "{} is missing: build it first with scripts/build.sh",
-            binary.display()
-        );
-        let mut command = Command::new(&binary);
+        let mut command = crate::cairn_command();
         command
             .args(args)
             .current_dir(self.dir.path())
