@@ -24,6 +24,7 @@ mod http_limits;
 mod identity_scim;
 mod incremental;
 mod logging;
+mod quickstart;
 mod sandbox;
 mod secrets;
 mod store_backends;
