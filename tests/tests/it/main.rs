@@ -25,6 +25,7 @@ mod identity_scim;
 mod incremental;
 mod logging;
 mod quickstart;
+mod regressions;
 mod sandbox;
 mod secrets;
 mod store_backends;
