@@ -52,9 +52,16 @@ pub fn target_dir() -> PathBuf {
 /// before it runs this package's tests and benchmarks, and tells them
 /// where; a program run some other way finds it in its own profile folder.
 pub fn cairn_binary() -> PathBuf {
-    std::env::var_os("CARGO_BIN_EXE_cairn-under-test")
+    package_binary("cairn-under-test")
+}
+
+/// A binary of this package (`src/bin/NAME`): where cargo says when it
+/// runs this package's tests and benchmarks, otherwise in this program's
+/// profile folder.
+pub(crate) fn package_binary(name: &str) -> PathBuf {
+    std::env::var_os(format!("CARGO_BIN_EXE_{name}"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| profile_dir().join("cairn-under-test"))
+        .unwrap_or_else(|| profile_dir().join(name))
 }
 
 /// A command that runs [`cairn_binary`] under the name `cairn`, as an
