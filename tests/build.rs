@@ -89,7 +89,10 @@ fn main() {
     let status = cargo
         .status()
         .unwrap_or_else(|error| panic!("cannot run {cargo:?}: {error}"));
-    assert!(status.success(), "building the plugins failed: {cargo:?}");
+    assert!(
+        status.success(),
+        "building the plugins failed (is the {PLUGIN_TARGET} target installed? scripts/setup.sh adds it): {cargo:?}"
+    );
 
     let built = target_dir.join(PLUGIN_TARGET).join("release");
     println!("cargo::rustc-env=CAIRN_PLUGIN_DIR={}", built.display());
