@@ -7,9 +7,11 @@
 # With `--identity`, Canaille (a SCIM 2.0 identity server) runs beside
 # PowerDNS and the same repository declares users and a group as well.
 #
-# Everything lives in one folder (printed at the start; set
-# CAIRN_QUICKSTART_DIR to choose it). The servers are stopped at the end,
-# unless you run this on a terminal and choose to keep them.
+# The desired state and the operator's file come from examples/quickstart/
+# (a test applies them too). Everything the run makes lives in one folder
+# (printed at the start; set CAIRN_QUICKSTART_DIR to choose it). The
+# servers are stopped at the end, unless you run this on a terminal and
+# choose to keep them.
 set -euo pipefail
 identity=false
 for arg in "$@"; do
@@ -31,7 +33,8 @@ say "Installing what is missing and building Cairn and its plugins"
 scripts/setup.sh --without-kube
 scripts/build.sh
 cairn="$CARGO_TARGET_DIR/debug/cairn"
-plugin="$PLUGIN_DIR/dns_powerdns.wasm"
+# The repository and the operator's file the quickstart applies.
+example="$root/examples/quickstart"
 
 work=${CAIRN_QUICKSTART_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/cairn-quickstart.XXXXXX")}
 mkdir -p "$work"
@@ -100,81 +103,27 @@ fi
 say "Writing the desired state into a Git repository"
 rm -rf zones && mkdir zones && cd zones
 git init --quiet --initial-branch=main
-cat > example.toml <<'TOML'
-[[dns.zone]]
-name = "example.org."
-nameservers = ["ns1.example.org.", "ns2.example.org."]
-
-[[dns.record]]
-name = "www.example.org."
-type = "A"
-ttl = 300
-records = ["192.0.2.10", "192.0.2.11"]
-depends_on = ["dns/zone/example.org."]
-
-[[dns.record]]
-name = "example.org."
-type = "MX"
-records = ["10 mail.example.org."]
-
-[[dns.record]]
-name = "example.org."
-type = "TXT"
-records = ["v=spf1 mx -all"]
-TOML
+cp "$example/first-commit/example.toml" .
 git add example.toml
 if $identity; then
-    cat > people.toml <<'TOML'
-[[idp.user]]
-user_name = "alice"
-display_name = "Alice Liddell"
-name = { given_name = "Alice", family_name = "Liddell" }
-emails = ["alice@example.org"]
-password = { secret = "alice_password" }
-password_version = 1
-
-[[idp.user]]
-user_name = "bob"
-name = { given_name = "Bob", family_name = "Builder" }
-emails = ["bob@example.org"]
-
-[[idp.group]]
-display_name = "admins"
-members = ["alice", "bob"]
-depends_on = ["idp/user/alice", "idp/user/bob"]
-TOML
+    cp "$example/first-commit/people.toml" .
     git add people.toml
 fi
 git -c user.name="Ada Lovelace" -c user.email=ada@example.org commit --quiet -m "Add example.org"
 cd ..
 cat zones/*.toml
 
-cat > cairn.toml <<TOML
-# The operator's file: which repository, which plugin, what it may reach.
-state = "sqlite:.cairn/state.db"
-
-[tenants.default]
-repo = "zones"
-ref = "main"
-path = "."
-
-[tenants.default.providers.dns]
-plugin = "$plugin"
-allow = ["http://127.0.0.1:$api_port"]
-memory = "64MiB"
-timeout = "30s"
-config = { url = "http://127.0.0.1:$api_port", server = "localhost" }
-secrets = { api_key = { env = "PDNS_API_KEY" } }
-TOML
+# The placeholders of the example's cairn.toml, filled in for this run.
+fill() {
+    sed -e "s|@PLUGIN_DIR@|$PLUGIN_DIR|g" \
+        -e "s|@PDNS_URL@|http://127.0.0.1:$api_port|g" \
+        -e "s|@IDP_URL@|http://127.0.0.1:${idp_port:-}|g" \
+        -e "s|@SCIM_URL@|${CANAILLE_SCIM_URL:-}|g" \
+        -e "s|@TOKEN_URL@|${CANAILLE_TOKEN_URL:-}|g" "$@"
+}
+fill "$example/cairn.toml" > cairn.toml
 if $identity; then
-    cat >> cairn.toml <<TOML
-
-[tenants.default.providers.idp]
-plugin = "$PLUGIN_DIR/identity_scim.wasm"
-allow = ["http://127.0.0.1:$idp_port"]
-config = { url = "$CANAILLE_SCIM_URL", token_url = "$CANAILLE_TOKEN_URL" }
-secrets = { client_id = { env = "IDP_CLIENT_ID" }, client_secret = { env = "IDP_CLIENT_SECRET" }, alice_password = { env = "ALICE_PASSWORD" } }
-TOML
+    fill "$example/cairn.identity.toml" >> cairn.toml
 fi
 say "The operator's cairn.toml"
 cat cairn.toml
@@ -211,14 +160,7 @@ run "$cairn" plan
 
 say "A new commit: move www, add api"
 cd zones
-sed -i 's/ttl = 300/ttl = 600/; s/"192.0.2.10", "192.0.2.11"/"192.0.2.10", "192.0.2.12"/' example.toml
-cat >> example.toml <<'TOML'
-
-[[dns.record]]
-name = "api.example.org."
-type = "A"
-records = ["192.0.2.20"]
-TOML
+cp "$example/second-commit/example.toml" .
 git -c user.name="Grace Hopper" -c user.email=grace@example.org commit --quiet -am "Move www, add api"
 cd ..
 run "$cairn" plan || [ $? -eq 2 ]

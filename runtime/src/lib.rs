@@ -7,16 +7,17 @@
 //! ([`host`], [`plan`]), applies the changes in dependency order, and
 //! records every action with its commit in the state store ([`store`]).
 //!
-//! The binary `cairn` is a thin layer over this library: `validate`,
-//! `plan`, `apply` and `history` each load the operator's [`config`], open a
-//! [`tenant`] and call [`reconcile`]. The command line itself is [`cli`],
-//! kept here so that its reference (`docs/cli.md`) is rendered from the
-//! same definition the binary parses.
+//! The binary `cairn` is a thin layer over this library's [`cli`]:
+//! `validate`, `plan`, `apply` and `history` each load the operator's
+//! [`config`], open a [`tenant`] and call [`reconcile`]. The command line
+//! lives here so that its reference (`docs/cli.md`) is rendered from the
+//! same definition the binary parses, and so that the tests' own program
+//! can run it.
 
 #![deny(missing_docs)]
 
-// The command line's modules name this library `cairn::`, as the binary
-// they were written for does.
+// The command line's modules name this library `cairn`, as every program
+// built on it does.
 extern crate self as cairn;
 
 pub mod cli;

@@ -1,6 +1,6 @@
 //! In-process micro-benchmarks (Criterion): the pieces every plan pays for.
-//! Run with `cargo bench -p cairn-tests --bench micro` after
-//! `scripts/build.sh` (the host benchmark loads the built PowerDNS plugin).
+//! Run with `cargo bench -p cairn-tests --bench micro` (the host benchmark
+//! loads the PowerDNS plugin, which `tests/build.rs` builds).
 
 use cairn::host::{PluginHost, ProviderInstance, ProviderSettings};
 use cairn::model::diagnostic::FileText;

@@ -268,49 +268,27 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 
     /// Runs `cairn ARGS --config cairn.toml` in the workspace, and returns
     /// with its output the process's peak resident memory in bytes (its
-    /// own `ru_maxrss`, from `wait4` on it alone: neither the tests'
-    /// other children nor the test process count).
+    /// own `ru_maxrss`, from `wait4` on it alone: neither the tests' other
+    /// children nor the test process count). It runs under the package's
+    /// `peak-memory` program, which says why.
     pub fn cairn_peak_memory(&self, args: &[&str]) -> (Output, u64) {
-        use std::io::Read;
         let config = self.config_path();
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--config", config.to_str().expect("a UTF-8 path")]);
-        #[expect(
-            clippy::zombie_processes,
-            reason = "reaped below by wait4, which gives its resource usage where `wait` would not"
-        )]
-        let mut child = self
-            .command(&all, &[])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run cairn");
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                pipe.read_to_end(&mut bytes).expect("read cairn's output");
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
-        };
-        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-        let pid = libc::pid_t::try_from(child.id()).expect("a process id");
-        let mut status = 0;
-        // SAFETY: `rusage` is plain data, and all-zero is a valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: both pointers are to live locals of the right types.
-            let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            if reaped == pid {
-                break;
-            }
-            let error = std::io::Error::last_os_error();
-            assert_eq!(
-                error.kind(),
-                std::io::ErrorKind::Interrupted,
-                "wait for cairn: {error}"
-            );
-        }
+        let report = tempfile::NamedTempFile::new().expect("create the report file");
+        let mut command = Command::new(crate::package_binary("peak-memory"));
+        command
+            .arg(report.path())
+            .arg(crate::cairn_binary())
+            .arg("cairn")
+            .args(args)
+            .args(["--config", config.to_str().expect("a UTF-8 path")]);
+        self.prepare(&mut command, &[]);
+        let output = command.output().expect("run cairn under peak-memory");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let reported = std::fs::read_to_string(report.path()).expect("read the report");
+        let (peak_kib, status) = reported
+            .split_once(' ')
+            .and_then(|(peak, status)| Some((peak.parse::<u64>().ok()?, status.parse().ok()?)))
+            .unwrap_or_else(|| panic!("peak-memory reported {reported:?}; its errors:\n{stderr}"));
         let code = if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
         } else {
@@ -318,33 +296,32 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
         };
         let output = Output {
             code,
-            stdout: stdout.join().expect("the stdout reader"),
-            stderr: stderr.join().expect("the stderr reader"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr,
         };
         // Linux counts `ru_maxrss` in KiB.
-        let peak = u64::try_from(usage.ru_maxrss).expect("a size") << 10;
-        (output, peak)
+        (output, peak_kib << 10)
     }
 
     /// The command that runs `cairn ARGS` in the workspace with more
     /// environment variables.
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let binary = crate::cairn_binary();
-        assert!(
-            binary.exists(),
-            "{} is missing: build it first with scripts/build.sh",
-            binary.display()
-        );
-        let mut command = Command::new(&binary);
+        let mut command = crate::cairn_command();
+        command.args(args);
+        self.prepare(&mut command, env);
         command
-            .args(args)
+    }
+
+    /// Sets `command` to run in the workspace, with the environment every
+    /// `cairn` run of the tests has and `env`.
+    fn prepare(&self, command: &mut Command, env: &[(&str, &str)]) {
+        command
             .current_dir(self.dir.path())
             .env("PDNS_API_KEY", API_KEY)
             .env("NO_COLOR", "1")
             .env_remove("CAIRN_LOG")
             .env_remove("CAIRN_CONFIG")
             .envs(env.iter().copied());
-        command
     }
 
     fn run_cairn(&self, args: &[&str], env: &[(&str, &str)]) -> Output {

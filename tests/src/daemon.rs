@@ -99,7 +99,7 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("open the daemon log");
-        let mut command = Command::new(crate::cairn_binary());
+        let mut command = crate::cairn_command();
         if let Some(limit) = self.open_files {
             use std::os::unix::process::CommandExt;
             // SAFETY: between fork and exec the child only calls

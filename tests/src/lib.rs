@@ -47,9 +47,30 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `cairn` binary of the same profile.
+/// The build of the `cairn` command line that the tests drive: a binary
+/// of this package (`src/bin/cairn-under-test.rs`), so cargo builds it
+/// before it runs this package's tests and benchmarks, and tells them
+/// where; a program run some other way finds it in its own profile folder.
 pub fn cairn_binary() -> PathBuf {
-    profile_dir().join("cairn")
+    package_binary("cairn-under-test")
+}
+
+/// A binary of this package (`src/bin/NAME`): where cargo says when it
+/// runs this package's tests and benchmarks, otherwise in this program's
+/// profile folder.
+pub(crate) fn package_binary(name: &str) -> PathBuf {
+    std::env::var_os(format!("CARGO_BIN_EXE_{name}"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| profile_dir().join(name))
+}
+
+/// A command that runs [`cairn_binary`] under the name `cairn`, as an
+/// operator runs it: the name is what its usage and help messages show.
+pub fn cairn_command() -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(cairn_binary());
+    command.arg0("cairn");
+    command
 }
 
 /// The repository's root folder.
@@ -60,14 +81,16 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The folder of the release-built plugins: `build.rs` builds them with
+/// this package and names the folder.
+pub const PLUGIN_DIR: &str = env!("CAIRN_PLUGIN_DIR");
+
 /// A release-built plugin, such as `dns_powerdns`.
 pub fn plugin_path(name: &str) -> PathBuf {
-    let path = target_dir()
-        .join("wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
+    let path = PathBuf::from(PLUGIN_DIR).join(format!("{name}.wasm"));
     assert!(
         path.exists(),
-        "{} is missing: build the plugins first with scripts/build.sh",
+        "{} is missing: it is built with this package (tests/build.rs), unless its folder was emptied since",
         path.display()
     );
     path

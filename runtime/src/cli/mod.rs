@@ -1,5 +1,6 @@
 //! The command line: arguments, exit codes and error reporting. Each
-//! command lives in its own module.
+//! command lives in its own module. The `cairn` binary is [`main`] alone,
+//! and so is the build of it that the end-to-end tests drive.
 
 mod apply;
 mod control;
@@ -96,8 +97,23 @@ pub fn reference_markdown() -> String {
 
 pub use reference::REGENERATE as REGENERATE_REFERENCE;
 
-/// Runs the command line and returns the process's exit code.
+/// The glibc malloc arenas the process may use. glibc's default (eight per
+/// core) lets every thread that ever ran a reconcile keep a heap of freed
+/// memory of its own: a daemon of 200 idle tenants held 313 MiB that way,
+/// and 87 MiB with two arenas, with no measurable cost to the benchmarks.
+/// `MALLOC_ARENA_MAX` in the environment still decides when it is set.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_ARENAS: libc::c_int = 2;
+
+/// Runs the command line and returns the process's exit code. A program's
+/// `main` calls it first, before any other thread exists.
 pub fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called before any other thread exists; mallopt only
+        // changes the allocator's settings.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
+    }
     let cli = Cli::parse();
     let json_logs =
         matches!(&cli.command, Command::Daemon(args) if args.log_format == daemon::LogFormat::Json);

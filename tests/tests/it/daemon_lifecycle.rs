@@ -144,7 +144,7 @@ impl Background {
     fn start(ws: &Workspace, args: &[&str], log_filter: &str) -> Self {
         let stdout = ws.path().join("background.stdout");
         let stderr = ws.path().join("background.stderr");
-        let child = std::process::Command::new(cairn_tests::cairn_binary())
+        let child = cairn_tests::cairn_command()
             .args(args)
             .arg("--config")
             .arg(ws.config_path())

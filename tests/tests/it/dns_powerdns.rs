@@ -332,20 +332,6 @@ fn saved_plans_apply_only_while_nothing_moved() {
 }
 
 #[test]
-fn a_cname_can_become_an_a_record_in_one_commit() {
-    let ws = Workspace::new();
-    let zone = "[[dns.zone]]\nname = \"example.info.\"\n\n";
-    ws.repo.write("dns.toml", &format!("{zone}[[dns.record]]\nname = \"www.example.info.\"\ntype = \"CNAME\"\nrecords = [\"web.example.info.\"]\n"));
-    ws.repo.commit("cname", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-    ws.repo.write("dns.toml", &format!("{zone}[[dns.record]]\nname = \"www.example.info.\"\ntype = \"A\"\nrecords = [\"192.0.2.5\"]\n"));
-    ws.repo.commit("a", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-    assert_eq!(ws.pdns.dig("www.example.info", "A"), ["192.0.2.5"]);
-    assert!(ws.pdns.dig("www.example.info", "CNAME").is_empty());
-}
-
-#[test]
 fn protect_orphan_and_the_safety_threshold() {
     let ws = Workspace::new();
     let mut text = String::from(
@@ -389,31 +375,4 @@ fn protect_orphan_and_the_safety_threshold() {
     assert_eq!(ws.pdns.dig("leave.example.io", "A"), ["192.0.2.2"]);
     assert!(ws.pdns.dig("r5.example.io", "A").is_empty());
     assert_eq!(ws.pdns.zones(), ["example.io."]);
-}
-
-#[test]
-fn a_flag_added_in_git_is_recorded_even_when_the_world_needs_no_change() {
-    let ws = Workspace::new();
-    let record = "[[dns.zone]]\nname = \"example.page.\"\n\n[[dns.record]]\nname = \"www.example.page.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n";
-    ws.repo.write("dns.toml", record);
-    ws.repo.commit("record", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-
-    ws.repo
-        .write("dns.toml", &format!("{record}protect = true\n"));
-    ws.repo.commit("protect it", AUTHOR);
-    ws.cairn(&["plan"])
-        .expect_code(2)
-        .expect_contains("= dns/record/www.example.page./A")
-        .expect_contains("record Git's change");
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-    ws.cairn(&["plan"]).expect_code(0);
-
-    // Now it leaves Git: the recorded protect keeps it.
-    ws.repo
-        .write("dns.toml", "[[dns.zone]]\nname = \"example.page.\"\n");
-    ws.repo.commit("remove it", AUTHOR);
-    ws.cairn(&["apply", "--yes"])
-        .expect_contains("dns/record/www.example.page./A left Git but is protected");
-    assert_eq!(ws.pdns.dig("www.example.page", "A"), ["192.0.2.1"]);
 }

@@ -58,7 +58,7 @@ fn last_run_id(daemon: &Daemon) -> Option<i64> {
 // (1 s, doubling, capped at the poll interval — at least 4 s — and at most
 // 5 min), reset on success"; runtime/src/daemon/backoff.rs: BACKOFF_BASE
 // 1 s, each failure doubles it, JITTER ±20%, the cap applied before and
-// after the jitter; runtime/src/daemon/worker.rs: cap = min(5 min,
+// after the jitter; runtime/src/daemon/worker/mod.rs: cap = min(5 min,
 // max(interval, 4 s))). The tests below poll every second, so the cap is
 // 4 s and the k-th wait after k failures in a row lies in
 // [min(0.8·2^(k−1), 3.2), min(1.2·2^(k−1), 4)] seconds: 0.8–1.2, 1.6–2.4,

@@ -1,0 +1,33 @@
+//! Cairn's end-to-end tests, one test program: each module drives Cairn
+//! as its operators do — the `cairn` command line, the daemon and its HTTP
+//! API, the plugin host — against real servers (PowerDNS, PostgreSQL,
+//! Canaille, podman, kube-apiserver) started on free loopback ports by the
+//! harness (`cairn_tests`). One program links wasmtime and the harness
+//! once, not once per file.
+//!
+//! Run one module with a filter: `cargo test -p cairn-tests --test it
+//! daemon::`. The hostile-plugin suite is a test program of its own
+//! (`--test hostile`): it measures a tenant's latency beside the attackers,
+//! which other tests running beside it would disturb.
+
+mod api_tokens;
+mod apps_docker;
+mod bad_input;
+mod cluster;
+mod cluster_kubernetes;
+mod crash;
+mod daemon;
+mod daemon_lifecycle;
+mod dns_powerdns;
+mod git_source;
+mod http_limits;
+mod identity_scim;
+mod incremental;
+mod logging;
+mod quickstart;
+mod regressions;
+mod sandbox;
+mod secrets;
+mod store_backends;
+mod tenant_input;
+mod tenant_limits;
