@@ -25,3 +25,6 @@ pub mod secrets;
 pub mod source;
 pub mod store;
 pub mod tenant;
+
+/// The provider contract's values, shared with the plugin SDK.
+pub use cairn_contract as contract;

@@ -30,10 +30,9 @@ mod result_size;
 mod send;
 mod state;
 pub mod tls;
-pub mod types;
 
 pub use cache::{CacheKeyError, CompiledCache};
-pub use error::{ErrorKind, PluginError, ProviderError};
+pub use error::{ContractViolation, PluginError};
 pub use guard::SendGuard;
 pub use instance::{ProviderInstance, ProviderSettings};
 pub use plugin::Plugin;

@@ -16,10 +16,10 @@ use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
 use super::parse::{self, RawResource};
 use super::{DesiredResource, DesiredState, LoadError, count, files, graph};
 use crate::host::ProviderInstance;
-use crate::host::types::{Severity, Validation};
 use crate::model::Address;
 use crate::quota::{QuotaExceeded, Quotas};
 use crate::source::Snapshot;
+use cairn_contract::{Severity, Validation};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 

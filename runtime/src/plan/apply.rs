@@ -4,10 +4,10 @@
 //! the inventory.
 
 use super::{Plan, PlanAction, PlannedChange, digest, without_sensitive};
-use crate::host::types::{Change, Outcome};
 use crate::model::{Address, graph};
 use crate::store::{ActionRecord, ActionResult, InventoryChange, StateStore, StoreError};
 use crate::tenant::Tenant;
+use cairn_contract::{Change, Outcome};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

@@ -12,9 +12,9 @@ mod planner;
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub use planner::{PlanError, plan};
 
-use crate::host::types::{Action, Change, FieldChange};
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
+use cairn_contract::{Action, Change, FieldChange};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -7,11 +7,11 @@ use super::{
     PLAN_FORMAT, Plan, PlanAction, PlanScope, PlannedChange, Safety, checksum, digest,
     redact_fields,
 };
-use crate::host::types::{DiffInput, Observed};
-use crate::host::{PluginError, ProviderInstance};
+use crate::host::{ContractViolation, PluginError, ProviderInstance};
 use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
 use crate::store::{OwnedResource, StateStore, StoreError};
 use crate::tenant::Tenant;
+use cairn_contract::{DiffInput, Observed};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -292,9 +292,9 @@ pub async fn plan(
                 return Err(PluginError::Contract {
                     provider: address.provider.clone(),
                     function: "diff",
-                    reason: format!(
-                        "it proposed deleting {address}, which the repository declares"
-                    ),
+                    violation: ContractViolation::DeletesDeclared {
+                        address: address.to_string(),
+                    },
                 }
                 .into());
             }
