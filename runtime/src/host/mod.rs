@@ -15,7 +15,6 @@
 //! `wasi:sockets` are not linked at all, so a plugin importing them does
 //! not load.
 
-pub mod address;
 mod bindings;
 mod cache;
 pub mod cpu;
@@ -23,6 +22,7 @@ pub mod error;
 pub mod grants;
 mod guard;
 mod instance;
+pub mod ip_policy;
 pub mod limits;
 mod plugin;
 mod regular_file;
