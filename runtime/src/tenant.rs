@@ -29,17 +29,12 @@ impl Tenant {
     /// desired state within the tenant's quotas, parsing and validating
     /// only the files the model cache does not know.
     pub async fn desired_state(&self, commit: Option<&str>) -> Result<DesiredState, LoadError> {
-        let snapshot = self
-            .source
-            .snapshot_except(commit, self.model_cache.known_blobs())
-            .await?;
+        let snapshot = match commit {
+            Some(commit) => self.source.snapshot_at(commit).await?,
+            None => self.source.snapshot().await?,
+        };
         self.model_cache
-            .load(
-                &snapshot,
-                &self.source,
-                &self.providers,
-                &self.config.quotas,
-            )
+            .load(&snapshot, &self.providers, &self.config.quotas)
             .await
     }
 }

@@ -135,7 +135,7 @@ pub enum LoadError {
     /// A provider could not validate.
     #[error(transparent)]
     Plugin(#[from] PluginError),
-    /// The files could not be read again for a complete report.
+    /// The files' texts could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The commit goes over one of the tenant's quotas: more resources,
@@ -154,16 +154,29 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (location.line, location.column)
 }
 
-/// Parses and validates every resource file of `snapshot`, whose texts
-/// must all have been read (see [`ModelCache::load`] for the incremental
-/// way), within `quotas`.
+/// Reads, parses and validates every resource file of `snapshot` (see
+/// [`ModelCache::load`] for the incremental way), within `quotas`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(
     snapshot: &Snapshot,
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
     quotas: &crate::quota::Quotas,
 ) -> Result<DesiredState, LoadError> {
-    match load::load_files(snapshot, providers, &load::KnownFiles::new(), quotas).await? {
+    let texts: Vec<Option<String>> = snapshot
+        .read_texts(&snapshot.files)
+        .await?
+        .into_iter()
+        .map(Some)
+        .collect();
+    match load::load_files(
+        snapshot,
+        &texts,
+        providers,
+        &load::KnownFiles::new(),
+        quotas,
+    )
+    .await?
+    {
         load::Outcome::Loaded(loaded) => Ok(loaded.state),
         load::Outcome::NeedsEveryText => Err(LoadError::Unread),
     }
