@@ -16,6 +16,7 @@
 pub mod config;
 pub mod daemon;
 pub mod host;
+pub mod lines;
 pub mod log_throttle;
 pub mod model;
 pub mod plan;

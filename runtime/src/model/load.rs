@@ -396,7 +396,7 @@ fn check_counts(
                     }
                 });
                 let at = |offset| {
-                    let (line, column) = super::line_column(text, offset);
+                    let (line, column) = crate::lines::line_column(text, offset);
                     format!("{}:{line}:{column}", file.path)
                 };
                 resources_over = resources_over.or(resource_offset.map(at));

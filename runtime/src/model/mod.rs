@@ -17,7 +17,7 @@ pub mod parse;
 use crate::host::{PluginError, ProviderInstance};
 use crate::source::{CommitInfo, Snapshot, SourceError};
 pub use cache::ModelCache;
-use diagnostic::{FileText, InvalidState, Location, SourceDiagnostic};
+use diagnostic::{InvalidState, Location, SourceDiagnostic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -148,12 +148,6 @@ pub enum LoadError {
     Unread,
 }
 
-/// The 1-based line and column (in characters) of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let location = FileText::new("", text.to_string()).location(offset);
-    (location.line, location.column)
-}
-
 /// Reads, parses and validates every resource file of `snapshot` (see
 /// [`ModelCache::load`] for the incremental way), within `quotas`.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -194,15 +188,5 @@ mod tests {
         assert_eq!(address.id, "www.example.org./A");
         assert_eq!(address.to_string(), "dns/record/www.example.org./A");
         assert!(Address::parse("dns/record").is_none());
-    }
-
-    #[test]
-    fn lines_and_columns_count_characters() {
-        let text = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
-        let second = text.rfind('=').unwrap();
-        assert_eq!(line_column(text, second), (2, 4));
     }
 }

@@ -121,19 +121,7 @@ fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
-/// `url` without its password, for messages.
-pub fn display_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) if credentials.contains(':') => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::config::display_url;
 
 /// The result type of this module.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
