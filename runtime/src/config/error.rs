@@ -204,9 +204,9 @@ pub enum ProviderProblem {
     /// A network grant does not parse.
     #[error(transparent)]
     Grant(#[from] GrantError),
-    /// A grant's CA bundle cannot be used.
+    /// A grant's CA bundle cannot be used (boxed: its causes are large).
     #[error(transparent)]
-    Ca(#[from] CaError),
+    Ca(Box<CaError>),
     /// `memory` is not a size.
     #[error(transparent)]
     Memory(SizeError),
@@ -233,4 +233,10 @@ pub enum ProviderProblem {
     /// `config` holds a value JSON cannot express.
     #[error("config cannot be expressed as JSON: {0}")]
     NotJson(#[source] serde_json::Error),
+}
+
+impl From<CaError> for ProviderProblem {
+    fn from(error: CaError) -> Self {
+        Self::Ca(Box::new(error))
+    }
 }

@@ -465,7 +465,7 @@ fn file_resource(
         .resource_type(&resource.type_name.0)
         .expect("type checked before validation")
         .identity;
-    let id = identity_of(&spec, identity).map_err(|field| {
+    let id = identity_of(&spec, identity).map_err(|MissingIdentity { field }| {
         Box::new(
             SourceDiagnostic::new(
                 &resource.file,
@@ -505,11 +505,20 @@ fn file_resource(
     })
 }
 
-/// The id: the identity fields' values joined by `/`; `Err(field)` names a
-/// missing one. A field may be a `/`-separated path into nested tables
+/// An identity field a spec lacks, by its `/`-separated path.
+#[derive(Debug, PartialEq, Eq)]
+struct MissingIdentity<'a> {
+    field: &'a str,
+}
+
+/// The id: the identity fields' values joined by `/`, or the first one
+/// missing. A field may be a `/`-separated path into nested tables
 /// (`metadata/name`); one ending in `?` is left out of the id when absent
 /// (a Kubernetes object's namespace).
-fn identity_of(spec: &serde_json::Value, identity: &[String]) -> Result<String, String> {
+fn identity_of<'a>(
+    spec: &serde_json::Value,
+    identity: &'a [String],
+) -> Result<String, MissingIdentity<'a>> {
     let mut parts = Vec::with_capacity(identity.len());
     for field in identity {
         let (path, optional) = match field.strip_suffix('?') {
@@ -521,7 +530,7 @@ fn identity_of(spec: &serde_json::Value, identity: &[String]) -> Result<String, 
             Some(serde_json::Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
             Some(serde_json::Value::Number(number)) => parts.push(number.to_string()),
             None | Some(serde_json::Value::Null) if optional => {}
-            _ => return Err(path.to_string()),
+            _ => return Err(MissingIdentity { field: path }),
         }
     }
     Ok(parts.join("/"))
@@ -660,7 +669,9 @@ mod tests {
         let nameless = serde_json::json!({"kind": "Namespace", "metadata": {}});
         assert_eq!(
             identity_of(&nameless, &identity).unwrap_err(),
-            "metadata/name"
+            MissingIdentity {
+                field: "metadata/name"
+            }
         );
     }
 

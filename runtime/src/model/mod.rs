@@ -63,11 +63,19 @@ impl From<Address> for String {
     }
 }
 
-impl TryFrom<String> for Address {
-    type Error = String;
+/// Text that is not an address `PROVIDER/TYPE/ID`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not an address PROVIDER/TYPE/ID")]
+pub struct NotAnAddress {
+    /// The text.
+    pub text: String,
+}
 
-    fn try_from(text: String) -> Result<Self, String> {
-        Self::parse(&text).ok_or_else(|| format!("`{text}` is not an address PROVIDER/TYPE/ID"))
+impl TryFrom<String> for Address {
+    type Error = NotAnAddress;
+
+    fn try_from(text: String) -> Result<Self, NotAnAddress> {
+        Self::parse(&text).ok_or(NotAnAddress { text })
     }
 }
 
