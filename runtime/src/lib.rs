@@ -6,6 +6,8 @@
 //! WebAssembly provider plugins what differs from the real world
 //! ([`host`], [`plan`]), applies the changes in dependency order, and
 //! records every action with its commit in the state store ([`store`]).
+//! The values host and plugins exchange are the provider contract's own
+//! types ([`contract`], the `cairn-contract` crate the plugin SDK shares).
 //!
 //! The binary `cairn` is a thin layer over this library: `validate`,
 //! `plan`, `apply` and `history` each load the operator's [`config`], open a
