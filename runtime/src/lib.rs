@@ -6,6 +6,8 @@
 //! WebAssembly provider plugins what differs from the real world
 //! ([`host`], [`plan`]), applies the changes in dependency order, and
 //! records every action with its commit in the state store ([`store`]).
+//! The values host and plugins exchange are the provider contract's own
+//! types ([`contract`], the `cairn-contract` crate the plugin SDK shares).
 //!
 //! The binary `cairn` is a thin layer over this library's [`cli`]:
 //! `validate`, `plan`, `apply` and `history` each load the operator's
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod host;
+pub mod lines;
 pub mod log_throttle;
 pub mod model;
 pub mod plan;
@@ -34,3 +37,6 @@ pub mod source;
 pub mod store;
 pub mod tenant;
 pub mod tenant_lock;
+
+/// The provider contract's values, shared with the plugin SDK.
+pub use cairn_contract as contract;

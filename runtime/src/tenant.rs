@@ -1,8 +1,10 @@
 //! A tenant ready to work: its repository source and its provider instances,
 //! with the plugins loaded and bound to the operator's settings.
 
-use crate::config::{Config, TenantConfig};
-use crate::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
+use crate::config::{Config, ProviderConfig, TenantConfig};
+use crate::host::{
+    CacheKeyError, CompiledCache, PluginError, PluginHost, ProviderInstance, ProviderSettings,
+};
 use crate::model::{DesiredState, LoadError, ModelCache};
 use crate::source::{ReadPolicy, Source};
 use sha2::{Digest, Sha256};
@@ -29,17 +31,12 @@ impl Tenant {
     /// desired state within the tenant's quotas, parsing and validating
     /// only the files the model cache does not know.
     pub async fn desired_state(&self, commit: Option<&str>) -> Result<DesiredState, LoadError> {
-        let snapshot = self
-            .source
-            .snapshot_except(commit, self.model_cache.known_blobs())
-            .await?;
+        let snapshot = match commit {
+            Some(commit) => self.source.snapshot_at(commit).await?,
+            None => self.source.snapshot().await?,
+        };
         self.model_cache
-            .load(
-                &snapshot,
-                &self.source,
-                &self.providers,
-                &self.config.quotas,
-            )
+            .load(&snapshot, &self.providers, &self.config.quotas)
             .await
     }
 }
@@ -105,15 +102,7 @@ impl Tenant {
                 .load_for(&tenant.name, &provider.plugin, provider.sha256.as_deref())
                 .await
                 .map_err(fail)?;
-            let settings = ProviderSettings {
-                tenant: tenant.name.clone(),
-                name: name.clone(),
-                config: provider.config.clone(),
-                secrets: provider.secrets.clone(),
-                grants: provider.allow.clone(),
-                memory_bytes: provider.memory,
-                timeout: provider.timeout,
-            };
+            let settings = provider_settings(&tenant.name, provider);
             providers.insert(
                 name.clone(),
                 Arc::new(ProviderInstance::new(host, plugin, settings)),
@@ -148,4 +137,24 @@ impl Tenant {
             providers,
         })
     }
+}
+
+/// What the sandbox needs of the operator's settings for a provider
+/// instance of `tenant`.
+fn provider_settings(tenant: &str, provider: &ProviderConfig) -> ProviderSettings {
+    ProviderSettings {
+        tenant: tenant.to_string(),
+        name: provider.name.clone(),
+        config: provider.config.clone(),
+        secrets: provider.secrets.clone(),
+        grants: provider.allow.clone(),
+        memory_bytes: provider.memory,
+        timeout: provider.timeout,
+    }
+}
+
+/// The compiled-code cache of `config`, `CACHE_DIR/compiled/`, with its
+/// key (made when missing; refused when open to other users).
+pub fn compiled_cache(config: &Config) -> Result<CompiledCache, CacheKeyError> {
+    CompiledCache::open(config.cache_dir.join("compiled"), &config.cache_key)
 }

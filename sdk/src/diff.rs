@@ -1,6 +1,6 @@
 //! Helpers to compare canonical JSON documents and build changes.
 
-use crate::types::{Action, Change, DiffInput, FieldChange, ResourceType};
+use crate::{Action, Change, DiffInput, FieldChange, ResourceType};
 use serde_json::Value;
 
 /// The fields that differ between `before` and `after`, recursing into

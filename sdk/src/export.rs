@@ -1,11 +1,11 @@
 //! Glue between the generated bindings and a [`Provider`]: converts between
-//! WIT records and SDK types, and keeps the configured provider for the
+//! WIT records and the contract's types ([`cairn_contract`]), and keeps the configured provider for the
 //! duration of one call.
 
 use crate::Provider;
 use crate::bindings::cairn::provider::types as wit;
 use crate::bindings::exports::cairn::provider::provider::Guest;
-use crate::types::{
+use crate::{
     Action, Change, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
     ProviderInfo, Resource, Scope, Secrets, Severity, Validation,
 };

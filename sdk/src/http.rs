@@ -5,7 +5,7 @@
 //! is made. Statuses map onto [`ErrorKind`]s so that the host can tell a
 //! retryable failure from a permanent one.
 
-use crate::types::{Error, ErrorKind};
+use crate::{Error, ErrorKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;

@@ -9,6 +9,8 @@
 //! only to the hosts the operator granted in `cairn.toml`.
 //!
 //! This crate hides the generated WIT bindings of `cairn:provider@0.1.0`.
+//! The values a provider receives and returns are the contract's own types
+//! (the `cairn-contract` crate, which the host uses too), re-exported here.
 //! You implement [`Provider`], call [`export_provider!`] once, and build with
 //! `cargo build --release --target wasm32-wasip2`; the `.wasm` file in
 //! `target/wasm32-wasip2/release/` is the plugin.
@@ -141,14 +143,13 @@ pub mod http;
 pub mod log;
 mod provider;
 pub mod spec;
-mod types;
 
-pub use provider::Provider;
-pub use serde_json;
-pub use types::{
+pub use cairn_contract::{
     Action, Change, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
     ProviderInfo, Resource, ResourceType, Scope, Secrets, Severity, Validation,
 };
+pub use provider::Provider;
+pub use serde_json;
 
 /// Items used by [`export_provider!`]; not part of the API.
 #[doc(hidden)]

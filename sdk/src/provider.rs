@@ -1,7 +1,7 @@
 //! The trait a provider implements.
 
 use crate::diff;
-use crate::types::{
+use crate::{
     Change, DiffInput, Error, Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Validation,
 };
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Typed access to specs, with field paths in every error.
 
-use crate::types::{Diagnostic, Error};
+use crate::{Diagnostic, Error};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

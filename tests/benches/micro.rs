@@ -10,7 +10,6 @@ use cairn_tests::GitRepo;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Resources in the parsed file.
@@ -67,10 +66,10 @@ fn plugin_call(c: &mut Criterion) {
     );
 }
 
-/// Reading a commit of many files: everything, or only its tree (every
-/// blob known to the model cache). Each file holds a record of its own, so
-/// the commit has as many blobs as files: identical files would share one
-/// blob, and "every file" would read a single object.
+/// Reading a commit of many files: its tree and every text, or only its
+/// tree (every blob known to the model cache). Each file holds a record of
+/// its own, so the commit has as many blobs as files: identical files would
+/// share one blob, and "every file" would read a single object.
 fn read_commit(c: &mut Criterion) {
     let folder = tempfile::tempdir().expect("a temporary folder");
     let repo = GitRepo::init(&folder.path().join("repo"));
@@ -85,26 +84,32 @@ fn read_commit(c: &mut Criterion) {
         &folder.path().join("cache"),
     );
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let full = runtime
+    let listed = runtime
         .block_on(source.snapshot())
         .expect("the commit reads");
-    let every_blob: Arc<HashSet<String>> =
-        Arc::new(full.files.iter().map(|f| f.blob.clone()).collect());
+    let blobs: HashSet<&str> = listed.files.iter().map(|f| f.blob.as_str()).collect();
     assert_eq!(
-        every_blob.len(),
+        blobs.len(),
         REPOSITORY_FILES,
         "every file a blob of its own"
     );
     let mut group = c.benchmark_group(format!("read a commit of {REPOSITORY_FILES} files"));
-    for (name, known) in [("every file", Arc::default()), ("tree only", every_blob)] {
-        group.bench_with_input(BenchmarkId::from_parameter(name), &known, |b, known| {
-            b.to_async(&runtime).iter(|| async {
-                source
-                    .snapshot_except(None, known.clone())
-                    .await
-                    .expect("the commit reads")
-            })
-        });
+    for (name, every_text) in [("every file", true), ("tree only", false)] {
+        group.bench_with_input(
+            BenchmarkId::from_parameter(name),
+            &every_text,
+            |b, &every_text| {
+                b.to_async(&runtime).iter(|| async {
+                    let snapshot = source.snapshot().await.expect("the commit reads");
+                    if every_text {
+                        snapshot
+                            .read_texts(&snapshot.files)
+                            .await
+                            .expect("the texts read");
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }

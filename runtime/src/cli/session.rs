@@ -33,7 +33,7 @@ impl Session {
             "loading {} provider plugin(s)",
             tenant_config.providers.len()
         ));
-        let host = PluginHost::new(Some(config.compiled_cache()?))?;
+        let host = PluginHost::new(Some(cairn::tenant::compiled_cache(&config)?))?;
         let tenant = Tenant::open(&config, tenant_config, &host).await?;
         let store = StateStore::open(&config.state)
             .await

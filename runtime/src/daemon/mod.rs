@@ -88,7 +88,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     let store = StateStore::open(&config.state).await?;
     let health: lease::StoreHealth = Arc::new(RwLock::new(None));
     let metrics = Arc::new(Metrics::default());
-    let mut host = PluginHost::new(Some(config.compiled_cache()?))?;
+    let mut host = PluginHost::new(Some(crate::tenant::compiled_cache(&config)?))?;
     let observed = metrics.clone();
     host.set_call_observer(Arc::new(move |tenant, provider, function, ok, duration| {
         observed.call(tenant, provider, function, ok, duration);

@@ -1,5 +1,15 @@
 //! The generated host bindings of `cairn:provider@0.1.0`: the one place where
-//! `bindgen!` runs. The rest of the host imports from here.
+//! `bindgen!` runs, and where its records are turned into the contract's
+//! types ([`cairn_contract`]) and back. The rest of the host imports from
+//! here and works with the contract's types only.
+//!
+//! JSON documents cross the boundary as text. The host parses every one a
+//! provider sends on the way in: a provider that sends text that is not
+//! JSON breaks the contract ([`ContractViolation::NotJson`]), and its call
+//! fails; the host never trusts it further.
+
+use super::error::ContractViolation;
+use serde_json::Value;
 
 wasmtime::component::bindgen!({
     path: "../wit/provider@0.1.0",
@@ -12,3 +22,212 @@ pub use self::cairn::provider::types::{
     Action, Change, Desired, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed,
     Outcome, ProviderInfo, ResourceType, Scope, Secret, Severity, Validation,
 };
+
+/// Parses JSON text a plugin sent; `what` names it in the error.
+fn parse_json(text: &str, what: impl FnOnce() -> String) -> Result<Value, ContractViolation> {
+    serde_json::from_str(text).map_err(|source| ContractViolation::NotJson {
+        what: what(),
+        source,
+    })
+}
+
+fn parse_optional(
+    text: Option<String>,
+    what: impl FnOnce() -> String,
+) -> Result<Option<Value>, ContractViolation> {
+    text.map(|text| parse_json(&text, what)).transpose()
+}
+
+impl TryFrom<ProviderInfo> for cairn_contract::ProviderInfo {
+    type Error = ContractViolation;
+
+    fn try_from(info: ProviderInfo) -> Result<Self, ContractViolation> {
+        Ok(Self {
+            config_schema: parse_json(&info.config_schema, || "the config schema".into())?,
+            resource_types: info
+                .resource_types
+                .into_iter()
+                .map(|t| {
+                    Ok(cairn_contract::ResourceType {
+                        schema: parse_json(&t.schema, || format!("the schema of `{}`", t.name))?,
+                        name: t.name,
+                        description: t.description,
+                        identity: t.identity,
+                        force_replace: t.force_replace,
+                        sensitive: t.sensitive,
+                    })
+                })
+                .collect::<Result<_, ContractViolation>>()?,
+            name: info.name,
+            version: info.version,
+            description: info.description,
+        })
+    }
+}
+
+impl From<Severity> for cairn_contract::Severity {
+    fn from(severity: Severity) -> Self {
+        match severity {
+            Severity::Error => Self::Error,
+            Severity::Warning => Self::Warning,
+        }
+    }
+}
+
+impl TryFrom<Validation> for cairn_contract::Validation {
+    type Error = ContractViolation;
+
+    fn try_from(validation: Validation) -> Result<Self, ContractViolation> {
+        Ok(Self {
+            canonical: parse_optional(validation.canonical, || "a canonical spec".into())?,
+            diagnostics: validation
+                .diagnostics
+                .into_iter()
+                .map(|d| cairn_contract::Diagnostic {
+                    path: d.path,
+                    severity: d.severity.into(),
+                    message: d.message,
+                    help: d.help,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl TryFrom<Observed> for cairn_contract::Observed {
+    type Error = ContractViolation;
+
+    fn try_from(observed: Observed) -> Result<Self, ContractViolation> {
+        Ok(Self {
+            state: parse_json(&observed.state, || format!("the state of {}", observed.id))?,
+            type_name: observed.type_name,
+            id: observed.id,
+        })
+    }
+}
+
+impl From<&cairn_contract::DiffInput> for DiffInput {
+    fn from(input: &cairn_contract::DiffInput) -> Self {
+        Self {
+            type_name: input.type_name.clone(),
+            id: input.id.clone(),
+            desired: input.desired.as_ref().map(Value::to_string),
+            observed: input.observed.as_ref().map(Value::to_string),
+            prior: input.prior.as_ref().map(Value::to_string),
+        }
+    }
+}
+
+impl From<Action> for cairn_contract::Action {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::NoOp => Self::NoOp,
+            Action::Create => Self::Create,
+            Action::Update => Self::Update,
+            Action::Replace => Self::Replace,
+            Action::Delete => Self::Delete,
+        }
+    }
+}
+
+impl From<cairn_contract::Action> for Action {
+    fn from(action: cairn_contract::Action) -> Self {
+        match action {
+            cairn_contract::Action::NoOp => Self::NoOp,
+            cairn_contract::Action::Create => Self::Create,
+            cairn_contract::Action::Update => Self::Update,
+            cairn_contract::Action::Replace => Self::Replace,
+            cairn_contract::Action::Delete => Self::Delete,
+        }
+    }
+}
+
+impl TryFrom<Change> for cairn_contract::Change {
+    type Error = ContractViolation;
+
+    fn try_from(change: Change) -> Result<Self, ContractViolation> {
+        let id = &change.id;
+        let what = |part: &str| format!("the {part} of the change to {id}");
+        Ok(Self {
+            action: change.action.into(),
+            fields: change
+                .fields
+                .into_iter()
+                .map(|field| {
+                    Ok(cairn_contract::FieldChange {
+                        before: parse_optional(field.before, || what("field values"))?,
+                        after: parse_optional(field.after, || what("field values"))?,
+                        path: field.path,
+                        sensitive: field.sensitive,
+                    })
+                })
+                .collect::<Result<_, ContractViolation>>()?,
+            desired: parse_optional(change.desired, || what("desired spec"))?,
+            observed: parse_optional(change.observed, || what("observed state"))?,
+            type_name: change.type_name,
+            id: change.id,
+            summary: change.summary,
+        })
+    }
+}
+
+impl From<&cairn_contract::Change> for Change {
+    fn from(change: &cairn_contract::Change) -> Self {
+        Self {
+            type_name: change.type_name.clone(),
+            id: change.id.clone(),
+            action: change.action.into(),
+            summary: change.summary.clone(),
+            fields: change
+                .fields
+                .iter()
+                .map(|field| FieldChange {
+                    path: field.path.clone(),
+                    before: field.before.as_ref().map(Value::to_string),
+                    after: field.after.as_ref().map(Value::to_string),
+                    sensitive: field.sensitive,
+                })
+                .collect(),
+            desired: change.desired.as_ref().map(Value::to_string),
+            observed: change.observed.as_ref().map(Value::to_string),
+        }
+    }
+}
+
+impl From<ErrorKind> for cairn_contract::ErrorKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Invalid => Self::Invalid,
+            ErrorKind::Unauthorized => Self::Unauthorized,
+            ErrorKind::Conflict => Self::Conflict,
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::Denied => Self::Denied,
+            ErrorKind::Unavailable => Self::Unavailable,
+            ErrorKind::Timeout => Self::Timeout,
+            ErrorKind::Internal => Self::Internal,
+        }
+    }
+}
+
+impl From<Error> for cairn_contract::Error {
+    fn from(error: Error) -> Self {
+        Self {
+            kind: error.kind.into(),
+            message: error.message,
+        }
+    }
+}
+
+impl TryFrom<Outcome> for cairn_contract::Outcome {
+    type Error = ContractViolation;
+
+    fn try_from(outcome: Outcome) -> Result<Self, ContractViolation> {
+        Ok(match outcome {
+            Outcome::Applied(state) => {
+                Self::Applied(parse_optional(state, || "a new state".into())?)
+            }
+            Outcome::Failed(error) => Self::Failed(error.into()),
+            Outcome::Skipped(reason) => Self::Skipped(reason),
+        })
+    }
+}

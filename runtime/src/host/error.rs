@@ -2,94 +2,47 @@
 //! errors) are kept apart from what broke the sandbox: traps, timeouts,
 //! exhausted limits and host failures.
 
-use super::bindings;
 use crate::secrets::SecretError;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The kind of a provider's own error, as the WIT contract defines it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
-    /// The desired state or configuration is wrong.
-    Invalid,
-    /// The server refused the credentials.
-    Unauthorized,
-    /// The object conflicts with what exists.
-    Conflict,
-    /// Something the change needs does not exist.
-    NotFound,
-    /// The network gate refused a request.
-    Denied,
-    /// The server could not be reached; retryable.
-    Unavailable,
-    /// The server did not answer in time; retryable.
-    Timeout,
-    /// Anything else.
-    Internal,
-}
-
-impl ErrorKind {
-    /// Whether trying again later may succeed.
-    pub fn is_retryable(self) -> bool {
-        matches!(self, Self::Unavailable | Self::Timeout)
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            Self::Invalid => "invalid",
-            Self::Unauthorized => "unauthorized",
-            Self::Conflict => "conflict",
-            Self::NotFound => "not found",
-            Self::Denied => "denied by the network gate",
-            Self::Unavailable => "unavailable",
-            Self::Timeout => "timeout",
-            Self::Internal => "internal",
-        };
-        f.write_str(text)
-    }
-}
-
-impl From<bindings::ErrorKind> for ErrorKind {
-    fn from(kind: bindings::ErrorKind) -> Self {
-        match kind {
-            bindings::ErrorKind::Invalid => Self::Invalid,
-            bindings::ErrorKind::Unauthorized => Self::Unauthorized,
-            bindings::ErrorKind::Conflict => Self::Conflict,
-            bindings::ErrorKind::NotFound => Self::NotFound,
-            bindings::ErrorKind::Denied => Self::Denied,
-            bindings::ErrorKind::Unavailable => Self::Unavailable,
-            bindings::ErrorKind::Timeout => Self::Timeout,
-            bindings::ErrorKind::Internal => Self::Internal,
-        }
-    }
-}
-
-/// An error a provider returned through its WIT interface.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ProviderError {
-    /// What kind of failure.
-    pub kind: ErrorKind,
-    /// The provider's message.
-    pub message: String,
-}
-
-impl fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind)
-    }
-}
-
-impl From<bindings::Error> for ProviderError {
-    fn from(error: bindings::Error) -> Self {
-        Self {
-            kind: error.kind.into(),
-            message: error.message,
-        }
-    }
+/// How a provider broke the contract: what it returned cannot be what
+/// the WIT contract promises.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractViolation {
+    /// A JSON document it sent is not JSON.
+    #[error("{what} is not JSON: {source}")]
+    NotJson {
+        /// Which document.
+        what: String,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// It returned another number of results than it was given inputs.
+    #[error("it returned {received} results for {sent} inputs")]
+    ResultCount {
+        /// The inputs sent.
+        sent: usize,
+        /// The results received.
+        received: usize,
+    },
+    /// `diff` returned its changes in another order than its inputs.
+    #[error(
+        "the change for {expected} came back as {returned}: changes must keep the order of the inputs"
+    )]
+    ChangeOrder {
+        /// The input's `TYPE/ID`.
+        expected: String,
+        /// The `TYPE/ID` of the change returned in its place.
+        returned: String,
+    },
+    /// `diff` proposed deleting a resource the repository declares.
+    #[error("it proposed deleting {address}, which the repository declares")]
+    DeletesDeclared {
+        /// The resource's address.
+        address: String,
+    },
 }
 
 /// Everything that can go wrong loading or calling a plugin.
@@ -192,7 +145,7 @@ pub enum PluginError {
         /// The function.
         function: &'static str,
         /// Its error.
-        error: ProviderError,
+        error: cairn_contract::Error,
     },
     /// The call returned more than the host accepts from one call.
     #[error(
@@ -211,14 +164,15 @@ pub enum PluginError {
         limit: usize,
     },
     /// The provider returned something that breaks the contract.
-    #[error("provider `{provider}` broke the contract in `{function}`: {reason}")]
+    #[error("provider `{provider}` broke the contract in `{function}`: {violation}")]
     Contract {
         /// The provider instance.
         provider: String,
         /// The function.
         function: &'static str,
         /// What it did wrong.
-        reason: String,
+        #[source]
+        violation: ContractViolation,
     },
     /// The host itself failed.
     #[error("the plugin host failed: {0}")]

@@ -2,15 +2,15 @@
 //! grants and limits; and the machinery of one sandboxed call.
 
 use super::bindings::{self, ProviderPlugin, ProviderPluginPre};
-use super::error::{PluginError, ProviderError};
+use super::error::{ContractViolation, PluginError};
 use super::grants::Grant;
 use super::guard::SendGuard;
 use super::limits;
 use super::plugin::Plugin;
 use super::result_size;
 use super::state::{CallLabel, CallState};
-use super::types::{Change, DiffInput, Observed, Outcome, ProviderInfo, Validation};
 use crate::secrets::SecretRef;
+use cairn_contract::{Change, DiffInput, Observed, Outcome, ProviderInfo, Validation};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -287,10 +287,10 @@ impl ProviderInstance {
             if input.type_name != change.type_name || input.id != change.id {
                 return Err(self.contract(
                     "diff",
-                    format!(
-                        "the change for {}/{} came back as {}/{}: changes must keep the order of the inputs",
-                        input.type_name, input.id, change.type_name, change.id
-                    ),
+                    ContractViolation::ChangeOrder {
+                        expected: format!("{}/{}", input.type_name, input.id),
+                        returned: format!("{}/{}", change.type_name, change.id),
+                    },
                 ));
             }
         }
@@ -403,7 +403,7 @@ impl ProviderInstance {
         result.map_err(|(function, error)| PluginError::Provider {
             provider: self.name.to_string(),
             function,
-            error: ProviderError::from(error),
+            error: error.into(),
         })
     }
 
@@ -416,18 +416,15 @@ impl ProviderInstance {
         if sent == received {
             Ok(())
         } else {
-            Err(self.contract(
-                function,
-                format!("it returned {received} results for {sent} inputs"),
-            ))
+            Err(self.contract(function, ContractViolation::ResultCount { sent, received }))
         }
     }
 
-    fn contract(&self, function: &'static str, reason: String) -> PluginError {
+    fn contract(&self, function: &'static str, violation: ContractViolation) -> PluginError {
         PluginError::Contract {
             provider: self.name.to_string(),
             function,
-            reason,
+            violation,
         }
     }
 }

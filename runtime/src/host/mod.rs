@@ -15,7 +15,6 @@
 //! `wasi:sockets` are not linked at all, so a plugin importing them does
 //! not load.
 
-pub mod address;
 mod bindings;
 mod cache;
 pub mod cpu;
@@ -23,6 +22,7 @@ pub mod error;
 pub mod grants;
 mod guard;
 mod instance;
+pub mod ip_policy;
 pub mod limits;
 mod plugin;
 mod regular_file;
@@ -30,10 +30,9 @@ mod result_size;
 mod send;
 mod state;
 pub mod tls;
-pub mod types;
 
 pub use cache::{CacheKeyError, CompiledCache};
-pub use error::{ErrorKind, PluginError, ProviderError};
+pub use error::{ContractViolation, PluginError};
 pub use guard::SendGuard;
 pub use instance::{ProviderInstance, ProviderSettings};
 pub use plugin::Plugin;

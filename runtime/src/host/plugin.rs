@@ -6,8 +6,8 @@ use super::bindings::ProviderPluginPre;
 use super::error::PluginError;
 use super::instance::{CallLimits, call_body, run_call};
 use super::state::{CallLabel, CallState};
-use super::types::ProviderInfo;
 use super::{PluginHost, limits};
+use cairn_contract::ProviderInfo;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -229,10 +229,10 @@ async fn describe(
     )
     .await?;
     super::result_size::check(&label.provider, "describe", &info)?;
-    ProviderInfo::try_from(info).map_err(|reason| PluginError::Contract {
+    ProviderInfo::try_from(info).map_err(|violation| PluginError::Contract {
         provider: label.provider.to_string(),
         function: "describe",
-        reason,
+        violation,
     })
 }
 

@@ -7,7 +7,7 @@ use super::grants::{self, Decision, Grant};
 use super::guard::SendGuard;
 use super::limits;
 use super::tls;
-use super::{address, send};
+use super::{ip_policy, send};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -418,7 +418,7 @@ impl NetworkGate {
 /// The address to connect to: the host's own if it is one, or the first
 /// address its name resolves to that the grant lets the request reach.
 /// Addresses inside the machine or its private networks need a grant that
-/// names them (see [`address`]).
+/// names them (see [`ip_policy`]).
 async fn checked_address(
     grant: &Grant,
     host: &str,
@@ -442,7 +442,7 @@ async fn checked_address(
     };
     let mut refused = None;
     for candidate in candidates {
-        match address::inside(candidate.ip()) {
+        match ip_policy::inside(candidate.ip()) {
             Some(kind) if !grant.names_address(candidate.ip()) => {
                 refused = Some((candidate.ip(), kind));
             }

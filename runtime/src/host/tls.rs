@@ -11,10 +11,31 @@ use std::sync::Arc;
 
 /// A CA bundle could not be used.
 #[derive(Debug, thiserror::Error)]
-#[error("CA bundle {path}: {reason}")]
+#[error("CA bundle {}: {reason}", .path.display())]
 pub struct CaError {
     path: PathBuf,
-    reason: String,
+    #[source]
+    reason: CaProblem,
+}
+
+/// What is wrong with a CA bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum CaProblem {
+    /// The file could not be read.
+    #[error("cannot read it: {0}")]
+    Unreadable(#[source] rustls::pki_types::pem::Error),
+    /// The file is not PEM.
+    #[error("it is not PEM: {0}")]
+    NotPem(#[source] rustls::pki_types::pem::Error),
+    /// The file holds no certificate.
+    #[error("it holds no certificate (expected -----BEGIN CERTIFICATE-----)")]
+    NoCertificate,
+    /// A certificate cannot serve as a root.
+    #[error("a certificate is not usable: {0}")]
+    Unusable(#[source] rustls::Error),
+    /// No TLS configuration can be built on the certificates.
+    #[error(transparent)]
+    Tls(rustls::Error),
 }
 
 /// A grant's certificate authorities, loaded once from a PEM file.
@@ -43,30 +64,28 @@ impl Eq for TrustedCa {}
 impl TrustedCa {
     /// Loads the certificates of a PEM file; at least one must be there.
     pub fn load(path: &Path) -> Result<Self, CaError> {
-        let fail = |reason: String| CaError {
+        let fail = |reason: CaProblem| CaError {
             path: path.to_path_buf(),
             reason,
         };
         let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|error| fail(format!("cannot read it: {error}")))?
+            .map_err(|error| fail(CaProblem::Unreadable(error)))?
             .collect::<Result<_, _>>()
-            .map_err(|error| fail(format!("it is not PEM: {error}")))?;
+            .map_err(|error| fail(CaProblem::NotPem(error)))?;
         if certificates.is_empty() {
-            return Err(fail(
-                "it holds no certificate (expected -----BEGIN CERTIFICATE-----)".into(),
-            ));
+            return Err(fail(CaProblem::NoCertificate));
         }
         let mut roots = rustls::RootCertStore::empty();
         for certificate in certificates {
             roots
                 .add(certificate)
-                .map_err(|error| fail(format!("a certificate is not usable: {error}")))?;
+                .map_err(|error| fail(CaProblem::Unusable(error)))?;
         }
         let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .map_err(|error| fail(error.to_string()))?
+        .map_err(|error| fail(CaProblem::Tls(error)))?
         .with_root_certificates(roots)
         .with_no_client_auth();
         Ok(Self {

@@ -1,7 +1,8 @@
 //! The model cache: per tenant, what each file of the last loaded commit
 //! contributed, parsed and validated, keyed by the file's Git blob id. A
-//! new commit is read as a list of (path, blob) from its tree; only files
-//! whose blob is new are read, parsed and validated, and the checks across
+//! new commit arrives as a list of (path, blob) from its tree (a
+//! [`Snapshot`]); the cache picks the files whose blob is new, and only
+//! those are read, parsed and validated, and the checks across
 //! files (duplicates, dependencies, cycles) run over everything. The cache
 //! lives in memory in the daemon and in `CACHE_DIR/model/TENANT.json`
 //! between processes; it is only ever a shortcut — a missing, stale or
@@ -12,10 +13,10 @@ use super::load::{self, KnownFiles, Outcome};
 use super::{Address, DesiredState, Lifecycle, LoadError};
 use crate::host::ProviderInstance;
 use crate::quota::Quotas;
-use crate::source::{Snapshot, Source};
+use crate::source::{Snapshot, SourceError, SourceFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,39 +102,34 @@ impl ModelCache {
         }
     }
 
-    /// The blob ids whose resources the cache holds: files a snapshot need
-    /// not read.
-    pub fn known_blobs(&self) -> Arc<HashSet<String>> {
-        Arc::new(self.known().keys().cloned().collect())
-    }
-
-    /// Loads the desired state of `snapshot`, whose files the cache knew
-    /// may be unread. When a problem involves such a file, the commit is
-    /// read again in full from `source` so that every diagnostic shows its
-    /// text. The cache then holds exactly the commit's files. The commit
-    /// must stay within the tenant's `quotas`.
+    /// Loads the desired state of `snapshot`, reading only the texts of
+    /// files whose blob the cache does not know. When a problem involves a
+    /// file the cache knew, the other texts are read too, so that every
+    /// diagnostic shows its text. The cache then holds exactly the commit's
+    /// files. The commit must stay within the tenant's `quotas`.
     #[tracing::instrument(level = "debug", skip_all, fields(files = snapshot.files.len()))]
     pub async fn load(
         &self,
         snapshot: &Snapshot,
-        source: &Source,
         providers: &BTreeMap<String, Arc<ProviderInstance>>,
         quotas: &Quotas,
     ) -> Result<DesiredState, LoadError> {
         let known = self.known();
-        let (loaded, read) = match load::load_files(snapshot, providers, &known, quotas).await? {
-            Outcome::Loaded(loaded) => {
-                let read = snapshot.files.iter().filter(|f| f.text.is_some()).count();
-                (loaded, read)
-            }
-            Outcome::NeedsEveryText => {
-                let full = source.snapshot_at(&snapshot.commit.id).await?;
-                match load::load_files(&full, providers, &KnownFiles::new(), quotas).await? {
-                    Outcome::Loaded(loaded) => (loaded, full.files.len()),
-                    Outcome::NeedsEveryText => return Err(LoadError::Unread),
+        let mut texts: Vec<Option<String>> = vec![None; snapshot.files.len()];
+        let read = read_texts(snapshot, &mut texts, |file| !known.contains_key(&file.blob)).await?;
+        let (loaded, read) =
+            match load::load_files(snapshot, &texts, providers, &known, quotas).await? {
+                Outcome::Loaded(loaded) => (loaded, read),
+                Outcome::NeedsEveryText => {
+                    read_texts(snapshot, &mut texts, |_| true).await?;
+                    match load::load_files(snapshot, &texts, providers, &KnownFiles::new(), quotas)
+                        .await?
+                    {
+                        Outcome::Loaded(loaded) => (loaded, snapshot.files.len()),
+                        Outcome::NeedsEveryText => return Err(LoadError::Unread),
+                    }
                 }
-            }
-        };
+            };
         tracing::debug!(
             files = snapshot.files.len(),
             read,
@@ -206,6 +202,26 @@ impl ModelCache {
             *last = generation;
         });
     }
+}
+
+/// Reads the texts of the files of `snapshot` that `wanted` picks among
+/// those not read yet into `texts` (one per file); returns how many were
+/// read.
+async fn read_texts(
+    snapshot: &Snapshot,
+    texts: &mut [Option<String>],
+    wanted: impl Fn(&SourceFile) -> bool,
+) -> Result<usize, SourceError> {
+    let picked: Vec<usize> = (0..snapshot.files.len())
+        .filter(|&index| texts[index].is_none() && wanted(&snapshot.files[index]))
+        .collect();
+    let read = snapshot
+        .read_texts(picked.iter().map(|&index| &snapshot.files[index]))
+        .await?;
+    for (&index, text) in picked.iter().zip(read) {
+        texts[index] = Some(text);
+    }
+    Ok(picked.len())
 }
 
 /// Writes `files` to `path` through a temporary file renamed into place.

@@ -21,7 +21,7 @@
 use super::diagnostic::SourceDiagnostic;
 use super::parse::RawResource;
 use crate::quota::QuotaExceeded;
-use crate::source::ManifestFile;
+use crate::source::{ManifestFile, UnreadableManifest};
 use globset::GlobBuilder;
 use serde::Deserialize;
 use serde_json::Value;
@@ -132,7 +132,7 @@ pub fn expand(
     }
 
     // Each file parsed once; its documents kept only as JSON text.
-    let parsed: BTreeMap<String, Result<Arc<Manifest>, (String, &str)>> = order
+    let parsed: BTreeMap<String, Result<Arc<Manifest>, ManifestProblem>> = order
         .iter()
         .map(|&path| (path.to_string(), parse(path, &manifests[path])))
         .collect();
@@ -154,9 +154,9 @@ pub fn expand(
             for path in &paths {
                 match &parsed[path] {
                     Ok(manifest) => files.push(manifest.clone()),
-                    Err((message, help)) => errors.push(
-                        SourceDiagnostic::new(&resource.file, span.clone(), message.clone())
-                            .with_help(*help),
+                    Err(problem) => errors.push(
+                        SourceDiagnostic::new(&resource.file, span.clone(), problem.to_string())
+                            .with_help(problem.help()),
                     ),
                 }
             }
@@ -184,19 +184,59 @@ pub fn expand(
     Ok(problems)
 }
 
-/// The manifest at `path` parsed, or what to say about it and what to do.
-fn parse(path: &str, file: &ManifestFile) -> Result<Arc<Manifest>, (String, &'static str)> {
-    let text = file.text.as_ref().map_err(|reason| {
-        (
-            format!("{path} cannot be read: {reason}"),
-            "fix the file, or leave it out of the patterns",
-        )
-    })?;
-    let documents = documents(text).map_err(|reason| {
-        (
-            format!("{path} is not valid YAML: {reason}"),
-            "fix the manifest; each document must be a YAML mapping",
-        )
+/// Why a named manifest cannot be given to the resources naming it.
+#[derive(Debug, thiserror::Error)]
+enum ManifestProblem {
+    /// The source could not read it.
+    #[error("{path} cannot be read: {reason}")]
+    Unreadable {
+        /// The manifest.
+        path: String,
+        /// Why.
+        #[source]
+        reason: UnreadableManifest,
+    },
+    /// It is not YAML.
+    #[error("{path} is not valid YAML: {reason}")]
+    NotYaml {
+        /// The manifest.
+        path: String,
+        /// Where and why.
+        #[source]
+        reason: YamlError,
+    },
+}
+
+impl ManifestProblem {
+    /// What to do about it.
+    fn help(&self) -> &'static str {
+        match self {
+            Self::Unreadable { .. } => "fix the file, or leave it out of the patterns",
+            Self::NotYaml { .. } => "fix the manifest; each document must be a YAML mapping",
+        }
+    }
+}
+
+/// A YAML stream's first error, with its line and column when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", match .0.location() {
+    Some(at) => format!("line {}, column {}: {}", at.line(), at.column(), .0),
+    None => .0.to_string(),
+})]
+struct YamlError(#[source] serde_norway::Error);
+
+/// The manifest at `path` parsed, or why it cannot be.
+fn parse(path: &str, file: &ManifestFile) -> Result<Arc<Manifest>, ManifestProblem> {
+    let text = file
+        .text
+        .as_ref()
+        .map_err(|reason| ManifestProblem::Unreadable {
+            path: path.to_string(),
+            reason: reason.clone(),
+        })?;
+    let documents = documents(text).map_err(|reason| ManifestProblem::NotYaml {
+        path: path.to_string(),
+        reason,
     })?;
     Ok(Arc::new(Manifest {
         path: path.to_string(),
@@ -310,13 +350,10 @@ fn join(base: &str, pattern: &str) -> Option<String> {
 
 /// The non-empty documents of a YAML stream, as JSON, or where and what
 /// the first error is.
-fn documents(text: &str) -> Result<Vec<Value>, String> {
+fn documents(text: &str) -> Result<Vec<Value>, YamlError> {
     let mut documents = Vec::new();
     for document in serde_norway::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|error| match error.location() {
-            Some(at) => format!("line {}, column {}: {error}", at.line(), at.column()),
-            None => error.to_string(),
-        })?;
+        let value = Value::deserialize(document).map_err(YamlError)?;
         if !value.is_null() {
             documents.push(value);
         }
@@ -349,7 +386,7 @@ mod tests {
         let parsed = documents(text).unwrap();
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[0]["kind"], "ConfigMap");
-        let error = documents("a: [1, 2\n").unwrap_err();
+        let error = documents("a: [1, 2\n").unwrap_err().to_string();
         assert!(error.starts_with("line "), "{error}");
     }
 

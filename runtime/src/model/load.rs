@@ -16,10 +16,10 @@ use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
 use super::parse::{self, RawResource};
 use super::{DesiredResource, DesiredState, LoadError, count, files, graph};
 use crate::host::ProviderInstance;
-use crate::host::types::{Severity, Validation};
 use crate::model::Address;
 use crate::quota::{QuotaExceeded, Quotas};
 use crate::source::Snapshot;
+use cairn_contract::{Severity, Validation};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -44,22 +44,24 @@ pub(super) enum Outcome {
     NeedsEveryText,
 }
 
-/// Loads `snapshot`, taking the resources of files not read from `known`,
-/// within `quotas`.
+/// Loads `snapshot`, whose files' texts are in `read` (one per file,
+/// `None` for a file not read), taking the resources of files not read from
+/// `known`, within `quotas`.
 pub(super) async fn load_files(
     snapshot: &Snapshot,
+    read: &[Option<String>],
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
     known: &KnownFiles,
     quotas: &Quotas,
 ) -> Result<Outcome, LoadError> {
-    let values = check_counts(snapshot, known, quotas)?;
+    let values = check_counts(snapshot, read, known, quotas)?;
     let mut problems: Vec<SourceDiagnostic> = Vec::new();
     let mut texts: Vec<Option<FileText>> = Vec::with_capacity(snapshot.files.len());
     let mut raw: Vec<(usize, RawResource)> = Vec::new();
     // Files with a problem (or a warning) are never cached.
     let mut uncacheable: HashSet<usize> = HashSet::new();
-    for (index, file) in snapshot.files.iter().enumerate() {
-        let Some(text) = &file.text else {
+    for (index, (file, text)) in snapshot.files.iter().zip(read).enumerate() {
+        let Some(text) = text else {
             if !known.contains_key(&file.blob) {
                 return Ok(Outcome::NeedsEveryText);
             }
@@ -141,7 +143,7 @@ pub(super) async fn load_files(
     let mut per_file: Vec<Arc<CachedFile>> = Vec::with_capacity(snapshot.files.len());
     let mut fresh = Vec::new();
     for (index, (file, resources)) in snapshot.files.iter().zip(fresh_by_file).enumerate() {
-        if file.text.is_none() {
+        if read[index].is_none() {
             per_file.push(known[&file.blob].clone());
         } else {
             let cached = Arc::new(CachedFile {
@@ -360,12 +362,14 @@ fn batch(
     Ok(batch)
 }
 
-/// Counts the resources and values of every file of `snapshot` (from its
-/// tokens, or from `known` for a file not read) before any is parsed, and
-/// returns each file's values. Going over `quotas.resources` or
-/// `quotas.values` is the quota's error, saying where the count went over.
+/// Counts the resources and values of every file of `snapshot` (from the
+/// tokens of its text in `texts`, or from `known` for a file not read)
+/// before any is parsed, and returns each file's values. Going over
+/// `quotas.resources` or `quotas.values` is the quota's error, saying
+/// where the count went over.
 fn check_counts(
     snapshot: &Snapshot,
+    texts: &[Option<String>],
     known: &KnownFiles,
     quotas: &Quotas,
 ) -> Result<Vec<usize>, QuotaExceeded> {
@@ -373,8 +377,8 @@ fn check_counts(
     let (mut resources, mut values) = (0usize, 0usize);
     let (mut resources_over, mut values_over): (Option<String>, Option<String>) = (None, None);
     let mut per_file = Vec::with_capacity(snapshot.files.len());
-    for file in &snapshot.files {
-        match &file.text {
+    for (file, text) in snapshot.files.iter().zip(texts) {
+        match text {
             Some(text) => {
                 let (mut resource_offset, mut value_offset) = (None, None);
                 let counts = count::count(text, |item, offset| match item {
@@ -392,7 +396,7 @@ fn check_counts(
                     }
                 });
                 let at = |offset| {
-                    let (line, column) = super::line_column(text, offset);
+                    let (line, column) = crate::lines::line_column(text, offset);
                     format!("{}:{line}:{column}", file.path)
                 };
                 resources_over = resources_over.or(resource_offset.map(at));
@@ -461,7 +465,7 @@ fn file_resource(
         .resource_type(&resource.type_name.0)
         .expect("type checked before validation")
         .identity;
-    let id = identity_of(&spec, identity).map_err(|field| {
+    let id = identity_of(&spec, identity).map_err(|MissingIdentity { field }| {
         Box::new(
             SourceDiagnostic::new(
                 &resource.file,
@@ -501,11 +505,20 @@ fn file_resource(
     })
 }
 
-/// The id: the identity fields' values joined by `/`; `Err(field)` names a
-/// missing one. A field may be a `/`-separated path into nested tables
+/// An identity field a spec lacks, by its `/`-separated path.
+#[derive(Debug, PartialEq, Eq)]
+struct MissingIdentity<'a> {
+    field: &'a str,
+}
+
+/// The id: the identity fields' values joined by `/`, or the first one
+/// missing. A field may be a `/`-separated path into nested tables
 /// (`metadata/name`); one ending in `?` is left out of the id when absent
 /// (a Kubernetes object's namespace).
-fn identity_of(spec: &serde_json::Value, identity: &[String]) -> Result<String, String> {
+fn identity_of<'a>(
+    spec: &serde_json::Value,
+    identity: &'a [String],
+) -> Result<String, MissingIdentity<'a>> {
     let mut parts = Vec::with_capacity(identity.len());
     for field in identity {
         let (path, optional) = match field.strip_suffix('?') {
@@ -517,7 +530,7 @@ fn identity_of(spec: &serde_json::Value, identity: &[String]) -> Result<String, 
             Some(serde_json::Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
             Some(serde_json::Value::Number(number)) => parts.push(number.to_string()),
             None | Some(serde_json::Value::Null) if optional => {}
-            _ => return Err(path.to_string()),
+            _ => return Err(MissingIdentity { field: path }),
         }
     }
     Ok(parts.join("/"))
@@ -656,7 +669,9 @@ mod tests {
         let nameless = serde_json::json!({"kind": "Namespace", "metadata": {}});
         assert_eq!(
             identity_of(&nameless, &identity).unwrap_err(),
-            "metadata/name"
+            MissingIdentity {
+                field: "metadata/name"
+            }
         );
     }
 
@@ -669,24 +684,20 @@ mod tests {
         );
     }
 
-    fn snapshot(files: &[(&str, Option<&str>)]) -> Snapshot {
-        Snapshot {
-            commit: crate::source::CommitInfo {
-                id: "0123456789abcdef".into(),
-                author: "Ada <ada@example.org>".into(),
-                summary: "zones".into(),
-                time: 0,
-            },
-            files: files
-                .iter()
-                .map(|(path, text)| crate::source::SourceFile {
-                    path: path.to_string(),
-                    blob: format!("blob of {path}"),
-                    text: text.map(str::to_string),
-                })
-                .collect(),
-            manifests: BTreeMap::new(),
-        }
+    /// A snapshot of `files`, and their texts as read (`None`: not read).
+    fn snapshot(files: &[(&str, Option<&str>)]) -> (Snapshot, Vec<Option<String>>) {
+        let commit = crate::source::CommitInfo {
+            id: "0123456789abcdef".into(),
+            author: "Ada <ada@example.org>".into(),
+            summary: "zones".into(),
+            time: 0,
+        };
+        let listed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(path, text)| (*path, text.unwrap_or_default()))
+            .collect();
+        let read = files.iter().map(|(_, text)| text.map(str::to_string));
+        (Snapshot::in_memory(commit, &listed), read.collect())
     }
 
     fn quotas(resources: usize) -> Quotas {
@@ -702,8 +713,15 @@ mod tests {
         // no providers at all: the count comes first.
         let first = "[[dns.zone]]\nname = \"a.\"\n[[dns.zone]]\nname = \"b.\"\n";
         let second = "dns.zone = [{ name = \"c.\" }, { name = \"d.\" }]\nbroken = \n";
-        let snapshot = snapshot(&[("a.toml", Some(first)), ("b.toml", Some(second))]);
-        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &quotas(3)).await;
+        let (snapshot, read) = snapshot(&[("a.toml", Some(first)), ("b.toml", Some(second))]);
+        let outcome = load_files(
+            &snapshot,
+            &read,
+            &BTreeMap::new(),
+            &KnownFiles::new(),
+            &quotas(3),
+        )
+        .await;
         let Err(LoadError::Quota(error)) = outcome else {
             panic!("not the quota's error");
         };
@@ -716,7 +734,14 @@ mod tests {
         assert!(message.contains("raise `quotas.resources`"), "{message}");
 
         // At the quota, the files are parsed (and the syntax error found).
-        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &quotas(4)).await;
+        let outcome = load_files(
+            &snapshot,
+            &read,
+            &BTreeMap::new(),
+            &KnownFiles::new(),
+            &quotas(4),
+        )
+        .await;
         let Err(LoadError::Invalid(invalid)) = outcome else {
             panic!("not parsed");
         };
@@ -727,12 +752,19 @@ mod tests {
     async fn values_over_the_quota_stop_the_load_before_any_file_is_parsed() {
         // One resource, but its array could hold millions of entries.
         let text = "[[dns.zone]]\nname = \"a.\"\nx = [1, 2, 3]\nbroken = \n";
-        let snapshot = snapshot(&[("a.toml", Some(text))]);
+        let (snapshot, read) = snapshot(&[("a.toml", Some(text))]);
         let values = Quotas {
             values: 4,
             ..Quotas::default()
         };
-        let outcome = load_files(&snapshot, &BTreeMap::new(), &KnownFiles::new(), &values).await;
+        let outcome = load_files(
+            &snapshot,
+            &read,
+            &BTreeMap::new(),
+            &KnownFiles::new(),
+            &values,
+        )
+        .await;
         let Err(LoadError::Quota(error)) = outcome else {
             panic!("not the quota's error");
         };
@@ -760,7 +792,7 @@ mod tests {
                 column: 1,
             },
         };
-        let snapshot = snapshot(&[
+        let (snapshot, read) = snapshot(&[
             ("a.toml", Some("[[dns.zone]]\nname = \"a.\"\n")),
             ("known.toml", None),
         ]);
@@ -773,15 +805,18 @@ mod tests {
         )]
         .into();
         // The file read holds two values, the known one four.
-        assert_eq!(check_counts(&snapshot, &known, &quotas(3)).unwrap(), [2, 4]);
-        let error = check_counts(&snapshot, &known, &quotas(2)).unwrap_err();
+        assert_eq!(
+            check_counts(&snapshot, &read, &known, &quotas(3)).unwrap(),
+            [2, 4]
+        );
+        let error = check_counts(&snapshot, &read, &known, &quotas(2)).unwrap_err();
         assert_eq!((error.key, error.actual), ("resources", 3));
         assert_eq!(error.at.as_deref(), Some("known.toml:4:1"));
         let values = Quotas {
             values: 5,
             ..Quotas::default()
         };
-        let error = check_counts(&snapshot, &known, &values).unwrap_err();
+        let error = check_counts(&snapshot, &read, &known, &values).unwrap_err();
         assert_eq!((error.key, error.actual), ("values", 6));
         assert_eq!(error.at.as_deref(), Some("known.toml"));
     }

@@ -17,7 +17,7 @@ pub mod parse;
 use crate::host::{PluginError, ProviderInstance};
 use crate::source::{CommitInfo, Snapshot, SourceError};
 pub use cache::ModelCache;
-use diagnostic::{FileText, InvalidState, Location, SourceDiagnostic};
+use diagnostic::{InvalidState, Location, SourceDiagnostic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,11 +63,19 @@ impl From<Address> for String {
     }
 }
 
-impl TryFrom<String> for Address {
-    type Error = String;
+/// Text that is not an address `PROVIDER/TYPE/ID`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not an address PROVIDER/TYPE/ID")]
+pub struct NotAnAddress {
+    /// The text.
+    pub text: String,
+}
 
-    fn try_from(text: String) -> Result<Self, String> {
-        Self::parse(&text).ok_or_else(|| format!("`{text}` is not an address PROVIDER/TYPE/ID"))
+impl TryFrom<String> for Address {
+    type Error = NotAnAddress;
+
+    fn try_from(text: String) -> Result<Self, NotAnAddress> {
+        Self::parse(&text).ok_or(NotAnAddress { text })
     }
 }
 
@@ -135,7 +143,7 @@ pub enum LoadError {
     /// A provider could not validate.
     #[error(transparent)]
     Plugin(#[from] PluginError),
-    /// The files could not be read again for a complete report.
+    /// The files' texts could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The commit goes over one of the tenant's quotas: more resources,
@@ -148,22 +156,29 @@ pub enum LoadError {
     Unread,
 }
 
-/// The 1-based line and column (in characters) of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let location = FileText::new("", text.to_string()).location(offset);
-    (location.line, location.column)
-}
-
-/// Parses and validates every resource file of `snapshot`, whose texts
-/// must all have been read (see [`ModelCache::load`] for the incremental
-/// way), within `quotas`.
+/// Reads, parses and validates every resource file of `snapshot` (see
+/// [`ModelCache::load`] for the incremental way), within `quotas`.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(
     snapshot: &Snapshot,
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
     quotas: &crate::quota::Quotas,
 ) -> Result<DesiredState, LoadError> {
-    match load::load_files(snapshot, providers, &load::KnownFiles::new(), quotas).await? {
+    let texts: Vec<Option<String>> = snapshot
+        .read_texts(&snapshot.files)
+        .await?
+        .into_iter()
+        .map(Some)
+        .collect();
+    match load::load_files(
+        snapshot,
+        &texts,
+        providers,
+        &load::KnownFiles::new(),
+        quotas,
+    )
+    .await?
+    {
         load::Outcome::Loaded(loaded) => Ok(loaded.state),
         load::Outcome::NeedsEveryText => Err(LoadError::Unread),
     }
@@ -181,15 +196,5 @@ mod tests {
         assert_eq!(address.id, "www.example.org./A");
         assert_eq!(address.to_string(), "dns/record/www.example.org./A");
         assert!(Address::parse("dns/record").is_none());
-    }
-
-    #[test]
-    fn lines_and_columns_count_characters() {
-        let text = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
-        let second = text.rfind('=').unwrap();
-        assert_eq!(line_column(text, second), (2, 4));
     }
 }

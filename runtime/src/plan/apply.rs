@@ -4,13 +4,13 @@
 //! the inventory.
 
 use super::{Plan, PlanAction, PlannedChange, Provider, digest, without_sensitive};
-use crate::host::types::{Change, Outcome};
 use crate::model::{Address, graph};
 use crate::store::{
     ActionRecord, ActionResult, InventoryChange, RunCounts, RunKind, RunOutcome, RunRecorder,
     StateStore, StoreError,
 };
 use crate::tenant::Tenant;
+use cairn_contract::{Change, Outcome};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

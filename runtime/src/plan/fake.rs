@@ -9,10 +9,11 @@
 //! the id and the fields, so that a test can tell which answer it got.
 
 use super::port::Provider;
-use crate::host::types::{
+use crate::host::{PluginError, SendGuard};
+use cairn_contract::{
     Action, Change, DiffInput, FieldChange, Observed, Outcome, ProviderInfo, ResourceType,
 };
-use crate::host::{ErrorKind, PluginError, ProviderError, SendGuard};
+use cairn_contract::{Error as ProviderError, ErrorKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};

@@ -16,9 +16,9 @@ pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub use planner::{PlanError, PlanSettings, plan};
 pub use port::{Provider, Providers};
 
-use crate::host::types::{Action, Change, FieldChange};
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
+use cairn_contract::{Action, Change, FieldChange};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -21,8 +21,8 @@
 //! `diff` and `apply`. Loading, `describe`, `configure` and `validate`
 //! belong to the host and the model.
 
-use crate::host::types::{Change, DiffInput, Observed, Outcome, ProviderInfo};
 use crate::host::{PluginError, ProviderInstance, SendGuard};
+use cairn_contract::{Change, DiffInput, Observed, Outcome, ProviderInfo};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;

@@ -9,14 +9,27 @@
 //! the commit must pass the tenant's [`ReadPolicy`]: its signature when the
 //! operator trusts only some keys, and its repository quotas, counted from
 //! the tree and the objects' headers.
+//!
+//! A read gives a [`Snapshot`]: the commit's files listed from its tree,
+//! each text read only when its reader asks ([`Snapshot::read_texts`]), so
+//! that a commit changing one file of thousands reads one blob. The source
+//! knows nothing of who reads the files.
 
+mod error;
 mod signature;
+mod snapshot;
+
+pub use error::{
+    FetchError, FileProblem, GitError, SourceError, UnreadableManifest, UntrustedSignature,
+};
+pub use snapshot::{CommitInfo, ManifestFile, Snapshot, SourceFile};
+
+use snapshot::Listing;
 
 use crate::quota::{QuotaExceeded, Quotas};
 use gix::bstr::ByteSlice;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,161 +41,6 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The largest resource file read; larger ones are refused with an error.
 pub const MAX_RESOURCE_FILE_BYTES: usize = 4 << 20;
-
-/// What went wrong reading a repository.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// A local repository could not be opened.
-    #[error(
-        "cannot open the repository {repo}: {reason}. Check `repo` in cairn.toml; nothing was applied"
-    )]
-    Open {
-        /// The repository.
-        repo: String,
-        /// Why.
-        reason: String,
-    },
-    /// A remote could not be cloned or fetched.
-    #[error("cannot fetch {repo}: {reason}. Is the repository reachable? Nothing was applied")]
-    Fetch {
-        /// The repository.
-        repo: String,
-        /// Why.
-        reason: String,
-    },
-    /// The ref names no commit.
-    #[error(
-        "the ref `{reference}` names no commit in {repo}: use a branch, tag or commit id that exists"
-    )]
-    UnknownRef {
-        /// The repository.
-        repo: String,
-        /// The ref.
-        reference: String,
-    },
-    /// The configured folder is not in the commit.
-    #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
-    MissingPath {
-        /// The repository.
-        repo: String,
-        /// The folder.
-        path: String,
-        /// The commit.
-        commit: String,
-    },
-    /// The commit goes over one of the tenant's repository quotas.
-    #[error("commit {commit}: {source}")]
-    Quota {
-        /// The commit.
-        commit: String,
-        /// Which quota.
-        #[source]
-        source: QuotaExceeded,
-    },
-    /// The tenant applies only signed commits, and this one is not signed.
-    #[error(
-        "commit {commit} is not signed, and this tenant applies only commits signed by a key in {allowed_signers}: sign it (`git commit -S` with an SSH key listed there). Nothing was applied"
-    )]
-    Unsigned {
-        /// The commit.
-        commit: String,
-        /// The operator's allowed-signers file.
-        allowed_signers: String,
-    },
-    /// The commit's signature is not from a trusted key, or does not verify.
-    #[error(
-        "commit {commit} is not signed by a key in {allowed_signers}: {reason}. Nothing was applied"
-    )]
-    Untrusted {
-        /// The commit.
-        commit: String,
-        /// The operator's allowed-signers file.
-        allowed_signers: String,
-        /// What the verifier said.
-        reason: String,
-    },
-    /// A file is not readable as a resource file.
-    #[error("{file} at commit {commit}: {reason}")]
-    BadFile {
-        /// The file.
-        file: String,
-        /// The commit.
-        commit: String,
-        /// Why.
-        reason: String,
-    },
-    /// Reading objects failed.
-    #[error("cannot read commit {commit} of {repo}: {reason}")]
-    Read {
-        /// The repository.
-        repo: String,
-        /// The commit.
-        commit: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-/// The commit the desired state was read at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitInfo {
-    /// The full commit id.
-    pub id: String,
-    /// The author, `Name <email>`.
-    pub author: String,
-    /// The first line of the message.
-    pub summary: String,
-    /// Commit time, seconds since the Unix epoch.
-    pub time: i64,
-}
-
-impl CommitInfo {
-    /// The first 12 characters of the id.
-    pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(12)]
-    }
-}
-
-/// One resource file of the commit.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    /// Its path in the repository.
-    pub path: String,
-    /// Its Git blob id: equal ids, equal contents.
-    pub blob: String,
-    /// Its text; `None` when the reader already knew the blob and asked
-    /// for it not to be read.
-    pub text: Option<String>,
-}
-
-/// A tenant's desired-state files at one commit.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// The commit.
-    pub commit: CommitInfo,
-    /// Every `*.toml` below the configured folder, sorted by path.
-    pub files: Vec<SourceFile>,
-    /// Every manifest (`*.yaml`, `*.yml`) below the configured folder, by
-    /// path: files that resources may name (see
-    /// [`crate::model::files`]). Read with every snapshot, since a
-    /// resource file naming them is never served from the model cache.
-    pub manifests: BTreeMap<String, ManifestFile>,
-}
-
-/// A manifest file of the commit.
-#[derive(Debug, Clone)]
-pub struct ManifestFile {
-    /// Its text, or why it could not be read (too large, not UTF-8); the
-    /// reason is reported only if a resource names the file.
-    pub text: Result<String, String>,
-}
-
-impl Snapshot {
-    /// Whether every file's text was read.
-    pub fn is_complete(&self) -> bool {
-        self.files.iter().all(|file| file.text.is_some())
-    }
-}
 
 /// What a commit must satisfy before its files are used: the tenant's
 /// repository quotas and, when set, its trusted signers.
@@ -240,34 +98,21 @@ impl Source {
         self
     }
 
-    /// Fetches (for remotes) and reads the files at the ref's commit.
+    /// Fetches (for remotes) and lists the files at the ref's commit.
     pub async fn snapshot(&self) -> Result<Snapshot, SourceError> {
-        self.read_at(None, true, Arc::default()).await
+        self.read_at(None, true).await
     }
 
-    /// Fetches (for remotes) and resolves the ref, without reading any
+    /// Fetches (for remotes) and resolves the ref, without listing any
     /// file: the cheap question "did the ref move?".
     pub async fn head(&self) -> Result<CommitInfo, SourceError> {
-        Ok(self.read_at(None, false, Arc::default()).await?.commit)
+        Ok(self.read_at(None, false).await?.commit)
     }
 
-    /// Reads the files at `commit` (any commit id or ref), without
+    /// Lists the files at `commit` (any commit id or ref), without
     /// fetching: for a commit seen before, such as a rollback target.
     pub async fn snapshot_at(&self, commit: &str) -> Result<Snapshot, SourceError> {
-        self.read_at(Some(commit.to_string()), true, Arc::default())
-            .await
-    }
-
-    /// Like [`Source::snapshot`] (`commit` `None`) or
-    /// [`Source::snapshot_at`], but files whose blob is in `known` are
-    /// listed without being read: a commit that changed one file of
-    /// thousands reads one blob.
-    pub async fn snapshot_except(
-        &self,
-        commit: Option<&str>,
-        known: Arc<HashSet<String>>,
-    ) -> Result<Snapshot, SourceError> {
-        self.read_at(commit.map(str::to_string), true, known).await
+        self.read_at(Some(commit.to_string()), true).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(files = with_files))]
@@ -275,7 +120,6 @@ impl Source {
         &self,
         commit: Option<String>,
         with_files: bool,
-        known: Arc<HashSet<String>>,
     ) -> Result<Snapshot, SourceError> {
         let source = self.clone();
         let interrupt = Arc::new(AtomicBool::new(false));
@@ -286,23 +130,24 @@ impl Source {
                 None => source.open_fetched(&flag)?,
             };
             source.read(
-                &repository,
+                repository,
                 commit.as_deref().unwrap_or(&source.reference),
                 with_files,
-                &known,
             )
         });
         match tokio::time::timeout(FETCH_TIMEOUT, task).await {
             Ok(joined) => joined.map_err(|error| SourceError::Open {
                 repo: self.repo.clone(),
-                reason: error.to_string(),
+                source: error.into(),
             })?,
             Err(_) => {
                 // The transfer sees the flag and stops.
                 interrupt.store(true, Ordering::Relaxed);
                 Err(SourceError::Fetch {
                     repo: self.repo.clone(),
-                    reason: format!("no answer within {FETCH_TIMEOUT:?}"),
+                    source: FetchError::NoAnswer {
+                        after: FETCH_TIMEOUT,
+                    },
                 })
             }
         }
@@ -323,37 +168,28 @@ impl Source {
 
     /// The repository (for a remote, its mirror as last fetched).
     fn open(&self, interrupt: &AtomicBool) -> Result<gix::Repository, SourceError> {
-        let path = if self.is_remote() {
-            self.mirror_path()
-        } else {
-            PathBuf::from(&self.repo)
+        let cannot_open = |error: gix::Error| SourceError::Open {
+            repo: self.repo.clone(),
+            source: error.into(),
         };
         if self.is_remote() {
+            let path = self.mirror_path();
             if !path.join("HEAD").exists() {
                 return self.fetch(interrupt);
             }
-            return gix::open_opts(&path, gix::open::Options::isolated()).map_err(|error| {
-                SourceError::Open {
-                    repo: self.repo.clone(),
-                    reason: error.to_string(),
-                }
-            });
+            return gix::open_opts(&path, gix::open::Options::isolated()).map_err(cannot_open);
         }
-        self.open_at(&path).map_err(|reason| SourceError::Open {
-            repo: self.repo.clone(),
-            reason,
-        })
+        self.open_local().map_err(cannot_open)
     }
 
-    /// Opens the local repository at `path`, isolated from the user's git
-    /// config, once.
-    fn open_at(&self, path: &Path) -> Result<gix::Repository, String> {
+    /// Opens the local repository, isolated from the user's git config,
+    /// once.
+    fn open_local(&self) -> Result<gix::Repository, gix::Error> {
         let mut opened = self.opened.lock().expect("the opened repository");
         if let Some(repository) = opened.as_ref() {
             return Ok(repository.to_thread_local());
         }
-        let repository = gix::open_opts(path, gix::open::Options::isolated())
-            .map_err(|error| error.to_string())?;
+        let repository = gix::open_opts(&self.repo, gix::open::Options::isolated())?;
         *opened = Some(repository.clone().into_sync());
         Ok(repository)
     }
@@ -366,55 +202,74 @@ impl Source {
 
     /// Clones the remote into the cache on first use, fetches afterwards.
     fn fetch(&self, interrupt: &AtomicBool) -> Result<gix::Repository, SourceError> {
-        let fail = |reason: String| SourceError::Fetch {
+        let fail = |source: FetchError| SourceError::Fetch {
             repo: self.repo.clone(),
-            reason,
+            source,
         };
+        let git = |error: GitError| fail(FetchError::Git(error));
         let mirror = self.mirror_path();
         let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
         if mirror.join("HEAD").exists() {
             // A fetch updates the mirror behind an open handle's back: it is
             // opened afresh each time (the fetch costs more anyway).
             let repository = gix::open_opts(&mirror, gix::open::Options::isolated())
-                .map_err(|error| fail(error.to_string()))?;
+                .map_err(|error| git(error.into()))?;
             let remote = repository
                 .find_remote("origin")
-                .map_err(|error| fail(error.to_string()))?
+                .map_err(|error| git(error.into()))?
                 .with_refspecs(refspecs, gix::remote::Direction::Fetch)
-                .map_err(|error| fail(error.to_string()))?;
+                .map_err(|error| git(error.into()))?;
             remote
                 .connect(gix::remote::Direction::Fetch)
-                .map_err(|error| fail(error.to_string()))?
+                .map_err(|error| git(error.into()))?
                 .prepare_fetch(gix::progress::Discard, Default::default())
-                .map_err(|error| fail(error.to_string()))?
+                .map_err(|error| git(error.into()))?
                 .receive(gix::progress::Discard, interrupt)
-                .map_err(|error| fail(error.to_string()))?;
+                .map_err(|error| git(error.into()))?;
             Ok(repository)
         } else {
-            std::fs::create_dir_all(&self.cache_dir).map_err(|error| {
-                fail(format!(
-                    "cannot create {}: {error}",
-                    self.cache_dir.display()
-                ))
+            std::fs::create_dir_all(&self.cache_dir).map_err(|source| {
+                fail(FetchError::CacheFolder {
+                    folder: self.cache_dir.clone(),
+                    source,
+                })
             })?;
             let (repository, _) = gix::prepare_clone_bare(self.repo.as_str(), &mirror)
-                .map_err(|error| fail(error.to_string()))?
+                .map_err(|error| git(error.into()))?
                 .configure_remote(move |remote| {
                     remote.with_refspecs(refspecs, gix::remote::Direction::Fetch)
                 })
                 .fetch_only(gix::progress::Discard, interrupt)
-                .map_err(|error| fail(error.to_string()))?;
+                .map_err(|error| git(error.into()))?;
             Ok(repository)
         }
     }
 
+    /// Resolves `reference` and, `with_files`, lists the commit's files
+    /// under the tenant's policy; their texts stay in `repository`'s
+    /// objects until read.
     fn read(
+        &self,
+        repository: gix::Repository,
+        reference: &str,
+        with_files: bool,
+    ) -> Result<Snapshot, SourceError> {
+        let listing = self.list(&repository, reference, with_files)?;
+        Ok(Snapshot::listed(
+            listing,
+            &self.repo,
+            repository.into_sync(),
+        ))
+    }
+
+    /// The commit `reference` names and, `with_files`, its resource files
+    /// and manifests.
+    fn list(
         &self,
         repository: &gix::Repository,
         reference: &str,
         with_files: bool,
-        known: &HashSet<String>,
-    ) -> Result<Snapshot, SourceError> {
+    ) -> Result<Listing, SourceError> {
         let unknown_ref = || SourceError::UnknownRef {
             repo: self.repo.clone(),
             reference: reference.to_string(),
@@ -427,27 +282,24 @@ impl Source {
             .peel_to_commit()
             .map_err(|_| unknown_ref())?;
         let commit_id = commit.id().to_string();
-        let read_error = |reason: String| SourceError::Read {
+        let read_error = |source: GitError| SourceError::Read {
             repo: self.repo.clone(),
             commit: commit_id.clone(),
-            reason,
+            source,
         };
-        let author = commit.author().map_err(|e| read_error(e.to_string()))?;
+        let author = commit.author().map_err(|e| read_error(e.into()))?;
         let info = CommitInfo {
             id: commit_id.clone(),
             author: format!("{} <{}>", author.name, author.email),
             summary: commit
                 .message()
-                .map_err(|e| read_error(e.to_string()))?
+                .map_err(|e| read_error(e.into()))?
                 .summary()
                 .to_string(),
-            time: commit
-                .time()
-                .map_err(|e| read_error(e.to_string()))?
-                .seconds,
+            time: commit.time().map_err(|e| read_error(e.into()))?.seconds,
         };
         if !with_files {
-            return Ok(Snapshot {
+            return Ok(Listing {
                 commit: info,
                 files: Vec::new(),
                 manifests: BTreeMap::new(),
@@ -456,7 +308,7 @@ impl Source {
         if let Some(allowed_signers) = &self.policy.allowed_signers {
             signature::verify(&commit, allowed_signers)?;
         }
-        let root = commit.tree().map_err(|e| read_error(e.to_string()))?;
+        let root = commit.tree().map_err(|e| read_error(e.into()))?;
         let folder = self.path.trim_matches('/');
         let tree = if folder.is_empty() || folder == "." {
             root
@@ -468,20 +320,20 @@ impl Source {
             };
             let entry = root
                 .lookup_entry_by_path(folder)
-                .map_err(|e| read_error(e.to_string()))?
+                .map_err(|e| read_error(e.into()))?
                 .ok_or_else(missing)?;
             if !entry.mode().is_tree() {
                 return Err(missing());
             }
             entry
                 .object()
-                .map_err(|e| read_error(e.to_string()))?
+                .map_err(|e| read_error(e.into()))?
                 .into_tree()
         };
         let mut recorder = gix::traverse::tree::Recorder::default();
         tree.traverse()
             .breadthfirst(&mut recorder)
-            .map_err(|e| read_error(e.to_string()))?;
+            .map_err(|e| read_error(e.into()))?;
         let prefix = if folder.is_empty() || folder == "." {
             String::new()
         } else {
@@ -503,6 +355,11 @@ impl Source {
             self.policy.max_files as u64,
         )
         .map_err(quota)?;
+        let bad = |file: String, reason: FileProblem| SourceError::BadFile {
+            file,
+            commit: commit_id.clone(),
+            reason,
+        };
         let mut read_bytes: u64 = 0;
         let mut files = Vec::new();
         let mut manifests = BTreeMap::new();
@@ -513,19 +370,14 @@ impl Source {
                 continue;
             }
             let Ok(name) = std::str::from_utf8(entry.filepath.as_ref()) else {
-                return Err(SourceError::BadFile {
-                    file: format!("{prefix}{}", entry.filepath.to_str_lossy()),
-                    commit: commit_id.clone(),
-                    reason: "its path is not UTF-8: rename it".into(),
-                });
+                return Err(bad(
+                    format!("{prefix}{}", entry.filepath.to_str_lossy()),
+                    FileProblem::PathNotUtf8,
+                ));
             };
             let path = format!("{prefix}{name}");
             if entry.mode.is_link() {
-                return Err(SourceError::BadFile {
-                    file: path,
-                    commit: commit_id.clone(),
-                    reason: "it is a symbolic link; Cairn reads files from Git's objects and follows no link: commit the file itself".into(),
-                });
+                return Err(bad(path, FileProblem::SymbolicLink));
             }
             if !entry.mode.is_blob() {
                 continue;
@@ -534,7 +386,7 @@ impl Source {
             // without being inflated.
             let size = repository
                 .find_header(entry.oid)
-                .map_err(|e| read_error(e.to_string()))?
+                .map_err(|e| read_error(e.into()))?
                 .size();
             read_bytes += size;
             QuotaExceeded::check(
@@ -546,51 +398,36 @@ impl Source {
             .map_err(quota)?;
             if manifest {
                 let text = if size > MAX_RESOURCE_FILE_BYTES as u64 {
-                    Err(format!(
-                        "the file is {size} bytes; manifests may be at most {MAX_RESOURCE_FILE_BYTES}: split it"
-                    ))
+                    Err(UnreadableManifest::TooLarge {
+                        size,
+                        limit: MAX_RESOURCE_FILE_BYTES,
+                    })
                 } else {
                     let object = repository
                         .find_object(entry.oid)
-                        .map_err(|e| read_error(e.to_string()))?;
-                    String::from_utf8(object.data.clone())
-                        .map_err(|_| "the file is not UTF-8 text".to_string())
+                        .map_err(|e| read_error(e.into()))?;
+                    String::from_utf8(object.detach().data)
+                        .map_err(|error| UnreadableManifest::NotUtf8(error.utf8_error()))
                 };
                 manifests.insert(path, ManifestFile { text });
                 continue;
             }
-            let blob = entry.oid.to_string();
-            let bad = |reason: String| SourceError::BadFile {
-                file: path.clone(),
-                commit: commit_id.clone(),
-                reason,
-            };
             if size > MAX_RESOURCE_FILE_BYTES as u64 {
-                return Err(bad(format!(
-                    "the file is {size} bytes; resource files may be at most {MAX_RESOURCE_FILE_BYTES}: split it"
-                )));
-            }
-            if known.contains(&blob) {
-                files.push(SourceFile {
+                return Err(bad(
                     path,
-                    blob,
-                    text: None,
-                });
-                continue;
+                    FileProblem::TooLarge {
+                        size,
+                        limit: MAX_RESOURCE_FILE_BYTES,
+                    },
+                ));
             }
-            let object = repository
-                .find_object(entry.oid)
-                .map_err(|e| read_error(e.to_string()))?;
-            let text = String::from_utf8(object.data.clone())
-                .map_err(|_| bad("the file is not UTF-8 text".into()))?;
             files.push(SourceFile {
                 path,
-                blob,
-                text: Some(text),
+                blob: entry.oid.to_string(),
             });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Snapshot {
+        Ok(Listing {
             commit: info,
             files,
             manifests,

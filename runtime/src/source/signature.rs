@@ -2,7 +2,7 @@
 //! commits carrying an SSH signature by one of its keys, checked with
 //! `ssh-keygen -Y verify` as Git checks them.
 
-use super::SourceError;
+use super::{SourceError, UntrustedSignature};
 use std::path::Path;
 
 /// Checks that `commit` is signed by a key of `allowed_signers`, with
@@ -11,14 +11,14 @@ pub(super) fn verify(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result
     use gix::objs::signature::verify::{Options, TrustLevel};
     let id = commit.id().to_string();
     let signers = allowed_signers.display().to_string();
-    let untrusted = |reason: String| SourceError::Untrusted {
+    let untrusted = |reason: UntrustedSignature| SourceError::Untrusted {
         commit: id.clone(),
         allowed_signers: signers.clone(),
         reason,
     };
     let Some((signature, signed)) = commit
         .signature()
-        .map_err(|error| untrusted(format!("the signature cannot be read: {error}")))?
+        .map_err(|error| untrusted(UntrustedSignature::Unreadable(error.into())))?
     else {
         return Err(SourceError::Unsigned {
             commit: id.clone(),
@@ -27,9 +27,9 @@ pub(super) fn verify(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result
     };
     let time = commit
         .committer()
-        .map_err(|error| untrusted(error.to_string()))?
+        .map_err(|error| untrusted(UntrustedSignature::Committer(error.into())))?
         .time()
-        .map_err(|error| untrusted(error.to_string()))?;
+        .map_err(|error| untrusted(UntrustedSignature::Committer(error.into())))?;
     let options = Options::Ssh {
         program: "ssh-keygen".into(),
         program_arguments: Vec::new(),
@@ -41,18 +41,14 @@ pub(super) fn verify(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result
     };
     let outcome = signed
         .verify(signature.as_ref(), options)
-        .map_err(|error| untrusted(format!("it could not be verified ({error}); is it an SSH signature, and is ssh-keygen installed?")))?;
+        .map_err(|error| untrusted(UntrustedSignature::Unverifiable(error.into())))?;
     if outcome.is_valid() {
         Ok(())
     } else {
-        Err(untrusted(format!(
-            "the signature is {:?} with trust {:?}{}",
-            outcome.status,
-            outcome.trust_level,
-            outcome
-                .fingerprint
-                .map(|key| format!(", key {key}"))
-                .unwrap_or_default()
-        )))
+        Err(untrusted(UntrustedSignature::Refused {
+            status: format!("{:?}", outcome.status),
+            trust: format!("{:?}", outcome.trust_level),
+            key: outcome.fingerprint.map(|key| key.to_string()),
+        }))
     }
 }

@@ -126,17 +126,3 @@ pub(super) fn is_transient(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
-
-/// `url` without its password, for messages.
-pub fn display_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) if credentials.contains(':') => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.to_string(),
-    }
-}

@@ -53,9 +53,10 @@ mod runs;
 mod status;
 pub mod vocabulary;
 
+pub use crate::config::display_url;
 pub use control::TenantState;
 pub use coordination::{Coordination, LiveStatus, TriggerListener};
-pub use error::{CorruptValue, Result, StoreError, display_url};
+pub use error::{CorruptValue, Result, StoreError};
 pub use fence::Fence;
 pub use inventory::{InventoryChange, OwnedResource};
 pub use journal::Intent;

@@ -2,7 +2,8 @@
 //! it was not granted fails only its own call, with a clear error, and the
 //! host goes on serving every other call.
 
-use cairn::host::{ErrorKind, PluginError, PluginHost, ProviderInstance, ProviderSettings};
+use cairn::contract::ErrorKind;
+use cairn::host::{PluginError, PluginHost, ProviderInstance, ProviderSettings};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -782,8 +783,8 @@ impl cairn::host::SendGuard for Lease {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apply_whose_guard_says_no_sends_nothing() {
+    use cairn::contract::{Action, Change, Outcome};
     use cairn::host::grants::Grant;
-    use cairn::host::types::{Action, Change, Outcome};
     let (host, plugin) = setup().await;
     let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let posted = posts.clone();

@@ -6,11 +6,11 @@
 
 use super::gather::Gathered;
 use super::{Draft, PlanError};
-use crate::host::types::DiffInput;
 use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
 use crate::plan::port::{Provider, Providers};
 use crate::plan::{PlanAction, PlanSettings, PlannedChange, digest};
 use crate::store::OwnedResource;
+use cairn_contract::DiffInput;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 

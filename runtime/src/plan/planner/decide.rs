@@ -8,10 +8,10 @@ use super::Draft;
 use super::PlanError;
 use super::classify::{Subject, Work};
 use super::gather::Gathered;
-use crate::host::PluginError;
-use crate::host::types::Change;
+use crate::host::{ContractViolation, PluginError};
 use crate::plan::port::Provider;
 use crate::plan::{PlanAction, PlannedChange, digest, redact_fields};
+use cairn_contract::Change;
 
 /// One answer per provider of `work`, in its order: the calls all finish
 /// before any answer is looked at, as the first failure is reported in
@@ -87,9 +87,9 @@ pub(super) fn decide<P: Provider>(
                 return Err(PluginError::Contract {
                     provider: address.provider.clone(),
                     function: "diff",
-                    reason: format!(
-                        "it proposed deleting {address}, which the repository declares"
-                    ),
+                    violation: ContractViolation::DeletesDeclared {
+                        address: address.to_string(),
+                    },
                 }
                 .into());
             }

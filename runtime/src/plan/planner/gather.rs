@@ -8,11 +8,11 @@
 
 use super::PlanError;
 use crate::host::PluginError;
-use crate::host::types::Observed;
 use crate::model::{Address, DesiredState};
 use crate::plan::port::{Provider, Providers};
 use crate::plan::{PlanScope, digest};
 use crate::store::{OwnedResource, StateStore, StoreError};
+use cairn_contract::Observed;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -8,13 +8,13 @@
 //! rows run in milliseconds.
 
 use super::*;
-use crate::host::types::Action;
 use crate::model::diagnostic::Location;
 use crate::model::{DesiredResource, Lifecycle, OnDelete};
 use crate::plan::digest;
 use crate::plan::fake::{Call, FakeProvider};
 use crate::source::CommitInfo;
 use crate::store::OwnedResource;
+use cairn_contract::Action;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -903,7 +903,7 @@ async fn an_applied_plan_leaves_nothing_to_do() {
         .await
         .expect("applied");
     for (planned, outcome) in plan.changes.iter().zip(outcomes) {
-        let crate::host::types::Outcome::Applied(state) = outcome else {
+        let cairn_contract::Outcome::Applied(state) = outcome else {
             panic!("{} was not applied", planned.address);
         };
         if planned.action == crate::plan::PlanAction::Delete {

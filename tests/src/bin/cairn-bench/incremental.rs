@@ -46,7 +46,7 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
     runtime.block_on(async {
         let config = Config::load(&ws.config_path())?;
         let tenant_config = config.tenant(None)?;
-        let mut host = PluginHost::new(Some(config.compiled_cache()?))?;
+        let mut host = PluginHost::new(Some(cairn::tenant::compiled_cache(&config)?))?;
         let calls: Arc<Mutex<Duration>> = Arc::default();
         let total = calls.clone();
         host.set_call_observer(Arc::new(move |_, _, _, _, duration| {

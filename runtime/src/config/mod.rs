@@ -3,6 +3,19 @@
 //! Tenants never grant themselves anything: plugins, network grants, secrets
 //! and limits come from this file, which the operator owns. Relative paths in
 //! it are relative to the file's own folder.
+//!
+//! This module is plain settings and their checks. It knows the vocabulary
+//! of its values — quotas, secret references, and the sandbox's network
+//! grants and limits — and nothing of the modules that use the settings:
+//! each of them turns its settings into what it runs (the tenant into a
+//! source and provider instances, the daemon into its server), and the
+//! store opens the `state` URL checked here.
+
+mod error;
+mod values;
+
+pub use error::{ConfigError, Invalid, ProviderProblem};
+pub use values::{DurationError, SizeError, parse_size};
 
 use crate::host::grants::Grant;
 use crate::host::limits;
@@ -13,53 +26,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Errors reading or checking `cairn.toml`.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or does not match the expected shape.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// A value is out of range or inconsistent.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong and where.
-        message: String,
-    },
-    /// `--tenant` names no tenant.
-    #[error("there is no tenant `{name}` in {path}; the tenants are: {known}")]
-    UnknownTenant {
-        /// The file.
-        path: PathBuf,
-        /// The name asked for.
-        name: String,
-        /// The tenants the file declares.
-        known: String,
-    },
-    /// Several tenants and no `--tenant`.
-    #[error("{path} declares several tenants ({known}): choose one with --tenant NAME")]
-    AmbiguousTenant {
-        /// The file.
-        path: PathBuf,
-        /// The tenants the file declares.
-        known: String,
-    },
-}
+use values::{is_valid_name, parse_interval};
 
 /// `cairn.toml` as written.
 #[derive(Debug, Deserialize)]
@@ -152,10 +119,15 @@ struct RawQuotas {
 }
 
 impl RawQuotas {
-    fn resolve(self) -> Result<Quotas, String> {
+    /// The quotas of `tenant`, defaults filled in.
+    fn resolve(self, tenant: &str) -> Result<Quotas, Invalid> {
         let defaults = Quotas::default();
-        let size = |key: &str, text: Option<String>, default: u64| match text {
-            Some(text) => parse_size(&text).map_err(|why| format!("quotas.{key}: {why}")),
+        let size = |key: &'static str, text: Option<String>, default: u64| match text {
+            Some(text) => parse_size(&text).map_err(|source| Invalid::QuotaSize {
+                tenant: tenant.to_string(),
+                key,
+                source,
+            }),
             None => Ok(default),
         };
         Ok(Quotas {
@@ -396,30 +368,37 @@ impl Config {
 
     /// Parses the text of a `cairn.toml` read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+        let raw: RawConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: describe_toml_error(text, &error),
+            at: source
+                .span()
+                .map(|span| crate::lines::line_column(text, span.start)),
+            source: Box::new(source),
         })?;
+        Self::check(path, raw).map_err(|problem| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problem: Box::new(problem),
+        })
+    }
+
+    /// Checks the file as written and makes its paths absolute.
+    fn check(path: &Path, raw: RawConfig) -> Result<Self, Invalid> {
         let base = path
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
 
         let state = raw.state.unwrap_or_else(|| DEFAULT_STATE.to_string());
         let state = match state.strip_prefix("sqlite:") {
             Some(file) => format!("sqlite:{}", base.join(file).display()),
-            None if crate::store::dialect::Dialect::of_url(&state).is_some() => state,
-            None => {
-                return Err(invalid(format!(
-                    "state = \"{}\" is not supported: use \"sqlite:PATH\" or \"postgres://USER@HOST:PORT/DATABASE\"",
-                    crate::store::display_url(&state)
-                )));
+            None if STATE_URL_PREFIXES
+                .iter()
+                .any(|prefix| state.starts_with(prefix)) =>
+            {
+                state
             }
+            None => return Err(Invalid::UnsupportedState { url: state }),
         };
         let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or(DEFAULT_CACHE_DIR));
         let cache_key = match (&raw.cache_key, state.strip_prefix("sqlite:")) {
@@ -432,43 +411,54 @@ impl Config {
         };
 
         if raw.tenants.is_empty() {
-            return Err(invalid(
-                "no tenant is configured: add a [tenants.NAME] table with `repo`".into(),
-            ));
+            return Err(Invalid::NoTenant);
         }
         let mut tenants = BTreeMap::new();
         let mut allow_adopt: BTreeMap<String, Option<bool>> = BTreeMap::new();
         for (name, tenant) in raw.tenants {
             allow_adopt.insert(name.clone(), tenant.allow_adopt);
-            check_name(&name).map_err(|why| invalid(format!("tenant name `{name}` {why}")))?;
+            if !is_valid_name(&name) {
+                return Err(Invalid::TenantName { name });
+            }
             let mut providers = BTreeMap::new();
             for (provider_name, provider) in tenant.providers {
-                let at = format!("[tenants.{name}.providers.{provider_name}]");
-                check_name(&provider_name)
-                    .map_err(|why| invalid(format!("provider name `{provider_name}` {why}")))?;
-                let provider = ProviderConfig::from_raw(&provider_name, provider, &base)
-                    .map_err(|why| invalid(format!("{at}: {why}")))?;
+                if !is_valid_name(&provider_name) {
+                    return Err(Invalid::ProviderName {
+                        name: provider_name,
+                    });
+                }
+                let provider = ProviderConfig::from_raw(&provider_name, provider, &base).map_err(
+                    |problem| Invalid::Provider {
+                        tenant: name.clone(),
+                        provider: provider_name.clone(),
+                        problem,
+                    },
+                )?;
                 providers.insert(provider_name, provider);
             }
-            let at = format!("[tenants.{name}]");
-            let interval = parse_interval(tenant.interval.as_deref(), DEFAULT_INTERVAL)
-                .map_err(|why| invalid(format!("{at} interval: {why}")))?;
-            let drift_interval =
-                parse_interval(tenant.drift_interval.as_deref(), DEFAULT_DRIFT_INTERVAL)
-                    .map_err(|why| invalid(format!("{at} drift_interval: {why}")))?;
+            let interval_of = |key: &'static str, text: Option<&str>, default| {
+                parse_interval(text, default).map_err(|source| Invalid::TenantInterval {
+                    tenant: name.clone(),
+                    key,
+                    source,
+                })
+            };
+            let interval = interval_of("interval", tenant.interval.as_deref(), DEFAULT_INTERVAL)?;
+            let drift_interval = interval_of(
+                "drift_interval",
+                tenant.drift_interval.as_deref(),
+                DEFAULT_DRIFT_INTERVAL,
+            )?;
             let max_delete_percent = tenant
                 .max_delete_percent
                 .unwrap_or(DEFAULT_MAX_DELETE_PERCENT);
             if max_delete_percent > 100 {
-                return Err(invalid(format!(
-                    "{at} max_delete_percent = {max_delete_percent} is above 100"
-                )));
+                return Err(Invalid::MaxDeletePercent {
+                    tenant: name,
+                    percent: max_delete_percent,
+                });
             }
-            let quotas = tenant
-                .quotas
-                .unwrap_or_default()
-                .resolve()
-                .map_err(|why| invalid(format!("{at} {why}")))?;
+            let quotas = tenant.quotas.unwrap_or_default().resolve(&name)?;
             tenants.insert(
                 name.clone(),
                 TenantConfig {
@@ -502,7 +492,10 @@ impl Config {
                     .and_then(|d| d.shutdown_grace.as_deref()),
                 DEFAULT_SHUTDOWN_GRACE,
             )
-            .map_err(|why| invalid(format!("[daemon] shutdown_grace: {why}")))?,
+            .map_err(|source| Invalid::DaemonDuration {
+                key: "shutdown_grace",
+                source,
+            })?,
             api_token: raw.daemon.as_ref().and_then(|d| d.api_token.clone()),
             multi_tenant: raw.daemon.as_ref().is_some_and(|d| d.multi_tenant),
             id: raw.daemon.as_ref().and_then(|d| d.id.clone()),
@@ -510,19 +503,22 @@ impl Config {
                 raw.daemon.as_ref().and_then(|d| d.lease.as_deref()),
                 DEFAULT_LEASE,
             )
+            .map_err(|source| Invalid::DaemonDuration {
+                key: "lease",
+                source,
+            })
             .and_then(|lease| {
                 if lease < MIN_LEASE {
-                    Err(format!(
-                        "at least {MIN_LEASE:?}, so that heartbeats keep up"
-                    ))
+                    Err(Invalid::ShortLease { minimum: MIN_LEASE })
                 } else {
                     Ok(lease)
                 }
-            })
-            .map_err(|why| invalid(format!("[daemon] lease: {why}")))?,
+            })?,
         };
-        if let Some(id) = &daemon.id {
-            check_name(id).map_err(|why| invalid(format!("[daemon] id = \"{id}\": {why}")))?;
+        if let Some(id) = &daemon.id
+            && !is_valid_name(id)
+        {
+            return Err(Invalid::DaemonId { id: id.clone() });
         }
         for (name, tenant) in tenants.iter_mut() {
             tenant.allow_adopt = allow_adopt
@@ -534,28 +530,23 @@ impl Config {
         if daemon.multi_tenant {
             let missing = multi_tenant_gaps(&daemon, &tenants);
             if !missing.is_empty() {
-                return Err(invalid(format!(
-                    "[daemon] multi_tenant = true needs every plugin pinned and every API token set; missing:\n  - {}",
-                    missing.join("\n  - ")
-                )));
+                return Err(Invalid::MultiTenantGaps { missing });
             }
         }
         let mut alerts = Vec::new();
         for (index, alert) in raw.alerts.into_iter().enumerate() {
             if !(alert.url.starts_with("http://") || alert.url.starts_with("https://")) {
-                return Err(invalid(format!(
-                    "[[alerts]] number {}: url = \"{}\" is not an http or https URL",
-                    index + 1,
-                    alert.url
-                )));
+                return Err(Invalid::AlertUrl {
+                    number: index + 1,
+                    url: alert.url,
+                });
             }
             let events = alert.events.unwrap_or_default();
             if let Some(unknown) = events.iter().find(|e| !ALERT_EVENTS.contains(&e.as_str())) {
-                return Err(invalid(format!(
-                    "[[alerts]] number {}: unknown event `{unknown}`; the events are {}",
-                    index + 1,
-                    ALERT_EVENTS.join(", ")
-                )));
+                return Err(Invalid::AlertEvent {
+                    number: index + 1,
+                    event: unknown.clone(),
+                });
             }
             alerts.push(AlertSink {
                 url: alert.url,
@@ -572,12 +563,6 @@ impl Config {
             alerts,
             tenants,
         })
-    }
-
-    /// The compiled-code cache, `CACHE_DIR/compiled/`, with its key (made
-    /// when missing; refused when open to other users).
-    pub fn compiled_cache(&self) -> Result<crate::host::CompiledCache, crate::host::CacheKeyError> {
-        crate::host::CompiledCache::open(self.cache_dir.join("compiled"), &self.cache_key)
     }
 
     /// The tenant `name`, or the only tenant when `name` is `None`.
@@ -604,12 +589,12 @@ impl Config {
 }
 
 impl ProviderConfig {
-    fn from_raw(name: &str, raw: RawProvider, base: &Path) -> Result<Self, String> {
+    fn from_raw(name: &str, raw: RawProvider, base: &Path) -> Result<Self, ProviderProblem> {
         let sha256 = match raw.sha256 {
             Some(hex) => {
                 let hex = hex.trim().to_ascii_lowercase();
                 if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(format!("sha256 = \"{hex}\" is not 64 hexadecimal digits"));
+                    return Err(ProviderProblem::Sha256 { hex });
                 }
                 Some(hex)
             }
@@ -619,37 +604,33 @@ impl ProviderConfig {
             .allow
             .iter()
             .map(|grant| match grant {
-                RawGrant::Pattern(pattern) => Grant::parse(pattern).map_err(|e| e.to_string()),
+                RawGrant::Pattern(pattern) => Ok(Grant::parse(pattern)?),
                 RawGrant::WithCa(RawGrantWithCa { url, ca }) => {
-                    let ca = TrustedCa::load(&base.join(ca)).map_err(|e| e.to_string())?;
-                    Grant::parse(url)
-                        .and_then(|grant| grant.with_ca(ca))
-                        .map_err(|e| e.to_string())
+                    let ca = TrustedCa::load(&base.join(ca))?;
+                    Ok(Grant::parse(url).and_then(|grant| grant.with_ca(ca))?)
                 }
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, ProviderProblem>>()?;
         let memory = match &raw.memory {
-            Some(text) => parse_size(text)?,
+            Some(text) => parse_size(text).map_err(ProviderProblem::Memory)?,
             None => limits::DEFAULT_MEMORY_BYTES,
         };
         if memory > limits::MAX_MEMORY_BYTES {
-            return Err(format!(
-                "memory = \"{}\" is above the host's ceiling of {} MiB",
-                raw.memory.unwrap_or_default(),
-                limits::MAX_MEMORY_BYTES >> 20
-            ));
+            return Err(ProviderProblem::MemoryAboveCeiling {
+                text: raw.memory.unwrap_or_default(),
+                ceiling_mib: limits::MAX_MEMORY_BYTES >> 20,
+            });
         }
         let timeout = match raw.timeout {
-            Some(text) => humantime::parse_duration(&text).map_err(|error| {
-                format!("timeout = \"{text}\": {error} (write it like \"30s\")")
-            })?,
+            Some(text) => humantime::parse_duration(&text)
+                .map_err(|source| ProviderProblem::Timeout { text, source })?,
             None => limits::DEFAULT_CALL_TIMEOUT,
         };
         if timeout.is_zero() {
-            return Err("timeout must be more than zero".into());
+            return Err(ProviderProblem::ZeroTimeout);
         }
         let config = serde_json::to_value(raw.config.unwrap_or_default())
-            .map_err(|error| format!("config cannot be expressed as JSON: {error}"))?;
+            .map_err(ProviderProblem::NotJson)?;
         Ok(Self {
             name: name.to_string(),
             plugin: base.join(raw.plugin),
@@ -671,31 +652,6 @@ pub const ALERT_EVENTS: &[&str] = &[
     "plugin-failed",
     "recovered",
 ];
-
-fn parse_interval(text: Option<&str>, default: Duration) -> Result<Duration, String> {
-    let Some(text) = text else {
-        return Ok(default);
-    };
-    let duration = humantime::parse_duration(text)
-        .map_err(|error| format!("\"{text}\": {error} (write it like \"1m\" or \"30s\")"))?;
-    if duration < MIN_INTERVAL {
-        return Err(format!("\"{text}\" is shorter than {MIN_INTERVAL:?}"));
-    }
-    Ok(duration)
-}
-
-/// Names appear in addresses (`NAME/TYPE/ID`) and in URLs.
-fn check_name(name: &str) -> Result<(), &'static str> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err("may hold only letters, digits, `-` and `_`")
-    }
-}
 
 /// A repository given as a relative path is relative to `cairn.toml`.
 fn resolve_repo(repo: &str, base: &Path) -> String {
@@ -732,61 +688,27 @@ fn multi_tenant_gaps(
     missing
 }
 
-/// Parses sizes such as `64MiB`, `512KiB`, `1GiB` or a plain byte count.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("\"{text}\" is not a size: write it like \"64MiB\""))?;
-    let multiplier: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown size unit `{other}` in \"{text}\": use B, KiB, MiB or GiB"
-            ));
-        }
-    };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("\"{text}\" is too large"))
-}
+/// The beginnings of the `state` URLs of the stores Cairn opens: an
+/// SQLite file or a PostgreSQL database.
+pub const STATE_URL_PREFIXES: &[&str] = &["sqlite:", "postgres://", "postgresql://"];
 
-/// A TOML error with its line and column, without the source excerpt.
-pub(crate) fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end();
-    match error.span() {
-        Some(span) => {
-            let (line, column) = crate::model::line_column(text, span.start);
-            format!("line {line}, column {column}: {message}")
+/// `url` without its password, for messages.
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
         }
-        None => message.to_string(),
+        _ => url.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_use_binary_units() {
-        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(
-            parse_size("12 parsecs")
-                .unwrap_err()
-                .contains("unknown size unit")
-        );
-    }
 
     #[test]
     fn a_minimal_file_gets_defaults_and_absolute_paths() {

@@ -1,11 +1,11 @@
-//! Which addresses a granted name may lead to. A grant names a host; the
-//! host resolves that name itself, checks every address it got, and
-//! connects to the one it checked — there is no second lookup a changed DNS
-//! answer could redirect. Addresses inside the machine or its private
-//! networks (loopback, private, link-local with the cloud metadata address,
-//! unique-local, shared, unspecified, and IPv4 written as IPv6) are refused
-//! unless the grant names them explicitly: as an IP address or a network
-//! in CIDR form.
+//! The network gate's IP policy: which IP addresses a granted name may
+//! lead to. A grant names a host; the host resolves that name itself,
+//! checks every address it got, and connects to the one it checked — there
+//! is no second lookup a changed DNS answer could redirect. Addresses
+//! inside the machine or its private networks (loopback, private,
+//! link-local with the cloud metadata address, unique-local, shared,
+//! unspecified, and IPv4 written as IPv6) are refused unless the grant
+//! names them explicitly: as an IP address or a network in CIDR form.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,32 @@
+//! # cairn-contract: the values of Cairn's provider contract
+//!
+//! The records of `cairn:provider@0.1.0` (`wit/provider@0.1.0/provider.wit`)
+//! as plain Rust types, with JSON documents as [`serde_json::Value`] instead
+//! of text. The host (`cairn`) and the plugin SDK (`cairn-sdk`) both use
+//! these types, so a provider and the host speak of one `Change`, one
+//! `Action`, one `Error`; each side keeps only the conversions to and from
+//! its own generated bindings, next to them.
+//!
+//! The crate holds data and serde only: no wasmtime, no wit-bindgen, no I/O.
+//! It builds for the host and for `wasm32-wasip2` alike.
+//!
+//! Some of these types are also written to disk by the host: a saved plan
+//! holds [`FieldChange`]s, and a plan's checksum is computed over their
+//! JSON. Their serialized form is therefore part of the saved-plan format
+//! and is pinned by this crate's tests.
+
+#![deny(missing_docs)]
+
+mod change;
+mod error;
+mod info;
+mod observe;
+mod secrets;
+mod validation;
+
+pub use change::{Action, Change, DiffInput, FieldChange, Outcome};
+pub use error::{Error, ErrorKind};
+pub use info::{ProviderInfo, ResourceType};
+pub use observe::{Observed, Scope};
+pub use secrets::Secrets;
+pub use validation::{Diagnostic, Resource, Severity, Validation};

@@ -1,0 +1,196 @@
+//! What can go wrong reading a repository, each cause kept as it came
+//! (from gix, the file system or the signature verifier) behind the
+//! message the operator reads.
+
+use crate::quota::QuotaExceeded;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A failure of gix (or of the task that ran it), as gix reported it.
+pub type GitError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong reading a repository.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A local repository could not be opened.
+    #[error(
+        "cannot open the repository {repo}: {source}. Check `repo` in cairn.toml; nothing was applied"
+    )]
+    Open {
+        /// The repository.
+        repo: String,
+        /// Why.
+        #[source]
+        source: GitError,
+    },
+    /// A remote could not be cloned or fetched.
+    #[error("cannot fetch {repo}: {source}. Is the repository reachable? Nothing was applied")]
+    Fetch {
+        /// The repository.
+        repo: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
+    /// The ref names no commit.
+    #[error(
+        "the ref `{reference}` names no commit in {repo}: use a branch, tag or commit id that exists"
+    )]
+    UnknownRef {
+        /// The repository.
+        repo: String,
+        /// The ref.
+        reference: String,
+    },
+    /// The configured folder is not in the commit.
+    #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
+    MissingPath {
+        /// The repository.
+        repo: String,
+        /// The folder.
+        path: String,
+        /// The commit.
+        commit: String,
+    },
+    /// The commit goes over one of the tenant's repository quotas.
+    #[error("commit {commit}: {source}")]
+    Quota {
+        /// The commit.
+        commit: String,
+        /// Which quota.
+        #[source]
+        source: QuotaExceeded,
+    },
+    /// The tenant applies only signed commits, and this one is not signed.
+    #[error(
+        "commit {commit} is not signed, and this tenant applies only commits signed by a key in {allowed_signers}: sign it (`git commit -S` with an SSH key listed there). Nothing was applied"
+    )]
+    Unsigned {
+        /// The commit.
+        commit: String,
+        /// The operator's allowed-signers file.
+        allowed_signers: String,
+    },
+    /// The commit's signature is not from a trusted key, or does not verify.
+    #[error(
+        "commit {commit} is not signed by a key in {allowed_signers}: {reason}. Nothing was applied"
+    )]
+    Untrusted {
+        /// The commit.
+        commit: String,
+        /// The operator's allowed-signers file.
+        allowed_signers: String,
+        /// What the verifier said.
+        #[source]
+        reason: UntrustedSignature,
+    },
+    /// A file is not readable as a resource file.
+    #[error("{file} at commit {commit}: {reason}")]
+    BadFile {
+        /// The file.
+        file: String,
+        /// The commit.
+        commit: String,
+        /// Why.
+        #[source]
+        reason: FileProblem,
+    },
+    /// Reading objects failed.
+    #[error("cannot read commit {commit} of {repo}: {source}")]
+    Read {
+        /// The repository.
+        repo: String,
+        /// The commit.
+        commit: String,
+        /// Why.
+        #[source]
+        source: GitError,
+    },
+}
+
+/// Why a remote could not be cloned or fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Git's transfer failed.
+    #[error(transparent)]
+    Git(GitError),
+    /// The cache folder the mirror goes into could not be made.
+    #[error("cannot create {}: {source}", .folder.display())]
+    CacheFolder {
+        /// The folder.
+        folder: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The remote did not answer in time; the transfer was stopped.
+    #[error("no answer within {after:?}")]
+    NoAnswer {
+        /// How long it was given.
+        after: Duration,
+    },
+}
+
+/// Why a commit's signature is not trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum UntrustedSignature {
+    /// The signature could not be read from the commit.
+    #[error("the signature cannot be read: {0}")]
+    Unreadable(#[source] GitError),
+    /// The committer or its time could not be read.
+    #[error(transparent)]
+    Committer(GitError),
+    /// The verifier could not run or could not check the signature.
+    #[error("it could not be verified ({0}); is it an SSH signature, and is ssh-keygen installed?")]
+    Unverifiable(#[source] GitError),
+    /// The verifier checked the signature and refused it.
+    #[error("the signature is {status} with trust {trust}{}", .key.as_ref().map(|key| format!(", key {key}")).unwrap_or_default())]
+    Refused {
+        /// The verifier's status.
+        status: String,
+        /// The trust it gave the key.
+        trust: String,
+        /// The key's fingerprint, when known.
+        key: Option<String>,
+    },
+}
+
+/// Why a file below the tenant's folder cannot be read as a resource file.
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    /// Its path is not UTF-8.
+    #[error("its path is not UTF-8: rename it")]
+    PathNotUtf8,
+    /// It is a symbolic link.
+    #[error(
+        "it is a symbolic link; Cairn reads files from Git's objects and follows no link: commit the file itself"
+    )]
+    SymbolicLink,
+    /// It is larger than a resource file may be.
+    #[error("the file is {size} bytes; resource files may be at most {limit}: split it")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// [`super::MAX_RESOURCE_FILE_BYTES`].
+        limit: usize,
+    },
+    /// Its content is not UTF-8.
+    #[error("the file is not UTF-8 text")]
+    NotUtf8(#[source] std::str::Utf8Error),
+}
+
+/// Why a manifest cannot be used; said only if a resource names it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UnreadableManifest {
+    /// It is larger than a manifest may be.
+    #[error("the file is {size} bytes; manifests may be at most {limit}: split it")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// [`super::MAX_RESOURCE_FILE_BYTES`].
+        limit: usize,
+    },
+    /// Its content is not UTF-8.
+    #[error("the file is not UTF-8 text")]
+    NotUtf8(#[source] std::str::Utf8Error),
+}

@@ -1,0 +1,204 @@
+//! A commit's files as its tree lists them, with their texts read only
+//! when asked for: the model reads the files it does not know yet, and no
+//! other. Reading never goes back to the remote: the texts come from the
+//! objects fetched when the snapshot was taken.
+
+use super::error::{FileProblem, SourceError, UnreadableManifest};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+#[cfg(test)]
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The commit the desired state was read at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitInfo {
+    /// The full commit id.
+    pub id: String,
+    /// The author, `Name <email>`.
+    pub author: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// Commit time, seconds since the Unix epoch.
+    pub time: i64,
+}
+
+impl CommitInfo {
+    /// The first 12 characters of the id.
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+/// One resource file of the commit, listed from its tree.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Its path in the repository.
+    pub path: String,
+    /// Its Git blob id: equal ids, equal contents.
+    pub blob: String,
+}
+
+/// A manifest file of the commit.
+#[derive(Debug, Clone)]
+pub struct ManifestFile {
+    /// Its text, or why it could not be read (too large, not UTF-8); the
+    /// reason is reported only if a resource names the file.
+    pub text: Result<String, UnreadableManifest>,
+}
+
+/// A tenant's desired-state files at one commit: every resource file
+/// listed, each text read on demand ([`Snapshot::read_texts`]).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The commit.
+    pub commit: CommitInfo,
+    /// Every `*.toml` below the configured folder, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Every manifest (`*.yaml`, `*.yml`) below the configured folder, by
+    /// path: files that resources may name (see [`crate::model::files`]).
+    /// Read with every snapshot, since a resource file naming them is never
+    /// served from the model cache.
+    pub manifests: BTreeMap<String, ManifestFile>,
+    texts: Texts,
+}
+
+/// What a read of a commit lists: the commit, its resource files and its
+/// manifests.
+pub(super) struct Listing {
+    /// The commit.
+    pub commit: CommitInfo,
+    /// Its resource files, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Its manifests, by path.
+    pub manifests: BTreeMap<String, ManifestFile>,
+}
+
+/// Where a snapshot's texts are read from.
+#[derive(Clone)]
+enum Texts {
+    /// The object database of the repository the commit was read from.
+    Objects {
+        /// The repository, for messages.
+        repo: String,
+        /// Its objects (shared: the handle is large, and clones of the
+        /// snapshot need no copy of it).
+        objects: Arc<gix::ThreadSafeRepository>,
+    },
+    /// Texts held in memory, by blob id.
+    #[cfg(test)]
+    Memory(Arc<HashMap<String, String>>),
+}
+
+impl fmt::Debug for Texts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Objects { repo, .. } => f.debug_struct("Objects").field("repo", repo).finish(),
+            #[cfg(test)]
+            Self::Memory(texts) => f.debug_tuple("Memory").field(&texts.len()).finish(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// A snapshot of what `listing` lists, whose texts are read from
+    /// `objects` (of the repository `repo`).
+    pub(super) fn listed(listing: Listing, repo: &str, objects: gix::ThreadSafeRepository) -> Self {
+        Self {
+            commit: listing.commit,
+            files: listing.files,
+            manifests: listing.manifests,
+            texts: Texts::Objects {
+                repo: repo.to_string(),
+                objects: Arc::new(objects),
+            },
+        }
+    }
+
+    /// A snapshot of files whose texts are given, for tests.
+    #[cfg(test)]
+    pub(crate) fn in_memory(commit: CommitInfo, files: &[(&str, &str)]) -> Self {
+        let blob = |path: &str| format!("blob of {path}");
+        Self {
+            commit,
+            files: files
+                .iter()
+                .map(|(path, _)| SourceFile {
+                    path: path.to_string(),
+                    blob: blob(path),
+                })
+                .collect(),
+            manifests: BTreeMap::new(),
+            texts: Texts::Memory(Arc::new(
+                files
+                    .iter()
+                    .map(|(path, text)| (blob(path), text.to_string()))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Reads the texts of `files` (files of this snapshot), in their
+    /// order. A text that is not UTF-8 is the file's error.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn read_texts<'a>(
+        &self,
+        files: impl IntoIterator<Item = &'a SourceFile>,
+    ) -> Result<Vec<String>, SourceError> {
+        let wanted: Vec<SourceFile> = files.into_iter().cloned().collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.texts {
+            Texts::Objects { repo, objects } => {
+                let task = {
+                    let (repo, objects, commit) =
+                        (repo.clone(), objects.clone(), self.commit.id.clone());
+                    tokio::task::spawn_blocking(move || {
+                        read_objects(&repo, &commit, &objects.to_thread_local(), wanted)
+                    })
+                };
+                task.await.map_err(|error| SourceError::Read {
+                    repo: repo.clone(),
+                    commit: self.commit.id.clone(),
+                    source: error.into(),
+                })?
+            }
+            #[cfg(test)]
+            Texts::Memory(texts) => Ok(wanted
+                .iter()
+                .map(|file| texts[&file.blob].clone())
+                .collect()),
+        }
+    }
+}
+
+/// The texts of `files`, read from `repository`'s objects.
+fn read_objects(
+    repo: &str,
+    commit: &str,
+    repository: &gix::Repository,
+    files: Vec<SourceFile>,
+) -> Result<Vec<String>, SourceError> {
+    let read_error = |source: super::GitError| SourceError::Read {
+        repo: repo.to_string(),
+        commit: commit.to_string(),
+        source,
+    };
+    files
+        .into_iter()
+        .map(|file| {
+            let id = gix::ObjectId::from_hex(file.blob.as_bytes())
+                .map_err(|error| read_error(error.into()))?;
+            let object = repository
+                .find_object(id)
+                .map_err(|error| read_error(error.into()))?;
+            String::from_utf8(object.detach().data).map_err(|error| SourceError::BadFile {
+                file: file.path,
+                commit: commit.to_string(),
+                reason: FileProblem::NotUtf8(error.utf8_error()),
+            })
+        })
+        .collect()
+}
