@@ -25,14 +25,12 @@ extern crate self as cairn;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod host;
 pub mod lines;
 pub mod log_throttle;
 pub mod model;
 pub mod plan;
 pub mod quota;
 pub mod reconcile;
-pub mod secrets;
 pub mod source;
 pub mod store;
 pub mod tenant;
@@ -40,3 +38,11 @@ pub mod tenant_lock;
 
 /// The provider contract's values, shared with the plugin SDK.
 pub use cairn_contract as contract;
+
+/// The plugin sandbox (the `cairn-sandbox` crate): loading provider
+/// components and running their calls within limits and grants.
+pub use cairn_sandbox as host;
+
+/// Secrets named in `cairn.toml`, resolved by the sandbox when a call
+/// needs them.
+pub use cairn_sandbox::secrets;

@@ -1,4 +1,14 @@
-//! The plugin host: runs provider components in wasmtime's sandbox.
+//! # cairn-sandbox: the plugin host
+//!
+//! Runs provider components in wasmtime's sandbox. It is Cairn's host side
+//! of the provider contract (`wit/provider@0.1.0`), kept apart from the
+//! reconciler so that it has a small public API a second host, or a plugin
+//! author's tooling, can use: [`PluginHost`] loads a plugin,
+//! [`ProviderInstance`] binds it to its settings ([`ProviderSettings`]) and
+//! makes the contract's calls, [`PluginError`] says why one failed; the
+//! values exchanged are `cairn-contract`'s. [`limits`] names every limit a
+//! call runs within, [`grants`] and [`ip_policy`] decide where a plugin may
+//! connect, [`cpu`] shares the processor fairly between tenants.
 //!
 //! One [`PluginHost`] holds the process's single [`Engine`] (pooling
 //! allocator, epoch interruption), a linker that provides exactly the
@@ -15,6 +25,8 @@
 //! `wasi:sockets` are not linked at all, so a plugin importing them does
 //! not load.
 
+#![deny(missing_docs)]
+
 mod bindings;
 mod cache;
 pub mod cpu;
@@ -27,6 +39,7 @@ pub mod limits;
 mod plugin;
 mod regular_file;
 mod result_size;
+pub mod secrets;
 mod send;
 mod state;
 pub mod tls;
