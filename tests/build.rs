@@ -31,9 +31,10 @@ const PLUGIN_TARGET_DIR: &str = "plugins";
 /// The workspace's folders holding one plugin crate each.
 const PLUGIN_FOLDERS: [&str; 2] = ["plugins", "tests/plugins"];
 
-/// The other folders the plugins are built from: the SDK, and the WIT
-/// contract its bindings are generated from.
-const SHARED_SOURCES: [&str; 2] = ["sdk", "wit"];
+/// The other folders the plugins are built from: the SDK, the contract's
+/// values it shares with the host, and the WIT contract its bindings are
+/// generated from.
+const SHARED_SOURCES: [&str; 3] = ["sdk", "contract", "wit"];
 
 /// Variables cargo gives this script that describe this package or the
 /// host, and must not reach the nested build: host flags do not apply to
