@@ -273,16 +273,7 @@ async fn the_schema_takes_every_word_and_refuses_others() {
         .begin_run("t", RunKind::Apply, &commit(), "")
         .await
         .unwrap();
-    let actions = [
-        PlanAction::Create,
-        PlanAction::Update,
-        PlanAction::Replace,
-        PlanAction::Delete,
-        PlanAction::Forget,
-        PlanAction::Adopt,
-        PlanAction::Refresh,
-    ];
-    for plan_action in actions {
+    for plan_action in super::vocabulary::tests::every_plan_action() {
         run.journal(&[(&www, plan_action, None)]).await.unwrap();
         for &result in ActionResult::ALL {
             run.record(&action(&www, plan_action, result), &own())

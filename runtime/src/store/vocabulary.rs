@@ -252,12 +252,12 @@ pub(super) fn plan_action(word: &str) -> Result<PlanAction, UnknownWord> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Every plan action, listed by a match so that a new one fails to
     /// compile here until it is added.
-    fn every_plan_action() -> Vec<PlanAction> {
+    pub(crate) fn every_plan_action() -> Vec<PlanAction> {
         let all = [
             PlanAction::Create,
             PlanAction::Update,

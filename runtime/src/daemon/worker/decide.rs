@@ -8,10 +8,10 @@ use crate::plan::{Plan, PlanScope};
 use std::collections::HashSet;
 
 /// What a run found before planning.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Situation {
     /// Why the run started.
-    pub trigger: Option<Trigger>,
+    pub trigger: Trigger,
     /// The run is a drift check (start-up, or the drift interval elapsed).
     pub drift_due: bool,
     /// The commit to reconcile is not the one the last run saw, or another
@@ -42,7 +42,7 @@ pub enum Decision {
 /// commit costs what it changed; start-up, drift checks, retries, crash
 /// recovery and control changes look at everything.
 pub fn decide(situation: &Situation) -> Decision {
-    let start = situation.trigger == Some(Trigger::Start);
+    let start = situation.trigger == Trigger::Start;
     // Retries, crash recovery and blocks are reasons to plan only where
     // something may be applied.
     let pending_work =
@@ -173,9 +173,14 @@ mod tests {
 
     fn situation(trigger: Trigger) -> Situation {
         Situation {
-            trigger: Some(trigger),
+            trigger,
+            drift_due: false,
+            moved: false,
+            control_changed: false,
             applies: true,
-            ..Situation::default()
+            interrupted: false,
+            retry_due: false,
+            blocked: false,
         }
     }
 

@@ -53,7 +53,7 @@ impl Worker {
         tracing::Span::current().record("commit", &target[..target.len().min(12)]);
         let control = (state.suspended, state.held_commit.clone());
         let situation = Situation {
-            trigger: Some(trigger),
+            trigger,
             drift_due,
             // Another process (`cairn apply`, `cairn rollback`) may have
             // moved the tenant since this worker's last run.
