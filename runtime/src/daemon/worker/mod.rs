@@ -27,6 +27,7 @@ use crate::model::Address;
 use crate::plan::Plan;
 use crate::store::StateStore;
 use crate::tenant::Tenant;
+use crate::tenant_lock::TenantLocks;
 use failure::{RunFailure, error_policy};
 use schedule::{Requeue, Schedule};
 use std::sync::{Arc, RwLock};
@@ -51,6 +52,9 @@ pub struct Worker {
     pub(super) status: Arc<RwLock<TenantStatus>>,
     pub(super) trigger: Arc<Notify>,
     pub(super) shutdown: CancellationToken,
+    /// The file locks that keep a run and a `cairn apply` of the tenant
+    /// apart, found once from the store.
+    locks: TenantLocks,
     /// Resources whose change failed, waiting for their retry.
     resources: Backoff<Address>,
     /// The tenant's own failures (a run that failed as a whole).
@@ -80,6 +84,7 @@ impl Worker {
         let cap = RETRY_CAP.min(tenant.config.interval.max(super::backoff::BACKOFF_BASE * 4));
         Self {
             tenant,
+            locks: TenantLocks::of_store(&store),
             store,
             alerts,
             metrics,

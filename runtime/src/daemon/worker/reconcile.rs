@@ -15,7 +15,7 @@ use crate::source::CommitInfo;
 use crate::store::{
     ActionResult, EventKind, ResourceStatus, RunKind, RunOutcome, StoreError, TenantState,
 };
-use crate::tenant_lock::{LockMode, TenantLocks};
+use crate::tenant_lock::LockMode;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -32,10 +32,7 @@ impl Worker {
         drift_due: bool,
     ) -> Result<Option<LastRun>, RunFailure> {
         let name = self.tenant.name.clone();
-        let Some(_lock) = TenantLocks::of_store(&self.store)
-            .lock(&name, LockMode::Shared, LOCK_WAIT)
-            .await?
-        else {
+        let Some(_lock) = self.locks.lock(&name, LockMode::Shared, LOCK_WAIT).await? else {
             tracing::info!(tenant = %name, "another cairn process holds the tenant; trying again later");
             return Ok(None);
         };
