@@ -28,6 +28,11 @@ const PLUGIN_TARGET: &str = "wasm32-wasip2";
 /// The folder, inside the outer target folder, of the plugins' own build.
 const PLUGIN_TARGET_DIR: &str = "plugins";
 
+/// The variable naming another folder, inside the outer target folder, for
+/// the plugins' own build: two checkouts of the workspace that share one
+/// target folder build their plugins apart, and each tests its own.
+const PLUGIN_TARGET_DIR_VARIABLE: &str = "CAIRN_PLUGIN_TARGET_DIR";
+
 /// The workspace's folders holding one plugin crate each.
 const PLUGIN_FOLDERS: [&str; 2] = ["plugins", "tests/plugins"];
 
@@ -62,7 +67,9 @@ fn main() {
         .parent()
         .expect("the tests package is inside the workspace")
         .to_path_buf();
-    let target_dir = outer_target_dir().join(PLUGIN_TARGET_DIR);
+    let plugin_folder =
+        std::env::var(PLUGIN_TARGET_DIR_VARIABLE).unwrap_or_else(|_| PLUGIN_TARGET_DIR.into());
+    let target_dir = outer_target_dir().join(plugin_folder);
 
     let plugins = plugin_packages(&workspace);
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -116,6 +123,7 @@ fn main() {
         target_dir.join("CACHEDIR.TAG").display()
     );
     println!("cargo::rerun-if-env-changed=CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS");
+    println!("cargo::rerun-if-env-changed={PLUGIN_TARGET_DIR_VARIABLE}");
 }
 
 /// The value of a variable cargo always gives a build script.
