@@ -6,7 +6,7 @@
 //! [`FieldChange`]s: their serialized form does not change without a new
 //! saved-plan format.
 
-use crate::Error;
+use crate::{Diagnostic, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -37,8 +37,19 @@ impl DiffInput {
             fields,
             desired: self.desired,
             observed: self.observed,
+            diagnostics: Vec::new(),
         }
     }
+}
+
+/// A resource of the commit that `diff` may see referred to, named by its
+/// type and id (contract 0.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Declared {
+    /// The resource type.
+    pub type_name: String,
+    /// The resource id.
+    pub id: String,
 }
 
 /// What a change does.
@@ -103,6 +114,21 @@ pub struct Change {
     pub desired: Option<Value>,
     /// The observed state the change was computed against.
     pub observed: Option<Value>,
+    /// Problems only the real world reveals, such as a reference to an
+    /// object that neither the commit declares nor the server has
+    /// (contract 0.2.0; always empty from a 0.1.0 provider). An error stops
+    /// the plan.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Change {
+    /// The error diagnostics among [`Change::diagnostics`].
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::Severity::Error)
+    }
 }
 
 /// The outcome of one change.

@@ -1,7 +1,8 @@
 //! # cairn-contract: the values of Cairn's provider contract
 //!
-//! The records of `cairn:provider@0.1.0` (`wit/provider@0.1.0/provider.wit`)
-//! as plain Rust types, with JSON documents as [`serde_json::Value`] instead
+//! The records of `cairn:provider` (`wit/provider@0.1.0/provider.wit` and
+//! `wit/provider@0.2.0/provider.wit`; a record of both versions has the
+//! fields of the newer, left empty for the older) as plain Rust types, with JSON documents as [`serde_json::Value`] instead
 //! of text. The host (`cairn`) and the plugin SDK (`cairn-sdk`) both use
 //! these types, so a provider and the host speak of one `Change`, one
 //! `Action`, one `Error`; each side keeps only the conversions to and from
@@ -24,7 +25,7 @@ mod observe;
 mod secrets;
 mod validation;
 
-pub use change::{Action, Change, DiffInput, FieldChange, Outcome};
+pub use change::{Action, Change, Declared, DiffInput, FieldChange, Outcome};
 pub use error::{Error, ErrorKind};
 pub use info::{ProviderInfo, ResourceType};
 pub use observe::{Observed, Scope};

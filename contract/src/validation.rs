@@ -1,6 +1,6 @@
 //! Checking desired resources: what `validate` receives and answers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A desired resource as written in Git, before validation.
@@ -13,7 +13,7 @@ pub struct Resource {
 }
 
 /// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The resource is invalid: nothing of the commit is applied.
@@ -23,7 +23,7 @@ pub enum Severity {
 }
 
 /// A problem found in one desired resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Path of the offending field, `/`-separated; empty for the whole resource.
     pub path: String,
@@ -32,6 +32,7 @@ pub struct Diagnostic {
     /// What is wrong.
     pub message: String,
     /// What to do about it.
+    #[serde(default)]
     pub help: Option<String>,
 }
 

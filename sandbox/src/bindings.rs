@@ -1,7 +1,9 @@
-//! The generated host bindings of `cairn:provider@0.1.0`: the one place where
-//! `bindgen!` runs, and where its records are turned into the contract's
-//! types ([`cairn_contract`]) and back. The rest of the host imports from
-//! here and works with the contract's types only.
+//! The generated host bindings of `cairn:provider`, every version the host
+//! loads (`0.1.0` and `0.2.0`): the one place where `bindgen!` runs, and
+//! where the newest version's records are turned into the contract's types
+//! ([`cairn_contract`]) and back. A component of an older version is
+//! driven through [`super::guest`], which converts its records to and from
+//! the newest's; the rest of the host works with the contract's types only.
 //!
 //! JSON documents cross the boundary as text. The host parses every one a
 //! provider sends on the way in: a provider that sends text that is not
@@ -11,16 +13,28 @@
 use super::error::ContractViolation;
 use serde_json::Value;
 
-wasmtime::component::bindgen!({
-    path: "../wit/provider@0.1.0",
-    world: "cairn:provider/provider-plugin",
-    exports: { default: async },
-});
+/// `cairn:provider@0.1.0`, the first released version.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/provider@0.1.0",
+        world: "cairn:provider/provider-plugin",
+        exports: { default: async },
+    });
+}
 
-pub use self::cairn::provider::log;
-pub use self::cairn::provider::types::{
-    Action, Change, Desired, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed,
-    Outcome, ProviderInfo, ResourceType, Scope, Secret, Severity, Validation,
+/// `cairn:provider@0.2.0`, the newest version: its records are the host's
+/// own (re-exported below).
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/provider@0.2.0",
+        world: "cairn:provider/provider-plugin",
+        exports: { default: async },
+    });
+}
+
+pub use v0_2::cairn::provider::types::{
+    Action, Change, Declared, Desired, Diagnostic, DiffInput, Error, ErrorKind, FieldChange,
+    Observed, Outcome, ProviderInfo, ResourceType, Scope, Secret, Severity, Validation,
 };
 
 /// Parses JSON text a plugin sent; `what` names it in the error.
@@ -80,17 +94,42 @@ impl TryFrom<Validation> for cairn_contract::Validation {
     fn try_from(validation: Validation) -> Result<Self, ContractViolation> {
         Ok(Self {
             canonical: parse_optional(validation.canonical, || "a canonical spec".into())?,
-            diagnostics: validation
-                .diagnostics
-                .into_iter()
-                .map(|d| cairn_contract::Diagnostic {
-                    path: d.path,
-                    severity: d.severity.into(),
-                    message: d.message,
-                    help: d.help,
-                })
-                .collect(),
+            diagnostics: validation.diagnostics.into_iter().map(Into::into).collect(),
         })
+    }
+}
+
+impl From<Diagnostic> for cairn_contract::Diagnostic {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Self {
+            path: diagnostic.path,
+            severity: diagnostic.severity.into(),
+            message: diagnostic.message,
+            help: diagnostic.help,
+        }
+    }
+}
+
+impl From<&cairn_contract::Diagnostic> for Diagnostic {
+    fn from(diagnostic: &cairn_contract::Diagnostic) -> Self {
+        Self {
+            path: diagnostic.path.clone(),
+            severity: match diagnostic.severity {
+                cairn_contract::Severity::Error => Severity::Error,
+                cairn_contract::Severity::Warning => Severity::Warning,
+            },
+            message: diagnostic.message.clone(),
+            help: diagnostic.help.clone(),
+        }
+    }
+}
+
+impl From<&cairn_contract::Declared> for Declared {
+    fn from(declared: &cairn_contract::Declared) -> Self {
+        Self {
+            type_name: declared.type_name.clone(),
+            id: declared.id.clone(),
+        }
     }
 }
 
@@ -164,6 +203,7 @@ impl TryFrom<Change> for cairn_contract::Change {
                 .collect::<Result<_, ContractViolation>>()?,
             desired: parse_optional(change.desired, || what("desired spec"))?,
             observed: parse_optional(change.observed, || what("observed state"))?,
+            diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
             type_name: change.type_name,
             id: change.id,
             summary: change.summary,
@@ -190,6 +230,7 @@ impl From<&cairn_contract::Change> for Change {
                 .collect(),
             desired: change.desired.as_ref().map(Value::to_string),
             observed: change.observed.as_ref().map(Value::to_string),
+            diagnostics: change.diagnostics.iter().map(Into::into).collect(),
         }
     }
 }

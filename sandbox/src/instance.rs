@@ -1,16 +1,17 @@
 //! A provider instance: a plugin with one tenant's configuration, secrets,
 //! grants and limits; and the machinery of one sandboxed call.
 
-use super::bindings::{self, ProviderPlugin, ProviderPluginPre};
+use super::bindings;
 use super::error::{ContractViolation, PluginError};
 use super::grants::Grant;
 use super::guard::SendGuard;
+use super::guest::{Guest, GuestPre};
 use super::limits;
 use super::plugin::Plugin;
 use super::result_size;
 use super::state::{CallLabel, CallState};
 use crate::secrets::SecretRef;
-use cairn_contract::{Change, DiffInput, Observed, Outcome, ProviderInfo, Validation};
+use cairn_contract::{Change, Declared, DiffInput, Observed, Outcome, ProviderInfo, Validation};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,7 +125,7 @@ type GuestResult<T> = Result<T, (&'static str, bindings::Error)>;
 pub(super) type CallBody<R> = Box<
     dyn for<'a> FnOnce(
             &'a mut Store<CallState>,
-            &'a ProviderPlugin,
+            &'a Guest,
         ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
         + Send,
 >;
@@ -135,7 +136,7 @@ pub(super) fn call_body<R, F>(body: F) -> CallBody<R>
 where
     F: for<'a> FnOnce(
             &'a mut Store<CallState>,
-            &'a ProviderPlugin,
+            &'a Guest,
         ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
         + Send
         + 'static,
@@ -216,10 +217,7 @@ impl ProviderInstance {
                 "validate",
                 false,
                 call_body(move |store, plugin| {
-                    Box::pin(async move {
-                        let api = plugin.cairn_provider_provider();
-                        Ok(Ok(api.call_validate(store, &resources).await?))
-                    })
+                    Box::pin(async move { Ok(Ok(plugin.call_validate(store, &resources).await?)) })
                 }),
             )
             .await?;
@@ -246,8 +244,10 @@ impl ProviderInstance {
                 true,
                 call_body(move |store, plugin| {
                     Box::pin(async move {
-                        let api = plugin.cairn_provider_provider();
-                        Ok(api.call_list(store, &scope).await?.map_err(|e| ("list", e)))
+                        Ok(plugin
+                            .call_list(store, &scope)
+                            .await?
+                            .map_err(|e| ("list", e)))
                     })
                 }),
             )
@@ -259,18 +259,24 @@ impl ProviderInstance {
             .collect()
     }
 
-    /// Computes one change per input.
-    pub async fn diff(&self, inputs: &[DiffInput]) -> Result<Vec<Change>, PluginError> {
+    /// Computes one change per input; `declared` names the commit's other
+    /// resources of this instance, which references may point at
+    /// (contract 0.2.0; a 0.1.0 plugin is not told).
+    pub async fn diff(
+        &self,
+        inputs: &[DiffInput],
+        declared: &[Declared],
+    ) -> Result<Vec<Change>, PluginError> {
         let wit_inputs: Vec<bindings::DiffInput> = inputs.iter().map(Into::into).collect();
+        let wit_declared: Vec<bindings::Declared> = declared.iter().map(Into::into).collect();
         let changes = self
             .call(
                 "diff",
                 true,
                 call_body(move |store, plugin| {
                     Box::pin(async move {
-                        let api = plugin.cairn_provider_provider();
-                        Ok(api
-                            .call_diff(store, &wit_inputs)
+                        Ok(plugin
+                            .call_diff(store, &wit_inputs, &wit_declared)
                             .await?
                             .map_err(|e| ("diff", e)))
                     })
@@ -317,10 +323,7 @@ impl ProviderInstance {
                 true,
                 guard,
                 call_body(move |store, plugin| {
-                    Box::pin(async move {
-                        let api = plugin.cairn_provider_provider();
-                        Ok(Ok(api.call_apply(store, &wit_changes).await?))
-                    })
+                    Box::pin(async move { Ok(Ok(plugin.call_apply(store, &wit_changes).await?)) })
                 }),
             )
             .await?;
@@ -382,13 +385,12 @@ impl ProviderInstance {
             guard,
             call_body(move |store, plugin| {
                 Box::pin(async move {
-                    if configure {
-                        let api = plugin.cairn_provider_provider();
-                        if let Err(error) =
-                            api.call_configure(&mut *store, &config, &secrets).await?
-                        {
-                            return Ok(Err(("configure", error)));
-                        }
+                    if configure
+                        && let Err(error) = plugin
+                            .call_configure(&mut *store, &config, &secrets)
+                            .await?
+                    {
+                        return Ok(Err(("configure", error)));
                     }
                     body(store, plugin).await
                 })
@@ -438,7 +440,7 @@ impl ProviderInstance {
 pub(super) async fn run_call<R: Send + 'static>(
     cpu: &super::cpu::GuestCpu,
     engine: Engine,
-    pre: ProviderPluginPre<CallState>,
+    pre: GuestPre,
     label: CallLabel,
     limits: CallLimits,
     guard: Option<Arc<dyn SendGuard>>,
@@ -465,7 +467,7 @@ pub(super) async fn run_call<R: Send + 'static>(
 /// The call itself, on whichever thread polls it.
 async fn sandboxed<R>(
     engine: Engine,
-    pre: ProviderPluginPre<CallState>,
+    pre: GuestPre,
     label: CallLabel,
     limits: CallLimits,
     guard: Option<Arc<dyn SendGuard>>,

@@ -1,7 +1,8 @@
 //! # cairn-sandbox: the plugin host
 //!
 //! Runs provider components in wasmtime's sandbox. It is Cairn's host side
-//! of the provider contract (`wit/provider@0.1.0`), kept apart from the
+//! of the provider contract (`wit/provider@0.1.0` and `@0.2.0`, loaded side
+//! by side: see `guest`), kept apart from the
 //! reconciler so that it has a small public API a second host, or a plugin
 //! author's tooling, can use: [`PluginHost`] loads a plugin,
 //! [`ProviderInstance`] binds it to its settings ([`ProviderSettings`]) and
@@ -33,6 +34,7 @@ pub mod cpu;
 pub mod error;
 pub mod grants;
 mod guard;
+mod guest;
 mod instance;
 pub mod ip_policy;
 pub mod limits;
@@ -47,6 +49,7 @@ pub mod tls;
 pub use cache::{CacheKeyError, CompiledCache};
 pub use error::{ContractViolation, PluginError};
 pub use guard::SendGuard;
+pub use guest::ContractVersion;
 pub use instance::{ProviderInstance, ProviderSettings};
 pub use plugin::Plugin;
 
@@ -213,7 +216,14 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     )?;
     // wasi:http, every request through the network gate.
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    // cairn:provider/log.
-    bindings::log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)?;
+    // cairn:provider/log, of every version the host loads.
+    bindings::v0_1::cairn::provider::log::add_to_linker::<_, HasSelf<CallState>>(
+        &mut linker,
+        |state| state,
+    )?;
+    bindings::v0_2::cairn::provider::log::add_to_linker::<_, HasSelf<CallState>>(
+        &mut linker,
+        |state| state,
+    )?;
     Ok(linker)
 }

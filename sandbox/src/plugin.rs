@@ -2,10 +2,10 @@
 //! pin, compile it (or load the compiled code from the cache, see
 //! [`super::cache`]), link it, and ask it to `describe` itself.
 
-use super::bindings::ProviderPluginPre;
 use super::error::PluginError;
+use super::guest::{ContractVersion, GuestPre};
 use super::instance::{CallLimits, call_body, run_call};
-use super::state::{CallLabel, CallState};
+use super::state::CallLabel;
 use super::{PluginHost, limits};
 use cairn_contract::ProviderInfo;
 use sha2::{Digest, Sha256};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub struct Plugin {
     path: PathBuf,
     sha256: String,
-    pub(super) pre: ProviderPluginPre<CallState>,
+    pub(super) pre: GuestPre,
     info: ProviderInfo,
     imports: Vec<String>,
 }
@@ -50,6 +50,11 @@ impl Plugin {
     /// The interfaces the component imports.
     pub fn imports(&self) -> &[String] {
         &self.imports
+    }
+
+    /// The version of the provider contract the component exports.
+    pub fn contract_version(&self) -> ContractVersion {
+        self.pre.version()
     }
 }
 
@@ -125,8 +130,7 @@ impl PluginHost {
             .linker
             .instantiate_pre(&component)
             .map_err(|error| invalid(format!("{error:#}")))?;
-        let pre =
-            ProviderPluginPre::new(instance_pre).map_err(|error| invalid(format!("{error:#}")))?;
+        let pre = GuestPre::new(instance_pre).map_err(invalid)?;
         let info = describe(self, tenant, &pre, path).await?;
         let plugin = Arc::new(Plugin {
             path: path.to_path_buf(),
@@ -200,7 +204,7 @@ const LOADED_BY_NO_TENANT: &str = "-";
 async fn describe(
     host: &PluginHost,
     tenant: &str,
-    pre: &ProviderPluginPre<CallState>,
+    pre: &GuestPre,
     path: &Path,
 ) -> Result<ProviderInfo, PluginError> {
     let label = CallLabel {
@@ -223,9 +227,7 @@ async fn describe(
         label.clone(),
         limits,
         None,
-        call_body(|store, plugin| {
-            Box::pin(async move { plugin.cairn_provider_provider().call_describe(store).await })
-        }),
+        call_body(|store, plugin| Box::pin(async move { plugin.call_describe(store).await })),
     )
     .await?;
     super::result_size::check(&label.provider, "describe", &info)?;

@@ -2,7 +2,7 @@
 //! environment, no arguments), the HTTP context with the network gate, the
 //! resource limits and the attribution of log records.
 
-use super::bindings::log;
+use super::bindings::{v0_1, v0_2};
 use super::grants::{self, Decision, Grant};
 use super::guard::SendGuard;
 use super::limits;
@@ -10,6 +10,7 @@ use super::tls;
 use super::{ip_policy, send};
 use http_body_util::BodyExt;
 use std::sync::Arc;
+use v0_2::cairn::provider::log::Level;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -480,8 +481,9 @@ fn cut_at(text: &mut String, limit: usize) {
     }
 }
 
-impl log::Host for CallState {
-    fn log(&mut self, level: log::Level, mut message: String, fields: Vec<(String, String)>) {
+impl CallState {
+    /// Writes one log record of the plugin's, within the call's budgets.
+    fn log(&mut self, level: Level, mut message: String, fields: Vec<(String, String)>) {
         self.log_records += 1;
         if self.log_records > limits::MAX_LOG_RECORDS_PER_CALL {
             return;
@@ -512,11 +514,36 @@ impl log::Host for CallState {
             };
         }
         match level {
-            log::Level::Trace => emit!(trace),
-            log::Level::Debug => emit!(debug),
-            log::Level::Info => emit!(info),
-            log::Level::Warn => emit!(warn),
-            log::Level::Error => emit!(error),
+            Level::Trace => emit!(trace),
+            Level::Debug => emit!(debug),
+            Level::Info => emit!(info),
+            Level::Warn => emit!(warn),
+            Level::Error => emit!(error),
         }
+    }
+}
+
+impl v0_2::cairn::provider::log::Host for CallState {
+    fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
+        CallState::log(self, level, message, fields);
+    }
+}
+
+impl v0_1::cairn::provider::log::Host for CallState {
+    fn log(
+        &mut self,
+        level: v0_1::cairn::provider::log::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) {
+        use v0_1::cairn::provider::log::Level as Old;
+        let level = match level {
+            Old::Trace => Level::Trace,
+            Old::Debug => Level::Debug,
+            Old::Info => Level::Info,
+            Old::Warn => Level::Warn,
+            Old::Error => Level::Error,
+        };
+        CallState::log(self, level, message, fields);
     }
 }

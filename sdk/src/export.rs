@@ -6,8 +6,8 @@ use crate::Provider;
 use crate::bindings::cairn::provider::types as wit;
 use crate::bindings::exports::cairn::provider::provider::Guest;
 use crate::{
-    Action, Change, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
-    ProviderInfo, Resource, Scope, Secrets, Severity, Validation,
+    Action, Change, Declarations, Declared, Diagnostic, DiffInput, Error, ErrorKind, FieldChange,
+    Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Severity, Validation,
 };
 use serde_json::Value;
 use std::any::Any;
@@ -88,7 +88,10 @@ impl<P: Provider> Guest for Export<P> {
         Ok(observed.into_iter().map(Into::into).collect())
     }
 
-    fn diff(inputs: Vec<wit::DiffInput>) -> Result<Vec<wit::Change>, wit::Error> {
+    fn diff(
+        inputs: Vec<wit::DiffInput>,
+        declared: Vec<wit::Declared>,
+    ) -> Result<Vec<wit::Change>, wit::Error> {
         let inputs = inputs
             .into_iter()
             .map(|input| {
@@ -101,8 +104,16 @@ impl<P: Provider> Guest for Export<P> {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let declared = declared
+            .into_iter()
+            .map(|declared| Declared {
+                type_name: declared.type_name,
+                id: declared.id,
+            })
+            .collect();
+        let declarations = Declarations::new(&inputs, declared);
         let count = inputs.len();
-        let changes = with_configured::<P, _>(|provider| provider.diff(inputs))?;
+        let changes = with_configured::<P, _>(|provider| provider.diff(inputs, &declarations))?;
         if changes.len() != count {
             return Err(Error::internal(format!(
                 "diff returned {} changes for {count} inputs",
@@ -181,19 +192,35 @@ impl From<Validation> for wit::Validation {
     fn from(validation: Validation) -> Self {
         wit::Validation {
             canonical: validation.canonical.map(|value| value.to_string()),
-            diagnostics: validation
-                .diagnostics
-                .into_iter()
-                .map(|diagnostic| wit::Diagnostic {
-                    path: diagnostic.path,
-                    severity: match diagnostic.severity {
-                        Severity::Error => wit::Severity::Error,
-                        Severity::Warning => wit::Severity::Warning,
-                    },
-                    message: diagnostic.message,
-                    help: diagnostic.help,
-                })
-                .collect(),
+            diagnostics: validation.diagnostics.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<Diagnostic> for wit::Diagnostic {
+    fn from(diagnostic: Diagnostic) -> Self {
+        wit::Diagnostic {
+            path: diagnostic.path,
+            severity: match diagnostic.severity {
+                Severity::Error => wit::Severity::Error,
+                Severity::Warning => wit::Severity::Warning,
+            },
+            message: diagnostic.message,
+            help: diagnostic.help,
+        }
+    }
+}
+
+impl From<wit::Diagnostic> for Diagnostic {
+    fn from(diagnostic: wit::Diagnostic) -> Self {
+        Diagnostic {
+            path: diagnostic.path,
+            severity: match diagnostic.severity {
+                wit::Severity::Error => Severity::Error,
+                wit::Severity::Warning => Severity::Warning,
+            },
+            message: diagnostic.message,
+            help: diagnostic.help,
         }
     }
 }
@@ -237,6 +264,7 @@ impl From<Change> for wit::Change {
                 .collect(),
             desired: change.desired.map(|value| value.to_string()),
             observed: change.observed.map(|value| value.to_string()),
+            diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -267,6 +295,7 @@ impl TryFrom<wit::Change> for Change {
                 .collect::<Result<_, Error>>()?,
             desired: parse_optional("a desired spec", change.desired)?,
             observed: parse_optional("an observed state", change.observed)?,
+            diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
             type_name: change.type_name,
             id: change.id,
             summary: change.summary,

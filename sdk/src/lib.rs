@@ -8,7 +8,7 @@
 //! changes. The provider runs sandboxed: no files, no environment, and HTTP
 //! only to the hosts the operator granted in `cairn.toml`.
 //!
-//! This crate hides the generated WIT bindings of `cairn:provider@0.1.0`.
+//! This crate hides the generated WIT bindings of `cairn:provider@0.2.0`.
 //! The values a provider receives and returns are the contract's own types
 //! (the `cairn-contract` crate, which the host uses too), re-exported here.
 //! You implement [`Provider`], call [`export_provider!`] once, and build with
@@ -29,6 +29,13 @@
 //!   where the API allows, and report partial failure truthfully.
 //! - **Typed errors.** Return an [`Error`] with the right [`ErrorKind`]:
 //!   `unavailable` and `timeout` are retried, `invalid` is not.
+//! - **References resolve at plan time.** A field that names another
+//!   object (a group's member, a container's volume) is checked in `diff`
+//!   against the [`Declarations`] of the commit and the real world; one
+//!   that resolves to neither is an error [`Diagnostic`] on the change
+//!   ([`Change::diagnostics`]), and the plan stops before anything is
+//!   applied, pointing at the field in Git. Never leave it for `apply` to
+//!   fail half-way.
 //!
 //! ## A complete provider
 //!
@@ -137,6 +144,7 @@ extern crate self as cairn_sdk;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod bindings;
+mod declarations;
 pub mod diff;
 mod export;
 pub mod http;
@@ -145,9 +153,10 @@ mod provider;
 pub mod spec;
 
 pub use cairn_contract::{
-    Action, Change, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
-    ProviderInfo, Resource, ResourceType, Scope, Secrets, Severity, Validation,
+    Action, Change, Declared, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed,
+    Outcome, ProviderInfo, Resource, ResourceType, Scope, Secrets, Severity, Validation,
 };
+pub use declarations::Declarations;
 pub use provider::Provider;
 pub use serde_json;
 

@@ -2,7 +2,8 @@
 
 use crate::diff;
 use crate::{
-    Change, DiffInput, Error, Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Validation,
+    Change, Declarations, DiffInput, Error, Observed, Outcome, ProviderInfo, Resource, Scope,
+    Secrets, Validation,
 };
 use serde_json::Value;
 
@@ -36,13 +37,21 @@ pub trait Provider: Sized + 'static {
     fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error>;
 
     /// Compares desired and observed state, one change per input in order.
+    /// A reference to another object that neither `declarations` nor the
+    /// real world holds is an error diagnostic on the change
+    /// ([`Change::diagnostics`]), found here rather than by `apply`.
     ///
     /// The default compares the canonical JSON documents field by field
     /// ([`diff::compare`]), replacing the object when a field declared in
     /// [`ResourceType::force_replace`](crate::ResourceType::force_replace)
     /// differs. Override it to write better summaries or to compare fields
     /// that need more than equality.
-    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+    fn diff(
+        &self,
+        inputs: Vec<DiffInput>,
+        declarations: &Declarations,
+    ) -> Result<Vec<Change>, Error> {
+        let _ = declarations;
         let info = Self::describe();
         Ok(inputs
             .into_iter()

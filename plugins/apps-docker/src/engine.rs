@@ -385,6 +385,19 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the engine has the volume or network (`kind`: `volumes` or
+    /// `networks`) called `name`, whoever made it.
+    pub fn has_named(&self, kind: &str, name: &str) -> Result<bool, Error> {
+        let path = format!("/{kind}/{name}");
+        let response = self.send(Method::GET, &path, None)?;
+        match response.status {
+            404 => Ok(false),
+            _ => response
+                .error_for_status(&format!("GET {path}"))
+                .map(|_| true),
+        }
+    }
+
     /// Deletes a volume or network; one already gone is fine.
     pub fn delete_named(&self, kind: &str, name: &str) -> Result<(), Error> {
         self.reach(Method::DELETE, &format!("/{kind}/{name}"), &[404])

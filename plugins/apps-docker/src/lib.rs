@@ -13,6 +13,7 @@
 
 mod engine;
 mod labels;
+mod references;
 mod rollout;
 mod spec;
 
@@ -20,8 +21,8 @@ use cairn_sdk::diff::{compare, field_changes};
 use cairn_sdk::serde_json::{Value, json};
 use cairn_sdk::spec::{required_state, to_json};
 use cairn_sdk::{
-    Action, Change, Diagnostic, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo,
-    Resource, Scope, Secrets, Validation,
+    Action, Change, Declarations, Diagnostic, DiffInput, Error, Observed, Outcome, Provider,
+    ProviderInfo, Resource, Scope, Secrets, Validation,
 };
 use engine::{Config, Engine};
 use rollout::Rollout;
@@ -141,13 +142,33 @@ impl Provider for Apps {
         Ok(observed)
     }
 
-    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+    fn diff(
+        &self,
+        inputs: Vec<DiffInput>,
+        declarations: &Declarations,
+    ) -> Result<Vec<Change>, Error> {
         let types = spec::resource_types();
         inputs
             .into_iter()
             .map(|input| {
                 if input.type_name == "app" {
-                    return diff_app(input);
+                    let mut change = diff_app(input)?;
+                    // What an app refers to is checked whenever it is to be
+                    // created or rolled out again.
+                    if matches!(
+                        change.action,
+                        Action::Create | Action::Update | Action::Replace
+                    ) && let Some(app) = change
+                        .desired
+                        .as_ref()
+                        .and_then(|v| serde_json::from_value::<App>(v.clone()).ok())
+                    {
+                        change.diagnostics = references::check(&app, declarations, &self.engine)?;
+                        if let Some(note) = references::external_note(&app) {
+                            change.summary = format!("{}; {note}", change.summary);
+                        }
+                    }
+                    return Ok(change);
                 }
                 let rules = types.iter().find(|t| t.name == input.type_name);
                 Ok(compare(input, rules))

@@ -79,6 +79,10 @@ pub struct Mount {
     /// Mounted read-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// The volume is the engine's, not the commit's: Cairn neither creates
+    /// nor deletes it, and the plan checks that it exists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,7 +133,7 @@ struct AppSpec {
     #[serde(default)]
     volumes: Vec<MountSpec>,
     #[serde(default)]
-    network: Option<String>,
+    network: Option<NetworkRef>,
     #[serde(default)]
     restart: Option<String>,
     #[serde(default)]
@@ -140,6 +144,19 @@ struct AppSpec {
     stop_grace: Option<String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+}
+
+/// The network an app joins: a name, or `{ name, external = true }` for
+/// one the engine has and the commit does not declare.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum NetworkRef {
+    Name(String),
+    Table {
+        name: String,
+        #[serde(default)]
+        external: bool,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +189,10 @@ pub struct App {
     /// The network the containers join; the engine's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// The network is the engine's, not the commit's: the plan checks that
+    /// it exists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external_network: bool,
     /// The engine's restart policy.
     pub restart: String,
     /// The health check, if any.
@@ -243,8 +264,17 @@ pub fn resource_types() -> Vec<ResourceType> {
                     {"type": "string"},
                     {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string"}}}]}},
                 "ports": {"type": "array", "items": {"oneOf": [{"type": "string", "description": "HOST:CONTAINER[/udp]"}, {"type": "object"}]}},
-                "volumes": {"type": "array", "items": {"oneOf": [{"type": "string", "description": "VOLUME:/path[:ro]"}, {"type": "object"}]}},
-                "network": {"type": "string"},
+                "volumes": {"type": "array", "items": {"oneOf": [
+                    {"type": "string", "description": "VOLUME:/path[:ro], a volume the commit declares"},
+                    {"type": "object", "required": ["volume", "path"], "properties": {
+                        "volume": {"type": "string"}, "path": {"type": "string"},
+                        "read_only": {"type": "boolean"},
+                        "external": {"type": "boolean", "description": "the engine's volume, which the commit does not declare"}}}]}},
+                "network": {"oneOf": [
+                    {"type": "string", "description": "a network the commit declares, or one of the engine's own (bridge, host, none, podman)"},
+                    {"type": "object", "required": ["name"], "properties": {
+                        "name": {"type": "string"},
+                        "external": {"type": "boolean", "description": "the engine's network, which the commit does not declare"}}}]},
                 "restart": {"enum": RESTART_POLICIES, "default": "unless-stopped"},
                 "healthcheck": {"type": "object", "required": ["command"]},
                 "replicas": {"type": "integer", "minimum": 0, "maximum": MAX_REPLICAS, "default": 1},
@@ -343,11 +373,13 @@ fn parse_mount(index: usize, mount: MountSpec, errors: &mut Vec<Diagnostic>) -> 
                     volume: volume.to_string(),
                     path: target.to_string(),
                     read_only: false,
+                    external: false,
                 },
                 [volume, target, "ro"] => Mount {
                     volume: volume.to_string(),
                     path: target.to_string(),
                     read_only: true,
+                    external: false,
                 },
                 _ => {
                     errors.push(
@@ -483,7 +515,12 @@ pub fn validate_app(value: &Value) -> Validation {
             ));
         }
     }
-    if let Some(network) = &spec.network {
+    let (network, external_network) = match spec.network {
+        None => (None, false),
+        Some(NetworkRef::Name(name)) => (Some(name), false),
+        Some(NetworkRef::Table { name, external }) => (Some(name), external),
+    };
+    if let Some(network) = &network {
         check_name("network", network, &mut errors);
     }
     if !errors.is_empty() {
@@ -496,7 +533,8 @@ pub fn validate_app(value: &Value) -> Validation {
         env: spec.env,
         ports,
         volumes,
-        network: spec.network,
+        network,
+        external_network,
         restart,
         healthcheck,
         replicas,

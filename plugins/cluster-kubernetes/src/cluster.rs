@@ -78,7 +78,7 @@ impl<'a> Cluster<'a> {
     /// Whether `namespace` exists (and is not being deleted). Asked once
     /// per call: a dry run into a missing namespace costs the API server
     /// its admission wait (about 50 ms) before the 404.
-    fn namespace_exists(&self, namespace: &str) -> Result<bool, Error> {
+    pub fn namespace_exists(&self, namespace: &str) -> Result<bool, Error> {
         if let Some(&known) = self.namespaces.borrow().get(namespace) {
             return Ok(known);
         }

@@ -26,12 +26,13 @@ mod discovery;
 mod live;
 mod manifests;
 mod object;
+mod references;
 
 use api::Api;
 use cairn_sdk::serde_json::{Value, json};
 use cairn_sdk::{
-    Action, Change, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome, Provider,
-    ProviderInfo, Resource, ResourceType, Scope, Secrets, Validation,
+    Action, Change, Declarations, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
+    Provider, ProviderInfo, Resource, ResourceType, Scope, Secrets, Validation,
 };
 use cluster::{Cluster, Item, ItemPlan};
 use config::Config;
@@ -114,9 +115,13 @@ impl Provider for Kubernetes {
         Ok(observed)
     }
 
-    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+    fn diff(
+        &self,
+        inputs: Vec<DiffInput>,
+        declarations: &Declarations,
+    ) -> Result<Vec<Change>, Error> {
         let cluster = Cluster::new(&self.config, &self.api);
-        Ok(inputs
+        let prepared: Vec<(DiffInput, Vec<Item>)> = inputs
             .into_iter()
             .map(|input| {
                 let address = self.config.address(&input.type_name, &input.id);
@@ -131,6 +136,23 @@ impl Provider for Kubernetes {
                         manifests::items(&address, input.desired.as_ref(), input.observed.as_ref())
                     }
                 };
+                (input, items)
+            })
+            .collect();
+        let namespaces = references::declared_namespaces(
+            declarations,
+            OBJECT,
+            prepared.iter().flat_map(|(_, items)| items),
+        );
+        prepared
+            .into_iter()
+            .map(|(input, items)| {
+                let path = if input.type_name == OBJECT {
+                    "metadata/namespace"
+                } else {
+                    ""
+                };
+                let problems = references::missing_namespaces(&items, &namespaces, &cluster, path)?;
                 let plans: Vec<(Item, ItemPlan)> = items
                     .into_iter()
                     .map(|item| {
@@ -143,9 +165,11 @@ impl Provider for Kubernetes {
                 } else {
                     summarize_set(input.desired.is_some(), input.observed.is_some(), plans)
                 };
-                input.into_change(action, summary, fields)
+                let mut change = input.into_change(action, summary, fields);
+                change.diagnostics = problems;
+                Ok(change)
             })
-            .collect())
+            .collect()
     }
 
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {

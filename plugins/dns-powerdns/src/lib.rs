@@ -13,13 +13,14 @@
 
 mod api;
 mod canonical;
+mod references;
 mod spec;
 
 use api::{Api, RrSetChange, ZoneSummary};
 use cairn_sdk::spec::to_json;
 use cairn_sdk::{
-    Action, Change, DiffInput, Error, ErrorKind, Observed, Outcome, Provider, ProviderInfo,
-    Resource, Scope, Secrets, Validation, diff,
+    Action, Change, Declarations, DiffInput, Error, ErrorKind, Observed, Outcome, Provider,
+    ProviderInfo, Resource, Scope, Secrets, Validation, diff,
 };
 use serde_json::{Value, json};
 use spec::{Record, Zone};
@@ -110,9 +111,13 @@ impl Provider for PowerDns {
         Ok(observed)
     }
 
-    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+    fn diff(
+        &self,
+        inputs: Vec<DiffInput>,
+        declarations: &Declarations,
+    ) -> Result<Vec<Change>, Error> {
         let types = spec::resource_types();
-        Ok(inputs
+        let mut changes: Vec<Change> = inputs
             .into_iter()
             .map(|input| {
                 let rules = types.iter().find(|t| t.name == input.type_name);
@@ -122,7 +127,27 @@ impl Provider for PowerDns {
                 }
                 change
             })
-            .collect())
+            .collect();
+        // The server's zones are asked for only when a record's zone is
+        // not declared in the commit.
+        let mut server_zones: Option<Vec<ZoneSummary>> = None;
+        for change in &mut changes {
+            let Some(name) = references::desired_name(change) else {
+                continue;
+            };
+            if references::declared_zone_holds(declarations, name) {
+                continue;
+            }
+            let zones = match &server_zones {
+                Some(zones) => zones,
+                None => server_zones.insert(self.api.zones()?),
+            };
+            if api::zone_of(name, zones).is_none() {
+                let diagnostic = references::no_zone(name);
+                change.diagnostics.push(diagnostic);
+            }
+        }
+        Ok(changes)
     }
 
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {

@@ -181,19 +181,15 @@ impl<'a> Apply<'a> {
 
     /// Refuses a user the server's schema would refuse for a missing
     /// required name part, with what to write instead.
+    /// (The plan finds the same first; this holds for a saved plan applied
+    /// after the server's schema changed.)
     fn check_required(&self, user: &User) -> Result<(), Error> {
-        let name = user.name.clone().unwrap_or_default();
-        for (present, attribute, field) in [
-            (name.family_name.is_some(), "name.familyName", "family_name"),
-            (name.given_name.is_some(), "name.givenName", "given_name"),
-        ] {
-            if !present && self.discovery.catalog.user_requires(attribute) {
-                return Err(Error::invalid(format!(
-                    "the SCIM server requires {attribute}: write `name = {{ {field} = \"…\" }}` for this user"
-                )));
-            }
+        match user::missing_name_parts(user, &self.discovery.catalog).first() {
+            Some((attribute, field)) => Err(Error::invalid(format!(
+                "the SCIM server requires {attribute}: write `name = {{ {field} = \"…\" }}` for this user"
+            ))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn create_user(&mut self, desired: &User, id: &str) -> Result<Value, Error> {

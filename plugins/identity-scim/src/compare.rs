@@ -12,7 +12,7 @@ use crate::user::{self, Attributes, REMOVAL_DEACTIVATE, REMOVAL_DELETE, User};
 use cairn_sdk::diff::{self, field_changes, summarize};
 use cairn_sdk::serde_json::{Map, Value, json};
 use cairn_sdk::spec::{from_state, to_json};
-use cairn_sdk::{Action, Change, DiffInput, Error, FieldChange, log};
+use cairn_sdk::{Action, Change, Diagnostic, DiffInput, Error, FieldChange, log};
 
 /// A canonical document without the named top-level fields.
 fn without(value: &Value, fields: &[&str]) -> Map<String, Value> {
@@ -66,6 +66,7 @@ pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Er
         fields,
         desired: input.desired.clone(),
         observed: observed.map(to_json),
+        diagnostics: Vec::new(),
     };
     let (desired, observed) = match (desired, observed) {
         (None, None) => return Ok(change(Action::NoOp, "no changes".into(), Vec::new(), None)),
@@ -77,7 +78,9 @@ pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Er
                 fields.push(password_field());
             }
             let summary = summarize(Action::Create, &fields);
-            return Ok(change(Action::Create, summary, fields, None));
+            let mut created = change(Action::Create, summary, fields, None);
+            created.diagnostics = missing_name_parts(&server, attributes);
+            return Ok(created);
         }
         (None, Some(observed)) => {
             let removal = prior
@@ -138,7 +141,28 @@ pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Er
     };
     let summary = summarize(action, &fields);
     let observed = with_client_fields(&observed, &desired);
-    Ok(change(action, summary, fields, Some(&observed)))
+    let mut updated = change(action, summary, fields, Some(&observed));
+    if action == Action::Update {
+        updated.diagnostics = missing_name_parts(&server, attributes);
+    }
+    Ok(updated)
+}
+
+/// An error for each name part the server requires that the user lacks:
+/// found when planning, before any change of the commit is made.
+fn missing_name_parts(server: &User, attributes: &impl Attributes) -> Vec<Diagnostic> {
+    user::missing_name_parts(server, attributes)
+        .into_iter()
+        .map(|(attribute, field)| {
+            Diagnostic::error(
+                "name",
+                format!("the SCIM server requires {attribute}, which this user does not set"),
+            )
+            .with_help(format!(
+                "write `name = {{ {field} = \"…\" }}` for this user"
+            ))
+        })
+        .collect()
 }
 
 /// The password as a field change: its value never leaves the provider.

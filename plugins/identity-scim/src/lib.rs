@@ -38,9 +38,10 @@ use user::ScimUser;
 
 use cairn_sdk::serde_json::{Value, json};
 use cairn_sdk::{
-    Change, Diagnostic, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo, Resource,
-    Scope, Secrets, Validation, spec,
+    Change, Declarations, Diagnostic, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo,
+    Resource, Scope, Secrets, Validation, spec,
 };
+use std::collections::BTreeSet;
 
 /// The largest page a listing asks for: bigger pages make slow answers that
 /// a server may cut off.
@@ -197,7 +198,17 @@ impl Provider for ScimProvider {
         Ok(observed)
     }
 
-    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+    fn diff(
+        &self,
+        inputs: Vec<DiffInput>,
+        declarations: &Declarations,
+    ) -> Result<Vec<Change>, Error> {
+        let undeclared = undeclared_members(&inputs, declarations);
+        let on_server = if undeclared.is_empty() {
+            HashSet::new()
+        } else {
+            self.user_names()?
+        };
         // What the server keeps matters only for users that stay.
         let needs_catalog = inputs
             .iter()
@@ -211,7 +222,11 @@ impl Provider for ScimProvider {
             .into_iter()
             .map(|input| match input.type_name.as_str() {
                 "user" => compare::user(input, &catalog),
-                "group" => compare::group(input),
+                "group" => {
+                    let mut change = compare::group(input)?;
+                    change.diagnostics = unknown_members(&change, &undeclared, &on_server);
+                    Ok(change)
+                }
                 other => Err(Error::invalid(format!("unknown resource type `{other}`"))),
             })
             .collect()
@@ -223,6 +238,66 @@ impl Provider for ScimProvider {
             Err(error) => vec![Outcome::Failed(error); changes.len()],
         }
     }
+}
+
+impl ScimProvider {
+    /// The `userName` of every user on the server, canonical (lower case).
+    fn user_names(&self) -> Result<HashSet<String>, Error> {
+        let catalog = &self.scim.discovery()?.catalog;
+        Ok(self
+            .scim
+            .list_all(&catalog.users_endpoint)?
+            .into_iter()
+            .filter_map(|item| serde_json::from_value::<ScimUser>(item).ok())
+            .map(|scim| scim.canonical().user_name)
+            .collect())
+    }
+}
+
+/// The members of the desired groups among `inputs` that the commit
+/// declares no user for: they must be users on the server.
+fn undeclared_members(inputs: &[DiffInput], declarations: &Declarations) -> BTreeSet<String> {
+    inputs
+        .iter()
+        .filter(|input| input.type_name == "group")
+        .flat_map(|input| members(input.desired.as_ref()))
+        .filter(|member| !declarations.contains("user", member))
+        .collect()
+}
+
+/// The members of a canonical group spec.
+fn members(spec: Option<&Value>) -> Vec<String> {
+    spec.and_then(|spec| spec.get("members"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|member| member.as_str().map(str::to_string))
+        .collect()
+}
+
+/// An error for each member of `change`'s desired group that neither the
+/// commit declares (`undeclared` holds those it does not) nor the server
+/// has as a user: applying the group could only fail.
+fn unknown_members(
+    change: &Change,
+    undeclared: &BTreeSet<String>,
+    on_server: &HashSet<String>,
+) -> Vec<Diagnostic> {
+    members(change.desired.as_ref())
+        .into_iter()
+        .filter(|member| undeclared.contains(member) && !on_server.contains(member))
+        .map(|member| {
+            Diagnostic::error(
+                "members",
+                format!(
+                    "the member `{member}` is neither a user this commit declares nor a user on the server"
+                ),
+            )
+            .with_help(format!(
+                "declare the user in Git (a `user` resource with `user_name = \"{member}\"`) or remove `{member}` from `members`"
+            ))
+        })
+        .collect()
 }
 
 cairn_sdk::export_provider!(ScimProvider);

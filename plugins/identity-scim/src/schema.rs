@@ -190,12 +190,6 @@ impl Catalog {
         catalog
     }
 
-    /// The user attributes (`name.familyName`) the server's schema marks
-    /// required, of those this provider writes.
-    pub fn user_requires(&self, path: &str) -> bool {
-        find(self.user.as_deref(), path).is_some_and(|attribute| attribute.required)
-    }
-
     /// Whether the group schema has `path` (`members.$ref`).
     pub fn group_has(&self, path: &str) -> bool {
         has(self.group.as_deref(), path)
@@ -256,6 +250,10 @@ impl Attributes for Catalog {
 
     fn enterprise_has(&self, attribute: &str) -> bool {
         has(self.enterprise_attributes.as_deref(), attribute)
+    }
+
+    fn user_requires(&self, path: &str) -> bool {
+        find(self.user.as_deref(), path).is_some_and(|attribute| attribute.required)
     }
 }
 

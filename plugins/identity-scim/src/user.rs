@@ -387,6 +387,31 @@ pub trait Attributes {
     fn enterprise(&self) -> bool;
     /// Whether the enterprise extension has `attribute` (`department`).
     fn enterprise_has(&self, attribute: &str) -> bool;
+    /// Whether the server's schema marks the user attribute `path`
+    /// (`name.familyName`) required; none is unless it says so.
+    fn user_requires(&self, path: &str) -> bool {
+        let _ = path;
+        false
+    }
+}
+
+/// The name parts the server requires that `user` (as the server can hold
+/// it, see [`supported`]) lacks: each attribute (`name.familyName`) with
+/// the spec field that sets it (`family_name`). A user without one could
+/// only be refused by the server.
+pub fn missing_name_parts(
+    user: &User,
+    attributes: &impl Attributes,
+) -> Vec<(&'static str, &'static str)> {
+    let name = user.name.clone().unwrap_or_default();
+    [
+        (name.family_name.is_some(), "name.familyName", "family_name"),
+        (name.given_name.is_some(), "name.givenName", "given_name"),
+    ]
+    .into_iter()
+    .filter(|&(present, attribute, _)| !present && attributes.user_requires(attribute))
+    .map(|(_, attribute, field)| (attribute, field))
+    .collect()
 }
 
 /// The user as the server can hold it: attributes it does not know are

@@ -24,6 +24,7 @@ pub async fn run(args: &InspectArgs) -> anyhow::Result<u8> {
     if args.json {
         let report = serde_json::json!({
             "sha256": plugin.sha256(),
+            "contract": plugin.contract_version().to_string(),
             "provider": info,
             "imports": plugin.imports(),
         });
@@ -32,6 +33,7 @@ pub async fn run(args: &InspectArgs) -> anyhow::Result<u8> {
     }
     println!("{} {} — {}", info.name, info.version, info.description);
     println!("sha256: {}", plugin.sha256());
+    println!("contract: {}", plugin.contract_version());
     println!("resource types:");
     for resource_type in &info.resource_types {
         println!("  {} — {}", resource_type.name, resource_type.description);

@@ -7,16 +7,26 @@
 //! is updated — or replaced when a field of its type's `force_replace`
 //! differs — and one that matches needs nothing. Summaries name the type,
 //! the id and the fields, so that a test can tell which answer it got.
+//!
+//! References follow the contract's rule too: a desired spec's
+//! [`REFERENCES`] field lists `type/id`s, and each must be an input with a
+//! desired spec, one of the declared, or an object of the world; any other
+//! is an error diagnostic on the change, at `references/N`.
 
 use super::port::Provider;
 use crate::host::{PluginError, SendGuard};
 use cairn_contract::{
-    Action, Change, DiffInput, FieldChange, Observed, Outcome, ProviderInfo, ResourceType,
+    Action, Change, Declared, Diagnostic, DiffInput, FieldChange, Observed, Outcome, ProviderInfo,
+    ResourceType,
 };
 use cairn_contract::{Error as ProviderError, ErrorKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
+
+/// The field of a spec that names other objects (`type/id`), which must
+/// resolve.
+pub(crate) const REFERENCES: &str = "references";
 
 /// One call the fake received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +49,9 @@ pub(crate) struct FakeProvider {
     /// Functions that fail from now on.
     failing: Mutex<HashSet<&'static str>>,
     calls: Mutex<Vec<Call>>,
+    /// What the last `diff` was told the commit declares besides its
+    /// inputs, as `type/id`.
+    declared: Mutex<Vec<String>>,
 }
 
 impl FakeProvider {
@@ -56,6 +69,7 @@ impl FakeProvider {
             answers: Mutex::default(),
             failing: Mutex::default(),
             calls: Mutex::default(),
+            declared: Mutex::default(),
         }
     }
 
@@ -111,6 +125,12 @@ impl FakeProvider {
         self.failing.lock().expect("failing").insert(function);
     }
 
+    /// What the last `diff` was told the commit declares besides its
+    /// inputs, as `type/id`, in the order given.
+    pub(crate) fn last_declared(&self) -> Vec<String> {
+        self.declared.lock().expect("declared").clone()
+    }
+
     /// The calls received so far, in order.
     pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("calls").clone()
@@ -131,8 +151,9 @@ impl FakeProvider {
         Ok(())
     }
 
-    /// What `diff` answers for one input.
-    fn change_for(&self, input: &DiffInput) -> Change {
+    /// What `diff` answers for one input; `known` holds every `type/id` a
+    /// reference may name.
+    fn change_for(&self, input: &DiffInput, known: &HashSet<String>) -> Change {
         let fields = field_changes(input.observed.as_ref(), input.desired.as_ref());
         let names = || {
             fields
@@ -164,6 +185,25 @@ impl FakeProvider {
             .get(&key)
             .cloned()
             .unwrap_or(by_rule);
+        let references = input
+            .desired
+            .as_ref()
+            .and_then(|spec| spec.get(REFERENCES))
+            .and_then(Value::as_array);
+        let diagnostics = references
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(index, target)| {
+                let target = target.as_str().unwrap_or_default();
+                (!known.contains(target)).then(|| {
+                    Diagnostic::error(
+                        format!("{REFERENCES}/{index}"),
+                        format!("{target} is neither declared nor in the world"),
+                    )
+                })
+            })
+            .collect();
         Change {
             type_name: input.type_name.clone(),
             id: input.id.clone(),
@@ -172,6 +212,7 @@ impl FakeProvider {
             fields,
             desired: input.desired.clone(),
             observed: input.observed.clone(),
+            diagnostics,
         }
     }
 }
@@ -219,13 +260,39 @@ impl Provider for FakeProvider {
             .collect())
     }
 
-    async fn diff(&self, inputs: &[DiffInput]) -> Result<Vec<Change>, PluginError> {
+    async fn diff(
+        &self,
+        inputs: &[DiffInput],
+        declared: &[Declared],
+    ) -> Result<Vec<Change>, PluginError> {
         let asked = inputs
             .iter()
             .map(|i| format!("{}/{}", i.type_name, i.id))
             .collect();
         self.called("diff", Call::Diff(asked))?;
-        Ok(inputs.iter().map(|input| self.change_for(input)).collect())
+        let declared: Vec<String> = declared
+            .iter()
+            .map(|d| format!("{}/{}", d.type_name, d.id))
+            .collect();
+        *self.declared.lock().expect("declared") = declared.clone();
+        let mut known: HashSet<String> = declared.into_iter().collect();
+        known.extend(
+            inputs
+                .iter()
+                .filter(|i| i.desired.is_some())
+                .map(|i| format!("{}/{}", i.type_name, i.id)),
+        );
+        known.extend(
+            self.world
+                .lock()
+                .expect("world")
+                .keys()
+                .map(|(type_name, id)| format!("{type_name}/{id}")),
+        );
+        Ok(inputs
+            .iter()
+            .map(|input| self.change_for(input, &known))
+            .collect())
     }
 
     async fn apply(

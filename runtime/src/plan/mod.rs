@@ -13,7 +13,7 @@ mod planner;
 pub mod port;
 
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
-pub use planner::{PlanError, PlanSettings, plan};
+pub use planner::{PlanDiagnostic, PlanError, PlanSettings, plan};
 pub use port::{Provider, Providers};
 
 use crate::model::{Address, Lifecycle};

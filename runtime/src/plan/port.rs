@@ -22,7 +22,7 @@
 //! belong to the host and the model.
 
 use crate::host::{PluginError, ProviderInstance, SendGuard};
-use cairn_contract::{Change, DiffInput, Observed, Outcome, ProviderInfo};
+use cairn_contract::{Change, Declared, DiffInput, Observed, Outcome, ProviderInfo};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub type Providers<P> = BTreeMap<String, Arc<P>>;
 
 /// What planning and applying ask of one provider instance.
 ///
-/// The contract of each call is the WIT contract's (`wit/provider@0.1.0`):
+/// The contract of each call is the WIT contract's (`wit/provider@0.2.0`):
 /// `diff` and `apply` answer once per input, in the order of the inputs.
 pub trait Provider: Send + Sync {
     /// What the provider manages: its resource types, with the fields that
@@ -46,10 +46,13 @@ pub trait Provider: Send + Sync {
         ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<Observed>, PluginError>> + Send;
 
-    /// Computes one change per input, in the inputs' order.
+    /// Computes one change per input, in the inputs' order; `declared`
+    /// names the commit's other resources of this provider, which a
+    /// reference may point at.
     fn diff(
         &self,
         inputs: &[DiffInput],
+        declared: &[Declared],
     ) -> impl Future<Output = Result<Vec<Change>, PluginError>> + Send;
 
     /// Makes the changes, one outcome per change. Once `guard` says the
@@ -77,8 +80,12 @@ impl Provider for ProviderInstance {
         ProviderInstance::list(self, type_names, ids).await
     }
 
-    async fn diff(&self, inputs: &[DiffInput]) -> Result<Vec<Change>, PluginError> {
-        ProviderInstance::diff(self, inputs).await
+    async fn diff(
+        &self,
+        inputs: &[DiffInput],
+        declared: &[Declared],
+    ) -> Result<Vec<Change>, PluginError> {
+        ProviderInstance::diff(self, inputs, declared).await
     }
 
     async fn apply(

@@ -152,7 +152,8 @@ fn apps_from_git_run_roll_out_scale_and_go() {
     outputs.push(apply.all());
     assert_eq!(podman.app_containers("worker").len(), 1);
 
-    // An image that is not there: a clear error, the old version runs on.
+    // An image that is not there: a clear error when planning, nothing is
+    // applied, the old version runs on.
     ws.repo.write(
         "apps.toml",
         &(web(port, "cairn-test/web:9") + &worker(1, "cairn-test/web:2")),
@@ -323,4 +324,70 @@ depends_on = ["apps/volume/site", "apps/network/{network}"]
     ws.cairn(&["apply", "--yes"])
         .expect_code(1)
         .expect_contains("a volume named `handmade` exists and Cairn did not create it");
+}
+
+/// What an app refers to resolves when planning: a volume Git does not
+/// declare stops the plan at the app's place in Git, and nothing reaches
+/// the engine (podman would otherwise make the volume silently, with no
+/// owner label, and Cairn would never clean it up). A volume the engine
+/// has, marked `external`, is used and left alone.
+#[test]
+fn an_undeclared_volume_stops_the_plan_and_an_external_one_is_used() {
+    let ws = Workspace::new();
+    let podman = Podman::start(&ws.path().join("podman"));
+    configure(&ws, &podman, "");
+    let port = free_port();
+    let app = |volumes: &str| {
+        format!(
+            "[[apps.app]]\nname = \"site\"\nimage = \"cairn-test/web:1\"\nports = [\"{port}:8080\"]\nvolumes = [{volumes}]\nrestart = \"no\"\nstop_grace = \"1s\"\n"
+        )
+    };
+    let volume_names = |podman: &Podman| -> Vec<String> {
+        let volumes = podman.request("GET", "/volumes", None).unwrap();
+        volumes["Volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["Name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    ws.repo.write("site.toml", &app("\"ghost-vol:/www\""));
+    ws.repo.commit("a site on a volume nobody declares", AUTHOR);
+    let expected = "site.toml:1:1: apps/app/site `volumes`: the volume `ghost-vol` is not declared in this commit";
+    ws.cairn(&["plan"]).expect_code(1).expect_contains(expected);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains(expected)
+        .expect_contains("external = true");
+    assert!(podman.app_containers("site").is_empty());
+    assert!(!volume_names(&podman).contains(&"ghost-vol".to_string()));
+
+    // Marked external, but the engine has no such volume either.
+    let external = "{ volume = \"shared\", path = \"/www\", external = true }";
+    ws.repo.write("site.toml", &app(external));
+    ws.repo.commit("an external volume", AUTHOR);
+    ws.cairn(&["plan"])
+        .expect_code(1)
+        .expect_contains("the external volume `shared` is not on the engine");
+
+    // Once the engine has it, it is used, shown in the plan, and left alone.
+    podman
+        .request(
+            "POST",
+            "/volumes/create",
+            Some(&serde_json::json!({"Name": "shared"})),
+        )
+        .expect("a volume made by hand");
+    ws.cairn(&["plan"])
+        .expect_code(2)
+        .expect_contains("uses external volume shared");
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(podman.app_containers("site").len(), 1);
+    ws.cairn(&["plan"]).expect_code(0);
+    ws.repo.remove("site.toml");
+    ws.repo.commit("no site", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert!(podman.app_containers("site").is_empty());
+    assert!(volume_names(&podman).contains(&"shared".to_string()));
 }

@@ -666,3 +666,49 @@ fn base64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// An object in a namespace that neither Git declares nor the cluster has
+/// is found when planning, at its place in Git, and nothing of the commit
+/// reaches the API server; declared in the same commit, or made on the
+/// cluster, the namespace resolves.
+#[test]
+fn an_object_in_a_namespace_nobody_has_stops_the_plan_before_anything_is_applied() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    configure(&ws, &kube, false, "", "");
+    let objects = r#"[[k8s.object]]
+apiVersion = "v1"
+kind = "Namespace"
+metadata = { name = "ops" }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "ConfigMap"
+metadata = { name = "limits", namespace = "ops" }
+data = { max = "10" }
+
+[[k8s.object]]
+apiVersion = "v1"
+kind = "ConfigMap"
+metadata = { name = "settings", namespace = "ghost" }
+data = { mode = "on" }
+"#;
+    ws.repo.write("cluster.toml", objects);
+    ws.repo.commit("a namespace nobody has", AUTHOR);
+    let expected = "cluster.toml:12:1: k8s/object/ghost/ConfigMap/settings `metadata.namespace`: the namespace `ghost` of ghost/ConfigMap/settings is neither declared in this commit nor on the cluster";
+    ws.cairn(&["plan"]).expect_code(1).expect_contains(expected);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains(expected);
+    assert!(kube.get(&["namespace", "ops"]).is_none(), "nothing applied");
+
+    kube.kubectl(&["create", "namespace", "ghost"], None);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert!(
+        kube.get(&["configmap", "settings", "-n", "ghost"])
+            .is_some()
+    );
+    assert!(kube.get(&["configmap", "limits", "-n", "ops"]).is_some());
+    ws.cairn(&["plan"]).expect_code(0);
+}

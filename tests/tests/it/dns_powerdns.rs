@@ -376,3 +376,46 @@ fn protect_orphan_and_the_safety_threshold() {
     assert!(ws.pdns.dig("r5.example.io", "A").is_empty());
     assert_eq!(ws.pdns.zones(), ["example.io."]);
 }
+
+/// A record that no zone holds — neither one Git declares nor one on the
+/// server — is found when planning, at its place in Git, and nothing of the
+/// commit reaches PowerDNS. A record in a zone PowerDNS already has, which
+/// Git does not declare, passes.
+#[test]
+fn a_record_no_zone_holds_stops_the_plan_before_anything_is_applied() {
+    let ws = Workspace::new();
+    ws.pdns
+        .request(
+            "POST",
+            "/api/v1/servers/localhost/zones",
+            Some(&serde_json::json!({"name": "example.net.", "kind": "Native", "nameservers": []})),
+        )
+        .expect("a zone made by hand");
+    let dns = "[[dns.zone]]\nname = \"example.org.\"\n\n[[dns.record]]\nname = \"www.example.org.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n\n[[dns.record]]\nname = \"www.example.net.\"\ntype = \"A\"\nrecords = [\"192.0.2.2\"]\n\n[[dns.record]]\nname = \"www.nowhere.test.\"\ntype = \"A\"\nrecords = [\"192.0.2.3\"]\n";
+    ws.repo.write("dns.toml", dns);
+    ws.repo.commit("three records", AUTHOR);
+
+    let expected =
+        "dns.toml:14:1: dns/record/www.nowhere.test./A `name`: no zone holds `www.nowhere.test.`";
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(1).expect_contains(expected);
+    assert_eq!(
+        plan.all().matches("no zone holds").count(),
+        1,
+        "{}",
+        plan.all()
+    );
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains(expected);
+    assert_eq!(ws.pdns.zones(), ["example.net."], "nothing was applied");
+
+    ws.repo.write(
+        "dns.toml",
+        &dns.replace("www.nowhere.test.", "api.example.org."),
+    );
+    ws.repo.commit("a record example.org holds", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.net", "A"), ["192.0.2.2"]);
+    assert_eq!(ws.pdns.dig("api.example.org", "A"), ["192.0.2.3"]);
+}

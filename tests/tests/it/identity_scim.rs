@@ -316,3 +316,68 @@ fn drift_made_in_canaille_is_healed_by_the_daemon() {
         ws.assert_never_written_encoded(&[], &secret);
     }
 }
+
+/// What Canaille would refuse is found when planning, and nothing of the
+/// commit reaches it: a group member that neither Git nor Canaille has,
+/// and a user without the family name Canaille's schema requires. Each
+/// problem is listed once, at its resource's place in Git; members Git
+/// declares or Canaille has already pass.
+#[test]
+fn a_member_nobody_has_stops_the_plan_before_anything_is_applied() {
+    let ws = Workspace::new();
+    let dir = canaille_dir();
+    let canaille = Canaille::start(dir.path());
+    canaille.create_user("carol", "carol@example.org");
+    set_password(&ws, &unique_password("unused"));
+    configure(&ws, &canaille, &canaille.client_secret, "", "");
+    let people = r#"[[idp.user]]
+user_name = "zed"
+name = { given_name = "Zed", family_name = "Shaw" }
+emails = ["zed@example.org"]
+
+[[idp.user]]
+user_name = "yan"
+emails = ["yan@example.org"]
+
+[[idp.group]]
+display_name = "admins"
+members = ["zed", "carol", "nobody"]
+"#;
+    ws.repo.write("people.toml", people);
+    ws.repo.commit("admins", AUTHOR);
+
+    let member = "people.toml:10:1: idp/group/admins `members`: the member `nobody` is neither a user this commit declares nor a user on the server";
+    let name = "people.toml:6:1: idp/user/yan `name`: the SCIM server requires name.familyName, which this user does not set";
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(1)
+        .expect_contains("2 problem(s)")
+        .expect_contains(member)
+        .expect_contains(name);
+    assert_eq!(
+        plan.all().matches("is neither a user").count(),
+        1,
+        "{}",
+        plan.all()
+    );
+    assert!(!plan.all().contains("`zed`") && !plan.all().contains("`carol`"));
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains(member)
+        .expect_contains(name);
+    assert!(
+        canaille.user("zed").is_none(),
+        "nothing of the commit is applied"
+    );
+    assert!(canaille.group("admins").is_none());
+
+    let fixed = people.replace(", \"nobody\"", "").replace(
+        "user_name = \"yan\"",
+        "user_name = \"yan\"\nname = { family_name = \"Li\" }",
+    );
+    ws.repo.write("people.toml", &fixed);
+    ws.repo
+        .commit("admins without nobody, yan with a name", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(canaille.members("admins"), ["carol", "zed"]);
+    ws.cairn(&["plan"]).expect_code(0);
+}

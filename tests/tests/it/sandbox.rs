@@ -810,6 +810,7 @@ async fn an_apply_whose_guard_says_no_sends_nothing() {
         fields: Vec::new(),
         desired: Some(serde_json::json!({"name": "bait"})),
         observed: None,
+        diagnostics: Vec::new(),
     };
     let lease = Arc::new(Lease(std::sync::atomic::AtomicBool::new(true)));
     let guard: Arc<dyn cairn::host::SendGuard> = lease.clone();

@@ -10,7 +10,7 @@ use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
 use crate::plan::port::{Provider, Providers};
 use crate::plan::{PlanAction, PlanSettings, PlannedChange, digest};
 use crate::store::OwnedResource;
-use cairn_contract::DiffInput;
+use cairn_contract::{Declared, DiffInput};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
@@ -30,6 +30,11 @@ pub(super) struct ProviderWork<'a, P> {
     pub subjects: Vec<Subject<'a>>,
     /// What the provider compares.
     pub inputs: Vec<DiffInput>,
+    /// The commit's other resources of the provider, which an input's
+    /// references may point at: every one it declares that is not among
+    /// the inputs (settled, or left alone by a [`crate::plan::PlanScope::Changed`]
+    /// plan).
+    pub declared: Vec<Declared>,
 }
 
 /// The comparisons to make, by provider instance name.
@@ -54,6 +59,7 @@ pub(super) fn classify<'a, P: Provider>(
     let mut conflicts = Vec::new();
     let mut refused_adoptions = Vec::new();
     let mut work: Work<'a, P> = BTreeMap::new();
+    let mut compared = vec![false; desired.resources.len()];
 
     for (index, resource) in desired.resources.iter().enumerate() {
         let address = &resource.address;
@@ -85,6 +91,7 @@ pub(super) fn classify<'a, P: Provider>(
             }
             None => resource.spec.clone(),
         };
+        compared[index] = true;
         let entry = work_for(&mut work, providers, &address.provider);
         entry.subjects.push(Subject::Desired(resource));
         entry.inputs.push(DiffInput {
@@ -149,6 +156,20 @@ pub(super) fn classify<'a, P: Provider>(
             });
         }
     }
+    // Only providers with something to compare are told.
+    for (resource, _) in desired
+        .resources
+        .iter()
+        .zip(&compared)
+        .filter(|(_, compared)| !**compared)
+    {
+        if let Some(share) = work.get_mut(resource.address.provider.as_str()) {
+            share.declared.push(Declared {
+                type_name: resource.address.type_name.clone(),
+                id: resource.address.id.clone(),
+            });
+        }
+    }
     Ok((draft, work))
 }
 
@@ -161,6 +182,7 @@ fn work_for<'w, 'a, P>(
         provider: &*providers[provider],
         subjects: Vec::new(),
         inputs: Vec::new(),
+        declared: Vec::new(),
     })
 }
 

@@ -1,17 +1,18 @@
 //! Comparing and deciding: one batched `diff` per provider (providers in
 //! parallel), then what the host makes of each answer — adopt, refresh or
 //! nothing for a no-op, protection against a replace or delete, the drift
-//! flag, the summary of a change a crash interrupted, and the refusal of a
-//! provider that would delete a resource Git declares.
+//! flag, the summary of a change a crash interrupted, the refusal of a
+//! provider that would delete a resource Git declares, and the problems
+//! providers found comparing (diagnostics on their changes), which stop
+//! the plan.
 
-use super::Draft;
-use super::PlanError;
 use super::classify::{Subject, Work};
 use super::gather::Gathered;
+use super::{Draft, PlanDiagnostic, PlanError};
 use crate::host::{ContractViolation, PluginError};
 use crate::plan::port::Provider;
 use crate::plan::{PlanAction, PlannedChange, digest, redact_fields};
-use cairn_contract::Change;
+use cairn_contract::{Change, Severity};
 
 /// One answer per provider of `work`, in its order: the calls all finish
 /// before any answer is looked at, as the first failure is reported in
@@ -19,11 +20,16 @@ use cairn_contract::Change;
 pub(super) async fn compare<P: Provider>(
     work: &Work<'_, P>,
 ) -> Vec<Result<Vec<Change>, PluginError>> {
-    futures::future::join_all(work.values().map(|w| w.provider.diff(&w.inputs))).await
+    futures::future::join_all(
+        work.values()
+            .map(|w| w.provider.diff(&w.inputs, &w.declared)),
+    )
+    .await
 }
 
 /// Turns the providers' answers into the plan's changes (deletes apart, to
-/// be ordered), notes and the unchanged count.
+/// be ordered), notes and the unchanged count; or, when a provider found
+/// an error in a resource, every such error of every provider.
 pub(super) fn decide<P: Provider>(
     gathered: &Gathered,
     mut draft: Draft,
@@ -32,9 +38,26 @@ pub(super) fn decide<P: Provider>(
 ) -> Result<Draft, PlanError> {
     let owned = &gathered.inventory.owned;
     let interrupted = &gathered.inventory.interrupted;
+    let mut problems = Vec::new();
     for (share, answer) in work.values().zip(answers) {
         let info = share.provider.info();
-        for ((subject, input), change) in share.subjects.iter().zip(&share.inputs).zip(answer?) {
+        for ((subject, input), mut change) in share.subjects.iter().zip(&share.inputs).zip(answer?)
+        {
+            let origin = match subject {
+                Subject::Desired(r) => Some(&r.origin),
+                Subject::Removed(_) => None,
+            };
+            let address = match subject {
+                Subject::Desired(r) => &r.address,
+                Subject::Removed(o) => &o.address,
+            };
+            for diagnostic in std::mem::take(&mut change.diagnostics) {
+                let found = PlanDiagnostic::new(address, origin, diagnostic);
+                match found.severity {
+                    Severity::Error => problems.push(found),
+                    Severity::Warning => draft.notes.push(format!("warning: {found}")),
+                }
+            }
             let sensitive = info
                 .resource_type(&change.type_name)
                 .map(|t| t.sensitive.clone())
@@ -45,14 +68,13 @@ pub(super) fn decide<P: Provider>(
                 field.sensitive |= sensitive.iter().any(|s| s == top);
             }
             redact_fields(&mut fields);
-            let (address, lifecycle, depends_on, ours) = match subject {
+            let (lifecycle, depends_on, ours) = match subject {
                 Subject::Desired(r) => (
-                    &r.address,
                     r.lifecycle.clone(),
                     r.depends_on.clone(),
                     owned.get(&r.address),
                 ),
-                Subject::Removed(o) => (&o.address, o.lifecycle.clone(), Vec::new(), Some(*o)),
+                Subject::Removed(o) => (o.lifecycle.clone(), Vec::new(), Some(*o)),
             };
             let unconfirmed = ours.is_none_or(|o| o.pending) || interrupted.contains_key(address);
             // The inventory must follow Git even when the world needs no
@@ -138,5 +160,9 @@ pub(super) fn decide<P: Provider>(
             }
         }
     }
-    Ok(draft)
+    if problems.is_empty() {
+        Ok(draft)
+    } else {
+        Err(PlanError::Diagnostics(problems))
+    }
 }

@@ -28,8 +28,10 @@ use super::port::{Provider, Providers};
 use super::{Plan, PlanScope, PlannedChange};
 use crate::config::TenantConfig;
 use crate::host::PluginError;
+use crate::model::diagnostic::Location;
 use crate::model::{Address, DesiredState};
 use crate::store::{StateStore, StoreError};
+use cairn_contract::{Diagnostic, Severity};
 use gather::Inventory;
 
 /// Why no plan could be made.
@@ -48,6 +50,11 @@ pub enum PlanError {
     /// tenant adopt.
     #[error("{} resource(s) say `adopt = true`, but this tenant may not take over objects Cairn did not create for it (the operator's `allow_adopt`); nothing was applied:\n{}", .0.len(), .0.iter().map(|a| format!("  {a}")).collect::<Vec<_>>().join("\n"))]
     AdoptNotAllowed(Vec<Address>),
+    /// Providers found errors in resources while comparing them with the
+    /// real world (references to objects that neither the commit declares
+    /// nor the server has, say): every one of them, each at its resource.
+    #[error("{}", diagnostics_message(.0))]
+    Diagnostics(Vec<PlanDiagnostic>),
     /// The plan holds more changes than the tenant's quota.
     #[error(transparent)]
     Quota(#[from] crate::quota::QuotaExceeded),
@@ -70,6 +77,66 @@ fn conflicts_message(addresses: &[Address]) -> String {
         addresses.len(),
         list.join("\n")
     )
+}
+
+fn diagnostics_message(problems: &[PlanDiagnostic]) -> String {
+    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    format!(
+        "{} problem(s) found comparing the commit with the real world; nothing was applied:\n{}",
+        problems.len(),
+        list.join("\n")
+    )
+}
+
+/// A problem a provider found in one resource while comparing it with the
+/// real world, at the resource's place in Git.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanDiagnostic {
+    /// The resource.
+    pub address: Address,
+    /// Where Git declares it; `None` for an object that left Git.
+    pub location: Option<Location>,
+    /// The offending field inside the spec, `/`-separated; empty for the
+    /// whole resource.
+    pub path: String,
+    /// How serious it is.
+    pub severity: Severity,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl PlanDiagnostic {
+    /// `diagnostic`, which a provider attached to its change of `address`
+    /// (declared at `location`).
+    pub fn new(address: &Address, location: Option<&Location>, diagnostic: Diagnostic) -> Self {
+        Self {
+            address: address.clone(),
+            location: location.cloned(),
+            path: diagnostic.path,
+            severity: diagnostic.severity,
+            message: diagnostic.message,
+            help: diagnostic.help,
+        }
+    }
+}
+
+impl std::fmt::Display for PlanDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        write!(f, "{}", self.address)?;
+        if !self.path.is_empty() {
+            write!(f, " `{}`", self.path.replace('/', "."))?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n    help: {help}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What planning needs to know of the tenant: the operator's settings that

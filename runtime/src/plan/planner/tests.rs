@@ -845,6 +845,50 @@ rules! {
         field kind: "master" -> "native"
         unchanged: 2
     "#;
+
+    /// A reference to what neither the commit declares nor the world has
+    /// stops the plan before anything is applied, at the resource's place
+    /// in Git, with every such problem of the commit listed once.
+    unresolved_references_stop_the_plan: world()
+        .declared(resource("dns/zone/example", json!({})))
+        .declared(resource("dns/record/www", json!({"references": ["zone/example", "zone/nowhere"]})))
+        .declared(resource("dns/record/api", json!({"references": ["zone/elsewhere"]})))
+    => "
+        list dns: api, example, www
+        diff dns: zone/example, record/www, record/api
+        error: 2 problem(s) found comparing the commit with the real world; nothing was applied:
+        resources.toml:2:1: dns/record/www `references.1`: zone/nowhere is neither declared nor in the world
+        resources.toml:3:1: dns/record/api `references.0`: zone/elsewhere is neither declared nor in the world
+    ";
+
+    /// A reference resolves to an object of the world that Git does not
+    /// declare.
+    a_reference_to_an_existing_object_resolves: world()
+        .declared(resource("dns/record/www", json!({"references": ["zone/external"]})))
+        .exists("dns/zone/external", json!({}))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        create dns/record/www: create record www
+        field references: - -> ["zone/external"]
+        unchanged: 0
+    "#;
+
+    /// A reference to a resource the plan leaves alone (Git did not move
+    /// it) resolves, even though the world lost it: the provider is told it
+    /// is declared.
+    a_reference_to_a_resource_left_alone_resolves: world()
+        .scope(PlanScope::Changed)
+        .declared(resource("dns/zone/example", json!({})))
+        .applied(resource("dns/zone/example", json!({})))
+        .declared(resource("dns/record/www", json!({"references": ["zone/example"]})))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        create dns/record/www: create record www
+        field references: - -> ["zone/example"]
+        unchanged: 1
+    "#;
 }
 
 /// Ten owned records in sync, of which Git dropped `r0` and `r1`.
@@ -928,4 +972,33 @@ async fn an_applied_plan_leaves_nothing_to_do() {
 
     let again = world.plan().await.expect("a plan");
     assert_eq!(render(&again), ["unchanged: 3"]);
+}
+
+/// `diff` is told of the commit's other resources of the provider — those
+/// it does not compare — and of none of another provider's.
+#[tokio::test]
+async fn diff_is_told_what_else_the_commit_declares() {
+    let world = world()
+        .with_provider(FakeProvider::new("idp").with_type("user", &[], &[]))
+        .scope(PlanScope::Changed)
+        .in_sync(resource("dns/zone/example", json!({})))
+        .in_sync(resource("dns/zone/other", json!({})))
+        .declared(resource(
+            "dns/record/www",
+            json!({"references": ["zone/example"]}),
+        ))
+        .in_sync(resource("idp/user/ada", json!({})));
+    let plan = world.plan().await.expect("a plan");
+    assert_eq!(plan.changes.len(), 1, "{:?}", render(&plan));
+    assert_eq!(
+        world.providers["dns"].last_declared(),
+        ["zone/example", "zone/other"]
+    );
+    assert!(
+        world.providers["idp"]
+            .calls()
+            .iter()
+            .all(|call| !matches!(call, Call::Diff(_))),
+        "a provider with nothing to compare is not called"
+    );
 }

@@ -227,7 +227,11 @@ impl Provider for Hostile {
         }
     }
 
-    fn diff(&self, inputs: Vec<DiffInput>) -> Result<Vec<Change>, Error> {
+    fn diff(
+        &self,
+        inputs: Vec<DiffInput>,
+        _declarations: &cairn_sdk::Declarations,
+    ) -> Result<Vec<Change>, Error> {
         if self.mode == "spin-diff" {
             let mut counter: u64 = 0;
             loop {

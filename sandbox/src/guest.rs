@@ -1,0 +1,387 @@
+//! A provider component of any version the host loads, driven as one.
+//!
+//! [`GuestPre`] is a linked component of `cairn:provider@0.1.0` or
+//! `@0.2.0`, whichever it exports (the newest first); [`Guest`] is one
+//! instance of it. Their calls take and return the newest version's
+//! records ([`super::bindings`]): for an older component, the arguments
+//! are converted down and the answers up here, so that the rest of the host
+//! knows a single version. What an older version lacks is empty on the way
+//! up (a 0.1.0 change has no diagnostics) and dropped on the way down (a
+//! 0.1.0 `diff` is not told what else the commit declares).
+
+use super::bindings::{self, v0_1, v0_2};
+use super::state::CallState;
+// The records of each version, as the conversions below name them.
+use v0_1::cairn::provider::types as old;
+use v0_2::cairn::provider::types as new;
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+/// A version of the contract, as a component exports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ContractVersion {
+    /// `cairn:provider@0.1.0`.
+    V0_1,
+    /// `cairn:provider@0.2.0`.
+    V0_2,
+}
+
+impl ContractVersion {
+    /// Every version the host loads, the newest first.
+    pub const ALL: [Self; 2] = [Self::V0_2, Self::V0_1];
+
+    /// The version's number.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V0_1 => "0.1.0",
+            Self::V0_2 => "0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for ContractVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cairn:provider@{}", self.as_str())
+    }
+}
+
+/// A linked provider component, ready to be instantiated.
+#[derive(Clone)]
+pub(super) enum GuestPre {
+    /// Exports `cairn:provider/provider@0.1.0`.
+    V0_1(v0_1::ProviderPluginPre<CallState>),
+    /// Exports `cairn:provider/provider@0.2.0`.
+    V0_2(v0_2::ProviderPluginPre<CallState>),
+}
+
+/// An instance of a provider component, for one call.
+pub(super) enum Guest {
+    /// Exports `cairn:provider/provider@0.1.0`.
+    V0_1(v0_1::ProviderPlugin),
+    /// Exports `cairn:provider/provider@0.2.0`.
+    V0_2(v0_2::ProviderPlugin),
+}
+
+impl GuestPre {
+    /// The component behind `instance_pre` as the newest version it
+    /// exports; an error naming every version the host loads when it
+    /// exports none.
+    pub fn new(instance_pre: InstancePre<CallState>) -> Result<Self, String> {
+        if let Ok(pre) = v0_2::ProviderPluginPre::new(instance_pre.clone()) {
+            return Ok(Self::V0_2(pre));
+        }
+        if let Ok(pre) = v0_1::ProviderPluginPre::new(instance_pre) {
+            return Ok(Self::V0_1(pre));
+        }
+        let versions: Vec<String> = ContractVersion::ALL
+            .iter()
+            .map(|version| format!("`cairn:provider/provider@{}`", version.as_str()))
+            .collect();
+        Err(format!(
+            "it exports no provider interface this host knows ({}); build it against one of them",
+            versions.join(" or ")
+        ))
+    }
+
+    /// The version the component exports.
+    pub fn version(&self) -> ContractVersion {
+        match self {
+            Self::V0_1(_) => ContractVersion::V0_1,
+            Self::V0_2(_) => ContractVersion::V0_2,
+        }
+    }
+
+    /// Instantiates the component in `store`.
+    pub async fn instantiate_async(&self, store: &mut Store<CallState>) -> wasmtime::Result<Guest> {
+        Ok(match self {
+            Self::V0_1(pre) => Guest::V0_1(pre.instantiate_async(store).await?),
+            Self::V0_2(pre) => Guest::V0_2(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+impl Guest {
+    /// `describe`.
+    pub async fn call_describe(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<bindings::ProviderInfo> {
+        Ok(match self {
+            Self::V0_1(guest) => guest
+                .cairn_provider_provider()
+                .call_describe(store)
+                .await?
+                .up(),
+            Self::V0_2(guest) => guest.cairn_provider_provider().call_describe(store).await?,
+        })
+    }
+
+    /// `configure`.
+    pub async fn call_configure(
+        &self,
+        store: &mut Store<CallState>,
+        config: &String,
+        secrets: &[bindings::Secret],
+    ) -> wasmtime::Result<Result<(), bindings::Error>> {
+        Ok(match self {
+            Self::V0_1(guest) => {
+                let secrets: Vec<v0_1::cairn::provider::types::Secret> =
+                    secrets.iter().map(|secret| secret.clone().down()).collect();
+                guest
+                    .cairn_provider_provider()
+                    .call_configure(store, config, &secrets)
+                    .await?
+                    .map_err(Up::up)
+            }
+            Self::V0_2(guest) => {
+                guest
+                    .cairn_provider_provider()
+                    .call_configure(store, config, secrets)
+                    .await?
+            }
+        })
+    }
+
+    /// `validate`.
+    pub async fn call_validate(
+        &self,
+        store: &mut Store<CallState>,
+        resources: &[bindings::Desired],
+    ) -> wasmtime::Result<Vec<bindings::Validation>> {
+        Ok(match self {
+            Self::V0_1(guest) => {
+                let resources: Vec<_> = resources.iter().map(|r| r.clone().down()).collect();
+                guest
+                    .cairn_provider_provider()
+                    .call_validate(store, &resources)
+                    .await?
+                    .up()
+            }
+            Self::V0_2(guest) => {
+                guest
+                    .cairn_provider_provider()
+                    .call_validate(store, resources)
+                    .await?
+            }
+        })
+    }
+
+    /// `list`.
+    pub async fn call_list(
+        &self,
+        store: &mut Store<CallState>,
+        scope: &bindings::Scope,
+    ) -> wasmtime::Result<Result<Vec<bindings::Observed>, bindings::Error>> {
+        Ok(match self {
+            Self::V0_1(guest) => guest
+                .cairn_provider_provider()
+                .call_list(store, &scope.clone().down())
+                .await?
+                .map(Up::up)
+                .map_err(Up::up),
+            Self::V0_2(guest) => {
+                guest
+                    .cairn_provider_provider()
+                    .call_list(store, scope)
+                    .await?
+            }
+        })
+    }
+
+    /// `diff`; `declared` does not reach a 0.1.0 component.
+    pub async fn call_diff(
+        &self,
+        store: &mut Store<CallState>,
+        inputs: &[bindings::DiffInput],
+        declared: &[bindings::Declared],
+    ) -> wasmtime::Result<Result<Vec<bindings::Change>, bindings::Error>> {
+        Ok(match self {
+            Self::V0_1(guest) => {
+                let inputs: Vec<_> = inputs.iter().map(|i| i.clone().down()).collect();
+                guest
+                    .cairn_provider_provider()
+                    .call_diff(store, &inputs)
+                    .await?
+                    .map(Up::up)
+                    .map_err(Up::up)
+            }
+            Self::V0_2(guest) => {
+                guest
+                    .cairn_provider_provider()
+                    .call_diff(store, inputs, declared)
+                    .await?
+            }
+        })
+    }
+
+    /// `apply`.
+    pub async fn call_apply(
+        &self,
+        store: &mut Store<CallState>,
+        changes: &[bindings::Change],
+    ) -> wasmtime::Result<Vec<bindings::Outcome>> {
+        Ok(match self {
+            Self::V0_1(guest) => {
+                let changes: Vec<_> = changes.iter().map(|c| c.clone().down()).collect();
+                guest
+                    .cairn_provider_provider()
+                    .call_apply(store, &changes)
+                    .await?
+                    .up()
+            }
+            Self::V0_2(guest) => {
+                guest
+                    .cairn_provider_provider()
+                    .call_apply(store, changes)
+                    .await?
+            }
+        })
+    }
+}
+
+/// A record of an older version turned into the newest's.
+trait Up<T> {
+    fn up(self) -> T;
+}
+
+/// A record of the newest version turned into an older one's.
+trait Down<T> {
+    fn down(self) -> T;
+}
+
+impl<A: Up<B>, B> Up<Vec<B>> for Vec<A> {
+    fn up(self) -> Vec<B> {
+        self.into_iter().map(Up::up).collect()
+    }
+}
+
+/// Converts a record field by field between two versions in which it has
+/// the same fields; the fields' own types convert with the same trait.
+macro_rules! same_record {
+    ($trait:ident :: $method:ident, $from:ty => $to:ident :: $name:ident { $($field:ident),* $(,)? } $(+ { $($extra:ident: $value:expr),* })?) => {
+        impl $trait<$to::$name> for $from {
+            fn $method(self) -> $to::$name {
+                $to::$name {
+                    $($field: Same::same(self.$field),)*
+                    $($($extra: $value,)*)?
+                }
+            }
+        }
+    };
+}
+
+/// Converts an enum between two versions in which it has the same cases.
+macro_rules! same_enum {
+    ($trait:ident :: $method:ident, $from:ident => $to:ident :: $name:ident { $($case:ident),* $(,)? }) => {
+        impl $trait<$to::$name> for $from::$name {
+            fn $method(self) -> $to::$name {
+                match self {
+                    $($from::$name::$case => $to::$name::$case,)*
+                }
+            }
+        }
+    };
+}
+
+/// A field's value carried over as it is, or converted with [`Up`] when
+/// its type is itself a versioned record.
+trait Same<T> {
+    fn same(self) -> T;
+}
+
+impl<T> Same<T> for T {
+    fn same(self) -> T {
+        self
+    }
+}
+
+impl Same<Vec<new::ResourceType>> for Vec<old::ResourceType> {
+    fn same(self) -> Vec<new::ResourceType> {
+        self.up()
+    }
+}
+
+impl Same<Vec<new::Diagnostic>> for Vec<old::Diagnostic> {
+    fn same(self) -> Vec<new::Diagnostic> {
+        self.up()
+    }
+}
+
+impl Same<Vec<new::FieldChange>> for Vec<old::FieldChange> {
+    fn same(self) -> Vec<new::FieldChange> {
+        self.up()
+    }
+}
+
+impl Same<Vec<old::FieldChange>> for Vec<new::FieldChange> {
+    fn same(self) -> Vec<old::FieldChange> {
+        self.into_iter().map(Down::down).collect()
+    }
+}
+
+impl Same<new::Severity> for old::Severity {
+    fn same(self) -> new::Severity {
+        self.up()
+    }
+}
+
+impl Same<new::Action> for old::Action {
+    fn same(self) -> new::Action {
+        self.up()
+    }
+}
+
+impl Same<old::Action> for new::Action {
+    fn same(self) -> old::Action {
+        self.down()
+    }
+}
+
+impl Same<new::ErrorKind> for old::ErrorKind {
+    fn same(self) -> new::ErrorKind {
+        self.up()
+    }
+}
+
+same_enum!(Up::up, old => new::Severity { Error, Warning });
+same_enum!(Up::up, old => new::Action { NoOp, Create, Update, Replace, Delete });
+same_enum!(Down::down, new => old::Action { NoOp, Create, Update, Replace, Delete });
+same_enum!(Up::up, old => new::ErrorKind {
+    Invalid, Unauthorized, Conflict, NotFound, Denied, Unavailable, Timeout, Internal,
+});
+
+same_record!(Up::up, old::ProviderInfo => new::ProviderInfo {
+    name, version, description, resource_types, config_schema,
+});
+same_record!(Up::up, old::ResourceType => new::ResourceType {
+    name, description, schema, identity, force_replace, sensitive,
+});
+same_record!(Up::up, old::Validation => new::Validation { canonical, diagnostics });
+same_record!(Up::up, old::Diagnostic => new::Diagnostic { path, severity, message, help });
+same_record!(Up::up, old::Observed => new::Observed { type_name, id, state });
+same_record!(Up::up, old::FieldChange => new::FieldChange { path, before, after, sensitive });
+same_record!(Up::up, old::Change => new::Change {
+    type_name, id, action, summary, fields, desired, observed,
+} + { diagnostics: Vec::new() });
+same_record!(Up::up, old::Error => new::Error { kind, message });
+
+same_record!(Down::down, new::Secret => old::Secret { name, value });
+same_record!(Down::down, new::Desired => old::Desired { type_name, spec });
+same_record!(Down::down, new::Scope => old::Scope { type_names, ids });
+same_record!(Down::down, new::DiffInput => old::DiffInput {
+    type_name, id, desired, observed, prior,
+});
+same_record!(Down::down, new::FieldChange => old::FieldChange { path, before, after, sensitive });
+same_record!(Down::down, new::Change => old::Change {
+    type_name, id, action, summary, fields, desired, observed,
+});
+
+impl Up<new::Outcome> for old::Outcome {
+    fn up(self) -> new::Outcome {
+        match self {
+            old::Outcome::Applied(state) => new::Outcome::Applied(state),
+            old::Outcome::Failed(error) => new::Outcome::Failed(error.up()),
+            old::Outcome::Skipped(reason) => new::Outcome::Skipped(reason),
+        }
+    }
+}

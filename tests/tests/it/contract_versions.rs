@@ -1,0 +1,119 @@
+//! Plugins of every released contract version load side by side: one
+//! built against `cairn:provider@0.1.0` with wit-bindgen alone (no SDK)
+//! is driven through every call and the log import, next to the
+//! first-party plugins of `0.2.0`, and `cairn plugin inspect` names the
+//! version of each.
+
+use cairn::contract::{Action, Declared, DiffInput, Outcome};
+use cairn::host::{ContractVersion, PluginHost, ProviderInstance, ProviderSettings};
+use std::time::Duration;
+
+fn settings() -> ProviderSettings {
+    ProviderSettings {
+        tenant: "t".into(),
+        name: "notes".into(),
+        config: serde_json::json!({}),
+        secrets: Default::default(),
+        grants: Vec::new(),
+        memory_bytes: 32 << 20,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_of_contract_0_1_0_loads_and_answers_every_call() {
+    let host = PluginHost::new(None).expect("the plugin host starts");
+    let old = host
+        .load(&cairn_tests::plugin_path("provider_v0_1"), None)
+        .await
+        .expect("a 0.1.0 plugin loads");
+    assert_eq!(old.contract_version(), ContractVersion::V0_1);
+    assert_eq!(old.info().name, "notes");
+    let new = host
+        .load(&cairn_tests::plugin_path("dns_powerdns"), None)
+        .await
+        .expect("a 0.2.0 plugin loads");
+    assert_eq!(new.contract_version(), ContractVersion::V0_2);
+
+    let notes = ProviderInstance::new(&host, old, settings());
+    let validations = notes
+        .validate(&[
+            (
+                "note".into(),
+                serde_json::json!({"name": " Hello ", "text": "hi"}),
+            ),
+            (
+                "note".into(),
+                serde_json::json!({"name": "empty", "text": " "}),
+            ),
+        ])
+        .await
+        .expect("validate answers");
+    assert_eq!(
+        validations[0].canonical,
+        Some(serde_json::json!({"name": "hello", "text": "hi"}))
+    );
+    assert_eq!(validations[1].diagnostics[0].path, "text");
+    assert_eq!(
+        validations[1].diagnostics[0].message,
+        "a note's text is empty"
+    );
+
+    assert!(
+        notes
+            .list(vec!["note".into()], vec!["hello".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let input = DiffInput {
+        type_name: "note".into(),
+        id: "hello".into(),
+        desired: validations[0].canonical.clone(),
+        observed: None,
+        prior: None,
+    };
+    // `declared` does not reach a 0.1.0 plugin; its changes carry no
+    // diagnostics.
+    let declared = [Declared {
+        type_name: "note".into(),
+        id: "other".into(),
+    }];
+    let changes = notes.diff(&[input], &declared).await.expect("diff answers");
+    assert_eq!(changes[0].action, Action::Create);
+    assert_eq!(changes[0].summary, "write the note");
+    assert!(changes[0].diagnostics.is_empty());
+    let outcomes = notes.apply(&changes).await.expect("apply answers");
+    let Outcome::Applied(Some(state)) = &outcomes[0] else {
+        panic!("not applied: {:?}", outcomes[0]);
+    };
+    assert_eq!(state["text"], "hi");
+
+    let mut wrong = settings();
+    wrong.config = serde_json::json!(["not", "a", "table"]);
+    let error = ProviderInstance::new(&host, notes.plugin().clone(), wrong)
+        .list(vec!["note".into()], Vec::new())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("the config is not a table"),
+        "{error}"
+    );
+}
+
+#[test]
+fn inspect_names_each_plugins_contract_version() {
+    for (plugin, version) in [
+        ("provider_v0_1", "cairn:provider@0.1.0"),
+        ("dns_powerdns", "cairn:provider@0.2.0"),
+    ] {
+        let output = cairn_tests::cairn_command()
+            .args(["plugin", "inspect"])
+            .arg(cairn_tests::plugin_path(plugin))
+            .output()
+            .expect("cairn runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(stdout.contains(&format!("contract: {version}")), "{stdout}");
+    }
+}
