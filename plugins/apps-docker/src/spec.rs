@@ -60,12 +60,29 @@ fn loopback() -> String {
     "127.0.0.1".into()
 }
 
+/// The port numbers that can be published: 1 to 65535 (0 asks the
+/// kernel for any free port, which Git could not name).
+const PORTS: std::ops::RangeInclusive<u16> = 1..=u16::MAX;
+
 /// A port as written: `"8080:80"`, `"8080:80/udp"` or a table.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum PortSpec {
     Short(String),
-    Table(Port),
+    Table(PortTable),
+}
+
+/// A port written as a table, its numbers as written: one out of
+/// [`PORTS`] is refused with its value, not by the parser.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortTable {
+    host: i64,
+    container: i64,
+    #[serde(default = "tcp")]
+    protocol: String,
+    #[serde(default = "loopback")]
+    host_ip: String,
 }
 
 /// A named volume mounted into the app: `"data:/var/lib/app"`.
@@ -326,40 +343,73 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 
 fn parse_port(index: usize, port: PortSpec, errors: &mut Vec<Diagnostic>) -> Option<Port> {
     let path = format!("ports/{index}");
-    let port = match port {
-        PortSpec::Table(port) => port,
+    // The numbers as written, the protocol, the address, and the paths of
+    // the numbers.
+    let (host, container, protocol, host_ip, paths) = match port {
+        PortSpec::Table(port) => (
+            port.host.to_string(),
+            port.container.to_string(),
+            port.protocol,
+            port.host_ip,
+            [format!("{path}/host"), format!("{path}/container")],
+        ),
         PortSpec::Short(text) => {
             let (ports, protocol) = text.split_once('/').unwrap_or((&text, "tcp"));
             let parsed = ports
                 .split_once(':')
-                .and_then(|(host, container)| Some((host.parse().ok()?, container.parse().ok()?)));
-            match parsed {
-                Some((host, container)) => Port {
-                    host,
-                    container,
-                    protocol: protocol.to_string(),
-                    host_ip: loopback(),
-                },
-                None => {
-                    errors.push(
-                        Diagnostic::error(path, format!("`{text}` is not HOST:CONTAINER"))
-                            .with_help("write \"8080:80\", \"5353:53/udp\" or a table { host = 8080, container = 80 }"),
-                    );
-                    return None;
-                }
-            }
+                .filter(|(host, container)| is_number(host) && is_number(container));
+            let Some((host, container)) = parsed else {
+                errors.push(
+                    Diagnostic::error(path, format!("`{text}` is not HOST:CONTAINER"))
+                        .with_help("write \"8080:80\", \"5353:53/udp\" or a table { host = 8080, container = 80 }"),
+                );
+                return None;
+            };
+            (
+                host.to_string(),
+                container.to_string(),
+                protocol.to_string(),
+                loopback(),
+                [path.clone(), path.clone()],
+            )
         }
     };
-    if port.protocol != "tcp" && port.protocol != "udp" {
+    if protocol != "tcp" && protocol != "udp" {
         errors.push(Diagnostic::error(
             format!("{path}/protocol"),
-            format!("unknown protocol `{}`: use tcp or udp", port.protocol),
+            format!("unknown protocol `{protocol}`: use tcp or udp"),
         ));
     }
-    if port.host == 0 || port.container == 0 {
-        errors.push(Diagnostic::error(path, "port 0 cannot be published"));
-    }
-    Some(port)
+    let mut in_range = |number: String, side: &str, path: &str| match number.parse::<u16>() {
+        Ok(port) if PORTS.contains(&port) => Some(port),
+        _ => {
+            errors.push(
+                Diagnostic::error(
+                    path,
+                    format!(
+                        "the {side} port {number} is out of range {}–{}",
+                        PORTS.start(),
+                        PORTS.end()
+                    ),
+                )
+                .with_help("ports are numbers from 1 to 65535"),
+            );
+            None
+        }
+    };
+    let host = in_range(host, "host", &paths[0]);
+    let container = in_range(container, "container", &paths[1]);
+    Some(Port {
+        host: host?,
+        container: container?,
+        protocol,
+        host_ip,
+    })
+}
+
+/// Whether `text` (a side of `HOST:CONTAINER`) is a number: digits.
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 fn parse_mount(index: usize, mount: MountSpec, errors: &mut Vec<Diagnostic>) -> Option<Mount> {
@@ -437,14 +487,14 @@ pub fn validate_app(value: &Value) -> Validation {
             format!("at most {MAX_REPLICAS} replicas"),
         ));
     }
-    let mut ports: Vec<Port> = spec
+    let ports: Vec<(usize, Port)> = spec
         .ports
         .into_iter()
         .enumerate()
-        .filter_map(|(index, port)| parse_port(index, port, &mut errors))
+        .filter_map(|(index, port)| Some((index, parse_port(index, port, &mut errors)?)))
         .collect();
-    ports.sort();
-    for (index, port) in ports.iter().enumerate() {
+    // Each port at its place as written, before they are sorted.
+    for (index, port) in &ports {
         if u32::from(port.host) + replicas.saturating_sub(1) > u32::from(u16::MAX) {
             errors.push(Diagnostic::error(
                 format!("ports/{index}"),
@@ -457,6 +507,8 @@ pub fn validate_app(value: &Value) -> Validation {
             ));
         }
     }
+    let mut ports: Vec<Port> = ports.into_iter().map(|(_, port)| port).collect();
+    ports.sort();
     let mut volumes: Vec<Mount> = spec
         .volumes
         .into_iter()
@@ -643,6 +695,34 @@ mod tests {
                 "restart",
                 "healthcheck/interval",
                 "labels/cairn.address"
+            ]
+        );
+    }
+
+    #[test]
+    fn ports_out_of_range_say_so_with_their_value() {
+        let validation = validate_app(&json!({
+            "name": "web", "image": "web:1",
+            "ports": ["8080:80", "70000:80", {"host": 8081, "container": 0}, "80:99999999999999999999", "web:80"]
+        }));
+        let problems: Vec<(&str, &str)> = validation
+            .diagnostics
+            .iter()
+            .map(|d| (d.path.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                ("ports/1", "the host port 70000 is out of range 1–65535"),
+                (
+                    "ports/2/container",
+                    "the container port 0 is out of range 1–65535"
+                ),
+                (
+                    "ports/3",
+                    "the container port 99999999999999999999 is out of range 1–65535"
+                ),
+                ("ports/4", "`web:80` is not HOST:CONTAINER"),
             ]
         );
     }

@@ -93,13 +93,9 @@ pub fn validate(spec: &Value) -> Validation {
                         }
                         objects.push(canonical);
                     }
-                    Err(mut errors) => {
-                        for error in &mut errors {
-                            error.message =
-                                format!("{path}, document {}: {}", position + 1, error.message);
-                        }
-                        problems.append(&mut errors);
-                    }
+                    // Each at its path into the document, which the
+                    // host turns into the manifest's line and column.
+                    Err(mut errors) => problems.append(&mut errors),
                 }
             }
         }

@@ -19,8 +19,8 @@ pub enum LogFormat {
 /// Arguments of `cairn daemon`.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// The operator's configuration file.
-    #[arg(long, short = 'c', default_value = "cairn.toml", env = "CAIRN_CONFIG")]
+    /// The operator's configuration file: the global `--config`.
+    #[arg(from_global)]
     config: PathBuf,
     /// The address of the HTTP API, metrics and webhooks (overrides
     /// `[daemon] listen`; the default is 127.0.0.1:8420).

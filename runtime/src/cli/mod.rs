@@ -30,6 +30,16 @@ pub const EXIT_CHANGES: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, about, long_about = None)]
 struct Cli {
+    /// The operator's configuration file, which every command but `plugin
+    /// inspect` reads.
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "cairn.toml",
+        env = "CAIRN_CONFIG"
+    )]
+    config: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,8 +47,9 @@ struct Cli {
 /// Options every tenant command takes.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// The operator's configuration file.
-    #[arg(long, short = 'c', default_value = "cairn.toml", env = "CAIRN_CONFIG")]
+    /// The operator's configuration file: `--config`, which every command
+    /// takes before or after its name.
+    #[arg(from_global)]
     pub config: PathBuf,
     /// The tenant to work on (needed when the file declares several).
     #[arg(long, short = 't')]

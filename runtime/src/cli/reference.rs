@@ -35,6 +35,15 @@ pub fn render(command: &Command) -> String {
         "Every command takes `-h` (a summary) and `--help` (everything); `{name} --version` \
          prints the version. [Commands](commands.md) explains exit codes, JSON output and logs.\n"
     );
+    let globals: Vec<&Arg> = command
+        .get_arguments()
+        .filter(|arg| arg.is_global_set() && !arg.is_hide_set() && !is_builtin(arg))
+        .collect();
+    if !globals.is_empty() {
+        out.push_str("## Options of every command\n\n");
+        out.push_str("Written before or after the command's name.\n\n");
+        table(&globals, &mut out);
+    }
     out.push_str("## Commands\n\n");
     contents(&command, &name, &mut out);
     out.push('\n');
@@ -82,32 +91,39 @@ fn section(command: &Command, parent: &str, out: &mut String) {
     let usage = command.clone().render_usage().to_string();
     let usage = usage.trim().trim_start_matches("Usage:").trim();
     let _ = writeln!(out, "```text\n{usage}\n```\n");
+    // Global options are listed once, at the top.
     let arguments: Vec<&Arg> = command
         .get_arguments()
-        .filter(|arg| !arg.is_hide_set() && !is_builtin(arg))
+        .filter(|arg| !arg.is_hide_set() && !is_builtin(arg) && !arg.is_global_set())
         .collect();
-    if !arguments.is_empty() {
-        out.push_str("| argument | default | environment | what it does |\n");
-        out.push_str("| --- | --- | --- | --- |\n");
-        for arg in arguments {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                cell(&spelling(arg)),
-                cell(&default(arg)),
-                cell(
-                    &arg.get_env()
-                        .map(|env| format!("`{}`", env.to_string_lossy()))
-                        .unwrap_or_default()
-                ),
-                cell(&description(arg)),
-            );
-        }
-        out.push('\n');
-    }
+    table(&arguments, out);
     for subcommand in visible_subcommands(command) {
         section(subcommand, &full, out);
     }
+}
+
+/// The table of `arguments`, if there are any.
+fn table(arguments: &[&Arg], out: &mut String) {
+    if arguments.is_empty() {
+        return;
+    }
+    out.push_str("| argument | default | environment | what it does |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    for arg in arguments {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            cell(&spelling(arg)),
+            cell(&default(arg)),
+            cell(
+                &arg.get_env()
+                    .map(|env| format!("`{}`", env.to_string_lossy()))
+                    .unwrap_or_default()
+            ),
+            cell(&description(arg)),
+        );
+    }
+    out.push('\n');
 }
 
 fn visible_subcommands(command: &Command) -> impl Iterator<Item = &Command> {
@@ -238,6 +254,13 @@ mod tests {
     fn every_command_argument_default_and_variable_is_rendered() {
         let command = Command::new("tool")
             .about("Does things.")
+            .arg(
+                Arg::new("verbose")
+                    .long("verbose")
+                    .global(true)
+                    .action(ArgAction::SetTrue)
+                    .help("Says more."),
+            )
             .subcommand(
                 Command::new("run")
                     .about("Runs it.")
@@ -287,6 +310,16 @@ mod tests {
         assert!(page.contains("| `[PLAN]` |"), "{page}");
         assert!(page.contains("## `tool group leaf`"), "{page}");
         assert!(!page.contains("| `-h, --help` |"), "{page}");
+        // A global option once, before the commands.
+        assert_eq!(
+            page.matches("| `--verbose` |  |  | Says more. |").count(),
+            1,
+            "{page}"
+        );
+        assert!(
+            page.find("## Options of every command") < page.find("## Commands"),
+            "{page}"
+        );
         assert!(!page.contains("tool help"), "{page}");
     }
 }

@@ -4,7 +4,7 @@
 
 use anstream::{eprintln, println};
 use anstyle::{AnsiColor, Style};
-use cairn::plan::{ActionReport, Plan, PlanAction};
+use cairn::plan::{ActionReport, Plan, PlanAction, PlannedChange};
 use cairn::reconcile::ReconcileError;
 use cairn::store::{ActionResult, RunKind, RunOutcome, RunRecord};
 use std::io::IsTerminal;
@@ -60,8 +60,11 @@ pub fn plan(plan: &Plan) {
         for change in &plan.changes {
             let (mark, style) = marker(change.action);
             let address = change.address.to_string();
+            let drift = drift_note(change)
+                .map(|note| format!(" {YELLOW}({note}){YELLOW:#}"))
+                .unwrap_or_default();
             println!(
-                "  {style}{mark:>3} {address:<width$}{style:#}  {}",
+                "  {style}{mark:>3} {address:<width$}{style:#}  {}{drift}",
                 change.summary,
                 width = width
             );
@@ -95,6 +98,18 @@ pub fn plan(plan: &Plan) {
     for note in &plan.notes {
         println!("{YELLOW}note:{YELLOW:#} {note}");
     }
+}
+
+/// What the plan says of a change that repairs drift: Git did not move
+/// for the resource, the world did. `None` for a change Git asks for.
+fn drift_note(change: &PlannedChange) -> Option<&'static str> {
+    if !change.drift {
+        return None;
+    }
+    Some(match change.action {
+        PlanAction::Create => "drift: removed outside Git",
+        _ => "drift: changed outside Git",
+    })
 }
 
 /// Prints one finished change of an apply.

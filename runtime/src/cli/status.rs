@@ -13,8 +13,8 @@ use std::path::PathBuf;
 /// Arguments of `cairn status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The operator's configuration file.
-    #[arg(long, short = 'c', default_value = "cairn.toml", env = "CAIRN_CONFIG")]
+    /// The operator's configuration file: the global `--config`.
+    #[arg(from_global)]
     config: PathBuf,
     /// Only this tenant (default: every tenant).
     #[arg(long, short = 't')]

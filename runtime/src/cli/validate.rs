@@ -51,10 +51,12 @@ fn diagnostic_json(diagnostic: &cairn::model::diagnostic::SourceDiagnostic) -> s
         "file": diagnostic.location.file,
         "line": diagnostic.location.line,
         "column": diagnostic.location.column,
+        "snippet": diagnostic.snippet(),
         "message": diagnostic.message,
         "help": diagnostic.help,
         "related": diagnostic.related.iter().map(|r| serde_json::json!({
-            "file": r.location.file, "line": r.location.line, "column": r.location.column, "message": r.message,
+            "file": r.location.file, "line": r.location.line, "column": r.location.column,
+            "snippet": r.snippet(), "message": r.message,
         })).collect::<Vec<_>>(),
     })
 }

@@ -467,8 +467,8 @@ impl Config {
                     path: tenant.path.unwrap_or_else(|| ".".into()),
                     interval,
                     drift_interval,
-                    webhook_secret: tenant.webhook_secret,
-                    api_token: tenant.api_token,
+                    webhook_secret: anchored(tenant.webhook_secret, &base),
+                    api_token: anchored(tenant.api_token, &base),
                     mode: tenant.mode.unwrap_or_default(),
                     self_heal: tenant.self_heal,
                     max_delete_percent,
@@ -496,7 +496,7 @@ impl Config {
                 key: "shutdown_grace",
                 source,
             })?,
-            api_token: raw.daemon.as_ref().and_then(|d| d.api_token.clone()),
+            api_token: anchored(raw.daemon.as_ref().and_then(|d| d.api_token.clone()), &base),
             multi_tenant: raw.daemon.as_ref().is_some_and(|d| d.multi_tenant),
             id: raw.daemon.as_ref().and_then(|d| d.id.clone()),
             lease: parse_interval(
@@ -551,7 +551,7 @@ impl Config {
             alerts.push(AlertSink {
                 url: alert.url,
                 events,
-                secret: alert.secret,
+                secret: anchored(alert.secret, &base),
             });
         }
         Ok(Self {
@@ -639,7 +639,11 @@ impl ProviderConfig {
             memory,
             timeout,
             config,
-            secrets: raw.secrets,
+            secrets: raw
+                .secrets
+                .into_iter()
+                .map(|(name, secret)| (name, relative_to(secret, base)))
+                .collect(),
         })
     }
 }
@@ -652,6 +656,23 @@ pub const ALERT_EVENTS: &[&str] = &[
     "plugin-failed",
     "recovered",
 ];
+
+/// A secret read from a file given as a relative path reads it relative
+/// to `cairn.toml`'s folder, `base`, wherever Cairn runs from; absolute
+/// paths and environment variables stay as they are.
+fn relative_to(secret: SecretRef, base: &Path) -> SecretRef {
+    match secret {
+        SecretRef::File { file } if file.is_relative() => SecretRef::File {
+            file: base.join(file),
+        },
+        other => other,
+    }
+}
+
+/// [`relative_to`] for a secret that may be absent.
+fn anchored(secret: Option<SecretRef>, base: &Path) -> Option<SecretRef> {
+    secret.map(|secret| relative_to(secret, base))
+}
 
 /// A repository given as a relative path is relative to `cairn.toml`.
 fn resolve_repo(repo: &str, base: &Path) -> String {
@@ -733,6 +754,50 @@ mod tests {
         assert_eq!(dns.plugin, Path::new("/srv/cairn/plugins/dns.wasm"));
         assert_eq!(dns.memory, limits::DEFAULT_MEMORY_BYTES);
         assert_eq!(dns.config["url"], "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn secret_files_are_relative_to_the_configuration_file() {
+        let config = Config::parse(
+            Path::new("/srv/cairn/cairn.toml"),
+            r#"
+            [daemon]
+            api_token = { file = "secrets/operator" }
+            [[alerts]]
+            url = "http://127.0.0.1:9/alerts"
+            secret = { file = "/run/secrets/alerts" }
+            [tenants.default]
+            repo = "zones.git"
+            webhook_secret = { file = "../hook" }
+            api_token = { env = "TENANT_TOKEN" }
+            [tenants.default.providers.dns]
+            plugin = "dns.wasm"
+            secrets = { api_key = { file = "pdns.key" } }
+            "#,
+        )
+        .unwrap();
+        let file = |secret: &Option<SecretRef>| match secret {
+            Some(SecretRef::File { file }) => file.display().to_string(),
+            other => panic!("not a file: {other:?}"),
+        };
+        let tenant = config.tenant(None).unwrap();
+        assert_eq!(
+            file(&tenant.providers["dns"].secrets.get("api_key").cloned()),
+            "/srv/cairn/pdns.key"
+        );
+        assert_eq!(
+            file(&config.daemon.api_token),
+            "/srv/cairn/secrets/operator"
+        );
+        assert_eq!(file(&tenant.webhook_secret), "/srv/cairn/../hook");
+        // Absolute paths and environment variables as written.
+        assert_eq!(file(&config.alerts[0].secret), "/run/secrets/alerts");
+        assert_eq!(
+            tenant.api_token,
+            Some(SecretRef::Env {
+                env: "TENANT_TOKEN".into()
+            })
+        );
     }
 
     #[test]

@@ -60,6 +60,33 @@ impl FileText {
             column: self.text[line_start..offset].chars().count() + 1,
         }
     }
+
+    /// The byte offset of 1-based `line` and `column` (in characters),
+    /// clamped to the line's end and the text's.
+    pub fn offset(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.max(1) - 1) else {
+            return self.text.len();
+        };
+        let rest = &self.text[start..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        start
+            + rest[..line_end]
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(line_end, |(index, _)| index)
+    }
+
+    /// The span of the character at 1-based `line` and `column`, empty at
+    /// the end of a line or of the text.
+    pub fn character_at(&self, line: usize, column: usize) -> Range<usize> {
+        let start = self.offset(line, column);
+        let end = self.text[start..]
+            .chars()
+            .next()
+            .filter(|&c| c != '\n')
+            .map_or(start, |c| start + c.len_utf8());
+        start..end
+    }
 }
 
 /// One problem in the desired state, pointing at the text that causes it.
@@ -115,6 +142,17 @@ impl SourceDiagnostic {
         self.related.push(related);
         self
     }
+
+    /// The line of the file where the problem starts, as written.
+    pub fn snippet(&self) -> &str {
+        let text = self.source_code.inner().as_str();
+        let start = text.floor_char_boundary(self.span.offset().min(text.len()));
+        let line_start = text[..start].rfind('\n').map_or(0, |index| index + 1);
+        let line_end = text[start..]
+            .find('\n')
+            .map_or(text.len(), |index| start + index);
+        text[line_start..line_end].trim_end_matches('\r')
+    }
 }
 
 fn clamp(span: Range<usize>, len: usize) -> Range<usize> {
@@ -132,4 +170,35 @@ pub struct InvalidState {
     /// Every problem found.
     #[related]
     pub diagnostics: Vec<SourceDiagnostic>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_map_to_offsets_and_back() {
+        let file = FileText::new("m.yaml", "a: 1\nnamé: x\n".to_string());
+        let offset = file.offset(2, 5);
+        assert_eq!(&file.text[offset..], ": x\n");
+        let location = file.location(offset);
+        assert_eq!((location.line, location.column), (2, 5));
+        // Past a line's end, the end of the line; past the text, its end.
+        assert_eq!(file.offset(1, 40), 4);
+        assert_eq!(file.offset(9, 1), file.text.len());
+        assert_eq!(&file.text[file.character_at(2, 4)], "é");
+        assert!(file.character_at(1, 5).is_empty());
+    }
+
+    #[test]
+    fn a_snippet_is_the_line_where_the_problem_starts() {
+        let file = FileText::new(
+            "z.toml",
+            "[[dns.zone]]\nname = \"a.\"\nttl = -1\n".to_string(),
+        );
+        let start = file.text.find("-1").unwrap();
+        let problem = SourceDiagnostic::new(&file, start..start + 2, "negative");
+        assert_eq!(problem.snippet(), "ttl = -1");
+        assert_eq!(problem.location.to_string(), "z.toml:3:7");
+    }
 }

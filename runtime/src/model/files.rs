@@ -18,14 +18,14 @@
 //! file that names any is never served from the model cache, so a change
 //! to a manifest alone is always seen.
 
-use super::diagnostic::SourceDiagnostic;
+use super::diagnostic::{FileText, SourceDiagnostic};
 use super::parse::RawResource;
 use crate::quota::QuotaExceeded;
 use crate::source::{ManifestFile, UnreadableManifest};
 use globset::GlobBuilder;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The schema keyword that marks a property as naming manifest files.
@@ -70,19 +70,30 @@ pub type Named = Vec<(String, Vec<Arc<Manifest>>)>;
 /// What resolving a resource's patterns found: per field, the paths.
 type Paths = Vec<(String, Vec<String>)>;
 
+/// What [`expand`] found.
+#[derive(Debug)]
+pub struct Expanded {
+    /// Every problem, each once: a manifest that is not YAML is reported
+    /// at its own line and column, however many resources name it.
+    pub problems: Vec<SourceDiagnostic>,
+    /// Per resource, in order: whether every manifest it names was
+    /// attached, so that it can be validated.
+    pub ready: Vec<bool>,
+}
+
 /// Fills in the manifests of `resources`, each given with its fields that
 /// name files: resolves their patterns, checks `manifest_bytes` (the
 /// quota) over the distinct files named before any is parsed, parses each
 /// of them once, and attaches it to every resource naming it (see
-/// [`RawResource::spec_json`]). Returns the problems of each resource, in
-/// order (empty: ready to be validated), or the quota's error naming the
-/// first file over it and where it is named.
+/// [`RawResource::spec_json`]). Returns the problems and which resources
+/// are ready to be validated, or the quota's error naming the first file
+/// over it and where it is named.
 pub fn expand(
     resources: &mut [(&mut RawResource, Vec<String>)],
     manifests: &BTreeMap<String, ManifestFile>,
     manifest_bytes: u64,
     commit: &str,
-) -> Result<Vec<Vec<SourceDiagnostic>>, QuotaExceeded> {
+) -> Result<Expanded, QuotaExceeded> {
     let resolved: Vec<Result<Paths, Vec<SourceDiagnostic>>> = resources
         .iter()
         .map(|(resource, fields)| resolve(resource, fields, manifests))
@@ -137,28 +148,58 @@ pub fn expand(
         .map(|&path| (path.to_string(), parse(path, &manifests[path])))
         .collect();
 
-    let mut problems = Vec::with_capacity(resources.len());
+    let mut problems = Vec::new();
+    let mut ready = Vec::with_capacity(resources.len());
+    // Manifests whose problem is reported already.
+    let mut reported: BTreeSet<String> = BTreeSet::new();
     for ((resource, _), paths) in resources.iter_mut().zip(resolved) {
         let paths = match paths {
             Ok(paths) => paths,
-            Err(errors) => {
-                problems.push(errors);
+            Err(mut errors) => {
+                problems.append(&mut errors);
+                ready.push(false);
                 continue;
             }
         };
         let mut errors = Vec::new();
+        let mut broken = false;
         let mut named: Named = Vec::with_capacity(paths.len());
         for (field, paths) in paths {
             let span = resource.span_of(&field);
             let mut files = Vec::with_capacity(paths.len());
             for path in &paths {
-                match &parsed[path] {
-                    Ok(manifest) => files.push(manifest.clone()),
-                    Err(problem) => errors.push(
-                        SourceDiagnostic::new(&resource.file, span.clone(), problem.to_string())
-                            .with_help(problem.help()),
-                    ),
+                let problem = match &parsed[path] {
+                    Ok(manifest) => {
+                        files.push(manifest.clone());
+                        continue;
+                    }
+                    Err(problem) => problem,
+                };
+                broken = true;
+                if !reported.insert(path.clone()) {
+                    continue;
                 }
+                let named_here = || {
+                    SourceDiagnostic::new(
+                        &resource.file,
+                        span.clone(),
+                        format!("{path} is named here"),
+                    )
+                    .with_label("named here")
+                };
+                errors.push(match problem.place() {
+                    Some((text, line, column)) => {
+                        let text = FileText::new(path, text.to_string());
+                        let span = text.character_at(line, column);
+                        SourceDiagnostic::new(&text, span, problem.to_string())
+                            .with_help(problem.help())
+                            .with_related(named_here())
+                    }
+                    None => {
+                        SourceDiagnostic::new(&resource.file, span.clone(), problem.to_string())
+                            .with_help(problem.help())
+                    }
+                });
             }
             let total: usize = files.iter().map(|file| file.documents).sum();
             if total > MAX_DOCUMENTS_PER_RESOURCE {
@@ -176,12 +217,14 @@ pub fn expand(
             }
             named.push((field, files));
         }
-        if errors.is_empty() {
+        let attached = errors.is_empty() && !broken;
+        if attached {
             resource.manifests = named;
         }
-        problems.push(errors);
+        problems.append(&mut errors);
+        ready.push(attached);
     }
-    Ok(problems)
+    Ok(Expanded { problems, ready })
 }
 
 /// Why a named manifest cannot be given to the resources naming it.
@@ -197,10 +240,10 @@ enum ManifestProblem {
         reason: UnreadableManifest,
     },
     /// It is not YAML.
-    #[error("{path} is not valid YAML: {reason}")]
+    #[error("invalid YAML: {reason}")]
     NotYaml {
-        /// The manifest.
-        path: String,
+        /// Its text.
+        text: Arc<str>,
         /// Where and why.
         #[source]
         reason: YamlError,
@@ -208,6 +251,18 @@ enum ManifestProblem {
 }
 
 impl ManifestProblem {
+    /// The manifest's text and the 1-based line and column (in
+    /// characters) in it where the problem is, when known.
+    fn place(&self) -> Option<(&str, usize, usize)> {
+        match self {
+            Self::Unreadable { .. } => None,
+            Self::NotYaml { text, reason } => {
+                let at = reason.0.location()?;
+                Some((text, at.line(), at.column()))
+            }
+        }
+    }
+
     /// What to do about it.
     fn help(&self) -> &'static str {
         match self {
@@ -217,13 +272,10 @@ impl ManifestProblem {
     }
 }
 
-/// A YAML stream's first error, with its line and column when known.
+/// A YAML stream's first error (its message says where, too).
 #[derive(Debug, thiserror::Error)]
-#[error("{}", match .0.location() {
-    Some(at) => format!("line {}, column {}: {}", at.line(), at.column(), .0),
-    None => .0.to_string(),
-})]
-struct YamlError(#[source] serde_norway::Error);
+#[error(transparent)]
+struct YamlError(serde_norway::Error);
 
 /// The manifest at `path` parsed, or why it cannot be.
 fn parse(path: &str, file: &ManifestFile) -> Result<Arc<Manifest>, ManifestProblem> {
@@ -235,7 +287,7 @@ fn parse(path: &str, file: &ManifestFile) -> Result<Arc<Manifest>, ManifestProbl
             reason: reason.clone(),
         })?;
     let documents = documents(text).map_err(|reason| ManifestProblem::NotYaml {
-        path: path.to_string(),
+        text: text.as_str().into(),
         reason,
     })?;
     Ok(Arc::new(Manifest {
@@ -243,6 +295,47 @@ fn parse(path: &str, file: &ManifestFile) -> Result<Arc<Manifest>, ManifestProbl
         documents_json: serde_json::to_string(&documents).expect("JSON values serialize"),
         documents: documents.len(),
     }))
+}
+
+/// A place in a manifest that a resource names, as a path into the
+/// resource's spec gives it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ManifestPath<'a> {
+    /// The field naming the manifest.
+    pub field: &'a str,
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// The document (of its non-empty ones), if the path goes that far.
+    pub document: Option<usize>,
+    /// The path inside the document.
+    pub rest: Vec<&'a str>,
+}
+
+/// Where `path` (`/`-separated, as a provider's diagnostic gives it) leads
+/// in the manifests `resource` names: the plugin sees each field naming
+/// files as `[{"path": …, "documents": […]}]` (see
+/// [`RawResource::spec_json`]), so `FIELD/I/documents/J/REST` is the
+/// `I`-th file of the field, its `J`-th document, and `REST` in it.
+/// `None` when the path is not inside a manifest.
+pub fn manifest_path<'a>(resource: &'a RawResource, path: &'a str) -> Option<ManifestPath<'a>> {
+    let mut steps = path.trim_matches('/').split('/');
+    let field = steps.next()?;
+    let (_, files) = resource.manifests.iter().find(|(name, _)| name == field)?;
+    let manifest = files.get(steps.next()?.parse::<usize>().ok()?)?;
+    let document = match steps.next() {
+        Some("documents") => steps.next().and_then(|index| index.parse().ok()),
+        _ => None,
+    };
+    Some(ManifestPath {
+        field,
+        manifest,
+        document,
+        rest: if document.is_some() {
+            steps.collect()
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 /// The files each of `fields` of `resource` names, or every problem with
@@ -386,8 +479,9 @@ mod tests {
         let parsed = documents(text).unwrap();
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[0]["kind"], "ConfigMap");
-        let error = documents("a: [1, 2\n").unwrap_err().to_string();
-        assert!(error.starts_with("line "), "{error}");
+        let error = documents("a: 1\nb: [1, 2\n").unwrap_err();
+        let at = error.0.location().expect("a syntax error has a place");
+        assert_eq!(at.line(), 3, "{error}");
     }
 
     #[test]
@@ -426,7 +520,7 @@ mod tests {
         resources: &mut [RawResource],
         manifests: &BTreeMap<String, ManifestFile>,
         quota: u64,
-    ) -> Result<Vec<Vec<SourceDiagnostic>>, QuotaExceeded> {
+    ) -> Result<Expanded, QuotaExceeded> {
         let mut naming: Vec<(&mut RawResource, Vec<String>)> = resources
             .iter_mut()
             .map(|resource| (resource, vec!["files".to_string()]))
@@ -441,8 +535,9 @@ mod tests {
     #[test]
     fn a_manifest_named_by_several_resources_is_parsed_once_and_shared() {
         let (mut resources, manifests) = fixture(TWO_SETS, &[("one", ONE), ("two", TWO)]);
-        let problems = expand_all(&mut resources, &manifests, 1 << 20).unwrap();
-        assert!(problems.iter().all(Vec::is_empty), "{problems:?}");
+        let expanded = expand_all(&mut resources, &manifests, 1 << 20).unwrap();
+        assert!(expanded.problems.is_empty(), "{:?}", expanded.problems);
+        assert_eq!(expanded.ready, [true, true]);
         let (a, b) = (&resources[0].manifests[0].1, &resources[1].manifests[0].1);
         assert_eq!(a.len(), 2);
         assert_eq!(b.len(), 1);
@@ -501,5 +596,45 @@ mod tests {
             "{message}"
         );
         assert!(resources.iter().all(|r| r.manifests.is_empty()));
+    }
+
+    #[test]
+    fn diagnostic_paths_lead_into_the_manifests_named() {
+        let (mut resources, manifests) = fixture(TWO_SETS, &[("one", ONE), ("two", TWO)]);
+        expand_all(&mut resources, &manifests, 1 << 20).unwrap();
+        let place = manifest_path(&resources[0], "files/1/documents/0/metadata/name").unwrap();
+        assert_eq!(place.field, "files");
+        assert_eq!(place.manifest.path, "sets/m/two.yaml");
+        assert_eq!(place.document, Some(0));
+        assert_eq!(place.rest, ["metadata", "name"]);
+        let file = manifest_path(&resources[0], "files/0").unwrap();
+        assert_eq!(
+            (file.manifest.path.as_str(), file.document),
+            ("sets/m/one.yaml", None)
+        );
+        assert!(manifest_path(&resources[0], "name").is_none());
+        assert!(manifest_path(&resources[0], "files").is_none());
+        assert!(manifest_path(&resources[0], "files/2/documents/0").is_none());
+    }
+
+    #[test]
+    fn a_manifest_that_is_not_yaml_is_reported_once_at_its_own_line() {
+        let broken = "kind: ConfigMap\nmetadata:\n  name: [unclosed\n";
+        let (mut resources, manifests) = fixture(TWO_SETS, &[("one", broken), ("two", TWO)]);
+        let expanded = expand_all(&mut resources, &manifests, 1 << 20).unwrap();
+        // Both sets name it; neither is validated; it is reported once.
+        assert_eq!(expanded.ready, [false, false]);
+        assert_eq!(expanded.problems.len(), 1, "{:?}", expanded.problems);
+        let problem = &expanded.problems[0];
+        assert_eq!(problem.location.file, "sets/m/one.yaml");
+        assert_eq!(problem.location.line, 4, "{problem}");
+        assert!(problem.message.starts_with("invalid YAML: "), "{problem}");
+        // Where it is named, beside it.
+        assert_eq!(problem.related.len(), 1);
+        assert_eq!(
+            problem.related[0].location.to_string(),
+            "sets/sets.toml:3:1"
+        );
+        assert_eq!(problem.related[0].message, "sets/m/one.yaml is named here");
     }
 }

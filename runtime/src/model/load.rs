@@ -14,11 +14,11 @@
 use super::cache::{CachedFile, FileResource};
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
 use super::parse::{self, RawResource};
-use super::{DesiredResource, DesiredState, LoadError, count, files, graph};
+use super::{DesiredState, LoadError, across, count, files, yaml};
 use crate::host::ProviderInstance;
 use crate::model::Address;
 use crate::quota::{QuotaExceeded, Quotas};
-use crate::source::Snapshot;
+use crate::source::{ManifestFile, Snapshot};
 use cairn_contract::{Severity, Validation};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -56,6 +56,8 @@ pub(super) async fn load_files(
 ) -> Result<Outcome, LoadError> {
     let values = check_counts(snapshot, read, known, quotas)?;
     let mut problems: Vec<SourceDiagnostic> = Vec::new();
+    // What has no address for the checks across files.
+    let mut unknowns = across::Unknowns::default();
     let mut texts: Vec<Option<FileText>> = Vec::with_capacity(snapshot.files.len());
     let mut raw: Vec<(usize, RawResource)> = Vec::new();
     // Files with a problem (or a warning) are never cached.
@@ -74,6 +76,7 @@ pub(super) async fn load_files(
             Err(mut errors) => {
                 problems.append(&mut errors);
                 uncacheable.insert(index);
+                unknowns.unparsed_file = true;
             }
         }
         texts.push(Some(text));
@@ -83,6 +86,9 @@ pub(super) async fn load_files(
         if let Some(problem) = unknown_type(resource, providers) {
             problems.push(problem);
             uncacheable.insert(*index);
+            unknowns
+                .types
+                .insert((resource.provider.0.clone(), resource.type_name.0.clone()));
             return false;
         }
         true
@@ -108,31 +114,50 @@ pub(super) async fn load_files(
         .into_iter()
         .map(|(position, resource, fields)| (position, (resource, fields)))
         .unzip();
-    let expanded = files::expand(
+    let mut expanded = files::expand(
         &mut naming,
         &snapshot.manifests,
         quotas.manifest_bytes,
         snapshot.commit.short_id(),
     )?;
-    let mut invalid: HashSet<usize> = HashSet::new();
-    for (position, mut errors) in positions.into_iter().zip(expanded) {
-        if !errors.is_empty() {
-            problems.append(&mut errors);
-            invalid.insert(position);
-        }
-    }
+    problems.append(&mut expanded.problems);
+    let unexpanded: HashSet<usize> = positions
+        .into_iter()
+        .zip(expanded.ready)
+        .filter_map(|(position, ready)| (!ready).then_some(position))
+        .collect();
+    // Resources not validated, or refused: still declared, as written.
+    let mut refused: Vec<(usize, RawResource)> = Vec::new();
     let mut position = 0;
-    raw.retain(|_| {
-        position += 1;
-        !invalid.contains(&(position - 1))
-    });
-    let (validated, warnings) = validate(&raw, providers, &mut problems, &mut uncacheable).await?;
+    let raw: Vec<(usize, RawResource)> = raw
+        .into_iter()
+        .filter_map(|entry| {
+            position += 1;
+            if unexpanded.contains(&(position - 1)) {
+                refused.push(entry);
+                None
+            } else {
+                Some(entry)
+            }
+        })
+        .collect();
+    let (validated, warnings) = validate(
+        &raw,
+        providers,
+        &snapshot.manifests,
+        &mut problems,
+        &mut uncacheable,
+    )
+    .await?;
 
     // What each file read declares, in file order.
     let mut fresh_by_file: Vec<Vec<FileResource>> = vec![Vec::new(); snapshot.files.len()];
-    for (&(index, ref resource), canonical) in raw.iter().zip(validated) {
-        let Some(spec) = canonical else { continue };
-        match file_resource(resource, spec, providers) {
+    for ((index, resource), canonical) in raw.into_iter().zip(validated) {
+        let Some(spec) = canonical else {
+            refused.push((index, resource));
+            continue;
+        };
+        match file_resource(&resource, spec, providers) {
             Ok(valid) => fresh_by_file[index].push(valid),
             Err(problem) => {
                 problems.push(*problem);
@@ -140,6 +165,15 @@ pub(super) async fn load_files(
             }
         }
     }
+    // A refused resource without its identity fields has no address; its
+    // provider has said why.
+    let refused: Vec<(usize, FileResource)> = refused
+        .into_iter()
+        .filter_map(|(index, resource)| {
+            let declared = file_resource(&resource, resource.spec.clone(), providers).ok()?;
+            Some((index, declared))
+        })
+        .collect();
     let mut per_file: Vec<Arc<CachedFile>> = Vec::with_capacity(snapshot.files.len());
     let mut fresh = Vec::new();
     for (index, (file, resources)) in snapshot.files.iter().zip(fresh_by_file).enumerate() {
@@ -157,12 +191,28 @@ pub(super) async fn load_files(
         }
     }
 
-    let entries: Vec<(usize, &FileResource)> = per_file
+    let mut declared: Vec<across::Declared<'_>> = per_file
         .iter()
         .enumerate()
-        .flat_map(|(index, file)| file.resources.iter().map(move |r| (index, r)))
+        .flat_map(|(file, cached)| {
+            cached
+                .resources
+                .iter()
+                .map(move |resource| across::Declared {
+                    file,
+                    resource,
+                    valid: true,
+                })
+        })
+        .chain(refused.iter().map(|(file, resource)| across::Declared {
+            file: *file,
+            resource,
+            valid: false,
+        }))
         .collect();
-    let Some(resources) = check_across_files(&entries, &texts, &mut problems) else {
+    // In file order, so that the first of two duplicates is the one above.
+    declared.sort_by_key(|entry| (entry.file, entry.resource.span.start));
+    let Some(resources) = across::check(&declared, &texts, &unknowns, &mut problems) else {
         return Ok(Outcome::NeedsEveryText);
     };
     if !problems.is_empty() {
@@ -234,6 +284,7 @@ fn unknown_type(
 async fn validate(
     raw: &[(usize, RawResource)],
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
+    manifests: &BTreeMap<String, ManifestFile>,
     problems: &mut Vec<SourceDiagnostic>,
     uncacheable: &mut HashSet<usize>,
 ) -> Result<(Vec<Option<serde_json::Value>>, Vec<SourceDiagnostic>), LoadError> {
@@ -258,6 +309,7 @@ async fn validate(
 
     let mut canonical: Vec<Option<serde_json::Value>> = vec![None; raw.len()];
     let mut warnings = Vec::new();
+    let mut manifest_texts = ManifestTexts::new(manifests);
     for ((_, indexes), result) in by_provider.iter().zip(results) {
         let validations: Vec<Validation> = match result? {
             Ok(validations) => validations,
@@ -271,20 +323,25 @@ async fn validate(
             let (file, resource) = &raw[index];
             let mut has_error = false;
             for diagnostic in validation.diagnostics {
-                let span = resource.span_of(&diagnostic.path);
-                let at = if diagnostic.path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" `{}`", diagnostic.path.replace('/', "."))
-                };
-                let mut source = SourceDiagnostic::new(
-                    &resource.file,
-                    span,
-                    format!(
-                        "{}.{}{at}: {}",
-                        resource.provider.0, resource.type_name.0, diagnostic.message
+                let mut source = match files::manifest_path(resource, &diagnostic.path) {
+                    Some(place) => manifest_diagnostic(
+                        resource,
+                        &place,
+                        &diagnostic.message,
+                        &mut manifest_texts,
                     ),
-                );
+                    None => SourceDiagnostic::new(
+                        &resource.file,
+                        resource.span_of(&diagnostic.path),
+                        format!(
+                            "{}.{}{}: {}",
+                            resource.provider.0,
+                            resource.type_name.0,
+                            field_name(diagnostic.path.split('/')),
+                            diagnostic.message
+                        ),
+                    ),
+                };
                 if let Some(help) = diagnostic.help {
                     source = source.with_help(help);
                 }
@@ -316,6 +373,83 @@ async fn validate(
         }
     }
     Ok((canonical, warnings))
+}
+
+/// The field at a path's `steps` as messages name it, after a space
+/// (`` `a.b.c` ``), or nothing for no steps.
+fn field_name<'a>(steps: impl Iterator<Item = &'a str>) -> String {
+    let steps: Vec<&str> = steps.filter(|step| !step.is_empty()).collect();
+    if steps.is_empty() {
+        String::new()
+    } else {
+        format!(" `{}`", steps.join("."))
+    }
+}
+
+/// The texts of the manifests that diagnostics point into, each wrapped
+/// once per load, when the first diagnostic needs it.
+struct ManifestTexts<'a> {
+    /// The commit's manifests.
+    manifests: &'a BTreeMap<String, ManifestFile>,
+    /// Those wrapped so far, by path.
+    wrapped: HashMap<String, FileText>,
+}
+
+impl<'a> ManifestTexts<'a> {
+    fn new(manifests: &'a BTreeMap<String, ManifestFile>) -> Self {
+        Self {
+            manifests,
+            wrapped: HashMap::new(),
+        }
+    }
+
+    /// The text of the manifest at `path`, if it was read.
+    fn get(&mut self, path: &str) -> Option<&FileText> {
+        if !self.wrapped.contains_key(path) {
+            let text = self.manifests.get(path)?.text.as_ref().ok()?;
+            self.wrapped
+                .insert(path.to_string(), FileText::new(path, text.clone()));
+        }
+        self.wrapped.get(path)
+    }
+}
+
+/// A provider's diagnostic on a place in a manifest that `resource` names:
+/// at that place's line and column in the manifest (the whole document, or
+/// the file's start, when the path goes no further), with the field naming
+/// the manifest beside it.
+fn manifest_diagnostic(
+    resource: &RawResource,
+    place: &files::ManifestPath<'_>,
+    message: &str,
+    texts: &mut ManifestTexts<'_>,
+) -> SourceDiagnostic {
+    let named = || {
+        SourceDiagnostic::new(
+            &resource.file,
+            resource.span_of(place.field),
+            format!(
+                "{} is named here, by a {}.{}",
+                place.manifest.path, resource.provider.0, resource.type_name.0
+            ),
+        )
+        .with_label("named here")
+    };
+    let message = format!(
+        "{}.{}{}: {message}",
+        resource.provider.0,
+        resource.type_name.0,
+        field_name(place.rest.iter().copied())
+    );
+    let Some(text) = texts.get(&place.manifest.path) else {
+        // Read for validation, so always there; the field, should it not be.
+        return SourceDiagnostic::new(&resource.file, resource.span_of(place.field), message);
+    };
+    let span = place
+        .document
+        .and_then(|document| yaml::locate(text, document, &place.rest))
+        .unwrap_or(0..0);
+    SourceDiagnostic::new(text, span, message).with_related(named())
 }
 
 /// The JSON text of `indexes`' specs for one `validate` call of
@@ -536,119 +670,6 @@ fn identity_of<'a>(
     Ok(parts.join("/"))
 }
 
-/// Duplicates, `depends_on` targets and cycles, over every file. Returns
-/// the resources (with dependencies resolved), or `None` when a problem
-/// involves a file whose text was not read.
-fn check_across_files(
-    entries: &[(usize, &FileResource)],
-    texts: &[Option<FileText>],
-    problems: &mut Vec<SourceDiagnostic>,
-) -> Option<Vec<DesiredResource>> {
-    let mut resources: Vec<DesiredResource> = Vec::with_capacity(entries.len());
-    let mut origin_of: Vec<(usize, &FileResource)> = Vec::with_capacity(entries.len());
-    let mut seen: HashMap<&Address, usize> = HashMap::with_capacity(entries.len());
-    for &(file, resource) in entries {
-        let address = &resource.address;
-        if let Some(&first) = seen.get(address) {
-            let (earlier_file, earlier) = origin_of[first];
-            problems.push(
-                SourceDiagnostic::new(
-                    texts[file].as_ref()?,
-                    resource.identity_span.clone(),
-                    format!("duplicate resource {address}"),
-                )
-                .with_label("declared again here")
-                .with_help(
-                    "each address may be declared once: remove one of them or change its identity",
-                )
-                .with_related(
-                    SourceDiagnostic::new(
-                        texts[earlier_file].as_ref()?,
-                        earlier.identity_span.clone(),
-                        format!("{address} is first declared here"),
-                    )
-                    .with_label("first declared here"),
-                ),
-            );
-            continue;
-        }
-        seen.insert(address, resources.len());
-        origin_of.push((file, resource));
-        resources.push(DesiredResource {
-            address: address.clone(),
-            spec: resource.spec.clone(),
-            depends_on: Vec::new(),
-            lifecycle: resource.lifecycle.clone(),
-            origin: resource.origin.clone(),
-        });
-    }
-
-    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); resources.len()];
-    for (index, &(file, resource)) in origin_of.iter().enumerate() {
-        for (text, span) in &resource.depends_on {
-            let target =
-                Address::parse(text).and_then(|address| seen.get(&address).map(|&i| (address, i)));
-            match target {
-                Some((address, target)) => {
-                    edges[index].push(target);
-                    resources[index].depends_on.push(address);
-                }
-                None => {
-                    let mut problem = SourceDiagnostic::new(
-                        texts[file].as_ref()?,
-                        span.clone(),
-                        format!(
-                            "depends_on names `{text}`, which no resource of this commit declares"
-                        ),
-                    );
-                    problem = match similar_address(text, seen.keys().copied()) {
-                        Some(similar) => problem.with_help(format!("did you mean `{similar}`?")),
-                        None => problem.with_help("addresses are PROVIDER/TYPE/ID, with the id in canonical form (as `cairn plan` prints it)"),
-                    };
-                    problems.push(problem);
-                }
-            }
-        }
-    }
-    if problems.is_empty()
-        && let Some(cycle) = graph::find_cycle(&edges)
-    {
-        let names: Vec<String> = cycle
-            .iter()
-            .map(|&i| resources[i].address.to_string())
-            .collect();
-        let (file, first) = origin_of[cycle[0]];
-        let span = first
-            .depends_on
-            .iter()
-            .find(|(text, _)| *text == names[1])
-            .map_or(first.span.clone(), |(_, span)| span.clone());
-        problems.push(
-            SourceDiagnostic::new(
-                texts[file].as_ref()?,
-                span,
-                format!("dependency cycle: {}", names.join(" → ")),
-            )
-            .with_label("this dependency closes the cycle")
-            .with_help("remove one of these depends_on entries"),
-        );
-    }
-    Some(resources)
-}
-
-/// A declared address equal to `text` but for case and a trailing dot.
-fn similar_address<'a>(text: &str, known: impl Iterator<Item = &'a Address>) -> Option<String> {
-    let normalize = |s: &str| {
-        s.trim_end_matches('.')
-            .to_ascii_lowercase()
-            .replace("./", "/")
-    };
-    let wanted = normalize(text);
-    known
-        .map(ToString::to_string)
-        .find(|address| normalize(address) == wanted)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,15 +693,6 @@ mod tests {
             MissingIdentity {
                 field: "metadata/name"
             }
-        );
-    }
-
-    #[test]
-    fn near_misses_in_depends_on_get_a_suggestion() {
-        let known = [Address::parse("dns/zone/example.org.").unwrap()];
-        assert_eq!(
-            similar_address("dns/zone/Example.org", known.iter()).as_deref(),
-            Some("dns/zone/example.org.")
         );
     }
 

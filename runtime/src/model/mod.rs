@@ -6,6 +6,7 @@
 //! reported with its file, line and column, and if there is any, nothing of
 //! the commit is applied.
 
+mod across;
 pub mod cache;
 pub mod count;
 pub mod diagnostic;
@@ -13,6 +14,7 @@ pub mod files;
 pub mod graph;
 mod load;
 pub mod parse;
+mod yaml;
 
 use crate::host::{PluginError, ProviderInstance};
 use crate::source::{CommitInfo, Snapshot, SourceError};

@@ -312,3 +312,136 @@ fn a_bad_operator_config_says_where() {
         .expect_code(1)
         .expect_contains("line 4, column 1: unknown field `branch`");
 }
+
+/// A resource its provider refuses is still declared: a `depends_on`
+/// naming it (even in its canonical form, which differs from what is
+/// written) is not a second problem. Before, every such reference was
+/// reported missing beside the real problem.
+#[test]
+fn a_refused_resource_is_one_problem_not_a_cascade() {
+    let ws = applied();
+    let bad = "[[dns.record]]\nname = \"WWW2.example.org\"\ntype = \"A\"\nrecords = [\"not-an-address\"]\n\n[[dns.record]]\nname = \"api.example.org.\"\ntype = \"CNAME\"\nrecords = [\"www2.example.org.\"]\ndepends_on = [\"dns/record/www2.example.org./A\"]\n";
+    assert_rejected(
+        &ws,
+        &[("zones/bad.toml", bad)],
+        &["has 1 problem; nothing was applied", "zones/bad.toml:4:12"],
+    );
+    let text = ws.cairn(&["validate"]);
+    assert!(!text.all().contains("depends_on"), "{}", text.all());
+
+    let json = ws.cairn(&["validate", "--json"]);
+    json.expect_code(1);
+    let report = json.json();
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{report:#}");
+    assert_eq!(
+        (&errors[0]["file"], &errors[0]["line"]),
+        (&serde_json::json!("zones/bad.toml"), &serde_json::json!(4)),
+        "{report:#}"
+    );
+}
+
+/// `cairn.toml` with the workspace's tenant and a Kubernetes provider
+/// `k8s` whose server is never reached: `cairn validate` makes no request.
+fn configure_kubernetes(ws: &Workspace) {
+    let token = ws.path().join("token.secret");
+    std::fs::write(&token, "unused").expect("write the token");
+    let text = format!(
+        "{header}\n{tenant}\n[tenants.default.providers.k8s]\nplugin = {plugin:?}\nallow = [\"https://127.0.0.1:9\"]\nconfig = {{ url = \"https://127.0.0.1:9\", tenant = \"default\", instance = \"k8s\" }}\nsecrets = {{ token = {{ file = {token:?} }} }}\n",
+        header = cairn_tests::cairn::config_header(),
+        tenant = ws.tenant_block("default", &ConfigOptions::default()),
+        plugin = cairn_tests::plugin_path("cluster_kubernetes")
+            .display()
+            .to_string(),
+        token = token.display().to_string(),
+    );
+    std::fs::write(ws.config_path(), text).expect("write cairn.toml");
+}
+
+/// Two sets naming the same manifests.
+const SETS: &str = "[[k8s.manifests]]\nname = \"shop\"\nfiles = [\"manifests/*.yaml\"]\n\n[[k8s.manifests]]\nname = \"again\"\nfiles = \"manifests/broken.yaml\"\n";
+
+/// A manifest whose fifth line is not YAML: a second `:` in a plain
+/// value.
+const BROKEN: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: app: shop\n  namespace: shop\n";
+
+/// A manifest whose second object lacks its namespace and holds a field
+/// the server writes.
+const OBJECTS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\n# the settings\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  uid: 0e9f0c2a\ndata:\n  theme: dark\n";
+
+/// A problem in a YAML manifest is reported at the manifest's own line and
+/// column, with its text, and the resource that names it beside it — not
+/// at the TOML resource naming it, as it was, with the YAML's line only in
+/// the message. A manifest that two resources name is reported once.
+#[test]
+fn manifest_problems_point_into_the_manifest() {
+    let ws = Workspace::new();
+    configure_kubernetes(&ws);
+    ws.repo.write("k8s/cluster.toml", SETS);
+    ws.repo.write("k8s/manifests/broken.yaml", BROKEN);
+    ws.repo.commit("a broken manifest", AUTHOR);
+
+    let text = ws.cairn(&["validate"]);
+    text.expect_code(1)
+        .expect_contains("has 1 problem; nothing was applied")
+        .expect_contains("k8s/manifests/broken.yaml:5:14: invalid YAML")
+        // The manifest's own text, and where it is named.
+        .expect_contains("labels: app: shop")
+        .expect_contains("k8s/manifests/broken.yaml is named here");
+    let report = ws.cairn(&["validate", "--json"]).json();
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{report:#}");
+    assert_eq!(errors[0]["file"], "k8s/manifests/broken.yaml", "{report:#}");
+    assert_eq!(
+        (&errors[0]["line"], &errors[0]["column"]),
+        (&serde_json::json!(5), &serde_json::json!(14)),
+        "{report:#}"
+    );
+    assert_eq!(errors[0]["snippet"], "  labels: app: shop", "{report:#}");
+    assert_eq!(errors[0]["related"][0]["file"], "k8s/cluster.toml");
+    assert_eq!(errors[0]["related"][0]["line"], 3);
+    assert_eq!(
+        errors[0]["related"][0]["snippet"],
+        "files = [\"manifests/*.yaml\"]"
+    );
+
+    // Valid YAML, objects the provider refuses: each at the line of the
+    // field in its document.
+    ws.repo.remove("k8s/manifests/broken.yaml");
+    ws.repo.write("k8s/manifests/objects.yaml", OBJECTS);
+    ws.repo.write(
+        "k8s/cluster.toml",
+        "[[k8s.manifests]]\nname = \"shop\"\nfiles = [\"manifests/*.yaml\"]\n",
+    );
+    ws.repo.commit("objects the provider refuses", AUTHOR);
+    ws.cairn(&["validate"])
+        .expect_code(1)
+        .expect_contains("k8s/manifests/objects.yaml:9:1: k8s.manifests `metadata`: a ConfigMap lives in a namespace")
+        .expect_contains("k8s/manifests/objects.yaml:11:3: k8s.manifests `metadata.uid`: `metadata.uid` is set by the server")
+        .expect_contains("uid: 0e9f0c2a");
+    let report = ws.cairn(&["validate", "--json"]).json();
+    let places: Vec<(String, u64, u64)> = report["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| {
+            (
+                error["file"].as_str().unwrap_or_default().to_string(),
+                error["line"].as_u64().unwrap_or_default(),
+                error["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("k8s/manifests/objects.yaml".to_string(), 9, 1),
+            ("k8s/manifests/objects.yaml".to_string(), 11, 3),
+        ],
+        "{report:#}"
+    );
+    assert_eq!(
+        report["errors"][1]["snippet"], "  uid: 0e9f0c2a",
+        "{report:#}"
+    );
+}

@@ -655,7 +655,7 @@ depends_on = ["east/object/edge/Service/www", "dns/zone/example.org."]
         .expect_contains("a ConfigMap lives in a namespace")
         .expect_contains("a Secret's values never go in Git")
         .expect_contains("`missing/*.yaml` matches no manifest of this commit")
-        .expect_contains("broken.yaml is not valid YAML: line 4");
+        .expect_contains("broken.yaml:4:1: invalid YAML");
     // Nothing of the commit was applied.
     assert!(east.get(&["configmap", "x"]).is_none());
     assert!(east.get(&["-n", "edge", "secret", "s"]).is_none());

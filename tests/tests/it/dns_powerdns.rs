@@ -419,3 +419,87 @@ fn a_record_no_zone_holds_stops_the_plan_before_anything_is_applied() {
     assert_eq!(ws.pdns.dig("www.example.net", "A"), ["192.0.2.2"]);
     assert_eq!(ws.pdns.dig("api.example.org", "A"), ["192.0.2.3"]);
 }
+
+/// A change the world made while Git did not move is marked as drift in
+/// the text plan, as `--json` marks it (`drift: true`): before, a hand
+/// edit read like a change from Git. A change Git asks for is not marked.
+#[test]
+fn the_text_plan_marks_what_changed_outside_git() {
+    let ws = Workspace::new();
+    let zone = |api: &str| {
+        format!(
+            "[[dns.zone]]\nname = \"example.biz.\"\n\n[[dns.record]]\nname = \"www.example.biz.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n\n[[dns.record]]\nname = \"mail.example.biz.\"\ntype = \"A\"\nrecords = [\"192.0.2.2\"]\n\n[[dns.record]]\nname = \"api.example.biz.\"\ntype = \"A\"\nrecords = [\"{api}\"]\n"
+        )
+    };
+    ws.repo.write("dns.toml", &zone("192.0.2.3"));
+    ws.repo.commit("zone", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+
+    // By hand: www edited, mail deleted. In Git: api moved.
+    ws.pdns.put_rrset(
+        "example.biz.",
+        "www.example.biz.",
+        "A",
+        3600,
+        &["203.0.113.9"],
+    );
+    ws.pdns
+        .request(
+            "PATCH",
+            "/api/v1/servers/localhost/zones/example.biz.",
+            Some(&serde_json::json!({"rrsets": [
+                {"name": "mail.example.biz.", "type": "A", "changetype": "DELETE"}
+            ]})),
+        )
+        .expect("delete mail by hand");
+    ws.repo.write("dns.toml", &zone("192.0.2.4"));
+    ws.repo.commit("move api", AUTHOR);
+
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2);
+    let line = |address: &str| {
+        plan.stdout
+            .lines()
+            .find(|line| line.contains(address))
+            .unwrap_or_else(|| panic!("no line for {address}:\n{}", plan.stdout))
+            .to_string()
+    };
+    assert!(
+        line("~ dns/record/www.example.biz./A").ends_with("(drift: changed outside Git)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        line("+ dns/record/mail.example.biz./A").ends_with("(drift: removed outside Git)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !line("~ dns/record/api.example.biz./A").contains("drift"),
+        "{}",
+        plan.stdout
+    );
+    // The JSON says the same.
+    let json = ws.cairn(&["plan", "--json"]).json();
+    let drift: Vec<(String, bool)> = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|change| {
+            (
+                change["address"].as_str().unwrap_or_default().to_string(),
+                change["drift"] == true,
+            )
+        })
+        .collect();
+    for (address, drifted) in [
+        ("dns/record/www.example.biz./A", true),
+        ("dns/record/mail.example.biz./A", true),
+        ("dns/record/api.example.biz./A", false),
+    ] {
+        assert!(
+            drift.contains(&(address.to_string(), drifted)),
+            "{address}: {drift:?}"
+        );
+    }
+}

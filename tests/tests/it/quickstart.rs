@@ -123,3 +123,102 @@ fn the_quickstart_repository_with_identity_validates() {
     )
     .expect_code(0);
 }
+
+/// What `scripts/build.sh` (the quickstart's first step) ran and printed,
+/// with a stand-in `cargo` that records its arguments, against the target
+/// folder `target`.
+fn build_script(target: &std::path::Path, bin: &std::path::Path) -> (String, Vec<String>) {
+    let log = target.with_extension("log");
+    let _ = std::fs::remove_file(&log);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new("bash")
+        .arg(cairn_tests::repo_root().join("scripts/build.sh"))
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_LOG_FILE", &log)
+        .env_remove("CAIRN_PLUGIN_TARGET_DIR")
+        .output()
+        .expect("run scripts/build.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let calls = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (stdout, calls)
+}
+
+/// On a fresh machine the quickstart compiled for about 13 minutes in
+/// silence (`cargo --quiet`, and the plugins inside a build script, whose
+/// output cargo hides). The build script now says what a first build
+/// does and how long it takes, and lets cargo show its progress for the
+/// plugins and the binary; a later build only has cargo's lines.
+#[test]
+fn the_quickstart_build_shows_its_progress() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("create a temporary folder");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("create bin/");
+    let cargo = bin.join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\necho \"$*\" >> \"$CARGO_LOG_FILE\"\n")
+        .expect("write the stand-in cargo");
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755))
+        .expect("make it executable");
+    let target = dir.path().join("target");
+    std::fs::create_dir(&target).expect("create target/");
+
+    let (first, calls) = build_script(&target, &bin);
+    assert!(
+        first.contains("a first build compiles Cairn")
+            && first.contains("10 to 15 minutes on two cores"),
+        "{first}"
+    );
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|call| !call.contains("--quiet") && !call.contains(" -q")),
+        "cargo's progress is hidden: {calls:?}"
+    );
+    // The plugins where tests/build.rs builds them, each named.
+    let plugins = &calls[0];
+    assert!(
+        plugins.starts_with(&format!(
+            "build --release --target wasm32-wasip2 --target-dir {}/plugins",
+            target.display()
+        )),
+        "{plugins}"
+    );
+    for package in [
+        "dns-powerdns",
+        "identity-scim",
+        "apps-docker",
+        "cluster-kubernetes",
+        "hostile-provider",
+    ] {
+        assert!(
+            plugins.contains(&format!("--package {package}")),
+            "{plugins}"
+        );
+    }
+    assert_eq!(calls[1], "build --bins");
+
+    // Once built, no word of a first build.
+    std::fs::create_dir(target.join("debug")).expect("create debug/");
+    let cairn = target.join("debug/cairn");
+    std::fs::write(&cairn, "").expect("write a binary");
+    std::fs::set_permissions(&cairn, std::fs::Permissions::from_mode(0o755))
+        .expect("make it executable");
+    let (later, calls) = build_script(&target, &bin);
+    assert!(!later.contains("first build"), "{later}");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+}

@@ -46,8 +46,13 @@
 //!   `CAIRN_LOG=trace` above.
 
 use cairn_tests::Workspace;
+use cairn_tests::cairn::{ConfigOptions, Output, config_header};
+use std::path::Path;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
+
+/// A zone with one record.
+const ZONE: &str = "[[dns.zone]]\nname = \"example.eu.\"\n\n[[dns.record]]\nname = \"www.example.eu.\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n";
 
 /// A CNAME replaced by an A record in one commit failed: the PowerDNS
 /// plugin sent the new RRset before deleting the old one in its PATCH, and
@@ -96,4 +101,93 @@ fn a_flag_added_in_git_is_recorded_even_when_the_world_needs_no_change() {
     ws.cairn(&["apply", "--yes"])
         .expect_contains("dns/record/www.example.page./A left Git but is protected");
     assert_eq!(ws.pdns.dig("www.example.page", "A"), ["192.0.2.1"]);
+}
+
+/// Runs `cairn ARGS` in `dir` with `env`, and otherwise the environment
+/// the workspace's own runs have but for `PDNS_API_KEY`: the provider's
+/// key comes from where `cairn.toml` says.
+fn cairn_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let output = cairn_tests::cairn_command()
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PDNS_API_KEY")
+        .env_remove("CAIRN_LOG")
+        .env_remove("CAIRN_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run cairn");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `cairn --config FILE plan` was refused (`unexpected argument
+/// '--config'`): the option was the subcommands' own, so it worked only
+/// after the command's name, although the README writes it before. It is
+/// now global: before the command or after it, long or short.
+#[test]
+fn the_config_option_goes_before_or_after_the_command() {
+    let ws = Workspace::new();
+    ws.repo.write("dns.toml", ZONE);
+    ws.repo.commit("zone", AUTHOR);
+    let config = ws.config_path();
+    let config = config.to_str().expect("a UTF-8 path");
+    // From another folder, where no `cairn.toml` is: only the option
+    // names the file.
+    let elsewhere = ws.repo.path();
+    let key = [("PDNS_API_KEY", cairn_tests::pdns::API_KEY)];
+    for args in [
+        &["--config", config, "validate"][..],
+        &["validate", "--config", config],
+        &["-c", config, "validate"],
+        &["validate", "-c", config],
+    ] {
+        cairn_in(elsewhere, args, &key)
+            .expect_code(0)
+            .expect_contains("is valid: 2 resource(s)");
+    }
+    cairn_in(elsewhere, &["--config", config, "plan"], &key)
+        .expect_code(2)
+        .expect_contains("+ dns/record/www.example.eu./A");
+    cairn_in(elsewhere, &["--config", config, "apply", "--yes"], &key).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.eu", "A"), ["192.0.2.1"]);
+    cairn_in(elsewhere, &["-c", config, "history"], &[])
+        .expect_code(0)
+        .expect_contains("create dns/record/www.example.eu./A");
+    cairn_in(elsewhere, &["--config", config, "status"], &[])
+        .expect_code(0)
+        .expect_contains("dns/record/www.example.eu./A");
+}
+
+/// A secret `{ file = "pdns.key" }` was read from `pdns.key` in the
+/// folder Cairn ran from, not beside `cairn.toml` as every other relative
+/// path of the file (and the README) has it: run from elsewhere, the
+/// provider had no key. It is read beside `cairn.toml` now.
+#[test]
+fn a_relative_secret_file_is_read_beside_cairn_toml() {
+    let ws = Workspace::new();
+    std::fs::create_dir(ws.path().join("keys")).expect("create keys/");
+    std::fs::write(
+        ws.path().join("keys/pdns.key"),
+        format!("{}\n", cairn_tests::pdns::API_KEY),
+    )
+    .expect("write the key");
+    let block = ws.tenant_block("default", &ConfigOptions::default());
+    let relative = block.replace("{ env = \"PDNS_API_KEY\" }", "{ file = \"keys/pdns.key\" }");
+    assert_ne!(block, relative, "the key is read from a file");
+    std::fs::write(ws.config_path(), format!("{}\n{relative}", config_header()))
+        .expect("write cairn.toml");
+    ws.repo.write("dns.toml", ZONE);
+    ws.repo.commit("zone", AUTHOR);
+
+    // From the repository's folder, which has no `keys/`.
+    let config = ws.config_path();
+    let config = config.to_str().expect("a UTF-8 path");
+    cairn_in(ws.repo.path(), &["--config", config, "apply", "--yes"], &[])
+        .expect_code(0)
+        .expect_contains("create dns/record/www.example.eu./A");
+    assert_eq!(ws.pdns.dig("www.example.eu", "A"), ["192.0.2.1"]);
 }
