@@ -118,6 +118,15 @@ pub struct RunRecord {
     pub actions: Vec<AuditRecord>,
 }
 
+/// A commit applied with success, as a rollback may return to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedCommit {
+    /// The commit.
+    pub id: String,
+    /// Its summary line.
+    pub summary: String,
+}
+
 /// One row of the audit log.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
@@ -221,15 +230,16 @@ impl StateStore {
         Ok(closed)
     }
 
-    /// The commits of the tenant's successful applies, newest first, each
-    /// once.
-    pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<String>> {
+    /// The commits of the tenant's successful applies, each once, in the
+    /// order each was first applied with success (oldest first): a
+    /// commit applied again later, by a rollback say, keeps its place.
+    pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<AppliedCommit>> {
         let [apply, rollback, reconcile] = RunKind::APPLYING;
         let rows = self
             .query(
-                "SELECT commit_id, MAX(id) AS last FROM runs
+                "SELECT commit_id, commit_summary, MIN(id) AS first FROM runs
                  WHERE tenant = ? AND kind IN (?, ?, ?) AND outcome = ?
-                 GROUP BY commit_id ORDER BY last DESC",
+                 GROUP BY commit_id, commit_summary ORDER BY first",
             )
             .bind(tenant.to_string())
             .bind(apply.as_str())
@@ -238,10 +248,19 @@ impl StateStore {
             .bind(RunOutcome::Succeeded.as_str())
             .fetch_all(&mut *self.connection().await?)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.try_get("commit_id"))
-            .collect::<Result<_, _>>()?)
+        let mut applied: Vec<AppliedCommit> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("commit_id")?;
+            // A commit's summary is its own; a second one would be a row
+            // edited by hand, and the commit keeps its first place.
+            if !applied.iter().any(|commit| commit.id == id) {
+                applied.push(AppliedCommit {
+                    id,
+                    summary: row.try_get("commit_summary")?,
+                });
+            }
+        }
+        Ok(applied)
     }
 
     /// The tenant's most recent runs, newest first, with their actions.

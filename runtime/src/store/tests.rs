@@ -24,6 +24,13 @@ fn commit() -> CommitInfo {
     }
 }
 
+/// The ids of the tenant's commits applied with success, in the store's
+/// order.
+async fn applied(store: &StateStore, tenant: &str) -> Vec<String> {
+    let commits = store.applied_commits(tenant).await.unwrap();
+    commits.into_iter().map(|commit| commit.id).collect()
+}
+
 fn address(name: &str) -> Address {
     Address::parse(&format!("dns/record/{name}.example.org./A")).unwrap()
 }
@@ -178,7 +185,40 @@ async fn a_run_records_its_actions_their_inventory_effects_and_its_end() {
     assert_eq!(json["outcome"], "partial");
     assert_eq!(json["actions"][1]["action"], "delete");
     assert_eq!(json["actions"][2]["result"], "failed");
-    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    assert_eq!(applied(&store, "t").await, ["c0ffee"]);
+}
+
+#[tokio::test]
+async fn applied_commits_keep_the_place_of_their_first_success() {
+    let (store, _dir) = store().await;
+    let at = |id: &str| CommitInfo {
+        id: id.into(),
+        summary: format!("make it {id}"),
+        ..commit()
+    };
+    let run = async |kind: RunKind, id: &str, outcome: RunOutcome| {
+        let run = store.begin_run("t", kind, &at(id), "").await.unwrap();
+        run.finish(outcome, RunCounts::default()).await.unwrap();
+    };
+    run(RunKind::Plan, "v0", RunOutcome::Planned).await;
+    run(RunKind::Apply, "v1", RunOutcome::Succeeded).await;
+    run(RunKind::Reconcile, "v2", RunOutcome::Succeeded).await;
+    run(RunKind::Apply, "v3", RunOutcome::Succeeded).await;
+    // Applied again by rollbacks: v2 and v1 keep their places.
+    run(RunKind::Rollback, "v2", RunOutcome::Succeeded).await;
+    run(RunKind::Rollback, "v1", RunOutcome::Succeeded).await;
+    // Never applied with success.
+    run(RunKind::Apply, "v4", RunOutcome::Failed).await;
+    run(RunKind::Reconcile, "v5", RunOutcome::Partial).await;
+    run(RunKind::Apply, "v6", RunOutcome::Blocked).await;
+    assert_eq!(applied(&store, "t").await, ["v1", "v2", "v3"]);
+    assert_eq!(
+        store.applied_commits("t").await.unwrap()[1],
+        AppliedCommit {
+            id: "v2".into(),
+            summary: "make it v2".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -256,7 +296,7 @@ async fn an_unfinished_run_is_closed_as_interrupted() {
         store.history("t", 1).await.unwrap()[0].outcome,
         Some(RunOutcome::Interrupted)
     );
-    assert!(store.applied_commits("t").await.unwrap().is_empty());
+    assert!(applied(&store, "t").await.is_empty());
 }
 
 #[tokio::test]
@@ -411,5 +451,5 @@ async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
         store.statuses("t").await.unwrap()[0].status,
         ResourceStatus::Drifted
     );
-    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    assert_eq!(applied(&store, "t").await, ["c0ffee"]);
 }
