@@ -6,7 +6,7 @@ use super::{EXIT_ERROR, EXIT_OK, Target, render};
 use anstream::println;
 use cairn::config::Config;
 use cairn::plan::{self, ApplyOptions, PlanScope};
-use cairn::reconcile::ReconcileError;
+use cairn::reconcile::{self, ReconcileError};
 use cairn::source::CommitInfo;
 use cairn::store::{EventKind, RunKind, StateStore};
 use clap::Args;
@@ -74,19 +74,19 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     };
     render::progress("reading the repository");
     let head = tenant.source.head().await.map_err(ReconcileError::from)?;
-    let desired = tenant
-        .desired_state(Some(&target))
-        .await
-        .map_err(ReconcileError::from)?;
-    let plan = plan::plan(
-        &plan::PlanSettings::from(&tenant.config),
-        &tenant.providers,
-        &desired,
-        store,
-        PlanScope::Full,
-    )
-    .await
-    .map_err(ReconcileError::from)?;
+    let planned = async {
+        let desired = reconcile::load(tenant, Some(&target)).await?;
+        let plan = reconcile::plan(tenant, store, &desired, PlanScope::Full).await?;
+        Ok::<_, ReconcileError>(plan)
+    }
+    .await;
+    let plan = match planned {
+        Err(ReconcileError::Refused(refusal)) => {
+            reconcile::record_refusal(store, &tenant.name, RunKind::Rollback, &refusal).await?;
+            return Err(ReconcileError::Refused(refusal).into());
+        }
+        other => other?,
+    };
     println!(
         "Rolling tenant {} back to commit {}.",
         tenant.name,

@@ -25,6 +25,7 @@ mod identity_scim;
 mod incremental;
 mod logging;
 mod quickstart;
+mod refusals;
 mod regressions;
 mod sandbox;
 mod secrets;

@@ -35,6 +35,14 @@
 //!   unsigned webhook bodies, held whole before their signature was
 //!   checked, grew the daemon by 962 MiB.
 //!
+//! - `git_source::a_branch_deleted_on_the_remote_is_an_error_until_it_is_back`:
+//!   a branch deleted on the remote stayed in Cairn's mirror, and
+//!   `cairn apply` said "No changes" forever, applying the last commit it
+//!   had seen.
+//! - `refusals::a_commit_refused_for_its_signature_is_in_the_history_status_and_alert`:
+//!   a refused commit left no run in the history, `cairn status` did not
+//!   show the error, and the alert named the last good commit.
+//!
 //! Pinned by the library's unit tests:
 //! - `only_regular_files_are_read`: a plugin path naming a pipe or a
 //!   device was read; and `entries_that_are_not_files_or_too_large_are_not_read`,

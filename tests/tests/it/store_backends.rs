@@ -100,7 +100,7 @@ async fn inventory_runs_and_audit(url: &str) {
     assert_eq!(history[0].outcome, Some(RunOutcome::Succeeded));
     assert_eq!(history[0].changes, 1_234);
     // Successful applies count, in the order of their first success;
-    // plans do not.
+    // plans and refusals do not.
     let plan = store
         .begin_run("t", RunKind::Plan, &commit, "sum")
         .await
@@ -124,6 +124,19 @@ async fn inventory_runs_and_audit(url: &str) {
         .finish(RunOutcome::Succeeded, RunCounts::default())
         .await
         .unwrap();
+    store
+        .record_refusal(
+            "t",
+            RunKind::Reconcile,
+            &self::commit("unsigned"),
+            "not signed",
+        )
+        .await
+        .unwrap();
+    let refused = &store.history("t", 1).await.unwrap()[0];
+    assert_eq!(refused.outcome, Some(RunOutcome::Refused));
+    assert_eq!(refused.reason.as_deref(), Some("not signed"));
+    assert_eq!(refused.commit_id, "unsigned");
     let applied: Vec<String> = store
         .applied_commits("t")
         .await
