@@ -173,16 +173,19 @@ mod tests {
         let history = applied(&["v1", "v2", "v3"]);
         let mut state = at("v3", "v3", None);
         let mut visited = Vec::new();
-        let refusal = loop {
-            match roll_back(&history, &state) {
+        // As many rollbacks as there are commits, and one more: the walk
+        // must have ended by then.
+        let refusal = (0..=history.len())
+            .find_map(|_| match roll_back(&history, &state) {
                 Ok(target) => {
                     // What a rollback's apply and hold leave.
                     state = at(&target, &target, Some(&target));
                     visited.push(target);
+                    None
                 }
-                Err(refusal) => break refusal,
-            }
-        };
+                Err(refusal) => Some(refusal),
+            })
+            .unwrap_or_else(|| panic!("the rollbacks never stopped: {visited:?}"));
         assert_eq!(visited, ["v2", "v1"]);
         assert_eq!(
             refusal,
