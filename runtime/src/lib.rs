@@ -31,6 +31,7 @@ pub mod model;
 pub mod plan;
 pub mod quota;
 pub mod reconcile;
+pub mod rollback;
 pub mod source;
 pub mod store;
 pub mod tenant;

@@ -1,51 +1,228 @@
 //! The steps of one reconcile, end to end: read the commit, load and
 //! validate the desired state, plan, apply. The CLI runs them one command
-//! at a time; they never apply anything when an earlier step failed.
+//! at a time, the daemon's worker in its loop; they never apply anything
+//! when an earlier step failed.
+//!
+//! A commit refused before anything is planned — its signature, a quota,
+//! its ref gone from the remote — is a [`Refusal`]: the error names the
+//! commit it refuses, and the history records it as a run of its own
+//! (`refused`, with the reason and no actions), so that `cairn history`
+//! shows every commit Cairn saw and did not apply.
 
 use crate::model::{DesiredState, LoadError};
-use crate::plan::{self, Plan, PlanError};
-use crate::source::SourceError;
+use crate::plan::{self, Plan, PlanError, PlanScope, PlanSettings};
+use crate::quota::QuotaExceeded;
+use crate::source::{CommitInfo, SourceError};
 use crate::store::{RunCounts, RunKind, RunOutcome, StateStore, StoreError};
 use crate::tenant::Tenant;
+use std::fmt;
 
 /// Why a reconcile step failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ReconcileError {
     /// The repository could not be read.
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Source(SourceError),
     /// The desired state is invalid, or a provider could not validate it.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Load(#[from] LoadError),
+    Load(LoadError),
     /// No plan could be made.
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    Plan(PlanError),
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The commit was refused before anything was planned.
+    #[error(transparent)]
+    Refused(Box<Refusal>),
+}
+
+impl From<SourceError> for ReconcileError {
+    fn from(error: SourceError) -> Self {
+        match Refusal::of_source(error) {
+            Ok(refusal) => Self::Refused(Box::new(refusal)),
+            Err(error) => Self::Source(error),
+        }
+    }
+}
+
+impl From<LoadError> for ReconcileError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::Source(error) => error.into(),
+            other => Self::Load(other),
+        }
+    }
+}
+
+impl From<PlanError> for ReconcileError {
+    fn from(error: PlanError) -> Self {
+        Self::Plan(error)
+    }
+}
+
+impl From<Refusal> for ReconcileError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(Box::new(refusal))
+    }
+}
+
+/// What refused a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// It is not signed by a trusted key, or its signature cannot be
+    /// checked.
+    Signature,
+    /// It goes over one of the tenant's quotas.
+    Quota,
+    /// The ref that named it is gone from the remote.
+    RefGone,
+}
+
+/// A commit refused before anything was planned: which commit, what
+/// refused it, and the error that says why.
+#[derive(Debug)]
+pub struct Refusal {
+    /// What refused it.
+    pub kind: RefusalKind,
+    /// The commit refused; for a ref gone from the remote, the commit the
+    /// ref last named.
+    pub commit: CommitInfo,
+    cause: Cause,
+}
+
+/// The error a refusal stands for.
+#[derive(Debug)]
+enum Cause {
+    Source(SourceError),
+    Quota(QuotaExceeded),
+}
+
+impl Refusal {
+    /// The refusal `error` is, or `error` itself when it refuses no
+    /// commit (the repository cannot be reached or read).
+    pub fn of_source(error: SourceError) -> Result<Self, SourceError> {
+        let (kind, commit) = match &error {
+            SourceError::Unsigned { commit, .. }
+            | SourceError::Untrusted { commit, .. }
+            | SourceError::SignersUnreadable { commit, .. } => (RefusalKind::Signature, commit),
+            SourceError::Quota { commit, .. } => (RefusalKind::Quota, commit),
+            SourceError::RefGone { last_seen, .. } => (RefusalKind::RefGone, last_seen),
+            _ => return Err(error),
+        };
+        Ok(Self {
+            kind,
+            commit: (**commit).clone(),
+            cause: Cause::Source(error),
+        })
+    }
+
+    /// `commit` goes over a quota of its desired state or its plan.
+    pub fn quota(commit: &CommitInfo, exceeded: QuotaExceeded) -> Self {
+        Self {
+            kind: RefusalKind::Quota,
+            commit: commit.clone(),
+            cause: Cause::Quota(exceeded),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Cause::Source(error) => error.fmt(f),
+            Cause::Quota(exceeded) => write!(f, "commit {}: {exceeded}", self.commit.id),
+        }
+    }
+}
+
+/// Transparent: the cause's message is the refusal's, and its causes are
+/// the refusal's.
+impl std::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Cause::Source(error) => error.source(),
+            Cause::Quota(exceeded) => exceeded.source(),
+        }
+    }
 }
 
 /// Reads the tenant's repository at its ref and validates every resource.
 pub async fn desired_state(tenant: &Tenant) -> Result<DesiredState, ReconcileError> {
-    Ok(tenant.desired_state(None).await?)
+    load(tenant, None).await
 }
 
-/// Reads, validates and plans.
+/// Reads `commit` (`None`: the ref's, after a fetch) and loads its desired
+/// state within the tenant's quotas, parsing and validating only the files
+/// the model cache does not know.
+pub async fn load(tenant: &Tenant, commit: Option<&str>) -> Result<DesiredState, ReconcileError> {
+    let snapshot = match commit {
+        Some(commit) => tenant.source.snapshot_at(commit).await?,
+        None => tenant.source.snapshot().await?,
+    };
+    tenant
+        .model_cache
+        .load(&snapshot, &tenant.providers, &tenant.config.quotas)
+        .await
+        .map_err(|error| match error {
+            LoadError::Quota(exceeded) => Refusal::quota(&snapshot.commit, exceeded).into(),
+            other => other.into(),
+        })
+}
+
+/// Plans `desired` for the tenant.
+pub async fn plan(
+    tenant: &Tenant,
+    store: &StateStore,
+    desired: &DesiredState,
+    scope: PlanScope,
+) -> Result<Plan, ReconcileError> {
+    plan::plan(
+        &PlanSettings::from(&tenant.config),
+        &tenant.providers,
+        desired,
+        store,
+        scope,
+    )
+    .await
+    .map_err(|error| match error {
+        PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
+        other => other.into(),
+    })
+}
+
+/// Reads, validates and plans the ref's commit. A refusal is recorded in
+/// the history as a run of `kind` (the command's own) before it is
+/// returned.
 pub async fn plan_tenant(
     tenant: &Tenant,
     store: &StateStore,
+    kind: RunKind,
 ) -> Result<(DesiredState, Plan), ReconcileError> {
-    let desired = desired_state(tenant).await?;
-    let plan = plan::plan(
-        &plan::PlanSettings::from(&tenant.config),
-        &tenant.providers,
-        &desired,
-        store,
-        plan::PlanScope::Full,
-    )
-    .await?;
-    Ok((desired, plan))
+    let result = async {
+        let desired = load(tenant, None).await?;
+        let plan = plan(tenant, store, &desired, PlanScope::Full).await?;
+        Ok((desired, plan))
+    }
+    .await;
+    if let Err(ReconcileError::Refused(refusal)) = &result {
+        record_refusal(store, &tenant.name, kind, refusal).await?;
+    }
+    result
+}
+
+/// Records a refused commit in the history as a run of `kind`; returns the
+/// run's number.
+pub async fn record_refusal(
+    store: &StateStore,
+    tenant: &str,
+    kind: RunKind,
+    refusal: &Refusal,
+) -> Result<i64, StoreError> {
+    store
+        .record_refusal(tenant, kind, &refusal.commit, &refusal.to_string())
+        .await
 }
 
 /// Records that a plan was made, in the history; returns the run's number.
@@ -58,4 +235,78 @@ pub async fn record_plan(store: &StateStore, plan: &Plan) -> Result<i64, StoreEr
     run.finish(RunOutcome::Planned, RunCounts::changes(plan.changes.len()))
         .await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(id: &str) -> CommitInfo {
+        CommitInfo {
+            id: id.into(),
+            author: "Ada <ada@example.org>".into(),
+            summary: "add www".into(),
+            time: 0,
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_commit_they_refuse() {
+        let unsigned = SourceError::Unsigned {
+            commit: Box::new(commit("c0ffee")),
+            allowed_signers: "/etc/cairn/allowed_signers".into(),
+        };
+        let message = unsigned.to_string();
+        let ReconcileError::Refused(refusal) = ReconcileError::from(unsigned) else {
+            panic!("an unsigned commit is refused")
+        };
+        assert_eq!(refusal.kind, RefusalKind::Signature);
+        assert_eq!(refusal.commit, commit("c0ffee"));
+        assert_eq!(refusal.to_string(), message);
+
+        let gone = SourceError::RefGone {
+            repo: "file:///srv/zones.git".into(),
+            reference: "main".into(),
+            last_seen: Box::new(commit("5ee1a57")),
+        };
+        let refusal = Refusal::of_source(gone).unwrap();
+        assert_eq!(refusal.kind, RefusalKind::RefGone);
+        assert_eq!(refusal.commit.id, "5ee1a57");
+
+        let exceeded =
+            QuotaExceeded::check("resources", "the number of resources", 3, 2).unwrap_err();
+        let refusal = Refusal::quota(&commit("b16"), exceeded);
+        assert_eq!(refusal.kind, RefusalKind::Quota);
+        assert!(
+            refusal
+                .to_string()
+                .starts_with("commit b16: quota exceeded: the number of resources is 3"),
+            "{refusal}"
+        );
+        // Wrapped by the model, a source's refusal is still one.
+        let error = ReconcileError::from(LoadError::Source(SourceError::Quota {
+            commit: Box::new(commit("b16")),
+            source: QuotaExceeded::check("repository_files", "files", 3, 2).unwrap_err(),
+        }));
+        assert!(matches!(error, ReconcileError::Refused(ref r) if r.kind == RefusalKind::Quota));
+    }
+
+    #[test]
+    fn failures_to_reach_or_read_the_repository_are_not_refusals() {
+        let unknown = SourceError::UnknownRef {
+            repo: "/srv/zones".into(),
+            reference: "mian".into(),
+        };
+        assert!(matches!(
+            ReconcileError::from(unknown),
+            ReconcileError::Source(SourceError::UnknownRef { .. })
+        ));
+        let unreachable = SourceError::Fetch {
+            repo: "git://zones.example".into(),
+            source: crate::source::FetchError::NoAnswer {
+                after: std::time::Duration::from_secs(120),
+            },
+        };
+        assert!(Refusal::of_source(unreachable).is_err());
+    }
 }

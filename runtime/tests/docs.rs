@@ -462,7 +462,8 @@ fn assert_no_problems(what: &str, problems: Vec<String>) {
 // Configuration examples.
 
 /// Parses part or all of a `cairn.toml` with Cairn's parser, in a folder
-/// holding the CA bundles its grants name. A block that shows only some
+/// holding the CA bundles its grants name and the `allowed_signers` files
+/// its tenants name (Cairn reads both when it loads the file). A block that shows only some
 /// tables gets the least the parser requires and it lacks — a tenant, and
 /// each tenant's `repo` — and nothing else.
 fn parse_configuration(text: &str) -> Result<(), String> {
@@ -472,6 +473,11 @@ fn parse_configuration(text: &str) -> Result<(), String> {
         let path = folder.path().join(&ca);
         std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
         std::fs::write(&path, EXAMPLE_CA).expect("write the example CA");
+    }
+    for signers in allowed_signers(&toml::Value::Table(table.clone())) {
+        let path = folder.path().join(&signers);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
+        std::fs::write(&path, EXAMPLE_SIGNERS).expect("write the example signers");
     }
     let completed = complete(&mut table);
     let text = if completed {
@@ -530,6 +536,20 @@ fn ca_bundles(value: &toml::Value) -> Vec<String> {
         toml::Value::Array(items) => items.iter().flat_map(ca_bundles).collect(),
         _ => Vec::new(),
     }
+}
+
+/// An `allowed_signers` line, for the files the examples name.
+const EXAMPLE_SIGNERS: &str = "release@example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n";
+
+/// The `allowed_signers` files a configuration's tenants name.
+fn allowed_signers(value: &toml::Value) -> Vec<String> {
+    let tenants = value.get("tenants").and_then(toml::Value::as_table);
+    tenants
+        .into_iter()
+        .flat_map(|tenants| tenants.values())
+        .filter_map(|tenant| tenant.get("allowed_signers")?.as_str())
+        .map(str::to_string)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------

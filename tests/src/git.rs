@@ -62,6 +62,30 @@ impl GitRepo {
         self.head()
     }
 
+    /// Commits everything as `author`, signed with the SSH key `key` (as
+    /// `git commit -S` with `gpg.format=ssh` signs), and returns the commit
+    /// id.
+    pub fn commit_signed(&self, message: &str, author: &str, key: &Path) -> String {
+        self.git(&["add", "--all"]);
+        let (name, email) = author
+            .split_once(" <")
+            .map(|(n, e)| (n.to_string(), e.trim_end_matches('>').to_string()))
+            .expect("author is `Name <email>`");
+        let status = self
+            .command()
+            .args(["-c", "gpg.format=ssh", "-c"])
+            .arg(format!("user.signingkey={}", key.display()))
+            .args(["commit", "--quiet", "--allow-empty", "-S", "-m", message])
+            .env("GIT_AUTHOR_NAME", &name)
+            .env("GIT_AUTHOR_EMAIL", &email)
+            .env("GIT_COMMITTER_NAME", &name)
+            .env("GIT_COMMITTER_EMAIL", &email)
+            .status()
+            .expect("run git commit -S");
+        assert!(status.success(), "git commit -S failed");
+        self.head()
+    }
+
     /// The id of HEAD.
     pub fn head(&self) -> String {
         let output = self
@@ -137,6 +161,20 @@ impl GitRepo {
             .env("GIT_COMMITTER_EMAIL", "tests@cairn.invalid");
         command
     }
+}
+
+/// Makes an ed25519 key `name` in `dir` with `ssh-keygen`; returns the
+/// private key's path and the public key's line.
+pub fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()
+        .expect("run ssh-keygen (scripts/setup.sh installs openssh-client)");
+    assert!(status.success(), "ssh-keygen failed");
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("the public key");
+    (key, public.trim().to_string())
 }
 
 /// A `git daemon` serving one folder on a free loopback port.

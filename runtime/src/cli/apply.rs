@@ -7,6 +7,7 @@ use anstream::println;
 use anyhow::{Context, bail};
 use cairn::plan::{self, PLAN_FORMAT, Plan};
 use cairn::reconcile;
+use cairn::store::RunKind;
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -37,7 +38,8 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     let session = Session::open(&args.target).await?;
     let _lock = session.lock().await?;
     render::progress("reading the repository and observing the real world");
-    let (_, fresh) = reconcile::plan_tenant(&session.tenant, &session.store).await?;
+    let (_, fresh) =
+        reconcile::plan_tenant(&session.tenant, &session.store, RunKind::Apply).await?;
 
     if let Some((path, saved)) = &saved {
         check_saved(path, saved, &fresh)?;

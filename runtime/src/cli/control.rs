@@ -4,9 +4,9 @@
 use super::session::Session;
 use super::{EXIT_ERROR, EXIT_OK, Target, render};
 use anstream::println;
-use anyhow::Context;
 use cairn::config::Config;
-use cairn::plan::{self, ApplyOptions};
+use cairn::plan::{self, ApplyOptions, PlanScope};
+use cairn::reconcile::{self, ReconcileError};
 use cairn::source::CommitInfo;
 use cairn::store::{EventKind, RunKind, StateStore};
 use clap::Args;
@@ -16,8 +16,9 @@ use clap::Args;
 pub struct RollbackArgs {
     #[command(flatten)]
     target: Target,
-    /// The commit to return to (default: the one applied with success before
-    /// the current one).
+    /// The commit to return to, one applied with success before (default:
+    /// one further back than the current one, in the order commits were
+    /// first applied).
     #[arg(long, value_name = "COMMIT")]
     to: Option<String>,
     /// Apply even when the rollback deletes or replaces more than
@@ -47,46 +48,49 @@ pub async fn resume(target: &Target) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// `cairn rollback`: apply an earlier commit and hold the tenant there.
+/// `cairn rollback`: apply an earlier commit applied with success and hold
+/// the tenant there. Which commit is [`cairn::rollback`]'s choice: one
+/// further back each time, in the order the commits were first applied.
 pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     let session = Session::open(&args.target).await?;
     let _lock = session.lock().await?;
     let tenant = &session.tenant;
     let store = &session.store;
     let state = store.tenant_state(&tenant.name).await?;
+    let applied = store.applied_commits(&tenant.name).await?;
     let target = match &args.to {
-        Some(commit) => commit.clone(),
-        None => {
-            // Not the current commit, nor (after an earlier rollback) the
-            // one that rollback left: each rollback goes one further back.
-            let skip = [state.last_applied_commit.clone(), state.held_head.clone()];
-            store
-                .applied_commits(&tenant.name)
-                .await?
-                .into_iter()
-                .find(|commit| !skip.contains(&Some(commit.clone())))
-                .with_context(|| format!("tenant {} has no earlier commit applied with success to return to; name one with --to COMMIT", tenant.name))?
+        Some(commit) => {
+            let chosen = tenant
+                .source
+                .commit_at(commit)
+                .await
+                .map_err(ReconcileError::from)?;
+            cairn::rollback::check_chosen(&tenant.name, &applied, &chosen.id)?;
+            chosen.id
         }
+        None => cairn::rollback::previous(&tenant.name, &applied, &state)?
+            .id
+            .clone(),
     };
     render::progress("reading the repository");
-    let head = tenant.source.snapshot().await?;
-    let snapshot = tenant.source.snapshot_at(&target).await?;
-    let desired = cairn::model::load(&snapshot, &tenant.providers, &tenant.config.quotas)
-        .await
-        .map_err(cairn::reconcile::ReconcileError::from)?;
-    let plan = plan::plan(
-        &plan::PlanSettings::from(&tenant.config),
-        &tenant.providers,
-        &desired,
-        store,
-        plan::PlanScope::Full,
-    )
-    .await
-    .map_err(cairn::reconcile::ReconcileError::from)?;
+    let head = tenant.source.head().await.map_err(ReconcileError::from)?;
+    let planned = async {
+        let desired = reconcile::load(tenant, Some(&target)).await?;
+        let plan = reconcile::plan(tenant, store, &desired, PlanScope::Full).await?;
+        Ok::<_, ReconcileError>(plan)
+    }
+    .await;
+    let plan = match planned {
+        Err(ReconcileError::Refused(refusal)) => {
+            reconcile::record_refusal(store, &tenant.name, RunKind::Rollback, &refusal).await?;
+            return Err(ReconcileError::Refused(refusal).into());
+        }
+        other => other?,
+    };
     println!(
         "Rolling tenant {} back to commit {}.",
         tenant.name,
-        snapshot.commit.short_id()
+        plan.commit.short_id()
     );
     render::plan(&plan);
     let options = ApplyOptions {
@@ -103,12 +107,12 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_ERROR);
     }
     store
-        .set_hold(&tenant.name, Some((&snapshot.commit.id, &head.commit.id)))
+        .set_hold(&tenant.name, Some((&plan.commit.id, &head.id)))
         .await?;
     println!(
         "\nTenant {} is held at commit {} until `cairn resume` or a new commit on {}.",
         tenant.name,
-        snapshot.commit.short_id(),
+        plan.commit.short_id(),
         tenant.config.reference
     );
     Ok(EXIT_OK)

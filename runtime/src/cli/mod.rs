@@ -77,7 +77,7 @@ enum Command {
     Daemon(daemon::DaemonArgs),
     /// Show each tenant's commit, control state and the status of every owned resource.
     Status(status::StatusArgs),
-    /// Return a tenant to the commit applied before the current one, and hold it there.
+    /// Return a tenant one commit further back among those it applied with success, and hold it there.
     Rollback(control::RollbackArgs),
     /// Stop automatic applies for a tenant (drift is still reported).
     Suspend {

@@ -5,6 +5,7 @@ use super::{EXIT_CHANGES, EXIT_OK, Target, render};
 use anstream::println;
 use anyhow::Context;
 use cairn::reconcile;
+use cairn::store::RunKind;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -25,7 +26,8 @@ pub struct PlanArgs {
 pub async fn run(args: &PlanArgs) -> anyhow::Result<u8> {
     let session = Session::open(&args.target).await?;
     render::progress("reading the repository and observing the real world");
-    let (desired, plan) = reconcile::plan_tenant(&session.tenant, &session.store).await?;
+    let (desired, plan) =
+        reconcile::plan_tenant(&session.tenant, &session.store, RunKind::Plan).await?;
     reconcile::record_plan(&session.store, &plan).await?;
     if let Some(path) = &args.out {
         let text = serde_json::to_string_pretty(&plan)?;

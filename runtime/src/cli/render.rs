@@ -155,7 +155,9 @@ pub fn history(runs: &[RunRecord]) {
             run.commit_author,
             run.commit_summary
         );
-        if run.kind == RunKind::Plan {
+        if let Some(reason) = &run.reason {
+            println!("    {style}{outcome}{style:#}: {reason}");
+        } else if run.kind == RunKind::Plan {
             println!(
                 "    {style}{outcome}{style:#}: {} change(s) to make",
                 run.changes
@@ -213,8 +215,11 @@ pub fn status(report: &serde_json::Value) {
         text(value).map_or_else(|| "none".to_string(), |id| id.chars().take(12).collect())
     };
     let control = &report["control"];
+    let reference = text(&report["reference"])
+        .map(|reference| format!(" (following {reference})"))
+        .unwrap_or_default();
     println!(
-        "{BOLD}Tenant {}{BOLD:#}",
+        "{BOLD}Tenant {}{BOLD:#}{reference}",
         report["name"].as_str().unwrap_or("?")
     );
     println!(
@@ -222,6 +227,17 @@ pub fn status(report: &serde_json::Value) {
         short(&control["last_commit"]),
         short(&control["last_applied_commit"])
     );
+    if let Some(commit) = report["commit"].as_object() {
+        println!(
+            "  last reconciled by the daemon: commit {} by {}: {}",
+            short(&commit["id"]),
+            commit["author"].as_str().unwrap_or("?"),
+            commit["summary"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(error) = text(&report["load_error"]) {
+        println!("  {RED}plugins not loaded{RED:#}: {error}");
+    }
     match report["lease"].as_object() {
         Some(lease) => println!(
             "  held by daemon {} ({}), lease token {}",
@@ -251,14 +267,33 @@ pub fn status(report: &serde_json::Value) {
         );
     }
     if let Some(error) = text(&report["last_error"]) {
-        println!("  {RED}error{RED:#}: {error}");
+        println!("  {RED}last error{RED:#}: {error}");
+    }
+    let list = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .map(|items| items.iter().filter_map(&text).collect())
+            .unwrap_or_default()
+    };
+    for reason in list("blocked") {
+        println!("  {RED}blocked{RED:#}: {reason}");
+    }
+    for (key, what) in [("drifted", "drifted"), ("retrying", "retrying")] {
+        let addresses = list(key);
+        if !addresses.is_empty() {
+            println!("  {YELLOW}{what}{YELLOW:#}: {}", addresses.join(", "));
+        }
     }
     if let Some(run) = report["last_recorded_run"].as_object() {
+        let reason = text(&run["reason"])
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
         println!(
-            "  last recorded run: #{} {} {}",
+            "  last recorded run: #{} {} {} at commit {}{reason}",
             run["id"],
             run["kind"].as_str().unwrap_or("?"),
-            run["outcome"].as_str().unwrap_or("running")
+            run["outcome"].as_str().unwrap_or("running"),
+            short(&run["commit_id"])
         );
     }
     let resources = report["resources"].as_array().cloned().unwrap_or_default();

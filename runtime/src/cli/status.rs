@@ -1,11 +1,14 @@
 //! `cairn status`: each tenant's commit, control state, the daemon holding
-//! it, its last run and the status of every owned resource — from the
-//! state store, or from a running daemon's API with `--api`.
+//! it, its last run and error and the status of every owned resource — from
+//! the state store (with the live status the holding daemon saved there),
+//! or from a running daemon's API with `--api`. Both print the API's
+//! fields.
 
 use super::{EXIT_OK, render};
 use anstream::println;
 use anyhow::Context;
 use cairn::config::Config;
+use cairn::daemon::status::TenantStatus;
 use cairn::store::StateStore;
 use clap::Args;
 use std::path::PathBuf;
@@ -73,16 +76,34 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<u8> {
         None => {
             let store = StateStore::open(&config.state).await?;
             let leases = store.leases().await?;
+            let saved = store.coordination().live_statuses().await?;
             for name in &names {
                 let lease = leases.iter().find(|l| l.tenant == *name && l.live);
-                reports.push(serde_json::json!({
-                    "name": name,
-                    "holder": lease.map(|l| l.holder.clone()),
-                    "lease": lease,
+                // The live status the daemon holding the tenant last saved
+                // (its last run, `last_error`, what is blocked, drifted or
+                // retrying), as the API shows it; a tenant no daemon ran
+                // has only what the store records.
+                let mut live = saved
+                    .iter()
+                    .find(|saved| saved.tenant == *name)
+                    .and_then(|saved| serde_json::from_str::<TenantStatus>(&saved.status).ok())
+                    .unwrap_or_else(|| {
+                        TenantStatus::new(name, &config.tenants[name.as_str()].reference)
+                    });
+                live.holder = lease.map(|l| l.holder.clone());
+                live.lease = lease.cloned();
+                let mut report = serde_json::to_value(&live)?;
+                let recorded = serde_json::json!({
                     "control": store.tenant_state(name).await?,
                     "last_recorded_run": store.history(name, 1).await?.into_iter().next(),
                     "resources": store.statuses(name).await?,
-                }));
+                });
+                if let (Some(report), serde_json::Value::Object(recorded)) =
+                    (report.as_object_mut(), recorded)
+                {
+                    report.extend(recorded);
+                }
+                reports.push(report);
             }
         }
     }

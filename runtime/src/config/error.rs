@@ -130,6 +130,16 @@ pub enum Invalid {
         /// The value.
         percent: u8,
     },
+    /// A tenant's `allowed_signers` file cannot be read: no commit could be
+    /// checked, so none would apply.
+    #[error("[tenants.{tenant}] allowed_signers: {problem}")]
+    AllowedSigners {
+        /// The tenant.
+        tenant: String,
+        /// Why the file cannot be read.
+        #[source]
+        problem: crate::source::UnreadableSigners,
+    },
     /// A size quota of a tenant.
     #[error("[tenants.{tenant}] quotas.{key}: {source}")]
     QuotaSize {

@@ -459,6 +459,15 @@ impl Config {
                 });
             }
             let quotas = tenant.quotas.unwrap_or_default().resolve(&name)?;
+            let allowed_signers = tenant.allowed_signers.map(|path| base.join(path));
+            if let Some(path) = &allowed_signers {
+                crate::source::check_allowed_signers(path).map_err(|problem| {
+                    Invalid::AllowedSigners {
+                        tenant: name.clone(),
+                        problem,
+                    }
+                })?;
+            }
             tenants.insert(
                 name.clone(),
                 TenantConfig {
@@ -473,7 +482,7 @@ impl Config {
                     self_heal: tenant.self_heal,
                     max_delete_percent,
                     quotas,
-                    allowed_signers: tenant.allowed_signers.map(|path| base.join(path)),
+                    allowed_signers,
                     allow_adopt: true,
                     name,
                     providers,
@@ -955,6 +964,37 @@ mod tests {
         assert!(
             !error.contains("[tenants.b.providers.dns] sha256"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_allowed_signers_file_that_cannot_be_read_is_an_error_at_load() {
+        let folder = tempfile::tempdir().unwrap();
+        let config = folder.path().join("cairn.toml");
+        let text = "[tenants.signed]\nrepo = \"x\"\nallowed_signers = \"keys/allowed_signers\"\n";
+        let missing = folder.path().join("keys").join("allowed_signers");
+        let error = Config::parse(&config, text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: [tenants.signed] allowed_signers: file not found: {}",
+                config.display(),
+                missing.display()
+            )
+        );
+        // A folder where the file should be cannot be read either.
+        std::fs::create_dir_all(&missing).unwrap();
+        let error = Config::parse(&config, text).unwrap_err().to_string();
+        assert!(
+            error.contains("[tenants.signed] allowed_signers: cannot read"),
+            "{error}"
+        );
+        std::fs::remove_dir(&missing).unwrap();
+        std::fs::write(&missing, "release@example.org ssh-ed25519 AAAA\n").unwrap();
+        let loaded = Config::parse(&config, text).unwrap();
+        assert_eq!(
+            loaded.tenant(None).unwrap().allowed_signers.as_deref(),
+            Some(missing.as_path())
         );
     }
 }

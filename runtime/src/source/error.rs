@@ -2,6 +2,7 @@
 //! (from gix, the file system or the signature verifier) behind the
 //! message the operator reads.
 
+use super::CommitInfo;
 use crate::quota::QuotaExceeded;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +43,21 @@ pub enum SourceError {
         /// The ref.
         reference: String,
     },
+    /// The remote no longer has the branch or tag the tenant follows: it
+    /// was deleted there. The mirror still holds it (a fetch adds and
+    /// moves refs, never removes them), and it is not read.
+    #[error(
+        "the ref `{reference}` no longer exists on the remote {repo}: it was deleted there (it last named commit {}). Nothing was applied, and what was applied stays as it is. Push the branch to the remote again, or set `ref` in cairn.toml to a branch or tag that exists",
+        .last_seen.short_id()
+    )]
+    RefGone {
+        /// The repository.
+        repo: String,
+        /// The ref.
+        reference: String,
+        /// The commit the ref named when it was last fetched.
+        last_seen: Box<CommitInfo>,
+    },
     /// The configured folder is not in the commit.
     #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
     MissingPath {
@@ -53,36 +69,51 @@ pub enum SourceError {
         commit: String,
     },
     /// The commit goes over one of the tenant's repository quotas.
-    #[error("commit {commit}: {source}")]
+    #[error("commit {}: {source}", .commit.id)]
     Quota {
         /// The commit.
-        commit: String,
+        commit: Box<CommitInfo>,
         /// Which quota.
         #[source]
         source: QuotaExceeded,
     },
     /// The tenant applies only signed commits, and this one is not signed.
     #[error(
-        "commit {commit} is not signed, and this tenant applies only commits signed by a key in {allowed_signers}: sign it (`git commit -S` with an SSH key listed there). Nothing was applied"
+        "commit {} is not signed, and this tenant applies only commits signed by a key in {allowed_signers}: sign it (`git commit -S` with an SSH key listed there). Nothing was applied",
+        .commit.id
     )]
     Unsigned {
         /// The commit.
-        commit: String,
+        commit: Box<CommitInfo>,
         /// The operator's allowed-signers file.
         allowed_signers: String,
     },
     /// The commit's signature is not from a trusted key, or does not verify.
     #[error(
-        "commit {commit} is not signed by a key in {allowed_signers}: {reason}. Nothing was applied"
+        "commit {} is not signed by a key in {allowed_signers}: {reason}. Nothing was applied",
+        .commit.id
     )]
     Untrusted {
         /// The commit.
-        commit: String,
+        commit: Box<CommitInfo>,
         /// The operator's allowed-signers file.
         allowed_signers: String,
         /// What the verifier said.
         #[source]
         reason: UntrustedSignature,
+    },
+    /// The tenant's `allowed_signers` file cannot be read, so no signature
+    /// can be checked.
+    #[error(
+        "commit {} cannot be checked: the tenant's allowed_signers file cannot be read ({problem}). Nothing was applied; restore the file, or change `allowed_signers` in cairn.toml",
+        .commit.id
+    )]
+    SignersUnreadable {
+        /// The commit.
+        commit: Box<CommitInfo>,
+        /// Why the file cannot be read.
+        #[source]
+        problem: UnreadableSigners,
     },
     /// A file is not readable as a resource file.
     #[error("{file} at commit {commit}: {reason}")]
@@ -128,6 +159,27 @@ pub enum FetchError {
     NoAnswer {
         /// How long it was given.
         after: Duration,
+    },
+}
+
+/// Why an `allowed_signers` file cannot be used: said when the
+/// configuration loads, and again if the file goes away later.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableSigners {
+    /// There is no such file.
+    #[error("file not found: {}", .path.display())]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
+    /// It exists and cannot be read (permissions, a folder).
+    #[error("cannot read {}: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
 }
 

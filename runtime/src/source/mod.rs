@@ -14,14 +14,21 @@
 //! each text read only when its reader asks ([`Snapshot::read_texts`]), so
 //! that a commit changing one file of thousands reads one blob. The source
 //! knows nothing of who reads the files.
+//!
+//! A fetch adds and moves the mirror's refs but never removes one, so a
+//! branch or tag deleted on the remote would stay in the mirror and be
+//! read forever: after each fetch, the ref the tenant follows must still
+//! be one the remote advertises ([`SourceError::RefGone`]).
 
 mod error;
 mod signature;
 mod snapshot;
 
 pub use error::{
-    FetchError, FileProblem, GitError, SourceError, UnreadableManifest, UntrustedSignature,
+    FetchError, FileProblem, GitError, SourceError, UnreadableManifest, UnreadableSigners,
+    UntrustedSignature,
 };
+pub use signature::check_allowed_signers;
 pub use snapshot::{CommitInfo, ManifestFile, Snapshot, SourceFile};
 
 use snapshot::Listing;
@@ -113,6 +120,12 @@ impl Source {
     /// fetching: for a commit seen before, such as a rollback target.
     pub async fn snapshot_at(&self, commit: &str) -> Result<Snapshot, SourceError> {
         self.read_at(Some(commit.to_string()), true).await
+    }
+
+    /// Resolves `commit` (any commit id, short or full, or ref) without
+    /// fetching and without listing any file.
+    pub async fn commit_at(&self, commit: &str) -> Result<CommitInfo, SourceError> {
+        Ok(self.read_at(Some(commit.to_string()), false).await?.commit)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(files = with_files))]
@@ -219,13 +232,14 @@ impl Source {
                 .map_err(|error| git(error.into()))?
                 .with_refspecs(refspecs, gix::remote::Direction::Fetch)
                 .map_err(|error| git(error.into()))?;
-            remote
+            let outcome = remote
                 .connect(gix::remote::Direction::Fetch)
                 .map_err(|error| git(error.into()))?
                 .prepare_fetch(gix::progress::Discard, Default::default())
                 .map_err(|error| git(error.into()))?
                 .receive(gix::progress::Discard, interrupt)
                 .map_err(|error| git(error.into()))?;
+            self.check_ref_on_remote(&repository, &outcome.ref_map.remote_refs)?;
             Ok(repository)
         } else {
             std::fs::create_dir_all(&self.cache_dir).map_err(|source| {
@@ -243,6 +257,43 @@ impl Source {
                 .map_err(|error| git(error.into()))?;
             Ok(repository)
         }
+    }
+
+    /// Fails when the mirror holds the branch or tag the tenant follows and
+    /// the remote, which advertised `advertised`, no longer does.
+    fn check_ref_on_remote(
+        &self,
+        repository: &gix::Repository,
+        advertised: &[gix::protocol::handshake::Ref],
+    ) -> Result<(), SourceError> {
+        let names = ref_names(&self.reference);
+        let on_remote = advertised
+            .iter()
+            .any(|remote| names.iter().any(|name| remote.unpack().0 == name.as_str()));
+        if on_remote {
+            return Ok(());
+        }
+        // A commit id, or a ref the mirror never had: resolving it says
+        // what is wrong.
+        let Some(mut stale) = names
+            .iter()
+            .find_map(|name| repository.try_find_reference(name.as_str()).ok().flatten())
+        else {
+            return Ok(());
+        };
+        let unreadable = |error: GitError| SourceError::Read {
+            repo: self.repo.clone(),
+            commit: self.reference.clone(),
+            source: error,
+        };
+        let commit = stale
+            .peel_to_commit()
+            .map_err(|error| unreadable(error.into()))?;
+        Err(SourceError::RefGone {
+            repo: self.repo.clone(),
+            reference: self.reference.clone(),
+            last_seen: Box::new(commit_info(&commit).map_err(unreadable)?),
+        })
     }
 
     /// Resolves `reference` and, `with_files`, lists the commit's files
@@ -287,17 +338,7 @@ impl Source {
             commit: commit_id.clone(),
             source,
         };
-        let author = commit.author().map_err(|e| read_error(e.into()))?;
-        let info = CommitInfo {
-            id: commit_id.clone(),
-            author: format!("{} <{}>", author.name, author.email),
-            summary: commit
-                .message()
-                .map_err(|e| read_error(e.into()))?
-                .summary()
-                .to_string(),
-            time: commit.time().map_err(|e| read_error(e.into()))?.seconds,
-        };
+        let info = commit_info(&commit).map_err(read_error)?;
         if !with_files {
             return Ok(Listing {
                 commit: info,
@@ -306,7 +347,7 @@ impl Source {
             });
         }
         if let Some(allowed_signers) = &self.policy.allowed_signers {
-            signature::verify(&commit, allowed_signers)?;
+            signature::verify(&commit, &info, allowed_signers)?;
         }
         let root = commit.tree().map_err(|e| read_error(e.into()))?;
         let folder = self.path.trim_matches('/');
@@ -340,7 +381,7 @@ impl Source {
             format!("{folder}/")
         };
         let quota = |source: QuotaExceeded| SourceError::Quota {
-            commit: commit_id.clone(),
+            commit: Box::new(info.clone()),
             source,
         };
         let file_count = recorder
@@ -432,6 +473,31 @@ impl Source {
             files,
             manifests,
         })
+    }
+}
+
+/// The id, author, summary and time of `commit`.
+fn commit_info(commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
+    let author = commit.author()?;
+    Ok(CommitInfo {
+        id: commit.id().to_string(),
+        author: format!("{} <{}>", author.name, author.email),
+        summary: commit.message()?.summary().to_string(),
+        time: commit.time()?.seconds,
+    })
+}
+
+/// The full names a ref written in cairn.toml may stand for in the mirror:
+/// itself when it is one (`refs/…`), else the branch and the tag of that
+/// name.
+fn ref_names(reference: &str) -> Vec<String> {
+    if reference.starts_with("refs/") {
+        vec![reference.to_string()]
+    } else {
+        vec![
+            format!("refs/heads/{reference}"),
+            format!("refs/tags/{reference}"),
+        ]
     }
 }
 

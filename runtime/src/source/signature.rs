@@ -1,18 +1,40 @@
 //! Signed commits: a tenant with an `allowed_signers` file applies only
 //! commits carrying an SSH signature by one of its keys, checked with
-//! `ssh-keygen -Y verify` as Git checks them.
+//! `ssh-keygen -Y verify` as Git checks them. The file is checked when the
+//! configuration loads ([`check_allowed_signers`]) and again before every
+//! verification: a file gone missing is said so, never mistaken for a
+//! signature the verifier did not trust.
 
-use super::{SourceError, UntrustedSignature};
+use super::{CommitInfo, SourceError, UnreadableSigners, UntrustedSignature};
 use std::path::Path;
 
-/// Checks that `commit` is signed by a key of `allowed_signers`, with
-/// `ssh-keygen -Y verify` as Git does it.
-pub(super) fn verify(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result<(), SourceError> {
+/// Whether `path` is an `allowed_signers` file Cairn can read.
+pub fn check_allowed_signers(path: &Path) -> Result<(), UnreadableSigners> {
+    match std::fs::read(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(UnreadableSigners::NotFound {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(source) => Err(UnreadableSigners::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Checks that `commit` (read as `info`) is signed by a key of
+/// `allowed_signers`, with `ssh-keygen -Y verify` as Git does it.
+pub(super) fn verify(
+    commit: &gix::Commit<'_>,
+    info: &CommitInfo,
+    allowed_signers: &Path,
+) -> Result<(), SourceError> {
     use gix::objs::signature::verify::{Options, TrustLevel};
-    let id = commit.id().to_string();
     let signers = allowed_signers.display().to_string();
     let untrusted = |reason: UntrustedSignature| SourceError::Untrusted {
-        commit: id.clone(),
+        commit: Box::new(info.clone()),
         allowed_signers: signers.clone(),
         reason,
     };
@@ -21,10 +43,16 @@ pub(super) fn verify(commit: &gix::Commit<'_>, allowed_signers: &Path) -> Result
         .map_err(|error| untrusted(UntrustedSignature::Unreadable(error.into())))?
     else {
         return Err(SourceError::Unsigned {
-            commit: id.clone(),
+            commit: Box::new(info.clone()),
             allowed_signers: signers.clone(),
         });
     };
+    // ssh-keygen given a missing file reports the signature as not
+    // trusted, which reads as the signer's fault: say what is wrong.
+    check_allowed_signers(allowed_signers).map_err(|problem| SourceError::SignersUnreadable {
+        commit: Box::new(info.clone()),
+        problem,
+    })?;
     let time = commit
         .committer()
         .map_err(|error| untrusted(UntrustedSignature::Committer(error.into())))?

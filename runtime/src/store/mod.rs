@@ -61,7 +61,9 @@ pub use fence::Fence;
 pub use inventory::{InventoryChange, OwnedResource};
 pub use journal::Intent;
 pub use lease::{DaemonRecord, LeaseRecord};
-pub use runs::{ActionRecord, AuditRecord, DriftRecord, RunCounts, RunRecord, RunRecorder};
+pub use runs::{
+    ActionRecord, AppliedCommit, AuditRecord, DriftRecord, RunCounts, RunRecord, RunRecorder,
+};
 pub use status::{ResourceStatusRecord, TenantCounts};
 pub use vocabulary::{
     ActionResult, AuditAction, EventKind, ResourceStatus, RunKind, RunOutcome, UnknownWord,

@@ -106,6 +106,8 @@ pub struct RunRecord {
     pub finished_at: Option<i64>,
     /// How it ended; absent while running.
     pub outcome: Option<RunOutcome>,
+    /// Why the commit was refused, for a `refused` run.
+    pub reason: Option<String>,
     /// Changes in the run.
     pub changes: i64,
     /// Changes that failed.
@@ -116,6 +118,15 @@ pub struct RunRecord {
     pub lease_token: Option<i64>,
     /// The actions.
     pub actions: Vec<AuditRecord>,
+}
+
+/// A commit applied with success, as a rollback may return to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedCommit {
+    /// The commit.
+    pub id: String,
+    /// Its summary line.
+    pub summary: String,
 }
 
 /// One row of the audit log.
@@ -221,15 +232,32 @@ impl StateStore {
         Ok(closed)
     }
 
-    /// The commits of the tenant's successful applies, newest first, each
-    /// once.
-    pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<String>> {
+    /// Records a commit refused before anything was planned (its
+    /// signature, a quota, its ref gone): a run of `kind` without actions,
+    /// finished as `refused` with `reason`. Returns its number.
+    pub async fn record_refusal(
+        &self,
+        tenant: &str,
+        kind: RunKind,
+        commit: &CommitInfo,
+        reason: &str,
+    ) -> Result<i64> {
+        let run = self.begin_run(tenant, kind, commit, "").await?;
+        let id = run.id();
+        run.refuse(reason).await?;
+        Ok(id)
+    }
+
+    /// The commits of the tenant's successful applies, each once, in the
+    /// order each was first applied with success (oldest first): a
+    /// commit applied again later, by a rollback say, keeps its place.
+    pub async fn applied_commits(&self, tenant: &str) -> Result<Vec<AppliedCommit>> {
         let [apply, rollback, reconcile] = RunKind::APPLYING;
         let rows = self
             .query(
-                "SELECT commit_id, MAX(id) AS last FROM runs
+                "SELECT commit_id, commit_summary, MIN(id) AS first FROM runs
                  WHERE tenant = ? AND kind IN (?, ?, ?) AND outcome = ?
-                 GROUP BY commit_id ORDER BY last DESC",
+                 GROUP BY commit_id, commit_summary ORDER BY first",
             )
             .bind(tenant.to_string())
             .bind(apply.as_str())
@@ -238,10 +266,19 @@ impl StateStore {
             .bind(RunOutcome::Succeeded.as_str())
             .fetch_all(&mut *self.connection().await?)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.try_get("commit_id"))
-            .collect::<Result<_, _>>()?)
+        let mut applied: Vec<AppliedCommit> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("commit_id")?;
+            // A commit's summary is its own; a second one would be a row
+            // edited by hand, and the commit keeps its first place.
+            if !applied.iter().any(|commit| commit.id == id) {
+                applied.push(AppliedCommit {
+                    id,
+                    summary: row.try_get("commit_summary")?,
+                });
+            }
+        }
+        Ok(applied)
     }
 
     /// The tenant's most recent runs, newest first, with their actions.
@@ -250,7 +287,7 @@ impl StateStore {
         let runs = self
             .query(
                 "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                        started_at, finished_at, outcome, changes, failures, daemon, lease_token
+                        started_at, finished_at, outcome, reason, changes, failures, daemon, lease_token
                  FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
             )
             .bind(tenant.to_string())
@@ -297,6 +334,7 @@ impl StateStore {
                 outcome: outcome
                     .map(|outcome| word(id, "outcome", &outcome))
                     .transpose()?,
+                reason: run.try_get("reason")?,
                 changes: run.try_get("changes")?,
                 failures: run.try_get("failures")?,
                 daemon: run.try_get("daemon")?,
@@ -380,16 +418,29 @@ impl RunRecorder {
 
     /// Ends the run.
     pub async fn finish(self, outcome: RunOutcome, counts: RunCounts) -> Result<()> {
+        self.end(outcome, counts, None).await
+    }
+
+    /// Ends the run as `refused` for `reason`: its commit was refused
+    /// before anything was planned.
+    pub async fn refuse(self, reason: &str) -> Result<()> {
+        self.end(RunOutcome::Refused, RunCounts::default(), Some(reason))
+            .await
+    }
+
+    async fn end(self, outcome: RunOutcome, counts: RunCounts, reason: Option<&str>) -> Result<()> {
         let store = &self.store;
         let mut transaction = store.begin_write().await?;
         store
             .query(
-                "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ? WHERE id = ?",
+                "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ?, reason = ?
+                 WHERE id = ?",
             )
             .bind(now_ms())
             .bind(outcome.as_str())
             .bind(i64::try_from(counts.changes).unwrap_or(i64::MAX))
             .bind(i64::try_from(counts.failures).unwrap_or(i64::MAX))
+            .bind(reason.map(str::to_string))
             .bind(self.id)
             .execute(&mut *transaction)
             .await?;

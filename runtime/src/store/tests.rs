@@ -24,6 +24,13 @@ fn commit() -> CommitInfo {
     }
 }
 
+/// The ids of the tenant's commits applied with success, in the store's
+/// order.
+async fn applied(store: &StateStore, tenant: &str) -> Vec<String> {
+    let commits = store.applied_commits(tenant).await.unwrap();
+    commits.into_iter().map(|commit| commit.id).collect()
+}
+
 fn address(name: &str) -> Address {
     Address::parse(&format!("dns/record/{name}.example.org./A")).unwrap()
 }
@@ -178,7 +185,78 @@ async fn a_run_records_its_actions_their_inventory_effects_and_its_end() {
     assert_eq!(json["outcome"], "partial");
     assert_eq!(json["actions"][1]["action"], "delete");
     assert_eq!(json["actions"][2]["result"], "failed");
-    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    assert_eq!(applied(&store, "t").await, ["c0ffee"]);
+}
+
+#[tokio::test]
+async fn a_refused_commit_is_a_run_with_its_reason_and_no_actions() {
+    let (store, _dir) = store().await;
+    let reason = "commit c0ffee is not signed, and this tenant applies only signed commits";
+    let id = store
+        .record_refusal("t", RunKind::Reconcile, &commit(), reason)
+        .await
+        .unwrap();
+    let history = store.history("t", 10).await.unwrap();
+    let refused = &history[0];
+    assert_eq!(refused.id, id);
+    assert_eq!(refused.kind, RunKind::Reconcile);
+    assert_eq!(refused.outcome, Some(RunOutcome::Refused));
+    assert_eq!(refused.reason.as_deref(), Some(reason));
+    assert_eq!(
+        (refused.commit_id.as_str(), refused.commit_author.as_str()),
+        ("c0ffee", "Ada <ada@example.org>")
+    );
+    assert!(refused.finished_at.is_some());
+    assert!(refused.actions.is_empty());
+    assert_eq!((refused.changes, refused.failures), (0, 0));
+    let json = serde_json::to_value(refused).unwrap();
+    assert_eq!(json["outcome"], "refused");
+    assert_eq!(json["reason"], reason);
+    // A refused commit was never applied: a rollback cannot return to it.
+    assert!(applied(&store, "t").await.is_empty());
+    // The other runs have no reason.
+    store
+        .record_event("t", EventKind::Suspend, &commit())
+        .await
+        .unwrap();
+    assert_eq!(store.history("t", 1).await.unwrap()[0].reason, None);
+}
+
+#[tokio::test]
+async fn applied_commits_keep_the_place_of_their_first_success() {
+    let (store, _dir) = store().await;
+    let at = |id: &str| CommitInfo {
+        id: id.into(),
+        summary: format!("make it {id}"),
+        ..commit()
+    };
+    let run = async |kind: RunKind, id: &str, outcome: RunOutcome| {
+        let run = store.begin_run("t", kind, &at(id), "").await.unwrap();
+        run.finish(outcome, RunCounts::default()).await.unwrap();
+    };
+    run(RunKind::Plan, "v0", RunOutcome::Planned).await;
+    run(RunKind::Apply, "v1", RunOutcome::Succeeded).await;
+    run(RunKind::Reconcile, "v2", RunOutcome::Succeeded).await;
+    run(RunKind::Apply, "v3", RunOutcome::Succeeded).await;
+    // Applied again by rollbacks: v2 and v1 keep their places.
+    run(RunKind::Rollback, "v2", RunOutcome::Succeeded).await;
+    run(RunKind::Rollback, "v1", RunOutcome::Succeeded).await;
+    // Never applied with success.
+    run(RunKind::Apply, "v4", RunOutcome::Failed).await;
+    run(RunKind::Reconcile, "v5", RunOutcome::Partial).await;
+    run(RunKind::Apply, "v6", RunOutcome::Blocked).await;
+    store
+        .record_refusal("t", RunKind::Reconcile, &at("v7"), "not signed")
+        .await
+        .unwrap();
+    assert_eq!(applied(&store, "t").await, ["v1", "v2", "v3"]);
+    assert_eq!(
+        store.applied_commits("t").await.unwrap()[1],
+        AppliedCommit {
+            id: "v2".into(),
+            summary: "make it v2".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -256,7 +334,7 @@ async fn an_unfinished_run_is_closed_as_interrupted() {
         store.history("t", 1).await.unwrap()[0].outcome,
         Some(RunOutcome::Interrupted)
     );
-    assert!(store.applied_commits("t").await.unwrap().is_empty());
+    assert!(applied(&store, "t").await.is_empty());
 }
 
 #[tokio::test]
@@ -308,33 +386,88 @@ async fn the_schema_takes_every_word_and_refuses_others() {
     }
 }
 
-#[test]
-fn both_engines_migrations_list_every_word() {
-    let migrations = [
-        include_str!("../../migrations/sqlite/0004_vocabulary.sql"),
-        include_str!("../../migrations/postgres/0004_vocabulary.sql"),
+/// Each engine's migrations, in the order they run.
+fn migrations(engine: &str) -> Vec<(String, String)> {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(engine);
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The text of the newest definition of the trigger or constraint `name`
+/// (from its `CREATE TRIGGER` to `END;`, or its `ADD CONSTRAINT` to `;`),
+/// and the migration that holds it.
+fn newest_definition(migrations: &[(String, String)], name: &str) -> (String, String) {
+    let starts = [
+        (format!("CREATE TRIGGER {name} "), "END;"),
+        (format!("ADD CONSTRAINT {name}\n"), ";"),
+        (format!("ADD CONSTRAINT {name} "), ";"),
     ];
-    let mut words: Vec<&str> = Vec::new();
-    words.extend(RunKind::ALL.iter().map(|w| w.as_str()));
-    words.extend(RunOutcome::ALL.iter().map(|w| w.as_str()));
-    words.extend(ActionResult::ALL.iter().map(|w| w.as_str()));
-    words.extend(ResourceStatus::ALL.iter().map(|w| w.as_str()));
-    words.push(AuditAction::Drift.as_str());
-    words.extend(
-        [
-            PlanAction::Create,
-            PlanAction::Update,
-            PlanAction::Replace,
-            PlanAction::Delete,
-            PlanAction::Forget,
-            PlanAction::Adopt,
-            PlanAction::Refresh,
-        ]
-        .map(PlanAction::as_str),
-    );
-    for migration in migrations {
-        for word in &words {
-            assert!(migration.contains(&format!("'{word}'")), "{word}");
+    let mut newest = None;
+    for (file, text) in migrations {
+        for (start, end) in &starts {
+            if let Some(at) = text.rfind(start.as_str()) {
+                let rest = &text[at..];
+                let length = rest.find(end).expect("a definition ends") + end.len();
+                newest = Some((file.clone(), rest[..length].to_string()));
+            }
+        }
+    }
+    newest.unwrap_or_else(|| panic!("no migration defines {name}"))
+}
+
+#[test]
+fn both_engines_newest_definitions_list_every_word() {
+    let kinds: Vec<&str> = RunKind::ALL.iter().map(|w| w.as_str()).collect();
+    let outcomes: Vec<&str> = RunOutcome::ALL.iter().map(|w| w.as_str()).collect();
+    let results: Vec<&str> = ActionResult::ALL.iter().map(|w| w.as_str()).collect();
+    let statuses: Vec<&str> = ResourceStatus::ALL.iter().map(|w| w.as_str()).collect();
+    let actions: Vec<&str> = super::vocabulary::tests::every_plan_action()
+        .into_iter()
+        .map(PlanAction::as_str)
+        .collect();
+    let audited: Vec<&str> = actions
+        .iter()
+        .copied()
+        .chain([AuditAction::Drift.as_str()])
+        .collect();
+    let run_words = [kinds.clone(), outcomes.clone()].concat();
+    let audit_words = [audited.clone(), results.clone()].concat();
+    let sqlite = [
+        ("runs_words_on_insert", &run_words),
+        ("runs_words_on_update", &run_words),
+        ("audit_words_on_insert", &audit_words),
+        ("intents_words_on_insert", &actions),
+        ("resources_words_on_insert", &statuses),
+        ("resources_words_on_update", &statuses),
+    ];
+    let postgres = [
+        ("runs_kind_is_known", &kinds),
+        ("runs_outcome_is_known", &outcomes),
+        ("audit_action_is_known", &audited),
+        ("audit_result_is_known", &results),
+        ("intents_action_is_known", &actions),
+        ("resources_status_is_known", &statuses),
+    ];
+    for (engine, checks) in [("sqlite", sqlite), ("postgres", postgres)] {
+        let migrations = migrations(engine);
+        for (name, words) in checks {
+            let (file, definition) = newest_definition(&migrations, name);
+            for word in words.iter() {
+                assert!(
+                    definition.contains(&format!("'{word}'")),
+                    "{engine}/{file}: {name} does not list `{word}`"
+                );
+            }
         }
     }
 }
@@ -411,5 +544,5 @@ async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
         store.statuses("t").await.unwrap()[0].status,
         ResourceStatus::Drifted
     );
-    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    assert_eq!(applied(&store, "t").await, ["c0ffee"]);
 }

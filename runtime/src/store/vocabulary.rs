@@ -4,7 +4,8 @@
 //! version of Cairn wrote, so old rows read as they are) and shown in
 //! `cairn history` and the JSON APIs. A word read back that no enum knows
 //! is an error naming the word, never a panic and never a guess; the
-//! migrations `0004_vocabulary` refuse such words on write.
+//! migrations refuse such words on write (`0004_vocabulary`, and each
+//! later migration that adds a word: `0005_refused`).
 
 use crate::plan::PlanAction;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -160,6 +161,10 @@ vocabulary! {
         Interrupted => "interrupted",
         /// Drift was found and recorded.
         Detected => "detected",
+        /// The commit was refused before anything was planned (its
+        /// signature, a quota, its ref gone from the remote): nothing was
+        /// applied, and the run's `reason` says why.
+        Refused => "refused",
     }
 }
 
@@ -321,7 +326,7 @@ pub(crate) mod tests {
         let outcomes: Vec<&str> = RunOutcome::ALL.iter().map(|o| o.as_str()).collect();
         assert_eq!(
             words(&outcomes),
-            "planned blocked succeeded failed partial interrupted detected"
+            "planned blocked succeeded failed partial interrupted detected refused"
         );
         let results: Vec<&str> = ActionResult::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(words(&results), "ok failed skipped detected");

@@ -1,10 +1,13 @@
 //! The Git source: remotes cloned bare and fetched (`file://` and a real
-//! `git daemon`), refs that are branches, tags or commit ids, and a folder
-//! inside the repository.
+//! `git daemon`), refs that are branches, tags or commit ids, a folder
+//! inside the repository, and a branch deleted on the remote.
 
 use cairn_tests::Workspace;
+use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::ConfigOptions;
+use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::git::{GitDaemon, GitHttpServer};
+use std::time::Duration;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
@@ -102,4 +105,100 @@ fn tags_commit_ids_and_folders_select_what_is_read() {
         .expect_code(1)
         .expect_contains("the ref `no-such-branch` names no commit");
     assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+}
+
+/// A branch deleted on the remote stays in Cairn's mirror (a fetch never
+/// removes a ref), and was read from there forever. It is now an error
+/// naming the ref and the remote: `cairn plan` and `cairn apply` fail
+/// (exit 1) having applied nothing; the daemon records the refusal once,
+/// shows it in its status and alerts, naming the commit the ref last
+/// named; what was applied stays; and the branch pushed again is followed
+/// again.
+#[test]
+fn a_branch_deleted_on_the_remote_is_an_error_until_it_is_back() {
+    let ws = Workspace::new();
+    let remote = format!("file://{}", ws.repo.path().display());
+    let receiver = AlertReceiver::start();
+    ws.configure(&ConfigOptions {
+        repo: Some(remote.clone()),
+        tenant_settings: "interval = \"1s\"".into(),
+        top_settings: receiver.table(),
+        ..ConfigOptions::default()
+    });
+    let www = || ws.pdns.dig("www.example.org", "A");
+    ws.repo.write("dns/zone.toml", &zone("192.0.2.1"));
+    ws.repo.commit("first", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    // A second commit is fetched by a plan, and never applied.
+    ws.repo.write("dns/zone.toml", &zone("192.0.2.2"));
+    let second = ws.repo.commit("second", AUTHOR);
+    ws.cairn(&["plan"]).expect_code(2);
+
+    // The remote's branch goes (its work tree moves to another first).
+    ws.repo.git(&["checkout", "--quiet", "-b", "elsewhere"]);
+    ws.repo.git(&["branch", "--quiet", "-D", "main"]);
+    let gone = format!("the ref `main` no longer exists on the remote {remote}");
+    for command in [&["plan"][..], &["apply", "--yes"][..]] {
+        ws.cairn(command)
+            .expect_code(1)
+            .expect_contains(&gone)
+            .expect_contains(&format!("it last named commit {}", &second[..12]))
+            .expect_contains("Push the branch to the remote again, or set `ref` in cairn.toml");
+    }
+    assert_eq!(www(), ["192.0.2.1"]);
+    let refused: Vec<serde_json::Value> = ws
+        .history()
+        .into_iter()
+        .filter(|run| run["outcome"] == "refused")
+        .collect();
+    let kinds: Vec<&str> = refused
+        .iter()
+        .map(|run| run["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["apply", "plan"], "{refused:#?}");
+    assert!(
+        refused
+            .iter()
+            .all(|run| run["commit_id"] == second.as_str())
+    );
+
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(Duration::from_secs(20), "three failed runs", || {
+        daemon.metric_sum("cairn_errors_total") >= 3.0
+    });
+    let status = daemon.tenant("default");
+    let error = status["last_error"].as_str().expect("an error");
+    assert!(error.contains(&gone), "{status:#}");
+    let refused: Vec<serde_json::Value> = ws
+        .history()
+        .into_iter()
+        .filter(|run| run["kind"] == "reconcile" && run["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "recorded once: {refused:#?}");
+    assert_eq!(refused[0]["reason"], error);
+    assert_eq!(status["last_run"]["run_id"], refused[0]["id"]);
+    wait_until(Duration::from_secs(10), "the alert", || {
+        !receiver.of("apply-failed", None).is_empty()
+    });
+    let alert = &receiver.of("apply-failed", None)[0];
+    assert_eq!(alert["commit"], second.as_str(), "{alert:#}");
+    assert!(
+        alert["message"].as_str().unwrap().contains(&gone),
+        "{alert:#}"
+    );
+    ws.cairn(&["status"])
+        .expect_code(0)
+        .expect_contains(&format!("last error: {error}"));
+    assert_eq!(www(), ["192.0.2.1"], "the applied state moved");
+
+    // The branch is back, with a new commit: followed again.
+    ws.repo.git(&["checkout", "--quiet", "-b", "main"]);
+    ws.repo.write("dns/zone.toml", &zone("192.0.2.3"));
+    ws.repo.commit("third", AUTHOR);
+    wait_until(Duration::from_secs(20), "the branch followed again", || {
+        www() == ["192.0.2.3"]
+    });
+    wait_until(Duration::from_secs(10), "the error cleared", || {
+        daemon.tenant("default")["last_error"].is_null()
+    });
 }

@@ -26,6 +26,7 @@ mod identity_scim;
 mod incremental;
 mod logging;
 mod quickstart;
+mod refusals;
 mod regressions;
 mod sandbox;
 mod secrets;

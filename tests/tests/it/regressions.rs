@@ -35,6 +35,14 @@
 //!   unsigned webhook bodies, held whole before their signature was
 //!   checked, grew the daemon by 962 MiB.
 //!
+//! - `git_source::a_branch_deleted_on_the_remote_is_an_error_until_it_is_back`:
+//!   a branch deleted on the remote stayed in Cairn's mirror, and
+//!   `cairn apply` said "No changes" forever, applying the last commit it
+//!   had seen.
+//! - `refusals::a_commit_refused_for_its_signature_is_in_the_history_status_and_alert`:
+//!   a refused commit left no run in the history, `cairn status` did not
+//!   show the error, and the alert named the last good commit.
+//!
 //! Pinned by the library's unit tests:
 //! - `only_regular_files_are_read`: a plugin path naming a pipe or a
 //!   device was read; and `entries_that_are_not_files_or_too_large_are_not_read`,
@@ -190,4 +198,93 @@ fn a_relative_secret_file_is_read_beside_cairn_toml() {
         .expect_code(0)
         .expect_contains("create dns/record/www.example.eu./A");
     assert_eq!(ws.pdns.dig("www.example.eu", "A"), ["192.0.2.1"]);
+}
+
+/// Rollback moved forward: commits were ordered by their latest successful
+/// run, so each rollback moved its own target to the top, and with v1, v2
+/// and v3 applied the third `cairn rollback` went to v2 again; and `--to`
+/// applied and held a commit that had never applied with success. A
+/// rollback now walks back in the order commits were first applied, one
+/// further each time, and says when there is nothing further back; `--to`
+/// takes only a commit applied with success, naming those it could take.
+#[test]
+fn rollback_walks_back_in_the_order_commits_were_first_applied() {
+    let ws = Workspace::new();
+    let zone = |address: &str| {
+        format!(
+            "[[dns.zone]]\nname = \"example.wiki.\"\n\n[[dns.record]]\nname = \"www.example.wiki.\"\ntype = \"A\"\nrecords = [\"{address}\"]\n"
+        )
+    };
+    let www = || ws.pdns.dig("www.example.wiki", "A");
+    let held_at = |commit: &str| format!("held at commit {}", &commit[..12]);
+    let mut commits = Vec::new();
+    for (version, address) in [(1, "192.0.2.1"), (2, "192.0.2.2"), (3, "192.0.2.3")] {
+        ws.repo.write("dns.toml", &zone(address));
+        commits.push(ws.repo.commit(&format!("v{version}"), AUTHOR));
+        ws.cairn(&["apply", "--yes"]).expect_code(0);
+        assert_eq!(www(), [address]);
+    }
+
+    ws.cairn(&["rollback"])
+        .expect_code(0)
+        .expect_contains(&held_at(&commits[1]));
+    assert_eq!(www(), ["192.0.2.2"]);
+    ws.cairn(&["rollback"])
+        .expect_code(0)
+        .expect_contains(&held_at(&commits[0]));
+    assert_eq!(www(), ["192.0.2.1"]);
+    ws.cairn(&["rollback"])
+        .expect_code(1)
+        .expect_contains(&format!(
+            "tenant default is at commit {}, the first commit it applied with success: there is nothing further back",
+            &commits[0][..12]
+        ));
+    assert_eq!(www(), ["192.0.2.1"]);
+
+    // A commit never applied is refused by name, with the ones a rollback
+    // may go to; nothing is applied, nothing recorded.
+    ws.repo.write("dns.toml", &zone("192.0.2.4"));
+    let never = ws.repo.commit("v4, never applied", AUTHOR);
+    let runs = ws.history().len();
+    let refused = ws.cairn(&["rollback", "--to", &never]);
+    refused.expect_code(1).expect_contains(&format!(
+        "commit {} was never applied with success to tenant default",
+        &never[..12]
+    ));
+    for (commit, version) in commits.iter().zip(["v1", "v2", "v3"]) {
+        refused.expect_contains(&format!("{} ({version})", &commit[..12]));
+    }
+    assert_eq!(www(), ["192.0.2.1"]);
+    assert_eq!(
+        ws.history().len(),
+        runs,
+        "a refused rollback recorded a run"
+    );
+
+    // `--to` a commit applied with success, by its short id, goes there;
+    // the walk back then starts from it.
+    ws.cairn(&["rollback", "--to", &commits[2][..12]])
+        .expect_code(0)
+        .expect_contains(&held_at(&commits[2]));
+    assert_eq!(www(), ["192.0.2.3"]);
+    ws.cairn(&["rollback"])
+        .expect_code(0)
+        .expect_contains(&held_at(&commits[1]));
+    assert_eq!(www(), ["192.0.2.2"]);
+    let kinds: Vec<(String, String)> = ws
+        .history()
+        .iter()
+        .filter(|run| run["kind"] == "rollback")
+        .map(|run| {
+            (
+                run["commit_id"].as_str().unwrap().to_string(),
+                run["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [1, 2, 0, 1]
+        .iter()
+        .map(|&i| (commits[i].clone(), "succeeded".to_string()))
+        .collect();
+    assert_eq!(kinds, expected, "newest first");
 }

@@ -99,7 +99,8 @@ async fn inventory_runs_and_audit(url: &str) {
     assert_eq!(history[0].actions.len(), 1_234);
     assert_eq!(history[0].outcome, Some(RunOutcome::Succeeded));
     assert_eq!(history[0].changes, 1_234);
-    // Successful applies count, plans do not.
+    // Successful applies count, in the order of their first success;
+    // plans and refusals do not.
     let plan = store
         .begin_run("t", RunKind::Plan, &commit, "sum")
         .await
@@ -107,7 +108,43 @@ async fn inventory_runs_and_audit(url: &str) {
     plan.finish(RunOutcome::Planned, RunCounts::default())
         .await
         .unwrap();
-    assert_eq!(store.applied_commits("t").await.unwrap(), ["c0ffee"]);
+    let later = store
+        .begin_run("t", RunKind::Reconcile, &self::commit("later"), "sum")
+        .await
+        .unwrap();
+    later
+        .finish(RunOutcome::Succeeded, RunCounts::default())
+        .await
+        .unwrap();
+    let again = store
+        .begin_run("t", RunKind::Rollback, &commit, "sum")
+        .await
+        .unwrap();
+    again
+        .finish(RunOutcome::Succeeded, RunCounts::default())
+        .await
+        .unwrap();
+    store
+        .record_refusal(
+            "t",
+            RunKind::Reconcile,
+            &self::commit("unsigned"),
+            "not signed",
+        )
+        .await
+        .unwrap();
+    let refused = &store.history("t", 1).await.unwrap()[0];
+    assert_eq!(refused.outcome, Some(RunOutcome::Refused));
+    assert_eq!(refused.reason.as_deref(), Some("not signed"));
+    assert_eq!(refused.commit_id, "unsigned");
+    let applied: Vec<String> = store
+        .applied_commits("t")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|commit| commit.id)
+        .collect();
+    assert_eq!(applied, ["c0ffee", "later"]);
     let reconcile = store
         .begin_run("t", RunKind::Reconcile, &commit, "sum")
         .await

@@ -8,6 +8,7 @@
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, metric_sums_by, wait_until};
+use cairn_tests::git::ssh_key;
 use cairn_tests::{GitRepo, Workspace};
 use std::path::Path;
 use std::time::Duration;
@@ -418,34 +419,6 @@ fn hostile_repositories_are_refused_for_their_tenant_alone() {
     calm_is_fine(&ws);
 }
 
-/// Makes an ed25519 key `NAME` in `dir`; returns (private key, public key).
-fn ssh_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
-    let key = dir.join(name);
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()
-        .expect("run ssh-keygen (scripts/setup.sh installs openssh-client)");
-    assert!(status.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).expect("the public key");
-    (key, public.trim().to_string())
-}
-
-fn signed_commit(repo: &GitRepo, key: &Path, message: &str) {
-    repo.git(&[
-        "-c",
-        "gpg.format=ssh",
-        "-c",
-        &format!("user.signingkey={}", key.display()),
-        "commit",
-        "--quiet",
-        "--allow-empty",
-        "-S",
-        "-m",
-        message,
-    ]);
-}
-
 #[test]
 fn only_commits_signed_by_a_trusted_key_are_applied() {
     let ws = Workspace::new();
@@ -468,7 +441,7 @@ fn only_commits_signed_by_a_trusted_key_are_applied() {
     rough.commit("unsigned", AUTHOR);
     rough_fails_with(&ws, &["is not signed", "allowed_signers", "git commit -S"]);
 
-    signed_commit(&rough, &stranger, "signed by a stranger");
+    rough.commit_signed("signed by a stranger", AUTHOR, &stranger);
     rough_fails_with(&ws, &["is not signed by a key in", "allowed_signers"]);
     assert!(ws.pdns.zones().iter().all(|zone| zone != "signed.example."));
     calm_is_fine(&ws);
@@ -524,7 +497,7 @@ fn only_commits_signed_by_a_trusted_key_are_applied() {
     ws.repo.write("calm.toml", CALM);
     ws.repo.commit("calm back", AUTHOR);
 
-    signed_commit(&rough, &trusted, "signed for release");
+    rough.commit_signed("signed for release", AUTHOR, &trusted);
     ws.cairn(&["apply", "--yes", "--tenant", "rough"])
         .expect_code(0);
     assert_eq!(ws.pdns.dig("r0.signed.example.", "A"), ["192.0.2.1"]);

@@ -1,9 +1,12 @@
 //! Why a run failed as a whole, and the error policy: what the worker does
-//! about it (alert or not, and when to try again).
+//! about it (alert or not, and when to try again). A failure that refuses
+//! a commit (its signature, a quota, its ref gone) keeps the [`Refusal`],
+//! for the history and for the alert to name the commit.
 
 use crate::daemon::alerts::AlertKind;
 use crate::model::LoadError;
 use crate::plan::PlanError;
+use crate::reconcile::{ReconcileError, Refusal, RefusalKind};
 use crate::source::SourceError;
 use crate::store::StoreError;
 use crate::tenant_lock::TenantLockError;
@@ -56,6 +59,8 @@ pub struct RunFailure {
     pub alert: AlertKind,
     /// What the operator reads.
     pub message: String,
+    /// The commit refused, when the failure is a refusal.
+    pub refusal: Option<Box<Refusal>>,
 }
 
 impl RunFailure {
@@ -64,6 +69,18 @@ impl RunFailure {
             kind,
             alert,
             message,
+            refusal: None,
+        }
+    }
+
+    /// A failure of a reconcile step at commit `commit`.
+    pub fn reconcile(commit: &str, error: ReconcileError) -> Self {
+        match error {
+            ReconcileError::Source(error) => error.into(),
+            ReconcileError::Load(error) => Self::load(commit, error),
+            ReconcileError::Plan(error) => error.into(),
+            ReconcileError::Store(error) => error.into(),
+            ReconcileError::Refused(refusal) => (*refusal).into(),
         }
     }
 
@@ -122,14 +139,30 @@ impl From<TenantLockError> for RunFailure {
     }
 }
 
+impl From<Refusal> for RunFailure {
+    fn from(refusal: Refusal) -> Self {
+        let kind = match refusal.kind {
+            RefusalKind::Signature => FailureKind::Signature,
+            RefusalKind::Quota => FailureKind::Quota,
+            RefusalKind::RefGone => FailureKind::Source,
+        };
+        let mut failure = Self::new(kind, AlertKind::ApplyFailed, refusal.to_string());
+        failure.refusal = Some(Box::new(refusal));
+        failure
+    }
+}
+
+/// A source's failure: a refusal when it refuses a commit.
 impl From<SourceError> for RunFailure {
     fn from(error: SourceError) -> Self {
-        let kind = match &error {
-            SourceError::Quota { .. } => FailureKind::Quota,
-            SourceError::Unsigned { .. } | SourceError::Untrusted { .. } => FailureKind::Signature,
-            _ => FailureKind::Source,
-        };
-        Self::new(kind, AlertKind::ApplyFailed, error.to_string())
+        match Refusal::of_source(error) {
+            Ok(refusal) => refusal.into(),
+            Err(error) => Self::new(
+                FailureKind::Source,
+                AlertKind::ApplyFailed,
+                error.to_string(),
+            ),
+        }
     }
 }
 
@@ -211,6 +244,39 @@ mod tests {
             assert_eq!(action.alert, Some(alert), "{kind:?}");
             assert_eq!(action.requeue_after, Duration::from_secs(8), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_refused_commit_and_other_failures_do_not() {
+        let commit = crate::source::CommitInfo {
+            id: "5ee1a57".into(),
+            author: "Ada <ada@example.org>".into(),
+            summary: "add www".into(),
+            time: 0,
+        };
+        let unsigned: RunFailure = SourceError::Unsigned {
+            commit: Box::new(commit.clone()),
+            allowed_signers: "/etc/cairn/allowed_signers".into(),
+        }
+        .into();
+        assert_eq!(unsigned.kind, FailureKind::Signature);
+        assert_eq!(unsigned.refusal.as_ref().map(|r| &r.commit), Some(&commit));
+        let gone: RunFailure = SourceError::RefGone {
+            repo: "file:///srv/zones.git".into(),
+            reference: "main".into(),
+            last_seen: Box::new(commit.clone()),
+        }
+        .into();
+        assert_eq!(gone.kind, FailureKind::Source);
+        assert!(gone.message.contains("no longer exists on the remote"));
+        assert_eq!(gone.refusal.as_ref().map(|r| &r.commit), Some(&commit));
+        let unknown: RunFailure = SourceError::UnknownRef {
+            repo: "/srv/zones".into(),
+            reference: "mian".into(),
+        }
+        .into();
+        assert_eq!(unknown.kind, FailureKind::Source);
+        assert!(unknown.refusal.is_none());
     }
 
     #[test]

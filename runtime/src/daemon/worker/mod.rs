@@ -23,9 +23,10 @@ use super::alerts::{AlertKind, Alerts};
 use super::backoff::Backoff;
 use super::metrics::Metrics;
 use super::status::{LastRun, Outcome, TenantStatus, Trigger};
+use crate::config::Mode;
 use crate::model::Address;
 use crate::plan::Plan;
-use crate::store::StateStore;
+use crate::store::{RunKind, StateStore};
 use crate::tenant::Tenant;
 use crate::tenant_lock::TenantLocks;
 use failure::{RunFailure, error_policy};
@@ -68,6 +69,9 @@ pub struct Worker {
     blocked: bool,
     /// The checksum of the plan last refused as blocked.
     blocked_checksum: Option<String>,
+    /// The refusal last recorded in the history (its commit and reason)
+    /// and its run, until a run goes through.
+    last_refusal: Option<((String, String), i64)>,
 }
 
 impl Worker {
@@ -97,6 +101,7 @@ impl Worker {
             last_control: (false, None),
             blocked: false,
             blocked_checksum: None,
+            last_refusal: None,
         }
     }
 
@@ -134,9 +139,13 @@ impl Worker {
         let (last_run, error, requeue) = match result {
             Ok(last_run) => {
                 self.tenant_backoff.succeed(&());
+                if last_run.is_some() {
+                    self.last_refusal = None;
+                }
                 (last_run, None, Requeue::interval())
             }
             Err(failure) => {
+                let run_id = self.record_refusal(&failure).await;
                 let requeue = self.fail(&failure);
                 let run = LastRun {
                     at: now_rfc3339(),
@@ -145,7 +154,7 @@ impl Worker {
                     changes: 0,
                     failures: 0,
                     duration_ms: 0,
-                    run_id: None,
+                    run_id,
                 };
                 (Some(run), Some(failure.message), requeue)
             }
@@ -154,21 +163,50 @@ impl Worker {
         requeue
     }
 
+    /// Records a refused commit in the history, once for each commit and
+    /// reason: the same refusal tried again after its backoff is not a new
+    /// one. Returns the run that records it.
+    async fn record_refusal(&mut self, failure: &RunFailure) -> Option<i64> {
+        let refusal = failure.refusal.as_deref()?;
+        let key = (refusal.commit.id.clone(), failure.message.clone());
+        if let Some((recorded, run)) = &self.last_refusal
+            && *recorded == key
+        {
+            return Some(*run);
+        }
+        let name = &self.tenant.name;
+        // A daemon that only plans records its refusals as plans.
+        let kind = match self.tenant.config.mode {
+            Mode::Apply => RunKind::Reconcile,
+            Mode::PlanOnly => RunKind::Plan,
+        };
+        match crate::reconcile::record_refusal(&self.store, name, kind, refusal).await {
+            Ok(run) => {
+                self.last_refusal = Some((key, run));
+                Some(run)
+            }
+            Err(error) => {
+                tracing::warn!(tenant = %name, %error, "the refused commit was not recorded in the history");
+                None
+            }
+        }
+    }
+
     /// Applies the error policy to a run that failed as a whole: metrics,
-    /// the alert, and when to try again.
+    /// the alert (naming the refused commit, for a refusal), and when to
+    /// try again.
     fn fail(&mut self, failure: &RunFailure) -> Requeue {
         let name = &self.tenant.name;
         self.metrics.error(name, failure.kind.as_str());
         let action = error_policy(failure, self.tenant_backoff.fail(()));
+        let commit = match &failure.refusal {
+            Some(refusal) => Some(refusal.commit.id.as_str()),
+            None => self.last_commit.as_deref(),
+        };
         match action.alert {
-            Some(kind) => self.alerts.raise(
-                name,
-                kind,
-                TENANT_KEY,
-                self.last_commit.as_deref(),
-                None,
-                &failure.message,
-            ),
+            Some(kind) => self
+                .alerts
+                .raise(name, kind, TENANT_KEY, commit, None, &failure.message),
             None => {
                 tracing::warn!(tenant = %name, error = %failure.message, "run stopped: the tenant's lease is gone")
             }

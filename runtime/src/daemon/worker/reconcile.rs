@@ -10,7 +10,8 @@ use crate::config::Mode;
 use crate::daemon::alerts::AlertKind;
 use crate::daemon::status::{LastRun, Outcome, Trigger};
 use crate::model::Address;
-use crate::plan::{self, ApplyError, ApplyOptions, Plan, PlanSettings};
+use crate::plan::{self, ApplyError, ApplyOptions, Plan};
+use crate::reconcile;
 use crate::source::CommitInfo;
 use crate::store::{
     ActionResult, EventKind, ResourceStatus, RunKind, RunOutcome, StoreError, TenantState,
@@ -67,20 +68,13 @@ impl Worker {
             return Ok(None);
         };
 
-        let desired = self
-            .tenant
-            .desired_state(Some(&target))
+        let desired = reconcile::load(&self.tenant, Some(&target))
             .await
-            .map_err(|error| RunFailure::load(&target, error))?;
+            .map_err(|error| RunFailure::reconcile(&target, error))?;
         let commit = desired.commit.clone();
-        let plan = plan::plan(
-            &PlanSettings::from(&self.tenant.config),
-            &self.tenant.providers,
-            &desired,
-            &self.store,
-            scope,
-        )
-        .await?;
+        let plan = reconcile::plan(&self.tenant, &self.store, &desired, scope)
+            .await
+            .map_err(|error| RunFailure::reconcile(&target, error))?;
         self.status.write().expect("tenant status").commit = Some(commit.clone());
         self.forget_stale_failures(&plan);
         self.mark_in_sync(&plan).await?;
