@@ -104,6 +104,9 @@ pub fn report(
 mod tests {
     use super::*;
 
+    /// (store error, registered, ready, authorised) → status, whole body.
+    type Row = (Option<&'static str>, bool, bool, bool, StatusCode, String);
+
     #[test]
     fn details_go_only_to_callers_who_may_see_them() {
         let broken = [
@@ -119,7 +122,7 @@ mod tests {
         const ALL_BROKEN: &str =
             "tenants not loaded:\nbad: plugin refused: sha256 mismatch\nslow: loading\n";
         // (store error, registered, ready, authorised) → status, whole body.
-        let cases: [(Option<&str>, bool, bool, bool, StatusCode, String); 10] = [
+        let cases: [Row; 10] = [
             (None, true, true, false, StatusCode::OK, "ready\n".into()),
             (
                 None,
