@@ -19,20 +19,28 @@
 //! runs in flight end); one below takes free leases, preferring tenants by
 //! a hash of its name and theirs, so that daemons starting together reach
 //! for different tenants. Shares only move when `N` does: no thrashing.
+//!
+//! A store outage moves nothing ([`takeover`]): a daemon takes a lease
+//! that ran out, and gives tenants up, only once it has seen the store
+//! answer without a break for a whole lease period, so the daemons that
+//! held leases before the outage renew them, with the same tokens, first.
 
 use super::alerts::Alerts;
 use super::http::TenantHandle;
 use super::metrics::Metrics;
 use super::worker::Worker;
-use crate::store::{Fence, StateStore, StoreError, TriggerListener};
+use crate::store::{Fence, LeaseRecord, StateStore, StoreError, TriggerListener};
 use crate::tenant::Tenant;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use takeover::{Found, Rebalance, StoreWatch};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+pub mod takeover;
 
 /// How often a daemon looks for triggers that other daemons received for
 /// its tenants, when nothing tells it (SQLite): a webhook that lands on
@@ -43,6 +51,8 @@ const TRIGGER_POLL: Duration = Duration::from_millis(200);
 /// The lease timing derived from the lease period.
 #[derive(Debug, Clone, Copy)]
 pub struct LeaseTiming {
+    /// The lease period (`[daemon] lease`).
+    pub period: Duration,
     /// How long a renewal keeps a lease: four fifths of the period.
     pub ttl: Duration,
     /// How often leases are renewed and free tenants looked for.
@@ -53,15 +63,25 @@ impl LeaseTiming {
     /// The timing of a lease period.
     pub fn new(period: Duration) -> Self {
         Self {
+            period,
             ttl: period.mul_f64(0.8),
             tick: period / 5,
         }
     }
 }
 
-/// What this daemon knows of the store's reachability, for `/readyz` and
-/// the status API.
-pub type StoreHealth = Arc<RwLock<Option<String>>>;
+/// What this daemon knows of its standing in the store, for `/readyz`.
+#[derive(Debug, Clone, Default)]
+pub struct Standing {
+    /// Why the store did not answer the last look; `None` while it answers.
+    pub unreachable: Option<String>,
+    /// Whether this daemon is listed among the daemons sharing the store
+    /// (`/api/v1/cluster`): its heartbeat is written and it has not left.
+    pub registered: bool,
+}
+
+/// This daemon's standing, shared with the HTTP surface.
+pub type StoreHealth = Arc<RwLock<Standing>>;
 
 /// A tenant as this daemon holds it.
 enum Slot {
@@ -110,6 +130,12 @@ pub struct TenantLeases {
     /// Tenants whose plugins have just loaded.
     loaded: mpsc::UnboundedReceiver<Tenant>,
     health: StoreHealth,
+    /// Since when the store has answered without a break.
+    watch: StoreWatch,
+    /// Whether the current wait for a settled store was logged.
+    deferral_logged: bool,
+    /// The store came back: wake the workers once the leases are renewed.
+    wake_after_renewal: bool,
 }
 
 impl TenantLeases {
@@ -128,14 +154,18 @@ impl TenantLeases {
             .into_iter()
             .map(|name| (name, Slot::Unloaded))
             .collect();
+        let timing = LeaseTiming::new(period);
         Self {
             id,
             address,
-            timing: LeaseTiming::new(period),
+            timing,
             context,
             slots,
             loaded,
             health,
+            watch: StoreWatch::new(timing),
+            deferral_logged: false,
+            wake_after_renewal: false,
         }
     }
 
@@ -169,13 +199,19 @@ impl TenantLeases {
         ));
         while !self.context.shutdown.is_cancelled() {
             let started = Instant::now();
-            if self.heartbeat().await
-                && let Err(error) = self.balance(started).await
-            {
-                if error.is_unreachable() {
-                    self.report(Err(error));
-                } else {
-                    tracing::warn!(%error, "could not renew or rebalance the leases; trying again at the next look");
+            if self.heartbeat().await {
+                match self.balance(started).await {
+                    Ok(()) => {
+                        // Every query of the look was answered.
+                        self.watch.answered(Instant::now());
+                        if std::mem::take(&mut self.wake_after_renewal) {
+                            self.wake_held();
+                        }
+                    }
+                    Err(error) if error.is_unreachable() => self.report(Err(error)),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not renew or rebalance the leases; trying again at the next look");
+                    }
                 }
             }
             self.wait(self.timing.tick.saturating_sub(started.elapsed()))
@@ -201,6 +237,8 @@ impl TenantLeases {
                 "runs were still in flight after the grace period; changes cut off are journaled and found out by the next holder"
             );
         }
+        // Not ready from here on: no longer listed once it has left.
+        self.health.write().expect("store health").registered = false;
         match store.leave(&self.id).await {
             Ok(()) => tracing::info!(daemon = %self.id, "left: every lease given up"),
             Err(error) => {
@@ -245,30 +283,51 @@ impl TenantLeases {
             .heartbeat(&self.id, &self.address, self.timing.ttl)
             .await;
         let ok = outcome.is_ok();
+        if ok {
+            self.health.write().expect("store health").registered = true;
+        }
         self.report(outcome);
         ok
     }
 
-    fn report(&self, outcome: Result<(), StoreError>) {
+    /// Records whether the store answered: for `/readyz`, and for the
+    /// watch that decides when leases that ran out may be taken.
+    fn report(&mut self, outcome: Result<(), StoreError>) {
+        match &outcome {
+            Ok(()) => self.watch.answered(Instant::now()),
+            Err(_) => {
+                self.watch.failed();
+                self.deferral_logged = false;
+            }
+        }
         let mut health = self.health.write().expect("store health");
         match outcome {
             Ok(()) => {
-                if health.take().is_some() {
-                    // Runs that failed meanwhile wait for their backoff,
-                    // which an outage may have stretched: run them now.
-                    tracing::info!("the state store answers again: reconciling every tenant held");
-                    for handle in self.context.handles.values() {
-                        if handle.held.load(Ordering::Relaxed) {
-                            handle.trigger.notify_one();
-                        }
-                    }
+                if health.unreachable.take().is_some() {
+                    tracing::info!("the state store answers again: renewing the leases held");
+                    self.wake_after_renewal = true;
                 }
             }
             Err(error) => {
-                if health.is_none() {
+                if health.unreachable.is_none() {
                     tracing::error!(%error, "the state store is unreachable: no run writes or applies anything until it answers and the leases are renewed");
                 }
-                *health = Some(error.to_string());
+                health.unreachable = Some(error.to_string());
+            }
+        }
+    }
+
+    /// Runs every tenant held now, after the store came back and the leases
+    /// were renewed: runs that failed meanwhile wait for their backoff,
+    /// which an outage may have stretched, and a run woken before the
+    /// renewal would find its lease run out by this daemon's clock.
+    fn wake_held(&self) {
+        tracing::info!(
+            "leases renewed after the state store came back: reconciling every tenant held"
+        );
+        for handle in self.context.handles.values() {
+            if handle.held.load(Ordering::Relaxed) {
+                handle.trigger.notify_one();
             }
         }
     }
@@ -315,60 +374,77 @@ impl TenantLeases {
         }
         self.collect_stopped().await;
 
-        let alive = store
-            .daemons()
-            .await?
-            .iter()
-            .filter(|d| d.alive)
-            .count()
-            .max(1);
-        let share = self.slots.len().div_ceil(alive);
+        let alive = store.daemons().await?.iter().filter(|d| d.alive).count();
         let held = self
             .slots
             .values()
             .filter(|slot| matches!(slot, Slot::Running { .. } | Slot::Stopping { .. }))
             .count();
-        if held > share {
-            let mut running: Vec<String> = self
-                .slots
-                .iter()
-                .filter(|(_, slot)| matches!(slot, Slot::Running { .. }))
-                .map(|(name, _)| name.clone())
-                .collect();
-            running.sort_by_key(|name| self.preference(name));
-            for name in running.into_iter().take(held - share) {
-                tracing::info!(tenant = %name, share, daemons = alive, "giving the tenant up to rebalance");
-                self.stop(name, true);
+        let settled = self.watch.settled(Instant::now());
+        match takeover::rebalance(self.slots.len(), alive, held, settled) {
+            Rebalance::Keep => {}
+            Rebalance::GiveUp(surplus) => {
+                let mut running: Vec<String> = self
+                    .slots
+                    .iter()
+                    .filter(|(_, slot)| matches!(slot, Slot::Running { .. }))
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                running.sort_by_key(|name| self.preference(name));
+                for name in running.into_iter().take(surplus) {
+                    tracing::info!(tenant = %name, held, daemons = alive, "giving the tenant up to rebalance");
+                    self.stop(name, true);
+                }
             }
-        } else if held < share {
-            let taken: HashSet<String> = store
-                .leases()
+            Rebalance::Take(wanted) => self.take(wanted, settled).await?,
+        }
+        Ok(())
+    }
+
+    /// Takes up to `wanted` idle tenants whose leases are free — or ran
+    /// out, once `settled` — in this daemon's order of preference.
+    async fn take(&mut self, mut wanted: usize, settled: bool) -> Result<(), StoreError> {
+        let store = self.context.store.clone();
+        let leases: HashMap<String, LeaseRecord> = store
+            .leases()
+            .await?
+            .into_iter()
+            .map(|lease| (lease.tenant.clone(), lease))
+            .collect();
+        let mut deferred = 0;
+        let mut free: Vec<String> = Vec::new();
+        for (name, slot) in &self.slots {
+            if !matches!(slot, Slot::Idle(_)) {
+                continue;
+            }
+            let found = Found::of(leases.get(name));
+            if takeover::may_take(found, settled) {
+                free.push(name.clone());
+            } else if found == Found::RanOut {
+                deferred += 1;
+            }
+        }
+        if deferred > 0 && !self.deferral_logged {
+            self.deferral_logged = true;
+            tracing::info!(
+                tenants = deferred,
+                period = ?self.timing.period,
+                "leases ran out: taking them only once the state store has answered for a whole lease period, so that daemons cut off from it as this one may have been renew theirs first"
+            );
+        }
+        free.sort_by_key(|name| std::cmp::Reverse(self.preference(name)));
+        for name in free {
+            if wanted == 0 {
+                break;
+            }
+            let before = Instant::now();
+            if let Some(token) = store
+                .acquire_lease(&name, &self.id, self.timing.ttl)
                 .await?
-                .into_iter()
-                .filter(|lease| lease.live)
-                .map(|lease| lease.tenant)
-                .collect();
-            let mut free: Vec<String> = self
-                .slots
-                .iter()
-                .filter(|(name, slot)| matches!(slot, Slot::Idle(_)) && !taken.contains(*name))
-                .map(|(name, _)| name.clone())
-                .collect();
-            free.sort_by_key(|name| std::cmp::Reverse(self.preference(name)));
-            let mut wanted = share - held;
-            for name in free {
-                if wanted == 0 {
-                    break;
-                }
-                let before = Instant::now();
-                if let Some(token) = store
-                    .acquire_lease(&name, &self.id, self.timing.ttl)
-                    .await?
-                {
-                    tracing::info!(tenant = %name, token, "took the tenant's lease");
-                    self.start(&name, token, before + self.timing.ttl);
-                    wanted -= 1;
-                }
+            {
+                tracing::info!(tenant = %name, token, "took the tenant's lease");
+                self.start(&name, token, before + self.timing.ttl);
+                wanted -= 1;
             }
         }
         Ok(())

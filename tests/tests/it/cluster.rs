@@ -5,12 +5,15 @@
 //! write after its tenants were taken; a daemon joining takes its share;
 //! PostgreSQL restarted mid-run is recovered from without an operator.
 //! The same tests run on SQLite (three daemons on one host) and on
-//! PostgreSQL.
+//! PostgreSQL. On PostgreSQL alone: an outage of two lease periods moves
+//! no lease, a daemon that died during it is taken over within the bound
+//! the README states, and a daemon is ready only once the others can count
+//! it.
 
 use cairn::store::StateStore;
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header_with_state};
-use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, since, wait_until};
 use cairn_tests::pdns::rrset_writes;
 use cairn_tests::postgres::Postgres;
 use cairn_tests::proxy::RecordingProxy;
@@ -182,6 +185,40 @@ impl Cluster {
             *shares.entry(holder).or_default() += 1;
         }
         shares
+    }
+
+    /// Kills PostgreSQL as a crash would and waits until every daemon
+    /// running reports the store unreachable; returns when it was killed.
+    fn kill_store(&mut self) -> Instant {
+        self._postgres
+            .as_mut()
+            .expect("a cluster on PostgreSQL")
+            .kill();
+        let killed = Instant::now();
+        for daemon in &self.daemons {
+            wait_until(
+                Duration::from_secs(20),
+                "the store reported unreachable",
+                || {
+                    matches!(
+                        daemon.get("/readyz"),
+                        Ok((503, body)) if body.contains("state store is unreachable")
+                    )
+                },
+            );
+        }
+        killed
+    }
+
+    /// Starts PostgreSQL again after [`Cluster::kill_store`]; returns when
+    /// it accepts connections (within 100 ms of it doing so, the harness's
+    /// polling of its log).
+    fn restart_store(&mut self) -> Instant {
+        self._postgres
+            .as_mut()
+            .expect("a cluster on PostgreSQL")
+            .restart();
+        Instant::now()
     }
 
     /// Whether some process holds SQLite's write lock on the store.
@@ -703,4 +740,275 @@ fn postgres_restarted_mid_run_is_recovered_from() {
     );
     cluster.wait_for_even_spread(3);
     cluster.assert_exactly_once(1, &commit);
+}
+
+/// What a daemon logs when its leases move: none of it may appear when
+/// the store merely went away and came back.
+const LEASE_MOVES: [&str; 3] = [
+    "took the tenant's lease",
+    "lease was taken over",
+    "giving the tenant up",
+];
+
+/// PostgreSQL gone for two lease periods: every lease and every heartbeat
+/// runs out meanwhile, and the first daemon to reconnect counts itself
+/// alone. No lease changes hands (issue 18, where 7 to 10 of 12 did): each
+/// daemon renews its own with the same token, nothing is taken or given
+/// up, no worker is stopped, no run is refused for want of its lease once
+/// the leases are renewed, and the next round is applied by the same
+/// holders under the same tokens.
+#[test]
+fn postgres_an_outage_of_two_lease_periods_moves_no_lease() {
+    let mut cluster = Cluster::running(Backend::Postgres, 3);
+    let before = cluster.holders();
+    assert_eq!(before.len(), TENANTS);
+    let offsets: Vec<usize> = cluster.daemons.iter().map(|d| d.log().len()).collect();
+
+    let killed = cluster.kill_store();
+    std::thread::sleep((LEASE * 2).saturating_sub(killed.elapsed()));
+    let back = cluster.restart_store();
+    eprintln!(
+        "PostgreSQL was down for {} ms (lease {} ms)",
+        (back - killed).as_millis(),
+        LEASE.as_millis()
+    );
+    for daemon in &cluster.daemons {
+        wait_until(Duration::from_secs(30), "ready again", || {
+            matches!(daemon.get("/readyz"), Ok((200, _)))
+        });
+    }
+    // Past the lease period in which a daemon waits before taking a lease
+    // that ran out, and past the bound on it (two periods).
+    std::thread::sleep((LEASE * 3).saturating_sub(back.elapsed()));
+
+    let after = cluster.holders();
+    let moved: Vec<String> = before
+        .iter()
+        .filter(|(tenant, held)| after.get(*tenant) != Some(held))
+        .map(|(tenant, (holder, token))| {
+            format!("{tenant}: {holder} #{token} → {:?}", after.get(tenant))
+        })
+        .collect();
+    assert!(
+        moved.is_empty(),
+        "{} of {TENANTS} leases changed after the outage:\n{}",
+        moved.len(),
+        moved.join("\n")
+    );
+    let mut waited = 0;
+    for (index, daemon) in cluster.daemons.iter().enumerate() {
+        let log = daemon.log();
+        let log = since(&log, offsets[index]);
+        for line in log.lines() {
+            assert!(
+                !LEASE_MOVES.iter().any(|moved| line.contains(moved)),
+                "daemon {index} moved a lease after the outage: {line}"
+            );
+        }
+        waited += log.matches("leases ran out: taking them only once").count();
+        // Runs that came due during the outage failed (the store, or the
+        // lease run out by the daemon's clock, refused them); once its
+        // leases are renewed, no run of the daemon's is stopped for want
+        // of its lease.
+        let (_, renewed) = log
+            .split_once("leases renewed after the state store came back")
+            .unwrap_or_else(|| panic!("daemon {index} did not renew its leases:\n{log}"));
+        assert!(
+            !renewed.contains("the tenant's lease is gone"),
+            "daemon {index} had a run stopped for want of its lease after renewing it:\n{renewed}"
+        );
+    }
+    eprintln!("daemons that found leases run out and waited instead of taking them: {waited}");
+
+    // Every holder carries on under its token, and says so.
+    let (status, body) = cluster.daemons[1].get("/api/v1/tenants").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    for status in &statuses {
+        let name = status["name"].as_str().unwrap();
+        assert_eq!(
+            status["holder"].as_str(),
+            Some(before[name].0.as_str()),
+            "{status}"
+        );
+        assert_eq!(
+            status["lease"]["token"].as_i64(),
+            Some(before[name].1),
+            "{status}"
+        );
+    }
+    let commit = cluster.commit_round(1);
+    cluster.push_all(0, &commit);
+    cluster.wait_for_round(1, Duration::from_secs(60));
+    let store = cluster.store();
+    for (tenant, (holder, token)) in &before {
+        let runs = cluster
+            .runtime
+            .block_on(store.history(tenant, 1_000))
+            .unwrap();
+        let round_1: Vec<_> = runs.iter().filter(|run| run.commit_id == commit).collect();
+        assert!(!round_1.is_empty(), "{tenant}: no run of round 1");
+        for run in round_1 {
+            assert_eq!(
+                run.daemon.as_deref(),
+                Some(holder.as_str()),
+                "{tenant}: run #{}",
+                run.id
+            );
+            assert_eq!(run.lease_token, Some(*token), "{tenant}: run #{}", run.id);
+        }
+    }
+    assert_eq!(cluster.holders(), before);
+    cluster.assert_exactly_once(1, &commit);
+}
+
+/// A daemon killed while PostgreSQL is down for two lease periods: its
+/// tenants are taken over once the store is back — not before the others
+/// have seen it answer for a whole lease period, and within two lease
+/// periods of its return (the bound the README states) — while the living
+/// keep theirs with their tokens.
+#[test]
+fn postgres_a_daemon_dead_during_an_outage_is_taken_over_after_it() {
+    let mut cluster = Cluster::running(Backend::Postgres, 3);
+    let before = cluster.holders();
+    let victim = cluster.daemon_id(2);
+    let orphans: BTreeSet<String> = before
+        .iter()
+        .filter(|(_, (holder, _))| *holder == victim)
+        .map(|(tenant, _)| tenant.clone())
+        .collect();
+    assert_eq!(orphans.len(), TENANTS / 3);
+
+    let killed = cluster.kill_store();
+    cluster.daemons[2].kill();
+    std::thread::sleep((LEASE * 2).saturating_sub(killed.elapsed()));
+    let back = cluster.restart_store();
+    let took = wait_until(
+        LEASE * 2 + SLACK,
+        "the dead daemon's tenants taken over",
+        || {
+            let holders = cluster.holders();
+            orphans
+                .iter()
+                .all(|t| holders.get(t).is_some_and(|(holder, _)| *holder != victim))
+        },
+    );
+    eprintln!(
+        "the dead daemon's {} tenants were held again {} ms after PostgreSQL came back (lease {} ms, bound {} ms)",
+        orphans.len(),
+        took.as_millis(),
+        LEASE.as_millis(),
+        (LEASE * 2).as_millis()
+    );
+    // Measured from when the harness saw PostgreSQL accept connections,
+    // which the daemons may have seen up to its polling (100 ms) earlier.
+    assert!(
+        took + SLACK >= LEASE,
+        "taken over {took:?} after the store came back: before the others had seen it answer for a lease period ({LEASE:?})"
+    );
+    assert!(back.elapsed() >= took);
+
+    let after = cluster.holders();
+    for (tenant, (holder, token)) in &before {
+        let (new_holder, new_token) = &after[tenant];
+        if orphans.contains(tenant) {
+            assert_ne!(new_holder, &victim);
+            assert_eq!(*new_token, token + 1, "{tenant} moved more than once");
+        } else {
+            assert_eq!(
+                (new_holder, new_token),
+                (holder, token),
+                "{tenant} changed hands though its holder lived"
+            );
+        }
+    }
+    let shares = cluster.shares();
+    assert_eq!(shares.len(), 2, "{shares:?}");
+    assert!(shares.values().all(|&n| n == TENANTS / 2), "{shares:?}");
+    let commit = cluster.commit_round(1);
+    cluster.push_all(0, &commit);
+    cluster.wait_for_round(1, Duration::from_secs(60));
+    cluster.assert_exactly_once(1, &commit);
+}
+
+/// `/readyz` answers 200 only once the daemon is listed among the daemons
+/// sharing the store (`/api/v1/cluster`), so that whatever waits for it to
+/// be ready waits for the others to count it. Its registration is held up
+/// by a lock on the daemons' table, longer than the daemon's lock timeout,
+/// while its tenants load from a warm cache.
+#[test]
+fn postgres_a_daemon_is_ready_only_once_listed() {
+    let mut cluster = Cluster::new(Backend::Postgres);
+    // Plugins compiled into the cache and the schema made; the first
+    // daemon then leaves, giving every tenant up.
+    let first = cluster.start_daemon();
+    assert_eq!(cluster.daemons[first].stop(), Some(0));
+
+    let mut lock = cluster.runtime.block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut connection = sqlx::postgres::PgConnection::connect(&cluster.url)
+            .await
+            .unwrap();
+        connection.execute("BEGIN").await.unwrap();
+        connection
+            .execute("LOCK TABLE daemons IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        connection
+    });
+    let daemon = Daemon::spawned(&cluster.config, "info");
+    let listed = |daemon: &Daemon| {
+        let (status, body) = daemon.get("/api/v1/cluster").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let id = view["daemon"].as_str().unwrap().to_string();
+        view["daemons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|listed| listed["id"] == id.as_str())
+    };
+    // Held until the tenants have loaded and past the daemon's lock
+    // timeout (2 s), so that its first writes fail and it tries again.
+    let locked_at = Instant::now();
+    let loaded = || {
+        daemon
+            .log()
+            .contains("first attempt to load its plugins; ready")
+    };
+    let mut answers = BTreeMap::<u16, usize>::new();
+    while !(loaded() && locked_at.elapsed() > Duration::from_secs(3)) {
+        assert!(
+            locked_at.elapsed() < Duration::from_secs(60),
+            "the tenants did not load:\n{}",
+            daemon.log()
+        );
+        let (status, body) = daemon.get("/readyz").unwrap();
+        *answers.entry(status).or_default() += 1;
+        assert!(
+            status != 200 || listed(&daemon),
+            "ready while not listed among the daemons: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !listed(&daemon),
+        "listed although its heartbeat could not be written"
+    );
+    eprintln!("/readyz while the daemon could not register: {answers:?}");
+    let released = Instant::now();
+    cluster.runtime.block_on(async {
+        use sqlx::Executor;
+        lock.execute("ROLLBACK").await.unwrap();
+    });
+    wait_until(LEASE, "ready once registered", || {
+        matches!(daemon.get("/readyz"), Ok((200, _)))
+    });
+    eprintln!(
+        "ready {} ms after its heartbeat could be written",
+        released.elapsed().as_millis()
+    );
+    assert!(listed(&daemon));
+    cluster.daemons.push(daemon);
+    cluster.wait_for_even_spread(1);
 }
