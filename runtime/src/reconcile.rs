@@ -38,7 +38,7 @@ pub async fn plan_tenant(
 ) -> Result<(DesiredState, Plan), ReconcileError> {
     let desired = desired_state(tenant).await?;
     let plan = plan::plan(
-        &plan::PlanSettings::from(&tenant.config),
+        &plan::PlanSettings::from(tenant),
         &tenant.providers,
         &desired,
         store,

@@ -75,7 +75,7 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
         .await
         .map_err(cairn::reconcile::ReconcileError::from)?;
     let plan = plan::plan(
-        &plan::PlanSettings::from(&tenant.config),
+        &plan::PlanSettings::from(tenant),
         &tenant.providers,
         &desired,
         store,

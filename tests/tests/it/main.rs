@@ -15,6 +15,7 @@ mod apps_docker;
 mod bad_input;
 mod cluster;
 mod cluster_kubernetes;
+mod convergence;
 mod crash;
 mod daemon;
 mod daemon_lifecycle;

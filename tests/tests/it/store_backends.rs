@@ -41,6 +41,7 @@ fn own(digest: &str) -> InventoryChange {
         lifecycle: Lifecycle::default(),
         depends_on: vec![Address::parse("dns/zone/example.org.").unwrap()],
         pending: false,
+        diverged: None,
     }
 }
 

@@ -2,7 +2,9 @@
 //! parallel), then what the host makes of each answer — adopt, refresh or
 //! nothing for a no-op, protection against a replace or delete, the drift
 //! flag, the summary of a change a crash interrupted, and the refusal of a
-//! provider that would delete a resource Git declares.
+//! provider that would delete a resource Git declares. A change made only
+//! of fields that are `null` or absent on both sides is no change
+//! (`plan/converge.rs`).
 
 use super::Draft;
 use super::PlanError;
@@ -10,7 +12,7 @@ use super::classify::{Subject, Work};
 use super::gather::Gathered;
 use crate::host::{ContractViolation, PluginError};
 use crate::plan::port::Provider;
-use crate::plan::{PlanAction, PlannedChange, digest, redact_fields};
+use crate::plan::{PlanAction, PlannedChange, converge, digest, provider_diff};
 use cairn_contract::Change;
 
 /// One answer per provider of `work`, in its order: the calls all finish
@@ -19,7 +21,7 @@ use cairn_contract::Change;
 pub(super) async fn compare<P: Provider>(
     work: &Work<'_, P>,
 ) -> Vec<Result<Vec<Change>, PluginError>> {
-    futures::future::join_all(work.values().map(|w| w.provider.diff(&w.inputs))).await
+    futures::future::join_all(work.values().map(|w| provider_diff(w.provider, &w.inputs))).await
 }
 
 /// Turns the providers' answers into the plan's changes (deletes apart, to
@@ -39,12 +41,7 @@ pub(super) fn decide<P: Provider>(
                 .resource_type(&change.type_name)
                 .map(|t| t.sensitive.clone())
                 .unwrap_or_default();
-            let mut fields = change.fields.clone();
-            for field in &mut fields {
-                let top = field.path.split('/').next().unwrap_or_default();
-                field.sensitive |= sensitive.iter().any(|s| s == top);
-            }
-            redact_fields(&mut fields);
+            let fields = converge::shown_fields(info, &change);
             let (address, lifecycle, depends_on, ours) = match subject {
                 Subject::Desired(r) => (
                     &r.address,
@@ -66,7 +63,12 @@ pub(super) fn decide<P: Provider>(
                 }
                 _ => false,
             };
-            let action = match PlanAction::from_provider(change.action) {
+            // `null` and an absent field are equal: a change made only of
+            // such fields is none.
+            let proposed = converge::makes_a_difference(&change)
+                .then(|| PlanAction::from_provider(change.action))
+                .flatten();
+            let action = match proposed {
                 Some(action) => action,
                 None if unconfirmed && input.observed.is_some() => PlanAction::Adopt,
                 None if stale_record && input.observed.is_some() => PlanAction::Refresh,
@@ -96,6 +98,10 @@ pub(super) fn decide<P: Provider>(
             let summary = match (action, interrupted.get(address)) {
                 (PlanAction::Adopt, Some(run)) => {
                     format!("the change interrupted in run #{run} took effect: record it")
+                }
+                (PlanAction::Adopt, None) if ours.is_some_and(|o| o.pending) => {
+                    "an earlier create that did not finish made it, and it matches: record it"
+                        .to_string()
                 }
                 (PlanAction::Adopt, None) => {
                     "take over the existing object, which already matches".to_string()
