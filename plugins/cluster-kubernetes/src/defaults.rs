@@ -99,7 +99,10 @@ mod tests {
         });
         let template = |pod: &Value| json!({"template": {"spec": pod}});
         let cases = [
-            (json!({"apiVersion": "v1", "kind": "Pod", "spec": pod}), "/spec"),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "spec": pod}),
+                "/spec",
+            ),
             (
                 json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": template(&pod)}),
                 "/spec/template/spec",

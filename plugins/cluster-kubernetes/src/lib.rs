@@ -435,9 +435,7 @@ fn merged_failure(
     let kind = failures
         .iter()
         .map(|(_, error)| error.kind)
-        .find(|kind| {
-            *kind != ErrorKind::Internal && !(partly_made && *kind == ErrorKind::Conflict)
-        })
+        .find(|kind| *kind != ErrorKind::Internal && !(partly_made && *kind == ErrorKind::Conflict))
         .unwrap_or(ErrorKind::Internal);
     let details: Vec<String> = failures
         .iter()

@@ -255,7 +255,9 @@ async fn apply_waves(
                 let mut verdicts: Vec<Option<String>> = vec![None; members.len()];
                 if let Ok(outcomes) = &outcomes {
                     let (positions, made): (Vec<usize>, Vec<Made>) =
-                        made_by(plan, &members, &changes, outcomes).into_iter().unzip();
+                        made_by(plan, &members, &changes, outcomes)
+                            .into_iter()
+                            .unzip();
                     let found = converge::check(name, &**provider, &made).await;
                     for (position, verdict) in positions.into_iter().zip(found) {
                         verdicts[position] = verdict;
@@ -266,8 +268,7 @@ async fn apply_waves(
             }
         });
         let mut first_error = None;
-        for (members, outcomes, verdicts, plugin, elapsed) in
-            futures::future::join_all(calls).await
+        for (members, outcomes, verdicts, plugin, elapsed) in futures::future::join_all(calls).await
         {
             let outcomes: Vec<ChangeOutcome> = match outcomes {
                 Ok(outcomes) => outcomes
@@ -283,9 +284,9 @@ async fn apply_waves(
                         }),
                         // A conflict: the object is someone else's, and
                         // was left alone.
-                        Outcome::Failed(error) if error.kind == ErrorKind::Conflict => {
-                            Err(Failure::nothing_made(ActionResult::Failed, error.to_string()))
-                        }
+                        Outcome::Failed(error) if error.kind == ErrorKind::Conflict => Err(
+                            Failure::nothing_made(ActionResult::Failed, error.to_string()),
+                        ),
                         Outcome::Failed(error) => Err(Failure {
                             result: ActionResult::Failed,
                             reason: error.to_string(),

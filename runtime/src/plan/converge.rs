@@ -393,12 +393,28 @@ mod tests {
         let text = verdict("dns", &info, Seen::Observed, &secret).unwrap();
         assert!(!text.contains("old") && !text.contains("new"), "{text}");
         assert_eq!(
-            verdict("dns", &info, Seen::Observed, &change(Action::Create, Vec::new())).as_deref(),
-            Some("provider `dns` did not converge: the object it applied is not there when observed")
+            verdict(
+                "dns",
+                &info,
+                Seen::Observed,
+                &change(Action::Create, Vec::new())
+            )
+            .as_deref(),
+            Some(
+                "provider `dns` did not converge: the object it applied is not there when observed"
+            )
         );
         assert_eq!(
-            verdict("dns", &info, Seen::Observed, &change(Action::Update, Vec::new())).as_deref(),
-            Some("provider `dns` did not converge: comparing the spec applied with what it observed still says `the summary`")
+            verdict(
+                "dns",
+                &info,
+                Seen::Observed,
+                &change(Action::Update, Vec::new())
+            )
+            .as_deref(),
+            Some(
+                "provider `dns` did not converge: comparing the spec applied with what it observed still says `the summary`"
+            )
         );
         let nulls = change(
             Action::Update,
@@ -465,7 +481,12 @@ mod tests {
         assert_eq!(
             dns.calls(),
             [
-                Call::List(vec!["gone".into(), "null".into(), "same".into(), "shaped".into()]),
+                Call::List(vec![
+                    "gone".into(),
+                    "null".into(),
+                    "same".into(),
+                    "shaped".into()
+                ]),
                 Call::Diff(vec![
                     "record/same".into(),
                     "record/shaped".into(),
@@ -489,7 +510,8 @@ mod tests {
         assert_eq!(
             verdicts,
             [Some(
-                "provider `dns` did not converge on ttl (applied 300, apply returned 60)".to_string()
+                "provider `dns` did not converge on ttl (applied 300, apply returned 60)"
+                    .to_string()
             )]
         );
     }

@@ -17,9 +17,9 @@ pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub use planner::{PlanError, PlanSettings, plan};
 pub use port::{Provider, Providers};
 
+use crate::host::PluginError;
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
-use crate::host::PluginError;
 use cairn_contract::{Action, Change, DiffInput, FieldChange};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -143,7 +143,7 @@ async fn insert_resources(
                 .bind(row.commit_id.to_string())
                 .bind(i64::from(row.pending))
                 .bind(now)
-                .bind(row.diverged.map(|diverged| to_json(diverged)));
+                .bind(row.diverged.map(to_json));
         }
         if let Some(status) = status {
             query = query.bind(status.as_str());

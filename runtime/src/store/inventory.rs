@@ -121,7 +121,16 @@ impl StateStore {
         Ok(rows
             .into_iter()
             .map(
-                |(address, spec_digest, state, lifecycle, depends_on, commit_id, pending, diverged)| {
+                |(
+                    address,
+                    spec_digest,
+                    state,
+                    lifecycle,
+                    depends_on,
+                    commit_id,
+                    pending,
+                    diverged,
+                )| {
                     OwnedResource {
                         address,
                         spec_digest,

@@ -262,12 +262,9 @@ async fn a_change_whose_provider_did_not_converge_is_owned_failed_and_held() {
         .unwrap();
     let mut made = action(&www, PlanAction::Update, ActionResult::Failed);
     made.error = Some(reason.into());
-    held.record(
-        &made,
-        &owned_with(Some(divergence)),
-    )
-    .await
-    .unwrap();
+    held.record(&made, &owned_with(Some(divergence)))
+        .await
+        .unwrap();
     held.finish(RunOutcome::Failed, RunCounts::changes(1))
         .await
         .unwrap();

@@ -803,7 +803,8 @@ webhooks:
 /// The objects of the controller's bundle.
 const CONTROLLER_OBJECTS: usize = 10;
 
-const CONTROLLER_SET: &str = "[[k8s.manifests]]\nname = \"controller\"\nfiles = [\"controller.yaml\"]\n";
+const CONTROLLER_SET: &str =
+    "[[k8s.manifests]]\nname = \"controller\"\nfiles = [\"controller.yaml\"]\n";
 
 #[test]
 fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
@@ -848,7 +849,9 @@ fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
         vec!["ingressclass", "ctl"],
         vec!["validatingwebhookconfiguration", "ctl-widgets"],
     ] {
-        let found = kube.get(&object).unwrap_or_else(|| panic!("{object:?} was made"));
+        let found = kube
+            .get(&object)
+            .unwrap_or_else(|| panic!("{object:?} was made"));
         assert_eq!(label_of(&found, "app.kubernetes.io/managed-by"), "cairn");
     }
 
@@ -880,30 +883,51 @@ fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
         .expect_code(0)
         .expect_contains("No changes");
 
-    // An object that is not Cairn's is still refused, and its create is
-    // not recorded as Cairn's.
+    // An object that is not Cairn's is still refused. A set that made
+    // nothing (its one object is someone else's) is not recorded as
+    // Cairn's; one that made its other objects is, and is not a conflict
+    // at the next plan.
     let made = kube.kubectl(
-        &["-n", "ctl", "create", "configmap", "hand-made", "--from-literal=owner=ops"],
+        &[
+            "-n",
+            "ctl",
+            "create",
+            "configmap",
+            "hand-made",
+            "--from-literal=owner=ops",
+        ],
         None,
     );
     assert!(made.success, "{}", made.stderr);
+    let hand_made_yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: ctl\ndata:\n  owner: git\n";
     ws.repo.write(
-        "cluster/intruder.toml",
-        "[[k8s.manifests]]\nname = \"intruder\"\nfiles = [\"intruder.yaml\"]\n",
+        "cluster/intruders.toml",
+        "[[k8s.manifests]]\nname = \"intruder\"\nfiles = [\"intruder.yaml\"]\n\n[[k8s.manifests]]\nname = \"mixed\"\nfiles = [\"mixed.yaml\"]\n",
     );
+    ws.repo.write("cluster/intruder.yaml", hand_made_yaml);
     ws.repo.write(
-        "cluster/intruder.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: ctl\ndata:\n  owner: git\n",
+        "cluster/mixed.yaml",
+        &format!(
+            "{hand_made_yaml}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mixed-own\n  namespace: ctl\ndata:\n  owner: git\n"
+        ),
     );
-    ws.repo.commit("claim the hand-made map", AUTHOR);
+    ws.repo.commit("claim the hand-made map twice", AUTHOR);
     ws.cairn(&["apply", "--yes"])
         .expect_code(1)
-        .expect_contains("ctl/ConfigMap/hand-made exists and is not Cairn's");
+        .expect_contains("ctl/ConfigMap/hand-made exists and is not Cairn's")
+        .expect_contains("1 of 2 objects failed (the others were applied)");
     let hand_made = kube
         .get(&["-n", "ctl", "configmap", "hand-made"])
         .expect("the hand-made map stays");
     assert_eq!(hand_made["data"]["owner"], "ops");
     assert!(hand_made["metadata"]["labels"].is_null());
+    let mixed_own = kube
+        .get(&["-n", "ctl", "configmap", "mixed-own"])
+        .expect("the set's own map was made");
+    assert_eq!(
+        label_of(&mixed_own, "app.kubernetes.io/managed-by"),
+        "cairn"
+    );
     let status = ws.cairn(&["status", "--json"]).expect_code(0).json();
     let owned: Vec<String> = status[0]["resources"]
         .as_array()
@@ -913,7 +937,18 @@ fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
         .collect();
     assert!(
         owned.contains(&"k8s/manifests/controller".to_string())
+            && owned.contains(&"k8s/manifests/mixed".to_string())
             && !owned.contains(&"k8s/manifests/intruder".to_string()),
         "{owned:?}"
+    );
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("+ k8s/manifests/intruder")
+        .expect_contains("~ k8s/manifests/mixed")
+        .expect_contains("conflict: exists and is not Cairn's");
+    assert!(
+        !plan.all().contains("Cairn did not create them"),
+        "{}",
+        plan.all()
     );
 }

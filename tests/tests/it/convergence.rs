@@ -213,7 +213,10 @@ fn cairn_apply_reports_what_did_not_converge() {
         .expect_contains("✓ create odd/thing/b")
         .expect_contains("Apply partial: 2 change(s), 0 not made.")
         .expect_contains("1 change(s) were made, but their provider did not converge");
-    let json = ws.cairn(&["apply", "--yes", "--json"]).expect_code(0).json();
+    let json = ws
+        .cairn(&["apply", "--yes", "--json"])
+        .expect_code(0)
+        .json();
     assert_eq!(json["report"], serde_json::Value::Null, "nothing to apply");
     assert_eq!(json["plan"]["diverged"][0]["address"], "odd/thing/a");
     assert_eq!(json["plan"]["diverged"][0]["reason"], not_converged(300));

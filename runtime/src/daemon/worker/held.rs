@@ -32,7 +32,8 @@ impl Worker {
         }
         // A resource planned again (its hold ended) keeps its alert until
         // the apply says whether it converges now.
-        let planned: BTreeSet<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+        let planned: BTreeSet<String> =
+            plan.changes.iter().map(|c| c.address.to_string()).collect();
         for key in self.alerts.active_keys(&name, AlertKind::NotConverged) {
             if !held.contains(&key) && !planned.contains(&key) {
                 self.alerts.clear(

@@ -26,7 +26,8 @@ const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const DNS_PLUGIN: &str = "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1";
 
 /// What the `dns` provider reported when it did not converge.
-const NOT_CONVERGED: &str = r#"provider `dns` did not converge on ttl (applied 300, observed "300")"#;
+const NOT_CONVERGED: &str =
+    r#"provider `dns` did not converge on ttl (applied 300, observed "300")"#;
 
 fn address(text: &str) -> Address {
     Address::parse(text).expect("a test address")

@@ -82,7 +82,9 @@ impl Provider for Unconverging {
                         .client
                         .send(Method::DELETE, &path, None)
                         .and_then(|response| response.error_for_status("DELETE").map(drop)),
-                    (_, Some(desired)) => self.client.send_json(Method::PUT, &path, desired).map(drop),
+                    (_, Some(desired)) => {
+                        self.client.send_json(Method::PUT, &path, desired).map(drop)
+                    }
                     (_, None) => Err(Error::invalid("a change that makes a thing needs its spec")),
                 };
                 match sent {
