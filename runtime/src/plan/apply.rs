@@ -392,20 +392,34 @@ fn made_by<'a>(
             let Outcome::Applied(returned) = outcome else {
                 return None;
             };
+            let planned = &plan.changes[i];
             let makes = matches!(
-                plan.changes[i].action,
+                planned.action,
                 PlanAction::Create | PlanAction::Update | PlanAction::Replace
             );
             makes.then(|| {
                 let made = Made {
                     change,
                     returned: returned.as_ref(),
-                    ignore_changes: &plan.changes[i].lifecycle.ignore_changes,
+                    prior: recorded_state(planned, returned.clone()),
+                    ignore_changes: &planned.lifecycle.ignore_changes,
                 };
                 (position, made)
             })
         })
         .collect()
+}
+
+/// The state the inventory records of a change the provider made: the
+/// state it returned or, without one, what was observed before; either way
+/// without its secrets.
+fn recorded_state(
+    change: &PlannedChange,
+    returned: Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
+    returned
+        .or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()))
+        .map(|s| without_sensitive(&s, &change.sensitive))
 }
 
 /// One change's outcome, ready to be recorded.
@@ -442,11 +456,7 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
     let change: &PlannedChange = &plan.changes[index];
     let (result, error, after_digest, inventory) = match outcome {
         Ok(Applied { state, diverged }) => {
-            // Without a state from the provider, keep what was observed;
-            // either way without its secrets.
-            let state = state
-                .or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()))
-                .map(|s| without_sensitive(&s, &change.sensitive));
+            let state = recorded_state(change, state);
             let after = state.as_ref().map(digest);
             // A change whose provider did not converge was made: the
             // object is owned, and held, and the change counts as failed.

@@ -163,6 +163,10 @@ pub(crate) struct Made<'a> {
     pub change: &'a Change,
     /// The state the apply returned.
     pub returned: Option<&'a Value>,
+    /// What the inventory records of the apply, as the next plan hands it
+    /// to `diff`: the returned state (or the one observed before, when the
+    /// apply returned none), without its sensitive fields.
+    pub prior: Option<Value>,
     /// The resource's `ignore_changes` fields: whatever the provider
     /// observes of them is accepted.
     pub ignore_changes: &'a [String],
@@ -214,6 +218,7 @@ pub(crate) async fn check<P: Provider>(
         let Made {
             change,
             returned,
+            prior,
             ignore_changes,
         } = &made[i];
         let spec = change.desired.as_ref().expect("chosen for their spec");
@@ -228,9 +233,7 @@ pub(crate) async fn check<P: Provider>(
                 id: change.id.clone(),
                 desired: Some(desired),
                 observed: state.cloned(),
-                // What the inventory records of the apply, as the next
-                // plan hands it over.
-                prior: returned.cloned().or_else(|| change.observed.clone()),
+                prior: prior.clone(),
             });
         };
         match &observed {
@@ -427,6 +430,7 @@ mod tests {
         Made {
             change,
             returned,
+            prior: returned.cloned(),
             ignore_changes: &[],
         }
     }
@@ -528,6 +532,7 @@ mod tests {
             &[Made {
                 change: &www,
                 returned: None,
+                prior: None,
                 ignore_changes: &ignored,
             }],
         )
