@@ -119,11 +119,17 @@ pub(super) fn decide<P: Provider>(
                 Subject::Desired(r) => Some(digest(&r.spec)),
                 Subject::Removed(_) => None,
             };
+            // A resource whose provider did not converge, planned again
+            // (its plugin changed), differs because of that provider, not
+            // because the world moved.
             let drift = matches!(
                 action,
                 PlanAction::Create | PlanAction::Update | PlanAction::Replace
-            ) && ours
-                .is_some_and(|o| !o.pending && Some(&o.spec_digest) == desired_digest.as_ref());
+            ) && ours.is_some_and(|o| {
+                !o.pending
+                    && o.diverged.is_none()
+                    && Some(&o.spec_digest) == desired_digest.as_ref()
+            });
             let planned = PlannedChange {
                 address: address.clone(),
                 action,

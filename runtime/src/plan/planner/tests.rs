@@ -918,7 +918,7 @@ rules! {
     "#;
 
     /// Another plugin (a fixed provider) ends the hold: the spec is
-    /// applied again.
+    /// applied again, and that is not drift.
     not_converged_until_the_plugin_changes: world()
         .declared(resource("dns/record/www", json!({"ttl": 300})))
         .not_converged(resource("dns/record/www", json!({"ttl": 300})), "an-earlier-plugin")
@@ -926,7 +926,7 @@ rules! {
     => r#"
         list dns: www
         diff dns: record/www
-        update dns/record/www [drift]: update record www: ttl
+        update dns/record/www: update record www: ttl
         field ttl: "300" -> 300
         unchanged: 0
     "#;
