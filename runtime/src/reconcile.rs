@@ -179,7 +179,7 @@ pub async fn plan(
     scope: PlanScope,
 ) -> Result<Plan, ReconcileError> {
     plan::plan(
-        &PlanSettings::from(&tenant.config),
+        &PlanSettings::from(tenant),
         &tenant.providers,
         desired,
         store,

@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod script_server;
 pub mod serve;
+pub mod things;
 
 pub use cairn::{Output, Workspace};
 pub use canaille::Canaille;

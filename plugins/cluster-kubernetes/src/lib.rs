@@ -22,6 +22,7 @@
 mod api;
 mod cluster;
 mod config;
+mod defaults;
 mod discovery;
 mod live;
 mod manifests;
@@ -451,10 +452,14 @@ fn merged_failure(
     if type_name == OBJECT && failures.len() == 1 {
         return failures.pop().map(|(_, error)| error);
     }
+    // Some objects were applied: the set was partly made, and a conflict
+    // on one object does not say that nothing was (the host keeps a create
+    // that failed otherwise as started, and finds out what exists).
+    let partly_made = failures.len() < total;
     let kind = failures
         .iter()
         .map(|(_, error)| error.kind)
-        .find(|kind| *kind != ErrorKind::Internal)
+        .find(|kind| *kind != ErrorKind::Internal && !(partly_made && *kind == ErrorKind::Conflict))
         .unwrap_or(ErrorKind::Internal);
     let details: Vec<String> = failures
         .iter()
@@ -471,3 +476,50 @@ fn merged_failure(
 }
 
 cairn_sdk::export_provider!(Kubernetes);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(kind: ErrorKind) -> (String, Error) {
+        ("shop/Service/api".to_string(), Error::new(kind, "refused"))
+    }
+
+    #[test]
+    fn a_set_partly_made_never_reports_a_conflict() {
+        let conflict = |failures: Vec<(String, Error)>, total: usize| {
+            merged_failure(manifests::TYPE_NAME, failures, total)
+                .expect("a failure")
+                .kind
+        };
+        // Nothing made: the conflict stands, and the host drops the set.
+        assert_eq!(
+            conflict(vec![failure(ErrorKind::Conflict)], 1),
+            ErrorKind::Conflict
+        );
+        // Some objects made: whatever else failed, not a conflict.
+        assert_eq!(
+            conflict(vec![failure(ErrorKind::Conflict)], 3),
+            ErrorKind::Internal
+        );
+        assert_eq!(
+            conflict(
+                vec![failure(ErrorKind::Conflict), failure(ErrorKind::Invalid)],
+                3
+            ),
+            ErrorKind::Invalid
+        );
+        assert_eq!(
+            conflict(vec![failure(ErrorKind::Invalid)], 13),
+            ErrorKind::Invalid
+        );
+        assert!(merged_failure(manifests::TYPE_NAME, Vec::new(), 3).is_none());
+        // One object of its own: its error as it is.
+        assert_eq!(
+            merged_failure(OBJECT, vec![failure(ErrorKind::Conflict)], 1)
+                .expect("a failure")
+                .kind,
+            ErrorKind::Conflict
+        );
+    }
+}

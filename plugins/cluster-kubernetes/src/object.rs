@@ -149,7 +149,8 @@ pub fn is_secret(object: &Value) -> bool {
 
 /// Checks an object declared at `at` (a diagnostic path prefix, empty for
 /// an `object` resource) and returns its canonical form: the object as
-/// written, with a Secret's `stringData` folded into `data`.
+/// written, with a Secret's `stringData` folded into `data` and the
+/// defaults the API server's bugs require filled in ([`crate::defaults`]).
 pub fn validate(object: &Value, at: &str) -> Result<Value, Vec<Diagnostic>> {
     let path = |field: &str| {
         if at.is_empty() {
@@ -272,6 +273,7 @@ pub fn validate(object: &Value, at: &str) -> Result<Value, Vec<Diagnostic>> {
         }
     }
     let mut canonical = object.clone();
+    crate::defaults::fill(&mut canonical);
     if is_secret(object) {
         match secret_values(table, &path) {
             Ok(data) => {

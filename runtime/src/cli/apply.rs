@@ -76,7 +76,8 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             serde_json::to_string_pretty(&serde_json::json!({ "plan": fresh, "report": report }))?
         );
     } else {
-        let failed = report.actions.iter().filter(|a| a.error.is_some()).count();
+        let not_converged = report.actions.iter().filter(|a| a.not_converged).count();
+        let failed = report.actions.iter().filter(|a| a.error.is_some()).count() - not_converged;
         println!(
             "\nApply {}: {} change(s), {} not made. Recorded as run #{} (see `cairn history`).",
             report.outcome,
@@ -84,6 +85,11 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             failed,
             report.run_id
         );
+        if not_converged > 0 {
+            println!(
+                "{not_converged} change(s) were made, but their provider did not converge: what it observes still differs from what it applied. Cairn holds them: they are not applied again until their spec in Git or the provider's plugin changes."
+            );
+        }
     }
     // Applying the ref's commit by hand ends a rollback hold: the operator
     // chose the ref again.

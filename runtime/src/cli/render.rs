@@ -44,10 +44,16 @@ pub fn plan(plan: &Plan) {
         plan.commit.author,
         plan.commit.summary
     );
-    if plan.changes.is_empty() {
+    if plan.changes.is_empty() && plan.diverged.is_empty() {
         println!(
             "\nNo changes. The real world matches the repository ({} resource(s)).",
             plan.unchanged
+        );
+    } else if plan.changes.is_empty() {
+        println!(
+            "\nNo changes to make: {} resource(s) unchanged, {} held because their provider did not converge (see the notes).",
+            plan.unchanged,
+            plan.diverged.len()
         );
     } else {
         println!();
@@ -116,6 +122,7 @@ fn drift_note(change: &PlannedChange) -> Option<&'static str> {
 pub fn action(report: &ActionReport) {
     let (mark, style) = match report.result {
         ActionResult::Ok => ("✓", GREEN),
+        ActionResult::Failed if report.not_converged => ("≠", RED),
         ActionResult::Failed => ("✗", RED),
         ActionResult::Skipped | ActionResult::Detected => ("·", DIM),
     };

@@ -663,6 +663,7 @@ pub const ALERT_EVENTS: &[&str] = &[
     "apply-failed",
     "blocked",
     "plugin-failed",
+    "not-converged",
     "recovered",
 ];
 

@@ -1,7 +1,7 @@
 //! Alerts: events POSTed as JSON to the operator's sinks.
 //!
 //! A condition (a resource drifted, a tenant's plugin fails, a plan is
-//! blocked) alerts once when it starts and once, as `recovered`, when it
+//! blocked, a provider did not converge) alerts once when it starts and once, as `recovered`, when it
 //! clears; repeats in between are dropped. Delivery runs on its own tasks
 //! with retries and backoff, so a dead sink never slows reconciliation.
 
@@ -39,6 +39,10 @@ pub enum AlertKind {
     Blocked,
     /// A plugin failed or could not be reached.
     PluginFailed,
+    /// A provider did not converge after an apply: what it observed still
+    /// differs from what it applied. The resource is held until its spec
+    /// in Git or the plugin changes.
+    NotConverged,
     /// A condition alerted before has cleared.
     Recovered,
 }
@@ -51,6 +55,7 @@ impl AlertKind {
             Self::ApplyFailed => "apply-failed",
             Self::Blocked => "blocked",
             Self::PluginFailed => "plugin-failed",
+            Self::NotConverged => "not-converged",
             Self::Recovered => "recovered",
         }
     }

@@ -120,7 +120,7 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "errors",
-            "Errors by kind: load, source, invalid, plugin, plan, apply, store, lease, webhook-signature",
+            "Errors by kind: load, source, invalid, plugin, plan, apply, converge, store, lease, webhook-signature",
             errors.clone(),
         );
         let calls =

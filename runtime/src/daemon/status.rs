@@ -101,6 +101,11 @@ pub struct TenantStatus {
     pub drifted: Vec<String>,
     /// Resources waiting for a retry after a failure.
     pub retrying: Vec<String>,
+    /// Resources held because their provider did not converge after their
+    /// last apply: not applied again until their spec in Git or their
+    /// provider's plugin changes.
+    #[serde(default)]
+    pub not_converged: Vec<String>,
     /// The daemon reconciling the tenant, while one holds its lease.
     pub holder: Option<String>,
     /// The tenant's lease, while one is held (filled in by the status API).
@@ -122,6 +127,7 @@ impl TenantStatus {
             blocked: Vec::new(),
             drifted: Vec::new(),
             retrying: Vec::new(),
+            not_converged: Vec::new(),
             holder: None,
             lease: None,
         }

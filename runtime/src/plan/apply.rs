@@ -1,16 +1,30 @@
 //! Applying a plan: changes in waves of the dependency graph, each wave one
-//! batched `apply` per provider with providers in parallel; what depends on
+//! batched `apply` per provider with providers in parallel, then the
+//! check that the provider converged (`plan/converge.rs`); what depends on
 //! a failed change is skipped; every outcome is recorded with its effect on
 //! the inventory.
+//!
+//! # What a failed create leaves
+//!
+//! A create is recorded as started (pending) before it is sent. When it
+//! fails, the record stays — as a crash would leave it — unless the
+//! failure says that nothing was made: the change was not attempted
+//! (skipped), or the provider refused it as a `conflict` with an object
+//! that is not Cairn's. Any other failure may have made part of the
+//! object (some objects of a manifest set, a user without its groups), and
+//! the next plan finds out what exists: it updates or records it instead
+//! of calling it a conflict with an object Cairn did not create. A foreign
+//! object still meets a `conflict`, and is left alone.
 
+use super::converge::{self, Made};
 use super::{Plan, PlanAction, PlannedChange, Provider, digest, without_sensitive};
 use crate::model::{Address, graph};
 use crate::store::{
-    ActionRecord, ActionResult, InventoryChange, RunCounts, RunKind, RunOutcome, RunRecorder,
-    StateStore, StoreError,
+    ActionRecord, ActionResult, Divergence, InventoryChange, RunCounts, RunKind, RunOutcome,
+    RunRecorder, StateStore, StoreError,
 };
 use crate::tenant::Tenant;
-use cairn_contract::{Change, Outcome};
+use cairn_contract::{Change, ErrorKind, Outcome};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -24,8 +38,13 @@ pub struct ActionReport {
     pub action: PlanAction,
     /// How it ended.
     pub result: ActionResult,
-    /// Why it failed or was skipped.
+    /// Why it failed or was skipped, or how its provider did not
+    /// converge.
     pub error: Option<String>,
+    /// The change was made, but its provider did not converge (`error`
+    /// says on what): the resource is held until its spec in Git or its
+    /// provider's plugin changes.
+    pub not_converged: bool,
     /// How long its batch took, in milliseconds.
     pub duration_ms: u64,
 }
@@ -188,7 +207,7 @@ async fn apply_waves(
                     plan.changes[*blocker].address
                 );
                 failed.insert(i, reason.clone());
-                let skipped = Err(Failure::definite(ActionResult::Skipped, reason));
+                let skipped = Err(Failure::nothing_made(ActionResult::Skipped, reason));
                 host_only.push(finish(plan, i, skipped, Duration::ZERO));
             } else if change.action.calls_provider() {
                 batches
@@ -196,7 +215,7 @@ async fn apply_waves(
                     .or_default()
                     .push(i);
             } else {
-                host_only.push(finish(plan, i, Ok(None), Duration::ZERO));
+                host_only.push(finish(plan, i, Ok(Applied::default()), Duration::ZERO));
             }
         }
         record(run, progress, reports, host_only).await?;
@@ -218,10 +237,10 @@ async fn apply_waves(
         run.journal(&intents).await?;
 
         let guard = store.send_guard();
-        let calls = batches.into_iter().map(|(provider, members)| {
+        let calls = batches.into_iter().map(|(name, members)| {
             let guard = guard.clone();
             async move {
-                let provider = &tenant.providers[provider];
+                let provider = &tenant.providers[name];
                 let changes: Vec<Change> = members
                     .iter()
                     .map(|&i| {
@@ -233,21 +252,48 @@ async fn apply_waves(
                     .collect();
                 let started = Instant::now();
                 let outcomes = Provider::apply(&**provider, &changes, guard).await;
-                (members, outcomes, started.elapsed())
+                let mut verdicts: Vec<Option<String>> = vec![None; members.len()];
+                if let Ok(outcomes) = &outcomes {
+                    let (positions, made): (Vec<usize>, Vec<Made>) =
+                        made_by(plan, &members, &changes, outcomes)
+                            .into_iter()
+                            .unzip();
+                    let found = converge::check(name, &**provider, &made).await;
+                    for (position, verdict) in positions.into_iter().zip(found) {
+                        verdicts[position] = verdict;
+                    }
+                }
+                let plugin = provider.plugin().sha256().to_string();
+                (members, outcomes, verdicts, plugin, started.elapsed())
             }
         });
         let mut first_error = None;
-        for (members, outcomes, elapsed) in futures::future::join_all(calls).await {
+        for (members, outcomes, verdicts, plugin, elapsed) in futures::future::join_all(calls).await
+        {
             let outcomes: Vec<ChangeOutcome> = match outcomes {
                 Ok(outcomes) => outcomes
                     .into_iter()
-                    .map(|outcome| match outcome {
-                        Outcome::Applied(state) => Ok(state),
-                        Outcome::Failed(error) => {
-                            Err(Failure::definite(ActionResult::Failed, error.to_string()))
-                        }
+                    .zip(verdicts)
+                    .map(|(outcome, verdict)| match outcome {
+                        Outcome::Applied(state) => Ok(Applied {
+                            state,
+                            diverged: verdict.map(|reason| Divergence {
+                                plugin: plugin.clone(),
+                                reason,
+                            }),
+                        }),
+                        // A conflict: the object is someone else's, and
+                        // was left alone.
+                        Outcome::Failed(error) if error.kind == ErrorKind::Conflict => Err(
+                            Failure::nothing_made(ActionResult::Failed, error.to_string()),
+                        ),
+                        Outcome::Failed(error) => Err(Failure {
+                            result: ActionResult::Failed,
+                            reason: error.to_string(),
+                            effect: Effect::MayHaveMade,
+                        }),
                         Outcome::Skipped(reason) => {
-                            Err(Failure::definite(ActionResult::Skipped, reason))
+                            Err(Failure::nothing_made(ActionResult::Skipped, reason))
                         }
                     })
                     .collect(),
@@ -259,7 +305,7 @@ async fn apply_waves(
                         Err(Failure {
                             result: ActionResult::Failed,
                             reason: error.to_string(),
-                            definite: false,
+                            effect: Effect::Unknown,
                         })
                     })
                     .collect(),
@@ -285,28 +331,96 @@ async fn apply_waves(
     Ok(())
 }
 
+/// What a failed change may have done to the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    /// Nothing: it was not attempted, or the provider refused it as a
+    /// conflict with an object that is not Cairn's.
+    NothingMade,
+    /// The provider says it failed, and it may have done part of it.
+    MayHaveMade,
+    /// The call broke (a trap, a timeout): whether the provider made the
+    /// change is unknown.
+    Unknown,
+}
+
 /// Why a change did not take effect.
 #[derive(Debug)]
 struct Failure {
     result: ActionResult,
     reason: String,
-    /// Whether the change certainly did not happen (the provider said so),
-    /// as opposed to a broken call whose effect is unknown.
-    definite: bool,
+    effect: Effect,
 }
 
 impl Failure {
-    fn definite(result: ActionResult, reason: String) -> Self {
+    fn nothing_made(result: ActionResult, reason: String) -> Self {
         Self {
             result,
             reason,
-            definite: true,
+            effect: Effect::NothingMade,
         }
     }
 }
 
+/// A change the provider made: the state it returned, and whether it
+/// converged.
+#[derive(Debug, Default)]
+struct Applied {
+    state: Option<serde_json::Value>,
+    diverged: Option<Divergence>,
+}
+
 /// A change's new state, or why it has none.
-type ChangeOutcome = Result<Option<serde_json::Value>, Failure>;
+type ChangeOutcome = Result<Applied, Failure>;
+
+/// What the convergence check looks at of a batch (`members`, their
+/// `changes` and the `outcomes` the provider reported): each change it
+/// reported made that makes or changes an object, with its position in
+/// the batch and the state it returned.
+fn made_by<'a>(
+    plan: &'a Plan,
+    members: &[usize],
+    changes: &'a [Change],
+    outcomes: &'a [Outcome],
+) -> Vec<(usize, Made<'a>)> {
+    members
+        .iter()
+        .zip(changes)
+        .zip(outcomes)
+        .enumerate()
+        .filter_map(|(position, ((&i, change), outcome))| {
+            let Outcome::Applied(returned) = outcome else {
+                return None;
+            };
+            let planned = &plan.changes[i];
+            let makes = matches!(
+                planned.action,
+                PlanAction::Create | PlanAction::Update | PlanAction::Replace
+            );
+            makes.then(|| {
+                let made = Made {
+                    change,
+                    returned: returned.as_ref(),
+                    prior: recorded_state(planned, returned.clone()),
+                    ignore_changes: &planned.lifecycle.ignore_changes,
+                };
+                (position, made)
+            })
+        })
+        .collect()
+}
+
+/// The state the inventory records of a change the provider made: the
+/// state it returned or, without one, what was observed before; either way
+/// without its secrets.
+fn recorded_state(
+    change: &PlannedChange,
+    returned: Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
+    returned
+        .or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()))
+        .map(|s| without_sensitive(&s, &change.sensitive))
+}
 
 /// One change's outcome, ready to be recorded.
 struct Finished<'a> {
@@ -341,13 +455,15 @@ async fn record(
 fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) -> Finished<'_> {
     let change: &PlannedChange = &plan.changes[index];
     let (result, error, after_digest, inventory) = match outcome {
-        Ok(state) => {
-            // Without a state from the provider, keep what was observed;
-            // either way without its secrets.
-            let state = state
-                .or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()))
-                .map(|s| without_sensitive(&s, &change.sensitive));
+        Ok(Applied { state, diverged }) => {
+            let state = recorded_state(change, state);
             let after = state.as_ref().map(digest);
+            // A change whose provider did not converge was made: the
+            // object is owned, and held, and the change counts as failed.
+            let (result, error) = match &diverged {
+                Some(divergence) => (ActionResult::Failed, Some(divergence.reason.clone())),
+                None => (ActionResult::Ok, None),
+            };
             let inventory = match change.action {
                 PlanAction::Delete | PlanAction::Forget => InventoryChange::Forget,
                 PlanAction::Create
@@ -360,26 +476,31 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
                     lifecycle: change.lifecycle.clone(),
                     depends_on: change.depends_on.clone(),
                     pending: false,
+                    diverged,
                 },
             };
-            (ActionResult::Ok, None, after, inventory)
+            (result, error, after, inventory)
         }
-        // A create the provider says did not happen leaves nothing to own;
-        // one whose outcome is unknown stays pending, to be found out.
-        Err(failure) if failure.definite && change.action == PlanAction::Create => (
-            failure.result,
-            Some(failure.reason),
-            None,
-            InventoryChange::DropPending,
-        ),
         // A broken call may have made the change: the journal entry stays,
         // so that the next plan finds out.
-        Err(failure) if !failure.definite => (
+        Err(failure) if failure.effect == Effect::Unknown => (
             failure.result,
             Some(failure.reason),
             None,
             InventoryChange::Unknown,
         ),
+        // A create that certainly made nothing leaves nothing to own; any
+        // other failed create stays pending, to be found out.
+        Err(failure)
+            if failure.effect == Effect::NothingMade && change.action == PlanAction::Create =>
+        {
+            (
+                failure.result,
+                Some(failure.reason),
+                None,
+                InventoryChange::DropPending,
+            )
+        }
         Err(failure) => (
             failure.result,
             Some(failure.reason),
@@ -387,6 +508,13 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
             InventoryChange::Keep,
         ),
     };
+    let not_converged = matches!(
+        &inventory,
+        InventoryChange::Own {
+            diverged: Some(_),
+            ..
+        }
+    );
     Finished {
         record: ActionRecord {
             address: &change.address,
@@ -403,6 +531,7 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
             action: change.action,
             result,
             error,
+            not_converged,
             duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         },
     }

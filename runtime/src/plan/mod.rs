@@ -7,6 +7,7 @@
 //! checksum, so nothing is applied against a world that moved.
 
 mod apply;
+mod converge;
 #[cfg(test)]
 mod fake;
 mod planner;
@@ -16,9 +17,10 @@ pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub use planner::{PlanDiagnostic, PlanError, PlanSettings, plan};
 pub use port::{Provider, Providers};
 
+use crate::host::PluginError;
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
-use cairn_contract::{Action, Change, FieldChange};
+use cairn_contract::{Action, Change, Declared, DiffInput, FieldChange};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -129,6 +131,15 @@ pub struct PlannedChange {
     pub(crate) sensitive: Vec<String>,
 }
 
+/// A resource held because its provider did not converge on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diverged {
+    /// The resource.
+    pub address: Address,
+    /// What differed after its last apply.
+    pub reason: String,
+}
+
 /// A plan for one tenant at one commit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -144,6 +155,11 @@ pub struct Plan {
     pub unchanged: usize,
     /// Things the operator should know (protected resources left alone).
     pub notes: Vec<String>,
+    /// Resources held because their provider did not converge after
+    /// their last apply: no change is planned for them until their spec
+    /// in Git or their provider's plugin changes.
+    #[serde(default)]
+    pub diverged: Vec<Diverged>,
     /// Why the plan is unsafe to apply without `--force` (the safety
     /// threshold); empty when it is safe.
     #[serde(default)]
@@ -240,6 +256,17 @@ impl Plan {
         counts.sort_by_key(|(action, _)| *action as u8);
         counts
     }
+}
+
+/// Asks `provider` to compare `inputs`, told the `declared` resources of
+/// the commit it was not asked about: the one place planning and the
+/// convergence check after an apply call `diff`.
+pub(crate) async fn provider_diff<P: Provider>(
+    provider: &P,
+    inputs: &[DiffInput],
+    declared: &[Declared],
+) -> Result<Vec<Change>, PluginError> {
+    provider.diff(inputs, declared).await
 }
 
 /// sha256 of a JSON document's canonical text (keys sorted).

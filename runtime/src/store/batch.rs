@@ -3,7 +3,7 @@
 
 use super::dialect::{placeholders, value_tuples};
 use super::error::Result;
-use super::inventory::{InventoryChange, to_json};
+use super::inventory::{Divergence, InventoryChange, to_json};
 use super::runs::ActionRecord;
 use super::vocabulary::{ActionResult, AuditAction, ResourceStatus};
 use super::{StateStore, millis, now_ms};
@@ -14,14 +14,14 @@ use serde_json::Value;
 use sqlx::{Any, Transaction};
 use std::time::Duration;
 
-/// Rows per multi-row statement: 12 columns × 500 rows stays well below
+/// Rows per multi-row statement: 13 columns × 500 rows stays well below
 /// SQLite's limit of 32,766 bound values and PostgreSQL's of 65,535.
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// The inventory's columns, in the order the inserts bind them.
 const RESOURCE_COLUMNS: &str =
     "tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                lifecycle, depends_on, commit_id, pending, updated_at";
+                                lifecycle, depends_on, commit_id, pending, updated_at, diverged";
 
 /// The run an audit row belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +81,7 @@ struct ResourceRow<'a> {
     depends_on: &'a [Address],
     commit_id: &'a str,
     pending: bool,
+    diverged: Option<&'a Divergence>,
 }
 
 /// What inserting an inventory row does when the object is already there.
@@ -89,7 +90,8 @@ enum OnConflict {
     /// Leaves the row as it is (a create marked pending that is owned
     /// already).
     Keep,
-    /// Replaces it, and the object is in sync again (an applied change).
+    /// Replaces it, and the object is in sync again (an applied change;
+    /// one whose provider did not converge is marked failed after).
     Replace,
 }
 
@@ -104,7 +106,8 @@ impl OnConflict {
                     spec_digest = excluded.spec_digest, state = excluded.state,
                     lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
                     commit_id = excluded.commit_id, pending = excluded.pending,
-                    updated_at = excluded.updated_at, status = ?, last_error = NULL",
+                    updated_at = excluded.updated_at, diverged = excluded.diverged,
+                    status = ?, last_error = NULL",
                 Some(ResourceStatus::InSync),
             ),
         }
@@ -123,7 +126,7 @@ async fn insert_resources(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES {} {conflict}",
-            value_tuples(chunk.len(), 12)
+            value_tuples(chunk.len(), 13)
         );
         let mut query = store.query(&sql);
         for row in chunk {
@@ -139,7 +142,8 @@ async fn insert_resources(
                 .bind(to_json(row.depends_on))
                 .bind(row.commit_id.to_string())
                 .bind(i64::from(row.pending))
-                .bind(now);
+                .bind(now)
+                .bind(row.diverged.map(to_json));
         }
         if let Some(status) = status {
             query = query.bind(status.as_str());
@@ -168,6 +172,7 @@ pub(super) async fn mark_pending(
             depends_on,
             commit_id: &commit.id,
             pending: true,
+            diverged: None,
         })
         .collect();
     insert_resources(store, transaction, &rows, OnConflict::Keep).await
@@ -260,6 +265,7 @@ pub(super) async fn record(
                 lifecycle,
                 depends_on,
                 pending,
+                diverged,
             } => Some(ResourceRow {
                 tenant: run.tenant,
                 address: row.address,
@@ -269,6 +275,7 @@ pub(super) async fn record(
                 depends_on,
                 commit_id: &run.commit.id,
                 pending: *pending,
+                diverged: diverged.as_ref(),
             }),
             _ => None,
         })
@@ -302,10 +309,15 @@ pub(super) async fn record(
     )
     .await?;
 
-    // Failures are few: one statement each.
+    // Failures are few: one statement each. An object still recorded
+    // after a failed change (kept as it was, or owned by a change whose
+    // provider did not converge) is marked failed, with the error.
     for row in rows {
-        let kept = matches!(row.change, InventoryChange::Keep | InventoryChange::Unknown);
-        if kept && row.result == ActionResult::Failed {
+        let recorded = !matches!(
+            row.change,
+            InventoryChange::Forget | InventoryChange::DropPending
+        );
+        if recorded && row.result == ActionResult::Failed {
             store
                 .query(
                     "UPDATE resources SET status = ?, last_error = ?, updated_at = ?

@@ -8,6 +8,7 @@ use super::error::{Result, StoreError};
 use super::{StateStore, batch};
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 
@@ -26,8 +27,24 @@ pub struct OwnedResource {
     pub depends_on: Vec<Address>,
     /// The commit of the last apply.
     pub commit_id: String,
-    /// Whether a create was started but not confirmed.
+    /// Whether a create was started but not confirmed: in flight, cut
+    /// short, or failed in a way that may have made part of the object.
     pub pending: bool,
+    /// Set when its provider did not converge after its last apply.
+    pub diverged: Option<Divergence>,
+}
+
+/// A provider that did not converge on an object: after the apply, its
+/// own comparison of the spec applied with what it observed (or what the
+/// apply returned) still found a difference. The object is held — no
+/// change is planned for it — while Git's spec and the plugin are those
+/// of that apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// The sha256 of the plugin that did not converge.
+    pub plugin: String,
+    /// What differed, for people: `provider `dns` did not converge on …`.
+    pub reason: String,
 }
 
 /// What an action does to the inventory.
@@ -45,6 +62,9 @@ pub enum InventoryChange {
         depends_on: Vec<Address>,
         /// Whether the create is still unconfirmed.
         pending: bool,
+        /// Set when the provider did not converge: the object is owned,
+        /// and held.
+        diverged: Option<Divergence>,
     },
     /// Forget the object (deleted, or orphaned).
     Forget,
@@ -69,13 +89,14 @@ impl StateStore {
             Dialect::Sqlite => {
                 "SELECT json_group_array(json_array(
                      address, spec_digest, json(state), json(lifecycle), json(depends_on),
-                     commit_id, pending))
+                     commit_id, pending, json(diverged)))
                  FROM (SELECT * FROM resources WHERE tenant = ? ORDER BY address)"
             }
             Dialect::Postgres => {
                 "SELECT CAST(COALESCE(json_agg(json_build_array(
                      address, spec_digest, CAST(state AS json), CAST(lifecycle AS json),
-                     CAST(depends_on AS json), commit_id, pending) ORDER BY address), '[]') AS text)
+                     CAST(depends_on AS json), commit_id, pending, CAST(diverged AS json))
+                     ORDER BY address), '[]') AS text)
                  FROM resources WHERE tenant = ?"
             }
         };
@@ -93,13 +114,23 @@ impl StateStore {
             Vec<Address>,
             String,
             i64,
+            Option<Divergence>,
         );
         let rows: Vec<Row> = serde_json::from_str(&document)
             .map_err(|error| StoreError::corrupt(format!("the inventory of {tenant}"), error))?;
         Ok(rows
             .into_iter()
             .map(
-                |(address, spec_digest, state, lifecycle, depends_on, commit_id, pending)| {
+                |(
+                    address,
+                    spec_digest,
+                    state,
+                    lifecycle,
+                    depends_on,
+                    commit_id,
+                    pending,
+                    diverged,
+                )| {
                     OwnedResource {
                         address,
                         spec_digest,
@@ -108,6 +139,7 @@ impl StateStore {
                         depends_on,
                         commit_id,
                         pending: pending != 0,
+                        diverged,
                     }
                 },
             )

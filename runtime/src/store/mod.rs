@@ -58,7 +58,7 @@ pub use control::TenantState;
 pub use coordination::{Coordination, LiveStatus, TriggerListener};
 pub use error::{CorruptValue, Result, StoreError};
 pub use fence::Fence;
-pub use inventory::{InventoryChange, OwnedResource};
+pub use inventory::{Divergence, InventoryChange, OwnedResource};
 pub use journal::Intent;
 pub use lease::{DaemonRecord, LeaseRecord};
 pub use runs::{

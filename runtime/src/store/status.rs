@@ -18,6 +18,10 @@ pub struct ResourceStatusRecord {
     pub status: ResourceStatus,
     /// The last error, when it failed or drifted.
     pub last_error: Option<String>,
+    /// Its provider did not converge after its last apply (`last_error`
+    /// says on what): it is held, not applied again until its spec in Git
+    /// or its provider's plugin changes.
+    pub not_converged: bool,
     /// The commit of its last apply.
     pub commit_id: String,
     /// When its record last changed, milliseconds since the Unix epoch.
@@ -42,7 +46,9 @@ fn status_of(address: &str, word: &str) -> Result<ResourceStatus> {
 }
 
 impl StateStore {
-    /// Sets the status of owned resources.
+    /// Sets the status of owned resources. A status set ends a hold of a
+    /// provider that did not converge: the plan found the resource in sync
+    /// or drifted, so it is no longer held.
     pub async fn set_statuses(
         &self,
         tenant: &str,
@@ -51,7 +57,8 @@ impl StateStore {
         let mut transaction = self.begin_write().await?;
         for (address, status, error) in statuses {
             self.query(
-                "UPDATE resources SET status = ?, last_error = ? WHERE tenant = ? AND address = ?",
+                "UPDATE resources SET status = ?, last_error = ?, diverged = NULL
+                 WHERE tenant = ? AND address = ?",
             )
             .bind(status.as_str())
             .bind(error.map(str::to_string))
@@ -69,8 +76,9 @@ impl StateStore {
     pub async fn statuses(&self, tenant: &str) -> Result<Vec<ResourceStatusRecord>> {
         let rows = self
             .query(
-                "SELECT address, status, pending, last_error, commit_id, updated_at FROM resources
-                 WHERE tenant = ? ORDER BY address",
+                "SELECT address, status, pending, last_error, commit_id, updated_at,
+                        CAST(CASE WHEN diverged IS NULL THEN 0 ELSE 1 END AS BIGINT) AS not_converged
+                 FROM resources WHERE tenant = ? ORDER BY address",
             )
             .bind(tenant.to_string())
             .fetch_all(&mut *self.connection().await?)
@@ -88,6 +96,7 @@ impl StateStore {
                     },
                     address,
                     last_error: row.try_get("last_error")?,
+                    not_converged: row.try_get::<i64, _>("not_converged")? != 0,
                     commit_id: row.try_get("commit_id")?,
                     updated_at: row.try_get("updated_at")?,
                 })

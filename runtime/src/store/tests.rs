@@ -48,12 +48,18 @@ fn action(address: &Address, action: PlanAction, result: ActionResult) -> Action
 }
 
 fn own() -> InventoryChange {
+    owned_with(None)
+}
+
+/// Owned, with `diverged` when its provider did not converge.
+fn owned_with(diverged: Option<Divergence>) -> InventoryChange {
     InventoryChange::Own {
         spec_digest: "spec".into(),
         state: Some(serde_json::json!({"ttl": 300})),
         lifecycle: Lifecycle::default(),
         depends_on: Vec::new(),
         pending: false,
+        diverged,
     }
 }
 
@@ -257,6 +263,96 @@ async fn applied_commits_keep_the_place_of_their_first_success() {
             summary: "make it v2".into()
         }
     );
+}
+
+#[tokio::test]
+async fn a_change_whose_provider_did_not_converge_is_owned_failed_and_held() {
+    let (store, _dir) = store().await;
+    let (www, api) = (address("www"), address("api"));
+    let run = store
+        .begin_run("t", RunKind::Reconcile, &commit(), "sum")
+        .await
+        .unwrap();
+    let lifecycle = Lifecycle::default();
+    run.mark_pending(&[(&www, &lifecycle, &[]), (&api, &lifecycle, &[])])
+        .await
+        .unwrap();
+    let reason = r#"provider `dns` did not converge on ttl (applied 300, observed "300")"#;
+    let divergence = Divergence {
+        plugin: "d1d1".into(),
+        reason: reason.into(),
+    };
+    let diverged = owned_with(Some(divergence.clone()));
+    let mut made = action(&www, PlanAction::Create, ActionResult::Failed);
+    made.error = Some(reason.into());
+    run.record_all(&[
+        (made, diverged),
+        // A create that failed, and may have made part of the object:
+        // still recorded as started.
+        (
+            action(&api, PlanAction::Create, ActionResult::Failed),
+            InventoryChange::Keep,
+        ),
+    ])
+    .await
+    .unwrap();
+    run.finish(RunOutcome::Failed, RunCounts::changes(2))
+        .await
+        .unwrap();
+
+    let owned = store.owned("t").await.unwrap();
+    let (api_row, www_row) = (&owned[0], &owned[1]);
+    assert_eq!(
+        (www_row.pending, &www_row.diverged),
+        (false, &Some(divergence.clone()))
+    );
+    assert_eq!(www_row.spec_digest, "spec");
+    assert_eq!((api_row.pending, &api_row.diverged), (true, &None));
+    let statuses = store.statuses("t").await.unwrap();
+    assert_eq!(statuses[1].status, ResourceStatus::Failed);
+    assert_eq!(statuses[1].last_error.as_deref(), Some(reason));
+    assert!(statuses[1].not_converged);
+    assert_eq!(statuses[0].status, ResourceStatus::Failed);
+    assert!(!statuses[0].not_converged);
+
+    // Applied again, converging: owned without a hold, in sync.
+    let again = store
+        .begin_run("t", RunKind::Reconcile, &commit(), "sum")
+        .await
+        .unwrap();
+    again
+        .record(&action(&www, PlanAction::Update, ActionResult::Ok), &own())
+        .await
+        .unwrap();
+    again
+        .finish(RunOutcome::Succeeded, RunCounts::changes(1))
+        .await
+        .unwrap();
+    assert_eq!(store.owned("t").await.unwrap()[1].diverged, None);
+    let statuses = store.statuses("t").await.unwrap();
+    assert_eq!(statuses[1].status, ResourceStatus::InSync);
+    assert!(!statuses[1].not_converged);
+
+    // Held again; a plan that finds it in sync ends the hold.
+    let held = store
+        .begin_run("t", RunKind::Reconcile, &commit(), "sum")
+        .await
+        .unwrap();
+    let mut made = action(&www, PlanAction::Update, ActionResult::Failed);
+    made.error = Some(reason.into());
+    held.record(&made, &owned_with(Some(divergence)))
+        .await
+        .unwrap();
+    held.finish(RunOutcome::Failed, RunCounts::changes(1))
+        .await
+        .unwrap();
+    assert!(store.statuses("t").await.unwrap()[1].not_converged);
+    store
+        .set_statuses("t", &[(&www, ResourceStatus::InSync, None)])
+        .await
+        .unwrap();
+    assert_eq!(store.owned("t").await.unwrap()[1].diverged, None);
+    assert!(!store.statuses("t").await.unwrap()[1].not_converged);
 }
 
 #[tokio::test]

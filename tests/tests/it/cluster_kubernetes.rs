@@ -3,9 +3,11 @@
 //! the server defaults fields, updates of one field, prune that spares
 //! objects without Cairn's label, a CRD with its custom objects, drift
 //! healed by the agent, conflicts with another field manager, a token RBAC
-//! refuses, two clusters driven from one repository, and a Secret's value
-//! and the tokens in nothing Cairn wrote or printed (as is, in base64 or in
-//! hex).
+//! refuses, two clusters driven from one repository, a controller's bundle
+//! of manifests that the server partly refuses and that converges once
+//! fixed in Git (its ports without `protocol`, which server-side apply of
+//! this API server refuses unless defaulted), and a Secret's value and the
+//! tokens in nothing Cairn wrote or printed (as is, in base64 or in hex).
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
@@ -711,4 +713,288 @@ data = { mode = "on" }
     );
     assert!(kube.get(&["configmap", "limits", "-n", "ops"]).is_some());
     ws.cairn(&["plan"]).expect_code(0);
+}
+
+/// A controller's bundle, as projects ship it for `kubectl apply`: RBAC,
+/// a Service and a Deployment whose ports do not say `protocol`, a Job, an
+/// IngressClass, a webhook configuration and a ConfigMap whose key the
+/// server refuses (`KEY`).
+fn controller_yaml(key: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: ctl
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: controller
+  namespace: ctl
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: ctl-controller
+rules:
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: ctl-controller
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: ctl-controller
+subjects:
+- kind: ServiceAccount
+  name: controller
+  namespace: ctl
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: ctl
+data:
+  {key}: "on"
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: webhook
+  namespace: ctl
+spec:
+  selector:
+    app: controller
+  ports:
+  - name: https
+    port: 443
+    targetPort: 9443
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: controller
+  namespace: ctl
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: controller}}
+  template:
+    metadata:
+      labels: {{app: controller}}
+    spec:
+      serviceAccountName: controller
+      initContainers:
+      - name: certs
+        image: cairn-test/web:1
+        ports:
+        - containerPort: 9000
+      containers:
+      - name: manager
+        image: cairn-test/web:1
+        ports:
+        - containerPort: 9443
+          name: webhook
+        - containerPort: 8080
+          name: metrics
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: ctl
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: cairn-test/web:1
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: ctl
+spec:
+  controller: example.org/ctl
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: ctl-widgets
+webhooks:
+- name: widgets.ctl.example.org
+  admissionReviewVersions: ["v1"]
+  sideEffects: None
+  failurePolicy: Ignore
+  clientConfig:
+    service:
+      name: webhook
+      namespace: ctl
+      path: /validate
+  rules:
+  - apiGroups: ["example.org"]
+    apiVersions: ["v1"]
+    operations: ["CREATE", "UPDATE"]
+    resources: ["widgets"]
+"#
+    )
+}
+
+/// The objects of the controller's bundle.
+const CONTROLLER_OBJECTS: usize = 10;
+
+const CONTROLLER_SET: &str =
+    "[[k8s.manifests]]\nname = \"controller\"\nfiles = [\"controller.yaml\"]\n";
+
+#[test]
+fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    configure(&ws, &kube, false, "", "");
+    ws.repo.write("cluster/controller.toml", CONTROLLER_SET);
+    ws.repo
+        .write("cluster/controller.yaml", &controller_yaml("not a key!"));
+    ws.repo.commit("the controller", AUTHOR);
+
+    // The server refuses one object; the others are made, with Cairn's
+    // marks, ports and all.
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains(&format!(
+            "1 of {CONTROLLER_OBJECTS} objects failed (the others were applied)"
+        ))
+        .expect_contains("ctl/ConfigMap/settings")
+        .expect_contains("a valid config key");
+    assert!(kube.get(&["-n", "ctl", "configmap", "settings"]).is_none());
+    let service = kube
+        .get(&["-n", "ctl", "service", "webhook"])
+        .expect("the Service was made");
+    assert_eq!(service["spec"]["ports"][0]["protocol"], "TCP");
+    assert_eq!(
+        service["metadata"]["annotations"]["cairn.dev/address"],
+        "k8s/manifests/controller"
+    );
+    let deployment = kube
+        .get(&["-n", "ctl", "deployment", "controller"])
+        .expect("the Deployment was made");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["ports"][1]["protocol"], "TCP");
+    assert_eq!(pod["initContainers"][0]["ports"][0]["protocol"], "TCP");
+    for object in [
+        vec!["-n", "ctl", "serviceaccount", "controller"],
+        vec!["clusterrole", "ctl-controller"],
+        vec!["clusterrolebinding", "ctl-controller"],
+        vec!["-n", "ctl", "job", "migrate"],
+        vec!["ingressclass", "ctl"],
+        vec!["validatingwebhookconfiguration", "ctl-widgets"],
+    ] {
+        let found = kube
+            .get(&object)
+            .unwrap_or_else(|| panic!("{object:?} was made"));
+        assert_eq!(label_of(&found, "app.kubernetes.io/managed-by"), "cairn");
+    }
+
+    // What the failed apply made is Cairn's: the next plan completes the
+    // set, it does not call it a conflict.
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("~ k8s/manifests/controller")
+        .expect_contains("create 1 (ctl/ConfigMap/settings)");
+    assert!(
+        !plan.all().contains("Cairn did not create them") && !plan.all().contains("adopt"),
+        "{}",
+        plan.all()
+    );
+
+    // Fixed in Git: the tenant converges without `adopt`, and stays so.
+    ws.repo
+        .write("cluster/controller.yaml", &controller_yaml("enabled"));
+    ws.repo.commit("a valid key", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains("update k8s/manifests/controller");
+    let settings = kube
+        .get(&["-n", "ctl", "configmap", "settings"])
+        .expect("the ConfigMap was made");
+    assert_eq!(settings["data"]["enabled"], "on");
+    // Ports without `protocol` compare equal to the server's defaults.
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes");
+
+    // An object that is not Cairn's is still refused. A set that made
+    // nothing (its one object is someone else's) is not recorded as
+    // Cairn's; one that made its other objects is, and is not a conflict
+    // at the next plan.
+    let made = kube.kubectl(
+        &[
+            "-n",
+            "ctl",
+            "create",
+            "configmap",
+            "hand-made",
+            "--from-literal=owner=ops",
+        ],
+        None,
+    );
+    assert!(made.success, "{}", made.stderr);
+    let hand_made_yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: ctl\ndata:\n  owner: git\n";
+    ws.repo.write(
+        "cluster/intruders.toml",
+        "[[k8s.manifests]]\nname = \"intruder\"\nfiles = [\"intruder.yaml\"]\n\n[[k8s.manifests]]\nname = \"mixed\"\nfiles = [\"mixed.yaml\"]\n",
+    );
+    ws.repo.write("cluster/intruder.yaml", hand_made_yaml);
+    ws.repo.write(
+        "cluster/mixed.yaml",
+        &format!(
+            "{hand_made_yaml}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mixed-own\n  namespace: ctl\ndata:\n  owner: git\n"
+        ),
+    );
+    ws.repo.commit("claim the hand-made map twice", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("ctl/ConfigMap/hand-made exists and is not Cairn's")
+        .expect_contains("1 of 2 objects failed (the others were applied)");
+    let hand_made = kube
+        .get(&["-n", "ctl", "configmap", "hand-made"])
+        .expect("the hand-made map stays");
+    assert_eq!(hand_made["data"]["owner"], "ops");
+    assert!(hand_made["metadata"]["labels"].is_null());
+    let mixed_own = kube
+        .get(&["-n", "ctl", "configmap", "mixed-own"])
+        .expect("the set's own map was made");
+    assert_eq!(
+        label_of(&mixed_own, "app.kubernetes.io/managed-by"),
+        "cairn"
+    );
+    let status = ws.cairn(&["status", "--json"]).expect_code(0).json();
+    let owned: Vec<String> = status[0]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| r["address"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        owned.contains(&"k8s/manifests/controller".to_string())
+            && owned.contains(&"k8s/manifests/mixed".to_string())
+            && !owned.contains(&"k8s/manifests/intruder".to_string()),
+        "{owned:?}"
+    );
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2)
+        .expect_contains("+ k8s/manifests/intruder")
+        .expect_contains("~ k8s/manifests/mixed")
+        .expect_contains("conflict: exists and is not Cairn's");
+    assert!(
+        !plan.all().contains("Cairn did not create them"),
+        "{}",
+        plan.all()
+    );
 }

@@ -16,6 +16,7 @@ mod bad_input;
 mod cluster;
 mod cluster_kubernetes;
 mod contract_versions;
+mod convergence;
 mod crash;
 mod daemon;
 mod daemon_lifecycle;

@@ -34,6 +34,18 @@
 //!   1,100 half-sent requests shut the daemon's HTTP server out, and
 //!   unsigned webhook bodies, held whole before their signature was
 //!   checked, grew the daemon by 962 MiB.
+//! - `convergence::a_provider_that_does_not_converge_is_reported_once_and_held_until_git_changes`:
+//!   a provider whose observed state differed from the spec it applied
+//!   (a field shaped differently) "succeeded" at every apply, the next
+//!   plan showed the same update, and the daemon applied it again at every
+//!   drift check; it is now reported once and held until Git or the
+//!   plugin changes.
+//! - `cluster_kubernetes::a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git`:
+//!   a 13-object manifest set failed on one object (a Service port without
+//!   `protocol`, which the API server's server-side apply refuses), and the
+//!   next plan refused the twelve objects Cairn had made as "not created by
+//!   Cairn"; such ports are now defaulted to TCP, and what a failed create
+//!   made stays Cairn's.
 //!
 //! - `git_source::a_branch_deleted_on_the_remote_is_an_error_until_it_is_back`:
 //!   a branch deleted on the remote stayed in Cairn's mirror, and

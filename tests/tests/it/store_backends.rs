@@ -6,8 +6,8 @@ use cairn::model::{Address, Lifecycle};
 use cairn::plan::PlanAction;
 use cairn::source::CommitInfo;
 use cairn::store::{
-    ActionRecord, ActionResult, Fence, InventoryChange, ResourceStatus, RunCounts, RunKind,
-    RunOutcome, StateStore, StoreError,
+    ActionRecord, ActionResult, Divergence, Fence, InventoryChange, ResourceStatus, RunCounts,
+    RunKind, RunOutcome, StateStore, StoreError,
 };
 use cairn_tests::postgres::Postgres;
 use std::sync::Arc;
@@ -35,12 +35,19 @@ fn record(address: &Address, action: PlanAction) -> ActionRecord<'_> {
 }
 
 fn own(digest: &str) -> InventoryChange {
+    owned_with(digest, None)
+}
+
+/// Owned at spec `digest`, with `diverged` when its provider did not
+/// converge.
+fn owned_with(digest: &str, diverged: Option<Divergence>) -> InventoryChange {
     InventoryChange::Own {
         spec_digest: digest.into(),
         state: Some(serde_json::json!({"ttl": 300, "name": "ünïcode"})),
         lifecycle: Lifecycle::default(),
         depends_on: vec![Address::parse("dns/zone/example.org.").unwrap()],
         pending: false,
+        diverged,
     }
 }
 
@@ -181,6 +188,50 @@ async fn inventory_runs_and_audit(url: &str) {
         Some("the server said no")
     );
     assert_eq!(status_of(&addresses[1_232]).status, ResourceStatus::Drifted);
+
+    // A provider that did not converge: owned, failed, held; a status set
+    // ends the hold.
+    let divergence = Divergence {
+        plugin: "d1d1".into(),
+        reason: "provider `dns` did not converge on ttl (applied 300, observed \"300\")".into(),
+    };
+    let diverged = ActionRecord {
+        result: ActionResult::Failed,
+        error: Some(divergence.reason.clone()),
+        ..record(&addresses[1_231], PlanAction::Update)
+    };
+    let held = owned_with("d2", Some(divergence.clone()));
+    reconcile.record(&diverged, &held).await.unwrap();
+    let owned = store.owned("t").await.unwrap();
+    let row = owned
+        .iter()
+        .find(|o| o.address == addresses[1_231])
+        .unwrap();
+    assert_eq!(row.diverged.as_ref(), Some(&divergence));
+    assert_eq!(row.spec_digest, "d2");
+    let status = store
+        .statuses("t")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.address == addresses[1_231].to_string())
+        .unwrap();
+    assert!(status.not_converged);
+    assert_eq!(status.status, ResourceStatus::Failed);
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some(divergence.reason.as_str())
+    );
+    store
+        .set_statuses("t", &[(&addresses[1_231], ResourceStatus::InSync, None)])
+        .await
+        .unwrap();
+    let owned = store.owned("t").await.unwrap();
+    let row = owned
+        .iter()
+        .find(|o| o.address == addresses[1_231])
+        .unwrap();
+    assert_eq!(row.diverged, None);
 
     // Forgetting, and dropping creates that never happened.
     let forget: Vec<(ActionRecord, InventoryChange)> = addresses[..1_000]

@@ -165,6 +165,7 @@ mod tests {
             changes,
             unchanged: 0,
             notes: Vec::new(),
+            diverged: Vec::new(),
             blocked: Vec::new(),
             safety: Default::default(),
             unexamined: HashSet::new(),

@@ -9,6 +9,8 @@
 //!   applies (pure);
 //! - [`reconcile`]: the run itself — fetch, plan, apply, follow up;
 //! - [`drift`]: drift found by a plan goes to the status, audit and alerts;
+//! - [`held`]: resources held because their provider did not converge, in
+//!   the status, and their alerts cleared when the hold ends;
 //! - [`failure`]: the error policy for a run that failed as a whole;
 //! - this module: the loop, and publishing what a run did (metrics,
 //!   alerts cleared, the live status).
@@ -16,6 +18,7 @@
 mod decide;
 mod drift;
 mod failure;
+mod held;
 mod reconcile;
 mod schedule;
 

@@ -79,6 +79,7 @@ impl Worker {
         self.forget_stale_failures(&plan);
         self.mark_in_sync(&plan).await?;
         let drifted = self.report_drift(&plan).await?;
+        self.report_held(&plan);
         if situation.applies && !self.tenant.config.self_heal {
             // Drift is reported, not repaired: nothing to retry for it.
             for address in &drifted {
@@ -180,6 +181,7 @@ impl Worker {
                 self.unblock(&commit.id);
                 self.last_commit = Some(commit.id.clone());
                 let failures = self.follow_up(&report, commit);
+                self.report_not_converged(&report);
                 if report.succeeded() {
                     self.metrics.success(&self.tenant.name);
                 }
@@ -215,7 +217,34 @@ impl Worker {
                     "change"
                 )
             });
-            if action.result == ActionResult::Ok {
+            if action.not_converged {
+                // Made, but the provider did not converge: the resource is
+                // held (the planner plans nothing for it), not retried.
+                failures += 1;
+                self.resources.succeed(&action.address);
+                self.metrics.change(&name, action.action.as_str());
+                self.metrics.error(&name, "converge");
+                self.alerts.clear(
+                    &name,
+                    AlertKind::ApplyFailed,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    "the change was made",
+                );
+                self.alerts.raise(
+                    &name,
+                    AlertKind::NotConverged,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    &format!(
+                        "{} {address}: {}; it is held, not applied again until its spec in Git or its provider's plugin changes",
+                        action.action.as_str(),
+                        action.error.as_deref().unwrap_or_default()
+                    ),
+                );
+            } else if action.result == ActionResult::Ok {
                 self.resources.succeed(&action.address);
                 self.metrics.change(&name, action.action.as_str());
                 self.alerts.clear(
@@ -233,6 +262,14 @@ impl Worker {
                     Some(&commit.id),
                     Some(&address),
                     "repaired: the object matches Git again",
+                );
+                self.alerts.clear(
+                    &name,
+                    AlertKind::NotConverged,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    "applied again, and the provider converges",
                 );
             } else {
                 failures += 1;
@@ -280,9 +317,16 @@ impl Worker {
 
     /// Owned resources the plan leaves alone match Git: any `drifted` or
     /// `failed` status they had (repaired by hand, or reverted in Git) is
-    /// over.
+    /// over. Those it holds, because their provider did not converge, are
+    /// not left alone: they keep their status.
     async fn mark_in_sync(&self, plan: &Plan) -> Result<(), StoreError> {
-        let planned: HashSet<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+        let planned: HashSet<String> = plan
+            .changes
+            .iter()
+            .map(|c| &c.address)
+            .chain(plan.diverged.iter().map(|held| &held.address))
+            .map(ToString::to_string)
+            .collect();
         let statuses = self.store.statuses(&self.tenant.name).await?;
         let settled: Vec<Address> = statuses
             .iter()

@@ -1,15 +1,17 @@
-//! Classifying each resource before any provider compares it: settled
-//! (Git did not move and the world is as the last apply left it), a
-//! conflict with an object Cairn did not create, an adoption the tenant may
-//! not make, a protected or orphaned object leaving Git, an object already
-//! gone — or something to `diff`, with the input the provider receives.
+//! Classifying each resource before any provider compares it: held
+//! (its provider did not converge after the last apply, and neither Git's
+//! spec nor the plugin changed since), settled (Git did not move and the
+//! world is as the last apply left it), a conflict with an object Cairn did
+//! not create, an adoption the tenant may not make, a protected or orphaned
+//! object leaving Git, an object already gone — or something to `diff`,
+//! with the input the provider receives.
 
 use super::gather::Gathered;
 use super::{Draft, PlanError};
 use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
 use crate::plan::port::{Provider, Providers};
-use crate::plan::{PlanAction, PlanSettings, PlannedChange, digest};
-use crate::store::OwnedResource;
+use crate::plan::{Diverged, PlanAction, PlanSettings, PlannedChange, digest};
+use crate::store::{Divergence, OwnedResource};
 use cairn_contract::{Declared, DiffInput};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -68,6 +70,17 @@ pub(super) fn classify<'a, P: Provider>(
         }
         let seen = observed.get(address);
         let ours = owned.get(address);
+        if let Some(divergence) = held(settings, resource, ours) {
+            draft.notes.push(format!(
+                "{address} is held: after its last apply, {}. It is not applied again until its spec in Git or its provider's plugin changes",
+                divergence.reason
+            ));
+            draft.diverged.push(Diverged {
+                address: address.clone(),
+                reason: divergence.reason.clone(),
+            });
+            continue;
+        }
         // The world is exactly as the last apply left it, and Git did not
         // move: nothing for the provider to compare.
         if gathered.settled_in_git[index]
@@ -173,6 +186,22 @@ pub(super) fn classify<'a, P: Provider>(
     Ok((draft, work))
 }
 
+/// Why `resource` is held: its provider did not converge after its last
+/// apply, and since then neither Git's spec (the digest recorded with
+/// that apply) nor the provider's plugin (its sha256) changed. `None` when
+/// it is not held.
+fn held<'o>(
+    settings: &PlanSettings,
+    resource: &DesiredResource,
+    ours: Option<&'o OwnedResource>,
+) -> Option<&'o Divergence> {
+    let ours = ours?;
+    let divergence = ours.diverged.as_ref()?;
+    let same_plugin = settings.plugins.get(&resource.address.provider) == Some(&divergence.plugin);
+    (same_plugin && !ours.pending && ours.spec_digest == digest(&resource.spec))
+        .then_some(divergence)
+}
+
 fn work_for<'w, 'a, P>(
     work: &'w mut Work<'a, P>,
     providers: &'a Providers<P>,
@@ -188,7 +217,7 @@ fn work_for<'w, 'a, P>(
 
 /// The desired spec with the `ignore_changes` fields taken from the observed
 /// state, so that they never show as changes.
-fn with_ignored_fields(spec: &Value, observed: &Value, ignored: &[String]) -> Value {
+pub(crate) fn with_ignored_fields(spec: &Value, observed: &Value, ignored: &[String]) -> Value {
     let mut spec = spec.clone();
     if let (Value::Object(spec_map), Value::Object(observed_map)) = (&mut spec, observed) {
         for field in ignored {

@@ -4,14 +4,15 @@
 //! flag, the summary of a change a crash interrupted, the refusal of a
 //! provider that would delete a resource Git declares, and the problems
 //! providers found comparing (diagnostics on their changes), which stop
-//! the plan.
+//! the plan. A change made only of fields that are `null` or absent on
+//! both sides is no change (`plan/converge.rs`).
 
 use super::classify::{Subject, Work};
 use super::gather::Gathered;
 use super::{Draft, PlanDiagnostic, PlanError};
 use crate::host::{ContractViolation, PluginError};
 use crate::plan::port::Provider;
-use crate::plan::{PlanAction, PlannedChange, digest, redact_fields};
+use crate::plan::{PlanAction, PlannedChange, converge, digest, provider_diff};
 use cairn_contract::{Change, Severity};
 
 /// One answer per provider of `work`, in its order: the calls all finish
@@ -22,7 +23,7 @@ pub(super) async fn compare<P: Provider>(
 ) -> Vec<Result<Vec<Change>, PluginError>> {
     futures::future::join_all(
         work.values()
-            .map(|w| w.provider.diff(&w.inputs, &w.declared)),
+            .map(|w| provider_diff(w.provider, &w.inputs, &w.declared)),
     )
     .await
 }
@@ -62,12 +63,7 @@ pub(super) fn decide<P: Provider>(
                 .resource_type(&change.type_name)
                 .map(|t| t.sensitive.clone())
                 .unwrap_or_default();
-            let mut fields = change.fields.clone();
-            for field in &mut fields {
-                let top = field.path.split('/').next().unwrap_or_default();
-                field.sensitive |= sensitive.iter().any(|s| s == top);
-            }
-            redact_fields(&mut fields);
+            let fields = converge::shown_fields(info, &change);
             let (lifecycle, depends_on, ours) = match subject {
                 Subject::Desired(r) => (
                     r.lifecycle.clone(),
@@ -88,7 +84,12 @@ pub(super) fn decide<P: Provider>(
                 }
                 _ => false,
             };
-            let action = match PlanAction::from_provider(change.action) {
+            // `null` and an absent field are equal: a change made only of
+            // such fields is none.
+            let proposed = converge::makes_a_difference(&change)
+                .then(|| PlanAction::from_provider(change.action))
+                .flatten();
+            let action = match proposed {
                 Some(action) => action,
                 None if unconfirmed && input.observed.is_some() => PlanAction::Adopt,
                 None if stale_record && input.observed.is_some() => PlanAction::Refresh,
@@ -119,6 +120,10 @@ pub(super) fn decide<P: Provider>(
                 (PlanAction::Adopt, Some(run)) => {
                     format!("the change interrupted in run #{run} took effect: record it")
                 }
+                (PlanAction::Adopt, None) if ours.is_some_and(|o| o.pending) => {
+                    "an earlier create that did not finish made it, and it matches: record it"
+                        .to_string()
+                }
                 (PlanAction::Adopt, None) => {
                     "take over the existing object, which already matches".to_string()
                 }
@@ -135,11 +140,17 @@ pub(super) fn decide<P: Provider>(
                 Subject::Desired(r) => Some(digest(&r.spec)),
                 Subject::Removed(_) => None,
             };
+            // A resource whose provider did not converge, planned again
+            // (its plugin changed), differs because of that provider, not
+            // because the world moved.
             let drift = matches!(
                 action,
                 PlanAction::Create | PlanAction::Update | PlanAction::Replace
-            ) && ours
-                .is_some_and(|o| !o.pending && Some(&o.spec_digest) == desired_digest.as_ref());
+            ) && ours.is_some_and(|o| {
+                !o.pending
+                    && o.diverged.is_none()
+                    && Some(&o.spec_digest) == desired_digest.as_ref()
+            });
             let planned = PlannedChange {
                 address: address.clone(),
                 action,

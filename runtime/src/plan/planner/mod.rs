@@ -3,12 +3,12 @@
 //! 1. [`gather`]: the inventory and the journal of interrupted changes
 //!    (the store), which resources to examine, and what the providers
 //!    observe (`list`);
-//! 2. [`classify`]: what needs no provider (settled, forgotten, kept), what
-//!    stops the plan (conflicts, refused adoptions), and what each provider
-//!    compares;
+//! 2. [`classify`]: what needs no provider (settled, forgotten, kept, held
+//!    because its provider did not converge), what stops the plan
+//!    (conflicts, refused adoptions), and what each provider compares;
 //! 3. [`decide`]: one batched `diff` per provider, providers in parallel,
 //!    and what the host makes of each answer (adopt, refresh, protect,
-//!    drift, interrupted runs);
+//!    drift, interrupted runs, `null` and absent fields alike);
 //! 4. [`order`]: kept dependencies, the order of deletes, the quota, the
 //!    checksum and the safety threshold.
 //!
@@ -25,14 +25,17 @@ mod order;
 mod tests;
 
 use super::port::{Provider, Providers};
-use super::{Plan, PlanScope, PlannedChange};
-use crate::config::TenantConfig;
+use super::{Diverged, Plan, PlanScope, PlannedChange};
 use crate::host::PluginError;
 use crate::model::diagnostic::Location;
 use crate::model::{Address, DesiredState};
 use crate::store::{StateStore, StoreError};
 use cairn_contract::{Diagnostic, Severity};
+use crate::tenant::Tenant;
 use gather::Inventory;
+use std::collections::BTreeMap;
+
+pub(crate) use classify::with_ignored_fields;
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
@@ -155,15 +158,25 @@ pub struct PlanSettings {
     /// The most changes one plan may hold (the tenant's
     /// `quotas.plan_changes`).
     pub max_changes: usize,
+    /// The sha256 of each provider instance's plugin, by instance name: a
+    /// resource whose provider did not converge is held while its plugin
+    /// is the one that did not.
+    pub plugins: BTreeMap<String, String>,
 }
 
-impl From<&TenantConfig> for PlanSettings {
-    fn from(tenant: &TenantConfig) -> Self {
+impl From<&Tenant> for PlanSettings {
+    fn from(tenant: &Tenant) -> Self {
+        let config = &tenant.config;
         Self {
-            tenant: tenant.name.clone(),
-            allow_adopt: tenant.allow_adopt,
-            max_delete_percent: tenant.max_delete_percent,
-            max_changes: tenant.quotas.plan_changes,
+            tenant: config.name.clone(),
+            allow_adopt: config.allow_adopt,
+            max_delete_percent: config.max_delete_percent,
+            max_changes: config.quotas.plan_changes,
+            plugins: tenant
+                .providers
+                .iter()
+                .map(|(name, provider)| (name.clone(), provider.plugin().sha256().to_string()))
+                .collect(),
         }
     }
 }
@@ -181,6 +194,8 @@ struct Draft {
     forgets: Vec<PlannedChange>,
     /// What the operator should know.
     notes: Vec<String>,
+    /// Resources held because their provider did not converge.
+    diverged: Vec<Diverged>,
     /// Resources that need no change.
     unchanged: usize,
 }

@@ -27,6 +27,7 @@ pub(super) fn order(
         mut deletes,
         mut forgets,
         mut notes,
+        diverged,
         unchanged,
     } = draft;
     keep_dependencies_of_kept(owned, &gathered.observed, &mut deletes, &mut notes);
@@ -59,6 +60,7 @@ pub(super) fn order(
         changes,
         unchanged,
         notes,
+        diverged,
         blocked: Vec::new(),
         safety,
         checksum,

@@ -13,7 +13,7 @@ use crate::model::{DesiredResource, Lifecycle, OnDelete};
 use crate::plan::digest;
 use crate::plan::fake::{Call, FakeProvider};
 use crate::source::CommitInfo;
-use crate::store::OwnedResource;
+use crate::store::{Divergence, OwnedResource};
 use cairn_contract::Action;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -21,6 +21,13 @@ use std::sync::Arc;
 
 /// The commit every row plans.
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// The sha256 of the `dns` provider's plugin.
+const DNS_PLUGIN: &str = "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1";
+
+/// What the `dns` provider reported when it did not converge.
+const NOT_CONVERGED: &str =
+    r#"provider `dns` did not converge on ttl (applied 300, observed "300")"#;
 
 fn address(text: &str) -> Address {
     Address::parse(text).expect("a test address")
@@ -95,6 +102,7 @@ fn world() -> World {
             allow_adopt: true,
             max_delete_percent: 30,
             max_changes: 100,
+            plugins: BTreeMap::from([("dns".to_string(), DNS_PLUGIN.to_string())]),
         },
         scope: PlanScope::Full,
         desired: Vec::new(),
@@ -136,6 +144,20 @@ impl World {
         self.owned(resource, None, true)
     }
 
+    /// The inventory holds it as its last apply left it, when the `dns`
+    /// plugin of sha256 `plugin` did not converge on it.
+    fn not_converged(mut self, resource: Resource, plugin: &str) -> Self {
+        let address = resource.address.clone();
+        let state = resource.spec.clone();
+        self = self.owned(resource, Some(state), false);
+        let owned = self.inventory.owned.get_mut(&address).expect("just owned");
+        owned.diverged = Some(Divergence {
+            plugin: plugin.to_string(),
+            reason: NOT_CONVERGED.to_string(),
+        });
+        self
+    }
+
     fn owned(mut self, resource: Resource, state: Option<Value>, pending: bool) -> Self {
         self.inventory.owned.insert(
             resource.address.clone(),
@@ -147,6 +169,7 @@ impl World {
                 depends_on: resource.depends_on,
                 commit_id: "previous".to_string(),
                 pending,
+                diverged: None,
             },
         );
         self
@@ -280,6 +303,11 @@ fn render(plan: &Plan) -> Vec<String> {
         }
     }
     lines.extend(plan.notes.iter().map(|note| format!("note: {note}")));
+    lines.extend(
+        plan.diverged
+            .iter()
+            .map(|held| format!("held {}: {}", held.address, held.reason)),
+    );
     lines.extend(plan.blocked.iter().map(|why| format!("blocked: {why}")));
     lines.push(format!("unchanged: {}", plan.unchanged));
     lines
@@ -891,6 +919,113 @@ rules! {
     "#;
 }
 
+rules! {
+    /// A field `null` on one side and absent on the other is no change;
+    /// beside a real change it is not shown.
+    null_and_an_absent_field_are_equal: world()
+        .in_sync(resource("dns/record/www", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 300, "comment": null}))
+        .in_sync(resource("dns/record/api", json!({"ttl": 300})))
+        .exists("dns/record/api", json!({"ttl": 60, "comment": null}))
+    => "
+        list dns: api, www
+        diff dns: record/www, record/api
+        update dns/record/api [drift]: update record api: comment, ttl
+        field ttl: 60 -> 300
+        unchanged: 1
+    ";
+
+    /// A resource its provider did not converge on is held: neither
+    /// compared nor changed, and the plan says why.
+    not_converged_is_held: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .not_converged(resource("dns/record/www", json!({"ttl": 300})), DNS_PLUGIN)
+        .exists("dns/record/www", json!({"ttl": "300"}))
+    => r#"
+        list dns: www
+        note: dns/record/www is held: after its last apply, provider `dns` did not converge on ttl (applied 300, observed "300"). It is not applied again until its spec in Git or its provider's plugin changes
+        held dns/record/www: provider `dns` did not converge on ttl (applied 300, observed "300")
+        unchanged: 0
+    "#;
+
+    /// Git changing the spec ends the hold: the new spec is applied.
+    not_converged_until_git_changes: world()
+        .declared(resource("dns/record/www", json!({"ttl": 301})))
+        .not_converged(resource("dns/record/www", json!({"ttl": 300})), DNS_PLUGIN)
+        .exists("dns/record/www", json!({"ttl": "300"}))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        update dns/record/www: update record www: ttl
+        field ttl: "300" -> 301
+        unchanged: 0
+    "#;
+
+    /// Another plugin (a fixed provider) ends the hold: the spec is
+    /// applied again, and that is not drift.
+    not_converged_until_the_plugin_changes: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .not_converged(resource("dns/record/www", json!({"ttl": 300})), "an-earlier-plugin")
+        .exists("dns/record/www", json!({"ttl": "300"}))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        update dns/record/www: update record www: ttl
+        field ttl: "300" -> 300
+        unchanged: 0
+    "#;
+
+    /// A held resource that left Git is deleted as any other.
+    not_converged_and_gone_from_git_is_deleted: world()
+        .not_converged(resource("dns/record/www", json!({"ttl": 300})), DNS_PLUGIN)
+        .exists("dns/record/www", json!({"ttl": "300"}))
+    => r#"
+        list dns: www
+        diff dns: record/www
+        delete dns/record/www: delete record www
+        field ttl: "300" -> -
+        unchanged: 0
+    "#;
+
+    /// What a failed create made (some objects of a set, say) is Cairn's:
+    /// the next plan completes it, without `adopt`.
+    failed_create_that_made_part_is_completed: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300, "weight": 1})))
+        .pending(resource("dns/record/www", json!({"ttl": 300, "weight": 1})))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www
+        diff dns: record/www
+        update dns/record/www: update record www: weight
+        field weight: - -> 1
+        unchanged: 0
+    ";
+
+    /// A failed create that made all of it is recorded.
+    failed_create_that_made_all_is_recorded: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .pending(resource("dns/record/www", json!({"ttl": 300})))
+        .exists("dns/record/www", json!({"ttl": 300}))
+    => "
+        list dns: www
+        diff dns: record/www
+        adopt dns/record/www: an earlier create that did not finish made it, and it matches: record it
+        unchanged: 0
+    ";
+
+    /// A failed create that made nothing is made again.
+    failed_create_that_made_nothing_is_made_again: world()
+        .declared(resource("dns/record/www", json!({"ttl": 300})))
+        .pending(resource("dns/record/www", json!({"ttl": 300})))
+    => "
+        list dns: www
+        diff dns: record/www
+        create dns/record/www: create record www
+        field ttl: - -> 300
+        unchanged: 0
+    ";
+}
+
 /// Ten owned records in sync, of which Git dropped `r0` and `r1`.
 fn ten_records_two_leaving() -> World {
     (0..10).fold(world(), |world, index| {
@@ -964,6 +1099,7 @@ async fn an_applied_plan_leaves_nothing_to_do() {
                 depends_on: planned.depends_on.clone(),
                 commit_id: COMMIT.to_string(),
                 pending: false,
+                diverged: None,
             },
         );
     }

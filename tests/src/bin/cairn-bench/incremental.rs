@@ -83,7 +83,7 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
                 let started = Instant::now();
                 let desired = tenant.desired_state(None).await?;
                 let plan = plan::plan(
-                    &PlanSettings::from(&tenant.config),
+                    &PlanSettings::from(&tenant),
                     &tenant.providers,
                     &desired,
                     &store,
