@@ -4,8 +4,9 @@
 //! - `zone` (id: the zone name): `name`, `kind` (`Native` | `Master`),
 //!   `nameservers` (the apex NS records), `soa_edit_api`.
 //! - `record` (id: `NAME/TYPE`): one RRset — `name`, `type` (A, AAAA, CNAME,
-//!   MX, TXT, SRV, CAA, NS, PTR), `ttl` (default 3600) and `records` in
-//!   presentation format.
+//!   MX, TXT, SRV, CAA, NS, PTR, DNAME, SSHFP, TLSA, DS, NAPTR, LOC, SVCB,
+//!   HTTPS), `ttl` (default 3600) and `records` in presentation format,
+//!   compared in the canonical form PowerDNS prints (`canonical`).
 //!
 //! Config: `url` (the API's base URL) and `server` (default `localhost`);
 //! secret: `api_key`. All RRset changes of a zone go to PowerDNS in one

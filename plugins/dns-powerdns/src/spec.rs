@@ -20,6 +20,10 @@ const ZONE_KINDS: &[&str] = &["Native", "Master"];
 /// Values of `soa_edit_api` PowerDNS knows.
 const SOA_EDIT_API: &[&str] = &["DEFAULT", "INCREASE", "EPOCH", "OFF"];
 
+/// Types of which a name has at most one record: a CNAME (RFC 1034 §3.6.2)
+/// and a DNAME (RFC 6672 §2.4) redirect a name to exactly one other.
+const SINGLETON_TYPES: &[&str] = &["CNAME", "DNAME"];
+
 /// A zone as written in Git.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,10 +219,10 @@ pub fn validate_record(spec: &Value) -> Validation {
             Err(error) => diagnostics.push(Diagnostic::error(format!("records/{index}"), error)),
         }
     }
-    if record_type == "CNAME" && records.len() > 1 {
+    if SINGLETON_TYPES.contains(&record_type.as_str()) && records.len() > 1 {
         diagnostics.push(Diagnostic::error(
             "records",
-            "a CNAME RRset holds exactly one record",
+            format!("a {record_type} RRset holds exactly one record"),
         ));
     }
     records.sort();
@@ -281,6 +285,140 @@ mod tests {
         assert_eq!(
             validation.canonical.unwrap(),
             json!({"name": "example.org.", "kind": "Native", "nameservers": ["ns1.example.org.", "ns2.example.org."], "soa_edit_api": "DEFAULT"})
+        );
+    }
+
+    #[test]
+    fn every_documented_type_validates_to_its_canonical_form() {
+        let sha256 = "0123456789ABCDEF".repeat(4);
+        for (record_type, raw, canonical) in [
+            ("SRV", "0 0 0 .".to_string(), "0 0 0 .".to_string()),
+            (
+                "DNAME",
+                "Other.Example.NET".into(),
+                "other.example.net.".into(),
+            ),
+            (
+                "SSHFP",
+                format!("4 2 {sha256}"),
+                format!("4 2 {}", sha256.to_lowercase()),
+            ),
+            (
+                "TLSA",
+                format!("3 1 1 {sha256}"),
+                format!("3 1 1 {}", sha256.to_lowercase()),
+            ),
+            (
+                "DS",
+                format!("2371 13 2 {sha256}"),
+                format!("2371 13 2 {}", sha256.to_lowercase()),
+            ),
+            (
+                "NAPTR",
+                "10 100 S SIP+D2U \"\" _sip._udp.example.org".into(),
+                "10 100 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.org.".into(),
+            ),
+            (
+                "LOC",
+                "52 22 23 N 4 53 32 E -2m".into(),
+                "52 22 23.000 N 4 53 32.000 E -2.00m 1.00m 10000.00m 10.00m".into(),
+            ),
+            (
+                "SVCB",
+                "1 . port=853 alpn=dot".into(),
+                "1 . alpn=dot port=853".into(),
+            ),
+            ("HTTPS", "1 . alpn=h3,h2".into(), "1 . alpn=h3,h2".into()),
+        ] {
+            let validation = validate_record(&json!({
+                "name": "x.example.org.", "type": record_type.to_lowercase(), "records": [raw]
+            }));
+            assert!(
+                validation.diagnostics.is_empty(),
+                "{record_type}: {:?}",
+                validation.diagnostics
+            );
+            assert_eq!(
+                validation.canonical.unwrap()["records"],
+                json!([canonical]),
+                "{record_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_of_each_type_are_reported_at_their_record() {
+        let sha1 = "2bb183af5f22588179a53b0a98631fad1a292118";
+        for (record_type, good, bad, message) in [
+            (
+                "SSHFP",
+                format!("1 1 {sha1}"),
+                format!("1 2 {sha1}"),
+                "with fingerprint type 2 (SHA-256), the fingerprint is 32 bytes",
+            ),
+            (
+                "TLSA",
+                format!("3 1 0 {sha1}"),
+                format!("3 1 1 {sha1}"),
+                "with matching type 1 (SHA-256), the certificate association data is 32 bytes",
+            ),
+            (
+                "DS",
+                format!("60485 5 1 {sha1}"),
+                format!("60485 5 2 {sha1}"),
+                "with digest type 2 (SHA-256), the digest is 32 bytes",
+            ),
+            (
+                "HTTPS",
+                "1 . alpn=h2".into(),
+                "1 . alpn=h2 colour=blue".into(),
+                "unknown SVCB parameter `colour`",
+            ),
+            (
+                "SVCB",
+                "1 . port=53".into(),
+                "1 . port=65536".into(),
+                "out of range",
+            ),
+            (
+                "LOC",
+                "52 N 4 E 0m".into(),
+                "52 N 4 E 0m 15m".into(),
+                "one digit times a power of ten",
+            ),
+            (
+                "NAPTR",
+                "1 1 \"\" \"\" \"\" .".into(),
+                "1 1 \"\" \"\"".into(),
+                "should have the form",
+            ),
+        ] {
+            let validation = validate_record(&json!({
+                "name": "x.example.org.", "type": record_type, "records": [good, bad]
+            }));
+            assert!(validation.canonical.is_none(), "{record_type}");
+            let [diagnostic] = validation.diagnostics.as_slice() else {
+                panic!("{record_type}: {:?}", validation.diagnostics);
+            };
+            assert_eq!(diagnostic.path, "records/1", "{record_type}");
+            assert!(
+                diagnostic.message.contains(message),
+                "{record_type}: {}",
+                diagnostic.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_dname_rrset_holds_one_record() {
+        let validation = validate_record(&json!({
+            "name": "old.example.org.", "type": "DNAME", "records": ["a.example.net.", "b.example.net."]
+        }));
+        assert_eq!(validation.diagnostics[0].path, "records");
+        assert!(
+            validation.diagnostics[0]
+                .message
+                .contains("DNAME RRset holds exactly one")
         );
     }
 }

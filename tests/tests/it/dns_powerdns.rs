@@ -5,7 +5,7 @@ use cairn_tests::Workspace;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
-/// A zone with one RRset of every supported type.
+/// A zone with one RRset of each of the common types.
 const ZONE: &str = r#"
 [[dns.zone]]
 name = "example.org."
@@ -69,6 +69,94 @@ nameservers = ["ns1.example.org."]
 name = "10.2.0.192.in-addr.arpa."
 type = "PTR"
 records = ["www.example.org."]
+"#;
+
+/// One RRset of each of the other types, and the null SRV target, written
+/// as loosely as presentation format allows: upper-case and split hex,
+/// mnemonics, unquoted strings, short LOC fields, SVCB parameters out of
+/// order.
+const MORE_TYPES: &str = r#"
+[[dns.zone]]
+name = "example.org."
+nameservers = ["ns1.example.org."]
+
+[[dns.record]]
+name = "_sip._tcp.example.org."
+type = "SRV"
+records = ["0 0 0 ."]
+
+[[dns.record]]
+name = "old.example.org."
+type = "DNAME"
+records = ["New.Example.NET"]
+
+[[dns.record]]
+name = "host.example.org."
+type = "SSHFP"
+records = [
+    "1 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+    "4 2 0123456789ABCDEF0123456789ABCDEF 0123456789abcdef0123456789abcdef",
+]
+
+[[dns.record]]
+name = "_443._tcp.www.example.org."
+type = "TLSA"
+records = [
+    "3 1 1 0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789ABCDEF",
+    "3 0 0 30820122300D06092A864886F70D01010105",
+]
+
+[[dns.record]]
+name = "child.example.org."
+type = "NS"
+records = ["ns.child.example.org."]
+
+[[dns.record]]
+name = "child.example.org."
+type = "DS"
+records = [
+    "2371 ECDSAP256SHA256 2 0123456789ABCDEF0123456789abcdef 0123456789abcdef0123456789ABCDEF",
+    "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+]
+
+[[dns.record]]
+name = "example.org."
+type = "NAPTR"
+records = [
+    '100 10 S SIP+D2U "" _sip._udp.Example.org',
+    '10 100 "u" "E2U+sip" "!^\\+1(.*)$!sip:\\1@example.org!" .',
+]
+
+[[dns.record]]
+name = "office.example.org."
+type = "LOC"
+records = ["52 22 23 N 4 53 32 E -2m", "0 0 0 N 0 0 0 E 0m 10m 1000m 2m"]
+
+[[dns.record]]
+name = "example.org."
+type = "HTTPS"
+records = [
+    '1 . port=8443 alpn="h3,h2" ipv4hint=192.0.2.1 ech=AEX+DQ== ipv6hint=2001:DB8:0:0:0:0:0:1 mandatory=port,alpn',
+    "2 svc.example.net. no-default-alpn alpn=h2",
+]
+
+[[dns.record]]
+name = "www.example.org."
+type = "HTTPS"
+records = ["0 Pool.Example.NET"]
+
+[[dns.record]]
+name = "_dns.resolver.example.org."
+type = "SVCB"
+records = [
+    '1 doh.example.net. alpn=h2 dohpath=/dns-query{?dns} key65000="a b"',
+    "2 dot.example.net. alpn=dot port=853",
+]
+
+[[dns.record]]
+name = "gone.example.org."
+type = "SVCB"
+records = ["0 ."]
 "#;
 
 fn long_txt_answer() -> String {
@@ -502,4 +590,183 @@ fn the_text_plan_marks_what_changed_outside_git() {
             "{address}: {drift:?}"
         );
     }
+}
+
+#[test]
+fn every_record_type_applies_answers_dig_and_plans_nothing_after() {
+    let ws = Workspace::new();
+    ws.repo.write("zones/types.toml", MORE_TYPES);
+    ws.repo.commit("Every record type", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains("Apply succeeded: 13 change(s), 0 not made");
+
+    // PowerDNS holds exactly the canonical forms the provider wrote, which
+    // are the forms it reads back (docs/providers/dns-powerdns.md).
+    let sha1 = "2bb183af5f22588179a53b0a98631fad1a292118";
+    let sha256 = "0123456789abcdef".repeat(4);
+    let mut expected = vec![
+        "_sip._tcp.example.org. SRV 3600 0 0 0 .".to_string(),
+        "old.example.org. DNAME 3600 new.example.net.".into(),
+        format!("host.example.org. SSHFP 3600 1 1 {sha1} | 4 2 {sha256}"),
+        format!(
+            "_443._tcp.www.example.org. TLSA 3600 3 0 0 30820122300d06092a864886f70d01010105 | 3 1 1 {sha256}"
+        ),
+        "child.example.org. NS 3600 ns.child.example.org.".into(),
+        format!("child.example.org. DS 3600 2371 13 2 {sha256} | 60485 5 1 {sha1}"),
+        r#"example.org. NAPTR 3600 10 100 "u" "E2U+sip" "!^\\+1(.*)$!sip:\\1@example.org!" . | 100 10 "S" "SIP+D2U" "" _sip._udp.example.org."#.into(),
+        "example.org. NS 3600 ns1.example.org.".into(),
+        "office.example.org. LOC 3600 0 0 0.000 S 0 0 0.000 W 0.00m 10.00m 1000.00m 2.00m | 52 22 23.000 N 4 53 32.000 E -2.00m 1.00m 10000.00m 10.00m".into(),
+        r#"example.org. HTTPS 3600 1 . mandatory=alpn,port alpn=h3,h2 port=8443 ipv4hint=192.0.2.1 ech="AEX+DQ==" ipv6hint=2001:db8::1 | 2 svc.example.net. alpn=h2 no-default-alpn"#.into(),
+        "www.example.org. HTTPS 3600 0 pool.example.net.".into(),
+        r#"_dns.resolver.example.org. SVCB 3600 1 doh.example.net. alpn=h2 key7="/dns-query{?dns}" key65000="a b" | 2 dot.example.net. alpn=dot port=853"#.into(),
+        "gone.example.org. SVCB 3600 0 .".into(),
+    ];
+    expected.sort();
+    assert_eq!(ws.pdns.rrsets("example.org."), expected);
+
+    // The server answers them.
+    let dig = |name: &str, t: &str| ws.pdns.dig(name, t);
+    let upper = |hex: &str| hex.to_ascii_uppercase();
+    // dig splits long hex into words of 56 digits.
+    let sha256_dig = format!("{} {}", upper(&sha256[..56]), upper(&sha256[56..]));
+    assert_eq!(dig("_sip._tcp.example.org", "SRV"), ["0 0 0 ."]);
+    assert_eq!(dig("old.example.org", "DNAME"), ["new.example.net."]);
+    assert_eq!(
+        dig("host.example.org", "SSHFP"),
+        [format!("1 1 {}", upper(sha1)), format!("4 2 {sha256_dig}")]
+    );
+    assert_eq!(
+        dig("_443._tcp.www.example.org", "TLSA"),
+        [
+            "3 0 0 30820122300D06092A864886F70D01010105".to_string(),
+            format!("3 1 1 {sha256_dig}")
+        ]
+    );
+    assert_eq!(
+        dig("child.example.org", "DS"),
+        [
+            format!("2371 13 2 {sha256_dig}"),
+            format!("60485 5 1 {}", upper(sha1))
+        ]
+    );
+    assert_eq!(
+        dig("example.org", "NAPTR"),
+        [
+            r#"10 100 "u" "E2U+sip" "!^\\+1(.*)$!sip:\\1@example.org!" ."#,
+            r#"100 10 "S" "SIP+D2U" "" _sip._udp.example.org."#
+        ]
+    );
+    assert_eq!(
+        dig("office.example.org", "LOC"),
+        [
+            "0 0 0.000 N 0 0 0.000 E 0.00m 10m 1000m 2m",
+            "52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m"
+        ]
+    );
+    assert_eq!(
+        dig("example.org", "HTTPS"),
+        [
+            r#"1 . mandatory=alpn,port alpn="h3,h2" port=8443 ipv4hint=192.0.2.1 ech=AEX+DQ== ipv6hint=2001:db8::1"#,
+            r#"2 svc.example.net. alpn="h2" no-default-alpn"#
+        ]
+    );
+    assert_eq!(dig("www.example.org", "HTTPS"), ["0 pool.example.net."]);
+    assert_eq!(
+        dig("_dns.resolver.example.org", "SVCB"),
+        [
+            r#"1 doh.example.net. alpn="h2" key7="/dns-query{?dns}" key65000="a b""#,
+            r#"2 dot.example.net. alpn="dot" port=853"#
+        ]
+    );
+    assert_eq!(dig("gone.example.org", "SVCB"), ["0 ."]);
+
+    // The unchanged repository plans nothing.
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes. The real world matches the repository (13 resource(s)).");
+}
+
+/// Records whose second value is malformed, each with the message that
+/// says why: `(type, good value, bad value, message)`.
+const MALFORMED: &[(&str, &str, &str, &str)] = &[
+    (
+        "SSHFP",
+        "1 1 2bb183af5f22588179a53b0a98631fad1a292118",
+        "4 2 2bb183af5f22588179a53b0a98631fad1a292118",
+        "with fingerprint type 2 (SHA-256), the fingerprint is 32 bytes, 64 hexadecimal digits; this one has 40",
+    ),
+    (
+        "TLSA",
+        "3 0 0 3082",
+        "3 1 1 3082",
+        "with matching type 1 (SHA-256), the certificate association data is 32 bytes",
+    ),
+    (
+        "DS",
+        "60485 5 1 2bb183af5f22588179a53b0a98631fad1a292118",
+        "60485 5 2 2bb183af5f22588179a53b0a98631fad1a292118",
+        "with digest type 2 (SHA-256), the digest is 32 bytes",
+    ),
+    (
+        "HTTPS",
+        "1 . alpn=h2",
+        "1 . alpn=h2 colour=blue",
+        "unknown SVCB parameter `colour`",
+    ),
+    (
+        "SVCB",
+        "1 . port=53",
+        "1 . port=65536",
+        "the port `65536` is out of range: it is 0 to 65535",
+    ),
+    (
+        "LOC",
+        "52 N 4 E 0m",
+        "52 N 4 E 0m 15m",
+        "a LOC size or precision is one digit times a power of ten (RFC 1876); use 10.00m or 20.00m",
+    ),
+    (
+        "NAPTR",
+        r#"100 10 "S" "SIP+D2U" "" _sip._udp.example.org."#,
+        r#"10 100 "u" "E2U+sip" "!^.*$!sip:a@example.org!" sip.example.org."#,
+        "uses its regexp or its replacement, not both",
+    ),
+    ("NS", "ns1.example.net.", ".", "`.` is not a usable name"),
+];
+
+#[test]
+fn malformed_record_values_fail_validation_where_they_are_written() {
+    let ws = Workspace::new();
+    ws.repo
+        .write("zones/zone.toml", "[[dns.zone]]\nname = \"example.org.\"\n");
+    ws.repo.commit("zone", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let before = ws.pdns.rrsets("example.org.");
+
+    // One record per malformed value, each five lines long, the bad value
+    // second in its list.
+    let mut text = String::new();
+    let mut places = Vec::new();
+    for (index, (record_type, good, bad, message)) in MALFORMED.iter().enumerate() {
+        text.push_str(&format!(
+            "[[dns.record]]\nname = \"bad{index}.example.org.\"\ntype = \"{record_type}\"\nrecords = ['{good}', '{bad}']\n\n"
+        ));
+        let line = index * 5 + 4;
+        let column = "records = [".len() + good.len() + 2 + ", ".len() + 1;
+        places.push((format!("zones/bad.toml:{line}:{column}"), *message));
+    }
+    ws.repo.write("zones/bad.toml", &text);
+    ws.repo.commit("malformed records", AUTHOR);
+
+    for command in [&["validate"][..], &["plan"], &["apply", "--yes"]] {
+        let output = ws.cairn(command);
+        output
+            .expect_code(1)
+            .expect_contains("dns.record `records.1`");
+        for (place, message) in &places {
+            output.expect_contains(place).expect_contains(message);
+        }
+    }
+    assert_eq!(ws.pdns.rrsets("example.org."), before, "the server changed");
 }
