@@ -1,6 +1,6 @@
 # Sourced by the other scripts: one cargo target folder outside the clone,
 # shared by every build, so that nothing is compiled twice.
-export CARGO_TARGET_DIR=/var/tmp/cairn-target-converge  # this checkout's own target folder
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cairn-target}"
 # The release-built plugins: tests/build.rs builds them in a target folder
 # of their own inside the shared one.
 export PLUGIN_DIR="$CARGO_TARGET_DIR/plugins/wasm32-wasip2/release"
