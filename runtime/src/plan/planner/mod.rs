@@ -30,8 +30,8 @@ use crate::host::PluginError;
 use crate::model::diagnostic::Location;
 use crate::model::{Address, DesiredState};
 use crate::store::{StateStore, StoreError};
-use cairn_contract::{Diagnostic, Severity};
 use crate::tenant::Tenant;
+use cairn_contract::{Diagnostic, Severity};
 use gather::Inventory;
 use std::collections::BTreeMap;
 
