@@ -4,6 +4,8 @@
 //! trusting Cairn's own audit log. Writes can also be held after the server
 //! has answered and before the client hears of it, so that a daemon is
 //! killed at exactly that instant: the change made, its outcome unrecorded.
+//! And requests can be refused by the proxy itself, as a server refuses a
+//! write for a reason no plan could foresee.
 
 use crate::serve::Served;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +18,14 @@ const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// Which exchanges to hold: a test's predicate.
 type HoldRule = Box<dyn Fn(&Exchange) -> bool + Send + Sync>;
+
+/// Which requests to refuse: a test's predicate over the method, the path
+/// and the JSON body.
+type RefuseRule = Box<dyn Fn(&str, &str, &serde_json::Value) -> bool + Send + Sync>;
+
+/// The status of a refused request: what PowerDNS answers a write it
+/// will not make.
+const REFUSED_STATUS: u16 = 422;
 
 /// One request passed on and the server's answer.
 #[derive(Debug, Clone)]
@@ -44,6 +54,7 @@ struct Shared {
     client: reqwest::Client,
     exchanges: Mutex<Vec<Exchange>>,
     hold: Mutex<Option<HoldRule>>,
+    refuse: Mutex<Option<RefuseRule>>,
     held: AtomicUsize,
     released: tokio::sync::watch::Sender<u64>,
 }
@@ -64,6 +75,7 @@ impl RecordingProxy {
             client: reqwest::Client::new(),
             exchanges: Mutex::new(Vec::new()),
             hold: Mutex::new(None),
+            refuse: Mutex::new(None),
             held: AtomicUsize::new(0),
             released: tokio::sync::watch::channel(0).0,
         });
@@ -90,6 +102,21 @@ impl RecordingProxy {
     /// matches `rule`, until [`RecordingProxy::release`].
     pub fn hold_writes(&self, rule: impl Fn(&Exchange) -> bool + Send + Sync + 'static) {
         *self.shared.hold.lock().expect("hold rule") = Some(Box::new(rule));
+    }
+
+    /// From now on, answers every request that matches `rule` itself —
+    /// 422 and an error in PowerDNS's shape that says the proxy refused it
+    /// — without passing it on.
+    pub fn refuse(
+        &self,
+        rule: impl Fn(&str, &str, &serde_json::Value) -> bool + Send + Sync + 'static,
+    ) {
+        *self.shared.refuse.lock().expect("refuse rule") = Some(Box::new(rule));
+    }
+
+    /// Passes every request on again.
+    pub fn stop_refusing(&self) {
+        *self.shared.refuse.lock().expect("refuse rule") = None;
     }
 
     /// Answers held so far.
@@ -128,6 +155,26 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let method = parts.method.to_string();
+    let refused = shared
+        .refuse
+        .lock()
+        .expect("refuse rule")
+        .as_ref()
+        .is_some_and(|rule| rule(&method, &path, &json));
+    if refused {
+        let error = serde_json::json!({"error": format!("the proxy refused {method} {path}")});
+        shared.exchanges.lock().expect("exchanges").push(Exchange {
+            method,
+            path,
+            body: json,
+            status: REFUSED_STATUS,
+            answered: Instant::now(),
+        });
+        let status = axum::http::StatusCode::from_u16(REFUSED_STATUS).expect("a status");
+        return (status, axum::Json(error)).into_response();
+    }
     let mut forwarded = shared
         .client
         .request(parts.method.clone(), format!("{}{path}", shared.upstream))
@@ -150,9 +197,9 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
         .cloned();
     let answer_body = answer.bytes().await.unwrap_or_default();
     let exchange = Exchange {
-        method: parts.method.to_string(),
+        method,
         path,
-        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        body: json,
         status: status.as_u16(),
         answered: Instant::now(),
     };

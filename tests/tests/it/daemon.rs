@@ -12,6 +12,7 @@ use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, metric_sum_with, since, wait_until};
 use cairn_tests::git::GitDaemon;
+use cairn_tests::proxy::RecordingProxy;
 use cairn_tests::{Workspace, cairn::Output};
 use std::time::Duration;
 
@@ -1091,25 +1092,42 @@ print(" ".join(sorted(names)))
 /// A failing resource is retried on the documented schedule — about 1 s,
 /// doubling, capped at 4 s here — without holding up independent resources
 /// or later commits; it alerts once, recovers when it can, and the success
-/// resets its backoff (README, "Retries").
+/// resets its backoff (README, "Retries"). The failure is one no plan can
+/// foresee: the server refuses the writes of one zone that it has.
 #[test]
 fn a_failing_resource_backs_off_without_blocking_the_others() {
     let ws = Workspace::new();
     let receiver = AlertReceiver::start();
-    // `www.missing.example.` has no zone on the server: its create fails.
+    let proxy = RecordingProxy::start(&ws.pdns.url());
+    ws.pdns
+        .request(
+            "POST",
+            "/api/v1/servers/localhost/zones",
+            Some(
+                &serde_json::json!({"name": "flaky.example.", "kind": "Native", "nameservers": []}),
+            ),
+        )
+        .expect("a zone made by hand");
+    let refuse_flaky = || {
+        proxy
+            .refuse(|method, path, _| method == "PATCH" && path.ends_with("/zones/flaky.example."));
+    };
+    refuse_flaky();
     let text = format!(
-        "{}\n[[dns.record]]\nname = \"www.missing.example.\"\ntype = \"A\"\nrecords = [\"192.0.2.9\"]\n",
+        "{}\n[[dns.record]]\nname = \"www.flaky.example.\"\ntype = \"A\"\nrecords = [\"192.0.2.9\"]\n",
         zone("example.app.", "192.0.2.1")
     );
     ws.repo.write("dns.toml", &text);
-    ws.repo.commit("one good zone, one orphan record", AUTHOR);
+    ws.repo
+        .commit("one good zone, one record the server refuses", AUTHOR);
     ws.configure(&ConfigOptions {
+        url: Some(proxy.url.clone()),
         tenant_settings: "interval = \"1s\"".into(),
         top_settings: receiver.table(),
         ..ConfigOptions::default()
     });
     let daemon = Daemon::start(&ws.config_path());
-    let bad = "dns/record/www.missing.example./A";
+    let bad = "dns/record/www.flaky.example./A";
     wait_until(
         Duration::from_secs(20),
         "the good resources applied",
@@ -1125,7 +1143,7 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
         failure["message"]
             .as_str()
             .unwrap()
-            .contains("no zone on the server holds www.missing.example."),
+            .contains("the proxy refused PATCH /api/v1/servers/localhost/zones/flaky.example."),
         "{failure}"
     );
 
@@ -1141,20 +1159,19 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
     // (1 + 2 + 4 + 4 s of waiting, about 11 s) are spaced as documented.
     wait_until(
         Duration::from_secs(45),
-        "five failed attempts of the orphan record",
+        "five failed attempts of the refused record",
         || failed_attempts(&ws, bad, None).len() >= 5,
     );
     let attempts = failed_attempts(&ws, bad, None);
     assert_backs_off(&gaps(&attempts[..5], 1e3), bad);
 
-    // The zone appears: the retry succeeds, the failure clears.
-    ws.pdns
-        .request("POST", "/api/v1/servers/localhost/zones", Some(&serde_json::json!({"name": "missing.example.", "kind": "Native", "nameservers": []})))
-        .unwrap();
+    // The server takes the writes again: the retry succeeds, the failure
+    // clears.
+    proxy.stop_refusing();
     wait_until(
         Duration::from_secs(20),
         "the retried resource applied",
-        || ws.pdns.dig("www.missing.example", "A") == ["192.0.2.9"],
+        || ws.pdns.dig("www.flaky.example", "A") == ["192.0.2.9"],
     );
     wait_until(Duration::from_secs(10), "the recovery alert", || {
         !receiver.of("recovered", Some(bad)).is_empty()
@@ -1166,19 +1183,14 @@ fn a_failing_resource_backs_off_without_blocking_the_others() {
     );
     assert_eq!(daemon.tenant("default")["retrying"], serde_json::json!([]));
 
-    // The success reset its backoff: when it fails again (its zone deleted
-    // by hand, a new address in Git), the first retry comes after about
-    // 1 s again, not at the 4 s cap its earlier failures had reached.
-    ws.pdns
-        .request(
-            "DELETE",
-            "/api/v1/servers/localhost/zones/missing.example.",
-            None,
-        )
-        .unwrap();
+    // The success reset its backoff: when it fails again (the server
+    // refuses once more, a new address in Git), the first retry comes
+    // after about 1 s again, not at the 4 s cap its earlier failures had
+    // reached.
+    refuse_flaky();
     ws.repo
         .write("dns.toml", &moved.replace("192.0.2.9", "192.0.2.19"));
-    let again = ws.repo.commit("move the orphan record", AUTHOR);
+    let again = ws.repo.commit("move the refused record", AUTHOR);
     wait_until(
         Duration::from_secs(20),
         "two failed attempts of the new address",
