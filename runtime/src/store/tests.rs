@@ -465,20 +465,34 @@ async fn the_schema_takes_every_word_and_refuses_others() {
     assert_eq!(store.history("t", 1_000).await.unwrap().len(), count + 1);
 
     let refused = [
-        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
-         VALUES ('t', 'import', '', '', '', '', 0)",
-        "UPDATE runs SET outcome = 'done'",
-        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
-         VALUES (1, 0, 't', '', '', 'a', 'destroy', 'ok', 0)",
-        "INSERT INTO intents (tenant, run_id, address, action, created_at) VALUES ('t', 1, 'a', 'drift', 0)",
-        "UPDATE resources SET status = 'unknown'",
+        (
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+             VALUES ('t', 'import', '', '', '', '', 0)",
+            "runs_kind_is_known",
+        ),
+        ("UPDATE runs SET outcome = 'done'", "runs_outcome_is_known"),
+        (
+            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
+             VALUES (1, 0, 't', '', '', 'a', 'destroy', 'ok', 0)",
+            "audit_action_is_known",
+        ),
+        (
+            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
+             VALUES (1, 0, 't', '', '', 'a', 'create', 'fine', 0)",
+            "audit_result_is_known",
+        ),
+        (
+            "INSERT INTO intents (tenant, run_id, address, action, created_at) VALUES ('t', 1, 'a', 'drift', 0)",
+            "intents_action_is_known",
+        ),
+        (
+            "UPDATE resources SET status = 'unknown'",
+            "resources_status_is_known",
+        ),
     ];
-    for sql in refused {
+    for (sql, constraint) in refused {
         let error = store.query(sql).execute(&store.pool).await.unwrap_err();
-        assert!(
-            error.to_string().contains("does not know"),
-            "{sql}: {error}"
-        );
+        assert!(error.to_string().contains(constraint), "{sql}: {error}");
     }
 }
 
@@ -499,24 +513,31 @@ fn migrations(engine: &str) -> Vec<(String, String)> {
     files
 }
 
-/// The text of the newest definition of the trigger or constraint `name`
-/// (from its `CREATE TRIGGER` to `END;`, or its `ADD CONSTRAINT` to `;`),
-/// and the migration that holds it.
+/// The text of the newest definition of the constraint `name` (from
+/// `CONSTRAINT name` to the parenthesis that closes its `CHECK`), and the
+/// migration that holds it.
 fn newest_definition(migrations: &[(String, String)], name: &str) -> (String, String) {
-    let starts = [
-        (format!("CREATE TRIGGER {name} "), "END;"),
-        (format!("ADD CONSTRAINT {name}\n"), ";"),
-        (format!("ADD CONSTRAINT {name} "), ";"),
-    ];
+    let start = format!("CONSTRAINT {name}");
     let mut newest = None;
     for (file, text) in migrations {
-        for (start, end) in &starts {
-            if let Some(at) = text.rfind(start.as_str()) {
-                let rest = &text[at..];
-                let length = rest.find(end).expect("a definition ends") + end.len();
-                newest = Some((file.clone(), rest[..length].to_string()));
-            }
-        }
+        let Some(at) = text.rfind(&start) else {
+            continue;
+        };
+        let rest = &text[at..];
+        let open = rest.find('(').expect("a CHECK (...)");
+        let mut depth = 0;
+        let close = rest[open..]
+            .char_indices()
+            .find_map(|(offset, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                (depth == 0).then_some(open + offset)
+            })
+            .expect("the CHECK's parentheses close");
+        newest = Some((file.clone(), rest[..=close].to_string()));
     }
     newest.unwrap_or_else(|| panic!("no migration defines {name}"))
 }
@@ -536,17 +557,7 @@ fn both_engines_newest_definitions_list_every_word() {
         .copied()
         .chain([AuditAction::Drift.as_str()])
         .collect();
-    let run_words = [kinds.clone(), outcomes.clone()].concat();
-    let audit_words = [audited.clone(), results.clone()].concat();
-    let sqlite = [
-        ("runs_words_on_insert", &run_words),
-        ("runs_words_on_update", &run_words),
-        ("audit_words_on_insert", &audit_words),
-        ("intents_words_on_insert", &actions),
-        ("resources_words_on_insert", &statuses),
-        ("resources_words_on_update", &statuses),
-    ];
-    let postgres = [
+    let checks = [
         ("runs_kind_is_known", &kinds),
         ("runs_outcome_is_known", &outcomes),
         ("audit_action_is_known", &audited),
@@ -554,7 +565,7 @@ fn both_engines_newest_definitions_list_every_word() {
         ("intents_action_is_known", &actions),
         ("resources_status_is_known", &statuses),
     ];
-    for (engine, checks) in [("sqlite", sqlite), ("postgres", postgres)] {
+    for engine in ["sqlite", "postgres"] {
         let migrations = migrations(engine);
         for (name, words) in checks {
             let (file, definition) = newest_definition(&migrations, name);
@@ -571,20 +582,18 @@ fn both_engines_newest_definitions_list_every_word() {
 #[tokio::test]
 async fn an_unknown_word_read_back_is_an_error_naming_it() {
     let (store, _dir) = store().await;
-    // As a store written by a later version would hold it.
-    store
-        .query("DROP TRIGGER runs_words_on_insert")
-        .execute(&store.pool)
-        .await
-        .unwrap();
-    store
-        .query(
-            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
-             VALUES ('t', 'import', '', '', '', '', 0)",
-        )
-        .execute(&store.pool)
-        .await
-        .unwrap();
+    // As a store written by a later version would hold it: on one
+    // connection, past the constraints.
+    let mut connection = store.pool.acquire().await.unwrap();
+    for sql in [
+        "PRAGMA ignore_check_constraints = ON",
+        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+         VALUES ('t', 'import', '', '', '', '', 0)",
+        "PRAGMA ignore_check_constraints = OFF",
+    ] {
+        store.query(sql).execute(&mut *connection).await.unwrap();
+    }
+    drop(connection);
     let error = store.history("t", 1).await.unwrap_err();
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
     assert!(error.to_string().contains("`import`"), "{error}");
@@ -641,4 +650,74 @@ async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
         ResourceStatus::Drifted
     );
     assert_eq!(applied(&store, "t").await, ["c0ffee"]);
+}
+
+/// `0007_vocabulary_checks` makes the four checked tables again: every row
+/// comes through with its columns, each AUTOINCREMENT counter goes on from
+/// where it was (a run number once given is not given again, even when
+/// that run is gone), the journal and the audit log still refer to their
+/// runs, and the audit log is still append-only.
+#[tokio::test]
+async fn the_tables_made_again_keep_rows_counters_references_and_the_append_only_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+    let old = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(6, &old)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                           started_at, finished_at, outcome, daemon, lease_token)
+         VALUES ('t', 'apply', 'c0ffee', 'Ada', 'add www', 'sum', 1, 2, 'succeeded', 'd1', 7)",
+        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                           started_at, finished_at, outcome, reason)
+         VALUES ('t', 'reconcile', 'bad', 'Eve', 'unsigned', '', 3, 3, 'refused', 'not signed')",
+        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+         VALUES ('t', 'plan', 'c0ffee', 'Ada', 'add www', 'sum', 4)",
+        "DELETE FROM runs WHERE id = 3",
+        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
+                            after_digest, result, duration_ms)
+         VALUES (1, 2, 't', 'c0ffee', 'Ada', 'dns/record/www.example.org./A', 'create', 'after', 'ok', 5)",
+        "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest,
+                                lifecycle, depends_on, commit_id, updated_at, status, last_error, diverged)
+         VALUES ('t', 'dns/record/www.example.org./A', 'dns', 'record', 'www.example.org./A', 'spec',
+                 '{}', '[]', 'c0ffee', 2, 'failed', 'it broke', '{\"plugin\":\"abc\",\"reason\":\"ttl\"}')",
+        "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at)
+         VALUES ('t', 1, 'dns/record/www.example.org./A', 'update', 'spec', 3)",
+    ] {
+        sqlx::query(sql).execute(&old).await.unwrap();
+    }
+    old.close().await;
+
+    let store = StateStore::open(&url).await.unwrap();
+    let history = store.history("t", 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].outcome, Some(RunOutcome::Refused));
+    assert_eq!(history[0].reason.as_deref(), Some("not signed"));
+    assert_eq!(history[1].actions[0].after_digest.as_deref(), Some("after"));
+    let status = &store.statuses("t").await.unwrap()[0];
+    assert_eq!(status.status, ResourceStatus::Failed);
+    assert_eq!(status.last_error.as_deref(), Some("it broke"));
+    assert_eq!(store.intents("t").await.unwrap()[0].run_id, 1);
+
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit(), "")
+        .await
+        .unwrap();
+    assert_eq!(run.id(), 4, "run 3 is gone, and its number with it");
+    drop(run);
+    for (sql, refusal) in [
+        ("UPDATE audit SET result = 'failed'", "append-only"),
+        ("DELETE FROM audit", "append-only"),
+        (
+            "INSERT INTO intents (tenant, run_id, address, action, created_at) VALUES ('t', 99, 'a', 'update', 0)",
+            "FOREIGN KEY",
+        ),
+    ] {
+        let error = store.query(sql).execute(&store.pool).await.unwrap_err();
+        assert!(error.to_string().contains(refusal), "{sql}: {error}");
+    }
 }

@@ -4,8 +4,10 @@
 //! version of Cairn wrote, so old rows read as they are) and shown in
 //! `cairn history` and the JSON APIs. A word read back that no enum knows
 //! is an error naming the word, never a panic and never a guess; the
-//! migrations refuse such words on write (`0004_vocabulary`, and each
-//! later migration that adds a word: `0005_refused`).
+//! migrations refuse such words on write, by CHECK constraints of the same
+//! names in both engines (`runs_kind_is_known`, …: `0004_vocabulary`, each
+//! later migration that adds a word, `0005_refused`, and for SQLite
+//! `0007_vocabulary_checks`, which replaced its triggers).
 
 use crate::plan::PlanAction;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
