@@ -222,14 +222,7 @@ impl Engine {
 
     /// Whether the engine has `image`.
     pub fn has_image(&self, image: &str) -> Result<bool, Error> {
-        let path = format!("/images/{image}/json");
-        let response = self.send(Method::GET, &path, None)?;
-        match response.status {
-            404 => Ok(false),
-            _ => response
-                .error_for_status(&format!("GET {path}"))
-                .map(|_| true),
-        }
+        self.exists(&format!("/images/{image}/json"))
     }
 
     /// Creates a container from a `/containers/create` body; returns its id.
@@ -388,8 +381,13 @@ impl Engine {
     /// Whether the engine has the volume or network (`kind`: `volumes` or
     /// `networks`) called `name`, whoever made it.
     pub fn has_named(&self, kind: &str, name: &str) -> Result<bool, Error> {
-        let path = format!("/{kind}/{name}");
-        let response = self.send(Method::GET, &path, None)?;
+        self.exists(&format!("/{kind}/{name}"))
+    }
+
+    /// Whether `GET path` finds something: 404 is no, any other failure
+    /// an error.
+    fn exists(&self, path: &str) -> Result<bool, Error> {
+        let response = self.send(Method::GET, path, None)?;
         match response.status {
             404 => Ok(false),
             _ => response

@@ -217,6 +217,17 @@ impl Worker {
                     "change"
                 )
             });
+            let alerts = &self.alerts;
+            let clear = |kind, reason| {
+                alerts.clear(
+                    &name,
+                    kind,
+                    &address,
+                    Some(&commit.id),
+                    Some(&address),
+                    reason,
+                );
+            };
             if action.not_converged {
                 // Made, but the provider did not converge: the resource is
                 // held (the planner plans nothing for it), not retried.
@@ -224,15 +235,8 @@ impl Worker {
                 self.resources.succeed(&action.address);
                 self.metrics.change(&name, action.action.as_str());
                 self.metrics.error(&name, "converge");
-                self.alerts.clear(
-                    &name,
-                    AlertKind::ApplyFailed,
-                    &address,
-                    Some(&commit.id),
-                    Some(&address),
-                    "the change was made",
-                );
-                self.alerts.raise(
+                clear(AlertKind::ApplyFailed, "the change was made");
+                alerts.raise(
                     &name,
                     AlertKind::NotConverged,
                     &address,
@@ -247,28 +251,10 @@ impl Worker {
             } else if action.result == ActionResult::Ok {
                 self.resources.succeed(&action.address);
                 self.metrics.change(&name, action.action.as_str());
-                self.alerts.clear(
-                    &name,
-                    AlertKind::ApplyFailed,
-                    &address,
-                    Some(&commit.id),
-                    Some(&address),
-                    "the change now succeeds",
-                );
-                self.alerts.clear(
-                    &name,
-                    AlertKind::Drift,
-                    &address,
-                    Some(&commit.id),
-                    Some(&address),
-                    "repaired: the object matches Git again",
-                );
-                self.alerts.clear(
-                    &name,
+                clear(AlertKind::ApplyFailed, "the change now succeeds");
+                clear(AlertKind::Drift, "repaired: the object matches Git again");
+                clear(
                     AlertKind::NotConverged,
-                    &address,
-                    Some(&commit.id),
-                    Some(&address),
                     "applied again, and the provider converges",
                 );
             } else {
