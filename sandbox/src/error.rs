@@ -37,6 +37,18 @@ pub enum ContractViolation {
         /// The `TYPE/ID` of the change returned in its place.
         returned: String,
     },
+    /// A resource type names a field its schema does not define.
+    #[error(
+        "resource type `{type_name}` names `{field}` as {role}, but its schema does not define `{field}`; the plugin's author must define it in the schema or name a field the schema has (the resources are not at fault)"
+    )]
+    UndefinedField {
+        /// The resource type.
+        type_name: String,
+        /// What the field is for (`an identity field`, …).
+        role: &'static str,
+        /// The field, with `.` between its parts (`metadata.name`).
+        field: String,
+    },
     /// `diff` proposed deleting a resource the repository declares.
     #[error("it proposed deleting {address}, which the repository declares")]
     DeletesDeclared {

@@ -17,6 +17,20 @@ use v0_2::cairn::provider::types as new;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
+/// The name a component exports its provider interface under, up to the
+/// version: `cairn:provider/provider@0.2.0`.
+const PROVIDER_EXPORT: &str = "cairn:provider/provider@";
+
+/// The versions the host loads, for messages: `cairn:provider@0.2.0 and
+/// cairn:provider@0.1.0`.
+fn supported_versions() -> String {
+    ContractVersion::ALL
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 /// A version of the contract, as a component exports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ContractVersion {
@@ -64,23 +78,40 @@ pub(super) enum Guest {
 
 impl GuestPre {
     /// The component behind `instance_pre` as the newest version it
-    /// exports; an error naming every version the host loads when it
-    /// exports none.
+    /// exports. When it exports none the host knows, or one whose types are
+    /// not this host's, the error says which version the component speaks
+    /// and which ones the host supports.
     pub fn new(instance_pre: InstancePre<CallState>) -> Result<Self, String> {
-        if let Ok(pre) = v0_2::ProviderPluginPre::new(instance_pre.clone()) {
-            return Ok(Self::V0_2(pre));
-        }
-        if let Ok(pre) = v0_1::ProviderPluginPre::new(instance_pre) {
-            return Ok(Self::V0_1(pre));
-        }
-        let versions: Vec<String> = ContractVersion::ALL
-            .iter()
-            .map(|version| format!("`cairn:provider/provider@{}`", version.as_str()))
+        let component = instance_pre.component();
+        let exported: Vec<String> = component
+            .component_type()
+            .exports(component.engine())
+            .filter_map(|(name, _)| name.strip_prefix(PROVIDER_EXPORT).map(str::to_string))
             .collect();
-        Err(format!(
-            "it exports no provider interface this host knows ({}); build it against one of them",
-            versions.join(" or ")
-        ))
+        let supported = supported_versions();
+        let Some(version) = ContractVersion::ALL
+            .into_iter()
+            .find(|version| exported.iter().any(|v| v == version.as_str()))
+        else {
+            return Err(match exported.first() {
+                Some(other) => format!(
+                    "it speaks cairn:provider@{other}, and this host supports {supported}: build it against one of those (`wit/` of this Cairn), or run a Cairn that supports {other}"
+                ),
+                None => format!(
+                    "it exports no provider interface (`{PROVIDER_EXPORT}VERSION`); this host supports {supported}"
+                ),
+            });
+        };
+        let linked = match version {
+            ContractVersion::V0_2 => v0_2::ProviderPluginPre::new(instance_pre).map(Self::V0_2),
+            ContractVersion::V0_1 => v0_1::ProviderPluginPre::new(instance_pre).map(Self::V0_1),
+        };
+        linked.map_err(|error| {
+            format!(
+                "it speaks {version}, but its types are not those of {version} as this host defines them ({error:#}); it was built against another draft of {version}: build it again against `wit/provider@{}` of this Cairn",
+                version.as_str()
+            )
+        })
     }
 
     /// The version the component exports.

@@ -35,6 +35,7 @@ pub mod error;
 pub mod grants;
 mod guard;
 mod guest;
+mod info_check;
 mod instance;
 pub mod ip_policy;
 pub mod limits;

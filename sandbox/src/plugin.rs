@@ -231,11 +231,14 @@ async fn describe(
     )
     .await?;
     super::result_size::check(&label.provider, "describe", &info)?;
-    ProviderInfo::try_from(info).map_err(|violation| PluginError::Contract {
+    let contract_broken = |violation| PluginError::Contract {
         provider: label.provider.to_string(),
         function: "describe",
         violation,
-    })
+    };
+    let info = ProviderInfo::try_from(info).map_err(contract_broken)?;
+    super::info_check::check(&info).map_err(contract_broken)?;
+    Ok(info)
 }
 
 #[cfg(test)]

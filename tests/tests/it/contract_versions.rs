@@ -117,3 +117,67 @@ fn inspect_names_each_plugins_contract_version() {
         assert!(stdout.contains(&format!("contract: {version}")), "{stdout}");
     }
 }
+
+/// A component exporting a provider interface whose one function,
+/// `describe`, returns a number: `version` names the interface.
+fn component_exporting(version: &str) -> String {
+    format!(
+        r#"(component
+  (core module $m
+    (func (export "describe") (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  (func $describe (result u32) (canon lift (core func $i "describe")))
+  (instance $provider (export "describe" (func $describe)))
+  (export "cairn:provider/provider@{version}" (instance $provider)))"#
+    )
+}
+
+/// `cairn plugin inspect` of `text` written to a file: exit code and
+/// everything it printed.
+fn inspect_text(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("plugin.wasm");
+    std::fs::write(&path, text).expect("write the component");
+    let output = cairn_tests::cairn_command()
+        .args(["plugin", "inspect"])
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("cairn runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), printed)
+}
+
+/// A plugin of a version this host does not support is refused with the
+/// version it speaks and the ones the host supports; one that claims a
+/// supported version with other types is told it was built against
+/// another draft of it — not "crashed in describe".
+#[test]
+fn a_contract_mismatch_names_what_the_plugin_speaks_and_what_the_host_supports() {
+    let (code, printed) = inspect_text(&component_exporting("0.3.0"));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains("it speaks cairn:provider@0.3.0, and this host supports cairn:provider@0.2.0 and cairn:provider@0.1.0"),
+        "{printed}"
+    );
+
+    let (code, printed) = inspect_text(&component_exporting("0.2.0"));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains("it speaks cairn:provider@0.2.0, but its types are not those of cairn:provider@0.2.0 as this host defines them"),
+        "{printed}"
+    );
+    assert!(printed.contains("wit/provider@0.2.0"), "{printed}");
+    assert!(!printed.contains("crashed"), "{printed}");
+
+    let (code, printed) = inspect_text("(component)");
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains("it exports no provider interface (`cairn:provider/provider@VERSION`); this host supports cairn:provider@0.2.0 and cairn:provider@0.1.0"),
+        "{printed}"
+    );
+}

@@ -1,0 +1,136 @@
+//! What the host checks of a provider's own description when it loads:
+//! each field a resource type names — its identity, the fields whose
+//! change forces a replace, the sensitive ones — is a field its schema
+//! defines. A provider that names a field its schema lacks is wrong, and
+//! saying so at load blames its author; found later, the same mistake
+//! reads as the operator's ("the resource has no `key` … set key", and
+//! then "unknown field `key`" once they do).
+//!
+//! A field is missing only where the schema says which fields an object
+//! has (`properties`) and that list lacks it. Where a schema does not
+//! describe a level (no `properties`, as for a Kubernetes object's
+//! `metadata`), nothing is claimed, and the field passes.
+
+use super::error::ContractViolation;
+use cairn_contract::{ProviderInfo, ResourceType};
+use serde_json::Value;
+
+/// Every field `info`'s resource types name is defined by their schemas;
+/// the first one that is not, otherwise.
+pub fn check(info: &ProviderInfo) -> Result<(), ContractViolation> {
+    for resource_type in &info.resource_types {
+        for (role, fields) in roles(resource_type) {
+            for field in fields {
+                if !defines(&resource_type.schema, field) {
+                    return Err(ContractViolation::UndefinedField {
+                        type_name: resource_type.name.clone(),
+                        role,
+                        field: field.trim_end_matches('?').replace('/', "."),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The lists of field names a resource type declares, each with what its
+/// fields are for.
+fn roles(resource_type: &ResourceType) -> [(&'static str, &[String]); 3] {
+    [
+        ("an identity field", &resource_type.identity[..]),
+        (
+            "a field whose change forces a replace",
+            &resource_type.force_replace[..],
+        ),
+        ("a sensitive field", &resource_type.sensitive[..]),
+    ]
+}
+
+/// Whether `schema` defines `field`: a `/`-separated path (`metadata/name`),
+/// optionally ending in `?`.
+fn defines(schema: &Value, field: &str) -> bool {
+    let mut level = schema;
+    for key in field.trim_end_matches('?').split('/') {
+        let Some(properties) = level.get("properties").and_then(Value::as_object) else {
+            // The schema does not say which fields this level has.
+            return true;
+        };
+        match properties.get(key) {
+            Some(next) => level = next,
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn info(identity: &[&str], force_replace: &[&str], sensitive: &[&str]) -> ProviderInfo {
+        let strings = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect();
+        ProviderInfo {
+            name: "kv".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            config_schema: json!({}),
+            resource_types: vec![ResourceType {
+                name: "entry".into(),
+                description: String::new(),
+                schema: json!({
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "secret": {"type": "string"},
+                        "metadata": {"type": "object", "properties": {"zone": {"type": "string"}}},
+                        "labels": {"type": "object"}
+                    }
+                }),
+                identity: strings(identity),
+                force_replace: strings(force_replace),
+                sensitive: strings(sensitive),
+            }],
+        }
+    }
+
+    #[test]
+    fn fields_the_schema_defines_pass() {
+        check(&info(&["metadata/zone?", "name"], &["name"], &["secret"])).unwrap();
+        // A level the schema does not describe claims nothing.
+        check(&info(&["labels/app"], &[], &[])).unwrap();
+        // Nor does a schema without properties.
+        let mut open = info(&["anything"], &[], &[]);
+        open.resource_types[0].schema = json!({"type": "object"});
+        check(&open).unwrap();
+    }
+
+    #[test]
+    fn a_field_the_schema_lacks_is_the_providers_fault_and_named() {
+        for (info, role, field) in [
+            (info(&["key"], &[], &[]), "an identity field", "key"),
+            (
+                info(&["name", "metadata/region"], &[], &[]),
+                "an identity field",
+                "metadata.region",
+            ),
+            (
+                info(&["name"], &["zone"], &[]),
+                "a field whose change forces a replace",
+                "zone",
+            ),
+            (
+                info(&["name"], &[], &["password"]),
+                "a sensitive field",
+                "password",
+            ),
+        ] {
+            let violation = check(&info).unwrap_err();
+            let text = violation.to_string();
+            assert!(text.contains(&format!("`{field}` as {role}")), "{text}");
+            assert!(text.contains("resource type `entry`"), "{text}");
+            assert!(text.contains("the plugin's author"), "{text}");
+        }
+    }
+}
