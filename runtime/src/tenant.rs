@@ -56,6 +56,19 @@ pub enum TenantError {
         #[source]
         source: PluginError,
     },
+    /// Its `config` does not match the config schema of its plugin.
+    #[error(
+        "[tenants.{tenant}.providers.{provider}] config does not match what its plugin accepts: {}; `cairn plugin inspect --json PLUGIN` shows the plugin's config schema",
+        .problems.join("; ")
+    )]
+    Config {
+        /// The tenant.
+        tenant: String,
+        /// The provider instance.
+        provider: String,
+        /// Each problem, led by its key (`config.url: …`).
+        problems: Vec<String>,
+    },
     /// The operator gave it more memory than the tenant's quota allows.
     #[error(
         "[tenants.{tenant}.providers.{provider}] memory is {} MiB, more than the tenant's quotas.plugin_memory ({} MiB): lower it or raise the quota",
@@ -102,6 +115,15 @@ impl Tenant {
                 .load_for(&tenant.name, &provider.plugin, provider.sha256.as_deref())
                 .await
                 .map_err(fail)?;
+            let problems =
+                crate::config::schema::problems(&provider.config, &plugin.info().config_schema);
+            if !problems.is_empty() {
+                return Err(TenantError::Config {
+                    tenant: tenant.name.clone(),
+                    provider: name.clone(),
+                    problems,
+                });
+            }
             let settings = provider_settings(&tenant.name, provider);
             providers.insert(
                 name.clone(),

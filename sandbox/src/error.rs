@@ -37,6 +37,17 @@ pub enum ContractViolation {
         /// The `TYPE/ID` of the change returned in its place.
         returned: String,
     },
+    /// A schema it describes itself with is not a JSON Schema the host can
+    /// use.
+    #[error(
+        "{what} is not a JSON Schema the host can use: {problem}; the plugin's author must fix it (the host fetches no schema it refers to)"
+    )]
+    InvalidSchema {
+        /// Which schema.
+        what: String,
+        /// Why.
+        problem: String,
+    },
     /// A resource type names a field its schema does not define.
     #[error(
         "resource type `{type_name}` names `{field}` as {role}, but its schema does not define `{field}`; the plugin's author must define it in the schema or name a field the schema has (the resources are not at fault)"

@@ -1,10 +1,11 @@
 //! What the host checks of a provider's own description when it loads:
-//! each field a resource type names — its identity, the fields whose
+//! its schemas (the config's and each resource type's) are JSON Schemas,
+//! and each field a resource type names — its identity, the fields whose
 //! change forces a replace, the sensitive ones — is a field its schema
-//! defines. A provider that names a field its schema lacks is wrong, and
-//! saying so at load blames its author; found later, the same mistake
-//! reads as the operator's ("the resource has no `key` … set key", and
-//! then "unknown field `key`" once they do).
+//! defines. A provider that breaks either is wrong, and saying so at load
+//! blames its author; found later, the same mistake reads as the
+//! operator's ("the resource has no `key` … set key", and then "unknown
+//! field `key`" once they do).
 //!
 //! A field is missing only where the schema says which fields an object
 //! has (`properties`) and that list lacks it. Where a schema does not
@@ -18,6 +19,13 @@ use serde_json::Value;
 /// Every field `info`'s resource types name is defined by their schemas;
 /// the first one that is not, otherwise.
 pub fn check(info: &ProviderInfo) -> Result<(), ContractViolation> {
+    is_a_schema("the config schema", &info.config_schema)?;
+    for resource_type in &info.resource_types {
+        is_a_schema(
+            &format!("the schema of resource type `{}`", resource_type.name),
+            &resource_type.schema,
+        )?;
+    }
     for resource_type in &info.resource_types {
         for (role, fields) in roles(resource_type) {
             for field in fields {
@@ -32,6 +40,18 @@ pub fn check(info: &ProviderInfo) -> Result<(), ContractViolation> {
         }
     }
     Ok(())
+}
+
+/// `schema` is a JSON Schema the host can use: valid against its draft's
+/// meta-schema (2020-12 unless it says otherwise), with every reference
+/// inside it, since nothing is fetched.
+fn is_a_schema(what: &str, schema: &Value) -> Result<(), ContractViolation> {
+    jsonschema::validator_for(schema)
+        .map(drop)
+        .map_err(|error| ContractViolation::InvalidSchema {
+            what: what.to_string(),
+            problem: error.to_string(),
+        })
 }
 
 /// The lists of field names a resource type declares, each with what its
@@ -104,6 +124,27 @@ mod tests {
         let mut open = info(&["anything"], &[], &[]);
         open.resource_types[0].schema = json!({"type": "object"});
         check(&open).unwrap();
+    }
+
+    #[test]
+    fn a_schema_that_is_no_json_schema_is_named() {
+        let mut wrong_type = info(&["name"], &[], &[]);
+        wrong_type.resource_types[0].schema = json!({"type": "text"});
+        let mut remote = info(&["name"], &[], &[]);
+        remote.config_schema = json!({"$ref": "https://schemas.example.org/config.json"});
+        let mut unknown_draft = info(&["name"], &[], &[]);
+        unknown_draft.config_schema = json!({"$schema": "https://example.org/my-draft"});
+        for (info, what) in [
+            (wrong_type, "the schema of resource type `entry`"),
+            (remote, "the config schema"),
+            (unknown_draft, "the config schema"),
+        ] {
+            let text = check(&info).unwrap_err().to_string();
+            assert!(
+                text.starts_with(&format!("{what} is not a JSON Schema")),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! store opens the `state` URL checked here.
 
 mod error;
+pub mod schema;
 mod values;
 
 pub use error::{ConfigError, Invalid, ProviderProblem};

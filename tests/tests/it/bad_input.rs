@@ -313,6 +313,40 @@ fn a_bad_operator_config_says_where() {
         .expect_contains("line 4, column 1: unknown field `branch`");
 }
 
+/// A provider's `config` is checked against its plugin's config schema
+/// when the tenant loads, so `cairn validate` finds a misspelt key or a
+/// value of the wrong type at its table, before any call to the plugin:
+/// before, the first call that configured the plugin failed, at plan.
+#[test]
+fn a_provider_config_its_plugin_does_not_accept_is_named_at_its_table() {
+    let ws = Workspace::new();
+    ws.repo
+        .write("dns.toml", "[[dns.zone]]\nname = \"example.org.\"\n");
+    ws.repo.commit("zone", AUTHOR);
+    let text = std::fs::read_to_string(ws.config_path()).expect("cairn.toml");
+    let config = "config = { url = ";
+    assert!(text.contains(config), "{text}");
+    let wrong = text.replace(config, "config = { server_id = \"localhost\", url = ");
+    std::fs::write(
+        ws.config_path(),
+        wrong.replace("server = \"localhost\"", "server = 8081"),
+    )
+    .expect("write cairn.toml");
+    for command in [&["validate"][..], &["plan"]] {
+        ws.cairn(command)
+            .expect_code(1)
+            .expect_contains(
+                "[tenants.default.providers.dns] config does not match what its plugin accepts",
+            )
+            .expect_contains("config.server: 8081 is not of type \"string\"")
+            .expect_contains("server_id")
+            .expect_contains(
+                "`cairn plugin inspect --json PLUGIN` shows the plugin's config schema",
+            );
+    }
+    assert!(ws.pdns.zones().is_empty(), "nothing was applied");
+}
+
 /// A resource its provider refuses is still declared: a `depends_on`
 /// naming it (even in its canonical form, which differs from what is
 /// written) is not a second problem. Before, every such reference was
