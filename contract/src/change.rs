@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What `diff` compares for one resource.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DiffInput {
     /// The resource type.
     pub type_name: String,
@@ -44,7 +44,7 @@ impl DiffInput {
 
 /// A resource of the commit that `diff` may see referred to, named by its
 /// type and id (contract 0.2.0).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Declared {
     /// The resource type.
     pub type_name: String,
@@ -131,8 +131,10 @@ impl Change {
     }
 }
 
-/// The outcome of one change.
-#[derive(Debug, Clone)]
+/// The outcome of one change. As JSON, `{"applied": STATE}`,
+/// `{"failed": ERROR}` or `{"skipped": REASON}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Made; the new state (`None` after a delete).
     Applied(Option<Value>),

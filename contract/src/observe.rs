@@ -1,13 +1,15 @@
 //! Observing the real world: what `list` is asked for and answers.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Which objects the host wants to see in `list`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scope {
     /// Resource types to list.
     pub type_names: Vec<String>,
     /// Ids of interest: every desired id and every id the host owns.
+    #[serde(default)]
     pub ids: Vec<String>,
 }
 
@@ -19,7 +21,7 @@ impl Scope {
 }
 
 /// An object as it is in the real world.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
     /// Its resource type.
     pub type_name: String,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A desired resource as written in Git, before validation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Resource {
     /// The resource type's name.
     pub type_name: String,
@@ -63,7 +63,7 @@ impl Diagnostic {
 }
 
 /// The outcome of validating one resource.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Validation {
     /// The canonical spec, present when there is no error.
     pub canonical: Option<Value>,

@@ -3,6 +3,7 @@
 //! and so is the build of it that the end-to-end tests drive.
 
 mod apply;
+mod call;
 mod control;
 mod daemon;
 mod history;
@@ -98,6 +99,10 @@ enum Command {
 enum PluginCommand {
     /// Load a plugin and show what it declares and imports.
     Inspect(inspect::InspectArgs),
+    /// Run one call of a plugin in the sandbox, with the configuration,
+    /// secrets and grants given here, and print its answer as JSON; the
+    /// plugin's log goes to standard error.
+    Call(call::CallArgs),
 }
 
 /// The command-line reference as Markdown (`docs/cli.md`): every command,
@@ -128,7 +133,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_logs =
         matches!(&cli.command, Command::Daemon(args) if args.log_format == daemon::LogFormat::Json);
-    init_logging(json_logs);
+    let default_filter = match &cli.command {
+        Command::Daemon(_) => "info",
+        // What the plugin logs is half of what its author calls it for.
+        Command::Plugin(PluginCommand::Call(_)) => PLUGIN_LOG_FILTER,
+        _ => "warn",
+    };
+    init_logging(json_logs, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,6 +162,7 @@ pub fn main() -> ExitCode {
             Command::Suspend { target } => control::suspend(&target).await,
             Command::Resume { target } => control::resume(&target).await,
             Command::Plugin(PluginCommand::Inspect(args)) => inspect::run(&args).await,
+            Command::Plugin(PluginCommand::Call(args)) => call::run(&args).await,
         }
     });
     // A blocking task stuck on a stalled remote must not hold the exit.
@@ -181,14 +193,14 @@ fn with_quiet_engine(directives: &str) -> String {
     all
 }
 
-/// Logs go to stderr; `CAIRN_LOG` sets the filter (default: warnings for
-/// commands, info for the daemon). JSON, one object per line, on request.
-fn init_logging(json: bool) {
-    let default = if std::env::args().nth(1).as_deref() == Some("daemon") {
-        "info"
-    } else {
-        "warn"
-    };
+/// The log filter of `cairn plugin call` unless `CAIRN_LOG` says
+/// otherwise: Cairn's warnings, and every record the plugin logs.
+const PLUGIN_LOG_FILTER: &str = "warn,cairn_sandbox::state=trace";
+
+/// Logs go to stderr; `CAIRN_LOG` sets the filter (`default` otherwise:
+/// warnings for commands, info for the daemon). JSON, one object per line,
+/// on request.
+fn init_logging(json: bool, default: &str) {
     let filter = match std::env::var("CAIRN_LOG") {
         Ok(directives) => tracing_subscriber::EnvFilter::new(with_quiet_engine(&directives)),
         Err(_) => tracing_subscriber::EnvFilter::new(default),

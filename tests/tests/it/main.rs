@@ -26,6 +26,7 @@ mod http_limits;
 mod identity_scim;
 mod incremental;
 mod logging;
+mod plugin_call;
 mod quickstart;
 mod refusals;
 mod regressions;
