@@ -9,6 +9,7 @@ mod daemon;
 mod history;
 mod inspect;
 mod plan;
+mod plugin_docs;
 mod reference;
 mod render;
 mod session;
@@ -103,6 +104,9 @@ enum PluginCommand {
     /// secrets and grants given here, and print its answer as JSON; the
     /// plugin's log goes to standard error.
     Call(call::CallArgs),
+    /// Print a Markdown reference of a plugin's configuration and resource
+    /// types, made from its own description.
+    Docs(plugin_docs::DocsArgs),
 }
 
 /// The command-line reference as Markdown (`docs/cli.md`): every command,
@@ -163,6 +167,7 @@ pub fn main() -> ExitCode {
             Command::Resume { target } => control::resume(&target).await,
             Command::Plugin(PluginCommand::Inspect(args)) => inspect::run(&args).await,
             Command::Plugin(PluginCommand::Call(args)) => call::run(&args).await,
+            Command::Plugin(PluginCommand::Docs(args)) => plugin_docs::run(&args).await,
         }
     });
     // A blocking task stuck on a stalled remote must not hold the exit.

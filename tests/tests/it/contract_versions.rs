@@ -118,6 +118,31 @@ fn inspect_names_each_plugins_contract_version() {
     }
 }
 
+/// `cairn plugin docs` makes a provider's reference page from its own
+/// description: every type, its identity and fields with their types,
+/// defaults and whether they are required.
+#[test]
+fn plugin_docs_prints_the_reference_of_a_plugin() {
+    let output = cairn_tests::cairn_command()
+        .args(["plugin", "docs"])
+        .arg(cairn_tests::plugin_path("dns_powerdns"))
+        .output()
+        .expect("cairn runs");
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{page}");
+    for expected in [
+        "Contract: `cairn:provider@0.2.0`.",
+        "| `url` | string | yes |",
+        "### `zone`",
+        "### `record`",
+        "- **identity**: `name`, `type`",
+        "| `ttl` | integer ≥ 1 |  | `3600` |",
+        "| `records` | array of string | yes |",
+    ] {
+        assert!(page.contains(expected), "{expected}\n{page}");
+    }
+}
+
 /// A component exporting a provider interface whose one function,
 /// `describe`, returns a number: `version` names the interface.
 fn component_exporting(version: &str) -> String {
