@@ -12,5 +12,7 @@ echo "test: formatting"
 cargo fmt --all -- --check
 echo "test: clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+echo "test: the SDK packages, and builds from its package alone"
+cargo package --quiet --allow-dirty -p cairn-contract -p cairn-sdk
 echo "test: tests"
 cargo test --quiet --workspace

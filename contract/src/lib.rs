@@ -14,7 +14,12 @@
 //! Some of these types are also written to disk by the host: a saved plan
 //! holds [`FieldChange`]s, and a plan's checksum is computed over their
 //! JSON. Their serialized form is therefore part of the saved-plan format
-//! and is pinned by this crate's tests.
+//! and is pinned by this crate's tests. Every value has a JSON form, with
+//! the Rust field names (`type_name`), which `cairn plugin call` reads and
+//! prints.
+//!
+//! The crate's version is the newest contract version it holds (0.2.0),
+//! as the SDK's is.
 
 #![deny(missing_docs)]
 

@@ -3,7 +3,7 @@
 //! the SDK wraps them in plain Rust types.
 
 wit_bindgen::generate!({
-    path: "../wit/provider@0.2.0",
+    path: "wit/provider@0.2.0",
     world: "cairn:provider/provider-plugin",
     pub_export_macro: true,
     export_macro_name: "__export_provider_plugin",

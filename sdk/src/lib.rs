@@ -44,21 +44,21 @@
 //!
 //! ```no_run
 //! use cairn_sdk::http::{Client, Method};
+//! use cairn_sdk::serde::Deserialize;
 //! use cairn_sdk::serde_json::{json, Value};
 //! use cairn_sdk::{
 //!     spec, Action, Change, Error, Observed, Outcome, Provider, ProviderInfo, Resource,
 //!     ResourceType, Scope, Secrets, Validation,
 //! };
-//! use serde::Deserialize;
 //!
 //! #[derive(Deserialize)]
-//! #[serde(deny_unknown_fields)]
+//! #[serde(crate = "cairn_sdk::serde", deny_unknown_fields)]
 //! struct Config {
 //!     url: String,
 //! }
 //!
 //! #[derive(Deserialize)]
-//! #[serde(deny_unknown_fields)]
+//! #[serde(crate = "cairn_sdk::serde", deny_unknown_fields)]
 //! struct Entry {
 //!     key: String,
 //!     value: String,
@@ -74,8 +74,21 @@
 //!             name: "entries".into(),
 //!             version: env!("CARGO_PKG_VERSION").into(),
 //!             description: "key/value entries of an HTTP service".into(),
-//!             resource_types: vec![ResourceType::new("entry", "one key and its value", &["key"])],
-//!             config_schema: json!({"type": "object", "required": ["url"]}),
+//!             // The schemas say what `validate` and `configure` accept: the
+//!             // host checks cairn.toml's `config` against the second.
+//!             resource_types: vec![ResourceType::new("entry", "one key and its value", &["key"])
+//!                 .schema(json!({
+//!                     "type": "object",
+//!                     "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+//!                     "required": ["key", "value"],
+//!                     "additionalProperties": false
+//!                 }))],
+//!             config_schema: json!({
+//!                 "type": "object",
+//!                 "properties": {"url": {"type": "string"}},
+//!                 "required": ["url"],
+//!                 "additionalProperties": false
+//!             }),
 //!         }
 //!     }
 //!
@@ -114,8 +127,12 @@
 //!                 let path = format!("/entries/{}", change.id);
 //!                 let result = match change.action {
 //!                     Action::NoOp => Ok(change.observed),
+//!                     // Idempotent: an entry already gone is deleted.
 //!                     Action::Delete => self.client.send(Method::DELETE, &path, None)
-//!                         .and_then(|r| r.error_for_status("delete"))
+//!                         .and_then(|r| match r.status {
+//!                             404 => Ok(r),
+//!                             _ => r.error_for_status("delete"),
+//!                         })
 //!                         .map(|_| None),
 //!                     _ => self.client.send_json(Method::PUT, &path, &change.desired)
 //!                         .map(|_| change.desired),
@@ -158,6 +175,7 @@ pub use cairn_contract::{
 };
 pub use declarations::Declarations;
 pub use provider::Provider;
+pub use serde;
 pub use serde_json;
 
 /// Items used by [`export_provider!`]; not part of the API.
