@@ -299,9 +299,27 @@ pub fn resource_types() -> Vec<ResourceType> {
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}}
             }
         })),
-        ResourceType::new("volume", "a named volume", &["name"]).force_replace(&["driver"]),
-        ResourceType::new("network", "a network apps can join", &["name"]).force_replace(&["driver"]),
+        ResourceType::new("volume", "a named volume", &["name"])
+            .schema(named_with_driver("local"))
+            .force_replace(&["driver"]),
+        ResourceType::new("network", "a network apps can join", &["name"])
+            .schema(named_with_driver("bridge"))
+            .force_replace(&["driver"]),
     ]
+}
+
+/// The schema of a volume or a network: a name, and a driver
+/// (`default_driver` unless given).
+fn named_with_driver(default_driver: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": false,
+        "properties": {
+            "name": {"type": "string"},
+            "driver": {"type": "string", "default": default_driver}
+        }
+    })
 }
 
 /// Names of apps, volumes and networks: what the engine accepts in a

@@ -68,7 +68,10 @@ impl Provider for Kubernetes {
                     "properties": {
                         "apiVersion": {"type": "string"},
                         "kind": {"type": "string"},
-                        "metadata": {"type": "object", "required": ["name"]}
+                        "metadata": {"type": "object", "required": ["name"], "properties": {
+                            "name": {"type": "string"},
+                            "namespace": {"type": "string", "description": "absent for a cluster-scoped object"}
+                        }}
                     }
                 })),
                 ResourceType::new(

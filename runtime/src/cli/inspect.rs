@@ -1,8 +1,9 @@
 //! `cairn plugin inspect`: what a plugin declares and imports.
 
 use super::EXIT_OK;
+use super::inspect_check::Level;
 use anstream::println;
-use cairn::host::PluginHost;
+use cairn::host::{ContractVersion, PluginHost};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -14,6 +15,11 @@ pub struct InspectArgs {
     /// Print as JSON.
     #[arg(long)]
     json: bool,
+    /// Also list what the host checked when the plugin loaded and its
+    /// advice to the plugin's author (schemas that let misspelt keys
+    /// through, identity fields a resource may omit, missing descriptions).
+    #[arg(long)]
+    check: bool,
 }
 
 /// Runs the command.
@@ -21,13 +27,24 @@ pub async fn run(args: &InspectArgs) -> anyhow::Result<u8> {
     let host = PluginHost::new(None)?;
     let plugin = host.load(&args.plugin, None).await?;
     let info = plugin.info();
+    let findings = args.check.then(|| {
+        let supported = ContractVersion::ALL
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        super::inspect_check::findings(info, &plugin.contract_version().to_string(), &supported)
+    });
     if args.json {
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "sha256": plugin.sha256(),
             "contract": plugin.contract_version().to_string(),
             "provider": info,
             "imports": plugin.imports(),
         });
+        if let Some(findings) = &findings {
+            report["checks"] = serde_json::to_value(findings)?;
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(EXIT_OK);
     }
@@ -51,6 +68,16 @@ pub async fn run(args: &InspectArgs) -> anyhow::Result<u8> {
     println!("imports:");
     for import in plugin.imports() {
         println!("  {import}");
+    }
+    if let Some(findings) = findings {
+        println!("checks:");
+        for finding in findings {
+            let level = match finding.level {
+                Level::Ok => "ok",
+                Level::Warning => "warning",
+            };
+            println!("  {level:<7} {}: {}", finding.check, finding.message);
+        }
     }
     Ok(EXIT_OK)
 }

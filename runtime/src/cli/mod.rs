@@ -8,6 +8,7 @@ mod control;
 mod daemon;
 mod history;
 mod inspect;
+mod inspect_check;
 mod plan;
 mod plugin_docs;
 mod reference;

@@ -118,6 +118,42 @@ fn inspect_names_each_plugins_contract_version() {
     }
 }
 
+/// `cairn plugin inspect --check` lists what the host checked at load and
+/// its advice: the four shipped providers need none but the Kubernetes
+/// object's open schema (any object's fields are its own).
+#[test]
+fn inspect_check_lists_the_load_checks_and_the_advice() {
+    for (plugin, warnings) in [
+        ("dns_powerdns", 0),
+        ("identity_scim", 0),
+        ("apps_docker", 0),
+        ("cluster_kubernetes", 1),
+    ] {
+        let output = cairn_tests::cairn_command()
+            .args(["plugin", "inspect", "--check", "--json"])
+            .arg(cairn_tests::plugin_path(plugin))
+            .output()
+            .expect("cairn runs");
+        assert!(output.status.success(), "{plugin}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("inspect --json prints JSON");
+        let checks = report["checks"].as_array().expect("checks");
+        let levels = |level: &str| checks.iter().filter(|c| c["level"] == level).count();
+        assert_eq!(levels("ok"), 3, "{plugin}: {checks:#?}");
+        assert_eq!(levels("warning"), warnings, "{plugin}: {checks:#?}");
+    }
+    let text = cairn_tests::cairn_command()
+        .args(["plugin", "inspect", "--check"])
+        .arg(cairn_tests::plugin_path("dns_powerdns"))
+        .output()
+        .expect("cairn runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("  ok      contract: it speaks cairn:provider@0.2.0; this host supports cairn:provider@0.2.0 and cairn:provider@0.1.0"),
+        "{text}"
+    );
+}
+
 /// `cairn plugin docs` makes a provider's reference page from its own
 /// description: every type, its identity and fields with their types,
 /// defaults and whether they are required.
