@@ -84,16 +84,14 @@ struct DiffCall {
 pub async fn run(args: &CallArgs) -> anyhow::Result<u8> {
     let host = PluginHost::new(None)?;
     let plugin = host.load(&args.plugin, None).await?;
-    if args.function == Function::Describe {
-        println!("{}", serde_json::to_string_pretty(plugin.info())?);
-        return Ok(EXIT_OK);
-    }
     let config = match &args.provider_config {
         Some(text) => parse_json(&read_argument(text)?, "--provider-config")?,
         None => Value::Object(Default::default()),
     };
-    // `validate` runs unconfigured: only a configuration given is checked.
-    let problems = if args.provider_config.is_some() || args.function != Function::Validate {
+    // `describe` and `validate` run unconfigured: only a configuration
+    // given is checked.
+    let configured = !matches!(args.function, Function::Describe | Function::Validate);
+    let problems = if args.provider_config.is_some() || configured {
         cairn::config::schema::problems(&config, &plugin.info().config_schema)
     } else {
         Vec::new()
@@ -122,6 +120,7 @@ pub async fn run(args: &CallArgs) -> anyhow::Result<u8> {
     };
     let instance = ProviderInstance::new(&host, plugin, settings);
     let input = match &args.input {
+        _ if args.function == Function::Describe => String::new(),
         Some(text) => read_argument(text)?,
         None => anyhow::bail!(
             "{} needs an input: JSON, @FILE or - for standard input (`cairn plugin call --help` shows its shape)",
@@ -129,7 +128,7 @@ pub async fn run(args: &CallArgs) -> anyhow::Result<u8> {
         ),
     };
     let (answer, failed) = match args.function {
-        Function::Describe => unreachable!("answered above"),
+        Function::Describe => (serde_json::to_value(instance.info())?, false),
         Function::Validate => {
             let resources: Vec<Resource> = parse_input(&input, args.function)?;
             let resources = resources

@@ -603,35 +603,47 @@ async fn an_unknown_word_read_back_is_an_error_naming_it() {
     );
 }
 
-#[tokio::test]
-async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
+/// A SQLite store migrated up to `version` only, as the Cairn of that
+/// version left it, holding `rows` as it wrote them: its URL, and the
+/// folder to keep while it is used.
+async fn store_at_version(version: i64, rows: &[&'static str]) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("state.db").display());
-    // The schema as the version before `0004_vocabulary` left it, and rows
-    // as that version wrote them.
     let old = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
         .await
         .unwrap();
     sqlx::migrate!("./migrations/sqlite")
-        .run_to(3, &old)
+        .run_to(version, &old)
         .await
         .unwrap();
-    for sql in [
-        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                           started_at, finished_at, outcome, changes, failures)
-         VALUES ('t', 'reconcile', 'c0ffee', 'Ada', 'add www', 'sum', 1, 2, 'succeeded', 1, 0)",
-        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
-         VALUES (1, 2, 't', 'c0ffee', 'Ada', 'dns/record/www.example.org./A', 'create', 'ok', 5)",
-        "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest,
-                                lifecycle, depends_on, commit_id, updated_at, status)
-         VALUES ('t', 'dns/record/www.example.org./A', 'dns', 'record', 'www.example.org./A', 'spec',
-                 '{}', '[]', 'c0ffee', 2, 'drifted')",
-        "INSERT INTO intents (tenant, run_id, address, action, created_at)
-         VALUES ('t', 1, 'dns/record/www.example.org./A', 'update', 3)",
-    ] {
-        sqlx::query(sql).execute(&old).await.unwrap();
+    for sql in rows {
+        sqlx::query(*sql).execute(&old).await.unwrap();
     }
     old.close().await;
+    (url, dir)
+}
+
+#[tokio::test]
+async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
+    // The schema as the version before `0004_vocabulary` left it, and rows
+    // as that version wrote them.
+    let (url, _dir) = store_at_version(
+        3,
+        &[
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                               started_at, finished_at, outcome, changes, failures)
+             VALUES ('t', 'reconcile', 'c0ffee', 'Ada', 'add www', 'sum', 1, 2, 'succeeded', 1, 0)",
+            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action, result, duration_ms)
+             VALUES (1, 2, 't', 'c0ffee', 'Ada', 'dns/record/www.example.org./A', 'create', 'ok', 5)",
+            "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest,
+                                    lifecycle, depends_on, commit_id, updated_at, status)
+             VALUES ('t', 'dns/record/www.example.org./A', 'dns', 'record', 'www.example.org./A', 'spec',
+                     '{}', '[]', 'c0ffee', 2, 'drifted')",
+            "INSERT INTO intents (tenant, run_id, address, action, created_at)
+             VALUES ('t', 1, 'dns/record/www.example.org./A', 'update', 3)",
+        ],
+    )
+    .await;
 
     let store = StateStore::open(&url).await.unwrap();
     let history = store.history("t", 10).await.unwrap();
@@ -659,38 +671,30 @@ async fn a_store_written_before_the_vocabulary_was_typed_opens_and_reads() {
 /// runs, and the audit log is still append-only.
 #[tokio::test]
 async fn the_tables_made_again_keep_rows_counters_references_and_the_append_only_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("state.db").display());
-    let old = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
-        .await
-        .unwrap();
-    sqlx::migrate!("./migrations/sqlite")
-        .run_to(6, &old)
-        .await
-        .unwrap();
-    for sql in [
-        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                           started_at, finished_at, outcome, daemon, lease_token)
-         VALUES ('t', 'apply', 'c0ffee', 'Ada', 'add www', 'sum', 1, 2, 'succeeded', 'd1', 7)",
-        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                           started_at, finished_at, outcome, reason)
-         VALUES ('t', 'reconcile', 'bad', 'Eve', 'unsigned', '', 3, 3, 'refused', 'not signed')",
-        "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
-         VALUES ('t', 'plan', 'c0ffee', 'Ada', 'add www', 'sum', 4)",
-        "DELETE FROM runs WHERE id = 3",
-        "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
-                            after_digest, result, duration_ms)
-         VALUES (1, 2, 't', 'c0ffee', 'Ada', 'dns/record/www.example.org./A', 'create', 'after', 'ok', 5)",
-        "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest,
-                                lifecycle, depends_on, commit_id, updated_at, status, last_error, diverged)
-         VALUES ('t', 'dns/record/www.example.org./A', 'dns', 'record', 'www.example.org./A', 'spec',
-                 '{}', '[]', 'c0ffee', 2, 'failed', 'it broke', '{\"plugin\":\"abc\",\"reason\":\"ttl\"}')",
-        "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at)
-         VALUES ('t', 1, 'dns/record/www.example.org./A', 'update', 'spec', 3)",
-    ] {
-        sqlx::query(sql).execute(&old).await.unwrap();
-    }
-    old.close().await;
+    let (url, _dir) = store_at_version(
+        6,
+        &[
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                               started_at, finished_at, outcome, daemon, lease_token)
+             VALUES ('t', 'apply', 'c0ffee', 'Ada', 'add www', 'sum', 1, 2, 'succeeded', 'd1', 7)",
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                               started_at, finished_at, outcome, reason)
+             VALUES ('t', 'reconcile', 'bad', 'Eve', 'unsigned', '', 3, 3, 'refused', 'not signed')",
+            "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum, started_at)
+             VALUES ('t', 'plan', 'c0ffee', 'Ada', 'add www', 'sum', 4)",
+            "DELETE FROM runs WHERE id = 3",
+            "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
+                                after_digest, result, duration_ms)
+             VALUES (1, 2, 't', 'c0ffee', 'Ada', 'dns/record/www.example.org./A', 'create', 'after', 'ok', 5)",
+            "INSERT INTO resources (tenant, address, provider, type_name, resource_id, spec_digest,
+                                    lifecycle, depends_on, commit_id, updated_at, status, last_error, diverged)
+             VALUES ('t', 'dns/record/www.example.org./A', 'dns', 'record', 'www.example.org./A', 'spec',
+                     '{}', '[]', 'c0ffee', 2, 'failed', 'it broke', '{\"plugin\":\"abc\",\"reason\":\"ttl\"}')",
+            "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at)
+             VALUES ('t', 1, 'dns/record/www.example.org./A', 'update', 'spec', 3)",
+        ],
+    )
+    .await;
 
     let store = StateStore::open(&url).await.unwrap();
     let history = store.history("t", 10).await.unwrap();
