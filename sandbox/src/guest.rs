@@ -21,14 +21,11 @@ use wasmtime::component::InstancePre;
 /// version: `cairn:provider/provider@0.2.0`.
 const PROVIDER_EXPORT: &str = "cairn:provider/provider@";
 
-/// The versions the host loads, for messages: `cairn:provider@0.2.0 and
-/// cairn:provider@0.1.0`.
-fn supported_versions() -> String {
-    ContractVersion::ALL
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" and ")
+/// Whether two `0.MINOR.PATCH` versions share their `0.MINOR`: those the
+/// component model takes for one another.
+fn same_minor(version: &str, known: &str) -> bool {
+    let minor = |v: &str| v.rsplit_once('.').map(|(minor, _)| minor.to_string());
+    known.starts_with("0.") && minor(version).is_some() && minor(version) == minor(known)
 }
 
 /// A version of the contract, as a component exports it.
@@ -43,6 +40,16 @@ pub enum ContractVersion {
 impl ContractVersion {
     /// Every version the host loads, the newest first.
     pub const ALL: [Self; 2] = [Self::V0_2, Self::V0_1];
+
+    /// Every version the host loads, for messages:
+    /// `cairn:provider@0.2.0 and cairn:provider@0.1.0`.
+    pub fn supported() -> String {
+        Self::ALL
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
 
     /// The version's number.
     pub fn as_str(self) -> &'static str {
@@ -78,39 +85,49 @@ pub(super) enum Guest {
 
 impl GuestPre {
     /// The component behind `instance_pre` as the newest version it
-    /// exports. When it exports none the host knows, or one whose types are
-    /// not this host's, the error says which version the component speaks
-    /// and which ones the host supports.
+    /// exports (a version that wasmtime finds semver-compatible, `0.2.1`
+    /// for `0.2.0`, counts). When it exports none the host can drive, the
+    /// error says which version the component speaks and which ones the
+    /// host supports, or that its types are not those of the version it
+    /// claims.
     pub fn new(instance_pre: InstancePre<CallState>) -> Result<Self, String> {
+        let newest = match v0_2::ProviderPluginPre::new(instance_pre.clone()) {
+            Ok(pre) => return Ok(Self::V0_2(pre)),
+            Err(error) => error,
+        };
+        let oldest = match v0_1::ProviderPluginPre::new(instance_pre.clone()) {
+            Ok(pre) => return Ok(Self::V0_1(pre)),
+            Err(error) => error,
+        };
         let component = instance_pre.component();
         let exported: Vec<String> = component
             .component_type()
             .exports(component.engine())
             .filter_map(|(name, _)| name.strip_prefix(PROVIDER_EXPORT).map(str::to_string))
             .collect();
-        let supported = supported_versions();
-        let Some(version) = ContractVersion::ALL
+        let supported = ContractVersion::supported();
+        // A claimed version the host supports, by its `0.MINOR` (as
+        // wasmtime matches it), with the linker's complaint.
+        let claimed = exported.iter().find_map(|version| {
+            [
+                (ContractVersion::V0_2, &newest),
+                (ContractVersion::V0_1, &oldest),
+            ]
             .into_iter()
-            .find(|version| exported.iter().any(|v| v == version.as_str()))
-        else {
-            return Err(match exported.first() {
-                Some(other) => format!(
-                    "it speaks cairn:provider@{other}, and this host supports {supported}: build it against one of those (`wit/` of this Cairn), or run a Cairn that supports {other}"
-                ),
-                None => format!(
-                    "it exports no provider interface (`{PROVIDER_EXPORT}VERSION`); this host supports {supported}"
-                ),
-            });
-        };
-        let linked = match version {
-            ContractVersion::V0_2 => v0_2::ProviderPluginPre::new(instance_pre).map(Self::V0_2),
-            ContractVersion::V0_1 => v0_1::ProviderPluginPre::new(instance_pre).map(Self::V0_1),
-        };
-        linked.map_err(|error| {
-            format!(
-                "it speaks {version}, but its types are not those of {version} as this host defines them ({error:#}); it was built against another draft of {version}: build it again against `wit/provider@{}` of this Cairn",
-                version.as_str()
-            )
+            .find(|(known, _)| same_minor(version, known.as_str()))
+            .map(|(known, error)| (version, known, error))
+        });
+        Err(match (claimed, exported.first()) {
+            (Some((version, known, error)), _) => format!(
+                "it speaks cairn:provider@{version}, but its types are not those of {known} as this host defines them ({error:#}); it was built against another draft of {known}: build it again against `wit/provider@{}` of this Cairn",
+                known.as_str()
+            ),
+            (None, Some(other)) => format!(
+                "it speaks cairn:provider@{other}, and this host supports {supported}: build it against one of those (`wit/` of this Cairn), or run a Cairn that supports {other}"
+            ),
+            (None, None) => format!(
+                "it exports no provider interface (`{PROVIDER_EXPORT}VERSION`); this host supports {supported}"
+            ),
         })
     }
 
@@ -414,5 +431,23 @@ impl Up<new::Outcome> for old::Outcome {
             old::Outcome::Failed(error) => new::Outcome::Failed(error.up()),
             old::Outcome::Skipped(reason) => new::Outcome::Skipped(reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_of_one_minor_are_taken_for_one_another() {
+        assert!(same_minor("0.2.0", "0.2.0"));
+        assert!(same_minor("0.2.7", "0.2.0"));
+        assert!(!same_minor("0.3.0", "0.2.0"));
+        assert!(!same_minor("0.20.0", "0.2.0"));
+        assert!(!same_minor("garbage", "0.2.0"));
+        assert_eq!(
+            ContractVersion::supported(),
+            "cairn:provider@0.2.0 and cairn:provider@0.1.0"
+        );
     }
 }

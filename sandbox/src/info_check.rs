@@ -7,12 +7,15 @@
 //! operator's ("the resource has no `key` … set key", and then "unknown
 //! field `key`" once they do).
 //!
-//! A field is missing only where the schema says which fields an object
-//! has (`properties`) and that list lacks it. Where a schema does not
-//! describe a level (no `properties`, as for a Kubernetes object's
-//! `metadata`), nothing is claimed, and the field passes.
+//! A field is missing only where the schema closes an object — it lists
+//! the object's `properties` and refuses any other (`additionalProperties`
+//! or `unevaluatedProperties` false, no `patternProperties`, no `allOf`,
+//! `anyOf`, `oneOf` or `$ref` that could add one) — and that list lacks
+//! it. Where a schema leaves a level open, nothing is claimed here, and
+//! `cairn plugin inspect --check` advises instead.
 
 use super::error::ContractViolation;
+use super::json_schema;
 use cairn_contract::{ProviderInfo, ResourceType};
 use serde_json::Value;
 
@@ -29,7 +32,7 @@ pub fn check(info: &ProviderInfo) -> Result<(), ContractViolation> {
     for resource_type in &info.resource_types {
         for (role, fields) in roles(resource_type) {
             for field in fields {
-                if !defines(&resource_type.schema, field) {
+                if !json_schema::defines(&resource_type.schema, field) {
                     return Err(ContractViolation::UndefinedField {
                         type_name: resource_type.name.clone(),
                         role,
@@ -46,7 +49,7 @@ pub fn check(info: &ProviderInfo) -> Result<(), ContractViolation> {
 /// meta-schema (2020-12 unless it says otherwise), with every reference
 /// inside it, since nothing is fetched.
 fn is_a_schema(what: &str, schema: &Value) -> Result<(), ContractViolation> {
-    jsonschema::validator_for(schema)
+    json_schema::compile(schema)
         .map(drop)
         .map_err(|error| ContractViolation::InvalidSchema {
             what: what.to_string(),
@@ -67,23 +70,6 @@ fn roles(resource_type: &ResourceType) -> [(&'static str, &[String]); 3] {
     ]
 }
 
-/// Whether `schema` defines `field`: a `/`-separated path (`metadata/name`),
-/// optionally ending in `?`.
-fn defines(schema: &Value, field: &str) -> bool {
-    let mut level = schema;
-    for key in field.trim_end_matches('?').split('/') {
-        let Some(properties) = level.get("properties").and_then(Value::as_object) else {
-            // The schema does not say which fields this level has.
-            return true;
-        };
-        match properties.get(key) {
-            Some(next) => level = next,
-            None => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,10 +87,15 @@ mod tests {
                 description: String::new(),
                 schema: json!({
                     "type": "object",
+                    "additionalProperties": false,
                     "properties": {
                         "name": {"type": "string"},
                         "secret": {"type": "string"},
-                        "metadata": {"type": "object", "properties": {"zone": {"type": "string"}}},
+                        "metadata": {
+                            "type": "object",
+                            "unevaluatedProperties": false,
+                            "properties": {"zone": {"type": "string"}}
+                        },
                         "labels": {"type": "object"}
                     }
                 }),
@@ -120,10 +111,18 @@ mod tests {
         check(&info(&["metadata/zone?", "name"], &["name"], &["secret"])).unwrap();
         // A level the schema does not describe claims nothing.
         check(&info(&["labels/app"], &[], &[])).unwrap();
-        // Nor does a schema without properties.
-        let mut open = info(&["anything"], &[], &[]);
-        open.resource_types[0].schema = json!({"type": "object"});
-        check(&open).unwrap();
+        // Nor does a schema without properties, or one that lets others
+        // in.
+        for schema in [
+            json!({"type": "object"}),
+            json!({"properties": {"name": {}}}),
+            json!({"properties": {"name": {}}, "additionalProperties": false, "patternProperties": {"^x-": {}}}),
+            json!({"properties": {"name": {}}, "additionalProperties": false, "allOf": [{"properties": {"anything": {}}}]}),
+        ] {
+            let mut open = info(&["anything"], &[], &[]);
+            open.resource_types[0].schema = schema;
+            check(&open).unwrap();
+        }
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod guest;
 mod info_check;
 mod instance;
 pub mod ip_policy;
+pub mod json_schema;
 pub mod limits;
 mod plugin;
 mod regular_file;
@@ -53,6 +54,7 @@ pub use guard::SendGuard;
 pub use guest::ContractVersion;
 pub use instance::{ProviderInstance, ProviderSettings};
 pub use plugin::Plugin;
+pub use state::PLUGIN_LOG_TARGET;
 
 use state::CallState;
 use std::collections::HashMap;

@@ -19,6 +19,10 @@ use wasmtime_wasi_http::{
     RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
+/// The target of the records a plugin logs (`CAIRN_LOG=cairn::plugin=debug`
+/// selects them), apart from the host's own.
+pub const PLUGIN_LOG_TARGET: &str = "cairn::plugin";
+
 /// Whom a call's log records and network decisions are attributed to.
 #[derive(Debug, Clone)]
 pub struct CallLabel {
@@ -505,6 +509,7 @@ impl CallState {
         macro_rules! emit {
             ($level:ident) => {
                 tracing::$level!(
+                    target: PLUGIN_LOG_TARGET,
                     tenant = %label.tenant,
                     provider = %label.provider,
                     call = label.function,

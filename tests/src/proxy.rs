@@ -1,5 +1,6 @@
 //! A recording proxy in front of a server (PowerDNS, in the tests): every
-//! request is passed on and recorded with the server's answer, so that a
+//! request is passed on (unless the test asks the proxy to refuse it) and
+//! recorded with the answer, so that a
 //! test counts the writes that took effect at the server instead of
 //! trusting Cairn's own audit log. Writes can also be held after the server
 //! has answered and before the client hears of it, so that a daemon is
@@ -36,9 +37,10 @@ pub struct Exchange {
     pub path: String,
     /// The request body, when it was JSON.
     pub body: serde_json::Value,
-    /// The server's status.
+    /// The status of the answer: the server's, or the proxy's 422 for a
+    /// request it refused.
     pub status: u16,
-    /// When the server answered.
+    /// When the answer came.
     pub answered: Instant,
 }
 

@@ -28,12 +28,11 @@ pub async fn run(args: &InspectArgs) -> anyhow::Result<u8> {
     let plugin = host.load(&args.plugin, None).await?;
     let info = plugin.info();
     let findings = args.check.then(|| {
-        let supported = ContractVersion::ALL
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" and ");
-        super::inspect_check::findings(info, &plugin.contract_version().to_string(), &supported)
+        super::inspect_check::findings(
+            info,
+            &plugin.contract_version().to_string(),
+            &ContractVersion::supported(),
+        )
     });
     if args.json {
         let mut report = serde_json::json!({

@@ -5,6 +5,7 @@
 //! resource may omit, types nobody described.
 
 use cairn::contract::{ProviderInfo, ResourceType};
+use cairn::host::json_schema::{closed, lists};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -63,7 +64,7 @@ pub fn findings(info: &ProviderInfo, contract: &str, supported: &str) -> Vec<Fin
     if !closed(&info.config_schema) {
         findings.push(warning(
             "config-schema",
-            "the config schema does not set \"additionalProperties\": false, so a misspelt key in cairn.toml's `config` passes the host's check and reaches `configure`".to_string(),
+            "the config schema does not close its object (\"additionalProperties\": false), so a misspelt key in cairn.toml's `config` passes the host's check and reaches `configure`".to_string(),
         ));
     }
     for resource_type in &info.resource_types {
@@ -87,8 +88,21 @@ fn type_advice(resource_type: &ResourceType) -> Vec<String> {
     }
     if !closed(&resource_type.schema) {
         advice.push(format!(
-            "the schema of `{name}` does not set \"additionalProperties\": false: unless `validate` refuses unknown fields, a misspelt one is silently ignored"
+            "the schema of `{name}` does not close its object (\"additionalProperties\": false): unless `validate` refuses unknown fields, a misspelt one is silently ignored"
         ));
+    }
+    for field in resource_type
+        .identity
+        .iter()
+        .chain(&resource_type.force_replace)
+        .chain(&resource_type.sensitive)
+    {
+        if !lists(&resource_type.schema, field) {
+            advice.push(format!(
+                "`{}` of `{name}` is not among the properties its schema lists: unless the schema lets it in otherwise, the type names a field its resources cannot have",
+                field.trim_end_matches('?').replace('/', ".")
+            ));
+        }
     }
     for field in &resource_type.identity {
         if field.ends_with('?') {
@@ -102,11 +116,6 @@ fn type_advice(resource_type: &ResourceType) -> Vec<String> {
         }
     }
     advice
-}
-
-/// Whether an object schema refuses properties it does not list.
-fn closed(schema: &Value) -> bool {
-    schema.get("additionalProperties") == Some(&Value::Bool(false))
 }
 
 /// Whether `schema` requires the `/`-separated `field` at every level.
@@ -154,7 +163,7 @@ mod tests {
             json!({
                 "additionalProperties": false,
                 "required": ["key", "meta"],
-                "properties": {"key": {}, "meta": {"required": ["zone"], "properties": {"zone": {}}}}
+                "properties": {"key": {}, "region": {}, "meta": {"required": ["zone"], "properties": {"zone": {}}}}
             }),
             &["meta/zone", "key", "region?"],
             "an entry",
@@ -178,9 +187,9 @@ mod tests {
             .map(|f| f.message)
             .collect();
         assert_eq!(warnings.len(), 4, "{warnings:#?}");
-        assert!(warnings[0].starts_with("the config schema does not set"));
+        assert!(warnings[0].starts_with("the config schema does not close"));
         assert!(warnings[1].contains("has no description"));
-        assert!(warnings[2].starts_with("the schema of `entry` does not set"));
+        assert!(warnings[2].starts_with("the schema of `entry` does not close"));
         assert!(warnings[3].starts_with("identity field `key` of `entry` is not required"));
     }
 }

@@ -139,12 +139,12 @@ pub fn main() -> ExitCode {
     let json_logs =
         matches!(&cli.command, Command::Daemon(args) if args.log_format == daemon::LogFormat::Json);
     let default_filter = match &cli.command {
-        Command::Daemon(_) => "info",
+        Command::Daemon(_) => "info".to_string(),
         // What the plugin logs is half of what its author calls it for.
-        Command::Plugin(PluginCommand::Call(_)) => PLUGIN_LOG_FILTER,
-        _ => "warn",
+        Command::Plugin(PluginCommand::Call(_)) => plugin_log_filter(),
+        _ => "warn".to_string(),
     };
-    init_logging(json_logs, default_filter);
+    init_logging(json_logs, &default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -201,7 +201,9 @@ fn with_quiet_engine(directives: &str) -> String {
 
 /// The log filter of `cairn plugin call` unless `CAIRN_LOG` says
 /// otherwise: Cairn's warnings, and every record the plugin logs.
-const PLUGIN_LOG_FILTER: &str = "warn,cairn_sandbox::state=trace";
+fn plugin_log_filter() -> String {
+    format!("warn,{}=trace", cairn::host::PLUGIN_LOG_TARGET)
+}
 
 /// Logs go to stderr; `CAIRN_LOG` sets the filter (`default` otherwise:
 /// warnings for commands, info for the daemon). JSON, one object per line,

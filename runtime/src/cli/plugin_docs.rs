@@ -1,8 +1,11 @@
 //! `cairn plugin docs`: a Markdown reference of what a plugin manages,
 //! made from its own `describe` — its configuration and each resource
 //! type's fields, identity and lifecycle — as tfplugindocs makes a
-//! Terraform provider's pages from its schema. What the page says is what
-//! the host enforces, so it cannot drift from the plugin.
+//! Terraform provider's pages from its schema. The page says what the
+//! plugin's schemas say (the host checks a provider's `config` against its
+//! schema; a resource's spec is checked by the plugin's `validate`), so it
+//! cannot drift from the plugin. Fields a schema defines through `$ref`,
+//! `allOf` and the like are shown by their parent's type.
 
 use super::EXIT_OK;
 use anstream::println;
@@ -74,12 +77,20 @@ fn resource_type_section(resource_type: &ResourceType) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let _ = writeln!(
-        section,
-        "- **identity**: {}: the resource's address is `NAME/{}/ID`, ID being these fields' values joined by `/` (one ending in `?` is left out when absent)",
-        listed(&resource_type.identity),
-        resource_type.name
-    );
+    if resource_type.identity.is_empty() {
+        let _ = writeln!(
+            section,
+            "- **identity**: none: every resource of the type has the address `NAME/{}/`",
+            resource_type.name
+        );
+    } else {
+        let _ = writeln!(
+            section,
+            "- **identity**: {}: the resource's address is `NAME/{}/ID`, ID being these fields' values joined by `/` (one ending in `?` is left out when absent)",
+            listed(&resource_type.identity),
+            resource_type.name
+        );
+    }
     if !resource_type.force_replace.is_empty() {
         let _ = writeln!(
             section,
@@ -138,7 +149,7 @@ fn collect_rows(schema: &Value, prefix: &str, depth: usize, rows: &mut Vec<Strin
             },
             field
                 .get("default")
-                .map(|default| format!("`{default}`"))
+                .map(|default| cell(&format!("`{default}`")))
                 .unwrap_or_default(),
             cell(
                 field
@@ -158,7 +169,7 @@ fn collect_rows(schema: &Value, prefix: &str, depth: usize, rows: &mut Vec<Strin
 fn type_of(field: &Value) -> String {
     if let Some(values) = field.get("enum").and_then(Value::as_array) {
         let values: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
-        return format!("one of {}", values.join(", "));
+        return cell(&format!("one of {}", values.join(", ")));
     }
     let mut words = match field.get("type") {
         Some(Value::String(name)) => name.clone(),
@@ -182,9 +193,12 @@ fn type_of(field: &Value) -> String {
     words
 }
 
-/// Text that stays in one table cell.
+/// Text that stays in one table cell: no `|` or line break unescaped, and
+/// no backtick a code span would end at.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace("``", "` `")
 }
 
 #[cfg(test)]

@@ -9,18 +9,28 @@ use serde_json::Value;
 /// a bounded message however the plugin's schema is written.
 pub const MAX_PROBLEMS: usize = 10;
 
+/// The characters of one problem shown: the validator repeats the value it
+/// refused, which may be a whole table.
+const PROBLEM_SHOWN: usize = 300;
+
 /// What is wrong with `config` under `schema`, each problem led by the
 /// key it is about (`config.url: 8081 is not of type "string"`); empty
 /// when it matches. A schema the validator cannot compile is one problem.
 pub fn problems(config: &Value, schema: &Value) -> Vec<String> {
-    let validator = match jsonschema::validator_for(schema) {
+    let validator = match crate::host::json_schema::compile(schema) {
         Ok(validator) => validator,
         Err(error) => return vec![format!("the plugin's config schema is unusable: {error}")],
     };
     validator
         .iter_errors(config)
         .take(MAX_PROBLEMS)
-        .map(|error| format!("{}: {error}", key_path(error.instance_path().as_str())))
+        .map(|error| {
+            let problem = format!("{}: {error}", key_path(error.instance_path().as_str()));
+            match problem.char_indices().nth(PROBLEM_SHOWN) {
+                Some((cut, _)) => format!("{}…", &problem[..cut]),
+                None => problem,
+            }
+        })
         .collect()
 }
 
@@ -88,6 +98,17 @@ mod tests {
         );
         let missing = problems(&json!({}), &schema());
         assert_eq!(missing, ["config: \"url\" is a required property"]);
+    }
+
+    #[test]
+    fn a_long_value_is_cut() {
+        let long = "x".repeat(2_000);
+        let found = problems(&json!({"url": 1, "zones": long}), &schema());
+        assert!(
+            found.iter().all(|p| p.chars().count() <= PROBLEM_SHOWN + 1),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|p| p.ends_with('…')), "{found:?}");
     }
 
     #[test]

@@ -520,7 +520,14 @@ fn newest_definition(migrations: &[(String, String)], name: &str) -> (String, St
     let start = format!("CONSTRAINT {name}");
     let mut newest = None;
     for (file, text) in migrations {
-        let Some(at) = text.rfind(&start) else {
+        // Its last definition in the file: the name, then blanks, then
+        // CHECK (not a longer name, nor a DROP CONSTRAINT).
+        let Some(at) = text
+            .match_indices(start.as_str())
+            .map(|(at, _)| at)
+            .filter(|&at| text[at + start.len()..].trim_start().starts_with("CHECK"))
+            .last()
+        else {
             continue;
         };
         let rest = &text[at..];

@@ -234,6 +234,14 @@ fn a_contract_mismatch_names_what_the_plugin_speaks_and_what_the_host_supports()
     );
     assert!(printed.contains("wit/provider@0.2.0"), "{printed}");
     assert!(!printed.contains("crashed"), "{printed}");
+    // A later patch of a supported version is taken for it, as wasmtime
+    // takes it.
+    let (code, printed) = inspect_text(&component_exporting("0.2.1"));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains("it speaks cairn:provider@0.2.1, but its types are not those of cairn:provider@0.2.0 as this host defines them"),
+        "{printed}"
+    );
 
     let (code, printed) = inspect_text("(component)");
     assert_eq!(code, Some(1), "{printed}");
