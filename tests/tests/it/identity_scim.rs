@@ -290,7 +290,10 @@ fn drift_made_in_canaille_is_healed_by_the_daemon() {
         )
         .expect("add a member by hand");
     assert_eq!(canaille.members("staff"), ["alice", "bob"]);
-    wait_until(Duration::from_secs(30), "the repair", || {
+    // As long as the first apply may take: under the whole suite's load a
+    // drift check, the repair and its convergence check each wait on a
+    // Canaille that lists slowly.
+    wait_until(Duration::from_secs(60), "the repair", || {
         canaille
             .user("bob")
             .is_some_and(|bob| bob["title"] == "Builder")
