@@ -13,6 +13,17 @@ cargo fmt --all -- --check
 echo "test: clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 echo "test: the SDK packages, and builds from its package alone"
-cargo package --quiet --allow-dirty -p cairn-contract -p cairn-sdk
+# Packaging verifies the SDK against the freshly packaged contract through
+# a local registry. Cargo unpacks such a crate under its home once per name
+# and version, and never rebuilds a registry crate it built before: drop
+# both copies (the build in a target folder of its own, where the only
+# cairn-contract is that one), or a changed contract of the same version
+# is verified as it was the first time.
+package_target="${CARGO_TARGET_DIR:-target}/sdk-package"
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/cairn-contract-* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/cairn-sdk-* \
+    "$package_target"/debug/.fingerprint/cairn-contract-* \
+    "$package_target"/debug/deps/libcairn_contract-*
+cargo package --quiet --allow-dirty --target-dir "$package_target" -p cairn-contract -p cairn-sdk
 echo "test: tests"
 cargo test --quiet --workspace

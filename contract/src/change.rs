@@ -38,6 +38,7 @@ impl DiffInput {
             desired: self.desired,
             observed: self.observed,
             diagnostics: Vec::new(),
+            recheck_after: None,
         }
     }
 }
@@ -120,6 +121,12 @@ pub struct Change {
     /// the plan.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub diagnostics: Vec<Diagnostic>,
+    /// Seconds after which the provider wants the resource compared again
+    /// even if neither Git nor the real world changes, for a desired state
+    /// that depends on time (contract 0.2.0; always `None` from a 0.1.0
+    /// provider). Set on any change, a no-op included.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recheck_after: Option<u32>,
 }
 
 impl Change {

@@ -29,4 +29,23 @@ pub struct Observed {
     pub id: String,
     /// Its state, shaped like the spec, canonical.
     pub state: Value,
+    /// The provider vouches that this provider instance made the object: it
+    /// bears the owner mark `configure` received (contract 0.2.0; always
+    /// `false` from a 0.1.0 provider). The host then treats an object it
+    /// has no record of as its own instead of refusing it as a conflict.
+    /// Set it only from such a mark, never from a guess.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vouched: bool,
+}
+
+impl Observed {
+    /// An object the provider does not vouch for.
+    pub fn new(type_name: impl Into<String>, id: impl Into<String>, state: Value) -> Self {
+        Self {
+            type_name: type_name.into(),
+            id: id.into(),
+            state,
+            vouched: false,
+        }
+    }
 }

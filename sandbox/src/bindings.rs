@@ -23,12 +23,20 @@ pub mod v0_1 {
 }
 
 /// `cairn:provider@0.2.0`, the newest version: its records are the host's
-/// own (re-exported below).
+/// own (re-exported below). Its world declares the WASI imports a provider
+/// may use; they are wasmtime's own bindings, linked in `build_linker`.
 pub mod v0_2 {
     wasmtime::component::bindgen!({
         path: "../wit/provider@0.2.0",
         world: "cairn:provider/provider-plugin",
         exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+        },
     });
 }
 
@@ -141,6 +149,7 @@ impl TryFrom<Observed> for cairn_contract::Observed {
             state: parse_json(&observed.state, || format!("the state of {}", observed.id))?,
             type_name: observed.type_name,
             id: observed.id,
+            vouched: observed.vouched,
         })
     }
 }
@@ -204,6 +213,7 @@ impl TryFrom<Change> for cairn_contract::Change {
             desired: parse_optional(change.desired, || what("desired spec"))?,
             observed: parse_optional(change.observed, || what("observed state"))?,
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
+            recheck_after: change.recheck_after,
             type_name: change.type_name,
             id: change.id,
             summary: change.summary,
@@ -231,6 +241,7 @@ impl From<&cairn_contract::Change> for Change {
             desired: change.desired.as_ref().map(Value::to_string),
             observed: change.observed.as_ref().map(Value::to_string),
             diagnostics: change.diagnostics.iter().map(Into::into).collect(),
+            recheck_after: change.recheck_after,
         }
     }
 }

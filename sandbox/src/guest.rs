@@ -164,12 +164,13 @@ impl Guest {
         })
     }
 
-    /// `configure`.
+    /// `configure`; a 0.1.0 provider is not told its owner mark.
     pub async fn call_configure(
         &self,
         store: &mut Store<CallState>,
         config: &String,
         secrets: &[bindings::Secret],
+        owner: &str,
     ) -> wasmtime::Result<Result<(), bindings::Error>> {
         Ok(match self {
             Self::V0_1(guest) => {
@@ -184,7 +185,7 @@ impl Guest {
             Self::V0_2(guest) => {
                 guest
                     .cairn_provider_provider()
-                    .call_configure(store, config, secrets)
+                    .call_configure(store, config, secrets, owner)
                     .await?
             }
         })
@@ -406,11 +407,11 @@ same_record!(Up::up, old::ResourceType => new::ResourceType {
 });
 same_record!(Up::up, old::Validation => new::Validation { canonical, diagnostics });
 same_record!(Up::up, old::Diagnostic => new::Diagnostic { path, severity, message, help });
-same_record!(Up::up, old::Observed => new::Observed { type_name, id, state });
+same_record!(Up::up, old::Observed => new::Observed { type_name, id, state } + { vouched: false });
 same_record!(Up::up, old::FieldChange => new::FieldChange { path, before, after, sensitive });
 same_record!(Up::up, old::Change => new::Change {
     type_name, id, action, summary, fields, desired, observed,
-} + { diagnostics: Vec::new() });
+} + { diagnostics: Vec::new(), recheck_after: None });
 same_record!(Up::up, old::Error => new::Error { kind, message });
 
 same_record!(Down::down, new::Secret => old::Secret { name, value });

@@ -53,6 +53,8 @@ pub struct ProviderInstance {
     observer: Option<super::CallObserver>,
     tenant: Arc<str>,
     name: Arc<str>,
+    /// The mark `configure` hands the plugin ([`super::owner_mark`]).
+    owner: String,
     config: String,
     secrets: BTreeMap<String, SecretRef>,
     limits: CallLimits,
@@ -154,6 +156,7 @@ impl ProviderInstance {
             engine: host.engine.clone(),
             cpu: host.cpu.clone(),
             observer: host.observer.clone(),
+            owner: super::owner_mark(&settings.tenant, &settings.name),
             tenant: settings.tenant.into(),
             name: settings.name.into(),
             config: settings.config.to_string(),
@@ -164,6 +167,12 @@ impl ProviderInstance {
                 timeout: settings.timeout,
             },
         }
+    }
+
+    /// The mark the plugin writes on the objects it creates and vouches
+    /// for in `list`.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// The instance's name.
@@ -376,6 +385,7 @@ impl ProviderInstance {
         let _slots = self.slots.take(&label).await;
         let started = std::time::Instant::now();
         let config = self.config.clone();
+        let owner = self.owner.clone();
         let result = run_call(
             &self.cpu,
             self.engine.clone(),
@@ -387,7 +397,7 @@ impl ProviderInstance {
                 Box::pin(async move {
                     if configure
                         && let Err(error) = plugin
-                            .call_configure(&mut *store, &config, &secrets)
+                            .call_configure(&mut *store, &config, &secrets, &owner)
                             .await?
                     {
                         return Ok(Err(("configure", error)));

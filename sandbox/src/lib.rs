@@ -22,9 +22,10 @@
 //! What a plugin can reach: `cairn:provider/log`, and `wasi:http` through
 //! the network gate ([`grants`]), plus the clocks, random numbers and
 //! stdio streams that any Rust component imports. Its WASI context has no
-//! environment variables and no arguments; `wasi:filesystem` and
-//! `wasi:sockets` are not linked at all, so a plugin importing them does
-//! not load.
+//! environment variables, no arguments and no preopened folder, so
+//! `wasi:filesystem` (linked because other languages' toolchains import it
+//! unused) opens nothing; `wasi:sockets` is not linked at all, so a plugin
+//! importing it does not load.
 
 #![deny(missing_docs)]
 
@@ -40,6 +41,7 @@ mod instance;
 pub mod ip_policy;
 pub mod json_schema;
 pub mod limits;
+mod owner;
 mod plugin;
 mod regular_file;
 mod result_size;
@@ -53,6 +55,7 @@ pub use error::{ContractViolation, PluginError};
 pub use guard::SendGuard;
 pub use guest::ContractVersion;
 pub use instance::{ProviderInstance, ProviderSettings};
+pub use owner::owner_mark;
 pub use plugin::Plugin;
 pub use state::PLUGIN_LOG_TARGET;
 
@@ -183,16 +186,18 @@ pub fn engine_config() -> Config {
 /// The imports a provider may use, and nothing else.
 fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
     use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 
     let mut linker = Linker::new(engine);
     // wasi:io, wasi:clocks, wasi:random and the stdio streams.
     wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(&mut linker)?;
-    // The rest of what Rust's standard library imports on wasm32-wasip2;
-    // the context behind them is empty (no variables, no arguments), so
-    // they give the plugin nothing. wasi:filesystem and wasi:sockets are
-    // not linked: a plugin that imports them does not load.
+    // The rest of what Rust's standard library, componentize-py and
+    // TinyGo import whether they use it or not; the context behind them is
+    // empty (no variables, no arguments, no preopened folder), so they give
+    // the plugin nothing. wasi:sockets is not linked: a plugin that imports
+    // it does not load, as HTTP through the gate is the only way out.
     random::insecure::add_to_linker::<_, WasiRandom>(
         &mut linker,
         <CallState as WasiRandomView>::random,
@@ -216,6 +221,14 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     cli::terminal_stderr::add_to_linker::<_, WasiCli>(
         &mut linker,
         <CallState as WasiCliView>::cli,
+    )?;
+    filesystem::types::add_to_linker::<_, WasiFilesystem>(
+        &mut linker,
+        <CallState as WasiFilesystemView>::filesystem,
+    )?;
+    filesystem::preopens::add_to_linker::<_, WasiFilesystem>(
+        &mut linker,
+        <CallState as WasiFilesystemView>::filesystem,
     )?;
     // wasi:http, every request through the network gate.
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;

@@ -50,7 +50,11 @@ impl<P: Provider> Guest for Export<P> {
         P::describe().into()
     }
 
-    fn configure(config: String, secrets: Vec<wit::Secret>) -> Result<(), wit::Error> {
+    fn configure(
+        config: String,
+        secrets: Vec<wit::Secret>,
+        owner: String,
+    ) -> Result<(), wit::Error> {
         let config = parse_json("a config", &config)?;
         let secrets = Secrets::new(
             secrets
@@ -58,7 +62,7 @@ impl<P: Provider> Guest for Export<P> {
                 .map(|secret| (secret.name, secret.value))
                 .collect(),
         );
-        let provider = P::configure(config, secrets)?;
+        let provider = P::configure(config, secrets, &owner)?;
         CONFIGURED.with(|slot| *slot.borrow_mut() = Some(Box::new(provider)));
         Ok(())
     }
@@ -231,6 +235,7 @@ impl From<Observed> for wit::Observed {
             type_name: observed.type_name,
             id: observed.id,
             state: observed.state.to_string(),
+            vouched: observed.vouched,
         }
     }
 }
@@ -265,6 +270,7 @@ impl From<Change> for wit::Change {
             desired: change.desired.map(|value| value.to_string()),
             observed: change.observed.map(|value| value.to_string()),
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
+            recheck_after: change.recheck_after,
         }
     }
 }
@@ -296,6 +302,7 @@ impl TryFrom<wit::Change> for Change {
             desired: parse_optional("a desired spec", change.desired)?,
             observed: parse_optional("an observed state", change.observed)?,
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
+            recheck_after: change.recheck_after,
             type_name: change.type_name,
             id: change.id,
             summary: change.summary,

@@ -36,6 +36,15 @@
 //!   ([`Change::diagnostics`]), and the plan stops before anything is
 //!   applied, pointing at the field in Git. Never leave it for `apply` to
 //!   fail half-way.
+//! - **Vouch only from a mark.** A provider that can label the objects it
+//!   creates writes the owner mark [`Provider::configure`] receives on each,
+//!   and sets [`Observed::vouched`] on those that bear it, so that a lost
+//!   state store does not make the tenant's own objects conflicts. Never
+//!   vouch from a guess such as a matching name.
+//! - **Time-dependent state asks to be looked at again.** A desired state
+//!   that changes with time (a certificate to renew) sets
+//!   [`Change::recheck_after`] on its change, a no-op included; otherwise
+//!   the host looks again at the tenant's drift interval.
 //!
 //! ## A complete provider
 //!
@@ -92,7 +101,9 @@
 //!         }
 //!     }
 //!
-//!     fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+//!     // The service cannot label its entries, so the owner mark is unused
+//!     // and `list` vouches for nothing.
+//!     fn configure(config: Value, secrets: Secrets, _owner: &str) -> Result<Self, Error> {
 //!         let config: Config = spec::parse(&config).map_err(|d| Error::invalid(d.message))?;
 //!         let token = secrets.require("token")?;
 //!         let client = Client::new(&config.url).with_header("authorization", &format!("Bearer {token}"));
@@ -110,11 +121,7 @@
 //!         let entries: Vec<(String, String)> = self.client.get_json("/entries")?;
 //!         Ok(entries
 //!             .into_iter()
-//!             .map(|(key, value)| Observed {
-//!                 type_name: "entry".into(),
-//!                 id: key.clone(),
-//!                 state: json!({"key": key, "value": value}),
-//!             })
+//!             .map(|(key, value)| Observed::new("entry", key.clone(), json!({"key": key, "value": value})))
 //!             .collect())
 //!     }
 //!

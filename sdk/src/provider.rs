@@ -25,7 +25,14 @@ pub trait Provider: Sized + 'static {
 
     /// Builds a configured provider from the operator's `config` table and
     /// secrets. Return [`Error::invalid`] for a configuration that is wrong.
-    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error>;
+    ///
+    /// `owner` is this provider instance's owner mark (`cairn-` and 24 hex
+    /// digits, the same across restarts). A provider that can mark the
+    /// objects it creates (a label, an annotation, a comment) writes it on
+    /// each, and sets [`Observed::vouched`] in [`list`](Provider::list) on
+    /// the objects that bear it: then a lost state store does not turn the
+    /// tenant's own objects into conflicts. One that cannot ignores it.
+    fn configure(config: Value, secrets: Secrets, owner: &str) -> Result<Self, Error>;
 
     /// Checks one desired resource and returns its canonical spec, or the
     /// diagnostics that make it invalid. No I/O. [`crate::spec::parse`]

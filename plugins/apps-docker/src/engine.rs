@@ -50,6 +50,9 @@ pub struct Engine {
     root: Client,
     /// The owner label's value.
     pub owner: String,
+    /// The owner mark Cairn gave this provider instance, written as the
+    /// [`labels::MADE_BY`] label of everything it creates.
+    pub made_by: String,
     ulimits: Vec<Value>,
 }
 
@@ -139,7 +142,7 @@ pub struct Named {
 
 impl Engine {
     /// A connection from the operator's configuration.
-    pub fn new(config: Config) -> Result<Self, Error> {
+    pub fn new(config: Config, made_by: &str) -> Result<Self, Error> {
         let version = config
             .api_version
             .unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
@@ -167,6 +170,7 @@ impl Engine {
                 version.trim_matches('/')
             )),
             owner: config.owner,
+            made_by: made_by.to_string(),
             ulimits,
         })
     }
@@ -345,7 +349,7 @@ impl Engine {
         let body = json!({
             "Name": name,
             "Driver": driver,
-            "Labels": {labels::OWNER: self.owner, labels::ADDRESS: address}
+            "Labels": {labels::OWNER: self.owner, labels::MADE_BY: self.made_by, labels::ADDRESS: address}
         });
         let path = format!("/{kind}/create");
         let response = self.send(Method::POST, &path, Some(&body))?;

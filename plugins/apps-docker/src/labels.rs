@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 /// The provider instance's owner tag (config `owner`).
 pub const OWNER: &str = "cairn.owner";
+/// The owner mark Cairn gave this provider instance (contract 0.2.0's
+/// `configure`): `list` vouches for the objects that bear it.
+pub const MADE_BY: &str = "cairn.made-by";
 /// The Cairn address: `OWNER/TYPE/NAME`.
 pub const ADDRESS: &str = "cairn.address";
 /// The app's name.

@@ -66,7 +66,7 @@ impl Provider for Apps {
         }
     }
 
-    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+    fn configure(config: Value, secrets: Secrets, owner: &str) -> Result<Self, Error> {
         let config: Config = cairn_sdk::spec::parse(&config)
             .map_err(|d| Error::invalid(format!("config {}: {}", d.path, d.message)))?;
         let ready_timeout = match &config.ready_timeout {
@@ -78,7 +78,7 @@ impl Provider for Apps {
             })?),
         };
         Ok(Self {
-            engine: Engine::new(config)?,
+            engine: Engine::new(config, owner)?,
             secrets,
             ready_timeout,
         })
@@ -107,10 +107,12 @@ impl Provider for Apps {
                     continue;
                 }
                 if let Some(app) = labels::observed_app(&containers) {
+                    let vouched = containers
+                        .iter()
+                        .all(|c| c.label(labels::MADE_BY) == Some(self.engine.made_by.as_str()));
                     observed.push(Observed {
-                        type_name: "app".into(),
-                        id: name,
-                        state: to_json(&app),
+                        vouched,
+                        ..Observed::new("app", name, to_json(&app))
                     });
                 }
             }
@@ -131,10 +133,14 @@ impl Provider for Apps {
                             driver: item.driver,
                         }),
                     };
+                    let vouched = item
+                        .labels
+                        .as_ref()
+                        .and_then(|labels| labels.get(labels::MADE_BY))
+                        == Some(&self.engine.made_by);
                     observed.push(Observed {
-                        type_name: type_name.into(),
-                        id: item.name,
-                        state,
+                        vouched,
+                        ..Observed::new(type_name, item.name, state)
                     });
                 }
             }

@@ -96,6 +96,7 @@ impl<'a> Rollout<'a> {
             .map(|(key, value)| (key.clone(), json!(value)))
             .collect();
         labels.insert(labels::OWNER.into(), json!(self.engine.owner));
+        labels.insert(labels::MADE_BY.into(), json!(self.engine.made_by));
         labels.insert(labels::ADDRESS.into(), json!(address));
         labels.insert(labels::APP.into(), json!(app.name));
         labels.insert(labels::VERSION.into(), json!(app.version()));

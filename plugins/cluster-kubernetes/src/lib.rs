@@ -85,7 +85,7 @@ impl Provider for Kubernetes {
         }
     }
 
-    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+    fn configure(config: Value, secrets: Secrets, _owner: &str) -> Result<Self, Error> {
         let config = Config::parse(&config, secrets)?;
         let api = Api::new(&config.url, &config.token);
         Ok(Self { config, api })
@@ -289,6 +289,7 @@ impl Kubernetes {
                 type_name: OBJECT.into(),
                 id,
                 state,
+                vouched: false,
             })
             .collect())
     }
@@ -339,6 +340,7 @@ impl Kubernetes {
                 type_name: manifests::TYPE_NAME.into(),
                 id: name.clone(),
                 state: manifests::state(name, objects),
+                vouched: false,
             })
             .collect())
     }

@@ -52,7 +52,7 @@ impl Provider for PowerDns {
         }
     }
 
-    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+    fn configure(config: Value, secrets: Secrets, _owner: &str) -> Result<Self, Error> {
         Ok(Self {
             api: Api::new(config, &secrets)?,
         })
@@ -94,6 +94,7 @@ impl Provider for PowerDns {
                     type_name: "zone".into(),
                     id: contents.zone.name.clone(),
                     state: to_json(&contents.zone),
+                    vouched: false,
                 });
             }
             if scope.wants("record") {
@@ -105,6 +106,7 @@ impl Provider for PowerDns {
                         type_name: "record".into(),
                         state: to_json(record),
                         id,
+                        vouched: false,
                     })
                 }));
             }

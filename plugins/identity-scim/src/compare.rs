@@ -67,6 +67,7 @@ pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Er
         desired: input.desired.clone(),
         observed: observed.map(to_json),
         diagnostics: Vec::new(),
+        recheck_after: None,
     };
     let (desired, observed) = match (desired, observed) {
         (None, None) => return Ok(change(Action::NoOp, "no changes".into(), Vec::new(), None)),

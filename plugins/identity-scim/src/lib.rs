@@ -118,7 +118,7 @@ impl Provider for ScimProvider {
         }
     }
 
-    fn configure(config: Value, secrets: Secrets) -> Result<Self, Error> {
+    fn configure(config: Value, secrets: Secrets, _owner: &str) -> Result<Self, Error> {
         let config: Config = spec::parse(&config)
             .map_err(|d| Error::invalid(format!("config {}: {}", d.path, d.message)))?;
         if let Some(page_size) = config.page_size
@@ -177,6 +177,7 @@ impl Provider for ScimProvider {
                     type_name: "user".into(),
                     id,
                     state: serde_json::to_value(user).expect("a user serializes"),
+                    vouched: false,
                 });
             }
         }
@@ -191,6 +192,7 @@ impl Provider for ScimProvider {
                         type_name: "group".into(),
                         id: group.display_name.clone(),
                         state: serde_json::to_value(group).expect("a group serializes"),
+                        vouched: false,
                     });
                 }
             }

@@ -477,6 +477,10 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
                     depends_on: change.depends_on.clone(),
                     pending: false,
                     diverged,
+                    recheck: change
+                        .change
+                        .as_ref()
+                        .is_some_and(|c| c.recheck_after.is_some()),
                 },
             };
             (result, error, after, inventory)

@@ -288,6 +288,7 @@ mod tests {
             desired: Some(json!({})),
             observed: Some(json!({})),
             diagnostics: Vec::new(),
+            recheck_after: None,
         }
     }
 
@@ -448,6 +449,7 @@ mod tests {
             desired: Some(spec),
             observed: None,
             diagnostics: Vec::new(),
+            recheck_after: None,
         }
     }
 

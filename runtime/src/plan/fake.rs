@@ -52,6 +52,12 @@ pub(crate) struct FakeProvider {
     /// What the last `diff` was told the commit declares besides its
     /// inputs, as `type/id`.
     declared: Mutex<Vec<String>>,
+    /// Objects bearing this instance's owner mark, which `list` vouches
+    /// for, by (type, id).
+    marked: Mutex<HashSet<(String, String)>>,
+    /// Seconds after which `diff` asks to compare an object again, by
+    /// (type, id).
+    rechecks: Mutex<BTreeMap<(String, String), u32>>,
 }
 
 impl FakeProvider {
@@ -70,6 +76,8 @@ impl FakeProvider {
             failing: Mutex::default(),
             calls: Mutex::default(),
             declared: Mutex::default(),
+            marked: Mutex::default(),
+            rechecks: Mutex::default(),
         }
     }
 
@@ -108,6 +116,22 @@ impl FakeProvider {
             .expect("world")
             .get(&(type_name.to_string(), id.to_string()))
             .cloned()
+    }
+
+    /// Marks an object as made by this instance: `list` vouches for it.
+    pub(crate) fn mark(&self, type_name: &str, id: &str) {
+        self.marked
+            .lock()
+            .expect("marked")
+            .insert((type_name.to_string(), id.to_string()));
+    }
+
+    /// Makes `diff` ask to compare one object again after `seconds`.
+    pub(crate) fn recheck(&self, type_name: &str, id: &str, seconds: u32) {
+        self.rechecks
+            .lock()
+            .expect("rechecks")
+            .insert((type_name.to_string(), id.to_string()), seconds);
     }
 
     /// Makes `diff` answer `action` with `summary` for one object, whatever
@@ -213,6 +237,7 @@ impl FakeProvider {
             desired: input.desired.clone(),
             observed: input.observed.clone(),
             diagnostics,
+            recheck_after: self.rechecks.lock().expect("rechecks").get(&key).copied(),
         }
     }
 }
@@ -249,13 +274,15 @@ impl Provider for FakeProvider {
     ) -> Result<Vec<Observed>, PluginError> {
         self.called("list", Call::List(ids.clone()))?;
         let world = self.world.lock().expect("world");
+        let marked = self.marked.lock().expect("marked");
         Ok(world
             .iter()
             .filter(|((type_name, id), _)| type_names.contains(type_name) && ids.contains(id))
-            .map(|((type_name, id), state)| Observed {
-                type_name: type_name.clone(),
-                id: id.clone(),
+            .map(|(key, state)| Observed {
+                type_name: key.0.clone(),
+                id: key.1.clone(),
                 state: state.clone(),
+                vouched: marked.contains(key),
             })
             .collect())
     }

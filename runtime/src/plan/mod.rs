@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 /// Providers below this many owned objects are never blocked: deleting 2
 /// of 3 records is ordinary (octoDNS uses the same floor of 10).
@@ -174,6 +175,12 @@ pub struct Plan {
     /// not move for them, and the world was not observed.
     #[serde(skip)]
     pub unexamined: HashSet<Address>,
+    /// The soonest a provider asked to compare one of the examined
+    /// resources again, even if neither Git nor the world moves
+    /// (contract 0.2.0's `recheck-after`): the daemon observes the tenant
+    /// again no later than that.
+    #[serde(skip)]
+    pub recheck_after: Option<Duration>,
 }
 
 impl Plan {

@@ -14,14 +14,15 @@ use serde_json::Value;
 use sqlx::{Any, Transaction};
 use std::time::Duration;
 
-/// Rows per multi-row statement: 13 columns × 500 rows stays well below
+/// Rows per multi-row statement: 14 columns × 500 rows stays well below
 /// SQLite's limit of 32,766 bound values and PostgreSQL's of 65,535.
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// The inventory's columns, in the order the inserts bind them.
 const RESOURCE_COLUMNS: &str =
     "tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                lifecycle, depends_on, commit_id, pending, updated_at, diverged";
+                                lifecycle, depends_on, commit_id, pending, updated_at, diverged,
+                                recheck";
 
 /// The run an audit row belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +83,7 @@ struct ResourceRow<'a> {
     commit_id: &'a str,
     pending: bool,
     diverged: Option<&'a Divergence>,
+    recheck: bool,
 }
 
 /// What inserting an inventory row does when the object is already there.
@@ -107,7 +109,7 @@ impl OnConflict {
                     lifecycle = excluded.lifecycle, depends_on = excluded.depends_on,
                     commit_id = excluded.commit_id, pending = excluded.pending,
                     updated_at = excluded.updated_at, diverged = excluded.diverged,
-                    status = ?, last_error = NULL",
+                    recheck = excluded.recheck, status = ?, last_error = NULL",
                 Some(ResourceStatus::InSync),
             ),
         }
@@ -126,7 +128,7 @@ async fn insert_resources(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES {} {conflict}",
-            value_tuples(chunk.len(), 13)
+            value_tuples(chunk.len(), 14)
         );
         let mut query = store.query(&sql);
         for row in chunk {
@@ -143,7 +145,8 @@ async fn insert_resources(
                 .bind(row.commit_id.to_string())
                 .bind(i64::from(row.pending))
                 .bind(now)
-                .bind(row.diverged.map(to_json));
+                .bind(row.diverged.map(to_json))
+                .bind(i64::from(row.recheck));
         }
         if let Some(status) = status {
             query = query.bind(status.as_str());
@@ -173,6 +176,7 @@ pub(super) async fn mark_pending(
             commit_id: &commit.id,
             pending: true,
             diverged: None,
+            recheck: false,
         })
         .collect();
     insert_resources(store, transaction, &rows, OnConflict::Keep).await
@@ -266,6 +270,7 @@ pub(super) async fn record(
                 depends_on,
                 pending,
                 diverged,
+                recheck,
             } => Some(ResourceRow {
                 tenant: run.tenant,
                 address: row.address,
@@ -276,6 +281,7 @@ pub(super) async fn record(
                 commit_id: &run.commit.id,
                 pending: *pending,
                 diverged: diverged.as_ref(),
+                recheck: *recheck,
             }),
             _ => None,
         })

@@ -32,6 +32,9 @@ pub struct OwnedResource {
     pub pending: bool,
     /// Set when its provider did not converge after its last apply.
     pub diverged: Option<Divergence>,
+    /// Its provider asked, with its last recorded change, to compare it
+    /// again over time (`recheck-after`): every plan compares it.
+    pub recheck: bool,
 }
 
 /// A provider that did not converge on an object: after the apply, its
@@ -65,6 +68,8 @@ pub enum InventoryChange {
         /// Set when the provider did not converge: the object is owned,
         /// and held.
         diverged: Option<Divergence>,
+        /// The provider asked to compare it again over time.
+        recheck: bool,
     },
     /// Forget the object (deleted, or orphaned).
     Forget,
@@ -89,13 +94,14 @@ impl StateStore {
             Dialect::Sqlite => {
                 "SELECT json_group_array(json_array(
                      address, spec_digest, json(state), json(lifecycle), json(depends_on),
-                     commit_id, pending, json(diverged)))
+                     commit_id, pending, json(diverged), recheck))
                  FROM (SELECT * FROM resources WHERE tenant = ? ORDER BY address)"
             }
             Dialect::Postgres => {
                 "SELECT CAST(COALESCE(json_agg(json_build_array(
                      address, spec_digest, CAST(state AS json), CAST(lifecycle AS json),
-                     CAST(depends_on AS json), commit_id, pending, CAST(diverged AS json))
+                     CAST(depends_on AS json), commit_id, pending, CAST(diverged AS json),
+                     recheck)
                      ORDER BY address), '[]') AS text)
                  FROM resources WHERE tenant = ?"
             }
@@ -115,6 +121,7 @@ impl StateStore {
             String,
             i64,
             Option<Divergence>,
+            i64,
         );
         let rows: Vec<Row> = serde_json::from_str(&document)
             .map_err(|error| StoreError::corrupt(format!("the inventory of {tenant}"), error))?;
@@ -130,6 +137,7 @@ impl StateStore {
                     commit_id,
                     pending,
                     diverged,
+                    recheck,
                 )| {
                     OwnedResource {
                         address,
@@ -140,6 +148,7 @@ impl StateStore {
                         commit_id,
                         pending: pending != 0,
                         diverged,
+                        recheck: recheck != 0,
                     }
                 },
             )

@@ -60,6 +60,7 @@ fn owned_with(diverged: Option<Divergence>) -> InventoryChange {
         depends_on: Vec::new(),
         pending: false,
         diverged,
+        recheck: false,
     }
 }
 

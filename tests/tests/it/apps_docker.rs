@@ -288,6 +288,30 @@ depends_on = ["apps/volume/site", "apps/network/{network}"]
     let again = ws.cairn(&["plan"]);
     again.expect_code(0);
 
+    // The state store is lost. Everything bears this provider instance's
+    // owner mark, so the provider vouches for it, and the next plan
+    // records the tenant's objects again instead of refusing them as
+    // conflicts; nothing is touched, and the site still serves.
+    let mark = volume["Labels"]["cairn.made-by"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(mark.starts_with("cairn-") && mark.len() == 30, "{volume}");
+    for file in ["state.db", "state.db-wal", "state.db-shm"] {
+        let _ = std::fs::remove_file(ws.path().join(".cairn").join(file));
+    }
+    let relearned = ws.cairn(&["apply", "--yes"]);
+    relearned.expect_code(0);
+    for address in [
+        "apps/volume/site".to_string(),
+        format!("apps/network/{network}"),
+        "apps/app/site".to_string(),
+    ] {
+        relearned.expect_contains(&address);
+    }
+    relearned.expect_contains("its provider vouches that it made it for this tenant");
+    assert_eq!(Podman::http(port).as_deref(), Some("from the volume"));
+    ws.cairn(&["plan"]).expect_code(0);
+
     // Gone from Git: the app first, then its volume and network.
     ws.repo.remove("site.toml");
     ws.repo.commit("no site", AUTHOR);

@@ -204,6 +204,32 @@ async fn an_ungranted_url_is_refused_and_the_plugin_sees_why() {
     );
 }
 
+/// wasi:filesystem is linked (other languages' toolchains import it
+/// unused), but nothing is behind it: a plugin that reads the root, its
+/// working folder or a system file is refused, and it has no environment
+/// and no arguments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_reading_files_finds_none() {
+    let (host, plugin) = setup().await;
+    let reader = instance(&host, &plugin, "reader", |s| {
+        s.config = serde_json::json!({"mode": "read-files"});
+    });
+    let error = list(&reader).await.unwrap_err();
+    let PluginError::Provider { error, .. } = &error else {
+        panic!("expected the plugin's report, got {error}");
+    };
+    let message = &error.message;
+    for path in ["/", ".", "/etc/passwd"] {
+        assert!(
+            message.contains(&format!("{path}: refused")),
+            "{path} was not refused: {message}"
+        );
+    }
+    assert!(!message.contains("READ"), "{message}");
+    assert!(message.contains("environment: 0 variable(s)"), "{message}");
+    assert!(message.contains("arguments: 0"), "{message}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugins_are_shared_and_their_digest_is_checked() {
     let (host, plugin) = setup().await;
@@ -811,6 +837,7 @@ async fn an_apply_whose_guard_says_no_sends_nothing() {
         desired: Some(serde_json::json!({"name": "bait"})),
         observed: None,
         diagnostics: Vec::new(),
+        recheck_after: None,
     };
     let lease = Arc::new(Lease(std::sync::atomic::AtomicBool::new(true)));
     let guard: Arc<dyn cairn::host::SendGuard> = lease.clone();

@@ -48,6 +48,7 @@ fn owned_with(digest: &str, diverged: Option<Divergence>) -> InventoryChange {
         depends_on: vec![Address::parse("dns/zone/example.org.").unwrap()],
         pending: false,
         diverged,
+        recheck: true,
     }
 }
 
@@ -70,7 +71,14 @@ async fn inventory_runs_and_audit(url: &str) {
     let pending: Vec<(&Address, &Lifecycle, &[Address])> =
         addresses.iter().map(|a| (a, &lifecycle, &[][..])).collect();
     run.mark_pending(&pending).await.unwrap();
-    assert!(store.owned("t").await.unwrap().iter().all(|o| o.pending));
+    assert!(
+        store
+            .owned("t")
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.pending && !o.recheck)
+    );
     let statuses = store.statuses("t").await.unwrap();
     assert_eq!(statuses.len(), 1_234);
     assert!(statuses.iter().all(|s| s.status == ResourceStatus::Pending));
@@ -95,7 +103,11 @@ async fn inventory_runs_and_audit(url: &str) {
         .unwrap();
     let owned = store_again.owned("t").await.unwrap();
     assert_eq!(owned.len(), 1_234);
-    assert!(owned.iter().all(|o| !o.pending && o.spec_digest == "d1"));
+    assert!(
+        owned
+            .iter()
+            .all(|o| !o.pending && o.spec_digest == "d1" && o.recheck)
+    );
     assert_eq!(owned[0].state.as_ref().unwrap()["name"], "ünïcode");
     assert_eq!(owned[0].depends_on.len(), 1);
     assert!(store.owned("other").await.unwrap().is_empty());

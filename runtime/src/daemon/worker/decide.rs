@@ -169,6 +169,7 @@ mod tests {
             blocked: Vec::new(),
             safety: Default::default(),
             unexamined: HashSet::new(),
+            recheck_after: None,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct Worker {
     /// The refusal last recorded in the history (its commit and reason)
     /// and its run, until a run goes through.
     last_refusal: Option<((String, String), i64)>,
+    /// The last plan's `recheck-after`: when a provider wants its
+    /// resources compared again, whatever Git and the world do.
+    recheck_after: Option<Duration>,
 }
 
 impl Worker {
@@ -105,6 +108,7 @@ impl Worker {
             blocked: false,
             blocked_checksum: None,
             last_refusal: None,
+            recheck_after: None,
         }
     }
 
@@ -127,6 +131,9 @@ impl Worker {
             let span = tracing::info_span!("reconcile", tenant = %self.tenant.name, trigger = ?trigger, commit = tracing::field::Empty);
             let requeue = self.run_once(trigger, drift_due).instrument(span).await;
             schedule.ran(Instant::now(), requeue, drift_due);
+            if let Some(after) = self.recheck_after.take() {
+                schedule.recheck(Instant::now(), after);
+            }
             trigger = Trigger::Poll;
         }
         tracing::info!(tenant = %self.tenant.name, "stopped");

@@ -76,6 +76,7 @@ impl Worker {
             .await
             .map_err(|error| RunFailure::reconcile(&target, error))?;
         self.status.write().expect("tenant status").commit = Some(commit.clone());
+        self.recheck_after = plan.recheck_after;
         self.forget_stale_failures(&plan);
         self.mark_in_sync(&plan).await?;
         let drifted = self.report_drift(&plan).await?;

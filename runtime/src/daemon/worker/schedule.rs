@@ -12,6 +12,11 @@ use tokio::time::Instant;
 /// spin.
 pub const RETRY_FLOOR: Duration = Duration::from_millis(50);
 
+/// The soonest a provider's `recheck-after` brings the next drift check:
+/// each one observes the whole tenant, so a provider asking for 0 seconds
+/// must not make the worker spin.
+pub const RECHECK_FLOOR: Duration = Duration::from_secs(5);
+
 /// Spread of the poll interval (±10%), so that tenants do not poll in step.
 pub const POLL_JITTER: f64 = 0.1;
 
@@ -98,6 +103,14 @@ impl Schedule {
             self.next_drift = now + self.drift_interval;
         }
     }
+
+    /// Brings the next drift check forward to `after` from `now` (at least
+    /// [`RECHECK_FLOOR`]), as a provider asked (`recheck-after`). It never
+    /// puts a drift check off, and it holds until a drift check runs: a
+    /// run that examines only what Git moved keeps it.
+    pub fn recheck(&mut self, now: Instant, after: Duration) {
+        self.next_drift = self.next_drift.min(now + after.max(RECHECK_FLOOR));
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +122,33 @@ mod tests {
 
     fn at(start: Instant, seconds: u64) -> Instant {
         start + Duration::from_secs(seconds)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recheck_brings_the_drift_check_forward_never_below_its_floor() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(INTERVAL, DRIFT, start);
+        schedule.ran(start, Requeue::Interval { jitter: 1.0 }, true);
+        schedule.recheck(start, Duration::from_secs(30));
+        assert_eq!(schedule.wake_at(None, start), at(start, 30));
+        assert_eq!(schedule.trigger_at(at(start, 30)), Trigger::Drift);
+        assert!(schedule.drift_due(Trigger::Drift, at(start, 30)));
+
+        // A run of what Git moved keeps it; a later, longer hint does not
+        // put it off.
+        schedule.ran(at(start, 10), Requeue::Interval { jitter: 1.0 }, false);
+        schedule.recheck(at(start, 10), Duration::from_secs(500));
+        assert_eq!(schedule.wake_at(None, at(start, 10)), at(start, 30));
+
+        // The drift check done, the next comes after the drift interval
+        // unless asked again; a hint of 0 waits the floor.
+        schedule.ran(at(start, 30), Requeue::Interval { jitter: 1.0 }, true);
+        assert_eq!(schedule.wake_at(None, at(start, 30)), at(start, 90));
+        schedule.recheck(at(start, 30), Duration::ZERO);
+        assert_eq!(
+            schedule.wake_at(None, at(start, 30)),
+            at(start, 30) + RECHECK_FLOOR
+        );
     }
 
     #[tokio::test(start_paused = true)]

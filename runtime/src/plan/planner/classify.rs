@@ -90,11 +90,15 @@ pub(super) fn classify<'a, P: Provider>(
             draft.unchanged += 1;
             continue;
         }
-        if seen.is_some() && ours.is_none() && !resource.lifecycle.adopt {
+        // An object the store has no record of is the tenant's own when
+        // its provider vouches for it (it bears the instance's owner mark):
+        // a lost or restored store then plans no conflict.
+        let foreign = seen.is_some() && ours.is_none() && !gathered.vouched.contains(address);
+        if foreign && !resource.lifecycle.adopt {
             conflicts.push(address.clone());
             continue;
         }
-        if seen.is_some() && ours.is_none() && !settings.allow_adopt {
+        if foreign && !settings.allow_adopt {
             refused_adoptions.push(address.clone());
             continue;
         }

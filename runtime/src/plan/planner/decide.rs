@@ -52,6 +52,10 @@ pub(super) fn decide<P: Provider>(
                 Subject::Desired(r) => &r.address,
                 Subject::Removed(o) => &o.address,
             };
+            draft.recheck_after = match (draft.recheck_after, change.recheck_after) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             for diagnostic in std::mem::take(&mut change.diagnostics) {
                 let found = PlanDiagnostic::new(address, origin, diagnostic);
                 match found.severity {
@@ -84,6 +88,10 @@ pub(super) fn decide<P: Provider>(
                 }
                 _ => false,
             };
+            // Whether the provider now asks to compare the object again
+            // over time, or stopped asking: recorded, so that later plans
+            // compare it (or skip it again while nothing moves).
+            let recheck_moved = ours.is_some_and(|o| o.recheck != change.recheck_after.is_some());
             // `null` and an absent field are equal: a change made only of
             // such fields is none.
             let proposed = converge::makes_a_difference(&change)
@@ -92,7 +100,9 @@ pub(super) fn decide<P: Provider>(
             let action = match proposed {
                 Some(action) => action,
                 None if unconfirmed && input.observed.is_some() => PlanAction::Adopt,
-                None if stale_record && input.observed.is_some() => PlanAction::Refresh,
+                None if (stale_record || recheck_moved) && input.observed.is_some() => {
+                    PlanAction::Refresh
+                }
                 None => {
                     draft.unchanged += 1;
                     continue;
@@ -124,8 +134,14 @@ pub(super) fn decide<P: Provider>(
                     "an earlier create that did not finish made it, and it matches: record it"
                         .to_string()
                 }
+                (PlanAction::Adopt, None) if gathered.vouched.contains(address) => {
+                    "record the existing object, which matches: its provider vouches that it made it for this tenant".to_string()
+                }
                 (PlanAction::Adopt, None) => {
                     "take over the existing object, which already matches".to_string()
+                }
+                (PlanAction::Refresh, _) if !stale_record => {
+                    "record that its provider asks to compare it again over time, or no longer does; the object is not touched".to_string()
                 }
                 (PlanAction::Refresh, _) => {
                     "record Git's change (lifecycle, dependencies or ignored fields); the object is not touched".to_string()

@@ -57,6 +57,9 @@ pub(super) struct Gathered {
     pub unexamined: HashSet<Address>,
     /// The observed state of every examined object that exists.
     pub observed: HashMap<Address, Value>,
+    /// The observed objects their provider vouches it made for this
+    /// tenant (they bear its owner mark), owned or not.
+    pub vouched: HashSet<Address>,
 }
 
 /// Checks the inventory against the configured providers, chooses what to
@@ -73,12 +76,13 @@ pub(super) async fn gather<P: Provider>(
         PlanScope::Full => HashSet::new(),
         PlanScope::Changed => unmoved(desired, &settled_in_git),
     };
-    let observed = observe(providers, desired, &inventory.owned, &unexamined).await?;
+    let (observed, vouched) = observe(providers, desired, &inventory.owned, &unexamined).await?;
     Ok(Gathered {
         inventory,
         settled_in_git,
         unexamined,
         observed,
+        vouched,
     })
 }
 
@@ -104,7 +108,8 @@ fn check_providers_configured<P>(
 
 /// Per desired resource (by index): Git did not move it since it was last
 /// applied — its spec, lifecycle and dependencies are what the inventory
-/// holds — and no create or interrupted change of it waits to be confirmed.
+/// holds — no create or interrupted change of it waits to be confirmed,
+/// and its provider did not ask to compare it again over time.
 fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> Vec<bool> {
     desired
         .resources
@@ -112,6 +117,7 @@ fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> Vec<bool> {
         .map(|resource| {
             inventory.owned.get(&resource.address).is_some_and(|o| {
                 !o.pending
+                    && !o.recheck
                     && !inventory.interrupted.contains_key(&resource.address)
                     && o.spec_digest == digest(&resource.spec)
                     && o.lifecycle == resource.lifecycle
@@ -159,14 +165,15 @@ fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> 
 }
 
 /// Lists, per provider and in parallel, every object of interest: the
-/// desired ones and the owned ones, less the unexamined.
+/// desired ones and the owned ones, less the unexamined. Returns their
+/// states, and which of them their provider vouches for.
 #[tracing::instrument(level = "debug", skip_all)]
 async fn observe<P: Provider>(
     providers: &Providers<P>,
     desired: &DesiredState,
     owned: &HashMap<Address, OwnedResource>,
     unexamined: &HashSet<Address>,
-) -> Result<HashMap<Address, Value>, PluginError> {
+) -> Result<(HashMap<Address, Value>, HashSet<Address>), PluginError> {
     let mut ids: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for address in desired
         .resources
@@ -195,18 +202,20 @@ async fn observe<P: Provider>(
         }
     });
     let mut seen = HashMap::new();
+    let mut vouched = HashSet::new();
     for result in futures::future::join_all(calls).await {
         let (provider, observed) = result?;
         for object in observed {
-            seen.insert(
-                Address {
-                    provider: provider.to_string(),
-                    type_name: object.type_name,
-                    id: object.id,
-                },
-                object.state,
-            );
+            let address = Address {
+                provider: provider.to_string(),
+                type_name: object.type_name,
+                id: object.id,
+            };
+            if object.vouched {
+                vouched.insert(address.clone());
+            }
+            seen.insert(address, object.state);
         }
     }
-    Ok(seen)
+    Ok((seen, vouched))
 }

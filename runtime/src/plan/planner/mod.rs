@@ -198,6 +198,9 @@ struct Draft {
     diverged: Vec<Diverged>,
     /// Resources that need no change.
     unchanged: usize,
+    /// The soonest a provider asked to compare one of its resources
+    /// again, in seconds.
+    recheck_after: Option<u32>,
 }
 
 /// Plans the changes that take the real world to `desired`: reads the

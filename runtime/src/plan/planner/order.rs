@@ -13,6 +13,7 @@ use crate::source::CommitInfo;
 use crate::store::OwnedResource;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 /// The plan of `draft`'s changes, in the order they are applied.
 pub(super) fn order(
@@ -29,6 +30,7 @@ pub(super) fn order(
         mut notes,
         diverged,
         unchanged,
+        recheck_after,
     } = draft;
     keep_dependencies_of_kept(owned, &gathered.observed, &mut deletes, &mut notes);
     order_deletes(owned, &mut deletes);
@@ -65,6 +67,7 @@ pub(super) fn order(
         safety,
         checksum,
         unexamined: gathered.unexamined,
+        recheck_after: recheck_after.map(|seconds| Duration::from_secs(seconds.into())),
     };
     plan.blocked = plan.safety_check();
     Ok(plan)

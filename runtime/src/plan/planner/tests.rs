@@ -170,8 +170,20 @@ impl World {
                 commit_id: "previous".to_string(),
                 pending,
                 diverged: None,
+                recheck: false,
             },
         );
+        self
+    }
+
+    /// Its last recorded change asked to compare it again over time.
+    fn recorded_rechecking(mut self, text: &str) -> Self {
+        let owned = self
+            .inventory
+            .owned
+            .get_mut(&address(text))
+            .expect("an owned resource");
+        owned.recheck = true;
         self
     }
 
@@ -180,6 +192,24 @@ impl World {
         let address = address(text);
         self.provider(&address)
             .put(&address.type_name, &address.id, state);
+        self
+    }
+
+    /// It exists and bears the provider instance's owner mark: the
+    /// provider vouches that it made it.
+    fn made_by_us(self, text: &str, state: Value) -> Self {
+        let address = address(text);
+        let provider = self.provider(&address);
+        provider.put(&address.type_name, &address.id, state);
+        provider.mark(&address.type_name, &address.id);
+        self
+    }
+
+    /// The provider asks to compare it again after `seconds`.
+    fn recheck(self, text: &str, seconds: u32) -> Self {
+        let address = address(text);
+        self.provider(&address)
+            .recheck(&address.type_name, &address.id, seconds);
         self
     }
 
@@ -309,6 +339,9 @@ fn render(plan: &Plan) -> Vec<String> {
             .map(|held| format!("held {}: {}", held.address, held.reason)),
     );
     lines.extend(plan.blocked.iter().map(|why| format!("blocked: {why}")));
+    if let Some(after) = plan.recheck_after {
+        lines.push(format!("recheck after: {} s", after.as_secs()));
+    }
     lines.push(format!("unchanged: {}", plan.unchanged));
     lines
 }
@@ -448,6 +481,72 @@ rules! {
           dns/record/a
           dns/record/b
         To take such an object over, add `adopt = true` to its resource; otherwise remove the resource from Git or the object from the server
+    ";
+
+    /// An object the store has no record of (it was lost or restored
+    /// from an old copy) but that its provider vouches it made for this
+    /// tenant is recorded as the tenant's own, without `adopt` and even
+    /// where the operator allows no adoption; one that differs from Git is
+    /// updated. An unmarked one beside them is still a conflict.
+    vouched_objects_are_the_tenants_own_after_a_lost_store: world()
+        .settings(|s| s.allow_adopt = false)
+        .declared(resource("dns/record/a", json!({"ttl": 300})))
+        .declared(resource("dns/record/b", json!({"ttl": 300})))
+        .made_by_us("dns/record/a", json!({"ttl": 300}))
+        .made_by_us("dns/record/b", json!({"ttl": 60}))
+    => "
+        list dns: a, b
+        diff dns: record/a, record/b
+        adopt dns/record/a: record the existing object, which matches: its provider vouches that it made it for this tenant
+        update dns/record/b: update record b: ttl
+        field ttl: 60 -> 300
+        unchanged: 0
+    ";
+
+    /// A vouch covers only the objects that bear the mark.
+    a_vouch_covers_only_marked_objects: world()
+        .declared(resource("dns/record/a", json!({"ttl": 300})))
+        .declared(resource("dns/record/b", json!({"ttl": 300})))
+        .made_by_us("dns/record/a", json!({"ttl": 300}))
+        .exists("dns/record/b", json!({"ttl": 300}))
+    => "
+        list dns: a, b
+        error: 1 resource(s) of the repository already exist, and Cairn did not create them; nothing was applied:
+          dns/record/b
+        To take such an object over, add `adopt = true` to its resource; otherwise remove the resource from Git or the object from the server
+    ";
+
+    /// A resource whose provider asked to compare it again over time is
+    /// compared though Git and the world did not move (the one beside it
+    /// is not), and the soonest `recheck-after` of the compared
+    /// resources, a no-op's included, is the plan's.
+    the_soonest_recheck_is_the_plans: world()
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .recorded_rechecking("dns/record/a")
+        .in_sync(resource("dns/record/c", json!({"ttl": 300})))
+        .declared(resource("dns/record/b", json!({"ttl": 300})))
+        .recheck("dns/record/a", 30)
+        .recheck("dns/record/b", 600)
+        .recheck("dns/record/c", 5)
+    => "
+        list dns: a, b, c
+        diff dns: record/a, record/b
+        create dns/record/b: create record b
+        field ttl: - -> 300
+        recheck after: 30 s
+        unchanged: 2
+    ";
+
+    /// A provider that stops asking to compare a resource again has that
+    /// recorded, so that later plans skip it again while nothing moves.
+    a_recheck_no_longer_asked_for_is_recorded: world()
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .recorded_rechecking("dns/record/a")
+    => "
+        list dns: a
+        diff dns: record/a
+        refresh dns/record/a: record that its provider asks to compare it again over time, or no longer does; the object is not touched
+        unchanged: 0
     ";
 
     /// Conflicts are reported before refused adoptions.
@@ -1100,6 +1199,7 @@ async fn an_applied_plan_leaves_nothing_to_do() {
                 commit_id: COMMIT.to_string(),
                 pending: false,
                 diverged: None,
+                recheck: false,
             },
         );
     }

@@ -70,7 +70,7 @@ impl Provider for Hostile {
         }
     }
 
-    fn configure(config: Value, _secrets: Secrets) -> Result<Self, Error> {
+    fn configure(config: Value, _secrets: Secrets, _owner: &str) -> Result<Self, Error> {
         let text = |key: &str| {
             config
                 .get(key)
@@ -126,6 +126,30 @@ impl Provider for Hostile {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
                 Ok(Vec::new())
             }
+            // Reads what a process usually can: the root, the working
+            // folder, a system file, its environment and its arguments.
+            // Reports what it found, as an error the test reads.
+            "read-files" => {
+                let found = [
+                    ("/", std::fs::read_dir("/").map(|entries| entries.count())),
+                    (".", std::fs::read_dir(".").map(|entries| entries.count())),
+                    (
+                        "/etc/passwd",
+                        std::fs::read("/etc/passwd").map(|bytes| bytes.len()),
+                    ),
+                ]
+                .into_iter()
+                .map(|(path, result)| match result {
+                    Ok(count) => format!("{path}: READ {count}"),
+                    Err(error) => format!("{path}: refused ({error})"),
+                })
+                .chain([
+                    format!("environment: {} variable(s)", std::env::vars().count()),
+                    format!("arguments: {}", std::env::args().count()),
+                ])
+                .collect::<Vec<_>>();
+                Err(Error::internal(found.join("; ")))
+            }
             "exfiltrate" => {
                 Client::new(&self.target).send(Method::GET, "/steal", None)?;
                 Ok(Vec::new())
@@ -170,11 +194,13 @@ impl Provider for Hostile {
                 type_name: "thing".into(),
                 id: "deep".into(),
                 state: json!({ "depth": recurse(1) }),
+                vouched: false,
             }]),
             "huge-return" => Ok(vec![Observed {
                 type_name: "thing".into(),
                 id: "huge".into(),
                 state: Value::String("x".repeat(HUGE_RETURN)),
+                vouched: false,
             }]),
             "log-flood" => {
                 for index in 0..1_000_000 {
@@ -216,6 +242,7 @@ impl Provider for Hostile {
                 type_name: "thing".into(),
                 id: "bait".into(),
                 state: json!({ "name": "bait", "nonce": wasip2::random::random::get_random_u64() }),
+                vouched: false,
             }]),
             "host-header" => {
                 Client::new(&self.target)

@@ -41,7 +41,7 @@ impl Provider for Unconverging {
         }
     }
 
-    fn configure(config: Value, _secrets: Secrets) -> Result<Self, Error> {
+    fn configure(config: Value, _secrets: Secrets, _owner: &str) -> Result<Self, Error> {
         let url = config
             .get("url")
             .and_then(Value::as_str)
@@ -67,6 +67,7 @@ impl Provider for Unconverging {
                 type_name: THING.into(),
                 id: name,
                 state: read_back(stored),
+                vouched: false,
             })
             .collect())
     }
