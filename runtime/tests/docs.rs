@@ -54,7 +54,7 @@ const CONFIGURATION_PAGE: &str = "docs/configuration.md";
 const HTTP_API_PAGE: &str = "docs/http-api.md";
 
 /// The kinds a TOML block may be, after ```` ```toml ````.
-const TOML_KINDS: &[&str] = &["config", "resource"];
+const TOML_KINDS: &[&str] = &["config", "resource", "conformance"];
 
 /// The key placed in a table to make the parser list the fields it
 /// expects there; no table of `cairn.toml` has it.
@@ -159,6 +159,22 @@ fn configuration_examples_are_read_by_the_configuration_parser() {
     }
     assert!(checked > 0, "no ```toml config block was found");
     assert_no_problems("configuration examples the parser refuses", problems);
+}
+
+#[test]
+fn conformance_examples_are_read_as_cairn_plugin_test_reads_them() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for block in all_blocks() {
+        if block.language() == "toml" && block.kind() == "conformance" {
+            checked += 1;
+            if let Err(error) = cairn::cli::check_conformance_text(&block.text) {
+                problems.push(format!("{}: {error:#}", block.place()));
+            }
+        }
+    }
+    assert!(checked > 0, "no ```toml conformance block was found");
+    assert_no_problems("conformance examples `cairn plugin test` refuses", problems);
 }
 
 #[test]

@@ -104,13 +104,22 @@ secrets = {{ {secrets} }}
         )
     }
 
+    /// The administrator's kubeconfig.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The `kubectl` that `scripts/setup.sh` built.
+    pub fn kubectl_binary() -> PathBuf {
+        std::env::var_os("KUBECTL_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/tmp/cairn-kube/kubectl-1.20"))
+    }
+
     /// Runs `kubectl ARGS` as the administrator, `stdin` fed in.
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Kubectl {
         use std::io::Write;
-        let binary = std::env::var_os("KUBECTL_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/var/tmp/cairn-kube/kubectl-1.20"));
-        let mut child = Command::new(binary)
+        let mut child = Command::new(Self::kubectl_binary())
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)

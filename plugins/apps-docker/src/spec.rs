@@ -133,6 +133,13 @@ struct HealthcheckSpec {
     timeout: Option<String>,
     #[serde(default)]
     retries: Option<u32>,
+    /// The canonical form of `interval`: a canonical spec validates to
+    /// itself.
+    #[serde(default)]
+    interval_ms: Option<u64>,
+    /// The canonical form of `timeout`.
+    #[serde(default)]
+    timeout_ms: Option<u64>,
 }
 
 /// An app as written in Git.
@@ -159,6 +166,10 @@ struct AppSpec {
     replicas: Option<u32>,
     #[serde(default)]
     stop_grace: Option<String>,
+    /// The canonical form of `stop_grace`: a canonical spec validates to
+    /// itself.
+    #[serde(default)]
+    stop_grace_seconds: Option<u32>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
 }
@@ -293,9 +304,16 @@ pub fn resource_types() -> Vec<ResourceType> {
                         "name": {"type": "string"},
                         "external": {"type": "boolean", "description": "the engine's network, which the commit does not declare"}}}]},
                 "restart": {"enum": RESTART_POLICIES, "default": "unless-stopped"},
-                "healthcheck": {"type": "object", "required": ["command"]},
+                "healthcheck": {"type": "object", "required": ["command"], "properties": {
+                    "command": {"type": "string"},
+                    "interval": {"type": "string", "default": "5s"},
+                    "timeout": {"type": "string", "default": "3s"},
+                    "retries": {"type": "integer", "minimum": 0, "default": 3},
+                    "interval_ms": {"type": "integer", "minimum": 0, "description": "interval in milliseconds, as the canonical spec gives it"},
+                    "timeout_ms": {"type": "integer", "minimum": 0, "description": "timeout in milliseconds, as the canonical spec gives it"}}},
                 "replicas": {"type": "integer", "minimum": 0, "maximum": MAX_REPLICAS, "default": 1},
                 "stop_grace": {"type": "string", "default": "10s", "description": "time to stop before being killed"},
+                "stop_grace_seconds": {"type": "integer", "minimum": 0, "description": "stop_grace in seconds, as the canonical spec and the observed state give it"},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}}
             }
         })),
@@ -555,8 +573,14 @@ pub fn validate_app(value: &Value) -> Validation {
                 None
             }),
         };
-        let interval_ms = duration("interval", check.interval, 5_000)?;
-        let timeout_ms = duration("timeout", check.timeout, 3_000)?;
+        let interval_ms = match check.interval_ms {
+            Some(ms) => ms,
+            None => duration("interval", check.interval, 5_000)?,
+        };
+        let timeout_ms = match check.timeout_ms {
+            Some(ms) => ms,
+            None => duration("timeout", check.timeout, 3_000)?,
+        };
         Some(Healthcheck {
             command: check.command,
             interval_ms,
@@ -565,7 +589,9 @@ pub fn validate_app(value: &Value) -> Validation {
         })
     });
     let stop_grace_seconds = match &spec.stop_grace {
-        None => DEFAULT_STOP_GRACE_SECONDS,
+        None => spec
+            .stop_grace_seconds
+            .unwrap_or(DEFAULT_STOP_GRACE_SECONDS),
         Some(text) => match parse_duration(text) {
             Some(ms) => u32::try_from(ms.div_ceil(1_000)).unwrap_or(u32::MAX),
             None => {

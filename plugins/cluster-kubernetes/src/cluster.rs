@@ -318,8 +318,10 @@ impl<'a> Cluster<'a> {
             Some(address) if address != item.address => Err(format!(
                 "is declared by {address}; an object belongs to one resource: remove the other declaration first"
             )),
-            // Seen by the host (an `object`), or looked for (a manifest).
-            _ => self.claim(item, &path, !item.may_adopt),
+            // Seen by the host (an `object`), or looked for: a manifest's
+            // object, and an object the host did not see (a create), which
+            // may have appeared since the plan and be someone else's.
+            _ => self.claim(item, &path, !item.may_adopt || item.live.is_none()),
         };
         claimed.map_err(|reason| {
             Error::new(

@@ -36,6 +36,10 @@ pub struct ZoneSummary {
     pub id: String,
     /// The zone's name, absolute.
     pub name: String,
+    /// The zone's account: the owner mark of the provider instance that
+    /// created it, or whatever else its creator wrote (often nothing).
+    #[serde(default)]
+    pub account: String,
 }
 
 /// A zone as returned by `GET /zones/{id}`.
@@ -183,14 +187,16 @@ impl Api {
         })
     }
 
-    /// Creates a zone. A zone of that name that appeared since the plan is a
-    /// conflict: someone else made it, and it is not Cairn's to take.
-    pub fn create_zone(&self, zone: &Zone) -> Result<(), Error> {
+    /// Creates a zone, its account the provider instance's owner mark. A
+    /// zone of that name that appeared since the plan is a conflict:
+    /// someone else made it, and it is not Cairn's to take.
+    pub fn create_zone(&self, zone: &Zone, owner: &str) -> Result<(), Error> {
         let body = serde_json::json!({
             "name": zone.name,
             "kind": zone.kind,
             "nameservers": zone.nameservers,
             "soa_edit_api": zone.soa_edit_api,
+            "account": owner,
         });
         self.client
             .send_json(Method::POST, &self.zones_path, &body)

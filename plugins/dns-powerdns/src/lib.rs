@@ -30,6 +30,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// The provider: a configured connection to one PowerDNS server.
 pub struct PowerDns {
     api: Api,
+    /// The owner mark, written as the account of every zone it creates.
+    owner: String,
 }
 
 impl Provider for PowerDns {
@@ -52,9 +54,10 @@ impl Provider for PowerDns {
         }
     }
 
-    fn configure(config: Value, secrets: Secrets, _owner: &str) -> Result<Self, Error> {
+    fn configure(config: Value, secrets: Secrets, owner: &str) -> Result<Self, Error> {
         Ok(Self {
             api: Api::new(config, &secrets)?,
+            owner: owner.to_string(),
         })
     }
 
@@ -94,7 +97,9 @@ impl Provider for PowerDns {
                     type_name: "zone".into(),
                     id: contents.zone.name.clone(),
                     state: to_json(&contents.zone),
-                    vouched: false,
+                    // Zones carry the mark as their account; records
+                    // carry none, and are not vouched for.
+                    vouched: zone.account == self.owner,
                 });
             }
             if scope.wants("record") {
@@ -154,7 +159,7 @@ impl Provider for PowerDns {
     }
 
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
-        Apply::new(&self.api, &changes).run()
+        Apply::new(&self.api, &self.owner, &changes).run()
     }
 }
 
@@ -214,14 +219,16 @@ fn record_summary(change: &Change) -> String {
 /// zone for its RRsets, then zone deletions.
 struct Apply<'a> {
     api: &'a Api,
+    owner: &'a str,
     changes: &'a [Change],
     outcomes: Vec<Option<Outcome>>,
 }
 
 impl<'a> Apply<'a> {
-    fn new(api: &'a Api, changes: &'a [Change]) -> Self {
+    fn new(api: &'a Api, owner: &'a str, changes: &'a [Change]) -> Self {
         Self {
             api,
+            owner,
             changes,
             outcomes: vec![None; changes.len()],
         }
@@ -280,6 +287,17 @@ impl<'a> Apply<'a> {
             .find(|zone| zone.name.eq_ignore_ascii_case(&desired.name))
             .cloned();
         let summary = match existing {
+            // A create that finds the zone: this instance made it (a retry
+            // of a create whose answer was lost), or someone else did.
+            Some(summary) if change.action == Action::Create && summary.account != self.owner => {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "zone {} exists and this provider instance did not create it (its account is `{}`)",
+                        desired.name, summary.account
+                    ),
+                ));
+            }
             Some(summary) => {
                 self.api.update_zone(&summary.id, &desired)?;
                 let observed: Option<Zone> = parse(&change.observed);
@@ -303,7 +321,7 @@ impl<'a> Apply<'a> {
                 summary
             }
             None => {
-                self.api.create_zone(&desired)?;
+                self.api.create_zone(&desired, self.owner)?;
                 // Refresh the list: the API decides the new zone's id.
                 *zones = self.api.zones()?;
                 zones
@@ -335,6 +353,10 @@ impl<'a> Apply<'a> {
             let name = change.id.split('/').next().unwrap_or_default();
             match api::zone_of(name, zones) {
                 Some(zone) => by_zone.entry(zone.id.clone()).or_default().push(index),
+                // Its zone is gone, and the record with it.
+                None if change.action == Action::Delete => {
+                    self.outcomes[index] = Some(Outcome::Applied(None));
+                }
                 None => {
                     self.outcomes[index] = Some(Outcome::Failed(Error::new(
                         ErrorKind::NotFound,

@@ -205,9 +205,12 @@ impl<'a> Apply<'a> {
         );
         let endpoint = self.users_endpoint().to_string();
         let response = self.scim.send(Method::POST, &endpoint, Some(&body), None)?;
-        if response.status == 409 {
-            // Already there: ours from an interrupted apply, or someone
-            // else's.
+        // Already there: ours from an interrupted apply, or someone else's.
+        // Some servers (Canaille 0.3) answer a duplicate with a 500 rather
+        // than a 409: a failed create of a name the server has is one too.
+        let duplicate = response.status == 409
+            || (response.status >= 500 && self.find_user(&desired.user_name)?.is_some());
+        if duplicate {
             let existing = self.find_user(&desired.user_name)?.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Conflict,
@@ -511,7 +514,10 @@ impl<'a> Apply<'a> {
         let body = group::to_scim(desired, &external_id, &self.member_values(&ids));
         let endpoint = self.groups_endpoint().to_string();
         let response = self.scim.send(Method::POST, &endpoint, Some(&body), None)?;
-        if response.status == 409 {
+        // As for users: a 500 for a name the server has is a duplicate.
+        let duplicate = response.status == 409
+            || (response.status >= 500 && self.find_group(&desired.display_name)?.is_some());
+        if duplicate {
             let existing = self.find_group(&desired.display_name)?.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Conflict,

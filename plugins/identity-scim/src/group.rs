@@ -51,7 +51,11 @@ pub fn resource_type() -> ResourceType {
         "additionalProperties": false,
         "properties": {
             "display_name": {"type": "string"},
-            "members": {"type": "array", "items": {"type": "string", "description": "a user's user_name"}}
+            "members": {"type": "array", "items": {"type": "string", "description": "a user's user_name"}},
+            // What the server sets: the observed state carries them.
+            "scim_id": {"type": "string", "readOnly": true, "description": "the server's id of the group"},
+            "external_id": {"type": "string", "readOnly": true, "description": "Cairn's mark on the group it created"},
+            "etag": {"type": "string", "readOnly": true, "description": "the group's version on the server"}
         }
     }))
 }

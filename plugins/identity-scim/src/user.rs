@@ -205,6 +205,10 @@ pub fn resource_type() -> ResourceType {
             "additionalProperties": false,
             "properties": {
                 "user_name": {"type": "string", "description": "the login name; compared case-insensitively"},
+                // What the server sets: the observed state carries them.
+                "scim_id": {"type": "string", "readOnly": true, "description": "the server's id of the user"},
+                "external_id": {"type": "string", "readOnly": true, "description": "Cairn's mark on the user it created"},
+                "etag": {"type": "string", "readOnly": true, "description": "the user's version on the server"},
                 "display_name": {"type": "string"},
                 "name": {"type": "object", "additionalProperties": false, "properties": {
                     "formatted": {"type": "string"}, "given_name": {"type": "string"},
@@ -216,9 +220,10 @@ pub fn resource_type() -> ResourceType {
                 "title": {"type": "string"},
                 "preferred_language": {"type": "string"},
                 "active": {"type": "boolean", "default": true},
-                "password": {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string", "description": "an operator secret of this provider instance"}}},
-                "password_version": {"type": "integer", "minimum": 0, "description": "change it to send the password again"},
-                "removal": {"enum": [REMOVAL_DEACTIVATE, REMOVAL_DELETE], "default": REMOVAL_DEACTIVATE},
+                // What only Cairn keeps: sent or acted on, never read back.
+                "password": {"type": "object", "writeOnly": true, "required": ["secret"], "properties": {"secret": {"type": "string", "description": "an operator secret of this provider instance"}}},
+                "password_version": {"type": "integer", "writeOnly": true, "minimum": 0, "description": "change it to send the password again"},
+                "removal": {"enum": [REMOVAL_DEACTIVATE, REMOVAL_DELETE], "writeOnly": true, "default": REMOVAL_DEACTIVATE},
                 "enterprise": {"type": "object", "additionalProperties": false, "properties": {
                     "employee_number": {"type": "string"}, "cost_center": {"type": "string"},
                     "organization": {"type": "string"}, "division": {"type": "string"},

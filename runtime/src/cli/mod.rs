@@ -11,6 +11,8 @@ mod inspect;
 mod inspect_check;
 mod plan;
 mod plugin_docs;
+mod plugin_new;
+mod plugin_test;
 mod reference;
 mod render;
 mod session;
@@ -108,6 +110,14 @@ enum PluginCommand {
     /// Print a Markdown reference of a plugin's configuration and resource
     /// types, made from its own description.
     Docs(plugin_docs::DocsArgs),
+    /// Write a new provider that builds, follows every rule of the
+    /// contract and passes `cairn plugin test` against the fake server it
+    /// comes with.
+    New(plugin_new::NewArgs),
+    /// Check a plugin against the contract's rules on a real server, as a
+    /// conformance file next to it describes: pass, fail or skip for each
+    /// rule, with a hint for each failure.
+    Test(plugin_test::TestArgs),
 }
 
 /// The command-line reference as Markdown (`docs/cli.md`): every command,
@@ -116,6 +126,7 @@ pub fn reference_markdown() -> String {
     reference::render(&Cli::command())
 }
 
+pub use plugin_test::check_conformance_text;
 pub use reference::REGENERATE as REGENERATE_REFERENCE;
 
 /// The glibc malloc arenas the process may use. glibc's default (eight per
@@ -144,7 +155,14 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Call(_)) => plugin_log_filter(),
         _ => "warn".to_string(),
     };
-    init_logging(json_logs, &default_filter);
+    // `plugin test` keeps the plugin's log for its hygiene rule.
+    let captured = match &cli.command {
+        Command::Plugin(PluginCommand::Test(args)) => Some(plugin_test::init_logging(args)),
+        _ => {
+            init_logging(json_logs, &default_filter);
+            None
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,6 +187,10 @@ pub fn main() -> ExitCode {
             Command::Plugin(PluginCommand::Inspect(args)) => inspect::run(&args).await,
             Command::Plugin(PluginCommand::Call(args)) => call::run(&args).await,
             Command::Plugin(PluginCommand::Docs(args)) => plugin_docs::run(&args).await,
+            Command::Plugin(PluginCommand::New(args)) => plugin_new::run(&args).await,
+            Command::Plugin(PluginCommand::Test(args)) => {
+                plugin_test::run(&args, captured.unwrap_or_default()).await
+            }
         }
     });
     // A blocking task stuck on a stalled remote must not hold the exit.

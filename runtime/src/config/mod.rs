@@ -158,16 +158,29 @@ impl RawQuotas {
     untagged,
     expecting = "a network grant: \"scheme://host:port\", or { url = \"https://host:port\", ca = \"ca.crt\" } to trust a private CA"
 )]
-enum RawGrant {
+pub(crate) enum RawGrant {
     Pattern(String),
     WithCa(RawGrantWithCa),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawGrantWithCa {
+pub(crate) struct RawGrantWithCa {
     url: String,
     ca: String,
+}
+
+impl RawGrant {
+    /// The grant, a CA file read relative to `base`.
+    pub(crate) fn resolve(&self, base: &Path) -> Result<Grant, ProviderProblem> {
+        match self {
+            RawGrant::Pattern(pattern) => Ok(Grant::parse(pattern)?),
+            RawGrant::WithCa(RawGrantWithCa { url, ca }) => {
+                let ca = TrustedCa::load(&base.join(ca))?;
+                Ok(Grant::parse(url).and_then(|grant| grant.with_ca(ca))?)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -613,13 +626,7 @@ impl ProviderConfig {
         let allow = raw
             .allow
             .iter()
-            .map(|grant| match grant {
-                RawGrant::Pattern(pattern) => Ok(Grant::parse(pattern)?),
-                RawGrant::WithCa(RawGrantWithCa { url, ca }) => {
-                    let ca = TrustedCa::load(&base.join(ca))?;
-                    Ok(Grant::parse(url).and_then(|grant| grant.with_ca(ca))?)
-                }
-            })
+            .map(|grant| grant.resolve(base))
             .collect::<Result<Vec<_>, ProviderProblem>>()?;
         let memory = match &raw.memory {
             Some(text) => parse_size(text).map_err(ProviderProblem::Memory)?,

@@ -17,15 +17,24 @@ const PROBLEM_SHOWN: usize = 300;
 /// key it is about (`config.url: 8081 is not of type "string"`); empty
 /// when it matches. A schema the validator cannot compile is one problem.
 pub fn problems(config: &Value, schema: &Value) -> Vec<String> {
+    problems_under("config", config, schema)
+}
+
+/// What is wrong with `value` under `schema`, each problem led by the key
+/// it is about below `root` (`state.ttl: "300" is not of type "integer"`).
+pub fn problems_under(root: &str, value: &Value, schema: &Value) -> Vec<String> {
     let validator = match crate::host::json_schema::compile(schema) {
         Ok(validator) => validator,
-        Err(error) => return vec![format!("the plugin's config schema is unusable: {error}")],
+        Err(error) => return vec![format!("the plugin's {root} schema is unusable: {error}")],
     };
     validator
-        .iter_errors(config)
+        .iter_errors(value)
         .take(MAX_PROBLEMS)
         .map(|error| {
-            let problem = format!("{}: {error}", key_path(error.instance_path().as_str()));
+            let problem = format!(
+                "{}: {error}",
+                key_path(root, error.instance_path().as_str())
+            );
             match problem.char_indices().nth(PROBLEM_SHOWN) {
                 Some((cut, _)) => format!("{}…", &problem[..cut]),
                 None => problem,
@@ -36,8 +45,8 @@ pub fn problems(config: &Value, schema: &Value) -> Vec<String> {
 
 /// A JSON pointer into the config as the key it names in `cairn.toml`:
 /// `/zones/0/name` is `config.zones[0].name`.
-fn key_path(pointer: &str) -> String {
-    let mut path = String::from("config");
+fn key_path(root: &str, pointer: &str) -> String {
+    let mut path = String::from(root);
     for segment in pointer.split('/').skip(1) {
         let segment = segment.replace("~1", "/").replace("~0", "~");
         if segment.parse::<usize>().is_ok() {

@@ -641,15 +641,16 @@ fn file_resource(
 
 /// An identity field a spec lacks, by its `/`-separated path.
 #[derive(Debug, PartialEq, Eq)]
-struct MissingIdentity<'a> {
-    field: &'a str,
+pub(crate) struct MissingIdentity<'a> {
+    /// The field's path.
+    pub field: &'a str,
 }
 
 /// The id: the identity fields' values joined by `/`, or the first one
 /// missing. A field may be a `/`-separated path into nested tables
 /// (`metadata/name`); one ending in `?` is left out of the id when absent
 /// (a Kubernetes object's namespace).
-fn identity_of<'a>(
+pub(crate) fn identity_of<'a>(
     spec: &serde_json::Value,
     identity: &'a [String],
 ) -> Result<String, MissingIdentity<'a>> {

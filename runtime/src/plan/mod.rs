@@ -14,6 +14,7 @@ mod planner;
 pub mod port;
 
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
+pub(crate) use converge::makes_a_difference;
 pub use planner::{PlanDiagnostic, PlanError, PlanSettings, plan};
 pub use port::{Provider, Providers};
 

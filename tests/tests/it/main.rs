@@ -27,6 +27,7 @@ mod identity_scim;
 mod incremental;
 mod logging;
 mod plugin_call;
+mod plugin_kit;
 mod quickstart;
 mod refusals;
 mod regressions;
