@@ -17,6 +17,16 @@ pub struct Output {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Output {
+    fn from(output: std::process::Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Output {
     /// Both streams, for assertions that do not care which.
     pub fn all(&self) -> String {
@@ -325,12 +335,7 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
     }
 
     fn run_cairn(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let output = self.command(args, env).output().expect("run cairn");
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.command(args, env).output().expect("run cairn").into()
     }
 }
 

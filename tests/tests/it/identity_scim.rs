@@ -270,6 +270,21 @@ fn drift_made_in_canaille_is_healed_by_the_daemon() {
     wait_until(Duration::from_secs(60), "the people applied", || {
         canaille.members("admins") == ["alice", "bob"]
     });
+    // The apply's run must be over, its convergence check included, before
+    // anything changes by hand: a change made while the host checks what
+    // the provider made is taken for the provider not converging, and the
+    // resources are held instead of repaired.
+    wait_until(
+        Duration::from_secs(60),
+        "the people recorded in sync",
+        || {
+            daemon.tenant("default")["resources"]
+                .as_array()
+                .is_some_and(|resources| {
+                    resources.len() == 4 && resources.iter().all(|r| r["status"] == "in-sync")
+                })
+        },
+    );
 
     // By hand: bob's title changes and alice joins a group.
     canaille.patch_user("bob", serde_json::json!({"title": "Vandal"}));

@@ -25,16 +25,12 @@ fn scaffold_target() -> PathBuf {
 }
 
 fn cairn(dir: &Path, args: &[&str]) -> Output {
-    let output = cairn_tests::cairn_command()
+    cairn_tests::cairn_command()
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("run cairn");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .expect("run cairn")
+        .into()
 }
 
 /// Writes the provider `name` into `dir/name` with `cairn plugin new`.

@@ -127,7 +127,7 @@ fn a_flag_added_in_git_is_recorded_even_when_the_world_needs_no_change() {
 /// the workspace's own runs have but for `PDNS_API_KEY`: the provider's
 /// key comes from where `cairn.toml` says.
 fn cairn_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = cairn_tests::cairn_command()
+    cairn_tests::cairn_command()
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -136,12 +136,8 @@ fn cairn_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("CAIRN_CONFIG")
         .envs(env.iter().copied())
         .output()
-        .expect("run cairn");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .expect("run cairn")
+        .into()
 }
 
 /// `cairn --config FILE plan` was refused (`unexpected argument
