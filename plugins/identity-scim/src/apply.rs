@@ -208,15 +208,17 @@ impl<'a> Apply<'a> {
         // Already there: ours from an interrupted apply, or someone else's.
         // Some servers (Canaille 0.3) answer a duplicate with a 500 rather
         // than a 409: a failed create of a name the server has is one too.
-        let duplicate = response.status == 409
-            || (response.status >= 500 && self.find_user(&desired.user_name)?.is_some());
-        if duplicate {
-            let existing = self.find_user(&desired.user_name)?.ok_or_else(|| {
+        let existing = match response.status {
+            409 => Some(self.find_user(&desired.user_name)?.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Conflict,
                     "the server says the user exists but cannot find it",
                 )
-            })?;
+            })?),
+            500.. => self.find_user(&desired.user_name)?,
+            _ => None,
+        };
+        if let Some(existing) = existing {
             if existing.external_id.as_deref() != Some(external_id.as_str()) {
                 return Err(not_ours(
                     "user",
@@ -515,15 +517,17 @@ impl<'a> Apply<'a> {
         let endpoint = self.groups_endpoint().to_string();
         let response = self.scim.send(Method::POST, &endpoint, Some(&body), None)?;
         // As for users: a 500 for a name the server has is a duplicate.
-        let duplicate = response.status == 409
-            || (response.status >= 500 && self.find_group(&desired.display_name)?.is_some());
-        if duplicate {
-            let existing = self.find_group(&desired.display_name)?.ok_or_else(|| {
+        let existing = match response.status {
+            409 => Some(self.find_group(&desired.display_name)?.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Conflict,
                     "the server says the group exists but cannot find it",
                 )
-            })?;
+            })?),
+            500.. => self.find_group(&desired.display_name)?,
+            _ => None,
+        };
+        if let Some(existing) = existing {
             if existing.external_id.as_deref() != Some(external_id.as_str()) {
                 return Err(not_ours(
                     "group",

@@ -678,7 +678,7 @@ pub const ALERT_EVENTS: &[&str] = &[
 /// A secret read from a file given as a relative path reads it relative
 /// to `cairn.toml`'s folder, `base`, wherever Cairn runs from; absolute
 /// paths and environment variables stay as they are.
-fn relative_to(secret: SecretRef, base: &Path) -> SecretRef {
+pub(crate) fn relative_to(secret: SecretRef, base: &Path) -> SecretRef {
     match secret {
         SecretRef::File { file } if file.is_relative() => SecretRef::File {
             file: base.join(file),

@@ -191,13 +191,10 @@ impl ConformanceFile {
         let folder = path.parent().unwrap_or(Path::new("."));
         file.folder = folder.to_path_buf();
         file.plugin = folder.join(&file.plugin);
-        for reference in file.provider.secrets.values_mut() {
-            if let SecretRef::File { file } = reference
-                && file.is_relative()
-            {
-                *file = folder.join(&*file);
-            }
-        }
+        file.provider.secrets = std::mem::take(&mut file.provider.secrets)
+            .into_iter()
+            .map(|(name, secret)| (name, crate::config::relative_to(secret, folder)))
+            .collect();
         Ok(file)
     }
 

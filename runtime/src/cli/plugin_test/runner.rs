@@ -113,13 +113,12 @@ impl<'a> Runner<'a> {
 
     /// Runs every rule; returns one check per rule, in the rules' order.
     pub async fn run(mut self, captured_log: impl Fn() -> String) -> anyhow::Result<Vec<Check>> {
-        let steps = self
-            .file
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(index, step)| parse_resources(&step.resources, &format!("step {}", index + 1)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut steps = Vec::with_capacity(self.file.steps.len());
+        for (index, step) in self.file.steps.iter().enumerate() {
+            let what = format!("step {}", index + 1);
+            let resources = parse_resources(&step.resources, &what)?;
+            steps.push(self.canonical(&resources, &what).await?);
+        }
         self.static_rules(&steps).await?;
         self.lifecycle(&steps).await?;
         self.unknown_type().await;
@@ -173,7 +172,7 @@ impl<'a> Runner<'a> {
         let _ = writeln!(self.transcript, "{error}");
     }
 
-    async fn static_rules(&mut self, steps: &[Vec<(String, Value)>]) -> anyhow::Result<()> {
+    async fn static_rules(&mut self, steps: &[Vec<Desired>]) -> anyhow::Result<()> {
         let contract = self.plugin.contract_version().to_string();
         let supported = cairn::host::ContractVersion::supported();
         // The load refused a plugin that breaks any of these: reaching
@@ -190,10 +189,7 @@ impl<'a> Runner<'a> {
             self.pass(rule, finding.message);
         }
         let mut changed = Vec::new();
-        for (index, resources) in steps.iter().enumerate() {
-            let desired = self
-                .canonical(resources, &format!("step {}", index + 1))
-                .await?;
+        for desired in steps {
             let again: Vec<(String, Value)> = desired
                 .iter()
                 .map(|d| (d.type_name.clone(), d.spec.clone()))
@@ -411,14 +407,7 @@ impl<'a> Runner<'a> {
                     "{}/{}: apply returned no state for a {:?}",
                     change.type_name, change.id, change.action
                 )),
-                Outcome::Failed(error) => failures.push(format!(
-                    "{}/{}: {:?}: {}",
-                    change.type_name, change.id, error.kind, error.message
-                )),
-                Outcome::Skipped(reason) => failures.push(format!(
-                    "{}/{}: skipped: {reason}",
-                    change.type_name, change.id
-                )),
+                not_made => failures.extend(why_not_made(change, &not_made)),
             }
         }
         if !failures.is_empty() {
@@ -537,14 +526,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    async fn lifecycle(&mut self, steps: &[Vec<(String, Value)>]) -> anyhow::Result<()> {
-        let mut all: Vec<Vec<Desired>> = Vec::new();
-        for (index, resources) in steps.iter().enumerate() {
-            all.push(
-                self.canonical(resources, &format!("step {}", index + 1))
-                    .await?,
-            );
-        }
+    async fn lifecycle(&mut self, all: &[Vec<Desired>]) -> anyhow::Result<()> {
         self.probe = all[0].clone();
         self.remove_leftovers(&all[0]).await?;
         let Some(mut applied) = self
@@ -773,16 +755,7 @@ impl<'a> Runner<'a> {
             changes
                 .iter()
                 .zip(outcomes)
-                .filter_map(|(c, outcome)| match outcome {
-                    Outcome::Applied(_) => None,
-                    Outcome::Failed(error) => Some(format!(
-                        "{}/{}: {:?}: {}",
-                        c.type_name, c.id, error.kind, error.message
-                    )),
-                    Outcome::Skipped(reason) => {
-                        Some(format!("{}/{}: skipped: {reason}", c.type_name, c.id))
-                    }
-                })
+                .filter_map(|(change, outcome)| why_not_made(change, &outcome))
                 .collect()
         };
         match self.apply(&changes).await {
@@ -1176,6 +1149,22 @@ fn record(
             check.detail = detail;
         }
         Some(_) => {}
+    }
+}
+
+/// Why `change` was not made, as its `outcome` says; `None` when it was
+/// applied.
+fn why_not_made(change: &Change, outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Applied(_) => None,
+        Outcome::Failed(error) => Some(format!(
+            "{}/{}: {:?}: {}",
+            change.type_name, change.id, error.kind, error.message
+        )),
+        Outcome::Skipped(reason) => Some(format!(
+            "{}/{}: skipped: {reason}",
+            change.type_name, change.id
+        )),
     }
 }
 
