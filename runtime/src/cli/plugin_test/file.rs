@@ -303,6 +303,45 @@ mod tests {
     }
 
     #[test]
+    fn a_skip_of_no_rule_and_a_change_neither_request_nor_command_are_named() {
+        let none = |_: &str| None;
+        let file = |more: &str| {
+            format!(
+                "plugin = \"kv.wasm\"\n[provider]\n[[steps]]\nresources = \"[[entry]]\\nkey = 'a'\"\n{more}"
+            )
+        };
+        let error =
+            ConformanceFile::parse_with(&file("[skip]\nwrong-credentials = \"none\""), &none)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("`[skip]` names `wrong-credentials`, which is no rule")
+                && error.contains("wrong-credential,"),
+            "{error}"
+        );
+        let error = ConformanceFile::parse_with(&file("[drift]\nheaders = { a = \"b\" }"), &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[drift]: give `method` and `url` (an HTTP request), or `command`"),
+            "{error}"
+        );
+        let both = "[conflict]\nmethod = \"PUT\"\nurl = \"http://x\"\ncommand = [\"true\"]\nresources = \"[[entry]]\\nkey = 'b'\"";
+        let error = ConformanceFile::parse_with(&file(both), &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[conflict]: give `method` and `url`, or `command`, not both"),
+            "{error}"
+        );
+        let error =
+            ConformanceFile::parse_with("plugin = \"kv.wasm\"\n[provider]\nsteps = []", &none)
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("unknown field `steps`"), "{error}");
+    }
+
+    #[test]
     fn a_file_reads_with_paths_made_relative_to_it() {
         let dir = std::env::temp_dir().join(format!("cairn-conformance-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
