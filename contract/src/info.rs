@@ -75,4 +75,87 @@ impl ResourceType {
         self.sensitive = fields.iter().map(|field| field.to_string()).collect();
         self
     }
+
+    /// The id of the object `spec` describes: its identity fields' values
+    /// joined by `/` (a number written as JSON writes it), or the first
+    /// field it lacks. The host builds every resource's id this way, and a
+    /// provider checks with it that an id it is handed belongs to the spec
+    /// beside it.
+    pub fn id_of(&self, spec: &Value) -> Result<String, MissingIdentity> {
+        let mut parts = Vec::with_capacity(self.identity.len());
+        for field in &self.identity {
+            let (path, optional) = match field.strip_suffix('?') {
+                Some(path) => (path, true),
+                None => (field.as_str(), false),
+            };
+            let value = path.split('/').try_fold(spec, |value, key| value.get(key));
+            match value {
+                Some(Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
+                Some(Value::Number(number)) => parts.push(number.to_string()),
+                None | Some(Value::Null) if optional => {}
+                _ => {
+                    return Err(MissingIdentity {
+                        field: path.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(parts.join("/"))
+    }
+}
+
+/// An identity field a spec lacks (or holds empty, or not as a string or a
+/// number), by its `/`-separated path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingIdentity {
+    /// The field's path.
+    pub field: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn identity_fields_may_be_nested_and_optional() {
+        let object = ResourceType::new(
+            "object",
+            "",
+            &["metadata/namespace?", "kind", "metadata/name"],
+        );
+        let namespaced =
+            json!({"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}});
+        assert_eq!(object.id_of(&namespaced).unwrap(), "web/ConfigMap/a");
+        let cluster = json!({"kind": "Namespace", "metadata": {"name": "web"}});
+        assert_eq!(object.id_of(&cluster).unwrap(), "Namespace/web");
+        let nameless = json!({"kind": "Namespace", "metadata": {}});
+        assert_eq!(
+            object.id_of(&nameless).unwrap_err(),
+            MissingIdentity {
+                field: "metadata/name".into()
+            }
+        );
+    }
+
+    #[test]
+    fn numbers_count_and_empty_strings_do_not() {
+        let port = ResourceType::new("port", "", &["host", "port"]);
+        assert_eq!(
+            port.id_of(&json!({"host": "a", "port": 80})).unwrap(),
+            "a/80"
+        );
+        assert_eq!(
+            port.id_of(&json!({"host": "", "port": 80}))
+                .unwrap_err()
+                .field,
+            "host"
+        );
+        assert_eq!(
+            port.id_of(&json!({"host": "a", "port": true}))
+                .unwrap_err()
+                .field,
+            "port"
+        );
+    }
 }

@@ -32,7 +32,7 @@ mod validation;
 
 pub use change::{Action, Change, Declared, DiffInput, FieldChange, Outcome};
 pub use error::{Error, ErrorKind};
-pub use info::{ProviderInfo, ResourceType};
+pub use info::{MissingIdentity, ProviderInfo, ResourceType};
 pub use observe::{Observed, Scope};
 pub use secrets::Secrets;
 pub use validation::{Diagnostic, Resource, Severity, Validation};

@@ -3,6 +3,7 @@
 //! duration of one call.
 
 use crate::Provider;
+use crate::addressed;
 use crate::bindings::cairn::provider::types as wit;
 use crate::bindings::exports::cairn::provider::provider::Guest;
 use crate::{
@@ -108,6 +109,19 @@ impl<P: Provider> Guest for Export<P> {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let info = P::describe();
+        let refused = inputs.iter().find_map(|input| {
+            addressed::refusal(
+                &info,
+                &input.type_name,
+                &input.id,
+                input.desired.as_ref(),
+                input.observed.as_ref(),
+            )
+        });
+        if let Some(error) = refused {
+            return Err(error.into());
+        }
         let declared = declared
             .into_iter()
             .map(|declared| Declared {
@@ -132,21 +146,56 @@ impl<P: Provider> Guest for Export<P> {
         let count = changes.len();
         let parsed: Result<Vec<Change>, Error> =
             changes.into_iter().map(Change::try_from).collect();
-        let outcomes = parsed
-            .and_then(|changes| with_configured::<P, _>(|provider| Ok(provider.apply(changes))));
-        match outcomes {
-            Ok(outcomes) if outcomes.len() == count => {
-                outcomes.into_iter().map(Into::into).collect()
-            }
+        let changes = match parsed {
+            Ok(changes) => changes,
+            Err(error) => return vec![Outcome::Failed(error).into(); count],
+        };
+        // A change for an object other than the one it names fails on its
+        // own; the provider applies the rest.
+        let info = P::describe();
+        let refusals: Vec<Option<Error>> = changes
+            .iter()
+            .map(|change| {
+                addressed::refusal(
+                    &info,
+                    &change.type_name,
+                    &change.id,
+                    change.desired.as_ref(),
+                    change.observed.as_ref(),
+                )
+            })
+            .collect();
+        let accepted: Vec<Change> = changes
+            .into_iter()
+            .zip(&refusals)
+            .filter(|(_, refusal)| refusal.is_none())
+            .map(|(change, _)| change)
+            .collect();
+        let expected = accepted.len();
+        let outcomes = if accepted.is_empty() {
+            Ok(Vec::new())
+        } else {
+            with_configured::<P, _>(|provider| Ok(provider.apply(accepted)))
+        };
+        let mut outcomes = match outcomes {
+            Ok(outcomes) if outcomes.len() == expected => outcomes.into_iter(),
             Ok(outcomes) => {
                 let error = Error::internal(format!(
-                    "apply returned {} outcomes for {count} changes",
+                    "apply returned {} outcomes for {expected} changes",
                     outcomes.len()
                 ));
-                vec![Outcome::Failed(error).into(); count]
+                return vec![Outcome::Failed(error).into(); count];
             }
-            Err(error) => vec![Outcome::Failed(error).into(); count],
-        }
+            Err(error) => return vec![Outcome::Failed(error).into(); count],
+        };
+        refusals
+            .into_iter()
+            .map(|refusal| match refusal {
+                Some(error) => Outcome::Failed(error),
+                None => outcomes.next().expect("one outcome per accepted change"),
+            })
+            .map(Into::into)
+            .collect()
     }
 }
 

@@ -25,6 +25,10 @@
 //! - **No policy.** Ownership, pruning, `protect`, `on_delete`, ordering,
 //!   retries and audit belong to the host. `list` reports everything it
 //!   sees; the host decides what it owns.
+//! - **Only the objects named.** A `diff` input or a change whose type
+//!   `describe` does not list, or whose id is not the one its spec's
+//!   identity fields give, is refused with `invalid` before your code sees
+//!   it: the SDK checks both.
 //! - **Idempotent apply**, one [`Outcome`] per change; batch server calls
 //!   where the API allows, and report partial failure truthfully.
 //! - **Typed errors.** Return an [`Error`] with the right [`ErrorKind`]:
@@ -165,6 +169,7 @@
 // The generated bindings name this crate by its public path.
 extern crate self as cairn_sdk;
 
+mod addressed;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod bindings;

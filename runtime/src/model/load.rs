@@ -19,7 +19,7 @@ use crate::host::ProviderInstance;
 use crate::model::Address;
 use crate::quota::{QuotaExceeded, Quotas};
 use crate::source::{ManifestFile, Snapshot};
-use cairn_contract::{Severity, Validation};
+use cairn_contract::{MissingIdentity, Severity, Validation};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -594,32 +594,34 @@ fn file_resource(
     spec: serde_json::Value,
     providers: &BTreeMap<String, Arc<ProviderInstance>>,
 ) -> Result<FileResource, Box<SourceDiagnostic>> {
-    let identity = &providers[&resource.provider.0]
+    let resource_type = providers[&resource.provider.0]
         .info()
         .resource_type(&resource.type_name.0)
-        .expect("type checked before validation")
-        .identity;
-    let id = identity_of(&spec, identity).map_err(|MissingIdentity { field }| {
-        Box::new(
-            SourceDiagnostic::new(
-                &resource.file,
-                resource.span.clone(),
-                format!(
-                    "the resource has no `{}`, which identifies it",
-                    field.replace('/', ".")
-                ),
+        .expect("type checked before validation");
+    let identity = &resource_type.identity;
+    let id = resource_type
+        .id_of(&spec)
+        .map_err(|MissingIdentity { field }| {
+            Box::new(
+                SourceDiagnostic::new(
+                    &resource.file,
+                    resource.span.clone(),
+                    format!(
+                        "the resource has no `{}`, which identifies it",
+                        field.replace('/', ".")
+                    ),
+                )
+                .with_help(format!(
+                    "set {}",
+                    identity
+                        .iter()
+                        .filter(|field| !field.ends_with('?'))
+                        .map(|field| field.replace('/', "."))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )),
             )
-            .with_help(format!(
-                "set {}",
-                identity
-                    .iter()
-                    .filter(|field| !field.ends_with('?'))
-                    .map(|field| field.replace('/', "."))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            )),
-        )
-    })?;
+        })?;
     Ok(FileResource {
         address: Address {
             provider: resource.provider.0.clone(),
@@ -639,63 +641,9 @@ fn file_resource(
     })
 }
 
-/// An identity field a spec lacks, by its `/`-separated path.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct MissingIdentity<'a> {
-    /// The field's path.
-    pub field: &'a str,
-}
-
-/// The id: the identity fields' values joined by `/`, or the first one
-/// missing. A field may be a `/`-separated path into nested tables
-/// (`metadata/name`); one ending in `?` is left out of the id when absent
-/// (a Kubernetes object's namespace).
-pub(crate) fn identity_of<'a>(
-    spec: &serde_json::Value,
-    identity: &'a [String],
-) -> Result<String, MissingIdentity<'a>> {
-    let mut parts = Vec::with_capacity(identity.len());
-    for field in identity {
-        let (path, optional) = match field.strip_suffix('?') {
-            Some(path) => (path, true),
-            None => (field.as_str(), false),
-        };
-        let value = path.split('/').try_fold(spec, |value, key| value.get(key));
-        match value {
-            Some(serde_json::Value::String(text)) if !text.is_empty() => parts.push(text.clone()),
-            Some(serde_json::Value::Number(number)) => parts.push(number.to_string()),
-            None | Some(serde_json::Value::Null) if optional => {}
-            _ => return Err(MissingIdentity { field: path }),
-        }
-    }
-    Ok(parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identity_fields_may_be_nested_and_optional() {
-        let identity: Vec<String> = ["metadata/namespace?", "kind", "metadata/name"]
-            .map(String::from)
-            .to_vec();
-        let namespaced =
-            serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "a", "namespace": "web"}});
-        assert_eq!(
-            identity_of(&namespaced, &identity).unwrap(),
-            "web/ConfigMap/a"
-        );
-        let cluster = serde_json::json!({"kind": "Namespace", "metadata": {"name": "web"}});
-        assert_eq!(identity_of(&cluster, &identity).unwrap(), "Namespace/web");
-        let nameless = serde_json::json!({"kind": "Namespace", "metadata": {}});
-        assert_eq!(
-            identity_of(&nameless, &identity).unwrap_err(),
-            MissingIdentity {
-                field: "metadata/name"
-            }
-        );
-    }
 
     /// A snapshot of `files`, and their texts as read (`None`: not read).
     fn snapshot(files: &[(&str, Option<&str>)]) -> (Snapshot, Vec<Option<String>>) {

@@ -13,7 +13,6 @@ pub mod diagnostic;
 pub mod files;
 pub mod graph;
 mod load;
-pub(crate) use load::identity_of;
 pub mod parse;
 mod yaml;
 

@@ -57,8 +57,12 @@ pub enum Rule {
     CreateExistingConflicts,
     /// `diff` answers a batch the same in any order.
     BatchOrder,
-    /// `validate` refuses a resource type the provider does not have.
+    /// `validate` and `diff` refuse a resource type the provider does not
+    /// have.
     UnknownTypeRefused,
+    /// `diff` and `apply` refuse an id that the spec beside it does not
+    /// give, and make nothing.
+    ForeignIdRefused,
     /// A wrong credential fails with `unauthorized`.
     WrongCredential,
     /// A URL outside the grants fails with `denied`.
@@ -92,6 +96,7 @@ impl Rule {
             Self::CreateExistingConflicts => "create-existing-conflicts",
             Self::BatchOrder => "batch-order",
             Self::UnknownTypeRefused => "unknown-type-refused",
+            Self::ForeignIdRefused => "foreign-id-refused",
             Self::WrongCredential => "wrong-credential",
             Self::UngrantedUrl => "ungranted-url",
             Self::Unreachable => "unreachable",
@@ -117,7 +122,7 @@ impl Rule {
             | Self::Delete
             | Self::DeleteIdempotent
             | Self::CreateExistingConflicts => Group::Lifecycle,
-            Self::BatchOrder | Self::UnknownTypeRefused => Group::Contract,
+            Self::BatchOrder | Self::UnknownTypeRefused | Self::ForeignIdRefused => Group::Contract,
             Self::WrongCredential | Self::UngrantedUrl | Self::Unreachable => Group::Errors,
             Self::SecretsHidden => Group::Hygiene,
         }
@@ -175,7 +180,10 @@ impl Rule {
                 "answer each diff input on its own, in the inputs' order: one change per input, whatever the batch holds"
             }
             Self::UnknownTypeRefused => {
-                "return an error diagnostic from validate for a type name describe does not list"
+                "return an error diagnostic from validate, and fail diff with `invalid`, for a type name describe does not list (the Rust SDK does both)"
+            }
+            Self::ForeignIdRefused => {
+                "before acting, check that each diff input's and each change's id is the one its spec's identity fields give, and fail with `invalid` otherwise (the Rust SDK does): an id that is not the spec's names another object"
             }
             Self::WrongCredential => {
                 "map the server's 401 and 403 to kind `unauthorized` (the SDK's error_for_status does)"

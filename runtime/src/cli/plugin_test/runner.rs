@@ -4,6 +4,8 @@
 
 use super::file::{ConformanceFile, Request, parse_resources};
 use super::rules::Rule;
+
+mod refusals;
 use crate::config::RawGrant;
 use crate::plan::makes_a_difference;
 use cairn::contract::{Action, Change, DiffInput, ErrorKind, Observed, Outcome};
@@ -18,9 +20,6 @@ use std::sync::Arc;
 
 /// The tenant a tested plugin runs for.
 const TESTER: &str = "plugin-test";
-
-/// The type name no provider has, for [`Rule::UnknownTypeRefused`].
-const NO_SUCH_TYPE: &str = "cairn-test-no-such-type";
 
 /// The value given for every secret by [`Rule::WrongCredential`].
 const WRONG_CREDENTIAL: &str = "cairn-test-wrong-credential";
@@ -281,13 +280,12 @@ impl<'a> Runner<'a> {
                     problems.join("; ")
                 );
             };
-            let identity = self
-                .plugin
-                .info()
-                .resource_type(type_name)
-                .map(|t| t.identity.clone())
-                .unwrap_or_default();
-            let id = crate::model::identity_of(&canonical, &identity).map_err(|missing| {
+            let Some(resource_type) = self.plugin.info().resource_type(type_name) else {
+                anyhow::bail!(
+                    "{what}: the plugin has no resource type `{type_name}`; correct the conformance file"
+                );
+            };
+            let id = resource_type.id_of(&canonical).map_err(|missing| {
                 anyhow::anyhow!(
                     "{what}: the {type_name} {spec} has no `{}`, which identifies it",
                     missing.field
@@ -458,10 +456,11 @@ impl<'a> Runner<'a> {
                 continue;
             };
             let resource_type = self.plugin.info().resource_type(&d.type_name);
-            let identity = resource_type
-                .map(|t| t.identity.clone())
-                .unwrap_or_default();
-            match crate::model::identity_of(&seen.state, &identity) {
+            let seen_id = resource_type.map_or_else(
+                || Ok(String::new()),
+                |resource_type| resource_type.id_of(&seen.state),
+            );
+            match seen_id {
                 Ok(id) if id == seen.id => {}
                 Ok(id) => disagreements.push(format!(
                     "{}/{}: its observed state's identity fields give the id `{id}`",
@@ -588,6 +587,7 @@ impl<'a> Runner<'a> {
         let last = all.last().expect("at least one step").clone();
         self.batch_order(&last, &applied).await;
         self.delete(&last, &applied).await;
+        self.foreign_id().await;
         self.conflict().await?;
         Ok(())
     }
@@ -879,34 +879,6 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    async fn unknown_type(&mut self) {
-        let resources = [(NO_SUCH_TYPE.to_string(), Value::Object(Default::default()))];
-        match self.instance.validate(&resources).await {
-            Ok(validations) => {
-                self.keep(&validations);
-                let refused = validations.first().is_some_and(|v| {
-                    v.diagnostics
-                        .iter()
-                        .any(|d| d.severity == cairn::contract::Severity::Error)
-                });
-                if refused {
-                    self.pass(
-                        Rule::UnknownTypeRefused,
-                        format!("validate refused `{NO_SUCH_TYPE}`"),
-                    );
-                } else {
-                    self.fail(
-                        Rule::UnknownTypeRefused,
-                        format!("validate accepted a `{NO_SUCH_TYPE}`"),
-                    );
-                }
-            }
-            Err(error) => {
-                self.failed_call::<()>(Rule::UnknownTypeRefused, "validate", &error);
-            }
-        }
-    }
-
     /// A `list` of the first step's objects with other settings; the kind
     /// of its error. (A provider may look only for the ids it is asked
     /// about: asked for none, it need not reach its server at all.)
@@ -1187,6 +1159,7 @@ pub const ALL_RULES: &[Rule] = &[
     Rule::CreateExistingConflicts,
     Rule::BatchOrder,
     Rule::UnknownTypeRefused,
+    Rule::ForeignIdRefused,
     Rule::WrongCredential,
     Rule::UngrantedUrl,
     Rule::Unreachable,
@@ -1283,7 +1256,7 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), ALL_RULES.len());
-        assert_eq!(ALL_RULES.len(), 21);
+        assert_eq!(ALL_RULES.len(), 22);
     }
 
     #[test]
