@@ -10,7 +10,10 @@
 #     package (scripts/kube-build.sh; about 5 minutes once, then cached in
 #     /var/tmp/cairn-kube) for the Kubernetes provider's tests, unless
 #     called with `--without-kube`;
-#   - ssh-keygen, which verifies signed commits.
+#   - RabbitMQ (its management API) for the RabbitMQ provider's tests;
+#   - ssh-keygen, which verifies signed commits;
+#   - componentize-py (PyPI) and ComponentizeJS (npm), pinned, which build
+#     providers written in Python and JavaScript.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -22,7 +25,7 @@ fi
 
 packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
     podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl openssh-client
-    postgresql)
+    postgresql rabbitmq-server)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -61,6 +64,36 @@ if ! canaille_installed; then
     python3 -m venv "$CANAILLE_VENV"
     "$CANAILLE_VENV/bin/pip" install --quiet --disable-pip-version-check \
         "canaille[front,oidc,scim,sqlite,server]==$canaille_version" "scim2-models==$scim2_models_version"
+fi
+
+# The toolchains of providers in Python and JavaScript, pinned to the
+# versions `cairn plugin new` writes into a scaffold's build.
+componentize_py_version=0.25.1
+componentize_js_version=0.23.0
+if ! "$COMPONENTIZE_PY_VENV/bin/python" - "$componentize_py_version" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(0 if version("componentize-py") == sys.argv[1] else 1)
+PY
+then
+    echo "setup: installing componentize-py $componentize_py_version into $COMPONENTIZE_PY_VENV"
+    python3 -m venv "$COMPONENTIZE_PY_VENV"
+    "$COMPONENTIZE_PY_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "componentize-py==$componentize_py_version"
+fi
+if ! command -v npm >/dev/null; then
+    echo "setup: installing Node.js and npm"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+componentize_js_package="$COMPONENTIZE_JS_DIR/node_modules/@bytecodealliance/componentize-js/package.json"
+if ! node -e 'process.exit(require(process.argv[1]).version === process.argv[2] ? 0 : 1)' \
+    "$componentize_js_package" "$componentize_js_version" 2>/dev/null; then
+    echo "setup: installing ComponentizeJS $componentize_js_version into $COMPONENTIZE_JS_DIR"
+    mkdir -p "$COMPONENTIZE_JS_DIR"
+    npm install --prefix "$COMPONENTIZE_JS_DIR" --no-audit --no-fund --silent \
+        "@bytecodealliance/componentize-js@$componentize_js_version"
 fi
 
 # kube-apiserver: no registry here offers it, so it is built from source

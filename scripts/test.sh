@@ -25,5 +25,8 @@ rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/cairn-contract-* \
     "$package_target"/debug/.fingerprint/cairn-contract-* \
     "$package_target"/debug/deps/libcairn_contract-*
 cargo package --quiet --allow-dirty --target-dir "$package_target" -p cairn-contract -p cairn-sdk
+echo "test: the JavaScript and Python SDK layers"
+node --test sdk-js/test/
+python3 -m unittest discover --quiet -s sdk-python
 echo "test: tests"
 cargo test --quiet --workspace

@@ -24,8 +24,9 @@
 //! stdio streams that any Rust component imports. Its WASI context has no
 //! environment variables, no arguments and no preopened folder, so
 //! `wasi:filesystem` (linked because other languages' toolchains import it
-//! unused) opens nothing; `wasi:sockets` is not linked at all, so a plugin
-//! importing it does not load.
+//! unused) opens nothing; `wasi:sockets` is linked with TCP, UDP and name
+//! lookup switched off and every address refused, so a socket is never
+//! made; `wasi:cli/exit` ends the call as a crash.
 
 #![deny(missing_docs)]
 
@@ -187,17 +188,19 @@ pub fn engine_config() -> Config {
 fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
-    use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
+    use wasmtime_wasi::p2::bindings::{cli, filesystem, random, sockets};
     use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
     let mut linker = Linker::new(engine);
     // wasi:io, wasi:clocks, wasi:random and the stdio streams.
     wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(&mut linker)?;
-    // The rest of what Rust's standard library, componentize-py and
-    // TinyGo import whether they use it or not; the context behind them is
-    // empty (no variables, no arguments, no preopened folder), so they give
-    // the plugin nothing. wasi:sockets is not linked: a plugin that imports
-    // it does not load, as HTTP through the gate is the only way out.
+    // The rest of what Rust's standard library, componentize-py,
+    // ComponentizeJS and TinyGo import whether they use it or not; the
+    // context behind them is empty (no variables, no arguments, no
+    // preopened folder, TCP, UDP and name lookup switched off and every
+    // address refused), so they give the plugin nothing, and `exit` ends
+    // the call as a crash. HTTP through the gate is the only way out.
     random::insecure::add_to_linker::<_, WasiRandom>(
         &mut linker,
         <CallState as WasiRandomView>::random,
@@ -229,6 +232,35 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     filesystem::preopens::add_to_linker::<_, WasiFilesystem>(
         &mut linker,
         <CallState as WasiFilesystemView>::filesystem,
+    )?;
+    sockets::network::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        &sockets::network::LinkOptions::default(),
+        <CallState as WasiSocketsView>::sockets,
+    )?;
+    sockets::instance_network::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        <CallState as WasiSocketsView>::sockets,
+    )?;
+    sockets::tcp_create_socket::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        <CallState as WasiSocketsView>::sockets,
+    )?;
+    sockets::tcp::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        <CallState as WasiSocketsView>::sockets,
+    )?;
+    sockets::udp_create_socket::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        <CallState as WasiSocketsView>::sockets,
+    )?;
+    sockets::udp::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        <CallState as WasiSocketsView>::sockets,
+    )?;
+    sockets::ip_name_lookup::add_to_linker::<_, WasiSockets>(
+        &mut linker,
+        <CallState as WasiSocketsView>::sockets,
     )?;
     // wasi:http, every request through the network gate.
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;

@@ -5,7 +5,9 @@
 pub mod alerts;
 pub mod cairn;
 pub mod canaille;
+pub mod components;
 pub mod daemon;
+pub mod etcd;
 pub mod git;
 pub mod hostile;
 pub mod kube;
@@ -14,6 +16,7 @@ pub mod podman;
 pub mod ports;
 pub mod postgres;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod script_server;
 pub mod serve;
 pub mod things;

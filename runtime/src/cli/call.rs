@@ -82,7 +82,7 @@ struct DiffCall {
 
 /// Runs the command.
 pub async fn run(args: &CallArgs) -> anyhow::Result<u8> {
-    let host = PluginHost::new(None)?;
+    let host = PluginHost::new(super::author_cache::open())?;
     let plugin = host.load(&args.plugin, None).await?;
     let config = match &args.provider_config {
         Some(text) => parse_json(&read_argument(text)?, "--provider-config")?,

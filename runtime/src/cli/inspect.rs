@@ -24,7 +24,7 @@ pub struct InspectArgs {
 
 /// Runs the command.
 pub async fn run(args: &InspectArgs) -> anyhow::Result<u8> {
-    let host = PluginHost::new(None)?;
+    let host = PluginHost::new(super::author_cache::open())?;
     let plugin = host.load(&args.plugin, None).await?;
     let info = plugin.info();
     let findings = args.check.then(|| {

@@ -3,6 +3,7 @@
 //! and so is the build of it that the end-to-end tests drive.
 
 mod apply;
+mod author_cache;
 mod call;
 mod control;
 mod daemon;

@@ -29,7 +29,7 @@ pub struct DocsArgs {
 
 /// Runs the command.
 pub async fn run(args: &DocsArgs) -> anyhow::Result<u8> {
-    let host = PluginHost::new(None)?;
+    let host = PluginHost::new(super::author_cache::open())?;
     let plugin = host.load(&args.plugin, None).await?;
     println!(
         "{}",

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 
 /// The token the fake server wants, long enough for the hygiene rule to
 /// look for it.
-const TOKEN: &str = "kit-token-4d1c9a";
+pub(crate) const TOKEN: &str = "kit-token-4d1c9a";
 
 /// The target folder the scaffolds build in, shared by the runs of the
 /// suite so that the SDK's dependencies build once.
@@ -24,7 +24,7 @@ fn scaffold_target() -> PathBuf {
     cairn_tests::target_dir().join("scaffolds")
 }
 
-fn cairn(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn cairn(dir: &Path, args: &[&str]) -> Output {
     cairn_tests::cairn_command()
         .args(args)
         .current_dir(dir)
@@ -89,10 +89,10 @@ fn build(folder: &Path, name: &str, port: u16) {
 }
 
 /// The scaffold's fake server, stopped when dropped.
-struct FakeServer(Child);
+pub(crate) struct FakeServer(Child);
 
 impl FakeServer {
-    fn start(folder: &Path, port: u16) -> Self {
+    pub(crate) fn start(folder: &Path, port: u16) -> Self {
         let mut child = Command::new("python3")
             .arg(folder.join("fake_server.py"))
             .args(["--port", &port.to_string(), "--token", TOKEN])
@@ -119,7 +119,7 @@ impl Drop for FakeServer {
 }
 
 /// The verdict of each rule in a JSON report.
-fn verdicts(report: &serde_json::Value) -> Vec<(String, String)> {
+pub(crate) fn verdicts(report: &serde_json::Value) -> Vec<(String, String)> {
     report["rules"]
         .as_array()
         .expect("rules")

@@ -127,7 +127,7 @@ pub async fn run(args: &TestArgs, log: CapturedLog) -> anyhow::Result<u8> {
     if let Some(plugin) = &args.plugin {
         conformance.plugin = plugin.clone();
     }
-    let host = PluginHost::new(None)?;
+    let host = PluginHost::new(super::author_cache::open())?;
     let plugin = host.load(&conformance.plugin, None).await?;
     let problems =
         cairn::config::schema::problems(&conformance.provider.config, &plugin.info().config_schema);

@@ -180,10 +180,10 @@ impl Rule {
                 "answer each diff input on its own, in the inputs' order: one change per input, whatever the batch holds"
             }
             Self::UnknownTypeRefused => {
-                "return an error diagnostic from validate, and fail diff with `invalid`, for a type name describe does not list (the Rust SDK does both)"
+                "return an error diagnostic from validate, and fail diff with `invalid`, for a type name describe does not list (the SDKs of every language do both)"
             }
             Self::ForeignIdRefused => {
-                "before acting, check that each diff input's and each change's id is the one its spec's identity fields give, and fail with `invalid` otherwise (the Rust SDK does): an id that is not the spec's names another object"
+                "before acting, check that each diff input's and each change's id is the one its spec's identity fields give, and fail with `invalid` otherwise (the SDKs of every language do): an id that is not the spec's names another object"
             }
             Self::WrongCredential => {
                 "map the server's 401 and 403 to kind `unauthorized` (the SDK's error_for_status does)"

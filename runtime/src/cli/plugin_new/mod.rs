@@ -3,16 +3,20 @@
 //! comes with, as `cargo new` or `spin new` start a project from a
 //! template.
 //!
-//! A template is a language's set of files (`runtime/templates/LANGUAGE/`),
-//! built into the binary, with `{{placeholders}}` filled in from the
-//! plugin's name and the contract version: adding a language is adding a
-//! folder and a [`Language`].
+//! A template is a language's set of files (`runtime/templates/LANGUAGE/`)
+//! and the files every language shares, built into the binary, with
+//! `{{placeholders}}` filled in from the plugin's name and the contract
+//! version: adding a language is adding a folder and a [`Language`]
+//! ([`templates`]).
+
+mod templates;
 
 use super::EXIT_OK;
 use anstream::println;
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::{Path, PathBuf};
+use templates::{Language, TemplateFile};
 
 /// The contract version the templates build plugins of, and the SDK's.
 const CONTRACT: &str = "0.2.0";
@@ -28,97 +32,20 @@ pub struct NewArgs {
     /// a letter (`kv`, `my-dns`). It names the crate, the provider and the
     /// folder.
     name: String,
-    /// The language of the provider.
+    /// The language of the provider: `rust`, `js` (JavaScript, built by
+    /// ComponentizeJS) or `python` (built by componentize-py).
     #[arg(long, value_enum, default_value_t = Language::Rust)]
     lang: Language,
     /// The folder to write (it must not exist, or be empty); `./NAME` when
     /// not given.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// A local copy of the SDK to build against (`sdk/` of Cairn's
+    /// Rust only: a local copy of the SDK to build against (`sdk/` of Cairn's
     /// repository). By default, the `sdk/` of the source this `cairn` was
     /// built from when it is still there, otherwise the SDK of this
     /// contract version from the registry.
     #[arg(long, value_name = "PATH")]
     sdk_path: Option<PathBuf>,
-}
-
-/// The languages a provider can be written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Language {
-    /// Rust, with the `cairn-sdk` crate.
-    Rust,
-}
-
-/// One file of a template: its path in the new folder and its text.
-struct TemplateFile {
-    path: &'static str,
-    text: &'static str,
-}
-
-/// The Rust template.
-const RUST: &[TemplateFile] = &[
-    TemplateFile {
-        path: "Cargo.toml",
-        text: include_str!("../../templates/rust/Cargo.toml.tmpl"),
-    },
-    TemplateFile {
-        path: ".gitignore",
-        text: include_str!("../../templates/rust/.gitignore"),
-    },
-    TemplateFile {
-        path: "src/lib.rs",
-        text: include_str!("../../templates/rust/src/lib.rs"),
-    },
-    TemplateFile {
-        path: "README.md",
-        text: include_str!("../../templates/rust/README.md"),
-    },
-    TemplateFile {
-        path: "cairn.toml",
-        text: include_str!("../../templates/rust/cairn.toml"),
-    },
-    TemplateFile {
-        path: "cairn-test.toml",
-        text: include_str!("../../templates/rust/cairn-test.toml"),
-    },
-    TemplateFile {
-        path: "fake_server.py",
-        text: include_str!("../../templates/rust/fake_server.py"),
-    },
-    TemplateFile {
-        path: "samples/valid.toml",
-        text: include_str!("../../templates/rust/samples/valid.toml"),
-    },
-    TemplateFile {
-        path: "samples/invalid.toml",
-        text: include_str!("../../templates/rust/samples/invalid.toml"),
-    },
-];
-
-impl Language {
-    fn files(self) -> &'static [TemplateFile] {
-        match self {
-            Self::Rust => RUST,
-        }
-    }
-
-    /// The file the build makes, in the new folder.
-    fn plugin_file(self, name: &str) -> String {
-        match self {
-            Self::Rust => format!(
-                "target/wasm32-wasip2/release/{}.wasm",
-                name.replace('-', "_")
-            ),
-        }
-    }
-
-    /// How to build it.
-    fn build_command(self) -> &'static str {
-        match self {
-            Self::Rust => "cargo build --release --target wasm32-wasip2",
-        }
-    }
 }
 
 /// Runs the command.
@@ -134,39 +61,66 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
             dir.display()
         );
     }
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    let sdk_path = match &args.sdk_path {
-        Some(path) => Some(path.as_path()),
-        None => built_from
-            .join("Cargo.toml")
-            .is_file()
-            .then_some(built_from.as_path()),
+    if args.sdk_path.is_some() && args.lang != Language::Rust {
+        bail!(
+            "`--sdk-path` names the Rust SDK: a {} provider carries its SDK layer in cairn-sdk/",
+            args.lang.name()
+        );
+    }
+    let sdk = match args.lang {
+        Language::Rust => {
+            let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+            let sdk_path = match &args.sdk_path {
+                Some(path) => Some(path.as_path()),
+                None => built_from
+                    .join("Cargo.toml")
+                    .is_file()
+                    .then_some(built_from.as_path()),
+            };
+            sdk_dependency(sdk_path)?
+        }
+        _ => String::new(),
     };
-    let sdk = sdk_dependency(sdk_path)?;
+    let sdk_said = match args.lang {
+        Language::Rust => format!("cairn-sdk = {sdk}"),
+        _ => "its SDK layer in cairn-sdk/".to_string(),
+    };
     let values = [
         ("name", args.name.clone()),
         ("contract", CONTRACT.to_string()),
         ("sdk", sdk.clone()),
         ("wasm", format!("{}.wasm", args.name.replace('-', "_"))),
+        ("plugin", args.lang.plugin_file(&args.name)),
     ];
-    for file in args.lang.files() {
-        let path = dir.join(file.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+    for files in args.lang.filled() {
+        for file in files {
+            write(&dir, file, &fill(file.text, &values))?;
         }
-        std::fs::write(&path, fill(file.text, &values))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for files in args.lang.verbatim() {
+        for file in *files {
+            write(&dir, file, file.text)?;
+        }
     }
     println!(
-        "Wrote the {:?} provider `{}` in {} (cairn:provider@{CONTRACT}, cairn-sdk = {sdk}).\nBuild it with `{}` there; its README.md says how to try and test it: the plugin is {}.",
-        args.lang,
+        "Wrote the {} provider `{}` in {} (cairn:provider@{CONTRACT}, {sdk_said}).\nBuild it with `{}` there; its README.md says how to try and test it: the plugin is {}.",
+        args.lang.name(),
         args.name,
         dir.display(),
         args.lang.build_command(),
         args.lang.plugin_file(&args.name)
     );
     Ok(EXIT_OK)
+}
+
+/// Writes `text` as `file` of the folder `dir`.
+fn write(dir: &Path, file: &TemplateFile, text: &str) -> anyhow::Result<()> {
+    let path = dir.join(file.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Refuses a name that cannot be a crate's, a provider instance's and a
@@ -223,6 +177,7 @@ fn fill(text: &str, values: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
 
     #[test]
     fn names_that_cannot_name_a_crate_are_refused_with_examples() {
@@ -242,10 +197,18 @@ mod tests {
             ("contract", CONTRACT.to_string()),
             ("sdk", "\"0.2.0\"".to_string()),
             ("wasm", "kv.wasm".to_string()),
+            ("plugin", "kv.wasm".to_string()),
         ];
-        for file in RUST {
-            let filled = fill(file.text, &values);
-            assert!(!filled.contains("{{"), "{} keeps a placeholder", file.path);
+        for language in Language::value_variants() {
+            for file in language.filled().into_iter().flatten() {
+                let filled = fill(file.text, &values);
+                assert!(
+                    !filled.contains("{{"),
+                    "{} of {} keeps a placeholder",
+                    file.path,
+                    language.name()
+                );
+            }
         }
     }
 }
