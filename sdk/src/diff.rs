@@ -5,7 +5,15 @@ use serde_json::Value;
 
 /// The fields that differ between `before` and `after`, recursing into
 /// objects; arrays and scalars are compared whole. Paths are `/`-separated.
+/// A whole document on one side only (a create, a delete) gives one field
+/// per top-level key, so that a sensitive field stays a field of its own.
 pub fn field_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldChange> {
+    let empty = Value::Object(Default::default());
+    let (before, after) = match (before, after) {
+        (None, Some(Value::Object(_))) => (Some(&empty), after),
+        (Some(Value::Object(_)), None) => (before, Some(&empty)),
+        sides => sides,
+    };
     let mut changes = Vec::new();
     collect(String::new(), before, after, &mut changes);
     changes
@@ -145,6 +153,25 @@ mod tests {
         );
         assert_eq!(change.action, Action::Replace);
         assert_eq!(change.summary, r#"replace kind: "y" → "x""#);
+    }
+
+    #[test]
+    fn a_create_keeps_a_sensitive_field_a_field_of_its_own() {
+        let rules = ResourceType::new("user", "", &["name"]).sensitive(&["password"]);
+        let change = compare(
+            input(Some(json!({"name": "ada", "password": "hunter2"})), None),
+            Some(&rules),
+        );
+        assert_eq!(change.action, Action::Create);
+        let paths: Vec<(&str, bool)> = change
+            .fields
+            .iter()
+            .map(|field| (field.path.as_str(), field.sensitive))
+            .collect();
+        assert_eq!(paths, [("name", false), ("password", true)]);
+        let deleted = compare(input(None, Some(json!({"name": "ada"}))), Some(&rules));
+        assert_eq!(deleted.fields[0].path, "name");
+        assert_eq!(deleted.fields[0].after, None);
     }
 
     #[test]

@@ -76,6 +76,13 @@ pub(crate) fn shown_fields(info: &ProviderInfo, change: &Change) -> Vec<FieldCha
     for field in &mut fields {
         let top = field.path.split('/').next().unwrap_or_default();
         field.sensitive |= sensitive.iter().any(|s| s == top);
+        // A provider may give a whole document as one field (a create):
+        // its sensitive top-level keys are withheld inside it.
+        if field.path.is_empty() && !field.sensitive {
+            for value in [&mut field.before, &mut field.after].into_iter().flatten() {
+                *value = super::withhold_top_level(value, sensitive);
+            }
+        }
     }
     super::redact_fields(&mut fields);
     fields
@@ -334,6 +341,27 @@ mod tests {
         assert!(makes_a_difference(&change(Action::Update, Vec::new())));
         assert!(!makes_a_difference(&change(Action::NoOp, Vec::new())));
         assert!(makes_a_difference(&change(Action::Create, Vec::new())));
+    }
+
+    #[test]
+    fn a_whole_document_as_one_field_has_its_secrets_withheld() {
+        let info = FakeProvider::new("dns")
+            .with_type("record", &[], &["password"])
+            .info()
+            .clone();
+        let created = change(
+            Action::Create,
+            vec![field(
+                "",
+                None,
+                Some(json!({"name": "ada", "password": "hunter2"})),
+            )],
+        );
+        let shown = shown_fields(&info, &created);
+        assert_eq!(
+            shown[0].after,
+            Some(json!({"name": "ada", "password": "(sensitive)"}))
+        );
     }
 
     #[test]

@@ -321,6 +321,26 @@ pub(crate) fn redact_fields(fields: &mut [FieldChange]) {
     }
 }
 
+/// A document with the values of its sensitive top-level fields withheld
+/// (shown as `(sensitive)`), for showing.
+pub(crate) fn withhold_top_level(document: &Value, sensitive: &[String]) -> Value {
+    match document {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let value = if sensitive.contains(key) {
+                        Value::String("(sensitive)".into())
+                    } else {
+                        value.clone()
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A state without its sensitive top-level fields, for storing.
 pub(crate) fn without_sensitive(state: &Value, sensitive: &[String]) -> Value {
     match state {
