@@ -17,6 +17,7 @@ pub mod ports;
 pub mod postgres;
 pub mod proxy;
 pub mod rabbitmq;
+pub mod scaffold;
 pub mod script_server;
 pub mod serve;
 pub mod things;

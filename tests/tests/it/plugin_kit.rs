@@ -10,6 +10,7 @@ use cairn_tests::kube::Kube;
 use cairn_tests::pdns::API_KEY;
 use cairn_tests::podman::Podman;
 use cairn_tests::ports::free_port;
+use cairn_tests::scaffold::{self, Language};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,12 +18,6 @@ use std::process::{Child, Command, Stdio};
 /// The token the fake server wants, long enough for the hygiene rule to
 /// look for it.
 pub(crate) const TOKEN: &str = "kit-token-4d1c9a";
-
-/// The target folder the scaffolds build in, shared by the runs of the
-/// suite so that the SDK's dependencies build once.
-fn scaffold_target() -> PathBuf {
-    cairn_tests::target_dir().join("scaffolds")
-}
 
 pub(crate) fn cairn(dir: &Path, args: &[&str]) -> Output {
     cairn_tests::cairn_command()
@@ -35,44 +30,13 @@ pub(crate) fn cairn(dir: &Path, args: &[&str]) -> Output {
 
 /// Writes the provider `name` into `dir/name` with `cairn plugin new`.
 fn scaffold(dir: &Path, name: &str) -> PathBuf {
-    let folder = dir.join(name);
-    cairn(
-        dir,
-        &["plugin", "new", name, "--dir", folder.to_str().unwrap()],
-    )
-    .expect_code(0)
-    .expect_contains("cairn:provider@0.2.0");
-    folder
+    scaffold::new(dir, name, Language::Rust)
 }
 
 /// Builds the provider in `folder` as its README says, and points its
 /// conformance file at the plugin and at a server on `port`.
 fn build(folder: &Path, name: &str, port: u16) {
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    // The README's build, on one core and without its link-time
-    // optimization: the other tests of the suite run beside it, and some
-    // of them wait on servers with deadlines.
-    cargo
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
-        .args(["--jobs", "1"])
-        .arg("--target-dir")
-        .arg(scaffold_target())
-        .current_dir(folder);
-    // What cargo set for this test program is not the author's.
-    for (variable, _) in std::env::vars_os() {
-        let variable = variable.to_string_lossy();
-        if variable.starts_with("CARGO_") && variable != "CARGO_HOME" {
-            cargo.env_remove(variable.as_ref());
-        }
-    }
-    cargo
-        .env("CARGO_PROFILE_RELEASE_LTO", "false")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
-    let status = cargo.status().expect("run cargo");
-    assert!(status.success(), "the scaffold of {name} does not build");
-    let wasm = scaffold_target()
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    let wasm = scaffold::build(folder, name, Language::Rust);
     let file = folder.join("cairn-test.toml");
     let text = std::fs::read_to_string(&file)
         .unwrap()

@@ -6,77 +6,19 @@
 //! off — it fails exactly the matching rules.
 
 use super::plugin_kit::{FakeServer, TOKEN, cairn, verdicts};
-use cairn_tests::components::{componentize_js_dir, componentize_py_venv};
 use cairn_tests::ports::free_port;
+use cairn_tests::scaffold::{self, Language};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// A language of `plugin new` other than Rust.
-#[derive(Clone, Copy)]
-enum Language {
-    JavaScript,
-    Python,
-}
-
-impl Language {
-    fn flag(self) -> &'static str {
-        match self {
-            Self::JavaScript => "js",
-            Self::Python => "python",
-        }
-    }
-}
-
-/// Writes the provider `name` in `language` into `dir/name`, with the
-/// pinned toolchain `scripts/setup.sh` installed linked in where the
-/// scaffold's build looks for it (so that it is not installed again).
+/// Writes the provider `name` in `language` into `dir/name`.
 fn scaffold(dir: &Path, name: &str, language: Language) -> PathBuf {
-    let folder = dir.join(name);
-    cairn(
-        dir,
-        &[
-            "plugin",
-            "new",
-            name,
-            "--lang",
-            language.flag(),
-            "--dir",
-            folder.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0)
-    .expect_contains("cairn:provider@0.2.0");
-    let (link, toolchain) = match language {
-        Language::JavaScript => ("node_modules", componentize_js_dir().join("node_modules")),
-        Language::Python => (".venv", componentize_py_venv()),
-    };
-    std::os::unix::fs::symlink(toolchain, folder.join(link)).unwrap();
-    folder
+    scaffold::new(dir, name, language)
 }
 
 /// Builds the provider in `folder` with the one command its README gives,
 /// and points its conformance file at a server on `port`.
 fn build(folder: &Path, language: Language, port: u16) {
-    let mut command = match language {
-        Language::JavaScript => {
-            let mut npm = Command::new("npm");
-            npm.args(["run", "--silent", "build"]);
-            npm
-        }
-        Language::Python => {
-            let mut python = Command::new("python3");
-            python.arg("build.py");
-            python
-        }
-    };
-    let output = command.current_dir(folder).output().expect("run the build");
-    assert!(
-        output.status.success(),
-        "the scaffold in {} does not build:\n{}{}",
-        folder.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    scaffold::build(folder, "kv", language);
     let file = folder.join("cairn-test.toml");
     let text = std::fs::read_to_string(&file)
         .unwrap()

@@ -4,7 +4,8 @@
 //! - the plugin host's per-call overhead: a fresh store, instantiation of
 //!   the pre-instantiated component and a call of a trivial function;
 //! - `cairn apply --yes` of N records into an empty zone, whole process;
-//! - `cairn plan` with nothing to change, N records, whole process.
+//! - `cairn plan` with nothing to change, N records, whole process;
+//! - the same provider in Rust, JavaScript and Python (`languages`).
 
 use anyhow::Context;
 use cairn::host::{CompiledCache, PluginHost, ProviderInstance, ProviderSettings};
@@ -49,11 +50,13 @@ mod fleet;
 mod identity;
 mod incremental;
 mod kubernetes;
+mod languages;
 mod octodns;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "host",
+    "languages",
     "fairness",
     "compare",
     "daemon",
@@ -151,6 +154,45 @@ fn main() -> anyhow::Result<()> {
                 warm.as_secs_f64() * 1e3
             ),
         ));
+    }
+
+    if runs("languages") {
+        let figures = runtime.block_on(languages::side_by_side())?;
+        let rust = figures
+            .iter()
+            .find(|f| f.language == cairn_tests::scaffold::Language::Rust)
+            .map(|f| f.no_change_plan)
+            .unwrap_or_default();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        for figure in &figures {
+            rows.push((
+                format!(
+                    "{:?} provider (plugin new's kv): size / compile / cached load / fresh instance + trivial call",
+                    figure.language
+                ),
+                format!(
+                    "{:.1} MiB / {:.2} s / {:.1} ms / {:.2} ms",
+                    figure.size as f64 / (1 << 20) as f64,
+                    figure.compile.as_secs_f64(),
+                    ms(figure.cached_load),
+                    ms(figure.trivial_call)
+                ),
+            ));
+            rows.push((
+                format!(
+                    "{:?} provider: no-change plan of 1,000 entries, validate + list + diff (median of 5)",
+                    figure.language
+                ),
+                format!(
+                    "{:.1} ms ({:.2}× the Rust provider): validate {:.1} / list {:.1} / diff {:.1} ms",
+                    ms(figure.no_change_plan),
+                    figure.no_change_plan.as_secs_f64() / rust.as_secs_f64(),
+                    ms(figure.phases[0]),
+                    ms(figure.phases[1]),
+                    ms(figure.phases[2])
+                ),
+            ));
+        }
     }
 
     if runs("fairness") {
