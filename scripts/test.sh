@@ -28,5 +28,8 @@ cargo package --quiet --allow-dirty --target-dir "$package_target" -p cairn-cont
 echo "test: the JavaScript and Python SDK layers"
 node --test sdk-js/test/
 python3 -m unittest discover --quiet -s sdk-python
+echo "test: the JavaScript and Python providers' own unit tests"
+node plugins/kv-etcd/test.mjs
+python3 plugins/broker-rabbitmq/test_app.py
 echo "test: tests"
 cargo test --quiet --workspace

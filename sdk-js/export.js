@@ -83,16 +83,28 @@ function parseOptional(what, text) {
   return text === undefined || text === null ? undefined : parseJson(what, text);
 }
 
-/** A JavaScript value as JSON text; an `internal` error when it cannot be. */
+/**
+ * A JavaScript value as JSON text; an `internal` error when it cannot be.
+ * `what` names the value in that error: a string, or a function making
+ * it, so that a call converting a thousand values builds no message for
+ * the ones that convert.
+ * @param {string | (() => string)} what
+ * @param {unknown} value
+ */
 function toJson(what, value) {
   let text;
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw ProviderError.internal(`${what} cannot be written as JSON: ${error.message}`);
+    throw ProviderError.internal(`${named(what)} cannot be written as JSON: ${error.message}`);
   }
-  if (text === undefined) throw ProviderError.internal(`${what} cannot be written as JSON`);
+  if (text === undefined) throw ProviderError.internal(`${named(what)} cannot be written as JSON`);
   return text;
+}
+
+/** What a value is called in a message: `what` itself, or what it makes. */
+function named(what) {
+  return typeof what === 'function' ? what() : what;
 }
 
 /** An optional value as optional JSON text: `null` and undefined are absent. */
@@ -112,12 +124,15 @@ function toWitDiagnostic(diagnostic, severity) {
  */
 function normalizedInfo(info) {
   if (!info || typeof info !== 'object') throw new TypeError('describe() must return the provider info');
+  const resourceTypes = (info.resourceTypes ?? []).map((type) => resourceType(type));
   return {
     name: String(info.name),
     version: String(info.version),
     description: String(info.description ?? ''),
-    resourceTypes: (info.resourceTypes ?? []).map((type) => resourceType(type)),
+    resourceTypes,
     configSchema: info.configSchema ?? {},
+    /** The types by name, for the lookup every resource of a call makes. */
+    types: new Map(resourceTypes.map((type) => [type.name, type])),
   };
 }
 
@@ -132,6 +147,55 @@ function fromWitInput(input) {
     desired: parseOptional('a desired spec', input.desired),
     observed: parseOptional('an observed state', input.observed),
     prior: parseOptional('a prior state', input.prior),
+  };
+}
+
+/**
+ * A diff input for the SDK's own comparison, which never changes what it
+ * compares: an observed state whose JSON text is the desired spec's is
+ * parsed once, and both are the same value.
+ * @returns {import('./diff.js').DiffInput}
+ */
+function fromWitInputShared(input) {
+  const desired = parseOptional('a desired spec', input.desired);
+  return {
+    typeName: input.typeName,
+    id: input.id,
+    desired,
+    observed: input.observed === input.desired ? desired : parseOptional('an observed state', input.observed),
+    prior: parseOptional('a prior state', input.prior),
+  };
+}
+
+/**
+ * The no-op change of an input whose desired spec and observed state are
+ * the same JSON text, in the shape of the bindings; undefined for any
+ * other input.
+ *
+ * The host writes both texts with serde_json from its values, so equal
+ * values give equal texts, and equal texts are equal values: no field
+ * differs, and the change is what comparing them gives (`no-op`, `no
+ * changes`, no fields), carrying the texts the host sent. In a plan of
+ * unchanged resources every input is one of these; an input whose texts
+ * differ is compared field by field. The input's id has been checked
+ * against its desired spec before this (`refusal`), as every input's is.
+ * @param {{typeName: string, id: string, desired?: string, observed?: string}} wit the input as the host sent it
+ * @param {import('./diff.js').DiffInput} input the same, parsed
+ */
+function unchanged(wit, input) {
+  if (wit.desired === undefined || wit.desired === null || wit.desired !== wit.observed) return undefined;
+  // `null` is no spec (a delete of nothing): left to the comparison.
+  if (input.desired === undefined || input.desired === null) return undefined;
+  return {
+    typeName: input.typeName,
+    id: input.id,
+    action: 'no-op',
+    summary: summarize('no-op', []),
+    fields: [],
+    desired: wit.desired,
+    observed: wit.observed,
+    diagnostics: [],
+    recheckAfter: undefined,
   };
 }
 
@@ -167,9 +231,13 @@ function fromWitChange(change) {
  * The change `diff` returned for `input`, in the shape of the bindings.
  * The type and id default to the input's and must be the input's; the
  * desired spec and observed state default to the input's; the summary to
- * one made from the fields.
+ * one made from the fields. `texts`, given for a change the SDK's own
+ * comparison made (which passes the input's values through unchanged), is
+ * the input as the host sent it: a desired spec or observed state that is
+ * the input's own value is returned as the host's text rather than
+ * written again.
  */
-function toWitChange(change, input) {
+function toWitChange(change, input, texts) {
   if (!change || typeof change !== 'object') {
     throw ProviderError.internal(`diff returned ${describeThrown(change)} for ${input.typeName} \`${input.id}\`, not a change`);
   }
@@ -180,9 +248,10 @@ function toWitChange(change, input) {
       `diff returned the change of ${typeName} \`${id}\` in the place of ${input.typeName} \`${input.id}\`: one change per input, in order`,
     );
   }
-  const where = `the change of ${typeName} \`${id}\``;
+  // Messages name the change only when one is written.
+  const where = () => `the change of ${typeName} \`${id}\``;
   if (!ACTIONS.includes(change.action)) {
-    throw ProviderError.internal(`${where} has the action ${describeThrown(change.action)}, not one of ${ACTIONS.join(', ')}`);
+    throw ProviderError.internal(`${where()} has the action ${describeThrown(change.action)}, not one of ${ACTIONS.join(', ')}`);
   }
   const fields = (change.fields ?? []).map((field) => ({
     path: String(field.path ?? ''),
@@ -195,8 +264,11 @@ function toWitChange(change, input) {
     recheckAfter !== undefined &&
     !(Number.isInteger(recheckAfter) && recheckAfter >= 0 && recheckAfter <= RECHECK_AFTER_MAX)
   ) {
-    throw ProviderError.internal(`${where} asks for a recheck after ${recheckAfter} seconds, not a whole number of seconds`);
+    throw ProviderError.internal(`${where()} asks for a recheck after ${recheckAfter} seconds, not a whole number of seconds`);
   }
+  const desired = change.desired === undefined ? input.desired : change.desired;
+  const observed = change.observed === undefined ? input.observed : change.observed;
+  const valueOf = () => `a value of ${where()}`;
   return {
     typeName,
     id,
@@ -204,12 +276,18 @@ function toWitChange(change, input) {
     summary: typeof change.summary === 'string' && change.summary !== '' ? change.summary : summarize(change.action, fields),
     fields: fields.map((field) => ({
       path: field.path,
-      before: toOptionalJson(`a value of ${where}`, field.before),
-      after: toOptionalJson(`a value of ${where}`, field.after),
+      before: toOptionalJson(valueOf, field.before),
+      after: toOptionalJson(valueOf, field.after),
       sensitive: field.sensitive,
     })),
-    desired: toOptionalJson(`the desired spec of ${where}`, change.desired === undefined ? input.desired : change.desired),
-    observed: toOptionalJson(`the observed state of ${where}`, change.observed === undefined ? input.observed : change.observed),
+    desired:
+      texts && desired === input.desired && desired !== null && desired !== undefined
+        ? texts.desired
+        : toOptionalJson(() => `the desired spec of ${where()}`, desired),
+    observed:
+      texts && observed === input.observed && observed !== null && observed !== undefined
+        ? texts.observed
+        : toOptionalJson(() => `the observed state of ${where()}`, observed),
     diagnostics: (change.diagnostics ?? []).map((d) => toWitDiagnostic(d, 'error')),
     recheckAfter,
   };
@@ -261,10 +339,22 @@ export function exportProvider(impl) {
   }
   /** @type {ReturnType<typeof normalizedInfo> | undefined} */
   let info;
+  // `describe` is asked now, while the module initialises: the component
+  // is built from a snapshot of its memory after that, so every call
+  // starts with the provider's info, its types' compiled schemas and
+  // identities, rather than making them again. A describe that fails is
+  // asked again, and reported, by the first call that needs it.
+  try {
+    info = normalizedInfo(impl.describe());
+  } catch {
+    info = undefined;
+  }
   /** What `configure` made, once it ran: each host call is a fresh instance. */
   let configured;
 
   const described = () => (info ??= normalizedInfo(impl.describe()));
+  /** A validation that refuses the resource. */
+  const invalid = (diagnostics) => ({ canonical: undefined, diagnostics });
   const configuration = () => {
     if (!configured) throw ProviderError.internal('the host called the provider before `configure`');
     return configured.value;
@@ -272,11 +362,10 @@ export function exportProvider(impl) {
 
   /** One resource's validation, in the shape of the bindings. */
   const validateOne = ({ typeName, spec }) => {
-    const invalid = (diagnostics) => ({ canonical: undefined, diagnostics });
-    const types = described().resourceTypes;
-    const type = types.find((t) => t.name === typeName);
+    const about = described();
+    const type = about.types.get(typeName);
     if (!type) {
-      const names = types.map((t) => `\`${t.name}\``).join(', ');
+      const names = about.resourceTypes.map((t) => `\`${t.name}\``).join(', ');
       return invalid([
         toWitDiagnostic({ path: '', message: `unknown resource type \`${typeName}\`: this provider has ${names}` }, 'error'),
       ]);
@@ -287,13 +376,16 @@ export function exportProvider(impl) {
       if (answer && typeof answer.then === 'function') {
         throw ProviderError.internal('validate returned a promise: it must answer at once, without I/O');
       }
-      const valid = answer instanceof Valid ? answer : new Valid(answer);
-      if (valid.canonical === undefined || valid.canonical === null) {
+      // A bare canonical spec (the common answer) needs no Valid made
+      // around it: it has no warnings.
+      const canonical = answer instanceof Valid ? answer.canonical : answer;
+      const warnings = answer instanceof Valid ? answer.warnings : [];
+      if (canonical === undefined || canonical === null) {
         throw ProviderError.internal('validate returned no canonical spec');
       }
-      const diagnostics = valid.warnings.map((w) => toWitDiagnostic(w, 'warning'));
+      const diagnostics = warnings.length === 0 ? [] : warnings.map((w) => toWitDiagnostic(w, 'warning'));
       try {
-        idOf(type, valid.canonical);
+        idOf(type, canonical);
       } catch (error) {
         if (!(error instanceof MissingIdentity)) throw error;
         diagnostics.push(
@@ -307,7 +399,7 @@ export function exportProvider(impl) {
         );
       }
       if (diagnostics.some((d) => d.severity === 'error')) return invalid(diagnostics);
-      return { canonical: toJson('the canonical spec', valid.canonical), diagnostics };
+      return { canonical: toJson('the canonical spec', canonical), diagnostics };
     } catch (thrown) {
       if (thrown instanceof Invalid) return invalid(thrown.diagnostics.map((d) => toWitDiagnostic(d, 'error')));
       const error = asProviderError(thrown, 'validate');
@@ -365,19 +457,19 @@ export function exportProvider(impl) {
         };
         const observed = await impl.list(asked, configuration());
         if (!Array.isArray(observed)) throw ProviderError.internal('list returned something other than a list');
-        const types = described().resourceTypes;
+        const { types } = described();
         return observed.map((object) => {
           const typeName = String(object?.typeName);
           let id = object?.id;
           if (typeof id !== 'string') {
-            const type = types.find((t) => t.name === typeName);
+            const type = types.get(typeName);
             if (!type) throw ProviderError.internal(`list returned an object of the unknown type \`${typeName}\``);
             id = idOf(type, object.state);
           }
           return {
             typeName,
             id,
-            state: toJson(`the state of ${typeName} \`${id}\``, object.state),
+            state: toJson(() => `the state of ${typeName} \`${id}\``, object.state),
             vouched: object.vouched === true,
           };
         });
@@ -388,24 +480,32 @@ export function exportProvider(impl) {
 
     async diff(inputs, declared) {
       try {
-        const parsed = inputs.map(fromWitInput);
+        // The provider's own diff gets values of its own, which it may
+        // change; the SDK's comparison shares one value between a desired
+        // spec and an observed state that have the same text.
+        const parsed = inputs.map(impl.diff ? fromWitInput : fromWitInputShared);
         const about = described();
         for (const input of parsed) {
           const refused = refusal(about, input.typeName, input.id, input.desired, input.observed);
           if (refused) throw refused;
         }
         const setting = configuration();
+        if (!impl.diff) {
+          return parsed.map(
+            (input, index) =>
+              unchanged(inputs[index], input) ??
+              toWitChange(compare(input, about.types.get(input.typeName)), input, inputs[index]),
+          );
+        }
         const declarations = new Declarations(
           parsed,
           declared.map((d) => ({ typeName: d.typeName, id: d.id })),
         );
-        const changes = impl.diff
-          ? await impl.diff(
-              parsed.map((input) => ({ ...input })),
-              declarations,
-              setting,
-            )
-          : parsed.map((input) => compare(input, about.resourceTypes.find((t) => t.name === input.typeName)));
+        const changes = await impl.diff(
+          parsed.map((input) => ({ ...input })),
+          declarations,
+          setting,
+        );
         if (!Array.isArray(changes) || changes.length !== parsed.length) {
           const count = Array.isArray(changes) ? changes.length : 'no list of';
           throw ProviderError.internal(`diff returned ${count} changes for ${parsed.length} inputs`);

@@ -5,6 +5,7 @@
 // Node for the SDK's tests.
 
 import { ProviderError } from './errors.js';
+import { compileSchema } from './spec.js';
 
 /**
  * @typedef {object} ResourceType
@@ -47,7 +48,7 @@ export function resourceType({
     }
     return Object.freeze([...list]);
   };
-  return Object.freeze({
+  const type = Object.freeze({
     name,
     description: String(description),
     schema,
@@ -55,6 +56,13 @@ export function resourceType({
     forceReplace: strings('forceReplace', forceReplace),
     sensitive: strings('sensitive', sensitive),
   });
+  // Compiled now rather than at the first spec: a type made at the top
+  // level of the provider's module is made while the component is built,
+  // so its compiled schema and identity are in the component's initial
+  // memory and no call pays for them.
+  if (isObject(schema)) compileSchema(schema);
+  identityOf(type.identity);
+  return type;
 }
 
 /**
@@ -90,13 +98,21 @@ function isObject(value) {
  * @throws {MissingIdentity} naming the first field the spec lacks
  */
 export function idOf(type, spec) {
+  const fields = identityOf(type.identity);
+  // One plain field (`key`, `name`): the common identity, without a list
+  // of parts to join.
+  if (fields.length === 1 && fields[0].keys.length === 1 && !fields[0].optional) {
+    const [{ path }] = fields;
+    const value = isObject(spec) && Object.hasOwn(spec, path) ? spec[path] : undefined;
+    if (typeof value === 'string' && value !== '') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
+    throw new MissingIdentity(type.name, path);
+  }
   const parts = [];
-  for (const field of type.identity) {
-    const optional = field.endsWith('?');
-    const path = optional ? field.slice(0, -1) : field;
+  for (const { path, keys, optional } of fields) {
     /** @type {unknown} */
     let value = spec;
-    for (const key of path.split('/')) {
+    for (const key of keys) {
       value = isObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
     }
     if (typeof value === 'string' && value !== '') {
@@ -110,6 +126,40 @@ export function idOf(type, spec) {
     }
   }
   return parts.join('/');
+}
+
+/**
+ * @typedef {object} IdentityField
+ * @property {string} path the field's `/`-path, without the `?`
+ * @property {string[]} keys the path's steps
+ * @property {boolean} optional whether the field ends in `?`
+ */
+
+/**
+ * Identity lists read into their fields, by list: {@link idOf} runs for
+ * every spec `validate` checks and every input `diff` and `apply` refuse
+ * or accept, and the fields' paths are split once. Only the frozen lists
+ * {@link resourceType} makes are kept; another list may change, and is
+ * read each time.
+ * @type {WeakMap<readonly string[], IdentityField[]>}
+ */
+const identities = new WeakMap();
+
+/**
+ * The fields of an identity list.
+ * @param {readonly string[]} identity
+ * @returns {IdentityField[]}
+ */
+function identityOf(identity) {
+  let fields = identities.get(identity);
+  if (fields) return fields;
+  fields = Array.from(identity, (field) => {
+    const optional = field.endsWith('?');
+    const path = optional ? field.slice(0, -1) : field;
+    return { path, keys: path.split('/'), optional };
+  });
+  if (Object.isFrozen(identity)) identities.set(identity, fields);
+  return fields;
 }
 
 /**

@@ -94,6 +94,10 @@ function joined(path, key) {
  * @returns {import('./errors.js').Diagnostic[]}
  */
 export function check(value, schema, path = '') {
+  // Most specs conform: the compiled test answers for them without
+  // building a problem, a path or a message. Only a spec it refuses is
+  // walked again, to say where and why.
+  if (conforms(value, schema)) return [];
   /** @type {import('./errors.js').Diagnostic[]} */
   const problems = [];
   const problem = (at, message, help) => problems.push({ path: at, severity: 'error', message, help });
@@ -193,6 +197,7 @@ function sameJson(a, b) {
  * @returns {T}
  */
 export function ensureValid(value, schema, what) {
+  if (conforms(value, schema)) return value;
   const problems = check(value, schema);
   if (problems.length === 0) return value;
   const invalid = new Invalid(problems);
@@ -202,4 +207,173 @@ export function ensureValid(value, schema, what) {
       .join('; ');
   }
   throw invalid;
+}
+
+/**
+ * Compiled schemas, by schema object: a schema is compiled the first time
+ * it is used and then treated as read-only, as the schemas a provider
+ * publishes in `describe` are. A schema made at a module's top level (a
+ * {@link resourceType}'s) is compiled while the component is built, so the
+ * compiled test is part of the component's initial memory.
+ * @type {WeakMap<object, (value: unknown) => boolean>}
+ */
+const compiledSchemas = new WeakMap();
+
+/**
+ * Whether `value` conforms to `schema`: exactly whether {@link check}
+ * finds no problem, answered by a test compiled once per schema. Checking
+ * a thousand specs against one schema is the common case of `validate`:
+ * the generic walk of {@link check} looks every keyword up, allocates the
+ * type names, the problems and each field's path for every spec; the
+ * compiled test reads the keywords once, when it is made, and allocates
+ * nothing for a spec that conforms.
+ * @param {unknown} value
+ * @param {object|boolean} schema
+ * @returns {boolean}
+ */
+export function conforms(value, schema) {
+  if (schema === false) return false;
+  if (!isObject(schema)) return true;
+  return compileSchema(schema)(value);
+}
+
+/**
+ * The compiled test of `schema` (an object), from the cache or made now.
+ * Subschemas are compiled with it; a schema that contains itself is
+ * compiled once, its test registered before its subschemas are compiled.
+ * @param {object} schema
+ * @returns {(value: unknown) => boolean}
+ */
+export function compileSchema(schema) {
+  let test = compiledSchemas.get(schema);
+  if (test) return test;
+  /** @type {(value: unknown) => boolean} */
+  let compiled = () => true;
+  test = (value) => compiled(value);
+  compiledSchemas.set(schema, test);
+  compiled = compileTests(schema);
+  return test;
+}
+
+/** The test of a subschema: `false` refuses, a non-object accepts. */
+function subschemaTest(schema) {
+  if (schema === false) return () => false;
+  if (!isObject(schema)) return () => true;
+  return compileSchema(schema);
+}
+
+/**
+ * The tests of one schema object, in the order {@link check} applies them,
+ * each asking exactly what `check` asks (the same keywords, the same
+ * comparisons), so that the answer is `check(value, schema).length === 0`.
+ * @param {object} schema
+ * @returns {(value: unknown) => boolean}
+ */
+function compileTests(schema) {
+  /** @type {Array<(value: unknown) => boolean>} */
+  const tests = [];
+
+  if (schema.type !== undefined) {
+    const allowed = Array.isArray(schema.type) ? [...schema.type] : [schema.type];
+    const has = (name) => allowed.includes(name);
+    const objects = has('object');
+    const arrays = has('array');
+    const strings = has('string');
+    const booleans = has('boolean');
+    const nulls = has('null');
+    const numbers = has('number');
+    const integers = has('integer');
+    tests.push((value) => {
+      if (value === null) return nulls;
+      switch (typeof value) {
+        case 'string':
+          return strings;
+        case 'boolean':
+          return booleans;
+        case 'number':
+          return numbers || (integers && Number.isInteger(value));
+        case 'object':
+          return Array.isArray(value) ? arrays : objects;
+        default:
+          return has(typeof value);
+      }
+    });
+  }
+
+  if (Array.isArray(schema.enum)) {
+    const options = [...schema.enum];
+    tests.push((value) => options.some((option) => sameJson(option, value)));
+  }
+
+  const { minLength, maxLength } = schema;
+  if (typeof minLength === 'number' || typeof maxLength === 'number') {
+    // `check` counts characters (code points). A string's `length` counts
+    // UTF-16 units, one or two per character, so it settles the bound
+    // without counting unless the string holds surrogate pairs near it.
+    const characters = (text) => [...text].length;
+    tests.push((value) => {
+      if (typeof value !== 'string') return true;
+      const units = value.length;
+      if (typeof minLength === 'number' && (units < minLength || (units < 2 * minLength && characters(value) < minLength))) {
+        return false;
+      }
+      return !(typeof maxLength === 'number' && units > maxLength && characters(value) > maxLength);
+    });
+  }
+
+  const { minimum, maximum } = schema;
+  if (typeof minimum === 'number' || typeof maximum === 'number') {
+    tests.push(
+      (value) =>
+        typeof value !== 'number' ||
+        !((typeof minimum === 'number' && value < minimum) || (typeof maximum === 'number' && value > maximum)),
+    );
+  }
+
+  const { minItems, maxItems } = schema;
+  const items = schema.items === undefined ? undefined : subschemaTest(schema.items);
+  if (typeof minItems === 'number' || typeof maxItems === 'number' || items) {
+    tests.push((value) => {
+      if (!Array.isArray(value)) return true;
+      if (typeof minItems === 'number' && value.length < minItems) return false;
+      if (typeof maxItems === 'number' && value.length > maxItems) return false;
+      return !items || value.every((item) => items(item));
+    });
+  }
+
+  const properties = isObject(schema.properties) ? schema.properties : {};
+  /** @type {Map<string, (value: unknown) => boolean>} */
+  const known = new Map();
+  for (const key of Object.getOwnPropertyNames(properties)) known.set(key, subschemaTest(properties[key]));
+  const closed = schema.additionalProperties === false;
+  const additional = isObject(schema.additionalProperties) ? compileSchema(schema.additionalProperties) : undefined;
+  const required = Array.isArray(schema.required) ? [...schema.required] : [];
+  if (known.size === 0 && !closed && !additional && required.length === 0) return all(tests);
+  tests.push((value) => {
+    if (!isObject(value)) return true;
+    for (const key of Object.keys(value)) {
+      const field = known.get(key);
+      if (field) {
+        if (!field(value[key])) return false;
+      } else if (closed) {
+        return false;
+      } else if (additional && !additional(value[key])) {
+        return false;
+      }
+    }
+    for (const key of required) if (!Object.hasOwn(value, key)) return false;
+    return true;
+  });
+
+  return all(tests);
+}
+
+/** One test that passes when all of `tests` pass. */
+function all(tests) {
+  if (tests.length === 0) return () => true;
+  if (tests.length === 1) return tests[0];
+  return (value) => {
+    for (const test of tests) if (!test(value)) return false;
+    return true;
+  };
 }

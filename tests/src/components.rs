@@ -54,6 +54,22 @@ pub const HOSTILE_PY: Recipe = Recipe {
     reads: &["wit/provider@0.2.0"],
 };
 
+/// The etcd provider, in JavaScript (`plugins/kv-etcd`).
+pub const KV_ETCD: Recipe = Recipe {
+    folder: "plugins/kv-etcd",
+    toolchain: Toolchain::JavaScript,
+    output: "kv_etcd.wasm",
+    reads: &["wit/provider@0.2.0", "sdk-js"],
+};
+
+/// The RabbitMQ provider, in Python (`plugins/broker-rabbitmq`).
+pub const BROKER_RABBITMQ: Recipe = Recipe {
+    folder: "plugins/broker-rabbitmq",
+    toolchain: Toolchain::Python,
+    output: "broker_rabbitmq.wasm",
+    reads: &["wit/provider@0.2.0", "sdk-python"],
+};
+
 /// The folder of the pinned componentize-py, as `scripts/env.sh` names it.
 pub fn componentize_py_venv() -> PathBuf {
     std::env::var_os("COMPONENTIZE_PY_VENV")

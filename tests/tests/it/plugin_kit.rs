@@ -234,17 +234,20 @@ fn broken_providers_fail_the_matching_rules_with_their_hints() {
 /// Runs the conformance file of a shipped provider against its real
 /// server, with `env` naming the server; returns the JSON report, which
 /// must show no failure.
-fn conformance(provider: &str, plugin: &str, env: &[(&str, &str)]) -> serde_json::Value {
+pub(crate) fn conformance(
+    provider: &str,
+    plugin: &Path,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let file = cairn_tests::repo_root()
         .join("plugins")
         .join(provider)
         .join("cairn-test.toml");
-    let plugin = cairn_tests::plugin_path(plugin);
     let output = cairn_tests::cairn_command()
         .args(["plugin", "test"])
         .arg(&file)
         .arg("--plugin")
-        .arg(&plugin)
+        .arg(plugin)
         .args(["--format", "json"])
         .envs(env.iter().copied())
         .output()
@@ -259,7 +262,7 @@ fn conformance(provider: &str, plugin: &str, env: &[(&str, &str)]) -> serde_json
 }
 
 /// The rules a report skipped, by name.
-fn skipped(report: &serde_json::Value) -> Vec<String> {
+pub(crate) fn skipped(report: &serde_json::Value) -> Vec<String> {
     verdicts(report)
         .into_iter()
         .filter(|(_, verdict)| verdict == "skip")
@@ -273,7 +276,7 @@ fn the_powerdns_provider_passes_every_rule_against_powerdns() {
     let url = ws.pdns.url();
     let report = conformance(
         "dns-powerdns",
-        "dns_powerdns",
+        &cairn_tests::plugin_path("dns_powerdns"),
         &[("PDNS_URL", url.as_str()), ("PDNS_API_KEY", API_KEY)],
     );
     assert_eq!(skipped(&report), Vec::<String>::new(), "{report}");
@@ -290,7 +293,7 @@ fn the_identity_provider_passes_every_rule_against_canaille() {
     let origin = canaille.scim_url.split("/scim").next().unwrap().to_string();
     let report = conformance(
         "identity-scim",
-        "identity_scim",
+        &cairn_tests::plugin_path("identity_scim"),
         &[
             ("SCIM_URL", canaille.scim_url.as_str()),
             ("SCIM_TOKEN_URL", canaille.token_url.as_str()),
@@ -312,7 +315,7 @@ fn the_apps_provider_passes_every_rule_against_podman() {
     let url = podman.url();
     let report = conformance(
         "apps-docker",
-        "apps_docker",
+        &cairn_tests::plugin_path("apps_docker"),
         &[
             ("DOCKER_URL", url.as_str()),
             ("APPS_TOKEN", "apps-conformance-token"),
@@ -334,7 +337,7 @@ fn the_kubernetes_provider_passes_every_rule_against_kube_apiserver() {
     let kubectl = Kube::kubectl_binary().display().to_string();
     let report = conformance(
         "cluster-kubernetes",
-        "cluster_kubernetes",
+        &cairn_tests::plugin_path("cluster_kubernetes"),
         &[
             ("KUBE_URL", kube.url.as_str()),
             ("KUBE_CA", ca.as_str()),

@@ -1,12 +1,16 @@
-//! `cairn plugin new --lang js` and `--lang python`: the provider each
+//! Providers in JavaScript and Python. `cairn plugin new --lang js` and
+//! `--lang python`: the provider each
 //! writes builds with its one command (ComponentizeJS, componentize-py) and
 //! passes every rule of `cairn plugin test` against the same fake server
 //! as the Rust one; broken the ways authors break one — a delete that fails
 //! on an entry already gone, the SDK layer's refusal of foreign ids turned
 //! off — it fails exactly the matching rules.
 
-use super::plugin_kit::{FakeServer, TOKEN, cairn, verdicts};
+use super::plugin_kit::{FakeServer, TOKEN, cairn, conformance, skipped, verdicts};
+use cairn_tests::components::{BROKER_RABBITMQ, KV_ETCD, built};
+use cairn_tests::etcd::Etcd;
 use cairn_tests::ports::free_port;
+use cairn_tests::rabbitmq::RabbitMq;
 use cairn_tests::scaffold::{self, Language};
 use std::path::{Path, PathBuf};
 
@@ -130,4 +134,67 @@ fn a_new_python_provider_passes_every_rule_and_fails_those_broken() {
             "foreign-id-refused",
         ],
     );
+}
+
+/// The password of etcd's `root` in the conformance run: long enough for
+/// the hygiene rule to look for it.
+const ETCD_ROOT_PASSWORD: &str = "etcd-root-7b2f91";
+
+#[test]
+fn the_etcd_provider_in_javascript_passes_every_rule_against_etcd() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    // Authentication on, as production etcds run, so that every rule
+    // applies (the conformance file says why).
+    let readied = std::process::Command::new("python3")
+        .arg(cairn_tests::repo_root().join("plugins/kv-etcd/by_hand.py"))
+        .args([etcd.url.as_str(), "root", ETCD_ROOT_PASSWORD, "enable-auth"])
+        .output()
+        .unwrap();
+    assert!(
+        readied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&readied.stderr)
+    );
+    let report = conformance(
+        "kv-etcd",
+        &built(&KV_ETCD),
+        &[
+            ("ETCD_URL", etcd.url.as_str()),
+            ("ETCD_USERNAME", "root"),
+            ("ETCD_PASSWORD", ETCD_ROOT_PASSWORD),
+        ],
+    );
+    assert_eq!(skipped(&report), Vec::<String>::new(), "{report}");
+    assert_eq!(report["passed"], 22, "{report}");
+}
+
+/// The administrator the RabbitMQ conformance run logs in as, with a
+/// password long enough for the hygiene rule to look for it (the node's
+/// `guest` is too short).
+const RABBITMQ_ADMIN: (&str, &str) = ("cairn-admin", "rabbit-admin-3c8e5a");
+
+#[test]
+fn the_rabbitmq_provider_in_python_passes_every_rule_against_rabbitmq() {
+    let dir = tempfile::tempdir().unwrap();
+    let rabbitmq = RabbitMq::start(dir.path());
+    let (user, password) = RABBITMQ_ADMIN;
+    rabbitmq
+        .api(
+            "PUT",
+            &format!("/api/users/{user}"),
+            Some(&serde_json::json!({"password": password, "tags": "administrator"})),
+        )
+        .unwrap();
+    let report = conformance(
+        "broker-rabbitmq",
+        &built(&BROKER_RABBITMQ),
+        &[
+            ("RABBITMQ_URL", rabbitmq.url.as_str()),
+            ("RABBITMQ_USERNAME", user),
+            ("RABBITMQ_PASSWORD", password),
+        ],
+    );
+    assert_eq!(skipped(&report), Vec::<String>::new(), "{report}");
+    assert_eq!(report["passed"], 22, "{report}");
 }

@@ -159,7 +159,7 @@ impl Rule {
                 "read objects back in the shape validate writes specs (no number as a string, no default the server adds): otherwise every plan changes them again and the host holds them as not converging"
             }
             Self::DriftShown => {
-                "list must report the object as it is now, not as Cairn made it, so that diff sees the change"
+                "list must report the object as it is now, not as Cairn made it, so that diff sees the change; the host compares only objects whose observed state differs from the one it recorded, so a change the server keeps only in a secret (a password) must show in an observed field, such as a fingerprint of what the server stores"
             }
             Self::DriftRepaired => {
                 "apply must set every field of the spec, not only those it believes changed"

@@ -639,9 +639,43 @@ impl<'a> Runner<'a> {
             );
             return Ok(None);
         }
-        let shown: Vec<String> = changes
+        // The host does not ask `diff` about an object whose observed
+        // state is exactly the state it recorded (the applied one, without
+        // its sensitive fields): drift there is never planned.
+        let unseen = |change: &Change| {
+            let key = (change.type_name.clone(), change.id.clone());
+            let sensitive = self
+                .plugin
+                .info()
+                .resource_type(&change.type_name)
+                .map(|t| t.sensitive.clone())
+                .unwrap_or_default();
+            match (observed.get(&key), applied.get(&key)) {
+                (Some(seen), Some(recorded)) => {
+                    seen.state == crate::plan::without_sensitive(recorded, &sensitive)
+                }
+                _ => false,
+            }
+        };
+        let planned: Vec<&Change> = changes.iter().filter(|c| makes_a_difference(c)).collect();
+        let never_planned: Vec<String> = planned
             .iter()
-            .filter(|c| makes_a_difference(c))
+            .filter(|change| unseen(change))
+            .map(|c| format!("{}/{} ({})", c.type_name, c.id, c.summary))
+            .collect();
+        if !never_planned.is_empty() {
+            self.fail(
+                Rule::DriftShown,
+                format!(
+                    "after {}, diff planned {}, but list shows each object exactly as the last apply left it, so the host never asks diff about it: show the change in the observed state (an observed-only field, such as a fingerprint of what the server keeps)",
+                    request.describe(),
+                    never_planned.join("; ")
+                ),
+            );
+            return Ok(None);
+        }
+        let shown: Vec<String> = planned
+            .iter()
             .map(|c| format!("{}/{}: {}", c.type_name, c.id, c.summary))
             .collect();
         self.pass(Rule::DriftShown, shown.join("; "));
