@@ -49,13 +49,5 @@ fn gateway(port: u16, path: &str, body: &Value) -> Result<Value, String> {
         .header("content-type", "application/json")
         .body(body.to_string())
         .expect("a valid request");
-    let mut response = crate::http_agent(REQUEST_TIMEOUT)
-        .run(request)
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    if !(200..300).contains(&status) {
-        return Err(format!("{status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}: {text}"))
+    crate::json_request(request, REQUEST_TIMEOUT)
 }

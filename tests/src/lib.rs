@@ -119,3 +119,24 @@ pub fn http_agent(timeout: std::time::Duration) -> ureq::Agent {
         .build()
         .into()
 }
+
+/// Sends `request` and reads a JSON answer: `Err` carries the status and
+/// body of a non-2xx answer, or why there was none; an empty body is
+/// `null`.
+pub fn json_request(
+    request: ureq::http::Request<String>,
+    timeout: std::time::Duration,
+) -> Result<serde_json::Value, String> {
+    let mut response = http_agent(timeout)
+        .run(request)
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err(format!("{status}: {text}"));
+    }
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}: {text}"))
+}

@@ -60,16 +60,5 @@ fn request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<
         .header("content-type", "application/json")
         .body(body.map(Value::to_string).unwrap_or_default())
         .expect("a valid request");
-    let mut response = crate::http_agent(REQUEST_TIMEOUT)
-        .run(request)
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    if !(200..300).contains(&status) {
-        return Err(format!("{status}: {text}"));
-    }
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}: {text}"))
+    crate::json_request(request, REQUEST_TIMEOUT)
 }
