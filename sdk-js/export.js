@@ -125,14 +125,16 @@ function toWitDiagnostic(diagnostic, severity) {
 function normalizedInfo(info) {
   if (!info || typeof info !== 'object') throw new TypeError('describe() must return the provider info');
   const resourceTypes = (info.resourceTypes ?? []).map((type) => resourceType(type));
+  /** The types by name, for the lookup every resource of a call makes (the first of a name). */
+  const types = new Map();
+  for (const type of resourceTypes) if (!types.has(type.name)) types.set(type.name, type);
   return {
     name: String(info.name),
     version: String(info.version),
     description: String(info.description ?? ''),
     resourceTypes,
     configSchema: info.configSchema ?? {},
-    /** The types by name, for the lookup every resource of a call makes. */
-    types: new Map(resourceTypes.map((type) => [type.name, type])),
+    types,
   };
 }
 
@@ -179,7 +181,7 @@ function fromWitInputShared(input) {
  * unchanged resources every input is one of these; an input whose texts
  * differ is compared field by field. The input's id has been checked
  * against its desired spec before this (`refusal`), as every input's is.
- * @param {{typeName: string, id: string, desired?: string, observed?: string}} wit the input as the host sent it
+ * @param { {typeName: string, id: string, desired?: string, observed?: string} } wit the input as the host sent it
  * @param {import('./diff.js').DiffInput} input the same, parsed
  */
 function unchanged(wit, input) {
@@ -398,7 +400,7 @@ export function exportProvider(impl) {
           ),
         );
       }
-      if (diagnostics.some((d) => d.severity === 'error')) return invalid(diagnostics);
+      if (diagnostics.length > 0 && diagnostics.some((d) => d.severity === 'error')) return invalid(diagnostics);
       return { canonical: toJson('the canonical spec', canonical), diagnostics };
     } catch (thrown) {
       if (thrown instanceof Invalid) return invalid(thrown.diagnostics.map((d) => toWitDiagnostic(d, 'error')));

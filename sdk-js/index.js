@@ -22,7 +22,7 @@ export {
 } from './errors.js';
 export { resourceType, idOf, MissingIdentity, Declarations, refusal } from './resource.js';
 export { ACTIONS, compare, fieldChanges, actionOf, summarize, jsonEqual } from './diff.js';
-export { check, ensureValid, CHECKED_KEYWORDS } from './spec.js';
+export { check, conforms, ensureValid, CHECKED_KEYWORDS } from './spec.js';
 export { exportProvider } from './export.js';
 export { Client, Response, errorForStatus, kindOfStatus, kindOfErrorCode } from './http.js';
 export { log } from './log.js';

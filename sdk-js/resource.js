@@ -101,8 +101,8 @@ export function idOf(type, spec) {
   const fields = identityOf(type.identity);
   // One plain field (`key`, `name`): the common identity, without a list
   // of parts to join.
-  if (fields.length === 1 && fields[0].keys.length === 1 && !fields[0].optional) {
-    const [{ path }] = fields;
+  if (fields.length === 1 && fields[0].plain) {
+    const path = fields[0].path;
     const value = isObject(spec) && Object.hasOwn(spec, path) ? spec[path] : undefined;
     if (typeof value === 'string' && value !== '') return value;
     if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
@@ -133,6 +133,7 @@ export function idOf(type, spec) {
  * @property {string} path the field's `/`-path, without the `?`
  * @property {string[]} keys the path's steps
  * @property {boolean} optional whether the field ends in `?`
+ * @property {boolean} plain whether it is one key, not optional
  */
 
 /**
@@ -156,9 +157,10 @@ function identityOf(identity) {
   fields = Array.from(identity, (field) => {
     const optional = field.endsWith('?');
     const path = optional ? field.slice(0, -1) : field;
-    return { path, keys: path.split('/'), optional };
+    const keys = path.split('/');
+    return { path, keys, optional, plain: keys.length === 1 && !optional };
   });
-  if (Object.isFrozen(identity)) identities.set(identity, fields);
+  if (typeof identity === 'object' && identity !== null && Object.isFrozen(identity)) identities.set(identity, fields);
   return fields;
 }
 
@@ -179,7 +181,9 @@ function identityOf(identity) {
  * @returns {ResourceType}
  */
 export function knownType(info, typeName) {
-  const found = info.resourceTypes.find((type) => type.name === typeName);
+  // The SDK's own info has its types by name (every input of a call asks).
+  const found =
+    info.types instanceof Map ? info.types.get(typeName) : info.resourceTypes.find((type) => type.name === typeName);
   if (found) return found;
   const names = info.resourceTypes.map((type) => type.name).join(', ');
   throw ProviderError.invalid(`\`${info.name}\` has no resource type \`${typeName}\` (it has ${names})`);

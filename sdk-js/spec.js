@@ -96,8 +96,20 @@ function joined(path, key) {
 export function check(value, schema, path = '') {
   // Most specs conform: the compiled test answers for them without
   // building a problem, a path or a message. Only a spec it refuses is
-  // walked again, to say where and why.
+  // walked, to say where and why.
   if (conforms(value, schema)) return [];
+  return problemsOf(value, schema, path);
+}
+
+/**
+ * The problems {@link check} reports, found by walking `value` and
+ * `schema` together, keyword by keyword.
+ * @param {unknown} value
+ * @param {object|boolean} schema
+ * @param {string} path
+ * @returns {import('./errors.js').Diagnostic[]}
+ */
+export function problemsOf(value, schema, path) {
   /** @type {import('./errors.js').Diagnostic[]} */
   const problems = [];
   const problem = (at, message, help) => problems.push({ path: at, severity: 'error', message, help });
@@ -147,7 +159,7 @@ export function check(value, schema, path = '') {
       problem(path, `the list has ${value.length} items, more than ${schema.maxItems}`);
     }
     if (schema.items !== undefined) {
-      value.forEach((item, index) => problems.push(...check(item, schema.items, joined(path, index))));
+      value.forEach((item, index) => problems.push(...problemsOf(item, schema.items, joined(path, index))));
     }
   }
   if (isObject(value)) {
@@ -155,12 +167,12 @@ export function check(value, schema, path = '') {
     const known = Object.keys(properties);
     for (const key of Object.keys(value)) {
       if (Object.hasOwn(properties, key)) {
-        problems.push(...check(value[key], properties[key], joined(path, key)));
+        problems.push(...problemsOf(value[key], properties[key], joined(path, key)));
       } else if (schema.additionalProperties === false) {
         const hint = known.length ? `expected one of ${known.join(', ')}` : 'expected no field';
         problem(joined(path, key), `unknown field \`${key}\`: ${hint}`, 'remove the key or fix its spelling');
       } else if (isObject(schema.additionalProperties)) {
-        problems.push(...check(value[key], schema.additionalProperties, joined(path, key)));
+        problems.push(...problemsOf(value[key], schema.additionalProperties, joined(path, key)));
       }
     }
     if (Array.isArray(schema.required)) {
@@ -198,7 +210,7 @@ function sameJson(a, b) {
  */
 export function ensureValid(value, schema, what) {
   if (conforms(value, schema)) return value;
-  const problems = check(value, schema);
+  const problems = problemsOf(value, schema, '');
   if (problems.length === 0) return value;
   const invalid = new Invalid(problems);
   if (what) {
@@ -223,10 +235,14 @@ const compiledSchemas = new WeakMap();
  * Whether `value` conforms to `schema`: exactly whether {@link check}
  * finds no problem, answered by a test compiled once per schema. Checking
  * a thousand specs against one schema is the common case of `validate`:
- * the generic walk of {@link check} looks every keyword up, allocates the
- * type names, the problems and each field's path for every spec; the
- * compiled test reads the keywords once, when it is made, and allocates
+ * the generic walk of {@link check} looks every keyword up and allocates
+ * the type names, the problems and each field's path for every spec; the
+ * compiled test read the keywords once, when it was made, and allocates
  * nothing for a spec that conforms.
+ *
+ * The tests are written for the interpreter a component runs JavaScript
+ * with (no JIT): indexed loops rather than iterators, and no call that the
+ * schema does not need.
  * @param {unknown} value
  * @param {object|boolean} schema
  * @returns {boolean}
@@ -234,25 +250,38 @@ const compiledSchemas = new WeakMap();
 export function conforms(value, schema) {
   if (schema === false) return false;
   if (!isObject(schema)) return true;
-  return compileSchema(schema)(value);
+  try {
+    return compileSchema(schema)(value);
+  } catch {
+    // A value that cannot be read: the walk of `check` says what it says.
+    return false;
+  }
 }
 
 /**
- * The compiled test of `schema` (an object), from the cache or made now.
- * Subschemas are compiled with it; a schema that contains itself is
- * compiled once, its test registered before its subschemas are compiled.
+ * The compiled test of `schema` (an object), from the cache or made now,
+ * with its subschemas'.
  * @param {object} schema
  * @returns {(value: unknown) => boolean}
  */
 export function compileSchema(schema) {
   let test = compiledSchemas.get(schema);
   if (test) return test;
+  // A schema that contains itself meets its own test while it is being
+  // compiled: that one goes through this stand-in, which calls the test
+  // once it is made.
   /** @type {(value: unknown) => boolean} */
-  let compiled = () => true;
-  test = (value) => compiled(value);
-  compiledSchemas.set(schema, test);
-  compiled = compileTests(schema);
-  return test;
+  let compiled = () => false;
+  compiledSchemas.set(schema, (value) => compiled(value));
+  try {
+    compiled = compileTests(schema);
+  } catch {
+    // A schema that cannot be read (a getter that throws): nothing passes
+    // the test, and the walk of `check` has the last word.
+    compiled = () => false;
+  }
+  compiledSchemas.set(schema, compiled);
+  return compiled;
 }
 
 /** The test of a subschema: `false` refuses, a non-object accepts. */
@@ -263,9 +292,62 @@ function subschemaTest(schema) {
 }
 
 /**
- * The tests of one schema object, in the order {@link check} applies them,
- * each asking exactly what `check` asks (the same keywords, the same
- * comparisons), so that the answer is `check(value, schema).length === 0`.
+ * The test of the `type` keyword: whether `value` has one of the `allowed`
+ * type names, as {@link typesOf} names them (an integer is a number too).
+ * @param {unknown[]} allowed
+ * @returns {(value: unknown) => boolean}
+ */
+function typeTest(allowed) {
+  if (allowed.length === 1) {
+    // One type, the usual schema: one comparison.
+    switch (allowed[0]) {
+      case 'string':
+        return (value) => typeof value === 'string';
+      case 'boolean':
+        return (value) => typeof value === 'boolean';
+      case 'number':
+        return (value) => typeof value === 'number';
+      case 'integer':
+        return (value) => Number.isInteger(value);
+      case 'null':
+        return (value) => value === null;
+      case 'object':
+        return isObject;
+      case 'array':
+        return (value) => Array.isArray(value);
+      default:
+        break;
+    }
+  }
+  const has = (name) => allowed.includes(name);
+  const objects = has('object');
+  const arrays = has('array');
+  const strings = has('string');
+  const booleans = has('boolean');
+  const nulls = has('null');
+  const numbers = has('number');
+  const integers = has('integer');
+  return (value) => {
+    if (value === null) return nulls;
+    switch (typeof value) {
+      case 'string':
+        return strings;
+      case 'boolean':
+        return booleans;
+      case 'number':
+        return numbers || (integers && Number.isInteger(value));
+      case 'object':
+        return Array.isArray(value) ? arrays : objects;
+      default:
+        return has(typeof value);
+    }
+  };
+}
+
+/**
+ * The test of one schema object: each keyword {@link check} understands,
+ * asking exactly what `check` asks (the same keywords, the same
+ * comparisons), so that it passes when {@link problemsOf} finds none.
  * @param {object} schema
  * @returns {(value: unknown) => boolean}
  */
@@ -274,35 +356,15 @@ function compileTests(schema) {
   const tests = [];
 
   if (schema.type !== undefined) {
-    const allowed = Array.isArray(schema.type) ? [...schema.type] : [schema.type];
-    const has = (name) => allowed.includes(name);
-    const objects = has('object');
-    const arrays = has('array');
-    const strings = has('string');
-    const booleans = has('boolean');
-    const nulls = has('null');
-    const numbers = has('number');
-    const integers = has('integer');
-    tests.push((value) => {
-      if (value === null) return nulls;
-      switch (typeof value) {
-        case 'string':
-          return strings;
-        case 'boolean':
-          return booleans;
-        case 'number':
-          return numbers || (integers && Number.isInteger(value));
-        case 'object':
-          return Array.isArray(value) ? arrays : objects;
-        default:
-          return has(typeof value);
-      }
-    });
+    tests.push(typeTest(Array.isArray(schema.type) ? [...schema.type] : [schema.type]));
   }
 
   if (Array.isArray(schema.enum)) {
     const options = [...schema.enum];
-    tests.push((value) => options.some((option) => sameJson(option, value)));
+    tests.push((value) => {
+      for (let i = 0; i < options.length; i++) if (sameJson(options[i], value)) return true;
+      return false;
+    });
   }
 
   const { minLength, maxLength } = schema;
@@ -337,7 +399,8 @@ function compileTests(schema) {
       if (!Array.isArray(value)) return true;
       if (typeof minItems === 'number' && value.length < minItems) return false;
       if (typeof maxItems === 'number' && value.length > maxItems) return false;
-      return !items || value.every((item) => items(item));
+      if (items) for (let i = 0; i < value.length; i++) if (!items(value[i])) return false;
+      return true;
     });
   }
 
@@ -348,32 +411,39 @@ function compileTests(schema) {
   const closed = schema.additionalProperties === false;
   const additional = isObject(schema.additionalProperties) ? compileSchema(schema.additionalProperties) : undefined;
   const required = Array.isArray(schema.required) ? [...schema.required] : [];
-  if (known.size === 0 && !closed && !additional && required.length === 0) return all(tests);
-  tests.push((value) => {
-    if (!isObject(value)) return true;
-    for (const key of Object.keys(value)) {
-      const field = known.get(key);
-      if (field) {
-        if (!field(value[key])) return false;
-      } else if (closed) {
-        return false;
-      } else if (additional && !additional(value[key])) {
-        return false;
+  if (known.size > 0 || closed || additional || required.length > 0) {
+    tests.push((value) => {
+      if (!isObject(value)) return true;
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        const field = known.get(key);
+        if (field !== undefined) {
+          if (!field(value[key])) return false;
+        } else if (closed) {
+          return false;
+        } else if (additional !== undefined && !additional(value[key])) {
+          return false;
+        }
       }
+      for (let i = 0; i < required.length; i++) if (!Object.hasOwn(value, required[i])) return false;
+      return true;
+    });
+  }
+
+  switch (tests.length) {
+    case 0:
+      return () => true;
+    case 1:
+      return tests[0];
+    case 2: {
+      const [first, second] = tests;
+      return (value) => first(value) && second(value);
     }
-    for (const key of required) if (!Object.hasOwn(value, key)) return false;
-    return true;
-  });
-
-  return all(tests);
-}
-
-/** One test that passes when all of `tests` pass. */
-function all(tests) {
-  if (tests.length === 0) return () => true;
-  if (tests.length === 1) return tests[0];
-  return (value) => {
-    for (const test of tests) if (!test(value)) return false;
-    return true;
-  };
+    default:
+      return (value) => {
+        for (let i = 0; i < tests.length; i++) if (!tests[i](value)) return false;
+        return true;
+      };
+  }
 }

@@ -181,6 +181,83 @@ test('diff defaults to a field-by-field comparison with the type sensitive field
   assert.equal(changes[2].observed, '{"key":"c","value":"x"}');
 });
 
+test('an unchanged input is a no-op carrying the texts the host sent', async () => {
+  const { provider } = fixture();
+  await configure(provider);
+  // A number as serde_json writes it (`1.0`, which JSON.stringify writes
+  // `1`) comes back as the host wrote it.
+  const same = '{"key":"a","value":"x","weight":1.0}';
+  const changes = await provider.diff(
+    [
+      { typeName: 'entry', id: 'a', desired: same, observed: same, prior: undefined },
+      { typeName: 'entry', id: 'b', desired: '{"key":"b","value":"new"}', observed: '{"key":"b","value":"old"}', prior: undefined },
+      { typeName: 'entry', id: 'c', desired: '{"key":"c","value":"x"}', observed: '{"key":"c","value":"x"}', prior: same },
+    ],
+    [],
+  );
+  assert.deepEqual(changes[0], {
+    typeName: 'entry',
+    id: 'a',
+    action: 'no-op',
+    summary: 'no changes',
+    fields: [],
+    desired: same,
+    observed: same,
+    diagnostics: [],
+    recheckAfter: undefined,
+  });
+  assert.deepEqual(
+    changes.map((c) => c.action),
+    ['no-op', 'update', 'no-op'],
+  );
+  assert.equal(changes[1].summary, 'update value (sensitive)');
+});
+
+test('an unchanged input for another object is refused all the same', async () => {
+  const { provider } = fixture();
+  await configure(provider);
+  const same = '{"key":"a","value":"x"}';
+  for (const id of ['a-foreign-to-its-spec', 'A']) {
+    const error = await rejection(
+      provider.diff(
+        [
+          { typeName: 'entry', id: 'a', desired: same, observed: same, prior: undefined },
+          { typeName: 'entry', id, desired: same, observed: same, prior: undefined },
+        ],
+        [],
+      ),
+    );
+    assert.equal(error.kind, 'invalid');
+    assert.match(error.message, new RegExp(`the id \`${id}\` is not the entry its desired spec describes`));
+  }
+  const missing = await rejection(
+    provider.diff([{ typeName: 'entry', id: 'a', desired: '{"value":"x"}', observed: '{"value":"x"}', prior: undefined }], []),
+  );
+  assert.match(missing.message, /has no `key`, which identifies it/);
+  const unknown = await rejection(provider.diff([{ typeName: 'bucket', id: 'a', desired: same, observed: same, prior: undefined }], []));
+  assert.equal(unknown.kind, 'invalid');
+});
+
+test("a provider's own diff gets values of its own, even for equal texts", async () => {
+  const seen = [];
+  const { provider } = fixture({
+    diff(inputs) {
+      return inputs.map((input) => {
+        seen.push(input.desired === input.observed);
+        input.desired.value = 'changed';
+        return { action: input.observed.value === 'changed' ? 'no-op' : 'update' };
+      });
+    },
+  });
+  await configure(provider);
+  const same = '{"key":"a","value":"x"}';
+  const [change] = await provider.diff([{ typeName: 'entry', id: 'a', desired: same, observed: same, prior: undefined }], []);
+  assert.deepEqual(seen, [false]);
+  assert.equal(change.action, 'update');
+  assert.equal(change.observed, same);
+  assert.equal(change.desired, '{"key":"a","value":"changed"}');
+});
+
 test('diff refuses a foreign id or an unknown type before the provider code', async () => {
   let reached = false;
   const { provider } = fixture({

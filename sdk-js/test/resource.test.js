@@ -105,3 +105,14 @@ test('a resource type gets defaults and refuses lists that are not field names',
   assert.throws(() => resourceType({ name: 'entry', identity: 'key' }), TypeError);
   assert.throws(() => resourceType({ identity: ['key'] }), TypeError);
 });
+
+test('an identity list that may change is read each time', () => {
+  const type = { name: 'record', identity: ['name'] };
+  assert.equal(idOf(type, { name: 'a', zone: 'z' }), 'a');
+  type.identity.push('zone');
+  assert.equal(idOf(type, { name: 'a', zone: 'z' }), 'a/z');
+  const frozen = resourceType({ name: 'record', identity: ['zone', 'name?'] });
+  assert.equal(idOf(frozen, { zone: 'z' }), 'z');
+  assert.equal(idOf(frozen, { zone: 'z', name: 5 }), 'z/5');
+  assert.throws(() => idOf(frozen, { name: 'a' }), (error) => error instanceof MissingIdentity && error.field === 'zone');
+});

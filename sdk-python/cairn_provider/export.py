@@ -23,10 +23,13 @@ rest of the package runs under plain CPython for tests.
 
 from __future__ import annotations
 
+import gc
 import traceback
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from . import addressed, jsonvalue, log
+from . import diff as diffing
+from . import spec as specs
 from .provider import Provider
 from .types import (
     Action,
@@ -39,10 +42,12 @@ from .types import (
     Failed,
     FieldChange,
     Invalid,
+    MissingIdentity,
     Observed,
     Outcome,
     ProviderError,
     ProviderInfo,
+    ResourceType,
     Scope,
     Secrets,
     Severity,
@@ -79,7 +84,16 @@ def export(provider_class: Type[Provider]) -> type:
         # export, and the provider class stays usable as it is.
         Calls(provider_class)  # still refuses what is not a provider
         return provider_class
-    return exported_class(provider_class, exports.Provider, wit, Err)
+    exported = exported_class(provider_class, exports.Provider, wit, Err)
+    # The app module is imported now: componentize-py snapshots the memory
+    # after it, and every call starts from that snapshot. Its objects (the
+    # interpreter's, the modules', the provider's description) live as long
+    # as the call, and the cyclic garbage collector would walk them again
+    # and again while a call of a thousand resources allocates (a fifth of
+    # the time of a plan of unchanged resources): frozen, they are left out
+    # of its collections, and what a call makes is collected as before.
+    gc.freeze()
+    return exported
 
 
 class Calls:
@@ -93,13 +107,36 @@ class Calls:
             raise TypeError(f"export needs a subclass of cairn_provider.Provider, not {provider_class!r}")
         self.provider_class = provider_class
         self.configured: Optional[Provider] = None
+        self._info: Optional[ProviderInfo] = None
+        #: The resource types by name (the first of a name, as
+        #: `ProviderInfo.resource_type` finds it), once described.
+        self._types: Dict[str, ResourceType] = {}
 
     def describe(self) -> ProviderInfo:
-        """The provider's description."""
+        """The provider's description, asked once: `describe` does no I/O
+        and does not depend on the configuration, and `validate` and `diff`
+        need it for every resource of a call."""
+        if self._info is not None:
+            return self._info
         info = self.provider_class.describe()
         if not isinstance(info, ProviderInfo):
             raise TypeError(f"describe returned {type(info).__name__}, not a ProviderInfo")
+        types: Dict[str, ResourceType] = {}
+        for resource_type in info.resource_types:
+            types.setdefault(resource_type.name, resource_type)
+        self._info, self._types = info, types
         return info
+
+    def resource_type(self, type_name: str) -> ResourceType:
+        """The resource type `type_name`; raises `invalid` naming the types
+        there are when the provider has no such type."""
+        found = self._types.get(type_name) if self._info is not None else None
+        return found if found is not None else addressed.known(self.describe(), type_name)
+
+    def diffs_by_default(self) -> bool:
+        """Whether the configured provider keeps the default `diff` (the
+        SDK's field-by-field comparison); `False` before `configure`."""
+        return self.configured is not None and type(self.configured).diff is Provider.diff
 
     def configure(self, config: Any, secrets: Secrets, owner: str) -> None:
         """Builds and keeps the configured provider; raises `ProviderError`."""
@@ -124,7 +161,7 @@ class Calls:
         """The validation of one resource: its canonical spec, or error
         diagnostics (an unknown type, what the provider raised)."""
         try:
-            addressed.known(self.describe(), type_name)
+            self.resource_type(type_name)
             answer = self.provider_class.validate(type_name, spec)
         except Invalid as invalid:
             diagnostics = list(invalid.diagnostics)
@@ -133,14 +170,16 @@ class Calls:
             return Validation(None, diagnostics)
         except Exception as error:
             return Validation(None, [Diagnostic.error("", ProviderError.from_exception(error).message)])
-        validation = answer if isinstance(answer, Validation) else Validation(answer)
+        if not isinstance(answer, Validation):
+            # A bare canonical spec, the common answer: no warnings.
+            if answer is None:
+                return Validation(None, [Diagnostic.error("", _NO_CANONICAL)])
+            return Validation(answer, [])
+        validation = answer
         if any(d.severity is Severity.ERROR for d in validation.diagnostics):
             return Validation(None, list(validation.diagnostics))
         if validation.canonical is None:
-            return Validation(
-                None,
-                [Diagnostic.error("", "validate returned no canonical spec: it must return the spec")],
-            )
+            return Validation(None, [Diagnostic.error("", _NO_CANONICAL)])
         return validation
 
     def list(self, scope: Scope) -> List[Observed]:
@@ -228,6 +267,10 @@ class Calls:
         return merged
 
 
+#: Why a validation without a canonical spec is refused.
+_NO_CANONICAL = "validate returned no canonical spec: it must return the spec"
+
+
 def _as_list(answer: Any, call: str) -> list:
     """`answer` as a list; raises `internal` when it is not a sequence."""
     if isinstance(answer, (list, tuple)):
@@ -243,6 +286,12 @@ def _log_unexpected(call: str, error: BaseException) -> None:
         log.debug(f"{call} raised an unexpected exception", traceback=where)
 
 
+#: What a message calls a value: the words, or a function making them, so
+#: that converting a thousand values builds no message for those that
+#: convert.
+What = Union[str, Callable[[], str]]
+
+
 class WitConversion:
     """Converts between the plain types and the generated WIT records of
     `wit` (the module `wit_world.imports.cairn_provider_types`). JSON that
@@ -252,14 +301,15 @@ class WitConversion:
         self.wit = wit
 
     @staticmethod
-    def text(value: Any, what: str) -> str:
+    def text(value: Any, what: What) -> str:
         """The JSON text of `value`."""
         try:
             return jsonvalue.dumps(value)
         except jsonvalue.NotJson as error:
-            raise ProviderError.internal(f"{what} is not JSON: {error}") from None
+            named = what() if callable(what) else what
+            raise ProviderError.internal(f"{named} is not JSON: {error}") from None
 
-    def optional_text(self, value: Any, what: str) -> Optional[str]:
+    def optional_text(self, value: Any, what: What) -> Optional[str]:
         """The JSON text of `value`, or `None` when it is absent."""
         return None if value is None else self.text(value, what)
 
@@ -317,17 +367,28 @@ class WitConversion:
 
     def validation(self, validation: Validation) -> Any:
         """A WIT `validation`."""
+        canonical, diagnostics = validation.canonical, validation.diagnostics
+        if canonical is not None:
+            try:
+                canonical = jsonvalue.dumps(canonical)
+            except jsonvalue.NotJson as error:
+                raise ProviderError.internal(f"the canonical spec is not JSON: {error}") from None
         return self.wit.Validation(
-            canonical=self.optional_text(validation.canonical, "the canonical spec"),
-            diagnostics=[self.diagnostic(d) for d in validation.diagnostics],
+            canonical=canonical,
+            diagnostics=[self.diagnostic(d) for d in diagnostics] if diagnostics else [],
         )
 
     def observed(self, observed: Observed) -> Any:
         """A WIT `observed`."""
+        try:
+            state = jsonvalue.dumps(observed.state)
+        except jsonvalue.NotJson as error:
+            what = f"the state of {observed.type_name} `{observed.id}`"
+            raise ProviderError.internal(f"{what} is not JSON: {error}") from None
         return self.wit.Observed(
             type_name=observed.type_name,
             id=str(observed.id),
-            state=self.text(observed.state, f"the state of {observed.type_name} `{observed.id}`"),
+            state=state,
             vouched=bool(observed.vouched),
         )
 
@@ -341,8 +402,12 @@ class WitConversion:
             prior=self.value(item.prior, "a prior state"),
         )
 
-    def change(self, change: Change) -> Any:
-        """A WIT `change`."""
+    def change(self, change: Change, sent: Optional[Tuple[Any, DiffInput]] = None) -> Any:
+        """A WIT `change`. `sent`, given for a change the SDK's own
+        comparison made (which passes its input's values through as they
+        are), is that input as the host sent it and as it was read: a
+        desired spec or observed state that is the input's own value is
+        given back as the host's text rather than written again."""
         recheck = change.recheck_after
         if recheck is not None:
             if not isinstance(recheck, int) or isinstance(recheck, bool) or not 0 <= recheck <= MAX_RECHECK_AFTER:
@@ -350,7 +415,15 @@ class WitConversion:
                     f"the change of {change.type_name} `{change.id}` asks for a recheck after {recheck!r}: "
                     f"it must be whole seconds, 0 to {MAX_RECHECK_AFTER}"
                 )
-        what = f"{change.type_name} `{change.id}`"
+        what = lambda: f"{change.type_name} `{change.id}`"  # noqa: E731 (only for a message)
+        field_value = lambda: f"a field value of {what()}"  # noqa: E731
+        desired = observed = None
+        if sent is not None:
+            wit_input, plain = sent
+            if change.desired is not None and change.desired is plain.desired:
+                desired = wit_input.desired
+            if change.observed is not None and change.observed is plain.observed:
+                observed = wit_input.observed
         return self.wit.Change(
             type_name=change.type_name,
             id=change.id,
@@ -359,14 +432,14 @@ class WitConversion:
             fields=[
                 self.wit.FieldChange(
                     path=str(f.path),
-                    before=self.optional_text(f.before, f"a field value of {what}"),
-                    after=self.optional_text(f.after, f"a field value of {what}"),
+                    before=self.optional_text(f.before, field_value),
+                    after=self.optional_text(f.after, field_value),
                     sensitive=bool(f.sensitive),
                 )
                 for f in change.fields
             ],
-            desired=self.optional_text(change.desired, f"the desired spec of {what}"),
-            observed=self.optional_text(change.observed, f"the observed state of {what}"),
+            desired=desired or self.optional_text(change.desired, lambda: f"the desired spec of {what()}"),
+            observed=observed or self.optional_text(change.observed, lambda: f"the observed state of {what()}"),
             diagnostics=[self.diagnostic(d) for d in change.diagnostics],
             recheck_after=recheck,
         )
@@ -409,6 +482,17 @@ def exported_class(provider_class: Type[Provider], base: type, wit: Any, err: Ca
     generated ones; tests pass stand-ins."""
     calls = Calls(provider_class)
     convert = WitConversion(wit)
+    # `describe` is asked now, while the app module is imported:
+    # componentize-py builds the component from a snapshot of the memory
+    # after that, so every call starts with the description (and the
+    # compiled schemas of its types) made. A describe that fails is asked
+    # again, and reported, by the first call that needs it.
+    try:
+        for resource_type in calls.describe().resource_types:
+            specs.prepare(resource_type.schema)
+    except Exception:  # noqa: BLE001
+        pass
+    no_changes = diffing.summarize(Action.NO_OP, [])
 
     def fail(call: str, error: BaseException) -> BaseException:
         """The `Err` to raise for `error` in `call`."""
@@ -456,6 +540,8 @@ def exported_class(provider_class: Type[Provider], base: type, wit: Any, err: Ca
         def diff(self, inputs: List[Any], declared: List[Any]) -> List[Any]:
             """One change per input, in order."""
             try:
+                if calls.diffs_by_default():
+                    return default_diff(inputs)
                 plain = [convert.diff_input_from(item) for item in inputs]
                 others = [Declared(d.type_name, d.id) for d in declared]
                 return [convert.change(change) for change in calls.diff(plain, others)]
@@ -483,6 +569,63 @@ def exported_class(provider_class: Type[Provider], base: type, wit: Any, err: Ca
                     _log_unexpected("apply", error)
                     answers.append(convert.outcome(Failed(ProviderError.from_exception(error))))
             return answers
+
+    def default_diff(inputs: List[Any]) -> List[Any]:
+        """The changes of the default `diff`, for a provider that keeps it:
+        what `Calls.diff` and `Provider.diff` give, after the same
+        refusals, made without a round trip through plain changes.
+
+        The host writes an input's desired spec and observed state with
+        serde_json from its values, so equal values give equal texts, and
+        equal texts are equal values: no field differs, and the change is
+        what comparing them gives (`no-op`, `no changes`, no fields),
+        carrying the texts the host sent. In a plan of unchanged resources
+        every input is one of these: its observed state is not read, as it
+        is the desired spec. An input whose texts differ is compared field
+        by field (`diff.compare`)."""
+        value = convert.value
+        read = []
+        for item in inputs:
+            desired = value(item.desired, "a desired spec")
+            same = item.observed is not None and item.observed == item.desired
+            observed = desired if same else value(item.observed, "an observed state")
+            read.append((desired, observed, value(item.prior, "a prior state")))
+        info = calls.describe()
+        for item, (desired, observed, _) in zip(inputs, read):
+            # The usual input, accepted at once: a known type whose desired
+            # spec gives the input's id. Any other goes through `refusal`,
+            # which decides, and says why it refuses.
+            if desired is not None:
+                try:
+                    if calls.resource_type(item.type_name).id_of(desired) == item.id:
+                        continue
+                except (ProviderError, MissingIdentity):
+                    pass
+            error = addressed.refusal(info, item.type_name, item.id, desired, observed)
+            if error is not None:
+                raise error
+        no_op = wit.Action.NO_OP
+        changes = []
+        for item, (desired, observed, prior) in zip(inputs, read):
+            if desired is not None and observed is desired:
+                changes.append(
+                    wit.Change(
+                        type_name=item.type_name,
+                        id=item.id,
+                        action=no_op,
+                        summary=no_changes,
+                        fields=[],
+                        desired=item.desired,
+                        observed=item.observed,
+                        diagnostics=[],
+                        recheck_after=None,
+                    )
+                )
+            else:
+                plain = DiffInput(item.type_name, item.id, desired, observed, prior)
+                change = diffing.compare(plain, calls.resource_type(item.type_name))
+                changes.append(convert.change(change, (item, plain)))
+        return changes
 
     Exported.__name__ = Exported.__qualname__ = "Provider"
     return Exported

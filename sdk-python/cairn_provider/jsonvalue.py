@@ -30,18 +30,39 @@ class NotJson(ValueError):
     """A value that has no JSON form (a set, an object, NaN, infinity)."""
 
 
+#: The encoder of `dumps`, made once: `json.dumps` with options builds a
+#: new `JSONEncoder` for every value, and a call converts a thousand.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+#: The scanner of `json.loads` (the C one where there is one), called
+#: directly by `loads`: `json.loads` goes through two Python functions and
+#: two regular-expression matches before it, for every value.
+_SCAN = json.JSONDecoder().scan_once
+
+
 def dumps(value: Any) -> str:
     """The compact JSON text of `value`, as the host writes it: no spaces,
     non-ASCII characters as they are. Raises `NotJson` for a value JSON
     cannot hold."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as error:
         raise NotJson(str(error)) from None
 
 
 def loads(text: str) -> Any:
     """The value of the JSON `text`. Raises `NotJson` when it is not JSON."""
+    # The host's text (serde_json's, without whitespace around the value)
+    # is scanned whole at once; anything else (whitespace, a BOM, bytes,
+    # text that is not JSON) takes `json.loads`, which reads or refuses it
+    # with its own message.
+    try:
+        value, end = _SCAN(text, 0)
+    except Exception:  # noqa: BLE001 (json.loads says what is wrong)
+        pass
+    else:
+        if end == len(text):
+            return value
     try:
         return json.loads(text)
     except ValueError as error:

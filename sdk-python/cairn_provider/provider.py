@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import addressed, diff as diffing, spec as specs
 from .types import (
@@ -20,6 +20,32 @@ from .types import (
     Scope,
     Secrets,
 )
+
+
+#: Where `described` keeps a provider class's description and its types by
+#: name, in the class's own namespace (a subclass describes itself).
+_DESCRIBED = "_cairn_provider_described"
+
+
+def described(provider_class: type) -> Tuple[ProviderInfo, Dict[str, ResourceType]]:
+    """What `provider_class.describe()` returns, asked once per class, and
+    its resource types by name (the first of a name, as
+    `ProviderInfo.resource_type` finds it).
+
+    `describe` does no I/O and does not depend on the configuration, so its
+    answer does not change; the default `validate` needs a resource type for
+    every spec of a call, and a `describe` that builds its `ProviderInfo`
+    anew would be run a thousand times for a thousand specs.
+    """
+    found = provider_class.__dict__.get(_DESCRIBED)
+    if found is None:
+        info = provider_class.describe()
+        types: Dict[str, ResourceType] = {}
+        for resource_type in info.resource_types:
+            types.setdefault(resource_type.name, resource_type)
+        found = (info, types)
+        setattr(provider_class, _DESCRIBED, found)
+    return found
 
 
 class Provider:
@@ -72,7 +98,9 @@ class Provider:
     def resource_type(cls, type_name: str) -> ResourceType:
         """The resource type `type_name` that `describe` lists; raises
         `invalid` when there is none."""
-        return addressed.known(cls.describe(), type_name)
+        info, types = described(cls)
+        found = types.get(type_name)
+        return found if found is not None else addressed.known(info, type_name)
 
     @classmethod
     def validate(cls, type_name: str, spec: Any) -> Any:
@@ -87,7 +115,12 @@ class Provider:
         through `super().validate(type_name, spec)`, and canonicalise what
         it returns.
         """
-        problems = specs.check(spec, cls.resource_type(type_name).schema)
+        schema = cls.resource_type(type_name).schema
+        # The compiled test answers for a spec that conforms; only one it
+        # refuses is walked for its problems.
+        if specs.conforms(spec, schema):
+            return spec
+        problems = specs.check(spec, schema)
         if problems:
             raise Invalid(problems)
         return spec

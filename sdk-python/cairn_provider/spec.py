@@ -18,7 +18,8 @@ the resource in Git.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import math
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import jsonvalue
 from .types import Diagnostic, ProviderError
@@ -46,6 +47,11 @@ def check(spec: Any, schema: Dict[str, Any], path: str = "") -> List[Diagnostic]
     """The problems of `spec` against `schema`, each an error `Diagnostic`
     with the path of its field; empty when the spec is acceptable. `path`
     is where `spec` sits in a larger document."""
+    # Most specs conform: the compiled test answers for them without
+    # building a diagnostic, a path or a message. Only a spec it refuses is
+    # walked, to say where and why.
+    if conforms(spec, schema):
+        return []
     problems: List[Diagnostic] = []
     _check(spec, schema, path, problems)
     return problems
@@ -226,3 +232,284 @@ def _check_object(value: Dict[str, Any], schema: Dict[str, Any], path: str, prob
     for key in schema.get("required", ()):
         if key not in value:
             problems.append(Diagnostic.error(path, f"missing field `{key}`"))
+
+
+#: A compiled schema: whether a value conforms.
+Test = Callable[[Any], bool]
+
+#: Compiled schemas by the `id` of their schema, each beside its schema,
+#: which the entry keeps alive so that the `id` is not reused. A schema is
+#: compiled the first time it is checked against and then treated as
+#: read-only, as the schemas `describe` publishes are.
+_COMPILED: Dict[int, Tuple[Any, Test]] = {}
+
+#: Schemas compiled before the cache starts again: a provider has a few,
+#: and a program making schemas on the fly must not fill the memory.
+MAX_COMPILED = 256
+
+
+def conforms(value: Any, schema: Any) -> bool:
+    """Whether `value` conforms to `schema`: whether `check` finds no
+    problem, answered by a test compiled once per schema.
+
+    Checking a thousand specs against one schema is the common case of
+    `validate`: the walk of `check` looks every keyword up, and makes the
+    type names and each field's path, for every spec; the compiled test
+    read the keywords once, when it was made. It answers `True` only where
+    the walk finds nothing; where it answers `False` (or where the walk
+    would raise, for a malformed schema or a value that is not JSON) the
+    walk runs and has the last word.
+    """
+    if schema is False:
+        return False
+    if not isinstance(schema, dict):
+        return True
+    entry = _COMPILED.get(id(schema))
+    test = entry[1] if entry is not None and entry[0] is schema else _compiled(schema)
+    try:
+        return test(value)
+    except Exception:  # noqa: BLE001 (the walk raises it, or reports it)
+        return False
+
+
+def prepare(schema: Any) -> None:
+    """Compiles `schema` now rather than at its first check (nothing for
+    one compiled already, or for `true` and `false`): the SDK prepares the
+    schemas `describe` publishes while the app module is imported, so that
+    they are compiled in the component's snapshot."""
+    if isinstance(schema, dict):
+        _compiled(schema)
+
+
+def _compiled(schema: Dict[str, Any]) -> Test:
+    """The compiled test of `schema`, from the cache or made now."""
+    entry = _COMPILED.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    if len(_COMPILED) >= MAX_COMPILED:
+        _COMPILED.clear()
+    # A schema that contains itself meets its own test while it is being
+    # compiled: that one goes through this stand-in, which calls the test
+    # once it is made.
+    made: List[Test] = []
+    _COMPILED[id(schema)] = (schema, lambda value: made[0](value))
+    try:
+        test = _compile(schema)
+    except Exception:  # noqa: BLE001 (a malformed keyword: the walk says what)
+        test = _never
+    made.append(test)
+    _COMPILED[id(schema)] = (schema, test)
+    return test
+
+
+def _always(value: Any) -> bool:
+    """The test of a schema that allows anything (`true`, `{}`)."""
+    return True
+
+
+def _never(value: Any) -> bool:
+    """The test of `false`, and of a schema `check` cannot read: the walk
+    decides."""
+    return False
+
+
+def _subschema(schema: Any) -> Test:
+    """The test of a subschema, as `_check` treats it: `false` allows
+    nothing, anything else that is not an object allows everything."""
+    if schema is False:
+        return _never
+    if not isinstance(schema, dict):
+        return _always
+    return _compiled(schema)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+def _is_boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_null(value: Any) -> bool:
+    return value is None
+
+
+#: The test of each JSON Schema type `_matches_type` knows.
+_TYPE_TESTS: Dict[str, Test] = {
+    "object": _is_object,
+    "array": _is_array,
+    "string": _is_string,
+    "integer": _is_integer,
+    "number": jsonvalue.is_number,
+    "boolean": _is_boolean,
+    "null": _is_null,
+}
+
+
+#: Compiled tests that are one `isinstance`, and its class: a plain
+#: string's (`{"type": "string"}` and words for readers) is `_is_string`.
+_PLAIN_TYPES: Dict[Test, type] = {_is_string: str}
+
+
+def _writable_number(value: Any) -> bool:
+    """Whether `jsonvalue.number_text` writes `value`, as `_check_number`
+    does for every number (it raises for NaN, the infinities, and an
+    integer too large for a float)."""
+    if isinstance(value, int) and jsonvalue.SMALLEST_INTEGER <= value <= jsonvalue.LARGEST_INTEGER:
+        return True
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _compile(schema: Dict[str, Any]) -> Test:
+    """The test of one schema object: each keyword `_check` reads, read the
+    same way, asking what `_check` asks, so that it passes exactly when
+    `_check` finds no problem (and raises nothing)."""
+    type_test: Optional[Test] = None
+    types = schema.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else list(types)
+        # A type name the subset does not know allows anything.
+        if all(isinstance(name, str) and name in _TYPE_TESTS for name in names):
+            tests = [_TYPE_TESTS[name] for name in names]
+            if len(tests) == 1:
+                type_test = tests[0]
+            else:
+                type_test = lambda value: any(test(value) for test in tests)  # noqa: E731
+
+    has_const = "const" in schema
+    const = schema.get("const")
+    options: Optional[Tuple[Any, ...]] = tuple(schema["enum"]) if "enum" in schema else None
+
+    least_length, most_length = schema.get("minLength"), schema.get("maxLength")
+    least_length = least_length if isinstance(least_length, int) else None
+    most_length = most_length if isinstance(most_length, int) else None
+
+    bounds = [
+        (bound, keyword)
+        for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+        for bound in (schema.get(keyword),)
+        if jsonvalue.is_number(bound)
+    ]
+
+    least_items, most_items = schema.get("minItems"), schema.get("maxItems")
+    least_items = least_items if isinstance(least_items, int) else None
+    most_items = most_items if isinstance(most_items, int) else None
+    items = schema.get("items")
+    item_test = _compiled(items) if isinstance(items, dict) else None
+
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    fields = {key: _subschema(sub) for key, sub in properties.items()}
+    # A field whose schema is only a type among these is tested in the
+    # loop over the object's fields, without calling its test.
+    field_types = {key: _PLAIN_TYPES[test] for key, test in fields.items() if test in _PLAIN_TYPES}
+    additional = schema.get("additionalProperties", True)
+    closed = additional is False
+    additional_test = _compiled(additional) if isinstance(additional, dict) else None
+    required = tuple(schema.get("required", ()))
+    # Required names that are all strings are looked for at once, as a set.
+    required_names = frozenset(required) if all(isinstance(key, str) for key in required) else None
+
+    def string_ok(value: str) -> bool:
+        if least_length is not None and len(value) < least_length:
+            return False
+        return most_length is None or len(value) <= most_length
+
+    def number_ok(value: Any) -> bool:
+        if not _writable_number(value):
+            return False
+        for bound, keyword in bounds:
+            if keyword == "minimum":
+                if value < bound:
+                    return False
+            elif keyword == "maximum":
+                if value > bound:
+                    return False
+            elif keyword == "exclusiveMinimum":
+                if value <= bound:
+                    return False
+            elif value >= bound:
+                return False
+        return True
+
+    def array_ok(value: List[Any]) -> bool:
+        if least_items is not None and len(value) < least_items:
+            return False
+        if most_items is not None and len(value) > most_items:
+            return False
+        if item_test is not None:
+            for item in value:
+                if not item_test(item):
+                    return False
+        return True
+
+    def object_ok(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        for key, item in value.items():
+            kind = field_types.get(key)
+            if kind is not None:
+                if not isinstance(item, kind):
+                    return False
+                continue
+            field = fields.get(key)
+            if field is not None:
+                if not field(item):
+                    return False
+            elif closed:
+                return False
+            elif additional_test is not None and not additional_test(item):
+                return False
+        if required_names is not None:
+            return value.keys() >= required_names
+        for key in required:
+            if key not in value:
+                return False
+        return True
+
+    string_plain = least_length is None and most_length is None
+    object_plain = not fields and not closed and additional_test is None and not required
+
+    def test(value: Any) -> bool:
+        if type_test is not None and not type_test(value):
+            return False
+        if has_const and not jsonvalue.equal(value, const):
+            return False
+        if options is not None and not any(jsonvalue.equal(value, option) for option in options):
+            return False
+        if isinstance(value, str):
+            return string_plain or string_ok(value)
+        if jsonvalue.is_number(value):
+            return number_ok(value)
+        if isinstance(value, list):
+            return array_ok(value)
+        if isinstance(value, dict):
+            return object_plain or object_ok(value)
+        return True
+
+    # The shapes nearly every spec is made of, tested with nothing more
+    # than they need: an object of known fields, a plain string.
+    if not has_const and options is None:
+        if type_test is _is_object:
+            return object_ok
+        if type_test is _is_string:
+            if string_plain:
+                return _is_string
+            return lambda value: isinstance(value, str) and string_ok(value)
+    return test

@@ -225,6 +225,18 @@ class ResourceType:
         joined by `/`. A string must be non-empty; a number is written as
         JSON writes it; an optional field that is absent or `null` is left
         out. Raises `MissingIdentity` for any other value."""
+        identity = self.identity
+        # One plain field holding a string (`key`, `name`): the common
+        # identity, read without splitting a path or joining parts. It runs
+        # for every spec `validate` accepts and every input `diff` refuses
+        # or accepts.
+        if isinstance(identity, (list, tuple)) and len(identity) == 1:
+            name = identity[0]
+            plain = isinstance(name, str) and SEPARATOR not in name and not name.endswith(OPTIONAL_SUFFIX)
+            if plain and isinstance(spec, dict):
+                value = spec.get(name)
+                if isinstance(value, str) and value:
+                    return value
         parts = []
         for name in self.identity:
             optional = name.endswith(OPTIONAL_SUFFIX)

@@ -249,6 +249,55 @@ class DiffTest(unittest.TestCase):
         self.assertTrue(changes[0].fields[0].sensitive)
         self.assertEqual(changes[0].desired, '{"key":"a","value":"new"}')
 
+    def test_an_unchanged_input_is_a_no_op_carrying_the_texts_the_host_sent(self):
+        # A number written as serde_json writes it (`1e16`, which Python
+        # would write `1e+16`) comes back as the host wrote it.
+        same = '{"key":"a","value":"v","weight":1e16}'
+        inputs = [
+            WIT.DiffInput("entry", "a", same, same, None),
+            WIT.DiffInput("entry", "b", '{"key":"b","value":"new"}', '{"key":"b","value":"old"}', None),
+            WIT.DiffInput("entry", "c", '{"key":"c","value":"v"}', '{"key":"c","value":"v"}', '{"key":"c","value":"v"}'),
+        ]
+        changes = configured().diff(inputs, [])
+        self.assertEqual(
+            changes[0],
+            WIT.Change("entry", "a", WIT.Action.NO_OP, "no changes", [], same, same, [], None),
+        )
+        self.assertEqual([c.action for c in changes], [WIT.Action.NO_OP, WIT.Action.UPDATE, WIT.Action.NO_OP])
+        self.assertEqual(changes[1].summary, "update value (sensitive)")
+        self.assertEqual(changes[1].desired, '{"key":"b","value":"new"}')
+
+    def test_an_unchanged_input_for_another_object_is_refused_all_the_same(self):
+        same = '{"key":"a","value":"v"}'
+        for id in ("a-foreign-to-its-spec", "A"):
+            with self.subTest(id=id):
+                with self.assertRaises(Err) as raised:
+                    configured().diff([WIT.DiffInput("entry", "a", same, same, None), WIT.DiffInput("entry", id, same, same, None)], [])
+                self.assertIs(raised.exception.value.kind, WIT.ErrorKind.INVALID)
+                self.assertIn(f"the id `{id}` is not the entry its desired spec describes", raised.exception.value.message)
+        with self.assertRaises(Err) as raised:
+            configured().diff([WIT.DiffInput("entry", "a", '{"value":"v"}', '{"value":"v"}', None)], [])
+        self.assertIn("has no `key`, which identifies it", raised.exception.value.message)
+        with self.assertRaises(Err) as raised:
+            configured().diff([WIT.DiffInput("bucket", "a", same, same, None)], [])
+        self.assertIn("has no resource type `bucket`", raised.exception.value.message)
+
+    def test_a_provider_diff_gets_values_of_its_own_even_for_equal_texts(self):
+        seen = []
+
+        class Mutating(Entries):
+            def diff(self, inputs, declarations):
+                for item in inputs:
+                    seen.append(item.desired is item.observed)
+                    item.desired["value"] = "changed"
+                return super().diff(inputs, declarations)
+
+        same = '{"key":"a","value":"v"}'
+        [change] = configured(Mutating).diff([WIT.DiffInput("entry", "a", same, same, None)], [])
+        self.assertEqual(seen, [False])
+        self.assertIs(change.action, WIT.Action.UPDATE)
+        self.assertEqual(change.observed, same)
+
     def test_an_input_for_another_object_fails_the_whole_call_before_the_provider(self):
         class Watched(Entries):
             asked = False
@@ -366,6 +415,35 @@ class ApplyTest(unittest.TestCase):
         outcome = configured(Odd).apply([change("a", {"key": "a", "value": "1"})])[0]
         self.assertIs(outcome.value.kind, WIT.ErrorKind.INTERNAL)
         self.assertIn("an applied state is not JSON", outcome.value.message)
+
+
+class DescribedOnceTest(unittest.TestCase):
+    """The description is asked once per class, and each class has its own."""
+
+    def test_each_class_keeps_its_own_description(self):
+        asked = []
+
+        class Counted(Entries):
+            @classmethod
+            def describe(cls):
+                asked.append(cls.__name__)
+                return super().describe()
+
+        class Buckets(Counted):
+            @classmethod
+            def describe(cls):
+                asked.append(cls.__name__)
+                bucket = cairn.ResourceType("bucket", "a bucket", {"type": "object"}, identity=["name"])
+                return cairn.ProviderInfo("buckets", "1.0.0", "buckets", [bucket], {})
+
+        answers = exported(Counted).validate([WIT.Desired("entry", json.dumps({"key": k, "value": "v"})) for k in "abc"])
+        self.assertTrue(all(a.canonical for a in answers))
+        self.assertEqual(Buckets.resource_type("bucket").name, "bucket")
+        self.assertEqual(Counted.resource_type("entry").name, "entry")
+        with self.assertRaises(ProviderError):
+            Buckets.resource_type("entry")
+        self.assertEqual(sorted(set(asked)), ["Buckets", "Counted"])
+        self.assertLessEqual(asked.count("Counted"), 2)  # the SDK's and the class's own
 
 
 class PlainCPythonTest(unittest.TestCase):

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** This folder: the provider's root. */
 const ROOT = dirname(fileURLToPath(import.meta.url));
@@ -47,6 +47,67 @@ function installedVersion() {
   }
 }
 
+/**
+ * The ComponentizeJS release whose string lowering `lowerStringsNatively`
+ * replaces, and the function it replaces in the bindings it generates.
+ */
+const LOWERING_OF = '0.23.0';
+const LOWERING = 'function _utf8AllocateAndEncode(s, realloc, memory) {';
+
+/**
+ * The string lowering the bindings use instead: the same allocation of
+ * the exact length and the same bytes, a lone surrogate written as U+FFFD
+ * as before, with the length from the engine's own UTF-8 encoder.
+ */
+const NATIVE_LOWERING = `${LOWERING}
+  if (typeof s !== 'string') {
+    throw new TypeError('expected a string, received [' + typeof s + ']');
+  }
+  if (s.length === 0) { return { ptr: 1, len: 0 }; }
+  const bytes = TEXT_ENCODER_UTF8.encode(s);
+  const len = bytes.length;
+  const ptr = realloc(0, 0, 1, len);
+  new Uint8Array(memory.buffer, ptr, len).set(bytes);
+  return { ptr, len };
+}
+`;
+
+/**
+ * Makes the component's bindings write every string they hand the host
+ * (each canonical spec, state and change of a call) without a loop of
+ * JavaScript over its characters.
+ *
+ * The bindings ComponentizeJS 0.23.0 generates size a string's UTF-8
+ * form by walking it character by character in JavaScript, and the
+ * component runs JavaScript in an interpreter: for a plan of unchanged
+ * resources, where each change of `diff` carries some 90 characters and
+ * each observed state of `list` some 50, that walk is about a quarter of
+ * the provider's time. The engine's TextEncoder makes the same bytes
+ * natively. Only that release's function is replaced, and only when it
+ * reads as expected; otherwise the bindings are left as they are.
+ */
+async function lowerStringsNatively() {
+  if (installedVersion() !== LOWERING_OF) return;
+  let splicer;
+  try {
+    const module = join(ROOT, 'node_modules', ...COMPONENTIZE.split('/'), 'lib', 'spidermonkey-embedding-splicer.js');
+    ({ splicer } = await import(pathToFileURL(module).href));
+  } catch {
+    return;
+  }
+  const splice = splicer.spliceBindings;
+  splicer.spliceBindings = (...args) => {
+    const spliced = splice(...args);
+    const start = spliced.jsBindings.indexOf(LOWERING);
+    const end = spliced.jsBindings.indexOf('\n}\n', start);
+    const original = start < 0 || end < 0 ? '' : spliced.jsBindings.slice(start, end + 3);
+    if (original.includes('codepoints++') && original.includes('encodeInto(')) {
+      spliced.jsBindings = spliced.jsBindings.slice(0, start) + NATIVE_LOWERING + spliced.jsBindings.slice(end + 3);
+    }
+    return spliced;
+  };
+}
+
 /** The JavaScript files under `folders`, recursively. */
 function sources(folders) {
   return folders.flatMap((folder) =>
@@ -80,6 +141,7 @@ for (const file of sources(['src', 'cairn-sdk'])) {
 }
 
 const { componentize } = await import(COMPONENTIZE);
+await lowerStringsNatively();
 const started = Date.now();
 let component;
 try {

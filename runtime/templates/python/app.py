@@ -91,12 +91,13 @@ class Entries(cairn.Provider):
             return []
         stored = self.client.get_json("/entries")
         log.debug("listed the entries", count=len(stored))
+        owner = self.owner  # read once, not once per entry
         return [
             Observed(
                 ENTRY,
                 entry["key"],
                 {"key": entry["key"], "value": entry["value"]},
-                vouched=entry.get("made_by") == self.owner,
+                vouched=entry.get("made_by") == owner,
             )
             for entry in stored
         ]
