@@ -3,11 +3,13 @@
 //! that also serves a well-behaved tenant. For every attack the run fails
 //! (or the excess is dropped) with an error naming the limit, the daemon
 //! stays up, and the well-behaved tenant's reconcile latency is measured
-//! with and without the attackers.
+//! with and without the attackers. The attackers are the Rust one and, for
+//! the boundaries other toolchains reach for, ones in JavaScript and Python.
 
 use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::config_header;
+use cairn_tests::components::{HOSTILE_JS, HOSTILE_PY};
 use cairn_tests::daemon::{Daemon, metric_sums_by, wait_until};
 use cairn_tests::hostile::{
     AUTHOR, Attack, attacker_block, attackers_config, calm_block, calm_zone, contenders,
@@ -135,6 +137,35 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
         attack("apply-panic", server, &[], "panics in apply on purpose"),
         attack("garbage", server, &[], "broke the contract in `diff`"),
     ]);
+    // The same boundaries attacked by providers in JavaScript and Python,
+    // whose toolchains import the filesystem, sockets, the environment and
+    // exit whether they use them or not.
+    for recipe in [HOSTILE_JS, HOSTILE_PY] {
+        attacks.extend(
+            [
+                Attack {
+                    timeout: "1s",
+                    ..attack("spin", server, &[], "did not finish `list` within 1s")
+                },
+                attack(
+                    "hoard",
+                    server,
+                    &[],
+                    "exceeded its memory limit of 32 MiB in `list`",
+                ),
+                attack("read-files", server, &[], "/etc/passwd: refused"),
+                attack("socket", server, &[], "socket: refused"),
+                attack("exit", server, &[], "Exited with i32 exit status"),
+                attack(
+                    "exfiltrate",
+                    elsewhere,
+                    &[server],
+                    "outside this provider's network grants",
+                ),
+            ]
+            .map(|attack| attack.by(&recipe)),
+        );
+    }
     attacks
 }
 
@@ -340,6 +371,7 @@ fn a_provider_whose_answers_change_between_calls_cannot_get_a_saved_plan_applied
         expect: "no longer matches the real world".into(),
         instances: 1,
         timeout: "1s",
+        plugin: None,
     };
     let block = attacker_block("default", &ws.repo, &attack);
     std::fs::write(ws.config_path(), format!("{}\n{block}", config_header())).unwrap();

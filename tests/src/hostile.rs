@@ -30,6 +30,9 @@ pub struct Attack {
     pub instances: usize,
     /// Each call's deadline.
     pub timeout: &'static str,
+    /// The attacking plugin: the Rust attacker (`tests/plugins/hostile`)
+    /// when `None`, otherwise one built from another language.
+    pub plugin: Option<std::path::PathBuf>,
 }
 
 impl Attack {
@@ -45,6 +48,16 @@ impl Attack {
             expect: expect.to_string(),
             instances: 1,
             timeout: "10s",
+            plugin: None,
+        }
+    }
+
+    /// The same attack by the attacker `recipe` builds (in JavaScript or
+    /// Python), which takes the Rust attacker's `mode` names.
+    pub fn by(self, recipe: &crate::components::Recipe) -> Self {
+        Self {
+            plugin: Some(crate::components::built(recipe)),
+            ..self
         }
     }
 
@@ -137,7 +150,12 @@ timeout = {timeout:?}
 config = {{ mode = {mode:?}, target = {target:?} }}
 "#,
             instance = instance_name(index),
-            plugin = crate::plugin_path("hostile_provider").display().to_string(),
+            plugin = attack
+                .plugin
+                .clone()
+                .unwrap_or_else(|| crate::plugin_path("hostile_provider"))
+                .display()
+                .to_string(),
             grants = grants.join(", "),
             timeout = attack.timeout,
             mode = attack.mode,
