@@ -4,8 +4,6 @@
 
 use super::file::{ConformanceFile, Request, parse_resources};
 use super::rules::Rule;
-
-mod refusals;
 use crate::config::RawGrant;
 use crate::plan::makes_a_difference;
 use cairn::contract::{Action, Change, DiffInput, ErrorKind, Observed, Outcome};
@@ -17,6 +15,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Arc;
+
+mod refusals;
 
 /// The tenant a tested plugin runs for.
 const TESTER: &str = "plugin-test";
