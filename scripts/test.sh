@@ -12,7 +12,7 @@ echo "test: formatting"
 cargo fmt --all -- --check
 echo "test: clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
-echo "test: the SDK packages, and builds from its package alone"
+echo "test: the SDKs package, and build from their packages alone"
 # Packaging verifies the SDK against the freshly packaged contract through
 # a local registry. Cargo unpacks such a crate under its home once per name
 # and version, and never rebuilds a registry crate it built before: drop
@@ -22,9 +22,10 @@ echo "test: the SDK packages, and builds from its package alone"
 package_target="${CARGO_TARGET_DIR:-target}/sdk-package"
 rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/cairn-contract-* \
     "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/cairn-sdk-* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/cairn-policy-sdk-* \
     "$package_target"/debug/.fingerprint/cairn-contract-* \
     "$package_target"/debug/deps/libcairn_contract-*
-cargo package --quiet --allow-dirty --target-dir "$package_target" -p cairn-contract -p cairn-sdk
+cargo package --quiet --allow-dirty --target-dir "$package_target" -p cairn-contract -p cairn-sdk -p cairn-policy-sdk
 echo "test: the JavaScript and Python SDK layers"
 node --test sdk-js/test/
 python3 -m unittest discover --quiet -s sdk-python

@@ -39,7 +39,7 @@ const PLUGIN_FOLDERS: [&str; 2] = ["plugins", "tests/plugins"];
 /// The other folders the plugins are built from: the SDK, the contract's
 /// values it shares with the host, and the WIT contract its bindings are
 /// generated from.
-const SHARED_SOURCES: [&str; 3] = ["sdk", "contract", "wit"];
+const SHARED_SOURCES: [&str; 4] = ["sdk", "policy-sdk", "contract", "wit"];
 
 /// Variables cargo gives this script that describe this package or the
 /// host, and must not reach the nested build: host flags do not apply to

@@ -18,8 +18,12 @@
 //! the Rust field names (`type_name`), which `cairn plugin call` reads and
 //! prints.
 //!
-//! The crate's version is the newest contract version it holds (0.2.0),
-//! as the SDK's is.
+//! The records of `cairn:policy@0.1.0` (`wit/policy@0.1.0/policy.wit`)
+//! are here too ([`PolicyInput`], [`Finding`], …), for the host and the
+//! policy side of the SDK.
+//!
+//! The crate's version is the newest provider contract version it holds
+//! (0.2.0), as the SDK's is.
 
 #![deny(missing_docs)]
 
@@ -27,6 +31,7 @@ mod change;
 mod error;
 mod info;
 mod observe;
+mod policy;
 mod secrets;
 mod validation;
 
@@ -34,5 +39,9 @@ pub use change::{Action, Change, Declared, DiffInput, FieldChange, Outcome};
 pub use error::{Error, ErrorKind};
 pub use info::{MissingIdentity, ProviderInfo, ResourceType};
 pub use observe::{Observed, Scope};
+pub use policy::{
+    Finding, FindingSeverity, PolicyCommit, PolicyError, PolicyErrorKind, PolicyInfo, PolicyInput,
+    PolicyResource, PolicySettings, RuleFile,
+};
 pub use secrets::Secrets;
 pub use validation::{Diagnostic, Resource, Severity, Validation};

@@ -29,6 +29,8 @@ pub mod lines;
 pub mod log_throttle;
 pub mod model;
 pub mod plan;
+pub mod policy;
+pub mod preview;
 pub mod quota;
 pub mod reconcile;
 pub mod rollback;

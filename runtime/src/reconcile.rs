@@ -171,14 +171,15 @@ pub async fn load(tenant: &Tenant, commit: Option<&str>) -> Result<DesiredState,
         })
 }
 
-/// Plans `desired` for the tenant.
+/// Plans `desired` for the tenant, and has its policies check the plan:
+/// their findings go into the plan and its checksum.
 pub async fn plan(
     tenant: &Tenant,
     store: &StateStore,
     desired: &DesiredState,
     scope: PlanScope,
 ) -> Result<Plan, ReconcileError> {
-    plan::plan(
+    let mut plan = plan::plan(
         &PlanSettings::from(tenant),
         &tenant.providers,
         desired,
@@ -188,8 +189,31 @@ pub async fn plan(
     .await
     .map_err(|error| match error {
         PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
-        other => other.into(),
-    })
+        other => ReconcileError::from(other),
+    })?;
+    check_plan(tenant, desired, &mut plan).await;
+    Ok(plan)
+}
+
+/// Has the tenant's policies check `plan` (made of `desired`), and seals
+/// their findings into it: a saved plan is applied only when the same
+/// policies find the same things.
+pub async fn check_plan(tenant: &Tenant, desired: &DesiredState, plan: &mut Plan) {
+    if tenant.policies.is_empty() {
+        return;
+    }
+    let findings = tenant
+        .policies
+        .check_state(tenant, desired, Some(plan))
+        .await;
+    plan.checksum = plan::findings::seal(&plan.checksum, &findings, tenant.policies.digest());
+    plan.findings = findings;
+}
+
+/// Has the tenant's policies check the desired state alone (no plan):
+/// what `cairn validate` shows.
+pub async fn check_desired(tenant: &Tenant, desired: &DesiredState) -> Vec<plan::PolicyFinding> {
+    tenant.policies.check_state(tenant, desired, None).await
 }
 
 /// Reads, validates and plans the ref's commit. A refusal is recorded in
@@ -232,6 +256,7 @@ pub async fn record_plan(store: &StateStore, plan: &Plan) -> Result<i64, StoreEr
         .begin_run(&plan.tenant, RunKind::Plan, &plan.commit, &plan.checksum)
         .await?;
     let id = run.id();
+    run.note_policies(&plan.findings, None).await?;
     run.finish(RunOutcome::Planned, RunCounts::changes(plan.changes.len()))
         .await?;
     Ok(id)

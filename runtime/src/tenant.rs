@@ -6,6 +6,7 @@ use crate::host::{
     CacheKeyError, CompiledCache, PluginError, PluginHost, ProviderInstance, ProviderSettings,
 };
 use crate::model::{DesiredState, LoadError, ModelCache};
+use crate::policy::{Policies, PolicyLoadError};
 use crate::source::{ReadPolicy, Source};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ pub struct Tenant {
     pub providers: BTreeMap<String, Arc<ProviderInstance>>,
     /// What each file of the last loaded commit contributed.
     pub model_cache: ModelCache,
+    /// The policies that check its plans.
+    pub policies: Policies,
 }
 
 impl Tenant {
@@ -68,6 +71,15 @@ pub enum TenantError {
         provider: String,
         /// Each problem, led by its key (`config.url: …`).
         problems: Vec<String>,
+    },
+    /// One of its policies could not be set up.
+    #[error("tenant `{tenant}`: {source}")]
+    Policy {
+        /// The tenant.
+        tenant: String,
+        /// Why.
+        #[source]
+        source: PolicyLoadError,
     },
     /// The operator gave it more memory than the tenant's quota allows.
     #[error(
@@ -130,6 +142,13 @@ impl Tenant {
                 Arc::new(ProviderInstance::new(host, plugin, settings)),
             );
         }
+        let policies =
+            Policies::load(host, tenant)
+                .await
+                .map_err(|source| TenantError::Policy {
+                    tenant: tenant.name.clone(),
+                    source,
+                })?;
         // Named by tenant and repository, so that configurations sharing a
         // cache folder do not take turns overwriting one file.
         let repository = Sha256::digest(format!("{}\0{}", tenant.repo, tenant.path));
@@ -157,6 +176,7 @@ impl Tenant {
                 allowed_signers: tenant.allowed_signers.clone(),
             }),
             providers,
+            policies,
         })
     }
 }

@@ -490,6 +490,11 @@ fn parse_configuration(text: &str) -> Result<(), String> {
         std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
         std::fs::write(&path, EXAMPLE_CA).expect("write the example CA");
     }
+    for file in policy_files(&toml::Value::Table(table.clone())) {
+        let path = folder.path().join(&file);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
+        std::fs::write(&path, "package example\n").expect("write the example rule file");
+    }
     for signers in allowed_signers(&toml::Value::Table(table.clone())) {
         let path = folder.path().join(&signers);
         std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
@@ -552,6 +557,26 @@ fn ca_bundles(value: &toml::Value) -> Vec<String> {
         toml::Value::Array(items) => items.iter().flat_map(ca_bundles).collect(),
         _ => Vec::new(),
     }
+}
+
+/// The rule files the policies of a configuration name, shared and per
+/// tenant.
+fn policy_files(value: &toml::Value) -> Vec<String> {
+    let shared = value.get("policies").into_iter();
+    let own = value
+        .get("tenants")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|tenants| tenants.values())
+        .filter_map(|tenant| tenant.get("policies"));
+    shared
+        .chain(own)
+        .filter_map(toml::Value::as_array)
+        .flatten()
+        .filter_map(|policy| policy.get("files")?.as_array())
+        .flatten()
+        .filter_map(|file| file.as_str().map(str::to_string))
+        .collect()
 }
 
 /// An `allowed_signers` line, for the files the examples name.

@@ -283,3 +283,114 @@ impl TryFrom<Outcome> for cairn_contract::Outcome {
         })
     }
 }
+
+/// `cairn:policy@0.1.0`, the policy contract: its records are turned into
+/// the contract's policy types here, as the provider's are above.
+pub mod policy_v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/policy@0.1.0",
+        world: "cairn:policy/policy-plugin",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+        },
+    });
+
+    use super::{ContractViolation, parse_json};
+    use cairn::policy::types as wit;
+
+    impl TryFrom<wit::PolicyInfo> for cairn_contract::PolicyInfo {
+        type Error = ContractViolation;
+
+        fn try_from(info: wit::PolicyInfo) -> Result<Self, ContractViolation> {
+            Ok(Self {
+                config_schema: parse_json(&info.config_schema, || "the config schema".into())?,
+                name: info.name,
+                version: info.version,
+                description: info.description,
+            })
+        }
+    }
+
+    impl From<&cairn_contract::PolicySettings> for wit::Settings {
+        fn from(settings: &cairn_contract::PolicySettings) -> Self {
+            Self {
+                config: settings.config.to_string(),
+                files: settings
+                    .files
+                    .iter()
+                    .map(|file| wit::RuleFile {
+                        name: file.name.clone(),
+                        text: file.text.clone(),
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    impl From<&cairn_contract::PolicyInput> for wit::Input {
+        fn from(input: &cairn_contract::PolicyInput) -> Self {
+            let commit = &input.commit;
+            Self {
+                tenant: input.tenant.clone(),
+                commit: wit::Commit {
+                    id: commit.id.clone(),
+                    author: commit.author.clone(),
+                    message: commit.message.clone(),
+                    time: commit.time,
+                    signer: commit.signer.clone(),
+                },
+                resources: input
+                    .resources
+                    .iter()
+                    .map(|resource| wit::Resource {
+                        address: resource.address.clone(),
+                        provider: resource.provider.clone(),
+                        type_name: resource.type_name.clone(),
+                        id: resource.id.clone(),
+                        spec: resource.spec.to_string(),
+                        file: resource.file.clone(),
+                        line: resource.line,
+                    })
+                    .collect(),
+                plan: input.plan.as_ref().map(ToString::to_string),
+            }
+        }
+    }
+
+    impl From<wit::Finding> for cairn_contract::Finding {
+        fn from(finding: wit::Finding) -> Self {
+            Self {
+                rule: finding.rule,
+                severity: match finding.severity {
+                    wit::Severity::Error => cairn_contract::FindingSeverity::Error,
+                    wit::Severity::Warning => cairn_contract::FindingSeverity::Warning,
+                    wit::Severity::Info => cairn_contract::FindingSeverity::Info,
+                },
+                message: finding.message,
+                address: finding.address,
+                field: finding.field,
+                help: finding.help,
+            }
+        }
+    }
+
+    impl From<wit::Error> for cairn_contract::PolicyError {
+        fn from(error: wit::Error) -> Self {
+            Self {
+                kind: match error.kind {
+                    wit::ErrorKind::InvalidConfig => cairn_contract::PolicyErrorKind::InvalidConfig,
+                    wit::ErrorKind::InvalidRules => cairn_contract::PolicyErrorKind::InvalidRules,
+                    wit::ErrorKind::Internal => cairn_contract::PolicyErrorKind::Internal,
+                },
+                message: error.message,
+                file: error.file,
+                line: error.line,
+            }
+        }
+    }
+}

@@ -114,7 +114,8 @@ pub enum PluginError {
     Secret(#[from] SecretError),
     /// The call ran past its deadline.
     #[error(
-        "provider `{provider}` did not finish `{function}` within {timeout:?}; it was stopped (raise `timeout` in cairn.toml if the server is just slow)"
+        "{} did not finish `{function}` within {timeout:?}; it was stopped (raise `timeout` in cairn.toml if the server is just slow)",
+        subject(.provider)
     )]
     Timeout {
         /// The provider instance.
@@ -126,7 +127,8 @@ pub enum PluginError {
     },
     /// The call used more memory than its limit.
     #[error(
-        "provider `{provider}` exceeded its memory limit of {limit_mib} MiB in `{function}` and was stopped (raise `memory` in cairn.toml if it needs more)"
+        "{} exceeded its memory limit of {limit_mib} MiB in `{function}` and was stopped (raise `memory` in cairn.toml if it needs more)",
+        subject(.provider)
     )]
     MemoryExhausted {
         /// The provider instance.
@@ -138,7 +140,8 @@ pub enum PluginError {
     },
     /// The call held more host resources at once than one call may.
     #[error(
-        "provider `{provider}` held more than {limit} host resources (header sets, requests, bodies, streams) at once in `{function}` and was stopped: a call may hold at most {limit}"
+        "{} held more than {limit} host resources (header sets, requests, bodies, streams) at once in `{function}` and was stopped: a call may hold at most {limit}",
+        subject(.provider)
     )]
     TooManyResources {
         /// The provider instance.
@@ -149,7 +152,8 @@ pub enum PluginError {
         limit: usize,
     },
     /// The plugin trapped (panicked, hit `unreachable`, broke a limit).
-    #[error("provider `{provider}` crashed in `{function}`: {reason}{}", stderr_suffix(.stderr))]
+    #[error("{} crashed in `{function}`: {reason}{}",
+        subject(.provider), stderr_suffix(.stderr))]
     Trap {
         /// The provider instance.
         provider: String,
@@ -161,7 +165,8 @@ pub enum PluginError {
         stderr: String,
     },
     /// The provider returned an error.
-    #[error("provider `{provider}` failed in `{function}`: {error}")]
+    #[error("{} failed in `{function}`: {error}",
+        subject(.provider))]
     Provider {
         /// The provider instance.
         provider: String,
@@ -172,7 +177,8 @@ pub enum PluginError {
     },
     /// The call returned more than the host accepts from one call.
     #[error(
-        "provider `{provider}` returned {} MiB from `{function}`, more than the {} MiB the host accepts from one call; the answer was dropped (a provider should return less per call)",
+        "{} returned {} MiB from `{function}`, more than the {} MiB the host accepts from one call; the answer was dropped (a provider should return less per call)",
+        subject(.provider),
         .bytes >> 20,
         .limit >> 20
     )]
@@ -187,7 +193,8 @@ pub enum PluginError {
         limit: usize,
     },
     /// The provider returned something that breaks the contract.
-    #[error("provider `{provider}` broke the contract in `{function}`: {violation}")]
+    #[error("{} broke the contract in `{function}`: {violation}",
+        subject(.provider))]
     Contract {
         /// The provider instance.
         provider: String,
@@ -197,9 +204,27 @@ pub enum PluginError {
         #[source]
         violation: ContractViolation,
     },
+    /// A policy returned an error: it could not evaluate.
+    #[error("policy `{policy}` could not evaluate: {error}")]
+    Policy {
+        /// The policy's id.
+        policy: String,
+        /// Its error.
+        error: cairn_contract::PolicyError,
+    },
     /// The host itself failed.
     #[error("the plugin host failed: {0}")]
     Host(String),
+}
+
+/// Who a call's error is about: `provider `dns`` or, for the calls of a
+/// policy (labelled `policy:ID`, see [`crate::POLICY_LABEL_PREFIX`]),
+/// `policy `ID``.
+fn subject(label: &str) -> String {
+    match label.strip_prefix(crate::POLICY_LABEL_PREFIX) {
+        Some(policy) => format!("policy `{policy}`"),
+        None => format!("provider `{label}`"),
+    }
 }
 
 fn stderr_suffix(stderr: &str) -> String {

@@ -122,18 +122,19 @@ impl std::fmt::Debug for ProviderInstance {
 type GuestResult<T> = Result<T, (&'static str, bindings::Error)>;
 
 /// The guest side of a call: what runs in the fresh store once the
-/// component is instantiated. Owned, so that the call can run on the guest
-/// threads ([`super::cpu`]) while its caller waits elsewhere.
-pub(super) type CallBody<R> = Box<
+/// component (`G`, a provider's [`Guest`] or a policy's) is instantiated.
+/// Owned, so that the call can run on the guest threads ([`super::cpu`])
+/// while its caller waits elsewhere.
+pub(super) type CallBody<R, G = Guest> = Box<
     dyn for<'a> FnOnce(
             &'a mut Store<CallState>,
-            &'a Guest,
+            &'a G,
         ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
         + Send,
 >;
 
-/// Makes a [`CallBody`] of a closure (which names the lifetimes the boxed
-/// type needs).
+/// Makes a [`CallBody`] of a provider's call of a closure (which names the
+/// lifetimes the boxed type needs).
 pub(super) fn call_body<R, F>(body: F) -> CallBody<R>
 where
     F: for<'a> FnOnce(
@@ -144,6 +145,43 @@ where
         + 'static,
 {
     Box::new(body)
+}
+
+/// [`call_body`] for a component of any kind, `G` its instance.
+pub(super) fn call_body_of<R, G, F>(body: F) -> CallBody<R, G>
+where
+    F: for<'a> FnOnce(
+            &'a mut Store<CallState>,
+            &'a G,
+        ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
+        + Send
+        + 'static,
+{
+    Box::new(body)
+}
+
+/// A linked component a call instantiates in its fresh store: a
+/// provider's [`GuestPre`], or a policy's.
+pub(super) trait Instantiate: Clone + Send + Sync + 'static {
+    /// The instance a call's body drives.
+    type Instance: Send + Sync + 'static;
+
+    /// Instantiates the component in `store`.
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<CallState>,
+    ) -> futures::future::BoxFuture<'a, wasmtime::Result<Self::Instance>>;
+}
+
+impl Instantiate for GuestPre {
+    type Instance = Guest;
+
+    fn instantiate<'a>(
+        &'a self,
+        store: &'a mut Store<CallState>,
+    ) -> futures::future::BoxFuture<'a, wasmtime::Result<Guest>> {
+        Box::pin(self.instantiate_async(store))
+    }
 }
 
 impl ProviderInstance {
@@ -447,14 +485,14 @@ impl ProviderInstance {
 /// deadline for guest code, and a wall-clock timeout around everything
 /// (host waits included). `guard`, when given, is asked before each
 /// outgoing request and each piece of its body.
-pub(super) async fn run_call<R: Send + 'static>(
+pub(super) async fn run_call<R: Send + 'static, P: Instantiate>(
     cpu: &super::cpu::GuestCpu,
     engine: Engine,
-    pre: GuestPre,
+    pre: P,
     label: CallLabel,
     limits: CallLimits,
     guard: Option<Arc<dyn SendGuard>>,
-    body: CallBody<R>,
+    body: CallBody<R, P::Instance>,
 ) -> Result<R, PluginError> {
     let span =
         tracing::debug_span!("plugin_call", provider = %label.provider, function = label.function);
@@ -475,13 +513,13 @@ pub(super) async fn run_call<R: Send + 'static>(
 }
 
 /// The call itself, on whichever thread polls it.
-async fn sandboxed<R>(
+async fn sandboxed<R, P: Instantiate>(
     engine: Engine,
-    pre: GuestPre,
+    pre: P,
     label: CallLabel,
     limits: CallLimits,
     guard: Option<Arc<dyn SendGuard>>,
-    body: CallBody<R>,
+    body: CallBody<R, P::Instance>,
 ) -> Result<R, PluginError> {
     let mut store = Store::new(
         &engine,
@@ -506,7 +544,7 @@ async fn sandboxed<R>(
         })
     });
     let outcome = tokio::time::timeout(limits.timeout + limits::OUTER_TIMEOUT_GRACE, async {
-        let plugin = pre.instantiate_async(&mut store).await?;
+        let plugin = pre.instantiate(&mut store).await?;
         body(&mut store, &plugin).await
     })
     .await;

@@ -19,6 +19,11 @@
 //! `Store` — nothing leaks between calls or tenants — with memory and table
 //! limits, an epoch deadline and an outer wall-clock timeout.
 //!
+//! Policies (`wit/policy@0.1.0`) run in the same sandbox:
+//! [`PluginHost::load_policy`] loads one, [`PolicyInstance`] binds it to
+//! the operator's settings for a tenant and calls `evaluate` with the same
+//! limits, CPU turns and network gate as a provider's calls.
+//!
 //! What a plugin can reach: `cairn:provider/log`, and `wasi:http` through
 //! the network gate ([`grants`]), plus the clocks, random numbers and
 //! stdio streams that any Rust component imports. Its WASI context has no
@@ -44,6 +49,7 @@ pub mod json_schema;
 pub mod limits;
 mod owner;
 mod plugin;
+mod policy;
 mod regular_file;
 mod result_size;
 pub mod secrets;
@@ -58,6 +64,7 @@ pub use guest::ContractVersion;
 pub use instance::{ProviderInstance, ProviderSettings};
 pub use owner::owner_mark;
 pub use plugin::Plugin;
+pub use policy::{POLICY_LABEL_PREFIX, PolicyInstance, PolicyPlugin, PolicySandbox};
 pub use state::PLUGIN_LOG_TARGET;
 
 use state::CallState;
@@ -270,6 +277,11 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
         |state| state,
     )?;
     bindings::v0_2::cairn::provider::log::add_to_linker::<_, HasSelf<CallState>>(
+        &mut linker,
+        |state| state,
+    )?;
+    // cairn:policy/log, for policy components.
+    bindings::policy_v0_1::cairn::policy::log::add_to_linker::<_, HasSelf<CallState>>(
         &mut linker,
         |state| state,
     )?;

@@ -59,7 +59,7 @@ impl Plugin {
 }
 
 /// The deadline of `describe`, which must do no I/O.
-const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Compiles (or loads from the cache) at once, process-wide. One compile
 /// already keeps every core busy (wasmtime compiles functions in
@@ -96,10 +96,7 @@ impl PluginHost {
         path: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
-        let file = path.to_path_buf();
-        let expected = expected_sha256.map(str::to_string);
-        let (bytes, digest) =
-            blocking(path, move || read_pinned(&file, expected.as_deref())).await??;
+        let (bytes, digest) = read_component(path, expected_sha256).await?;
         let sha256 = hex::encode(digest);
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
             return Ok(plugin.clone());
@@ -108,19 +105,13 @@ impl PluginHost {
             path: path.to_path_buf(),
             reason,
         };
-        let slot = COMPILE_SLOTS.acquire().await.expect("never closed");
+        let slot = Self::compile_slot().await;
         // Another load of the same file may have finished while this one
         // waited for its slot.
         if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
             return Ok(plugin.clone());
         }
-        let (engine, cache) = (self.engine.clone(), self.compiled_cache.clone());
-        let component = blocking(path, move || {
-            let _slot = slot;
-            super::cache::compile(&engine, cache.as_ref(), &bytes, &digest)
-        })
-        .await?
-        .map_err(|error| invalid(format!("{error:#}")))?;
+        let component = self.compile(path, bytes, digest, slot).await?;
         let imports = component
             .component_type()
             .imports(&self.engine)
@@ -144,6 +135,47 @@ impl PluginHost {
             .expect("plugin map")
             .insert(sha256, plugin.clone());
         Ok(plugin)
+    }
+}
+
+/// Reads the component at `path` on the blocking pool: its bytes and
+/// sha256, refused when too large or when its digest is not
+/// `expected_sha256`.
+pub(super) async fn read_component(
+    path: &Path,
+    expected_sha256: Option<&str>,
+) -> Result<(Vec<u8>, [u8; 32]), PluginError> {
+    let file = path.to_path_buf();
+    let expected = expected_sha256.map(str::to_string);
+    blocking(path, move || read_pinned(&file, expected.as_deref())).await?
+}
+
+impl PluginHost {
+    /// Compiles the component read from `path` (or loads its compiled code
+    /// from the cache) on the blocking pool, holding `slot` of
+    /// [`MAX_CONCURRENT_COMPILES`] meanwhile.
+    pub(super) async fn compile(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: [u8; 32],
+        slot: tokio::sync::SemaphorePermit<'static>,
+    ) -> Result<wasmtime::component::Component, PluginError> {
+        let (engine, cache) = (self.engine.clone(), self.compiled_cache.clone());
+        blocking(path, move || {
+            let _slot = slot;
+            super::cache::compile(&engine, cache.as_ref(), &bytes, &digest)
+        })
+        .await?
+        .map_err(|error| PluginError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("{error:#}"),
+        })
+    }
+
+    /// A compile slot of [`MAX_CONCURRENT_COMPILES`].
+    pub(super) async fn compile_slot() -> tokio::sync::SemaphorePermit<'static> {
+        COMPILE_SLOTS.acquire().await.expect("never closed")
     }
 }
 

@@ -552,3 +552,22 @@ impl v0_1::cairn::provider::log::Host for CallState {
         CallState::log(self, level, message, fields);
     }
 }
+
+impl super::bindings::policy_v0_1::cairn::policy::log::Host for CallState {
+    fn log(
+        &mut self,
+        level: super::bindings::policy_v0_1::cairn::policy::log::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) {
+        use super::bindings::policy_v0_1::cairn::policy::log::Level as Policy;
+        let level = match level {
+            Policy::Trace => Level::Trace,
+            Policy::Debug => Level::Debug,
+            Policy::Info => Level::Info,
+            Policy::Warn => Level::Warn,
+            Policy::Error => Level::Error,
+        };
+        CallState::log(self, level, message, fields);
+    }
+}

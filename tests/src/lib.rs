@@ -13,6 +13,7 @@ pub mod hostile;
 pub mod kube;
 pub mod pdns;
 pub mod podman;
+pub mod policies;
 pub mod ports;
 pub mod postgres;
 pub mod proxy;

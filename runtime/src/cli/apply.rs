@@ -27,6 +27,14 @@ pub struct ApplyArgs {
     /// `max_delete_percent` of a provider's objects.
     #[arg(long)]
     force: bool,
+    /// Apply although this soft-mandatory policy blocks the plan (repeat
+    /// it for several); needs --reason. The history records the override
+    /// with who gave it and why. A mandatory policy cannot be overridden.
+    #[arg(long, value_name = "ID")]
+    override_policy: Vec<String>,
+    /// Why the policies named by --override-policy are overridden.
+    #[arg(long, value_name = "WHY", requires = "override_policy")]
+    reason: Option<String>,
     /// A plan saved by `cairn plan --out`: apply exactly it, or refuse if the
     /// commit or the observed state moved since.
     plan: Option<PathBuf>,
@@ -65,8 +73,14 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
             render::action(report);
         }
     };
+    let policy_override = (!args.override_policy.is_empty()).then(|| plan::PolicyOverride {
+        policies: args.override_policy.clone(),
+        by: super::operator_name(),
+        reason: args.reason.clone().unwrap_or_default(),
+    });
     let options = plan::ApplyOptions {
         force: args.force,
+        policy_override,
         ..Default::default()
     };
     let report = plan::apply(&session.tenant, &fresh, &session.store, options, &show).await?;

@@ -134,7 +134,7 @@ async fn record_operator_event(
     what: &str,
 ) -> anyhow::Result<()> {
     let state = store.tenant_state(tenant).await?;
-    let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let operator = super::operator_name();
     let commit = CommitInfo {
         id: state.last_commit.unwrap_or_else(|| "-".into()),
         author: format!("{operator} (cairn {what})"),

@@ -14,6 +14,7 @@ mod plan;
 mod plugin_docs;
 mod plugin_new;
 mod plugin_test;
+mod preview;
 mod reference;
 mod render;
 mod session;
@@ -30,6 +31,12 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Exit code of `plan`: there are changes.
 pub const EXIT_CHANGES: u8 = 2;
+
+/// Who runs a command that the history attributes to a person (an
+/// override, a suspension): the login name, or `operator`.
+pub fn operator_name() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "operator".into())
+}
 
 /// Cairn reconciles the desired state in a Git repository with the real
 /// world, through sandboxed WebAssembly provider plugins.
@@ -64,7 +71,7 @@ pub struct Target {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Parse and validate the desired state at the configured ref.
+    /// Parse and validate the desired state at the configured ref, and have the tenant's policies check it. Exit code 1 when one would block a plan of it.
     Validate {
         #[command(flatten)]
         target: Target,
@@ -77,6 +84,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Apply the changes: all of a fresh plan (with --yes), or exactly a saved plan.
     Apply(apply::ApplyArgs),
+    /// Plan a branch, tag or commit against the live world, with the policies' findings, and apply nothing. Exit code 0: no changes, 2: changes, 1: blocked or error.
+    Preview(preview::PreviewArgs),
     /// Show the record of plans and applies: who changed what, from which commit, with what result.
     History(history::HistoryArgs),
     /// Run the agent: reconcile every tenant continuously, serve status, metrics and webhooks.
@@ -113,11 +122,12 @@ enum PluginCommand {
     Docs(plugin_docs::DocsArgs),
     /// Write a new provider that builds, follows every rule of the
     /// contract and passes `cairn plugin test` against the fake server it
-    /// comes with.
+    /// comes with; or, with `--kind policy`, a policy with its cases.
     New(plugin_new::NewArgs),
     /// Check a plugin against the contract's rules on a real server, as a
     /// conformance file next to it describes: pass, fail or skip for each
-    /// rule, with a hint for each failure.
+    /// rule, with a hint for each failure. A policy's file (one with
+    /// `[policy]`) runs its cases instead.
     Test(plugin_test::TestArgs),
 }
 
@@ -179,6 +189,7 @@ pub fn main() -> ExitCode {
             Command::Validate { target, json } => validate::run(&target, json).await,
             Command::Plan(args) => plan::run(&args).await,
             Command::Apply(args) => apply::run(&args).await,
+            Command::Preview(args) => preview::run(&args).await,
             Command::History(args) => history::run(&args).await,
             Command::Daemon(args) => daemon::run(&args).await,
             Command::Status(args) => status::run(&args).await,

@@ -1,7 +1,7 @@
 //! `cairn plan`: show what would change; optionally save the plan.
 
 use super::session::Session;
-use super::{EXIT_CHANGES, EXIT_OK, Target, render};
+use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Target, render};
 use anstream::println;
 use anyhow::Context;
 use cairn::reconcile;
@@ -20,6 +20,11 @@ pub struct PlanArgs {
     /// Save the plan to this file, for `cairn apply PLAN`.
     #[arg(long, value_name = "PLAN")]
     out: Option<PathBuf>,
+    /// Also write the input the tenant's policies are shown (the desired
+    /// resources, the plan and the commit) to this file as JSON: a case
+    /// for a policy's `cairn plugin test`, or `input` for `opa eval`.
+    #[arg(long, value_name = "FILE")]
+    policy_input: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -29,6 +34,13 @@ pub async fn run(args: &PlanArgs) -> anyhow::Result<u8> {
     let (desired, plan) =
         reconcile::plan_tenant(&session.tenant, &session.store, RunKind::Plan).await?;
     reconcile::record_plan(&session.store, &plan).await?;
+    if let Some(path) = &args.policy_input {
+        let mut shown = plan.clone();
+        shown.findings.clear();
+        let input = cairn::policy::input::of_state(&session.tenant, &desired, Some(&shown));
+        std::fs::write(path, serde_json::to_string_pretty(&input)? + "\n")
+            .with_context(|| format!("cannot write the policy input to {}", path.display()))?;
+    }
     if let Some(path) = &args.out {
         let text = serde_json::to_string_pretty(&plan)?;
         std::fs::write(path, text + "\n")
@@ -49,7 +61,9 @@ pub async fn run(args: &PlanArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(if plan.has_changes() {
+    Ok(if !plan.blocking_policies(&[]).is_empty() {
+        EXIT_ERROR
+    } else if plan.has_changes() {
         EXIT_CHANGES
     } else {
         EXIT_OK

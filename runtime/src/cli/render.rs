@@ -4,7 +4,9 @@
 
 use anstream::{eprintln, println};
 use anstyle::{AnsiColor, Style};
-use cairn::plan::{ActionReport, Plan, PlanAction, PlannedChange};
+use cairn::config::Enforcement;
+use cairn::contract::FindingSeverity;
+use cairn::plan::{ActionReport, Plan, PlanAction, PlannedChange, PolicyFinding};
 use cairn::reconcile::ReconcileError;
 use cairn::store::{ActionResult, RunKind, RunOutcome, RunRecord};
 use std::io::IsTerminal;
@@ -104,6 +106,55 @@ pub fn plan(plan: &Plan) {
     for note in &plan.notes {
         println!("{YELLOW}note:{YELLOW:#} {note}");
     }
+    findings(&plan.findings);
+    let blocking = plan.blocking_policies(&[]);
+    if !blocking.is_empty() {
+        println!(
+            "\n{RED}Blocked by policy:{RED:#} {}. Nothing can be applied until the commit passes{}.",
+            blocking.join(", "),
+            if plan
+                .findings
+                .iter()
+                .any(|f| f.blocks() && f.enforcement == Enforcement::SoftMandatory)
+            {
+                ", or an operator overrides the soft-mandatory ones (`cairn apply --override-policy ID --reason WHY`)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// Prints what the tenant's policies found, blocking findings first.
+pub fn findings(findings: &[PolicyFinding]) {
+    if findings.is_empty() {
+        return;
+    }
+    println!("\n{BOLD}Policy findings:{BOLD:#}");
+    for found in findings {
+        let finding = &found.finding;
+        let (word, style) = match (found.blocks(), finding.severity) {
+            (true, _) => ("blocks", RED),
+            (false, FindingSeverity::Error) => ("error", YELLOW),
+            (false, FindingSeverity::Warning) => ("warning", YELLOW),
+            (false, FindingSeverity::Info) => ("info", DIM),
+        };
+        let place = match (&finding.address, &finding.field) {
+            (Some(address), Some(field)) => format!(" {address} ({field})"),
+            (Some(address), None) => format!(" {address}"),
+            _ => String::new(),
+        };
+        println!(
+            "  {style}{word:>7}{style:#} {}/{} [{}]{place}: {}",
+            found.policy,
+            finding.rule,
+            found.enforcement.as_str(),
+            finding.message
+        );
+        if let Some(help) = &finding.help {
+            println!("          {DIM}help: {help}{DIM:#}");
+        }
+    }
 }
 
 /// What the plan says of a change that repairs drift: Git did not move
@@ -173,6 +224,34 @@ pub fn history(runs: &[RunRecord]) {
             println!(
                 "    {style}{outcome}{style:#}: {} change(s), {} not made",
                 run.changes, run.failures
+            );
+        }
+        if let Some(given) = &run.policy_override {
+            println!(
+                "    {YELLOW}policy override{YELLOW:#} of {} by {}: {}",
+                given.policies.join(", "),
+                given.by,
+                given.reason
+            );
+        }
+        for found in &run.findings {
+            println!(
+                "    {} {}/{} [{}]{}: {}",
+                if found.blocks() {
+                    "blocks"
+                } else {
+                    found.finding.severity.as_str()
+                },
+                found.policy,
+                found.finding.rule,
+                found.enforcement.as_str(),
+                found
+                    .finding
+                    .address
+                    .as_ref()
+                    .map(|a| format!(" {a}"))
+                    .unwrap_or_default(),
+                found.finding.message
             );
         }
         for action in &run.actions {

@@ -111,6 +111,16 @@ pub enum Invalid {
         #[source]
         problem: ProviderProblem,
     },
+    /// A policy's settings.
+    #[error("{table}: {problem}")]
+    Policy {
+        /// The table, `[[policies]] number 2` or
+        /// `[[tenants.web.policies]] number 1`.
+        table: String,
+        /// What is wrong.
+        #[source]
+        problem: super::PolicyProblem,
+    },
     /// A tenant's interval (`interval`, `drift_interval`).
     #[error("[tenants.{tenant}] {key}: {source}")]
     TenantInterval {

@@ -12,10 +12,12 @@
 //! store opens the `state` URL checked here.
 
 mod error;
+pub mod policy;
 pub mod schema;
 mod values;
 
 pub use error::{ConfigError, Invalid, ProviderProblem};
+pub use policy::{Enforcement, PolicyConfig, PolicyFile, PolicyProblem};
 pub use values::{DurationError, SizeError, parse_size};
 
 use crate::host::grants::Grant;
@@ -43,6 +45,8 @@ struct RawConfig {
     daemon: Option<RawDaemon>,
     #[serde(default)]
     alerts: Vec<RawAlert>,
+    #[serde(default)]
+    policies: Vec<policy::RawPolicy>,
     #[serde(default)]
     tenants: BTreeMap<String, RawTenant>,
 }
@@ -104,6 +108,8 @@ struct RawTenant {
     quotas: Option<RawQuotas>,
     #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    policies: Vec<policy::RawPolicy>,
 }
 
 /// `[tenants.NAME.quotas]`; every key is optional.
@@ -185,20 +191,20 @@ impl RawGrant {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawProvider {
-    plugin: String,
+pub(super) struct RawProvider {
+    pub(super) plugin: String,
     #[serde(default)]
-    sha256: Option<String>,
+    pub(super) sha256: Option<String>,
     #[serde(default)]
-    allow: Vec<RawGrant>,
+    pub(super) allow: Vec<RawGrant>,
     #[serde(default)]
-    memory: Option<String>,
+    pub(super) memory: Option<String>,
     #[serde(default)]
-    timeout: Option<String>,
+    pub(super) timeout: Option<String>,
     #[serde(default)]
-    config: Option<toml::Table>,
+    pub(super) config: Option<toml::Table>,
     #[serde(default)]
-    secrets: BTreeMap<String, SecretRef>,
+    pub(super) secrets: BTreeMap<String, SecretRef>,
 }
 
 /// The whole operator configuration, checked, with paths made absolute.
@@ -305,6 +311,9 @@ pub struct TenantConfig {
     pub allow_adopt: bool,
     /// Provider instances by the name resource files use (`[[NAME.TYPE]]`).
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// The policies that check its plans: the shared `[[policies]]`,
+    /// then its own `[[tenants.NAME.policies]]`.
+    pub policies: Vec<PolicyConfig>,
 }
 
 /// One provider instance of a tenant.
@@ -427,6 +436,7 @@ impl Config {
         if raw.tenants.is_empty() {
             return Err(Invalid::NoTenant);
         }
+        let shared_policies = policy::shared(raw.policies, &base)?;
         let mut tenants = BTreeMap::new();
         let mut allow_adopt: BTreeMap<String, Option<bool>> = BTreeMap::new();
         for (name, tenant) in raw.tenants {
@@ -473,6 +483,7 @@ impl Config {
                 });
             }
             let quotas = tenant.quotas.unwrap_or_default().resolve(&name)?;
+            let policies = policy::of_tenant(&name, &shared_policies, tenant.policies, &base)?;
             let allowed_signers = tenant.allowed_signers.map(|path| base.join(path));
             if let Some(path) = &allowed_signers {
                 crate::source::check_allowed_signers(path).map_err(|problem| {
@@ -500,6 +511,7 @@ impl Config {
                     allow_adopt: true,
                     name,
                     providers,
+                    policies,
                 },
             );
         }
@@ -612,7 +624,11 @@ impl Config {
 }
 
 impl ProviderConfig {
-    fn from_raw(name: &str, raw: RawProvider, base: &Path) -> Result<Self, ProviderProblem> {
+    pub(super) fn from_raw(
+        name: &str,
+        raw: RawProvider,
+        base: &Path,
+    ) -> Result<Self, ProviderProblem> {
         let sha256 = match raw.sha256 {
             Some(hex) => {
                 let hex = hex.trim().to_ascii_lowercase();

@@ -35,7 +35,8 @@ pub enum AlertKind {
     Drift,
     /// A change, a fetch or a validation failed.
     ApplyFailed,
-    /// A plan was refused by the safety threshold.
+    /// A plan was refused by the safety threshold (key `plan`) or by the
+    /// tenant's policies (key `policy`).
     Blocked,
     /// A plugin failed or could not be reached.
     PluginFailed,

@@ -53,6 +53,9 @@ pub struct TenantHandle {
     pub webhook_secret: Option<SecretRef>,
     /// Its own API token, which sees only this tenant.
     pub api_token: Option<SecretRef>,
+    /// The tenant with its plugins loaded, once they are: what a preview
+    /// plans with, on any daemon, holding its lease or not.
+    pub tenant: Arc<RwLock<Option<Arc<crate::tenant::Tenant>>>>,
 }
 
 /// The routes.
@@ -65,9 +68,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tenants", get(tenants))
         .route("/api/v1/tenants/{tenant}", get(tenant))
         .route("/api/v1/tenants/{tenant}/reconcile", post(reconcile))
+        .route(
+            "/api/v1/tenants/{tenant}/preview",
+            post(super::preview::preview),
+        )
         .route("/hooks/{tenant}", post(super::webhook::webhook))
-        // The webhook reads its body itself (see `super::webhook`); no
-        // other route takes one, and none may buffer more than a webhook.
+        // The webhook reads its body itself (see `super::webhook`); a
+        // preview takes a small JSON one; none may buffer more than a
+        // webhook.
         .layer(axum::extract::DefaultBodyLimit::max(
             super::server::limits::MAX_WEBHOOK_BYTES as usize,
         ))

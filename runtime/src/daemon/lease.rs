@@ -89,18 +89,18 @@ enum Slot {
     /// taken.
     Unloaded,
     /// Loaded, not held.
-    Idle(Box<Tenant>),
+    Idle(Arc<Tenant>),
     /// Held: its worker runs.
     Running {
         fence: Arc<Fence>,
         cancel: CancellationToken,
-        task: JoinHandle<Tenant>,
+        task: JoinHandle<Arc<Tenant>>,
     },
     /// Being given up (or lost): the worker finishes its run, under the
     /// lease while it is still renewed.
     Stopping {
         fence: Arc<Fence>,
-        task: JoinHandle<Option<Tenant>>,
+        task: JoinHandle<Option<Arc<Tenant>>>,
     },
 }
 
@@ -128,7 +128,7 @@ pub struct TenantLeases {
     context: WorkerContext,
     slots: BTreeMap<String, Slot>,
     /// Tenants whose plugins have just loaded.
-    loaded: mpsc::UnboundedReceiver<Tenant>,
+    loaded: mpsc::UnboundedReceiver<Arc<Tenant>>,
     health: StoreHealth,
     /// Since when the store has answered without a break.
     watch: StoreWatch,
@@ -147,7 +147,7 @@ impl TenantLeases {
         period: Duration,
         context: WorkerContext,
         names: impl IntoIterator<Item = String>,
-        loaded: mpsc::UnboundedReceiver<Tenant>,
+        loaded: mpsc::UnboundedReceiver<Arc<Tenant>>,
         health: StoreHealth,
     ) -> Self {
         let slots = names
@@ -265,11 +265,11 @@ impl TenantLeases {
     }
 
     /// A tenant whose plugins have loaded becomes idle.
-    fn admit(&mut self, tenant: Tenant) {
+    fn admit(&mut self, tenant: Arc<Tenant>) {
         let name = tenant.name.clone();
         match self.slots.get(&name) {
             Some(Slot::Unloaded) => {
-                self.slots.insert(name, Slot::Idle(Box::new(tenant)));
+                self.slots.insert(name, Slot::Idle(tenant));
             }
             _ => tracing::warn!(tenant = %name, "a tenant loaded twice; keeping the first"),
         }
@@ -469,7 +469,7 @@ impl TenantLeases {
         handle.held.store(true, Ordering::Relaxed);
         let cancel = self.context.shutdown.child_token();
         let worker = Worker::new(
-            *tenant,
+            tenant,
             self.context.store.fenced(fence.clone()),
             self.context.alerts.clone(),
             self.context.metrics.clone(),
@@ -539,7 +539,7 @@ impl TenantLeases {
         for name in finished {
             if let Some(Slot::Stopping { task, .. }) = self.slots.remove(&name) {
                 let slot = match task.await {
-                    Ok(Some(tenant)) => Slot::Idle(Box::new(tenant)),
+                    Ok(Some(tenant)) => Slot::Idle(tenant),
                     _ => {
                         tracing::error!(tenant = %name, "the tenant's worker crashed: it is not taken again by this daemon");
                         Slot::Unloaded

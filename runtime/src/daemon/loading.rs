@@ -88,7 +88,7 @@ pub struct Loader {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Where loaded tenants go: the cluster, which starts them.
-    pub loaded: mpsc::UnboundedSender<Tenant>,
+    pub loaded: mpsc::UnboundedSender<Arc<Tenant>>,
     /// Readiness.
     pub first: FirstAttempts,
     /// The daemon's shutdown, which ends the loading.
@@ -134,6 +134,9 @@ impl Loader {
                         "the tenant's plugins load again",
                     );
                     tracing::info!(tenant = %name, "the tenant's plugins are loaded");
+                    let loaded = Arc::new(loaded);
+                    // Previews use it whether this daemon holds it or not.
+                    *handle.tenant.write().expect("loaded tenant") = Some(loaded.clone());
                     // A send fails only when the cluster has stopped.
                     let _ = self.loaded.send(loaded);
                     if let Some(first) = first.take() {

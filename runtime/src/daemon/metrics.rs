@@ -35,6 +35,12 @@ struct ErrorLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    tenant: String,
+    severity: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: String,
 }
@@ -73,6 +79,8 @@ pub struct Metrics {
     http_closed: Family<ReasonLabel, Counter>,
     webhooks_refused: Family<ReasonLabel, Counter>,
     loaded: Family<TenantLabel, Gauge>,
+    policy_blocked: Family<TenantLabel, Gauge>,
+    policy_findings: Family<SeverityLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -166,8 +174,22 @@ impl Default for Metrics {
             "1 while the tenant's plugins are loaded; 0 while they load or after an attempt failed",
             loaded.clone(),
         );
+        let policy_blocked = Family::<TenantLabel, Gauge>::default();
+        registry.register(
+            "policy_blocked",
+            "1 while the tenant's last plan is blocked by a policy (a mandatory policy's error finding, or a soft-mandatory one's not overridden); 0 otherwise",
+            policy_blocked.clone(),
+        );
+        let policy_findings = Family::<SeverityLabels, Gauge>::default();
+        registry.register(
+            "policy_findings",
+            "What the tenant's policies found in its last plan, by severity (error, warning, info)",
+            policy_findings.clone(),
+        );
         Self {
             registry,
+            policy_blocked,
+            policy_findings,
             runs,
             durations,
             checks,
@@ -289,6 +311,33 @@ impl Metrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    /// Sets what the tenant's policies found in its last plan.
+    pub fn set_findings(&self, tenant: &str, findings: &[crate::plan::PolicyFinding]) {
+        use cairn_contract::FindingSeverity;
+        let blocked = findings.iter().any(|finding| finding.blocks());
+        self.policy_blocked
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .set(i64::from(blocked));
+        for severity in [
+            FindingSeverity::Error,
+            FindingSeverity::Warning,
+            FindingSeverity::Info,
+        ] {
+            let count = findings
+                .iter()
+                .filter(|finding| finding.finding.severity == severity)
+                .count();
+            self.policy_findings
+                .get_or_create(&SeverityLabels {
+                    tenant: tenant.to_string(),
+                    severity: severity.as_str().to_string(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 
     /// Sets whether the tenant's plugins are loaded.

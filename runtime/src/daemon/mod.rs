@@ -21,6 +21,7 @@ pub mod http;
 pub mod lease;
 pub mod loading;
 pub mod metrics;
+pub mod preview;
 pub mod readiness;
 pub mod server;
 pub mod status;
@@ -107,6 +108,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
                 held: Arc::new(AtomicBool::new(false)),
                 webhook_secret: tenant.webhook_secret.clone(),
                 api_token: tenant.api_token.clone(),
+                tenant: Arc::default(),
             },
         );
     }

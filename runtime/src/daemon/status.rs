@@ -35,7 +35,7 @@ pub enum Outcome {
     Partial,
     /// Every change failed.
     Failed,
-    /// The safety threshold refused the plan.
+    /// The safety threshold or a policy refused the plan.
     Blocked,
     /// The plan was made and not applied (plan-only mode, or suspended).
     Planned,
@@ -95,8 +95,13 @@ pub struct TenantStatus {
     pub last_run: Option<LastRun>,
     /// The error of the last run, when it failed as a whole.
     pub last_error: Option<String>,
-    /// Why the last plan was blocked, when it was.
+    /// Why the last plan was blocked, when it was: the safety threshold's
+    /// reasons, or the policies that block it.
     pub blocked: Vec<String>,
+    /// What the tenant's policies found in the last plan, blocking
+    /// findings first.
+    #[serde(default)]
+    pub findings: Vec<crate::plan::PolicyFinding>,
     /// Owned objects found drifted and not (yet) repaired.
     pub drifted: Vec<String>,
     /// Resources waiting for a retry after a failure.
@@ -125,6 +130,7 @@ impl TenantStatus {
             last_run: None,
             last_error: None,
             blocked: Vec::new(),
+            findings: Vec::new(),
             drifted: Vec::new(),
             retrying: Vec::new(),
             not_converged: Vec::new(),

@@ -227,6 +227,7 @@ pub(super) async fn load_files(
             commit: snapshot.commit.clone(),
             resources,
             warnings,
+            signer: snapshot.signer.clone(),
         },
         fresh,
     })))

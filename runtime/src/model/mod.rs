@@ -133,6 +133,8 @@ pub struct DesiredState {
     pub resources: Vec<DesiredResource>,
     /// Providers' warnings, which do not stop anything.
     pub warnings: Vec<SourceDiagnostic>,
+    /// The key that signed the commit, when the tenant checks signatures.
+    pub signer: Option<String>,
 }
 
 /// Why a commit's desired state could not be loaded.

@@ -17,6 +17,7 @@
 //! object still meets a `conflict`, and is left alone.
 
 use super::converge::{self, Made};
+use super::findings::{self, OverrideError, PolicyOverride};
 use super::{Plan, PlanAction, PlannedChange, Provider, digest, without_sensitive};
 use crate::model::{Address, graph};
 use crate::store::{
@@ -68,7 +69,7 @@ impl ApplyReport {
 }
 
 /// How a plan is applied.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// The kind of run recorded in the history: apply, rollback or
     /// reconcile.
@@ -80,6 +81,9 @@ pub struct ApplyOptions {
     /// even when everything it tried succeeded, and the commit does not
     /// count as applied.
     pub held_back: usize,
+    /// The operator's override of soft-mandatory policies that block the
+    /// plan: checked against the plan's findings, and recorded.
+    pub policy_override: Option<PolicyOverride>,
 }
 
 impl Default for ApplyOptions {
@@ -88,6 +92,7 @@ impl Default for ApplyOptions {
             kind: RunKind::Apply,
             force: false,
             held_back: 0,
+            policy_override: None,
         }
     }
 }
@@ -98,13 +103,32 @@ pub enum ApplyError {
     /// The safety threshold blocks the plan; nothing was applied.
     #[error("the plan is blocked: {}. Nothing was applied; apply with --force if it is intended, or raise max_delete_percent", .0.join("; "))]
     Blocked(Vec<String>),
+    /// The tenant's policies block the plan; nothing was applied.
+    #[error(
+        "the plan is blocked by {} {}: {} finding(s) that must be fixed first (shown under the plan). Nothing was applied; change the commit so that it passes, or override a soft-mandatory policy with --override-policy ID --reason WHY",
+        if .policies.len() == 1 { "policy" } else { "policies" },
+        .policies.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+        .findings
+    )]
+    PolicyBlocked {
+        /// The policies whose findings block it.
+        policies: Vec<String>,
+        /// How many findings block it.
+        findings: usize,
+    },
+    /// The operator's override cannot be used; nothing was applied.
+    #[error(transparent)]
+    Override(#[from] OverrideError),
     /// The state store failed; what was applied before is recorded.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Applies `plan`, calling `progress` after each change. A blocked plan is
-/// refused unless `options.force`; the refusal is recorded in the history.
+/// Applies `plan`, calling `progress` after each change. A plan the safety
+/// threshold blocks is refused unless `options.force`; one the tenant's
+/// policies block, unless `options.policy_override` overrides every
+/// soft-mandatory policy that blocks it and no mandatory one does. Either
+/// refusal is recorded in the history, with the findings.
 pub async fn apply(
     tenant: &Tenant,
     plan: &Plan,
@@ -112,9 +136,27 @@ pub async fn apply(
     options: ApplyOptions,
     progress: &(dyn Fn(&ActionReport) + Sync),
 ) -> Result<ApplyReport, ApplyError> {
+    let overridden = match &options.policy_override {
+        Some(given) => {
+            findings::check_override(&plan.findings, &given.policies, &given.reason)?;
+            given.policies.clone()
+        }
+        None => Vec::new(),
+    };
     let run = store
         .begin_run(&tenant.name, options.kind, &plan.commit, &plan.checksum)
         .await?;
+    run.note_policies(&plan.findings, options.policy_override.as_ref())
+        .await?;
+    let blocking = findings::blocking(&plan.findings, &overridden);
+    if !blocking.is_empty() {
+        run.finish(RunOutcome::Blocked, RunCounts::changes(plan.changes.len()))
+            .await?;
+        return Err(ApplyError::PolicyBlocked {
+            policies: findings::blocking_policies(&plan.findings, &overridden),
+            findings: blocking.len(),
+        });
+    }
     if !plan.blocked.is_empty() && !options.force {
         run.finish(RunOutcome::Blocked, RunCounts::changes(plan.changes.len()))
             .await?;

@@ -10,11 +10,13 @@ mod apply;
 mod converge;
 #[cfg(test)]
 mod fake;
+pub mod findings;
 mod planner;
 pub mod port;
 
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub(crate) use converge::makes_a_difference;
+pub use findings::{PolicyFinding, PolicyOverride};
 pub use planner::{PlanDiagnostic, PlanError, PlanSettings, plan};
 pub use port::{Provider, Providers};
 
@@ -166,6 +168,10 @@ pub struct Plan {
     /// threshold); empty when it is safe.
     #[serde(default)]
     pub blocked: Vec<String>,
+    /// What the tenant's policies found, blocking findings first
+    /// ([`findings::sort`]); part of the checksum.
+    #[serde(default)]
+    pub findings: Vec<PolicyFinding>,
     /// What the safety threshold is computed from: owned objects per
     /// provider, and the tenant's `max_delete_percent`.
     #[serde(skip)]
@@ -188,6 +194,11 @@ impl Plan {
     /// Whether the plan changes anything.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// The policies whose findings block the plan, `overridden` aside.
+    pub fn blocking_policies(&self, overridden: &[String]) -> Vec<String> {
+        findings::blocking_policies(&self.findings, overridden)
     }
 
     /// Why the plan's deletes and replaces are unsafe: for each provider

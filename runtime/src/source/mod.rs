@@ -107,40 +107,56 @@ impl Source {
 
     /// Fetches (for remotes) and lists the files at the ref's commit.
     pub async fn snapshot(&self) -> Result<Snapshot, SourceError> {
-        self.read_at(None, true).await
+        self.read_at(None, true, true).await
     }
 
     /// Fetches (for remotes) and resolves the ref, without listing any
     /// file: the cheap question "did the ref move?".
     pub async fn head(&self) -> Result<CommitInfo, SourceError> {
-        Ok(self.read_at(None, false).await?.commit)
+        Ok(self.read_at(None, true, false).await?.commit)
     }
 
     /// Lists the files at `commit` (any commit id or ref), without
     /// fetching: for a commit seen before, such as a rollback target.
     pub async fn snapshot_at(&self, commit: &str) -> Result<Snapshot, SourceError> {
-        self.read_at(Some(commit.to_string()), true).await
+        self.read_at(Some(commit.to_string()), false, true).await
+    }
+
+    /// Fetches (for remotes) and lists the files at `reference` — another
+    /// branch, a tag or a commit — under the tenant's read policy
+    /// (quotas, signatures): what a preview plans. The tenant's own ref is
+    /// neither read nor moved.
+    pub async fn snapshot_of(&self, reference: &str) -> Result<Snapshot, SourceError> {
+        self.read_at(Some(reference.to_string()), true, true).await
     }
 
     /// Resolves `commit` (any commit id, short or full, or ref) without
     /// fetching and without listing any file.
     pub async fn commit_at(&self, commit: &str) -> Result<CommitInfo, SourceError> {
-        Ok(self.read_at(Some(commit.to_string()), false).await?.commit)
+        Ok(self
+            .read_at(Some(commit.to_string()), false, false)
+            .await?
+            .commit)
     }
 
+    /// Reads `reference` (`None`: the tenant's ref), after a fetch when
+    /// `fetch` and the repository is a remote; lists its files when
+    /// `with_files`.
     #[tracing::instrument(level = "debug", skip_all, fields(files = with_files))]
     async fn read_at(
         &self,
-        commit: Option<String>,
+        reference: Option<String>,
+        fetch: bool,
         with_files: bool,
     ) -> Result<Snapshot, SourceError> {
         let source = self.clone();
         let interrupt = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
+        let commit = reference;
         let task = tokio::task::spawn_blocking(move || {
-            let repository = match &commit {
-                Some(_) => source.open(&flag)?,
-                None => source.open_fetched(&flag)?,
+            let repository = match fetch {
+                false => source.open(&flag)?,
+                true => source.open_fetched(&flag)?,
             };
             source.read(
                 repository,
@@ -344,11 +360,13 @@ impl Source {
                 commit: info,
                 files: Vec::new(),
                 manifests: BTreeMap::new(),
+                signer: None,
             });
         }
-        if let Some(allowed_signers) = &self.policy.allowed_signers {
-            signature::verify(&commit, &info, allowed_signers)?;
-        }
+        let signer = match &self.policy.allowed_signers {
+            Some(allowed_signers) => signature::verify(&commit, &info, allowed_signers)?,
+            None => None,
+        };
         let root = commit.tree().map_err(|e| read_error(e.into()))?;
         let folder = self.path.trim_matches('/');
         let tree = if folder.is_empty() || folder == "." {
@@ -472,6 +490,7 @@ impl Source {
             commit: info,
             files,
             manifests,
+            signer,
         })
     }
 }

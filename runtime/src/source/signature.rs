@@ -25,12 +25,13 @@ pub fn check_allowed_signers(path: &Path) -> Result<(), UnreadableSigners> {
 }
 
 /// Checks that `commit` (read as `info`) is signed by a key of
-/// `allowed_signers`, with `ssh-keygen -Y verify` as Git does it.
+/// `allowed_signers`, with `ssh-keygen -Y verify` as Git does it; returns
+/// the signing key's fingerprint (`SHA256:…`) when the verifier names it.
 pub(super) fn verify(
     commit: &gix::Commit<'_>,
     info: &CommitInfo,
     allowed_signers: &Path,
-) -> Result<(), SourceError> {
+) -> Result<Option<String>, SourceError> {
     use gix::objs::signature::verify::{Options, TrustLevel};
     let signers = allowed_signers.display().to_string();
     let untrusted = |reason: UntrustedSignature| SourceError::Untrusted {
@@ -71,7 +72,7 @@ pub(super) fn verify(
         .verify(signature.as_ref(), options)
         .map_err(|error| untrusted(UntrustedSignature::Unverifiable(error.into())))?;
     if outcome.is_valid() {
-        Ok(())
+        Ok(outcome.fingerprint.map(|key| key.to_string()))
     } else {
         Err(untrusted(UntrustedSignature::Refused {
             status: format!("{:?}", outcome.status),

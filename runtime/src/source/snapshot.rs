@@ -61,6 +61,9 @@ pub struct Snapshot {
     /// Read with every snapshot, since a resource file naming them is never
     /// served from the model cache.
     pub manifests: BTreeMap<String, ManifestFile>,
+    /// The key that signed the commit (`SHA256:…`), when the tenant
+    /// checks signatures.
+    pub signer: Option<String>,
     texts: Texts,
 }
 
@@ -73,6 +76,8 @@ pub(super) struct Listing {
     pub files: Vec<SourceFile>,
     /// Its manifests, by path.
     pub manifests: BTreeMap<String, ManifestFile>,
+    /// The key that signed it, when signatures are checked.
+    pub signer: Option<String>,
 }
 
 /// Where a snapshot's texts are read from.
@@ -109,6 +114,7 @@ impl Snapshot {
             commit: listing.commit,
             files: listing.files,
             manifests: listing.manifests,
+            signer: listing.signer,
             texts: Texts::Objects {
                 repo: repo.to_string(),
                 objects: Arc::new(objects),
@@ -130,6 +136,7 @@ impl Snapshot {
                 })
                 .collect(),
             manifests: BTreeMap::new(),
+            signer: None,
             texts: Texts::Memory(Arc::new(
                 files
                     .iter()

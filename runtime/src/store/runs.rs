@@ -15,7 +15,7 @@ use super::inventory::InventoryChange;
 use super::vocabulary::{ActionResult, AuditAction, EventKind, RunKind, RunOutcome};
 use super::{StateStore, now_ms};
 use crate::model::{Address, Lifecycle};
-use crate::plan::PlanAction;
+use crate::plan::{PlanAction, PolicyFinding, PolicyOverride};
 use crate::source::CommitInfo;
 use serde::Serialize;
 use sqlx::Row;
@@ -108,6 +108,11 @@ pub struct RunRecord {
     pub outcome: Option<RunOutcome>,
     /// Why the commit was refused, for a `refused` run.
     pub reason: Option<String>,
+    /// What the tenant's policies found in the run's plan.
+    pub findings: Vec<PolicyFinding>,
+    /// The operator's override of soft-mandatory policies, when one was
+    /// given.
+    pub policy_override: Option<PolicyOverride>,
     /// Changes in the run.
     pub changes: i64,
     /// Changes that failed.
@@ -150,6 +155,19 @@ pub struct AuditRecord {
     pub error: Option<String>,
     /// How long it took.
     pub duration_ms: i64,
+}
+
+/// A JSON document read back from column `column` of run `run`.
+fn json_column<T: serde::de::DeserializeOwned>(
+    run: i64,
+    column: &str,
+    text: Option<String>,
+) -> Result<Option<T>> {
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|error| StoreError::corrupt(format!("the {column} of run {run}"), error))
+    })
+    .transpose()
 }
 
 /// A word read back from column `column` of run `run`.
@@ -287,7 +305,8 @@ impl StateStore {
         let runs = self
             .query(
                 "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                        started_at, finished_at, outcome, reason, changes, failures, daemon, lease_token
+                        started_at, finished_at, outcome, reason, changes, failures, daemon, lease_token,
+                        findings, policy_override
                  FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
             )
             .bind(tenant.to_string())
@@ -335,6 +354,13 @@ impl StateStore {
                     .map(|outcome| word(id, "outcome", &outcome))
                     .transpose()?,
                 reason: run.try_get("reason")?,
+                findings: json_column(id, "findings", run.try_get("findings")?)?
+                    .unwrap_or_default(),
+                policy_override: json_column(
+                    id,
+                    "policy override",
+                    run.try_get("policy_override")?,
+                )?,
                 changes: run.try_get("changes")?,
                 failures: run.try_get("failures")?,
                 daemon: run.try_get("daemon")?,
@@ -412,6 +438,35 @@ impl RunRecorder {
     async fn write(&self, rows: &[AuditRow<'_>]) -> Result<()> {
         let mut transaction = self.store.begin_write().await?;
         batch::record(&self.store, &mut transaction, self.run(), rows).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Records what the tenant's policies found in the run's plan and the
+    /// override the operator gave, if any; nothing when neither.
+    pub async fn note_policies(
+        &self,
+        findings: &[PolicyFinding],
+        policy_override: Option<&PolicyOverride>,
+    ) -> Result<()> {
+        if findings.is_empty() && policy_override.is_none() {
+            return Ok(());
+        }
+        let findings = match findings.is_empty() {
+            true => None,
+            false => Some(serde_json::to_string(findings).expect("findings serialize")),
+        };
+        let policy_override =
+            policy_override.map(|o| serde_json::to_string(o).expect("overrides serialize"));
+        let store = &self.store;
+        let mut transaction = store.begin_write().await?;
+        store
+            .query("UPDATE runs SET findings = ?, policy_override = ? WHERE id = ?")
+            .bind(findings)
+            .bind(policy_override)
+            .bind(self.id)
+            .execute(&mut *transaction)
+            .await?;
         transaction.commit().await?;
         Ok(())
     }

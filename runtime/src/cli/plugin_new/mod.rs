@@ -21,6 +21,19 @@ use templates::{Language, TemplateFile};
 /// The contract version the templates build plugins of, and the SDK's.
 const CONTRACT: &str = "0.2.0";
 
+/// The policy contract version the policy template builds, and the
+/// policy SDK's.
+const POLICY_CONTRACT: &str = "0.1.0";
+
+/// What kind of plugin to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    /// A provider (`cairn:provider`): manages real-world objects.
+    Provider,
+    /// A policy (`cairn:policy`): checks every plan before it is applied.
+    Policy,
+}
+
 /// The longest plugin name: a crate name, a provider instance name and a
 /// file name, kept short enough to read in addresses.
 const MAX_NAME_CHARS: usize = 40;
@@ -36,14 +49,19 @@ pub struct NewArgs {
     /// ComponentizeJS) or `python` (built by componentize-py).
     #[arg(long, value_enum, default_value_t = Language::Rust)]
     lang: Language,
+    /// What to write: a provider, or a policy (in Rust; Rego rules need no
+    /// plugin of their own: the shipped Rego policy runs them).
+    #[arg(long, value_enum, default_value_t = Kind::Provider)]
+    kind: Kind,
     /// The folder to write (it must not exist, or be empty); `./NAME` when
     /// not given.
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Rust only: a local copy of the SDK to build against (`sdk/` of Cairn's
-    /// repository). By default, the `sdk/` of the source this `cairn` was
-    /// built from when it is still there, otherwise the SDK of this
-    /// contract version from the registry.
+    /// repository; `policy-sdk/` with `--kind policy`). By default, that
+    /// folder of the source this `cairn` was built from when it is still
+    /// there, otherwise the SDK of this contract version from the
+    /// registry.
     #[arg(long, value_name = "PATH")]
     sdk_path: Option<PathBuf>,
 }
@@ -61,6 +79,9 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
             dir.display()
         );
     }
+    if args.kind == Kind::Policy {
+        return new_policy(args, &dir);
+    }
     if args.sdk_path.is_some() && args.lang != Language::Rust {
         bail!(
             "`--sdk-path` names the Rust SDK: a {} provider carries its SDK layer in cairn-sdk/",
@@ -77,7 +98,7 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
                     .is_file()
                     .then_some(built_from.as_path()),
             };
-            sdk_dependency(sdk_path)?
+            sdk_dependency(sdk_path, "cairn-sdk", CONTRACT)?
         }
         _ => String::new(),
     };
@@ -113,6 +134,41 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// Writes a policy from the Rust policy template.
+fn new_policy(args: &NewArgs, dir: &Path) -> anyhow::Result<u8> {
+    if args.lang != Language::Rust {
+        bail!(
+            "a policy is written in Rust (`--lang rust`), or in Rego with no plugin of its own: the shipped Rego policy runs `.rego` files (README.md, \"Policies\")"
+        );
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy-sdk");
+    let sdk_path = match &args.sdk_path {
+        Some(path) => Some(path.as_path()),
+        None => built_from
+            .join("Cargo.toml")
+            .is_file()
+            .then_some(built_from.as_path()),
+    };
+    let sdk = sdk_dependency(sdk_path, "cairn-policy-sdk", POLICY_CONTRACT)?;
+    let plugin = Language::Rust.plugin_file(&args.name);
+    let values = [
+        ("name", args.name.clone()),
+        ("contract", POLICY_CONTRACT.to_string()),
+        ("sdk", sdk.clone()),
+        ("plugin", plugin.clone()),
+    ];
+    for file in templates::POLICY_RUST {
+        write(dir, file, &fill(file.text, &values))?;
+    }
+    println!(
+        "Wrote the Rust policy `{}` in {} (cairn:policy@{POLICY_CONTRACT}, cairn-policy-sdk = {sdk}).\nBuild it with `{}` there, then `cairn plugin test` runs its cases: the policy is {plugin}.",
+        args.name,
+        dir.display(),
+        Language::Rust.build_command(),
+    );
+    Ok(EXIT_OK)
+}
+
 /// Writes `text` as `file` of the folder `dir`.
 fn write(dir: &Path, file: &TemplateFile, text: &str) -> anyhow::Result<()> {
     let path = dir.join(file.path);
@@ -141,11 +197,11 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The SDK dependency of the manifest: a path to a local copy, or the
-/// registry version of this contract.
-fn sdk_dependency(path: Option<&Path>) -> anyhow::Result<String> {
+/// The SDK dependency of the manifest: a path to a local copy of the
+/// crate `crate_name`, or its registry version (`version`).
+fn sdk_dependency(path: Option<&Path>, crate_name: &str, version: &str) -> anyhow::Result<String> {
     let Some(path) = path else {
-        return Ok(format!("\"{CONTRACT}\""));
+        return Ok(format!("\"{version}\""));
     };
     let manifest = path.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| {
@@ -154,9 +210,9 @@ fn sdk_dependency(path: Option<&Path>) -> anyhow::Result<String> {
             path.display()
         )
     })?;
-    if !text.contains("name = \"cairn-sdk\"") {
+    if !text.contains(&format!("name = \"{crate_name}\"")) {
         bail!(
-            "{} is not the cairn-sdk crate: give `--sdk-path` the `sdk/` folder of Cairn's repository",
+            "{} is not the {crate_name} crate: give `--sdk-path` its folder of Cairn's repository (`sdk/` for providers, `policy-sdk/` for policies)",
             manifest.display()
         );
     }
@@ -199,6 +255,13 @@ mod tests {
             ("wasm", "kv.wasm".to_string()),
             ("plugin", "kv.wasm".to_string()),
         ];
+        for file in templates::POLICY_RUST {
+            assert!(
+                !fill(file.text, &values).contains("{{"),
+                "{} of the policy template keeps a placeholder",
+                file.path
+            );
+        }
         for language in Language::value_variants() {
             for file in language.filled().into_iter().flatten() {
                 let filled = fill(file.text, &values);

@@ -43,6 +43,20 @@ const RUST: &[TemplateFile] = files! {
     "README.md" => "../../../templates/rust/README.md",
 };
 
+/// The Rust policy template; the SDK is the `cairn-policy-sdk` crate,
+/// which carries the policy contract's WIT. It has its own conformance
+/// file: cases, not a server.
+pub(super) const POLICY_RUST: &[TemplateFile] = files! {
+    "Cargo.toml" => "../../../templates/policy-rust/Cargo.toml.tmpl",
+    ".gitignore" => "../../../templates/policy-rust/.gitignore",
+    "src/lib.rs" => "../../../templates/policy-rust/src/lib.rs",
+    "README.md" => "../../../templates/policy-rust/README.md",
+    "cairn-test.toml" => "../../../templates/policy-rust/cairn-test.toml",
+    "cases/three-deletes.json" => "../../../templates/policy-rust/cases/three-deletes.json",
+    "cases/two-deletes.json" => "../../../templates/policy-rust/cases/two-deletes.json",
+    "cases/no-plan.json" => "../../../templates/policy-rust/cases/no-plan.json",
+};
+
 /// The JavaScript template; its SDK layer is [`JS_SDK`].
 const JS: &[TemplateFile] = files! {
     "package.json" => "../../../templates/js/package.json",
@@ -218,6 +232,20 @@ mod tests {
             .filter(|path| path.ends_with(".py"))
             .collect();
         assert_eq!(listed(PYTHON_SDK, "cairn_provider/"), python);
+    }
+
+    #[test]
+    fn the_policy_template_written_is_every_file_of_its_folder() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/templates/policy-rust");
+        let mut listed: Vec<String> = POLICY_RUST
+            .iter()
+            .map(|file| match file.path {
+                "Cargo.toml" => "Cargo.toml.tmpl".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        listed.sort();
+        assert_eq!(listed, files_under(&folder));
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! contract, with a hint for each failure, as text, JSON or JUnit XML.
 
 mod file;
+mod policy;
 mod report;
 mod rules;
 mod runner;
 
 use super::{EXIT_ERROR, EXIT_OK};
 use anstream::println;
+use anyhow::Context;
 use cairn::host::PluginHost;
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -24,9 +26,13 @@ use std::sync::{Arc, Mutex};
 const CAPTURED_LOG_BYTES: usize = 16 << 20;
 
 /// Checks the text of a conformance file as `cairn plugin test` reads it,
-/// each `${NAME}` standing for an address (the documentation's examples
-/// are checked with it).
+/// a provider's or a policy's, each `${NAME}` standing for an address (the
+/// documentation's examples are checked with it).
 pub fn check_conformance_text(text: &str) -> anyhow::Result<()> {
+    if policy::is_policy_file(text) {
+        return policy::PolicyConformance::parse(std::path::Path::new("cairn-test.toml"), text)
+            .map(|_| ());
+    }
     file::ConformanceFile::parse_with(text, &|name| {
         Some(format!(
             "http://{}.invalid",
@@ -123,6 +129,11 @@ pub fn init_logging(args: &TestArgs) -> CapturedLog {
 
 /// Runs the command: exit 0 when no rule fails.
 pub async fn run(args: &TestArgs, log: CapturedLog) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    if policy::is_policy_file(&text) {
+        return run_policy(args, &text).await;
+    }
     let mut conformance = file::ConformanceFile::read(&args.file)?;
     if let Some(plugin) = &args.plugin {
         conformance.plugin = plugin.clone();
@@ -142,12 +153,31 @@ pub async fn run(args: &TestArgs, log: CapturedLog) -> anyhow::Result<u8> {
         .run(|| log.text())
         .await?;
     let name = conformance.plugin.display().to_string();
+    Ok(print_report(args, &name, &checks))
+}
+
+/// `cairn plugin test` of a policy's conformance file (one with
+/// `[policy]`).
+async fn run_policy(args: &TestArgs, text: &str) -> anyhow::Result<u8> {
+    let mut conformance = policy::PolicyConformance::parse(&args.file, text)?;
+    if let Some(plugin) = &args.plugin {
+        conformance.plugin = plugin.clone();
+    }
+    let host = PluginHost::new(super::author_cache::open())?;
+    let checks = policy::run(&host, &conformance).await?;
+    let name = conformance.plugin.display().to_string();
+    Ok(print_report(args, &name, &checks))
+}
+
+/// Prints the report in the asked form; the exit code: 0 when no rule
+/// failed.
+fn print_report(args: &TestArgs, name: &str, checks: &[runner::Check]) -> u8 {
     let report = match args.format {
-        Format::Text => report::text(&name, &checks),
-        Format::Json => report::json(&name, &checks),
-        Format::Junit => report::junit(&name, &checks),
+        Format::Text => report::text(name, checks),
+        Format::Json => report::json(name, checks),
+        Format::Junit => report::junit(name, checks),
     };
     println!("{report}");
-    let (_, failed, _) = report::counts(&checks);
-    Ok(if failed == 0 { EXIT_OK } else { EXIT_ERROR })
+    let (_, failed, _) = report::counts(checks);
+    if failed == 0 { EXIT_OK } else { EXIT_ERROR }
 }

@@ -112,6 +112,7 @@ fn group_name(rule: Rule) -> &'static str {
         super::rules::Group::Contract => "contract",
         super::rules::Group::Errors => "errors",
         super::rules::Group::Hygiene => "hygiene",
+        super::rules::Group::Policy => "policy",
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Group {
     Errors,
     /// Secrets stay out of everything the host keeps or shows.
     Hygiene,
+    /// What a policy is held to: its description, its authors' cases,
+    /// determinism, an empty input, findings placed on the input.
+    Policy,
 }
 
 /// One rule of the contract.
@@ -73,6 +76,19 @@ pub enum Rule {
     /// No secret appears in a state, a change, an outcome, an error or a
     /// log record.
     SecretsHidden,
+    /// A policy describes itself: a version, a config schema that
+    /// compiles, and the file's config matches it.
+    PolicyDescribe,
+    /// One case of the file: the policy finds exactly what it expects.
+    PolicyCase,
+    /// Every case evaluated twice gives the same findings.
+    PolicyDeterministic,
+    /// Every finding's address is a resource or a change of its input.
+    PolicyFindingsPlaced,
+    /// An empty desired state without a plan is evaluated, not refused.
+    PolicyEmptyInput,
+    /// A config the policy cannot accept fails with `invalid-config`.
+    PolicyConfigRefused,
 }
 
 impl Rule {
@@ -101,6 +117,12 @@ impl Rule {
             Self::UngrantedUrl => "ungranted-url",
             Self::Unreachable => "unreachable",
             Self::SecretsHidden => "secrets-hidden",
+            Self::PolicyDescribe => "policy-describe",
+            Self::PolicyCase => "case",
+            Self::PolicyDeterministic => "deterministic",
+            Self::PolicyFindingsPlaced => "findings-placed",
+            Self::PolicyEmptyInput => "empty-input",
+            Self::PolicyConfigRefused => "config-refused",
         }
     }
 
@@ -125,6 +147,12 @@ impl Rule {
             Self::BatchOrder | Self::UnknownTypeRefused | Self::ForeignIdRefused => Group::Contract,
             Self::WrongCredential | Self::UngrantedUrl | Self::Unreachable => Group::Errors,
             Self::SecretsHidden => Group::Hygiene,
+            Self::PolicyDescribe
+            | Self::PolicyCase
+            | Self::PolicyDeterministic
+            | Self::PolicyFindingsPlaced
+            | Self::PolicyEmptyInput
+            | Self::PolicyConfigRefused => Group::Policy,
         }
     }
 
@@ -196,6 +224,24 @@ impl Rule {
             }
             Self::SecretsHidden => {
                 "never put a secret into a state, a summary, a field, an error message or a log record; mark secret spec fields `sensitive`"
+            }
+            Self::PolicyDescribe => {
+                "describe the policy with a MAJOR.MINOR.PATCH version and a config schema (a JSON Schema, draft 2020-12) that accepts the config of [policy]"
+            }
+            Self::PolicyCase => {
+                "make the policy find exactly the case's `expect` (rule and severity, and address and field where given), or fail with its `expect_error`; or fix the case if the policy is right"
+            }
+            Self::PolicyDeterministic => {
+                "decide only from the settings and the input: no clock, no random numbers, no order of a hash map; findings are part of a saved plan's checksum"
+            }
+            Self::PolicyFindingsPlaced => {
+                "give a finding the address of a resource of its input (or of a change of its plan), and a field only with an address; leave the address out for the plan or commit as a whole"
+            }
+            Self::PolicyEmptyInput => {
+                "evaluate an input without resources and without a plan (what `cairn validate` of an empty repository sends) instead of failing"
+            }
+            Self::PolicyConfigRefused => {
+                "fail `evaluate` with kind `invalid-config` for a config the policy cannot use, instead of checking with a default"
             }
         }
     }

@@ -123,7 +123,8 @@ pub fn next_step(
     if to_apply.changes.is_empty() && !moved {
         return Step::Settled;
     }
-    if !to_apply.blocked.is_empty() && blocked_before == Some(to_apply.checksum.as_str()) {
+    let blocked = !to_apply.blocked.is_empty() || !to_apply.blocking_policies(&[]).is_empty();
+    if blocked && blocked_before == Some(to_apply.checksum.as_str()) {
         return Step::StillBlocked;
     }
     Step::Apply
@@ -167,6 +168,7 @@ mod tests {
             notes: Vec::new(),
             diverged: Vec::new(),
             blocked: Vec::new(),
+            findings: Vec::new(),
             safety: Default::default(),
             unexamined: HashSet::new(),
             recheck_after: None,

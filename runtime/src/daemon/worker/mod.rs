@@ -49,7 +49,7 @@ const TENANT_KEY: &str = "tenant";
 
 /// A tenant's loop and what it remembers between runs.
 pub struct Worker {
-    pub(super) tenant: Tenant,
+    pub(super) tenant: Arc<Tenant>,
     pub(super) store: StateStore,
     pub(super) alerts: Alerts,
     pub(super) metrics: Arc<Metrics>,
@@ -83,7 +83,7 @@ pub struct Worker {
 impl Worker {
     /// A worker for `tenant`.
     pub fn new(
-        tenant: Tenant,
+        tenant: Arc<Tenant>,
         store: StateStore,
         alerts: Alerts,
         metrics: Arc<Metrics>,
@@ -114,7 +114,7 @@ impl Worker {
 
     /// Runs until shutdown (or until the daemon gives the tenant up), and
     /// hands the tenant back.
-    pub async fn run(mut self) -> Tenant {
+    pub async fn run(mut self) -> Arc<Tenant> {
         let config = &self.tenant.config;
         let mut schedule = Schedule::new(config.interval, config.drift_interval, Instant::now());
         let mut trigger = Trigger::Start;

@@ -75,7 +75,12 @@ impl Worker {
         let plan = reconcile::plan(&self.tenant, &self.store, &desired, scope)
             .await
             .map_err(|error| RunFailure::reconcile(&target, error))?;
-        self.status.write().expect("tenant status").commit = Some(commit.clone());
+        {
+            let mut status = self.status.write().expect("tenant status");
+            status.commit = Some(commit.clone());
+            status.findings = plan.findings.clone();
+        }
+        self.metrics.set_findings(&name, &plan.findings);
         self.recheck_after = plan.recheck_after;
         self.forget_stale_failures(&plan);
         self.mark_in_sync(&plan).await?;
@@ -151,6 +156,7 @@ impl Worker {
             kind: RunKind::Reconcile,
             force: false,
             held_back,
+            policy_override: None,
         };
         match plan::apply(&self.tenant, to_apply, &self.store, options, &|_| {}).await {
             Err(ApplyError::Blocked(reasons)) => {
@@ -176,6 +182,57 @@ impl Worker {
                     0,
                     None,
                 )))
+            }
+            Err(ApplyError::PolicyBlocked { policies, findings }) => {
+                // Recorded (with the findings) and alerted once per plan;
+                // not planned again until Git moves or a drift check finds
+                // another plan: the policies decide on what they are shown,
+                // and the same commit shows them the same.
+                self.blocked_checksum = Some(to_apply.checksum.clone());
+                let message = format!(
+                    "blocked by policy {}: {}",
+                    policies.join(", "),
+                    to_apply
+                        .findings
+                        .iter()
+                        .filter(|finding| finding.blocks())
+                        .map(|finding| format!(
+                            "{}/{}{}: {}",
+                            finding.policy,
+                            finding.finding.rule,
+                            finding
+                                .finding
+                                .address
+                                .as_ref()
+                                .map(|a| format!(" {a}"))
+                                .unwrap_or_default(),
+                            finding.finding.message
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                tracing::warn!(tenant = %self.tenant.name, findings, "{message}");
+                self.alerts.raise(
+                    &self.tenant.name,
+                    AlertKind::Blocked,
+                    "policy",
+                    Some(&commit.id),
+                    None,
+                    &message,
+                );
+                self.status.write().expect("tenant status").blocked =
+                    policies.iter().map(|p| format!("policy `{p}`")).collect();
+                self.last_commit = Some(commit.id.clone());
+                Ok(Some(self.last_run(
+                    trigger,
+                    Outcome::Blocked,
+                    to_apply,
+                    0,
+                    None,
+                )))
+            }
+            Err(ApplyError::Override(error)) => {
+                unreachable!("the daemon gives no override: {error}")
             }
             Err(ApplyError::Store(error)) => Err(error.into()),
             Ok(report) => {
@@ -337,14 +394,16 @@ impl Worker {
         self.blocked = false;
         self.blocked_checksum = None;
         self.status.write().expect("tenant status").blocked.clear();
-        self.alerts.clear(
-            &self.tenant.name,
-            AlertKind::Blocked,
-            "plan",
-            Some(commit),
-            None,
-            "the plan is no longer blocked",
-        );
+        for key in ["plan", "policy"] {
+            self.alerts.clear(
+                &self.tenant.name,
+                AlertKind::Blocked,
+                key,
+                Some(commit),
+                None,
+                "the plan is no longer blocked",
+            );
+        }
     }
 
     /// The commit to reconcile, without reading its files: the ref's

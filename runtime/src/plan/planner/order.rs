@@ -64,6 +64,7 @@ pub(super) fn order(
         notes,
         diverged,
         blocked: Vec::new(),
+        findings: Vec::new(),
         safety,
         checksum,
         unexamined: gathered.unexamined,

@@ -272,6 +272,7 @@ impl World {
             },
             resources: self.desired.clone(),
             warnings: Vec::new(),
+            signer: None,
         }
     }
 

@@ -114,11 +114,7 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
             // change made.
             let plan =
                 full_plan.ok_or_else(|| anyhow::anyhow!("the commit was not planned in full"))?;
-            let options = ApplyOptions {
-                kind: cairn::store::RunKind::Apply,
-                force: false,
-                held_back: 0,
-            };
+            let options = ApplyOptions::default();
             let report = plan::apply(&tenant, &plan, &store, options, &|_| {}).await?;
             anyhow::ensure!(report.succeeded(), "the change was not applied");
         }
