@@ -202,10 +202,7 @@ pub async fn check_plan(tenant: &Tenant, desired: &DesiredState, plan: &mut Plan
     if tenant.policies.is_empty() {
         return;
     }
-    let findings = tenant
-        .policies
-        .check_state(tenant, desired, Some(plan))
-        .await;
+    let findings = crate::policy::check(tenant, desired, Some(plan)).await;
     plan.checksum = plan::findings::seal(&plan.checksum, &findings, tenant.policies.digest());
     plan.findings = findings;
 }
@@ -213,7 +210,7 @@ pub async fn check_plan(tenant: &Tenant, desired: &DesiredState, plan: &mut Plan
 /// Has the tenant's policies check the desired state alone (no plan):
 /// what `cairn validate` shows.
 pub async fn check_desired(tenant: &Tenant, desired: &DesiredState) -> Vec<plan::PolicyFinding> {
-    tenant.policies.check_state(tenant, desired, None).await
+    crate::policy::check(tenant, desired, None).await
 }
 
 /// Reads, validates and plans the ref's commit. A refusal is recorded in

@@ -136,6 +136,26 @@ fn attacks(server: &str, elsewhere: &str) -> Vec<Attack> {
         ),
         attack("apply-panic", server, &[], "panics in apply on purpose"),
         attack("garbage", server, &[], "broke the contract in `diff`"),
+        // Policies, held by the same sandbox: each fails closed, blocking
+        // its tenant's plan, or is refused the network.
+        Attack::by_policy(
+            "spin",
+            server,
+            "1s",
+            "policy `hostile-policy` did not finish `evaluate` within 1s",
+        ),
+        Attack::by_policy(
+            "hog",
+            server,
+            "10s",
+            "policy `hostile-policy` exceeded its memory limit of 32 MiB in `evaluate`",
+        ),
+        Attack::by_policy(
+            "exfiltrate",
+            elsewhere,
+            "10s",
+            "refused: ErrorCode::HttpRequestDenied",
+        ),
     ]);
     // The same boundaries attacked by providers in JavaScript and Python,
     // whose toolchains import the filesystem, sockets, the environment and
@@ -194,8 +214,8 @@ fn lines_of<'a>(log: &'a str, tenant: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// What `tenant` itself left behind: its recorded error, its alerts and
-/// the daemon's log lines that name it.
+/// What `tenant` itself left behind: its recorded error, its policies'
+/// findings, its alerts and the daemon's log lines that name it.
 fn evidence_of(daemon: &Daemon, alerts: &AlertReceiver, tenant: &str) -> String {
     let status = daemon.tenant(tenant);
     let mut evidence = vec![
@@ -204,6 +224,13 @@ fn evidence_of(daemon: &Daemon, alerts: &AlertReceiver, tenant: &str) -> String 
             .unwrap_or_default()
             .to_string(),
     ];
+    evidence.extend(
+        status["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|finding| finding["message"].as_str().unwrap_or_default().to_string()),
+    );
     evidence.extend(
         alerts
             .alerts()
@@ -372,6 +399,7 @@ fn a_provider_whose_answers_change_between_calls_cannot_get_a_saved_plan_applied
         instances: 1,
         timeout: "1s",
         plugin: None,
+        policy: None,
     };
     let block = attacker_block("default", &ws.repo, &attack);
     std::fs::write(ws.config_path(), format!("{}\n{block}", config_header())).unwrap();

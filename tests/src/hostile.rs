@@ -33,6 +33,10 @@ pub struct Attack {
     /// The attacking plugin: the Rust attacker (`tests/plugins/hostile`)
     /// when `None`, otherwise one built from another language.
     pub plugin: Option<std::path::PathBuf>,
+    /// The mode of a hostile policy (`tests/plugins/hostile-policy`) the
+    /// tenant's plans are checked by, mandatory, when the attack is the
+    /// policy's: the provider then behaves.
+    pub policy: Option<&'static str>,
 }
 
 impl Attack {
@@ -49,6 +53,23 @@ impl Attack {
             instances: 1,
             timeout: "10s",
             plugin: None,
+            policy: None,
+        }
+    }
+
+    /// An attack by a policy in `mode` (on `target`), whose tenant's
+    /// evidence must contain `expect`; each evaluation's deadline is
+    /// `timeout`.
+    pub fn by_policy(
+        mode: &'static str,
+        target: &str,
+        timeout: &'static str,
+        expect: &str,
+    ) -> Self {
+        Self {
+            policy: Some(mode),
+            timeout,
+            ..Self::new("behave", target, &[], expect)
         }
     }
 
@@ -116,6 +137,25 @@ pub fn attacker_resources(attack: &Attack) -> String {
 
 /// The `cairn.toml` tenant tables of an attack.
 pub fn attacker_block(name: &str, repo: &GitRepo, attack: &Attack) -> String {
+    let mut block = provider_tables(name, repo, attack);
+    if let Some(mode) = attack.policy {
+        block.push_str(&crate::policies::policy_table(
+            &format!("[[tenants.{name}.policies]]"),
+            "hostile-policy",
+            &crate::plugin_path("hostile_policy"),
+            "mandatory",
+            &[],
+            &format!(
+                "config = {{ mode = {mode:?}, target = {:?} }}\ntimeout = {:?}\nmemory = \"32MiB\"",
+                attack.target, attack.timeout
+            ),
+        ));
+    }
+    block
+}
+
+/// The tenant and provider tables of an attack.
+fn provider_tables(name: &str, repo: &GitRepo, attack: &Attack) -> String {
     let grants: Vec<String> = attack.grants.iter().map(|g| format!("{g:?}")).collect();
     let memory_mib: usize = match attack.mode {
         // Room to hold an answer larger than the gate lets through.

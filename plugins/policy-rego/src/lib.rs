@@ -101,6 +101,12 @@ impl Policy for Rego {
                 "no rule files: name the .rego files in `files = [...]`",
             ));
         }
+        if config.data.as_ref().is_some_and(|data| !data.is_object()) {
+            return Err(PolicyError::new(
+                PolicyErrorKind::InvalidConfig,
+                "config.data must be a table: it is the rules' `data` document",
+            ));
+        }
         let mut engine = regorus::Engine::new();
         engine.set_rego_v0(match config.rego_version.as_deref() {
             None | Some("v1") => false,
@@ -172,3 +178,129 @@ impl Policy for Rego {
 }
 
 cairn_policy_sdk::export_policy!(Rego);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_policy_sdk::{FindingSeverity, PolicyCommit, PolicyResource, RuleFile};
+
+    fn input() -> PolicyInput {
+        PolicyInput {
+            tenant: "web".into(),
+            commit: PolicyCommit {
+                id: "c0ffee".into(),
+                author: "Ada <ada@example.org>".into(),
+                message: "low ttl".into(),
+                time: 0,
+                signer: None,
+            },
+            resources: vec![PolicyResource {
+                address: "dns/record/www.example.org./A".into(),
+                provider: "dns".into(),
+                type_name: "record".into(),
+                id: "www.example.org./A".into(),
+                spec: json!({"name": "www.example.org.", "type": "A", "ttl": 60}),
+                file: "dns.toml".into(),
+                line: 1,
+            }],
+            plan: None,
+        }
+    }
+
+    fn settings(config: Value, files: &[(&str, &str)]) -> PolicySettings {
+        PolicySettings {
+            config,
+            files: files
+                .iter()
+                .map(|(name, text)| RuleFile {
+                    name: name.to_string(),
+                    text: text.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Conftest's own conventions, in the v0 syntax its users wrote for
+    /// years: `package main`, `deny[msg]`, `violation[{"msg": …}]` and
+    /// `warn[msg]`, across files, with `data` from the config.
+    const CONFTEST_V0: &str = r#"
+package main
+
+deny[msg] {
+    r := input.resources[_]
+    r.spec.ttl < data.min_ttl
+    msg := sprintf("%s: ttl %d", [r.address, r.spec.ttl])
+}
+
+violation[{"msg": msg, "address": r.address, "field": "ttl"}] {
+    r := input.resources[_]
+    r.spec.ttl < 100
+    msg := "very low"
+}
+"#;
+    const WARN_V0: &str = r#"
+package style
+
+warn[msg] {
+    input.commit.message == "low ttl"
+    msg := "say why in the commit message"
+}
+"#;
+
+    #[test]
+    fn conftest_rules_in_v0_syntax_give_errors_and_warnings() {
+        let config = json!({"rego_version": "v0", "data": {"min_ttl": 300}});
+        let files = [("main.rego", CONFTEST_V0), ("style.rego", WARN_V0)];
+        let mut found = Rego::evaluate(&settings(config.clone(), &files), &input()).unwrap();
+        found.sort();
+        let seen: Vec<(&str, FindingSeverity, Option<&str>)> = found
+            .iter()
+            .map(|f| (f.rule.as_str(), f.severity, f.field.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("main.deny", FindingSeverity::Error, None),
+                ("main.violation", FindingSeverity::Error, Some("ttl")),
+                ("style.warn", FindingSeverity::Warning, None),
+            ]
+        );
+        assert_eq!(found[0].message, "dns/record/www.example.org./A: ttl 60");
+        // Only the namespaces asked for, as Conftest's --namespace.
+        let mut only = config;
+        only["namespaces"] = json!(["style"]);
+        let found = Rego::evaluate(&settings(only, &files), &input()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rule, "style.warn");
+    }
+
+    #[test]
+    fn v1_is_the_default_and_v0_rules_are_then_a_syntax_error() {
+        let error = Rego::evaluate(
+            &settings(json!({}), &[("main.rego", CONFTEST_V0)]),
+            &input(),
+        )
+        .unwrap_err();
+        assert_eq!(error.kind, PolicyErrorKind::InvalidRules);
+        assert_eq!(error.file.as_deref(), Some("main.rego"));
+        assert!(error.line.is_some(), "{error:?}");
+    }
+
+    #[test]
+    fn a_config_it_cannot_use_is_refused() {
+        for config in [
+            json!({"rego_version": "v2"}),
+            json!({"namespaces": "main"}),
+            json!({"data": 3}),
+        ] {
+            let error = Rego::evaluate(
+                &settings(config.clone(), &[("main.rego", WARN_V0)]),
+                &input(),
+            )
+            .unwrap_err();
+            assert_eq!(error.kind, PolicyErrorKind::InvalidConfig, "{config}");
+        }
+        let error = Rego::evaluate(&settings(json!({}), &[]), &input()).unwrap_err();
+        assert_eq!(error.kind, PolicyErrorKind::InvalidConfig);
+    }
+}

@@ -114,6 +114,28 @@ impl ModelCache {
         providers: &BTreeMap<String, Arc<ProviderInstance>>,
         quotas: &Quotas,
     ) -> Result<DesiredState, LoadError> {
+        self.load_keeping(snapshot, providers, quotas, true).await
+    }
+
+    /// [`ModelCache::load`] of a commit the tenant does not follow (a
+    /// preview's): it uses what the cache knows, and leaves the cache as
+    /// it is, so that the tenant's next run finds its own commit's files.
+    pub async fn load_aside(
+        &self,
+        snapshot: &Snapshot,
+        providers: &BTreeMap<String, Arc<ProviderInstance>>,
+        quotas: &Quotas,
+    ) -> Result<DesiredState, LoadError> {
+        self.load_keeping(snapshot, providers, quotas, false).await
+    }
+
+    async fn load_keeping(
+        &self,
+        snapshot: &Snapshot,
+        providers: &BTreeMap<String, Arc<ProviderInstance>>,
+        quotas: &Quotas,
+        keep: bool,
+    ) -> Result<DesiredState, LoadError> {
         let known = self.known();
         let mut texts: Vec<Option<String>> = vec![None; snapshot.files.len()];
         let read = read_texts(snapshot, &mut texts, |file| !known.contains_key(&file.blob)).await?;
@@ -135,6 +157,9 @@ impl ModelCache {
             read,
             "loaded the desired state, reading and validating only files the cache did not know"
         );
+        if !keep {
+            return Ok(loaded.state);
+        }
         let mut files: KnownFiles = loaded.fresh.into_iter().collect();
         for file in &snapshot.files {
             if let Some(resources) = known.get(&file.blob) {

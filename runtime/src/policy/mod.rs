@@ -181,7 +181,7 @@ impl Policies {
     /// Runs every policy on `input`, at once, and returns their findings
     /// sorted ([`findings::sort`]); a policy that fails gives one `error`
     /// finding that says why.
-    pub async fn check(&self, input: &PolicyInput) -> Vec<PolicyFinding> {
+    pub async fn evaluate(&self, input: &PolicyInput) -> Vec<PolicyFinding> {
         let runs = self.loaded.iter().map(|policy| async move {
             let outcome = policy.instance.evaluate(&policy.settings, input).await;
             of_outcome(&policy.config, outcome)
@@ -194,20 +194,20 @@ impl Policies {
         findings::sort(&mut found);
         found
     }
+}
 
-    /// Checks a plan (or, with `plan` `None`, the desired state alone).
-    pub async fn check_state(
-        &self,
-        tenant: &crate::tenant::Tenant,
-        desired: &DesiredState,
-        plan: Option<&Plan>,
-    ) -> Vec<PolicyFinding> {
-        if self.is_empty() {
-            return Vec::new();
-        }
-        let input = input::of_state(tenant, desired, plan);
-        self.check(&input).await
+/// Has the tenant's policies check `plan` (or, with `plan` `None`, the
+/// desired state alone): their findings, sorted.
+pub async fn check(
+    tenant: &crate::tenant::Tenant,
+    desired: &DesiredState,
+    plan: Option<&Plan>,
+) -> Vec<PolicyFinding> {
+    if tenant.policies.is_empty() {
+        return Vec::new();
     }
+    let input = input::of_state(tenant, desired, plan);
+    tenant.policies.evaluate(&input).await
 }
 
 /// A policy's findings, or the finding that stands for its failure.

@@ -16,11 +16,30 @@ use std::fmt::Write;
 /// and the JSON form has every one.
 pub const MAX_FIELDS_SHOWN: usize = 20;
 
-/// The most changes listed per provider; the rest are counted.
-pub const MAX_CHANGES_SHOWN: usize = 500;
+/// The most characters a comment may hold: GitHub refuses a comment over
+/// 65,536, and a CI job may add its own lines around it.
+pub const MAX_COMMENT_CHARS: usize = 60_000;
 
-/// The preview as Markdown.
+/// The rows listed per table (findings, each provider's changes), largest
+/// first: the comment is rendered with each in turn until it fits in
+/// [`MAX_COMMENT_CHARS`]; the rows left out are counted, and the JSON form
+/// has every one.
+const ROWS_PER_TABLE: [usize; 5] = [500, 100, 25, 5, 0];
+
+/// The preview as Markdown, within [`MAX_COMMENT_CHARS`].
 pub fn render(preview: &Preview) -> String {
+    let mut text = String::new();
+    for rows in ROWS_PER_TABLE {
+        text = render_with(preview, rows);
+        if text.chars().count() <= MAX_COMMENT_CHARS {
+            break;
+        }
+    }
+    text
+}
+
+/// The preview as Markdown, listing at most `rows` rows per table.
+fn render_with(preview: &Preview, rows: usize) -> String {
     let plan = &preview.plan;
     let mut out = String::new();
     let _ = writeln!(
@@ -67,7 +86,7 @@ pub fn render(preview: &Preview) -> String {
         let _ = writeln!(out, "> ⚠️ {}\n", escape(reason));
     }
     if !plan.findings.is_empty() {
-        findings(&mut out, &plan.findings);
+        findings(&mut out, &plan.findings, rows);
     }
     let mut by_provider: BTreeMap<&str, Vec<&PlannedChange>> = BTreeMap::new();
     for change in &plan.changes {
@@ -77,7 +96,7 @@ pub fn render(preview: &Preview) -> String {
             .push(change);
     }
     for (provider, changes) in by_provider {
-        provider_section(&mut out, provider, &changes);
+        provider_section(&mut out, provider, &changes, rows);
     }
     for note in &plan.notes {
         let _ = writeln!(out, "> {}\n", escape(note));
@@ -90,11 +109,19 @@ pub fn render(preview: &Preview) -> String {
     out
 }
 
-fn findings(out: &mut String, findings: &[PolicyFinding]) {
+fn findings(out: &mut String, findings: &[PolicyFinding], rows: usize) {
     let _ = writeln!(out, "#### Policy findings\n");
+    if rows == 0 {
+        let _ = writeln!(
+            out,
+            "{} finding(s): too many to list here (the JSON form lists them).\n",
+            findings.len()
+        );
+        return;
+    }
     let _ = writeln!(out, "| | Policy | Rule | Resource | Message |");
     let _ = writeln!(out, "|---|---|---|---|---|");
-    for found in findings {
+    for found in findings.iter().take(rows) {
         let finding = &found.finding;
         let mark = match (found.blocks(), finding.severity) {
             (true, _) => "❌ blocks",
@@ -119,10 +146,17 @@ fn findings(out: &mut String, findings: &[PolicyFinding]) {
             code(&finding.rule),
         );
     }
+    if findings.len() > rows {
+        let _ = writeln!(
+            out,
+            "\n…and {} more finding(s) (the JSON form lists every one).",
+            findings.len() - rows
+        );
+    }
     out.push('\n');
 }
 
-fn provider_section(out: &mut String, provider: &str, changes: &[&PlannedChange]) {
+fn provider_section(out: &mut String, provider: &str, changes: &[&PlannedChange], rows: usize) {
     let mut counts: BTreeMap<u8, (PlanAction, usize)> = BTreeMap::new();
     for change in changes {
         counts
@@ -140,9 +174,11 @@ fn provider_section(out: &mut String, provider: &str, changes: &[&PlannedChange]
         html(provider),
         counted.join(", ")
     );
-    let _ = writeln!(out, "| | Resource | Change |");
-    let _ = writeln!(out, "|---|---|---|");
-    for change in changes.iter().take(MAX_CHANGES_SHOWN) {
+    if rows > 0 {
+        let _ = writeln!(out, "| | Resource | Change |");
+        let _ = writeln!(out, "|---|---|---|");
+    }
+    for change in changes.iter().take(rows) {
         let drift = if change.drift { " *(drift)*" } else { "" };
         let _ = writeln!(
             out,
@@ -152,18 +188,18 @@ fn provider_section(out: &mut String, provider: &str, changes: &[&PlannedChange]
             cell(&change.summary)
         );
     }
-    if changes.len() > MAX_CHANGES_SHOWN {
+    if changes.len() > rows {
         let _ = writeln!(
             out,
-            "\n…and {} more (the JSON form lists every change).",
-            changes.len() - MAX_CHANGES_SHOWN
+            "\n…and {} more change(s) (the JSON form lists every one).",
+            changes.len() - rows
         );
     }
     let updates: Vec<&&PlannedChange> = changes
         .iter()
         .filter(|c| matches!(c.action, PlanAction::Update | PlanAction::Replace))
         .filter(|c| !c.fields.is_empty())
-        .take(MAX_CHANGES_SHOWN)
+        .take(rows)
         .collect();
     if !updates.is_empty() {
         let _ = writeln!(out, "\n```diff");
@@ -263,6 +299,64 @@ mod tests {
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x"), "`` `x ``");
         assert_eq!(code("a|b"), "`a\\|b`");
+    }
+
+    fn preview_of(changes: usize) -> Preview {
+        use crate::model::Address;
+        use crate::plan::{PLAN_FORMAT, Plan, PlannedChange};
+        let change = |index: usize| PlannedChange {
+            address: Address::parse(&format!("dns/record/r{index}.example.org./A")).unwrap(),
+            action: PlanAction::Create,
+            summary: format!("create 10.0.{}.{} ttl 3600", index / 256, index % 256),
+            fields: Vec::new(),
+            depends_on: Vec::new(),
+            drift: false,
+            observed_digest: None,
+            desired_digest: None,
+            change: None,
+            lifecycle: Default::default(),
+            sensitive: Vec::new(),
+        };
+        Preview {
+            reference: "feature".into(),
+            blocked_by: Vec::new(),
+            plan: Plan {
+                format: PLAN_FORMAT,
+                tenant: "web".into(),
+                commit: crate::source::CommitInfo {
+                    id: "c0ffee".into(),
+                    author: "Ada <ada@example.org>".into(),
+                    summary: "many records".into(),
+                    time: 0,
+                },
+                changes: (0..changes).map(change).collect(),
+                unchanged: 0,
+                notes: Vec::new(),
+                diverged: Vec::new(),
+                blocked: Vec::new(),
+                findings: Vec::new(),
+                safety: Default::default(),
+                checksum: "0".repeat(64),
+                unexamined: Default::default(),
+                recheck_after: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_large_plan_fits_in_one_comment() {
+        let small = render(&preview_of(3));
+        assert!(small.contains("**3 to create**"), "{small}");
+        assert!(!small.contains("more change"), "{small}");
+        let large = render(&preview_of(20_000));
+        assert!(
+            large.chars().count() <= MAX_COMMENT_CHARS,
+            "{}",
+            large.len()
+        );
+        assert!(large.contains("**20000 to create**"), "{large}");
+        assert!(large.contains("more change(s) (the JSON form lists every one)"));
+        assert!(large.contains("`dns/record/r0.example.org./A`"));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! one transaction of the store, so it never waits for an apply, and an
 //! apply never waits for it), observes the world through the providers'
 //! `list` and `diff`, and writes nothing: no run, no inventory, no status,
-//! and the tenant's ref and rollback hold are left as they are.
+//! not the tenant's model cache, and the tenant's ref and rollback hold
+//! are left as they are.
 
 pub mod markdown;
 
@@ -52,7 +53,7 @@ async fn desired_at(tenant: &Tenant, reference: &str) -> Result<DesiredState, Re
     let snapshot = tenant.source.snapshot_of(reference).await?;
     tenant
         .model_cache
-        .load(&snapshot, &tenant.providers, &tenant.config.quotas)
+        .load_aside(&snapshot, &tenant.providers, &tenant.config.quotas)
         .await
         .map_err(|error| match error {
             crate::model::LoadError::Quota(exceeded) => {

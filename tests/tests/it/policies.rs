@@ -513,3 +513,46 @@ fn a_rego_file_with_a_syntax_error_blocks_the_plan_naming_its_file_and_line() {
         .expect_contains("[[policies]] number 1: files: cannot read")
         .expect_contains("rules/dns_wildcards.rego");
 }
+
+#[test]
+fn a_policy_is_shown_the_commit_with_its_signer_and_the_resources_with_their_place() {
+    let ws = Workspace::new();
+    let keys = ws.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (key, public) = cairn_tests::git::ssh_key(&keys, "release");
+    let signers = keys.join("allowed_signers");
+    std::fs::write(&signers, format!("release@example.org {public}\n")).unwrap();
+    let input_of = |ws: &Workspace| -> serde_json::Value {
+        let file = ws.path().join("input.json");
+        ws.cairn(&["plan", "--policy-input", file.to_str().unwrap()])
+            .expect_code(2);
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+    };
+    ws.repo.write("dns.toml", &zone(300));
+    let unsigned = ws.repo.commit("a zone", AUTHOR);
+    let input = input_of(&ws);
+    assert_eq!(input["tenant"], "default");
+    assert_eq!(input["commit"]["id"], unsigned.as_str());
+    assert_eq!(input["commit"]["author"], AUTHOR);
+    assert_eq!(input["commit"]["message"], "a zone");
+    assert!(input["commit"]["signer"].is_null(), "{input:#}");
+    let resources = input["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 3);
+    assert_eq!(resources[1]["address"], "dns/record/www.example.quest./A");
+    assert_eq!(resources[1]["type"], "record");
+    assert_eq!(resources[1]["spec"]["ttl"], 300);
+    assert_eq!(resources[1]["file"], "dns.toml");
+    assert_eq!(resources[1]["line"], 4);
+    assert_eq!(input["plan"]["changes"].as_array().unwrap().len(), 3);
+
+    ws.configure(&ConfigOptions {
+        tenant_settings: format!("allowed_signers = {:?}\n", signers.display().to_string()),
+        ..ConfigOptions::default()
+    });
+    ws.repo.write("dns.toml", &zone(600));
+    let signed = ws.repo.commit_signed("signed", AUTHOR, &key);
+    let input = input_of(&ws);
+    assert_eq!(input["commit"]["id"], signed.as_str());
+    let signer = input["commit"]["signer"].as_str().unwrap_or_default();
+    assert!(signer.starts_with("SHA256:"), "{input:#}");
+}

@@ -59,6 +59,7 @@ struct Rendered {
     headings: Vec<String>,
     tables: Vec<Vec<Vec<String>>>,
     details: usize,
+    html: Vec<String>,
     code_blocks: Vec<String>,
     text: String,
 }
@@ -92,8 +93,11 @@ fn render(markdown: &str) -> Rendered {
                 pulldown_cmark::CodeBlockKind::Fenced(language) => language.to_string(),
                 pulldown_cmark::CodeBlockKind::Indented => String::new(),
             }),
-            Event::Html(html) | Event::InlineHtml(html) if html.contains("<details>") => {
-                rendered.details += 1;
+            Event::Html(html) | Event::InlineHtml(html) => {
+                if html.contains("<details>") {
+                    rendered.details += 1;
+                }
+                rendered.html.push(html.to_string());
             }
             Event::Text(text) | Event::Code(text) => {
                 if let Some(heading) = heading.as_mut() {
@@ -172,7 +176,9 @@ fn a_preview_of_a_branch_shows_its_changes_and_findings_and_changes_nothing() {
         "users.toml",
         &(user("bob", "Robert") + &user("carol", "Carol")),
     );
-    let feature = ws.repo.commit("rework | the *front* <door>", AUTHOR);
+    let feature = ws
+        .repo
+        .commit("rework | the *front* <img src=x> door", AUTHOR);
     ws.repo.git(&["checkout", "-q", "main"]);
 
     let rrsets = ws.pdns.rrsets("example.quest.");
@@ -307,10 +313,17 @@ fn a_preview_of_a_branch_shows_its_changes_and_findings_and_changes_nothing() {
     );
     assert_eq!(rendered.code_blocks, ["diff", "diff"], "{markdown}");
     assert!(rendered.text.contains("192.0.2.11"), "{markdown}");
-    // The commit's message is text, not markup.
+    // The commit's message is text, not markup: no HTML but Cairn's own.
     assert!(
-        rendered.text.contains("rework | the *front* <door>"),
+        rendered
+            .text
+            .contains("rework | the *front* <img src=x> door"),
         "{markdown}"
+    );
+    assert!(
+        rendered.html.iter().all(|html| !html.contains("img")),
+        "{:?}",
+        rendered.html
     );
     assert!(
         markdown.contains("**2 to create, 2 to update, 2 to delete**"),

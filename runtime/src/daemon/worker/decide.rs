@@ -368,6 +368,15 @@ mod tests {
         blocked.blocked = vec!["too many deletes".to_string()];
         let drifted = [address("a")];
         let checksum = blocked.checksum.clone();
+        let mut by_policy = one.clone();
+        by_policy.findings = vec![crate::plan::PolicyFinding {
+            policy: "ttl".into(),
+            enforcement: crate::config::Enforcement::Mandatory,
+            finding: cairn_contract::Finding::error("dns-min-ttl", "60 s"),
+        }];
+        by_policy.checksum = "checksum with the finding".into();
+        let mut advised = by_policy.clone();
+        advised.findings[0].enforcement = crate::config::Enforcement::Advisory;
         let rows: Vec<(&str, Step, Step)> = vec![
             (
                 "plan-only, Git moved: recorded",
@@ -422,6 +431,35 @@ mod tests {
             (
                 "another blocked plan: refused again",
                 next_step(true, false, &blocked, &[], &blocked, Some("other")),
+                Step::Apply,
+            ),
+            (
+                "a plan a policy blocks: applied, so that it is refused and recorded",
+                next_step(true, true, &by_policy, &[], &by_policy, None),
+                Step::Apply,
+            ),
+            (
+                "the same plan a policy blocks, at a drift check: not refused twice",
+                next_step(
+                    true,
+                    false,
+                    &by_policy,
+                    &[],
+                    &by_policy,
+                    Some("checksum with the finding"),
+                ),
+                Step::StillBlocked,
+            ),
+            (
+                "an advisory finding blocks nothing: applied",
+                next_step(
+                    true,
+                    false,
+                    &advised,
+                    &[],
+                    &advised,
+                    Some("checksum with the finding"),
+                ),
                 Step::Apply,
             ),
         ];

@@ -5,7 +5,9 @@
 //!   the pre-instantiated component and a call of a trivial function;
 //! - `cairn apply --yes` of N records into an empty zone, whole process;
 //! - `cairn plan` with nothing to change, N records, whole process;
-//! - the same provider in Rust, JavaScript and Python (`languages`).
+//! - the same provider in Rust, JavaScript and Python (`languages`);
+//! - what a policy, in Rust and in Rego, adds to a no-change plan
+//!   (`policies`).
 
 use anyhow::Context;
 use cairn::host::{CompiledCache, PluginHost, ProviderInstance, ProviderSettings};
@@ -35,6 +37,9 @@ const IDLE_WINDOW: Duration = Duration::from_secs(30);
 /// Webhook pushes timed; the median is reported.
 const PUSHES: usize = 5;
 
+/// Records of the policy-cost measurement.
+const POLICY_RECORDS: usize = 10_000;
+
 /// Files of the repository in which one file changes.
 const INCREMENTAL_FILES: usize = 10_000;
 /// Tenants of the fleet measurements, and records per tenant (each tenant
@@ -52,11 +57,13 @@ mod incremental;
 mod kubernetes;
 mod languages;
 mod octodns;
+mod policies;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "host",
     "languages",
+    "policies",
     "fairness",
     "compare",
     "daemon",
@@ -255,6 +262,42 @@ fn main() -> anyhow::Result<()> {
             ),
         ));
         raw.insert(size.to_string(), side.to_json());
+    }
+
+    if runs("policies") {
+        let figures = policies::policy_cost(POLICY_RECORDS)?;
+        let cost = |with: Duration| {
+            format!(
+                "{:.3} s, +{:.0} ms ({:.2}×)",
+                with.as_secs_f64(),
+                (with.as_secs_f64() - figures.none.as_secs_f64()) * 1e3,
+                with.as_secs_f64() / figures.none.as_secs_f64()
+            )
+        };
+        rows.push((
+            format!(
+                "no-change plan, {} records, without a policy (median of 7)",
+                figures.records
+            ),
+            format!("{:.3} s", figures.none.as_secs_f64()),
+        ));
+        rows.push((
+            "the same with the production-TTL rule as a Rust policy".to_string(),
+            cost(figures.rust),
+        ));
+        rows.push((
+            "the same with the rule in Rego (the Rego policy)".to_string(),
+            cost(figures.rego),
+        ));
+        raw.insert(
+            "policies".into(),
+            serde_json::json!({
+                "records": figures.records,
+                "none_s": figures.none.as_secs_f64(),
+                "rust_s": figures.rust.as_secs_f64(),
+                "rego_s": figures.rego.as_secs_f64(),
+            }),
+        );
     }
 
     if runs("incremental") {
