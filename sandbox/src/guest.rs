@@ -100,10 +100,22 @@ impl GuestPre {
             Err(error) => error,
         };
         let component = instance_pre.component();
-        let exported: Vec<String> = component
+        let names: Vec<String> = component
             .component_type()
             .exports(component.engine())
-            .filter_map(|(name, _)| name.strip_prefix(PROVIDER_EXPORT).map(str::to_string))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if let Some(policy) = names
+            .iter()
+            .find(|name| name.starts_with("cairn:policy/policy@"))
+        {
+            return Err(format!(
+                "it is a policy ({policy}), not a provider: name it in a `[[policies]]` table of cairn.toml, and test it with `cairn plugin test`"
+            ));
+        }
+        let exported: Vec<String> = names
+            .iter()
+            .filter_map(|name| name.strip_prefix(PROVIDER_EXPORT).map(str::to_string))
             .collect();
         let supported = ContractVersion::supported();
         // A claimed version the host supports, by its `0.MINOR` (as

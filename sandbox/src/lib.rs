@@ -84,6 +84,9 @@ pub struct PluginHost {
     linker: Linker<CallState>,
     compiled_cache: Option<CompiledCache>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// Policies loaded, by sha256: every tenant of a shared policy uses
+    /// one compiled component.
+    loaded_policies: Mutex<HashMap<String, Arc<PolicyPlugin>>>,
     /// The threads guest code runs on, shared fairly between tenants.
     cpu: Arc<cpu::GuestCpu>,
     /// Slots for calls running at once, process-wide.
@@ -113,6 +116,7 @@ impl PluginHost {
             linker,
             compiled_cache,
             loaded: Mutex::new(HashMap::new()),
+            loaded_policies: Mutex::new(HashMap::new()),
             call_slots: Arc::new(tokio::sync::Semaphore::new(
                 limits::MAX_CONCURRENT_CALLS as usize,
             )),

@@ -91,6 +91,7 @@ pub struct PolicySandbox {
 impl PluginHost {
     /// Loads the policy component at `path` for `tenant`, refusing it when
     /// its sha256 is not `expected_sha256`, and asks it to describe itself.
+    /// A file already loaded (same digest) is shared.
     pub async fn load_policy(
         &self,
         tenant: &str,
@@ -102,7 +103,22 @@ impl PluginHost {
             reason,
         };
         let (bytes, digest) = read_component(path, expected_sha256).await?;
+        let sha256 = hex::encode(digest);
+        let known = |host: &Self| {
+            host.loaded_policies
+                .lock()
+                .expect("policy map")
+                .get(&sha256)
+                .cloned()
+        };
+        if let Some(plugin) = known(self) {
+            return Ok(plugin);
+        }
         let slot = Self::compile_slot().await;
+        // Another load of the same file may have finished meanwhile.
+        if let Some(plugin) = known(self) {
+            return Ok(plugin);
+        }
         let component = self.compile(path, bytes, digest, slot).await?;
         let instance_pre = self
             .linker
@@ -151,12 +167,17 @@ impl PluginHost {
             function: "describe",
             violation,
         })?;
-        Ok(Arc::new(PolicyPlugin {
+        let plugin = Arc::new(PolicyPlugin {
             path: path.to_path_buf(),
-            sha256: hex::encode(digest),
+            sha256: sha256.clone(),
             pre,
             info,
-        }))
+        });
+        self.loaded_policies
+            .lock()
+            .expect("policy map")
+            .insert(sha256, plugin.clone());
+        Ok(plugin)
     }
 }
 

@@ -61,7 +61,9 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
         }
         return Ok(EXIT_OK);
     }
-    if saved.is_none() && !args.yes && !confirm()? {
+    // A plan a policy blocks is refused (and recorded) without asking.
+    let blocked = !fresh.blocking_policies(&args.override_policy).is_empty();
+    if saved.is_none() && !args.yes && !blocked && !confirm()? {
         println!("Nothing was applied.");
         return Ok(EXIT_ERROR);
     }

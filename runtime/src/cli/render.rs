@@ -364,6 +364,20 @@ pub fn status(report: &serde_json::Value) {
     for reason in list("blocked") {
         println!("  {RED}blocked{RED:#}: {reason}");
     }
+    let findings: Vec<PolicyFinding> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|finding| serde_json::from_value(finding.clone()).ok())
+        .collect();
+    for found in findings {
+        let word = if found.blocks() {
+            "blocks"
+        } else {
+            found.finding.severity.as_str()
+        };
+        println!("  {YELLOW}policy {word}{YELLOW:#}: {found}");
+    }
     for (key, what) in [("drifted", "drifted"), ("retrying", "retrying")] {
         let addresses = list(key);
         if !addresses.is_empty() {

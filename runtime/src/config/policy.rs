@@ -183,10 +183,36 @@ pub(super) fn of_tenant(
     base: &Path,
 ) -> Result<Vec<PolicyConfig>, Invalid> {
     let mut policies = shared.to_vec();
-    for (index, raw) in own.into_iter().enumerate() {
-        let table = || format!("[[tenants.{tenant}.policies]] number {}", index + 1);
+    add(
+        &mut policies,
+        own,
+        base,
+        false,
+        &format!("[[tenants.{tenant}.policies]]"),
+    )?;
+    Ok(policies)
+}
+
+/// The shared policies of `[[policies]]`, ids unique.
+pub(super) fn shared(raw: Vec<RawPolicy>, base: &Path) -> Result<Vec<PolicyConfig>, Invalid> {
+    let mut policies = Vec::new();
+    add(&mut policies, raw, base, true, "[[policies]]")?;
+    Ok(policies)
+}
+
+/// Resolves the policies of the array of tables `header` and adds them to
+/// `policies`, refusing an id already there.
+fn add(
+    policies: &mut Vec<PolicyConfig>,
+    raw: Vec<RawPolicy>,
+    base: &Path,
+    shared: bool,
+    header: &str,
+) -> Result<(), Invalid> {
+    for (index, raw) in raw.into_iter().enumerate() {
+        let table = || format!("{header} number {}", index + 1);
         let policy = raw
-            .resolve(base, false)
+            .resolve(base, shared)
             .map_err(|problem| Invalid::Policy {
                 table: table(),
                 problem,
@@ -199,27 +225,7 @@ pub(super) fn of_tenant(
         }
         policies.push(policy);
     }
-    Ok(policies)
-}
-
-/// The shared policies of `[[policies]]`, ids unique.
-pub(super) fn shared(raw: Vec<RawPolicy>, base: &Path) -> Result<Vec<PolicyConfig>, Invalid> {
-    let mut policies: Vec<PolicyConfig> = Vec::new();
-    for (index, raw) in raw.into_iter().enumerate() {
-        let table = || format!("[[policies]] number {}", index + 1);
-        let policy = raw.resolve(base, true).map_err(|problem| Invalid::Policy {
-            table: table(),
-            problem,
-        })?;
-        if policies.iter().any(|other| other.id == policy.id) {
-            return Err(Invalid::Policy {
-                table: table(),
-                problem: PolicyProblem::DuplicateId { id: policy.id },
-            });
-        }
-        policies.push(policy);
-    }
-    Ok(policies)
+    Ok(())
 }
 
 #[cfg(test)]

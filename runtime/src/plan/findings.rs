@@ -29,6 +29,17 @@ impl PolicyFinding {
     }
 }
 
+/// One line: `POLICY/RULE ADDRESS: MESSAGE`, the address when it has one.
+impl std::fmt::Display for PolicyFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.policy, self.finding.rule)?;
+        if let Some(address) = &self.finding.address {
+            write!(f, " {address}")?;
+        }
+        write!(f, ": {}", self.finding.message)
+    }
+}
+
 /// An operator's override of soft-mandatory policies for one apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyOverride {

@@ -296,6 +296,11 @@ fn the_daemon_records_alerts_and_shows_a_blocked_plan_once_and_applies_nothing()
         1.0
     );
 
+    ws.cairn(&["status"])
+        .expect_code(0)
+        .expect_contains("blocked: policy `production-ttl`")
+        .expect_contains("policy blocks: production-ttl/dns-min-ttl dns/record/www.example.quest./A: www.example.quest. A has a TTL of 60 s");
+
     // Polls keep coming (every 200 ms); the block is recorded and alerted
     // once, and nothing is applied.
     std::thread::sleep(Duration::from_secs(3));

@@ -76,6 +76,13 @@ fn the_example_policies_pass_their_cases_and_fail_when_broken() {
     let (report, code) = plugin_test(dir.path(), &rego_plugin());
     assert_eq!(not_passed(&report), Vec::<String>::new(), "{report:#}");
     assert_eq!(code, 0);
+    // A policy given where a provider is expected says what it is.
+    cairn(
+        dir.path(),
+        &["plugin", "inspect", rego_plugin().to_str().unwrap()],
+    )
+    .expect_code(1)
+    .expect_contains("it is a policy (cairn:policy/policy@0.1.0), not a provider");
     let cases = verdicts(&report)
         .into_iter()
         .filter(|(rule, _)| rule == "case")

@@ -89,17 +89,7 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
         );
     }
     let sdk = match args.lang {
-        Language::Rust => {
-            let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-            let sdk_path = match &args.sdk_path {
-                Some(path) => Some(path.as_path()),
-                None => built_from
-                    .join("Cargo.toml")
-                    .is_file()
-                    .then_some(built_from.as_path()),
-            };
-            sdk_dependency(sdk_path, "cairn-sdk", CONTRACT)?
-        }
+        Language::Rust => sdk_dependency(args, "sdk", "cairn-sdk", CONTRACT)?,
         _ => String::new(),
     };
     let sdk_said = match args.lang {
@@ -141,15 +131,7 @@ fn new_policy(args: &NewArgs, dir: &Path) -> anyhow::Result<u8> {
             "a policy is written in Rust (`--lang rust`), or in Rego with no plugin of its own: the shipped Rego policy runs `.rego` files (README.md, \"Policies\")"
         );
     }
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy-sdk");
-    let sdk_path = match &args.sdk_path {
-        Some(path) => Some(path.as_path()),
-        None => built_from
-            .join("Cargo.toml")
-            .is_file()
-            .then_some(built_from.as_path()),
-    };
-    let sdk = sdk_dependency(sdk_path, "cairn-policy-sdk", POLICY_CONTRACT)?;
+    let sdk = sdk_dependency(args, "policy-sdk", "cairn-policy-sdk", POLICY_CONTRACT)?;
     let plugin = Language::Rust.plugin_file(&args.name);
     let values = [
         ("name", args.name.clone()),
@@ -197,11 +179,22 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The SDK dependency of the manifest: a path to a local copy of the
-/// crate `crate_name`, or its registry version (`version`).
-fn sdk_dependency(path: Option<&Path>, crate_name: &str, version: &str) -> anyhow::Result<String> {
-    let Some(path) = path else {
-        return Ok(format!("\"{version}\""));
+/// The SDK dependency of the manifest: `--sdk-path`; otherwise the
+/// `folder` of the source this `cairn` was built from, when it is still
+/// there; otherwise the registry version (`version`) of `crate_name`.
+fn sdk_dependency(
+    args: &NewArgs,
+    folder: &str,
+    crate_name: &str,
+    version: &str,
+) -> anyhow::Result<String> {
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(folder);
+    let path = match &args.sdk_path {
+        Some(path) => path.as_path(),
+        None if built_from.join("Cargo.toml").is_file() => built_from.as_path(),
+        None => return Ok(format!("\"{version}\"")),
     };
     let manifest = path.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| {

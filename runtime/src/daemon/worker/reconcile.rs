@@ -160,75 +160,33 @@ impl Worker {
         };
         match plan::apply(&self.tenant, to_apply, &self.store, options, &|_| {}).await {
             Err(ApplyError::Blocked(reasons)) => {
-                // A block is recorded and alerted once per plan, not at
-                // every poll.
+                // Planned again at every poll until the threshold passes
+                // it (the world may change), but refused once.
                 self.blocked = true;
-                self.blocked_checksum = Some(to_apply.checksum.clone());
                 let message = reasons.join("; ");
-                self.alerts.raise(
-                    &self.tenant.name,
-                    AlertKind::Blocked,
-                    "plan",
-                    Some(&commit.id),
-                    None,
-                    &message,
-                );
-                self.status.write().expect("tenant status").blocked = reasons;
-                self.last_commit = Some(commit.id.clone());
-                Ok(Some(self.last_run(
-                    trigger,
-                    Outcome::Blocked,
-                    to_apply,
-                    0,
-                    None,
+                Ok(Some(self.refused(
+                    trigger, commit, to_apply, "plan", reasons, &message,
                 )))
             }
             Err(ApplyError::PolicyBlocked { policies, findings }) => {
-                // Recorded (with the findings) and alerted once per plan;
-                // not planned again until Git moves or a drift check finds
+                // Not planned again until Git moves or a drift check finds
                 // another plan: the policies decide on what they are shown,
                 // and the same commit shows them the same.
-                self.blocked_checksum = Some(to_apply.checksum.clone());
+                let blocking: Vec<String> = to_apply
+                    .findings
+                    .iter()
+                    .filter(|finding| finding.blocks())
+                    .map(ToString::to_string)
+                    .collect();
                 let message = format!(
                     "blocked by policy {}: {}",
                     policies.join(", "),
-                    to_apply
-                        .findings
-                        .iter()
-                        .filter(|finding| finding.blocks())
-                        .map(|finding| format!(
-                            "{}/{}{}: {}",
-                            finding.policy,
-                            finding.finding.rule,
-                            finding
-                                .finding
-                                .address
-                                .as_ref()
-                                .map(|a| format!(" {a}"))
-                                .unwrap_or_default(),
-                            finding.finding.message
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    blocking.join("; ")
                 );
                 tracing::warn!(tenant = %self.tenant.name, findings, "{message}");
-                self.alerts.raise(
-                    &self.tenant.name,
-                    AlertKind::Blocked,
-                    "policy",
-                    Some(&commit.id),
-                    None,
-                    &message,
-                );
-                self.status.write().expect("tenant status").blocked =
-                    policies.iter().map(|p| format!("policy `{p}`")).collect();
-                self.last_commit = Some(commit.id.clone());
-                Ok(Some(self.last_run(
-                    trigger,
-                    Outcome::Blocked,
-                    to_apply,
-                    0,
-                    None,
+                let reasons = policies.iter().map(|p| format!("policy `{p}`")).collect();
+                Ok(Some(self.refused(
+                    trigger, commit, to_apply, "policy", reasons, &message,
                 )))
             }
             Err(ApplyError::Override(error)) => {
@@ -258,6 +216,32 @@ impl Worker {
                 )))
             }
         }
+    }
+
+    /// A plan refused as blocked (`key`: `plan` for the safety threshold,
+    /// `policy` for the policies), already recorded with its run: alerted
+    /// once per plan, its `reasons` in the status.
+    fn refused(
+        &mut self,
+        trigger: Trigger,
+        commit: &CommitInfo,
+        to_apply: &Plan,
+        key: &str,
+        reasons: Vec<String>,
+        message: &str,
+    ) -> LastRun {
+        self.blocked_checksum = Some(to_apply.checksum.clone());
+        self.alerts.raise(
+            &self.tenant.name,
+            AlertKind::Blocked,
+            key,
+            Some(&commit.id),
+            None,
+            message,
+        );
+        self.status.write().expect("tenant status").blocked = reasons;
+        self.last_commit = Some(commit.id.clone());
+        self.last_run(trigger, Outcome::Blocked, to_apply, 0, None)
     }
 
     /// After an apply: retries, metrics and alerts per change. Returns how
