@@ -4,7 +4,8 @@
 
 use super::error::PluginError;
 use super::guest::{ContractVersion, GuestPre};
-use super::instance::{CallLimits, call_body, run_call};
+use super::instance::{CallBody, CallLimits, Instantiate, call_body, run_call};
+use super::result_size::ResultSize;
 use super::state::CallLabel;
 use super::{PluginHost, limits};
 use cairn_contract::ProviderInfo;
@@ -59,7 +60,7 @@ impl Plugin {
 }
 
 /// The deadline of `describe`, which must do no I/O.
-pub(super) const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Compiles (or loads from the cache) at once, process-wide. One compile
 /// already keeps every core busy (wasmtime compiles functions in
@@ -151,6 +152,46 @@ pub(super) async fn read_component(
 }
 
 impl PluginHost {
+    /// Runs `describe` (`body`) of the component `pre`, labelled `label`,
+    /// as a call of `tenant`'s: it waits for the same slots as the
+    /// tenant's other calls, since the pooling allocator has one instance
+    /// slot per process-wide call slot, within [`DESCRIBE_TIMEOUT`]; its
+    /// answer is refused past the host's limit on results.
+    pub(super) async fn run_describe<P: Instantiate, R: ResultSize + Send + 'static>(
+        &self,
+        tenant: &str,
+        label: &str,
+        pre: P,
+        body: CallBody<R, P::Instance>,
+    ) -> Result<R, PluginError> {
+        let label = CallLabel {
+            tenant: tenant.into(),
+            provider: label.into(),
+            function: "describe",
+            warnings: Default::default(),
+        };
+        let limits = CallLimits {
+            grants: Arc::from(Vec::new()),
+            memory_bytes: limits::DEFAULT_MEMORY_BYTES,
+            timeout: DESCRIBE_TIMEOUT,
+        };
+        let slots = self.slots(tenant);
+        let _slots = slots.take(&label).await;
+        let provider = label.provider.clone();
+        let info = run_call(
+            &self.cpu,
+            self.engine.clone(),
+            pre,
+            label,
+            limits,
+            None,
+            body,
+        )
+        .await?;
+        super::result_size::check(&provider, "describe", &info)?;
+        Ok(info)
+    }
+
     /// Compiles the component read from `path` (or loads its compiled code
     /// from the cache) on the blocking pool, holding `slot` of
     /// [`MAX_CONCURRENT_COMPILES`] meanwhile.
@@ -230,41 +271,25 @@ fn read_pinned(
 /// inspect`, a benchmark) is charged to.
 const LOADED_BY_NO_TENANT: &str = "-";
 
-/// Asks the plugin to describe itself, as a call of `tenant`'s: it waits
-/// for the same slots as the tenant's other calls, since the pooling
-/// allocator has one instance slot per process-wide call slot.
+/// Asks the plugin to describe itself, as a call of `tenant`'s
+/// ([`PluginHost::run_describe`]), and checks what it says.
 async fn describe(
     host: &PluginHost,
     tenant: &str,
     pre: &GuestPre,
     path: &Path,
 ) -> Result<ProviderInfo, PluginError> {
-    let label = CallLabel {
-        tenant: tenant.into(),
-        provider: path.display().to_string().into(),
-        function: "describe",
-        warnings: Default::default(),
-    };
-    let limits = CallLimits {
-        grants: Arc::from(Vec::new()),
-        memory_bytes: limits::DEFAULT_MEMORY_BYTES,
-        timeout: DESCRIBE_TIMEOUT,
-    };
-    let slots = host.slots(tenant);
-    let _slots = slots.take(&label).await;
-    let info = run_call(
-        &host.cpu,
-        host.engine.clone(),
-        pre.clone(),
-        label.clone(),
-        limits,
-        None,
-        call_body(|store, plugin| Box::pin(async move { plugin.call_describe(store).await })),
-    )
-    .await?;
-    super::result_size::check(&label.provider, "describe", &info)?;
+    let label = path.display().to_string();
+    let info = host
+        .run_describe(
+            tenant,
+            &label,
+            pre.clone(),
+            call_body(|store, plugin| Box::pin(async move { plugin.call_describe(store).await })),
+        )
+        .await?;
     let contract_broken = |violation| PluginError::Contract {
-        provider: label.provider.to_string(),
+        provider: label.clone(),
         function: "describe",
         violation,
     };

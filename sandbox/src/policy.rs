@@ -4,14 +4,14 @@
 //! tenant's call slots and CPU turns, and the network gate with the
 //! policy's own grants (none unless the operator gave some).
 
+use super::PluginHost;
 use super::bindings::policy_v0_1::{self, PolicyPluginPre};
 use super::error::PluginError;
 use super::grants::Grant;
 use super::instance::{CallLimits, CallSlots, Instantiate, call_body_of, run_call};
-use super::plugin::{DESCRIBE_TIMEOUT, read_component};
+use super::plugin::read_component;
 use super::result_size::{self, ResultSize};
 use super::state::{CallLabel, CallState};
-use super::{PluginHost, limits};
 use cairn_contract::{Finding, PolicyInfo, PolicyInput, PolicySettings};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,40 +130,19 @@ impl PluginHost {
             ))
         })?;
         let pre = PolicyPre(pre);
-        let label = CallLabel {
-            tenant: tenant.into(),
-            provider: format!("{POLICY_LABEL_PREFIX}{}", path.display()).into(),
-            function: "describe",
-            warnings: Default::default(),
-        };
-        let call_limits = CallLimits {
-            grants: Arc::from(Vec::new()),
-            memory_bytes: limits::DEFAULT_MEMORY_BYTES,
-            timeout: DESCRIBE_TIMEOUT,
-        };
-        let slots = self.slots(tenant);
-        let info = {
-            let _slots = slots.take(&label).await;
-            run_call(
-                &self.cpu,
-                self.engine.clone(),
+        let label = format!("{POLICY_LABEL_PREFIX}{}", path.display());
+        let info = self
+            .run_describe(
+                tenant,
+                &label,
                 pre.clone(),
-                label.clone(),
-                call_limits,
-                None,
                 call_body_of(|store, policy: &policy_v0_1::PolicyPlugin| {
                     Box::pin(async move { policy.cairn_policy_policy().call_describe(store).await })
                 }),
             )
-            .await?
-        };
-        let size = info.name.len()
-            + info.version.len()
-            + info.description.len()
-            + info.config_schema.len();
-        result_size::check_bytes(&label.provider, "describe", size)?;
+            .await?;
         let info = PolicyInfo::try_from(info).map_err(|violation| PluginError::Contract {
-            provider: label.provider.to_string(),
+            provider: label,
             function: "describe",
             violation,
         })?;
@@ -280,6 +259,12 @@ impl PolicyInstance {
         })?;
         result_size::check(&self.label, "evaluate", &findings)?;
         Ok(findings.into_iter().map(Finding::from).collect())
+    }
+}
+
+impl ResultSize for policy_v0_1::cairn::policy::types::PolicyInfo {
+    fn result_bytes(&self) -> usize {
+        self.name.len() + self.version.len() + self.description.len() + self.config_schema.len()
     }
 }
 

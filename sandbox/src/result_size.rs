@@ -18,16 +18,7 @@ pub(super) fn check(
     function: &'static str,
     result: &impl ResultSize,
 ) -> Result<(), PluginError> {
-    check_bytes(provider, function, result.result_bytes())
-}
-
-/// Refuses `bytes` of a result of `function` when they are more than
-/// [`limits::MAX_RESULT_BYTES`].
-pub(super) fn check_bytes(
-    provider: &str,
-    function: &'static str,
-    bytes: usize,
-) -> Result<(), PluginError> {
+    let bytes = result.result_bytes();
     if bytes > limits::MAX_RESULT_BYTES {
         return Err(PluginError::ResultTooLarge {
             provider: provider.to_string(),

@@ -133,11 +133,11 @@ pub fn findings(findings: &[PolicyFinding]) {
     println!("\n{BOLD}Policy findings:{BOLD:#}");
     for found in findings {
         let finding = &found.finding;
-        let (word, style) = match (found.blocks(), finding.severity) {
-            (true, _) => ("blocks", RED),
-            (false, FindingSeverity::Error) => ("error", YELLOW),
-            (false, FindingSeverity::Warning) => ("warning", YELLOW),
-            (false, FindingSeverity::Info) => ("info", DIM),
+        let word = found.verdict();
+        let style = match (found.blocks(), finding.severity) {
+            (true, _) => RED,
+            (false, FindingSeverity::Error | FindingSeverity::Warning) => YELLOW,
+            (false, FindingSeverity::Info) => DIM,
         };
         let place = match (&finding.address, &finding.field) {
             (Some(address), Some(field)) => format!(" {address} ({field})"),
@@ -237,11 +237,7 @@ pub fn history(runs: &[RunRecord]) {
         for found in &run.findings {
             println!(
                 "    {} {}/{} [{}]{}: {}",
-                if found.blocks() {
-                    "blocks"
-                } else {
-                    found.finding.severity.as_str()
-                },
+                found.verdict(),
                 found.policy,
                 found.finding.rule,
                 found.enforcement.as_str(),
@@ -371,12 +367,7 @@ pub fn status(report: &serde_json::Value) {
         .filter_map(|finding| serde_json::from_value(finding.clone()).ok())
         .collect();
     for found in findings {
-        let word = if found.blocks() {
-            "blocks"
-        } else {
-            found.finding.severity.as_str()
-        };
-        println!("  {YELLOW}policy {word}{YELLOW:#}: {found}");
+        println!("  {YELLOW}policy {}{YELLOW:#}: {found}", found.verdict());
     }
     for (key, what) in [("drifted", "drifted"), ("retrying", "retrying")] {
         let addresses = list(key);

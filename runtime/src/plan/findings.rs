@@ -27,6 +27,14 @@ impl PolicyFinding {
     pub fn blocks(&self) -> bool {
         self.enforcement.blocks() && self.finding.severity == FindingSeverity::Error
     }
+
+    /// The word it is shown with: `blocks`, or its severity.
+    pub fn verdict(&self) -> &'static str {
+        match self.blocks() {
+            true => "blocks",
+            false => self.finding.severity.as_str(),
+        }
+    }
 }
 
 /// One line: `POLICY/RULE ADDRESS: MESSAGE`, the address when it has one.

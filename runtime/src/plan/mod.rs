@@ -11,6 +11,8 @@ mod converge;
 #[cfg(test)]
 mod fake;
 pub mod findings;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod planner;
 pub mod port;
 

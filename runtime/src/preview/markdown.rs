@@ -302,44 +302,18 @@ mod tests {
     }
 
     fn preview_of(changes: usize) -> Preview {
-        use crate::model::Address;
-        use crate::plan::{PLAN_FORMAT, Plan, PlannedChange};
+        use crate::plan::fixtures::{change, plan_of};
         let change = |index: usize| PlannedChange {
-            address: Address::parse(&format!("dns/record/r{index}.example.org./A")).unwrap(),
-            action: PlanAction::Create,
             summary: format!("create 10.0.{}.{} ttl 3600", index / 256, index % 256),
-            fields: Vec::new(),
-            depends_on: Vec::new(),
-            drift: false,
-            observed_digest: None,
-            desired_digest: None,
-            change: None,
-            lifecycle: Default::default(),
-            sensitive: Vec::new(),
+            ..change(
+                &format!("dns/record/r{index}.example.org./A"),
+                PlanAction::Create,
+            )
         };
         Preview {
             reference: "feature".into(),
             blocked_by: Vec::new(),
-            plan: Plan {
-                format: PLAN_FORMAT,
-                tenant: "web".into(),
-                commit: crate::source::CommitInfo {
-                    id: "c0ffee".into(),
-                    author: "Ada <ada@example.org>".into(),
-                    summary: "many records".into(),
-                    time: 0,
-                },
-                changes: (0..changes).map(change).collect(),
-                unchanged: 0,
-                notes: Vec::new(),
-                diverged: Vec::new(),
-                blocked: Vec::new(),
-                findings: Vec::new(),
-                safety: Default::default(),
-                checksum: "0".repeat(64),
-                unexamined: Default::default(),
-                recheck_after: None,
-            },
+            plan: plan_of((0..changes).map(change).collect()),
         }
     }
 

@@ -152,7 +152,6 @@ impl Source {
         let source = self.clone();
         let interrupt = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
-        let commit = reference;
         let task = tokio::task::spawn_blocking(move || {
             let repository = match fetch {
                 false => source.open(&flag)?,
@@ -160,7 +159,7 @@ impl Source {
             };
             source.read(
                 repository,
-                commit.as_deref().unwrap_or(&source.reference),
+                reference.as_deref().unwrap_or(&source.reference),
                 with_files,
             )
         });

@@ -133,47 +133,8 @@ pub fn next_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanAction, PlannedChange};
-    use crate::source::CommitInfo;
-
-    fn change(address: &str, action: PlanAction) -> PlannedChange {
-        PlannedChange {
-            address: Address::parse(address).expect("an address"),
-            action,
-            summary: String::new(),
-            fields: Vec::new(),
-            depends_on: Vec::new(),
-            drift: false,
-            observed_digest: None,
-            desired_digest: None,
-            change: None,
-            lifecycle: Default::default(),
-            sensitive: Vec::new(),
-        }
-    }
-
-    fn plan_of(changes: Vec<PlannedChange>) -> Plan {
-        Plan {
-            format: crate::plan::PLAN_FORMAT,
-            tenant: "default".into(),
-            commit: CommitInfo {
-                id: "c0ffee".into(),
-                author: String::new(),
-                summary: String::new(),
-                time: 0,
-            },
-            checksum: format!("checksum of {} change(s)", changes.len()),
-            changes,
-            unchanged: 0,
-            notes: Vec::new(),
-            diverged: Vec::new(),
-            blocked: Vec::new(),
-            findings: Vec::new(),
-            safety: Default::default(),
-            unexamined: HashSet::new(),
-            recheck_after: None,
-        }
-    }
+    use crate::plan::PlanAction;
+    use crate::plan::fixtures::{change, plan_of};
 
     fn situation(trigger: Trigger) -> Situation {
         Situation {
