@@ -561,3 +561,39 @@ fn a_policy_is_shown_the_commit_with_its_signer_and_the_resources_with_their_pla
     let signer = input["commit"]["signer"].as_str().unwrap_or_default();
     assert!(signer.starts_with("SHA256:"), "{input:#}");
 }
+
+#[test]
+fn a_policy_whose_config_or_pin_is_wrong_stops_its_tenant_and_applies_nothing() {
+    let ws = Workspace::new();
+    ws.repo.write("dns.toml", &zone(60));
+    ws.repo.commit("short TTL", AUTHOR);
+    // A key the Rego policy's config schema does not have.
+    add_to_config(
+        &ws,
+        &[policy_table(
+            "[[policies]]",
+            "ttl",
+            &rego_plugin(),
+            "mandatory",
+            &[example_rule("dns_min_ttl.rego")],
+            "config = { datum = {} }",
+        )],
+    );
+    ws.cairn(&["plan"])
+        .expect_code(1)
+        .expect_contains(
+            "tenant `default`: policy `ttl`: config does not match what the policy accepts",
+        )
+        .expect_contains("datum");
+    ws.cairn(&["apply", "--yes"]).expect_code(1);
+    // Another file than the one pinned.
+    ws.configure(&ConfigOptions::default());
+    let pinned = rego_table("[[policies]]", "ttl", "mandatory", "dns_min_ttl.rego", "");
+    let other = sha256_of(&cairn_tests::plugin_path("hostile_policy"));
+    add_to_config(&ws, &[pinned.replace(&sha256_of(&rego_plugin()), &other)]);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("policy `ttl`:")
+        .expect_contains(&other);
+    assert!(ws.pdns.zones().is_empty(), "nothing was applied");
+}
