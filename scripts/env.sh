@@ -13,3 +13,6 @@ export CANAILLE_VENV="${CANAILLE_VENV:-/var/tmp/cairn-canaille-venv}"
 # scaffold's `.venv` or `node_modules` to them instead of installing again.
 export COMPONENTIZE_PY_VENV="${COMPONENTIZE_PY_VENV:-/var/tmp/cairn-componentize-py}"
 export COMPONENTIZE_JS_DIR="${COMPONENTIZE_JS_DIR:-/var/tmp/cairn-componentize-js}"
+# axe-core, which the dashboard's browser tests run in the page to check
+# its accessibility (installed by setup.sh, pinned).
+export AXE_CORE_DIR="${AXE_CORE_DIR:-/var/tmp/cairn-axe-core}"

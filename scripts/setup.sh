@@ -13,7 +13,9 @@
 #   - RabbitMQ (its management API) for the RabbitMQ provider's tests;
 #   - ssh-keygen, which verifies signed commits;
 #   - componentize-py (PyPI) and ComponentizeJS (npm), pinned, which build
-#     providers written in Python and JavaScript.
+#     providers written in Python and JavaScript;
+#   - Chromium and its WebDriver, and axe-core (npm, pinned), which the
+#     dashboard's browser tests drive and check for accessibility.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -25,7 +27,7 @@ fi
 
 packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
     podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl openssh-client
-    postgresql rabbitmq-server)
+    postgresql rabbitmq-server chromium chromium-driver fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -94,6 +96,15 @@ if ! node -e 'process.exit(require(process.argv[1]).version === process.argv[2] 
     mkdir -p "$COMPONENTIZE_JS_DIR"
     npm install --prefix "$COMPONENTIZE_JS_DIR" --no-audit --no-fund --silent \
         "@bytecodealliance/componentize-js@$componentize_js_version"
+fi
+
+# axe-core, pinned: the dashboard's browser tests run it in the page.
+axe_core_version=4.14.1
+if ! node -e 'process.exit(require(process.argv[1]).version === process.argv[2] ? 0 : 1)' \
+    "$AXE_CORE_DIR/node_modules/axe-core/package.json" "$axe_core_version" 2>/dev/null; then
+    echo "setup: installing axe-core $axe_core_version into $AXE_CORE_DIR"
+    mkdir -p "$AXE_CORE_DIR"
+    npm install --prefix "$AXE_CORE_DIR" --no-audit --no-fund --silent "axe-core@$axe_core_version"
 fi
 
 # kube-apiserver: no registry here offers it, so it is built from source

@@ -24,6 +24,7 @@ extern crate self as cairn;
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod lines;
 pub mod log_throttle;

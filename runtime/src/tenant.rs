@@ -30,6 +30,29 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// The spec of `resource` as it may be shown outside the host (to a
+    /// policy, on the dashboard): the values of its type's sensitive
+    /// fields withheld.
+    pub fn shown_spec(&self, resource: &crate::model::DesiredResource) -> serde_json::Value {
+        let address = &resource.address;
+        let sensitive = self
+            .providers
+            .get(&address.provider)
+            .and_then(|provider| {
+                provider
+                    .info()
+                    .resource_types
+                    .iter()
+                    .find(|t| t.name == address.type_name)
+            })
+            .map(|t| t.sensitive.as_slice())
+            .unwrap_or_default();
+        match sensitive.is_empty() {
+            true => resource.spec.clone(),
+            false => crate::plan::withhold_top_level(&resource.spec, sensitive),
+        }
+    }
+
     /// Reads the commit (`None`: the ref's, after a fetch) and loads its
     /// desired state within the tenant's quotas, parsing and validating
     /// only the files the model cache does not know.

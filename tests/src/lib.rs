@@ -3,6 +3,7 @@
 //! and the `cairn` binary driven as a user would drive it.
 
 pub mod alerts;
+pub mod browser;
 pub mod cairn;
 pub mod canaille;
 pub mod components;

@@ -7,8 +7,7 @@ use anstream::println;
 use cairn::config::Config;
 use cairn::plan::{self, ApplyOptions, PlanScope};
 use cairn::reconcile::{self, ReconcileError};
-use cairn::source::CommitInfo;
-use cairn::store::{EventKind, RunKind, StateStore};
+use cairn::store::{RunKind, StateStore};
 use clap::Args;
 
 /// Arguments of `cairn rollback`.
@@ -30,8 +29,7 @@ pub struct RollbackArgs {
 /// `cairn suspend`: stop automatic applies (drift is still reported).
 pub async fn suspend(target: &Target) -> anyhow::Result<u8> {
     let (store, tenant) = open_store(target).await?;
-    store.set_suspended(&tenant, true).await?;
-    record_operator_event(&store, &tenant, EventKind::Suspend, "suspended").await?;
+    cairn::control::suspend(&store, &tenant, &super::operator_name()).await?;
     println!(
         "Tenant {tenant} is suspended: the daemon plans and reports, but applies nothing until `cairn resume`."
     );
@@ -41,9 +39,7 @@ pub async fn suspend(target: &Target) -> anyhow::Result<u8> {
 /// `cairn resume`: restart automatic applies and end a rollback hold.
 pub async fn resume(target: &Target) -> anyhow::Result<u8> {
     let (store, tenant) = open_store(target).await?;
-    store.set_suspended(&tenant, false).await?;
-    store.set_hold(&tenant, None).await?;
-    record_operator_event(&store, &tenant, EventKind::Resume, "resumed").await?;
+    cairn::control::resume(&store, &tenant, &super::operator_name()).await?;
     println!("Tenant {tenant} is resumed: the daemon follows its ref and applies again.");
     Ok(EXIT_OK)
 }
@@ -123,24 +119,4 @@ async fn open_store(target: &Target) -> anyhow::Result<(StateStore, String)> {
     let tenant = config.tenant(target.tenant.as_deref())?.name.clone();
     let store = StateStore::open(&config.state).await?;
     Ok((store, tenant))
-}
-
-/// Records an operator's command in the history, at the tenant's last
-/// commit, attributed to the operator running it.
-async fn record_operator_event(
-    store: &StateStore,
-    tenant: &str,
-    event: EventKind,
-    what: &str,
-) -> anyhow::Result<()> {
-    let state = store.tenant_state(tenant).await?;
-    let operator = super::operator_name();
-    let commit = CommitInfo {
-        id: state.last_commit.unwrap_or_else(|| "-".into()),
-        author: format!("{operator} (cairn {what})"),
-        summary: format!("tenant {what} by {operator}"),
-        time: cairn::store::now_ms() / 1000,
-    };
-    store.record_event(tenant, event, &commit).await?;
-    Ok(())
 }

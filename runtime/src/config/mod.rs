@@ -66,6 +66,18 @@ struct RawDaemon {
     id: Option<String>,
     #[serde(default)]
     lease: Option<String>,
+    #[serde(default)]
+    dashboard: Option<RawDashboard>,
+}
+
+/// `[daemon.dashboard]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDashboard {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    actions_without_token: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,6 +259,29 @@ pub struct DaemonConfig {
     /// How long a tenant's lease lasts: a daemon that stops renewing its
     /// leases has its tenants taken over within this period.
     pub lease: Duration,
+    /// The web dashboard under `/ui/`.
+    pub dashboard: DashboardConfig,
+}
+
+/// `[daemon.dashboard]`: the web dashboard the daemon serves under `/ui/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DashboardConfig {
+    /// Whether `/ui/` is served (default: yes).
+    pub enabled: bool,
+    /// With no API token configured anywhere, whether the dashboard's
+    /// buttons (reconcile, suspend, resume, roll back) work for anyone who
+    /// can reach it; by default such a dashboard is read-only. With
+    /// tokens, whoever signs in may act on what the token sees.
+    pub actions_without_token: bool,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            actions_without_token: false,
+        }
+    }
 }
 
 /// One alert sink: a URL that receives alert events as JSON.
@@ -549,6 +584,15 @@ impl Config {
                     Ok(lease)
                 }
             })?,
+            dashboard: raw
+                .daemon
+                .as_ref()
+                .and_then(|d| d.dashboard.as_ref())
+                .map(|d| DashboardConfig {
+                    enabled: d.enabled.unwrap_or(true),
+                    actions_without_token: d.actions_without_token,
+                })
+                .unwrap_or_default(),
         };
         if let Some(id) = &daemon.id
             && !is_valid_name(id)

@@ -102,19 +102,46 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Access, Refusal> {
     else {
         return Err(Refusal::Missing);
     };
+    access_of(state, given).ok_or(Refusal::Invalid)
+}
+
+/// The access the token `given` gives: the operator's, a tenant's, or
+/// none. Used by the API's bearer tokens and the dashboard's sign-in.
+pub fn access_of(state: &AppState, given: &str) -> Option<Access> {
     if let Some(operator) = &state.operator_token
         && matches(operator, "daemon.api_token", given)
     {
-        return Ok(Access::Everything);
+        return Some(Access::Everything);
     }
-    for (name, tenant) in state.tenants.iter() {
-        if let Some(token) = &tenant.api_token
-            && matches(token, &format!("tenants.{name}.api_token"), given)
-        {
-            return Ok(Access::Tenant(name.clone()));
-        }
-    }
-    Err(Refusal::Invalid)
+    state.tenants.iter().find_map(|(name, tenant)| {
+        let token = tenant.api_token.as_ref()?;
+        matches(token, &format!("tenants.{name}.api_token"), given)
+            .then(|| Access::Tenant(name.clone()))
+    })
+}
+
+/// The digest of the token that gives `access` now, to tell whether a
+/// dashboard session's token is still the configured one (a rotated or
+/// removed token ends the sessions signed in with it). `None` when no
+/// such token is configured or it cannot be read.
+pub fn current_digest(state: &AppState, access: &Access) -> Option<[u8; 32]> {
+    let (reference, name) = match access {
+        Access::Everything => (
+            state.operator_token.as_ref()?,
+            "daemon.api_token".to_string(),
+        ),
+        Access::Tenant(tenant) => (
+            state.tenants.get(tenant)?.api_token.as_ref()?,
+            format!("tenants.{tenant}.api_token"),
+        ),
+    };
+    let value = reference.resolve(&name).ok()?;
+    (!value.expose().is_empty()).then(|| digest(value.expose()))
+}
+
+/// The SHA-256 of a token: what a dashboard session keeps of it.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Handlers take `Access` as an argument: a request without the right

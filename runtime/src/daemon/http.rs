@@ -1,5 +1,5 @@
 //! The daemon's HTTP surface: health, readiness, Prometheus metrics, the
-//! JSON status API and the push webhooks. The status API and the metrics
+//! JSON status API, the push webhooks and the dashboard under `/ui/`. The status API and the metrics
 //! take bearer tokens (see [`super::auth`]); webhooks are signed per
 //! tenant ([`super::webhook`]). The server these routes run in, and its
 //! limits, are in [`super::server`].
@@ -38,6 +38,8 @@ pub struct AppState {
     pub daemon_id: String,
     /// Why the store is unreachable, while it is.
     pub health: super::lease::StoreHealth,
+    /// The web dashboard's settings, sessions and live changes.
+    pub dashboard: Arc<super::dashboard::Dashboard>,
 }
 
 /// A tenant as the HTTP side sees it.
@@ -56,10 +58,13 @@ pub struct TenantHandle {
     /// The tenant with its plugins loaded, once they are: what a preview
     /// plans with, on any daemon, holding its lease or not.
     pub tenant: Arc<RwLock<Option<Arc<crate::tenant::Tenant>>>>,
+    /// Told when its status changes (shared by every tenant).
+    pub changes: super::status::StatusChanges,
 }
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
+    let dashboard = super::dashboard::router(&state);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(super::readiness::readyz))
@@ -73,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             post(super::preview::preview),
         )
         .route("/hooks/{tenant}", post(super::webhook::webhook))
+        .merge(dashboard)
         // The webhook reads its body itself (see `super::webhook`); a
         // preview takes a small JSON one; none may buffer more than a
         // webhook.
@@ -113,7 +119,7 @@ async fn metrics(State(state): State<AppState>, access: Access) -> Response {
 /// Each tenant's status as the daemon holding it last saw it: this
 /// daemon's own view for the tenants it holds, the holder's saved view for
 /// the others; with the lease.
-async fn cluster_statuses(
+pub(super) async fn cluster_statuses(
     state: &AppState,
     names: &[&String],
 ) -> Result<Vec<TenantStatus>, crate::store::StoreError> {

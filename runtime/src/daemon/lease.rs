@@ -473,8 +473,7 @@ impl TenantLeases {
             self.context.store.fenced(fence.clone()),
             self.context.alerts.clone(),
             self.context.metrics.clone(),
-            handle.status.clone(),
-            handle.trigger.clone(),
+            handle,
             cancel.clone(),
         );
         let task = tokio::spawn(worker.run());

@@ -137,6 +137,7 @@ impl Loader {
                     let loaded = Arc::new(loaded);
                     // Previews use it whether this daemon holds it or not.
                     *handle.tenant.write().expect("loaded tenant") = Some(loaded.clone());
+                    handle.changes.changed(&name);
                     // A send fails only when the cluster has stopped.
                     let _ = self.loaded.send(loaded);
                     if let Some(first) = first.take() {
@@ -157,6 +158,7 @@ impl Loader {
             };
             self.metrics.error(&name, "load");
             handle.status.write().expect("tenant status").load_error = Some(error.clone());
+            handle.changes.changed(&name);
             self.alerts.raise(
                 &name,
                 AlertKind::PluginFailed,

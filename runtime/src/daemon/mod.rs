@@ -9,7 +9,7 @@
 //! per-resource retries, the safety threshold, suspension and rollback
 //! holds honoured. Alerts go to the operator's sinks ([`alerts`]); the HTTP
 //! surface ([`http`]) serves health, readiness ([`readiness`]), metrics,
-//! status and webhooks. On SIGTERM or SIGINT the daemon stops taking
+//! status, webhooks and the web dashboard ([`dashboard`]). On SIGTERM or SIGINT the daemon stops taking
 //! triggers, lets runs in flight finish within the grace period, and exits;
 //! a change cut off by the exit is journaled and found out on the next
 //! start.
@@ -17,6 +17,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod backoff;
+pub mod dashboard;
 pub mod http;
 pub mod lease;
 pub mod loading;
@@ -98,6 +99,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     let alerts = alerts::Alerts::start(config.alerts.clone());
     let ready = Arc::new(AtomicBool::new(false));
 
+    let changes = status::StatusChanges::default();
     let mut handles = BTreeMap::new();
     for (name, tenant) in &config.tenants {
         handles.insert(
@@ -109,6 +111,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
                 webhook_secret: tenant.webhook_secret.clone(),
                 api_token: tenant.api_token.clone(),
                 tenant: Arc::default(),
+                changes: changes.clone(),
             },
         );
     }
@@ -143,12 +146,16 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         operator_token: config.daemon.api_token.clone(),
         daemon_id: daemon_id.clone(),
         health: health.clone(),
+        dashboard: Arc::new(dashboard::Dashboard::new(config.daemon.dashboard, changes)),
     };
     if !auth::required(&app_state) {
         tracing::warn!(
             address = %local,
             "the status API and metrics are open to anyone who can reach this address: set [daemon] api_token (and api_token per tenant)"
         );
+    }
+    if config.daemon.dashboard.enabled {
+        tracing::info!(url = %format!("http://{local}/ui/"), "the dashboard is served");
     }
     let app = http::router(app_state);
     let server = tokio::spawn(server::serve(

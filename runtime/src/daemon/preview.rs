@@ -86,24 +86,10 @@ pub async fn preview(
         )
             .into_response();
     };
-    let Ok(_slot) = PREVIEW_SLOTS.try_acquire() else {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "5")],
-            format!("{MAX_PREVIEWS_AT_ONCE} previews are running: try again in a few seconds\n"),
-        )
-            .into_response();
-    };
     let work = preview::preview(&tenant, &state.store, &request.reference);
-    let outcome = match tokio::time::timeout(PREVIEW_TIMEOUT, work).await {
+    let outcome = match within_limits(work).await {
         Ok(outcome) => outcome,
-        Err(_) => {
-            return (
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("the preview took longer than {PREVIEW_TIMEOUT:?} and was stopped\n"),
-            )
-                .into_response();
-        }
+        Err(refused) => return refused.into_response(),
     };
     match outcome {
         Ok(preview) if markdown => (
@@ -116,8 +102,63 @@ pub async fn preview(
     }
 }
 
+/// Why work on the preview's limits did not run to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// [`MAX_PREVIEWS_AT_ONCE`] are running.
+    Busy,
+    /// It took longer than [`PREVIEW_TIMEOUT`] and was dropped.
+    TimedOut,
+}
+
+impl Refused {
+    /// The HTTP status that says so.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Busy => StatusCode::TOO_MANY_REQUESTS,
+            Self::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// What the caller reads.
+    pub fn message(self) -> String {
+        match self {
+            Self::Busy => {
+                format!("{MAX_PREVIEWS_AT_ONCE} previews are running: try again in a few seconds\n")
+            }
+            Self::TimedOut => {
+                format!("the preview took longer than {PREVIEW_TIMEOUT:?} and was stopped\n")
+            }
+        }
+    }
+}
+
+/// 429 with `Retry-After`, or 504.
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Busy => {
+                (self.status(), [(header::RETRY_AFTER, "5")], self.message()).into_response()
+            }
+            Self::TimedOut => (self.status(), self.message()).into_response(),
+        }
+    }
+}
+
+/// Runs `work` (a preview, the dashboard's plan or comparison: each
+/// loads a commit and observes the world) in one of the
+/// [`MAX_PREVIEWS_AT_ONCE`] slots and within [`PREVIEW_TIMEOUT`].
+pub async fn within_limits<F: std::future::Future>(work: F) -> Result<F::Output, Refused> {
+    let Ok(_slot) = PREVIEW_SLOTS.try_acquire() else {
+        return Err(Refused::Busy);
+    };
+    tokio::time::timeout(PREVIEW_TIMEOUT, work)
+        .await
+        .map_err(|_| Refused::TimedOut)
+}
+
 /// The status of a preview that failed.
-fn status_of(error: &ReconcileError) -> StatusCode {
+pub fn status_of(error: &ReconcileError) -> StatusCode {
     match error {
         ReconcileError::Source(SourceError::UnknownRef { .. }) => StatusCode::NOT_FOUND,
         ReconcileError::Load(_) | ReconcileError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,8 +1,57 @@
-//! What the daemon knows of each tenant between runs, for the status API.
+//! What the daemon knows of each tenant between runs, for the status API,
+//! and the signal its changes send to the dashboard's live pages.
 
 use crate::source::CommitInfo;
 use crate::store::LeaseRecord;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::broadcast;
+
+/// Changes a live page may miss before it is told to reload whole: past
+/// this a slow subscriber's oldest are dropped, so a reader that never
+/// reads holds at most this many names.
+pub const MAX_UNREAD_CHANGES: usize = 256;
+
+/// Tells subscribers which tenant's status changed: sent by the workers
+/// when a run ends and by plugin loading; read by the dashboard's event
+/// stream. Sending costs nothing when no page listens.
+#[derive(Debug, Clone)]
+pub struct StatusChanges {
+    sender: broadcast::Sender<Arc<str>>,
+    /// How many changes were sent since the daemon started: a page
+    /// rendered at one count and subscribing at another missed some.
+    count: Arc<AtomicU64>,
+}
+
+impl Default for StatusChanges {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(MAX_UNREAD_CHANGES).0,
+            count: Arc::default(),
+        }
+    }
+}
+
+impl StatusChanges {
+    /// Tells every subscriber that `tenant`'s status changed.
+    pub fn changed(&self, tenant: &str) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        // No subscriber is not an error: no page is open.
+        let _ = self.sender.send(Arc::from(tenant));
+    }
+
+    /// How many changes were sent so far; read before a page reads what
+    /// it shows.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// A receiver of the changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.sender.subscribe()
+    }
+}
 
 /// Why a reconcile ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +127,17 @@ pub struct LastRun {
     pub run_id: Option<i64>,
 }
 
+/// One drifted object and the fields where the world differs from Git.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriftDetail {
+    /// The resource.
+    pub address: String,
+    /// One line for people.
+    pub summary: String,
+    /// The fields that differ: `before` is the world's, `after` Git's.
+    pub fields: Vec<cairn_contract::FieldChange>,
+}
+
 /// A tenant's live status.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantStatus {
@@ -111,6 +171,10 @@ pub struct TenantStatus {
     /// provider's plugin changes.
     #[serde(default)]
     pub not_converged: Vec<String>,
+    /// What differs on each drifted object, as the last plan found it
+    /// (the values of sensitive fields withheld).
+    #[serde(default)]
+    pub drift: Vec<DriftDetail>,
     /// The daemon reconciling the tenant, while one holds its lease.
     pub holder: Option<String>,
     /// The tenant's lease, while one is held (filled in by the status API).
@@ -132,6 +196,7 @@ impl TenantStatus {
             blocked: Vec::new(),
             findings: Vec::new(),
             drifted: Vec::new(),
+            drift: Vec::new(),
             retrying: Vec::new(),
             not_converged: Vec::new(),
             holder: None,

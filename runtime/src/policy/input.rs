@@ -16,22 +16,7 @@ pub fn of_state(tenant: &Tenant, desired: &DesiredState, plan: Option<&Plan>) ->
         .iter()
         .map(|resource| {
             let address = &resource.address;
-            let sensitive = tenant
-                .providers
-                .get(&address.provider)
-                .and_then(|provider| {
-                    provider
-                        .info()
-                        .resource_types
-                        .iter()
-                        .find(|t| t.name == address.type_name)
-                })
-                .map(|t| t.sensitive.as_slice())
-                .unwrap_or_default();
-            let spec = match sensitive.is_empty() {
-                true => resource.spec.clone(),
-                false => crate::plan::withhold_top_level(&resource.spec, sensitive),
-            };
+            let spec = tenant.shown_spec(resource);
             PolicyResource {
                 address: address.to_string(),
                 provider: address.provider.clone(),

@@ -48,8 +48,9 @@ pub async fn preview(
 }
 
 /// The desired state at `reference`, fetched for a remote repository,
-/// within the tenant's quotas and signature policy.
-async fn desired_at(tenant: &Tenant, reference: &str) -> Result<DesiredState, ReconcileError> {
+/// within the tenant's quotas and signature policy; the tenant's model
+/// cache is read, not written.
+pub async fn desired_at(tenant: &Tenant, reference: &str) -> Result<DesiredState, ReconcileError> {
     let snapshot = tenant.source.snapshot_of(reference).await?;
     tenant
         .model_cache

@@ -25,6 +25,18 @@ pub struct TenantState {
     pub last_applied_at: Option<i64>,
 }
 
+/// A control state read back from its row.
+fn state_of(row: &sqlx::any::AnyRow) -> Result<TenantState> {
+    Ok(TenantState {
+        suspended: row.try_get::<i64, _>("suspended")? != 0,
+        held_commit: row.try_get("held_commit")?,
+        held_head: row.try_get("held_head")?,
+        last_commit: row.try_get("last_commit")?,
+        last_applied_commit: row.try_get("last_applied_commit")?,
+        last_applied_at: row.try_get("last_applied_at")?,
+    })
+}
+
 /// A query whose values are still to be bound.
 type Query = sqlx::query::Query<'static, Any, AnyArguments>;
 
@@ -42,14 +54,22 @@ impl StateStore {
         let Some(row) = row else {
             return Ok(TenantState::default());
         };
-        Ok(TenantState {
-            suspended: row.try_get::<i64, _>("suspended")? != 0,
-            held_commit: row.try_get("held_commit")?,
-            held_head: row.try_get("held_head")?,
-            last_commit: row.try_get("last_commit")?,
-            last_applied_commit: row.try_get("last_applied_commit")?,
-            last_applied_at: row.try_get("last_applied_at")?,
-        })
+        state_of(&row)
+    }
+
+    /// Every tenant's control state that was ever set, by tenant: one
+    /// query for the dashboard's overview.
+    pub async fn tenant_states(&self) -> Result<std::collections::BTreeMap<String, TenantState>> {
+        let rows = self
+            .query(
+                "SELECT tenant, suspended, held_commit, held_head, last_commit, last_applied_commit, last_applied_at
+                 FROM tenants",
+            )
+            .fetch_all(&mut *self.connection().await?)
+            .await?;
+        rows.into_iter()
+            .map(|row| Ok((row.try_get("tenant")?, state_of(&row)?)))
+            .collect()
     }
 
     /// Stops or restarts automatic applies.

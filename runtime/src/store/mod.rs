@@ -64,7 +64,7 @@ pub use lease::{DaemonRecord, LeaseRecord};
 pub use runs::{
     ActionRecord, AppliedCommit, AuditRecord, DriftRecord, RunCounts, RunRecord, RunRecorder,
 };
-pub use status::{ResourceStatusRecord, TenantCounts};
+pub use status::{ResourceStatusRecord, StatusPage, StatusQuery, TenantCounts};
 pub use vocabulary::{
     ActionResult, AuditAction, EventKind, ResourceStatus, RunKind, RunOutcome, UnknownWord,
 };

@@ -301,75 +301,116 @@ impl StateStore {
 
     /// The tenant's most recent runs, newest first, with their actions.
     pub async fn history(&self, tenant: &str, limit: u32) -> Result<Vec<RunRecord>> {
+        let mut runs = self.runs(tenant, None, limit).await?;
         let mut connection = self.connection().await?;
-        let runs = self
-            .query(
-                "SELECT id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
-                        started_at, finished_at, outcome, reason, changes, failures, daemon, lease_token,
-                        findings, policy_override
-                 FROM runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
-            )
-            .bind(tenant.to_string())
-            .bind(i64::from(limit))
-            .fetch_all(&mut *connection)
-            .await?;
-        let mut records = Vec::with_capacity(runs.len());
-        for run in runs {
-            let id: i64 = run.try_get("id")?;
-            let actions = self
-                .query(
-                    "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
-                     FROM audit WHERE run_id = ? ORDER BY seq",
-                )
-                .bind(id)
-                .fetch_all(&mut *connection)
-                .await?
-                .into_iter()
-                .map(|row| {
-                    Ok(AuditRecord {
-                        seq: row.try_get("seq")?,
-                        time: row.try_get("time")?,
-                        address: row.try_get("address")?,
-                        action: word(id, "audited action", &row.try_get::<String, _>("action")?)?,
-                        before_digest: row.try_get("before_digest")?,
-                        after_digest: row.try_get("after_digest")?,
-                        result: word(id, "action result", &row.try_get::<String, _>("result")?)?,
-                        error: row.try_get("error")?,
-                        duration_ms: row.try_get("duration_ms")?,
-                    })
-                })
-                .collect::<Result<_>>()?;
-            let outcome: Option<String> = run.try_get("outcome")?;
-            records.push(RunRecord {
-                id,
-                tenant: run.try_get("tenant")?,
-                kind: word(id, "kind", &run.try_get::<String, _>("kind")?)?,
-                commit_id: run.try_get("commit_id")?,
-                commit_author: run.try_get("commit_author")?,
-                commit_summary: run.try_get("commit_summary")?,
-                plan_checksum: run.try_get("plan_checksum")?,
-                started_at: run.try_get("started_at")?,
-                finished_at: run.try_get("finished_at")?,
-                outcome: outcome
-                    .map(|outcome| word(id, "outcome", &outcome))
-                    .transpose()?,
-                reason: run.try_get("reason")?,
-                findings: json_column(id, "findings", run.try_get("findings")?)?
-                    .unwrap_or_default(),
-                policy_override: json_column(
-                    id,
-                    "policy override",
-                    run.try_get("policy_override")?,
-                )?,
-                changes: run.try_get("changes")?,
-                failures: run.try_get("failures")?,
-                daemon: run.try_get("daemon")?,
-                lease_token: run.try_get("lease_token")?,
-                actions,
-            });
+        for run in &mut runs {
+            run.actions = self.actions_of(&mut connection, run.id).await?;
         }
-        Ok(records)
+        Ok(runs)
     }
+
+    /// A page of the tenant's runs, newest first, without their actions:
+    /// at most `limit`, older than run `before` when it is given.
+    pub async fn runs(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>> {
+        let rows = self
+            .query(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ? AND id < ? ORDER BY id DESC LIMIT ?"
+            ))
+            .bind(tenant.to_string())
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.connection().await?)
+            .await?;
+        rows.iter().map(run_of).collect()
+    }
+
+    /// Run `id` of the tenant with its actions, when there is one.
+    pub async fn run(&self, tenant: &str, id: i64) -> Result<Option<RunRecord>> {
+        let mut connection = self.connection().await?;
+        let row = self
+            .query(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ? AND id = ?"
+            ))
+            .bind(tenant.to_string())
+            .bind(id)
+            .fetch_optional(&mut *connection)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut run = run_of(&row)?;
+        run.actions = self.actions_of(&mut connection, id).await?;
+        Ok(Some(run))
+    }
+
+    /// The audit rows of run `id`, in order.
+    async fn actions_of(
+        &self,
+        connection: &mut sqlx::AnyConnection,
+        id: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        self.query(
+            "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
+             FROM audit WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(AuditRecord {
+                seq: row.try_get("seq")?,
+                time: row.try_get("time")?,
+                address: row.try_get("address")?,
+                action: word(id, "audited action", &row.try_get::<String, _>("action")?)?,
+                before_digest: row.try_get("before_digest")?,
+                after_digest: row.try_get("after_digest")?,
+                result: word(id, "action result", &row.try_get::<String, _>("result")?)?,
+                error: row.try_get("error")?,
+                duration_ms: row.try_get("duration_ms")?,
+            })
+        })
+        .collect()
+    }
+}
+
+/// The columns a run is read back from.
+const RUN_COLUMNS: &str =
+    "id, tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+    started_at, finished_at, outcome, reason, changes, failures, daemon, lease_token,
+    findings, policy_override";
+
+/// A run read back from its row, without its actions.
+fn run_of(run: &sqlx::any::AnyRow) -> Result<RunRecord> {
+    let id: i64 = run.try_get("id")?;
+    let outcome: Option<String> = run.try_get("outcome")?;
+    Ok(RunRecord {
+        id,
+        tenant: run.try_get("tenant")?,
+        kind: word(id, "kind", &run.try_get::<String, _>("kind")?)?,
+        commit_id: run.try_get("commit_id")?,
+        commit_author: run.try_get("commit_author")?,
+        commit_summary: run.try_get("commit_summary")?,
+        plan_checksum: run.try_get("plan_checksum")?,
+        started_at: run.try_get("started_at")?,
+        finished_at: run.try_get("finished_at")?,
+        outcome: outcome
+            .map(|outcome| word(id, "outcome", &outcome))
+            .transpose()?,
+        reason: run.try_get("reason")?,
+        findings: json_column(id, "findings", run.try_get("findings")?)?.unwrap_or_default(),
+        policy_override: json_column(id, "policy override", run.try_get("policy_override")?)?,
+        changes: run.try_get("changes")?,
+        failures: run.try_get("failures")?,
+        daemon: run.try_get("daemon")?,
+        lease_token: run.try_get("lease_token")?,
+        actions: Vec::new(),
+    })
 }
 
 impl RunRecorder {

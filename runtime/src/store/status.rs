@@ -28,6 +28,92 @@ pub struct ResourceStatusRecord {
     pub updated_at: i64,
 }
 
+/// Which resource statuses a page shows.
+#[derive(Debug, Clone, Default)]
+pub struct StatusQuery<'a> {
+    /// Only this status (as [`StateStore::statuses`] reports it: a create
+    /// not confirmed is pending unless it failed).
+    pub status: Option<ResourceStatus>,
+    /// Text the address or the last error contains, any case.
+    pub text: &'a str,
+    /// Rows skipped.
+    pub offset: usize,
+    /// Rows at most.
+    pub limit: usize,
+}
+
+impl StatusQuery<'_> {
+    /// The SQL after `WHERE tenant = ?`, and the values it binds in
+    /// order.
+    fn condition(&self) -> (String, Vec<String>) {
+        let mut condition = String::new();
+        let mut values = Vec::new();
+        let failed = ResourceStatus::Failed.as_str().to_string();
+        match self.status {
+            None => {}
+            Some(ResourceStatus::Pending) => {
+                condition.push_str(" AND pending <> 0 AND status <> ?");
+                values.push(failed);
+            }
+            Some(ResourceStatus::Failed) => {
+                condition.push_str(" AND status = ?");
+                values.push(failed);
+            }
+            Some(status) => {
+                condition.push_str(" AND status = ? AND pending = 0");
+                values.push(status.as_str().to_string());
+            }
+        }
+        let text = self.text.trim().to_lowercase();
+        if !text.is_empty() {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            condition.push_str(
+                " AND (LOWER(address) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(last_error, '')) LIKE ? ESCAPE '\\')",
+            );
+            values.push(format!("%{escaped}%"));
+            values.push(format!("%{escaped}%"));
+        }
+        (condition, values)
+    }
+}
+
+/// A page of resource statuses.
+#[derive(Debug, Clone)]
+pub struct StatusPage {
+    /// The page's records.
+    pub records: Vec<ResourceStatusRecord>,
+    /// How many match the query, over every page.
+    pub matching: usize,
+    /// How many the tenant owns.
+    pub owned: usize,
+}
+
+/// The columns a resource status is read from.
+const STATUS_COLUMNS: &str = "address, status, pending, last_error, commit_id, updated_at,
+    CAST(CASE WHEN diverged IS NULL THEN 0 ELSE 1 END AS BIGINT) AS not_converged";
+
+/// A resource status read back from its row.
+fn status_record(row: &sqlx::any::AnyRow) -> Result<ResourceStatusRecord> {
+    let address: String = row.try_get("address")?;
+    let pending = row.try_get::<i64, _>("pending")? != 0;
+    let status = status_of(&address, &row.try_get::<String, _>("status")?)?;
+    Ok(ResourceStatusRecord {
+        status: if pending && status != ResourceStatus::Failed {
+            ResourceStatus::Pending
+        } else {
+            status
+        },
+        address,
+        last_error: row.try_get("last_error")?,
+        not_converged: row.try_get::<i64, _>("not_converged")? != 0,
+        commit_id: row.try_get("commit_id")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
 /// Counts over every tenant of the store.
 #[derive(Debug, Clone, Default)]
 pub struct TenantCounts {
@@ -75,33 +161,52 @@ impl StateStore {
     /// confirmed is pending, unless it failed.
     pub async fn statuses(&self, tenant: &str) -> Result<Vec<ResourceStatusRecord>> {
         let rows = self
-            .query(
-                "SELECT address, status, pending, last_error, commit_id, updated_at,
-                        CAST(CASE WHEN diverged IS NULL THEN 0 ELSE 1 END AS BIGINT) AS not_converged
-                 FROM resources WHERE tenant = ? ORDER BY address",
-            )
+            .query(&format!(
+                "SELECT {STATUS_COLUMNS} FROM resources WHERE tenant = ? ORDER BY address"
+            ))
             .bind(tenant.to_string())
             .fetch_all(&mut *self.connection().await?)
             .await?;
-        rows.into_iter()
-            .map(|row| {
-                let address: String = row.try_get("address")?;
-                let pending = row.try_get::<i64, _>("pending")? != 0;
-                let status = status_of(&address, &row.try_get::<String, _>("status")?)?;
-                Ok(ResourceStatusRecord {
-                    status: if pending && status != ResourceStatus::Failed {
-                        ResourceStatus::Pending
-                    } else {
-                        status
-                    },
-                    address,
-                    last_error: row.try_get("last_error")?,
-                    not_converged: row.try_get::<i64, _>("not_converged")? != 0,
-                    commit_id: row.try_get("commit_id")?,
-                    updated_at: row.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(status_record).collect()
+    }
+
+    /// One page of the tenant's resource statuses, in address order, with
+    /// the number that match and the number owned: only the page is read
+    /// back, so a tenant of 10,000 resources costs a page.
+    pub async fn statuses_page(&self, tenant: &str, query: &StatusQuery<'_>) -> Result<StatusPage> {
+        let mut connection = self.connection().await?;
+        let owned: i64 = self
+            .query("SELECT COUNT(*) AS n FROM resources WHERE tenant = ?")
+            .bind(tenant.to_string())
+            .fetch_one(&mut *connection)
+            .await?
+            .try_get("n")?;
+        let (condition, values) = query.condition();
+        let bind = |text: String| {
+            values.iter().fold(
+                self.query(&text).bind(tenant.to_string()),
+                |statement, value| statement.bind(value.clone()),
+            )
+        };
+        let matching: i64 = bind(format!(
+            "SELECT COUNT(*) AS n FROM resources WHERE tenant = ?{condition}"
+        ))
+        .fetch_one(&mut *connection)
+        .await?
+        .try_get("n")?;
+        let rows = bind(format!(
+            "SELECT {STATUS_COLUMNS} FROM resources WHERE tenant = ?{condition}
+             ORDER BY address LIMIT ? OFFSET ?"
+        ))
+        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *connection)
+        .await?;
+        Ok(StatusPage {
+            records: rows.iter().map(status_record).collect::<Result<_>>()?,
+            matching: usize::try_from(matching).unwrap_or(0),
+            owned: usize::try_from(owned).unwrap_or(0),
+        })
     }
 
     /// Counts over every tenant, for the metrics.

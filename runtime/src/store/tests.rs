@@ -733,3 +733,79 @@ async fn the_tables_made_again_keep_rows_counters_references_and_the_append_only
         assert!(error.to_string().contains(refusal), "{sql}: {error}");
     }
 }
+
+#[tokio::test]
+async fn a_page_of_statuses_is_filtered_searched_and_counted_in_the_store() {
+    let (store, _dir) = store().await;
+    let names: Vec<Address> = (0..12).map(|i| address(&format!("r{i:02}"))).collect();
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit(), "sum")
+        .await
+        .unwrap();
+    for name in &names {
+        run.record(&action(name, PlanAction::Create, ActionResult::Ok), &own())
+            .await
+            .unwrap();
+    }
+    run.finish(RunOutcome::Succeeded, RunCounts::changes(12))
+        .await
+        .unwrap();
+    let run = store
+        .begin_run("t", RunKind::Apply, &commit(), "sum")
+        .await
+        .unwrap();
+    for (index, name) in names.iter().enumerate().step_by(4) {
+        let mut failed = action(name, PlanAction::Update, ActionResult::Failed);
+        failed.error = Some(format!("the server said no to 100%_{index}"));
+        run.record(&failed, &InventoryChange::Keep).await.unwrap();
+    }
+    run.finish(RunOutcome::Partial, RunCounts::changes(3))
+        .await
+        .unwrap();
+    let all = store.statuses("t").await.unwrap();
+    let page = |status: Option<ResourceStatus>, text: &'static str, offset: usize| {
+        let store = store.clone();
+        async move {
+            store
+                .statuses_page(
+                    "t",
+                    &StatusQuery {
+                        status,
+                        text,
+                        offset,
+                        limit: 5,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Pages of the whole list are slices of it.
+    let second = page(None, "", 5).await;
+    assert_eq!((second.matching, second.owned), (all.len(), all.len()));
+    let addresses = |records: &[ResourceStatusRecord]| -> Vec<String> {
+        records.iter().map(|r| r.address.clone()).collect()
+    };
+    assert_eq!(addresses(&second.records), addresses(&all[5..10]));
+    // The status as statuses() reports it, failed creates included.
+    let failed = page(Some(ResourceStatus::Failed), "", 0).await;
+    let expected: Vec<&ResourceStatusRecord> = all
+        .iter()
+        .filter(|r| r.status == ResourceStatus::Failed)
+        .collect();
+    assert_eq!(failed.matching, expected.len());
+    assert!(failed.matching > 0);
+    let in_sync = page(Some(ResourceStatus::InSync), "", 0).await;
+    assert_eq!(
+        in_sync.matching,
+        all.iter()
+            .filter(|r| r.status == ResourceStatus::InSync)
+            .count()
+    );
+    // Text in the address or the error, any case; `%` and `_` are text.
+    let searched = page(None, "R0", 0).await;
+    assert_eq!(searched.matching, 10, "r00 to r09");
+    let by_error = page(None, "100%_8", 0).await;
+    assert_eq!(addresses(&by_error.records), [address("r08").to_string()]);
+    assert_eq!(page(None, "100%_x", 0).await.matching, 0);
+}

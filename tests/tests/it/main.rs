@@ -20,6 +20,7 @@ mod convergence;
 mod crash;
 mod daemon;
 mod daemon_lifecycle;
+mod dashboard;
 mod dns_powerdns;
 mod git_source;
 mod http_limits;

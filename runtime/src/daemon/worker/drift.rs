@@ -6,6 +6,7 @@
 use super::Worker;
 use super::failure::RunFailure;
 use crate::daemon::alerts::AlertKind;
+use crate::daemon::status::DriftDetail;
 use crate::model::Address;
 use crate::plan::{Plan, PlanAction, PlannedChange};
 use crate::store::{DriftRecord, ResourceStatus, RunCounts, RunKind, RunOutcome};
@@ -28,8 +29,18 @@ impl Worker {
                 );
             }
         }
-        self.status.write().expect("tenant status").drifted =
-            addresses.iter().map(ToString::to_string).collect();
+        {
+            let mut status = self.status.write().expect("tenant status");
+            status.drifted = addresses.iter().map(ToString::to_string).collect();
+            status.drift = drifted
+                .iter()
+                .map(|change| DriftDetail {
+                    address: change.address.to_string(),
+                    summary: change.summary.clone(),
+                    fields: change.fields.clone(),
+                })
+                .collect();
+        }
         if drifted.is_empty() {
             return Ok(addresses);
         }

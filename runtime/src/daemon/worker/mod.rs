@@ -24,8 +24,9 @@ mod schedule;
 
 use super::alerts::{AlertKind, Alerts};
 use super::backoff::Backoff;
+use super::http::TenantHandle;
 use super::metrics::Metrics;
-use super::status::{LastRun, Outcome, TenantStatus, Trigger};
+use super::status::{LastRun, Outcome, StatusChanges, TenantStatus, Trigger};
 use crate::config::Mode;
 use crate::model::Address;
 use crate::plan::Plan;
@@ -55,6 +56,7 @@ pub struct Worker {
     pub(super) metrics: Arc<Metrics>,
     pub(super) status: Arc<RwLock<TenantStatus>>,
     pub(super) trigger: Arc<Notify>,
+    pub(super) changes: StatusChanges,
     pub(super) shutdown: CancellationToken,
     /// The file locks that keep a run and a `cairn apply` of the tenant
     /// apart, found once from the store.
@@ -87,8 +89,7 @@ impl Worker {
         store: StateStore,
         alerts: Alerts,
         metrics: Arc<Metrics>,
-        status: Arc<RwLock<TenantStatus>>,
-        trigger: Arc<Notify>,
+        handle: &TenantHandle,
         shutdown: CancellationToken,
     ) -> Self {
         let cap = RETRY_CAP.min(tenant.config.interval.max(super::backoff::BACKOFF_BASE * 4));
@@ -98,8 +99,9 @@ impl Worker {
             store,
             alerts,
             metrics,
-            status,
-            trigger,
+            status: handle.status.clone(),
+            trigger: handle.trigger.clone(),
+            changes: handle.changes.clone(),
             shutdown,
             resources: Backoff::new(cap),
             tenant_backoff: Backoff::new(cap),
@@ -260,6 +262,7 @@ impl Worker {
         // A check that found nothing to do changes nothing worth saving.
         if ran {
             self.save_live_status(&snapshot).await;
+            self.changes.changed(name);
         }
     }
 

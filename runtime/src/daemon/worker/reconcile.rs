@@ -64,6 +64,14 @@ impl Worker {
             blocked: self.blocked,
         };
         self.last_control = control;
+        // Going to the commit a hold names (the dashboard's roll back sets
+        // the hold and leaves the apply to this worker) is a rollback.
+        let kind = match state.held_commit.as_deref() == Some(target.as_str())
+            && state.last_commit != state.held_commit
+        {
+            true => RunKind::Rollback,
+            false => RunKind::Reconcile,
+        };
         let Decision::Plan(scope) = decide::decide(&situation) else {
             return Ok(None);
         };
@@ -138,22 +146,24 @@ impl Worker {
             ))),
             Step::Apply => {
                 let held_back = plan.changes.len() - to_apply.changes.len();
-                self.apply(trigger, &commit, &to_apply, held_back).await
+                self.apply(trigger, kind, &commit, &to_apply, held_back)
+                    .await
             }
         }
     }
 
-    /// Applies `to_apply` (`held_back` changes of the plan left out) and
-    /// follows up on each change.
+    /// Applies `to_apply` (`held_back` changes of the plan left out) as a
+    /// run of `kind`, and follows up on each change.
     async fn apply(
         &mut self,
         trigger: Trigger,
+        kind: RunKind,
         commit: &CommitInfo,
         to_apply: &Plan,
         held_back: usize,
     ) -> Result<Option<LastRun>, RunFailure> {
         let options = ApplyOptions {
-            kind: RunKind::Reconcile,
+            kind,
             force: false,
             held_back,
             policy_override: None,

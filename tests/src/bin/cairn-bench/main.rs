@@ -40,6 +40,10 @@ const PUSHES: usize = 5;
 /// Records of the policy-cost measurement.
 const POLICY_RECORDS: usize = 10_000;
 
+/// Tenants of the dashboard's overview, and resources of its tenant page.
+const DASHBOARD_TENANTS: usize = 1_000;
+const DASHBOARD_RESOURCES: usize = 10_000;
+
 /// Files of the repository in which one file changes.
 const INCREMENTAL_FILES: usize = 10_000;
 /// Tenants of the fleet measurements, and records per tenant (each tenant
@@ -50,6 +54,7 @@ const FLEET_RECORDS: usize = 50;
 mod apps;
 mod bare;
 mod cluster;
+mod dashboard;
 mod fairness;
 mod fleet;
 mod identity;
@@ -60,10 +65,11 @@ mod octodns;
 mod policies;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "host",
     "languages",
     "policies",
+    "dashboard",
     "fairness",
     "compare",
     "daemon",
@@ -262,6 +268,50 @@ fn main() -> anyhow::Result<()> {
             ),
         ));
         raw.insert(size.to_string(), side.to_json());
+    }
+
+    if runs("dashboard") {
+        let figures = dashboard::page_costs(&runtime, DASHBOARD_TENANTS, DASHBOARD_RESOURCES)?;
+        let page = |figures: &dashboard::PageFigures| {
+            format!(
+                "{:.1} ms, {:.1} KB",
+                figures.time.as_secs_f64() * 1e3,
+                figures.bytes as f64 / 1e3
+            )
+        };
+        for (what, figures) in [
+            (
+                format!("dashboard: overview of {} tenants", figures.tenants),
+                &figures.overview,
+            ),
+            (
+                "dashboard: the same, filtered, sorted, page 10".to_string(),
+                &figures.overview_filtered,
+            ),
+            (
+                format!("dashboard: a tenant of {} resources", figures.resources),
+                &figures.tenant,
+            ),
+            (
+                "dashboard: the same, searched for one resource".to_string(),
+                &figures.tenant_searched,
+            ),
+        ] {
+            rows.push((format!("{what} (server time, median of 31)"), page(figures)));
+        }
+        raw.insert(
+            "dashboard".into(),
+            serde_json::json!({
+                "tenants": figures.tenants,
+                "resources": figures.resources,
+                "overview_ms": figures.overview.time.as_secs_f64() * 1e3,
+                "overview_bytes": figures.overview.bytes,
+                "overview_filtered_ms": figures.overview_filtered.time.as_secs_f64() * 1e3,
+                "tenant_ms": figures.tenant.time.as_secs_f64() * 1e3,
+                "tenant_bytes": figures.tenant.bytes,
+                "tenant_searched_ms": figures.tenant_searched.time.as_secs_f64() * 1e3,
+            }),
+        );
     }
 
     if runs("policies") {
@@ -787,6 +837,24 @@ fn records_served(pdns: &Pdns, zone: &str, size: usize) -> usize {
             }
         })
         .count()
+}
+
+/// A workspace whose tenant `default` has applied zone `zone` with
+/// `records` A records: the starting point of the measurements of one
+/// large tenant.
+fn applied_zone(zone: &str, records: usize) -> cairn_tests::Workspace {
+    let ws = cairn_tests::Workspace::new();
+    let mut text = format!("[[dns.zone]]\nname = \"{zone}\"\n\n");
+    for index in 0..records {
+        text.push_str(&format!(
+            "[[dns.record]]\nname = \"r{index}.{zone}\"\ntype = \"A\"\nrecords = [\"{}\"]\n\n",
+            record_address(index)
+        ));
+    }
+    ws.repo.write("bench.toml", &text);
+    ws.repo.commit("bench", "Bench <bench@cairn.invalid>");
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    ws
 }
 
 /// The address of the benchmark's record number `index`: 10.x.y.z.

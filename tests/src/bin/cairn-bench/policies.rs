@@ -5,7 +5,6 @@
 //! policy), the three taken in turn in each round so that the server's
 //! and the machine's drift falls on all of them alike.
 
-use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
 use cairn_tests::policies::{example_rule, policy_table, rego_plugin};
 use std::time::{Duration, Instant};
@@ -27,18 +26,8 @@ pub struct Figures {
 
 /// Measures the three variants on `records` records.
 pub fn policy_cost(records: usize) -> anyhow::Result<Figures> {
-    let ws = Workspace::new();
     let zone = "p.bench.example.";
-    let mut text = format!("[[dns.zone]]\nname = \"{zone}\"\n\n");
-    for index in 0..records {
-        text.push_str(&format!(
-            "[[dns.record]]\nname = \"r{index}.{zone}\"\ntype = \"A\"\nrecords = [\"{}\"]\n\n",
-            super::record_address(index)
-        ));
-    }
-    ws.repo.write("bench.toml", &text);
-    ws.repo.commit("bench", "Bench <bench@cairn.invalid>");
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let ws = super::applied_zone(zone, records);
     let zones = format!("production_zones = [{zone:?}]");
     let rust = policy_table(
         "[[policies]]",
