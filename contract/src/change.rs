@@ -23,6 +23,12 @@ pub struct DiffInput {
     pub observed: Option<Value>,
     /// The state recorded after the last successful apply.
     pub prior: Option<Value>,
+    /// The tenant stops acting on its own (suspended, or its daemon
+    /// shutting down): a resource whose desired state depends on time ends
+    /// what it is doing and starts nothing new (contract 0.3.0; older
+    /// providers are not told).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub halt: bool,
 }
 
 impl DiffInput {
@@ -38,13 +44,15 @@ impl DiffInput {
             desired: self.desired,
             observed: self.observed,
             diagnostics: Vec::new(),
-            recheck_after: None,
+            recheck_after_ms: None,
+            holds: Vec::new(),
+            notice: None,
         }
     }
 }
 
 /// A resource of the commit that `diff` may see referred to, named by its
-/// type and id (contract 0.2.0).
+/// type and id (contract 0.2.0 and later).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Declared {
     /// The resource type.
@@ -121,12 +129,73 @@ pub struct Change {
     /// the plan.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub diagnostics: Vec<Diagnostic>,
-    /// Seconds after which the provider wants the resource compared again
-    /// even if neither Git nor the real world changes, for a desired state
-    /// that depends on time (contract 0.2.0; always `None` from a 0.1.0
-    /// provider). Set on any change, a no-op included.
+    /// Milliseconds after which the provider wants the resource compared
+    /// again even if neither Git nor the real world changes, for a desired
+    /// state that depends on time (contract 0.3.0; a 0.2.0 provider's
+    /// seconds are converted; always `None` from a 0.1.0 provider). Set on
+    /// any change, a no-op included.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub recheck_after: Option<u32>,
+    pub recheck_after_ms: Option<u64>,
+    /// Objects of the tenant's other provider instances that this
+    /// resource keeps away from their desired state on purpose, each until
+    /// a time: a chaos experiment's targets (contract 0.3.0; always empty
+    /// from older providers). Carried by every change of the resource for
+    /// as long as the holds last.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub holds: Vec<Hold>,
+    /// What the operator must hear of once the change is applied
+    /// (contract 0.3.0; always `None` from older providers).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notice: Option<Notice>,
+}
+
+/// An object that a change's resource keeps away from its desired state
+/// for a while (contract 0.3.0).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Hold {
+    /// The provider instance the object belongs to, by the name the
+    /// tenant's resource files use (`apps`).
+    pub provider: String,
+    /// The object's resource type (`app`).
+    pub type_name: String,
+    /// The object's id (`web`).
+    pub id: String,
+    /// Milliseconds from the `diff` call after which the hold ends,
+    /// whatever the provider says next.
+    pub until_ms: u64,
+}
+
+/// The kinds of [`Notice`] (contract 0.3.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    /// A chaos experiment's run ended early (a probe failed beyond its
+    /// tolerance, or the experiment changed or left Git); its targets are
+    /// restored.
+    ChaosAborted,
+    /// A chaos experiment's targets were restored, and its probes did not
+    /// pass again within its recovery time.
+    ChaosRestoreFailed,
+}
+
+impl NoticeKind {
+    /// The name used in alerts and the history: `chaos-aborted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChaosAborted => "chaos-aborted",
+            Self::ChaosRestoreFailed => "chaos-restore-failed",
+        }
+    }
+}
+
+/// Something the operator must hear of once a change is applied
+/// (contract 0.3.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What happened.
+    pub kind: NoticeKind,
+    /// In one sentence, with what the provider saw.
+    pub message: String,
 }
 
 impl Change {
@@ -203,6 +272,7 @@ mod tests {
             desired: Some(json!({"ttl": 600})),
             observed: None,
             prior: None,
+            halt: false,
         }
         .into_change(Action::NoOp, "no changes".into(), vec![ttl_change()]);
         let text = serde_json::to_string(&change).unwrap();

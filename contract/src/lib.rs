@@ -1,8 +1,8 @@
 //! # cairn-contract: the values of Cairn's provider contract
 //!
-//! The records of `cairn:provider` (`wit/provider@0.1.0/provider.wit` and
-//! `wit/provider@0.2.0/provider.wit`; a record of both versions has the
-//! fields of the newer, left empty for the older) as plain Rust types, with JSON documents as [`serde_json::Value`] instead
+//! The records of `cairn:provider` (`wit/provider@0.1.0/provider.wit`,
+//! `@0.2.0` and `@0.3.0`; a record of several versions has the fields of
+//! the newest, left empty for the older) as plain Rust types, with JSON documents as [`serde_json::Value`] instead
 //! of text. The host (`cairn`) and the plugin SDK (`cairn-sdk`) both use
 //! these types, so a provider and the host speak of one `Change`, one
 //! `Action`, one `Error`; each side keeps only the conversions to and from
@@ -23,7 +23,7 @@
 //! policy side of the SDK.
 //!
 //! The crate's version is the newest provider contract version it holds
-//! (0.2.0), as the SDK's is.
+//! (0.3.0), as the SDK's is.
 
 #![deny(missing_docs)]
 
@@ -35,7 +35,9 @@ mod policy;
 mod secrets;
 mod validation;
 
-pub use change::{Action, Change, Declared, DiffInput, FieldChange, Outcome};
+pub use change::{
+    Action, Change, Declared, DiffInput, FieldChange, Hold, Notice, NoticeKind, Outcome,
+};
 pub use error::{Error, ErrorKind};
 pub use info::{MissingIdentity, ProviderInfo, ResourceType};
 pub use observe::{Observed, Scope};

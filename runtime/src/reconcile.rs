@@ -179,18 +179,29 @@ pub async fn plan(
     desired: &DesiredState,
     scope: PlanScope,
 ) -> Result<Plan, ReconcileError> {
-    let mut plan = plan::plan(
-        &PlanSettings::from(tenant),
-        &tenant.providers,
-        desired,
-        store,
-        scope,
-    )
-    .await
-    .map_err(|error| match error {
-        PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
-        other => ReconcileError::from(other),
-    })?;
+    plan_halting(tenant, store, desired, scope, false).await
+}
+
+/// [`plan`], telling providers with `halt` that the tenant stops acting on
+/// its own (suspended, or its daemon stopping): what its resources do over
+/// time ends, and nothing new starts.
+pub async fn plan_halting(
+    tenant: &Tenant,
+    store: &StateStore,
+    desired: &DesiredState,
+    scope: PlanScope,
+    halt: bool,
+) -> Result<Plan, ReconcileError> {
+    let settings = PlanSettings {
+        halt,
+        ..PlanSettings::from(tenant)
+    };
+    let mut plan = plan::plan(&settings, &tenant.providers, desired, store, scope)
+        .await
+        .map_err(|error| match error {
+            PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
+            other => ReconcileError::from(other),
+        })?;
     check_plan(tenant, desired, &mut plan).await;
     Ok(plan)
 }

@@ -67,6 +67,11 @@ impl Tenant {
     }
 }
 
+/// The name a chaos provider gives itself in `describe`: a tenant loads
+/// one only with `chaos = true`. (A plugin by another name that holds the
+/// tenant's resources is stopped at plan time without it, too.)
+pub const CHAOS_PROVIDER: &str = "chaos";
+
 /// A provider instance of a tenant could not be set up. It stops that
 /// tenant alone: the others load and run.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +108,19 @@ pub enum TenantError {
         /// Why.
         #[source]
         source: PolicyLoadError,
+    },
+    /// Its plugin runs chaos experiments, and the operator has not turned
+    /// them on for the tenant.
+    #[error(
+        "[tenants.{tenant}.providers.{provider}] is a chaos provider ({plugin}), and chaos experiments are off for tenant `{tenant}`: the operator turns them on with `chaos = true` in [tenants.{tenant}]"
+    )]
+    ChaosOff {
+        /// The tenant.
+        tenant: String,
+        /// The provider instance.
+        provider: String,
+        /// The plugin's file.
+        plugin: String,
     },
     /// The operator gave it more memory than the tenant's quota allows.
     #[error(
@@ -150,6 +168,13 @@ impl Tenant {
                 .load_for(&tenant.name, &provider.plugin, provider.sha256.as_deref())
                 .await
                 .map_err(fail)?;
+            if plugin.info().name == CHAOS_PROVIDER && !tenant.chaos {
+                return Err(TenantError::ChaosOff {
+                    tenant: tenant.name.clone(),
+                    provider: name.clone(),
+                    plugin: provider.plugin.display().to_string(),
+                });
+            }
             let problems =
                 crate::config::schema::problems(&provider.config, &plugin.info().config_schema);
             if !problems.is_empty() {

@@ -1,5 +1,5 @@
 //! The generated host bindings of `cairn:provider`, every version the host
-//! loads (`0.1.0` and `0.2.0`): the one place where `bindgen!` runs, and
+//! loads (`0.1.0`, `0.2.0` and `0.3.0`): the one place where `bindgen!` runs, and
 //! where the newest version's records are turned into the contract's types
 //! ([`cairn_contract`]) and back. A component of an older version is
 //! driven through [`super::guest`], which converts its records to and from
@@ -22,9 +22,9 @@ pub mod v0_1 {
     });
 }
 
-/// `cairn:provider@0.2.0`, the newest version: its records are the host's
-/// own (re-exported below). Its world declares the WASI imports a provider
-/// may use; they are wasmtime's own bindings, linked in `build_linker`.
+/// `cairn:provider@0.2.0`. Its world declares the WASI imports a
+/// provider may use; they are wasmtime's own bindings, linked in
+/// `build_linker`.
 pub mod v0_2 {
     wasmtime::component::bindgen!({
         path: "../wit/provider@0.2.0",
@@ -40,9 +40,27 @@ pub mod v0_2 {
     });
 }
 
-pub use v0_2::cairn::provider::types::{
-    Action, Change, Declared, Desired, Diagnostic, DiffInput, Error, ErrorKind, FieldChange,
-    Observed, Outcome, ProviderInfo, ResourceType, Scope, Secret, Severity, Validation,
+/// `cairn:provider@0.3.0`, the newest version: its records are the host's
+/// own (re-exported below). Its world imports what 0.2.0's does.
+pub mod v0_3 {
+    wasmtime::component::bindgen!({
+        path: "../wit/provider@0.3.0",
+        world: "cairn:provider/provider-plugin",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+        },
+    });
+}
+
+pub use v0_3::cairn::provider::types::{
+    Action, Change, Declared, Desired, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Hold,
+    Notice, NoticeKind, Observed, Outcome, ProviderInfo, ResourceType, Scope, Secret, Severity,
+    Validation,
 };
 
 /// Parses JSON text a plugin sent; `what` names it in the error.
@@ -162,6 +180,7 @@ impl From<&cairn_contract::DiffInput> for DiffInput {
             desired: input.desired.as_ref().map(Value::to_string),
             observed: input.observed.as_ref().map(Value::to_string),
             prior: input.prior.as_ref().map(Value::to_string),
+            halt: input.halt,
         }
     }
 }
@@ -213,7 +232,26 @@ impl TryFrom<Change> for cairn_contract::Change {
             desired: parse_optional(change.desired, || what("desired spec"))?,
             observed: parse_optional(change.observed, || what("observed state"))?,
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
-            recheck_after: change.recheck_after,
+            recheck_after_ms: change.recheck_after_ms,
+            holds: change
+                .holds
+                .into_iter()
+                .map(|hold| cairn_contract::Hold {
+                    provider: hold.provider,
+                    type_name: hold.type_name,
+                    id: hold.id,
+                    until_ms: hold.until_ms,
+                })
+                .collect(),
+            notice: change.notice.map(|notice| cairn_contract::Notice {
+                kind: match notice.kind {
+                    NoticeKind::ChaosAborted => cairn_contract::NoticeKind::ChaosAborted,
+                    NoticeKind::ChaosRestoreFailed => {
+                        cairn_contract::NoticeKind::ChaosRestoreFailed
+                    }
+                },
+                message: notice.message,
+            }),
             type_name: change.type_name,
             id: change.id,
             summary: change.summary,
@@ -241,7 +279,26 @@ impl From<&cairn_contract::Change> for Change {
             desired: change.desired.as_ref().map(Value::to_string),
             observed: change.observed.as_ref().map(Value::to_string),
             diagnostics: change.diagnostics.iter().map(Into::into).collect(),
-            recheck_after: change.recheck_after,
+            recheck_after_ms: change.recheck_after_ms,
+            holds: change
+                .holds
+                .iter()
+                .map(|hold| Hold {
+                    provider: hold.provider.clone(),
+                    type_name: hold.type_name.clone(),
+                    id: hold.id.clone(),
+                    until_ms: hold.until_ms,
+                })
+                .collect(),
+            notice: change.notice.as_ref().map(|notice| Notice {
+                kind: match notice.kind {
+                    cairn_contract::NoticeKind::ChaosAborted => NoticeKind::ChaosAborted,
+                    cairn_contract::NoticeKind::ChaosRestoreFailed => {
+                        NoticeKind::ChaosRestoreFailed
+                    }
+                },
+                message: notice.message.clone(),
+            }),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! # cairn-sandbox: the plugin host
 //!
 //! Runs provider components in wasmtime's sandbox. It is Cairn's host side
-//! of the provider contract (`wit/provider@0.1.0` and `@0.2.0`, loaded side
+//! of the provider contract (`wit/provider@0.1.0`, `@0.2.0` and `@0.3.0`, loaded side
 //! by side: see `guest`), kept apart from the
 //! reconciler so that it has a small public API a second host, or a plugin
 //! author's tooling, can use: [`PluginHost`] loads a plugin,
@@ -281,6 +281,10 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
         |state| state,
     )?;
     bindings::v0_2::cairn::provider::log::add_to_linker::<_, HasSelf<CallState>>(
+        &mut linker,
+        |state| state,
+    )?;
+    bindings::v0_3::cairn::provider::log::add_to_linker::<_, HasSelf<CallState>>(
         &mut linker,
         |state| state,
     )?;

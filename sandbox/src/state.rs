@@ -2,7 +2,7 @@
 //! environment, no arguments), the HTTP context with the network gate, the
 //! resource limits and the attribution of log records.
 
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
 use super::grants::{self, Decision, Grant};
 use super::guard::SendGuard;
 use super::limits;
@@ -10,7 +10,7 @@ use super::tls;
 use super::{ip_policy, send};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use v0_2::cairn::provider::log::Level;
+use v0_3::cairn::provider::log::Level;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -528,30 +528,38 @@ impl CallState {
     }
 }
 
-impl v0_2::cairn::provider::log::Host for CallState {
+impl v0_3::cairn::provider::log::Host for CallState {
     fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         CallState::log(self, level, message, fields);
     }
 }
 
-impl v0_1::cairn::provider::log::Host for CallState {
-    fn log(
-        &mut self,
-        level: v0_1::cairn::provider::log::Level,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) {
-        use v0_1::cairn::provider::log::Level as Old;
-        let level = match level {
-            Old::Trace => Level::Trace,
-            Old::Debug => Level::Debug,
-            Old::Info => Level::Info,
-            Old::Warn => Level::Warn,
-            Old::Error => Level::Error,
-        };
-        CallState::log(self, level, message, fields);
-    }
+/// The `log` of an older contract version: the same levels, another type.
+macro_rules! older_log {
+    ($version:ident) => {
+        impl $version::cairn::provider::log::Host for CallState {
+            fn log(
+                &mut self,
+                level: $version::cairn::provider::log::Level,
+                message: String,
+                fields: Vec<(String, String)>,
+            ) {
+                use $version::cairn::provider::log::Level as Old;
+                let level = match level {
+                    Old::Trace => Level::Trace,
+                    Old::Debug => Level::Debug,
+                    Old::Info => Level::Info,
+                    Old::Warn => Level::Warn,
+                    Old::Error => Level::Error,
+                };
+                CallState::log(self, level, message, fields);
+            }
+        }
+    };
 }
+
+older_log!(v0_1);
+older_log!(v0_2);
 
 impl super::bindings::policy_v0_1::cairn::policy::log::Host for CallState {
     fn log(

@@ -64,6 +64,7 @@ mod tests {
             desired,
             observed: None,
             prior: None,
+            halt: false,
         };
         let inputs = [input("alan", Some(json!({}))), input("gone", None)];
         let others = vec![Declared {

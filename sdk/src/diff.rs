@@ -129,6 +129,7 @@ mod tests {
             desired,
             observed,
             prior: None,
+            halt: false,
         }
     }
 

@@ -8,7 +8,8 @@ use crate::bindings::cairn::provider::types as wit;
 use crate::bindings::exports::cairn::provider::provider::Guest;
 use crate::{
     Action, Change, Declarations, Declared, Diagnostic, DiffInput, Error, ErrorKind, FieldChange,
-    Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Severity, Validation,
+    Hold, Notice, NoticeKind, Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Severity,
+    Validation,
 };
 use serde_json::Value;
 use std::any::Any;
@@ -104,6 +105,7 @@ impl<P: Provider> Guest for Export<P> {
                     desired: parse_optional("a desired spec", input.desired)?,
                     observed: parse_optional("an observed state", input.observed)?,
                     prior: parse_optional("a prior state", input.prior)?,
+                    halt: input.halt,
                     type_name: input.type_name,
                     id: input.id,
                 })
@@ -319,7 +321,24 @@ impl From<Change> for wit::Change {
             desired: change.desired.map(|value| value.to_string()),
             observed: change.observed.map(|value| value.to_string()),
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
-            recheck_after: change.recheck_after,
+            recheck_after_ms: change.recheck_after_ms,
+            holds: change
+                .holds
+                .into_iter()
+                .map(|hold| wit::Hold {
+                    provider: hold.provider,
+                    type_name: hold.type_name,
+                    id: hold.id,
+                    until_ms: hold.until_ms,
+                })
+                .collect(),
+            notice: change.notice.map(|notice| wit::Notice {
+                kind: match notice.kind {
+                    NoticeKind::ChaosAborted => wit::NoticeKind::ChaosAborted,
+                    NoticeKind::ChaosRestoreFailed => wit::NoticeKind::ChaosRestoreFailed,
+                },
+                message: notice.message,
+            }),
         }
     }
 }
@@ -351,7 +370,24 @@ impl TryFrom<wit::Change> for Change {
             desired: parse_optional("a desired spec", change.desired)?,
             observed: parse_optional("an observed state", change.observed)?,
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
-            recheck_after: change.recheck_after,
+            recheck_after_ms: change.recheck_after_ms,
+            holds: change
+                .holds
+                .into_iter()
+                .map(|hold| Hold {
+                    provider: hold.provider,
+                    type_name: hold.type_name,
+                    id: hold.id,
+                    until_ms: hold.until_ms,
+                })
+                .collect(),
+            notice: change.notice.map(|notice| Notice {
+                kind: match notice.kind {
+                    wit::NoticeKind::ChaosAborted => NoticeKind::ChaosAborted,
+                    wit::NoticeKind::ChaosRestoreFailed => NoticeKind::ChaosRestoreFailed,
+                },
+                message: notice.message,
+            }),
             type_name: change.type_name,
             id: change.id,
             summary: change.summary,

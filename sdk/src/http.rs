@@ -65,6 +65,8 @@ impl Method {
 pub struct Client {
     base_url: String,
     headers: Vec<(String, String)>,
+    /// The connect and first-byte timeouts, when not the defaults.
+    timeout: Option<Duration>,
 }
 
 /// A response, read whole.
@@ -118,7 +120,16 @@ impl Client {
         Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             headers: Vec::new(),
+            timeout: None,
         }
+    }
+
+    /// Gives up on a request whose connection or first response byte takes
+    /// longer than `timeout` (the defaults are 10 s and 60 s): for a
+    /// health probe, whose answer is useless once late.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Adds a header sent with every request (an API key, say).
@@ -181,8 +192,10 @@ impl Client {
         let outgoing = request.body().map_err(|()| bad("body"))?;
 
         let options = RequestOptions::new();
-        let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT.as_nanos() as u64));
-        let _ = options.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT.as_nanos() as u64));
+        let connect = self.timeout.unwrap_or(CONNECT_TIMEOUT);
+        let first_byte = self.timeout.unwrap_or(FIRST_BYTE_TIMEOUT);
+        let _ = options.set_connect_timeout(Some(connect.as_nanos() as u64));
+        let _ = options.set_first_byte_timeout(Some(first_byte.as_nanos() as u64));
 
         // An empty body is finished before the request leaves, so that a
         // server answering at once never races the end of the body.
@@ -245,11 +258,29 @@ impl Client {
         path: &str,
         value: &impl Serialize,
     ) -> Result<Response, Error> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|error| Error::internal(format!("cannot encode JSON: {error}")))?;
         let what = format!("{method} {path}");
-        self.send(method, path, Some(("application/json", bytes)))?
+        self.request_json(method, path, Some(value))?
             .error_for_status(&what)
+    }
+
+    /// Sends a request with `value` as its JSON body, or none, and returns
+    /// the response whatever its status: for an API whose answers other
+    /// than 2xx say something (409 "already exists", 304 "already
+    /// started").
+    pub fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        value: Option<&impl Serialize>,
+    ) -> Result<Response, Error> {
+        match value {
+            Some(value) => {
+                let bytes = serde_json::to_vec(value)
+                    .map_err(|error| Error::internal(format!("cannot encode JSON: {error}")))?;
+                self.send(method, path, Some(("application/json", bytes)))
+            }
+            None => self.send(method, path, None),
+        }
     }
 }
 

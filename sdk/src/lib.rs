@@ -8,7 +8,7 @@
 //! changes. The provider runs sandboxed: no files, no environment, and HTTP
 //! only to the hosts the operator granted in `cairn.toml`.
 //!
-//! This crate hides the generated WIT bindings of `cairn:provider@0.2.0`.
+//! This crate hides the generated WIT bindings of `cairn:provider@0.3.0`.
 //! The values a provider receives and returns are the contract's own types
 //! (the `cairn-contract` crate, which the host uses too), re-exported here.
 //! You implement [`Provider`], call [`export_provider!`] once, and build with
@@ -46,9 +46,16 @@
 //!   state store does not make the tenant's own objects conflicts. Never
 //!   vouch from a guess such as a matching name.
 //! - **Time-dependent state asks to be looked at again.** A desired state
-//!   that changes with time (a certificate to renew) sets
-//!   [`Change::recheck_after`] on its change, a no-op included; otherwise
-//!   the host looks again at the tenant's drift interval.
+//!   that changes with time (a certificate to renew, a chaos experiment's
+//!   run) sets [`Change::recheck_after_ms`] on its change, a no-op
+//!   included; otherwise the host looks again at the tenant's drift
+//!   interval.
+//! - **Say what you hold.** A resource that keeps the tenant's other
+//!   objects away from their desired state on purpose (a chaos
+//!   experiment's targets) lists them in [`Change::holds`], on every change
+//!   while the hold lasts, so that the host does not take the difference
+//!   for drift and repair it; [`Change::notice`] tells the operator what
+//!   an apply found (a run aborted by its probe).
 //!
 //! ## A complete provider
 //!
@@ -182,8 +189,9 @@ mod provider;
 pub mod spec;
 
 pub use cairn_contract::{
-    Action, Change, Declared, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Observed,
-    Outcome, ProviderInfo, Resource, ResourceType, Scope, Secrets, Severity, Validation,
+    Action, Change, Declared, Diagnostic, DiffInput, Error, ErrorKind, FieldChange, Hold, Notice,
+    NoticeKind, Observed, Outcome, ProviderInfo, Resource, ResourceType, Scope, Secrets, Severity,
+    Validation,
 };
 pub use declarations::Declarations;
 pub use provider::Provider;

@@ -53,6 +53,24 @@ pub fn required_state<T: DeserializeOwned>(value: &Option<Value>) -> Result<T, E
     from_state(value, "change")?.ok_or_else(|| Error::internal("the change carries no state"))
 }
 
+/// A duration as specs write it — a whole number and a unit, `"500ms"`,
+/// `"5s"`, `"2m"`, `"1h"` — in milliseconds; `None` for anything else (a
+/// bare number, a fraction, an unknown unit, an overflow).
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
 /// Turns serde_path_to_error's `records[2].name` into `records/2/name`.
 fn pointer_path(path: &str) -> String {
     if path == "." {
@@ -93,6 +111,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.path, "items/1/port");
         assert!(error.message.contains("invalid type"), "{}", error.message);
+    }
+
+    #[test]
+    fn durations_have_a_whole_number_and_a_unit() {
+        assert_eq!(parse_duration("500ms"), Some(500));
+        assert_eq!(parse_duration(" 2m "), Some(120_000));
+        assert_eq!(parse_duration("1h"), Some(3_600_000));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("1.5s"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("99999999999999999999h"), None);
     }
 
     #[test]

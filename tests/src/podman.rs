@@ -149,6 +149,40 @@ secrets = {{ {secrets} }}
             secrets = crate::cairn::secret_files(secrets),
         )
     }
+
+    /// The `[tenants.TENANT.providers.chaos]` table of `cairn.toml`: the
+    /// chaos provider on the containers of `owner`, granted the API and
+    /// `probes` (grant patterns), with more config keys.
+    pub fn chaos_table(
+        &self,
+        tenant: &str,
+        owner: &str,
+        probes: &[&str],
+        more_config: &str,
+    ) -> String {
+        let mut allow = vec![format!("{:?}", self.url())];
+        allow.extend(probes.iter().map(|grant| format!("{grant:?}")));
+        format!(
+            r#"
+[tenants.{tenant}.providers.chaos]
+plugin = {plugin:?}
+allow = [{allow}]
+timeout = "60s"
+config = {{ url = {url:?}, owner = {owner:?}{more_config} }}
+"#,
+            plugin = crate::plugin_path("chaos_docker").display().to_string(),
+            allow = allow.join(", "),
+            url = self.url(),
+        )
+    }
+
+    /// A container's state: `running`, `paused`, `exited`.
+    pub fn state(&self, id: &str) -> String {
+        self.inspect(id)["State"]["Status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
 }
 
 impl Drop for Podman {

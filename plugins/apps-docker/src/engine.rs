@@ -176,15 +176,7 @@ impl Engine {
     }
 
     fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, Error> {
-        match body {
-            Some(body) => {
-                let bytes = serde_json::to_vec(body)
-                    .map_err(|error| Error::internal(format!("cannot encode JSON: {error}")))?;
-                self.client
-                    .send(method, path, Some(("application/json", bytes)))
-            }
-            None => self.client.send(method, path, None),
-        }
+        self.client.request_json(method, path, body)
     }
 
     fn ok(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, Error> {

@@ -71,11 +71,13 @@ impl Provider for Apps {
             .map_err(|d| Error::invalid(format!("config {}: {}", d.path, d.message)))?;
         let ready_timeout = match &config.ready_timeout {
             None => DEFAULT_READY_TIMEOUT,
-            Some(text) => Duration::from_millis(spec::parse_duration(text).ok_or_else(|| {
-                Error::invalid(format!(
-                    "config ready_timeout: `{text}` is not a duration such as \"20s\""
-                ))
-            })?),
+            Some(text) => {
+                Duration::from_millis(cairn_sdk::spec::parse_duration(text).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "config ready_timeout: `{text}` is not a duration such as \"20s\""
+                    ))
+                })?)
+            }
         };
         Ok(Self {
             engine: Engine::new(config, owner)?,

@@ -3,6 +3,7 @@
 //! the shape of their observed state.
 
 use cairn_sdk::serde_json::{Value, json};
+use cairn_sdk::spec::parse_duration;
 use cairn_sdk::{Diagnostic, ResourceType, Validation, spec};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -359,22 +360,6 @@ fn check_name(path: &str, name: &str, errors: &mut Vec<Diagnostic>) {
             ),
         );
     }
-}
-
-/// `"5s"`, `"500ms"`, `"2m"` in milliseconds.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let factor = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    number.checked_mul(factor)
 }
 
 fn parse_port(index: usize, port: PortSpec, errors: &mut Vec<Diagnostic>) -> Option<Port> {
@@ -769,12 +754,5 @@ mod tests {
                 ("ports/4", "`web:80` is not HOST:CONTAINER"),
             ]
         );
-    }
-
-    #[test]
-    fn durations_have_units() {
-        assert_eq!(parse_duration("500ms"), Some(500));
-        assert_eq!(parse_duration("2m"), Some(120_000));
-        assert_eq!(parse_duration("5"), None);
     }
 }

@@ -67,7 +67,9 @@ pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Er
         desired: input.desired.clone(),
         observed: observed.map(to_json),
         diagnostics: Vec::new(),
-        recheck_after: None,
+        recheck_after_ms: None,
+        holds: Vec::new(),
+        notice: None,
     };
     let (desired, observed) = match (desired, observed) {
         (None, None) => return Ok(change(Action::NoOp, "no changes".into(), Vec::new(), None)),
@@ -250,6 +252,7 @@ mod tests {
             desired,
             observed,
             prior,
+            halt: false,
         }
     }
 
@@ -345,6 +348,7 @@ mod tests {
                 json!({"display_name": "ops", "members": ["alice", "bob"], "scim_id": "g"}),
             ),
             prior: None,
+            halt: false,
         })
         .unwrap();
         assert_eq!(change.action, Action::Update);

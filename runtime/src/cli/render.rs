@@ -81,7 +81,7 @@ pub fn plan(plan: &Plan) {
                     let show = |value: &Option<serde_json::Value>| {
                         value
                             .as_ref()
-                            .map_or_else(|| "(unset)".to_string(), |v| v.to_string())
+                            .map_or_else(|| "(unset)".to_string(), shortened)
                     };
                     println!(
                         "        {DIM}{}: {} → {}{DIM:#}",
@@ -103,6 +103,28 @@ pub fn plan(plan: &Plan) {
             plan.unchanged
         );
     }
+    if !plan.held.is_empty() {
+        println!("\n{BOLD}Held on purpose{BOLD:#} (no change while the hold lasts):");
+        for held in &plan.held {
+            let withheld = held
+                .withheld
+                .as_ref()
+                .map(|summary| format!(": {summary} waits"))
+                .unwrap_or_default();
+            println!(
+                "  {} by {} for {} more{withheld}",
+                held.address,
+                held.by,
+                human_ms(held.for_ms)
+            );
+        }
+    }
+    if !plan.scheduled.is_empty() {
+        println!("\n{BOLD}Scheduled{BOLD:#} (compared again over time):");
+        for scheduled in &plan.scheduled {
+            println!("  {}  {}", scheduled.address, scheduled.summary);
+        }
+    }
     for note in &plan.notes {
         println!("{YELLOW}note:{YELLOW:#} {note}");
     }
@@ -122,6 +144,35 @@ pub fn plan(plan: &Plan) {
                 ""
             }
         );
+    }
+}
+
+/// The longest field value a plan shows whole: a longer one (a record
+/// kept by a provider, a manifest) is cut, its start shown.
+const SHOWN_VALUE_CHARS: usize = 120;
+
+/// A field's value as a plan shows it: its JSON, cut after
+/// [`SHOWN_VALUE_CHARS`].
+fn shortened(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(SHOWN_VALUE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// `250ms`, `12s`, `4m30s`.
+fn human_ms(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{}s", ms.div_ceil(1_000)),
+        _ => {
+            let seconds = ms.div_ceil(1_000);
+            match seconds % 60 {
+                0 => format!("{}m", seconds / 60),
+                rest => format!("{}m{rest}s", seconds / 60),
+            }
+        }
     }
 }
 
@@ -256,8 +307,13 @@ pub fn history(runs: &[RunRecord]) {
                 .as_ref()
                 .map(|e| format!(" — {e}"))
                 .unwrap_or_default();
+            let summary = action
+                .summary
+                .as_ref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
             println!(
-                "    {} {} {}{error}",
+                "    {} {} {}{summary}{error}",
                 action.result, action.action, action.address
             );
         }

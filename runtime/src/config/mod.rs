@@ -111,6 +111,8 @@ struct RawTenant {
     #[serde(default)]
     self_heal: bool,
     #[serde(default)]
+    chaos: bool,
+    #[serde(default)]
     max_delete_percent: Option<u8>,
     #[serde(default)]
     allowed_signers: Option<String>,
@@ -331,6 +333,11 @@ pub struct TenantConfig {
     pub mode: Mode,
     /// Whether drift is repaired, not only reported.
     pub self_heal: bool,
+    /// Whether the tenant may run chaos experiments: its plans may hold
+    /// its objects away from their desired state (contract 0.3.0's
+    /// holds), and it may load a provider that describes itself as
+    /// `chaos`. Off unless the operator turns it on.
+    pub chaos: bool,
     /// The largest share (percent) of a provider's owned objects one plan may
     /// delete or replace before it is blocked.
     pub max_delete_percent: u8,
@@ -540,6 +547,7 @@ impl Config {
                     api_token: anchored(tenant.api_token, &base),
                     mode: tenant.mode.unwrap_or_default(),
                     self_heal: tenant.self_heal,
+                    chaos: tenant.chaos,
                     max_delete_percent,
                     quotas,
                     allowed_signers,
@@ -732,6 +740,8 @@ pub const ALERT_EVENTS: &[&str] = &[
     "blocked",
     "plugin-failed",
     "not-converged",
+    "chaos-aborted",
+    "chaos-restore-failed",
     "recovered",
 ];
 

@@ -2,7 +2,8 @@
 //!
 //! A condition (a resource drifted, a tenant's plugin fails, a plan is
 //! blocked, a provider did not converge) alerts once when it starts and once, as `recovered`, when it
-//! clears; repeats in between are dropped. Delivery runs on its own tasks
+//! clears; repeats in between are dropped. An event (a chaos run aborted,
+//! a restore its probes never confirmed) alerts each time it happens. Delivery runs on its own tasks
 //! with retries and backoff, so a dead sink never slows reconciliation.
 
 use crate::config::AlertSink;
@@ -44,6 +45,13 @@ pub enum AlertKind {
     /// differs from what it applied. The resource is held until its spec
     /// in Git or the plugin changes.
     NotConverged,
+    /// A chaos experiment's run ended early: a steady-state probe failed
+    /// beyond its tolerance (or the experiment changed or left Git, or the
+    /// tenant halted); its targets were restored. An event.
+    ChaosAborted,
+    /// A chaos experiment's targets were restored, and its probes did not
+    /// pass again within its recovery time. An event.
+    ChaosRestoreFailed,
     /// A condition alerted before has cleared.
     Recovered,
 }
@@ -57,6 +65,8 @@ impl AlertKind {
             Self::Blocked => "blocked",
             Self::PluginFailed => "plugin-failed",
             Self::NotConverged => "not-converged",
+            Self::ChaosAborted => "chaos-aborted",
+            Self::ChaosRestoreFailed => "chaos-restore-failed",
             Self::Recovered => "recovered",
         }
     }
@@ -122,6 +132,18 @@ impl Alerts {
         if fresh {
             self.send(tenant, kind, None, commit, resource, message);
         }
+    }
+
+    /// Sends an event: every time it happens, never `recovered`.
+    pub fn notify(
+        &self,
+        tenant: &str,
+        kind: AlertKind,
+        commit: Option<&str>,
+        resource: Option<&str>,
+        message: &str,
+    ) {
+        self.send(tenant, kind, None, commit, resource, message);
     }
 
     /// Clears a condition; sends `recovered` when it was raised.

@@ -81,6 +81,7 @@ pub struct Metrics {
     loaded: Family<TenantLabel, Gauge>,
     policy_blocked: Family<TenantLabel, Gauge>,
     policy_findings: Family<SeverityLabels, Gauge>,
+    experiments_running: Family<TenantLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -186,8 +187,15 @@ impl Default for Metrics {
             "What the tenant's policies found in its last plan, by severity (error, warning, info)",
             policy_findings.clone(),
         );
+        let experiments_running = Family::<TenantLabel, Gauge>::default();
+        registry.register(
+            "chaos_experiments_running",
+            "Chaos experiments holding the tenant's resources (a run in progress or recovering), as its last plan found them",
+            experiments_running.clone(),
+        );
         Self {
             registry,
+            experiments_running,
             policy_blocked,
             policy_findings,
             runs,
@@ -338,6 +346,16 @@ impl Metrics {
                 })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Sets how many of the tenant's resources hold others (running chaos
+    /// experiments).
+    pub fn set_experiments_running(&self, tenant: &str, running: usize) {
+        self.experiments_running
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .set(i64::try_from(running).unwrap_or(i64::MAX));
     }
 
     /// Sets whether the tenant's plugins are loaded.

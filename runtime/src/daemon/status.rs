@@ -67,6 +67,9 @@ pub enum Trigger {
     Drift,
     /// A failed resource or tenant is due for a retry.
     Retry,
+    /// A provider asked to compare a resource again at this time (a chaos
+    /// experiment's run to start or end).
+    Recheck,
 }
 
 /// How a reconcile that ran ended (a check that found nothing due is not
@@ -175,6 +178,12 @@ pub struct TenantStatus {
     /// (the values of sensitive fields withheld).
     #[serde(default)]
     pub drift: Vec<DriftDetail>,
+    /// Resources other resources hold on purpose, as the last plan found
+    /// them: a running chaos experiment (`by`) and its targets, how long
+    /// the hold lasts at most (from the plan), and the change withheld
+    /// meanwhile.
+    #[serde(default)]
+    pub holds: Vec<crate::plan::Held>,
     /// The daemon reconciling the tenant, while one holds its lease.
     pub holder: Option<String>,
     /// The tenant's lease, while one is held (filled in by the status API).
@@ -199,6 +208,7 @@ impl TenantStatus {
             drift: Vec::new(),
             retrying: Vec::new(),
             not_converged: Vec::new(),
+            holds: Vec::new(),
             holder: None,
             lease: None,
         }

@@ -435,10 +435,14 @@ fn made_by<'a>(
                 return None;
             };
             let planned = &plan.changes[i];
+            // A resource whose desired state moves with time (a chaos run,
+            // which its probes may end at the next look) is compared at
+            // the time it asked for, not at once: its own next change is
+            // no failure to converge.
             let makes = matches!(
                 planned.action,
                 PlanAction::Create | PlanAction::Update | PlanAction::Replace
-            );
+            ) && change.recheck_after_ms.is_none();
             makes.then(|| {
                 let made = Made {
                     change,
@@ -522,7 +526,7 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
                     recheck: change
                         .change
                         .as_ref()
-                        .is_some_and(|c| c.recheck_after.is_some()),
+                        .is_some_and(|c| c.recheck_after_ms.is_some()),
                 },
             };
             (result, error, after, inventory)
@@ -569,6 +573,7 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
             after_digest,
             result,
             error: error.clone(),
+            summary: Some(change.summary.clone()),
             duration: elapsed,
         },
         inventory,

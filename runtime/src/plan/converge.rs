@@ -17,7 +17,10 @@
 //! for it until its spec in Git or its provider's plugin changes.
 //!
 //! When the check itself cannot be made (the provider cannot observe or
-//! compare), the apply's own outcome stands: the next plan finds out.
+//! compare), the apply's own outcome stands: the next plan finds out. A
+//! change that asks to be compared again over time (`recheck-after-ms`: a
+//! chaos run) is not checked: its desired state moves with the clock, and
+//! the look it asked for is its check.
 //!
 //! # `null` and an absent field
 //!
@@ -241,6 +244,7 @@ pub(crate) async fn check<P: Provider>(
                 desired: Some(desired),
                 observed: state.cloned(),
                 prior: prior.clone(),
+                halt: false,
             });
         };
         match &observed {
@@ -295,7 +299,9 @@ mod tests {
             desired: Some(json!({})),
             observed: Some(json!({})),
             diagnostics: Vec::new(),
-            recheck_after: None,
+            recheck_after_ms: None,
+            holds: Vec::new(),
+            notice: None,
         }
     }
 
@@ -477,7 +483,9 @@ mod tests {
             desired: Some(spec),
             observed: None,
             diagnostics: Vec::new(),
-            recheck_after: None,
+            recheck_after_ms: None,
+            holds: Vec::new(),
+            notice: None,
         }
     }
 

@@ -16,8 +16,8 @@
 use super::port::Provider;
 use crate::host::{PluginError, SendGuard};
 use cairn_contract::{
-    Action, Change, Declared, Diagnostic, DiffInput, FieldChange, Observed, Outcome, ProviderInfo,
-    ResourceType,
+    Action, Change, Declared, Diagnostic, DiffInput, FieldChange, Hold, Observed, Outcome,
+    ProviderInfo, ResourceType,
 };
 use cairn_contract::{Error as ProviderError, ErrorKind};
 use serde_json::Value;
@@ -55,9 +55,11 @@ pub(crate) struct FakeProvider {
     /// Objects bearing this instance's owner mark, which `list` vouches
     /// for, by (type, id).
     marked: Mutex<HashSet<(String, String)>>,
-    /// Seconds after which `diff` asks to compare an object again, by
-    /// (type, id).
-    rechecks: Mutex<BTreeMap<(String, String), u32>>,
+    /// Milliseconds after which `diff` asks to compare an object again,
+    /// by (type, id).
+    rechecks: Mutex<BTreeMap<(String, String), u64>>,
+    /// What `diff` says an object holds, by (type, id).
+    holds: Mutex<BTreeMap<(String, String), Vec<Hold>>>,
 }
 
 impl FakeProvider {
@@ -78,6 +80,7 @@ impl FakeProvider {
             declared: Mutex::default(),
             marked: Mutex::default(),
             rechecks: Mutex::default(),
+            holds: Mutex::default(),
         }
     }
 
@@ -126,12 +129,22 @@ impl FakeProvider {
             .insert((type_name.to_string(), id.to_string()));
     }
 
+    /// Makes `diff` say that one object holds `hold` (contract 0.3.0).
+    pub(crate) fn hold(&self, type_name: &str, id: &str, hold: Hold) {
+        self.holds
+            .lock()
+            .expect("holds")
+            .entry((type_name.to_string(), id.to_string()))
+            .or_default()
+            .push(hold);
+    }
+
     /// Makes `diff` ask to compare one object again after `seconds`.
-    pub(crate) fn recheck(&self, type_name: &str, id: &str, seconds: u32) {
+    pub(crate) fn recheck(&self, type_name: &str, id: &str, seconds: u64) {
         self.rechecks
             .lock()
             .expect("rechecks")
-            .insert((type_name.to_string(), id.to_string()), seconds);
+            .insert((type_name.to_string(), id.to_string()), seconds * 1_000);
     }
 
     /// Makes `diff` answer `action` with `summary` for one object, whatever
@@ -237,7 +250,15 @@ impl FakeProvider {
             desired: input.desired.clone(),
             observed: input.observed.clone(),
             diagnostics,
-            recheck_after: self.rechecks.lock().expect("rechecks").get(&key).copied(),
+            recheck_after_ms: self.rechecks.lock().expect("rechecks").get(&key).copied(),
+            holds: self
+                .holds
+                .lock()
+                .expect("holds")
+                .get(&key)
+                .cloned()
+                .unwrap_or_default(),
+            notice: None,
         }
     }
 }

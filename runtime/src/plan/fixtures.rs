@@ -40,6 +40,8 @@ pub(crate) fn plan_of(changes: Vec<PlannedChange>) -> Plan {
         unchanged: 0,
         notes: Vec::new(),
         diverged: Vec::new(),
+        held: Vec::new(),
+        scheduled: Vec::new(),
         blocked: Vec::new(),
         findings: Vec::new(),
         safety: Default::default(),

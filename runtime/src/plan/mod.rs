@@ -137,6 +137,24 @@ pub struct PlannedChange {
     pub(crate) sensitive: Vec<String>,
 }
 
+impl PlannedChange {
+    /// What the provider asked the operator to hear of once the change is
+    /// applied (contract 0.3.0).
+    pub fn notice(&self) -> Option<&cairn_contract::Notice> {
+        self.change.as_ref()?.notice.as_ref()
+    }
+
+    /// Whether the change is of a resource whose desired state depends on
+    /// time: its provider asks to compare it again over time, or it holds
+    /// other resources (a chaos experiment's). What a halted tenant still
+    /// applies, so that such a resource ends what it does.
+    pub fn is_time_driven(&self) -> bool {
+        self.change
+            .as_ref()
+            .is_some_and(|change| change.recheck_after_ms.is_some() || !change.holds.is_empty())
+    }
+}
+
 /// A resource held because its provider did not converge on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diverged {
@@ -144,6 +162,35 @@ pub struct Diverged {
     pub address: Address,
     /// What differed after its last apply.
     pub reason: String,
+}
+
+/// A resource that another resource of the tenant keeps away from its
+/// desired state on purpose for a while (contract 0.3.0's holds): a chaos
+/// experiment's target. No change is planned for it while the hold lasts,
+/// and its difference is not drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The held resource.
+    pub address: Address,
+    /// The resource that holds it.
+    pub by: Address,
+    /// How long the hold lasts at most from the plan, in milliseconds.
+    pub for_ms: u64,
+    /// The change it would otherwise get, when it differs now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
+}
+
+/// A resource whose provider compares it again over time though it needs
+/// no change now: a chaos experiment waiting for its next run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    /// The resource.
+    pub address: Address,
+    /// What its provider says of it: `start in 4m: pause 1 of 2 web for 30s`.
+    pub summary: String,
+    /// When it is compared again, in milliseconds from the plan.
+    pub after_ms: u64,
 }
 
 /// A plan for one tenant at one commit.
@@ -166,6 +213,14 @@ pub struct Plan {
     /// in Git or their provider's plugin changes.
     #[serde(default)]
     pub diverged: Vec<Diverged>,
+    /// Resources other resources hold on purpose (a chaos experiment's
+    /// targets): no change is planned for them until the hold ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Held>,
+    /// Resources compared again over time that need no change now, with
+    /// what their provider says of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled: Vec<Scheduled>,
     /// Why the plan is unsafe to apply without `--force` (the safety
     /// threshold); empty when it is safe.
     #[serde(default)]
@@ -186,7 +241,7 @@ pub struct Plan {
     pub unexamined: HashSet<Address>,
     /// The soonest a provider asked to compare one of the examined
     /// resources again, even if neither Git nor the world moves
-    /// (contract 0.2.0's `recheck-after`): the daemon observes the tenant
+    /// (contract 0.3.0's `recheck-after-ms`, a 0.2.0 provider's `recheck-after`): the daemon observes the tenant
     /// again no later than that.
     #[serde(skip)]
     pub recheck_after: Option<Duration>,
@@ -260,6 +315,18 @@ impl Plan {
         // What is left out is not deleted either.
         plan.blocked = plan.safety_check();
         plan
+    }
+
+    /// The plan with only the changes `keep` accepts, less what depends on
+    /// one it leaves out ([`Plan::without`]).
+    pub fn only(&self, keep: impl Fn(&PlannedChange) -> bool) -> Plan {
+        let excluded: HashSet<Address> = self
+            .changes
+            .iter()
+            .filter(|change| !keep(change))
+            .map(|change| change.address.clone())
+            .collect();
+        self.without(&excluded)
     }
 
     /// How many changes of each action, in action order.

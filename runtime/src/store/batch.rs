@@ -50,6 +50,8 @@ pub(super) struct AuditRow<'a> {
     pub result: ActionResult,
     /// The error, or what was found.
     pub error: Option<&'a str>,
+    /// What the change did, in its provider's words.
+    pub summary: Option<&'a str>,
     /// How long it took.
     pub duration: Duration,
     /// What it does to the inventory.
@@ -66,6 +68,7 @@ impl<'a> AuditRow<'a> {
             after_digest: action.after_digest.as_deref(),
             result: action.result,
             error: action.error.as_deref(),
+            summary: action.summary.as_deref(),
             duration: action.duration,
             change,
         }
@@ -222,8 +225,9 @@ pub(super) async fn record(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
-                                before_digest, after_digest, result, error, duration_ms) VALUES {}",
-            value_tuples(chunk.len(), 12)
+                                before_digest, after_digest, result, error, summary, duration_ms)
+             VALUES {}",
+            value_tuples(chunk.len(), 13)
         );
         let mut query = store.query(&sql);
         for row in chunk {
@@ -239,6 +243,7 @@ pub(super) async fn record(
                 .bind(row.after_digest.map(str::to_string))
                 .bind(row.result.as_str())
                 .bind(row.error.map(str::to_string))
+                .bind(row.summary.map(str::to_string))
                 .bind(millis(row.duration));
         }
         query.execute(&mut **transaction).await?;

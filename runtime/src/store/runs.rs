@@ -37,6 +37,8 @@ pub struct ActionRecord<'a> {
     pub result: ActionResult,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// What the change did, in its provider's words.
+    pub summary: Option<String>,
     /// How long it took.
     pub duration: Duration,
 }
@@ -153,6 +155,10 @@ pub struct AuditRecord {
     pub result: ActionResult,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// What the change did, in its provider's words (absent for drift
+    /// found, and for actions recorded before summaries were kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// How long it took.
     pub duration_ms: i64,
 }
@@ -355,7 +361,8 @@ impl StateStore {
         id: i64,
     ) -> Result<Vec<AuditRecord>> {
         self.query(
-            "SELECT seq, time, address, action, before_digest, after_digest, result, error, duration_ms
+            "SELECT seq, time, address, action, before_digest, after_digest, result, error,
+                    summary, duration_ms
              FROM audit WHERE run_id = ? ORDER BY seq",
         )
         .bind(id)
@@ -372,6 +379,7 @@ impl StateStore {
                 after_digest: row.try_get("after_digest")?,
                 result: word(id, "action result", &row.try_get::<String, _>("result")?)?,
                 error: row.try_get("error")?,
+                summary: row.try_get("summary")?,
                 duration_ms: row.try_get("duration_ms")?,
             })
         })
@@ -469,6 +477,7 @@ impl RunRecorder {
                 after_digest: drift.observed_digest.as_deref(),
                 result: ActionResult::Detected,
                 error: Some(&drift.message),
+                summary: None,
                 duration: Duration::ZERO,
                 change: &InventoryChange::Keep,
             })

@@ -43,6 +43,7 @@ fn action(address: &Address, action: PlanAction, result: ActionResult) -> Action
         after_digest: Some("after".into()),
         result,
         error: (result == ActionResult::Failed).then(|| "the server said no".into()),
+        summary: Some(format!("{} it", action.as_str())),
         duration: Duration::from_millis(7),
     }
 }

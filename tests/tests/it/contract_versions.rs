@@ -1,7 +1,7 @@
 //! Plugins of every released contract version load side by side: one
 //! built against `cairn:provider@0.1.0` with wit-bindgen alone (no SDK)
 //! is driven through every call and the log import, next to the
-//! first-party plugins of `0.2.0`, and `cairn plugin inspect` names the
+//! first-party plugins of `0.3.0`, and `cairn plugin inspect` names the
 //! version of each.
 
 use cairn::contract::{Action, Declared, DiffInput, Outcome};
@@ -32,8 +32,8 @@ async fn a_plugin_of_contract_0_1_0_loads_and_answers_every_call() {
     let new = host
         .load(&cairn_tests::plugin_path("dns_powerdns"), None)
         .await
-        .expect("a 0.2.0 plugin loads");
-    assert_eq!(new.contract_version(), ContractVersion::V0_2);
+        .expect("a 0.3.0 plugin loads");
+    assert_eq!(new.contract_version(), ContractVersion::V0_3);
 
     let notes = ProviderInstance::new(&host, old, settings());
     let validations = notes
@@ -72,6 +72,7 @@ async fn a_plugin_of_contract_0_1_0_loads_and_answers_every_call() {
         desired: validations[0].canonical.clone(),
         observed: None,
         prior: None,
+        halt: false,
     };
     // `declared` does not reach a 0.1.0 plugin; its changes carry no
     // diagnostics.
@@ -105,7 +106,7 @@ async fn a_plugin_of_contract_0_1_0_loads_and_answers_every_call() {
 fn inspect_names_each_plugins_contract_version() {
     for (plugin, version) in [
         ("provider_v0_1", "cairn:provider@0.1.0"),
-        ("dns_powerdns", "cairn:provider@0.2.0"),
+        ("dns_powerdns", "cairn:provider@0.3.0"),
     ] {
         let output = cairn_tests::cairn_command()
             .args(["plugin", "inspect"])
@@ -149,7 +150,7 @@ fn inspect_check_lists_the_load_checks_and_the_advice() {
         .expect("cairn runs");
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("  ok      contract: it speaks cairn:provider@0.2.0; this host supports cairn:provider@0.2.0 and cairn:provider@0.1.0"),
+        text.contains("  ok      contract: it speaks cairn:provider@0.3.0; this host supports cairn:provider@0.3.0, cairn:provider@0.2.0 and cairn:provider@0.1.0"),
         "{text}"
     );
 }
@@ -167,7 +168,7 @@ fn plugin_docs_prints_the_reference_of_a_plugin() {
     let page = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{page}");
     for expected in [
-        "Contract: `cairn:provider@0.2.0`.",
+        "Contract: `cairn:provider@0.3.0`.",
         "| `url` | string | yes |",
         "### `zone`",
         "### `record`",
@@ -219,20 +220,25 @@ fn inspect_text(text: &str) -> (Option<i32>, String) {
 /// another draft of it — not "crashed in describe".
 #[test]
 fn a_contract_mismatch_names_what_the_plugin_speaks_and_what_the_host_supports() {
-    let (code, printed) = inspect_text(&component_exporting("0.3.0"));
+    let (code, printed) = inspect_text(&component_exporting("0.4.0"));
     assert_eq!(code, Some(1), "{printed}");
     assert!(
-        printed.contains("it speaks cairn:provider@0.3.0, and this host supports cairn:provider@0.2.0 and cairn:provider@0.1.0"),
+        printed.contains("it speaks cairn:provider@0.4.0, and this host supports cairn:provider@0.3.0, cairn:provider@0.2.0 and cairn:provider@0.1.0"),
         "{printed}"
     );
 
-    let (code, printed) = inspect_text(&component_exporting("0.2.0"));
-    assert_eq!(code, Some(1), "{printed}");
-    assert!(
-        printed.contains("it speaks cairn:provider@0.2.0, but its types are not those of cairn:provider@0.2.0 as this host defines them"),
-        "{printed}"
-    );
-    assert!(printed.contains("wit/provider@0.2.0"), "{printed}");
+    for version in ["0.3.0", "0.2.0"] {
+        let (code, printed) = inspect_text(&component_exporting(version));
+        assert_eq!(code, Some(1), "{printed}");
+        assert!(
+            printed.contains(&format!("it speaks cairn:provider@{version}, but its types are not those of cairn:provider@{version} as this host defines them")),
+            "{printed}"
+        );
+        assert!(
+            printed.contains(&format!("wit/provider@{version}")),
+            "{printed}"
+        );
+    }
     assert!(!printed.contains("crashed"), "{printed}");
     // A later patch of a supported version is taken for it, as wasmtime
     // takes it.
@@ -246,7 +252,7 @@ fn a_contract_mismatch_names_what_the_plugin_speaks_and_what_the_host_supports()
     let (code, printed) = inspect_text("(component)");
     assert_eq!(code, Some(1), "{printed}");
     assert!(
-        printed.contains("it exports no provider interface (`cairn:provider/provider@VERSION`); this host supports cairn:provider@0.2.0 and cairn:provider@0.1.0"),
+        printed.contains("it exports no provider interface (`cairn:provider/provider@VERSION`); this host supports cairn:provider@0.3.0, cairn:provider@0.2.0 and cairn:provider@0.1.0"),
         "{printed}"
     );
 }

@@ -13,6 +13,8 @@
 mod api_tokens;
 mod apps_docker;
 mod bad_input;
+mod chaos_daemon;
+mod chaos_docker;
 mod cluster;
 mod cluster_kubernetes;
 mod contract_versions;

@@ -837,7 +837,9 @@ async fn an_apply_whose_guard_says_no_sends_nothing() {
         desired: Some(serde_json::json!({"name": "bait"})),
         observed: None,
         diagnostics: Vec::new(),
-        recheck_after: None,
+        recheck_after_ms: None,
+        holds: Vec::new(),
+        notice: None,
     };
     let lease = Arc::new(Lease(std::sync::atomic::AtomicBool::new(true)));
     let guard: Arc<dyn cairn::host::SendGuard> = lease.clone();

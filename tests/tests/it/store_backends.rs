@@ -30,6 +30,7 @@ fn record(address: &Address, action: PlanAction) -> ActionRecord<'_> {
         after_digest: Some("a".into()),
         result: ActionResult::Ok,
         error: None,
+        summary: Some(format!("{} {address}", action.as_str())),
         duration: Duration::from_millis(1),
     }
 }
@@ -116,6 +117,12 @@ async fn inventory_runs_and_audit(url: &str) {
     let history = store.history("t", 10).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].actions.len(), 1_234);
+    // What each change did comes back with it, in the provider's words.
+    let first = &history[0].actions[0];
+    assert_eq!(
+        first.summary.as_deref(),
+        Some(format!("{} {}", first.action.as_str(), first.address).as_str())
+    );
     assert_eq!(history[0].outcome, Some(RunOutcome::Succeeded));
     assert_eq!(history[0].changes, 1_234);
     // Successful applies count, in the order of their first success;

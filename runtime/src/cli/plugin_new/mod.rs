@@ -18,9 +18,6 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use templates::{Language, TemplateFile};
 
-/// The contract version the templates build plugins of, and the SDK's.
-const CONTRACT: &str = "0.2.0";
-
 /// The policy contract version the policy template builds, and the
 /// policy SDK's.
 const POLICY_CONTRACT: &str = "0.1.0";
@@ -89,7 +86,7 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
         );
     }
     let sdk = match args.lang {
-        Language::Rust => sdk_dependency(args, "sdk", "cairn-sdk", CONTRACT)?,
+        Language::Rust => sdk_dependency(args, "sdk", "cairn-sdk", args.lang.contract())?,
         _ => String::new(),
     };
     let sdk_said = match args.lang {
@@ -98,7 +95,7 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
     };
     let values = [
         ("name", args.name.clone()),
-        ("contract", CONTRACT.to_string()),
+        ("contract", args.lang.contract().to_string()),
         ("sdk", sdk.clone()),
         ("wasm", format!("{}.wasm", args.name.replace('-', "_"))),
         ("plugin", args.lang.plugin_file(&args.name)),
@@ -114,10 +111,11 @@ pub async fn run(args: &NewArgs) -> anyhow::Result<u8> {
         }
     }
     println!(
-        "Wrote the {} provider `{}` in {} (cairn:provider@{CONTRACT}, {sdk_said}).\nBuild it with `{}` there; its README.md says how to try and test it: the plugin is {}.",
+        "Wrote the {} provider `{}` in {} (cairn:provider@{}, {sdk_said}).\nBuild it with `{}` there; its README.md says how to try and test it: the plugin is {}.",
         args.lang.name(),
         args.name,
         dir.display(),
+        args.lang.contract(),
         args.lang.build_command(),
         args.lang.plugin_file(&args.name)
     );
@@ -243,8 +241,8 @@ mod tests {
     fn every_placeholder_of_every_template_is_filled() {
         let values = [
             ("name", "kv".to_string()),
-            ("contract", CONTRACT.to_string()),
-            ("sdk", "\"0.2.0\"".to_string()),
+            ("contract", "0.3.0".to_string()),
+            ("sdk", "\"0.3.0\"".to_string()),
             ("wasm", "kv.wasm".to_string()),
             ("plugin", "kv.wasm".to_string()),
         ];

@@ -175,6 +175,16 @@ impl Language {
         }
     }
 
+    /// The provider contract version it builds against: the Rust SDK's
+    /// newest; the JavaScript and Python SDK layers speak 0.2.0, whose
+    /// WIT [`WIT`] copies.
+    pub fn contract(self) -> &'static str {
+        match self {
+            Self::Rust => "0.3.0",
+            Self::JavaScript | Self::Python => "0.2.0",
+        }
+    }
+
     /// How to build it, in the new folder.
     pub fn build_command(self) -> &'static str {
         match self {

@@ -343,6 +343,7 @@ impl<'a> Runner<'a> {
                     desired: (!delete).then(|| d.spec.clone()),
                     observed: observed.get(&key).map(|o| o.state.clone()),
                     prior: prior.get(&key).cloned(),
+                    halt: false,
                 }
             })
             .collect();

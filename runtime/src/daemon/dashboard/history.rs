@@ -184,6 +184,7 @@ pub async fn run_page(
                             th scope="col" { "#" }
                             th scope="col" { "Resource" }
                             th scope="col" { "Action" }
+                            th scope="col" { "What it did" }
                             th scope="col" { "Result" }
                             th scope="col" { "Error" }
                             th scope="col" { "Duration" }
@@ -194,6 +195,7 @@ pub async fn run_page(
                                     td { (action.seq) }
                                     th scope="row" { code { (action.address) } }
                                     td { (action.action.as_str()) }
+                                    td { (action.summary.as_deref().unwrap_or("")) }
                                     td { (page::word_badge(action.result.as_str())) }
                                     td { (action.error.as_deref().unwrap_or("")) }
                                     td { (action.duration_ms) " ms" }

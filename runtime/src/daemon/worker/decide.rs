@@ -25,6 +25,9 @@ pub struct Situation {
     pub interrupted: bool,
     /// A failed resource is due for its retry.
     pub retry_due: bool,
+    /// A provider's recheck is due: the resources that asked for it are
+    /// compared again (a chaos run to start or end).
+    pub recheck_due: bool,
     /// The last plan was blocked by the safety threshold.
     pub blocked: bool,
 }
@@ -47,11 +50,17 @@ pub fn decide(situation: &Situation) -> Decision {
     // something may be applied.
     let pending_work =
         situation.applies && (situation.interrupted || situation.retry_due || situation.blocked);
-    let due = situation.moved || situation.drift_due || situation.control_changed || pending_work;
+    let due = situation.moved
+        || situation.drift_due
+        || situation.control_changed
+        || situation.recheck_due
+        || pending_work;
     if !due && !start {
         return Decision::Skip;
     }
-    let only_what_moved = situation.moved
+    // What Git moved and the resources that asked to be compared again
+    // over time are what a `Changed` plan examines.
+    let only_what_moved = (situation.moved || situation.recheck_due)
         && !situation.drift_due
         && !pending_work
         && !situation.control_changed
@@ -145,6 +154,7 @@ mod tests {
             applies: true,
             interrupted: false,
             retry_due: false,
+            recheck_due: false,
             blocked: false,
         }
     }
@@ -191,6 +201,23 @@ mod tests {
                 Situation {
                     drift_due: true,
                     ..poll
+                },
+                Plan(Full),
+            ),
+            (
+                "a recheck examines what asked for it, not the whole tenant",
+                Situation {
+                    recheck_due: true,
+                    ..situation(Trigger::Recheck)
+                },
+                Plan(Changed),
+            ),
+            (
+                "a recheck at a drift check examines everything",
+                Situation {
+                    recheck_due: true,
+                    drift_due: true,
+                    ..situation(Trigger::Recheck)
                 },
                 Plan(Full),
             ),

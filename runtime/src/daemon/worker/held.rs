@@ -1,7 +1,9 @@
 //! Resources held because their provider did not converge: the tenant's
 //! status lists them, and the alert raised when the apply found it out
 //! (in [`super::reconcile`]) is cleared once the resource is no longer
-//! held — Git changed its spec, the plugin changed, or it left Git.
+//! held — Git changed its spec, the plugin changed, or it left Git. And
+//! resources other resources hold on purpose (a chaos run's targets), in
+//! the status and the metrics.
 
 use super::Worker;
 use crate::daemon::alerts::AlertKind;
@@ -47,6 +49,18 @@ impl Worker {
             }
         }
         self.status.write().expect("tenant status").not_converged = held.into_iter().collect();
+    }
+
+    /// Reports what the plan's resources hold (a chaos run's targets): the
+    /// status lists the holds, the metrics count the resources holding,
+    /// and the worker remembers whether anything is held, to halt the
+    /// tenant before the daemon exits.
+    pub(super) fn report_holds(&mut self, plan: &Plan) {
+        let holders: BTreeSet<&Address> = plan.held.iter().map(|held| &held.by).collect();
+        self.metrics
+            .set_experiments_running(&self.tenant.name, holders.len());
+        self.holding = !plan.held.is_empty();
+        self.status.write().expect("tenant status").holds = plan.held.clone();
     }
 
     /// Adds the resources an apply found not converging to the status.

@@ -48,6 +48,11 @@ const RETRY_CAP: Duration = Duration::from_secs(300);
 /// The alert key of conditions that concern a tenant as a whole.
 const TENANT_KEY: &str = "tenant";
 
+/// The longest a stopping daemon spends ending what a tenant's resources
+/// do over time (a chaos run's restore) before it exits: a restore is a
+/// few engine calls, and a shutdown must not hang on a dead server.
+const HALT_ON_EXIT: Duration = Duration::from_secs(30);
+
 /// A tenant's loop and what it remembers between runs.
 pub struct Worker {
     pub(super) tenant: Arc<Tenant>,
@@ -77,9 +82,16 @@ pub struct Worker {
     /// The refusal last recorded in the history (its commit and reason)
     /// and its run, until a run goes through.
     last_refusal: Option<((String, String), i64)>,
-    /// The last plan's `recheck-after`: when a provider wants its
-    /// resources compared again, whatever Git and the world do.
-    recheck_after: Option<Duration>,
+    /// When the last plan's providers want their resources compared
+    /// again, whatever Git and the world do (`None` inside: they did not
+    /// ask); `None` until a run plans.
+    planned_recheck: Option<Option<Instant>>,
+    /// The daemon is stopping: the last run tells providers to end what
+    /// their resources do over time (`halt`), and applies only that.
+    halting: bool,
+    /// Whether the last plan held anything (a chaos run in progress):
+    /// then a stopping daemon halts the tenant before it exits.
+    holding: bool,
 }
 
 impl Worker {
@@ -110,7 +122,9 @@ impl Worker {
             blocked: false,
             blocked_checksum: None,
             last_refusal: None,
-            recheck_after: None,
+            planned_recheck: None,
+            halting: false,
+            holding: false,
         }
     }
 
@@ -129,24 +143,50 @@ impl Worker {
                     _ = tokio::time::sleep_until(wake) => trigger = schedule.trigger_at(Instant::now()),
                 }
             }
-            let drift_due = schedule.drift_due(trigger, Instant::now());
+            let now = Instant::now();
+            let drift_due = schedule.drift_due(trigger, now);
+            let recheck_due = schedule.recheck_due(now);
             let span = tracing::info_span!("reconcile", tenant = %self.tenant.name, trigger = ?trigger, commit = tracing::field::Empty);
-            let requeue = self.run_once(trigger, drift_due).instrument(span).await;
+            let requeue = self
+                .run_once(trigger, drift_due, recheck_due)
+                .instrument(span)
+                .await;
             schedule.ran(Instant::now(), requeue, drift_due);
-            if let Some(after) = self.recheck_after.take() {
-                schedule.recheck(Instant::now(), after);
+            if let Some(at) = self.planned_recheck.take() {
+                schedule.recheck(Instant::now(), at);
             }
             trigger = Trigger::Poll;
+        }
+        if self.holding {
+            self.halt_before_exit().await;
         }
         tracing::info!(tenant = %self.tenant.name, "stopped");
         self.tenant
     }
 
+    /// Ends what the tenant's resources do over time before the daemon
+    /// exits — a chaos run's targets restored — within [`HALT_ON_EXIT`]:
+    /// one run with `halt`, applying only that.
+    async fn halt_before_exit(&mut self) {
+        self.halting = true;
+        let span =
+            tracing::info_span!("halt", tenant = %self.tenant.name, commit = tracing::field::Empty);
+        let halted = tokio::time::timeout(
+            HALT_ON_EXIT,
+            self.run_once(Trigger::Recheck, false, true)
+                .instrument(span),
+        )
+        .await;
+        if halted.is_err() {
+            tracing::error!(tenant = %self.tenant.name, "the tenant's chaos runs were not ended before the daemon stopped: the next daemon to hold the tenant restores them when they end");
+        }
+    }
+
     /// One run, and what it tells the outside world; returns when to poll
     /// next.
-    async fn run_once(&mut self, trigger: Trigger, drift_due: bool) -> Requeue {
+    async fn run_once(&mut self, trigger: Trigger, drift_due: bool, recheck_due: bool) -> Requeue {
         let started = Instant::now();
-        let result = self.reconcile(trigger, drift_due).await;
+        let result = self.reconcile(trigger, drift_due, recheck_due).await;
         let duration = started.elapsed();
         let (last_run, error, requeue) = match result {
             Ok(last_run) => {

@@ -31,6 +31,7 @@ impl Worker {
         &mut self,
         trigger: Trigger,
         drift_due: bool,
+        recheck_due: bool,
     ) -> Result<Option<LastRun>, RunFailure> {
         let name = self.tenant.name.clone();
         let Some(_lock) = self.locks.lock(&name, LockMode::Shared, LOCK_WAIT).await? else {
@@ -61,8 +62,13 @@ impl Worker {
             applies: self.tenant.config.mode == Mode::Apply && !state.suspended,
             interrupted: !self.store.intents(&name).await?.is_empty(),
             retry_due: self.resources.any_due(),
+            recheck_due,
             blocked: self.blocked,
         };
+        // A suspended tenant, or one whose daemon is stopping, stops
+        // acting on its own: what its resources do over time (a chaos
+        // run) ends, and nothing new starts.
+        let halt = self.tenant.config.mode == Mode::Apply && (state.suspended || self.halting);
         self.last_control = control;
         // Going to the commit a hold names (the dashboard's roll back sets
         // the hold and leaves the apply to this worker) is a rollback.
@@ -75,21 +81,31 @@ impl Worker {
         let Decision::Plan(scope) = decide::decide(&situation) else {
             return Ok(None);
         };
+        let scope = match halt && self.holding {
+            // Ending a run needs the resources that hold, whatever moved.
+            true => plan::PlanScope::Full,
+            false => scope,
+        };
 
         let desired = reconcile::load(&self.tenant, Some(&target))
             .await
             .map_err(|error| RunFailure::reconcile(&target, error))?;
         let commit = desired.commit.clone();
-        let plan = reconcile::plan(&self.tenant, &self.store, &desired, scope)
+        let plan = reconcile::plan_halting(&self.tenant, &self.store, &desired, scope, halt)
             .await
             .map_err(|error| RunFailure::reconcile(&target, error))?;
+        // Counted from the end of the plan, just after the providers
+        // answered: a recheck comes a few milliseconds late, never early
+        // (which would cost a wait of the floor).
+        let planned_at = tokio::time::Instant::now();
         {
             let mut status = self.status.write().expect("tenant status");
             status.commit = Some(commit.clone());
             status.findings = plan.findings.clone();
         }
         self.metrics.set_findings(&name, &plan.findings);
-        self.recheck_after = plan.recheck_after;
+        self.planned_recheck = Some(plan.recheck_after.map(|after| planned_at + after));
+        self.report_holds(&plan);
         self.forget_stale_failures(&plan);
         self.mark_in_sync(&plan).await?;
         let drifted = self.report_drift(&plan).await?;
@@ -104,6 +120,20 @@ impl Worker {
             self.resources.is_due(a)
         });
         let to_apply = plan.without(&excluded);
+        if halt {
+            // Halted, the tenant applies only what ends its resources'
+            // doings over time (a chaos run's restore).
+            let ending = to_apply.only(crate::plan::PlannedChange::is_time_driven);
+            if ending.has_changes() {
+                let held_back = plan.changes.len() - ending.changes.len();
+                return self
+                    .apply(trigger, RunKind::Reconcile, &commit, &ending, held_back)
+                    .await;
+            }
+            if self.halting {
+                return Ok(None);
+            }
+        }
         let step = decide::next_step(
             situation.applies,
             situation.moved,
@@ -206,7 +236,7 @@ impl Worker {
             Ok(report) => {
                 self.unblock(&commit.id);
                 self.last_commit = Some(commit.id.clone());
-                let failures = self.follow_up(&report, commit);
+                let failures = self.follow_up(&report, commit, to_apply);
                 self.report_not_converged(&report);
                 if report.succeeded() {
                     self.metrics.success(&self.tenant.name);
@@ -254,12 +284,39 @@ impl Worker {
         self.last_run(trigger, Outcome::Blocked, to_apply, 0, None)
     }
 
-    /// After an apply: retries, metrics and alerts per change. Returns how
-    /// many changes were not made.
-    fn follow_up(&mut self, report: &plan::ApplyReport, commit: &CommitInfo) -> usize {
+    /// After an apply: retries, metrics and alerts per change, and the
+    /// notices of the changes made (a chaos run aborted). Returns how many
+    /// changes were not made.
+    fn follow_up(
+        &mut self,
+        report: &plan::ApplyReport,
+        commit: &CommitInfo,
+        applied: &Plan,
+    ) -> usize {
         let name = self.tenant.name.clone();
         let mut failures = 0;
         for action in &report.actions {
+            let notice = applied
+                .changes
+                .iter()
+                .find(|change| change.address == action.address)
+                .and_then(|change| change.notice());
+            if let Some(notice) = notice
+                && action.result == ActionResult::Ok
+            {
+                let kind = match notice.kind {
+                    cairn_contract::NoticeKind::ChaosAborted => AlertKind::ChaosAborted,
+                    cairn_contract::NoticeKind::ChaosRestoreFailed => AlertKind::ChaosRestoreFailed,
+                };
+                let address = action.address.to_string();
+                self.alerts.notify(
+                    &name,
+                    kind,
+                    Some(&commit.id),
+                    Some(&address),
+                    &format!("{address}: {}", notice.message),
+                );
+            }
             let address = action.address.to_string();
             tracing::info_span!("resource", address = %address).in_scope(|| {
                 tracing::info!(

@@ -12,10 +12,12 @@ use tokio::time::Instant;
 /// spin.
 pub const RETRY_FLOOR: Duration = Duration::from_millis(50);
 
-/// The soonest a provider's `recheck-after` brings the next drift check:
-/// each one observes the whole tenant, so a provider asking for 0 seconds
-/// must not make the worker spin.
-pub const RECHECK_FLOOR: Duration = Duration::from_secs(5);
+/// The soonest a provider's `recheck-after` brings the next look at its
+/// resource: a recheck examines only the resources that asked for one (and
+/// what Git moved), so it can come soon, but a provider asking for 0 ms
+/// must not make the worker spin. Well under the second a chaos run may
+/// end late.
+pub const RECHECK_FLOOR: Duration = Duration::from_millis(200);
 
 /// Spread of the poll interval (±10%), so that tenants do not poll in step.
 pub const POLL_JITTER: f64 = 0.1;
@@ -42,13 +44,15 @@ impl Requeue {
     }
 }
 
-/// The next poll and the next drift check of one tenant.
+/// The next poll, the next drift check and the next recheck of one
+/// tenant.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     interval: Duration,
     drift_interval: Duration,
     next_poll: Instant,
     next_drift: Instant,
+    next_recheck: Option<Instant>,
 }
 
 impl Schedule {
@@ -60,31 +64,41 @@ impl Schedule {
             drift_interval,
             next_poll: now,
             next_drift: now + drift_interval,
+            next_recheck: None,
         }
     }
 
-    /// When to wake up next: the poll, the drift check or the earliest
-    /// retry (`retry`), whichever comes first; a retry at least
+    /// When to wake up next: the poll, the drift check, the recheck or the
+    /// earliest retry (`retry`), whichever comes first; a retry at least
     /// [`RETRY_FLOOR`] after `now`.
     pub fn wake_at(&self, retry: Option<Instant>, now: Instant) -> Instant {
         let retry = retry.map(|at| at.max(now + RETRY_FLOOR));
         [self.next_poll, self.next_drift]
             .into_iter()
+            .chain(self.next_recheck)
             .chain(retry)
             .min()
             .expect("there is always a next poll")
     }
 
     /// Why the worker woke at `now` when no webhook woke it: a drift check
-    /// comes before a poll, and a poll before a retry.
+    /// comes before a poll, a poll before a recheck, and a recheck before
+    /// a retry.
     pub fn trigger_at(&self, now: Instant) -> Trigger {
         if now >= self.next_drift {
             Trigger::Drift
         } else if now >= self.next_poll {
             Trigger::Poll
+        } else if self.recheck_due(now) {
+            Trigger::Recheck
         } else {
             Trigger::Retry
         }
+    }
+
+    /// Whether a provider's recheck is due at `now`.
+    pub fn recheck_due(&self, now: Instant) -> bool {
+        self.next_recheck.is_some_and(|at| now >= at)
     }
 
     /// Whether a run for `trigger` at `now` is a drift check: the start-up
@@ -104,12 +118,12 @@ impl Schedule {
         }
     }
 
-    /// Brings the next drift check forward to `after` from `now` (at least
-    /// [`RECHECK_FLOOR`]), as a provider asked (`recheck-after`). It never
-    /// puts a drift check off, and it holds until a drift check runs: a
-    /// run that examines only what Git moved keeps it.
-    pub fn recheck(&mut self, now: Instant, after: Duration) {
-        self.next_drift = self.next_drift.min(now + after.max(RECHECK_FLOOR));
+    /// Sets the next recheck from the last plan's `recheck-after`: at `at`
+    /// (no sooner than [`RECHECK_FLOOR`] after `now`), or none when no
+    /// provider asked. Every plan examines the resources that asked for a
+    /// recheck, so the newest plan's answer replaces the one before.
+    pub fn recheck(&mut self, now: Instant, at: Option<Instant>) {
+        self.next_recheck = at.map(|at| at.max(now + RECHECK_FLOOR));
     }
 }
 
@@ -125,30 +139,38 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_recheck_brings_the_drift_check_forward_never_below_its_floor() {
+    async fn a_recheck_wakes_the_worker_when_asked_never_below_its_floor() {
         let start = Instant::now();
         let mut schedule = Schedule::new(INTERVAL, DRIFT, start);
         schedule.ran(start, Requeue::Interval { jitter: 1.0 }, true);
-        schedule.recheck(start, Duration::from_secs(30));
-        assert_eq!(schedule.wake_at(None, start), at(start, 30));
-        assert_eq!(schedule.trigger_at(at(start, 30)), Trigger::Drift);
-        assert!(schedule.drift_due(Trigger::Drift, at(start, 30)));
-
-        // A run of what Git moved keeps it; a later, longer hint does not
-        // put it off.
-        schedule.ran(at(start, 10), Requeue::Interval { jitter: 1.0 }, false);
-        schedule.recheck(at(start, 10), Duration::from_secs(500));
-        assert_eq!(schedule.wake_at(None, at(start, 10)), at(start, 30));
-
-        // The drift check done, the next comes after the drift interval
-        // unless asked again; a hint of 0 waits the floor.
-        schedule.ran(at(start, 30), Requeue::Interval { jitter: 1.0 }, true);
-        assert_eq!(schedule.wake_at(None, at(start, 30)), at(start, 90));
-        schedule.recheck(at(start, 30), Duration::ZERO);
+        let asked = Duration::from_millis(4_300);
+        schedule.recheck(start, Some(start + asked));
         assert_eq!(
-            schedule.wake_at(None, at(start, 30)),
-            at(start, 30) + RECHECK_FLOOR
+            schedule.wake_at(None, start),
+            start + asked,
+            "to the millisecond"
         );
+        assert_eq!(schedule.trigger_at(start + asked), Trigger::Recheck);
+        assert!(
+            !schedule.drift_due(Trigger::Recheck, start + asked),
+            "a recheck is not a drift check of the whole tenant"
+        );
+        // A poll due at the same time wins, and the recheck stays due.
+        assert_eq!(schedule.trigger_at(at(start, 60)), Trigger::Poll);
+        assert!(schedule.recheck_due(at(start, 60)));
+
+        // The next plan's answer replaces it: later, sooner, or none.
+        schedule.recheck(at(start, 5), Some(at(start, 505)));
+        assert_eq!(schedule.wake_at(None, at(start, 5)), at(start, 60));
+        schedule.recheck(at(start, 5), Some(at(start, 5)));
+        assert_eq!(
+            schedule.wake_at(None, at(start, 5)),
+            at(start, 5) + RECHECK_FLOOR,
+            "a recheck due at once waits the floor"
+        );
+        schedule.recheck(at(start, 5), None);
+        assert!(!schedule.recheck_due(at(start, 59)));
+        assert_eq!(schedule.wake_at(None, at(start, 5)), at(start, 60));
     }
 
     #[tokio::test(start_paused = true)]

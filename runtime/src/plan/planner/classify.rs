@@ -117,6 +117,7 @@ pub(super) fn classify<'a, P: Provider>(
             desired: Some(spec),
             observed: seen.cloned(),
             prior: ours.and_then(|o| o.state.clone()),
+            halt: settings.halt,
         });
     }
     if !conflicts.is_empty() {
@@ -170,6 +171,7 @@ pub(super) fn classify<'a, P: Provider>(
                 desired: None,
                 observed: seen.cloned(),
                 prior: resource.state.clone(),
+                halt: settings.halt,
             });
         }
     }

@@ -12,7 +12,7 @@ use super::gather::Gathered;
 use super::{Draft, PlanDiagnostic, PlanError};
 use crate::host::{ContractViolation, PluginError};
 use crate::plan::port::Provider;
-use crate::plan::{PlanAction, PlannedChange, converge, digest, provider_diff};
+use crate::plan::{PlanAction, PlannedChange, Scheduled, converge, digest, provider_diff};
 use cairn_contract::{Change, Severity};
 
 /// One answer per provider of `work`, in its order: the calls all finish
@@ -52,10 +52,13 @@ pub(super) fn decide<P: Provider>(
                 Subject::Desired(r) => &r.address,
                 Subject::Removed(o) => &o.address,
             };
-            draft.recheck_after = match (draft.recheck_after, change.recheck_after) {
+            draft.recheck_after = match (draft.recheck_after, change.recheck_after_ms) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            for hold in &change.holds {
+                draft.holds.push((address.clone(), hold.clone()));
+            }
             for diagnostic in std::mem::take(&mut change.diagnostics) {
                 let found = PlanDiagnostic::new(address, origin, diagnostic);
                 match found.severity {
@@ -91,7 +94,8 @@ pub(super) fn decide<P: Provider>(
             // Whether the provider now asks to compare the object again
             // over time, or stopped asking: recorded, so that later plans
             // compare it (or skip it again while nothing moves).
-            let recheck_moved = ours.is_some_and(|o| o.recheck != change.recheck_after.is_some());
+            let recheck_moved =
+                ours.is_some_and(|o| o.recheck != change.recheck_after_ms.is_some());
             // `null` and an absent field are equal: a change made only of
             // such fields is none.
             let proposed = converge::makes_a_difference(&change)
@@ -105,6 +109,13 @@ pub(super) fn decide<P: Provider>(
                 }
                 None => {
                     draft.unchanged += 1;
+                    if let Some(after_ms) = change.recheck_after_ms {
+                        draft.scheduled.push(Scheduled {
+                            address: address.clone(),
+                            summary: change.summary.clone(),
+                            after_ms,
+                        });
+                    }
                     continue;
                 }
             };
@@ -158,13 +169,16 @@ pub(super) fn decide<P: Provider>(
             };
             // A resource whose provider did not converge, planned again
             // (its plugin changed), differs because of that provider, not
-            // because the world moved.
+            // because the world moved; one whose provider asked to compare
+            // it again over time differs because time moved (a scheduled
+            // run), which is its desired state, not drift.
             let drift = matches!(
                 action,
                 PlanAction::Create | PlanAction::Update | PlanAction::Replace
             ) && ours.is_some_and(|o| {
                 !o.pending
                     && o.diverged.is_none()
+                    && !o.recheck
                     && Some(&o.spec_digest) == desired_digest.as_ref()
             });
             let planned = PlannedChange {

@@ -25,13 +25,13 @@ mod order;
 mod tests;
 
 use super::port::{Provider, Providers};
-use super::{Diverged, Plan, PlanScope, PlannedChange};
+use super::{Diverged, Plan, PlanScope, PlannedChange, Scheduled};
 use crate::host::PluginError;
 use crate::model::diagnostic::Location;
 use crate::model::{Address, DesiredState};
 use crate::store::{StateStore, StoreError};
 use crate::tenant::Tenant;
-use cairn_contract::{Diagnostic, Severity};
+use cairn_contract::{Diagnostic, Hold, Severity};
 use gather::Inventory;
 use std::collections::BTreeMap;
 
@@ -61,6 +61,10 @@ pub enum PlanError {
     /// The plan holds more changes than the tenant's quota.
     #[error(transparent)]
     Quota(#[from] crate::quota::QuotaExceeded),
+    /// A resource holds another (a chaos experiment's target), and the
+    /// operator has not turned chaos experiments on for the tenant.
+    #[error(transparent)]
+    ChaosOff(Box<ChaosOff>),
     /// Owned objects belong to a provider the operator no longer configures.
     #[error("Cairn owns {} object(s) of provider `{provider}`, which cairn.toml no longer configures (such as {example}); configure it again so they can be deleted or kept", .count)]
     ProviderGone {
@@ -71,6 +75,20 @@ pub enum PlanError {
         /// One of them.
         example: Address,
     },
+}
+
+/// A hold in a tenant without chaos experiments.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{holder} holds {held} away from its desired state (a chaos experiment's target), and chaos experiments are off for this tenant; nothing was applied. The operator turns them on with `chaos = true` in [tenants.{tenant}] of cairn.toml"
+)]
+pub struct ChaosOff {
+    /// The tenant.
+    pub tenant: String,
+    /// The resource that holds.
+    pub holder: Address,
+    /// The resource it holds.
+    pub held: Address,
 }
 
 fn conflicts_message(addresses: &[Address]) -> String {
@@ -162,6 +180,13 @@ pub struct PlanSettings {
     /// resource whose provider did not converge is held while its plugin
     /// is the one that did not.
     pub plugins: BTreeMap<String, String>,
+    /// Whether the tenant may run chaos experiments: without it, a change
+    /// that holds another resource stops the plan.
+    pub chaos: bool,
+    /// The tenant stops acting on its own (suspended, or its daemon
+    /// shutting down): providers are told to end what their resources do
+    /// over time (contract 0.3.0's `halt`).
+    pub halt: bool,
 }
 
 impl From<&Tenant> for PlanSettings {
@@ -177,6 +202,8 @@ impl From<&Tenant> for PlanSettings {
                 .iter()
                 .map(|(name, provider)| (name.clone(), provider.plugin().sha256().to_string()))
                 .collect(),
+            chaos: config.chaos,
+            halt: false,
         }
     }
 }
@@ -199,8 +226,13 @@ struct Draft {
     /// Resources that need no change.
     unchanged: usize,
     /// The soonest a provider asked to compare one of its resources
-    /// again, in seconds.
-    recheck_after: Option<u32>,
+    /// again, in milliseconds.
+    recheck_after: Option<u64>,
+    /// What each resource holds (contract 0.3.0), by the holder's address.
+    holds: Vec<(Address, Hold)>,
+    /// Resources whose provider asked to compare them again over time,
+    /// and what it said of them, though they need no change now.
+    scheduled: Vec<Scheduled>,
 }
 
 /// Plans the changes that take the real world to `desired`: reads the

@@ -7,10 +7,11 @@
 use super::gather::Gathered;
 use super::{Draft, PlanError};
 use crate::model::Address;
-use crate::plan::{PLAN_FORMAT, Plan, PlanSettings, PlannedChange, Safety, checksum};
+use crate::plan::{Held, PLAN_FORMAT, Plan, PlanSettings, PlannedChange, Safety, checksum};
 use crate::quota::QuotaExceeded;
 use crate::source::CommitInfo;
 use crate::store::OwnedResource;
+use cairn_contract::Hold;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -31,7 +32,10 @@ pub(super) fn order(
         diverged,
         unchanged,
         recheck_after,
+        holds,
+        scheduled,
     } = draft;
+    let held = withhold(settings, holds, &mut changes, &mut deletes)?;
     keep_dependencies_of_kept(owned, &gathered.observed, &mut deletes, &mut notes);
     order_deletes(owned, &mut deletes);
     changes.append(&mut deletes);
@@ -63,15 +67,75 @@ pub(super) fn order(
         unchanged,
         notes,
         diverged,
+        held,
+        scheduled,
         blocked: Vec::new(),
         findings: Vec::new(),
         safety,
         checksum,
         unexamined: gathered.unexamined,
-        recheck_after: recheck_after.map(|seconds| Duration::from_secs(seconds.into())),
+        recheck_after: recheck_after.map(Duration::from_millis),
     };
     plan.blocked = plan.safety_check();
     Ok(plan)
+}
+
+/// The longest a hold counts, whatever a provider announces: a chaos run
+/// lasts minutes (the chaos provider's `max_duration` is 10 minutes by
+/// default), and a provider must not keep a resource from repair for
+/// long by announcing more.
+pub const MAX_HOLD: Duration = Duration::from_secs(3_600);
+
+/// Resolves the holds of a plan: each held resource gets no change while
+/// the hold lasts (its change is withheld, named in the [`Held`]), the
+/// longest hold of a resource counting, at most [`MAX_HOLD`]. A resource
+/// holding itself holds nothing. Without `chaos = true` for the tenant,
+/// any hold stops the plan.
+fn withhold(
+    settings: &PlanSettings,
+    holds: Vec<(Address, Hold)>,
+    changes: &mut Vec<PlannedChange>,
+    deletes: &mut Vec<PlannedChange>,
+) -> Result<Vec<Held>, PlanError> {
+    let mut held: BTreeMap<Address, Held> = BTreeMap::new();
+    for (holder, hold) in holds {
+        let address = Address {
+            provider: hold.provider,
+            type_name: hold.type_name,
+            id: hold.id,
+        };
+        if address == holder {
+            continue;
+        }
+        if !settings.chaos {
+            return Err(PlanError::ChaosOff(Box::new(super::ChaosOff {
+                tenant: settings.tenant.clone(),
+                holder,
+                held: address,
+            })));
+        }
+        let for_ms = hold.until_ms.min(MAX_HOLD.as_millis() as u64);
+        let entry = held.entry(address.clone()).or_insert(Held {
+            address,
+            by: holder.clone(),
+            for_ms,
+            withheld: None,
+        });
+        if for_ms > entry.for_ms {
+            entry.for_ms = for_ms;
+            entry.by = holder;
+        }
+    }
+    for list in [changes, deletes] {
+        list.retain(|change| match held.get_mut(&change.address) {
+            Some(entry) => {
+                entry.withheld = Some(change.summary.clone());
+                false
+            }
+            None => true,
+        });
+    }
+    Ok(held.into_values().collect())
 }
 
 /// An object that stays (protected, orphaned, or not deleted for any other

@@ -103,6 +103,8 @@ fn world() -> World {
             max_delete_percent: 30,
             max_changes: 100,
             plugins: BTreeMap::from([("dns".to_string(), DNS_PLUGIN.to_string())]),
+            chaos: true,
+            halt: false,
         },
         scope: PlanScope::Full,
         desired: Vec::new(),
@@ -206,7 +208,7 @@ impl World {
     }
 
     /// The provider asks to compare it again after `seconds`.
-    fn recheck(self, text: &str, seconds: u32) -> Self {
+    fn recheck(self, text: &str, seconds: u64) -> Self {
         let address = address(text);
         self.provider(&address)
             .recheck(&address.type_name, &address.id, seconds);
@@ -287,6 +289,24 @@ impl World {
         .await
     }
 
+    /// `holder` holds `held` for `ms` (contract 0.3.0's holds), as its
+    /// provider's `diff` says.
+    fn holds(self, holder: &str, held: &str, ms: u64) -> Self {
+        let holder = address(holder);
+        let held = address(held);
+        self.provider(&holder).hold(
+            &holder.type_name,
+            &holder.id,
+            Hold {
+                provider: held.provider,
+                type_name: held.type_name,
+                id: held.id,
+                until_ms: ms,
+            },
+        );
+        self
+    }
+
     /// The calls the providers received, one line each.
     fn calls(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -339,6 +359,24 @@ fn render(plan: &Plan) -> Vec<String> {
             .iter()
             .map(|held| format!("held {}: {}", held.address, held.reason)),
     );
+    lines.extend(plan.held.iter().map(|held| {
+        format!(
+            "held {} by {} for {} ms{}",
+            held.address,
+            held.by,
+            held.for_ms,
+            held.withheld
+                .as_ref()
+                .map(|change| format!(", withholding: {change}"))
+                .unwrap_or_default()
+        )
+    }));
+    lines.extend(plan.scheduled.iter().map(|scheduled| {
+        format!(
+            "scheduled {} in {} ms: {}",
+            scheduled.address, scheduled.after_ms, scheduled.summary
+        )
+    }));
     lines.extend(plan.blocked.iter().map(|why| format!("blocked: {why}")));
     if let Some(after) = plan.recheck_after {
         lines.push(format!("recheck after: {} s", after.as_secs()));
@@ -534,8 +572,69 @@ rules! {
         diff dns: record/a, record/b
         create dns/record/b: create record b
         field ttl: - -> 300
+        scheduled dns/record/a in 30000 ms: record a matches
         recheck after: 30 s
         unchanged: 2
+    ";
+
+    /// A change of a resource whose provider asks to compare it over time
+    /// is its schedule, not drift: Git did not move, time did.
+    a_scheduled_change_is_not_drift: world()
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .recorded_rechecking("dns/record/a")
+        .exists("dns/record/a", json!({"ttl": 60}))
+        .recheck("dns/record/a", 1)
+    => "
+        list dns: a
+        diff dns: record/a
+        update dns/record/a: update record a: ttl
+        field ttl: 60 -> 300
+        recheck after: 1 s
+        unchanged: 0
+    ";
+
+    /// A resource held by another (a chaos run's target) gets no change
+    /// while the hold lasts, drift or Git's: the plan names the change it
+    /// withholds; the longest hold counts, at most an hour; a resource
+    /// holding itself holds nothing; the holder's own change goes on, and
+    /// a no-op that asks to be compared again is scheduled.
+    a_held_resource_gets_no_change_while_the_hold_lasts: world()
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .exists("dns/record/a", json!({"ttl": 60}))
+        .in_sync(resource("dns/record/b", json!({"ttl": 300})))
+        .exists("dns/record/b", json!({"ttl": 60}))
+        .declared(resource("dns/record/c", json!({"ttl": 300})))
+        .in_sync(resource("dns/record/x", json!({"ttl": 300})))
+        .recorded_rechecking("dns/record/x")
+        .recheck("dns/record/x", 4)
+        .holds("dns/record/x", "dns/record/a", 5_000)
+        .holds("dns/record/x", "dns/record/a", 9_000)
+        .holds("dns/record/x", "dns/record/c", 99_999_999)
+        .holds("dns/record/x", "dns/record/x", 5_000)
+    => "
+        list dns: a, b, c, x
+        diff dns: record/a, record/b, record/c, record/x
+        update dns/record/b [drift]: update record b: ttl
+        field ttl: 60 -> 300
+        held dns/record/a by dns/record/x for 9000 ms, withholding: update record a: ttl
+        held dns/record/c by dns/record/x for 3600000 ms, withholding: create record c
+        scheduled dns/record/x in 4000 ms: record x matches
+        recheck after: 4 s
+        unchanged: 1
+    ";
+
+    /// Holds are chaos experiments': without `chaos = true` for the
+    /// tenant, one stops the plan.
+    a_hold_without_chaos_stops_the_plan: world()
+        .settings(|s| s.chaos = false)
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .in_sync(resource("dns/record/x", json!({"ttl": 300})))
+        .recorded_rechecking("dns/record/x")
+        .holds("dns/record/x", "dns/record/a", 5_000)
+    => "
+        list dns: a, x
+        diff dns: record/x
+        error: dns/record/x holds dns/record/a away from its desired state (a chaos experiment's target), and chaos experiments are off for this tenant; nothing was applied. The operator turns them on with `chaos = true` in [tenants.acme] of cairn.toml
     ";
 
     /// A provider that stops asking to compare a resource again has that

@@ -234,6 +234,7 @@ async fn no_change_plan(
             desired: Some(spec),
             observed: by_id.get(id.as_str()).map(|state| (*state).clone()),
             prior: None,
+            halt: false,
         })
         .collect();
     let started = Instant::now();

@@ -53,6 +53,7 @@ const FLEET_RECORDS: usize = 50;
 
 mod apps;
 mod bare;
+mod chaos;
 mod cluster;
 mod dashboard;
 mod fairness;
@@ -65,7 +66,7 @@ mod octodns;
 mod policies;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "host",
     "languages",
     "policies",
@@ -77,9 +78,13 @@ const SECTIONS: [&str; 13] = [
     "fleet",
     "identity",
     "apps",
+    "chaos",
     "kubernetes",
     "cluster",
 ];
+
+/// Chaos runs timed for how late they end.
+const CHAOS_RUNS: usize = 20;
 
 /// Daemons sharing one PostgreSQL in the latency measurement, and the
 /// tenants each holds, step by step.
@@ -537,6 +542,30 @@ fn main() -> anyhow::Result<()> {
                 "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "one_field_s": figures.one_field.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+            }),
+        );
+    }
+
+    if runs("chaos") {
+        let figures = chaos::lateness(CHAOS_RUNS)?;
+        let worst = figures.late.iter().max().copied().unwrap_or_default();
+        let middle = median(figures.late.clone());
+        rows.push((
+            format!(
+                "chaos: a run ends after its duration by (median, worst of {})",
+                figures.runs
+            ),
+            format!(
+                "{:.0} ms, {:.0} ms",
+                middle.as_secs_f64() * 1e3,
+                worst.as_secs_f64() * 1e3
+            ),
+        ));
+        raw.insert(
+            "chaos".into(),
+            serde_json::json!({
+                "runs": figures.runs,
+                "late_ms": figures.late.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
             }),
         );
     }

@@ -55,6 +55,7 @@ impl Runner<'_> {
             desired: Some(Value::Object(Default::default())),
             observed: None,
             prior: None,
+            halt: false,
         };
         match self.diff_one(input).await {
             DiffAnswer::Refused => {}
@@ -85,6 +86,7 @@ impl Runner<'_> {
             desired: Some(probe.spec.clone()),
             observed: None,
             prior: None,
+            halt: false,
         };
         match self.diff_one(input).await {
             DiffAnswer::Refused => {}
@@ -110,7 +112,9 @@ impl Runner<'_> {
             desired: Some(probe.spec.clone()),
             observed: None,
             diagnostics: Vec::new(),
-            recheck_after: None,
+            recheck_after_ms: None,
+            holds: Vec::new(),
+            notice: None,
         };
         let outcome = match self.apply(std::slice::from_ref(&change)).await {
             Ok(mut outcomes) => outcomes.pop(),
