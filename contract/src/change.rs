@@ -160,8 +160,9 @@ pub struct Hold {
     pub type_name: String,
     /// The object's id (`web`).
     pub id: String,
-    /// Milliseconds from the `diff` call after which the hold ends,
-    /// whatever the provider says next.
+    /// Milliseconds from the `diff` call the hold lasts at most, as the
+    /// provider knows it now; the hold ends sooner when a plan's changes
+    /// no longer carry it. `0` holds nothing.
     pub until_ms: u64,
 }
 

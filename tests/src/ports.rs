@@ -4,11 +4,25 @@ use std::net::{TcpListener, UdpSocket};
 
 /// A port free for both TCP and UDP on 127.0.0.1 at the time of asking.
 pub fn free_port() -> u16 {
+    free_ports(1)
+}
+
+/// The first of `count` consecutive ports free for both TCP and UDP on
+/// 127.0.0.1 at the time of asking: for an app whose replica `n` listens
+/// on the first port plus `n`.
+pub fn free_ports(count: u16) -> u16 {
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = tcp.local_addr().expect("a bound address").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+        let first = tcp.local_addr().expect("a bound address").port();
+        let Some(last) = first.checked_add(count - 1) else {
+            continue;
+        };
+        let free = (first..=last).all(|port| {
+            (port == first || TcpListener::bind(("127.0.0.1", port)).is_ok())
+                && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        });
+        if free {
+            return first;
         }
     }
 }

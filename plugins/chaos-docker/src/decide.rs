@@ -100,7 +100,18 @@ pub fn decide(
                 summary: removal(&record.status),
                 next: None,
                 recheck_after_ms: None,
-                notice: None,
+                notice: record
+                    .status
+                    .current
+                    .as_ref()
+                    .filter(|run| run.phase == Phase::Running)
+                    .map(|run| Notice {
+                        kind: NoticeKind::ChaosAborted,
+                        message: format!(
+                            "run {} aborted: the experiment left Git; its targets are restored",
+                            run.number
+                        ),
+                    }),
                 diagnostics: Vec::new(),
             },
         });
@@ -112,7 +123,7 @@ pub fn decide(
         diagnostics = check_rails(spec, &targets, rails);
     }
     let status = observed.map_or_else(|| Status::armed_at(now), |r| r.status.clone());
-    let (next, words) = step(spec, &status, now, &targets, world, changed, halt);
+    let (next, words) = step(spec, &status, now, &targets, world, (changed, halt), rails);
     let recheck_after_ms = match halt && next.current.is_none() {
         true => None,
         false => recheck(spec, &next, now, targets.available == 0),
@@ -169,10 +180,14 @@ fn notice_of(before: &Status, after: &Status) -> Option<Notice> {
             message: format!("run {} aborted: {}", ended.number, ended.message),
         });
     }
-    let failed = after
-        .last
-        .as_ref()
-        .filter(|ended| ended.outcome == Ending::RestoreFailed && before.current.is_some());
+    // Told once: when this step is the one that ends the run so.
+    let failed = after.last.as_ref().filter(|ended| {
+        ended.outcome == Ending::RestoreFailed
+            && before
+                .current
+                .as_ref()
+                .is_some_and(|run| run.number == ended.number)
+    });
     failed.map(|ended| Notice {
         kind: NoticeKind::ChaosRestoreFailed,
         message: format!("run {}: {}", ended.number, ended.message),
@@ -293,16 +308,21 @@ fn step(
     now: DateTime<Utc>,
     targets: &Targets,
     world: &impl World,
-    changed: bool,
-    halt: bool,
+    (changed, halt): (bool, bool),
+    rails: Rails,
 ) -> (Status, String) {
     let mut next = status.clone();
     match &status.current {
         Some(run) if run.phase == Phase::Running => {
+            let over = now + chrono::Duration::milliseconds(ON_TIME_MS) >= run.ends;
+            // A run whose time is up ends, whatever its probes would say
+            // (a paused target's probe can take its whole latency limit).
             let cut = if halt {
                 Some(HALTED.to_string())
             } else if changed {
                 Some("the experiment changed in Git".to_string())
+            } else if over {
+                None
             } else {
                 world.probe(&spec.probes).err().map(|f| f.to_string())
             };
@@ -316,7 +336,7 @@ fn step(
                         names(&run.targets)
                     ),
                 ),
-                None if now + chrono::Duration::milliseconds(ON_TIME_MS) >= run.ends => (
+                None if over => (
                     Ending::Completed,
                     format!("lasted {}", human_ms(spec.duration_ms)),
                     format!(
@@ -421,8 +441,17 @@ fn step(
                 );
             }
             next.runs = number;
-            next.last_start = Some(now);
-            let skip = if targets.free.len() < taken {
+            // The slot, not the moment a little early: the next slot is
+            // counted from it, and never the same one again.
+            next.last_start = Some(now.max(due));
+            // The operator's limits hold at every start, not only when the
+            // spec changed: the app may have shrunk, the limits tightened.
+            let breach = check_rails(spec, targets, rails)
+                .into_iter()
+                .find(|problem| problem.severity == cairn_sdk::Severity::Error);
+            let skip = if let Some(problem) = breach {
+                Some(problem.message)
+            } else if targets.free.len() < taken {
                 Some(format!(
                     "{} of {} {} free to act on, and the run takes {taken}",
                     targets.free.len(),

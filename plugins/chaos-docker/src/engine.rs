@@ -302,7 +302,16 @@ impl Engine {
             Value::Object(mut map) => map.remove("Volumes").unwrap_or(Value::Null),
             other => other,
         };
-        let mut markers: Vec<Marker> = serde_json::from_value(items).unwrap_or_default();
+        // An answer not understood is an error, never "no record": a run
+        // in progress must not vanish from sight.
+        let mut markers: Vec<Marker> = match items {
+            Value::Null => Vec::new(),
+            items => serde_json::from_value(items).map_err(|error| {
+                Error::internal(format!(
+                    "the engine's list of volumes is not understood: {error}"
+                ))
+            })?,
+        };
         markers.retain(|marker| marker.label(RECORD_OWNER) == Some(self.owner.as_str()));
         Ok(markers)
     }
@@ -326,17 +335,24 @@ impl Engine {
             }
         });
         let response = self.send(Method::POST, "/volumes/create", Some(&body))?;
-        if response.status == 409 {
-            return Err(Error::new(
+        let conflict = || {
+            Error::new(
                 ErrorKind::Conflict,
                 format!(
                     "the volume `{name}` exists: another writer keeps this experiment's record"
                 ),
-            ));
+            )
+        };
+        if response.status == 409 {
+            return Err(conflict());
         }
-        response
-            .error_for_status("POST /volumes/create")
-            .map(|_| ())
+        // podman answers 201 with the volume that exists under the name:
+        // the record is written only if the labels are the ones sent.
+        let created: Marker = response.error_for_status("POST /volumes/create")?.json()?;
+        if created.sequence() != sequence || created.label(MADE_BY) != Some(self.made_by.as_str()) {
+            return Err(conflict());
+        }
+        Ok(())
     }
 
     /// Deletes a record's volume; one already gone is fine.

@@ -11,10 +11,11 @@ use cairn_sdk::Error;
 /// so that the restore ends them and nothing else.
 const STRESS_MARK: &str = "cairn_chaos_stress";
 
-/// Puts the run's fault into every target; when one fails, restores those
-/// already hit and fails.
+/// Puts the run's fault into every target, stopping at the first that
+/// fails; the caller restores the run then (a restore of what was never
+/// hit is harmless).
 pub fn inflict(engine: &Engine, spec: &Experiment, run: &Run) -> Result<(), Error> {
-    for (index, target) in run.targets.iter().enumerate() {
+    for target in &run.targets {
         let result = match run.fault {
             Fault::Pause => engine.pause(&target.id),
             Fault::Stop => engine.stop(&target.id),
@@ -35,11 +36,6 @@ pub fn inflict(engine: &Engine, spec: &Experiment, run: &Run) -> Result<(), Erro
             }
         };
         if let Err(error) = result {
-            let mut hit = run.clone();
-            hit.targets.truncate(index);
-            // The failure to report is the fault's; a failed restore of
-            // the others shows in the next plan, which restores again.
-            let _ = restore(engine, &hit);
             return Err(error.context(format!("{} {}", run.fault.as_str(), target.name)));
         }
     }

@@ -206,6 +206,12 @@ impl Provider for Chaos {
                     &world,
                     self.rails,
                 )?;
+                if let (Some(spec), Some(run)) = (
+                    &desired,
+                    decision.next.as_ref().and_then(|n| n.current.as_ref()),
+                ) {
+                    world.claim(&spec.name, &run.targets);
+                }
                 let mut fields = field_changes(
                     observed
                         .as_ref()
@@ -316,13 +322,25 @@ impl Chaos {
             marker::write(&self.engine, &record)?;
             if let Err(error) = fault::inflict(&self.engine, &spec, run) {
                 let mut failed = next.clone();
-                failed.current = None;
-                failed.last = Some(record::Ended {
-                    number: run.number,
-                    outcome: record::Ending::Skipped,
-                    message: format!("the fault could not be put in: {}", error.message),
-                    at: now,
-                });
+                match fault::restore(&self.engine, run) {
+                    // Nothing of the run is left: it did not happen.
+                    Ok(()) => {
+                        failed.current = None;
+                        failed.last = Some(record::Ended {
+                            number: run.number,
+                            outcome: record::Ending::Skipped,
+                            message: format!("the fault could not be put in: {}", error.message),
+                            at: now,
+                        });
+                    }
+                    // Some target may still be hit: the run stays
+                    // recorded, over now, for the next look to restore.
+                    Err(_) => {
+                        if let Some(current) = failed.current.as_mut() {
+                            current.ends = now;
+                        }
+                    }
+                }
                 marker::write(
                     &self.engine,
                     &Record {
@@ -367,8 +385,10 @@ impl Chaos {
 /// experiment record on them, read once.
 struct Live<'a> {
     engine: &'a Engine,
-    /// Containers under a run in progress, by the experiment running it.
-    busy: BTreeMap<String, String>,
+    /// Containers under a run in progress, by the experiment running it;
+    /// a run this call decides to start claims its targets here, so that
+    /// an experiment compared after it in the same call finds them busy.
+    busy: RefCell<BTreeMap<String, String>>,
     /// Containers by target selector, read once per call.
     containers: RefCell<BTreeMap<Selector, Vec<Container>>>,
 }
@@ -417,9 +437,17 @@ impl<'a> Live<'a> {
         }
         Ok(Self {
             engine,
-            busy,
+            busy: RefCell::new(busy),
             containers: RefCell::new(BTreeMap::new()),
         })
+    }
+
+    /// Marks `targets` as under `experiment`'s run.
+    fn claim(&self, experiment: &str, targets: &[Hit]) {
+        let mut busy = self.busy.borrow_mut();
+        for target in targets {
+            busy.insert(target.id.clone(), experiment.to_string());
+        }
     }
 
     fn selector(spec: &Experiment) -> Selector {
@@ -442,7 +470,12 @@ impl World for Live<'_> {
         let free = containers
             .iter()
             .filter(|c| c.is_running())
-            .filter(|c| self.busy.get(&c.id).is_none_or(|by| *by == spec.name))
+            .filter(|c| {
+                self.busy
+                    .borrow()
+                    .get(&c.id)
+                    .is_none_or(|by| *by == spec.name)
+            })
             .map(|c| Hit {
                 id: c.id.clone(),
                 name: c.name(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// The pause between two tries of a failing probe: long enough for a
 /// dropped connection to be a thing of the past, short enough for a check
 /// to end well within a plugin call.
-const RETRY_PAUSE: Duration = Duration::from_millis(200);
+const RETRY_PAUSE: Duration = Duration::from_millis(crate::spec::RETRY_PAUSE_MS);
 
 /// Body bytes shown in an answer: enough to recognise an error page.
 const SHOWN_BODY: usize = 80;

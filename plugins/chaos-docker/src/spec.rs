@@ -23,6 +23,14 @@ pub const MAX_PROBE_TRIES: u32 = 10;
 /// The most probes of one experiment: each runs at every check.
 const MAX_PROBES: usize = 10;
 
+/// The longest one check of an experiment's probes may take, every try
+/// failing slowly: well within a plugin call (30 s by default), which
+/// also compares the tenant's other experiments.
+const MAX_CHECK_MS: u64 = 10_000;
+
+/// The pause between two tries of a failing probe (`probe.rs`).
+pub const RETRY_PAUSE_MS: u64 = 200;
+
 /// The shortest probe interval: each check is a plugin call, and the
 /// daemon never looks again sooner than its own floor.
 const MIN_PROBE_INTERVAL_MS: u64 = 1_000;
@@ -581,6 +589,22 @@ fn problems(experiment: &Experiment) -> Vec<Diagnostic> {
             "write 1 or more",
         );
     }
+    let slowest: u64 = experiment
+        .probes
+        .iter()
+        .map(|probe| u64::from(probe.tolerance + 1) * (probe.latency_ms + RETRY_PAUSE_MS))
+        .sum();
+    if slowest > MAX_CHECK_MS {
+        error(
+            "probes",
+            format!(
+                "a check of these probes may take {} (every try failing slowly), more than {}",
+                human_ms(slowest),
+                human_ms(MAX_CHECK_MS)
+            ),
+            "lower the probes' latency limits or tolerances, or use fewer probes",
+        );
+    }
     let mut names = std::collections::BTreeSet::new();
     for (index, probe) in experiment.probes.iter().enumerate() {
         if !names.insert(probe.name.as_str()) {
@@ -674,6 +698,7 @@ mod tests {
                 "schedule",
                 "schedule/at",
                 "schedule/cron",
+                "probes",
                 "probes/0/url",
                 "probes/0/tolerance",
                 "probes/1/name",

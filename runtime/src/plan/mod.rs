@@ -144,14 +144,14 @@ impl PlannedChange {
         self.change.as_ref()?.notice.as_ref()
     }
 
-    /// Whether the change is of a resource whose desired state depends on
-    /// time: its provider asks to compare it again over time, or it holds
-    /// other resources (a chaos experiment's). What a halted tenant still
-    /// applies, so that such a resource ends what it does.
-    pub fn is_time_driven(&self) -> bool {
+    /// Whether the change is of a resource that holds others (a chaos
+    /// experiment's run): what a halted tenant still applies, so that the
+    /// run ends and its targets are restored. Nothing else is applied
+    /// while halted.
+    pub fn holds_others(&self) -> bool {
         self.change
             .as_ref()
-            .is_some_and(|change| change.recheck_after_ms.is_some() || !change.holds.is_empty())
+            .is_some_and(|change| !change.holds.is_empty())
     }
 }
 

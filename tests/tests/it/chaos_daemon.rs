@@ -12,7 +12,7 @@ use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::podman::Podman;
-use cairn_tests::ports::free_port;
+use cairn_tests::ports::free_ports;
 use std::time::{Duration, Instant};
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -36,7 +36,7 @@ impl Stage {
         let ws = Workspace::new();
         let dir = podman_dir();
         let podman = Podman::start(dir.path());
-        let port = free_port();
+        let port = free_ports(2);
         let receiver = AlertReceiver::start();
         configure_with(&ws, &podman, port, chaos_config, EAGER, &receiver.table());
         ws.repo.write("apps.toml", &web(port, replicas));

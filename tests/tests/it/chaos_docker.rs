@@ -4,12 +4,13 @@
 //! its duration restores it; a run that kills the only replica is aborted
 //! by its probe and restored; an experiment on containers of another owner
 //! is refused at plan time; an experiment that leaves Git mid-run is
-//! restored; a tenant without `chaos = true` does not load the provider.
+//! restored; a tenant without `chaos = true` does not load the provider;
+//! two experiments never hold one container at once.
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::podman::Podman;
-use cairn_tests::ports::free_port;
+use cairn_tests::ports::free_ports;
 use std::time::{Duration, Instant};
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -122,7 +123,7 @@ fn a_run_pauses_one_replica_while_the_other_answers_and_is_restored_after_its_du
     let ws = Workspace::new();
     let dir = podman_dir();
     let podman = Podman::start(dir.path());
-    let port = free_port();
+    let port = free_ports(2);
     configure(&ws, &podman, port, 50, true);
     ws.repo.write("apps.toml", &web(port, 2));
     ws.repo.commit("two replicas of web", AUTHOR);
@@ -200,7 +201,7 @@ fn killing_the_only_replica_fails_the_probe_and_the_run_is_aborted_and_restored(
     let ws = Workspace::new();
     let dir = podman_dir();
     let podman = Podman::start(dir.path());
-    let port = free_port();
+    let port = free_ports(2);
     configure(&ws, &podman, port, 100, true);
     ws.repo.write("apps.toml", &web(port, 1));
     ws.repo.write(
@@ -275,7 +276,7 @@ fn an_experiment_on_another_owners_app_is_refused_at_plan_time_and_one_leaving_g
     let ws = Workspace::new();
     let dir = podman_dir();
     let podman = Podman::start(dir.path());
-    let port = free_port();
+    let port = free_ports(2);
     configure(&ws, &podman, port, 50, true);
     ws.repo.write("apps.toml", &web(port, 2));
     ws.repo.commit("two replicas of web", AUTHOR);
@@ -351,4 +352,46 @@ fn an_experiment_on_another_owners_app_is_refused_at_plan_time_and_one_leaving_g
         "a record is left: {volumes}"
     );
     assert_eq!(podman.state(&bystander), "running");
+}
+
+#[test]
+fn two_experiments_never_hold_one_container_at_once() {
+    let ws = Workspace::new();
+    let dir = podman_dir();
+    let podman = Podman::start(dir.path());
+    let port = free_ports(2);
+    configure(&ws, &podman, port, 100, true);
+    ws.repo.write("apps.toml", &web(port, 1));
+    ws.repo.commit("the only replica", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let id = podman.app_containers("web")[0]["Id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let pause = |name: &str| {
+        format!(
+            "[[chaos.experiment]]\nname = \"{name}\"\ntarget = {{ app = \"web\" }}\naction = \"pause\"\nduration = \"1m\"\n"
+        )
+    };
+    ws.repo
+        .write("experiments.toml", &(pause("first") + &pause("second")));
+    ws.repo.commit("two experiments on one container", AUTHOR);
+    // Compared in one plan, the second finds the container the first's.
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    let output = apply.all();
+    assert_eq!(
+        output.matches("start run 1: pause 1 of 1 web").count(),
+        1,
+        "{output}"
+    );
+    assert!(
+        output.contains("skip run 1: 0 of 1 web free to act on, and the run takes 1"),
+        "{output}"
+    );
+    assert_eq!(podman.state(&id), "paused");
+    ws.repo.remove("experiments.toml");
+    ws.repo.commit("no experiments", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(podman.state(&id), "running");
 }

@@ -300,6 +300,11 @@ fn leaving_git_restores_a_run_in_progress_and_a_changed_spec_aborts_it() {
     let gone = decide(None, Some(&running), at(2), false, &world, RAILS).expect("decides");
     assert_eq!(gone.action, Action::Delete);
     assert_eq!(
+        gone.notice.map(|n| n.kind),
+        Some(NoticeKind::ChaosAborted),
+        "a run cut short by leaving Git is an abort"
+    );
+    assert_eq!(
         gone.summary,
         "restore web-0 now and remove the experiment (run 1 cut short)"
     );
@@ -364,6 +369,31 @@ fn the_operators_rails_and_other_owners_containers_stop_the_plan() {
     );
     let later = decide(Some(&fine), Some(&running), at(1), false, &world, RAILS).expect("decides");
     assert!(later.diagnostics.is_empty());
+}
+
+#[test]
+fn the_rails_hold_at_every_start_not_only_when_the_spec_changes() {
+    let spec = experiment(json!({"schedule": {"cron": "*/10 * * * * *"}}));
+    let idle = applied(
+        &spec,
+        &decide(Some(&spec), None, at(3), false, &Fake::with(2), RAILS).expect("decides"),
+    );
+    // The app shrank to one replica: a run would take all of it.
+    let shrunk = decide(
+        Some(&spec),
+        Some(&idle),
+        at(10),
+        false,
+        &Fake::with(1),
+        RAILS,
+    )
+    .expect("decides");
+    assert!(shrunk.diagnostics.is_empty(), "the spec did not change");
+    assert_eq!(
+        shrunk.summary,
+        "skip run 1: a run takes 1 of 1 web (100%), more than the operator's max_share of 50%"
+    );
+    assert_eq!(applied(&spec, &shrunk).status.current, None);
 }
 
 #[test]

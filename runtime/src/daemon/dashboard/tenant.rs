@@ -131,6 +131,7 @@ pub fn render(
         (problems(status))
         (control(viewer, &view.control, &base))
         (findings(&status.findings))
+        (holds(&status.holds))
         (drift(&status.drift))
         section aria-labelledby="plan-title" {
             h2 #plan-title { "Plan" }
@@ -277,6 +278,29 @@ pub fn findings(findings: &[PolicyFinding]) -> Markup {
                         }
                     }
                 }))
+            }
+        }
+    }
+}
+
+/// What running chaos experiments hold, as the last plan found it.
+fn holds(holds: &[crate::plan::Held]) -> Markup {
+    html! {
+        @if !holds.is_empty() {
+            section aria-labelledby="holds-title" {
+                h2 #holds-title { "Held by experiments" }
+                p { "A chaos experiment's run keeps these away from Git on purpose: no change is made to them, and their difference is not drift, until the run and its recovery are over." }
+                ul {
+                    @for held in holds {
+                        li {
+                            code { (held.address) } " by " code { (held.by) }
+                            ", for " (held.for_ms.div_ceil(1_000)) " s at most"
+                            @if let Some(withheld) = &held.withheld {
+                                "; waiting: " (withheld)
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -151,9 +151,16 @@ impl Worker {
                 .run_once(trigger, drift_due, recheck_due)
                 .instrument(span)
                 .await;
-            schedule.ran(Instant::now(), requeue, drift_due);
-            if let Some(at) = self.planned_recheck.take() {
-                schedule.recheck(Instant::now(), at);
+            let now = Instant::now();
+            schedule.ran(now, requeue, drift_due);
+            match self.planned_recheck.take() {
+                Some(at) => schedule.recheck(now, at),
+                // A recheck that led to no plan (the run failed first) is
+                // dropped: the run's backoff brings the next attempt,
+                // whose plan asks again; kept, it would wake the worker
+                // at once, again and again.
+                None if schedule.recheck_due(now) => schedule.recheck(now, None),
+                None => {}
             }
             trigger = Trigger::Poll;
         }

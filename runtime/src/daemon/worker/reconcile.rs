@@ -123,7 +123,7 @@ impl Worker {
         if halt {
             // Halted, the tenant applies only what ends its resources'
             // doings over time (a chaos run's restore).
-            let ending = to_apply.only(crate::plan::PlannedChange::is_time_driven);
+            let ending = to_apply.only(crate::plan::PlannedChange::holds_others);
             if ending.has_changes() {
                 let held_back = plan.changes.len() - ending.changes.len();
                 return self

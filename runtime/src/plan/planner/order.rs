@@ -104,7 +104,8 @@ fn withhold(
             type_name: hold.type_name,
             id: hold.id,
         };
-        if address == holder {
+        // A hold of no time holds nothing; one on itself neither.
+        if address == holder || hold.until_ms == 0 {
             continue;
         }
         if !settings.chaos {

@@ -8,7 +8,7 @@ use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::podman::Podman;
-use cairn_tests::ports::free_port;
+use cairn_tests::ports::free_ports;
 use std::time::{Duration, Instant};
 
 /// Each run's duration.
@@ -30,7 +30,7 @@ pub struct Figures {
 pub fn lateness(runs: usize) -> anyhow::Result<Figures> {
     let ws = Workspace::new();
     let podman = Podman::start(&ws.path().join("podman"));
-    let port = free_port();
+    let port = free_ports(2);
     let options = ConfigOptions {
         tenant_settings: "chaos = true\ninterval = \"1m\"\ndrift_interval = \"1m\"".into(),
         ..ConfigOptions::default()
