@@ -32,7 +32,9 @@ pub fn lateness(runs: usize) -> anyhow::Result<Figures> {
     let podman = Podman::start(&ws.path().join("podman"));
     let port = free_ports(2);
     let options = ConfigOptions {
-        tenant_settings: "chaos = true\ninterval = \"1m\"\ndrift_interval = \"1m\"".into(),
+        // The commit is picked up within a second; no drift check comes
+        // between the runs.
+        tenant_settings: "chaos = true\ninterval = \"1s\"\ndrift_interval = \"1m\"".into(),
         ..ConfigOptions::default()
     };
     let text = format!(
