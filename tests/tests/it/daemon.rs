@@ -1038,6 +1038,11 @@ fn metrics_parse_as_prometheus_text_and_sigterm_stops_cleanly() {
     wait_until(Duration::from_secs(20), "applied", || {
         ws.pdns.dig("www.example.biz", "A") == ["192.0.2.1"]
     });
+    // The record is served before the run that made it ends and counts
+    // itself.
+    wait_until(Duration::from_secs(20), "the run counted", || {
+        daemon.metric_sum("cairn_reconcile_runs_total") >= 1.0
+    });
     assert_eq!(daemon.get("/healthz").unwrap(), (200, "ok\n".into()));
     let (status, text) = daemon.get("/metrics").unwrap();
     assert_eq!(status, 200);
