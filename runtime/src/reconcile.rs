@@ -206,6 +206,30 @@ pub async fn plan_halting(
     Ok(plan)
 }
 
+/// The plan that ends what the tenant's resources hold (a chaos run's
+/// targets restored) when the tenant cannot plan whole — its commit
+/// refused, another provider failing: only the objects whose provider
+/// asked to compare them again over time are observed, with `halt`. The
+/// policies are not asked ([`Plan::ending_holds`]).
+pub async fn plan_ending(
+    tenant: &Tenant,
+    store: &StateStore,
+    desired: &DesiredState,
+) -> Result<Plan, ReconcileError> {
+    let settings = PlanSettings {
+        halt: true,
+        ..PlanSettings::from(tenant)
+    };
+    Ok(plan::plan(
+        &settings,
+        &tenant.providers,
+        desired,
+        store,
+        PlanScope::Holding,
+    )
+    .await?)
+}
+
 /// Has the tenant's policies check `plan` (made of `desired`), and seals
 /// their findings into it: a saved plan is applied only when the same
 /// policies find the same things.

@@ -25,6 +25,16 @@ pub struct Podman {
 }
 
 impl Podman {
+    /// A temporary folder for a service's state, outside any workspace: a
+    /// container's configuration in its storage rightly holds its secrets,
+    /// and a workspace is searched for them.
+    pub fn scratch_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("cairn-podman-")
+            .tempdir()
+            .expect("create a temporary folder")
+    }
+
     /// Starts a service with its state in `dir`.
     pub fn start(dir: &Path) -> Self {
         let server = ScriptServer::start("podman-service.sh", dir, START_TIMEOUT, |server| {

@@ -78,7 +78,8 @@ const WAIT_FOR_TARGETS_MS: u64 = 5_000;
 const ON_TIME_MS: i64 = 20;
 
 /// Why a run ends early when the tenant halts.
-const HALTED: &str = "the tenant stopped acting on its own: suspended, or its daemon stopping";
+const HALTED: &str =
+    "the tenant stopped acting on its own: suspended, its daemon stopping, or its run failing";
 
 /// Decides what the experiment `desired` (absent: it left Git) with the
 /// record `observed` (absent: never applied) needs at `now`. `halt`: the

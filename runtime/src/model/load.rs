@@ -14,7 +14,7 @@
 use super::cache::{CachedFile, FileResource};
 use super::diagnostic::{FileText, InvalidState, SourceDiagnostic};
 use super::parse::{self, RawResource};
-use super::{DesiredState, LoadError, across, count, files, yaml};
+use super::{DesiredState, LoadError, OnDelete, across, count, files, yaml};
 use crate::host::ProviderInstance;
 use crate::model::Address;
 use crate::quota::{QuotaExceeded, Quotas};
@@ -83,7 +83,9 @@ pub(super) async fn load_files(
     }
 
     raw.retain(|(index, resource)| {
-        if let Some(problem) = unknown_type(resource, providers) {
+        if let Some(problem) =
+            unknown_type(resource, providers).or_else(|| kept_experiment(resource, providers))
+        {
             problems.push(problem);
             uncacheable.insert(*index);
             unknowns
@@ -276,6 +278,36 @@ fn unknown_type(
         );
     }
     None
+}
+
+/// The problem with a chaos experiment kept when it leaves Git
+/// (`protect = true`, `on_delete = "orphan"`): Cairn would stop tracking
+/// it with a run in progress, which would then never end, its targets left
+/// faulted. An experiment leaves Git by being deleted, which restores them.
+fn kept_experiment(
+    resource: &RawResource,
+    providers: &BTreeMap<String, Arc<ProviderInstance>>,
+) -> Option<SourceDiagnostic> {
+    let provider = providers.get(&resource.provider.0)?;
+    if provider.info().name != crate::tenant::CHAOS_PROVIDER {
+        return None;
+    }
+    let kept = match (resource.lifecycle.protect, resource.lifecycle.on_delete) {
+        (true, _) => "protect = true",
+        (false, OnDelete::Orphan) => "on_delete = \"orphan\"",
+        (false, OnDelete::Delete) => return None,
+    };
+    Some(
+        SourceDiagnostic::new(
+            &resource.file,
+            resource.span.clone(),
+            format!("a chaos experiment cannot be kept when it leaves Git ({kept})"),
+        )
+        .with_label("this experiment")
+        .with_help(format!(
+            "remove `{kept}`: an experiment that leaves Git is deleted, which ends its run in progress and restores its targets; kept, its run would never end"
+        )),
+    )
 }
 
 /// Validates `raw` with one batched call per provider: the canonical spec

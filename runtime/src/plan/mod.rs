@@ -57,6 +57,12 @@ pub enum PlanScope {
     /// depends on them, unconfirmed ones, and those that left Git. What a
     /// new commit needs between two drift checks.
     Changed,
+    /// Observe and compare only the objects whose provider asked, at their
+    /// last apply, to compare them again over time (a chaos run in
+    /// progress), whether or not they are still in Git: what a tenant
+    /// that cannot plan whole (its commit refused, another provider
+    /// failing) still plans, with `halt`, to end what they hold.
+    Holding,
 }
 
 /// The version of the saved-plan format.
@@ -327,6 +333,16 @@ impl Plan {
             .map(|change| change.address.clone())
             .collect();
         self.without(&excluded)
+    }
+
+    /// The plan with only the changes that end what their resources hold
+    /// (a chaos run's restore: [`PlannedChange::holds_others`]) and no
+    /// policy findings: ending a run undoes what the tenant itself did,
+    /// and no policy keeps it from being undone.
+    pub fn ending_holds(&self) -> Plan {
+        let mut ending = self.only(PlannedChange::holds_others);
+        ending.findings.clear();
+        ending
     }
 
     /// How many changes of each action, in action order.

@@ -16,16 +16,6 @@ const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 /// A secret value no other test uses.
 const TOKEN: &str = "tok-5b0e6a1f-apps-test";
 
-/// A temporary folder for podman, outside the workspace: a container's
-/// configuration in its storage rightly holds the secret, and the
-/// workspace is searched for it.
-fn podman_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("cairn-podman-")
-        .tempdir()
-        .expect("create a temporary folder")
-}
-
 /// Writes `cairn.toml`: the workspace's DNS tenant plus the apps provider.
 fn configure(ws: &Workspace, podman: &Podman, tenant_settings: &str) {
     let token = ws.path().join("token.secret");
@@ -85,7 +75,7 @@ fn images(podman: &Podman, app: &str) -> Vec<String> {
 #[test]
 fn apps_from_git_run_roll_out_scale_and_go() {
     let ws = Workspace::new();
-    let dir = podman_dir();
+    let dir = Podman::scratch_dir();
     let podman = Podman::start(dir.path());
     configure(&ws, &podman, "");
     let bystander = podman.run_by_hand("bystander");

@@ -4,15 +4,15 @@
 //! self-heal leaves the held app alone, and the run ends on time; killing
 //! the only replica is aborted by the probe, restored, recorded and
 //! alerted; a schedule every 10 s runs twice in 25 s and never overlaps;
-//! an experiment leaving Git, `cairn suspend`, a daemon stopped by SIGTERM
-//! and one killed by SIGKILL all restore the targets.
+//! an experiment leaving Git, a commit the tenant cannot load, `cairn
+//! suspend`, a daemon stopped by SIGTERM and one killed by SIGKILL all
+//! restore the targets.
 
-use super::chaos_docker::{configure_with, container_id, podman_dir, web};
+use super::chaos_docker::{Stand, container_id, web};
 use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::podman::Podman;
-use cairn_tests::ports::free_ports;
 use std::time::{Duration, Instant};
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -33,12 +33,13 @@ struct Stage {
 
 impl Stage {
     fn new(replicas: u32, chaos_config: &str) -> Self {
-        let ws = Workspace::new();
-        let dir = podman_dir();
-        let podman = Podman::start(dir.path());
-        let port = free_ports(2);
         let receiver = AlertReceiver::start();
-        configure_with(&ws, &podman, port, chaos_config, EAGER, &receiver.table());
+        let Stand {
+            ws,
+            podman,
+            port,
+            dir,
+        } = Stand::with(chaos_config, EAGER, &receiver.table());
         ws.repo.write("apps.toml", &web(port, replicas));
         ws.repo.commit("web", AUTHOR);
         let daemon = Daemon::start(&ws.config_path());
@@ -306,7 +307,7 @@ fn a_schedule_every_10s_runs_twice_in_25s_and_never_overlaps() {
 }
 
 #[test]
-fn leaving_git_suspend_sigterm_and_sigkill_each_restore_the_targets() {
+fn leaving_git_a_broken_commit_suspend_sigterm_and_sigkill_each_restore_the_targets() {
     let mut stage = Stage::new(2, ", max_share = 50");
     let long = |name: &str| experiment(name, "stop", "5m", "");
     let stopped = |stage: &Stage| -> String {
@@ -335,6 +336,36 @@ fn leaving_git_suspend_sigterm_and_sigkill_each_restore_the_targets() {
         took < Duration::from_secs(5),
         "restored {took:?} after leaving Git"
     );
+
+    // A commit the tenant cannot load: its steady state can no longer be
+    // told, and the run ends at once, from the last commit applied.
+    stage.commit(&long("broken"), "a long run before a broken commit");
+    let id = stopped(&stage);
+    stage
+        .ws
+        .repo
+        .write("broken.toml", "[[apps.app]]\nname = \"unclosed\n");
+    stage.ws.repo.commit("a broken file", AUTHOR);
+    let took = wait_running(&stage, &id, Duration::from_secs(10));
+    assert!(
+        took < Duration::from_secs(5),
+        "restored {took:?} after a broken commit"
+    );
+    wait_until(Duration::from_secs(10), "the failure reported", || {
+        stage.daemon.tenant("default")["last_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("broken.toml"))
+    });
+    assert!(
+        stage
+            .history()
+            .iter()
+            .any(|a| a.contains("the tenant stopped acting on its own")),
+        "{:?}",
+        stage.history()
+    );
+    stage.ws.repo.remove("broken.toml");
+    stage.ws.repo.commit("the broken file fixed", AUTHOR);
 
     // `cairn suspend`: the tenant halts, its run ends at once.
     stage.commit(&long("second"), "another long run");

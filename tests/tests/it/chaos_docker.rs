@@ -15,30 +15,60 @@ use std::time::{Duration, Instant};
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
-pub(crate) fn podman_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("cairn-podman-")
-        .tempdir()
-        .expect("create a temporary folder")
+/// A workspace whose one tenant runs the apps and the chaos providers on
+/// a podman of its own; probes may reach two ports from `port`, those of
+/// web's replicas.
+pub(crate) struct Stand {
+    pub ws: Workspace,
+    pub podman: Podman,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
 }
 
-/// One tenant with the apps and the chaos provider, chaos turned on
-/// (`chaos`), `max_share` its chaos config; probes may reach the app's
-/// two replicas' ports from `probe_port`.
-fn configure(ws: &Workspace, podman: &Podman, probe_port: u16, max_share: u32, chaos: bool) {
-    configure_with(
-        ws,
-        podman,
-        probe_port,
-        &format!(", max_share = {max_share}"),
-        &format!("chaos = {chaos}"),
-        "",
-    );
+impl Stand {
+    /// Chaos turned on, `max_share` its chaos config.
+    fn new(max_share: u32) -> Self {
+        Self::with(&format!(", max_share = {max_share}"), "chaos = true", "")
+    }
+
+    /// [`configure`]'s settings.
+    pub(crate) fn with(chaos_config: &str, tenant_settings: &str, top_settings: &str) -> Self {
+        let ws = Workspace::new();
+        let dir = Podman::scratch_dir();
+        let podman = Podman::start(dir.path());
+        let port = free_ports(2);
+        configure(
+            &ws,
+            &podman,
+            port,
+            chaos_config,
+            tenant_settings,
+            top_settings,
+        );
+        Self {
+            ws,
+            podman,
+            port,
+            dir,
+        }
+    }
+
+    /// [`Stand::new`], with `replicas` replicas of web committed and
+    /// applied.
+    fn applied(replicas: u32, max_share: u32) -> Self {
+        let stand = Self::new(max_share);
+        stand.ws.repo.write("apps.toml", &web(stand.port, replicas));
+        stand.ws.repo.commit("web", AUTHOR);
+        stand.ws.cairn(&["apply", "--yes"]).expect_code(0);
+        stand
+    }
 }
 
-/// [`configure`] with more chaos config keys (`, max_share = 100`), the
-/// tenant's settings and the file's top-level settings (alert sinks).
-pub(crate) fn configure_with(
+/// One tenant with the apps and the chaos provider: `chaos_config` more
+/// chaos config keys (`, max_share = 100`), the tenant's settings and the
+/// file's top-level settings (alert sinks); probes may reach the app's two
+/// replicas' ports from `probe_port`.
+fn configure(
     ws: &Workspace,
     podman: &Podman,
     probe_port: u16,
@@ -120,14 +150,12 @@ fn apply_until(ws: &Workspace, text: &str, within: Duration) -> String {
 
 #[test]
 fn a_run_pauses_one_replica_while_the_other_answers_and_is_restored_after_its_duration() {
-    let ws = Workspace::new();
-    let dir = podman_dir();
-    let podman = Podman::start(dir.path());
-    let port = free_ports(2);
-    configure(&ws, &podman, port, 50, true);
-    ws.repo.write("apps.toml", &web(port, 2));
-    ws.repo.commit("two replicas of web", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let Stand {
+        ws,
+        podman,
+        port,
+        dir: _dir,
+    } = Stand::applied(2, 50);
 
     // Which replica a run takes is drawn from the experiment and the run:
     // the plan names it, and the probe then asks the other one.
@@ -198,11 +226,12 @@ fn a_run_pauses_one_replica_while_the_other_answers_and_is_restored_after_its_du
 
 #[test]
 fn killing_the_only_replica_fails_the_probe_and_the_run_is_aborted_and_restored() {
-    let ws = Workspace::new();
-    let dir = podman_dir();
-    let podman = Podman::start(dir.path());
-    let port = free_ports(2);
-    configure(&ws, &podman, port, 100, true);
+    let Stand {
+        ws,
+        podman,
+        port,
+        dir: _dir,
+    } = Stand::new(100);
     ws.repo.write("apps.toml", &web(port, 1));
     ws.repo.write(
         "experiments.toml",
@@ -273,23 +302,21 @@ probes = [{{ name = "web", url = "http://127.0.0.1:{port}/", latency = "1s" }}]
 
 #[test]
 fn an_experiment_on_another_owners_app_is_refused_at_plan_time_and_one_leaving_git_is_restored() {
-    let ws = Workspace::new();
-    let dir = podman_dir();
-    let podman = Podman::start(dir.path());
-    let port = free_ports(2);
-    configure(&ws, &podman, port, 50, true);
-    ws.repo.write("apps.toml", &web(port, 2));
-    ws.repo.commit("two replicas of web", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let Stand {
+        ws,
+        podman,
+        port,
+        dir: _dir,
+    } = Stand::applied(2, 50);
     let bystander = podman.run_by_hand("bystander");
 
     // Without `chaos = true` the tenant does not load the chaos provider.
-    configure(&ws, &podman, port, 50, false);
+    configure(&ws, &podman, port, ", max_share = 50", "chaos = false", "");
     ws.cairn(&["plan"])
         .expect_code(1)
         .expect_contains("is a chaos provider")
         .expect_contains("chaos experiments are off for tenant `default`");
-    configure(&ws, &podman, port, 50, true);
+    configure(&ws, &podman, port, ", max_share = 50", "chaos = true", "");
 
     // `db` runs under another owner (the bystander has no owner label; an
     // app of another tenant has another): not this experiment's to touch.
@@ -355,15 +382,13 @@ fn an_experiment_on_another_owners_app_is_refused_at_plan_time_and_one_leaving_g
 }
 
 #[test]
-fn two_experiments_never_hold_one_container_at_once() {
-    let ws = Workspace::new();
-    let dir = podman_dir();
-    let podman = Podman::start(dir.path());
-    let port = free_ports(2);
-    configure(&ws, &podman, port, 100, true);
-    ws.repo.write("apps.toml", &web(port, 1));
-    ws.repo.commit("the only replica", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
+fn two_experiments_never_hold_one_container_at_once_and_none_is_kept_when_it_leaves_git() {
+    let Stand {
+        ws,
+        podman,
+        dir: _dir,
+        ..
+    } = Stand::applied(1, 100);
     let id = podman.app_containers("web")[0]["Id"]
         .as_str()
         .expect("an id")
@@ -394,4 +419,21 @@ fn two_experiments_never_hold_one_container_at_once() {
     ws.repo.commit("no experiments", AUTHOR);
     ws.cairn(&["apply", "--yes"]).expect_code(0);
     assert_eq!(podman.state(&id), "running");
+
+    // An experiment kept when it leaves Git would never end its run: the
+    // commit is refused where it says so.
+    for kept in ["protect = true", "on_delete = \"orphan\""] {
+        ws.repo
+            .write("experiments.toml", &format!("{}{kept}\n", pause("kept")));
+        ws.repo.commit("a kept experiment", AUTHOR);
+        for command in [&["validate"][..], &["apply", "--yes"]] {
+            ws.cairn(command)
+                .expect_code(1)
+                .expect_contains("experiments.toml:1:1")
+                .expect_contains(&format!(
+                    "a chaos experiment cannot be kept when it leaves Git ({kept})"
+                ));
+        }
+        assert_eq!(podman.state(&id), "running");
+    }
 }

@@ -17,6 +17,7 @@
 
 mod decide;
 mod drift;
+mod ending;
 mod failure;
 mod held;
 mod reconcile;
@@ -204,6 +205,7 @@ impl Worker {
                 (last_run, None, Requeue::interval())
             }
             Err(failure) => {
+                self.end_holds_after(&failure).await;
                 let run_id = self.record_refusal(&failure).await;
                 let requeue = self.fail(&failure);
                 let run = LastRun {

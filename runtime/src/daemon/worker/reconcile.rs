@@ -22,7 +22,7 @@ use std::time::Duration;
 
 /// How long a run waits for a `cairn apply` of the same tenant to finish
 /// before it gives up until the next trigger.
-const LOCK_WAIT: Duration = Duration::from_secs(30);
+pub(super) const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 impl Worker {
     /// Fetches, and when anything moved, plans and applies. `Ok(None)`
@@ -123,7 +123,7 @@ impl Worker {
         if halt {
             // Halted, the tenant applies only what ends its resources'
             // doings over time (a chaos run's restore).
-            let ending = to_apply.only(crate::plan::PlannedChange::holds_others);
+            let ending = to_apply.ending_holds();
             if ending.has_changes() {
                 let held_back = plan.changes.len() - ending.changes.len();
                 return self
@@ -184,7 +184,7 @@ impl Worker {
 
     /// Applies `to_apply` (`held_back` changes of the plan left out) as a
     /// run of `kind`, and follows up on each change.
-    async fn apply(
+    pub(super) async fn apply(
         &mut self,
         trigger: Trigger,
         kind: RunKind,

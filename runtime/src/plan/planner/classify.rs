@@ -134,7 +134,10 @@ pub(super) fn classify<'a, P: Provider>(
         .filter(|o| !desired_addresses.contains(&o.address))
         .collect();
     removed.sort_by(|a, b| a.address.cmp(&b.address));
-    for resource in removed {
+    for resource in removed
+        .into_iter()
+        .filter(|r| !gathered.unexamined.contains(&r.address))
+    {
         let address = &resource.address;
         let seen = observed.get(address);
         let forget = |summary: &str| PlannedChange {

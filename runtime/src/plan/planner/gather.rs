@@ -4,7 +4,8 @@
 //! (`list`, providers in parallel).
 //!
 //! Which resources are examined is settled here, before observing: a
-//! [`PlanScope::Changed`] plan lists only what Git moved.
+//! [`PlanScope::Changed`] plan lists only what Git moved, a
+//! [`PlanScope::Holding`] one only what asked to be compared over time.
 
 use super::PlanError;
 use crate::host::PluginError;
@@ -53,7 +54,8 @@ pub(super) struct Gathered {
     /// Per desired resource (by index): Git did not move it since it was
     /// last applied, and it was confirmed.
     pub settled_in_git: Vec<bool>,
-    /// Resources the plan leaves alone ([`PlanScope::Changed`]).
+    /// Resources the plan leaves alone ([`PlanScope::Changed`],
+    /// [`PlanScope::Holding`]).
     pub unexamined: HashSet<Address>,
     /// The observed state of every examined object that exists.
     pub observed: HashMap<Address, Value>,
@@ -70,12 +72,13 @@ pub(super) async fn gather<P: Provider>(
     inventory: Inventory,
     scope: PlanScope,
 ) -> Result<Gathered, PlanError> {
-    check_providers_configured(&inventory.owned, providers)?;
     let settled_in_git = settled_in_git(desired, &inventory);
     let unexamined = match scope {
         PlanScope::Full => HashSet::new(),
         PlanScope::Changed => unmoved(desired, &settled_in_git),
+        PlanScope::Holding => not_rechecking(desired, &inventory.owned),
     };
+    check_providers_configured(&inventory.owned, &unexamined, providers)?;
     let (observed, vouched) = observe(providers, desired, &inventory.owned, &unexamined).await?;
     Ok(Gathered {
         inventory,
@@ -90,9 +93,13 @@ pub(super) async fn gather<P: Provider>(
 /// neither observed nor deleted: the plan stops, naming one.
 fn check_providers_configured<P>(
     owned: &HashMap<Address, OwnedResource>,
+    unexamined: &HashSet<Address>,
     providers: &Providers<P>,
 ) -> Result<(), PlanError> {
-    let Some(stray) = owned.keys().find(|a| !providers.contains_key(&a.provider)) else {
+    let Some(stray) = owned
+        .keys()
+        .find(|a| !unexamined.contains(*a) && !providers.contains_key(&a.provider))
+    else {
         return Ok(());
     };
     let count = owned
@@ -161,6 +168,23 @@ fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> 
         .zip(moved)
         .filter(|(_, moved)| !moved)
         .map(|(resource, _)| resource.address.clone())
+        .collect()
+}
+
+/// The resources a [`PlanScope::Holding`] plan leaves alone: the desired
+/// and the owned ones, less those whose provider asked at their last apply
+/// to compare them again over time.
+fn not_rechecking(
+    desired: &DesiredState,
+    owned: &HashMap<Address, OwnedResource>,
+) -> HashSet<Address> {
+    desired
+        .resources
+        .iter()
+        .map(|resource| &resource.address)
+        .chain(owned.keys())
+        .filter(|address| !owned.get(*address).is_some_and(|o| o.recheck))
+        .cloned()
         .collect()
 }
 

@@ -1053,6 +1053,32 @@ rules! {
         unchanged: 3
     "#;
 
+    /// A plan of what holds observes and compares only the objects whose
+    /// provider asked to compare them over time, in Git or not: not the
+    /// drift, the new resource or the other object that left Git.
+    holding_scope_examines_only_what_asked_to_be_compared_over_time: world()
+        .scope(PlanScope::Holding)
+        .in_sync(resource("dns/record/a", json!({"ttl": 300})))
+        .recorded_rechecking("dns/record/a")
+        .recheck("dns/record/a", 30)
+        .in_sync(resource("dns/record/b", json!({"ttl": 300})))
+        .exists("dns/record/b", json!({"ttl": 60}))
+        .declared(resource("dns/record/c", json!({"ttl": 300})))
+        .applied(resource("dns/record/y", json!({"ttl": 300})))
+        .exists("dns/record/y", json!({"ttl": 300}))
+        .recorded_rechecking("dns/record/y")
+        .applied(resource("dns/record/z", json!({"ttl": 300})))
+        .exists("dns/record/z", json!({"ttl": 300}))
+    => r#"
+        list dns: a, y
+        diff dns: record/a, record/y
+        delete dns/record/y: delete record y
+        field ttl: 300 -> -
+        scheduled dns/record/a in 30000 ms: record a matches
+        recheck after: 30 s
+        unchanged: 4
+    "#;
+
     /// A full plan of the same world finds the drift the changed one
     /// leaves for the next drift check.
     full_scope_examines_everything: world()

@@ -107,6 +107,7 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
                         full_calls.push(in_calls);
                         full_plan = Some(plan);
                     }
+                    PlanScope::Holding => unreachable!("only the full and changed plans are timed"),
                 }
             }
             // Applied, as the daemon would, before the next commit; only
