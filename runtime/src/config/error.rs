@@ -150,6 +150,25 @@ pub enum Invalid {
         #[source]
         problem: crate::source::UnreadableSigners,
     },
+    /// A plain folder has no signatures to check.
+    #[error(
+        "[tenants.{tenant}] allowed_signers: the tenant reads a plain folder (`repo = \"dir:…\"`), which has no signatures to check; use a Git repository with signed commits, or remove allowed_signers"
+    )]
+    FolderSigners {
+        /// The tenant.
+        tenant: String,
+    },
+    /// A plain folder in a multi-tenant daemon: it has no author and no
+    /// history, so nothing it applies could be audited.
+    #[error(
+        "[tenants.{tenant}] repo = \"{repo}\": a plain folder is for development and is not auditable (no author, no history); a daemon with [daemon] multi_tenant = true reads only Git. Use a Git repository"
+    )]
+    FolderInMultiTenant {
+        /// The tenant.
+        tenant: String,
+        /// Its repo.
+        repo: String,
+    },
     /// A size quota of a tenant.
     #[error("[tenants.{tenant}] quotas.{key}: {source}")]
     QuotaSize {

@@ -105,6 +105,8 @@ struct RawTenant {
     #[serde(default)]
     webhook_secret: Option<SecretRef>,
     #[serde(default)]
+    webhook_style: WebhookStyle,
+    #[serde(default)]
     api_token: Option<SecretRef>,
     #[serde(default)]
     mode: Option<Mode>,
@@ -298,6 +300,47 @@ pub struct AlertSink {
     pub secret: Option<SecretRef>,
 }
 
+/// How a tenant's push webhook proves it comes from whoever holds the
+/// secret: the form of the forge or registry that sends it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookStyle {
+    /// GitHub: `X-Hub-Signature-256: sha256=HEX`, the HMAC-SHA256 of the
+    /// body (the default).
+    #[default]
+    Github,
+    /// GitLab: `X-Gitlab-Token: SECRET`, the secret itself, compared in
+    /// constant time (GitLab signs nothing).
+    Gitlab,
+    /// Gitea: `X-Gitea-Signature: HEX`, the HMAC-SHA256 of the body
+    /// (Forgejo's `X-Forgejo-Signature` is taken too).
+    Gitea,
+    /// Forgejo: `X-Forgejo-Signature: HEX`, the HMAC-SHA256 of the body
+    /// (its `X-Gitea-Signature` is taken too).
+    Forgejo,
+    /// Bitbucket: `X-Hub-Signature: sha256=HEX`, the HMAC-SHA256 of the
+    /// body.
+    Bitbucket,
+    /// Any sender that signs: `X-Signature: sha256=HEX` or `sha512=HEX`,
+    /// the HMAC of the body (Flux's generic-hmac receiver; SHA-1 is not
+    /// taken).
+    Generic,
+}
+
+impl WebhookStyle {
+    /// Its name in `cairn.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Github => "github",
+            Self::Gitlab => "gitlab",
+            Self::Gitea => "gitea",
+            Self::Forgejo => "forgejo",
+            Self::Bitbucket => "bitbucket",
+            Self::Generic => "generic",
+        }
+    }
+}
+
 /// What the daemon does with a tenant's plans.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -326,6 +369,8 @@ pub struct TenantConfig {
     pub drift_interval: Duration,
     /// The secret of the tenant's push webhook.
     pub webhook_secret: Option<SecretRef>,
+    /// How its webhooks carry the secret.
+    pub webhook_style: WebhookStyle,
     /// The tenant's own token for the status API: it sees and triggers
     /// only this tenant.
     pub api_token: Option<SecretRef>,
@@ -527,6 +572,10 @@ impl Config {
             let quotas = tenant.quotas.unwrap_or_default().resolve(&name)?;
             let policies = policy::of_tenant(&name, &shared_policies, tenant.policies, &base)?;
             let allowed_signers = tenant.allowed_signers.map(|path| base.join(path));
+            let is_folder = tenant.repo.starts_with(crate::source::FOLDER_PREFIX);
+            if is_folder && allowed_signers.is_some() {
+                return Err(Invalid::FolderSigners { tenant: name });
+            }
             if let Some(path) = &allowed_signers {
                 crate::source::check_allowed_signers(path).map_err(|problem| {
                     Invalid::AllowedSigners {
@@ -544,6 +593,7 @@ impl Config {
                     interval,
                     drift_interval,
                     webhook_secret: anchored(tenant.webhook_secret, &base),
+                    webhook_style: tenant.webhook_style,
                     api_token: anchored(tenant.api_token, &base),
                     mode: tenant.mode.unwrap_or_default(),
                     self_heal: tenant.self_heal,
@@ -615,6 +665,15 @@ impl Config {
                 .unwrap_or(!daemon.multi_tenant);
         }
         if daemon.multi_tenant {
+            if let Some((tenant, config)) = tenants
+                .iter()
+                .find(|(_, config)| config.repo.starts_with(crate::source::FOLDER_PREFIX))
+            {
+                return Err(Invalid::FolderInMultiTenant {
+                    tenant: tenant.clone(),
+                    repo: config.repo.clone(),
+                });
+            }
             let missing = multi_tenant_gaps(&daemon, &tenants);
             if !missing.is_empty() {
                 return Err(Invalid::MultiTenantGaps { missing });
@@ -764,6 +823,13 @@ fn anchored(secret: Option<SecretRef>, base: &Path) -> Option<SecretRef> {
 
 /// A repository given as a relative path is relative to `cairn.toml`.
 fn resolve_repo(repo: &str, base: &Path) -> String {
+    if let Some(folder) = repo.strip_prefix(crate::source::FOLDER_PREFIX) {
+        return format!(
+            "{}{}",
+            crate::source::FOLDER_PREFIX,
+            resolve_repo(folder, base)
+        );
+    }
     if repo.contains("://") || Path::new(repo).is_absolute() {
         repo.to_string()
     } else {
@@ -1010,6 +1076,36 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("unknown field `files`"), "{error}");
+    }
+
+    /// A plain folder is resolved from the configuration's folder, and
+    /// refused where it could not be audited: in a multi-tenant daemon,
+    /// and with signatures to check.
+    #[test]
+    fn a_plain_folder_is_refused_where_it_cannot_be_audited() {
+        let path = Path::new("/srv/cairn/cairn.toml");
+        let single = Config::parse(path, "[tenants.a]\nrepo = \"dir:desired\"\n").unwrap();
+        assert_eq!(single.tenant(None).unwrap().repo, "dir:/srv/cairn/desired");
+        let shared = Config::parse(
+            path,
+            "[daemon]\nmulti_tenant = true\napi_token = { env = \"OP\" }\n[tenants.a]\nrepo = \"dir:desired\"\napi_token = { env = \"A\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            shared.contains("[tenants.a] repo = \"dir:/srv/cairn/desired\": a plain folder is for development and is not auditable"),
+            "{shared}"
+        );
+        let signed = Config::parse(
+            path,
+            "[tenants.a]\nrepo = \"dir:desired\"\nallowed_signers = \"keys\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            signed.contains("which has no signatures to check"),
+            "{signed}"
+        );
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct TenantHandle {
     pub held: Arc<AtomicBool>,
     /// Its webhook secret, when webhooks are enabled.
     pub webhook_secret: Option<SecretRef>,
+    /// How its webhooks carry the secret.
+    pub webhook_style: crate::config::WebhookStyle,
     /// Its own API token, which sees only this tenant.
     pub api_token: Option<SecretRef>,
     /// The tenant with its plugins loaded, once they are: what a preview

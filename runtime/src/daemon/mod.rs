@@ -109,6 +109,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
                 trigger: Arc::new(Notify::new()),
                 held: Arc::new(AtomicBool::new(false)),
                 webhook_secret: tenant.webhook_secret.clone(),
+                webhook_style: tenant.webhook_style,
                 api_token: tenant.api_token.clone(),
                 tenant: Arc::default(),
                 changes: changes.clone(),

@@ -1,21 +1,27 @@
-//! `POST /hooks/NAME`: a push, signed GitHub-style with the tenant's
-//! secret (`X-Hub-Signature-256: sha256=HEX`, HMAC-SHA256 of the body). A
-//! good signature triggers an immediate fetch and reconcile (202);
-//! anything else changes nothing.
+//! `POST /hooks/NAME`: a push, proven to come from whoever holds the
+//! tenant's secret in the form of the forge that sends it (the tenant's
+//! `webhook_style`): GitHub's `X-Hub-Signature-256: sha256=HEX` (the
+//! HMAC-SHA256 of the body), Bitbucket's `X-Hub-Signature: sha256=HEX`,
+//! Gitea's and Forgejo's `X-Gitea-Signature` / `X-Forgejo-Signature: HEX`,
+//! a generic `X-Signature: sha256=HEX` or `sha512=HEX`, or GitLab's
+//! `X-Gitlab-Token: SECRET` (the secret itself, compared in constant time).
+//! A good proof triggers an immediate fetch and reconcile (202); anything
+//! else changes nothing.
 //!
 //! The endpoint answers anyone, so it holds and tells an unauthenticated
 //! caller as little as it can:
 //! - the body is fed to the HMAC chunk by chunk as it arrives and never
-//!   kept; it is capped at [`MAX_WEBHOOK_BYTES`] (a larger declared length
-//!   is refused before reading, a streamed body as soon as it passes the
-//!   cap) and must arrive within [`WEBHOOK_BODY_TIMEOUT`]; while it comes,
-//!   its connection may give way to a newer one (see
-//!   [`super::server::connections`]);
+//!   kept (a token's body is read the same way, and dropped); it is capped
+//!   at [`MAX_WEBHOOK_BYTES`] (a larger declared length is refused before
+//!   reading, a streamed body as soon as it passes the cap) and must arrive
+//!   within [`WEBHOOK_BODY_TIMEOUT`]; while it comes, its connection may
+//!   give way to a newer one (see [`super::server::connections`]);
 //! - a name that is no tenant's, a tenant without a `webhook_secret` and a
 //!   tenant whose secret cannot be read all answer exactly as a bad
-//!   signature does (401, same body), after the same work: the body is
-//!   read and hashed with a random key of this process, which matches
-//!   nothing. Only the operator's log and metrics tell them apart;
+//!   signature does (401, same body, whatever the style), after the same
+//!   work: the body is read and hashed with a random key of this process,
+//!   which matches nothing. Only the operator's log and metrics tell them
+//!   apart;
 //! - every refusal's warning goes through the server's
 //!   [`super::server::WARNINGS`]: a flood writes a few lines and a count.
 
@@ -23,6 +29,7 @@ use super::http::{AppState, deliver};
 use super::server::WARNINGS;
 use super::server::connections::Connection;
 use super::server::limits::{MAX_WEBHOOK_BYTES, WEBHOOK_BODY_TIMEOUT};
+use crate::config::WebhookStyle;
 use crate::secrets::SecretValue;
 use axum::Extension;
 use axum::body::Body;
@@ -31,15 +38,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt;
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 use std::sync::OnceLock;
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSha512 = Hmac<Sha512>;
 
 /// Why a webhook was refused; each answers the same for every name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
-    /// A bad or missing signature, or a name no secret can sign for.
+    /// A bad or missing signature or token, or a name no secret can sign
+    /// for.
     Signature,
     /// A body over [`MAX_WEBHOOK_BYTES`].
     TooLarge,
@@ -63,7 +72,7 @@ impl Refusal {
     /// The warning written (rate-limited) for a tenant's refusal.
     fn warning(self) -> &'static str {
         match self {
-            Self::Signature => "refused a webhook with a bad or missing signature",
+            Self::Signature => "refused a webhook with a bad or missing signature or token",
             Self::TooLarge => "refused a webhook body over the size limit",
             Self::BodyTimeout => "refused a webhook whose body came too slowly",
             Self::BodyError => "refused a webhook whose body could not be read",
@@ -76,7 +85,7 @@ impl IntoResponse for Refusal {
         match self {
             Self::Signature => (
                 StatusCode::UNAUTHORIZED,
-                "bad or missing X-Hub-Signature-256\n".to_string(),
+                "bad or missing webhook signature or token\n".to_string(),
             ),
             Self::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,13 +120,73 @@ enum Key {
 }
 
 impl Key {
-    fn mac(&self) -> HmacSha256 {
-        let key = match self {
+    fn bytes(&self) -> &[u8] {
+        match self {
             Self::Tenant(secret) => secret.expose().as_bytes(),
             Self::Nobody => decoy_key(),
-        };
-        HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length")
+        }
     }
+}
+
+/// What a webhook shows to prove that whoever sent it holds the secret.
+#[derive(Debug, PartialEq, Eq)]
+enum Proof {
+    /// The HMAC-SHA256 of the body.
+    Sha256(Vec<u8>),
+    /// The HMAC-SHA512 of the body.
+    Sha512(Vec<u8>),
+    /// The secret itself.
+    Token(Vec<u8>),
+}
+
+/// The proof a webhook of `style` carries in `headers`, if any.
+fn proof(style: WebhookStyle, headers: &HeaderMap) -> Option<Proof> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let prefixed = |value: &str, prefix: &str| {
+        value
+            .trim()
+            .strip_prefix(prefix)
+            .and_then(|digest| hex::decode(digest).ok())
+    };
+    let bare = |value: &str| hex::decode(value.trim()).ok();
+    match style {
+        WebhookStyle::Github => text("x-hub-signature-256")
+            .and_then(|value| prefixed(value, "sha256="))
+            .map(Proof::Sha256),
+        WebhookStyle::Bitbucket => text("x-hub-signature")
+            .and_then(|value| prefixed(value, "sha256="))
+            .map(Proof::Sha256),
+        WebhookStyle::Gitea => text("x-gitea-signature")
+            .or_else(|| text("x-forgejo-signature"))
+            .and_then(bare)
+            .map(Proof::Sha256),
+        WebhookStyle::Forgejo => text("x-forgejo-signature")
+            .or_else(|| text("x-gitea-signature"))
+            .and_then(bare)
+            .map(Proof::Sha256),
+        WebhookStyle::Generic => text("x-signature").and_then(|value| {
+            prefixed(value, "sha256=")
+                .map(Proof::Sha256)
+                .or_else(|| prefixed(value, "sha512=").map(Proof::Sha512))
+        }),
+        WebhookStyle::Gitlab => headers
+            .get("x-gitlab-token")
+            .map(|value| Proof::Token(value.as_bytes().to_vec())),
+    }
+}
+
+/// Whether `token` is `key`, in constant time whatever their lengths:
+/// both are hashed with [`decoy_key`] and the digests compared.
+fn token_matches(key: &[u8], token: &[u8]) -> bool {
+    let digest = |bytes: &[u8]| {
+        let mut mac =
+            HmacSha256::new_from_slice(decoy_key()).expect("HMAC takes keys of any length");
+        mac.update(bytes);
+        mac
+    };
+    digest(token)
+        .verify_slice(&digest(key).finalize().into_bytes())
+        .is_ok()
 }
 
 /// A random key of this process, for names that have no secret: their
@@ -145,8 +214,16 @@ pub async fn webhook(
             Key::Nobody
         }
     };
+    let style = handle.map_or(WebhookStyle::default(), |handle| handle.webhook_style);
     let (parts, body) = request.into_parts();
-    let checked = check(key.mac(), &parts.headers, body, connection.map(|c| c.0)).await;
+    let checked = check(
+        key.bytes(),
+        style,
+        &parts.headers,
+        body,
+        connection.map(|c| c.0),
+    )
+    .await;
     let refusal = match (checked, &key, handle) {
         (Ok(()), Key::Tenant(_), Some(handle)) => return deliver(&state, &name, handle).await,
         (Ok(()), _, _) => Refusal::Signature,
@@ -195,10 +272,11 @@ fn tenant_key(name: &str, secret: Option<&crate::secrets::SecretRef>) -> Key {
     }
 }
 
-/// Checks a webhook's size, reads its body into the HMAC and checks its
-/// signature.
+/// Checks a webhook's size, reads its body into the HMAC keyed with `key`
+/// and checks the proof its `style` carries.
 async fn check(
-    mac: HmacSha256,
+    key: &[u8],
+    style: WebhookStyle,
     headers: &HeaderMap,
     body: Body,
     connection: Option<Connection>,
@@ -210,26 +288,35 @@ async fn check(
     if declared.is_some_and(|length| length > MAX_WEBHOOK_BYTES) {
         return Err(Refusal::TooLarge);
     }
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|value| value.to_str().ok())
-        .and_then(parse_signature)
-        .ok_or(Refusal::Signature)?;
-    // Until the signature is checked the caller is anyone: its connection
-    // may give way to a newer one meanwhile.
+    let proof = proof(style, headers).ok_or(Refusal::Signature)?;
+    // Until the proof is checked the caller is anyone: its connection may
+    // give way to a newer one meanwhile.
     let _waiting = connection.as_ref().map(Connection::await_caller);
-    let mac = read_into(mac, body).await?;
-    mac.verify_slice(&signature).map_err(|_| Refusal::Signature)
+    let proven = match proof {
+        Proof::Sha256(signature) => read_into(mac::<HmacSha256>(key), body)
+            .await?
+            .verify_slice(&signature)
+            .is_ok(),
+        Proof::Sha512(signature) => read_into(mac::<HmacSha512>(key), body)
+            .await?
+            .verify_slice(&signature)
+            .is_ok(),
+        Proof::Token(token) => {
+            read_into(mac::<HmacSha256>(key), body).await?;
+            token_matches(key, &token)
+        }
+    };
+    proven.then_some(()).ok_or(Refusal::Signature)
 }
 
-/// The digest of a `sha256=HEX` header.
-fn parse_signature(header: &str) -> Option<Vec<u8>> {
-    hex::decode(header.trim().strip_prefix("sha256=")?).ok()
+/// An HMAC keyed with `key`.
+fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
+    <M as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
 }
 
 /// Feeds `body` to `mac` as it arrives, keeping none of it, within the
 /// size and time limits.
-async fn read_into(mut mac: HmacSha256, mut body: Body) -> Result<HmacSha256, Refusal> {
+async fn read_into<M: Mac>(mut mac: M, mut body: Body) -> Result<M, Refusal> {
     let deadline = tokio::time::Instant::now() + WEBHOOK_BODY_TIMEOUT;
     let mut read: u64 = 0;
     loop {
@@ -256,16 +343,6 @@ fn shorten(name: &str) -> &str {
         .map_or(name, |(end, _)| &name[..end])
 }
 
-/// Checks `sha256=HEX` against HMAC-SHA256 of `body`, in constant time.
-pub fn signature_is_valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
-    let Some(expected) = header.and_then(parse_signature) else {
-        return false;
-    };
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,28 +354,80 @@ mod tests {
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
     const GITHUB_SECRET: &[u8] = b"It's a Secret to Everybody";
 
-    #[test]
-    fn signatures_are_checked_against_the_body() {
-        let header = GITHUB_EXAMPLE;
-        let secret = GITHUB_SECRET;
-        assert!(signature_is_valid(secret, b"Hello, World!", Some(header)));
-        assert!(!signature_is_valid(secret, b"Hello, World?", Some(header)));
-        assert!(!signature_is_valid(
-            b"another secret",
-            b"Hello, World!",
-            Some(header)
-        ));
-        assert!(!signature_is_valid(secret, b"Hello, World!", None));
-        assert!(!signature_is_valid(
-            secret,
-            b"Hello, World!",
-            Some("sha1=abc")
-        ));
-        assert!(!signature_is_valid(
-            secret,
-            b"Hello, World!",
-            Some("sha256=zz")
-        ));
+    /// Each style's header in its real form: GitHub's documented example
+    /// (its prefix and hex), then the same HMAC in the other styles'
+    /// forms; each forged (the body changed, another secret, the wrong
+    /// header or prefix) is refused.
+    #[tokio::test]
+    async fn every_style_takes_its_own_proof_and_refuses_a_forged_one() {
+        let sha256 = GITHUB_EXAMPLE.trim_start_matches("sha256=");
+        let sha512 = {
+            let mut mac = HmacSha512::new_from_slice(GITHUB_SECRET).unwrap();
+            mac.update(b"Hello, World!");
+            hex::encode(mac.finalize().into_bytes())
+        };
+        let secret = std::str::from_utf8(GITHUB_SECRET).unwrap();
+        let sha256_prefixed = format!("sha256={sha256}");
+        let sha512_prefixed = format!("sha512={sha512}");
+        let good: [(WebhookStyle, &str, &str); 8] = [
+            (WebhookStyle::Github, "x-hub-signature-256", GITHUB_EXAMPLE),
+            (WebhookStyle::Bitbucket, "x-hub-signature", &sha256_prefixed),
+            (WebhookStyle::Gitea, "x-gitea-signature", sha256),
+            (WebhookStyle::Gitea, "x-forgejo-signature", sha256),
+            (WebhookStyle::Forgejo, "x-forgejo-signature", sha256),
+            (WebhookStyle::Generic, "x-signature", &sha256_prefixed),
+            (WebhookStyle::Generic, "x-signature", &sha512_prefixed),
+            (WebhookStyle::Gitlab, "x-gitlab-token", secret),
+        ];
+        let run =
+            |style, name: &'static str, value: &str, secret: &'static [u8], body: &'static str| {
+                let headers = headers(&[(name, value)]);
+                async move { check(secret, style, &headers, Body::from(body), None).await }
+            };
+        for (style, name, value) in good {
+            let what = format!("{} with {name}: {value}", style.as_str());
+            assert_eq!(
+                run(style, name, value, GITHUB_SECRET, "Hello, World!").await,
+                Ok(()),
+                "{what}"
+            );
+            let forged = run(style, name, value, b"another secret", "Hello, World!").await;
+            assert_eq!(forged, Err(Refusal::Signature), "another secret: {what}");
+            if style != WebhookStyle::Gitlab {
+                let tampered = run(style, name, value, GITHUB_SECRET, "Hello, World?").await;
+                assert_eq!(tampered, Err(Refusal::Signature), "another body: {what}");
+            }
+        }
+        // Another style's header, a prefix the style does not use, SHA-1,
+        // a token that is a prefix of the secret, bad hex: refused.
+        let wrong: [(WebhookStyle, &str, &str); 7] = [
+            (WebhookStyle::Github, "x-hub-signature", &sha256_prefixed),
+            (
+                WebhookStyle::Bitbucket,
+                "x-hub-signature-256",
+                GITHUB_EXAMPLE,
+            ),
+            (WebhookStyle::Gitea, "x-gitea-signature", &sha256_prefixed),
+            (WebhookStyle::Generic, "x-signature", sha256),
+            (
+                WebhookStyle::Generic,
+                "x-signature",
+                "sha1=0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33",
+            ),
+            (WebhookStyle::Gitlab, "x-gitlab-token", "It's a Secret"),
+            (WebhookStyle::Github, "x-hub-signature-256", "sha256=zz"),
+        ];
+        for (style, name, value) in wrong {
+            assert_eq!(
+                run(style, name, value, GITHUB_SECRET, "Hello, World!").await,
+                Err(Refusal::Signature),
+                "{} with {name}: {value}",
+                style.as_str()
+            );
+        }
+        // A GitLab token checked against the decoy key matches nothing.
+        assert!(!token_matches(Key::Nobody.bytes(), GITHUB_SECRET));
+        assert!(token_matches(GITHUB_SECRET, GITHUB_SECRET));
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -319,16 +448,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_is_signed_in_pieces_and_refused_past_the_cap() {
-        let key = || HmacSha256::new_from_slice(GITHUB_SECRET).unwrap();
+        let key = || GITHUB_SECRET;
+        let github = WebhookStyle::Github;
         let signed = headers(&[("x-hub-signature-256", GITHUB_EXAMPLE)]);
         let pieces = Body::from_stream(futures::stream::iter(
             ["Hello", ", ", "World!"].map(|piece| Ok::<_, std::io::Error>(Bytes::from(piece))),
         ));
-        assert_eq!(check(key(), &signed, pieces, None).await, Ok(()));
+        assert_eq!(check(key(), github, &signed, pieces, None).await, Ok(()));
         // The decoy key signs nothing anyone knows.
         assert_eq!(
             check(
-                Key::Nobody.mac(),
+                Key::Nobody.bytes(),
+                github,
                 &signed,
                 Body::from("Hello, World!"),
                 None
@@ -340,7 +471,7 @@ mod tests {
         let chunk = 64 << 10;
         let over = (MAX_WEBHOOK_BYTES as usize) / chunk + 1;
         assert_eq!(
-            check(key(), &signed, streamed(over, chunk), None).await,
+            check(key(), github, &signed, streamed(over, chunk), None).await,
             Err(Refusal::TooLarge)
         );
         let declared = headers(&[
@@ -348,13 +479,14 @@ mod tests {
             ("content-length", &(MAX_WEBHOOK_BYTES + 1).to_string()),
         ]);
         assert_eq!(
-            check(key(), &declared, Body::empty(), None).await,
+            check(key(), github, &declared, Body::empty(), None).await,
             Err(Refusal::TooLarge)
         );
         // At the cap, the body is read and the signature decides.
         assert_eq!(
             check(
                 key(),
+                github,
                 &signed,
                 streamed(MAX_WEBHOOK_BYTES as usize / chunk, chunk),
                 None
@@ -364,7 +496,14 @@ mod tests {
         );
         // No signature: refused before the body is read.
         assert_eq!(
-            check(key(), &HeaderMap::new(), streamed(over, chunk), None).await,
+            check(
+                key(),
+                github,
+                &HeaderMap::new(),
+                streamed(over, chunk),
+                None
+            )
+            .await,
             Err(Refusal::Signature)
         );
     }
@@ -377,7 +516,14 @@ mod tests {
         });
         let signed = headers(&[("x-hub-signature-256", GITHUB_EXAMPLE)]);
         assert_eq!(
-            check(Key::Nobody.mac(), &signed, Body::from_stream(slow), None).await,
+            check(
+                Key::Nobody.bytes(),
+                WebhookStyle::Github,
+                &signed,
+                Body::from_stream(slow),
+                None
+            )
+            .await,
             Err(Refusal::BodyTimeout)
         );
     }

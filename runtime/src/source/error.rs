@@ -58,6 +58,20 @@ pub enum SourceError {
         /// The commit the ref named when it was last fetched.
         last_seen: Box<CommitInfo>,
     },
+    /// A plain folder was asked for a revision it no longer holds: it
+    /// keeps none but the present.
+    #[error(
+        "{repo} is a plain folder, which keeps no past revisions: it holds revision {} now, not {revision}. Nothing was applied; edit the folder to the state wanted, or use Git for a history to go back in",
+        &.now[..12]
+    )]
+    NoPast {
+        /// The folder.
+        repo: String,
+        /// The revision asked for.
+        revision: String,
+        /// The revision it holds.
+        now: String,
+    },
     /// The configured folder is not in the commit.
     #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
     MissingPath {
@@ -215,7 +229,7 @@ pub enum FileProblem {
     PathNotUtf8,
     /// It is a symbolic link.
     #[error(
-        "it is a symbolic link; Cairn reads files from Git's objects and follows no link: commit the file itself"
+        "it is a symbolic link; Cairn follows no link in the desired state: put the file itself there"
     )]
     SymbolicLink,
     /// It is larger than a resource file may be.

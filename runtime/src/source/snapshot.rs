@@ -1,13 +1,12 @@
-//! A commit's files as its tree lists them, with their texts read only
-//! when asked for: the model reads the files it does not know yet, and no
-//! other. Reading never goes back to the remote: the texts come from the
-//! objects fetched when the snapshot was taken.
+//! A revision's files as its source lists them, with their texts read
+//! only when asked for: the model reads the files it does not know yet,
+//! and no other. Reading never goes back to the remote: the texts come
+//! from the objects fetched when the snapshot was taken, or were read with
+//! the listing.
 
 use super::error::{FileProblem, SourceError, UnreadableManifest};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-#[cfg(test)]
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -36,7 +35,8 @@ impl CommitInfo {
 pub struct SourceFile {
     /// Its path in the repository.
     pub path: String,
-    /// Its Git blob id: equal ids, equal contents.
+    /// Its content id in the source (a Git blob id, a SHA-256): equal
+    /// ids, equal contents.
     pub blob: String,
 }
 
@@ -91,17 +91,16 @@ enum Texts {
         /// snapshot need no copy of it).
         objects: Arc<gix::ThreadSafeRepository>,
     },
-    /// Texts held in memory, by blob id.
-    #[cfg(test)]
-    Memory(Arc<HashMap<String, String>>),
+    /// Contents read when the revision was listed, by content id (a
+    /// folder's files).
+    Held(Arc<HashMap<String, Vec<u8>>>),
 }
 
 impl fmt::Debug for Texts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Objects { repo, .. } => f.debug_struct("Objects").field("repo", repo).finish(),
-            #[cfg(test)]
-            Self::Memory(texts) => f.debug_tuple("Memory").field(&texts.len()).finish(),
+            Self::Held(texts) => f.debug_tuple("Held").field(&texts.len()).finish(),
         }
     }
 }
@@ -122,6 +121,18 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot of what `listing` lists, whose contents were read with
+    /// it: `texts` by content id.
+    pub(super) fn held(listing: Listing, texts: HashMap<String, Vec<u8>>) -> Self {
+        Self {
+            commit: listing.commit,
+            files: listing.files,
+            manifests: listing.manifests,
+            signer: listing.signer,
+            texts: Texts::Held(Arc::new(texts)),
+        }
+    }
+
     /// A snapshot of files whose texts are given, for tests.
     #[cfg(test)]
     pub(crate) fn in_memory(commit: CommitInfo, files: &[(&str, &str)]) -> Self {
@@ -137,10 +148,10 @@ impl Snapshot {
                 .collect(),
             manifests: BTreeMap::new(),
             signer: None,
-            texts: Texts::Memory(Arc::new(
+            texts: Texts::Held(Arc::new(
                 files
                     .iter()
-                    .map(|(path, text)| (blob(path), text.to_string()))
+                    .map(|(path, text)| (blob(path), text.as_bytes().to_vec()))
                     .collect(),
             )),
         }
@@ -172,11 +183,17 @@ impl Snapshot {
                     source: error.into(),
                 })?
             }
-            #[cfg(test)]
-            Texts::Memory(texts) => Ok(wanted
-                .iter()
-                .map(|file| texts[&file.blob].clone())
-                .collect()),
+            Texts::Held(texts) => wanted
+                .into_iter()
+                .map(|file| {
+                    let bytes = texts.get(&file.blob).cloned().unwrap_or_default();
+                    String::from_utf8(bytes).map_err(|error| SourceError::BadFile {
+                        file: file.path,
+                        commit: self.commit.id.clone(),
+                        reason: FileProblem::NotUtf8(error.utf8_error()),
+                    })
+                })
+                .collect(),
         }
     }
 }

@@ -310,6 +310,125 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
     }
 }
 
+/// The headers a forge of `style` sends with a push of `body`, proven
+/// with `secret`, in the forge's real form.
+fn forge_headers(style: &str, secret: &str, body: &str) -> Vec<(&'static str, String)> {
+    let hmac = cairn_tests::hmac_sha256_hex(secret.as_bytes(), body.as_bytes());
+    match style {
+        "github" => vec![
+            ("X-Hub-Signature-256", format!("sha256={hmac}")),
+            ("X-GitHub-Event", "push".into()),
+        ],
+        "gitlab" => vec![
+            ("X-Gitlab-Token", secret.into()),
+            ("X-Gitlab-Event", "Push Hook".into()),
+        ],
+        "gitea" => vec![
+            ("X-Gitea-Signature", hmac),
+            ("X-Gitea-Event", "push".into()),
+        ],
+        "forgejo" => vec![
+            ("X-Forgejo-Signature", hmac.clone()),
+            ("X-Gitea-Signature", hmac),
+            ("X-Forgejo-Event", "push".into()),
+        ],
+        "bitbucket" => vec![
+            ("X-Hub-Signature", format!("sha256={hmac}")),
+            ("X-Event-Key", "repo:refs_changed".into()),
+        ],
+        "generic" => vec![("X-Signature", format!("sha256={hmac}"))],
+        other => panic!("no style {other}"),
+    }
+}
+
+/// Each forge's webhook style (README, "Webhooks"), in the forge's real
+/// header form, wakes its tenant at once — the daemon polls once an hour —
+/// and the same headers made with another secret are refused with 401,
+/// counted, and apply nothing.
+#[test]
+fn every_forges_webhook_wakes_its_tenant_and_a_forged_one_is_refused() {
+    let ws = Workspace::new();
+    ws.repo
+        .write("dns.toml", &zone("example.org.", "192.0.2.1"));
+    ws.repo.commit("first", AUTHOR);
+    let mut daemon: Option<Daemon> = None;
+    let styles = [
+        "github",
+        "gitlab",
+        "gitea",
+        "forgejo",
+        "bitbucket",
+        "generic",
+    ];
+    for (n, style) in styles.into_iter().enumerate() {
+        ws.configure(&ConfigOptions {
+            tenant_settings: format!(
+                "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = {{ env = \"CAIRN_TEST_HOOK\" }}\nwebhook_style = \"{style}\""
+            ),
+            ..ConfigOptions::default()
+        });
+        let daemon = match daemon.as_mut() {
+            Some(running) => {
+                running.stop();
+                running.restart();
+                running
+            }
+            None => daemon.insert(Daemon::start(&ws.config_path())),
+        };
+        let applied = format!("192.0.2.{}", n + 1);
+        // The start's run done (a run, or a check that found the commit
+        // applied): the next commit can come only through the webhook.
+        wait_until(Duration::from_secs(20), "the start's run", || {
+            daemon.metric_sum("cairn_reconcile_runs_total") + daemon.metric_sum(CHECKS) >= 1.0
+        });
+        assert_eq!(ws.pdns.dig("www.example.org", "A"), [applied.as_str()]);
+
+        let next = format!("192.0.2.{}", n + 2);
+        ws.repo.write("dns.toml", &zone("example.org.", &next));
+        let commit = ws.repo.commit(&format!("pushed to {style}"), AUTHOR);
+        let body = format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{commit}\"}}");
+        let post = |secret: &str| {
+            let headers = forge_headers(style, secret, &body);
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            daemon
+                .post("/hooks/default", &headers, &body)
+                .expect("the webhook answers")
+                .0
+        };
+        let refused_before = metric(
+            daemon,
+            "cairn_errors_total",
+            &[("tenant", "default"), ("kind", "webhook-signature")],
+        );
+        assert_eq!(post("a forged secret"), 401, "{style}: a forged push");
+        // Counted before the answer, and not applied.
+        assert_eq!(
+            metric(
+                daemon,
+                "cairn_errors_total",
+                &[("tenant", "default"), ("kind", "webhook-signature")],
+            ),
+            refused_before + 1.0,
+            "{style}: the forged push is not counted"
+        );
+        assert_eq!(ws.pdns.dig("www.example.org", "A"), [applied.as_str()]);
+
+        assert_eq!(post(HOOK_SECRET), 202, "{style}: the real push");
+        wait_until(Duration::from_secs(15), "the pushed commit applied", || {
+            ws.pdns.dig("www.example.org", "A") == [next.as_str()]
+        });
+        wait_until(Duration::from_secs(10), "its run recorded", || {
+            daemon.tenant("default")["commit"]["id"] == commit.as_str()
+        });
+        let status = daemon.tenant("default");
+        assert_eq!(
+            status["last_run"]["trigger"], "webhook",
+            "{style}: {status:#}"
+        );
+    }
+}
+
 /// Polling applies a new commit without a webhook, and a poll that finds
 /// the commit already reconciled ends there: no plugin is called and
 /// nothing is recorded (README, "Polling": "the run ends there — no plugin

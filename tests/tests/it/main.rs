@@ -41,6 +41,7 @@ mod regressions;
 mod sandbox;
 mod sandbox_languages;
 mod secrets;
+mod sources;
 mod store_backends;
 mod tenant_input;
 mod tenant_limits;

@@ -83,6 +83,7 @@ fn app_state(store: StateStore, names: &[String]) -> AppState {
                 trigger: Arc::default(),
                 held: Arc::new(AtomicBool::new(true)),
                 webhook_secret: None,
+                webhook_style: Default::default(),
                 api_token: None,
                 tenant: Arc::default(),
                 changes: changes.clone(),

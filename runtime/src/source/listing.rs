@@ -1,0 +1,144 @@
+//! What every source does with a revision's files, once: counts them
+//! against the tenant's quotas from their sizes before any is read, keeps
+//! the resource files (`*.toml`) and the manifests (`*.yaml`, `*.yml`),
+//! and refuses what a repository could use to attack the reader — a
+//! symbolic link, a name that is not UTF-8, a file over
+//! [`MAX_RESOURCE_FILE_BYTES`]. A source lists its revision's entries and
+//! tells sizes and bytes by entry ([`Revision`]); this module decides.
+
+use super::error::{FileProblem, SourceError, UnreadableManifest};
+use super::snapshot::{CommitInfo, ManifestFile, SourceFile};
+use super::{MAX_RESOURCE_FILE_BYTES, ReadPolicy};
+use crate::quota::QuotaExceeded;
+use std::collections::BTreeMap;
+
+/// What an entry of a revision's folder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EntryKind {
+    /// A regular file.
+    File,
+    /// A symbolic link: refused where a resource file or manifest would be.
+    Link,
+    /// Anything else (a submodule, a device): counted, never read.
+    Other,
+}
+
+/// One entry below the tenant's folder in a revision (folders are not
+/// entries).
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    /// Its path below the folder, as the source stores it (not always
+    /// UTF-8).
+    pub path: Vec<u8>,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Its content id in the source: equal ids, equal contents.
+    pub id: String,
+}
+
+/// A revision's entries, as its source reads them.
+pub(super) trait Revision {
+    /// The size of `entry` in bytes, without reading its contents where
+    /// the source can tell (a huge file is refused unread).
+    fn size(&self, entry: &Entry) -> Result<u64, SourceError>;
+    /// The contents of `entry` (called for manifests, at most
+    /// [`MAX_RESOURCE_FILE_BYTES`] of them).
+    fn bytes(&self, entry: &Entry) -> Result<Vec<u8>, SourceError>;
+}
+
+/// A revision's resource files, sorted by path, and its manifests by path.
+pub(super) type Files = (Vec<SourceFile>, BTreeMap<String, ManifestFile>);
+
+/// Sorts `entries` of the revision `commit` (below the folder `folder`,
+/// as configured) into its resource files and manifests, under `policy`.
+pub(super) fn files(
+    commit: &CommitInfo,
+    folder: &str,
+    entries: Vec<Entry>,
+    policy: &ReadPolicy,
+    revision: &impl Revision,
+) -> Result<Files, SourceError> {
+    let quota = |source: QuotaExceeded| SourceError::Quota {
+        commit: Box::new(commit.clone()),
+        source,
+    };
+    QuotaExceeded::check(
+        "repository_files",
+        &format!("the number of files below `{folder}`"),
+        entries.len() as u64,
+        policy.max_files as u64,
+    )
+    .map_err(quota)?;
+    let prefix = match folder.trim_matches('/') {
+        "" | "." => String::new(),
+        folder => format!("{folder}/"),
+    };
+    let bad = |file: String, reason: FileProblem| SourceError::BadFile {
+        file,
+        commit: commit.id.clone(),
+        reason,
+    };
+    let mut read_bytes: u64 = 0;
+    let mut files = Vec::new();
+    let mut manifests = BTreeMap::new();
+    for entry in entries {
+        let manifest = is_manifest(&entry.path);
+        if !manifest && !entry.path.ends_with(b".toml") {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(&entry.path) else {
+            return Err(bad(
+                format!("{prefix}{}", String::from_utf8_lossy(&entry.path)),
+                FileProblem::PathNotUtf8,
+            ));
+        };
+        let path = format!("{prefix}{name}");
+        match entry.kind {
+            EntryKind::Link => return Err(bad(path, FileProblem::SymbolicLink)),
+            EntryKind::Other => continue,
+            EntryKind::File => {}
+        }
+        let size = revision.size(&entry)?;
+        read_bytes += size;
+        QuotaExceeded::check(
+            "repository_bytes",
+            "the size of the resource files and manifests",
+            read_bytes,
+            policy.max_bytes,
+        )
+        .map_err(quota)?;
+        let too_large = size > MAX_RESOURCE_FILE_BYTES as u64;
+        if manifest {
+            let text = match too_large {
+                true => Err(UnreadableManifest::TooLarge {
+                    size,
+                    limit: MAX_RESOURCE_FILE_BYTES,
+                }),
+                false => String::from_utf8(revision.bytes(&entry)?)
+                    .map_err(|error| UnreadableManifest::NotUtf8(error.utf8_error())),
+            };
+            manifests.insert(path, ManifestFile { text });
+            continue;
+        }
+        if too_large {
+            return Err(bad(
+                path,
+                FileProblem::TooLarge {
+                    size,
+                    limit: MAX_RESOURCE_FILE_BYTES,
+                },
+            ));
+        }
+        files.push(SourceFile {
+            path,
+            blob: entry.id,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, manifests))
+}
+
+/// Whether a path names a manifest file resources may refer to.
+fn is_manifest(path: &[u8]) -> bool {
+    path.ends_with(b".yaml") || path.ends_with(b".yml")
+}
