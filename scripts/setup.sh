@@ -15,7 +15,9 @@
 #   - componentize-py (PyPI) and ComponentizeJS (npm), pinned, which build
 #     providers written in Python and JavaScript;
 #   - Chromium and its WebDriver, and axe-core (npm, pinned), which the
-#     dashboard's browser tests drive and check for accessibility.
+#     dashboard's browser tests drive and check for accessibility;
+#   - Mercurial (`hg`, which reads Mercurial sources) and the CNCF
+#     distribution registry (`docker-registry`), for the sources' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -27,7 +29,8 @@ fi
 
 packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
     podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl openssh-client
-    postgresql rabbitmq-server chromium chromium-driver fonts-dejavu-core)
+    postgresql rabbitmq-server chromium chromium-driver fonts-dejavu-core
+    mercurial docker-registry)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -86,6 +86,8 @@ pub struct ConfigOptions {
     pub sha256: Option<String>,
     /// The repository reference.
     pub repo: Option<String>,
+    /// The ref the tenant follows.
+    pub reference: String,
     /// The tenant's folder in the repository.
     pub path: String,
     /// The per-call timeout.
@@ -103,6 +105,7 @@ impl Default for ConfigOptions {
             url: None,
             sha256: None,
             repo: None,
+            reference: "main".into(),
             path: ".".into(),
             timeout: "30s".into(),
             tenant_settings: String::new(),
@@ -166,7 +169,7 @@ impl Workspace {
             r#"
 [tenants.{name}]
 repo = {repo:?}
-ref = "main"
+ref = {reference:?}
 path = {path:?}
 {tenant_settings}
 
@@ -179,6 +182,7 @@ config = {{ url = {url:?}, server = "localhost" }}
 secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 "#,
             path = options.path,
+            reference = options.reference,
             tenant_settings = options.tenant_settings,
             plugin = crate::plugin_path("dns_powerdns").display().to_string(),
             allow = allow.join(", "),

@@ -10,6 +10,7 @@ pub mod components;
 pub mod daemon;
 pub mod etcd;
 pub mod git;
+pub mod hg;
 pub mod hostile;
 pub mod kube;
 pub mod pdns;

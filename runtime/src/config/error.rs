@@ -150,11 +150,12 @@ pub enum Invalid {
         #[source]
         problem: crate::source::UnreadableSigners,
     },
-    /// A plain folder has no signatures to check.
+    /// A plain folder or a Mercurial repository: no signatures Cairn
+    /// checks.
     #[error(
-        "[tenants.{tenant}] allowed_signers: the tenant reads a plain folder (`repo = \"dir:…\"`), which has no signatures to check; use a Git repository with signed commits, or remove allowed_signers"
+        "[tenants.{tenant}] allowed_signers: the tenant reads a plain folder or a Mercurial repository, which has no signatures Cairn checks; use a Git repository with signed commits, or remove allowed_signers"
     )]
-    FolderSigners {
+    UnsignedSource {
         /// The tenant.
         tenant: String,
     },

@@ -572,9 +572,10 @@ impl Config {
             let quotas = tenant.quotas.unwrap_or_default().resolve(&name)?;
             let policies = policy::of_tenant(&name, &shared_policies, tenant.policies, &base)?;
             let allowed_signers = tenant.allowed_signers.map(|path| base.join(path));
-            let is_folder = tenant.repo.starts_with(crate::source::FOLDER_PREFIX);
-            if is_folder && allowed_signers.is_some() {
-                return Err(Invalid::FolderSigners { tenant: name });
+            let repo = resolve_repo(&tenant.repo, &base);
+            let is_folder = repo.starts_with(crate::source::FOLDER_PREFIX);
+            if (is_folder || crate::source::is_mercurial(&repo)) && allowed_signers.is_some() {
+                return Err(Invalid::UnsignedSource { tenant: name });
             }
             if let Some(path) = &allowed_signers {
                 crate::source::check_allowed_signers(path).map_err(|problem| {
@@ -587,8 +588,10 @@ impl Config {
             tenants.insert(
                 name.clone(),
                 TenantConfig {
-                    repo: resolve_repo(&tenant.repo, &base),
-                    reference: tenant.reference.unwrap_or_else(|| "main".into()),
+                    reference: tenant
+                        .reference
+                        .unwrap_or_else(|| crate::source::default_reference(&repo).into()),
+                    repo,
                     path: tenant.path.unwrap_or_else(|| ".".into()),
                     interval,
                     drift_interval,
@@ -1103,7 +1106,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            signed.contains("which has no signatures to check"),
+            signed.contains("which has no signatures Cairn checks"),
             "{signed}"
         );
     }

@@ -15,8 +15,10 @@
 //! be one the remote advertises ([`SourceError::RefGone`]).
 
 use super::listing::{self, Entry, EntryKind, Revision};
-use super::snapshot::Listing;
-use super::{CommitInfo, FetchError, GitError, ReadPolicy, Snapshot, SourceError, signature};
+use super::snapshot::{Contents, Listing};
+use super::{
+    CommitInfo, FetchError, GitError, ReadPolicy, Snapshot, SourceError, SourceFile, signature,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -195,11 +197,11 @@ impl Git {
         with_files: bool,
     ) -> Result<Snapshot, SourceError> {
         let listing = self.list(&repository, reference, with_files)?;
-        Ok(Snapshot::listed(
-            listing,
-            &self.repo,
-            repository.into_sync(),
-        ))
+        let objects = GitObjects {
+            repo: self.repo.clone(),
+            objects: repository.into_sync(),
+        };
+        Ok(Snapshot::listed(listing, Arc::new(objects)))
     }
 
     /// The commit `reference` names and, `with_files`, its resource files
@@ -360,5 +362,36 @@ fn ref_names(reference: &str) -> Vec<String> {
             format!("refs/heads/{reference}"),
             format!("refs/tags/{reference}"),
         ]
+    }
+}
+
+/// A repository's object database, which a snapshot's texts are read from.
+struct GitObjects {
+    repo: String,
+    objects: gix::ThreadSafeRepository,
+}
+
+impl Contents for GitObjects {
+    fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    fn read(&self, commit: &str, files: &[SourceFile]) -> Result<Vec<Vec<u8>>, SourceError> {
+        let repository = self.objects.to_thread_local();
+        let objects = Objects {
+            repo: &self.repo,
+            commit,
+            repository: &repository,
+        };
+        files
+            .iter()
+            .map(|file| {
+                objects.bytes(&Entry {
+                    path: file.path.clone().into_bytes(),
+                    kind: EntryKind::File,
+                    id: file.blob.clone(),
+                })
+            })
+            .collect()
     }
 }

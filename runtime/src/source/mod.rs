@@ -7,8 +7,9 @@
 //! the daemon knows which source a tenant uses.
 //!
 //! The sources: a Git repository ([`git`], the default: a local path or a
-//! `file://`, `git://` or `http(s)://` URL) and a plain folder
-//! (`dir:PATH`, [`folder`], for development: not auditable).
+//! `file://`, `git://` or `http(s)://` URL), a Mercurial repository
+//! ([`hg`]: `hg+http(s)://…`, or a local path holding `.hg`) and a plain
+//! folder (`dir:PATH`, [`folder`], for development: not auditable).
 //!
 //! A read gives a [`Snapshot`]: the revision's files listed, each text
 //! read only when its reader asks ([`Snapshot::read_texts`]), so that a
@@ -19,6 +20,7 @@
 mod error;
 mod folder;
 mod git;
+mod hg;
 mod listing;
 mod signature;
 mod snapshot;
@@ -28,6 +30,7 @@ pub use error::{
     UntrustedSignature,
 };
 pub use folder::FOLDER_AUTHOR;
+pub use hg::{HG_PREFIX, HgError};
 pub use signature::check_allowed_signers;
 pub use snapshot::{CommitInfo, ManifestFile, Snapshot, SourceFile};
 
@@ -81,7 +84,23 @@ pub struct Source {
 #[derive(Debug, Clone)]
 enum Backend {
     Git(Arc<git::Git>),
+    Hg(Arc<hg::Hg>),
     Folder(Arc<folder::Folder>),
+}
+
+/// Whether `repo` (as resolved from `cairn.toml`) is a Mercurial
+/// repository: `hg+URL`, or a local path holding `.hg`.
+pub fn is_mercurial(repo: &str) -> bool {
+    repo.starts_with(HG_PREFIX) || (!repo.contains("://") && Path::new(repo).join(".hg").is_dir())
+}
+
+/// The ref a tenant follows when `cairn.toml` names none: Mercurial's
+/// `default` branch, or Git's `main`.
+pub fn default_reference(repo: &str) -> &'static str {
+    match is_mercurial(repo) {
+        true => "default",
+        false => "main",
+    }
 }
 
 impl Source {
@@ -95,6 +114,14 @@ impl Source {
                 path: path.to_string(),
                 policy: ReadPolicy::default(),
                 last: Arc::default(),
+            })),
+            None if is_mercurial(repo) => Backend::Hg(Arc::new(hg::Hg {
+                repo: repo.to_string(),
+                remote: repo.strip_prefix(HG_PREFIX).map(str::to_string),
+                reference: reference.to_string(),
+                path: path.to_string(),
+                cache_dir: cache_dir.to_path_buf(),
+                policy: ReadPolicy::default(),
             })),
             None => Backend::Git(Arc::new(git::Git {
                 repo: repo.to_string(),
@@ -117,6 +144,10 @@ impl Source {
             Backend::Git(git) => Backend::Git(Arc::new(git::Git {
                 policy,
                 ..(*git).clone()
+            })),
+            Backend::Hg(hg) => Backend::Hg(Arc::new(hg::Hg {
+                policy,
+                ..(*hg).clone()
             })),
             Backend::Folder(folder) => Backend::Folder(Arc::new(folder::Folder {
                 policy,
@@ -175,6 +206,7 @@ impl Source {
         let flag = interrupt.clone();
         let task = tokio::task::spawn_blocking(move || match backend {
             Backend::Git(git) => git.read_at(reference.as_deref(), fetch, with_files, &flag),
+            Backend::Hg(hg) => hg.read_at(reference.as_deref(), fetch, with_files, &flag),
             Backend::Folder(folder) => folder.read_at(reference.as_deref()),
         });
         match tokio::time::timeout(FETCH_TIMEOUT, task).await {

@@ -80,57 +80,60 @@ pub(super) struct Listing {
     pub signer: Option<String>,
 }
 
-/// Where a snapshot's texts are read from.
-#[derive(Clone)]
-enum Texts {
-    /// The object database of the repository the commit was read from.
-    Objects {
-        /// The repository, for messages.
-        repo: String,
-        /// Its objects (shared: the handle is large, and clones of the
-        /// snapshot need no copy of it).
-        objects: Arc<gix::ThreadSafeRepository>,
-    },
-    /// Contents read when the revision was listed, by content id (a
-    /// folder's files).
-    Held(Arc<HashMap<String, Vec<u8>>>),
+/// Where a snapshot's file contents come from: the store of the source
+/// the revision was read from, asked only for the files a reader wants.
+pub(super) trait Contents: Send + Sync + 'static {
+    /// The source, for messages.
+    fn repo(&self) -> &str;
+    /// The contents of `files` of revision `commit`, in their order. It
+    /// blocks: it is called off the async threads.
+    fn read(&self, commit: &str, files: &[SourceFile]) -> Result<Vec<Vec<u8>>, SourceError>;
 }
+
+/// Contents read when the revision was listed, by content id (a folder's
+/// files).
+struct Held(HashMap<String, Vec<u8>>);
+
+impl Contents for Held {
+    fn repo(&self) -> &str {
+        "(read with the listing)"
+    }
+
+    fn read(&self, _commit: &str, files: &[SourceFile]) -> Result<Vec<Vec<u8>>, SourceError> {
+        Ok(files
+            .iter()
+            .map(|file| self.0.get(&file.blob).cloned().unwrap_or_default())
+            .collect())
+    }
+}
+
+/// A snapshot's [`Contents`], shared by its clones.
+#[derive(Clone)]
+struct Texts(Arc<dyn Contents>);
 
 impl fmt::Debug for Texts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Objects { repo, .. } => f.debug_struct("Objects").field("repo", repo).finish(),
-            Self::Held(texts) => f.debug_tuple("Held").field(&texts.len()).finish(),
-        }
+        f.debug_tuple("Texts").field(&self.0.repo()).finish()
     }
 }
 
 impl Snapshot {
     /// A snapshot of what `listing` lists, whose texts are read from
-    /// `objects` (of the repository `repo`).
-    pub(super) fn listed(listing: Listing, repo: &str, objects: gix::ThreadSafeRepository) -> Self {
+    /// `contents`.
+    pub(super) fn listed(listing: Listing, contents: Arc<dyn Contents>) -> Self {
         Self {
             commit: listing.commit,
             files: listing.files,
             manifests: listing.manifests,
             signer: listing.signer,
-            texts: Texts::Objects {
-                repo: repo.to_string(),
-                objects: Arc::new(objects),
-            },
+            texts: Texts(contents),
         }
     }
 
     /// A snapshot of what `listing` lists, whose contents were read with
     /// it: `texts` by content id.
     pub(super) fn held(listing: Listing, texts: HashMap<String, Vec<u8>>) -> Self {
-        Self {
-            commit: listing.commit,
-            files: listing.files,
-            manifests: listing.manifests,
-            signer: listing.signer,
-            texts: Texts::Held(Arc::new(texts)),
-        }
+        Self::listed(listing, Arc::new(Held(texts)))
     }
 
     /// A snapshot of files whose texts are given, for tests.
@@ -148,12 +151,12 @@ impl Snapshot {
                 .collect(),
             manifests: BTreeMap::new(),
             signer: None,
-            texts: Texts::Held(Arc::new(
+            texts: Texts(Arc::new(Held(
                 files
                     .iter()
                     .map(|(path, text)| (blob(path), text.as_bytes().to_vec()))
                     .collect(),
-            )),
+            ))),
         }
     }
 
@@ -168,61 +171,25 @@ impl Snapshot {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        match &self.texts {
-            Texts::Objects { repo, objects } => {
-                let task = {
-                    let (repo, objects, commit) =
-                        (repo.clone(), objects.clone(), self.commit.id.clone());
-                    tokio::task::spawn_blocking(move || {
-                        read_objects(&repo, &commit, &objects.to_thread_local(), wanted)
-                    })
-                };
-                task.await.map_err(|error| SourceError::Read {
-                    repo: repo.clone(),
+        let contents = self.texts.0.clone();
+        let commit = self.commit.id.clone();
+        let paths: Vec<String> = wanted.iter().map(|file| file.path.clone()).collect();
+        let read = tokio::task::spawn_blocking(move || contents.read(&commit, &wanted))
+            .await
+            .map_err(|error| SourceError::Read {
+                repo: self.texts.0.repo().to_string(),
+                commit: self.commit.id.clone(),
+                source: error.into(),
+            })??;
+        read.into_iter()
+            .zip(paths)
+            .map(|(bytes, file)| {
+                String::from_utf8(bytes).map_err(|error| SourceError::BadFile {
+                    file,
                     commit: self.commit.id.clone(),
-                    source: error.into(),
-                })?
-            }
-            Texts::Held(texts) => wanted
-                .into_iter()
-                .map(|file| {
-                    let bytes = texts.get(&file.blob).cloned().unwrap_or_default();
-                    String::from_utf8(bytes).map_err(|error| SourceError::BadFile {
-                        file: file.path,
-                        commit: self.commit.id.clone(),
-                        reason: FileProblem::NotUtf8(error.utf8_error()),
-                    })
+                    reason: FileProblem::NotUtf8(error.utf8_error()),
                 })
-                .collect(),
-        }
-    }
-}
-
-/// The texts of `files`, read from `repository`'s objects.
-fn read_objects(
-    repo: &str,
-    commit: &str,
-    repository: &gix::Repository,
-    files: Vec<SourceFile>,
-) -> Result<Vec<String>, SourceError> {
-    let read_error = |source: super::GitError| SourceError::Read {
-        repo: repo.to_string(),
-        commit: commit.to_string(),
-        source,
-    };
-    files
-        .into_iter()
-        .map(|file| {
-            let id = gix::ObjectId::from_hex(file.blob.as_bytes())
-                .map_err(|error| read_error(error.into()))?;
-            let object = repository
-                .find_object(id)
-                .map_err(|error| read_error(error.into()))?;
-            String::from_utf8(object.detach().data).map_err(|error| SourceError::BadFile {
-                file: file.path,
-                commit: commit.to_string(),
-                reason: FileProblem::NotUtf8(error.utf8_error()),
             })
-        })
-        .collect()
+            .collect()
+    }
 }

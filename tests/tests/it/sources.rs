@@ -1,10 +1,16 @@
 //! Sources beyond Git, each running the quickstart's DNS scenario against
 //! the real PowerDNS with the same plan, apply and history as Git, apart
-//! from the revision: a plain folder (`dir:PATH`), read as it is, with no
-//! author and no past.
+//! from the revision: a Mercurial repository (in place, and served by `hg
+//! serve`), and a plain folder (`dir:PATH`), read as it is, with no author
+//! and no past.
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
+use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
+use cairn_tests::hg::{HgRepo, HgServe};
+use std::time::Duration;
+
+const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
 fn zone(address: &str) -> String {
     format!(
@@ -68,4 +74,161 @@ fn a_plain_folder_is_read_as_it_is_and_keeps_no_past() {
         .expect_contains("link.toml")
         .expect_contains("symbolic link");
     assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+}
+
+/// The scenario against a Mercurial repository: each changeset applied,
+/// its node and author in the history; rollback goes to the changeset
+/// before.
+fn apply_follow_mercurial(ws: &Workspace, hg: &HgRepo) {
+    hg.write("dns/zone.toml", &zone("192.0.2.1"));
+    let first = hg.commit("first", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&first[..12])
+        .expect_contains(AUTHOR);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    hg.write("dns/zone.toml", &zone("192.0.2.2"));
+    let second = hg.commit("second", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&second[..12]);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+    let applied: Vec<String> = ws
+        .history()
+        .iter()
+        .filter(|run| run["kind"] == "apply")
+        .map(|run| run["commit_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(applied, [second.clone(), first.clone()]);
+    ws.cairn(&["rollback"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+}
+
+/// A local Mercurial repository is read in place at its `default`
+/// branch, without touching its working copy: an edit not committed is
+/// not applied.
+#[test]
+fn a_mercurial_repository_is_read_in_place_at_a_changeset() {
+    let ws = Workspace::new();
+    let hg = HgRepo::init(&ws.path().join("zones-hg"));
+    ws.configure(&ConfigOptions {
+        repo: Some(hg.path().display().to_string()),
+        reference: "default".into(),
+        path: "dns".into(),
+        ..ConfigOptions::default()
+    });
+    apply_follow_mercurial(&ws, &hg);
+    hg.write("dns/zone.toml", &zone("192.0.2.9"));
+    ws.cairn(&["plan"])
+        .expect_code(2)
+        .expect_contains("add 192.0.2.2, remove 192.0.2.1");
+
+    // What a repository could attack with is refused per changeset, before
+    // any file is read, with nothing applied: a link, then more bytes
+    // than the quota.
+    std::os::unix::fs::symlink("/etc/hostname", hg.path().join("dns/link.toml")).expect("a link");
+    hg.commit("a link", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("dns/link.toml")
+        .expect_contains("symbolic link");
+    hg.hg(&["remove", "dns/link.toml"]);
+    hg.commit("no link", AUTHOR);
+    ws.configure(&ConfigOptions {
+        repo: Some(hg.path().display().to_string()),
+        reference: "default".into(),
+        path: "dns".into(),
+        tenant_settings: "[tenants.default.quotas]\nrepository_bytes = \"100B\"".into(),
+        ..ConfigOptions::default()
+    });
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("repository_bytes");
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+}
+
+/// Served by `hg serve`: cloned without a working copy and pulled; a
+/// bookmark followed, moved and then deleted on the remote (an error
+/// naming the changeset it last named, nothing applied); a tag; a ref
+/// that names nothing.
+#[test]
+fn a_served_mercurial_repository_follows_bookmarks_and_tags() {
+    let ws = Workspace::new();
+    let hg = HgRepo::init(&ws.path().join("zones-hg"));
+    let served = HgServe::start(hg.path());
+    let configure = |reference: &str| {
+        ws.configure(&ConfigOptions {
+            repo: Some(served.url.clone()),
+            path: "dns".into(),
+            reference: reference.to_string(),
+            ..ConfigOptions::default()
+        })
+    };
+    configure("default");
+    apply_follow_mercurial(&ws, &hg);
+
+    hg.hg(&["bookmark", "live"]);
+    hg.write("dns/zone.toml", &zone("192.0.2.3"));
+    let third = hg.commit("third", AUTHOR);
+    configure("live");
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&third[..12]);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.3"]);
+
+    hg.hg(&["bookmark", "--delete", "live"]);
+    hg.write("dns/zone.toml", &zone("192.0.2.4"));
+    hg.commit("fourth", AUTHOR);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("the ref `live` no longer exists on the remote")
+        .expect_contains(&third[..12]);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.3"]);
+
+    hg.hg(&["tag", "-r", &third, "v3"]);
+    configure("v3");
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains("No changes");
+    configure("nothing-by-this-name");
+    ws.cairn(&["plan"])
+        .expect_code(1)
+        .expect_contains("the ref `nothing-by-this-name` names no commit");
+}
+
+/// The daemon follows a served Mercurial repository like a Git one: a
+/// push webhook wakes it at once (it polls once an hour) and the pulled
+/// changeset is applied, recorded with its node.
+#[test]
+fn the_daemon_applies_a_pushed_mercurial_changeset_at_once() {
+    let ws = Workspace::new();
+    let hg = HgRepo::init(&ws.path().join("zones-hg"));
+    hg.write("dns/zone.toml", &zone("192.0.2.1"));
+    hg.commit("first", AUTHOR);
+    let served = HgServe::start(hg.path());
+    ws.configure(&ConfigOptions {
+        repo: Some(served.url.clone()),
+        reference: "default".into(),
+        path: "dns".into(),
+        tenant_settings: "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }".into(),
+        ..ConfigOptions::default()
+    });
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(
+        Duration::from_secs(20),
+        "the first changeset applied",
+        || ws.pdns.dig("www.example.org", "A") == ["192.0.2.1"],
+    );
+    hg.write("dns/zone.toml", &zone("192.0.2.2"));
+    let second = hg.commit("second", AUTHOR);
+    assert_eq!(daemon.push("default", HOOK_SECRET, "{}"), 202);
+    wait_until(
+        Duration::from_secs(15),
+        "the pushed changeset applied",
+        || ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"],
+    );
+    wait_until(Duration::from_secs(10), "its run recorded", || {
+        daemon.tenant("default")["commit"]["id"] == second.as_str()
+    });
+    assert_eq!(daemon.tenant("default")["last_run"]["trigger"], "webhook");
 }
