@@ -29,10 +29,7 @@ impl HgRepo {
 
     /// Writes a file (creating folders).
     pub fn write(&self, file: &str, text: &str) -> &Self {
-        let path = self.path.join(file);
-        std::fs::create_dir_all(path.parent().expect("files have a folder"))
-            .expect("create folders");
-        std::fs::write(path, text).expect("write a file");
+        crate::write_file(&self.path, file, text);
         self
     }
 

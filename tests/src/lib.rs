@@ -104,6 +104,13 @@ pub fn plugin_path(name: &str) -> PathBuf {
     path
 }
 
+/// Writes `text` to `file` below `root`, creating its folders.
+pub fn write_file(root: &std::path::Path, file: &str, text: &str) {
+    let path = root.join(file);
+    std::fs::create_dir_all(path.parent().expect("files have a folder")).expect("create folders");
+    std::fs::write(path, text).expect("write a file");
+}
+
 /// HMAC-SHA256 of `body` with `secret`, lower-case hex, as GitHub signs
 /// webhooks.
 pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
