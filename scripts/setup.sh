@@ -17,7 +17,8 @@
 #   - Chromium and its WebDriver, and axe-core (npm, pinned), which the
 #     dashboard's browser tests drive and check for accessibility;
 #   - Mercurial (`hg`, which reads Mercurial sources) and the CNCF
-#     distribution registry (`docker-registry`), for the sources' tests.
+#     distribution registry (`docker-registry`, with `htpasswd` from
+#     apache2-utils for its users), for the sources' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -30,7 +31,7 @@ fi
 packages=(pdns-server pdns-backend-sqlite3 dnsutils sqlite3 git python3-venv
     podman runc uidmap slirp4netns fuse-overlayfs busybox-static openssl etcd-server curl openssh-client
     postgresql rabbitmq-server chromium chromium-driver fonts-dejavu-core
-    mercurial docker-registry)
+    mercurial docker-registry apache2-utils)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

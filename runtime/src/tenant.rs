@@ -222,7 +222,8 @@ impl Tenant {
                 max_files: tenant.quotas.repository_files,
                 max_bytes: tenant.quotas.repository_bytes,
                 allowed_signers: tenant.allowed_signers.clone(),
-            }),
+            })
+            .with_credentials(tenant.registry_credentials.clone()),
             providers,
             policies,
         })

@@ -4,7 +4,7 @@ use crate::ports::free_port;
 use crate::serve::Served;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A repository with a work tree, committed to by the tests.
 pub struct GitRepo {
@@ -208,11 +208,7 @@ impl GitDaemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("start git daemon");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "git daemon did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::ports::wait_for_port(port, Duration::from_secs(10), "git daemon");
         Self { child, port }
     }
 

@@ -4,7 +4,7 @@
 use crate::ports::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A repository with a working copy, committed to by the tests.
 pub struct HgRepo {
@@ -92,11 +92,7 @@ impl HgServe {
             .stderr(Stdio::null())
             .spawn()
             .expect("start hg serve");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "hg serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::ports::wait_for_port(port, Duration::from_secs(20), "hg serve");
         Self {
             child,
             url: format!("hg+http://127.0.0.1:{port}/"),

@@ -20,6 +20,7 @@ pub mod ports;
 pub mod postgres;
 pub mod proxy;
 pub mod rabbitmq;
+pub mod registry;
 pub mod scaffold;
 pub mod script_server;
 pub mod serve;

@@ -26,3 +26,13 @@ pub fn free_ports(count: u16) -> u16 {
         }
     }
 }
+
+/// Waits until something accepts connections on `port` of 127.0.0.1, at
+/// most `within`; `what` names it in the failure.
+pub fn wait_for_port(port: u16, within: std::time::Duration, what: &str) {
+    let deadline = std::time::Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

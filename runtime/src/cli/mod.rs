@@ -15,6 +15,7 @@ mod plugin_docs;
 mod plugin_new;
 mod plugin_test;
 mod preview;
+mod push;
 mod reference;
 mod render;
 mod session;
@@ -86,6 +87,8 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Plan a branch, tag or commit against the live world, with the policies' findings, and apply nothing. Exit code 0: no changes, 2: changes, 1: blocked or error.
     Preview(preview::PreviewArgs),
+    /// Pack a folder of resource files as an OCI artifact and push it to a registry under a tag, for tenants that read `oci://` sources.
+    Push(push::PushArgs),
     /// Show the record of plans and applies: who changed what, from which commit, with what result.
     History(history::HistoryArgs),
     /// Run the agent: reconcile every tenant continuously, serve status, metrics and webhooks.
@@ -191,6 +194,7 @@ pub fn main() -> ExitCode {
             Command::Apply(args) => apply::run(&args).await,
             Command::Preview(args) => preview::run(&args).await,
             Command::History(args) => history::run(&args).await,
+            Command::Push(args) => push::run(&args).await,
             Command::Daemon(args) => daemon::run(&args).await,
             Command::Status(args) => status::run(&args).await,
             Command::Rollback(args) => control::rollback(&args).await,

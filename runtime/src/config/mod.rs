@@ -92,6 +92,13 @@ struct RawAlert {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawCredentials {
+    username: String,
+    password: SecretRef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTenant {
     repo: String,
     #[serde(default, rename = "ref")]
@@ -106,6 +113,8 @@ struct RawTenant {
     webhook_secret: Option<SecretRef>,
     #[serde(default)]
     webhook_style: WebhookStyle,
+    #[serde(default)]
+    registry_credentials: Option<RawCredentials>,
     #[serde(default)]
     api_token: Option<SecretRef>,
     #[serde(default)]
@@ -325,6 +334,12 @@ pub enum WebhookStyle {
     /// the HMAC of the body (Flux's generic-hmac receiver; SHA-1 is not
     /// taken).
     Generic,
+    /// The CNCF distribution registry's notifications, for an OCI
+    /// source: `Authorization: Bearer SECRET` (the header the operator
+    /// sets on the registry's endpoint), compared in constant time; only
+    /// an envelope with a `push` event triggers (a pull, Cairn's own
+    /// included, does not).
+    Registry,
 }
 
 impl WebhookStyle {
@@ -337,6 +352,7 @@ impl WebhookStyle {
             Self::Forgejo => "forgejo",
             Self::Bitbucket => "bitbucket",
             Self::Generic => "generic",
+            Self::Registry => "registry",
         }
     }
 }
@@ -391,6 +407,8 @@ pub struct TenantConfig {
     /// An `allowed_signers` file (the format of `ssh-keygen -Y verify`):
     /// when set, only commits signed by one of its keys are applied.
     pub allowed_signers: Option<PathBuf>,
+    /// The operator's credentials for the registry of an OCI artifact.
+    pub registry_credentials: Option<crate::source::oci::Credentials>,
     /// Whether the tenant's resources may say `adopt = true` and take over
     /// objects Cairn did not create for it. The operator's call: on a
     /// shared server, an adopted object may be another tenant's. Defaults
@@ -573,6 +591,24 @@ impl Config {
             let policies = policy::of_tenant(&name, &shared_policies, tenant.policies, &base)?;
             let allowed_signers = tenant.allowed_signers.map(|path| base.join(path));
             let repo = resolve_repo(&tenant.repo, &base);
+            let is_oci = repo.starts_with(crate::source::oci::artifact::OCI_PREFIX);
+            if is_oci {
+                crate::source::oci::artifact::Address::parse(&repo).map_err(|bad| {
+                    Invalid::Repo {
+                        tenant: name.clone(),
+                        problem: bad.to_string(),
+                    }
+                })?;
+            }
+            if is_oci && allowed_signers.is_some() {
+                return Err(Invalid::UnsignedSource { tenant: name });
+            }
+            if !is_oci && tenant.registry_credentials.is_some() {
+                return Err(Invalid::Repo {
+                    tenant: name.clone(),
+                    problem: "registry_credentials are for an OCI artifact (repo = \"oci://…\"), and this tenant reads another source: remove them".into(),
+                });
+            }
             let is_folder = repo.starts_with(crate::source::FOLDER_PREFIX);
             if (is_folder || crate::source::is_mercurial(&repo)) && allowed_signers.is_some() {
                 return Err(Invalid::UnsignedSource { tenant: name });
@@ -604,6 +640,12 @@ impl Config {
                     max_delete_percent,
                     quotas,
                     allowed_signers,
+                    registry_credentials: tenant.registry_credentials.map(|raw| {
+                        crate::source::oci::Credentials {
+                            username: raw.username,
+                            password: relative_to(raw.password, &base),
+                        }
+                    }),
                     allow_adopt: true,
                     name,
                     providers,

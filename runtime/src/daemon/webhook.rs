@@ -3,15 +3,17 @@
 //! `webhook_style`): GitHub's `X-Hub-Signature-256: sha256=HEX` (the
 //! HMAC-SHA256 of the body), Bitbucket's `X-Hub-Signature: sha256=HEX`,
 //! Gitea's and Forgejo's `X-Gitea-Signature` / `X-Forgejo-Signature: HEX`,
-//! a generic `X-Signature: sha256=HEX` or `sha512=HEX`, or GitLab's
-//! `X-Gitlab-Token: SECRET` (the secret itself, compared in constant time).
-//! A good proof triggers an immediate fetch and reconcile (202); anything
-//! else changes nothing.
+//! a generic `X-Signature: sha256=HEX` or `sha512=HEX`, GitLab's
+//! `X-Gitlab-Token: SECRET` (the secret itself, compared in constant time),
+//! or a CNCF registry's notification with `Authorization: Bearer SECRET`,
+//! whose envelope must hold a push. A good proof triggers an immediate
+//! fetch and reconcile (202); anything else changes nothing.
 //!
 //! The endpoint answers anyone, so it holds and tells an unauthenticated
 //! caller as little as it can:
 //! - the body is fed to the HMAC chunk by chunk as it arrives and never
-//!   kept (a token's body is read the same way, and dropped); it is capped
+//!   kept (a token's body is read the same way, and dropped; a
+//!   notification's is kept to see whether it holds a push); it is capped
 //!   at [`MAX_WEBHOOK_BYTES`] (a larger declared length is refused before
 //!   reading, a streamed body as soon as it passes the cap) and must arrive
 //!   within [`WEBHOOK_BODY_TIMEOUT`]; while it comes, its connection may
@@ -137,6 +139,18 @@ enum Proof {
     Sha512(Vec<u8>),
     /// The secret itself.
     Token(Vec<u8>),
+    /// The secret itself, and the body tells whether to act: a
+    /// registry's notification envelope.
+    Notification(Vec<u8>),
+}
+
+/// What a proven webhook asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// A fetch and reconcile.
+    Trigger,
+    /// Nothing: a registry's notification of no push.
+    Ignore,
 }
 
 /// The proof a webhook of `style` carries in `headers`, if any.
@@ -172,6 +186,10 @@ fn proof(style: WebhookStyle, headers: &HeaderMap) -> Option<Proof> {
         WebhookStyle::Gitlab => headers
             .get("x-gitlab-token")
             .map(|value| Proof::Token(value.as_bytes().to_vec())),
+        WebhookStyle::Registry => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+            .map(|token| Proof::Notification(token.to_vec())),
     }
 }
 
@@ -225,8 +243,13 @@ pub async fn webhook(
     )
     .await;
     let refusal = match (checked, &key, handle) {
-        (Ok(()), Key::Tenant(_), Some(handle)) => return deliver(&state, &name, handle).await,
-        (Ok(()), _, _) => Refusal::Signature,
+        (Ok(Delivery::Trigger), Key::Tenant(_), Some(handle)) => {
+            return deliver(&state, &name, handle).await;
+        }
+        (Ok(Delivery::Ignore), Key::Tenant(_), Some(_)) => {
+            return (StatusCode::OK, "no push event: nothing to do\n").into_response();
+        }
+        (Ok(_), _, _) => Refusal::Signature,
         (Err(refusal), _, _) => refusal,
     };
     state.metrics.webhook_refused(refusal.reason());
@@ -280,7 +303,7 @@ async fn check(
     headers: &HeaderMap,
     body: Body,
     connection: Option<Connection>,
-) -> Result<(), Refusal> {
+) -> Result<Delivery, Refusal> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -293,20 +316,48 @@ async fn check(
     // give way to a newer one meanwhile.
     let _waiting = connection.as_ref().map(Connection::await_caller);
     let proven = match proof {
-        Proof::Sha256(signature) => read_into(mac::<HmacSha256>(key), body)
+        Proof::Sha256(signature) => read_into(mac::<HmacSha256>(key), body, None)
             .await?
             .verify_slice(&signature)
             .is_ok(),
-        Proof::Sha512(signature) => read_into(mac::<HmacSha512>(key), body)
+        Proof::Sha512(signature) => read_into(mac::<HmacSha512>(key), body, None)
             .await?
             .verify_slice(&signature)
             .is_ok(),
         Proof::Token(token) => {
-            read_into(mac::<HmacSha256>(key), body).await?;
+            read_into(mac::<HmacSha256>(key), body, None).await?;
             token_matches(key, &token)
         }
+        Proof::Notification(token) => {
+            let mut kept = Vec::new();
+            read_into(mac::<HmacSha256>(key), body, Some(&mut kept)).await?;
+            if !token_matches(key, &token) {
+                return Err(Refusal::Signature);
+            }
+            return Ok(match has_push(&kept) {
+                true => Delivery::Trigger,
+                false => Delivery::Ignore,
+            });
+        }
     };
-    proven.then_some(()).ok_or(Refusal::Signature)
+    proven
+        .then_some(Delivery::Trigger)
+        .ok_or(Refusal::Signature)
+}
+
+/// Whether a registry's notification envelope (`{"events": [{"action":
+/// "push", …}]}`) holds a push. A body that is not one holds none.
+fn has_push(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        events: Vec<Event>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        action: String,
+    }
+    serde_json::from_slice::<Envelope>(body)
+        .is_ok_and(|envelope| envelope.events.iter().any(|event| event.action == "push"))
 }
 
 /// An HMAC keyed with `key`.
@@ -314,9 +365,14 @@ fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
     <M as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
 }
 
-/// Feeds `body` to `mac` as it arrives, keeping none of it, within the
-/// size and time limits.
-async fn read_into<M: Mac>(mut mac: M, mut body: Body) -> Result<M, Refusal> {
+/// Feeds `body` to `mac` as it arrives, within the size and time limits,
+/// keeping it in `kept` when given (a registry's notification, whose
+/// content decides), else none of it.
+async fn read_into<M: Mac>(
+    mut mac: M,
+    mut body: Body,
+    mut kept: Option<&mut Vec<u8>>,
+) -> Result<M, Refusal> {
     let deadline = tokio::time::Instant::now() + WEBHOOK_BODY_TIMEOUT;
     let mut read: u64 = 0;
     loop {
@@ -332,6 +388,9 @@ async fn read_into<M: Mac>(mut mac: M, mut body: Body) -> Result<M, Refusal> {
                 return Err(Refusal::TooLarge);
             }
             mac.update(&data);
+            if let Some(kept) = kept.as_deref_mut() {
+                kept.extend_from_slice(&data);
+            }
         }
     }
 }
@@ -388,7 +447,7 @@ mod tests {
             let what = format!("{} with {name}: {value}", style.as_str());
             assert_eq!(
                 run(style, name, value, GITHUB_SECRET, "Hello, World!").await,
-                Ok(()),
+                Ok(Delivery::Trigger),
                 "{what}"
             );
             let forged = run(style, name, value, b"another secret", "Hello, World!").await;
@@ -425,6 +484,33 @@ mod tests {
                 style.as_str()
             );
         }
+        // A registry's notification: its bearer token, and a push in the
+        // envelope; a pull (Cairn's own) is proven and asks for nothing.
+        let bearer = format!("Bearer {secret}");
+        let registry = |token: &str, body: &'static str| {
+            let headers = headers(&[("authorization", token)]);
+            async move {
+                check(
+                    GITHUB_SECRET,
+                    WebhookStyle::Registry,
+                    &headers,
+                    Body::from(body),
+                    None,
+                )
+                .await
+            }
+        };
+        let push = r#"{"events":[{"action":"pull"},{"action":"push","target":{"repository":"zones","tag":"v1"}}]}"#;
+        let pull = r#"{"events":[{"action":"pull","target":{"repository":"zones"}}]}"#;
+        assert_eq!(registry(&bearer, push).await, Ok(Delivery::Trigger));
+        assert_eq!(registry(&bearer, pull).await, Ok(Delivery::Ignore));
+        assert_eq!(registry(&bearer, "not json").await, Ok(Delivery::Ignore));
+        assert_eq!(
+            registry("Bearer forged", push).await,
+            Err(Refusal::Signature)
+        );
+        assert_eq!(registry(secret, push).await, Err(Refusal::Signature));
+
         // A GitLab token checked against the decoy key matches nothing.
         assert!(!token_matches(Key::Nobody.bytes(), GITHUB_SECRET));
         assert!(token_matches(GITHUB_SECRET, GITHUB_SECRET));
@@ -454,7 +540,10 @@ mod tests {
         let pieces = Body::from_stream(futures::stream::iter(
             ["Hello", ", ", "World!"].map(|piece| Ok::<_, std::io::Error>(Bytes::from(piece))),
         ));
-        assert_eq!(check(key(), github, &signed, pieces, None).await, Ok(()));
+        assert_eq!(
+            check(key(), github, &signed, pieces, None).await,
+            Ok(Delivery::Trigger)
+        );
         // The decoy key signs nothing anyone knows.
         assert_eq!(
             check(

@@ -72,6 +72,20 @@ pub enum SourceError {
         /// The revision it holds.
         now: String,
     },
+    /// A blob did not match the digest it was asked for by.
+    #[error(
+        "the {what} of {repo} does not match its digest {expected} (it came as {found}): it was altered in the registry or on the way. Nothing was applied; push the artifact again, or pin a digest you trust"
+    )]
+    Tampered {
+        /// The artifact.
+        repo: String,
+        /// Which blob (`manifest`, `layer`).
+        what: &'static str,
+        /// The digest asked for.
+        expected: String,
+        /// What came instead.
+        found: String,
+    },
     /// The configured folder is not in the commit.
     #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
     MissingPath {
@@ -167,6 +181,16 @@ pub enum FetchError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The registry refused the credentials (or asked for some).
+    #[error(
+        "the registry {registry} refused the credentials ({reason}): check registry_credentials in cairn.toml and the secret it names"
+    )]
+    Refused {
+        /// The registry.
+        registry: String,
+        /// What it said.
+        reason: String,
     },
     /// The remote did not answer in time; the transfer was stopped.
     #[error("no answer within {after:?}")]

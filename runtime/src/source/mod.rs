@@ -8,8 +8,9 @@
 //!
 //! The sources: a Git repository ([`git`], the default: a local path or a
 //! `file://`, `git://` or `http(s)://` URL), a Mercurial repository
-//! ([`hg`]: `hg+http(s)://…`, or a local path holding `.hg`) and a plain
-//! folder (`dir:PATH`, [`folder`], for development: not auditable).
+//! ([`hg`]: `hg+http(s)://…`, or a local path holding `.hg`), an OCI
+//! artifact ([`oci`]: `oci://HOST[:PORT]/NAME`) and a plain folder
+//! (`dir:PATH`, [`folder`], for development: not auditable).
 //!
 //! A read gives a [`Snapshot`]: the revision's files listed, each text
 //! read only when its reader asks ([`Snapshot::read_texts`]), so that a
@@ -22,6 +23,7 @@ mod folder;
 mod git;
 mod hg;
 mod listing;
+pub mod oci;
 mod signature;
 mod snapshot;
 
@@ -85,7 +87,10 @@ pub struct Source {
 enum Backend {
     Git(Arc<git::Git>),
     Hg(Arc<hg::Hg>),
+    Oci(Arc<oci::Oci>),
     Folder(Arc<folder::Folder>),
+    /// An address no source reads.
+    Invalid(Arc<oci::artifact::BadAddress>),
 }
 
 /// Whether `repo` (as resolved from `cairn.toml`) is a Mercurial
@@ -115,6 +120,22 @@ impl Source {
                 policy: ReadPolicy::default(),
                 last: Arc::default(),
             })),
+            None if repo.starts_with(oci::artifact::OCI_PREFIX) => {
+                match oci::artifact::Address::parse(repo) {
+                    Ok(address) => Backend::Oci(Arc::new(oci::Oci {
+                        repo: repo.to_string(),
+                        address,
+                        reference: reference.to_string(),
+                        path: path.to_string(),
+                        cache_dir: cache_dir.to_path_buf(),
+                        policy: ReadPolicy::default(),
+                        credentials: None,
+                    })),
+                    // Refused when the configuration loads; a source made
+                    // from it anyway reads nothing.
+                    Err(bad) => Backend::Invalid(Arc::new(bad)),
+                }
+            }
             None if is_mercurial(repo) => Backend::Hg(Arc::new(hg::Hg {
                 repo: repo.to_string(),
                 remote: repo.strip_prefix(HG_PREFIX).map(str::to_string),
@@ -149,11 +170,28 @@ impl Source {
                 policy,
                 ..(*hg).clone()
             })),
+            Backend::Oci(oci) => Backend::Oci(Arc::new(oci::Oci {
+                policy,
+                ..(*oci).clone()
+            })),
             Backend::Folder(folder) => Backend::Folder(Arc::new(folder::Folder {
                 policy,
                 ..(*folder).clone()
             })),
+            invalid @ Backend::Invalid(_) => invalid,
         };
+        self
+    }
+
+    /// The same source, logging in to its registry with `credentials`
+    /// (an OCI artifact's; other sources have none).
+    pub fn with_credentials(mut self, credentials: Option<oci::Credentials>) -> Self {
+        if let Backend::Oci(oci) = self.backend {
+            self.backend = Backend::Oci(Arc::new(oci::Oci {
+                credentials,
+                ..(*oci).clone()
+            }));
+        }
         self
     }
 
@@ -207,7 +245,12 @@ impl Source {
         let task = tokio::task::spawn_blocking(move || match backend {
             Backend::Git(git) => git.read_at(reference.as_deref(), fetch, with_files, &flag),
             Backend::Hg(hg) => hg.read_at(reference.as_deref(), fetch, with_files, &flag),
+            Backend::Oci(oci) => oci.read_at(reference.as_deref(), fetch, with_files),
             Backend::Folder(folder) => folder.read_at(reference.as_deref()),
+            Backend::Invalid(bad) => Err(SourceError::Open {
+                repo: bad.0.clone(),
+                source: bad.to_string().into(),
+            }),
         });
         match tokio::time::timeout(FETCH_TIMEOUT, task).await {
             Ok(joined) => joined.map_err(|error| SourceError::Open {

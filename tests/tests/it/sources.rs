@@ -1,13 +1,15 @@
 //! Sources beyond Git, each running the quickstart's DNS scenario against
 //! the real PowerDNS with the same plan, apply and history as Git, apart
 //! from the revision: a Mercurial repository (in place, and served by `hg
-//! serve`), and a plain folder (`dir:PATH`), read as it is, with no author
-//! and no past.
+//! serve`), an OCI artifact pushed with `cairn push` to the CNCF
+//! distribution registry, and a plain folder (`dir:PATH`), read as it is,
+//! with no author and no past.
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
 use cairn_tests::daemon::{Daemon, HOOK_SECRET, wait_until};
 use cairn_tests::hg::{HgRepo, HgServe};
+use cairn_tests::registry::Registry;
 use std::time::Duration;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -229,6 +231,208 @@ fn the_daemon_applies_a_pushed_mercurial_changeset_at_once() {
     );
     wait_until(Duration::from_secs(10), "its run recorded", || {
         daemon.tenant("default")["commit"]["id"] == second.as_str()
+    });
+    assert_eq!(daemon.tenant("default")["last_run"]["trigger"], "webhook");
+}
+
+/// Pushes `folder` to `artifact` (`oci://…:TAG`) with `cairn push` and the
+/// registry's credentials; the digest it printed.
+fn push(
+    ws: &Workspace,
+    registry: &Registry,
+    folder: &std::path::Path,
+    artifact: &str,
+    message: &str,
+) -> String {
+    let output = ws.cairn_env(
+        &[
+            "push",
+            folder.to_str().expect("a UTF-8 path"),
+            artifact,
+            "--author",
+            AUTHOR,
+            "--message",
+            message,
+            "--revision",
+            "0123456789abcdef",
+        ],
+        &[
+            ("CAIRN_REGISTRY_USERNAME", &registry.username),
+            ("CAIRN_REGISTRY_PASSWORD", &registry.password),
+        ],
+    );
+    output.expect_code(0);
+    let text = output.all();
+    let digest = text
+        .split_whitespace()
+        .find(|word| word.starts_with("sha256:"))
+        .unwrap_or_else(|| panic!("no digest in:\n{text}"));
+    digest.to_string()
+}
+
+/// The cache folders of the tenant's artifacts, emptied: the next read
+/// pulls from the registry.
+fn forget_pulled_artifacts(ws: &Workspace) {
+    let mut pending = vec![ws.path().to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("a folder").flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            match entry.file_name().to_string_lossy().starts_with("oci-") {
+                true => std::fs::remove_dir_all(&path).expect("empty the cache"),
+                false => pending.push(path),
+            }
+        }
+    }
+}
+
+/// An artifact pushed with `cairn push` under a tag is applied, its
+/// manifest digest and annotations the revision, author and message; the
+/// tag pushed again is followed; a digest pins it; rollback goes to the
+/// digest before. Wrong credentials, a layer altered in the registry and
+/// a layer over the quota are each an error with nothing applied.
+#[test]
+fn an_oci_artifact_pushed_with_cairn_push_is_applied_pinned_and_checked() {
+    let ws = Workspace::new();
+    let registry = Registry::start();
+    let folder = ws.path().join("build");
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.1"));
+    cairn_tests::write_file(&folder, "README.md", "not a resource file");
+    let artifact = format!("{}:v1", registry.address("team/zones"));
+    let first = push(&ws, &registry, &folder, &artifact, "first");
+    std::fs::write(ws.path().join("registry-password"), &registry.password).expect("write");
+    let configure = |reference: &str, settings: &str| {
+        ws.configure(&ConfigOptions {
+            repo: Some(registry.address("team/zones")),
+            reference: reference.to_string(),
+            path: "dns".into(),
+            tenant_settings: format!(
+                "registry_credentials = {{ username = \"cairn\", password = {{ file = \"registry-password\" }} }}\n{settings}"
+            ),
+            ..ConfigOptions::default()
+        })
+    };
+    configure("v1", "");
+    let hex = |digest: &str| digest.trim_start_matches("sha256:").to_string();
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&hex(&first)[..12])
+        .expect_contains(AUTHOR);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    let run = ws.history()[0].clone();
+    assert_eq!(run["commit_id"], hex(&first).as_str(), "{run:#}");
+    assert_eq!(run["commit_author"], AUTHOR, "{run:#}");
+    assert!(
+        run["commit_summary"]
+            .as_str()
+            .is_some_and(|summary| summary.starts_with("first (revision 0123456789abcdef")),
+        "{run:#}"
+    );
+
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.2"));
+    let second = push(&ws, &registry, &folder, &artifact, "second");
+    assert_ne!(first, second);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&hex(&second)[..12]);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+
+    // Pinned to the first digest, whatever the tag says.
+    configure(&first, "");
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    configure("v1", "");
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+    ws.cairn(&["rollback"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    ws.cairn(&["resume"]).expect_code(0);
+
+    // The registry refuses a wrong password: nothing applied.
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.3"));
+    let third = push(&ws, &registry, &folder, &artifact, "third");
+    std::fs::write(ws.path().join("registry-password"), "wrong").expect("write");
+    forget_pulled_artifacts(&ws);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("refused the credentials");
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    std::fs::write(ws.path().join("registry-password"), &registry.password).expect("write");
+
+    // A layer altered in the registry's storage: refused by its digest.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(registry.blob_path(&third)).expect("the manifest blob"),
+    )
+    .expect("a manifest");
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .expect("a layer")
+        .to_string();
+    let mut bytes = std::fs::read(registry.blob_path(&layer)).expect("the layer");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(registry.blob_path(&layer), bytes).expect("alter the layer");
+    forget_pulled_artifacts(&ws);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("does not match its digest");
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+
+    // A layer over the tenant's repository_bytes is refused before it is
+    // pulled.
+    configure(
+        &second,
+        "[tenants.default.quotas]\nrepository_bytes = \"64B\"",
+    );
+    forget_pulled_artifacts(&ws);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("repository_bytes")
+        .expect_contains("the size of the artifact's layer");
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+}
+
+/// The registry's own notifications wake the daemon (it polls once an
+/// hour): a `cairn push` is applied at once; the daemon's own pulls,
+/// notified too, wake nothing.
+#[test]
+fn a_registry_notification_of_a_push_wakes_the_daemon() {
+    let ws = Workspace::new();
+    let mut registry = Registry::start();
+    let folder = ws.path().join("build");
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.1"));
+    let artifact = format!("{}:live", registry.address("zones"));
+    push(&ws, &registry, &folder, &artifact, "first");
+    std::fs::write(ws.path().join("registry-password"), &registry.password).expect("write");
+    std::fs::write(ws.path().join("hook-token"), "registry-hook-token").expect("write");
+    ws.configure(&ConfigOptions {
+        repo: Some(registry.address("zones")),
+        reference: "live".into(),
+        path: "dns".into(),
+        tenant_settings: "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { file = \"hook-token\" }\nwebhook_style = \"registry\"\nregistry_credentials = { username = \"cairn\", password = { file = \"registry-password\" } }".into(),
+        ..ConfigOptions::default()
+    });
+    let daemon = Daemon::start(&ws.config_path());
+    wait_until(
+        Duration::from_secs(20),
+        "the first artifact applied",
+        || ws.pdns.dig("www.example.org", "A") == ["192.0.2.1"],
+    );
+    registry.notify(
+        &format!("http://127.0.0.1:{}/hooks/default", daemon.port),
+        "registry-hook-token",
+    );
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.2"));
+    let second = push(&ws, &registry, &folder, &artifact, "second");
+    wait_until(
+        Duration::from_secs(20),
+        "the pushed artifact applied",
+        || ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"],
+    );
+    wait_until(Duration::from_secs(10), "its run recorded", || {
+        daemon.tenant("default")["commit"]["id"] == second.trim_start_matches("sha256:")
     });
     assert_eq!(daemon.tenant("default")["last_run"]["trigger"], "webhook");
 }

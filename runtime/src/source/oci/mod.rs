@@ -1,0 +1,447 @@
+//! OCI artifacts as a source: `repo = "oci://HOST[:PORT]/NAME"`, `ref` a
+//! tag or a digest (`sha256:…`: pinned). The revision is the manifest's
+//! digest; its author, message and time are the manifest's
+//! `org.opencontainers.image.authors`, `.description` and `.created`
+//! annotations ([`artifact`]), as `cairn push` writes them.
+//!
+//! Pulled with the ORAS project's `oci-client`, which checks every blob
+//! against its digest: a layer altered in the registry or on the way is
+//! refused. A manifest and a layer once pulled are kept in the cache by
+//! digest (checked again when read), so a rollback to an earlier digest
+//! needs no registry. The layer's size, compressed, is checked against the
+//! tenant's `repository_bytes` before it is pulled, and unpacked within a
+//! bound; its entries are then listed like any source's
+//! ([`super::listing`]) and the resource files read once, with the
+//! listing. A registry on this machine (`localhost`, a loopback address)
+//! is spoken to over HTTP, as Docker does; any other over HTTPS. Basic
+//! credentials come from the operator's secret.
+
+pub mod artifact;
+pub mod push;
+
+use super::listing::{self, Entry, EntryKind, Revision};
+use super::snapshot::Listing;
+use super::{
+    CommitInfo, FETCH_TIMEOUT, FetchError, MAX_RESOURCE_FILE_BYTES, ReadPolicy, Snapshot,
+    SourceError,
+};
+use crate::quota::QuotaExceeded;
+use crate::secrets::SecretRef;
+use artifact::Address;
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
+use oci_client::secrets::RegistryAuth;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// What each entry of a layer may add to its unpacked size beyond its
+/// contents: a 512-byte header and up to 511 bytes of padding.
+const TAR_ENTRY_OVERHEAD: u64 = 1024;
+
+/// The operator's credentials for a tenant's registry.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password or token.
+    pub password: SecretRef,
+}
+
+/// A tenant's OCI artifact.
+#[derive(Debug, Clone)]
+pub(super) struct Oci {
+    /// As configured.
+    pub repo: String,
+    pub address: Address,
+    pub reference: String,
+    pub path: String,
+    pub cache_dir: PathBuf,
+    pub policy: ReadPolicy,
+    pub credentials: Option<Credentials>,
+}
+
+impl Oci {
+    /// Reads `reference` (`None`: the tenant's ref; a digest pulled
+    /// before is read from the cache unless `fetch`); lists its files when
+    /// `with_files`. It blocks on the runtime it is called from.
+    pub fn read_at(
+        &self,
+        reference: Option<&str>,
+        fetch: bool,
+        with_files: bool,
+    ) -> Result<Snapshot, SourceError> {
+        let reference = reference.unwrap_or(&self.reference).to_string();
+        let read = self.read(reference, fetch, with_files);
+        tokio::runtime::Handle::current()
+            .block_on(async { tokio::time::timeout(FETCH_TIMEOUT, read).await })
+            .map_err(|_| SourceError::Fetch {
+                repo: self.repo.clone(),
+                source: FetchError::NoAnswer {
+                    after: FETCH_TIMEOUT,
+                },
+            })?
+    }
+
+    async fn read(
+        &self,
+        reference: String,
+        fetch: bool,
+        with_files: bool,
+    ) -> Result<Snapshot, SourceError> {
+        let auth = self.auth()?;
+        let client = self.address.client();
+        let (digest, manifest) = self.manifest(&client, &auth, &reference, fetch).await?;
+        let commit = commit_info(&digest, &manifest);
+        if !with_files {
+            return Ok(Snapshot::held(empty(commit), HashMap::new()));
+        }
+        let layer = self.layer(&client, &auth, &reference, &manifest).await?;
+        self.unpack(commit, &layer)
+    }
+
+    /// The registry's credentials, from the operator's secret.
+    fn auth(&self) -> Result<RegistryAuth, SourceError> {
+        let Some(credentials) = &self.credentials else {
+            return Ok(RegistryAuth::Anonymous);
+        };
+        let password = credentials
+            .password
+            .resolve("registry password")
+            .map_err(|error| SourceError::Fetch {
+                repo: self.repo.clone(),
+                source: FetchError::Git(Box::new(error)),
+            })?;
+        Ok(RegistryAuth::Basic(
+            credentials.username.clone(),
+            password.expose().to_string(),
+        ))
+    }
+
+    /// Where this artifact's manifests and layers are kept, by digest.
+    fn cache(&self) -> PathBuf {
+        let key = hex::encode(Sha256::digest(
+            format!("{}/{}", self.address.registry, self.address.repository).as_bytes(),
+        ));
+        self.cache_dir.join(format!("oci-{}", &key[..24]))
+    }
+
+    /// The blob of `digest` in the cache, when it is there and still
+    /// matches it.
+    fn cached(&self, digest: &str) -> Option<Vec<u8>> {
+        let hex = digest.strip_prefix("sha256:")?;
+        let bytes = std::fs::read(self.cache().join(hex)).ok()?;
+        (hex::encode(Sha256::digest(&bytes)) == hex).then_some(bytes)
+    }
+
+    /// Keeps the blob of `digest` in the cache (a failure only costs a
+    /// pull later).
+    fn keep(&self, digest: &str, bytes: &[u8]) {
+        let Some(hex) = digest.strip_prefix("sha256:") else {
+            return;
+        };
+        let folder = self.cache();
+        let partial = folder.join(format!("{hex}.partial"));
+        let kept = std::fs::create_dir_all(&folder)
+            .and_then(|()| std::fs::write(&partial, bytes))
+            .and_then(|()| std::fs::rename(&partial, folder.join(hex)));
+        if let Err(error) = kept {
+            tracing::warn!(repo = %self.repo, %error, "an artifact's blob was not cached");
+        }
+    }
+
+    /// The manifest `reference` names, and its digest: from the cache for
+    /// a digest pulled before (unless `fetch`), else from the registry.
+    async fn manifest(
+        &self,
+        client: &oci_client::Client,
+        auth: &RegistryAuth,
+        reference: &str,
+        fetch: bool,
+    ) -> Result<(String, OciImageManifest), SourceError> {
+        let pinned = artifact::digest_of(reference);
+        let cached = pinned
+            .as_deref()
+            .filter(|_| !fetch)
+            .and_then(|digest| Some((digest.to_string(), self.cached(digest)?)));
+        let (digest, raw) = match cached {
+            Some(found) => found,
+            None => {
+                let (raw, digest) = client
+                    .pull_manifest_raw(
+                        &self.address.reference(reference),
+                        auth,
+                        &[OCI_IMAGE_MEDIA_TYPE],
+                    )
+                    .await
+                    .map_err(|error| self.pull_error(reference, error))?;
+                // The digest of what came, whatever a header said.
+                let computed = format!("sha256:{}", hex::encode(Sha256::digest(&raw)));
+                if computed != digest || pinned.as_ref().is_some_and(|pin| *pin != computed) {
+                    return Err(self.tampered("manifest", pinned.unwrap_or(digest), computed));
+                }
+                self.keep(&computed, &raw);
+                (computed, raw.to_vec())
+            }
+        };
+        let manifest = serde_json::from_slice(&raw).map_err(|error| SourceError::Read {
+            repo: self.repo.clone(),
+            commit: digest.clone(),
+            source: Box::new(error),
+        })?;
+        Ok((digest, manifest))
+    }
+
+    /// The one layer of `manifest`, checked against the quota before it
+    /// is pulled and against its digest after.
+    async fn layer(
+        &self,
+        client: &oci_client::Client,
+        auth: &RegistryAuth,
+        reference: &str,
+        manifest: &OciImageManifest,
+    ) -> Result<Vec<u8>, SourceError> {
+        let layers: Vec<_> = manifest
+            .layers
+            .iter()
+            .filter(|layer| {
+                [artifact::CONTENT_MEDIA_TYPE, artifact::LAYER_MEDIA_TYPE]
+                    .contains(&layer.media_type.as_str())
+            })
+            .collect();
+        let [layer] = layers[..] else {
+            return Err(SourceError::Read {
+                repo: self.repo.clone(),
+                commit: reference.to_string(),
+                source: format!(
+                    "the artifact has {} layers of resource files ({} or {}); Cairn reads artifacts of exactly one, as `cairn push` and `flux push artifact` make them",
+                    layers.len(),
+                    artifact::CONTENT_MEDIA_TYPE,
+                    artifact::LAYER_MEDIA_TYPE
+                )
+                .into(),
+            });
+        };
+        let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
+        QuotaExceeded::check(
+            "repository_bytes",
+            "the size of the artifact's layer",
+            size,
+            self.policy.max_bytes,
+        )
+        .map_err(|source| SourceError::Quota {
+            commit: Box::new(CommitInfo {
+                id: layer.digest.clone(),
+                author: String::new(),
+                summary: String::new(),
+                time: 0,
+            }),
+            source,
+        })?;
+        if let Some(bytes) = self.cached(&layer.digest) {
+            return Ok(bytes);
+        }
+        // The manifest may have come from the cache: log in for the blob.
+        client
+            .store_auth_if_needed(&self.address.registry, auth)
+            .await;
+        let mut bytes = Vec::with_capacity(size as usize);
+        client
+            .pull_blob(&self.address.reference(reference), layer, &mut bytes)
+            .await
+            .map_err(|error| match error {
+                OciDistributionError::DigestError(_) => {
+                    self.tampered("layer", layer.digest.clone(), "another".into())
+                }
+                other => self.pull_error(reference, other),
+            })?;
+        if bytes.len() as u64 > size {
+            return Err(self.tampered("layer", layer.digest.clone(), "a larger one".into()));
+        }
+        self.keep(&layer.digest, &bytes);
+        Ok(bytes)
+    }
+
+    /// Lists and reads the layer's entries below the tenant's folder.
+    fn unpack(&self, commit: CommitInfo, layer: &[u8]) -> Result<Snapshot, SourceError> {
+        let prefix = match self.path.trim_matches('/') {
+            "" | "." => String::new(),
+            path => format!("{path}/"),
+        };
+        let bound = self.policy.max_bytes + (self.policy.max_files as u64 + 2) * TAR_ENTRY_OVERHEAD;
+        let unreadable = |error: std::io::Error| SourceError::Read {
+            repo: self.repo.clone(),
+            commit: commit.id.clone(),
+            source: Box::new(error),
+        };
+        let gzip = flate2::read::GzDecoder::new(layer).take(bound);
+        let mut archive = tar::Archive::new(gzip);
+        let mut entries = Vec::new();
+        let mut contents: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        let mut sizes: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut folder_seen = prefix.is_empty();
+        for entry in archive.entries().map_err(unreadable)? {
+            let mut entry = entry.map_err(unreadable)?;
+            let raw = entry.path_bytes().into_owned();
+            let path = raw.strip_prefix(b"./").unwrap_or(&raw);
+            let Some(relative) = path.strip_prefix(prefix.as_bytes()) else {
+                continue;
+            };
+            folder_seen = true;
+            let kind = match entry.header().entry_type() {
+                tar::EntryType::Directory => continue,
+                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+                tar::EntryType::Symlink | tar::EntryType::Link => EntryKind::Link,
+                _ => EntryKind::Other,
+            };
+            let relative = relative.to_vec();
+            let size = entry.header().size().map_err(unreadable)?;
+            let wanted = [&b".toml"[..], b".yaml", b".yml"]
+                .iter()
+                .any(|end| relative.ends_with(end));
+            if kind == EntryKind::File && wanted {
+                let mut bytes = Vec::new();
+                (&mut entry)
+                    .take(MAX_RESOURCE_FILE_BYTES as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(unreadable)?;
+                // The header's size, not what was read: a file too large
+                // is refused by the listing, naming it.
+                contents.insert(relative.clone(), bytes);
+            }
+            sizes.insert(relative.clone(), size);
+            entries.push(Entry {
+                id: String::from_utf8_lossy(&relative).into_owned(),
+                path: relative,
+                kind,
+            });
+            // Counted again by the listing; stopping here bounds the work.
+            if entries.len() > self.policy.max_files {
+                break;
+            }
+        }
+        if !folder_seen {
+            return Err(SourceError::MissingPath {
+                repo: self.repo.clone(),
+                path: self.path.clone(),
+                commit: commit.id.clone(),
+            });
+        }
+        let layer = Layer {
+            sizes: &sizes,
+            contents: &contents,
+        };
+        let (files, manifests) =
+            listing::files(&commit, &self.path, entries, &self.policy, &layer)?;
+        let mut held = HashMap::new();
+        let files = files
+            .into_iter()
+            .map(|mut file| {
+                let relative = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
+                let bytes = contents
+                    .get(relative.as_bytes())
+                    .cloned()
+                    .unwrap_or_default();
+                file.blob = hex::encode(Sha256::digest(&bytes));
+                held.insert(file.blob.clone(), bytes);
+                file
+            })
+            .collect();
+        Ok(Snapshot::held(
+            Listing {
+                commit,
+                files,
+                manifests,
+                signer: None,
+            },
+            held,
+        ))
+    }
+
+    /// What the registry's answer means to the operator.
+    fn pull_error(&self, reference: &str, error: OciDistributionError) -> SourceError {
+        match error {
+            OciDistributionError::ImageManifestNotFoundError(_) => SourceError::UnknownRef {
+                repo: self.repo.clone(),
+                reference: reference.to_string(),
+            },
+            OciDistributionError::AuthenticationFailure(_)
+            | OciDistributionError::UnauthorizedError { .. } => SourceError::Fetch {
+                repo: self.repo.clone(),
+                source: FetchError::Refused {
+                    registry: self.address.registry.clone(),
+                    reason: error.to_string(),
+                },
+            },
+            other => SourceError::Fetch {
+                repo: self.repo.clone(),
+                source: FetchError::Git(Box::new(other)),
+            },
+        }
+    }
+
+    /// A blob that does not match its digest.
+    fn tampered(&self, what: &'static str, expected: String, found: String) -> SourceError {
+        SourceError::Tampered {
+            repo: self.repo.clone(),
+            what,
+            expected,
+            found,
+        }
+    }
+}
+
+/// The revision of the manifest of `digest`, from its annotations.
+fn commit_info(digest: &str, manifest: &OciImageManifest) -> CommitInfo {
+    let annotation = |key: &str| {
+        manifest
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(key))
+            .cloned()
+    };
+    let mut summary = annotation(artifact::DESCRIPTION).unwrap_or_default();
+    if let Some(revision) = annotation(artifact::REVISION) {
+        let source = annotation(artifact::SOURCE).unwrap_or_else(|| "its source".into());
+        summary = format!("{summary} (revision {revision} of {source})")
+            .trim()
+            .to_string();
+    }
+    CommitInfo {
+        id: digest.trim_start_matches("sha256:").to_string(),
+        author: annotation(artifact::AUTHORS)
+            .unwrap_or_else(|| "unknown (the artifact names no author)".into()),
+        summary: summary.lines().next().unwrap_or_default().to_string(),
+        time: annotation(artifact::CREATED)
+            .and_then(|created| humantime::parse_rfc3339_weak(&created).ok())
+            .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |since| since.as_secs() as i64),
+    }
+}
+
+/// A listing of `commit` without files.
+fn empty(commit: CommitInfo) -> Listing {
+    Listing {
+        commit,
+        files: Vec::new(),
+        manifests: Default::default(),
+        signer: None,
+    }
+}
+
+/// A layer's entries as unpacked, for [`listing::files`].
+struct Layer<'a> {
+    sizes: &'a HashMap<Vec<u8>, u64>,
+    contents: &'a HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Revision for Layer<'_> {
+    fn size(&self, entry: &Entry) -> Result<u64, SourceError> {
+        Ok(self.sizes.get(&entry.path).copied().unwrap_or(0))
+    }
+
+    fn bytes(&self, entry: &Entry) -> Result<Vec<u8>, SourceError> {
+        Ok(self.contents.get(&entry.path).cloned().unwrap_or_default())
+    }
+}
