@@ -86,6 +86,22 @@ pub enum SourceError {
         /// What came instead.
         found: String,
     },
+    /// A tag names another revision than when it was first read: tags are
+    /// releases, and a moved one is not followed.
+    #[error(
+        "the tag `{tag}` of {repo} moved: it named {first} when Cairn first read it, and names {} now. Nothing was applied; tags are releases and are not followed when they move. If the move is intended, set `ref` to the new commit or to a new tag",
+        .now.short_id()
+    )]
+    TagMoved {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+        /// The revision it named first.
+        first: String,
+        /// The revision it names now.
+        now: Box<CommitInfo>,
+    },
     /// The configured folder is not in the commit.
     #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
     MissingPath {

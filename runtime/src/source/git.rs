@@ -197,11 +197,23 @@ impl Git {
         with_files: bool,
     ) -> Result<Snapshot, SourceError> {
         let listing = self.list(&repository, reference, with_files)?;
+        // `rev-parse` takes a tag before a branch of the same name.
+        let tag_name = match reference.strip_prefix("refs/tags/") {
+            Some(tag) => tag.to_string(),
+            None => reference.to_string(),
+        };
+        let is_tag = repository
+            .try_find_reference(format!("refs/tags/{tag_name}").as_str())
+            .ok()
+            .flatten()
+            .is_some();
         let objects = GitObjects {
             repo: self.repo.clone(),
             objects: repository.into_sync(),
         };
-        Ok(Snapshot::listed(listing, Arc::new(objects)))
+        let mut snapshot = Snapshot::listed(listing, Arc::new(objects));
+        snapshot.tag = is_tag.then_some(tag_name);
+        Ok(snapshot)
     }
 
     /// The commit `reference` names and, `with_files`, its resource files

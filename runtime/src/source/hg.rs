@@ -119,9 +119,9 @@ impl Hg {
                 source: format!("{} holds no Mercurial repository (.hg)", dir.display()).into(),
             });
         }
-        let commit = self.resolve(&dir, reference, interrupt)?;
+        let (commit, tag) = self.resolve(&dir, reference, interrupt)?;
         if !with_files {
-            return Ok(Snapshot::held(
+            let mut snapshot = Snapshot::held(
                 Listing {
                     commit,
                     files: Vec::new(),
@@ -129,7 +129,9 @@ impl Hg {
                     signer: None,
                 },
                 HashMap::new(),
-            ));
+            );
+            snapshot.tag = tag;
+            return Ok(snapshot);
         }
         let store = Store {
             repo: self.repo.clone(),
@@ -144,7 +146,7 @@ impl Hg {
         };
         let (files, manifests) =
             listing::files(&commit, &self.path, entries, &self.policy, &revision)?;
-        Ok(Snapshot::listed(
+        let mut snapshot = Snapshot::listed(
             Listing {
                 commit,
                 files,
@@ -152,7 +154,9 @@ impl Hg {
                 signer: None,
             },
             Arc::new(store),
-        ))
+        );
+        snapshot.tag = tag;
+        Ok(snapshot)
     }
 
     /// Where a remote's mirror lives in the cache.
@@ -219,7 +223,7 @@ impl Hg {
             return Err(SourceError::RefGone {
                 repo: self.repo.clone(),
                 reference: self.reference.clone(),
-                last_seen: Box::new(self.resolve(&mirror, &node, interrupt)?),
+                last_seen: Box::new(self.resolve(&mirror, &node, interrupt)?.0),
             });
         }
         Ok(mirror)
@@ -231,7 +235,7 @@ impl Hg {
         dir: &Path,
         reference: &str,
         interrupt: &AtomicBool,
-    ) -> Result<CommitInfo, SourceError> {
+    ) -> Result<(CommitInfo, Option<String>), SourceError> {
         let unknown = || SourceError::UnknownRef {
             repo: self.repo.clone(),
             reference: reference.to_string(),
@@ -242,7 +246,7 @@ impl Hg {
             return Err(unknown());
         }
         let revset = format!("r'{reference}'");
-        let template = "{node}\\0{author}\\0{date|hgdate}\\0{desc|firstline}\\0{branch}\\0{get(extras, 'close')}";
+        let template = "{node}\\0{author}\\0{date|hgdate}\\0{desc|firstline}\\0{branch}\\0{get(extras, 'close')}\\0{join(tags, ' ')}";
         let output = match hg(
             dir,
             &[
@@ -267,7 +271,7 @@ impl Hg {
         };
         let text = String::from_utf8_lossy(&output);
         let fields: Vec<&str> = text.split('\0').collect();
-        let [node, author, date, summary, branch, close] = fields[..] else {
+        let [node, author, date, summary, branch, close, tags] = fields[..] else {
             return Err(unknown());
         };
         let commit = CommitInfo {
@@ -287,7 +291,11 @@ impl Hg {
                 last_seen: Box::new(commit),
             });
         }
-        Ok(commit)
+        // `tip` is Mercurial's name of the newest changeset, not a tag
+        // anyone made.
+        let tag = (reference != "tip" && tags.split(' ').any(|tag| tag == reference))
+            .then(|| reference.to_string());
+        Ok((commit, tag))
     }
 
     /// The entries below the tenant's folder in the changeset, and the

@@ -26,6 +26,7 @@ mod listing;
 pub mod oci;
 mod signature;
 mod snapshot;
+mod tags;
 
 pub use error::{
     FetchError, FileProblem, GitError, SourceError, UnreadableManifest, UnreadableSigners,
@@ -80,6 +81,8 @@ impl Default for ReadPolicy {
 pub struct Source {
     repo: String,
     backend: Backend,
+    /// Where the tags seen are remembered ([`tags`]).
+    cache_dir: PathBuf,
 }
 
 /// The kinds of source, each read its own way.
@@ -156,6 +159,7 @@ impl Source {
         Self {
             repo: repo.to_string(),
             backend,
+            cache_dir: cache_dir.to_path_buf(),
         }
     }
 
@@ -253,10 +257,16 @@ impl Source {
             }),
         });
         match tokio::time::timeout(FETCH_TIMEOUT, task).await {
-            Ok(joined) => joined.map_err(|error| SourceError::Open {
-                repo: self.repo.clone(),
-                source: error.into(),
-            })?,
+            Ok(joined) => {
+                let snapshot = joined.map_err(|error| SourceError::Open {
+                    repo: self.repo.clone(),
+                    source: error.into(),
+                })??;
+                if let Some(tag) = &snapshot.tag {
+                    tags::check(&self.cache_dir, &self.repo, tag, &snapshot.commit)?;
+                }
+                Ok(snapshot)
+            }
             Err(_) => {
                 // The transfer sees the flag and stops.
                 interrupt.store(true, Ordering::Relaxed);

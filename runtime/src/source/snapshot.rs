@@ -64,6 +64,9 @@ pub struct Snapshot {
     /// The key that signed the commit (`SHA256:…`), when the tenant
     /// checks signatures.
     pub signer: Option<String>,
+    /// The tag the ref was resolved through, when it names one: a tag is
+    /// a release, and must not move ([`super::Source`] remembers it).
+    pub tag: Option<String>,
     texts: Texts,
 }
 
@@ -126,6 +129,7 @@ impl Snapshot {
             files: listing.files,
             manifests: listing.manifests,
             signer: listing.signer,
+            tag: None,
             texts: Texts(contents),
         }
     }
@@ -151,6 +155,7 @@ impl Snapshot {
                 .collect(),
             manifests: BTreeMap::new(),
             signer: None,
+            tag: None,
             texts: Texts(Arc::new(Held(
                 files
                     .iter()

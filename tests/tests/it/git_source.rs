@@ -202,3 +202,47 @@ fn a_branch_deleted_on_the_remote_is_an_error_until_it_is_back() {
         daemon.tenant("default")["last_error"].is_null()
     });
 }
+
+/// A release tag does not move: moved on the remote (`git tag -f` and a
+/// forced push), it is an error naming both commits, every time, with
+/// nothing applied; another ref is read as usual.
+#[test]
+fn a_tag_that_moves_is_an_error_with_nothing_applied() {
+    let ws = Workspace::new();
+    let daemon = GitDaemon::start(ws.path());
+    ws.configure(&ConfigOptions {
+        repo: Some(daemon.url("zones")),
+        reference: "v1".into(),
+        ..ConfigOptions::default()
+    });
+    ws.repo.write("dns/zone.toml", &zone("192.0.2.1"));
+    let first = ws.repo.commit("first", AUTHOR);
+    ws.repo.git(&["tag", "v1"]);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&first[..12]);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+
+    ws.repo.write("dns/zone.toml", &zone("192.0.2.2"));
+    let second = ws.repo.commit("second", AUTHOR);
+    ws.repo.git(&["tag", "-f", "v1"]);
+    for _ in 0..2 {
+        ws.cairn(&["apply", "--yes"])
+            .expect_code(1)
+            .expect_contains("the tag `v1`")
+            .expect_contains("moved")
+            .expect_contains(&first[..12])
+            .expect_contains(&second[..12]);
+    }
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    ws.repo.git(&["tag", "v2"]);
+    ws.configure(&ConfigOptions {
+        repo: Some(daemon.url("zones")),
+        reference: "v2".into(),
+        ..ConfigOptions::default()
+    });
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(0)
+        .expect_contains(&second[..12]);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+}

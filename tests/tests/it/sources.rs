@@ -151,8 +151,8 @@ fn a_mercurial_repository_is_read_in_place_at_a_changeset() {
 
 /// Served by `hg serve`: cloned without a working copy and pulled; a
 /// bookmark followed, moved and then deleted on the remote (an error
-/// naming the changeset it last named, nothing applied); a tag; a ref
-/// that names nothing.
+/// naming the changeset it last named, nothing applied); a tag, and the
+/// same tag moved (an error); a ref that names nothing.
 #[test]
 fn a_served_mercurial_repository_follows_bookmarks_and_tags() {
     let ws = Workspace::new();
@@ -192,6 +192,14 @@ fn a_served_mercurial_repository_follows_bookmarks_and_tags() {
     ws.cairn(&["apply", "--yes"])
         .expect_code(0)
         .expect_contains("No changes");
+    // A tag moved (`hg tag -f`) is not followed.
+    let fourth = hg.node("tip~1");
+    hg.hg(&["tag", "-f", "-r", &fourth, "v3"]);
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("the tag `v3`")
+        .expect_contains("moved");
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.3"]);
     configure("nothing-by-this-name");
     ws.cairn(&["plan"])
         .expect_code(1)
