@@ -199,9 +199,7 @@ impl Hg {
             std::fs::rename(&partial, &mirror).map_err(|error| fail(HgError::Spawn(error)))?;
             return Ok(mirror);
         }
-        let followed = bookmarks(&mirror, interrupt)
-            .map_err(fail)?
-            .remove(&self.reference);
+        let followed = bookmarks(&mirror).map_err(fail)?.remove(&self.reference);
         // The remote's bookmarks, and only those, after the pull.
         match std::fs::remove_file(mirror.join(".hg").join("bookmarks")) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
@@ -216,7 +214,7 @@ impl Hg {
         )
         .map_err(fail)?;
         if let Some(node) = followed
-            && !bookmarks(&mirror, interrupt)
+            && !bookmarks(&mirror)
                 .map_err(fail)?
                 .contains_key(&self.reference)
         {
@@ -378,24 +376,20 @@ fn prefix(path: &str) -> String {
 }
 
 /// The bookmarks of the repository at `dir`, with the changesets they
-/// name.
-fn bookmarks(dir: &Path, interrupt: &AtomicBool) -> Result<HashMap<String, String>, HgError> {
-    let output = hg(
-        dir,
-        &[
-            "bookmarks".as_ref(),
-            "-T".as_ref(),
-            "{bookmark}\\0{node}\\0".as_ref(),
-        ],
-        interrupt,
-    )?;
-    let text = String::from_utf8_lossy(&output);
-    let mut fields = text.split('\0');
-    let mut found = HashMap::new();
-    while let (Some(name), Some(node)) = (fields.next(), fields.next()) {
-        found.insert(name.to_string(), node.to_string());
-    }
-    Ok(found)
+/// name: read from `.hg/bookmarks` (a line `NODE NAME` each), which a
+/// mirror's pull writes, rather than by another `hg` run (about 0.2 s of
+/// interpreter start each).
+fn bookmarks(dir: &Path) -> Result<HashMap<String, String>, HgError> {
+    let text = match std::fs::read_to_string(dir.join(".hg").join("bookmarks")) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(HgError::Spawn(error)),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(node, name)| (name.to_string(), node.to_string()))
+        .collect())
 }
 
 /// Runs `hg ARGS` in `dir`, isolated from the user's configuration, and

@@ -7,7 +7,8 @@
 //! - `cairn plan` with nothing to change, N records, whole process;
 //! - the same provider in Rust, JavaScript and Python (`languages`);
 //! - what a policy, in Rust and in Rego, adds to a no-change plan
-//!   (`policies`).
+//!   (`policies`);
+//! - each source's unchanged poll and one-file change (`sources`).
 
 use anyhow::Context;
 use cairn::host::{CompiledCache, PluginHost, ProviderInstance, ProviderSettings};
@@ -64,9 +65,10 @@ mod kubernetes;
 mod languages;
 mod octodns;
 mod policies;
+mod sources;
 
 /// The parts of the benchmark, each selectable by name on the command line.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "host",
     "languages",
     "policies",
@@ -81,7 +83,11 @@ const SECTIONS: [&str; 14] = [
     "chaos",
     "kubernetes",
     "cluster",
+    "sources",
 ];
+
+/// Resource files of the repository each source reads in `sources`.
+const SOURCE_FILES: usize = 1_000;
 
 /// Chaos runs timed for how late they end.
 const CHAOS_RUNS: usize = 20;
@@ -353,6 +359,26 @@ fn main() -> anyhow::Result<()> {
                 "rego_s": figures.rego.as_secs_f64(),
             }),
         );
+    }
+
+    if runs("sources") {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let mut figures = Vec::new();
+        for each in sources::each_source(SOURCE_FILES)? {
+            rows.push((
+                format!(
+                    "source {}: unchanged poll / one file of {SOURCE_FILES} changed, to the desired state loaded (medians)",
+                    each.source
+                ),
+                format!("{:.1} ms / {:.1} ms", ms(each.poll), ms(each.change)),
+            ));
+            figures.push(serde_json::json!({
+                "source": each.source,
+                "poll_s": each.poll.as_secs_f64(),
+                "change_s": each.change.as_secs_f64(),
+            }));
+        }
+        raw.insert("sources".into(), serde_json::Value::Array(figures));
     }
 
     if runs("incremental") {
