@@ -78,6 +78,9 @@ pub enum RefusalKind {
     Quota,
     /// The ref that named it is gone from the remote.
     RefGone,
+    /// It is what a tag names now, and the tag named another revision
+    /// before.
+    TagMoved,
 }
 
 /// A commit refused before anything was planned: which commit, what
@@ -105,10 +108,12 @@ impl Refusal {
     pub fn of_source(error: SourceError) -> Result<Self, SourceError> {
         let (kind, commit) = match &error {
             SourceError::Unsigned { commit, .. }
+            | SourceError::UnsignedArtifact { commit, .. }
             | SourceError::Untrusted { commit, .. }
             | SourceError::SignersUnreadable { commit, .. } => (RefusalKind::Signature, commit),
             SourceError::Quota { commit, .. } => (RefusalKind::Quota, commit),
             SourceError::RefGone { last_seen, .. } => (RefusalKind::RefGone, last_seen),
+            SourceError::TagMoved { now, .. } => (RefusalKind::TagMoved, now),
             _ => return Err(error),
         };
         Ok(Self {

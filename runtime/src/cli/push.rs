@@ -42,6 +42,11 @@ pub struct PushArgs {
     /// Where that source lives (`org.opencontainers.image.source`).
     #[arg(long)]
     source: Option<String>,
+    /// An SSH private key to sign the artifact with: the signature is
+    /// pushed beside it (tag `sha256-HEX.sig`), and a tenant whose
+    /// `allowed_signers` lists the key's public half applies it.
+    #[arg(long, value_name = "KEY")]
+    sign_key: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -65,10 +70,15 @@ pub async fn run(args: &PushArgs) -> anyhow::Result<u8> {
         revision: args.revision.clone(),
         source: args.source.clone(),
         auth,
+        sign_key: args.sign_key.clone(),
     })
     .await?;
+    let signed = match args.sign_key {
+        Some(_) => ", signed",
+        None => "",
+    };
     println!(
-        "Pushed {} file(s) to {repo}:{tag} as {}",
+        "Pushed {} file(s) to {repo}:{tag} as {}{signed}",
         pushed.files, pushed.digest
     );
     println!(

@@ -161,7 +161,7 @@ pub enum Invalid {
     /// A plain folder or a Mercurial repository: no signatures Cairn
     /// checks.
     #[error(
-        "[tenants.{tenant}] allowed_signers: the tenant reads a plain folder, a Mercurial repository or an OCI artifact, which has no signatures Cairn checks; use a Git repository with signed commits (or pin an artifact's digest in `ref`), or remove allowed_signers"
+        "[tenants.{tenant}] allowed_signers: the tenant reads a plain folder or a Mercurial repository, which has no signatures Cairn checks; use a Git repository with signed commits or a signed OCI artifact, or remove allowed_signers"
     )]
     UnsignedSource {
         /// The tenant.

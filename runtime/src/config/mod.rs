@@ -600,9 +600,6 @@ impl Config {
                     }
                 })?;
             }
-            if is_oci && allowed_signers.is_some() {
-                return Err(Invalid::UnsignedSource { tenant: name });
-            }
             if !is_oci && tenant.registry_credentials.is_some() {
                 return Err(Invalid::Repo {
                     tenant: name.clone(),

@@ -132,6 +132,18 @@ pub enum SourceError {
         /// The operator's allowed-signers file.
         allowed_signers: String,
     },
+    /// The tenant applies only signed artifacts, and this one has no
+    /// signature beside it.
+    #[error(
+        "the artifact {} has no signature, and this tenant applies only artifacts signed by a key in {allowed_signers}: push it with `cairn push … --sign-key KEY`, KEY's public half listed there. Nothing was applied",
+        .commit.id
+    )]
+    UnsignedArtifact {
+        /// The artifact's revision.
+        commit: Box<CommitInfo>,
+        /// The operator's allowed-signers file.
+        allowed_signers: String,
+    },
     /// The commit's signature is not from a trusted key, or does not verify.
     #[error(
         "commit {} is not signed by a key in {allowed_signers}: {reason}. Nothing was applied",

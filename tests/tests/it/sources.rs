@@ -252,18 +252,35 @@ fn push(
     artifact: &str,
     message: &str,
 ) -> String {
+    push_signed(ws, registry, folder, artifact, message, None)
+}
+
+/// [`push`], signed with the SSH key at `key` when given.
+fn push_signed(
+    ws: &Workspace,
+    registry: &Registry,
+    folder: &std::path::Path,
+    artifact: &str,
+    message: &str,
+    key: Option<&std::path::Path>,
+) -> String {
+    let mut args = vec![
+        "push".to_string(),
+        folder.display().to_string(),
+        artifact.to_string(),
+        "--author".into(),
+        AUTHOR.into(),
+        "--message".into(),
+        message.into(),
+        "--revision".into(),
+        "0123456789abcdef".into(),
+    ];
+    if let Some(key) = key {
+        args.extend(["--sign-key".to_string(), key.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = ws.cairn_env(
-        &[
-            "push",
-            folder.to_str().expect("a UTF-8 path"),
-            artifact,
-            "--author",
-            AUTHOR,
-            "--message",
-            message,
-            "--revision",
-            "0123456789abcdef",
-        ],
+        &args,
         &[
             ("CAIRN_REGISTRY_USERNAME", &registry.username),
             ("CAIRN_REGISTRY_PASSWORD", &registry.password),
@@ -346,6 +363,12 @@ fn an_oci_artifact_pushed_with_cairn_push_is_applied_pinned_and_checked() {
         .expect_code(0)
         .expect_contains(&hex(&second)[..12]);
     assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+
+    // A tag the registry does not have names nothing.
+    configure("no-such-tag", "");
+    ws.cairn(&["plan"])
+        .expect_code(1)
+        .expect_contains("the ref `no-such-tag` names no commit");
 
     // Pinned to the first digest, whatever the tag says.
     configure(&first, "");
@@ -443,4 +466,63 @@ fn a_registry_notification_of_a_push_wakes_the_daemon() {
         daemon.tenant("default")["commit"]["id"] == second.trim_start_matches("sha256:")
     });
     assert_eq!(daemon.tenant("default")["last_run"]["trigger"], "webhook");
+}
+
+/// With `allowed_signers`, only an artifact signed by a listed key
+/// (`cairn push --sign-key`) is applied: one without a signature, or
+/// signed by another key, is refused, recorded, with nothing applied.
+#[test]
+fn a_tenant_with_allowed_signers_applies_only_signed_artifacts() {
+    let ws = Workspace::new();
+    let registry = Registry::start();
+    let keys = ws.path().join("keys");
+    std::fs::create_dir_all(&keys).expect("a folder");
+    let (trusted, trusted_public) = cairn_tests::git::ssh_key(&keys, "release");
+    let (stranger, _) = cairn_tests::git::ssh_key(&keys, "stranger");
+    let signers = keys.join("allowed_signers");
+    std::fs::write(&signers, format!("release@example.org {trusted_public}\n")).expect("write");
+    std::fs::write(ws.path().join("registry-password"), &registry.password).expect("write");
+    ws.configure(&ConfigOptions {
+        repo: Some(registry.address("zones")),
+        reference: "live".into(),
+        path: "dns".into(),
+        tenant_settings: format!(
+            "registry_credentials = {{ username = \"cairn\", password = {{ file = \"registry-password\" }} }}\nallowed_signers = {:?}",
+            signers.display().to_string()
+        ),
+        ..ConfigOptions::default()
+    });
+    let folder = ws.path().join("build");
+    let artifact = format!("{}:live", registry.address("zones"));
+
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.1"));
+    push_signed(&ws, &registry, &folder, &artifact, "signed", Some(&trusted));
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.2"));
+    push(&ws, &registry, &folder, &artifact, "unsigned");
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("has no signature")
+        .expect_contains("--sign-key");
+    cairn_tests::write_file(&folder, "dns/zone.toml", &zone("192.0.2.3"));
+    push_signed(
+        &ws,
+        &registry,
+        &folder,
+        &artifact,
+        "a stranger's",
+        Some(&stranger),
+    );
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("is not signed by a key in");
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    let refused: Vec<_> = ws
+        .history()
+        .into_iter()
+        .filter(|run| run["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
 }

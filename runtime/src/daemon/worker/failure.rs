@@ -144,7 +144,7 @@ impl From<Refusal> for RunFailure {
         let kind = match refusal.kind {
             RefusalKind::Signature => FailureKind::Signature,
             RefusalKind::Quota => FailureKind::Quota,
-            RefusalKind::RefGone => FailureKind::Source,
+            RefusalKind::RefGone | RefusalKind::TagMoved => FailureKind::Source,
         };
         let mut failure = Self::new(kind, AlertKind::ApplyFailed, refusal.to_string());
         failure.refusal = Some(Box::new(refusal));

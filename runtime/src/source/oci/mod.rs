@@ -14,10 +14,13 @@
 //! ([`super::listing`]) and the resource files read once, with the
 //! listing. A registry on this machine (`localhost`, a loopback address)
 //! is spoken to over HTTP, as Docker does; any other over HTTPS. Basic
-//! credentials come from the operator's secret.
+//! credentials come from the operator's secret. With `allowed_signers`,
+//! the artifact's SSH signature ([`signature`]) is checked before its
+//! layer is pulled.
 
 pub mod artifact;
 pub mod push;
+pub mod signature;
 
 use super::listing::{self, Entry, EntryKind, Revision};
 use super::snapshot::Listing;
@@ -28,7 +31,7 @@ use super::{
 use crate::quota::QuotaExceeded;
 use crate::secrets::SecretRef;
 use artifact::Address;
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use sha2::{Digest, Sha256};
@@ -97,8 +100,67 @@ impl Oci {
         if !with_files {
             return Ok(Snapshot::held(empty(commit), HashMap::new()));
         }
+        let signer = match &self.policy.allowed_signers {
+            Some(allowed_signers) => Some(
+                self.check_signature(&client, &auth, &digest, &commit, allowed_signers)
+                    .await?,
+            ),
+            None => None,
+        };
         let layer = self.layer(&client, &auth, &reference, &manifest).await?;
-        self.unpack(commit, &layer)
+        let mut snapshot = self.unpack(commit, &layer)?;
+        snapshot.signer = signer;
+        Ok(snapshot)
+    }
+
+    /// The signer of the artifact of `digest` (its signature pushed
+    /// beside it, [`signature`]), when a key of `allowed_signers` made it.
+    async fn check_signature(
+        &self,
+        client: &oci_client::Client,
+        auth: &RegistryAuth,
+        digest: &str,
+        commit: &CommitInfo,
+        allowed_signers: &std::path::Path,
+    ) -> Result<String, SourceError> {
+        let signers = allowed_signers.display().to_string();
+        let tag = signature::signature_tag(digest);
+        let unsigned = || SourceError::UnsignedArtifact {
+            commit: Box::new(commit.clone()),
+            allowed_signers: signers.clone(),
+        };
+        let raw = match client
+            .pull_manifest_raw(&self.address.reference(&tag), auth, &[OCI_IMAGE_MEDIA_TYPE])
+            .await
+        {
+            Ok((raw, _)) => raw,
+            Err(error) if names_nothing(&error) => return Err(unsigned()),
+            Err(error) => return Err(self.pull_error(&tag, error)),
+        };
+        let manifest: OciImageManifest = serde_json::from_slice(&raw).map_err(|_| unsigned())?;
+        let Some(layer) = manifest
+            .layers
+            .iter()
+            .find(|layer| layer.media_type == signature::SIGNATURE_MEDIA_TYPE)
+            .filter(|layer| {
+                u64::try_from(layer.size).is_ok_and(|size| size <= signature::MAX_SIGNATURE_BYTES)
+            })
+        else {
+            return Err(unsigned());
+        };
+        check_signers(allowed_signers, commit)?;
+        let mut bytes = Vec::new();
+        client
+            .pull_blob(&self.address.reference(&tag), layer, &mut bytes)
+            .await
+            .map_err(|error| self.pull_error(&tag, error))?;
+        signature::verify(&bytes, digest, allowed_signers).map_err(|reason| {
+            SourceError::Untrusted {
+                commit: Box::new(commit.clone()),
+                allowed_signers: signers.clone(),
+                reason,
+            }
+        })
     }
 
     /// The registry's credentials, from the operator's secret.
@@ -362,7 +424,7 @@ impl Oci {
     /// What the registry's answer means to the operator.
     fn pull_error(&self, reference: &str, error: OciDistributionError) -> SourceError {
         match error {
-            OciDistributionError::ImageManifestNotFoundError(_) => SourceError::UnknownRef {
+            error if names_nothing(&error) => SourceError::UnknownRef {
                 repo: self.repo.clone(),
                 reference: reference.to_string(),
             },
@@ -444,4 +506,31 @@ impl Revision for Layer<'_> {
     fn bytes(&self, entry: &Entry) -> Result<Vec<u8>, SourceError> {
         Ok(self.contents.get(&entry.path).cloned().unwrap_or_default())
     }
+}
+
+/// Whether the registry says the tag or digest asked for names no
+/// manifest.
+fn names_nothing(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|error| error.code == OciErrorCode::ManifestUnknown),
+        _ => false,
+    }
+}
+
+/// Fails when the operator's `allowed_signers` file is gone: a missing
+/// file is said so, never taken for a signature the verifier refused.
+fn check_signers(
+    allowed_signers: &std::path::Path,
+    commit: &CommitInfo,
+) -> Result<(), SourceError> {
+    crate::source::check_allowed_signers(allowed_signers).map_err(|problem| {
+        SourceError::SignersUnreadable {
+            commit: Box::new(commit.clone()),
+            problem,
+        }
+    })
 }

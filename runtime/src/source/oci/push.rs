@@ -3,7 +3,8 @@
 //! with the annotations an OCI source reads its revision's author, time
 //! and message from. The folder is read as a `dir:` source reads it, so
 //! what it refuses (a link, a name that is not UTF-8, a file too large)
-//! is refused before anything is sent.
+//! is refused before anything is sent. With a key, the artifact's digest
+//! is signed and the signature pushed beside it ([`super::signature`]).
 
 use super::artifact::{self, Address};
 use crate::source::{FileProblem, Snapshot, Source, SourceError, UnreadableManifest};
@@ -31,6 +32,8 @@ pub struct Push {
     pub source: Option<String>,
     /// The registry's credentials.
     pub auth: RegistryAuth,
+    /// An SSH private key to sign the artifact with ([`super::signature`]).
+    pub sign_key: Option<PathBuf>,
 }
 
 /// What was pushed.
@@ -51,6 +54,15 @@ pub enum PushError {
     /// The layer could not be made.
     #[error("cannot pack the files: {0}")]
     Pack(#[source] std::io::Error),
+    /// The artifact could not be signed; it is pushed, unsigned.
+    #[error("the artifact was pushed as {digest}, and could not be signed: {source}")]
+    Sign {
+        /// The artifact's digest.
+        digest: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The registry refused or failed.
     #[error("cannot push to {registry}: {source}")]
     Registry {
@@ -100,6 +112,29 @@ pub async fn push(push: &Push) -> Result<Pushed, PushError> {
         .fetch_manifest_digest(&reference, &push.auth)
         .await
         .map_err(registry)?;
+    if let Some(key) = &push.sign_key {
+        let signature = super::signature::sign(key, &stored).map_err(|source| PushError::Sign {
+            digest: stored.clone(),
+            source,
+        })?;
+        let layers = [ImageLayer::new(
+            signature,
+            super::signature::SIGNATURE_MEDIA_TYPE.to_string(),
+            None,
+        )];
+        let config = Config::new(
+            b"{}".to_vec(),
+            artifact::CONFIG_MEDIA_TYPE.to_string(),
+            None,
+        );
+        let tag = push
+            .address
+            .reference(&super::signature::signature_tag(&stored));
+        client
+            .push(&tag, &layers, config, &push.auth, None)
+            .await
+            .map_err(registry)?;
+    }
     Ok(Pushed {
         digest: stored,
         files: files.len(),
