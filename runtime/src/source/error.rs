@@ -1,14 +1,15 @@
-//! What can go wrong reading a repository, each cause kept as it came
-//! (from gix, the file system or the signature verifier) behind the
-//! message the operator reads.
+//! What can go wrong reading a source, each cause kept as it came (from
+//! gix, `hg`, the OCI client, the file system or the signature verifier)
+//! behind the message the operator reads.
 
 use super::CommitInfo;
 use crate::quota::QuotaExceeded;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A failure of gix (or of the task that ran it), as gix reported it.
-pub type GitError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// What a source's own machinery reported (gix, `hg`, the OCI client, the
+/// file system, or the task that ran it), kept as it came.
+pub type CauseError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong reading a repository.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +23,7 @@ pub enum SourceError {
         repo: String,
         /// Why.
         #[source]
-        source: GitError,
+        source: CauseError,
     },
     /// A remote could not be cloned or fetched.
     #[error("cannot fetch {repo}: {source}. Is the repository reachable? Nothing was applied")]
@@ -191,16 +192,16 @@ pub enum SourceError {
         commit: String,
         /// Why.
         #[source]
-        source: GitError,
+        source: CauseError,
     },
 }
 
 /// Why a remote could not be cloned or fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// Git's transfer failed.
+    /// The transfer failed (Git's, Mercurial's pull, the registry's).
     #[error(transparent)]
-    Git(GitError),
+    Transfer(CauseError),
     /// The cache folder the mirror goes into could not be made.
     #[error("cannot create {}: {source}", .folder.display())]
     CacheFolder {
@@ -254,13 +255,13 @@ pub enum UnreadableSigners {
 pub enum UntrustedSignature {
     /// The signature could not be read from the commit.
     #[error("the signature cannot be read: {0}")]
-    Unreadable(#[source] GitError),
+    Unreadable(#[source] CauseError),
     /// The committer or its time could not be read.
     #[error(transparent)]
-    Committer(GitError),
+    Committer(CauseError),
     /// The verifier could not run or could not check the signature.
     #[error("it could not be verified ({0}); is it an SSH signature, and is ssh-keygen installed?")]
-    Unverifiable(#[source] GitError),
+    Unverifiable(#[source] CauseError),
     /// The verifier checked the signature and refused it.
     #[error("the signature is {status} with trust {trust}{}", .key.as_ref().map(|key| format!(", key {key}")).unwrap_or_default())]
     Refused {

@@ -16,7 +16,7 @@
 use super::listing::{self, Entry, EntryKind, Revision};
 use super::snapshot::Listing;
 use super::{
-    CommitInfo, FileProblem, GitError, MAX_RESOURCE_FILE_BYTES, ReadPolicy, Snapshot, SourceError,
+    CauseError, CommitInfo, FileProblem, MAX_RESOURCE_FILE_BYTES, ReadPolicy, Snapshot, SourceError,
 };
 use crate::quota::QuotaExceeded;
 use sha2::{Digest, Sha256};
@@ -225,7 +225,7 @@ impl Folder {
     fn unreadable(&self, error: std::io::Error) -> SourceError {
         SourceError::Open {
             repo: self.repo.clone(),
-            source: GitError::from(error),
+            source: CauseError::from(error),
         }
     }
 }

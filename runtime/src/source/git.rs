@@ -17,7 +17,7 @@
 use super::listing::{self, Entry, EntryKind, Revision};
 use super::snapshot::{Contents, Listing};
 use super::{
-    CommitInfo, FetchError, GitError, ReadPolicy, Snapshot, SourceError, SourceFile, signature,
+    CauseError, CommitInfo, FetchError, ReadPolicy, Snapshot, SourceError, SourceFile, signature,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -110,7 +110,7 @@ impl Git {
             repo: self.repo.clone(),
             source,
         };
-        let git = |error: GitError| fail(FetchError::Git(error));
+        let git = |error: CauseError| fail(FetchError::Transfer(error));
         let mirror = self.mirror_path();
         let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
         if mirror.join("HEAD").exists() {
@@ -172,7 +172,7 @@ impl Git {
         else {
             return Ok(());
         };
-        let unreadable = |error: GitError| SourceError::Read {
+        let unreadable = |error: CauseError| SourceError::Read {
             repo: self.repo.clone(),
             commit: self.reference.clone(),
             source: error,
@@ -236,7 +236,7 @@ impl Git {
             .peel_to_commit()
             .map_err(|_| unknown_ref())?;
         let commit_id = commit.id().to_string();
-        let read_error = |source: GitError| SourceError::Read {
+        let read_error = |source: CauseError| SourceError::Read {
             repo: self.repo.clone(),
             commit: commit_id.clone(),
             source,
@@ -322,7 +322,7 @@ impl Objects<'_> {
         gix::ObjectId::from_hex(entry.id.as_bytes()).map_err(|error| self.error(error.into()))
     }
 
-    fn error(&self, source: GitError) -> SourceError {
+    fn error(&self, source: CauseError) -> SourceError {
         SourceError::Read {
             repo: self.repo.to_string(),
             commit: self.commit.to_string(),
@@ -353,7 +353,7 @@ impl Revision for Objects<'_> {
 }
 
 /// The id, author, summary and time of `commit`.
-fn commit_info(commit: &gix::Commit<'_>) -> Result<CommitInfo, GitError> {
+fn commit_info(commit: &gix::Commit<'_>) -> Result<CommitInfo, CauseError> {
     let author = commit.author()?;
     Ok(CommitInfo {
         id: commit.id().to_string(),

@@ -171,7 +171,7 @@ impl Hg {
     fn pull(&self, url: &str, interrupt: &AtomicBool) -> Result<PathBuf, SourceError> {
         let fail = |error: HgError| SourceError::Fetch {
             repo: self.repo.clone(),
-            source: FetchError::Git(Box::new(error)),
+            source: FetchError::Transfer(Box::new(error)),
         };
         let mirror = self.mirror();
         if !mirror.join(".hg").is_dir() {

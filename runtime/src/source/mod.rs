@@ -29,7 +29,7 @@ mod snapshot;
 mod tags;
 
 pub use error::{
-    FetchError, FileProblem, GitError, SourceError, UnreadableManifest, UnreadableSigners,
+    CauseError, FetchError, FileProblem, SourceError, UnreadableManifest, UnreadableSigners,
     UntrustedSignature,
 };
 pub use folder::FOLDER_AUTHOR;

@@ -526,3 +526,100 @@ fn a_tenant_with_allowed_signers_applies_only_signed_artifacts() {
         .collect();
     assert_eq!(refused.len(), 2, "{refused:#?}");
 }
+
+/// The scenario in Git, a Mercurial repository, an OCI artifact and a
+/// folder prints the same plans and applies, line for line, apart from
+/// the line naming the revision: nothing past the source knows which one
+/// it read.
+#[test]
+fn every_source_plans_and_applies_alike_apart_from_the_revision() {
+    let mut transcripts: Vec<(&str, Vec<String>)> = Vec::new();
+    for source in ["git", "hg", "oci", "dir"] {
+        let ws = Workspace::new();
+        let registry = (source == "oci").then(Registry::start);
+        let hg = (source == "hg").then(|| HgRepo::init(&ws.path().join("zones-hg")));
+        let folder = match source {
+            "git" => ws.repo.path().to_path_buf(),
+            "hg" => hg.as_ref().expect("a repository").path().to_path_buf(),
+            _ => ws.path().join("desired"),
+        };
+        let (repo, reference) = match source {
+            "git" => (ws.repo.path().display().to_string(), "main"),
+            "hg" => (folder.display().to_string(), "default"),
+            "oci" => {
+                let registry = registry.as_ref().expect("a registry");
+                std::fs::write(ws.path().join("registry-password"), &registry.password)
+                    .expect("write");
+                (registry.address("zones"), "live")
+            }
+            _ => (format!("dir:{}", folder.display()), "main"),
+        };
+        let credentials = match source {
+            "oci" => {
+                "registry_credentials = { username = \"cairn\", password = { file = \"registry-password\" } }"
+            }
+            _ => "",
+        };
+        ws.configure(&ConfigOptions {
+            repo: Some(repo),
+            reference: reference.into(),
+            path: "dns".into(),
+            tenant_settings: credentials.into(),
+            ..ConfigOptions::default()
+        });
+        let publish = |address: &str, message: &str| {
+            cairn_tests::write_file(&folder, "dns/zone.toml", &zone(address));
+            match source {
+                "git" => {
+                    ws.repo.commit(message, AUTHOR);
+                }
+                "hg" => {
+                    hg.as_ref().expect("a repository").commit(message, AUTHOR);
+                }
+                "oci" => {
+                    let registry = registry.as_ref().expect("a registry");
+                    let artifact = format!("{}:live", registry.address("zones"));
+                    push(&ws, registry, &folder, &artifact, message);
+                }
+                _ => {}
+            }
+        };
+        let mut transcript = Vec::new();
+        let mut run = |args: &[&str], code: i32| {
+            let output = ws.cairn(args);
+            output.expect_code(code);
+            transcript.extend(
+                output
+                    .all()
+                    .lines()
+                    .filter(|line| !line.contains(" at commit "))
+                    .map(without_duration),
+            );
+        };
+        publish("192.0.2.1", "first");
+        run(&["apply", "--yes"], 0);
+        publish("192.0.2.2", "second");
+        run(&["plan"], 2);
+        run(&["apply", "--yes"], 0);
+        run(&["plan"], 0);
+        assert_eq!(
+            ws.pdns.dig("www.example.org", "A"),
+            ["192.0.2.2"],
+            "{source}"
+        );
+        transcripts.push((source, transcript));
+    }
+    let (_, git) = &transcripts[0];
+    assert!(git.len() > 5, "{git:#?}");
+    for (source, transcript) in &transcripts[1..] {
+        assert_eq!(transcript, git, "{source} printed otherwise than git");
+    }
+}
+
+/// `line` without the duration an apply prints after a change, `(15 ms)`.
+fn without_duration(line: &str) -> String {
+    match line.rfind(" (") {
+        Some(at) if line.ends_with(" ms)") || line.ends_with(" s)") => line[..at].to_string(),
+        _ => line.to_string(),
+    }
+}

@@ -173,7 +173,7 @@ impl Oci {
             .resolve("registry password")
             .map_err(|error| SourceError::Fetch {
                 repo: self.repo.clone(),
-                source: FetchError::Git(Box::new(error)),
+                source: FetchError::Transfer(Box::new(error)),
             })?;
         Ok(RegistryAuth::Basic(
             credentials.username.clone(),
@@ -332,12 +332,32 @@ impl Oci {
             path => format!("{path}/"),
         };
         let bound = self.policy.max_bytes + (self.policy.max_files as u64 + 2) * TAR_ENTRY_OVERHEAD;
-        let unreadable = |error: std::io::Error| SourceError::Read {
-            repo: self.repo.clone(),
-            commit: commit.id.clone(),
-            source: Box::new(error),
+        let cut_off = std::rc::Rc::new(std::cell::Cell::new(false));
+        // Whatever the archive reader says once the bound is reached, the
+        // layer is too large (a layer cut off looks like a shorter or a
+        // broken archive).
+        let unreadable = |error: std::io::Error| match cut_off.get() {
+            true => SourceError::Quota {
+                commit: Box::new(commit.clone()),
+                source: QuotaExceeded::check(
+                    "repository_bytes",
+                    "the artifact's layer, unpacked (with 1 KiB per file allowed)",
+                    bound + 1,
+                    bound,
+                )
+                .expect_err("over the bound"),
+            },
+            false => SourceError::Read {
+                repo: self.repo.clone(),
+                commit: commit.id.clone(),
+                source: Box::new(error),
+            },
         };
-        let gzip = flate2::read::GzDecoder::new(layer).take(bound);
+        let gzip = Bounded {
+            inner: flate2::read::GzDecoder::new(layer),
+            left: bound,
+            cut_off: cut_off.clone(),
+        };
         let mut archive = tar::Archive::new(gzip);
         let mut entries = Vec::new();
         let mut contents: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
@@ -381,6 +401,16 @@ impl Oci {
             // Counted again by the listing; stopping here bounds the work.
             if entries.len() > self.policy.max_files {
                 break;
+            }
+        }
+        // The end of the archive read too: a layer cut off by the bound
+        // must not pass for a shorter archive (its missing files would be
+        // planned as deleted).
+        if entries.len() <= self.policy.max_files {
+            let mut rest = archive.into_inner();
+            std::io::copy(&mut rest, &mut std::io::sink()).map_err(unreadable)?;
+            if cut_off.get() {
+                return Err(unreadable(std::io::ErrorKind::FileTooLarge.into()));
             }
         }
         if !folder_seen {
@@ -438,7 +468,7 @@ impl Oci {
             },
             other => SourceError::Fetch {
                 repo: self.repo.clone(),
-                source: FetchError::Git(Box::new(other)),
+                source: FetchError::Transfer(Box::new(other)),
             },
         }
     }
@@ -492,6 +522,30 @@ fn empty(commit: CommitInfo) -> Listing {
     }
 }
 
+/// A reader that ends after `left` bytes and says whether it did.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    cut_off: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // Past the bound only if anything is left to read.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? > 0 {
+                self.cut_off.set(true);
+            }
+            return Ok(0);
+        }
+        let most = buffer.len().min(self.left.min(usize::MAX as u64) as usize);
+        let read = self.inner.read(&mut buffer[..most])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
 /// A layer's entries as unpacked, for [`listing::files`].
 struct Layer<'a> {
     sizes: &'a HashMap<Vec<u8>, u64>,
@@ -533,4 +587,145 @@ fn check_signers(
             problem,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oci(policy: ReadPolicy) -> Oci {
+        Oci {
+            repo: "oci://127.0.0.1:5000/zones".into(),
+            address: Address::parse("oci://127.0.0.1:5000/zones").unwrap(),
+            reference: "v1".into(),
+            path: "dns".into(),
+            cache_dir: std::env::temp_dir(),
+            policy,
+            credentials: None,
+        }
+    }
+
+    fn commit() -> CommitInfo {
+        CommitInfo {
+            id: "0".repeat(64),
+            author: "Ada <ada@example.org>".into(),
+            summary: "a hostile artifact".into(),
+            time: 0,
+        }
+    }
+
+    /// A layer made by another tool than `cairn push`, entry by entry.
+    fn layer(entries: &[(&[u8], tar::EntryType, &[u8])]) -> Vec<u8> {
+        let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut archive = tar::Builder::new(gzip);
+        for (path, kind, contents) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path);
+            if *kind == tar::EntryType::Symlink {
+                header.set_link_name("/etc/passwd").unwrap();
+            }
+            header.set_cksum();
+            archive.append(&header, *contents).unwrap();
+        }
+        archive.into_inner().unwrap().finish().unwrap()
+    }
+
+    const ZONE: &[u8] = b"[[dns.zone]]\nname = \"example.org.\"\n";
+
+    fn error(layer: &[u8], policy: ReadPolicy) -> String {
+        oci(policy)
+            .unpack(commit(), layer)
+            .expect_err("refused")
+            .to_string()
+    }
+
+    /// What a hostile layer could attack with is refused as for any
+    /// source, naming the file: a link, a name that is not UTF-8, a file
+    /// over the size a resource file may have, more files than the quota;
+    /// files outside the folder and other files are not read.
+    #[tokio::test]
+    async fn a_hostile_layer_is_refused_as_any_source_is() {
+        let good = layer(&[
+            (b"./dns/zone.toml", tar::EntryType::Regular, ZONE),
+            (b"dns/notes.txt", tar::EntryType::Regular, b"not read"),
+            (
+                b"other/zone.toml",
+                tar::EntryType::Regular,
+                b"not = read = here",
+            ),
+        ]);
+        let snapshot = oci(ReadPolicy::default()).unpack(commit(), &good).unwrap();
+        let paths: Vec<&str> = snapshot.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["dns/zone.toml"]);
+        let texts = snapshot.read_texts(&snapshot.files).await.unwrap();
+        assert_eq!(texts[0].as_bytes(), ZONE);
+
+        let linked = layer(&[(b"dns/link.toml", tar::EntryType::Symlink, b"")]);
+        let message = error(&linked, ReadPolicy::default());
+        assert!(
+            message.contains("dns/link.toml") && message.contains("symbolic link"),
+            "{message}"
+        );
+
+        let named = layer(&[(b"dns/bad-\xff.toml", tar::EntryType::Regular, ZONE)]);
+        let message = error(&named, ReadPolicy::default());
+        assert!(message.contains("not UTF-8"), "{message}");
+
+        let huge = vec![b'#'; MAX_RESOURCE_FILE_BYTES + 1];
+        let large = layer(&[(b"dns/huge.toml", tar::EntryType::Regular, &huge)]);
+        let message = error(&large, ReadPolicy::default());
+        assert!(
+            message.contains("dns/huge.toml") && message.contains("at most"),
+            "{message}"
+        );
+
+        let names: Vec<String> = (0..10).map(|n| format!("dns/r{n}.toml")).collect();
+        let many: Vec<(&[u8], tar::EntryType, &[u8])> = names
+            .iter()
+            .map(|name| (name.as_bytes(), tar::EntryType::Regular, ZONE))
+            .collect();
+        let counted = error(
+            &layer(&many),
+            ReadPolicy {
+                max_files: 3,
+                ..ReadPolicy::default()
+            },
+        );
+        assert!(counted.contains("repository_files"), "{counted}");
+
+        let missing = layer(&[(b"elsewhere/zone.toml", tar::EntryType::Regular, ZONE)]);
+        let message = error(&missing, ReadPolicy::default());
+        assert!(message.contains("`dns`"), "{message}");
+    }
+
+    /// A layer that unpacks to far more than the tenant's bytes (a gzip
+    /// bomb) stops at the bound, without holding what it would unpack to.
+    #[test]
+    fn a_layer_that_unpacks_past_the_bound_is_cut_off() {
+        let zeros = vec![0u8; 8 << 20];
+        let bomb = layer(&[(b"dns/zeros.bin", tar::EntryType::Regular, &zeros)]);
+        assert!(
+            bomb.len() < 64 << 10,
+            "a compressed layer of {} bytes",
+            bomb.len()
+        );
+        let policy = ReadPolicy {
+            max_bytes: 1 << 20,
+            max_files: 10,
+            ..ReadPolicy::default()
+        };
+        // Cut off mid-entry: an error, not 8 MiB read, and never a shorter
+        // archive.
+        let message = oci(policy)
+            .unpack(commit(), &bomb)
+            .expect_err("cut off")
+            .to_string();
+        assert!(
+            message.contains("repository_bytes") && message.contains("unpacked"),
+            "{message}"
+        );
+    }
 }
