@@ -59,6 +59,7 @@ mod cluster;
 mod dashboard;
 mod fairness;
 mod fleet;
+mod floor;
 mod identity;
 mod incremental;
 mod kubernetes;
@@ -259,11 +260,20 @@ fn main() -> anyhow::Result<()> {
                 )
             }
         };
+        let floor = |samples: &[Duration], ours: Duration| {
+            let floor = median(samples.to_vec());
+            format!(
+                "; floor {:.3} s, Cairn/floor {:.1}×",
+                floor.as_secs_f64(),
+                ours.as_secs_f64() / floor.as_secs_f64()
+            )
+        };
         rows.push((
             format!("create {size} records in an empty zone (median of {SIDE_ROUNDS} rounds)"),
             format!(
-                "Cairn {:.3} s{}",
+                "Cairn {:.3} s{}{}",
                 cairn_create.as_secs_f64(),
+                floor(&side.floor_create, cairn_create),
                 ratio(&side.octodns_create, cairn_create)
             ),
         ));
@@ -273,8 +283,9 @@ fn main() -> anyhow::Result<()> {
                 SIDE_ROUNDS * PLAN_RUNS
             ),
             format!(
-                "Cairn {:.3} s{}",
+                "Cairn {:.3} s{}{}",
                 cairn_plan.as_secs_f64(),
+                floor(&side.floor_plan, cairn_plan),
                 ratio(&side.octodns_plan, cairn_plan)
             ),
         ));
@@ -780,6 +791,9 @@ struct SideBySide {
     cairn_plan: Vec<Duration>,
     octodns_create: Vec<Duration>,
     octodns_plan: Vec<Duration>,
+    /// PowerDNS's own work for the same ([`floor`]).
+    floor_create: Vec<Duration>,
+    floor_plan: Vec<Duration>,
 }
 
 impl SideBySide {
@@ -792,6 +806,8 @@ impl SideBySide {
             "cairn_noop_plan_s": seconds(&self.cairn_plan),
             "octodns_create_s": seconds(&self.octodns_create),
             "octodns_noop_plan_s": seconds(&self.octodns_plan),
+            "floor_create_s": seconds(&self.floor_create),
+            "floor_noop_plan_s": seconds(&self.floor_plan),
         })
     }
 }
@@ -805,6 +821,8 @@ fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
         cairn_plan: Vec::new(),
         octodns_create: Vec::new(),
         octodns_plan: Vec::new(),
+        floor_create: Vec::new(),
+        floor_plan: Vec::new(),
     };
     for round in 0..SIDE_ROUNDS {
         let ws = Workspace::new();
@@ -826,12 +844,28 @@ fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
             ws.cairn(&["apply", "--yes"]).expect_code(0);
             Ok(started.elapsed())
         };
+        // The floor: the same records into a zone of its own, sent
+        // directly, after the tools in one round and before them in the
+        // next (a zone already full makes PowerDNS's writes slower).
+        let floor_records: Vec<(String, String)> = (0..size)
+            .map(|index| (format!("r{index}.{FLOOR_ZONE}"), record_address(index)))
+            .collect();
+        let floor_create = || -> anyhow::Result<Duration> {
+            let took = floor::create_zone(&ws.pdns, FLOOR_ZONE, &floor_records)?;
+            anyhow::ensure!(
+                records_served(&ws.pdns, FLOOR_ZONE, size) == size,
+                "the floor's zone does not serve every record"
+            );
+            Ok(took)
+        };
         if round % 2 == 0 {
             side.cairn_create.push(cairn_create()?);
             if let Some(o) = &octodns {
                 side.octodns_create.push(o.apply()?);
             }
+            side.floor_create.push(floor_create()?);
         } else {
+            side.floor_create.push(floor_create()?);
             if let Some(o) = &octodns {
                 side.octodns_create.push(o.apply()?);
             }
@@ -858,6 +892,8 @@ fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
             let started = Instant::now();
             ws.cairn(&["plan"]).expect_code(0);
             side.cairn_plan.push(started.elapsed());
+            side.floor_plan
+                .push(floor::read_zone(&ws.pdns, CAIRN_ZONE)?);
             if let Some(o) = &octodns {
                 side.octodns_plan.push(o.no_change_plan()?);
             }
@@ -870,6 +906,8 @@ fn side_by_side(size: usize) -> anyhow::Result<SideBySide> {
 /// same PowerDNS.
 const CAIRN_ZONE: &str = "c.bench.example.";
 const OCTODNS_ZONE: &str = "o.bench.example.";
+/// The zone the create floor fills, on the same PowerDNS.
+const FLOOR_ZONE: &str = "f.bench.example.";
 
 /// How many of the side-by-side records (`r{index}.{zone}` A
 /// [`record_address`]`(index)`, for `index` below `size`) `pdns` serves in

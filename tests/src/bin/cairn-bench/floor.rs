@@ -1,0 +1,99 @@
+//! The floors of the DNS measurements: what PowerDNS itself needs for the
+//! same work, asked directly by a minimal client on one kept-alive
+//! connection, in the same run as Cairn and octoDNS.
+//!
+//! - A no-change plan must at least read the zone: one GET of it, its
+//!   body read whole.
+//! - Creating N records: the fastest direct way found: POST the empty
+//!   zone, then PATCH its RRsets [`PATCH_BATCH`] at a time, one after the
+//!   other. (PowerDNS is super-linear in a PATCH's size: one PATCH of
+//!   10,000 RRsets takes about 1.2 s, five of 2,000 about 0.2 s.)
+
+use cairn_tests::pdns::{API_KEY, Pdns};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// RRsets per PATCH of the create floor.
+const PATCH_BATCH: usize = 2_000;
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One client, one connection, kept alive between requests.
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Client {
+    fn new(pdns: &Pdns) -> Self {
+        Self {
+            agent: cairn_tests::http_agent(REQUEST_TIMEOUT),
+            base: format!("{}/api/v1/servers/localhost/zones", pdns.url()),
+        }
+    }
+
+    /// Sends a request and reads its answer whole; fails on a non-2xx.
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<String> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("X-API-Key", API_KEY)
+            .header("content-type", "application/json")
+            .body(body.map_or_else(String::new, Value::to_string))?;
+        let mut response = self.agent.run(request)?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "{method} {path}: {status}: {text}"
+        );
+        Ok(text)
+    }
+}
+
+/// The time of one GET of `zone`, its body read whole.
+pub fn read_zone(pdns: &Pdns, zone: &str) -> anyhow::Result<Duration> {
+    let client = Client::new(pdns);
+    let started = Instant::now();
+    let text = client.send("GET", &format!("/{zone}"), None)?;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(text.contains("rrsets"), "the zone's answer has no RRsets");
+    Ok(elapsed)
+}
+
+/// The time to create `zone` and fill it with `records` (name, address)
+/// A records, TTL 300.
+pub fn create_zone(
+    pdns: &Pdns,
+    zone: &str,
+    records: &[(String, String)],
+) -> anyhow::Result<Duration> {
+    let client = Client::new(pdns);
+    let started = Instant::now();
+    client.send(
+        "POST",
+        "",
+        Some(&json!({"name": zone, "kind": "Native", "nameservers": []})),
+    )?;
+    for batch in records.chunks(PATCH_BATCH) {
+        let rrsets: Vec<Value> = batch
+            .iter()
+            .map(|(name, address)| {
+                json!({
+                    "name": name,
+                    "type": "A",
+                    "ttl": 300,
+                    "changetype": "REPLACE",
+                    "records": [{"content": address, "disabled": false}],
+                })
+            })
+            .collect();
+        client.send(
+            "PATCH",
+            &format!("/{zone}"),
+            Some(&json!({"rrsets": rrsets})),
+        )?;
+    }
+    Ok(started.elapsed())
+}
