@@ -62,7 +62,7 @@ struct RrSet {
     records: Vec<RecordContent>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct RecordContent {
     content: String,
     #[serde(default)]
@@ -70,7 +70,7 @@ struct RecordContent {
 }
 
 /// One RRset change of a `PATCH /zones/{id}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct RrSetChange {
     name: String,
     #[serde(rename = "type")]
@@ -226,7 +226,7 @@ impl Api {
             .map(drop)
     }
 
-    /// Applies RRset changes to one zone in a single PATCH (all or none).
+    /// Applies RRset changes to one zone in a single PATCH.
     pub fn patch_rrsets(&self, id: &str, changes: Vec<RrSetChange>) -> Result<(), Error> {
         let body = serde_json::json!({ "rrsets": changes });
         self.client

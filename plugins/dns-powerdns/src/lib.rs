@@ -9,8 +9,8 @@
 //!   compared in the canonical form PowerDNS prints (`canonical`).
 //!
 //! Config: `url` (the API's base URL) and `server` (default `localhost`);
-//! secret: `api_key`. The RRset changes of a zone go to PowerDNS in
-//! PATCHes of at most [`MAX_RRSETS_PER_PATCH`], one after the other.
+//! secret: `api_key`. All RRset changes of a zone go to PowerDNS in one
+//! PATCH.
 
 mod api;
 mod canonical;
@@ -215,13 +215,6 @@ fn record_summary(change: &Change) -> String {
     parts.join(", ")
 }
 
-/// The most RRset changes sent in one PATCH. PowerDNS's time for a PATCH
-/// grows faster than its size (measured on the test server: 10,000 RRsets
-/// in one PATCH about 1.2 s, five PATCHes of 2,000 about 0.2 s, the
-/// latter `cairn-bench compare`'s floor), and a bounded PATCH bounds what
-/// one failure leaves unapplied.
-const MAX_RRSETS_PER_PATCH: usize = 2_000;
-
 /// One `apply` call: zone creations and updates first, then one PATCH per
 /// zone for its RRsets, then zone deletions.
 struct Apply<'a> {
@@ -375,56 +368,43 @@ impl<'a> Apply<'a> {
             }
         }
         for (zone_id, indexes) in by_zone {
-            // (the change, its index, the state it leaves)
-            let mut patch: Vec<(RrSetChange, usize, Option<Value>)> = Vec::new();
+            let mut patch = Vec::new();
+            let mut states = Vec::new();
             for &index in &indexes {
                 let change = &self.changes[index];
                 match change.action {
                     Action::Delete => {
                         let (name, record_type) =
                             change.id.rsplit_once('/').unwrap_or((&change.id, ""));
-                        patch.push((RrSetChange::delete(name, record_type), index, None));
+                        patch.push(RrSetChange::delete(name, record_type));
+                        states.push(None);
                     }
                     _ => match parse::<Record>(&change.desired) {
-                        Some(record) => patch.push((
-                            RrSetChange::replace(&record),
-                            index,
-                            change.desired.clone(),
-                        )),
+                        Some(record) => {
+                            patch.push(RrSetChange::replace(&record));
+                            states.push(change.desired.clone());
+                        }
                         None => {
                             self.outcomes[index] = Some(Outcome::Failed(Error::internal(
                                 "a record change carries no desired record",
                             )));
+                            states.push(None);
                         }
                     },
                 }
             }
             // Deletes first: replacing a CNAME by an A record of the same
             // name must remove the CNAME before the A can exist.
-            patch.sort_by_key(|(change, _, _)| !change.is_delete());
-            // In PATCHes of at most MAX_RRSETS_PER_PATCH, one after the
-            // other: each change's outcome is its own PATCH's, and once
-            // one fails the rest are not sent.
-            let mut failed: Option<Error> = None;
-            for part in patch.chunks(MAX_RRSETS_PER_PATCH) {
-                let result = match &failed {
-                    Some(error) => Err(error
-                        .clone()
-                        .context("not sent: an earlier PATCH of the same zone failed".to_string())),
-                    None => self.api.patch_rrsets(
-                        &zone_id,
-                        part.iter().map(|(change, _, _)| change.clone()).collect(),
-                    ),
-                };
-                if let (Err(error), None) = (&result, &failed) {
-                    failed = Some(error.clone());
+            patch.sort_by_key(|change| !change.is_delete());
+            let result = self.api.patch_rrsets(&zone_id, patch);
+            for (&index, state) in indexes.iter().zip(states) {
+                if self.outcomes[index].is_some() {
+                    continue;
                 }
-                for (_, index, state) in part {
-                    self.outcomes[*index] = Some(match &result {
-                        Ok(()) => Outcome::Applied(state.clone()),
-                        Err(error) => Outcome::Failed(error.clone()),
-                    });
-                }
+                self.outcomes[index] = Some(match &result {
+                    Ok(()) => Outcome::Applied(state),
+                    Err(error) => Outcome::Failed(error.clone()),
+                });
             }
         }
     }

@@ -2,8 +2,6 @@
 //! PowerDNS, checked with `dig`.
 
 use cairn_tests::Workspace;
-use cairn_tests::cairn::ConfigOptions;
-use cairn_tests::proxy::RecordingProxy;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
@@ -771,73 +769,4 @@ fn malformed_record_values_fail_validation_where_they_are_written() {
         }
     }
     assert_eq!(ws.pdns.rrsets("example.org."), before, "the server changed");
-}
-
-/// More RRset changes than one PATCH carries (2,000) go in several, one
-/// after the other (seen through a recording proxy): all 4,500 records of
-/// a commit are served. When one PATCH of the next commit fails, the
-/// parts before it stay applied, the rest are not sent, and each change
-/// is reported as its own part went; the next apply finishes the job.
-#[test]
-fn a_zone_of_thousands_of_records_is_patched_in_parts() {
-    let ws = Workspace::new();
-    let proxy = RecordingProxy::start(&ws.pdns.url());
-    ws.configure(&ConfigOptions {
-        url: Some(proxy.url.clone()),
-        ..ConfigOptions::default()
-    });
-    const RECORDS: usize = 4_500;
-    let zone = |version: usize| {
-        let mut text = String::from("[[dns.zone]]\nname = \"many.example.\"\n\n");
-        for index in 0..RECORDS {
-            text.push_str(&format!(
-                "[[dns.record]]\nname = \"r{index}.many.example.\"\ntype = \"A\"\nrecords = [\"198.51.100.{version}\"]\ndepends_on = [\"dns/zone/many.example.\"]\n\n"
-            ));
-        }
-        text
-    };
-    let served = |version: usize| {
-        ws.pdns
-            .rrsets("many.example.")
-            .iter()
-            .filter(|rrset| {
-                rrset.contains(" A ") && rrset.ends_with(&format!(" 198.51.100.{version}"))
-            })
-            .count()
-    };
-    let patches = || -> Vec<usize> {
-        proxy
-            .exchanges()
-            .iter()
-            .filter(|exchange| {
-                exchange.method == "PATCH" && exchange.path.ends_with("many.example.")
-            })
-            .map(|exchange| exchange.body["rrsets"].as_array().map_or(0, Vec::len))
-            .collect()
-    };
-
-    ws.repo.write("many.toml", &zone(1));
-    ws.repo.commit("version 1", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-    assert_eq!(served(1), RECORDS);
-    assert_eq!(patches(), [2_000, 2_000, 500]);
-
-    // The PATCH carrying r3000 is refused: the one before it applied.
-    proxy.refuse(|method, _, body| {
-        method == "PATCH" && body.to_string().contains("\"r3000.many.example.\"")
-    });
-    ws.repo.write("many.toml", &zone(2));
-    ws.repo.commit("version 2", AUTHOR);
-    ws.cairn(&["apply", "--yes"]).expect_code(1);
-    let (new, old) = (served(2), served(1));
-    assert_eq!(new + old, RECORDS);
-    assert!(
-        new > 0 && new % 2_000 == 0 && new < RECORDS,
-        "{new} applied"
-    );
-    assert_eq!(patches().len(), 3 + new / 2_000 + 1, "{:?}", patches());
-    proxy.stop_refusing();
-    ws.cairn(&["apply", "--yes"]).expect_code(0);
-    assert_eq!(served(2), RECORDS);
-    ws.cairn(&["plan"]).expect_code(0);
 }
