@@ -4,17 +4,18 @@
 //!
 //! - A no-change plan must at least read the zone: one GET of it, its
 //!   body read whole.
-//! - Creating N records: the fastest direct way found: POST the empty
-//!   zone, then PATCH its RRsets [`PATCH_BATCH`] at a time, one after the
-//!   other. (PowerDNS is super-linear in a PATCH's size: one PATCH of
-//!   10,000 RRsets takes about 1.2 s, five of 2,000 about 0.2 s.)
+//! - Creating N records: POST the empty zone, then PATCH its RRsets, in
+//!   one PATCH and, into another zone, [`PATCH_BATCH`] at a time one after
+//!   the other; the faster of the two is the floor. (Both are measured:
+//!   which is faster depends on the server. On the test server one PATCH
+//!   of 10,000 took 0.164 s with the POST, five of 2,000 took 0.246 s.)
 
 use cairn_tests::pdns::{API_KEY, Pdns};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// RRsets per PATCH of the create floor.
-const PATCH_BATCH: usize = 2_000;
+/// RRsets per PATCH of the create floor's second way.
+pub const PATCH_BATCH: usize = 2_000;
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -63,11 +64,12 @@ pub fn read_zone(pdns: &Pdns, zone: &str) -> anyhow::Result<Duration> {
 }
 
 /// The time to create `zone` and fill it with `records` (name, address)
-/// A records, TTL 300.
+/// A records, TTL 300, in PATCHes of at most `batch` RRsets.
 pub fn create_zone(
     pdns: &Pdns,
     zone: &str,
     records: &[(String, String)],
+    batch: usize,
 ) -> anyhow::Result<Duration> {
     let client = Client::new(pdns);
     let started = Instant::now();
@@ -76,7 +78,7 @@ pub fn create_zone(
         "",
         Some(&json!({"name": zone, "kind": "Native", "nameservers": []})),
     )?;
-    for batch in records.chunks(PATCH_BATCH) {
+    for batch in records.chunks(batch) {
         let rrsets: Vec<Value> = batch
             .iter()
             .map(|(name, address)| {
