@@ -149,12 +149,15 @@ impl Oci {
             return Err(unsigned());
         };
         check_signers(allowed_signers, commit)?;
-        let mut bytes = Vec::new();
-        client
-            .pull_blob(&self.address.reference(&tag), layer, &mut bytes)
-            .await
-            .map_err(|error| self.pull_error(&tag, error))?;
-        signature::verify(&bytes, digest, allowed_signers).map_err(|reason| {
+        let mut capped = Capped::new(signature::MAX_SIGNATURE_BYTES);
+        let pulled = client
+            .pull_blob(&self.address.reference(&tag), layer, &mut capped)
+            .await;
+        if capped.over {
+            return Err(self.tampered("signature", layer.digest.clone(), "a larger one".into()));
+        }
+        pulled.map_err(|error| self.pull_error(&tag, error))?;
+        signature::verify(&capped.bytes, digest, allowed_signers).map_err(|reason| {
             SourceError::Untrusted {
                 commit: Box::new(commit.clone()),
                 allowed_signers: signers.clone(),
@@ -308,21 +311,21 @@ impl Oci {
         client
             .store_auth_if_needed(&self.address.registry, auth)
             .await;
-        let mut bytes = Vec::with_capacity(size as usize);
-        client
-            .pull_blob(&self.address.reference(reference), layer, &mut bytes)
-            .await
-            .map_err(|error| match error {
-                OciDistributionError::DigestError(_) => {
-                    self.tampered("layer", layer.digest.clone(), "another".into())
-                }
-                other => self.pull_error(reference, other),
-            })?;
-        if bytes.len() as u64 > size {
+        let mut capped = Capped::new(size);
+        let pulled = client
+            .pull_blob(&self.address.reference(reference), layer, &mut capped)
+            .await;
+        if capped.over {
             return Err(self.tampered("layer", layer.digest.clone(), "a larger one".into()));
         }
-        self.keep(&layer.digest, &bytes);
-        Ok(bytes)
+        pulled.map_err(|error| match error {
+            OciDistributionError::DigestError(_) => {
+                self.tampered("layer", layer.digest.clone(), "another".into())
+            }
+            other => self.pull_error(reference, other),
+        })?;
+        self.keep(&layer.digest, &capped.bytes);
+        Ok(capped.bytes)
     }
 
     /// Lists and reads the layer's entries below the tenant's folder.
@@ -522,6 +525,58 @@ fn empty(commit: CommitInfo) -> Listing {
     }
 }
 
+/// A buffer that takes at most `cap` bytes: a registry sending more of a
+/// blob than its descriptor says is cut off, not held in memory.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: u64,
+    /// More was sent than `cap`.
+    over: bool,
+}
+
+impl Capped {
+    fn new(cap: u64) -> Self {
+        Self {
+            bytes: Vec::with_capacity(cap.min(MAX_PREALLOCATED) as usize),
+            cap,
+            over: false,
+        }
+    }
+}
+
+/// The most a [`Capped`] buffer reserves before any byte came: a
+/// descriptor's size is the registry's word, not yet its bytes.
+const MAX_PREALLOCATED: u64 = 1 << 20;
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buffer: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.bytes.len() as u64 + buffer.len() as u64 > self.cap {
+            self.over = true;
+            return std::task::Poll::Ready(Err(std::io::ErrorKind::FileTooLarge.into()));
+        }
+        self.bytes.extend_from_slice(buffer);
+        std::task::Poll::Ready(Ok(buffer.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// A reader that ends after `left` bytes and says whether it did.
 struct Bounded<R> {
     inner: R,
@@ -699,6 +754,19 @@ mod tests {
         let missing = layer(&[(b"elsewhere/zone.toml", tar::EntryType::Regular, ZONE)]);
         let message = error(&missing, ReadPolicy::default());
         assert!(message.contains("`dns`"), "{message}");
+    }
+
+    /// A registry sending more of a blob than its descriptor says is cut
+    /// off at the descriptor's size, and says so.
+    #[tokio::test]
+    async fn a_blob_larger_than_its_descriptor_is_cut_off() {
+        use tokio::io::AsyncWriteExt;
+        let mut capped = Capped::new(8);
+        capped.write_all(b"12345678").await.unwrap();
+        assert!(!capped.over);
+        assert!(capped.write_all(b"9").await.is_err());
+        assert!(capped.over);
+        assert_eq!(capped.bytes, b"12345678");
     }
 
     /// A layer that unpacks to far more than the tenant's bytes (a gzip
