@@ -113,7 +113,7 @@ impl Folder {
         for mut file in files {
             let relative = file
                 .path
-                .strip_prefix(&prefix(&self.path))
+                .strip_prefix(&listing::folder_prefix(&self.path))
                 .unwrap_or(&file.path);
             let bytes = disk.read_bounded(relative.as_bytes(), &file.path)?;
             read_bytes += bytes.len() as u64;
@@ -227,14 +227,6 @@ impl Folder {
             repo: self.repo.clone(),
             source: CauseError::from(error),
         }
-    }
-}
-
-/// `path/`, or nothing for the root.
-fn prefix(path: &str) -> String {
-    match path.trim_matches('/') {
-        "" | "." => String::new(),
-        path => format!("{path}/"),
     }
 }
 

@@ -20,7 +20,6 @@ use super::{
     CauseError, CommitInfo, FetchError, ReadPolicy, Snapshot, SourceError, SourceFile, signature,
 };
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -243,12 +242,7 @@ impl Git {
         };
         let info = commit_info(&commit).map_err(read_error)?;
         if !with_files {
-            return Ok(Listing {
-                commit: info,
-                files: Vec::new(),
-                manifests: BTreeMap::new(),
-                signer: None,
-            });
+            return Ok(Listing::without_files(info));
         }
         let signer = match &self.policy.allowed_signers {
             Some(allowed_signers) => signature::verify(&commit, &info, allowed_signers)?,

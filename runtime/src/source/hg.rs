@@ -23,8 +23,11 @@
 
 use super::listing::{self, Entry, EntryKind, Revision};
 use super::snapshot::{Contents, Listing};
-use super::{CommitInfo, FetchError, ReadPolicy, Snapshot, SourceError, SourceFile};
+use super::{
+    CommitInfo, FetchError, MAX_RESOURCE_FILE_BYTES, ReadPolicy, Snapshot, SourceError, SourceFile,
+};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -121,15 +124,7 @@ impl Hg {
         }
         let (commit, tag) = self.resolve(&dir, reference, interrupt)?;
         if !with_files {
-            let mut snapshot = Snapshot::held(
-                Listing {
-                    commit,
-                    files: Vec::new(),
-                    manifests: Default::default(),
-                    signer: None,
-                },
-                HashMap::new(),
-            );
+            let mut snapshot = Snapshot::held(Listing::without_files(commit), HashMap::new());
             snapshot.tag = tag;
             return Ok(snapshot);
         }
@@ -139,10 +134,13 @@ impl Hg {
             node: commit.id.clone(),
         };
         let (entries, sizes) = self.entries(&store, interrupt)?;
+        let prefix = listing::folder_prefix(&self.path);
         let revision = Sizes {
+            manifests: self.manifests_to_read(&entries, &sizes, &prefix),
             store: &store,
             sizes,
-            prefix: prefix(&self.path),
+            prefix,
+            read: RefCell::new(None),
         };
         let (files, manifests) =
             listing::files(&commit, &self.path, entries, &self.policy, &revision)?;
@@ -296,6 +294,40 @@ impl Hg {
         Ok((commit, tag))
     }
 
+    /// The paths (in the repository) of the manifests among `entries`
+    /// that the listing will read, for one `hg cat` of them all; none when
+    /// the listed files are over the tenant's bytes (the listing then stops
+    /// on its quota before reading, and nothing is read ahead).
+    fn manifests_to_read(
+        &self,
+        entries: &[Entry],
+        sizes: &HashMap<Vec<u8>, u64>,
+        prefix: &str,
+    ) -> Vec<Vec<u8>> {
+        let in_repository = |entry: &Entry| [prefix.as_bytes(), &entry.path].concat();
+        let listed: Vec<(&Entry, u64)> = entries
+            .iter()
+            .filter(|entry| entry.kind == EntryKind::File && listing::is_listed(&entry.path))
+            .map(|entry| {
+                let size = sizes.get(&in_repository(entry)).copied();
+                (entry, size.unwrap_or(u64::MAX))
+            })
+            .collect();
+        let total = listed
+            .iter()
+            .fold(0u64, |total, (_, size)| total.saturating_add(*size));
+        if total > self.policy.max_bytes {
+            return Vec::new();
+        }
+        listed
+            .into_iter()
+            .filter(|(entry, size)| {
+                listing::is_manifest(&entry.path) && *size <= MAX_RESOURCE_FILE_BYTES as u64
+            })
+            .map(|(entry, _)| in_repository(entry))
+            .collect()
+    }
+
     /// The entries below the tenant's folder in the changeset, and the
     /// size of every file of the folder by its path in the repository.
     #[allow(clippy::type_complexity)]
@@ -304,7 +336,7 @@ impl Hg {
         store: &Store,
         interrupt: &AtomicBool,
     ) -> Result<(Vec<Entry>, HashMap<Vec<u8>, u64>), SourceError> {
-        let prefix = prefix(&self.path);
+        let prefix = listing::folder_prefix(&self.path);
         let manifest = store
             .hg(
                 &[
@@ -364,14 +396,6 @@ impl Hg {
             sizes.insert(path.to_vec(), size);
         }
         Ok((entries, sizes))
-    }
-}
-
-/// `path/`, or nothing for the root.
-fn prefix(path: &str) -> String {
-    match path.trim_matches('/') {
-        "" | "." => String::new(),
-        path => format!("{path}/"),
     }
 }
 
@@ -521,11 +545,17 @@ impl Contents for Store {
     }
 }
 
-/// The sizes `hg files` gave, for [`listing::files`].
+/// The sizes `hg files` gave, for [`listing::files`], and the manifests it
+/// reads, all in one `hg cat` the first time one is asked for (each run
+/// of `hg` costs its interpreter's start).
 struct Sizes<'a> {
     store: &'a Store,
     sizes: HashMap<Vec<u8>, u64>,
     prefix: String,
+    /// The manifests to read together ([`Hg::manifests_to_read`]).
+    manifests: Vec<Vec<u8>>,
+    /// Their contents, by path in the repository, once read.
+    read: RefCell<Option<HashMap<Vec<u8>, Vec<u8>>>>,
 }
 
 impl Sizes<'_> {
@@ -548,6 +578,85 @@ impl Revision for Sizes<'_> {
 
     fn bytes(&self, entry: &Entry) -> Result<Vec<u8>, SourceError> {
         let path = self.in_repository(entry);
-        Ok(self.store.cat(&[&path])?.remove(0))
+        let mut read = self.read.borrow_mut();
+        if read.is_none() {
+            let paths: Vec<&[u8]> = self.manifests.iter().map(Vec::as_slice).collect();
+            let contents = match paths.is_empty() {
+                true => Vec::new(),
+                false => self.store.cat(&paths)?,
+            };
+            *read = Some(self.manifests.iter().cloned().zip(contents).collect());
+        }
+        match read.as_mut().and_then(|read| read.remove(&path)) {
+            Some(bytes) => Ok(bytes),
+            None => Ok(self.store.cat(&[&path])?.remove(0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::source::Source;
+    use std::process::Command;
+
+    fn hg(dir: &std::path::Path, args: &[&str]) {
+        let status = Command::new("hg")
+            .args(args)
+            .current_dir(dir)
+            .env("HGRCPATH", "")
+            .env("HGPLAIN", "1")
+            .status()
+            .expect("run hg (scripts/setup.sh installs Mercurial)");
+        assert!(status.success(), "hg {args:?}");
+    }
+
+    /// A changeset's manifests are all read (in one `hg cat`), each with
+    /// its own text; its resource files are listed, read when asked.
+    #[tokio::test]
+    async fn a_changesets_manifests_and_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        hg(dir.path(), &["init"]);
+        for (path, text) in [
+            ("dns/zone.toml", "[[dns.zone]]\nname = \"a.\"\n"),
+            ("dns/one.yaml", "kind: One\n"),
+            ("dns/sub/two.yml", "kind: Two\n"),
+        ] {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        hg(
+            dir.path(),
+            &[
+                "commit",
+                "--addremove",
+                "-u",
+                "Ada <ada@example.org>",
+                "-m",
+                "first",
+            ],
+        );
+        let source = Source::new(
+            &dir.path().display().to_string(),
+            "default",
+            "dns",
+            dir.path(),
+        );
+        let snapshot = source.snapshot().await.unwrap();
+        let manifests: Vec<(&str, &str)> = snapshot
+            .manifests
+            .iter()
+            .map(|(path, manifest)| (path.as_str(), manifest.text.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            manifests,
+            [
+                ("dns/one.yaml", "kind: One\n"),
+                ("dns/sub/two.yml", "kind: Two\n")
+            ]
+        );
+        let texts = snapshot.read_texts(&snapshot.files).await.unwrap();
+        assert_eq!(texts, ["[[dns.zone]]\nname = \"a.\"\n"]);
+        assert_eq!(snapshot.commit.author, "Ada <ada@example.org>");
     }
 }

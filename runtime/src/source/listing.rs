@@ -69,10 +69,7 @@ pub(super) fn files(
         policy.max_files as u64,
     )
     .map_err(quota)?;
-    let prefix = match folder.trim_matches('/') {
-        "" | "." => String::new(),
-        folder => format!("{folder}/"),
-    };
+    let prefix = folder_prefix(folder);
     let bad = |file: String, reason: FileProblem| SourceError::BadFile {
         file,
         commit: commit.id.clone(),
@@ -82,10 +79,10 @@ pub(super) fn files(
     let mut files = Vec::new();
     let mut manifests = BTreeMap::new();
     for entry in entries {
-        let manifest = is_manifest(&entry.path);
-        if !manifest && !entry.path.ends_with(b".toml") {
+        if !is_listed(&entry.path) {
             continue;
         }
+        let manifest = is_manifest(&entry.path);
         let Ok(name) = std::str::from_utf8(&entry.path) else {
             return Err(bad(
                 format!("{prefix}{}", String::from_utf8_lossy(&entry.path)),
@@ -138,7 +135,22 @@ pub(super) fn files(
     Ok((files, manifests))
 }
 
+/// `folder/` for the tenant's folder `path` in the source, or nothing for
+/// its root (`.`): what a file's path in the source starts with.
+pub(super) fn folder_prefix(path: &str) -> String {
+    match path.trim_matches('/') {
+        "" | "." => String::new(),
+        folder => format!("{folder}/"),
+    }
+}
+
+/// Whether a path names a file the listing keeps: a resource file
+/// (`*.toml`) or a manifest.
+pub(super) fn is_listed(path: &[u8]) -> bool {
+    path.ends_with(b".toml") || is_manifest(path)
+}
+
 /// Whether a path names a manifest file resources may refer to.
-fn is_manifest(path: &[u8]) -> bool {
+pub(super) fn is_manifest(path: &[u8]) -> bool {
     path.ends_with(b".yaml") || path.ends_with(b".yml")
 }

@@ -83,6 +83,18 @@ pub(super) struct Listing {
     pub signer: Option<String>,
 }
 
+impl Listing {
+    /// The listing of `commit` alone, its files not asked for.
+    pub(super) fn without_files(commit: CommitInfo) -> Self {
+        Self {
+            commit,
+            files: Vec::new(),
+            manifests: BTreeMap::new(),
+            signer: None,
+        }
+    }
+}
+
 /// Where a snapshot's file contents come from: the store of the source
 /// the revision was read from, asked only for the files a reader wants.
 pub(super) trait Contents: Send + Sync + 'static {

@@ -98,7 +98,10 @@ impl Oci {
         let (digest, manifest) = self.manifest(&client, &auth, &reference, fetch).await?;
         let commit = commit_info(&digest, &manifest);
         if !with_files {
-            return Ok(Snapshot::held(empty(commit), HashMap::new()));
+            return Ok(Snapshot::held(
+                Listing::without_files(commit),
+                HashMap::new(),
+            ));
         }
         let signer = match &self.policy.allowed_signers {
             Some(allowed_signers) => Some(
@@ -330,10 +333,7 @@ impl Oci {
 
     /// Lists and reads the layer's entries below the tenant's folder.
     fn unpack(&self, commit: CommitInfo, layer: &[u8]) -> Result<Snapshot, SourceError> {
-        let prefix = match self.path.trim_matches('/') {
-            "" | "." => String::new(),
-            path => format!("{path}/"),
-        };
+        let prefix = listing::folder_prefix(&self.path);
         let bound = self.policy.max_bytes + (self.policy.max_files as u64 + 2) * TAR_ENTRY_OVERHEAD;
         let cut_off = std::rc::Rc::new(std::cell::Cell::new(false));
         // Whatever the archive reader says once the bound is reached, the
@@ -382,10 +382,7 @@ impl Oci {
             };
             let relative = relative.to_vec();
             let size = entry.header().size().map_err(unreadable)?;
-            let wanted = [&b".toml"[..], b".yaml", b".yml"]
-                .iter()
-                .any(|end| relative.ends_with(end));
-            if kind == EntryKind::File && wanted {
+            if kind == EntryKind::File && listing::is_listed(&relative) {
                 let mut bytes = Vec::new();
                 (&mut entry)
                     .take(MAX_RESOURCE_FILE_BYTES as u64 + 1)
@@ -512,16 +509,6 @@ fn commit_info(digest: &str, manifest: &OciImageManifest) -> CommitInfo {
             .and_then(|created| humantime::parse_rfc3339_weak(&created).ok())
             .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |since| since.as_secs() as i64),
-    }
-}
-
-/// A listing of `commit` without files.
-fn empty(commit: CommitInfo) -> Listing {
-    Listing {
-        commit,
-        files: Vec::new(),
-        manifests: Default::default(),
-        signer: None,
     }
 }
 
