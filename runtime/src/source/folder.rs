@@ -20,7 +20,6 @@ use super::{
 };
 use crate::quota::QuotaExceeded;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -103,27 +102,21 @@ impl Folder {
         };
         let (files, manifests) =
             listing::files(&listed_as, &self.path, entries, &self.policy, &disk)?;
-        let mut revision = Sha256::new();
-        let mut texts = HashMap::new();
         let mut read_bytes: u64 = manifests
             .values()
             .map(|manifest| manifest.text.as_ref().map_or(0, |text| text.len() as u64))
             .sum();
-        let mut listed = Vec::with_capacity(files.len());
-        for mut file in files {
-            let relative = file
-                .path
-                .strip_prefix(&listing::folder_prefix(&self.path))
-                .unwrap_or(&file.path);
+        let (listed, texts) = listing::held_by_content(files, &self.path, |relative, file| {
             let bytes = disk.read_bounded(relative.as_bytes(), &file.path)?;
             read_bytes += bytes.len() as u64;
-            file.blob = hex::encode(Sha256::digest(&bytes));
+            Ok(bytes)
+        })?;
+        let mut revision = Sha256::new();
+        for file in &listed {
             revision.update(file.path.as_bytes());
             revision.update(b"\0");
             revision.update(file.blob.as_bytes());
             revision.update(b"\n");
-            texts.insert(file.blob.clone(), bytes);
-            listed.push(file);
         }
         for (path, manifest) in &manifests {
             revision.update(path.as_bytes());

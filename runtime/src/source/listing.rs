@@ -10,7 +10,8 @@ use super::error::{FileProblem, SourceError, UnreadableManifest};
 use super::snapshot::{CommitInfo, ManifestFile, SourceFile};
 use super::{MAX_RESOURCE_FILE_BYTES, ReadPolicy};
 use crate::quota::QuotaExceeded;
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
 
 /// What an entry of a revision's folder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +134,32 @@ pub(super) fn files(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, manifests))
+}
+
+/// Files keyed by content, and their bytes by content id.
+pub(super) type Held = (Vec<SourceFile>, HashMap<String, Vec<u8>>);
+
+/// Reads `files` whole with `read` (given each file's path below the
+/// folder `path`), and keys them by content: each file's content id
+/// becomes the SHA-256 of its bytes, which the returned map holds. For the
+/// sources whose files are read with their listing (a folder, an
+/// artifact's layer).
+pub(super) fn held_by_content(
+    files: Vec<SourceFile>,
+    path: &str,
+    mut read: impl FnMut(&str, &SourceFile) -> Result<Vec<u8>, SourceError>,
+) -> Result<Held, SourceError> {
+    let prefix = folder_prefix(path);
+    let mut held = HashMap::with_capacity(files.len());
+    let mut listed = Vec::with_capacity(files.len());
+    for mut file in files {
+        let relative = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
+        let bytes = read(relative, &file)?;
+        file.blob = hex::encode(Sha256::digest(&bytes));
+        held.insert(file.blob.clone(), bytes);
+        listed.push(file);
+    }
+    Ok((listed, held))
 }
 
 /// `folder/` for the tenant's folder `path` in the source, or nothing for

@@ -426,20 +426,9 @@ impl Oci {
         };
         let (files, manifests) =
             listing::files(&commit, &self.path, entries, &self.policy, &layer)?;
-        let mut held = HashMap::new();
-        let files = files
-            .into_iter()
-            .map(|mut file| {
-                let relative = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
-                let bytes = contents
-                    .get(relative.as_bytes())
-                    .cloned()
-                    .unwrap_or_default();
-                file.blob = hex::encode(Sha256::digest(&bytes));
-                held.insert(file.blob.clone(), bytes);
-                file
-            })
-            .collect();
+        let (files, held) = listing::held_by_content(files, &self.path, |relative, _| {
+            Ok(contents.remove(relative.as_bytes()).unwrap_or_default())
+        })?;
         Ok(Snapshot::held(
             Listing {
                 commit,
