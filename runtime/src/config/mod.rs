@@ -1150,6 +1150,49 @@ mod tests {
         );
     }
 
+    /// An OCI address that is not one, credentials for a source that has
+    /// no registry, and a webhook style no forge uses are each refused
+    /// where the file says them.
+    #[test]
+    fn an_artifacts_address_credentials_and_webhook_style_are_checked() {
+        let path = Path::new("/srv/cairn/cairn.toml");
+        let error = |tenant: &str| Config::parse(path, tenant).unwrap_err().to_string();
+        let address = error("[tenants.a]\nrepo = \"oci://registry.example.org\"\n");
+        assert!(
+            address.contains(
+                "[tenants.a] repo: `oci://registry.example.org` is not an OCI artifact's address"
+            ),
+            "{address}"
+        );
+        let credentials = error(
+            "[tenants.a]\nrepo = \"a.git\"\nregistry_credentials = { username = \"u\", password = { env = \"P\" } }\n",
+        );
+        assert!(
+            credentials.contains("[tenants.a] repo: registry_credentials are for an OCI artifact"),
+            "{credentials}"
+        );
+        let style = error("[tenants.a]\nrepo = \"a.git\"\nwebhook_style = \"gogs\"\n");
+        assert!(
+            style.contains("line 3")
+                && style.contains("unknown variant `gogs`, expected one of `github`"),
+            "{style}"
+        );
+        let fine = Config::parse(
+            path,
+            "[tenants.a]\nrepo = \"oci://127.0.0.1:5000/team/zones\"\nref = \"sha256:0123\"\nregistry_credentials = { username = \"u\", password = { file = \"p\" } }\nwebhook_style = \"registry\"\n",
+        )
+        .unwrap();
+        let tenant = fine.tenant(None).unwrap();
+        assert_eq!(tenant.webhook_style, WebhookStyle::Registry);
+        assert_eq!(
+            tenant
+                .registry_credentials
+                .as_ref()
+                .map(|c| c.username.as_str()),
+            Some("u")
+        );
+    }
+
     #[test]
     fn multi_tenant_mode_names_every_missing_pin_and_token() {
         let error = Config::parse(
