@@ -268,6 +268,29 @@ impl Daemon {
         serde_json::from_str(&body).expect("the status API answers JSON")
     }
 
+    /// The history id of `tenant`'s last run, as its status reports it:
+    /// `None` before its first recorded run.
+    pub fn last_run_id(&self, tenant: &str) -> Option<i64> {
+        self.tenant(tenant)["last_run"]["run_id"].as_i64()
+    }
+
+    /// Waits until a run of `tenant` other than `before` (an id from
+    /// [`Daemon::last_run_id`]) has ended having applied changes: their
+    /// convergence checked and the inventory written. A hand edit made
+    /// only when the changes are seen on the server could land between
+    /// the apply and its convergence check, and be taken, as it should,
+    /// for a provider that did not converge.
+    pub fn wait_applied_run(&self, tenant: &str, before: Option<i64>) -> i64 {
+        let mut run = None;
+        wait_until(Duration::from_secs(30), "a run that applied", || {
+            let status = self.tenant(tenant);
+            let id = status["last_run"]["run_id"].as_i64();
+            run = id;
+            id.is_some() && id != before && status["last_run"]["outcome"] == "applied"
+        });
+        run.expect("waited for it")
+    }
+
     /// The text of `/metrics`.
     pub fn metrics(&self) -> String {
         let (status, text) = self.get("/metrics").expect("the metrics answer");

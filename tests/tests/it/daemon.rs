@@ -51,7 +51,7 @@ fn runs_with_outcome(daemon: &Daemon, outcome: &str) -> f64 {
 
 /// The run id the daemon's status reports for its last run that planned.
 fn last_run_id(daemon: &Daemon) -> Option<i64> {
-    daemon.tenant("default")["last_run"]["run_id"].as_i64()
+    daemon.last_run_id("default")
 }
 
 // ---------------------------------------------------------------------
@@ -504,6 +504,7 @@ fn drift_is_alerted_and_healed_only_when_allowed() {
     wait_until(Duration::from_secs(20), "the commit applied", || {
         ws.pdns.dig("www.example.com", "A") == ["192.0.2.1"]
     });
+    daemon.wait_applied_run("default", None);
 
     // Someone edits the record by hand: reported, then repaired.
     ws.pdns.put_rrset(

@@ -41,9 +41,8 @@ fn look(browser: &Browser, name: &str, violations: &mut Vec<String>) {
     }
 }
 
-/// The tenant's control state and last runs, as the status API and the
-/// history read them from the store.
-fn control(daemon: &Daemon) -> serde_json::Value {
+/// Tenant `a`'s status, read with the operator's token.
+fn status_of_a(daemon: &Daemon) -> serde_json::Value {
     let (status, body) = daemon
         .get_with(
             "/api/v1/tenants/a",
@@ -51,7 +50,13 @@ fn control(daemon: &Daemon) -> serde_json::Value {
         )
         .expect("the status API answers");
     assert_eq!(status, 200, "{body}");
-    serde_json::from_str::<serde_json::Value>(&body).unwrap()["control"].clone()
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The tenant's control state and last runs, as the status API and the
+/// history read them from the store.
+fn control(daemon: &Daemon) -> serde_json::Value {
+    status_of_a(daemon)["control"].clone()
 }
 
 #[test]
@@ -132,6 +137,7 @@ fn the_dashboard_in_a_real_browser() {
     browser.wait_for_text(&first[..12]);
     look(&browser, "tenant", &mut violations);
     browser.run("window.cairnNotReloaded = true; return true;");
+    let run_before = status_of_a(&daemon)["last_run"]["run_id"].clone();
     ws.repo
         .write("a/dns.toml", &zone("example.quest.", "192.0.2.11"));
     let second = ws.repo.commit("www moves", AUTHOR);
@@ -150,6 +156,11 @@ fn the_dashboard_in_a_real_browser() {
         "the page was not reloaded"
     );
     assert_eq!(ws.pdns.dig("www.example.quest.", "A"), ["192.0.2.11"]);
+    // The run ended (its convergence checked) before the hand edit below.
+    wait_until(Duration::from_secs(30), "the pushed commit's run", || {
+        let last = &status_of_a(&daemon)["last_run"];
+        last["run_id"] != run_before && last["outcome"] == "applied"
+    });
     eprintln!("the pushed commit showed {shown_after:?} after the trigger");
 
     // Drift, found by the run a suspension starts, shows with its fields.

@@ -140,6 +140,7 @@ fn between_drift_checks_a_commit_touches_only_what_it_changed() {
     wait_until(Duration::from_secs(30), "the first commit applied", || {
         ws.pdns.dig("c.inc.example", "A") == ["192.0.2.3"]
     });
+    daemon.wait_applied_run("default", None);
 
     // A hand edit of `a`, then a commit that moves only `b`.
     ws.pdns
