@@ -241,6 +241,7 @@ fn provider_settings(tenant: &str, provider: &ProviderConfig) -> ProviderSetting
         grants: provider.allow.clone(),
         memory_bytes: provider.memory,
         timeout: provider.timeout,
+        concurrency: provider.concurrency,
     }
 }
 

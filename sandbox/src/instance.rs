@@ -2,6 +2,7 @@
 //! grants and limits; and the machinery of one sandboxed call.
 
 use super::bindings;
+use super::endpoints::{Concurrency, EndpointLimits};
 use super::error::{ContractViolation, PluginError};
 use super::grants::Grant;
 use super::guard::SendGuard;
@@ -35,6 +36,8 @@ pub struct ProviderSettings {
     pub memory_bytes: u64,
     /// Deadline per call.
     pub timeout: Duration,
+    /// How its requests share the endpoints they go to.
+    pub concurrency: Concurrency,
 }
 
 /// The limits of one call.
@@ -43,6 +46,22 @@ pub(super) struct CallLimits {
     pub grants: Arc<[Grant]>,
     pub memory_bytes: u64,
     pub timeout: Duration,
+    /// The host's endpoint limits and this call's ceiling for them;
+    /// `None`: its requests are not limited beyond the per-call cap.
+    pub endpoints: Option<(Arc<EndpointLimits>, usize)>,
+}
+
+impl CallLimits {
+    /// The endpoint limits a call of `concurrency` goes through.
+    pub fn endpoints(
+        host: &super::PluginHost,
+        concurrency: Concurrency,
+    ) -> Option<(Arc<EndpointLimits>, usize)> {
+        match concurrency {
+            Concurrency::Adaptive { max } => Some((host.endpoints.clone(), max)),
+            Concurrency::Unlimited => None,
+        }
+    }
 }
 
 /// A plugin configured for one tenant's provider instance.
@@ -203,6 +222,7 @@ impl ProviderInstance {
                 grants: settings.grants.into(),
                 memory_bytes: settings.memory_bytes,
                 timeout: settings.timeout,
+                endpoints: CallLimits::endpoints(host, settings.concurrency),
             },
         }
     }
@@ -527,6 +547,7 @@ async fn sandboxed<R, P: Instantiate>(
             label.clone(),
             limits.grants.clone(),
             limits.memory_bytes,
+            limits.endpoints.clone(),
             guard,
         ),
     );

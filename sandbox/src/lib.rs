@@ -9,7 +9,8 @@
 //! makes the contract's calls, [`PluginError`] says why one failed; the
 //! values exchanged are `cairn-contract`'s. [`limits`] names every limit a
 //! call runs within, [`grants`] and [`ip_policy`] decide where a plugin may
-//! connect, [`cpu`] shares the processor fairly between tenants.
+//! connect, [`cpu`] shares the processor fairly between tenants, and
+//! [`endpoints`] shares each server they talk to under an adaptive limit.
 //!
 //! One [`PluginHost`] holds the process's single [`Engine`] (pooling
 //! allocator, epoch interruption), a linker that provides exactly the
@@ -38,6 +39,7 @@
 mod bindings;
 mod cache;
 pub mod cpu;
+pub mod endpoints;
 pub mod error;
 pub mod grants;
 mod guard;
@@ -93,6 +95,9 @@ pub struct PluginHost {
     call_slots: Arc<tokio::sync::Semaphore>,
     /// Slots for calls running at once, per tenant.
     tenant_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// The adaptive limit of every endpoint plugins talk to, shared by
+    /// every tenant.
+    endpoints: Arc<endpoints::EndpointLimits>,
 }
 
 impl PluginHost {
@@ -121,6 +126,7 @@ impl PluginHost {
                 limits::MAX_CONCURRENT_CALLS as usize,
             )),
             tenant_slots: Mutex::new(HashMap::new()),
+            endpoints: Arc::default(),
         })
     }
 
@@ -153,6 +159,11 @@ impl PluginHost {
             .map_or(0, |slots| {
                 limits::MAX_CALLS_PER_TENANT - slots.available_permits()
             })
+    }
+
+    /// The limit and load of every endpoint plugins talked to.
+    pub fn endpoint_loads(&self) -> Vec<endpoints::EndpointLoad> {
+        self.endpoints.loads()
     }
 
     /// Reports every call of instances created from now on to `observer`

@@ -174,6 +174,7 @@ impl PluginHost {
             grants: Arc::from(Vec::new()),
             memory_bytes: limits::DEFAULT_MEMORY_BYTES,
             timeout: DESCRIBE_TIMEOUT,
+            endpoints: None,
         };
         let slots = self.slots(tenant);
         let _slots = slots.take(&label).await;

@@ -199,6 +199,7 @@ impl PolicyInstance {
                 grants: sandbox.grants.into(),
                 memory_bytes: sandbox.memory_bytes,
                 timeout: sandbox.timeout,
+                endpoints: CallLimits::endpoints(host, Default::default()),
             },
         }
     }

@@ -3,6 +3,7 @@
 //! resource limits and the attribution of log records.
 
 use super::bindings::{v0_1, v0_2, v0_3};
+use super::endpoints::{self, EndpointLimits};
 use super::grants::{self, Decision, Grant};
 use super::guard::SendGuard;
 use super::limits;
@@ -82,6 +83,7 @@ impl CallState {
         label: CallLabel,
         grants: Arc<[Grant]>,
         memory_bytes: u64,
+        endpoints: Option<(Arc<EndpointLimits>, usize)>,
         guard: Option<Arc<dyn SendGuard>>,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(limits::STDERR_CAPTURE_BYTES);
@@ -109,6 +111,7 @@ impl CallState {
             gate: NetworkGate {
                 grants,
                 guard,
+                endpoints,
                 label: label.clone(),
                 open_requests: Arc::new(tokio::sync::Semaphore::new(
                     limits::MAX_OPEN_REQUESTS_PER_CALL,
@@ -168,6 +171,8 @@ struct NetworkGate {
     grants: Arc<[Grant]>,
     /// Asked first: whether the call may still send at all.
     guard: Option<Arc<dyn SendGuard>>,
+    /// The host's endpoint limits and this call's ceiling for them.
+    endpoints: Option<(Arc<EndpointLimits>, usize)>,
     label: CallLabel,
     /// One permit per request open (sent, response not yet read whole).
     open_requests: Arc<tokio::sync::Semaphore>,
@@ -328,9 +333,25 @@ impl WasiHttpHooks for NetworkGate {
                     .port_u16()
                     .unwrap_or(if tls.is_some() { 443 } else { 80 });
                 let label = self.label.clone();
+                // Every tenant's requests to this server take turns under
+                // one adaptive limit (`endpoints`).
+                let endpoint = self.endpoints.as_ref().and_then(|(limits, max)| {
+                    limits.limit_for(&endpoints::endpoint_of(&uri), *max)
+                });
                 Box::new(async move {
                     let address = checked_address(&grant, &host, port, &label, &url).await?;
-                    let response = send::send(request, options, address, &host, tls).await?;
+                    let mut turn = match endpoint {
+                        Some(limit) => Some(limit.acquire().await),
+                        None => None,
+                    };
+                    let response = send::send(request, options, address, &host, tls).await;
+                    if let Some(turn) = &mut turn {
+                        turn.answered(match &response {
+                            Ok(response) => endpoints::is_overload(response.status()),
+                            Err(error) => endpoints::failure_is_overload(error),
+                        });
+                    }
+                    let response = response?;
                     let response = response.map(|body| {
                         http_body_util::Limited::new(body, limits::MAX_HTTP_RESPONSE_BYTES as usize)
                             .map_err(|_| {
@@ -341,7 +362,7 @@ impl WasiHttpHooks for NetworkGate {
                             // The request stays open until its body is read
                             // or dropped.
                             .map_frame(move |frame| {
-                                let _open = &permit;
+                                let _open = (&permit, &turn);
                                 frame
                             })
                             .boxed_unsync()

@@ -55,6 +55,7 @@ fn plugin_call(c: &mut Criterion) {
             grants: Vec::new(),
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(10),
+            concurrency: Default::default(),
         },
     );
     c.bench_function(

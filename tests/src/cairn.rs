@@ -96,6 +96,8 @@ pub struct ConfigOptions {
     pub tenant_settings: String,
     /// More top-level tables (`[[alerts]]`, say).
     pub top_settings: String,
+    /// More keys of the dns provider's table.
+    pub provider_settings: String,
 }
 
 impl Default for ConfigOptions {
@@ -110,6 +112,7 @@ impl Default for ConfigOptions {
             timeout: "30s".into(),
             tenant_settings: String::new(),
             top_settings: String::new(),
+            provider_settings: String::new(),
         }
     }
 }
@@ -178,6 +181,7 @@ plugin = {plugin:?}
 {sha256}allow = [{allow}]
 memory = "64MiB"
 timeout = {timeout:?}
+{provider_settings}
 config = {{ url = {url:?}, server = "localhost" }}
 secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
 "#,
@@ -187,6 +191,7 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
             plugin = crate::plugin_path("dns_powerdns").display().to_string(),
             allow = allow.join(", "),
             timeout = options.timeout,
+            provider_settings = options.provider_settings,
         )
     }
 

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// How long the daemon may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Daemons started by this test process, naming their logs.
+static DAEMONS_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The webhook secret of test tenants (`webhook_secret = { env = "CAIRN_TEST_HOOK" }`).
 pub const HOOK_SECRET: &str = "cairn-test-hook-secret";
 
@@ -59,7 +62,12 @@ impl Daemon {
             child: None,
             port: free_port(),
             config: config.to_path_buf(),
-            log: config.with_file_name(format!("daemon-{}.log", free_port())),
+            // Named by a count, never by a port that another daemon of the
+            // same folder could be given too: each daemon's log is its own.
+            log: config.with_file_name(format!(
+                "daemon-{}.log",
+                DAEMONS_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            )),
             log_filter: log_filter.to_string(),
             open_files,
         };
@@ -71,11 +79,17 @@ impl Daemon {
     /// Waits until the daemon answers `/healthz`.
     fn wait_listening(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
-        while !matches!(self.get("/healthz"), Ok((200, _))) {
+        loop {
+            let answer = self.get("/healthz");
+            if matches!(answer, Ok((200, _))) {
+                break;
+            }
             self.assert_running();
             assert!(
                 Instant::now() < deadline,
-                "the daemon did not answer:\n{}",
+                "the daemon on port {} did not answer (last: {answer:?}); its log, {}:\n{}",
+                self.port,
+                self.log.display(),
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));

@@ -6,7 +6,8 @@
 //! has answered and before the client hears of it, so that a daemon is
 //! killed at exactly that instant: the change made, its outcome unrecorded.
 //! And requests can be refused by the proxy itself, as a server refuses a
-//! write for a reason no plan could foresee.
+//! write for a reason no plan could foresee, or answered 500 when too many
+//! come at once, as a server that falls over under a crowd does.
 
 use crate::serve::Served;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,8 +52,19 @@ impl Exchange {
     }
 }
 
+/// A server's capacity as the proxy plays it: how many requests it serves
+/// at once, and how long each takes.
+#[derive(Debug, Clone, Copy)]
+struct Capacity {
+    at_once: usize,
+    service: Duration,
+}
+
 struct Shared {
     upstream: String,
+    capacity: Mutex<Option<Capacity>>,
+    serving: AtomicUsize,
+    crowd_refusals: AtomicUsize,
     client: reqwest::Client,
     exchanges: Mutex<Vec<Exchange>>,
     hold: Mutex<Option<HoldRule>>,
@@ -74,6 +86,9 @@ impl RecordingProxy {
     pub fn start(upstream: &str) -> Self {
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
+            capacity: Mutex::new(None),
+            serving: AtomicUsize::new(0),
+            crowd_refusals: AtomicUsize::new(0),
             client: reqwest::Client::new(),
             exchanges: Mutex::new(Vec::new()),
             hold: Mutex::new(None),
@@ -114,6 +129,18 @@ impl RecordingProxy {
         rule: impl Fn(&str, &str, &serde_json::Value) -> bool + Send + Sync + 'static,
     ) {
         *self.shared.refuse.lock().expect("refuse rule") = Some(Box::new(rule));
+    }
+
+    /// From now on, serves at most `at_once` requests at a time, each
+    /// taking at least `service`, and answers 500 itself to any request
+    /// beyond those, without passing it on.
+    pub fn refuse_crowds(&self, at_once: usize, service: Duration) {
+        *self.shared.capacity.lock().expect("capacity") = Some(Capacity { at_once, service });
+    }
+
+    /// Requests answered 500 for coming beyond the capacity.
+    pub fn crowd_refusals(&self) -> usize {
+        self.shared.crowd_refusals.load(Ordering::SeqCst)
     }
 
     /// Passes every request on again.
@@ -159,6 +186,32 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
         .to_string();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let method = parts.method.to_string();
+    let capacity = *shared.capacity.lock().expect("capacity");
+    let _serving = match capacity {
+        Some(capacity) => match Serving::enter(shared, capacity.at_once) {
+            Some(serving) => {
+                tokio::time::sleep(capacity.service).await;
+                Some(serving)
+            }
+            None => {
+                shared.crowd_refusals.fetch_add(1, Ordering::SeqCst);
+                shared.exchanges.lock().expect("exchanges").push(Exchange {
+                    method,
+                    path,
+                    body: json,
+                    status: 500,
+                    answered: Instant::now(),
+                });
+                let error = serde_json::json!({"error": "the server is overloaded"});
+                return (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(error),
+                )
+                    .into_response();
+            }
+        },
+        None => None,
+    };
     let refused = shared
         .refuse
         .lock()
@@ -227,4 +280,22 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
             .insert(axum::http::header::CONTENT_TYPE, content_type);
     }
     response
+}
+
+/// One request being served, counted until dropped.
+struct Serving<'a>(&'a Shared);
+
+impl<'a> Serving<'a> {
+    /// Counts a request in, unless `at_once` are being served.
+    fn enter(shared: &'a Shared, at_once: usize) -> Option<Self> {
+        let before = shared.serving.fetch_add(1, Ordering::SeqCst);
+        let serving = Self(shared);
+        (before < at_once).then_some(serving)
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.serving.fetch_sub(1, Ordering::SeqCst);
+    }
 }

@@ -117,6 +117,7 @@ pub async fn run(args: &CallArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("--memory {}", args.memory))?,
         timeout: humantime::parse_duration(&args.timeout)
             .with_context(|| format!("--timeout {}: a duration such as 30s", args.timeout))?,
+        concurrency: Default::default(),
     };
     let instance = ProviderInstance::new(&host, plugin, settings);
     let input = match &args.input {

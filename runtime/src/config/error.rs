@@ -3,6 +3,7 @@
 //! it.
 
 use super::values::{DurationError, SizeError};
+use crate::host::endpoints::MAX_CONCURRENCY_CEILING;
 use crate::host::grants::GrantError;
 use crate::host::tls::CaError;
 use std::path::PathBuf;
@@ -278,6 +279,19 @@ pub enum ProviderProblem {
     /// `timeout` is zero.
     #[error("timeout must be more than zero")]
     ZeroTimeout,
+    /// `max_concurrency` is out of range.
+    #[error(
+        "max_concurrency = {max}: write a number of requests from 1 to {MAX_CONCURRENCY_CEILING}"
+    )]
+    MaxConcurrency {
+        /// The value as written.
+        max: usize,
+    },
+    /// `max_concurrency` with `adaptive_concurrency = false`.
+    #[error(
+        "max_concurrency is the ceiling of the adaptive limit, which adaptive_concurrency = false turns off: remove one of them"
+    )]
+    MaxConcurrencyUnused,
     /// `config` holds a value JSON cannot express.
     #[error("config cannot be expressed as JSON: {0}")]
     NotJson(#[source] serde_json::Error),

@@ -20,6 +20,7 @@ pub use error::{ConfigError, Invalid, ProviderProblem};
 pub use policy::{Enforcement, PolicyConfig, PolicyFile, PolicyProblem};
 pub use values::{DurationError, SizeError, parse_size};
 
+use crate::host::endpoints::{Concurrency, DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_CEILING};
 use crate::host::grants::Grant;
 use crate::host::limits;
 use crate::host::tls::TrustedCa;
@@ -226,6 +227,10 @@ pub(super) struct RawProvider {
     pub(super) memory: Option<String>,
     #[serde(default)]
     pub(super) timeout: Option<String>,
+    #[serde(default)]
+    pub(super) max_concurrency: Option<usize>,
+    #[serde(default)]
+    pub(super) adaptive_concurrency: Option<bool>,
     #[serde(default)]
     pub(super) config: Option<toml::Table>,
     #[serde(default)]
@@ -436,6 +441,9 @@ pub struct ProviderConfig {
     pub memory: u64,
     /// The longest one call may take.
     pub timeout: Duration,
+    /// How its requests share the servers they go to with every other
+    /// tenant's: an adaptive limit per endpoint, by default.
+    pub concurrency: Concurrency,
     /// The plugin's configuration, as JSON.
     pub config: serde_json::Value,
     /// Secrets by the name the plugin knows them by.
@@ -815,6 +823,17 @@ impl ProviderConfig {
         if timeout.is_zero() {
             return Err(ProviderProblem::ZeroTimeout);
         }
+        let max = raw.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
+        if !(1..=MAX_CONCURRENCY_CEILING).contains(&max) {
+            return Err(ProviderProblem::MaxConcurrency { max });
+        }
+        let concurrency = match raw.adaptive_concurrency.unwrap_or(true) {
+            true => Concurrency::Adaptive { max },
+            false if raw.max_concurrency.is_some() => {
+                return Err(ProviderProblem::MaxConcurrencyUnused);
+            }
+            false => Concurrency::Unlimited,
+        };
         let config = serde_json::to_value(raw.config.unwrap_or_default())
             .map_err(ProviderProblem::NotJson)?;
         Ok(Self {
@@ -824,6 +843,7 @@ impl ProviderConfig {
             allow,
             memory,
             timeout,
+            concurrency,
             config,
             secrets: raw
                 .secrets
@@ -950,6 +970,49 @@ mod tests {
         assert_eq!(dns.plugin, Path::new("/srv/cairn/plugins/dns.wasm"));
         assert_eq!(dns.memory, limits::DEFAULT_MEMORY_BYTES);
         assert_eq!(dns.config["url"], "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn concurrency_is_adaptive_by_default_and_its_ceiling_checked() {
+        let with = |keys: &str| {
+            Config::parse(
+                Path::new("/srv/cairn/cairn.toml"),
+                &format!(
+                    "[tenants.default]\nrepo = \"zones.git\"\n[tenants.default.providers.dns]\nplugin = \"dns.wasm\"\n{keys}\n"
+                ),
+            )
+        };
+        let concurrency =
+            |keys: &str| with(keys).unwrap().tenant(None).unwrap().providers["dns"].concurrency;
+        assert_eq!(
+            concurrency(""),
+            Concurrency::Adaptive {
+                max: DEFAULT_MAX_CONCURRENCY
+            }
+        );
+        assert_eq!(
+            concurrency("max_concurrency = 4"),
+            Concurrency::Adaptive { max: 4 }
+        );
+        assert_eq!(
+            concurrency("adaptive_concurrency = false"),
+            Concurrency::Unlimited
+        );
+        for (keys, said) in [
+            (
+                "max_concurrency = 0",
+                "max_concurrency = 0: write a number of requests from 1 to 1024",
+            ),
+            ("max_concurrency = 5000", "max_concurrency = 5000"),
+            (
+                "adaptive_concurrency = false\nmax_concurrency = 4",
+                "adaptive_concurrency = false turns off",
+            ),
+        ] {
+            let error = format!("{:#}", anyhow::Error::from(with(keys).unwrap_err()));
+            assert!(error.contains(said), "{keys}: {error}");
+            assert!(error.contains("providers.dns"), "{keys}: {error}");
+        }
     }
 
     #[test]

@@ -144,6 +144,8 @@ impl RawPolicy {
                 allow: self.allow,
                 memory: self.memory,
                 timeout: self.timeout,
+                max_concurrency: None,
+                adaptive_concurrency: None,
                 config: self.config,
                 secrets: Default::default(),
             },

@@ -1,6 +1,8 @@
 //! The daemon's Prometheus metrics, served at `/metrics` in the text
 //! exposition format.
 
+use crate::host::PluginHost;
+use crate::host::endpoints::EndpointLoad;
 use crate::store::{StateStore, StoreError};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -82,6 +85,8 @@ pub struct Metrics {
     policy_blocked: Family<TenantLabel, Gauge>,
     policy_findings: Family<SeverityLabels, Gauge>,
     experiments_running: Family<TenantLabel, Gauge>,
+    /// Where the endpoints' adaptive limits are read at each scrape.
+    endpoints: OnceLock<Arc<PluginHost>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -196,6 +201,7 @@ impl Default for Metrics {
         Self {
             registry,
             experiments_running,
+            endpoints: OnceLock::new(),
             policy_blocked,
             policy_findings,
             runs,
@@ -367,12 +373,23 @@ impl Metrics {
             .set(i64::from(loaded));
     }
 
+    /// Reads `host`'s endpoint limits at every scrape from now on.
+    pub fn watch_endpoints(&self, host: Arc<PluginHost>) {
+        let _ = self.endpoints.set(host);
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
-        text
+        match self.endpoints.get() {
+            Some(host) => {
+                let body = text.strip_suffix("# EOF\n").unwrap_or(&text);
+                format!("{body}{}", endpoints(&host.endpoint_loads()))
+            }
+            None => text,
+        }
     }
 
     /// This daemon's metrics followed by `cluster`'s (see [`cluster`]), in
@@ -385,6 +402,64 @@ impl Metrics {
         let body = own.strip_suffix("# EOF\n").unwrap_or(&own);
         format!("{body}{cluster}")
     }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabel {
+    endpoint: String,
+}
+
+/// The adaptive limit and load of each endpoint plugins talk to (see
+/// `cairn_sandbox::endpoints`), as one exposition.
+fn endpoints(loads: &[EndpointLoad]) -> String {
+    let mut registry = Registry::with_prefix("cairn_endpoint");
+    let limit = Family::<EndpointLabel, Gauge<f64, AtomicU64>>::default();
+    let ceiling = Family::<EndpointLabel, Gauge>::default();
+    let open = Family::<EndpointLabel, Gauge>::default();
+    let waiting = Family::<EndpointLabel, Gauge>::default();
+    let overloads = Family::<EndpointLabel, Counter>::default();
+    let decreases = Family::<EndpointLabel, Counter>::default();
+    for load in loads {
+        let label = EndpointLabel {
+            endpoint: load.endpoint.clone(),
+        };
+        limit.get_or_create(&label).set(load.limit);
+        ceiling.get_or_create(&label).set(load.ceiling as i64);
+        open.get_or_create(&label).set(load.open as i64);
+        waiting.get_or_create(&label).set(load.waiting as i64);
+        overloads.get_or_create(&label).inc_by(load.overloads);
+        decreases.get_or_create(&label).inc_by(load.decreases);
+    }
+    registry.register(
+        "concurrency_limit",
+        "Requests every tenant's plugins may have open at once at the endpoint: grows while they succeed, halves on 5xx, 429 and failed requests",
+        limit,
+    );
+    registry.register(
+        "concurrency_ceiling",
+        "The highest the endpoint's limit may grow: the smallest max_concurrency of the provider instances using it",
+        ceiling,
+    );
+    registry.register("requests_open", "Requests open at the endpoint now", open);
+    registry.register(
+        "requests_waiting",
+        "Requests waiting for a turn under the endpoint's limit now",
+        waiting,
+    );
+    registry.register(
+        "overloads",
+        "Answers from the endpoint that counted as overload: 5xx, 429, a request failed without an answer",
+        overloads,
+    );
+    registry.register(
+        "limit_decreases",
+        "Times the endpoint's limit was halved",
+        decreases,
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry)
+        .expect("writing to a String cannot fail");
+    text
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -96,6 +96,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         observed.call(tenant, provider, function, ok, duration);
     }));
     let host = Arc::new(host);
+    metrics.watch_endpoints(host.clone());
     let alerts = alerts::Alerts::start(config.alerts.clone());
     let ready = Arc::new(AtomicBool::new(false));
 

@@ -17,6 +17,7 @@ fn settings() -> ProviderSettings {
         grants: Vec::new(),
         memory_bytes: 32 << 20,
         timeout: Duration::from_secs(10),
+        concurrency: Default::default(),
     }
 }
 

@@ -24,6 +24,7 @@ mod daemon;
 mod daemon_lifecycle;
 mod dashboard;
 mod dns_powerdns;
+mod endpoint_limit;
 mod git_source;
 mod http_limits;
 mod identity_scim;

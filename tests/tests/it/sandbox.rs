@@ -21,6 +21,7 @@ fn instance(
         grants: Vec::new(),
         memory_bytes: 32 << 20,
         timeout: Duration::from_secs(2),
+        concurrency: Default::default(),
     };
     settings(&mut provider);
     ProviderInstance::new(host, plugin.clone(), provider)

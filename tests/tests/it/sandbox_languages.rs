@@ -51,6 +51,7 @@ fn attacker(
             grants: Vec::new(),
             memory_bytes: ATTACK_MEMORY,
             timeout: ATTACK_TIMEOUT,
+            concurrency: Default::default(),
         },
     )
 }

@@ -96,6 +96,8 @@ impl<'a> Runner<'a> {
                 .map_err(|error| anyhow::anyhow!("provider.memory: {error}"))?,
             timeout: humantime::parse_duration(&table.timeout)
                 .map_err(|error| anyhow::anyhow!("provider.timeout: {error}"))?,
+
+            concurrency: Default::default(),
         };
         let instance = ProviderInstance::new(host, plugin.clone(), settings.clone());
         Ok(Self {

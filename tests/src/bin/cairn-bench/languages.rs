@@ -153,6 +153,7 @@ async fn measure(
             grants: vec![Grant::parse(url)?],
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(60),
+            concurrency: Default::default(),
         },
     );
     let mut calls = Vec::new();

@@ -771,6 +771,7 @@ async fn host_overhead() -> anyhow::Result<Vec<Duration>> {
             grants: Vec::new(),
             memory_bytes: 64 << 20,
             timeout: Duration::from_secs(10),
+            concurrency: Default::default(),
         },
     );
     for _ in 0..100 {
