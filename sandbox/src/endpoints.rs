@@ -17,15 +17,25 @@
 //!   before were sent under the old limit.
 //! - The limit stays within [`MIN_LIMIT`] and its ceiling: the smallest
 //!   `max_concurrency` of the provider instances that used the endpoint.
+//! - A turn lasts from the request's start until its response's head
+//!   arrives (or it fails): the server's work. A body read slowly, or
+//!   never, holds no turn; a request that holds its turn past eight times
+//!   the answers' moving average (within [`MIN_TURN`] and [`MAX_TURN`]: a
+//!   body written slowly, a stalled server) gives it back then and goes on
+//!   outside the limit.
+//! - Turns go to the waiting tenant holding the fewest (first come among
+//!   equals), and one tenant holds at most half of them, rounded up: a
+//!   tenant's plugin cannot take the turns every tenant shares.
 //!
 //! Every byte the registry holds is bounded: at most [`MAX_ENDPOINTS`]
 //! endpoints are kept, idle ones forgotten first; a request to a new
 //! endpoint while every kept one is in use is sent without a limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
-use tokio::sync::Semaphore;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// The limit of an endpoint first used: a server of unknown capacity gets
 /// as many requests at once as a small pool of workers answers, and the
@@ -44,6 +54,18 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = crate::limits::MAX_CONCURRENT_CALLS a
 /// at once times the requests each may keep open.
 pub const MAX_CONCURRENCY_CEILING: usize =
     crate::limits::MAX_CONCURRENT_CALLS as usize * crate::limits::MAX_OPEN_REQUESTS_PER_CALL;
+
+/// The longest one request holds a turn: far beyond what a server that
+/// keeps up takes to answer (a PATCH of 10,000 records takes about a
+/// second), short enough that a plugin writing its bodies slowly cannot
+/// keep the tenants sharing its server waiting for long. Once answers
+/// were timed, a turn lasts eight times their moving average, within
+/// [`MIN_TURN`] and this.
+pub const MAX_TURN: Duration = Duration::from_secs(10);
+
+/// The shortest bound on a turn: a server's slower answers (a large
+/// write among reads) keep their turn.
+pub const MIN_TURN: Duration = Duration::from_millis(250);
 
 /// What an overload leaves of the limit.
 const DECREASE_FACTOR: f64 = 0.5;
@@ -91,6 +113,8 @@ pub struct EndpointLoad {
     pub overloads: u64,
     /// Times the limit was halved.
     pub decreases: u64,
+    /// Turns given back for being held past their bound.
+    pub expired: u64,
 }
 
 /// The adaptive limits of every endpoint plugins talk to, shared by the
@@ -140,48 +164,105 @@ impl EndpointLimits {
     }
 }
 
-/// One endpoint's limit. Turns are permits of a fair semaphore holding
-/// `floor(limit)` of them; a lower limit takes back free permits at once
-/// and open ones as they close.
+/// One endpoint's limit: the turns, who holds them and who waits.
 #[derive(Debug)]
 pub struct AdaptiveLimit {
     endpoint: String,
-    turns: Semaphore,
     state: Mutex<LimitState>,
+}
+
+/// A request waiting for a turn.
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    tenant: Arc<str>,
+    grant: oneshot::Sender<()>,
 }
 
 #[derive(Debug)]
 struct LimitState {
     limit: f64,
     ceiling: usize,
-    /// Permits in existence (free or held) less `owed`: `floor(limit)`.
-    permits: usize,
-    /// Held permits to take back as they close.
-    owed: usize,
+    /// Turns held, in all and by tenant.
     open: usize,
-    waiting: usize,
+    held: HashMap<Arc<str>, usize>,
+    /// Requests waiting, in their order of arrival.
+    queue: VecDeque<Waiter>,
+    next_id: u64,
+    /// The moving average of how long answered requests took.
+    latency: Option<Duration>,
     last_decrease: Option<Instant>,
     overloads: u64,
     decreases: u64,
+    expired: u64,
+}
+
+impl LimitState {
+    /// The turns the limit allows at once.
+    fn turns(&self) -> usize {
+        (self.limit.floor() as usize).max(MIN_LIMIT)
+    }
+
+    /// The most turns one tenant holds at once: half of them, rounded up,
+    /// so that the other tenants sharing the server always find room.
+    fn share(&self) -> usize {
+        self.turns().div_ceil(2)
+    }
+
+    fn held_by(&self, tenant: &str) -> usize {
+        self.held.get(tenant).copied().unwrap_or(0)
+    }
+
+    /// Hands the free turns out: each to a waiting request of the tenant
+    /// holding the fewest (the earliest among equals), never to one
+    /// holding its share.
+    fn grant(&mut self) {
+        while self.open < self.turns() {
+            let share = self.share();
+            let Some(index) = (0..self.queue.len())
+                .filter(|&i| self.held_by(&self.queue[i].tenant) < share)
+                .min_by_key(|&i| (self.held_by(&self.queue[i].tenant), i))
+            else {
+                return;
+            };
+            let waiter = self.queue.remove(index).expect("an index of the queue");
+            // Under the lock: a waiter that gave up is no longer queued.
+            if waiter.grant.send(()).is_ok() {
+                self.open += 1;
+                *self.held.entry(waiter.tenant).or_default() += 1;
+            }
+        }
+    }
+
+    fn release(&mut self, tenant: &str) {
+        self.open -= 1;
+        if let Some(held) = self.held.get_mut(tenant) {
+            *held -= 1;
+            if *held == 0 {
+                self.held.remove(tenant);
+            }
+        }
+        self.grant();
+    }
 }
 
 impl AdaptiveLimit {
     fn new(endpoint: &str, max: usize) -> Self {
         let ceiling = max.max(MIN_LIMIT);
-        let start = INITIAL_LIMIT.min(ceiling);
         Self {
             endpoint: endpoint.to_string(),
-            turns: Semaphore::new(start),
             state: Mutex::new(LimitState {
-                limit: start as f64,
+                limit: INITIAL_LIMIT.min(ceiling) as f64,
                 ceiling,
-                permits: start,
-                owed: 0,
                 open: 0,
-                waiting: 0,
+                held: HashMap::new(),
+                queue: VecDeque::new(),
+                next_id: 0,
+                latency: None,
                 last_decrease: None,
                 overloads: 0,
                 decreases: 0,
+                expired: 0,
             }),
         }
     }
@@ -192,49 +273,59 @@ impl AdaptiveLimit {
         if max < state.ceiling {
             state.ceiling = max;
             state.limit = state.limit.min(max as f64);
-            self.resize(&mut state);
         }
     }
 
-    /// Waits for a turn, and holds it until the permit is dropped. A wait
-    /// given up (its call's deadline passed) leaves nothing behind.
-    pub async fn acquire(self: Arc<Self>) -> EndpointPermit {
-        let waiting = Waiting::enter(&self);
-        // The semaphore never closes. Its permit is forgotten: the turn is
-        // given back by `release`, which may take it back instead.
-        if let Ok(turn) = self.turns.acquire().await {
-            turn.forget();
+    /// Waits for a turn for a request of `tenant`, and holds it until the
+    /// permit is dropped. A wait given up (its call's deadline passed)
+    /// leaves nothing behind.
+    pub async fn acquire(self: Arc<Self>, tenant: Arc<str>) -> EndpointPermit {
+        let (grant, granted) = oneshot::channel();
+        let id = {
+            let mut state = self.state.lock().expect("endpoint limit");
+            let id = state.next_id;
+            state.next_id += 1;
+            state.queue.push_back(Waiter {
+                id,
+                tenant: tenant.clone(),
+                grant,
+            });
+            state.grant();
+            id
+        };
+        let mut waiting = Waiting {
+            limit: &self,
+            id,
+            tenant: &tenant,
+            granted: Some(granted),
+        };
+        if let Some(granted) = waiting.granted.as_mut() {
+            // The sender goes only with a grant, or with `Waiting`.
+            let _ = granted.await;
         }
+        waiting.granted = None;
         drop(waiting);
         let in_use = {
-            let mut state = self.state.lock().expect("endpoint limit");
-            state.open += 1;
-            // In use: this request brings the open ones to half the limit.
+            let state = self.state.lock().expect("endpoint limit");
+            // In use: this request brought the open ones to half the limit.
             state.open as f64 * 2.0 >= state.limit
         };
         EndpointPermit {
             limit: self,
+            tenant,
             sent_at: Instant::now(),
             in_use,
             answered: false,
         }
     }
 
-    /// Makes the permits match `floor(limit)`.
-    fn resize(&self, state: &mut LimitState) {
-        let target = (state.limit.floor() as usize).max(MIN_LIMIT);
-        if target > state.permits {
-            let mut more = target - state.permits;
-            let cancelled = more.min(state.owed);
-            state.owed -= cancelled;
-            more -= cancelled;
-            self.turns.add_permits(more);
-        } else if target < state.permits {
-            let fewer = state.permits - target;
-            let taken = self.turns.forget_permits(fewer);
-            state.owed += fewer - taken;
-        }
-        state.permits = target;
+    /// How long a request may hold its turn: eight times the moving
+    /// average of the answers, within [`MIN_TURN`] and [`MAX_TURN`].
+    fn turn_bound(&self) -> Duration {
+        let state = self.state.lock().expect("endpoint limit");
+        state
+            .latency
+            .map_or(MAX_TURN, |latency| (latency * 8).clamp(MIN_TURN, MAX_TURN))
     }
 
     fn answered(&self, sent_at: Instant, in_use: bool, overloaded: bool) {
@@ -246,21 +337,17 @@ impl AdaptiveLimit {
                 state.limit = (state.limit * DECREASE_FACTOR).max(MIN_LIMIT as f64);
                 state.last_decrease = Some(Instant::now());
                 state.decreases += 1;
-                self.resize(&mut state);
             }
-        } else if in_use && state.limit < state.ceiling as f64 {
-            state.limit = (state.limit + 1.0 / state.limit).min(state.ceiling as f64);
-            self.resize(&mut state);
+            return;
         }
-    }
-
-    fn release(&self) {
-        let mut state = self.state.lock().expect("endpoint limit");
-        state.open -= 1;
-        if state.owed > 0 {
-            state.owed -= 1;
-        } else {
-            self.turns.add_permits(1);
+        let took = sent_at.elapsed();
+        state.latency = Some(match state.latency {
+            Some(average) => average.mul_f64(0.8) + took.mul_f64(0.2),
+            None => took,
+        });
+        if in_use && state.limit < state.ceiling as f64 {
+            state.limit = (state.limit + 1.0 / state.limit).min(state.ceiling as f64);
+            state.grant();
         }
     }
 
@@ -271,34 +358,42 @@ impl AdaptiveLimit {
             limit: state.limit,
             ceiling: state.ceiling,
             open: state.open,
-            waiting: state.waiting,
+            waiting: state.queue.len(),
             overloads: state.overloads,
             decreases: state.decreases,
+            expired: state.expired,
         }
     }
 }
 
-/// A request waiting for its turn, counted until dropped.
-struct Waiting<'a>(&'a AdaptiveLimit);
-
-impl<'a> Waiting<'a> {
-    fn enter(limit: &'a AdaptiveLimit) -> Self {
-        limit.state.lock().expect("endpoint limit").waiting += 1;
-        Self(limit)
-    }
+/// A request waiting for its turn; given up, it leaves the queue, or gives
+/// back a turn granted meanwhile.
+struct Waiting<'a> {
+    limit: &'a AdaptiveLimit,
+    id: u64,
+    tenant: &'a str,
+    granted: Option<oneshot::Receiver<()>>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.state.lock().expect("endpoint limit").waiting -= 1;
+        let Some(mut granted) = self.granted.take() else {
+            return;
+        };
+        let mut state = self.limit.state.lock().expect("endpoint limit");
+        if granted.try_recv().is_ok() {
+            state.release(self.tenant);
+        } else {
+            state.queue.retain(|waiter| waiter.id != self.id);
+        }
     }
 }
 
-/// A request's turn at its endpoint, given back when dropped (when the
-/// response's body is read whole or dropped).
+/// A request's turn at its endpoint, given back when dropped.
 #[derive(Debug)]
 pub struct EndpointPermit {
     limit: Arc<AdaptiveLimit>,
+    tenant: Arc<str>,
     sent_at: Instant,
     in_use: bool,
     answered: bool,
@@ -316,7 +411,48 @@ impl EndpointPermit {
 
 impl Drop for EndpointPermit {
     fn drop(&mut self) {
-        self.limit.release();
+        self.limit
+            .state
+            .lock()
+            .expect("endpoint limit")
+            .release(&self.tenant);
+    }
+}
+
+/// Sends a request of `tenant` (`sending`) in a turn of `limit`: waits
+/// for the turn, and gives it back when the response's head arrives, the
+/// request fails, or the turn's bound passes (the request then goes on
+/// outside the limit).
+pub async fn in_turn<F>(
+    limit: Arc<AdaptiveLimit>,
+    tenant: Arc<str>,
+    sending: F,
+) -> Result<http::Response<wasmtime_wasi_http::WasiBody>, wasmtime_wasi_http::Error>
+where
+    F: Future<
+        Output = Result<http::Response<wasmtime_wasi_http::WasiBody>, wasmtime_wasi_http::Error>,
+    >,
+{
+    let bound = limit.turn_bound();
+    let mut turn = limit.clone().acquire(tenant).await;
+    let mut sending = std::pin::pin!(sending);
+    match tokio::time::timeout(bound, sending.as_mut()).await {
+        Ok(response) => {
+            turn.answered(match &response {
+                Ok(response) => is_overload(response.status()),
+                Err(error) => failure_is_overload(error),
+            });
+            response
+        }
+        Err(_) => {
+            // Held too long (a body written slowly, or a server that
+            // stalls): the turn is given back for the other requests, and
+            // this one goes on outside the limit. Not an overload: a
+            // plugin could stall on purpose to lower every tenant's limit.
+            limit.state.lock().expect("endpoint limit").expired += 1;
+            drop(turn);
+            sending.await
+        }
     }
 }
 
@@ -450,12 +586,14 @@ mod tests {
         let refused_late = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..clients)
-            .map(|_| {
+            .map(|client| {
+                // Ten tenants, four clients each.
+                let client: Arc<str> = format!("tenant{}", client % 10).into();
                 let (limit, open) = (limit.clone(), open.clone());
                 let (refused_late, done) = (refused_late.clone(), done.clone());
                 tokio::spawn(async move {
                     for _ in 0..requests / clients {
-                        let mut permit = limit.clone().acquire().await;
+                        let mut permit = limit.clone().acquire(client.clone()).await;
                         let now = open.fetch_add(1, Ordering::SeqCst) + 1;
                         let overloaded = now > threshold;
                         tokio::time::sleep(Duration::from_millis(if overloaded { 1 } else { 5 }))
@@ -475,6 +613,81 @@ mod tests {
         }
         let late = refused_late.load(Ordering::SeqCst) as f64 / (requests / 2) as f64;
         (late, limit.load().limit)
+    }
+
+    #[tokio::test]
+    async fn one_tenant_holds_at_most_half_the_turns_and_the_fewest_holder_goes_first() {
+        let limit = limit(64);
+        let (greedy, calm): (Arc<str>, Arc<str>) = ("greedy".into(), "calm".into());
+        let mut held = Vec::new();
+        for _ in 0..INITIAL_LIMIT / 2 {
+            held.push(limit.clone().acquire(greedy.clone()).await);
+        }
+        // Its share taken, the greedy tenant waits, free turns or not.
+        let more = tokio::time::timeout(
+            Duration::from_millis(50),
+            limit.clone().acquire(greedy.clone()),
+        )
+        .await;
+        assert!(more.is_err(), "a tenant took more than half the turns");
+        assert_eq!(limit.load().waiting, 0, "a wait given up left the queue");
+        // Another tenant finds room at once.
+        let calm_turn = tokio::time::timeout(
+            Duration::from_millis(50),
+            limit.clone().acquire(calm.clone()),
+        )
+        .await
+        .expect("the calm tenant found no room");
+        assert_eq!(limit.load().open, INITIAL_LIMIT / 2 + 1);
+        // With every turn taken, a freed one goes to the tenant holding
+        // fewer, though the greedy one asked first.
+        let rest: Vec<_> = {
+            let mut rest = Vec::new();
+            for _ in 0..INITIAL_LIMIT / 2 - 1 {
+                rest.push(
+                    limit
+                        .clone()
+                        .acquire(format!("other{}", rest.len()).into())
+                        .await,
+                );
+            }
+            rest
+        };
+        assert_eq!(limit.load().open, INITIAL_LIMIT);
+        let greedy_waits = tokio::spawn(limit.clone().acquire(greedy.clone()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let calm_waits = tokio::spawn(limit.clone().acquire(calm.clone()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(held.pop());
+        let calm_second = tokio::time::timeout(Duration::from_millis(200), calm_waits)
+            .await
+            .expect("the freed turn went to the greedy tenant")
+            .unwrap();
+        assert!(!greedy_waits.is_finished());
+        greedy_waits.abort();
+        drop((calm_turn, calm_second, rest, held));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(limit.load().open, 0, "every turn came back");
+        assert_eq!(limit.load().waiting, 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_bound_gives_its_turn_back() {
+        let limit = limit(64);
+        let tenant: Arc<str> = "slow".into();
+        limit.answered(Instant::now(), false, false);
+        assert_eq!(limit.turn_bound(), MIN_TURN);
+        let started = Instant::now();
+        let stalled = tokio::spawn(in_turn(limit.clone(), tenant.clone(), async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Err(wasmtime_wasi_http::Error::ConnectionTimeout)
+        }));
+        tokio::time::sleep(MIN_TURN + Duration::from_millis(100)).await;
+        assert_eq!(limit.load().open, 0, "the stalled request kept its turn");
+        assert_eq!(limit.load().expired, 1);
+        assert_eq!(limit.load().overloads, 0, "a stall is no overload");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        stalled.abort();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,18 +340,13 @@ impl WasiHttpHooks for NetworkGate {
                 });
                 Box::new(async move {
                     let address = checked_address(&grant, &host, port, &label, &url).await?;
-                    let mut turn = match endpoint {
-                        Some(limit) => Some(limit.acquire().await),
-                        None => None,
-                    };
-                    let response = send::send(request, options, address, &host, tls).await;
-                    if let Some(turn) = &mut turn {
-                        turn.answered(match &response {
-                            Ok(response) => endpoints::is_overload(response.status()),
-                            Err(error) => endpoints::failure_is_overload(error),
-                        });
-                    }
-                    let response = response?;
+                    let sending = send::send(request, options, address, &host, tls);
+                    let response = match endpoint {
+                        Some(limit) => {
+                            endpoints::in_turn(limit, label.tenant.clone(), sending).await
+                        }
+                        None => sending.await,
+                    }?;
                     let response = response.map(|body| {
                         http_body_util::Limited::new(body, limits::MAX_HTTP_RESPONSE_BYTES as usize)
                             .map_err(|_| {
@@ -362,7 +357,7 @@ impl WasiHttpHooks for NetworkGate {
                             // The request stays open until its body is read
                             // or dropped.
                             .map_frame(move |frame| {
-                                let _open = (&permit, &turn);
+                                let _open = &permit;
                                 frame
                             })
                             .boxed_unsync()

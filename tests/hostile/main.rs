@@ -15,6 +15,7 @@ use cairn_tests::hostile::{
     AUTHOR, Attack, attacker_block, attackers_config, calm_block, calm_zone, contenders,
     measure_one, quantile,
 };
+use cairn_tests::proxy::RecordingProxy;
 use cairn_tests::serve::Served;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -272,7 +273,12 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
             .route("/big", get(|| async { vec![b'x'; 80 << 20] }))
             .layer(axum::extract::DefaultBodyLimit::disable())
     });
-    let calm = calm_block(&ws);
+    // The calm tenant's PowerDNS behind a proxy, which reads a request's
+    // body whole before passing it on: an attacker stalling its bodies
+    // there holds turns of the limit it shares with the calm tenant,
+    // without reaching PowerDNS.
+    let front = RecordingProxy::start(&ws.pdns.url());
+    let calm = calm_block(&ws, &front.url);
 
     // The calm tenant alone.
     std::fs::write(ws.config_path(), format!("{}\n{calm}", config_header())).unwrap();
@@ -290,7 +296,16 @@ fn attacks_fail_with_their_limit_and_the_calm_tenant_keeps_its_pace() {
     daemon.stop();
 
     // The same, with every attacker beside it.
-    let attacks = attacks(&server.base_url, &elsewhere.base_url);
+    let mut attacks = attacks(&server.base_url, &elsewhere.base_url);
+    attacks.push(Attack {
+        instances: 4,
+        ..Attack::new(
+            "stall-bodies",
+            &front.url,
+            &[&front.url],
+            "stalled 16 request bodies for 2 s",
+        )
+    });
     let alerts = AlertReceiver::start();
     let (attackers_config, _repos) = attackers_config(&ws, &attacks);
     let config = format!(

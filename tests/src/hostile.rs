@@ -251,8 +251,9 @@ pub fn attackers_config(ws: &Workspace, attacks: &[Attack]) -> (String, Vec<GitR
 }
 
 /// The calm tenant's tables: polled hourly, so that only its webhook
-/// makes it run; its secret is written under `ws`.
-pub fn calm_block(ws: &Workspace) -> String {
+/// makes it run; its secret is written under `ws`; its DNS provider talks
+/// to `url` (PowerDNS, or a proxy in front of it).
+pub fn calm_block(ws: &Workspace, url: &str) -> String {
     let secret = ws.path().join("hook.secret");
     std::fs::write(&secret, HOOK_SECRET).expect("write the hook secret");
     ws.tenant_block(
@@ -262,6 +263,7 @@ pub fn calm_block(ws: &Workspace) -> String {
                 "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = {{ file = {:?} }}",
                 secret.display().to_string()
             ),
+            url: Some(url.to_string()),
             ..crate::cairn::ConfigOptions::default()
         },
     )

@@ -419,6 +419,7 @@ fn endpoints(loads: &[EndpointLoad]) -> String {
     let waiting = Family::<EndpointLabel, Gauge>::default();
     let overloads = Family::<EndpointLabel, Counter>::default();
     let decreases = Family::<EndpointLabel, Counter>::default();
+    let expired = Family::<EndpointLabel, Counter>::default();
     for load in loads {
         let label = EndpointLabel {
             endpoint: load.endpoint.clone(),
@@ -429,6 +430,7 @@ fn endpoints(loads: &[EndpointLoad]) -> String {
         waiting.get_or_create(&label).set(load.waiting as i64);
         overloads.get_or_create(&label).inc_by(load.overloads);
         decreases.get_or_create(&label).inc_by(load.decreases);
+        expired.get_or_create(&label).inc_by(load.expired);
     }
     registry.register(
         "concurrency_limit",
@@ -455,6 +457,11 @@ fn endpoints(loads: &[EndpointLoad]) -> String {
         "limit_decreases",
         "Times the endpoint's limit was halved",
         decreases,
+    );
+    registry.register(
+        "turns_expired",
+        "Turns given back for being held past their bound (eight times the answers' moving average, 250 ms to 10 s): a body written slowly, a stalled server",
+        expired,
     );
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry)

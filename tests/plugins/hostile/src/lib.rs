@@ -18,6 +18,10 @@
 //!   declaring its length;
 //! - `flood`: opens 2,000 requests to `target` at once and reports, as the
 //!   error, how many the host refused;
+//! - `stall-bodies`: opens 16 POSTs to `target` whose bodies it never
+//!   writes nor finishes, holds them 2 s, and reports them as the error
+//!   (each holds a turn of the endpoint's shared limit until the host
+//!   gives it back);
 //! - `follow`: GETs `target` and follows a redirect by hand;
 //! - `host-header`: tries to set `Host` to reach another name;
 //! - `recurse`: recurses without end (the stack limit stops it);
@@ -175,6 +179,7 @@ impl Provider for Hostile {
                 "the streamed request ended with {}",
                 flood::stream_body(&self.target, 17 << 20)
             ))),
+            "stall-bodies" => Err(Error::internal(flood::stall_bodies(&self.target, 16))),
             "flood" => Err(Error::internal(format!(
                 "refused {} of {FLOOD}",
                 flood::open_at_once(&self.target, FLOOD)
@@ -353,6 +358,28 @@ mod flood {
             Some(Ok(Err(error))) => format!("{error:?}"),
             _ => "no answer".into(),
         }
+    }
+
+    /// Starts `count` POSTs to `target` (`http://HOST:PORT`) whose bodies
+    /// are never written nor finished, holds them for 2 s, and says so.
+    pub fn stall_bodies(target: &str, count: usize) -> String {
+        let authority = target.trim_start_matches("http://").to_string();
+        let mut held = Vec::new();
+        for _ in 0..count {
+            let request = OutgoingRequest::new(Fields::new());
+            let _ = request.set_method(&Method::Post);
+            let _ = request.set_scheme(Some(&Scheme::Http));
+            let _ = request.set_authority(Some(&authority));
+            let _ = request.set_path_with_query(Some("/stalled"));
+            let Ok(body) = request.body() else {
+                continue;
+            };
+            if let Ok(future) = outgoing_handler::handle(request, None) {
+                held.push((body, future));
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        format!("stalled {} request bodies for 2 s", held.len())
     }
 
     /// Starts `count` GETs of `target` (`http://HOST:PORT`) without

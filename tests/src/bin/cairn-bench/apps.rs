@@ -24,6 +24,9 @@ pub struct Figures {
     pub no_change: Vec<Duration>,
     /// `cairn apply --yes` of a new image for one app (2 replicas, rolling).
     pub rolling_update: Vec<Duration>,
+    /// The floor of `from_scratch`, in each round's engine: podman's own
+    /// create and start of as many containers, sent directly.
+    pub create_start: Vec<Duration>,
 }
 
 fn repository(apps: usize, rolled_image: &str) -> String {
@@ -50,6 +53,7 @@ pub fn deploy(apps: usize) -> anyhow::Result<Figures> {
         from_scratch: Vec::new(),
         no_change: Vec::new(),
         rolling_update: Vec::new(),
+        create_start: Vec::new(),
     };
     for _ in 0..ROUNDS {
         let ws = Workspace::new();
@@ -71,11 +75,42 @@ pub fn deploy(apps: usize) -> anyhow::Result<Figures> {
         ws.repo
             .commit("a new image for app00", "Bench <bench@example.org>");
         figures.rolling_update.push(timed_apply(&ws, "the update")?);
+        figures
+            .create_start
+            .push(create_and_start(&podman, apps + 1)?);
     }
     Ok(figures)
 }
 
+/// The time podman takes to create and start `containers` containers of
+/// the apps' image, one after the other, through the same Docker Engine
+/// API (each request on its own connection, as the provider's are).
+fn create_and_start(podman: &Podman, containers: usize) -> anyhow::Result<Duration> {
+    let started = std::time::Instant::now();
+    for index in 0..containers {
+        let created = podman
+            .request(
+                "POST",
+                &format!("/containers/create?name=floor{index:02}"),
+                Some(&serde_json::json!({"Image": "cairn-test/web:1"})),
+            )
+            .map_err(anyhow::Error::msg)?;
+        let id = created["Id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("podman made no container: {created}"))?;
+        podman
+            .request("POST", &format!("/containers/{id}/start"), None)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(started.elapsed())
+}
+
 impl Figures {
+    /// The median of the floor of `from_scratch`, in seconds.
+    pub fn floor(&self) -> f64 {
+        median(self.create_start.clone()).as_secs_f64()
+    }
+
     /// The medians, in seconds: from scratch, no change, rolling update.
     pub fn medians(&self) -> (f64, f64, f64) {
         (

@@ -33,7 +33,7 @@ pub fn calm_beside_contenders(pushes: usize) -> anyhow::Result<Figures> {
     let ws = Workspace::new();
     ws.repo.write("calm.toml", &calm_zone("198.51.100.250"));
     ws.repo.commit("calm", AUTHOR);
-    let calm = calm_block(&ws);
+    let calm = calm_block(&ws, &ws.pdns.url());
     let measured = |config: String| {
         std::fs::write(ws.config_path(), config)?;
         let mut daemon = Daemon::start(&ws.config_path());

@@ -22,6 +22,14 @@ pub struct Figures {
     pub first_runs: Duration,
     /// Resident memory once idle.
     pub rss_mib: f64,
+    /// The floor of `first_runs`: the same zones and records created
+    /// directly, one POST per zone on one connection, in the same run.
+    pub floor: Duration,
+    /// Answers of PowerDNS the daemon counted as overload (5xx, failed
+    /// requests) on its way, and the times its adaptive limit halved.
+    pub overloads: f64,
+    /// See `overloads`.
+    pub decreases: f64,
 }
 
 /// `tenants` tenants of one zone and `records` records in it each (so
@@ -77,13 +85,35 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
             == [format!("192.0.2.{}", records % 250)],
         "the last tenant's records are not served"
     );
+    let overloads = daemon.metric_sum("cairn_endpoint_overloads_total");
+    let decreases = daemon.metric_sum("cairn_endpoint_limit_decreases_total");
     // Let the runs' allocations settle before reading the memory.
     std::thread::sleep(Duration::from_secs(3));
+    let rss_mib = crate::mib(daemon.resident_memory());
+    drop(daemon);
+    let zones: Vec<(String, Vec<(String, String)>)> = (0..tenants)
+        .map(|tenant| {
+            let zone = format!("g{tenant}.example.");
+            let records = (1..=records)
+                .map(|record| {
+                    (
+                        format!("r{record}.{zone}"),
+                        format!("192.0.2.{}", record % 250),
+                    )
+                })
+                .collect();
+            (zone, records)
+        })
+        .collect();
+    let floor = crate::floor::create_zones(&ws.pdns, &zones)?;
     Ok(Figures {
         tenants,
         records,
         ready,
         first_runs,
-        rss_mib: crate::mib(daemon.resident_memory()),
+        rss_mib,
+        floor,
+        overloads,
+        decreases,
     })
 }

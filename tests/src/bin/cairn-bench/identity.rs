@@ -23,6 +23,10 @@ pub struct Figures {
     pub from_scratch: Vec<Duration>,
     /// `cairn plan` with nothing to change.
     pub no_change: Vec<Duration>,
+    /// The floor of `no_change`, after each round's plans: Canaille's own
+    /// listing of every user and group (a token, then the pages of
+    /// `/Users` and `/Groups`), sent directly on one connection.
+    pub listing: Vec<Duration>,
 }
 
 /// The repository: `users` users in files of [`USERS_PER_FILE`], and
@@ -68,6 +72,7 @@ pub fn directory(users: usize, groups: usize) -> anyhow::Result<Figures> {
         groups,
         from_scratch: Vec::new(),
         no_change: Vec::new(),
+        listing: Vec::new(),
     };
     for _ in 0..ROUNDS {
         let ws = Workspace::new();
@@ -82,16 +87,57 @@ pub fn directory(users: usize, groups: usize) -> anyhow::Result<Figures> {
         std::fs::write(ws.config_path(), text)?;
         figures.from_scratch.push(timed_apply(&ws, "the apply")?);
         figures.no_change.extend(timed_no_change_plans(&ws, PLANS)?);
+        for _ in 0..PLANS {
+            figures.listing.push(listing(&canaille, users + groups)?);
+        }
     }
     Ok(figures)
 }
 
+/// The time Canaille takes to hand over its whole directory: a bearer
+/// token, then every page of `/Users` and `/Groups` as the provider reads
+/// them (from `startIndex` 1, the server's page size), on one connection.
+/// Fails unless `expected` resources came.
+fn listing(canaille: &Canaille, expected: usize) -> anyhow::Result<Duration> {
+    let agent = cairn_tests::http_agent(Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    let token = canaille.token().map_err(anyhow::Error::msg)?;
+    let mut listed = 0;
+    for endpoint in ["Users", "Groups"] {
+        let mut start = 1;
+        loop {
+            let request = ureq::http::Request::builder()
+                .uri(format!(
+                    "{}/{endpoint}?startIndex={start}",
+                    canaille.scim_url
+                ))
+                .header("authorization", format!("Bearer {token}"))
+                .body(String::new())?;
+            let page: serde_json::Value =
+                serde_json::from_str(&agent.run(request)?.body_mut().read_to_string()?)?;
+            let got = page["Resources"].as_array().map_or(0, Vec::len);
+            listed += got;
+            start += got;
+            if got == 0 || start > page["totalResults"].as_u64().unwrap_or(0) as usize {
+                break;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    anyhow::ensure!(
+        listed == expected,
+        "the listing found {listed} resources of {expected}"
+    );
+    Ok(elapsed)
+}
+
 impl Figures {
-    /// The medians, in seconds.
-    pub fn medians(&self) -> (f64, f64) {
+    /// The medians, in seconds: from scratch, no change, the listing.
+    pub fn medians(&self) -> (f64, f64, f64) {
         (
             median(self.from_scratch.clone()).as_secs_f64(),
             median(self.no_change.clone()).as_secs_f64(),
+            median(self.listing.clone()).as_secs_f64(),
         )
     }
 }

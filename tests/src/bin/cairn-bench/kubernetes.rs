@@ -26,6 +26,10 @@ pub struct Figures {
     pub no_change: Vec<Duration>,
     /// `cairn apply --yes` of one changed field.
     pub one_field: Vec<Duration>,
+    /// The floor of `from_scratch`, in each round's API server: its own
+    /// server-side applies of the same objects (in namespaces of their
+    /// own), sent directly one after the other on one connection.
+    pub server_side_applies: Vec<Duration>,
 }
 
 /// `objects` objects: namespaces, then per namespace a mix of
@@ -77,6 +81,7 @@ pub fn apply(objects: usize) -> anyhow::Result<Figures> {
         from_scratch: Vec::new(),
         no_change: Vec::new(),
         one_field: Vec::new(),
+        server_side_applies: Vec::new(),
     };
     for _ in 0..ROUNDS {
         let ws = Workspace::new();
@@ -101,11 +106,78 @@ pub fn apply(objects: usize) -> anyhow::Result<Figures> {
         ws.repo
             .commit("one value changed", "Bench <bench@example.org>");
         figures.one_field.push(timed_apply(&ws, "the update")?);
+        figures
+            .server_side_applies
+            .push(apply_directly(&kube, objects)?);
     }
     Ok(figures)
 }
 
+/// The time the API server takes to server-side apply the objects of
+/// [`repository`] sent directly — each namespace `nsN` as `floor-nsN`, the
+/// secret's reference as its value — one PATCH each, in order, on one
+/// kept-alive connection.
+fn apply_directly(kube: &Kube, objects: usize) -> anyhow::Result<Duration> {
+    let text = repository(objects, "one").replace("\"ns", "\"floor-ns");
+    let file: toml::Table = toml::from_str(&text)?;
+    let mut objects: Vec<serde_json::Value> = Vec::new();
+    for object in file["k8s"]["object"].as_array().into_iter().flatten() {
+        let mut object = serde_json::to_value(object)?;
+        if object["kind"] == "Secret" {
+            object["stringData"]["password"] = "bench-password".into();
+        }
+        objects.push(object);
+    }
+    let pem = std::fs::read(&kube.ca)?;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
+        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let started = std::time::Instant::now();
+        for object in &objects {
+            let path = object_path(object)?;
+            let answer = client
+                .patch(format!(
+                    "{}{path}?fieldManager=cairn-floor&force=true",
+                    kube.url
+                ))
+                .bearer_auth(&kube.admin_token)
+                .header("content-type", "application/apply-patch+yaml")
+                .body(object.to_string())
+                .send()
+                .await?;
+            let status = answer.status();
+            let body = answer.text().await?;
+            anyhow::ensure!(status.is_success(), "{path}: {status}: {body}");
+        }
+        Ok(started.elapsed())
+    })
+}
+
+/// The API path of one of [`repository`]'s objects.
+fn object_path(object: &serde_json::Value) -> anyhow::Result<String> {
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    Ok(match object["kind"].as_str().unwrap_or_default() {
+        "Namespace" => format!("/api/v1/namespaces/{name}"),
+        "ConfigMap" => format!("/api/v1/namespaces/{namespace}/configmaps/{name}"),
+        "Secret" => format!("/api/v1/namespaces/{namespace}/secrets/{name}"),
+        "ServiceAccount" => format!("/api/v1/namespaces/{namespace}/serviceaccounts/{name}"),
+        "Service" => format!("/api/v1/namespaces/{namespace}/services/{name}"),
+        "Deployment" => format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"),
+        other => anyhow::bail!("no path for kind {other}"),
+    })
+}
+
 impl Figures {
+    /// The median of the floor of `from_scratch`, in seconds.
+    pub fn floor(&self) -> f64 {
+        median(self.server_side_applies.clone()).as_secs_f64()
+    }
+
     /// The medians, in seconds: from scratch, no change, one field.
     pub fn medians(&self) -> (f64, f64, f64) {
         (

@@ -260,10 +260,10 @@ fn main() -> anyhow::Result<()> {
                 )
             }
         };
-        let floor = |samples: &[Duration], ours: Duration| {
+        let floor = |samples: &[Duration], ours: Duration, target: f64| {
             let floor = median(samples.to_vec());
             format!(
-                "; floor {:.3} s, Cairn/floor {:.1}×",
+                "; floor {:.3} s, Cairn/floor {:.1}× (target ≤ {target}×)",
                 floor.as_secs_f64(),
                 ours.as_secs_f64() / floor.as_secs_f64()
             )
@@ -273,7 +273,7 @@ fn main() -> anyhow::Result<()> {
             format!(
                 "Cairn {:.3} s{}{}",
                 cairn_create.as_secs_f64(),
-                floor(&side.floor_create, cairn_create),
+                floor(&side.floor_create, cairn_create, DNS_CREATE_TARGET),
                 ratio(&side.octodns_create, cairn_create)
             ),
         ));
@@ -285,7 +285,7 @@ fn main() -> anyhow::Result<()> {
             format!(
                 "Cairn {:.3} s{}{}",
                 cairn_plan.as_secs_f64(),
-                floor(&side.floor_plan, cairn_plan),
+                floor(&side.floor_plan, cairn_plan, DNS_PLAN_TARGET),
                 ratio(&side.octodns_plan, cairn_plan)
             ),
         ));
@@ -440,9 +440,13 @@ fn main() -> anyhow::Result<()> {
                     figures.tenants, figures.records
                 ),
                 format!(
-                    "{:.2} s / {:.1} s",
+                    "{:.2} s / {:.1} s (floor {:.1} s, {:.1}×; {} overloads, limit halved {} times)",
                     figures.ready.as_secs_f64(),
-                    figures.first_runs.as_secs_f64()
+                    figures.first_runs.as_secs_f64(),
+                    figures.floor.as_secs_f64(),
+                    figures.first_runs.as_secs_f64() / figures.floor.as_secs_f64(),
+                    figures.overloads,
+                    figures.decreases
                 ),
             ));
             rows.push((
@@ -456,6 +460,9 @@ fn main() -> anyhow::Result<()> {
                     "ready_s": figures.ready.as_secs_f64(),
                     "first_runs_s": figures.first_runs.as_secs_f64(),
                     "rss_mib": figures.rss_mib,
+                    "floor_s": figures.floor.as_secs_f64(),
+                    "overloads": figures.overloads,
+                    "limit_decreases": figures.decreases,
                 }),
             );
         }
@@ -515,7 +522,7 @@ fn main() -> anyhow::Result<()> {
 
     if runs("identity") {
         let figures = identity::directory(IDENTITY_USERS, IDENTITY_GROUPS)?;
-        let (from_scratch, no_change) = figures.medians();
+        let (from_scratch, no_change, listing) = figures.medians();
         rows.push((
             format!(
                 "identity: {} users + {} groups into an empty Canaille (median of {})",
@@ -532,7 +539,7 @@ fn main() -> anyhow::Result<()> {
                 figures.groups,
                 figures.no_change.len()
             ),
-            format!("{no_change:.3} s"),
+            with_floor(no_change, listing, IDENTITY_PLAN_TARGET),
         ));
         raw.insert(
             "identity".into(),
@@ -541,6 +548,7 @@ fn main() -> anyhow::Result<()> {
                 "groups": figures.groups,
                 "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "listing_floor_s": figures.listing.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
         );
     }
@@ -554,7 +562,7 @@ fn main() -> anyhow::Result<()> {
                 figures.objects,
                 figures.from_scratch.len()
             ),
-            format!("{from_scratch:.2} s"),
+            with_floor(from_scratch, figures.floor(), KUBERNETES_CREATE_TARGET),
         ));
         rows.push((
             format!(
@@ -579,6 +587,7 @@ fn main() -> anyhow::Result<()> {
                 "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "one_field_s": figures.one_field.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "server_side_apply_floor_s": figures.server_side_applies.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
         );
     }
@@ -616,7 +625,7 @@ fn main() -> anyhow::Result<()> {
                 figures.apps,
                 figures.from_scratch.len()
             ),
-            format!("{from_scratch:.2} s"),
+            with_floor(from_scratch, figures.floor(), APPS_CREATE_TARGET),
         ));
         rows.push((
             format!(
@@ -640,6 +649,7 @@ fn main() -> anyhow::Result<()> {
                 "from_scratch_s": figures.from_scratch.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "rolling_update_s": figures.rolling_update.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "create_start_floor_s": figures.create_start.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
         );
     }
@@ -992,6 +1002,30 @@ fn timed_no_change_plans(ws: &Workspace, count: usize) -> anyhow::Result<Vec<Dur
             Ok(took)
         })
         .collect()
+}
+
+/// The most a DNS create of many records may take, as a multiple of its
+/// floor measured in the same run.
+const DNS_CREATE_TARGET: f64 = 1.5;
+/// The most a DNS no-change plan may take, as a multiple of its floor.
+const DNS_PLAN_TARGET: f64 = 2.0;
+/// The most an identity no-change plan may take, as a multiple of
+/// Canaille's own listing.
+const IDENTITY_PLAN_TARGET: f64 = 1.2;
+/// The most a Kubernetes apply from scratch may take, as a multiple of
+/// the API server's own server-side applies.
+const KUBERNETES_CREATE_TARGET: f64 = 1.5;
+/// The most an apps deploy from scratch may take, as a multiple of
+/// podman's own create and start.
+const APPS_CREATE_TARGET: f64 = 1.2;
+
+/// A measure beside its floor: `ours` and `floor` in seconds, the ratio,
+/// and the `target` ratio.
+fn with_floor(ours: f64, floor: f64, target: f64) -> String {
+    format!(
+        "{ours:.3} s; floor {floor:.3} s, {:.1}× (target ≤ {target}×)",
+        ours / floor
+    )
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
