@@ -92,7 +92,14 @@ fn create_and_start(podman: &Podman, containers: usize) -> anyhow::Result<Durati
             .request(
                 "POST",
                 &format!("/containers/create?name=floor{index:02}"),
-                Some(&serde_json::json!({"Image": "cairn-test/web:1"})),
+                Some(&serde_json::json!({
+                    "Image": "cairn-test/web:1",
+                    // As the provider sends them here (`podman::ULIMITS`).
+                    "HostConfig": {"Ulimits": [
+                        {"Name": "nofile", "Soft": 1024, "Hard": 20000},
+                        {"Name": "nproc", "Soft": 1024, "Hard": 1024},
+                    ]},
+                })),
             )
             .map_err(anyhow::Error::msg)?;
         let id = created["Id"]
