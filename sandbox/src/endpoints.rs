@@ -7,8 +7,8 @@
 //! fleet of tenants thus finds the concurrency its server serves, instead
 //! of knocking it over and spending its time in retries.
 //!
-//! - A request over the limit waits its turn, first come first served;
-//!   the wait counts against its call's deadline.
+//! - A request over the limit waits its turn (in the order the last
+//!   point says); the wait counts against its call's deadline.
 //! - Each success adds `1 / limit` (one per limit's worth of successes),
 //!   when the limit was in use: at least half of it open as the request
 //!   was sent. A limit never reached says nothing of the server.
@@ -29,7 +29,10 @@
 //!
 //! Every byte the registry holds is bounded: at most [`MAX_ENDPOINTS`]
 //! endpoints are kept, idle ones forgotten first; a request to a new
-//! endpoint while every kept one is in use is sent without a limit.
+//! endpoint while every kept one is in use is sent without a limit. An
+//! endpoint's queue holds one small entry per waiting request, of which
+//! the host's calls have at most `MAX_CONCURRENT_CALLS ×
+//! MAX_OPEN_REQUESTS_PER_CALL` (1,024).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
