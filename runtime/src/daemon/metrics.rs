@@ -380,28 +380,36 @@ impl Metrics {
 
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
+        let own = exposition(&self.registry);
         match self.endpoints.get() {
-            Some(host) => {
-                let body = text.strip_suffix("# EOF\n").unwrap_or(&text);
-                format!("{body}{}", endpoints(&host.endpoint_loads()))
-            }
-            None => text,
+            Some(host) => joined(&own, &endpoints(&host.endpoint_loads())),
+            None => own,
         }
     }
 
     /// This daemon's metrics followed by `cluster`'s (see [`cluster`]), in
     /// one exposition with one end marker.
     pub fn encode_with(&self, cluster: &str) -> String {
-        let own = self.encode();
-        if cluster.is_empty() {
-            return own;
-        }
-        let body = own.strip_suffix("# EOF\n").unwrap_or(&own);
-        format!("{body}{cluster}")
+        joined(&self.encode(), cluster)
     }
+}
+
+/// The text exposition of `registry`, with its end marker.
+fn exposition(registry: &Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)
+        .expect("writing to a String cannot fail");
+    text
+}
+
+/// Two expositions as one, with one end marker: `first`'s is dropped
+/// (`then` carries its own). An empty `then` leaves `first` as it is.
+fn joined(first: &str, then: &str) -> String {
+    if then.is_empty() {
+        return first.to_string();
+    }
+    let body = first.strip_suffix("# EOF\n").unwrap_or(first);
+    format!("{body}{then}")
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -463,10 +471,7 @@ fn endpoints(loads: &[EndpointLoad]) -> String {
         "Turns given back for being held past their bound (eight times the answers' moving average, 250 ms to 10 s): a body written slowly, a stalled server",
         expired,
     );
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry)
-        .expect("writing to a String cannot fail");
-    text
+    exposition(&registry)
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -552,8 +557,5 @@ pub async fn cluster(store: &StateStore) -> Result<String, StoreError> {
         "When each tenant's last commit was applied with success (Unix time)",
         applied,
     );
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry)
-        .expect("writing to a String cannot fail");
-    Ok(text)
+    Ok(exposition(&registry))
 }

@@ -49,11 +49,6 @@ fn runs_with_outcome(daemon: &Daemon, outcome: &str) -> f64 {
     )
 }
 
-/// The run id the daemon's status reports for its last run that planned.
-fn last_run_id(daemon: &Daemon) -> Option<i64> {
-    daemon.last_run_id("default")
-}
-
 // ---------------------------------------------------------------------
 // The retry schedule (README, "Retries": "exponential backoff and jitter
 // (1 s, doubling, capped at the poll interval — at least 4 s — and at most
@@ -226,9 +221,9 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
         ws.pdns.dig("www.example.org", "A") == ["192.0.2.1"]
     });
     wait_until(Duration::from_secs(10), "the first run recorded", || {
-        last_run_id(&daemon).is_some()
+        daemon.last_run_id("default").is_some()
     });
-    let first_run = last_run_id(&daemon);
+    let first_run = daemon.last_run_id("default");
 
     ws.repo
         .write("dns.toml", &zone("example.org.", "192.0.2.2"));
@@ -264,7 +259,7 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
         || ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"],
     );
     wait_until(Duration::from_secs(10), "its run recorded", || {
-        let run = last_run_id(&daemon);
+        let run = daemon.last_run_id("default");
         run.is_some() && run != first_run
     });
     let status = daemon.tenant("default");
@@ -279,7 +274,7 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
         .write("dns.toml", &zone("example.org.", "192.0.2.3"));
     let third = ws.repo.commit("third", AUTHOR);
     let body = format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{third}\"}}");
-    let second_run = last_run_id(&daemon);
+    let second_run = daemon.last_run_id("default");
     assert_eq!(daemon.push("default", HOOK_SECRET, &body), 202);
     let latency = wait_until(Duration::from_secs(10), "the pushed commit applied", || {
         ws.pdns.dig("www.example.org", "A") == ["192.0.2.3"]
@@ -293,7 +288,7 @@ fn a_signed_push_is_applied_at_once_and_bad_signatures_change_nothing() {
         "the push took {latency:?}"
     );
     wait_until(Duration::from_secs(10), "the pushed run recorded", || {
-        last_run_id(&daemon) != second_run
+        daemon.last_run_id("default") != second_run
     });
     let status = daemon.tenant("default");
     assert_eq!(status["commit"]["id"], third);

@@ -327,16 +327,22 @@ mod flood {
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 
+    /// A `method` request to `target` (`http://HOST:PORT`) + `path`, no
+    /// headers.
+    fn request(method: &Method, target: &str, path: &str) -> OutgoingRequest {
+        let request = OutgoingRequest::new(Fields::new());
+        let _ = request.set_method(method);
+        let _ = request.set_scheme(Some(&Scheme::Http));
+        let _ = request.set_authority(Some(target.trim_start_matches("http://")));
+        let _ = request.set_path_with_query(Some(path));
+        request
+    }
+
     /// POSTs `bytes` bytes to `target` (`http://HOST:PORT`) + `/sink`,
     /// streamed in chunks without a declared length; returns what came of
     /// it (the error, or the status).
     pub fn stream_body(target: &str, bytes: usize) -> String {
-        let authority = target.trim_start_matches("http://").to_string();
-        let request = OutgoingRequest::new(Fields::new());
-        let _ = request.set_method(&Method::Post);
-        let _ = request.set_scheme(Some(&Scheme::Http));
-        let _ = request.set_authority(Some(&authority));
-        let _ = request.set_path_with_query(Some("/sink"));
+        let request = request(&Method::Post, target, "/sink");
         let Ok(body) = request.body() else {
             return "no body".into();
         };
@@ -363,14 +369,9 @@ mod flood {
     /// Starts `count` POSTs to `target` (`http://HOST:PORT`) whose bodies
     /// are never written nor finished, holds them for 2 s, and says so.
     pub fn stall_bodies(target: &str, count: usize) -> String {
-        let authority = target.trim_start_matches("http://").to_string();
         let mut held = Vec::new();
         for _ in 0..count {
-            let request = OutgoingRequest::new(Fields::new());
-            let _ = request.set_method(&Method::Post);
-            let _ = request.set_scheme(Some(&Scheme::Http));
-            let _ = request.set_authority(Some(&authority));
-            let _ = request.set_path_with_query(Some("/stalled"));
+            let request = request(&Method::Post, target, "/stalled");
             let Ok(body) = request.body() else {
                 continue;
             };
@@ -385,15 +386,10 @@ mod flood {
     /// Starts `count` GETs of `target` (`http://HOST:PORT`) without
     /// waiting, holds them all open, and returns how many the host refused.
     pub fn open_at_once(target: &str, count: usize) -> usize {
-        let authority = target.trim_start_matches("http://").to_string();
         let mut refused = 0;
         let mut open = Vec::new();
         for _ in 0..count {
-            let request = OutgoingRequest::new(Fields::new());
-            let _ = request.set_scheme(Some(&Scheme::Http));
-            let _ = request.set_authority(Some(&authority));
-            let _ = request.set_path_with_query(Some("/"));
-            match outgoing_handler::handle(request, None) {
+            match outgoing_handler::handle(request(&Method::Get, target, "/"), None) {
                 Ok(future) => {
                     future.subscribe().block();
                     match future.get() {

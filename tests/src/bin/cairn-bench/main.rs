@@ -261,18 +261,16 @@ fn main() -> anyhow::Result<()> {
             }
         };
         let floor = |samples: &[Duration], ours: Duration, target: f64| {
-            let floor = median(samples.to_vec());
-            format!(
-                "; floor {:.3} s, Cairn/floor {:.1}× (target ≤ {target}×)",
-                floor.as_secs_f64(),
-                ours.as_secs_f64() / floor.as_secs_f64()
+            with_floor(
+                ours.as_secs_f64(),
+                median(samples.to_vec()).as_secs_f64(),
+                target,
             )
         };
         rows.push((
             format!("create {size} records in an empty zone (median of {SIDE_ROUNDS} rounds)"),
             format!(
-                "Cairn {:.3} s{}{}",
-                cairn_create.as_secs_f64(),
+                "Cairn {}{}",
                 floor(&side.floor_create, cairn_create, DNS_CREATE_TARGET),
                 ratio(&side.octodns_create, cairn_create)
             ),
@@ -283,8 +281,7 @@ fn main() -> anyhow::Result<()> {
                 SIDE_ROUNDS * PLAN_RUNS
             ),
             format!(
-                "Cairn {:.3} s{}{}",
-                cairn_plan.as_secs_f64(),
+                "Cairn {}{}",
                 floor(&side.floor_plan, cairn_plan, DNS_PLAN_TARGET),
                 ratio(&side.octodns_plan, cairn_plan)
             ),
