@@ -10,7 +10,7 @@
 //! shows every commit Cairn saw and did not apply.
 
 use crate::model::{DesiredState, LoadError};
-use crate::plan::{self, Plan, PlanError, PlanScope, PlanSettings};
+use crate::plan::{self, Inventory, Plan, PlanError, PlanScope, PlanSettings};
 use crate::quota::QuotaExceeded;
 use crate::source::{CommitInfo, SourceError};
 use crate::store::{RunCounts, RunKind, RunOutcome, StateStore, StoreError};
@@ -197,11 +197,23 @@ pub async fn plan_halting(
     scope: PlanScope,
     halt: bool,
 ) -> Result<Plan, ReconcileError> {
+    let inventory = Inventory::read(store, &tenant.name).await?;
+    plan_against(tenant, desired, inventory, scope, halt).await
+}
+
+/// [`plan_halting`] against the tenant's inventory as just read.
+async fn plan_against(
+    tenant: &Tenant,
+    desired: &DesiredState,
+    inventory: Inventory,
+    scope: PlanScope,
+    halt: bool,
+) -> Result<Plan, ReconcileError> {
     let settings = PlanSettings {
         halt,
         ..PlanSettings::from(tenant)
     };
-    let mut plan = plan::plan(&settings, &tenant.providers, desired, store, scope)
+    let mut plan = plan::plan_against(&settings, &tenant.providers, desired, inventory, scope)
         .await
         .map_err(|error| match error {
             PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
@@ -262,8 +274,12 @@ pub async fn plan_tenant(
     kind: RunKind,
 ) -> Result<(DesiredState, Plan), ReconcileError> {
     let result = async {
-        let desired = load(tenant, None).await?;
-        let plan = plan(tenant, store, &desired, PlanScope::Full).await?;
+        // The inventory is read while the commit loads: the store works
+        // on its own thread meanwhile.
+        let (desired, inventory) =
+            tokio::join!(load(tenant, None), Inventory::read(store, &tenant.name));
+        let desired = desired?;
+        let plan = plan_against(tenant, &desired, inventory?, PlanScope::Full, false).await?;
         Ok((desired, plan))
     }
     .await;

@@ -48,8 +48,8 @@ impl Tenant {
             .map(|t| t.sensitive.as_slice())
             .unwrap_or_default();
         match sensitive.is_empty() {
-            true => resource.spec.clone(),
-            false => crate::plan::withhold_top_level(&resource.spec, sensitive),
+            true => resource.spec.value().clone(),
+            false => crate::plan::withhold_top_level(resource.spec.value(), sensitive),
         }
     }
 
@@ -202,7 +202,7 @@ impl Tenant {
         let repository = Sha256::digest(format!("{}\0{}", tenant.repo, tenant.path));
         let model_cache = ModelCache::new(
             Some(config.cache_dir.join("model").join(format!(
-                "{}-{}.json",
+                "{}-{}.bin",
                 tenant.name,
                 &hex::encode(repository)[..16]
             ))),

@@ -165,10 +165,9 @@ impl Provider for PowerDns {
 
 cairn_sdk::export_provider!(PowerDns);
 
+/// `value` read as a `T`, without copying it first.
 fn parse<T: serde::de::DeserializeOwned>(value: &Option<Value>) -> Option<T> {
-    value
-        .as_ref()
-        .and_then(|value| serde_json::from_value(value.clone()).ok())
+    value.as_ref().and_then(|value| T::deserialize(value).ok())
 }
 
 /// `add 192.0.2.11, remove 192.0.2.10, ttl 300 → 600` for record changes.

@@ -26,7 +26,7 @@ pub mod preview;
 pub mod readiness;
 pub mod server;
 pub mod status;
-mod trim;
+pub mod trim;
 pub mod webhook;
 pub mod worker;
 

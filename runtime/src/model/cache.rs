@@ -4,8 +4,9 @@
 //! [`Snapshot`]); the cache picks the files whose blob is new, and only
 //! those are read, parsed and validated, and the checks across
 //! files (duplicates, dependencies, cycles) run over everything. The cache
-//! lives in memory in the daemon and in `CACHE_DIR/model/TENANT.json`
-//! between processes; it is only ever a shortcut — a missing, stale or
+//! lives in memory in the daemon and in `CACHE_DIR/model/TENANT-REPO.bin`
+//! (postcard: specs are kept as their canonical text, so reading it back
+//! parses no JSON) between processes; it is only ever a shortcut — a missing, stale or
 //! unreadable cache means a full load, never a wrong one.
 
 use super::diagnostic::Location;
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 /// Changes whenever [`FileResource`] or the parsing rules change, so that
 /// a cache written by another version is ignored rather than misread.
-const CACHE_FORMAT: &str = concat!("2/", env!("CARGO_PKG_VERSION"));
+const CACHE_FORMAT: &str = concat!("3/", env!("CARGO_PKG_VERSION"));
 
 /// What the cache keeps of one file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,7 +44,7 @@ pub struct FileResource {
     /// Its address.
     pub(super) address: Address,
     /// The canonical spec.
-    pub(super) spec: serde_json::Value,
+    pub(super) spec: super::Spec,
     /// Its lifecycle flags.
     pub(super) lifecycle: Lifecycle,
     /// `depends_on` as written, with where each entry is.
@@ -190,7 +191,7 @@ impl ModelCache {
         let Ok(bytes) = std::fs::read(path) else {
             return KnownFiles::new();
         };
-        match serde_json::from_slice::<Stored<String, HashMap<String, CachedFile>>>(&bytes) {
+        match postcard::from_bytes::<Stored<String, HashMap<String, CachedFile>>>(&bytes) {
             Ok(stored) if stored.fingerprint == self.fingerprint => stored
                 .files
                 .into_iter()
@@ -258,7 +259,7 @@ fn write_atomically(path: &Path, fingerprint: &str, files: &KnownFiles) -> std::
             .map(|(blob, file)| (blob, file.as_ref()))
             .collect::<HashMap<_, _>>(),
     };
-    let bytes = serde_json::to_vec(&stored)?;
+    let bytes = postcard::to_stdvec(&stored).map_err(std::io::Error::other)?;
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)?;
     }

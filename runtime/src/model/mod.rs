@@ -14,6 +14,7 @@ pub mod files;
 pub mod graph;
 mod load;
 pub mod parse;
+pub mod spec;
 mod yaml;
 
 use crate::host::{PluginError, ProviderInstance};
@@ -21,6 +22,7 @@ use crate::source::{CommitInfo, Snapshot, SourceError};
 pub use cache::ModelCache;
 use diagnostic::{InvalidState, Location, SourceDiagnostic};
 use serde::{Deserialize, Serialize};
+pub use spec::Spec;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -115,7 +117,7 @@ pub struct DesiredResource {
     /// Its address.
     pub address: Address,
     /// The canonical spec.
-    pub spec: serde_json::Value,
+    pub spec: Spec,
     /// The addresses it must come after.
     pub depends_on: Vec<Address>,
     /// Its lifecycle flags.

@@ -485,11 +485,8 @@ async fn record(
     if finished.is_empty() {
         return Ok(());
     }
-    let rows: Vec<_> = finished
-        .iter()
-        .map(|f| (f.record.clone(), f.inventory.clone()))
-        .collect();
-    run.record_all(&rows).await?;
+    run.record_each(finished.iter().map(|f| (&f.record, &f.inventory)))
+        .await?;
     for f in finished {
         progress(&f.report);
         reports.push(f.report);

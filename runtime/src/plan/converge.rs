@@ -9,12 +9,17 @@
 //! spec each change applied is compared with that observation by the
 //! provider itself (`diff`, one call per batch) — and with the state the
 //! apply returned, when it differs from the observation. Either comparison
-//! must come back with nothing to do. One that does not is a provider
+//! must come back with nothing to do; one that does not is a provider
 //! that did not converge: the next plan would propose the same change
 //! again, and the daemon would re-apply it at every drift check. Cairn
 //! reports it once — "provider `dns` did not converge on ttl (applied
 //! 300, observed "300")" — and holds the resource: no change is planned
 //! for it until its spec in Git or its provider's plugin changes.
+//!
+//! A state that is exactly the spec applied (with the `ignore_changes`
+//! fields taken as observed) is not sent to `diff`: equal values are no
+//! change, by the contract, so a batch read back as applied costs one
+//! `list` and no `diff`.
 //!
 //! When the check itself cannot be made (the provider cannot observe or
 //! compare), the apply's own outcome stands: the next plan finds out. A
@@ -237,6 +242,9 @@ pub(crate) async fn check<P: Provider>(
                 Some(state) => super::planner::with_ignored_fields(spec, state, ignore_changes),
                 None => spec.clone(),
             };
+            if state == Some(&desired) {
+                return;
+            }
             asked.push((i, seen));
             inputs.push(DiffInput {
                 type_name: change.type_name.clone(),
@@ -522,8 +530,9 @@ mod tests {
                 Some("provider `dns` did not converge: the object it applied is not there when observed".to_string()),
             ]
         );
-        // One observation and one comparison for the batch; the returned
-        // state is compared too where it is not what was observed.
+        // One observation and one comparison for the batch, of what is
+        // not exactly the spec applied: the returned state is compared too
+        // where it is neither what was observed nor the spec.
         assert_eq!(
             dns.calls(),
             [
@@ -534,16 +543,41 @@ mod tests {
                     "shaped".into()
                 ]),
                 Call::Diff(vec![
-                    "record/same".into(),
-                    "record/shaped".into(),
                     "record/shaped".into(),
                     "record/null".into(),
-                    "record/null".into(),
-                    "record/gone".into(),
                     "record/gone".into(),
                 ]),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_read_back_exactly_as_applied_is_not_compared() {
+        let dns = FakeProvider::new("dns").with_type("record", &[], &[]);
+        dns.put("record", "www", json!({"ttl": 60, "weight": 1}));
+        dns.put("record", "api", json!({"ttl": 300}));
+        // The `ttl` of www is ignored: taken as observed, the rest as
+        // applied.
+        let www = applied("www", json!({"ttl": 300, "weight": 1}));
+        let api = applied("api", json!({"ttl": 300}));
+        let ignored = ["ttl".to_string()];
+        let returned = json!({"ttl": 300});
+        let verdicts = check(
+            "dns",
+            &dns,
+            &[
+                Made {
+                    change: &www,
+                    returned: None,
+                    prior: None,
+                    ignore_changes: &ignored,
+                },
+                made(&api, Some(&returned)),
+            ],
+        )
+        .await;
+        assert_eq!(verdicts, [None, None]);
+        assert_eq!(dns.calls(), [Call::List(vec!["api".into(), "www".into()])]);
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ pub mod port;
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub(crate) use converge::makes_a_difference;
 pub use findings::{PolicyFinding, PolicyOverride};
-pub use planner::{PlanDiagnostic, PlanError, PlanSettings, plan};
+pub use planner::{Inventory, PlanDiagnostic, PlanError, PlanSettings, plan, plan_against};
 pub use port::{Provider, Providers};
 
 use crate::host::PluginError;

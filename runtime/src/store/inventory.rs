@@ -19,8 +19,11 @@ pub struct OwnedResource {
     pub address: Address,
     /// sha256 of the canonical spec last applied.
     pub spec_digest: String,
-    /// The state the provider returned after the last apply.
-    pub state: Option<Value>,
+    /// The state the provider returned after the last apply, as the
+    /// canonical JSON text the inventory holds ([`OwnedResource::state_value`]
+    /// builds the value): a plan that finds an object as the last apply
+    /// left it compares texts, and builds no value.
+    pub state: Option<String>,
     /// Its lifecycle flags at the last apply.
     pub lifecycle: Lifecycle,
     /// What it depended on at the last apply.
@@ -35,6 +38,17 @@ pub struct OwnedResource {
     /// Its provider asked, with its last recorded change, to compare it
     /// again over time (`recheck-after`): every plan compares it.
     pub recheck: bool,
+}
+
+impl OwnedResource {
+    /// The state the provider returned after the last apply.
+    pub fn state_value(&self) -> Result<Option<Value>> {
+        self.state
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|error| StoreError::corrupt(format!("the state of {}", self.address), error))
+    }
 }
 
 /// A provider that did not converge on an object: after the apply, its
@@ -89,17 +103,18 @@ impl StateStore {
     pub async fn owned(&self, tenant: &str) -> Result<Vec<OwnedResource>> {
         // One JSON document for the whole inventory: the engine builds it in
         // one step, where fetching ten thousand rows one by one costs ten
-        // times as much.
+        // times as much. States stay the texts they are stored as (JSON
+        // strings in the document): most plans only compare them.
         let sql = match self.dialect {
             Dialect::Sqlite => {
                 "SELECT json_group_array(json_array(
-                     address, spec_digest, json(state), json(lifecycle), json(depends_on),
+                     address, spec_digest, state, json(lifecycle), json(depends_on),
                      commit_id, pending, json(diverged), recheck))
                  FROM (SELECT * FROM resources WHERE tenant = ? ORDER BY address)"
             }
             Dialect::Postgres => {
                 "SELECT CAST(COALESCE(json_agg(json_build_array(
-                     address, spec_digest, CAST(state AS json), CAST(lifecycle AS json),
+                     address, spec_digest, state, CAST(lifecycle AS json),
                      CAST(depends_on AS json), commit_id, pending, CAST(diverged AS json),
                      recheck)
                      ORDER BY address), '[]') AS text)
@@ -115,7 +130,7 @@ impl StateStore {
         type Row = (
             Address,
             String,
-            Option<Value>,
+            Option<String>,
             Lifecycle,
             Vec<Address>,
             String,

@@ -458,8 +458,17 @@ impl RunRecorder {
     /// Records actions and their effects on the inventory in one
     /// transaction: all of them or none.
     pub async fn record_all(&self, actions: &[(ActionRecord<'_>, InventoryChange)]) -> Result<()> {
+        self.record_each(actions.iter().map(|(action, change)| (action, change)))
+            .await
+    }
+
+    /// [`RunRecorder::record_all`] of borrowed pairs: ten thousand actions
+    /// are recorded without copying their states.
+    pub async fn record_each<'a>(
+        &self,
+        actions: impl Iterator<Item = (&'a ActionRecord<'a>, &'a InventoryChange)>,
+    ) -> Result<()> {
         let rows: Vec<AuditRow<'_>> = actions
-            .iter()
             .map(|(action, change)| AuditRow::of_action(action, change))
             .collect();
         self.write(&rows).await

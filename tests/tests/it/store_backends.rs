@@ -109,7 +109,7 @@ async fn inventory_runs_and_audit(url: &str) {
             .iter()
             .all(|o| !o.pending && o.spec_digest == "d1" && o.recheck)
     );
-    assert_eq!(owned[0].state.as_ref().unwrap()["name"], "ünïcode");
+    assert_eq!(owned[0].state_value().unwrap().unwrap()["name"], "ünïcode");
     assert_eq!(owned[0].depends_on.len(), 1);
     assert!(store.owned("other").await.unwrap().is_empty());
     assert!(store.intents("t").await.unwrap().is_empty());

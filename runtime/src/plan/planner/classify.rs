@@ -83,10 +83,7 @@ pub(super) fn classify<'a, P: Provider>(
         }
         // The world is exactly as the last apply left it, and Git did not
         // move: nothing for the provider to compare.
-        if gathered.settled_in_git[index]
-            && seen.is_some()
-            && seen == ours.and_then(|o| o.state.as_ref())
-        {
+        if gathered.settled_in_git[index] && seen.is_some_and(|seen| as_last_applied(seen, ours)) {
             draft.unchanged += 1;
             continue;
         }
@@ -103,10 +100,12 @@ pub(super) fn classify<'a, P: Provider>(
             continue;
         }
         let spec = match seen {
-            Some(state) => {
-                with_ignored_fields(&resource.spec, state, &resource.lifecycle.ignore_changes)
-            }
-            None => resource.spec.clone(),
+            Some(state) => with_ignored_fields(
+                resource.spec.value(),
+                state,
+                &resource.lifecycle.ignore_changes,
+            ),
+            None => resource.spec.value().clone(),
         };
         compared[index] = true;
         let entry = work_for(&mut work, providers, &address.provider);
@@ -116,7 +115,7 @@ pub(super) fn classify<'a, P: Provider>(
             id: address.id.clone(),
             desired: Some(spec),
             observed: seen.cloned(),
-            prior: ours.and_then(|o| o.state.clone()),
+            prior: ours.map(OwnedResource::state_value).transpose()?.flatten(),
             halt: settings.halt,
         });
     }
@@ -173,7 +172,7 @@ pub(super) fn classify<'a, P: Provider>(
                 id: address.id.clone(),
                 desired: None,
                 observed: seen.cloned(),
-                prior: resource.state.clone(),
+                prior: resource.state_value()?,
                 halt: settings.halt,
             });
         }
@@ -207,7 +206,7 @@ fn held<'o>(
     let ours = ours?;
     let divergence = ours.diverged.as_ref()?;
     let same_plugin = settings.plugins.get(&resource.address.provider) == Some(&divergence.plugin);
-    (same_plugin && !ours.pending && ours.spec_digest == digest(&resource.spec))
+    (same_plugin && !ours.pending && ours.spec_digest == resource.spec.digest())
         .then_some(divergence)
 }
 
@@ -243,6 +242,37 @@ pub(crate) fn with_ignored_fields(spec: &Value, observed: &Value, ignored: &[Str
     spec
 }
 
+/// Whether `seen` is the state the last apply of `ours` recorded: the
+/// inventory keeps states as canonical text, and `seen` is written out
+/// against that text, byte by byte, without a copy of either.
+fn as_last_applied(seen: &Value, ours: Option<&OwnedResource>) -> bool {
+    /// A writer that accepts only the bytes of `rest`, in order.
+    struct Against<'a> {
+        rest: &'a [u8],
+    }
+    impl std::io::Write for Against<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            match self.rest.strip_prefix(bytes) {
+                Some(rest) => {
+                    self.rest = rest;
+                    Ok(bytes.len())
+                }
+                None => Err(std::io::Error::other("another text")),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Some(last) = ours.and_then(|o| o.state.as_deref()) else {
+        return false;
+    };
+    let mut against = Against {
+        rest: last.as_bytes(),
+    };
+    serde_json::to_writer(&mut against, seen).is_ok() && against.rest.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +284,38 @@ mod tests {
         let observed = json!({"ttl": 60, "records": ["b"]});
         let result = with_ignored_fields(&spec, &observed, &["ttl".to_string()]);
         assert_eq!(result, json!({"ttl": 60, "records": ["a"]}));
+    }
+
+    #[test]
+    fn a_state_is_as_last_applied_only_when_its_text_is_the_inventorys() {
+        let owned = |state: Option<&str>| OwnedResource {
+            address: crate::model::Address::parse("dns/record/www").unwrap(),
+            spec_digest: String::new(),
+            state: state.map(str::to_string),
+            lifecycle: Default::default(),
+            depends_on: Vec::new(),
+            commit_id: String::new(),
+            pending: false,
+            diverged: None,
+            recheck: false,
+        };
+        let seen = json!({"ttl": 300, "records": ["192.0.2.1"]});
+        let text = seen.to_string();
+        assert!(as_last_applied(&seen, Some(&owned(Some(&text)))));
+        // Longer, shorter, another value, none recorded, not owned.
+        assert!(!as_last_applied(
+            &seen,
+            Some(&owned(Some(&format!("{text} "))))
+        ));
+        assert!(!as_last_applied(
+            &seen,
+            Some(&owned(Some(&text[..text.len() - 1])))
+        ));
+        assert!(!as_last_applied(
+            &json!({"ttl": 60}),
+            Some(&owned(Some(&text)))
+        ));
+        assert!(!as_last_applied(&seen, Some(&owned(None))));
+        assert!(!as_last_applied(&seen, None));
     }
 }

@@ -85,7 +85,7 @@ pub(super) fn decide<P: Provider>(
             // would be forgotten.
             let stale_record = match (subject, ours) {
                 (Subject::Desired(r), Some(o)) => {
-                    o.spec_digest != digest(&r.spec)
+                    o.spec_digest != r.spec.digest()
                         || o.lifecycle != r.lifecycle
                         || o.depends_on != r.depends_on
                 }
@@ -164,7 +164,7 @@ pub(super) fn decide<P: Provider>(
             // equal to the one last applied means Git did not move for this
             // resource, so a change is the world drifting away.
             let desired_digest = match subject {
-                Subject::Desired(r) => Some(digest(&r.spec)),
+                Subject::Desired(r) => Some(r.spec.digest().to_string()),
                 Subject::Removed(_) => None,
             };
             // A resource whose provider did not converge, planned again

@@ -10,8 +10,8 @@
 use super::PlanError;
 use crate::host::PluginError;
 use crate::model::{Address, DesiredState};
+use crate::plan::PlanScope;
 use crate::plan::port::{Provider, Providers};
-use crate::plan::{PlanScope, digest};
 use crate::store::{OwnedResource, StateStore, StoreError};
 use cairn_contract::Observed;
 use serde_json::Value;
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What the store says of a tenant's objects.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Inventory {
+pub struct Inventory {
     /// The objects Cairn owns (or started to create), by address.
     pub owned: HashMap<Address, OwnedResource>,
     /// Changes a crash interrupted, with the run that sent them: their
@@ -29,7 +29,8 @@ pub(super) struct Inventory {
 
 impl Inventory {
     /// Reads `tenant`'s inventory and journal.
-    pub(super) async fn read(store: &StateStore, tenant: &str) -> Result<Self, StoreError> {
+    #[tracing::instrument(level = "debug", skip(store))]
+    pub async fn read(store: &StateStore, tenant: &str) -> Result<Self, StoreError> {
         let owned = store
             .owned(tenant)
             .await?
@@ -126,7 +127,7 @@ fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> Vec<bool> {
                 !o.pending
                     && !o.recheck
                     && !inventory.interrupted.contains_key(&resource.address)
-                    && o.spec_digest == digest(&resource.spec)
+                    && o.spec_digest == resource.spec.digest()
                     && o.lifecycle == resource.lifecycle
                     && o.depends_on == resource.depends_on
             })

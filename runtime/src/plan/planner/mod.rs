@@ -32,7 +32,7 @@ use crate::model::{Address, DesiredState};
 use crate::store::{StateStore, StoreError};
 use crate::tenant::Tenant;
 use cairn_contract::{Diagnostic, Hold, Severity};
-use gather::Inventory;
+pub use gather::Inventory;
 use std::collections::BTreeMap;
 
 pub(crate) use classify::with_ignored_fields;
@@ -250,8 +250,9 @@ pub async fn plan<P: Provider>(
     plan_against(settings, providers, desired, inventory, scope).await
 }
 
-/// [`plan`] against an inventory already read.
-async fn plan_against<P: Provider>(
+/// [`plan`] against the tenant's inventory, read from the store just
+/// before (while the commit was loading, say).
+pub async fn plan_against<P: Provider>(
     settings: &PlanSettings,
     providers: &Providers<P>,
     desired: &DesiredState,

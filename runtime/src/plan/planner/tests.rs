@@ -123,7 +123,7 @@ impl World {
         let line = self.desired.len() + 1;
         self.desired.push(DesiredResource {
             address: resource.address,
-            spec: resource.spec,
+            spec: crate::model::Spec::new(resource.spec),
             depends_on: resource.depends_on,
             lifecycle: resource.lifecycle,
             origin: Location {
@@ -166,7 +166,7 @@ impl World {
             OwnedResource {
                 spec_digest: digest(&resource.spec),
                 address: resource.address,
-                state,
+                state: state.map(|state| state.to_string()),
                 lifecycle: resource.lifecycle,
                 depends_on: resource.depends_on,
                 commit_id: "previous".to_string(),
@@ -1319,7 +1319,7 @@ async fn an_applied_plan_leaves_nothing_to_do() {
             OwnedResource {
                 address: planned.address.clone(),
                 spec_digest: planned.desired_digest.clone().expect("a desired digest"),
-                state,
+                state: state.map(|state| state.to_string()),
                 lifecycle: planned.lifecycle.clone(),
                 depends_on: planned.depends_on.clone(),
                 commit_id: COMMIT.to_string(),

@@ -49,7 +49,7 @@ pub async fn overhead(calls: usize) -> anyhow::Result<Vec<Duration>> {
         .instantiate_pre(&component)
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let interface = component
-        .get_export_index(None, "cairn:provider/provider@0.2.0")
+        .get_export_index(None, "cairn:provider/provider@0.3.0")
         .ok_or_else(|| anyhow::anyhow!("the component exports no provider interface"))?;
     let validate = component
         .get_export_index(Some(&interface), "validate")

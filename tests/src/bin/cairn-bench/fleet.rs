@@ -22,6 +22,8 @@ pub struct Figures {
     pub first_runs: Duration,
     /// Resident memory once idle.
     pub rss_mib: f64,
+    /// Its anonymous part ([`cairn_tests::daemon::Daemon::anonymous_memory`]).
+    pub anonymous_mib: f64,
     /// The floor of `first_runs`: the same zones and records created
     /// directly, one POST per zone on one connection, in the same run.
     pub floor: Duration,
@@ -87,9 +89,12 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
     );
     let overloads = daemon.metric_sum("cairn_endpoint_overloads_total");
     let decreases = daemon.metric_sum("cairn_endpoint_limit_decreases_total");
-    // Let the runs' allocations settle before reading the memory.
-    std::thread::sleep(Duration::from_secs(3));
+    // Idle: the daemon hands freed memory back every TRIM_INTERVAL, so the
+    // memory is read once a trim has passed since the last run ended (3 s
+    // after one is not idle: what the runs freed may still be held).
+    std::thread::sleep(cairn::daemon::trim::TRIM_INTERVAL + Duration::from_secs(3));
     let rss_mib = crate::mib(daemon.resident_memory());
+    let anonymous_mib = crate::mib(daemon.anonymous_memory());
     drop(daemon);
     let zones: Vec<(String, Vec<(String, String)>)> = (0..tenants)
         .map(|tenant| {
@@ -112,6 +117,7 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
         ready,
         first_runs,
         rss_mib,
+        anonymous_mib,
         floor,
         overloads,
         decreases,

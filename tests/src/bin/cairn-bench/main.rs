@@ -448,7 +448,10 @@ fn main() -> anyhow::Result<()> {
             ));
             rows.push((
                 format!("daemon, {} tenants idle: resident memory", figures.tenants),
-                format!("{:.1} MiB", figures.rss_mib),
+                format!(
+                    "{:.1} MiB ({:.1} MiB anonymous)",
+                    figures.rss_mib, figures.anonymous_mib
+                ),
             ));
             raw.insert(
                 format!("fleet_{tenants}"),
@@ -457,6 +460,7 @@ fn main() -> anyhow::Result<()> {
                     "ready_s": figures.ready.as_secs_f64(),
                     "first_runs_s": figures.first_runs.as_secs_f64(),
                     "rss_mib": figures.rss_mib,
+                    "anonymous_mib": figures.anonymous_mib,
                     "floor_s": figures.floor.as_secs_f64(),
                     "overloads": figures.overloads,
                     "limit_decreases": figures.decreases,
@@ -685,7 +689,10 @@ fn main() -> anyhow::Result<()> {
         ));
         rows.push((
             format!("daemon: resident memory, {DAEMON_TENANTS} tenants"),
-            format!("{:.1} MiB", idle.rss_mib),
+            format!(
+                "{:.1} MiB ({:.1} MiB anonymous)",
+                idle.rss_mib, idle.anonymous_mib
+            ),
         ));
     }
 
@@ -1041,6 +1048,8 @@ struct DaemonFigures {
     idle_plugin_calls: u64,
     cpu_percent: f64,
     rss_mib: f64,
+    /// Its anonymous part.
+    anonymous_mib: f64,
 }
 
 /// Starts a daemon with `tenants` tenants of one zone each on one PowerDNS,
@@ -1132,6 +1141,7 @@ fn daemon_figures(tenants: usize) -> anyhow::Result<DaemonFigures> {
         push_latency: median(latencies),
         cpu_percent: (cpu_after - cpu_before) / IDLE_WINDOW.as_secs_f64() * 100.0,
         rss_mib: mib(daemon.resident_memory()),
+        anonymous_mib: mib(daemon.anonymous_memory()),
     })
 }
 
