@@ -21,6 +21,9 @@ const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 /// repaired.
 const EAGER: &str = "chaos = true\ninterval = \"1s\"\ndrift_interval = \"1s\"\nself_heal = true";
 
+/// How long a stage's replicas may take to answer.
+const STAGE_TIMEOUT: Duration = Duration::from_secs(150);
+
 /// A daemon over `replicas` replicas of web, applied and answering.
 struct Stage {
     ws: Workspace,
@@ -51,9 +54,18 @@ impl Stage {
             receiver,
             _dir: dir,
         };
-        wait_until(Duration::from_secs(60), "every replica answering", || {
-            (0..replicas as u16).all(|n| Podman::http(stage.port + n).is_some())
-        });
+        // Seconds alone; beside the whole suite's containers, podman has
+        // taken over a minute. A stage that never comes up says why.
+        let deadline = Instant::now() + STAGE_TIMEOUT;
+        while !(0..replicas as u16).all(|n| Podman::http(stage.port + n).is_some()) {
+            assert!(
+                Instant::now() < deadline,
+                "the replicas did not answer within {STAGE_TIMEOUT:?}; the tenant: {}\nthe daemon's log:\n{}",
+                stage.daemon.tenant("default"),
+                stage.daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         stage
     }
 
