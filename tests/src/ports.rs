@@ -1,6 +1,7 @@
 //! Free loopback ports.
 
 use std::net::{TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A port free for both TCP and UDP on 127.0.0.1 at the time of asking.
 pub fn free_port() -> u16 {
@@ -34,5 +35,48 @@ pub fn wait_for_port(port: u16, within: std::time::Duration, what: &str) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "{what} did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Where [`published_ports`] draws from: below the kernel's ephemeral
+/// range (32768–60999 here), which the other servers' ports come from.
+/// Podman publishes a container's port through firewall rules, with no
+/// socket bound, so such a port still looks free to [`free_port`]: a
+/// daemon given it has its connections sent to the container (refused,
+/// once a chaos run stops it) while it listens.
+const PUBLISHED: std::ops::Range<u32> = 20_000..32_000;
+
+/// How many ports each process's draws may span before they wrap: the
+/// test binaries and benches running side by side start apart.
+const PUBLISHED_PER_PROCESS: u32 = 600;
+
+/// The next port this process draws from [`PUBLISHED`], as an offset.
+static NEXT_PUBLISHED: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// The first of `count` consecutive ports for podman to publish, free for
+/// TCP and UDP at the time of asking, never one [`free_port`] gives, and
+/// never the same twice in one process (until the range wraps).
+pub fn published_ports(count: u16) -> u16 {
+    let width = PUBLISHED.end - PUBLISHED.start;
+    let _ = NEXT_PUBLISHED.compare_exchange(
+        u32::MAX,
+        std::process::id() % (width / PUBLISHED_PER_PROCESS) * PUBLISHED_PER_PROCESS,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let offset = NEXT_PUBLISHED.fetch_add(u32::from(count), Ordering::SeqCst) % width;
+        let first = PUBLISHED.start + offset;
+        if first + u32::from(count) > PUBLISHED.end {
+            continue;
+        }
+        let free = (first..first + u32::from(count)).all(|port| {
+            let port = port as u16;
+            TcpListener::bind(("127.0.0.1", port)).is_ok()
+                && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        });
+        if free {
+            return first as u16;
+        }
     }
 }

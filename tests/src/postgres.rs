@@ -68,6 +68,16 @@ impl Postgres {
     pub fn restart(&mut self) {
         if self.postmaster().is_some_and(|pid| !is_postgres(pid)) {
             let _ = std::fs::remove_file(self.data.join("postmaster.pid"));
+            // The socket's lock file names the same process, and is
+            // refused the same way ("lock file … already exists").
+            let sockets = self.data.parent().expect("the data folder has a parent");
+            for entry in std::fs::read_dir(sockets).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(".s.PGSQL.") && name.ends_with(".lock") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
         }
         self.server
             .restart(SCRIPT, START_TIMEOUT, accepts_connections);

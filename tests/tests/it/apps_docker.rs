@@ -8,7 +8,7 @@
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::podman::Podman;
-use cairn_tests::{Workspace, ports::free_port};
+use cairn_tests::{Workspace, ports::published_ports};
 use std::time::Duration;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -79,7 +79,7 @@ fn apps_from_git_run_roll_out_scale_and_go() {
     let podman = Podman::start(dir.path());
     configure(&ws, &podman, "");
     let bystander = podman.run_by_hand("bystander");
-    let port = free_port();
+    let port = published_ports(1);
     let mut outputs = Vec::new();
 
     ws.repo.write(
@@ -176,7 +176,7 @@ fn apps_from_git_run_roll_out_scale_and_go() {
 fn a_container_killed_by_hand_is_restarted_by_the_agent() {
     let ws = Workspace::new();
     let podman = Podman::start(&ws.path().join("podman"));
-    let port = free_port();
+    let port = published_ports(1);
     ws.repo.write("apps.toml", &web(port, "cairn-test/web:1"));
     ws.repo.commit("web", AUTHOR);
     configure(
@@ -226,7 +226,7 @@ fn volumes_and_networks_come_and_go_with_their_apps() {
     let ws = Workspace::new();
     let podman = Podman::start(&ws.path().join("podman"));
     configure(&ws, &podman, "");
-    let port = free_port();
+    let port = published_ports(1);
     // A network name of this test's own: podman's bridges are the host's.
     let network = format!("cairn-test-{port}");
     ws.repo.write(
@@ -350,7 +350,7 @@ fn an_undeclared_volume_stops_the_plan_and_an_external_one_is_used() {
     let ws = Workspace::new();
     let podman = Podman::start(&ws.path().join("podman"));
     configure(&ws, &podman, "");
-    let port = free_port();
+    let port = published_ports(1);
     let app = |volumes: &str| {
         format!(
             "[[apps.app]]\nname = \"site\"\nimage = \"cairn-test/web:1\"\nports = [\"{port}:8080\"]\nvolumes = [{volumes}]\nrestart = \"no\"\nstop_grace = \"1s\"\n"

@@ -10,7 +10,7 @@
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::podman::Podman;
-use cairn_tests::ports::free_ports;
+use cairn_tests::ports::published_ports;
 use std::time::{Duration, Instant};
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
@@ -36,7 +36,7 @@ impl Stand {
         let ws = Workspace::new();
         let dir = Podman::scratch_dir();
         let podman = Podman::start(dir.path());
-        let port = free_ports(2);
+        let port = published_ports(2);
         configure(
             &ws,
             &podman,

@@ -8,7 +8,7 @@ use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::podman::Podman;
-use cairn_tests::ports::free_ports;
+use cairn_tests::ports::published_ports;
 use std::time::{Duration, Instant};
 
 /// Each run's duration.
@@ -30,7 +30,7 @@ pub struct Figures {
 pub fn lateness(runs: usize) -> anyhow::Result<Figures> {
     let ws = Workspace::new();
     let podman = Podman::start(&ws.path().join("podman"));
-    let port = free_ports(2);
+    let port = published_ports(2);
     let options = ConfigOptions {
         // The commit is picked up within a second; no drift check comes
         // between the runs.
