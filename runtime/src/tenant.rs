@@ -48,8 +48,8 @@ impl Tenant {
             .map(|t| t.sensitive.as_slice())
             .unwrap_or_default();
         match sensitive.is_empty() {
-            true => resource.spec.value().clone(),
-            false => crate::plan::withhold_top_level(resource.spec.value(), sensitive),
+            true => resource.spec.value(),
+            false => crate::plan::withhold_top_level(&resource.spec.value(), sensitive),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Free loopback ports.
 
+use std::collections::HashSet;
 use std::net::{TcpListener, UdpSocket};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A port free for both TCP and UDP on 127.0.0.1 at the time of asking.
@@ -9,8 +11,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The first of `count` consecutive ports free for both TCP and UDP on
-/// 127.0.0.1 at the time of asking: for an app whose replica `n` listens
-/// on the first port plus `n`.
+/// 127.0.0.1 at the time of asking, and none of them [`redirected`].
 pub fn free_ports(count: u16) -> u16 {
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
@@ -19,7 +20,8 @@ pub fn free_ports(count: u16) -> u16 {
             continue;
         };
         let free = (first..=last).all(|port| {
-            (port == first || TcpListener::bind(("127.0.0.1", port)).is_ok())
+            !redirected().contains(&port)
+                && (port == first || TcpListener::bind(("127.0.0.1", port)).is_ok())
                 && UdpSocket::bind(("127.0.0.1", port)).is_ok()
         });
         if free {
@@ -54,8 +56,9 @@ const PUBLISHED_PER_PROCESS: u32 = 600;
 static NEXT_PUBLISHED: AtomicU32 = AtomicU32::new(u32::MAX);
 
 /// The first of `count` consecutive ports for podman to publish, free for
-/// TCP and UDP at the time of asking, never one [`free_port`] gives, and
-/// never the same twice in one process (until the range wraps).
+/// TCP and UDP at the time of asking and not [`redirected`], never one
+/// [`free_port`] gives, and never the same twice in one process (until
+/// the range wraps).
 pub fn published_ports(count: u16) -> u16 {
     let width = PUBLISHED.end - PUBLISHED.start;
     let _ = NEXT_PUBLISHED.compare_exchange(
@@ -72,11 +75,65 @@ pub fn published_ports(count: u16) -> u16 {
         }
         let free = (first..first + u32::from(count)).all(|port| {
             let port = port as u16;
-            TcpListener::bind(("127.0.0.1", port)).is_ok()
+            !redirected().contains(&port)
+                && TcpListener::bind(("127.0.0.1", port)).is_ok()
                 && UdpSocket::bind(("127.0.0.1", port)).is_ok()
         });
         if free {
             return first as u16;
         }
+    }
+}
+
+/// Ports the firewall's NAT table redirects, read once per process: a
+/// container's published port stays redirected after its podman was
+/// killed without tearing its network down, bound by no socket, so it
+/// looks free while every local connection to it goes to the gone
+/// container. Such rules from earlier runs stay on the machine; ports
+/// published during this run come from [`PUBLISHED`], which
+/// [`free_ports`] never draws from. Empty when `iptables` cannot be read.
+fn redirected() -> &'static HashSet<u16> {
+    static REDIRECTED: OnceLock<HashSet<u16>> = OnceLock::new();
+    REDIRECTED.get_or_init(|| {
+        // `/usr/sbin` may be missing from a test's PATH.
+        ["iptables", "/usr/sbin/iptables"]
+            .iter()
+            .find_map(|program| {
+                std::process::Command::new(program)
+                    .args(["-t", "nat", "-S"])
+                    .stderr(std::process::Stdio::null())
+                    .output()
+                    .ok()
+                    .filter(|output| output.status.success())
+            })
+            .map(|output| destination_ports(&String::from_utf8_lossy(&output.stdout)))
+            .unwrap_or_default()
+    })
+}
+
+/// The single destination ports (`--dport N`) that `iptables -S` rules
+/// name.
+fn destination_ports(rules: &str) -> HashSet<u16> {
+    rules
+        .lines()
+        .filter_map(|rule| {
+            let after = rule.split("--dport ").nth(1)?;
+            after.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ports_a_nat_table_redirects_are_read_from_its_rules() {
+        let rules = "-N CNI-HOSTPORT-DNAT\n\
+            -A CNI-DN-001e7 -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m tcp --dport 44216 -j CNI-HOSTPORT-SETMARK\n\
+            -A CNI-DN-001e7 -p tcp -m tcp --dport 44216 -j DNAT --to-destination 10.88.0.5:8080\n\
+            -A CNI-DN-0a2b3 -p tcp -m tcp --dport 28412 -j DNAT --to-destination 10.88.0.6:8080\n\
+            -A SOMETHING -p tcp -m tcp --dport 8000:8010 -j ACCEPT\n";
+        assert_eq!(destination_ports(rules), HashSet::from([44216, 28412]));
     }
 }

@@ -236,7 +236,7 @@ mod tests {
         };
         let resource = |address: &str, span: Range<usize>, depends_on| FileResource {
             address: Address::parse(address).unwrap(),
-            spec: crate::model::Spec::new(serde_json::json!({})),
+            spec: crate::model::Spec::new(&serde_json::json!({})),
             lifecycle: Default::default(),
             depends_on,
             origin: file.location(span.start),

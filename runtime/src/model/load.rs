@@ -661,7 +661,7 @@ fn file_resource(
             type_name: resource.type_name.0.clone(),
             id,
         },
-        spec: super::Spec::new(spec),
+        spec: super::Spec::new(&spec),
         lifecycle: resource.lifecycle.clone(),
         depends_on: resource.depends_on.clone(),
         span: resource.span.clone(),
@@ -775,7 +775,7 @@ mod tests {
     fn resources_of_files_the_cache_knows_count_too() {
         let resource = |name: &str, line: usize| FileResource {
             address: Address::parse(&format!("dns/zone/{name}")).unwrap(),
-            spec: crate::model::Spec::new(serde_json::json!({"name": name})),
+            spec: crate::model::Spec::new(&serde_json::json!({"name": name})),
             lifecycle: Default::default(),
             depends_on: Vec::new(),
             span: 0..1,

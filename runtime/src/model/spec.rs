@@ -1,20 +1,20 @@
 //! A resource's canonical spec, kept as its canonical JSON text with the
 //! text's digest. Most plans compare most resources by digest alone (Git
 //! did not move them and their objects are as the last apply left them),
-//! so the JSON value is built only when something reads it, once per
-//! spec: a tenant of 10,000 records neither parses nor frees 10,000
-//! values to find that nothing changed, and the daemon keeps texts, not
-//! trees of values, in its model cache.
+//! so the JSON value is built only when something reads it, each time: a
+//! tenant of 10,000 records neither parses nor frees 10,000 values to find
+//! that nothing changed, and the daemon keeps texts, not trees of values,
+//! in its model cache.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// A canonical spec: its text (keys sorted, no spaces, as
-/// `Value::to_string` writes it), that text's sha256, and its value, built
-/// on first use and shared by every clone.
+/// `Value::to_string` writes it) and that text's sha256, shared by every
+/// clone.
 #[derive(Clone)]
 pub struct Spec(Arc<Inner>);
 
@@ -23,27 +23,22 @@ struct Inner {
     text: Box<str>,
     /// sha256 of `text`, hex ([`crate::plan::digest`] of the value).
     digest: Box<str>,
-    /// The value, once something asked for it.
-    value: OnceLock<Value>,
 }
 
 impl Spec {
     /// The spec of `value`.
-    pub fn new(value: Value) -> Self {
+    pub fn new(value: &Value) -> Self {
         let text = value.to_string();
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
         Self(Arc::new(Inner {
             text: text.into(),
             digest: digest.into(),
-            value: OnceLock::from(value),
         }))
     }
 
-    /// The spec's value.
-    pub fn value(&self) -> &Value {
-        self.0.value.get_or_init(|| {
-            serde_json::from_str(&self.0.text).expect("a spec's canonical text is JSON")
-        })
+    /// The spec's value, built from its text.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0.text).expect("a spec's canonical text is JSON")
     }
 
     /// The sha256 of its canonical text, hex: what the inventory records of
@@ -100,7 +95,6 @@ impl<'de> Deserialize<'de> for Spec {
         Ok(Self(Arc::new(Inner {
             text: stored.text.into(),
             digest: stored.digest.into(),
-            value: OnceLock::new(),
         })))
     }
 }
@@ -113,18 +107,18 @@ mod tests {
     #[test]
     fn the_digest_is_the_plans_digest_of_the_value() {
         let value = json!({"name": "www", "records": ["192.0.2.1"], "ttl": 300});
-        let spec = Spec::new(value.clone());
+        let spec = Spec::new(&value);
         assert_eq!(spec.digest(), crate::plan::digest(&value));
         assert_eq!(spec.text(), value.to_string());
     }
 
     #[test]
     fn a_spec_read_back_builds_its_value_from_its_text() {
-        let spec = Spec::new(json!({"b": [1, 2], "a": {"c": null}}));
+        let value = json!({"b": [1, 2], "a": {"c": null}});
+        let spec = Spec::new(&value);
         let stored = serde_json::to_string(&spec).unwrap();
         let read: Spec = serde_json::from_str(&stored).unwrap();
-        assert!(read.0.value.get().is_none(), "parsed before anything asked");
-        assert_eq!(read.value(), spec.value());
+        assert_eq!(read.value(), value);
         assert_eq!(read.digest(), spec.digest());
         assert_eq!(read, spec);
     }

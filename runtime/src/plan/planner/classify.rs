@@ -101,11 +101,11 @@ pub(super) fn classify<'a, P: Provider>(
         }
         let spec = match seen {
             Some(state) => with_ignored_fields(
-                resource.spec.value(),
+                &resource.spec.value(),
                 state,
                 &resource.lifecycle.ignore_changes,
             ),
-            None => resource.spec.value().clone(),
+            None => resource.spec.value(),
         };
         compared[index] = true;
         let entry = work_for(&mut work, providers, &address.provider);

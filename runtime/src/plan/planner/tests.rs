@@ -123,7 +123,7 @@ impl World {
         let line = self.desired.len() + 1;
         self.desired.push(DesiredResource {
             address: resource.address,
-            spec: crate::model::Spec::new(resource.spec),
+            spec: crate::model::Spec::new(&resource.spec),
             depends_on: resource.depends_on,
             lifecycle: resource.lifecycle,
             origin: Location {
