@@ -452,16 +452,29 @@ pub fn since(log: &str, offset: usize) -> &str {
 /// Polls `check` every 50 ms until it holds or `timeout` passes; returns
 /// how long it took.
 #[track_caller]
-pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+pub fn wait_until(timeout: Duration, what: &str, check: impl FnMut() -> bool) -> Duration {
+    wait_until_explained(timeout, what, check, String::new)
+}
+
+/// [`wait_until`], whose failure also says what `explain` returns then
+/// (a tenant's status, a daemon's log): what happened instead.
+pub fn wait_until_explained(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) -> Duration {
     let started = Instant::now();
     loop {
         if check() {
             return started.elapsed();
         }
-        assert!(
-            started.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if started.elapsed() >= timeout {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                explain()
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

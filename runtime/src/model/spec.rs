@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
@@ -21,7 +20,7 @@ pub struct Spec(Arc<Inner>);
 struct Inner {
     /// The canonical text.
     text: Box<str>,
-    /// sha256 of `text`, hex ([`crate::plan::digest`] of the value).
+    /// [`crate::plan::text_digest`] of `text`.
     digest: Box<str>,
 }
 
@@ -29,7 +28,7 @@ impl Spec {
     /// The spec of `value`.
     pub fn new(value: &Value) -> Self {
         let text = value.to_string();
-        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        let digest = crate::plan::text_digest(&text);
         Self(Arc::new(Inner {
             text: text.into(),
             digest: digest.into(),

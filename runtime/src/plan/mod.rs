@@ -375,7 +375,13 @@ pub(crate) async fn provider_diff<P: Provider>(
 
 /// sha256 of a JSON document's canonical text (keys sorted).
 pub fn digest(value: &Value) -> String {
-    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+    text_digest(&value.to_string())
+}
+
+/// sha256 of a canonical text, hex: [`digest`] of the value it writes
+/// (a spec kept as its text, [`crate::model::Spec`], uses it directly).
+pub fn text_digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The checksum of a plan: the tenant, the commit, and for every change its

@@ -11,7 +11,7 @@
 use super::chaos_docker::{Stand, container_id, web};
 use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
-use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::daemon::{Daemon, wait_until, wait_until_explained};
 use cairn_tests::podman::Podman;
 use std::time::{Duration, Instant};
 
@@ -56,16 +56,18 @@ impl Stage {
         };
         // Seconds alone; beside the whole suite's containers, podman has
         // taken over a minute. A stage that never comes up says why.
-        let deadline = Instant::now() + STAGE_TIMEOUT;
-        while !(0..replicas as u16).all(|n| Podman::http(stage.port + n).is_some()) {
-            assert!(
-                Instant::now() < deadline,
-                "the replicas did not answer within {STAGE_TIMEOUT:?}; the tenant: {}\nthe daemon's log:\n{}",
-                stage.daemon.tenant("default"),
-                stage.daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_explained(
+            STAGE_TIMEOUT,
+            "every replica answering",
+            || (0..replicas as u16).all(|n| Podman::http(stage.port + n).is_some()),
+            || {
+                format!(
+                    "the tenant: {}\nthe daemon's log:\n{}",
+                    stage.daemon.tenant("default"),
+                    stage.daemon.log()
+                )
+            },
+        );
         stage
     }
 

@@ -10,7 +10,9 @@
 
 use cairn_tests::alerts::AlertReceiver;
 use cairn_tests::cairn::{ConfigOptions, config_header};
-use cairn_tests::daemon::{Daemon, HOOK_SECRET, metric_sum_with, since, wait_until};
+use cairn_tests::daemon::{
+    Daemon, HOOK_SECRET, metric_sum_with, since, wait_until, wait_until_explained,
+};
 use cairn_tests::git::GitDaemon;
 use cairn_tests::proxy::RecordingProxy;
 use cairn_tests::{Workspace, cairn::Output};
@@ -511,16 +513,18 @@ fn drift_is_alerted_and_healed_only_when_allowed() {
     );
     let address = "dns/record/www.example.com./A";
     // A drift alert that never comes says what the daemon did instead.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while receiver.of("drift", Some(address)).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no drift alert within 15 s; the history: {:#?}\nthe daemon's log:\n{}",
-            ws.history(),
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_explained(
+        Duration::from_secs(15),
+        "the drift alert",
+        || !receiver.of("drift", Some(address)).is_empty(),
+        || {
+            format!(
+                "the history: {:#?}\nthe daemon's log:\n{}",
+                ws.history(),
+                daemon.log()
+            )
+        },
+    );
     wait_until(Duration::from_secs(15), "the repair", || {
         ws.pdns.dig("www.example.com", "A") == ["192.0.2.1"]
     });
