@@ -7,6 +7,7 @@
 //! and its own browser profile; dropping it ends the session (which ends
 //! Chromium) and stops the driver.
 
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,54 @@ pub enum Scheme {
     Dark,
 }
 
+/// How long `chromedriver` may take to listen.
+const DRIVER_START: Duration = Duration::from_secs(30);
+
+/// How many times a session Chromium failed to start is asked for again.
+const SESSION_ATTEMPTS: u32 = 2;
+
+/// The WebDriver capabilities of a headless Chromium of `width`×`height`
+/// with its profile in `profile`.
+///
+/// Chromium's DevTools port is chosen here rather than by Chromium (which
+/// draws any ephemeral port): a port the NAT table redirects accepts
+/// nothing, and `chromedriver` then reports "chrome not reachable" only
+/// after its own minute-long wait.
+fn chromium_capabilities(
+    width: u32,
+    height: u32,
+    scheme: Scheme,
+    profile: &Path,
+) -> serde_json::Map<String, Value> {
+    let mut args = vec![
+        "--headless=new".to_string(),
+        "--no-sandbox".to_string(),
+        "--disable-gpu".to_string(),
+        "--disable-dev-shm-usage".to_string(),
+        format!("--window-size={width},{height}"),
+        format!("--user-data-dir={}", profile.display()),
+        format!("--remote-debugging-port={}", crate::ports::free_port()),
+    ];
+    if scheme == Scheme::Dark {
+        args.push("--blink-settings=preferredColorScheme=0".to_string());
+        args.push("--force-dark-mode".to_string());
+    }
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "args": args, "binary": "/usr/bin/chromium" },
+    });
+    match capabilities {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+/// Whether the driver answered and refused the session (rather than not
+/// answering at all).
+fn is_refused_session(error: &NewSessionError) -> bool {
+    matches!(error, NewSessionError::SessionNotCreated(_))
+}
+
 impl Browser {
     /// Starts `chromedriver` and a headless Chromium of `width`×`height`.
     pub fn start(width: u32, height: u32, scheme: Scheme) -> Self {
@@ -57,35 +106,29 @@ impl Browser {
             .enable_all()
             .build()
             .expect("a runtime");
-        let mut args = vec![
-            "--headless=new".to_string(),
-            "--no-sandbox".to_string(),
-            "--disable-gpu".to_string(),
-            "--disable-dev-shm-usage".to_string(),
-            format!("--window-size={width},{height}"),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        if scheme == Scheme::Dark {
-            args.push("--blink-settings=preferredColorScheme=0".to_string());
-            args.push("--force-dark-mode".to_string());
-        }
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "args": args, "binary": "/usr/bin/chromium" },
-        });
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + DRIVER_START;
+        let mut sessions_refused = 0;
         let client = loop {
+            let capabilities = chromium_capabilities(width, height, scheme, profile.path());
             let attempt = runtime.block_on(async {
                 let mut builder =
                     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-                builder.capabilities(capabilities.as_object().expect("an object").clone());
+                builder.capabilities(capabilities);
                 builder.connect(&url).await
             });
             match attempt {
                 Ok(client) => break client,
-                Err(error) if Instant::now() < deadline => {
-                    let _ = error;
+                // The driver answered but Chromium did not come up: a busy
+                // machine; another Chromium, on another DevTools port.
+                Err(error @ NewSessionError::SessionNotCreated(_))
+                    if sessions_refused < SESSION_ATTEMPTS =>
+                {
+                    sessions_refused += 1;
+                    eprintln!("browser: session {sessions_refused} not created, again: {error}");
+                }
+                // The driver is not listening yet.
+                Err(error) if !is_refused_session(&error) && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(error) => panic!("no WebDriver session on {url}: {error}"),
