@@ -16,6 +16,7 @@ use crate::source::{CommitInfo, SourceError};
 use crate::store::{RunCounts, RunKind, RunOutcome, StateStore, StoreError};
 use crate::tenant::Tenant;
 use std::fmt;
+use std::sync::Arc;
 
 /// Why a reconcile step failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -205,7 +206,7 @@ pub async fn plan_halting(
 async fn plan_against(
     tenant: &Tenant,
     desired: &DesiredState,
-    inventory: Inventory,
+    inventory: Arc<Inventory>,
     scope: PlanScope,
     halt: bool,
 ) -> Result<Plan, ReconcileError> {

@@ -11,7 +11,7 @@ use crate::model::{Address, Lifecycle};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
 use serde_json::Value;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 use std::time::Duration;
 
 /// Rows per multi-row statement: 14 columns × 500 rows stays well below
@@ -344,6 +344,28 @@ pub(super) async fn record(
         }
     }
     Ok(())
+}
+
+/// Counts a write of `tenant`'s inventory or journal, in its transaction:
+/// the tenant's inventory version, one more, which a copy kept in memory
+/// ([`super::mirror`]) is checked against. Every transaction that writes
+/// the `resources` or `intents` rows of a tenant calls it once.
+pub(super) async fn next_inventory_version(
+    store: &StateStore,
+    transaction: &mut Transaction<'static, Any>,
+    tenant: &str,
+) -> Result<i64> {
+    let version: i64 = store
+        .query(
+            "INSERT INTO inventory_versions (tenant, version) VALUES (?, 1)
+             ON CONFLICT (tenant) DO UPDATE SET version = inventory_versions.version + 1
+             RETURNING version",
+        )
+        .bind(tenant.to_string())
+        .fetch_one(&mut **transaction)
+        .await?
+        .try_get(0)?;
+    Ok(version)
 }
 
 /// Runs `prefix tenant = ? AND address IN (...)` for the addresses, in

@@ -93,11 +93,13 @@ impl crate::host::SendGuard for Fence {
 
 impl StateStore {
     /// This store, for the worker of the tenant `fence` names: every write
-    /// it makes checks the lease first.
+    /// it makes checks the lease first, and the tenant's inventory is kept
+    /// in memory while the lease is held ([`StateStore::keeping_inventory`]).
     pub fn fenced(&self, fence: Arc<Fence>) -> Self {
+        let tenant = fence.tenant.clone();
         Self {
             fence: Some(fence),
-            ..self.clone()
+            ..self.keeping_inventory(&tenant)
         }
     }
 

@@ -5,15 +5,34 @@
 
 use super::dialect::Dialect;
 use super::error::{Result, StoreError};
-use super::{StateStore, batch};
+use super::{StateStore, batch, mirror};
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the store says of a tenant's objects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    /// The objects Cairn owns (or started to create), by address.
+    pub owned: HashMap<Address, OwnedResource>,
+    /// Changes a crash interrupted, with the run that sent them: their
+    /// outcome is found out by the plan.
+    pub interrupted: HashMap<Address, i64>,
+}
+
+impl Inventory {
+    /// Reads `tenant`'s inventory and journal ([`StateStore::inventory`]).
+    pub async fn read(store: &StateStore, tenant: &str) -> Result<Arc<Self>> {
+        store.inventory(tenant).await
+    }
+}
 
 /// An object Cairn owns, as the inventory records it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OwnedResource {
     /// Its address.
     pub address: Address,
@@ -98,6 +117,44 @@ pub enum InventoryChange {
 }
 
 impl StateStore {
+    /// `tenant`'s inventory and journal. A store that keeps the tenant's
+    /// inventory in memory ([`StateStore::keeping_inventory`]) reads only
+    /// the inventory's version when nothing wrote it since the copy was
+    /// taken or kept in step.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn inventory(&self, tenant: &str) -> Result<Arc<Inventory>> {
+        let Some(mirror) = self.mirror_of(tenant) else {
+            return Ok(Arc::new(self.read_inventory(tenant).await?));
+        };
+        // The version first: the rows read after it are at least as new,
+        // so a write in between makes the copy look older than it is (and
+        // read again next time), never newer.
+        let version = self.inventory_version(tenant).await?;
+        if let Some(kept) = mirror.at(version) {
+            return Ok(kept);
+        }
+        let inventory = Arc::new(self.read_inventory(tenant).await?);
+        mirror.keep(version, &inventory);
+        Ok(inventory)
+    }
+
+    /// `tenant`'s inventory and journal, as the store holds them now.
+    pub(super) async fn read_inventory(&self, tenant: &str) -> Result<Inventory> {
+        let owned = self
+            .owned(tenant)
+            .await?
+            .into_iter()
+            .map(|resource| (resource.address.clone(), resource))
+            .collect();
+        let interrupted = self
+            .intents(tenant)
+            .await?
+            .into_iter()
+            .map(|intent| (intent.address, intent.run_id))
+            .collect();
+        Ok(Inventory { owned, interrupted })
+    }
+
     /// Every object the tenant owns, by address.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn owned(&self, tenant: &str) -> Result<Vec<OwnedResource>> {
@@ -180,7 +237,11 @@ impl StateStore {
     ) -> Result<()> {
         let mut transaction = self.begin_write().await?;
         batch::mark_pending(self, &mut transaction, tenant, commit, creates).await?;
+        let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
+        self.follow_inventory(tenant, version, |inventory| {
+            mirror::mark_pending(inventory, commit, creates);
+        });
         Ok(())
     }
 }

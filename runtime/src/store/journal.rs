@@ -4,7 +4,7 @@
 
 use super::error::{CorruptValue, Result, StoreError};
 use super::vocabulary::plan_action;
-use super::{StateStore, batch};
+use super::{StateStore, batch, mirror};
 use crate::model::Address;
 use crate::plan::PlanAction;
 use sqlx::Row;
@@ -32,7 +32,11 @@ impl StateStore {
     ) -> Result<()> {
         let mut transaction = self.begin_write().await?;
         batch::add_intents(self, &mut transaction, tenant, run_id, intents).await?;
+        let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
+        self.follow_inventory(tenant, version, |inventory| {
+            mirror::add_intents(inventory, run_id, intents);
+        });
         // The calls follow at once: a daemon whose lease ran out while the
         // journal was written does not make them.
         self.check_fence_clock()

@@ -15,6 +15,7 @@
 //! | `open` | connecting, migrating, choosing the dialect; retries |
 //! | `fence` | the lease a worker's writes check ([`Fence`]) |
 //! | `inventory` | the objects owned ([`OwnedResource`], [`InventoryChange`]) |
+//! | `mirror` | a worker's copy of its tenant's inventory, kept in step |
 //! | `runs` | runs, their actions and the history ([`RunRecorder`]) |
 //! | `journal` | changes sent to a plugin and not yet recorded ([`Intent`]) |
 //! | `control` | suspension, rollback hold, last commits ([`TenantState`]) |
@@ -48,6 +49,7 @@ mod fence;
 mod inventory;
 mod journal;
 mod lease;
+mod mirror;
 mod open;
 mod runs;
 mod status;
@@ -58,7 +60,7 @@ pub use control::TenantState;
 pub use coordination::{Coordination, LiveStatus, TriggerListener};
 pub use error::{CorruptValue, Result, StoreError};
 pub use fence::Fence;
-pub use inventory::{Divergence, InventoryChange, OwnedResource};
+pub use inventory::{Divergence, Inventory, InventoryChange, OwnedResource};
 pub use journal::Intent;
 pub use lease::{DaemonRecord, LeaseRecord};
 pub use runs::{
@@ -84,6 +86,9 @@ pub struct StateStore {
     url: Arc<str>,
     /// Set for a daemon's worker: every write checks the tenant's lease.
     fence: Option<Arc<Fence>>,
+    /// Set for a daemon's worker: the tenant's inventory, kept in memory
+    /// and in step with the worker's own writes.
+    mirror: Option<Arc<mirror::InventoryMirror>>,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -68,6 +68,7 @@ impl StateStore {
             dialect,
             url: Arc::from(url),
             fence: None,
+            mirror: None,
         })
     }
 

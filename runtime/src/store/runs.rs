@@ -13,7 +13,7 @@ use super::batch::{self, AuditRow, RunRef};
 use super::error::{Result, StoreError};
 use super::inventory::InventoryChange;
 use super::vocabulary::{ActionResult, AuditAction, EventKind, RunKind, RunOutcome};
-use super::{StateStore, now_ms};
+use super::{StateStore, mirror, now_ms};
 use crate::model::{Address, Lifecycle};
 use crate::plan::{PlanAction, PolicyFinding, PolicyOverride};
 use crate::source::CommitInfo;
@@ -497,7 +497,13 @@ impl RunRecorder {
     async fn write(&self, rows: &[AuditRow<'_>]) -> Result<()> {
         let mut transaction = self.store.begin_write().await?;
         batch::record(&self.store, &mut transaction, self.run(), rows).await?;
+        let version =
+            batch::next_inventory_version(&self.store, &mut transaction, &self.tenant).await?;
         transaction.commit().await?;
+        self.store
+            .follow_inventory(&self.tenant, version, |inventory| {
+                mirror::record(inventory, &self.commit.id, rows);
+            });
         Ok(())
     }
 

@@ -2,9 +2,9 @@
 //! its last error, for the status API; and counts over every tenant, for
 //! the metrics of all the daemons sharing the store.
 
-use super::StateStore;
 use super::error::{Result, StoreError};
 use super::vocabulary::ResourceStatus;
+use super::{StateStore, batch, mirror};
 use crate::model::Address;
 use serde::Serialize;
 use sqlx::Row;
@@ -153,7 +153,11 @@ impl StateStore {
             .execute(&mut *transaction)
             .await?;
         }
+        let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
+        self.follow_inventory(tenant, version, |inventory| {
+            mirror::end_holds(inventory, statuses.iter().map(|(address, ..)| *address));
+        });
         Ok(())
     }
 

@@ -1372,3 +1372,92 @@ fn a_plan_only_tenant_plans_and_reports_but_never_applies() {
     assert_eq!(runs[0]["commit_id"], commit);
     assert_eq!(runs[0]["changes"], 2);
 }
+
+/// Records of a zone large enough that the daemon's worker keeps the
+/// tenant's inventory in memory (1,000 objects and more), each `r{n}`
+/// pointing at 192.0.2.1, and `kept` with `lifecycle` (TOML lines).
+fn large_zone(zone: &str, lifecycle: &str) -> String {
+    let mut text = format!("[[dns.zone]]\nname = \"{zone}\"\n");
+    for n in 0..1_000 {
+        text.push_str(&format!(
+            "\n[[dns.record]]\nname = \"r{n}.{zone}\"\ntype = \"A\"\nrecords = [\"192.0.2.1\"]\n"
+        ));
+    }
+    text.push_str(&format!(
+        "\n[[dns.record]]\nname = \"kept.{zone}\"\ntype = \"A\"\nrecords = [\"192.0.2.9\"]\n{lifecycle}"
+    ));
+    text
+}
+
+/// The worker keeps its tenant's inventory in memory, and a write by
+/// anyone else makes it read again (docs/how-it-works.md, "Plan"): the CLI
+/// orphans an object while the daemon holds the tenant, and the daemon,
+/// pushed the same commit, leaves the object alone. Were the worker's copy
+/// used after the CLI's writes, the object would still be the tenant's
+/// there, and the daemon would delete it when it left Git.
+#[test]
+fn the_daemons_kept_inventory_sees_what_the_cli_wrote_meanwhile() {
+    let ws = Workspace::new();
+    let kept = || ws.pdns.dig("kept.big.example.", "A");
+    ws.repo.write("dns.toml", &large_zone("big.example.", ""));
+    ws.repo.commit("a thousand records", AUTHOR);
+    // No polls and no drift checks: the daemon runs at start and when
+    // pushed, and writes nothing of the tenant's in between.
+    ws.configure(&ConfigOptions {
+        tenant_settings:
+            "interval = \"1h\"\ndrift_interval = \"1h\"\nwebhook_secret = { env = \"CAIRN_TEST_HOOK\" }"
+                .into(),
+        ..ConfigOptions::default()
+    });
+    let daemon = Daemon::start(&ws.config_path());
+    let finished = |commit: &str| {
+        ws.history().iter().any(|run| {
+            run["kind"] == "reconcile" && run["commit_id"] == commit && !run["outcome"].is_null()
+        })
+    };
+    let first = ws.repo.head();
+    wait_until(Duration::from_secs(60), "the large zone applied", || {
+        finished(&first)
+    });
+    assert_eq!(kept(), ["192.0.2.9"]);
+    // A pushed change: the worker's plan reads the inventory and keeps it,
+    // and its apply keeps the copy in step.
+    ws.repo.write(
+        "dns.toml",
+        &large_zone("big.example.", "").replacen("192.0.2.1", "192.0.2.2", 1),
+    );
+    let second = ws.repo.commit("r0 moves", AUTHOR);
+    assert_eq!(daemon.push("default", HOOK_SECRET, "{}"), 202);
+    wait_until(Duration::from_secs(30), "the pushed change applied", || {
+        finished(&second)
+    });
+
+    // Between the daemon's runs, the CLI orphans `kept` and takes it out
+    // of Git: the object stays, no longer the tenant's.
+    ws.repo.write(
+        "dns.toml",
+        &large_zone("big.example.", "on_delete = \"orphan\"\n"),
+    );
+    ws.repo.commit("orphan kept when it leaves", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let mut text = large_zone("big.example.", "");
+    let kept_at = text.find("\n[[dns.record]]\nname = \"kept.").unwrap();
+    text.truncate(kept_at + 1);
+    ws.repo.write("dns.toml", &text);
+    let left = ws.repo.commit("kept leaves Git", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    assert_eq!(kept(), ["192.0.2.9"], "the CLI deleted an orphaned object");
+
+    // Pushed, the daemon runs the commit the CLI applied.
+    assert_eq!(daemon.push("default", HOOK_SECRET, "{}"), 202);
+    wait_until(
+        Duration::from_secs(30),
+        "the daemon's run of the commit the CLI applied",
+        || finished(&left),
+    );
+    assert_eq!(
+        kept(),
+        ["192.0.2.9"],
+        "the daemon deleted an object the CLI had orphaned: its kept inventory was stale"
+    );
+}

@@ -12,46 +12,17 @@ use crate::host::PluginError;
 use crate::model::{Address, DesiredState};
 use crate::plan::PlanScope;
 use crate::plan::port::{Provider, Providers};
-use crate::store::{OwnedResource, StateStore, StoreError};
+use crate::store::{Inventory, OwnedResource};
 use cairn_contract::Observed;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// What the store says of a tenant's objects.
-#[derive(Debug, Clone, Default)]
-pub struct Inventory {
-    /// The objects Cairn owns (or started to create), by address.
-    pub owned: HashMap<Address, OwnedResource>,
-    /// Changes a crash interrupted, with the run that sent them: their
-    /// outcome is found out by the plan.
-    pub interrupted: HashMap<Address, i64>,
-}
-
-impl Inventory {
-    /// Reads `tenant`'s inventory and journal.
-    #[tracing::instrument(level = "debug", skip(store))]
-    pub async fn read(store: &StateStore, tenant: &str) -> Result<Self, StoreError> {
-        let owned = store
-            .owned(tenant)
-            .await?
-            .into_iter()
-            .map(|resource| (resource.address.clone(), resource))
-            .collect();
-        let interrupted = store
-            .intents(tenant)
-            .await?
-            .into_iter()
-            .map(|intent| (intent.address, intent.run_id))
-            .collect();
-        Ok(Self { owned, interrupted })
-    }
-}
+use std::sync::Arc;
 
 /// Everything the later stages decide from; no further reads.
 #[derive(Debug)]
 pub(super) struct Gathered {
     /// The store's view.
-    pub inventory: Inventory,
+    pub inventory: Arc<Inventory>,
     /// Per desired resource (by index): Git did not move it since it was
     /// last applied, and it was confirmed.
     pub settled_in_git: Vec<bool>,
@@ -70,7 +41,7 @@ pub(super) struct Gathered {
 pub(super) async fn gather<P: Provider>(
     providers: &Providers<P>,
     desired: &DesiredState,
-    inventory: Inventory,
+    inventory: Arc<Inventory>,
     scope: PlanScope,
 ) -> Result<Gathered, PlanError> {
     let settled_in_git = settled_in_git(desired, &inventory);

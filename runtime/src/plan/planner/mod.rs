@@ -29,11 +29,12 @@ use super::{Diverged, Plan, PlanScope, PlannedChange, Scheduled};
 use crate::host::PluginError;
 use crate::model::diagnostic::Location;
 use crate::model::{Address, DesiredState};
+pub use crate::store::Inventory;
 use crate::store::{StateStore, StoreError};
 use crate::tenant::Tenant;
 use cairn_contract::{Diagnostic, Hold, Severity};
-pub use gather::Inventory;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub(crate) use classify::with_ignored_fields;
 
@@ -256,7 +257,7 @@ pub async fn plan_against<P: Provider>(
     settings: &PlanSettings,
     providers: &Providers<P>,
     desired: &DesiredState,
-    inventory: Inventory,
+    inventory: Arc<Inventory>,
     scope: PlanScope,
 ) -> Result<Plan, PlanError> {
     let gathered = gather::gather(providers, desired, inventory, scope).await?;

@@ -283,7 +283,7 @@ impl World {
             &self.settings,
             &self.providers,
             &self.desired_state(),
-            self.inventory.clone(),
+            std::sync::Arc::new(self.inventory.clone()),
             self.scope,
         )
         .await

@@ -6,7 +6,9 @@
 //!   body read whole.
 //! - Creating N records: POST the empty zone, then PATCH its RRsets, in
 //!   one PATCH and, into another zone, [`PATCH_BATCH`] at a time one after
-//!   the other; the faster of the two is the floor. (Both are measured:
+//!   the other; the faster of the two is the floor.
+//! - A push of one changed record must at least read the commit and PATCH
+//!   one RRset ([`push_one_record`]). (Both are measured:
 //!   which is faster depends on the server. On the test server one PATCH
 //!   of 10,000 took 0.164 s with the POST, five of 2,000 took 0.246 s.)
 
@@ -110,6 +112,54 @@ pub fn create_zones(
         )?;
     }
     Ok(started.elapsed())
+}
+
+/// The time a push needs at least to reach PowerDNS: open the local
+/// repository, read the pushed commit's `file`, and PATCH one RRset of
+/// `zone` (an existing zone) to the (name, address) A record it holds,
+/// on a fresh connection — what the daemon does for a one-record push,
+/// with nothing of Cairn's (no plan, no history).
+pub fn push_one_record(
+    pdns: &Pdns,
+    repo: &std::path::Path,
+    file: &str,
+    zone: &str,
+    record: &(String, String),
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let repository = gix::open(repo)?;
+    let tree = repository.head_commit()?.tree()?;
+    let entry = tree
+        .lookup_entry_by_path(file)?
+        .ok_or_else(|| anyhow::anyhow!("{file} is not in the pushed commit"))?;
+    let text = String::from_utf8(entry.object()?.detach().data)?;
+    anyhow::ensure!(
+        text.contains(&record.1),
+        "{file} does not hold the pushed address"
+    );
+    let client = Client::new(pdns);
+    client.send(
+        "PATCH",
+        &format!("/{zone}"),
+        Some(&json!({"rrsets": a_rrsets(std::slice::from_ref(record), Some("REPLACE"))})),
+    )?;
+    Ok(started.elapsed())
+}
+
+/// Whether `zone` answers `address` for the A record `name`: one GET of
+/// the zone (read from PowerDNS's backend, so no cache delays it).
+pub fn serves(pdns: &Pdns, zone: &str, name: &str, address: &str) -> anyhow::Result<bool> {
+    let text = Client::new(pdns).send("GET", &format!("/{zone}"), None)?;
+    let zone: Value = serde_json::from_str(&text)?;
+    Ok(zone["rrsets"].as_array().is_some_and(|rrsets| {
+        rrsets.iter().any(|rrset| {
+            rrset["name"] == name
+                && rrset["type"] == "A"
+                && rrset["records"]
+                    .as_array()
+                    .is_some_and(|records| records.iter().any(|r| r["content"] == address))
+        })
+    }))
 }
 
 /// A records as PowerDNS's RRsets, with `changetype` for a PATCH.

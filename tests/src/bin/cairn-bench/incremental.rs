@@ -10,23 +10,58 @@ use cairn_tests::Workspace;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Commits planned (each changing one file); the median is reported. Even,
-/// so that each scope is planned first as often as second (see below).
+/// Commits planned (each changing one file); the median is reported. A
+/// multiple of the three plans made of each, so that each is made first
+/// as often as the others (see below).
 const COMMITS: usize = 6;
+
+/// A plan's time, and the provider calls' share of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timed {
+    /// From reading the commit to the plan.
+    pub total: Duration,
+    /// The provider calls within it.
+    pub calls: Duration,
+}
+
+impl Timed {
+    /// What the host itself spent.
+    pub fn host(&self) -> Duration {
+        self.total.saturating_sub(self.calls)
+    }
+}
 
 /// Medians over [`COMMITS`] commits.
 pub struct Figures {
     /// Files in the repository.
     pub files: usize,
-    /// Reading the commit, loading and planning only what changed.
-    pub changed_total: Duration,
-    /// The provider calls within it.
-    pub changed_calls: Duration,
+    /// Reading the commit, loading and planning only what changed, as the
+    /// CLI does: the inventory read from the store.
+    pub changed: Timed,
+    /// The same, as a daemon's worker does: the inventory kept in memory
+    /// while the tenant is held ([`StateStore::keeping_inventory`]).
+    pub changed_in_daemon: Timed,
     /// The same commit planned in full (every resource observed), on the
     /// same warm model cache.
-    pub full_total: Duration,
-    /// The provider calls within it.
-    pub full_calls: Duration,
+    pub full: Timed,
+}
+
+/// The three plans of each commit.
+#[derive(Debug, Clone, Copy)]
+enum Planned {
+    Changed,
+    ChangedInDaemon,
+    Full,
+}
+
+impl Planned {
+    /// Rotated per commit: each is made first (and pays the first read of
+    /// the commit) as often as the others.
+    fn order(round: usize) -> [Self; 3] {
+        let mut order = [Self::Changed, Self::ChangedInDaemon, Self::Full];
+        order.rotate_left(round % 3);
+        order
+    }
 }
 
 /// A repository of `files` files (one zone, one record per other file),
@@ -57,8 +92,12 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
         // The commit applied is the one the cache knows.
         tenant.desired_state(None).await?;
 
-        let (mut changed, mut changed_calls, mut full, mut full_calls) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // The worker's view of the store: the inventory kept after the
+        // first read, and in step with the applies made through it.
+        let worker_store = store.keeping_inventory(&tenant.name);
+        worker_store.inventory(&tenant.name).await?;
+
+        let (mut changed, mut changed_in_daemon, mut full) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..COMMITS {
             let index = 1 + round * 7 % (files - 1);
             ws.repo
@@ -66,19 +105,19 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
             ws.repo.commit("one file", "Bench <bench@cairn.invalid>");
             // The first plan of a commit reads it and parses and validates
             // its changed file, which the model cache then knows; the
-            // second finds nothing new to read. Always planning what
-            // changed first flattered the full plan, so the order
-            // alternates per commit and each scope pays that first read
-            // half the time. The model cache is not cleared for the full
-            // plan: "full" is the scope (every resource observed), and the
-            // daemon's full plans (drift checks, start) find it warm too.
-            let order = if round % 2 == 0 {
-                [PlanScope::Changed, PlanScope::Full]
-            } else {
-                [PlanScope::Full, PlanScope::Changed]
-            };
+            // others find nothing new to read. Always planning one first
+            // flattered the others, so the order rotates per commit and
+            // each pays that first read a third of the time. The model
+            // cache is not cleared for the full plan: "full" is the scope
+            // (every resource observed), and the daemon's full plans
+            // (drift checks, start) find it warm too.
             let mut full_plan = None;
-            for scope in order {
+            for planned in Planned::order(round) {
+                let (scope, store) = match planned {
+                    Planned::Changed => (PlanScope::Changed, &store),
+                    Planned::ChangedInDaemon => (PlanScope::Changed, &worker_store),
+                    Planned::Full => (PlanScope::Full, &store),
+                };
                 *calls.lock().expect("call time") = Duration::ZERO;
                 let started = Instant::now();
                 let desired = tenant.desired_state(None).await?;
@@ -86,47 +125,53 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
                     &PlanSettings::from(&tenant),
                     &tenant.providers,
                     &desired,
-                    &store,
+                    store,
                     scope,
                 )
                 .await?;
-                let elapsed = started.elapsed();
+                let timed = Timed {
+                    total: started.elapsed(),
+                    calls: *calls.lock().expect("call time"),
+                };
                 anyhow::ensure!(
                     plan.changes.len() == 1,
-                    "one change expected, the {scope:?} plan has {}",
+                    "one change expected, the {planned:?} plan has {}",
                     plan.changes.len()
                 );
-                let in_calls = *calls.lock().expect("call time");
-                match scope {
-                    PlanScope::Changed => {
-                        changed.push(elapsed);
-                        changed_calls.push(in_calls);
-                    }
-                    PlanScope::Full => {
-                        full.push(elapsed);
-                        full_calls.push(in_calls);
+                match planned {
+                    Planned::Changed => changed.push(timed),
+                    Planned::ChangedInDaemon => changed_in_daemon.push(timed),
+                    Planned::Full => {
+                        full.push(timed);
                         full_plan = Some(plan);
                     }
-                    PlanScope::Holding => unreachable!("only the full and changed plans are timed"),
                 }
             }
-            // Applied, as the daemon would, before the next commit; only
-            // once both scopes planned it, or the second would find the
+            // Applied, as the daemon would, through the worker's store
+            // (whose kept inventory follows), before the next commit; only
+            // once every plan is made, or the later ones would find the
             // change made.
             let plan =
                 full_plan.ok_or_else(|| anyhow::anyhow!("the commit was not planned in full"))?;
             let options = ApplyOptions::default();
-            let report = plan::apply(&tenant, &plan, &store, options, &|_| {}).await?;
+            let report = plan::apply(&tenant, &plan, &worker_store, options, &|_| {}).await?;
             anyhow::ensure!(report.succeeded(), "the change was not applied");
         }
         Ok(Figures {
             files,
-            changed_total: crate::median(changed),
-            changed_calls: crate::median(changed_calls),
-            full_total: crate::median(full),
-            full_calls: crate::median(full_calls),
+            changed: median(changed),
+            changed_in_daemon: median(changed_in_daemon),
+            full: median(full),
         })
     })
+}
+
+/// The medians of the totals and of the calls' shares, apart.
+fn median(timed: Vec<Timed>) -> Timed {
+    Timed {
+        total: crate::median(timed.iter().map(|t| t.total).collect()),
+        calls: crate::median(timed.iter().map(|t| t.calls).collect()),
+    }
 }
 
 fn record(index: usize, version: usize) -> String {

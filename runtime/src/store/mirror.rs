@@ -1,0 +1,233 @@
+//! A daemon's worker keeps its tenant's inventory in memory while it holds
+//! the tenant's lease, so that a plan reads one row (the inventory's
+//! version) where it read ten thousand.
+//!
+//! Every transaction that writes a tenant's `resources` or `intents` rows
+//! also counts one more inventory version (`batch::next_inventory_version`)
+//! and returns it. The copy is used only when the store's version is the
+//! copy's; the worker's own writes are applied to it after they commit,
+//! when they made the version just after the copy's — any other writer in
+//! between (a CLI command, another daemon before the lease changed hands)
+//! makes the copy be dropped and read again. The copy lives in the fenced
+//! store of one hold of the lease ([`StateStore::fenced`]): a worker that
+//! loses the lease loses the copy with it.
+//!
+//! The functions below are the writes of `batch`, on the copy: a test
+//! checks after each kind of write that the copy is what the store reads.
+
+use super::StateStore;
+use super::batch::AuditRow;
+use super::inventory::{Inventory, InventoryChange, OwnedResource};
+use crate::model::{Address, Lifecycle};
+use crate::plan::PlanAction;
+use crate::source::CommitInfo;
+use std::sync::{Arc, Mutex};
+
+/// Inventories smaller than this are read each time rather than kept: a
+/// thousand rows read in about 2 ms, and a daemon holding a thousand small
+/// tenants would otherwise keep every one of their inventories for
+/// nothing it can measure.
+pub(super) const KEPT_FROM_RESOURCES: usize = 1_000;
+
+/// One tenant's inventory, as of one version of the store's.
+#[derive(Debug)]
+pub(super) struct InventoryMirror {
+    tenant: String,
+    kept: Mutex<Option<Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    version: i64,
+    inventory: Arc<Inventory>,
+}
+
+impl InventoryMirror {
+    /// An empty copy of `tenant`'s inventory.
+    fn new(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            kept: Mutex::new(None),
+        }
+    }
+
+    /// The copy, when it is of `version`.
+    pub(super) fn at(&self, version: i64) -> Option<Arc<Inventory>> {
+        let kept = self.kept.lock().expect("inventory copy");
+        kept.as_ref()
+            .filter(|kept| kept.version == version)
+            .map(|kept| kept.inventory.clone())
+    }
+
+    /// Keeps `inventory`, read at `version` or later, when it is large
+    /// enough to be worth keeping.
+    pub(super) fn keep(&self, version: i64, inventory: &Arc<Inventory>) {
+        let mut kept = self.kept.lock().expect("inventory copy");
+        *kept = (inventory.owned.len() >= KEPT_FROM_RESOURCES).then(|| Kept {
+            version,
+            inventory: inventory.clone(),
+        });
+    }
+
+    /// A write that made `version` committed: `change` is applied to the
+    /// copy when the copy is of the version just before; otherwise someone
+    /// else wrote in between, and the copy is dropped.
+    fn follow(&self, version: i64, change: impl FnOnce(&mut Inventory)) {
+        let mut kept = self.kept.lock().expect("inventory copy");
+        match kept.as_mut() {
+            Some(copy) if copy.version + 1 == version => {
+                // In place unless a plan still holds the copy.
+                change(Arc::make_mut(&mut copy.inventory));
+                copy.version = version;
+            }
+            _ => *kept = None,
+        }
+    }
+}
+
+impl StateStore {
+    /// This store, keeping `tenant`'s inventory in memory for
+    /// [`StateStore::inventory`] (from [`KEPT_FROM_RESOURCES`] objects), in
+    /// step with the writes made through it and its clones.
+    pub fn keeping_inventory(&self, tenant: &str) -> Self {
+        Self {
+            mirror: Some(Arc::new(InventoryMirror::new(tenant))),
+            ..self.clone()
+        }
+    }
+
+    /// The copy of `tenant`'s inventory this store keeps, if any.
+    pub(super) fn mirror_of(&self, tenant: &str) -> Option<&InventoryMirror> {
+        self.mirror
+            .as_deref()
+            .filter(|mirror| mirror.tenant == tenant)
+    }
+
+    /// After a write of `tenant`'s inventory that made `version`
+    /// committed: the copy follows it ([`InventoryMirror::follow`]).
+    pub(super) fn follow_inventory(
+        &self,
+        tenant: &str,
+        version: i64,
+        change: impl FnOnce(&mut Inventory),
+    ) {
+        if let Some(mirror) = self.mirror_of(tenant) {
+            mirror.follow(version, change);
+        }
+    }
+
+    /// `tenant`'s inventory version now: 0 before its first write.
+    pub(super) async fn inventory_version(&self, tenant: &str) -> super::Result<i64> {
+        use sqlx::Row;
+        let row = self
+            .query("SELECT version FROM inventory_versions WHERE tenant = ?")
+            .bind(tenant.to_string())
+            .fetch_optional(&mut *self.connection().await?)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        })
+    }
+}
+
+/// `batch::mark_pending` on the copy: creates not yet owned are owned,
+/// pending.
+pub(super) fn mark_pending(
+    inventory: &mut Inventory,
+    commit: &CommitInfo,
+    creates: &[(&Address, &Lifecycle, &[Address])],
+) {
+    for (address, lifecycle, depends_on) in creates {
+        inventory
+            .owned
+            .entry((*address).clone())
+            .or_insert_with(|| OwnedResource {
+                address: (*address).clone(),
+                spec_digest: String::new(),
+                state: None,
+                lifecycle: (*lifecycle).clone(),
+                depends_on: depends_on.to_vec(),
+                commit_id: commit.id.clone(),
+                pending: true,
+                diverged: None,
+                recheck: false,
+            });
+    }
+}
+
+/// `batch::add_intents` on the copy: the changes are in flight for run
+/// `run_id`.
+pub(super) fn add_intents(
+    inventory: &mut Inventory,
+    run_id: i64,
+    intents: &[(&Address, PlanAction, Option<&str>)],
+) {
+    for (address, ..) in intents {
+        inventory.interrupted.insert((*address).clone(), run_id);
+    }
+}
+
+/// `StateStore::set_statuses` on the copy: a status set ends a hold.
+pub(super) fn end_holds<'a>(
+    inventory: &mut Inventory,
+    addresses: impl Iterator<Item = &'a Address>,
+) {
+    for address in addresses {
+        if let Some(owned) = inventory.owned.get_mut(address) {
+            owned.diverged = None;
+        }
+    }
+}
+
+/// `batch::record` on the copy, in its order: journal entries settled,
+/// then objects owned, forgotten, and dropped when only pending.
+pub(super) fn record(inventory: &mut Inventory, commit_id: &str, rows: &[AuditRow<'_>]) {
+    for row in rows {
+        if !matches!(row.change, InventoryChange::Unknown) {
+            inventory.interrupted.remove(row.address);
+        }
+    }
+    for row in rows {
+        if let InventoryChange::Own {
+            spec_digest,
+            state,
+            lifecycle,
+            depends_on,
+            pending,
+            diverged,
+            recheck,
+        } = row.change
+        {
+            inventory.owned.insert(
+                row.address.clone(),
+                OwnedResource {
+                    address: row.address.clone(),
+                    spec_digest: spec_digest.clone(),
+                    state: state.as_ref().map(ToString::to_string),
+                    lifecycle: lifecycle.clone(),
+                    depends_on: depends_on.clone(),
+                    commit_id: commit_id.to_string(),
+                    pending: *pending,
+                    diverged: diverged.clone(),
+                    recheck: *recheck,
+                },
+            );
+        }
+    }
+    for row in rows {
+        if matches!(row.change, InventoryChange::Forget) {
+            inventory.owned.remove(row.address);
+        }
+    }
+    for row in rows {
+        if matches!(row.change, InventoryChange::DropPending)
+            && inventory.owned.get(row.address).is_some_and(|o| o.pending)
+        {
+            inventory.owned.remove(row.address);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,275 @@
+//! The copy a worker keeps against what the store reads, after every kind
+//! of write, and when someone else writes in between.
+
+use super::KEPT_FROM_RESOURCES;
+use crate::model::{Address, Lifecycle};
+use crate::plan::PlanAction;
+use crate::source::CommitInfo;
+use crate::store::{
+    ActionRecord, ActionResult, Divergence, DriftRecord, InventoryChange, ResourceStatus, RunKind,
+    StateStore,
+};
+use std::time::Duration;
+
+const TENANT: &str = "t";
+
+async fn store() -> (StateStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+    (StateStore::open(&url).await.unwrap(), dir)
+}
+
+fn commit(id: &str) -> CommitInfo {
+    CommitInfo {
+        id: id.into(),
+        author: "Ada <ada@example.org>".into(),
+        summary: "records".into(),
+        time: 0,
+    }
+}
+
+/// Enough addresses for the inventory to be kept, with a few to spare
+/// for those the tests delete.
+fn addresses() -> Vec<Address> {
+    (0..KEPT_FROM_RESOURCES + 10)
+        .map(|n| Address::parse(&format!("dns/record/r{n}.example.org./A")).unwrap())
+        .collect()
+}
+
+fn action(address: &Address, result: ActionResult) -> ActionRecord<'_> {
+    ActionRecord {
+        address,
+        action: PlanAction::Create,
+        before_digest: None,
+        after_digest: Some("after".into()),
+        result,
+        error: None,
+        summary: None,
+        duration: Duration::from_millis(1),
+    }
+}
+
+fn own(ttl: u32, diverged: Option<Divergence>) -> InventoryChange {
+    InventoryChange::Own {
+        spec_digest: format!("spec-{ttl}"),
+        state: Some(serde_json::json!({"ttl": ttl, "records": ["192.0.2.1"]})),
+        lifecycle: Lifecycle::default(),
+        depends_on: Vec::new(),
+        pending: false,
+        diverged,
+        recheck: ttl.is_multiple_of(2),
+    }
+}
+
+/// The copy `kept` holds is the store's version now (it followed the
+/// last write rather than being dropped), and it is what the store reads.
+async fn assert_kept_in_step(kept: &StateStore, plain: &StateStore, after: &str) {
+    let version = plain.inventory_version(TENANT).await.unwrap();
+    let mirror = kept.mirror_of(TENANT).expect("a kept inventory");
+    let copy = mirror
+        .at(version)
+        .unwrap_or_else(|| panic!("after {after}, the copy did not follow to version {version}"));
+    let read = plain.read_inventory(TENANT).await.unwrap();
+    assert_eq!(
+        *copy, read,
+        "after {after}, the copy is not what the store holds"
+    );
+    assert!(
+        std::sync::Arc::ptr_eq(&kept.inventory(TENANT).await.unwrap(), &copy),
+        "after {after}, the plan's inventory is not the copy"
+    );
+}
+
+#[tokio::test]
+async fn the_kept_inventory_follows_every_kind_of_write() {
+    let (plain, _dir) = store().await;
+    let kept = plain.keeping_inventory(TENANT);
+    let addresses = addresses();
+    let (first, second, third, fourth) =
+        (&addresses[0], &addresses[1], &addresses[2], &addresses[3]);
+    let lifecycle = Lifecycle::default();
+
+    // The copy is taken by the first read.
+    assert!(kept.inventory(TENANT).await.unwrap().owned.is_empty());
+    let run = kept
+        .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
+        .await
+        .unwrap();
+    let creates: Vec<(&Address, &Lifecycle, &[Address])> = addresses
+        .iter()
+        .map(|address| (address, &lifecycle, &[][..]))
+        .collect();
+    // A first write with no copy yet: the copy is read, then kept.
+    run.mark_pending(&creates).await.unwrap();
+    kept.inventory(TENANT).await.unwrap();
+    let intents: Vec<(&Address, PlanAction, Option<&str>)> = addresses
+        .iter()
+        .map(|address| (address, PlanAction::Create, Some("spec")))
+        .collect();
+    run.journal(&intents).await.unwrap();
+    assert_kept_in_step(&kept, &plain, "a journal").await;
+
+    let diverged = Divergence {
+        plugin: "abc".into(),
+        reason: "did not converge".into(),
+    };
+    let owned: Vec<(ActionRecord, InventoryChange)> = addresses[4..]
+        .iter()
+        .enumerate()
+        .map(|(n, address)| {
+            let change = own(300 + n as u32, (n == 0).then(|| diverged.clone()));
+            (action(address, ActionResult::Ok), change)
+        })
+        .collect();
+    run.record_all(&owned).await.unwrap();
+    assert_kept_in_step(&kept, &plain, "owned objects").await;
+
+    run.record_all(&[
+        // Failed, outcome unknown: the journal entry stays.
+        (
+            action(first, ActionResult::Failed),
+            InventoryChange::Unknown,
+        ),
+        // Certainly not made: dropped, with its journal entry.
+        (
+            action(second, ActionResult::Failed),
+            InventoryChange::DropPending,
+        ),
+        // Failed, left as it was.
+        (action(third, ActionResult::Failed), InventoryChange::Keep),
+        // Deleted.
+        (action(fourth, ActionResult::Ok), InventoryChange::Forget),
+        // Owned, not pending: a DropPending leaves it.
+        (
+            action(&addresses[5], ActionResult::Failed),
+            InventoryChange::DropPending,
+        ),
+    ])
+    .await
+    .unwrap();
+    assert_kept_in_step(&kept, &plain, "failures, a drop and a delete").await;
+
+    run.record_drift(&[DriftRecord {
+        address: &addresses[6],
+        desired_digest: None,
+        observed_digest: None,
+        message: "ttl differs".into(),
+    }])
+    .await
+    .unwrap();
+    assert_kept_in_step(&kept, &plain, "drift").await;
+
+    kept.set_statuses(TENANT, &[(&addresses[4], ResourceStatus::InSync, None)])
+        .await
+        .unwrap();
+    assert_kept_in_step(&kept, &plain, "a status that ends a hold").await;
+    let inventory = kept.inventory(TENANT).await.unwrap();
+    assert_eq!(inventory.owned[&addresses[4]].diverged, None);
+    assert!(inventory.interrupted.contains_key(first));
+    assert!(!inventory.owned.contains_key(second) && !inventory.owned.contains_key(fourth));
+    assert!(inventory.owned[third].pending);
+    assert!(!inventory.owned[&addresses[5]].pending);
+}
+
+#[tokio::test]
+async fn a_write_by_anyone_else_drops_the_kept_inventory() {
+    let (plain, _dir) = store().await;
+    let kept = plain.keeping_inventory(TENANT);
+    let addresses = addresses();
+    let owned: Vec<(ActionRecord, InventoryChange)> = addresses
+        .iter()
+        .map(|address| (action(address, ActionResult::Ok), own(300, None)))
+        .collect();
+    let run = kept
+        .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
+        .await
+        .unwrap();
+    run.record_all(&owned).await.unwrap();
+    assert_eq!(
+        kept.inventory(TENANT).await.unwrap().owned.len(),
+        addresses.len()
+    );
+
+    // Another process (a CLI apply between the daemon's runs) deletes one.
+    let other = plain
+        .begin_run(TENANT, RunKind::Apply, &commit("c2"), "sum")
+        .await
+        .unwrap();
+    other
+        .record(
+            &action(&addresses[0], ActionResult::Ok),
+            &InventoryChange::Forget,
+        )
+        .await
+        .unwrap();
+    let seen = kept.inventory(TENANT).await.unwrap();
+    assert!(
+        !seen.owned.contains_key(&addresses[0]),
+        "the copy hid another's delete"
+    );
+
+    // Another's write, then the worker's own: the worker's is not applied
+    // to a copy that missed the other.
+    let held = kept.inventory(TENANT).await.unwrap();
+    drop(held);
+    other
+        .record(
+            &action(&addresses[1], ActionResult::Ok),
+            &InventoryChange::Forget,
+        )
+        .await
+        .unwrap();
+    run.record(
+        &action(&addresses[2], ActionResult::Ok),
+        &InventoryChange::Forget,
+    )
+    .await
+    .unwrap();
+    let seen = kept.inventory(TENANT).await.unwrap();
+    assert_eq!(*seen, plain.read_inventory(TENANT).await.unwrap());
+    assert!(!seen.owned.contains_key(&addresses[1]) && !seen.owned.contains_key(&addresses[2]));
+}
+
+#[tokio::test]
+async fn a_small_inventory_is_read_each_time_and_not_kept() {
+    let (plain, _dir) = store().await;
+    let kept = plain.keeping_inventory(TENANT);
+    let address = &addresses()[0];
+    let run = kept
+        .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
+        .await
+        .unwrap();
+    run.record(&action(address, ActionResult::Ok), &own(300, None))
+        .await
+        .unwrap();
+    assert_eq!(kept.inventory(TENANT).await.unwrap().owned.len(), 1);
+    let version = plain.inventory_version(TENANT).await.unwrap();
+    assert!(kept.mirror_of(TENANT).unwrap().at(version).is_none());
+}
+
+#[tokio::test]
+async fn every_write_of_the_inventory_counts_a_version() {
+    let (store, _dir) = store().await;
+    let address = &addresses()[0];
+    let lifecycle = Lifecycle::default();
+    assert_eq!(store.inventory_version(TENANT).await.unwrap(), 0);
+    let run = store
+        .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
+        .await
+        .unwrap();
+    run.mark_pending(&[(address, &lifecycle, &[])])
+        .await
+        .unwrap();
+    run.journal(&[(address, PlanAction::Create, None)])
+        .await
+        .unwrap();
+    run.record(&action(address, ActionResult::Ok), &own(300, None))
+        .await
+        .unwrap();
+    store
+        .set_statuses(TENANT, &[(address, ResourceStatus::InSync, None)])
+        .await
+        .unwrap();
+    assert_eq!(store.inventory_version(TENANT).await.unwrap(), 4);
+    assert_eq!(store.inventory_version("other").await.unwrap(), 0);
+}
