@@ -74,6 +74,16 @@ const MAX_CONCURRENT_COMPILES: usize = 2;
 static COMPILE_SLOTS: tokio::sync::Semaphore =
     tokio::sync::Semaphore::const_new(MAX_CONCURRENT_COMPILES);
 
+/// Plugin files read and hashed at once, process-wide. Hashing keeps a
+/// core busy, so more at once gain nothing on two cores, and each read
+/// holds the whole file (up to `MAX_PLUGIN_BYTES`): a cold start of a
+/// thousand tenants held a thousand copies of their shared plugin at once
+/// (700 MB at the peak), and the heap it left behind stayed resident.
+const MAX_CONCURRENT_READS: usize = 4;
+
+/// The slots of [`MAX_CONCURRENT_READS`].
+static READ_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_READS);
+
 impl PluginHost {
     /// Loads the plugin at `path`, refusing it when `expected_sha256` is
     /// given and differs. A file already loaded (same digest) is shared.
@@ -97,21 +107,29 @@ impl PluginHost {
         path: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
-        let (bytes, digest) = read_component(path, expected_sha256).await?;
-        let sha256 = hex::encode(digest);
-        if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
-            return Ok(plugin.clone());
+        let (_, digest) = read_component(path, expected_sha256).await?;
+        if let Some(plugin) = self.loaded_plugin(&digest) {
+            return Ok(plugin);
         }
+        // The bytes are let go while this load waits for a compile slot: a
+        // cold start of a thousand tenants sharing one plugin would
+        // otherwise hold a thousand copies of it while the first compiles.
+        let slot = Self::compile_slot().await;
+        // Another load of the same file may have finished while this one
+        // waited for its slot; otherwise the file is read again (it may
+        // have changed meanwhile: what is compiled is what is read now).
+        if let Some(plugin) = self.loaded_plugin(&digest) {
+            return Ok(plugin);
+        }
+        let (bytes, digest) = read_component(path, expected_sha256).await?;
+        if let Some(plugin) = self.loaded_plugin(&digest) {
+            return Ok(plugin);
+        }
+        let sha256 = hex::encode(digest);
         let invalid = |reason: String| PluginError::Invalid {
             path: path.to_path_buf(),
             reason,
         };
-        let slot = Self::compile_slot().await;
-        // Another load of the same file may have finished while this one
-        // waited for its slot.
-        if let Some(plugin) = self.loaded.lock().expect("plugin map").get(&sha256) {
-            return Ok(plugin.clone());
-        }
         let component = self.compile(path, bytes, digest, slot).await?;
         let imports = component
             .component_type()
@@ -146,6 +164,7 @@ pub(super) async fn read_component(
     path: &Path,
     expected_sha256: Option<&str>,
 ) -> Result<(Vec<u8>, [u8; 32]), PluginError> {
+    let _slot = READ_SLOTS.acquire().await.expect("never closed");
     let file = path.to_path_buf();
     let expected = expected_sha256.map(str::to_string);
     blocking(path, move || read_pinned(&file, expected.as_deref())).await?
@@ -213,6 +232,15 @@ impl PluginHost {
             path: path.to_path_buf(),
             reason: format!("{error:#}"),
         })
+    }
+
+    /// The plugin already loaded from a file of sha256 `digest`.
+    fn loaded_plugin(&self, digest: &[u8; 32]) -> Option<Arc<Plugin>> {
+        self.loaded
+            .lock()
+            .expect("plugin map")
+            .get(&hex::encode(digest))
+            .cloned()
     }
 
     /// A compile slot of [`MAX_CONCURRENT_COMPILES`].
