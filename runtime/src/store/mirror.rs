@@ -21,6 +21,7 @@ use super::inventory::{Inventory, InventoryChange, OwnedResource};
 use crate::model::{Address, Lifecycle};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
+use sqlx::Row;
 use std::sync::{Arc, Mutex};
 
 /// Inventories smaller than this are read each time rather than kept: a
@@ -118,7 +119,6 @@ impl StateStore {
 
     /// `tenant`'s inventory version now: 0 before its first write.
     pub(super) async fn inventory_version(&self, tenant: &str) -> super::Result<i64> {
-        use sqlx::Row;
         let row = self
             .query("SELECT version FROM inventory_versions WHERE tenant = ?")
             .bind(tenant.to_string())

@@ -89,7 +89,7 @@ async fn the_kept_inventory_follows_every_kind_of_write() {
         (&addresses[0], &addresses[1], &addresses[2], &addresses[3]);
     let lifecycle = Lifecycle::default();
 
-    // The copy is taken by the first read.
+    // An empty inventory is read, and too small to keep.
     assert!(kept.inventory(TENANT).await.unwrap().owned.is_empty());
     let run = kept
         .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
