@@ -3,7 +3,7 @@
 
 use super::dialect::{placeholders, value_tuples};
 use super::error::Result;
-use super::inventory::{Divergence, InventoryChange, to_json};
+use super::inventory::{Divergence, InventoryChange, OwnedResource, to_json};
 use super::runs::ActionRecord;
 use super::vocabulary::{ActionResult, AuditAction, ResourceStatus};
 use super::{StateStore, millis, now_ms};
@@ -76,7 +76,7 @@ impl<'a> AuditRow<'a> {
 }
 
 /// One inventory row to insert.
-struct ResourceRow<'a> {
+pub(super) struct ResourceRow<'a> {
     tenant: &'a str,
     address: &'a Address,
     spec_digest: &'a str,
@@ -87,6 +87,81 @@ struct ResourceRow<'a> {
     pending: bool,
     diverged: Option<&'a Divergence>,
     recheck: bool,
+}
+
+impl ResourceRow<'_> {
+    /// The object's address.
+    pub(super) fn address(&self) -> &Address {
+        self.address
+    }
+
+    /// The object as the inventory reads it back once the row is written
+    /// (the state as the text the row binds).
+    pub(super) fn to_owned_resource(&self) -> OwnedResource {
+        OwnedResource {
+            address: self.address.clone(),
+            spec_digest: self.spec_digest.to_string(),
+            state: self.state.map(Value::to_string),
+            lifecycle: self.lifecycle.clone(),
+            depends_on: self.depends_on.to_vec(),
+            commit_id: self.commit_id.to_string(),
+            pending: self.pending,
+            diverged: self.diverged.cloned(),
+            recheck: self.recheck,
+        }
+    }
+}
+
+/// The rows of creates marked pending ([`mark_pending`]).
+pub(super) fn pending_rows<'a>(
+    tenant: &'a str,
+    commit: &'a CommitInfo,
+    creates: &'a [(&'a Address, &'a Lifecycle, &'a [Address])],
+) -> Vec<ResourceRow<'a>> {
+    creates
+        .iter()
+        .map(|(address, lifecycle, depends_on)| ResourceRow {
+            tenant,
+            address,
+            spec_digest: "",
+            state: None,
+            lifecycle,
+            depends_on,
+            commit_id: &commit.id,
+            pending: true,
+            diverged: None,
+            recheck: false,
+        })
+        .collect()
+}
+
+/// The rows of the objects audit `rows` of `run` own ([`record`]).
+pub(super) fn owned_rows<'a>(run: RunRef<'a>, rows: &'a [AuditRow<'a>]) -> Vec<ResourceRow<'a>> {
+    rows.iter()
+        .filter_map(|row| match row.change {
+            InventoryChange::Own {
+                spec_digest,
+                state,
+                lifecycle,
+                depends_on,
+                pending,
+                diverged,
+                recheck,
+            } => Some(ResourceRow {
+                tenant: run.tenant,
+                address: row.address,
+                spec_digest,
+                state: state.as_ref(),
+                lifecycle,
+                depends_on,
+                commit_id: &run.commit.id,
+                pending: *pending,
+                diverged: diverged.as_ref(),
+                recheck: *recheck,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What inserting an inventory row does when the object is already there.
@@ -167,21 +242,7 @@ pub(super) async fn mark_pending(
     commit: &CommitInfo,
     creates: &[(&Address, &Lifecycle, &[Address])],
 ) -> Result<()> {
-    let rows: Vec<ResourceRow> = creates
-        .iter()
-        .map(|(address, lifecycle, depends_on)| ResourceRow {
-            tenant,
-            address,
-            spec_digest: "",
-            state: None,
-            lifecycle,
-            depends_on,
-            commit_id: &commit.id,
-            pending: true,
-            diverged: None,
-            recheck: false,
-        })
-        .collect();
+    let rows = pending_rows(tenant, commit, creates);
     insert_resources(store, transaction, &rows, OnConflict::Keep).await
 }
 
@@ -265,32 +326,7 @@ pub(super) async fn record(
     )
     .await?;
 
-    let owned: Vec<ResourceRow> = rows
-        .iter()
-        .filter_map(|row| match row.change {
-            InventoryChange::Own {
-                spec_digest,
-                state,
-                lifecycle,
-                depends_on,
-                pending,
-                diverged,
-                recheck,
-            } => Some(ResourceRow {
-                tenant: run.tenant,
-                address: row.address,
-                spec_digest,
-                state: state.as_ref(),
-                lifecycle,
-                depends_on,
-                commit_id: &run.commit.id,
-                pending: *pending,
-                diverged: diverged.as_ref(),
-                recheck: *recheck,
-            }),
-            _ => None,
-        })
-        .collect();
+    let owned = owned_rows(run, rows);
     insert_resources(store, transaction, &owned, OnConflict::Replace).await?;
 
     let forgotten: Vec<&Address> = rows

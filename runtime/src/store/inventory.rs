@@ -240,7 +240,7 @@ impl StateStore {
         let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
         self.follow_inventory(tenant, version, |inventory| {
-            mirror::mark_pending(inventory, commit, creates);
+            mirror::mark_pending(inventory, tenant, commit, creates);
         });
         Ok(())
     }

@@ -16,8 +16,8 @@
 //! checks after each kind of write that the copy is what the store reads.
 
 use super::StateStore;
-use super::batch::AuditRow;
-use super::inventory::{Inventory, InventoryChange, OwnedResource};
+use super::batch::{self, AuditRow, RunRef};
+use super::inventory::{Inventory, InventoryChange};
 use crate::model::{Address, Lifecycle};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
@@ -135,24 +135,15 @@ impl StateStore {
 /// pending.
 pub(super) fn mark_pending(
     inventory: &mut Inventory,
+    tenant: &str,
     commit: &CommitInfo,
     creates: &[(&Address, &Lifecycle, &[Address])],
 ) {
-    for (address, lifecycle, depends_on) in creates {
+    for row in batch::pending_rows(tenant, commit, creates) {
         inventory
             .owned
-            .entry((*address).clone())
-            .or_insert_with(|| OwnedResource {
-                address: (*address).clone(),
-                spec_digest: String::new(),
-                state: None,
-                lifecycle: (*lifecycle).clone(),
-                depends_on: depends_on.to_vec(),
-                commit_id: commit.id.clone(),
-                pending: true,
-                diverged: None,
-                recheck: false,
-            });
+            .entry(row.address().clone())
+            .or_insert_with(|| row.to_owned_resource());
     }
 }
 
@@ -182,38 +173,16 @@ pub(super) fn end_holds<'a>(
 
 /// `batch::record` on the copy, in its order: journal entries settled,
 /// then objects owned, forgotten, and dropped when only pending.
-pub(super) fn record(inventory: &mut Inventory, commit_id: &str, rows: &[AuditRow<'_>]) {
+pub(super) fn record(inventory: &mut Inventory, run: RunRef<'_>, rows: &[AuditRow<'_>]) {
     for row in rows {
         if !matches!(row.change, InventoryChange::Unknown) {
             inventory.interrupted.remove(row.address);
         }
     }
-    for row in rows {
-        if let InventoryChange::Own {
-            spec_digest,
-            state,
-            lifecycle,
-            depends_on,
-            pending,
-            diverged,
-            recheck,
-        } = row.change
-        {
-            inventory.owned.insert(
-                row.address.clone(),
-                OwnedResource {
-                    address: row.address.clone(),
-                    spec_digest: spec_digest.clone(),
-                    state: state.as_ref().map(ToString::to_string),
-                    lifecycle: lifecycle.clone(),
-                    depends_on: depends_on.clone(),
-                    commit_id: commit_id.to_string(),
-                    pending: *pending,
-                    diverged: diverged.clone(),
-                    recheck: *recheck,
-                },
-            );
-        }
+    for row in batch::owned_rows(run, rows) {
+        inventory
+            .owned
+            .insert(row.address().clone(), row.to_owned_resource());
     }
     for row in rows {
         if matches!(row.change, InventoryChange::Forget) {
