@@ -68,6 +68,8 @@ struct RawDaemon {
     #[serde(default)]
     lease: Option<String>,
     #[serde(default)]
+    keep_inventory_from: Option<usize>,
+    #[serde(default)]
     dashboard: Option<RawDashboard>,
 }
 
@@ -277,6 +279,10 @@ pub struct DaemonConfig {
     /// How long a tenant's lease lasts: a daemon that stops renewing its
     /// leases has its tenants taken over within this period.
     pub lease: Duration,
+    /// A held tenant whose inventory has at least this many objects has it
+    /// kept in memory while the lease is held
+    /// ([`crate::store::StateStore::keeping_inventory`]).
+    pub keep_inventory_from: usize,
     /// The web dashboard under `/ui/`.
     pub dashboard: DashboardConfig,
 }
@@ -692,6 +698,11 @@ impl Config {
                     Ok(lease)
                 }
             })?,
+            keep_inventory_from: raw
+                .daemon
+                .as_ref()
+                .and_then(|d| d.keep_inventory_from)
+                .unwrap_or(crate::store::DEFAULT_KEEP_INVENTORY_FROM),
             dashboard: raw
                 .daemon
                 .as_ref()
@@ -1112,6 +1123,12 @@ mod tests {
         assert_eq!(config.daemon.id.as_deref(), Some("cairn-a"));
         assert_eq!(config.daemon.lease, Duration::from_secs(5));
         assert_eq!(parse("").unwrap().daemon.lease, DEFAULT_LEASE);
+        assert_eq!(
+            parse("").unwrap().daemon.keep_inventory_from,
+            crate::store::DEFAULT_KEEP_INVENTORY_FROM
+        );
+        let keeping = parse("[daemon]\nkeep_inventory_from = 0").unwrap();
+        assert_eq!(keeping.daemon.keep_inventory_from, 0);
 
         let error = parse("state = \"mysql://root:hunter2@db/cairn\"")
             .unwrap_err()

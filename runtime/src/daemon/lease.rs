@@ -117,6 +117,9 @@ pub struct WorkerContext {
     pub handles: Arc<BTreeMap<String, TenantHandle>>,
     /// The daemon's shutdown.
     pub shutdown: CancellationToken,
+    /// Held tenants' inventories of at least this many objects are kept
+    /// in memory (`[daemon] keep_inventory_from`).
+    pub keep_inventory_from: usize,
 }
 
 /// This daemon's side of the sharing: the leases it holds and the
@@ -470,7 +473,9 @@ impl TenantLeases {
         let cancel = self.context.shutdown.child_token();
         let worker = Worker::new(
             tenant,
-            self.context.store.fenced(fence.clone()),
+            self.context
+                .store
+                .fenced(fence.clone(), self.context.keep_inventory_from),
             self.context.alerts.clone(),
             self.context.metrics.clone(),
             handle,

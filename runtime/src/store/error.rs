@@ -77,6 +77,21 @@ pub enum StoreError {
         /// What was found.
         reason: &'static str,
     },
+    /// The inventory a daemon's worker keeps in memory is not what the
+    /// store holds at the same version: a defect of this version of Cairn,
+    /// which debug builds check for on every use of the copy. Nothing was
+    /// planned from it.
+    #[error(
+        "the inventory kept in memory for tenant {tenant} disagrees with the store at version {version} ({detail}): this is a defect of Cairn; nothing was planned from it"
+    )]
+    KeptInventoryDisagrees {
+        /// The tenant.
+        tenant: String,
+        /// The store's inventory version.
+        version: i64,
+        /// What differs.
+        detail: String,
+    },
 }
 
 /// What is wrong with a value read from the store.

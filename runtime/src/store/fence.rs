@@ -94,12 +94,13 @@ impl crate::host::SendGuard for Fence {
 impl StateStore {
     /// This store, for the worker of the tenant `fence` names: every write
     /// it makes checks the lease first, and the tenant's inventory is kept
-    /// in memory while the lease is held ([`StateStore::keeping_inventory`]).
-    pub fn fenced(&self, fence: Arc<Fence>) -> Self {
+    /// in memory while the lease is held, from `keep_inventory_from`
+    /// objects ([`StateStore::keeping_inventory`]).
+    pub fn fenced(&self, fence: Arc<Fence>, keep_inventory_from: usize) -> Self {
         let tenant = fence.tenant.clone();
         Self {
             fence: Some(fence),
-            ..self.keeping_inventory(&tenant)
+            ..self.keeping_inventory(&tenant, keep_inventory_from)
         }
     }
 

@@ -131,6 +131,8 @@ impl StateStore {
         // read again next time), never newer.
         let version = self.inventory_version(tenant).await?;
         if let Some(kept) = mirror.at(version) {
+            #[cfg(debug_assertions)]
+            self.check_kept(tenant, version, &kept).await?;
             return Ok(kept);
         }
         let inventory = Arc::new(self.read_inventory(tenant).await?);

@@ -24,16 +24,19 @@ use crate::source::CommitInfo;
 use sqlx::Row;
 use std::sync::{Arc, Mutex};
 
-/// Inventories smaller than this are read each time rather than kept: a
-/// thousand rows read in about 2 ms, and a daemon holding a thousand small
-/// tenants would otherwise keep every one of their inventories for
-/// nothing it can measure.
-pub(super) const KEPT_FROM_RESOURCES: usize = 1_000;
+/// By default, inventories smaller than this are read each time rather
+/// than kept (`[daemon] keep_inventory_from`): a thousand rows read in
+/// about 2 ms, and a daemon holding a thousand small tenants would
+/// otherwise keep every one of their inventories for nothing it can
+/// measure.
+pub const DEFAULT_KEEP_INVENTORY_FROM: usize = 1_000;
 
 /// One tenant's inventory, as of one version of the store's.
 #[derive(Debug)]
 pub(super) struct InventoryMirror {
     tenant: String,
+    /// Inventories of fewer objects are not kept.
+    kept_from: usize,
     kept: Mutex<Option<Kept>>,
 }
 
@@ -44,10 +47,11 @@ struct Kept {
 }
 
 impl InventoryMirror {
-    /// An empty copy of `tenant`'s inventory.
-    fn new(tenant: &str) -> Self {
+    /// An empty copy of `tenant`'s inventory, kept from `kept_from` objects.
+    fn new(tenant: &str, kept_from: usize) -> Self {
         Self {
             tenant: tenant.to_string(),
+            kept_from,
             kept: Mutex::new(None),
         }
     }
@@ -64,7 +68,7 @@ impl InventoryMirror {
     /// enough to be worth keeping.
     pub(super) fn keep(&self, version: i64, inventory: &Arc<Inventory>) {
         let mut kept = self.kept.lock().expect("inventory copy");
-        *kept = (inventory.owned.len() >= KEPT_FROM_RESOURCES).then(|| Kept {
+        *kept = (inventory.owned.len() >= self.kept_from).then(|| Kept {
             version,
             inventory: inventory.clone(),
         });
@@ -88,11 +92,11 @@ impl InventoryMirror {
 
 impl StateStore {
     /// This store, keeping `tenant`'s inventory in memory for
-    /// [`StateStore::inventory`] (from [`KEPT_FROM_RESOURCES`] objects), in
-    /// step with the writes made through it and its clones.
-    pub fn keeping_inventory(&self, tenant: &str) -> Self {
+    /// [`StateStore::inventory`] when it has at least `kept_from` objects,
+    /// in step with the writes made through it and its clones.
+    pub fn keeping_inventory(&self, tenant: &str, kept_from: usize) -> Self {
         Self {
-            mirror: Some(Arc::new(InventoryMirror::new(tenant))),
+            mirror: Some(Arc::new(InventoryMirror::new(tenant, kept_from))),
             ..self.clone()
         }
     }
@@ -115,6 +119,49 @@ impl StateStore {
         if let Some(mirror) = self.mirror_of(tenant) {
             mirror.follow(version, change);
         }
+    }
+
+    /// Debug builds (the tests' daemons) compare the copy with what the
+    /// store holds each time it is used, so that every test of a daemon
+    /// keeping an inventory is also a test of the copy: a copy that
+    /// disagrees fails the run. `version` is the one the copy was taken
+    /// for; a write committed during the check makes it compare nothing.
+    #[cfg(debug_assertions)]
+    pub(super) async fn check_kept(
+        &self,
+        tenant: &str,
+        version: i64,
+        kept: &Inventory,
+    ) -> super::Result<()> {
+        let stored = self.read_inventory(tenant).await?;
+        if self.inventory_version(tenant).await? != version || stored == *kept {
+            return Ok(());
+        }
+        let differing = stored
+            .owned
+            .iter()
+            .find(|(address, owned)| kept.owned.get(*address) != Some(*owned))
+            .map(|(address, _)| address.to_string())
+            .or_else(|| {
+                kept.owned
+                    .keys()
+                    .find(|address| !stored.owned.contains_key(*address))
+                    .map(ToString::to_string)
+            });
+        let detail = format!(
+            "{} objects and {} interrupted changes kept, {} and {} stored; first object that differs: {}",
+            kept.owned.len(),
+            kept.interrupted.len(),
+            stored.owned.len(),
+            stored.interrupted.len(),
+            differing.as_deref().unwrap_or("none (the journal differs)"),
+        );
+        tracing::error!(tenant, version, %detail, "the kept inventory disagrees with the store");
+        Err(super::StoreError::KeptInventoryDisagrees {
+            tenant: tenant.to_string(),
+            version,
+            detail,
+        })
     }
 
     /// `tenant`'s inventory version now: 0 before its first write.

@@ -63,6 +63,7 @@ pub use fence::Fence;
 pub use inventory::{Divergence, Inventory, InventoryChange, OwnedResource};
 pub use journal::Intent;
 pub use lease::{DaemonRecord, LeaseRecord};
+pub use mirror::DEFAULT_KEEP_INVENTORY_FROM;
 pub use runs::{
     ActionRecord, AppliedCommit, AuditRecord, DriftRecord, RunCounts, RunRecord, RunRecorder,
 };

@@ -70,7 +70,10 @@ impl Cluster {
         };
         let mut config = config_header_with_state(&url);
         config.push_str(&format!(
-            "\n[daemon]\nlease = \"{}ms\"\n",
+            // Every tenant's inventory kept in memory (from one object):
+            // the debug build's daemons compare the copy with the store each
+            // time they use it, and fail the run if they differ.
+            "\n[daemon]\nlease = \"{}ms\"\nkeep_inventory_from = 1\n",
             LEASE.as_millis()
         ));
         for index in 0..TENANTS {

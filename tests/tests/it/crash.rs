@@ -90,7 +90,13 @@ fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
     let proxy = RecordingProxy::start(&ws.pdns.url());
     ws.configure(&ConfigOptions {
         url: Some(proxy.url.clone()),
-        tenant_settings: "interval = \"1s\"\nmax_delete_percent = 100".into(),
+        // Drift checks every second plan again within each life of the
+        // daemon, from the inventory it keeps in memory (from one object
+        // here): the debug build's daemon compares that copy with the store
+        // each time it uses it and fails the run if they differ.
+        tenant_settings: "interval = \"1s\"\ndrift_interval = \"1s\"\nmax_delete_percent = 100"
+            .into(),
+        top_settings: "[daemon]\nkeep_inventory_from = 1\n".into(),
         ..ConfigOptions::default()
     });
     let resources = ZONES * (RECORDS_PER_ZONE + 1);
@@ -162,6 +168,26 @@ fn sigkill_at_many_points_loses_nothing_and_applies_nothing_twice() {
             resources_status.len() == resources
                 && resources_status.iter().all(|r| r["status"] == "in-sync")
         });
+        // One more plan in this life of the daemon, a drift check from the
+        // inventory it kept through the recovery and the apply, finds it
+        // as the store holds it (debug builds compare the two) and the
+        // world in sync.
+        let applied_at = daemon.tenant("default")["last_run"]["at"].clone();
+        wait_until(
+            Duration::from_secs(30),
+            "a drift check after the apply",
+            || {
+                let last_run = &daemon.tenant("default")["last_run"];
+                last_run["trigger"] == "drift" && last_run["at"] != applied_at
+            },
+        );
+        let status = daemon.tenant("default");
+        assert!(
+            status["last_error"].is_null() && status["last_run"]["outcome"] == "in-sync",
+            "round {round}: the drift check after a kill at {point:?}: {:#} {:#}",
+            status["last_run"],
+            status["last_error"]
+        );
         daemon.kill();
     }
     // The last kill may itself have cut a poll short: one more start

@@ -339,7 +339,7 @@ async fn leases_and_fencing(url: &str) {
     assert_eq!(leases[0].holder_address.as_deref(), Some("127.0.0.1:1"));
 
     let fence_a = Arc::new(Fence::new("f", "a", 1, Instant::now() + lease));
-    let as_a = store.fenced(fence_a.clone());
+    let as_a = store.fenced(fence_a.clone(), cairn::store::DEFAULT_KEEP_INVENTORY_FROM);
     let commit = commit("c1");
     let run = as_a
         .begin_run("f", RunKind::Reconcile, &commit, "s")
@@ -357,7 +357,7 @@ async fn leases_and_fencing(url: &str) {
     assert_eq!(second, Some(2));
     assert!(store.renew_leases("a", lease).await.unwrap().is_empty());
     let fence_b = Arc::new(Fence::new("f", "b", 2, Instant::now() + lease));
-    let as_b = store.fenced(fence_b);
+    let as_b = store.fenced(fence_b, cairn::store::DEFAULT_KEEP_INVENTORY_FROM);
 
     // Every write of `a` is refused, whatever it writes; `b` writes.
     let address = Address::parse("dns/record/www.example.org./A").unwrap();
@@ -411,7 +411,10 @@ async fn leases_and_fencing(url: &str) {
 
     // A lease that ran out by the holder's own clock refuses writes before
     // the store is even asked.
-    let expired = store.fenced(Arc::new(Fence::new("f", "b", 2, Instant::now())));
+    let expired = store.fenced(
+        Arc::new(Fence::new("f", "b", 2, Instant::now())),
+        cairn::store::DEFAULT_KEEP_INVENTORY_FROM,
+    );
     let error = expired.set_last_commit("f", "c1").await.unwrap_err();
     assert!(error.to_string().contains("ran out"), "{error}");
 

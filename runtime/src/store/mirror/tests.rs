@@ -1,7 +1,7 @@
 //! The copy a worker keeps against what the store reads, after every kind
 //! of write, and when someone else writes in between.
 
-use super::KEPT_FROM_RESOURCES;
+use super::DEFAULT_KEEP_INVENTORY_FROM as KEPT_FROM_RESOURCES;
 use crate::model::{Address, Lifecycle};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
@@ -83,7 +83,7 @@ async fn assert_kept_in_step(kept: &StateStore, plain: &StateStore, after: &str)
 #[tokio::test]
 async fn the_kept_inventory_follows_every_kind_of_write() {
     let (plain, _dir) = store().await;
-    let kept = plain.keeping_inventory(TENANT);
+    let kept = plain.keeping_inventory(TENANT, KEPT_FROM_RESOURCES);
     let addresses = addresses();
     let (first, second, third, fourth) =
         (&addresses[0], &addresses[1], &addresses[2], &addresses[3]);
@@ -174,7 +174,7 @@ async fn the_kept_inventory_follows_every_kind_of_write() {
 #[tokio::test]
 async fn a_write_by_anyone_else_drops_the_kept_inventory() {
     let (plain, _dir) = store().await;
-    let kept = plain.keeping_inventory(TENANT);
+    let kept = plain.keeping_inventory(TENANT, KEPT_FROM_RESOURCES);
     let addresses = addresses();
     let owned: Vec<(ActionRecord, InventoryChange)> = addresses
         .iter()
@@ -233,7 +233,7 @@ async fn a_write_by_anyone_else_drops_the_kept_inventory() {
 #[tokio::test]
 async fn a_small_inventory_is_read_each_time_and_not_kept() {
     let (plain, _dir) = store().await;
-    let kept = plain.keeping_inventory(TENANT);
+    let kept = plain.keeping_inventory(TENANT, KEPT_FROM_RESOURCES);
     let address = &addresses()[0];
     let run = kept
         .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")

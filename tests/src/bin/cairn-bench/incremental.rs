@@ -94,7 +94,8 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
 
         // The worker's view of the store: the inventory kept after the
         // first read, and in step with the applies made through it.
-        let worker_store = store.keeping_inventory(&tenant.name);
+        let worker_store =
+            store.keeping_inventory(&tenant.name, cairn::store::DEFAULT_KEEP_INVENTORY_FROM);
         worker_store.inventory(&tenant.name).await?;
 
         let (mut changed, mut changed_in_daemon, mut full) = (Vec::new(), Vec::new(), Vec::new());
