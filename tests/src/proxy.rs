@@ -5,6 +5,8 @@
 //! trusting Cairn's own audit log. Writes can also be held after the server
 //! has answered and before the client hears of it, so that a daemon is
 //! killed at exactly that instant: the change made, its outcome unrecorded.
+//! Requests can be held before they reach the server, as a server that
+//! has stopped answering holds them.
 //! And requests can be refused by the proxy itself, as a server refuses a
 //! write for a reason no plan could foresee, or answered 500 when too many
 //! come at once, as a server that falls over under a crowd does.
@@ -20,6 +22,10 @@ const HOLD_LIMIT: Duration = Duration::from_secs(60);
 
 /// Which exchanges to hold: a test's predicate.
 type HoldRule = Box<dyn Fn(&Exchange) -> bool + Send + Sync>;
+
+/// Which requests to hold before passing them on: a test's predicate over
+/// the method and the path.
+type RequestRule = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// Which requests to refuse: a test's predicate over the method, the path
 /// and the JSON body.
@@ -68,8 +74,10 @@ struct Shared {
     client: reqwest::Client,
     exchanges: Mutex<Vec<Exchange>>,
     hold: Mutex<Option<HoldRule>>,
+    hold_requests: Mutex<Option<RequestRule>>,
     refuse: Mutex<Option<RefuseRule>>,
     held: AtomicUsize,
+    held_requests: AtomicUsize,
     released: tokio::sync::watch::Sender<u64>,
 }
 
@@ -92,8 +100,10 @@ impl RecordingProxy {
             client: reqwest::Client::new(),
             exchanges: Mutex::new(Vec::new()),
             hold: Mutex::new(None),
+            hold_requests: Mutex::new(None),
             refuse: Mutex::new(None),
             held: AtomicUsize::new(0),
+            held_requests: AtomicUsize::new(0),
             released: tokio::sync::watch::channel(0).0,
         });
         let state = shared.clone();
@@ -119,6 +129,17 @@ impl RecordingProxy {
     /// matches `rule`, until [`RecordingProxy::release`].
     pub fn hold_writes(&self, rule: impl Fn(&Exchange) -> bool + Send + Sync + 'static) {
         *self.shared.hold.lock().expect("hold rule") = Some(Box::new(rule));
+    }
+
+    /// From now on, holds every request that matches `rule` (its method
+    /// and path) before passing it on, until [`RecordingProxy::release`].
+    pub fn hold_requests(&self, rule: impl Fn(&str, &str) -> bool + Send + Sync + 'static) {
+        *self.shared.hold_requests.lock().expect("hold rule") = Some(Box::new(rule));
+    }
+
+    /// Requests held before reaching the server so far.
+    pub fn held_requests(&self) -> usize {
+        self.shared.held_requests.load(Ordering::SeqCst)
     }
 
     /// From now on, answers every request that matches `rule` itself —
@@ -157,6 +178,7 @@ impl RecordingProxy {
     /// listening).
     pub fn release(&self) {
         *self.shared.hold.lock().expect("hold rule") = None;
+        *self.shared.hold_requests.lock().expect("hold rule") = None;
         self.shared
             .released
             .send_modify(|generation| *generation += 1);
@@ -186,6 +208,19 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
         .to_string();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let method = parts.method.to_string();
+    // Subscribed before the rule is read, so that a release in between is
+    // not missed.
+    let mut released = shared.released.subscribe();
+    let hold_request = shared
+        .hold_requests
+        .lock()
+        .expect("hold rule")
+        .as_ref()
+        .is_some_and(|rule| rule(&method, &path));
+    if hold_request {
+        shared.held_requests.fetch_add(1, Ordering::SeqCst);
+        let _ = tokio::time::timeout(HOLD_LIMIT, released.changed()).await;
+    }
     let capacity = *shared.capacity.lock().expect("capacity");
     let _serving = match capacity {
         Some(capacity) => match Serving::enter(shared, capacity.at_once) {
@@ -258,8 +293,7 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
         status: status.as_u16(),
         answered: Instant::now(),
     };
-    // Subscribed before the rule is read, so that a release in between is
-    // not missed.
+    // As above: subscribed before the rule is read.
     let mut released = shared.released.subscribe();
     let hold = exchange.took_effect()
         && shared

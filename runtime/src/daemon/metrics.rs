@@ -85,6 +85,8 @@ pub struct Metrics {
     policy_blocked: Family<TenantLabel, Gauge>,
     policy_findings: Family<SeverityLabels, Gauge>,
     experiments_running: Family<TenantLabel, Gauge>,
+    runs_in_progress: Gauge,
+    runs_waiting: Gauge,
     /// Where the endpoints' adaptive limits are read at each scrape.
     endpoints: OnceLock<Arc<PluginHost>>,
 }
@@ -156,6 +158,18 @@ impl Default for Metrics {
             "1 once every tenant has made its first attempt to load its plugins (loaded or not: see tenant_loaded)",
             ready.clone(),
         );
+        let runs_in_progress = Gauge::default();
+        registry.register(
+            "reconcile_runs_in_progress",
+            "Runs planning or applying, each holding one of the daemon's run slots (at most 64)",
+            runs_in_progress.clone(),
+        );
+        let runs_waiting = Gauge::default();
+        registry.register(
+            "reconcile_runs_waiting",
+            "Runs with something to plan waiting for one of the daemon's run slots",
+            runs_waiting.clone(),
+        );
         let http_open = Gauge::default();
         registry.register(
             "http_connections_open",
@@ -201,6 +215,8 @@ impl Default for Metrics {
         Self {
             registry,
             experiments_running,
+            runs_in_progress,
+            runs_waiting,
             endpoints: OnceLock::new(),
             policy_blocked,
             policy_findings,
@@ -297,6 +313,16 @@ impl Metrics {
                 tenant: tenant.to_string(),
             })
             .set(now);
+    }
+
+    /// Counts a run waiting for a run slot, until the guard is dropped.
+    pub fn run_waiting(&self) -> Counted {
+        Counted::new(&self.runs_waiting)
+    }
+
+    /// Counts a run holding a run slot, until the guard is dropped.
+    pub fn run_in_progress(&self) -> Counted {
+        Counted::new(&self.runs_in_progress)
     }
 
     /// Sets readiness.
@@ -558,4 +584,21 @@ pub async fn cluster(store: &StateStore) -> Result<String, StoreError> {
         applied,
     );
     Ok(exposition(&registry))
+}
+
+/// One count in a gauge, taken back when dropped.
+#[derive(Debug)]
+pub struct Counted(Gauge);
+
+impl Counted {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

@@ -39,6 +39,7 @@ mod previews;
 mod quickstart;
 mod refusals;
 mod regressions;
+mod run_slots;
 mod sandbox;
 mod sandbox_languages;
 mod secrets;

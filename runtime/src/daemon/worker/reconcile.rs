@@ -93,7 +93,10 @@ impl Worker {
         let Decision::Plan(scope) = decide::decide(&situation) else {
             return Ok(None);
         };
+        let waiting = self.metrics.run_waiting();
         let _slot = RUN_SLOTS.acquire().await.expect("never closed");
+        drop(waiting);
+        let _in_progress = self.metrics.run_in_progress();
         let scope = match halt && self.holding {
             // Ending a run needs the resources that hold, whatever moved.
             true => plan::PlanScope::Full,
