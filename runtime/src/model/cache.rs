@@ -17,7 +17,7 @@ use crate::quota::Quotas;
 use crate::source::{Snapshot, SourceError, SourceFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,7 +76,7 @@ pub struct ModelCache {
     /// without the operator's configuration, so that is all).
     fingerprint: String,
     /// Blob id → resources; `None` until read from disk.
-    files: Mutex<Option<KnownFiles>>,
+    files: Mutex<Option<Arc<KnownFiles>>>,
     /// Writes started, numbering each.
     generations: AtomicU64,
     /// The newest write done, held while writing.
@@ -161,24 +161,34 @@ impl ModelCache {
         if !keep {
             return Ok(loaded.state);
         }
-        let mut files: KnownFiles = loaded.fresh.into_iter().collect();
-        for file in &snapshot.files {
-            if let Some(resources) = known.get(&file.blob) {
-                files.insert(file.blob.clone(), resources.clone());
-            }
-        }
-        let changed = files.len() != known.len() || files.keys().any(|b| !known.contains_key(b));
-        *self.files.lock().expect("the model cache") = Some(files.clone());
+        let blobs: HashSet<&str> = snapshot.files.iter().map(|f| f.blob.as_str()).collect();
+        let changed = known.keys().any(|blob| !blobs.contains(blob.as_str()))
+            || loaded
+                .fresh
+                .iter()
+                .any(|(blob, _)| !known.contains_key(blob));
         if changed {
+            // The commit's files: those it kept, and those read. Built in
+            // place when nothing else holds the previous map (the cache's
+            // own reference is let go first), so that one file changed of
+            // thousands does not copy the others.
+            let mut slot = self.files.lock().expect("the model cache");
+            *slot = None;
+            let mut files = Arc::unwrap_or_clone(known);
+            files.retain(|blob, _| blobs.contains(blob.as_str()));
+            files.extend(loaded.fresh);
+            let files = Arc::new(files);
+            *slot = Some(files.clone());
+            drop(slot);
             self.save(files);
         }
         Ok(loaded.state)
     }
 
     /// The cached files, read from disk on first use.
-    fn known(&self) -> KnownFiles {
+    fn known(&self) -> Arc<KnownFiles> {
         let mut files = self.files.lock().expect("the model cache");
-        files.get_or_insert_with(|| self.read()).clone()
+        files.get_or_insert_with(|| Arc::new(self.read())).clone()
     }
 
     /// The cache file's contents, or nothing when it is missing, unreadable
@@ -210,7 +220,7 @@ impl ModelCache {
     /// a newer one overtook is dropped. A failure only costs the next
     /// process a full load. (Runtimes wait for background writes when they
     /// shut down, so a command's write is not lost at exit.)
-    fn save(&self, files: KnownFiles) {
+    fn save(&self, files: Arc<KnownFiles>) {
         let Some(path) = self.path.clone() else {
             return;
         };
