@@ -161,7 +161,7 @@ impl Default for Metrics {
         let runs_in_progress = Gauge::default();
         registry.register(
             "reconcile_runs_in_progress",
-            "Runs planning or applying, each holding one of the daemon's run slots (at most 64)",
+            "Runs planning or applying, each holding one of the daemon's run slots",
             runs_in_progress.clone(),
         );
         let runs_waiting = Gauge::default();

@@ -55,6 +55,9 @@ fn configure(ws: &Workspace, proxy: &RecordingProxy, provider_settings: &str) {
                 path: format!("t{tenant}"),
                 tenant_settings: "interval = \"1s\"\ndrift_interval = \"1h\"".into(),
                 provider_settings: provider_settings.into(),
+                // Longer than any wait below: a held write that timed out
+                // would free its slot for a waiting run.
+                timeout: "5m".into(),
                 ..ConfigOptions::default()
             },
         ));

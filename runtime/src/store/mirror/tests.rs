@@ -1,7 +1,7 @@
 //! The copy a worker keeps against what the store reads, after every kind
 //! of write, and when someone else writes in between.
 
-use super::DEFAULT_KEEP_INVENTORY_FROM as KEPT_FROM_RESOURCES;
+use super::DEFAULT_KEEP_INVENTORY_FROM;
 use crate::model::{Address, Lifecycle};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
@@ -31,7 +31,7 @@ fn commit(id: &str) -> CommitInfo {
 /// Enough addresses for the inventory to be kept, with a few to spare
 /// for those the tests delete.
 fn addresses() -> Vec<Address> {
-    (0..KEPT_FROM_RESOURCES + 10)
+    (0..DEFAULT_KEEP_INVENTORY_FROM + 10)
         .map(|n| Address::parse(&format!("dns/record/r{n}.example.org./A")).unwrap())
         .collect()
 }
@@ -83,7 +83,7 @@ async fn assert_kept_in_step(kept: &StateStore, plain: &StateStore, after: &str)
 #[tokio::test]
 async fn the_kept_inventory_follows_every_kind_of_write() {
     let (plain, _dir) = store().await;
-    let kept = plain.keeping_inventory(TENANT, KEPT_FROM_RESOURCES);
+    let kept = plain.keeping_inventory(TENANT, DEFAULT_KEEP_INVENTORY_FROM);
     let addresses = addresses();
     let (first, second, third, fourth) =
         (&addresses[0], &addresses[1], &addresses[2], &addresses[3]);
@@ -174,7 +174,7 @@ async fn the_kept_inventory_follows_every_kind_of_write() {
 #[tokio::test]
 async fn a_write_by_anyone_else_drops_the_kept_inventory() {
     let (plain, _dir) = store().await;
-    let kept = plain.keeping_inventory(TENANT, KEPT_FROM_RESOURCES);
+    let kept = plain.keeping_inventory(TENANT, DEFAULT_KEEP_INVENTORY_FROM);
     let addresses = addresses();
     let owned: Vec<(ActionRecord, InventoryChange)> = addresses
         .iter()
@@ -233,7 +233,7 @@ async fn a_write_by_anyone_else_drops_the_kept_inventory() {
 #[tokio::test]
 async fn a_small_inventory_is_read_each_time_and_not_kept() {
     let (plain, _dir) = store().await;
-    let kept = plain.keeping_inventory(TENANT, KEPT_FROM_RESOURCES);
+    let kept = plain.keeping_inventory(TENANT, DEFAULT_KEEP_INVENTORY_FROM);
     let address = &addresses()[0];
     let run = kept
         .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
@@ -272,4 +272,49 @@ async fn every_write_of_the_inventory_counts_a_version() {
         .unwrap();
     assert_eq!(store.inventory_version(TENANT).await.unwrap(), 4);
     assert_eq!(store.inventory_version("other").await.unwrap(), 0);
+}
+
+/// Debug builds check the copy against the store on each use: a copy that
+/// missed a write fails the plan instead of being planned from.
+#[cfg(debug_assertions)]
+#[tokio::test]
+async fn a_copy_that_disagrees_with_the_store_fails_the_read() {
+    let (plain, _dir) = store().await;
+    let kept = plain.keeping_inventory(TENANT, 1);
+    let addresses = addresses();
+    let lifecycle = Lifecycle::default();
+    let creates: Vec<(&Address, &Lifecycle, &[Address])> = addresses[..3]
+        .iter()
+        .map(|address| (address, &lifecycle, &[][..]))
+        .collect();
+    let run = kept
+        .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
+        .await
+        .unwrap();
+    run.mark_pending(&creates).await.unwrap();
+    // Read and kept; read again, the copy agrees.
+    kept.inventory(TENANT).await.unwrap();
+    assert_eq!(kept.inventory(TENANT).await.unwrap().owned.len(), 3);
+
+    // A write that bypasses the store's writes (and its version): only a
+    // defect could do this, and the copy no longer agrees.
+    plain
+        .query("DELETE FROM resources WHERE tenant = ? AND address = ?")
+        .bind(TENANT.to_string())
+        .bind(addresses[0].to_string())
+        .execute(&mut *plain.connection().await.unwrap())
+        .await
+        .unwrap();
+    let error = kept.inventory(TENANT).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            crate::store::StoreError::KeptInventoryDisagrees { .. }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(&addresses[0].to_string()),
+        "{error}"
+    );
 }
