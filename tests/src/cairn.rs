@@ -152,6 +152,22 @@ impl Workspace {
         std::fs::write(self.config_path(), text).expect("write cairn.toml");
     }
 
+    /// The tables of a fleet of `tenants` tenants, `t0`, `t1`, …, each
+    /// following the repository's folder of its name, with `options`
+    /// otherwise ([`Workspace::tenant_block`]).
+    pub fn fleet_blocks(&self, tenants: usize, options: &ConfigOptions) -> String {
+        (0..tenants)
+            .map(|tenant| {
+                let name = format!("t{tenant}");
+                let options = ConfigOptions {
+                    path: name.clone(),
+                    ..options.clone()
+                };
+                self.tenant_block(&name, &options)
+            })
+            .collect()
+    }
+
     /// The `[tenants.NAME]` tables of a tenant of this workspace's
     /// repository and server (the repository path is absolute, so the block
     /// works in any workspace's `cairn.toml`).

@@ -218,8 +218,7 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
         .as_ref()
         .is_some_and(|rule| rule(&method, &path));
     if hold_request {
-        shared.held_requests.fetch_add(1, Ordering::SeqCst);
-        let _ = tokio::time::timeout(HOLD_LIMIT, released.changed()).await;
+        wait_for_release(&shared.held_requests, &mut released).await;
     }
     let capacity = *shared.capacity.lock().expect("capacity");
     let _serving = match capacity {
@@ -304,8 +303,7 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
             .is_some_and(|rule| rule(&exchange));
     shared.exchanges.lock().expect("exchanges").push(exchange);
     if hold {
-        shared.held.fetch_add(1, Ordering::SeqCst);
-        let _ = tokio::time::timeout(HOLD_LIMIT, released.changed()).await;
+        wait_for_release(&shared.held, &mut released).await;
     }
     let mut response = (status, answer_body).into_response();
     if let Some(content_type) = content_type {
@@ -314,6 +312,13 @@ async fn pass_on(shared: &Shared, request: axum::extract::Request) -> axum::resp
             .insert(axum::http::header::CONTENT_TYPE, content_type);
     }
     response
+}
+
+/// Holds what is passing through, counted in `held`, until
+/// [`RecordingProxy::release`] (at most [`HOLD_LIMIT`]).
+async fn wait_for_release(held: &AtomicUsize, released: &mut tokio::sync::watch::Receiver<u64>) {
+    held.fetch_add(1, Ordering::SeqCst);
+    let _ = tokio::time::timeout(HOLD_LIMIT, released.changed()).await;
 }
 
 /// One request being served, counted until dropped.

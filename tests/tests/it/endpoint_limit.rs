@@ -42,7 +42,6 @@ fn fleet(provider_settings: &str) -> Met {
     let ws = Workspace::new();
     let proxy = RecordingProxy::start(&ws.pdns.url());
     proxy.refuse_crowds(AT_ONCE, SERVICE);
-    let mut tables = String::new();
     for tenant in 0..TENANTS {
         ws.repo.write(
             &format!("t{tenant}/dns.toml"),
@@ -51,17 +50,16 @@ fn fleet(provider_settings: &str) -> Met {
                 tenant + 1
             ),
         );
-        tables.push_str(&ws.tenant_block(
-            &format!("t{tenant}"),
-            &ConfigOptions {
-                url: Some(proxy.url.clone()),
-                path: format!("t{tenant}"),
-                tenant_settings: "interval = \"1s\"\ndrift_interval = \"1h\"".into(),
-                provider_settings: provider_settings.into(),
-                ..ConfigOptions::default()
-            },
-        ));
     }
+    let tables = ws.fleet_blocks(
+        TENANTS,
+        &ConfigOptions {
+            url: Some(proxy.url.clone()),
+            tenant_settings: "interval = \"1s\"\ndrift_interval = \"1h\"".into(),
+            provider_settings: provider_settings.into(),
+            ..ConfigOptions::default()
+        },
+    );
     ws.repo.commit("a zone per tenant", AUTHOR);
     std::fs::write(ws.config_path(), format!("{}\n{tables}", config_header())).unwrap();
     let started = std::time::Instant::now();

@@ -46,22 +46,18 @@ fn every_record_in(ws: &Workspace, network: &str) -> bool {
 /// Writes `cairn.toml`: [`TENANTS`] tenants through `proxy`, with
 /// `provider_settings` in each dns provider's table.
 fn configure(ws: &Workspace, proxy: &RecordingProxy, provider_settings: &str) {
-    let mut tables = String::new();
-    for tenant in 0..TENANTS {
-        tables.push_str(&ws.tenant_block(
-            &format!("t{tenant}"),
-            &ConfigOptions {
-                url: Some(proxy.url.clone()),
-                path: format!("t{tenant}"),
-                tenant_settings: "interval = \"1s\"\ndrift_interval = \"1h\"".into(),
-                provider_settings: provider_settings.into(),
-                // Longer than any wait below: a held write that timed out
-                // would free its slot for a waiting run.
-                timeout: "5m".into(),
-                ..ConfigOptions::default()
-            },
-        ));
-    }
+    let tables = ws.fleet_blocks(
+        TENANTS,
+        &ConfigOptions {
+            url: Some(proxy.url.clone()),
+            tenant_settings: "interval = \"1s\"\ndrift_interval = \"1h\"".into(),
+            provider_settings: provider_settings.into(),
+            // Longer than any wait below: a held write that timed out
+            // would free its slot for a waiting run.
+            timeout: "5m".into(),
+            ..ConfigOptions::default()
+        },
+    );
     std::fs::write(ws.config_path(), format!("{}\n{tables}", config_header())).unwrap();
 }
 
