@@ -82,7 +82,7 @@ impl Pdns {
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 self.child = None;
-                let log = std::fs::read_to_string(self.dir.join("pdns.log")).unwrap_or_default();
+                let log = self.log();
                 return Err(format!("it exited with {status}: {log}"));
             }
             if self
@@ -96,6 +96,11 @@ impl Pdns {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The server's process id, while it runs (the start script execs it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The API's base URL.
@@ -277,6 +282,56 @@ impl Pdns {
 impl Drop for Pdns {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Another writer holding the server's SQLite database, as a second
+/// PowerDNS or an operator's script would: reads go on, and every write
+/// PowerDNS tries meets the lock and fails at once (it answers 500 and
+/// logs "database is locked"). Released on drop.
+pub struct WriteLock {
+    sqlite: Child,
+}
+
+impl Pdns {
+    /// Takes the database's write lock (`BEGIN IMMEDIATE` in a `sqlite3`
+    /// process) and returns once it is held.
+    pub fn lock_writes(&self) -> WriteLock {
+        use std::io::{BufRead, Write};
+        let mut sqlite = Command::new("sqlite3")
+            .arg(self.dir.join("pdns/pdns.sqlite3"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sqlite3 (run scripts/setup.sh)");
+        let stdin = sqlite.stdin.as_mut().expect("sqlite3's stdin");
+        stdin
+            .write_all(b"BEGIN IMMEDIATE;\nSELECT 'locked';\n")
+            .expect("ask sqlite3 for the lock");
+        stdin.flush().expect("flush sqlite3's stdin");
+        let mut line = String::new();
+        std::io::BufReader::new(sqlite.stdout.as_mut().expect("sqlite3's stdout"))
+            .read_line(&mut line)
+            .expect("read sqlite3's answer");
+        assert_eq!(line.trim(), "locked", "sqlite3 did not take the lock");
+        WriteLock { sqlite }
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pdns.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        use std::io::Write;
+        if let Some(stdin) = self.sqlite.stdin.as_mut() {
+            let _ = stdin.write_all(b"COMMIT;\n.quit\n");
+        }
+        drop(self.sqlite.stdin.take());
+        let _ = self.sqlite.wait();
     }
 }
 

@@ -16,8 +16,9 @@ mod api;
 mod canonical;
 mod references;
 mod spec;
+mod zones;
 
-use api::{Api, RrSetChange, ZoneSummary};
+use api::{Api, RrSetChange};
 use cairn_sdk::spec::to_json;
 use cairn_sdk::{
     Action, Change, Declarations, DiffInput, Error, ErrorKind, Observed, Outcome, Provider,
@@ -26,6 +27,7 @@ use cairn_sdk::{
 use serde_json::{Value, json};
 use spec::{Record, Zone};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use zones::KnownZones;
 
 /// The provider: a configured connection to one PowerDNS server.
 pub struct PowerDns {
@@ -73,24 +75,29 @@ impl Provider for PowerDns {
     }
 
     fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error> {
-        let zones = self.api.zones()?;
-        let mut wanted: BTreeSet<&str> = BTreeSet::new();
+        // Record ids are `NAME/TYPE`, zone ids the zone's name.
+        let (mut names, mut zone_names) = (BTreeSet::new(), BTreeSet::new());
         for id in &scope.ids {
-            let name = id
-                .split('/')
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if let Some(zone) = api::zone_of(&name, &zones) {
-                wanted.insert(zone.id.as_str());
+            match id.split_once('/') {
+                Some((name, _)) => names.insert(name.to_ascii_lowercase()),
+                None => zone_names.insert(id.to_ascii_lowercase()),
+            };
+        }
+        let zones = KnownZones::find(&self.api, &names, &zone_names)?;
+        let mut wanted = BTreeMap::new();
+        for name in &names {
+            if let Some(zone) = zones.holding(name) {
+                wanted.insert(zone.id.as_str(), zone);
+            }
+        }
+        for name in &zone_names {
+            if let Some(zone) = zones.named(name) {
+                wanted.insert(zone.id.as_str(), zone);
             }
         }
         let of_interest: HashSet<&str> = scope.ids.iter().map(String::as_str).collect();
         let mut observed = Vec::new();
-        for zone in zones
-            .iter()
-            .filter(|zone| wanted.contains(zone.id.as_str()))
-        {
+        for zone in wanted.into_values() {
             let contents = self.api.zone(zone)?;
             if scope.wants("zone") && of_interest.contains(contents.zone.name.as_str()) {
                 observed.push(Observed {
@@ -99,7 +106,7 @@ impl Provider for PowerDns {
                     state: to_json(&contents.zone),
                     // Zones carry the mark as their account; records
                     // carry none, and are not vouched for.
-                    vouched: zone.account == self.owner,
+                    vouched: contents.account == self.owner,
                 });
             }
             if scope.wants("record") {
@@ -138,19 +145,21 @@ impl Provider for PowerDns {
             .collect();
         // The server's zones are asked for only when a record's zone is
         // not declared in the commit.
-        let mut server_zones: Option<Vec<ZoneSummary>> = None;
+        let undeclared: BTreeSet<String> = changes
+            .iter()
+            .filter_map(references::desired_name)
+            .filter(|name| !references::declared_zone_holds(declarations, name))
+            .map(str::to_string)
+            .collect();
+        if undeclared.is_empty() {
+            return Ok(changes);
+        }
+        let zones = KnownZones::find(&self.api, &undeclared, &BTreeSet::new())?;
         for change in &mut changes {
             let Some(name) = references::desired_name(change) else {
                 continue;
             };
-            if references::declared_zone_holds(declarations, name) {
-                continue;
-            }
-            let zones = match &server_zones {
-                Some(zones) => zones,
-                None => server_zones.insert(self.api.zones()?),
-            };
-            if api::zone_of(name, zones).is_none() {
+            if undeclared.contains(name) && zones.holding(name).is_none() {
                 let diagnostic = references::no_zone(name);
                 change.diagnostics.push(diagnostic);
             }
@@ -214,6 +223,11 @@ fn record_summary(change: &Change) -> String {
     parts.join(", ")
 }
 
+/// The owner name of a record change: its id is `NAME/TYPE`.
+fn record_name(change: &Change) -> &str {
+    change.id.split('/').next().unwrap_or_default()
+}
+
 /// One `apply` call: zone creations and updates first, then one PATCH per
 /// zone for its RRsets, then zone deletions.
 struct Apply<'a> {
@@ -234,7 +248,7 @@ impl<'a> Apply<'a> {
     }
 
     fn run(mut self) -> Vec<Outcome> {
-        let mut zones = match self.api.zones() {
+        let mut zones = match self.known_zones() {
             Ok(zones) => zones,
             Err(error) => return vec![Outcome::Failed(error); self.changes.len()],
         };
@@ -250,8 +264,21 @@ impl<'a> Apply<'a> {
             .collect()
     }
 
+    /// The server's zones that the changes name or write records into.
+    fn known_zones(&self) -> Result<KnownZones, Error> {
+        let (mut names, mut zone_names) = (BTreeSet::new(), BTreeSet::new());
+        for change in self.changes {
+            match change.type_name.as_str() {
+                "zone" => zone_names.insert(change.id.to_ascii_lowercase()),
+                _ if change.action == Action::NoOp => false,
+                _ => names.insert(record_name(change).to_ascii_lowercase()),
+            };
+        }
+        KnownZones::find(self.api, &names, &zone_names)
+    }
+
     /// Creates and updates zones (`deletes == false`) or deletes them.
-    fn apply_zones(&mut self, zones: &mut Vec<ZoneSummary>, deletes: bool) {
+    fn apply_zones(&mut self, zones: &mut KnownZones, deletes: bool) {
         for (index, change) in self.changes.iter().enumerate() {
             if change.type_name != "zone" || (change.action == Action::Delete) != deletes {
                 continue;
@@ -262,9 +289,7 @@ impl<'a> Apply<'a> {
                     self.upsert_zone(change, zones).map(Some)
                 }
                 Action::Delete => {
-                    let id = api::zone_of(&change.id, zones)
-                        .filter(|zone| zone.name.eq_ignore_ascii_case(&change.id))
-                        .map(|zone| zone.id.clone());
+                    let id = zones.named(&change.id).map(|zone| zone.id.clone());
                     match id {
                         Some(id) => self.api.delete_zone(&id).map(|()| None),
                         None => Ok(None),
@@ -278,22 +303,30 @@ impl<'a> Apply<'a> {
         }
     }
 
-    fn upsert_zone(&self, change: &Change, zones: &mut Vec<ZoneSummary>) -> Result<Value, Error> {
+    fn upsert_zone(&self, change: &Change, zones: &mut KnownZones) -> Result<Value, Error> {
         let desired: Zone = parse(&change.desired)
             .ok_or_else(|| Error::internal("a zone change carries no desired zone"))?;
-        let existing = zones
-            .iter()
-            .find(|zone| zone.name.eq_ignore_ascii_case(&desired.name))
-            .cloned();
+        let existing = match zones.named(&desired.name) {
+            // Whose it is matters to a create only: ask, where the zone
+            // was found by a search, which does not say.
+            Some(zone) if zone.account.is_none() && change.action == Action::Create => {
+                self.api.zone_named(&desired.name)?
+            }
+            known => known.cloned(),
+        };
         let summary = match existing {
             // A create that finds the zone: this instance made it (a retry
             // of a create whose answer was lost), or someone else did.
-            Some(summary) if change.action == Action::Create && summary.account != self.owner => {
+            Some(summary)
+                if change.action == Action::Create
+                    && summary.account.as_deref() != Some(self.owner) =>
+            {
                 return Err(Error::new(
                     ErrorKind::Conflict,
                     format!(
                         "zone {} exists and this provider instance did not create it (its account is `{}`)",
-                        desired.name, summary.account
+                        desired.name,
+                        summary.account.unwrap_or_default()
                     ),
                 ));
             }
@@ -320,26 +353,18 @@ impl<'a> Apply<'a> {
                 summary
             }
             None => {
-                self.api.create_zone(&desired, self.owner)?;
-                // Refresh the list: the API decides the new zone's id.
-                *zones = self.api.zones()?;
-                zones
-                    .iter()
-                    .find(|zone| zone.name.eq_ignore_ascii_case(&desired.name))
-                    .cloned()
-                    .ok_or_else(|| {
-                        Error::internal(format!(
-                            "zone {} was created but the server does not list it",
-                            desired.name
-                        ))
-                    })?
+                // The answer holds the zone as made, and the id the API
+                // gave it.
+                let (summary, created) = self.api.create_zone(&desired, self.owner)?;
+                zones.insert(summary);
+                return Ok(to_json(&created));
             }
         };
         Ok(to_json(&self.api.zone(&summary)?.zone))
     }
 
     /// One PATCH per zone carrying all of its RRset changes.
-    fn apply_records(&mut self, zones: &[ZoneSummary]) {
+    fn apply_records(&mut self, zones: &KnownZones) {
         let mut by_zone: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (index, change) in self.changes.iter().enumerate() {
             if change.type_name != "record" {
@@ -349,20 +374,24 @@ impl<'a> Apply<'a> {
                 self.outcomes[index] = Some(Outcome::Applied(change.observed.clone()));
                 continue;
             }
-            let name = change.id.split('/').next().unwrap_or_default();
-            match api::zone_of(name, zones) {
+            let name = record_name(change).to_ascii_lowercase();
+            match zones.holding(&name) {
                 Some(zone) => by_zone.entry(zone.id.clone()).or_default().push(index),
                 // Its zone is gone, and the record with it.
                 None if change.action == Action::Delete => {
                     self.outcomes[index] = Some(Outcome::Applied(None));
                 }
                 None => {
-                    self.outcomes[index] = Some(Outcome::Failed(Error::new(
-                        ErrorKind::NotFound,
-                        format!(
+                    let reason = match zones.declared_holding(&name) {
+                        Some(zone) => format!(
+                            "its zone {zone} is not on the server: the zone's own change did not succeed"
+                        ),
+                        None => format!(
                             "no zone on the server holds {name}: declare its zone as a `zone` resource or create it first"
                         ),
-                    )));
+                    };
+                    self.outcomes[index] =
+                        Some(Outcome::Failed(Error::new(ErrorKind::NotFound, reason)));
                 }
             }
         }

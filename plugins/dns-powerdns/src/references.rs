@@ -7,7 +7,10 @@ use cairn_sdk::{Change, Declarations, Diagnostic};
 
 /// Whether `zone` (absolute, lower case) holds `name` (the same).
 pub fn holds(zone: &str, name: &str) -> bool {
-    zone == "." || name == zone || name.ends_with(&format!(".{zone}"))
+    zone == "."
+        || name
+            .strip_suffix(zone)
+            .is_some_and(|head| head.is_empty() || head.ends_with('.'))
 }
 
 /// The owner name of a record change's desired spec, when it has one.

@@ -770,3 +770,143 @@ fn malformed_record_values_fail_validation_where_they_are_written() {
     }
     assert_eq!(ws.pdns.rrsets("example.org."), before, "the server changed");
 }
+
+/// A record goes into the longest zone on the server that holds its name,
+/// however the provider finds the zones: by searching at and below the
+/// records' parents and asking for those parents' own parents by name, or
+/// by listing every zone when the names have many parents. The server's
+/// zones nest, and one record's name is itself a zone's apex.
+#[test]
+fn records_go_into_the_longest_zone_that_holds_them_however_it_is_found() {
+    let ws = Workspace::new();
+    let others: Vec<String> = (1..=5).map(|n| format!("other{n}.test.")).collect();
+    for zone in [
+        "example.org.",
+        "sub.example.org.",
+        "www.example.org.",
+        "deep.sub.example.org.",
+        "example.net.",
+    ]
+    .into_iter()
+    .chain(others.iter().map(String::as_str))
+    {
+        ws.pdns
+            .request(
+                "POST",
+                "/api/v1/servers/localhost/zones",
+                Some(&serde_json::json!({"name": zone, "kind": "Native", "nameservers": []})),
+            )
+            .expect("a zone made by hand");
+    }
+    let record = |name: &str, address: &str| {
+        format!("[[dns.record]]\nname = \"{name}\"\ntype = \"A\"\nrecords = [\"{address}\"]\n\n")
+    };
+    let holds = |zone: &str, name: &str, address: &str| {
+        let line = format!("{name} A 3600 {address}");
+        assert!(
+            ws.pdns.rrsets(zone).contains(&line),
+            "zone {zone} lacks `{line}`: {:?}",
+            ws.pdns.rrsets(zone)
+        );
+    };
+
+    // Found by name: a search at and below example.org. (which finds
+    // www.example.org. and sub.example.org.), and below
+    // deep.example.net., which is no zone, so its parents are asked for.
+    let mut dns = record("www.example.org.", "192.0.2.1")
+        + &record("b.example.org.", "192.0.2.2")
+        + &record("a.sub.example.org.", "192.0.2.3")
+        + &record("x.deep.example.net.", "192.0.2.4");
+    ws.repo.write("dns.toml", &dns);
+    ws.repo.commit("four records", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    holds("www.example.org.", "www.example.org.", "192.0.2.1");
+    holds("example.org.", "b.example.org.", "192.0.2.2");
+    holds("sub.example.org.", "a.sub.example.org.", "192.0.2.3");
+    holds("example.net.", "x.deep.example.net.", "192.0.2.4");
+    ws.cairn(&["plan"]).expect_code(0);
+
+    // A zone at a record's own name, two levels below the search's.
+    for (name, address) in [
+        ("x1.sub.example.org.", "192.0.2.11"),
+        ("deep.sub.example.org.", "192.0.2.14"),
+    ] {
+        dns.push_str(&record(name, address));
+    }
+    ws.repo.write("dns.toml", &dns);
+    ws.repo.commit("two more below sub", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    holds("sub.example.org.", "x1.sub.example.org.", "192.0.2.11");
+    holds(
+        "deep.sub.example.org.",
+        "deep.sub.example.org.",
+        "192.0.2.14",
+    );
+    assert_eq!(ws.pdns.dig("deep.sub.example.org", "A"), ["192.0.2.14"]);
+    ws.cairn(&["plan"]).expect_code(0);
+
+    // Names below many parents: every zone is listed.
+    for (n, zone) in others.iter().enumerate() {
+        dns.push_str(&record(
+            &format!("www.{zone}"),
+            &format!("192.0.2.{}", 20 + n),
+        ));
+    }
+    dns.push_str(&record("y.deep.sub.example.org.", "192.0.2.30"));
+    ws.repo.write("dns.toml", &dns);
+    ws.repo.commit("names below many parents", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    holds("other5.test.", "www.other5.test.", "192.0.2.24");
+    holds(
+        "deep.sub.example.org.",
+        "y.deep.sub.example.org.",
+        "192.0.2.30",
+    );
+    holds("www.example.org.", "www.example.org.", "192.0.2.1");
+    holds("example.net.", "x.deep.example.net.", "192.0.2.4");
+    ws.cairn(&["plan"]).expect_code(0);
+}
+
+/// PowerDNS's SQLite backend refuses a write that meets another writer at
+/// once (500, "database is locked" in its log), as the writes of many
+/// tenants on one server do. The provider sends such a write again after a
+/// short wait, so the apply succeeds once the other writer is done,
+/// instead of failing and waiting for the daemon's retry.
+#[test]
+fn a_write_that_meets_another_writer_is_sent_again() {
+    let ws = Workspace::new();
+    let dns = |address: &str| {
+        format!(
+            "[[dns.zone]]\nname = \"example.org.\"\n\n[[dns.record]]\nname = \"www.example.org.\"\ntype = \"A\"\nrecords = [\"{address}\"]\n"
+        )
+    };
+    ws.repo.write("dns.toml", &dns("192.0.2.1"));
+    ws.repo.commit("zone", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    ws.repo.write("dns.toml", &dns("192.0.2.2"));
+    ws.repo.commit("move www", AUTHOR);
+
+    let lock = ws.pdns.lock_writes();
+    let refusals = |log: &str| log.matches("database is locked").count();
+    let before = refusals(&ws.pdns.log());
+    std::thread::scope(|scope| {
+        let apply = scope.spawn(|| ws.cairn(&["apply", "--yes"]));
+        cairn_tests::daemon::wait_until(
+            std::time::Duration::from_secs(30),
+            "PowerDNS refused the PATCH",
+            || refusals(&ws.pdns.log()) > before || apply.is_finished(),
+        );
+        drop(lock);
+        apply
+            .join()
+            .expect("the apply's thread")
+            .expect_code(0)
+            .expect_contains("update dns/record/www.example.org./A");
+    });
+    assert!(
+        refusals(&ws.pdns.log()) > before,
+        "the write never met the lock"
+    );
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+    ws.cairn(&["plan"]).expect_code(0);
+}

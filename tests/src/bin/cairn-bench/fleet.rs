@@ -32,6 +32,12 @@ pub struct Figures {
     pub overloads: f64,
     /// See `overloads`.
     pub decreases: f64,
+    /// CPU seconds the daemon spent from its start to every tenant applied.
+    pub daemon_cpu: f64,
+    /// CPU seconds PowerDNS spent in the same time.
+    pub server_cpu: f64,
+    /// CPU seconds PowerDNS spent on the floor's requests.
+    pub floor_server_cpu: f64,
 }
 
 /// `tenants` tenants of one zone and `records` records in it each (so
@@ -59,6 +65,8 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
     ws.repo.commit("fleet", "Bench <bench@cairn.invalid>");
     std::fs::write(ws.config_path(), config)?;
 
+    let server_pid = ws.pdns.pid().expect("PowerDNS runs");
+    let server_cpu_before = crate::cpu_seconds(server_pid)?;
     let started = Instant::now();
     let daemon = Daemon::start(&ws.config_path());
     let ready = started.elapsed();
@@ -81,6 +89,8 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
             .unwrap_or(false)
     });
     let first_runs = started.elapsed();
+    let daemon_cpu = crate::cpu_seconds(daemon.pid().expect("the daemon runs"))?;
+    let server_cpu = crate::cpu_seconds(server_pid)? - server_cpu_before;
     anyhow::ensure!(
         ws.pdns
             .dig(&format!("r{records}.f{}.example", tenants - 1), "A")
@@ -110,7 +120,9 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
             (zone, records)
         })
         .collect();
+    let floor_cpu_before = crate::cpu_seconds(server_pid)?;
     let floor = crate::floor::create_zones(&ws.pdns, &zones)?;
+    let floor_server_cpu = crate::cpu_seconds(server_pid)? - floor_cpu_before;
     Ok(Figures {
         tenants,
         records,
@@ -121,5 +133,8 @@ pub fn fleet(tenants: usize, records: usize) -> anyhow::Result<Figures> {
         floor,
         overloads,
         decreases,
+        daemon_cpu,
+        server_cpu,
+        floor_server_cpu,
     })
 }

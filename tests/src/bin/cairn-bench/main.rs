@@ -452,6 +452,16 @@ fn main() -> anyhow::Result<()> {
                 ),
             ));
             rows.push((
+                format!(
+                    "daemon, {} tenants: CPU until every tenant applied, daemon / PowerDNS",
+                    figures.tenants
+                ),
+                format!(
+                    "{:.1} s / {:.1} s (PowerDNS for the floor {:.1} s)",
+                    figures.daemon_cpu, figures.server_cpu, figures.floor_server_cpu
+                ),
+            ));
+            rows.push((
                 format!("daemon, {} tenants idle: resident memory", figures.tenants),
                 format!(
                     "{:.1} MiB ({:.1} MiB anonymous)",
@@ -469,6 +479,9 @@ fn main() -> anyhow::Result<()> {
                     "floor_s": figures.floor.as_secs_f64(),
                     "overloads": figures.overloads,
                     "limit_decreases": figures.decreases,
+                    "daemon_cpu_s": figures.daemon_cpu,
+                    "server_cpu_s": figures.server_cpu,
+                    "floor_server_cpu_s": figures.floor_server_cpu,
                 }),
             );
         }
