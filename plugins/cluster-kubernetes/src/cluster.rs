@@ -10,7 +10,18 @@ use cairn_sdk::serde_json::Value;
 use cairn_sdk::{Action, Error, ErrorKind, FieldChange, diff};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// From how many objects of one collection a call looks for does it list
+/// the collection's metadata once instead of asking for each: a list is
+/// one request (a page holds 500), so from three objects it saves
+/// requests. 500 objects created into an empty API server asked for each
+/// one twice (the plan's look and the apply's).
+pub const LISTING_FROM: usize = 3;
+
+/// Objects of one collection by name, in metadata only.
+pub type Listing = HashMap<String, Value>;
 
 /// How often a CRD's establishment (and its kinds' discovery) is checked
 /// while waiting.
@@ -61,6 +72,12 @@ pub struct Cluster<'a> {
     /// resources of one batch declaring the same object are caught without
     /// asking the server.
     written: RefCell<HashMap<String, String>>,
+    /// Collection path → its objects' metadata, listed once during this
+    /// call (`None`: too many pages to be worth it).
+    listings: RefCell<HashMap<String, Option<Rc<Listing>>>>,
+    /// (kind, namespace) → objects this call may look for there: the
+    /// creates, whose object may have appeared since the plan.
+    lookups: HashMap<(String, Option<String>), usize>,
 }
 
 impl<'a> Cluster<'a> {
@@ -72,7 +89,75 @@ impl<'a> Cluster<'a> {
             discovery: Discovery::new(api),
             namespaces: RefCell::new(HashMap::new()),
             written: RefCell::new(HashMap::new()),
+            listings: RefCell::new(HashMap::new()),
+            lookups: HashMap::new(),
         }
+    }
+
+    /// The same, told which objects it will converge, so that it lists a
+    /// collection once where it would look for many of its objects.
+    pub fn for_items<'i>(
+        config: &'a Config,
+        api: &'a Api,
+        items: impl IntoIterator<Item = &'i Item>,
+    ) -> Self {
+        let mut cluster = Self::new(config, api);
+        for item in items {
+            if item.desired.is_some() && item.live.is_none() {
+                let key = (
+                    item.reference.kind.clone(),
+                    item.reference.namespace.clone(),
+                );
+                *cluster.lookups.entry(key).or_default() += 1;
+            }
+        }
+        cluster
+    }
+
+    /// The metadata of `collection`'s objects by name, listed once per
+    /// call, when `wanted` of them are to be looked for (at least
+    /// [`LISTING_FROM`]) and the list takes no more pages than that.
+    pub fn listing(&self, collection: &str, wanted: usize) -> Result<Option<Rc<Listing>>, Error> {
+        if wanted < LISTING_FROM {
+            return Ok(None);
+        }
+        if let Some(listed) = self.listings.borrow().get(collection) {
+            return Ok(listed.clone());
+        }
+        let listed = self
+            .api
+            .list_metadata(collection, wanted)?
+            .map(|items| {
+                items
+                    .into_iter()
+                    .filter_map(|item| {
+                        let name = item.pointer("/metadata/name")?.as_str()?.to_string();
+                        Some((name, item))
+                    })
+                    .collect::<Listing>()
+            })
+            .map(Rc::new);
+        self.listings
+            .borrow_mut()
+            .insert(collection.to_string(), listed.clone());
+        Ok(listed)
+    }
+
+    /// The object at `path` as far as claiming it goes (its labels and
+    /// annotations), `None` when it does not exist: from the listing of
+    /// its collection where the call looks for many there, else a GET.
+    fn look_up(&self, item: &Item, path: &str) -> Result<Option<Value>, Error> {
+        let key = (
+            item.reference.kind.clone(),
+            item.reference.namespace.clone(),
+        );
+        let wanted = self.lookups.get(&key).copied().unwrap_or(0);
+        if let Some((collection, name)) = path.rsplit_once('/')
+            && let Some(listing) = self.listing(collection, wanted)?
+        {
+            return Ok(listing.get(name).cloned());
+        }
+        self.api.get(path)
     }
 
     /// Whether `namespace` exists (and is not being deleted). Asked once
@@ -234,7 +319,7 @@ impl<'a> Cluster<'a> {
         let (live, seen_by_host) = match &item.live {
             Some(live) => (live, true),
             None if !look_up => return Ok(()),
-            None => match self.api.get(path) {
+            None => match self.look_up(item, path) {
                 Ok(Some(found)) => {
                     looked_up = found;
                     (&looked_up, false)

@@ -124,7 +124,6 @@ impl Provider for Kubernetes {
         inputs: Vec<DiffInput>,
         declarations: &Declarations,
     ) -> Result<Vec<Change>, Error> {
-        let cluster = Cluster::new(&self.config, &self.api);
         let prepared: Vec<(DiffInput, Vec<Item>)> = inputs
             .into_iter()
             .map(|input| {
@@ -143,6 +142,11 @@ impl Provider for Kubernetes {
                 (input, items)
             })
             .collect();
+        let cluster = Cluster::for_items(
+            &self.config,
+            &self.api,
+            prepared.iter().flat_map(|(_, items)| items),
+        );
         let namespaces = references::declared_namespaces(
             declarations,
             OBJECT,
@@ -177,7 +181,6 @@ impl Provider for Kubernetes {
     }
 
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
-        let cluster = Cluster::new(&self.config, &self.api);
         // Every object of every change, in one order: applies by rank,
         // then deletes in reverse rank.
         let mut work: Vec<(usize, Item)> = Vec::new();
@@ -194,6 +197,8 @@ impl Provider for Kubernetes {
             };
             work.extend(items.into_iter().map(|item| (index, item)));
         }
+        let cluster =
+            Cluster::for_items(&self.config, &self.api, work.iter().map(|(_, item)| item));
         let rank = |item: &Item| {
             item.desired
                 .as_ref()
@@ -271,11 +276,22 @@ impl Kubernetes {
                     found.insert(id, cluster.keep(live));
                 }
             }
-            for reference in references {
-                let id = reference.id();
-                if found.contains_key(&id) {
+            // The rest, found only by name: one list of the collection's
+            // metadata tells which exist, where many are missing.
+            let missing: Vec<&ObjectRef> = references
+                .into_iter()
+                .filter(|reference| !found.contains_key(&reference.id()))
+                .collect();
+            let listing =
+                cluster.listing(&served.collection(namespace.as_deref()), missing.len())?;
+            for reference in missing {
+                if listing
+                    .as_ref()
+                    .is_some_and(|listing| !listing.contains_key(&reference.name))
+                {
                     continue;
                 }
+                let id = reference.id();
                 if let Some(live) = self.api.get(&served.object_path(reference))?
                     && !live::is_terminating(&live)
                 {

@@ -235,7 +235,7 @@ fn a_request_outside_the_grants_is_refused_before_connecting() {
     );
     assert!(
         output.stderr.contains(&format!(
-            "url=http://127.0.0.1:{}/api/v1/servers/localhost/zones",
+            "url=http://127.0.0.1:{}/api/v1/servers/localhost/",
             ws.pdns.api_port
         )),
         "{}",

@@ -998,3 +998,79 @@ fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
         plan.all()
     );
 }
+
+/// Where a plan or an apply looks for many objects of one collection that
+/// Cairn has not labelled, it lists the collection's metadata once instead
+/// of asking for each object: an object made by hand among them is still
+/// found, by an `object` resource's plan (which then asks for adoption)
+/// and by a manifests set's plan and apply (which leave it alone).
+#[test]
+fn many_objects_looked_for_in_one_collection_still_find_the_one_made_by_hand() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    configure(&ws, &kube, false, "", "");
+    for namespace in ["objects", "sets"] {
+        let made = kube.kubectl(&["create", "namespace", namespace], None);
+        assert!(made.success, "{}", made.stderr);
+        let made = kube.kubectl(
+            &[
+                "-n",
+                namespace,
+                "create",
+                "configmap",
+                "hand-made",
+                "--from-literal=owner=ops",
+            ],
+            None,
+        );
+        assert!(made.success, "{}", made.stderr);
+    }
+    let config_map = |namespace: &str, name: &str| {
+        format!(
+            "[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = {{ name = \"{name}\", namespace = \"{namespace}\" }}\ndata = {{ owner = \"git\" }}\n\n"
+        )
+    };
+    let objects: String = ["a", "b", "c", "hand-made"]
+        .iter()
+        .map(|name| config_map("objects", name))
+        .collect();
+    let manifests: String = ["a", "b", "c", "hand-made"]
+        .iter()
+        .map(|name| {
+            format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: sets\ndata:\n  owner: yaml\n"
+            )
+        })
+        .collect();
+
+    // An `object` resource: the plan finds the object made by hand.
+    ws.repo.write("cluster/objects.toml", &objects);
+    ws.repo.commit("four maps, one made by hand", AUTHOR);
+    ws.cairn(&["plan"])
+        .expect_code(1)
+        .expect_contains("k8s/object/objects/ConfigMap/hand-made")
+        .expect_contains("adopt = true");
+
+    // A manifests set: its plan and its apply find it too.
+    ws.repo.remove("cluster/objects.toml");
+    ws.repo.write(
+        "cluster/objects.toml",
+        "[[k8s.manifests]]\nname = \"maps\"\nfiles = [\"maps.yaml\"]\n",
+    );
+    ws.repo.write("cluster/maps.yaml", &manifests);
+    ws.repo.commit("the maps as a manifests set", AUTHOR);
+    ws.cairn(&["plan"])
+        .expect_code(2)
+        .expect_contains("conflict: exists and is not Cairn's");
+    ws.cairn(&["apply", "--yes"])
+        .expect_code(1)
+        .expect_contains("sets/ConfigMap/hand-made exists and is not Cairn's");
+    for namespace in ["objects", "sets"] {
+        let hand_made = kube
+            .get(&["-n", namespace, "configmap", "hand-made"])
+            .expect("the hand-made map is there");
+        assert_eq!(hand_made["data"]["owner"], "ops");
+        assert!(hand_made["metadata"]["labels"].is_null());
+    }
+}

@@ -104,7 +104,7 @@ fn a_plugin_is_called_function_by_function_against_its_real_server() {
         &[
             &dns,
             "list",
-            r#"{"type_names": ["zone"]}"#,
+            r#"{"type_names": ["zone"], "ids": ["example.org."]}"#,
             "--provider-config",
             &config,
             "--secret",
