@@ -157,7 +157,7 @@ impl Provider for ScimProvider {
     }
 
     fn list(&self, scope: &Scope) -> Result<Vec<Observed>, Error> {
-        let catalog = &self.scim.discovery()?.catalog;
+        let catalog = &self.scim.endpoints()?;
         let of_interest: HashSet<&str> = scope.ids.iter().map(String::as_str).collect();
         let mut observed = Vec::new();
         // Users are listed for groups too: members come back as user ids.
@@ -216,7 +216,7 @@ impl Provider for ScimProvider {
             .iter()
             .any(|input| input.type_name == "user" && input.desired.is_some());
         let catalog = if needs_catalog {
-            self.scim.discovery()?.catalog.clone()
+            self.scim.catalog()?
         } else {
             Catalog::default()
         };
@@ -245,7 +245,7 @@ impl Provider for ScimProvider {
 impl ScimProvider {
     /// The `userName` of every user on the server, canonical (lower case).
     fn user_names(&self) -> Result<HashSet<String>, Error> {
-        let catalog = &self.scim.discovery()?.catalog;
+        let catalog = &self.scim.endpoints()?;
         Ok(self
             .scim
             .list_all(&catalog.users_endpoint)?
