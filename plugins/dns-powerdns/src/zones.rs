@@ -125,6 +125,7 @@ struct Lookups {
 struct Chain {
     /// Asked only if the search at this name found no zone there.
     unless_zone: Option<String>,
+    /// The names, longest first.
     names: Vec<String>,
 }
 
@@ -182,8 +183,8 @@ impl Lookups {
             let Some(found) = api.zones_at_and_below(searched, MAX_SEARCH_RESULTS)? else {
                 return api.zones();
             };
-            // A search's pattern may match more than the names below (its
-            // wildcards): a zone that is no suffix of any name is harmless.
+            // The pattern matches more than the zones at and below the
+            // name (`*f7.example` matches `xf7.example.`): only those stay.
             zones.extend(found.into_iter().filter(|zone| {
                 let name = zone.name.to_ascii_lowercase();
                 holds(searched, &name)
