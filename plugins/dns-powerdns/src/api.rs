@@ -1,5 +1,6 @@
 //! The parts of the PowerDNS Authoritative HTTP API this provider uses:
-//! zones and their RRsets (`/api/v1/servers/{server}/zones`).
+//! zones and their RRsets (`/api/v1/servers/{server}/zones`), and the
+//! search for zones by name (`/api/v1/servers/{server}/search-data`).
 
 use crate::canonical;
 use crate::spec::{Record, Zone};
