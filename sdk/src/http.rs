@@ -8,9 +8,10 @@
 use crate::{Error, ErrorKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
-use wasip2::http::outgoing_handler;
+use wasip2::http::outgoing_handler::{self, FutureIncomingResponse};
 use wasip2::http::types::{
     ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest,
     RequestOptions, Scheme,
@@ -26,6 +27,11 @@ const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
 const WRITE_CHUNK: usize = 4096;
 /// Bytes asked for per read of a response body.
 const READ_CHUNK: u64 = 64 * 1024;
+/// Requests [`Client::send_all`] keeps open at once: enough that a server
+/// with a few workers (an API server on two cores) has one in hand while
+/// it answers another, half of the requests the host lets one call keep
+/// open (16), so that a provider still has room for the rest of its work.
+pub const REQUESTS_AT_ONCE: usize = 8;
 
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +152,53 @@ impl Client {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Response, Error> {
+        let body = body
+            .as_ref()
+            .map(|(content_type, bytes)| (*content_type, bytes.as_slice()));
+        self.start(method, path, body)?.finish()
+    }
+
+    /// Sends `requests`, up to [`REQUESTS_AT_ONCE`] of them open at a time,
+    /// and returns each one's response (whatever its status) or failure,
+    /// in `requests`' order: for many independent requests to one server,
+    /// which answers them sooner side by side than one after the other.
+    /// The host's limit on an endpoint's concurrency still applies: a
+    /// request over it waits its turn there.
+    pub fn send_all(&self, requests: Vec<Request>) -> Vec<Result<Response, Error>> {
+        let mut results: Vec<Option<Result<Response, Error>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut open: VecDeque<(usize, Pending)> = VecDeque::new();
+        for (index, request) in requests.into_iter().enumerate() {
+            if open.len() == REQUESTS_AT_ONCE
+                && let Some((done, pending)) = open.pop_front()
+            {
+                results[done] = Some(pending.finish());
+            }
+            let body = request
+                .body
+                .as_ref()
+                .map(|(content_type, bytes)| (content_type.as_str(), bytes.as_slice()));
+            match self.start(request.method, &request.path, body) {
+                Ok(pending) => open.push_back((index, pending)),
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        for (done, pending) in open {
+            results[done] = Some(pending.finish());
+        }
+        results
+            .into_iter()
+            .map(|result| result.expect("every request was sent or failed"))
+            .collect()
+    }
+
+    /// Sends a request without waiting for its answer.
+    fn start(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Pending, Error> {
         let url = format!("{}{}", self.base_url, path);
         let fail = |kind: ErrorKind, reason: String| {
             Error::new(kind, format!("{method} {url} failed: {reason}"))
@@ -156,8 +209,8 @@ impl Client {
                 "the URL is not an http or https URL".into(),
             )
         })?;
-        let (content_type, bytes) = match &body {
-            Some((content_type, bytes)) => (Some(*content_type), bytes.as_slice()),
+        let (content_type, bytes) = match body {
+            Some((content_type, bytes)) => (Some(content_type), bytes),
             None => (None, &[][..]),
         };
         let mut headers: Vec<(String, Vec<u8>)> = self
@@ -211,36 +264,10 @@ impl Client {
         if let Some(outgoing) = pending_body {
             write_body(outgoing, bytes);
         }
-        future.subscribe().block();
-        let response = match future.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(error))) => return Err(transport(&method, &url, error)),
-            Some(Err(())) | None => {
-                return Err(fail(
-                    ErrorKind::Internal,
-                    "the response was already taken".into(),
-                ));
-            }
-        };
-        let status = response.status();
-        let headers = response
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(name, value)| {
-                (
-                    name.to_ascii_lowercase(),
-                    String::from_utf8_lossy(&value).into_owned(),
-                )
-            })
-            .collect();
-        let incoming = response.consume().map_err(|()| bad("response body"))?;
-        let body = read_body(&incoming).map_err(|reason| fail(ErrorKind::Unavailable, reason))?;
-        drop(IncomingBody::finish(incoming));
-        Ok(Response {
-            status,
-            headers,
-            body,
+        Ok(Pending {
+            method,
+            url,
+            future,
         })
     }
 
@@ -281,6 +308,91 @@ impl Client {
             }
             None => self.send(method, path, None),
         }
+    }
+}
+
+/// A request sent whose answer is not read yet.
+struct Pending {
+    method: Method,
+    url: String,
+    future: FutureIncomingResponse,
+}
+
+impl Pending {
+    /// Waits for the answer and reads it whole.
+    fn finish(self) -> Result<Response, Error> {
+        let Self {
+            method,
+            url,
+            future,
+        } = self;
+        let fail = |kind: ErrorKind, reason: String| {
+            Error::new(kind, format!("{method} {url} failed: {reason}"))
+        };
+        future.subscribe().block();
+        let response = match future.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(error))) => return Err(transport(&method, &url, error)),
+            Some(Err(())) | None => {
+                return Err(fail(
+                    ErrorKind::Internal,
+                    "the response was already taken".into(),
+                ));
+            }
+        };
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(name, value)| {
+                (
+                    name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&value).into_owned(),
+                )
+            })
+            .collect();
+        let incoming = response.consume().map_err(|()| {
+            fail(
+                ErrorKind::Invalid,
+                "the host refused the response body".into(),
+            )
+        })?;
+        let body = read_body(&incoming).map_err(|reason| fail(ErrorKind::Unavailable, reason))?;
+        drop(IncomingBody::finish(incoming));
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// One request of [`Client::send_all`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The path (and query), appended to the client's base URL.
+    pub path: String,
+    /// The body: its content type and bytes.
+    pub body: Option<(String, Vec<u8>)>,
+}
+
+impl Request {
+    /// A request of `method` to `path`, without a body.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            body: None,
+        }
+    }
+
+    /// The same with a body of `content_type`.
+    pub fn with_body(mut self, content_type: &str, bytes: Vec<u8>) -> Self {
+        self.body = Some((content_type.to_string(), bytes));
+        self
     }
 }
 

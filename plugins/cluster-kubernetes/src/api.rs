@@ -1,6 +1,6 @@
 //! Requests to the Kubernetes API server and its errors.
 
-use cairn_sdk::http::{Client, Method, Response};
+use cairn_sdk::http::{Client, Method, Request, Response};
 use cairn_sdk::serde_json::{self, Value};
 use cairn_sdk::{Error, ErrorKind};
 
@@ -143,24 +143,43 @@ impl Api {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, Failure> {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("fieldManager", FIELD_MANAGER);
-        if force {
-            query.append_pair("force", "true");
+        let request = apply_request(path, object, force, dry_run)?;
+        let (content_type, bytes) = request.body.expect("an apply has a body");
+        let response =
+            self.client
+                .send(request.method, &request.path, Some((&content_type, bytes)))?;
+        checked(response, apply_what(dry_run), path)
+    }
+
+    /// Server-side applies each `(path, object)` as [`Api::apply`] does,
+    /// without `force`, sent side by side; the answers in `objects`' order.
+    pub fn apply_all(
+        &self,
+        objects: &[(&str, &Value)],
+        dry_run: bool,
+    ) -> Vec<Result<Value, Failure>> {
+        let mut answers: Vec<Option<Result<Value, Failure>>> = Vec::with_capacity(objects.len());
+        let mut requests = Vec::with_capacity(objects.len());
+        for (path, object) in objects {
+            match apply_request(path, object, false, dry_run) {
+                Ok(request) => {
+                    requests.push(request);
+                    answers.push(None);
+                }
+                Err(failure) => answers.push(Some(Err(failure))),
+            }
         }
-        if dry_run {
-            query.append_pair("dryRun", "All");
-        }
-        let url = format!("{path}?{}", query.finish());
-        // JSON is YAML, which is what apply patches are.
-        let body = serde_json::to_vec(object).map_err(|e| Error::internal(e.to_string()))?;
-        let response = self.client.send(
-            Method::PATCH,
-            &url,
-            Some(("application/apply-patch+yaml", body)),
-        )?;
-        let what = if dry_run { "dry-run apply" } else { "apply" };
-        checked(response, what, path)
+        let mut responses = self.client.send_all(requests).into_iter();
+        answers
+            .into_iter()
+            .zip(objects)
+            .map(|(answer, (path, _))| {
+                answer.unwrap_or_else(|| {
+                    let response = responses.next().expect("one response per request")?;
+                    checked(response, apply_what(dry_run), path)
+                })
+            })
+            .collect()
     }
 
     /// Deletes the object at `path`; gone already is success.
@@ -181,6 +200,34 @@ impl Api {
             .map(|_| ())
             .map_err(|f| f.error)
     }
+}
+
+/// The request of a server-side apply of `object` at `path`.
+fn apply_request(
+    path: &str,
+    object: &Value,
+    force: bool,
+    dry_run: bool,
+) -> Result<Request, Failure> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("fieldManager", FIELD_MANAGER);
+    if force {
+        query.append_pair("force", "true");
+    }
+    if dry_run {
+        query.append_pair("dryRun", "All");
+    }
+    // JSON is YAML, which is what apply patches are.
+    let body = serde_json::to_vec(object).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(
+        Request::new(Method::PATCH, format!("{path}?{}", query.finish()))
+            .with_body("application/apply-patch+yaml", body),
+    )
+}
+
+/// What an apply is called in its errors.
+fn apply_what(dry_run: bool) -> &'static str {
+    if dry_run { "dry-run apply" } else { "apply" }
 }
 
 /// The answer's JSON when it is 2xx; otherwise an error carrying the

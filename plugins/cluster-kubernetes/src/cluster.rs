@@ -58,6 +58,18 @@ pub struct ItemPlan {
     pub note: Option<String>,
 }
 
+/// One object's plan before its dry run.
+enum Prepared {
+    /// Planned without one: a delete, or a check that waits for apply.
+    Planned(ItemPlan),
+    /// To be dry-run: `body` at `path`, compared with `live`.
+    DryRun {
+        path: String,
+        body: Value,
+        live: Option<Value>,
+    },
+}
+
 /// A cluster reached through its API server.
 pub struct Cluster<'a> {
     /// The configuration.
@@ -194,12 +206,55 @@ impl<'a> Cluster<'a> {
         Ok(kind)
     }
 
-    /// Plans one object: a server-side dry-run apply compared with the
-    /// live object, both without what the server owns, so defaulted fields
-    /// are equal on both sides and only what applying changes shows.
-    pub fn plan(&self, item: &Item) -> ItemPlan {
+    /// Plans `items`: for each, a server-side dry-run apply compared with
+    /// the live object, both without what the server owns, so defaulted
+    /// fields are equal on both sides and only what applying changes
+    /// shows. The dry runs go out side by side
+    /// ([`cairn_sdk::http::REQUESTS_AT_ONCE`] at a time): one after the
+    /// other, a plan of many objects waits for each in turn.
+    pub fn plan_all(&self, items: &[Item]) -> Vec<ItemPlan> {
+        let prepared: Vec<Prepared> = items.iter().map(|item| self.prepare_plan(item)).collect();
+        let dry_runs: Vec<(&str, &Value)> = prepared
+            .iter()
+            .filter_map(|prepared| match prepared {
+                Prepared::DryRun { path, body, .. } => Some((path.as_str(), body)),
+                Prepared::Planned(_) => None,
+            })
+            .collect();
+        let mut results = self.api.apply_all(&dry_runs, true).into_iter();
+        items
+            .iter()
+            .zip(prepared)
+            .map(|(item, prepared)| match prepared {
+                Prepared::Planned(plan) => plan,
+                Prepared::DryRun { path, body, live } => {
+                    let result = results.next().expect("one answer per dry run");
+                    self.conclude_plan(item, &path, &body, live, result)
+                }
+            })
+            .collect()
+    }
+
+    /// A plan not checked by the server (yet), with `note` saying why: the
+    /// declared object compared with the live one.
+    fn unchecked(&self, item: &Item, desired: &Value, note: String) -> ItemPlan {
+        let body = object::to_apply(desired, self.config, &item.address)
+            .map(|body| self.keep(body))
+            .unwrap_or_else(|_| desired.clone());
+        let mut fields = diff::field_changes(item.live.as_ref(), Some(&body));
+        mark_sensitive(&body, &mut fields);
+        ItemPlan {
+            action: diff::action(true, item.live.is_some(), &fields),
+            fields,
+            note: Some(note),
+        }
+    }
+
+    /// Everything planning one object does before its dry run: the plan
+    /// itself when the object cannot be (or need not be) dry-run.
+    fn prepare_plan(&self, item: &Item) -> Prepared {
         let Some(desired) = &item.desired else {
-            return ItemPlan {
+            return Prepared::Planned(ItemPlan {
                 action: if item.live.is_some() {
                     Action::Delete
                 } else {
@@ -207,20 +262,9 @@ impl<'a> Cluster<'a> {
                 },
                 fields: Vec::new(),
                 note: None,
-            };
+            });
         };
-        let unchecked = |note: String| {
-            let body = object::to_apply(desired, self.config, &item.address)
-                .map(|body| self.keep(body))
-                .unwrap_or_else(|_| desired.clone());
-            let mut fields = diff::field_changes(item.live.as_ref(), Some(&body));
-            mark_sensitive(&body, &mut fields);
-            ItemPlan {
-                action: diff::action(true, item.live.is_some(), &fields),
-                fields,
-                note: Some(note),
-            }
-        };
+        let unchecked = |note: String| Prepared::Planned(self.unchecked(item, desired, note));
         let body = match object::to_apply(desired, self.config, &item.address) {
             Ok(body) => body,
             Err(error) => return unchecked(format!("cannot be applied: {}", error.message)),
@@ -261,11 +305,30 @@ impl<'a> Cluster<'a> {
                 Err(error) => return unchecked(error.message),
             };
         }
+        Prepared::DryRun { path, body, live }
+    }
+
+    /// The plan of one object from its dry run's answer (`result`), the
+    /// dry run of `body` at `path` made again with `force` when it meets a
+    /// conflict.
+    fn conclude_plan(
+        &self,
+        item: &Item,
+        path: &str,
+        body: &Value,
+        live: Option<Value>,
+        result: Result<Value, Failure>,
+    ) -> ItemPlan {
+        let desired = item
+            .desired
+            .as_ref()
+            .expect("only a declared object is dry-run");
+        let unchecked = |note: String| self.unchecked(item, desired, note);
         let mut note = None;
-        let result = match self.api.apply(&path, &body, false, true) {
+        let result = match result {
             Ok(result) => result,
             Err(failure) if failure.status == 409 => {
-                note = Some(match self.conflict_kind(&path, &failure) {
+                note = Some(match self.conflict_kind(path, &failure) {
                     Ok(ConflictKind::Drift(managers)) => format!(
                         "fields changed by hand ({}) are taken back",
                         managers.join(", ")
@@ -282,7 +345,7 @@ impl<'a> Cluster<'a> {
                     ),
                     Err(error) => error.message,
                 });
-                match self.api.apply(&path, &body, true, true) {
+                match self.api.apply(path, body, true, true) {
                     Ok(result) => result,
                     Err(failure) => return unchecked(failure.error.message),
                 }
@@ -388,12 +451,39 @@ impl<'a> Cluster<'a> {
         })
     }
 
-    /// Applies one object (or deletes it) and returns its new kept state.
-    pub fn apply(&self, item: &Item) -> Result<Option<Value>, Error> {
-        let Some(desired) = &item.desired else {
-            self.delete(item)?;
-            return Ok(None);
-        };
+    /// Applies `items` (none of them a delete) and returns each one's new
+    /// kept state: checked and claimed one after the other, in order, then
+    /// sent side by side ([`cairn_sdk::http::REQUESTS_AT_ONCE`] at a
+    /// time). For objects of one rank, which do not wait for each other.
+    pub fn apply_all(&self, items: &[&Item]) -> Vec<Result<Value, Error>> {
+        let prepared: Vec<Result<(String, Value), Error>> = items
+            .iter()
+            .map(|item| {
+                let desired = item.desired.as_ref().expect("applies only");
+                self.prepare_apply(item, desired)
+            })
+            .collect();
+        let applies: Vec<(&str, &Value)> = prepared
+            .iter()
+            .filter_map(|prepared| prepared.as_ref().ok())
+            .map(|(path, body)| (path.as_str(), body))
+            .collect();
+        let mut results = self.api.apply_all(&applies, false).into_iter();
+        items
+            .iter()
+            .zip(prepared)
+            .map(|(item, prepared)| {
+                let (path, body) = prepared?;
+                let result = results.next().expect("one answer per apply");
+                let desired = item.desired.as_ref().expect("applies only");
+                self.conclude_apply(item, desired, &path, &body, result)
+            })
+            .collect()
+    }
+
+    /// Everything applying one object does before it is sent: its body,
+    /// its kind served, its claim; returns its path and body.
+    fn prepare_apply(&self, item: &Item, desired: &Value) -> Result<(String, Value), Error> {
         let body = object::to_apply(desired, self.config, &item.address)?;
         let kind = self.wait_served(desired, &item.reference)?;
         let path = kind.object_path(&item.reference);
@@ -415,9 +505,24 @@ impl<'a> Cluster<'a> {
             )
         })?;
         self.written.borrow_mut().insert(id, item.address.clone());
-        let result = match self.api.apply(&path, &body, false, false) {
+        Ok((path, body))
+    }
+
+    /// The new kept state of one object from its apply's answer
+    /// (`result`), the apply of `body` at `path` made again with `force`
+    /// when it meets hand edits (or, with `force_conflicts`, another
+    /// applier); a CRD is waited for until established.
+    fn conclude_apply(
+        &self,
+        item: &Item,
+        desired: &Value,
+        path: &str,
+        body: &Value,
+        result: Result<Value, Failure>,
+    ) -> Result<Value, Error> {
+        let result = match result {
             Ok(result) => result,
-            Err(failure) if failure.status == 409 => match self.conflict_kind(&path, &failure)? {
+            Err(failure) if failure.status == 409 => match self.conflict_kind(path, &failure)? {
                 ConflictKind::Applier(managers) if !self.config.force_conflicts => {
                     return Err(Error::new(
                         ErrorKind::Conflict,
@@ -431,7 +536,7 @@ impl<'a> Cluster<'a> {
                 }
                 _ => self
                     .api
-                    .apply(&path, &body, true, false)
+                    .apply(path, body, true, false)
                     .map_err(|failure| failure.error)?,
             },
             Err(failure) => return Err(failure.error),
@@ -439,11 +544,11 @@ impl<'a> Cluster<'a> {
         if is_crd(desired) {
             self.wait_established(&item.reference.name, desired)?;
         }
-        Ok(Some(self.keep(result)))
+        Ok(self.keep(result))
     }
 
     /// Deletes an object if it is still Cairn's.
-    fn delete(&self, item: &Item) -> Result<(), Error> {
+    pub fn delete(&self, item: &Item) -> Result<(), Error> {
         let Some(expected) = &item.live else {
             return Ok(());
         };

@@ -152,21 +152,34 @@ impl Provider for Kubernetes {
             OBJECT,
             prepared.iter().flat_map(|(_, items)| items),
         );
-        prepared
+        let mut problems = Vec::with_capacity(prepared.len());
+        for (input, items) in &prepared {
+            let path = if input.type_name == OBJECT {
+                "metadata/namespace"
+            } else {
+                ""
+            };
+            problems.push(references::missing_namespaces(
+                items,
+                &namespaces,
+                &cluster,
+                path,
+            )?);
+        }
+        // Every object of every input planned at once, so that their dry
+        // runs go out side by side.
+        let all: Vec<Item> = prepared
+            .iter()
+            .flat_map(|(_, items)| items.iter().cloned())
+            .collect();
+        let mut plans = cluster.plan_all(&all).into_iter();
+        Ok(prepared
             .into_iter()
-            .map(|(input, items)| {
-                let path = if input.type_name == OBJECT {
-                    "metadata/namespace"
-                } else {
-                    ""
-                };
-                let problems = references::missing_namespaces(&items, &namespaces, &cluster, path)?;
+            .zip(problems)
+            .map(|((input, items), problems)| {
                 let plans: Vec<(Item, ItemPlan)> = items
                     .into_iter()
-                    .map(|item| {
-                        let plan = cluster.plan(&item);
-                        (item, plan)
-                    })
+                    .map(|item| (item, plans.next().expect("one plan per object")))
                     .collect();
                 let (action, summary, fields) = if input.type_name == OBJECT {
                     summarize_object(&input.id, plans)
@@ -175,9 +188,9 @@ impl Provider for Kubernetes {
                 };
                 let mut change = input.into_change(action, summary, fields);
                 change.diagnostics = problems;
-                Ok(change)
+                change
             })
-            .collect()
+            .collect())
     }
 
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
@@ -214,15 +227,26 @@ impl Provider for Kubernetes {
         let mut states: Vec<BTreeMap<String, Value>> = vec![BTreeMap::new(); changes.len()];
         let mut failures: Vec<Vec<(String, Error)>> = vec![Vec::new(); changes.len()];
         let mut total = vec![0usize; changes.len()];
-        for (index, item) in applies.into_iter().chain(deletes) {
+        // The applies of one rank side by side, rank after rank; then the
+        // deletes one by one.
+        for group in applies.chunk_by(|(_, a), (_, b)| rank(a) == rank(b)) {
+            let items: Vec<&Item> = group.iter().map(|(_, item)| item).collect();
+            for ((index, item), result) in group.iter().zip(cluster.apply_all(&items)) {
+                total[*index] += 1;
+                let id = item.reference.id();
+                match result {
+                    Ok(state) => {
+                        states[*index].insert(id, state);
+                    }
+                    Err(error) => failures[*index].push((id, error)),
+                }
+            }
+        }
+        for (index, item) in deletes {
             total[index] += 1;
             let id = item.reference.id();
-            match cluster.apply(&item) {
-                Ok(Some(state)) => {
-                    states[index].insert(id, state);
-                }
-                Ok(None) => {}
-                Err(error) => failures[index].push((id, error)),
+            if let Err(error) = cluster.delete(&item) {
+                failures[index].push((id, error));
             }
         }
         changes

@@ -6,8 +6,10 @@
 //! refuses, two clusters driven from one repository, a controller's bundle
 //! of manifests that the server partly refuses and that converges once
 //! fixed in Git (its ports without `protocol`, which server-side apply of
-//! this API server refuses unless defaulted), and a Secret's value and the
-//! tokens in nothing Cairn wrote or printed (as is, in base64 or in hex).
+//! this API server refuses unless defaulted), twenty objects dry-run and
+//! applied side by side whose every answer goes to its own object, and a
+//! Secret's value and the tokens in nothing Cairn wrote or printed (as
+//! is, in base64 or in hex).
 
 use cairn_tests::Workspace;
 use cairn_tests::cairn::{ConfigOptions, config_header};
@@ -1073,4 +1075,130 @@ fn many_objects_looked_for_in_one_collection_still_find_the_one_made_by_hand() {
         assert_eq!(hand_made["data"]["owner"], "ops");
         assert!(hand_made["metadata"]["labels"].is_null());
     }
+}
+
+/// The objects of [`many_objects_side_by_side_each_get_their_own_answer`]:
+/// more than twice as many as the provider keeps open at once.
+const SIDE_BY_SIDE: usize = 20;
+
+/// Objects of one kind are dry-run and applied side by side, several
+/// requests open at once: each answer still goes to its own object. The
+/// server refuses two of twenty maps, each for its own key, and the plan
+/// and the apply say so of those two alone; an edit by hand of a third
+/// (a conflict, dry-run and applied again with force) is taken back on
+/// that one; every map holds its own data, and the apply's states pass
+/// the convergence check (a state handed to the wrong object would fail
+/// it).
+#[test]
+fn many_objects_side_by_side_each_get_their_own_answer() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    configure(&ws, &kube, false, "", "");
+    let made = kube.kubectl(&["create", "namespace", "many"], None);
+    assert!(made.success, "{}", made.stderr);
+    let refused = [5, 13];
+    let maps = |broken: bool| -> String {
+        (0..SIDE_BY_SIDE)
+            .map(|n| {
+                let key = if broken && refused.contains(&n) {
+                    format!("\"bad key {n:02}!\"")
+                } else {
+                    "owner".to_string()
+                };
+                format!(
+                    "[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = {{ name = \"map-{n:02}\", namespace = \"many\" }}\ndata = {{ {key} = \"map-{n:02}\" }}\n\n"
+                )
+            })
+            .collect()
+    };
+    let line_of = |output: &str, n: usize| -> String {
+        let address = format!("k8s/object/many/ConfigMap/map-{n:02}");
+        output
+            .lines()
+            .find(|line| line.contains(&address))
+            .unwrap_or_else(|| panic!("no line names {address}:\n{output}"))
+            .to_string()
+    };
+
+    ws.repo.write("cluster/maps.toml", &maps(true));
+    ws.repo.commit("twenty maps, two refused", AUTHOR);
+    let plan = ws.cairn(&["plan"]);
+    let output = plan.all();
+    for n in 0..SIDE_BY_SIDE {
+        let line = line_of(&output, n);
+        if refused.contains(&n) {
+            assert!(
+                line.contains("the server refuses it")
+                    && line.contains(&format!("bad key {n:02}!")),
+                "map-{n:02}: {line}"
+            );
+        } else {
+            assert!(!line.contains("refuses"), "map-{n:02}: {line}");
+        }
+    }
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(1);
+    for n in refused {
+        apply
+            .expect_contains(&format!("many/ConfigMap/map-{n:02}"))
+            .expect_contains(&format!("bad key {n:02}!"));
+    }
+    for n in 0..SIDE_BY_SIDE {
+        let found = kube.get(&["-n", "many", "configmap", &format!("map-{n:02}")]);
+        if refused.contains(&n) {
+            assert!(found.is_none(), "map-{n:02} was refused");
+            continue;
+        }
+        let found = found.unwrap_or_else(|| panic!("map-{n:02} was made"));
+        assert_eq!(found["data"]["owner"], format!("map-{n:02}"));
+        assert_eq!(label_of(&found, "app.kubernetes.io/managed-by"), "cairn");
+    }
+    assert!(!apply.all().contains("did not converge"), "{}", apply.all());
+
+    // Fixed in Git, and one map edited by hand: the plan names the two
+    // to create and the one to take back, each on its own line.
+    ws.repo.write("cluster/maps.toml", &maps(false));
+    ws.repo.commit("valid keys", AUTHOR);
+    let edit = kube.kubectl(
+        &[
+            "-n",
+            "many",
+            "patch",
+            "configmap",
+            "map-09",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"owner":"by hand"}}"#,
+        ],
+        None,
+    );
+    assert!(edit.success, "{}", edit.stderr);
+    let plan = ws.cairn(&["plan"]);
+    plan.expect_code(2);
+    let output = plan.all();
+    assert!(
+        line_of(&output, 9).contains("taken back"),
+        "{}",
+        line_of(&output, 9)
+    );
+    for n in refused {
+        assert!(
+            !line_of(&output, n).contains("refuses"),
+            "{}",
+            line_of(&output, n)
+        );
+    }
+    let apply = ws.cairn(&["apply", "--yes"]);
+    apply.expect_code(0);
+    for n in 0..SIDE_BY_SIDE {
+        let found = kube
+            .get(&["-n", "many", "configmap", &format!("map-{n:02}")])
+            .unwrap_or_else(|| panic!("map-{n:02} is there"));
+        assert_eq!(found["data"]["owner"], format!("map-{n:02}"));
+    }
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes");
 }

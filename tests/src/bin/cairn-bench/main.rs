@@ -585,6 +585,18 @@ fn main() -> anyhow::Result<()> {
         ));
         rows.push((
             format!(
+                "kubernetes: the floor's applies one by one / {} at a time (median of {})",
+                kubernetes::AT_ONCE,
+                figures.server_side_applies.len()
+            ),
+            format!(
+                "{:.3} s / {:.3} s",
+                median(figures.server_side_applies.clone()).as_secs_f64(),
+                median(figures.server_side_applies_at_once.clone()).as_secs_f64()
+            ),
+        ));
+        rows.push((
+            format!(
                 "kubernetes: no-change plan, {} objects (median of {})",
                 figures.objects,
                 figures.no_change.len()
@@ -607,6 +619,7 @@ fn main() -> anyhow::Result<()> {
                 "no_change_s": figures.no_change.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "one_field_s": figures.one_field.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "server_side_apply_floor_s": figures.server_side_applies.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                "server_side_apply_at_once_floor_s": figures.server_side_applies_at_once.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
         );
     }
