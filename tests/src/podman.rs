@@ -22,20 +22,30 @@ pub struct Podman {
     server: ScriptServer,
     /// The API's port on 127.0.0.1.
     pub port: u16,
+    /// The temporary folder holding its state, when it has one of its
+    /// own: removed only after the containers and the service (a field
+    /// after `server`, which fields drop in order, after [`Drop`]'s body).
+    /// Removed first, it takes the service's record of its containers
+    /// with it, and the containers then run on with nothing to stop them.
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl Podman {
-    /// A temporary folder for a service's state, outside any workspace: a
-    /// container's configuration in its storage rightly holds its secrets,
-    /// and a workspace is searched for them.
-    pub fn scratch_dir() -> tempfile::TempDir {
-        tempfile::Builder::new()
+    /// Starts a service with its state in a temporary folder of its own,
+    /// outside any workspace (a container's configuration in its storage
+    /// rightly holds its secrets, and a workspace is searched for them),
+    /// removed when the service is dropped.
+    pub fn start_in_scratch() -> Self {
+        let scratch = tempfile::Builder::new()
             .prefix("cairn-podman-")
             .tempdir()
-            .expect("create a temporary folder")
+            .expect("create a temporary folder");
+        let mut podman = Self::start(scratch.path());
+        podman.scratch = Some(scratch);
+        podman
     }
 
-    /// Starts a service with its state in `dir`.
+    /// Starts a service with its state in `dir`, which must outlive it.
     pub fn start(dir: &Path) -> Self {
         let server = ScriptServer::start("podman-service.sh", dir, START_TIMEOUT, |server| {
             ping(server.port)
@@ -43,6 +53,7 @@ impl Podman {
         Self {
             port: server.port,
             server,
+            scratch: None,
         }
     }
 

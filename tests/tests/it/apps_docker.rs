@@ -75,8 +75,7 @@ fn images(podman: &Podman, app: &str) -> Vec<String> {
 #[test]
 fn apps_from_git_run_roll_out_scale_and_go() {
     let ws = Workspace::new();
-    let dir = Podman::scratch_dir();
-    let podman = Podman::start(dir.path());
+    let podman = Podman::start_in_scratch();
     configure(&ws, &podman, "");
     let bystander = podman.run_by_hand("bystander");
     let port = published_ports(1);

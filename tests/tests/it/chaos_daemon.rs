@@ -25,24 +25,20 @@ const EAGER: &str = "chaos = true\ninterval = \"1s\"\ndrift_interval = \"1s\"\ns
 const STAGE_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// A daemon over `replicas` replicas of web, applied and answering.
+/// Fields drop in order: the daemon stops before podman removes the
+/// containers, so that no repair makes one after.
 struct Stage {
-    ws: Workspace,
-    podman: Podman,
     daemon: Daemon,
+    podman: Podman,
+    ws: Workspace,
     port: u16,
     receiver: AlertReceiver,
-    _dir: tempfile::TempDir,
 }
 
 impl Stage {
     fn new(replicas: u32, chaos_config: &str) -> Self {
         let receiver = AlertReceiver::start();
-        let Stand {
-            ws,
-            podman,
-            port,
-            dir,
-        } = Stand::with(chaos_config, EAGER, &receiver.table());
+        let Stand { ws, podman, port } = Stand::with(chaos_config, EAGER, &receiver.table());
         ws.repo.write("apps.toml", &web(port, replicas));
         ws.repo.commit("web", AUTHOR);
         let daemon = Daemon::start(&ws.config_path());
@@ -52,7 +48,6 @@ impl Stage {
             daemon,
             port,
             receiver,
-            _dir: dir,
         };
         // Seconds alone; beside the whole suite's containers, podman has
         // taken over a minute. A stage that never comes up says why.

@@ -22,7 +22,6 @@ pub(crate) struct Stand {
     pub ws: Workspace,
     pub podman: Podman,
     pub port: u16,
-    pub dir: tempfile::TempDir,
 }
 
 impl Stand {
@@ -34,8 +33,7 @@ impl Stand {
     /// [`configure`]'s settings.
     pub(crate) fn with(chaos_config: &str, tenant_settings: &str, top_settings: &str) -> Self {
         let ws = Workspace::new();
-        let dir = Podman::scratch_dir();
-        let podman = Podman::start(dir.path());
+        let podman = Podman::start_in_scratch();
         let port = published_ports(2);
         configure(
             &ws,
@@ -45,12 +43,7 @@ impl Stand {
             tenant_settings,
             top_settings,
         );
-        Self {
-            ws,
-            podman,
-            port,
-            dir,
-        }
+        Self { ws, podman, port }
     }
 
     /// [`Stand::new`], with `replicas` replicas of web committed and
@@ -150,12 +143,7 @@ fn apply_until(ws: &Workspace, text: &str, within: Duration) -> String {
 
 #[test]
 fn a_run_pauses_one_replica_while_the_other_answers_and_is_restored_after_its_duration() {
-    let Stand {
-        ws,
-        podman,
-        port,
-        dir: _dir,
-    } = Stand::applied(2, 50);
+    let Stand { ws, podman, port } = Stand::applied(2, 50);
 
     // Which replica a run takes is drawn from the experiment and the run:
     // the plan names it, and the probe then asks the other one.
@@ -226,12 +214,7 @@ fn a_run_pauses_one_replica_while_the_other_answers_and_is_restored_after_its_du
 
 #[test]
 fn killing_the_only_replica_fails_the_probe_and_the_run_is_aborted_and_restored() {
-    let Stand {
-        ws,
-        podman,
-        port,
-        dir: _dir,
-    } = Stand::new(100);
+    let Stand { ws, podman, port } = Stand::new(100);
     ws.repo.write("apps.toml", &web(port, 1));
     ws.repo.write(
         "experiments.toml",
@@ -302,12 +285,7 @@ probes = [{{ name = "web", url = "http://127.0.0.1:{port}/", latency = "1s" }}]
 
 #[test]
 fn an_experiment_on_another_owners_app_is_refused_at_plan_time_and_one_leaving_git_is_restored() {
-    let Stand {
-        ws,
-        podman,
-        port,
-        dir: _dir,
-    } = Stand::applied(2, 50);
+    let Stand { ws, podman, port } = Stand::applied(2, 50);
     let bystander = podman.run_by_hand("bystander");
 
     // Without `chaos = true` the tenant does not load the chaos provider.
@@ -383,12 +361,7 @@ fn an_experiment_on_another_owners_app_is_refused_at_plan_time_and_one_leaving_g
 
 #[test]
 fn two_experiments_never_hold_one_container_at_once_and_none_is_kept_when_it_leaves_git() {
-    let Stand {
-        ws,
-        podman,
-        dir: _dir,
-        ..
-    } = Stand::applied(1, 100);
+    let Stand { ws, podman, .. } = Stand::applied(1, 100);
     let id = podman.app_containers("web")[0]["Id"]
         .as_str()
         .expect("an id")

@@ -307,11 +307,7 @@ fn the_identity_provider_passes_every_rule_against_canaille() {
 
 #[test]
 fn the_apps_provider_passes_every_rule_against_podman() {
-    let dir = tempfile::Builder::new()
-        .prefix("cairn-podman-")
-        .tempdir()
-        .unwrap();
-    let podman = Podman::start(dir.path());
+    let podman = Podman::start_in_scratch();
     let url = podman.url();
     let report = conformance(
         "apps-docker",
