@@ -54,7 +54,7 @@ pub fn with_client_fields(observed: &User, desired: &User) -> User {
 }
 
 /// Compares one user.
-pub fn user(input: DiffInput, attributes: &impl Attributes) -> Result<Change, Error> {
+pub fn user(input: &DiffInput, attributes: &impl Attributes) -> Result<Change, Error> {
     let desired: Option<User> = from_state(&input.desired, "desired user")?;
     let observed: Option<User> = from_state(&input.observed, "observed user")?;
     let prior: Option<User> = from_state(&input.prior, "recorded user")?;
@@ -269,7 +269,7 @@ mod tests {
             "name": {"formatted": "alice"}
         });
         let change = user(
-            input(Some(desired.clone()), Some(observed), Some(desired)),
+            &input(Some(desired.clone()), Some(observed), Some(desired)),
             &Everything,
         )
         .unwrap();
@@ -282,7 +282,7 @@ mod tests {
         let prior = canonical(json!({"user_name": "alice", "title": "Boss"}));
         let observed = json!({"user_name": "alice", "active": true, "title": "Boss"});
         let change = user(
-            input(Some(desired), Some(observed), Some(prior)),
+            &input(Some(desired), Some(observed), Some(prior)),
             &Everything,
         )
         .unwrap();
@@ -302,7 +302,7 @@ mod tests {
         let mut recorded = spec(1);
         recorded.as_object_mut().unwrap().remove("password");
         let same = user(
-            input(
+            &input(
                 Some(spec(1)),
                 Some(observed.clone()),
                 Some(recorded.clone()),
@@ -312,7 +312,7 @@ mod tests {
         .unwrap();
         assert_eq!(same.action, Action::NoOp, "{:?}", same.fields);
         let bumped = user(
-            input(Some(spec(2)), Some(observed), Some(recorded)),
+            &input(Some(spec(2)), Some(observed), Some(recorded)),
             &Everything,
         )
         .unwrap();
@@ -329,12 +329,16 @@ mod tests {
     fn a_removed_user_is_deactivated_unless_it_asked_to_be_deleted() {
         let observed = json!({"user_name": "alice", "active": true});
         let kept = canonical(json!({"user_name": "alice"}));
-        let change = user(input(None, Some(observed.clone()), Some(kept)), &Everything).unwrap();
+        let change = user(
+            &input(None, Some(observed.clone()), Some(kept)),
+            &Everything,
+        )
+        .unwrap();
         assert_eq!(change.action, Action::Delete);
         assert!(change.summary.starts_with("deactivate"));
         assert_eq!(change.observed.unwrap()["removal"], "deactivate");
         let deleted = canonical(json!({"user_name": "alice", "removal": "delete"}));
-        let change = user(input(None, Some(observed), Some(deleted)), &Everything).unwrap();
+        let change = user(&input(None, Some(observed), Some(deleted)), &Everything).unwrap();
         assert_eq!(change.observed.unwrap()["removal"], "delete");
     }
 

@@ -34,12 +34,12 @@ use group::ScimGroup;
 use schema::Catalog;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
-use user::ScimUser;
+use user::{EveryAttribute, ScimUser};
 
 use cairn_sdk::serde_json::{Value, json};
 use cairn_sdk::{
-    Change, Declarations, Diagnostic, DiffInput, Error, Observed, Outcome, Provider, ProviderInfo,
-    Resource, Scope, Secrets, Validation, spec,
+    Action, Change, Declarations, Diagnostic, DiffInput, Error, Observed, Outcome, Provider,
+    ProviderInfo, Resource, Scope, Secrets, Validation, spec,
 };
 use std::collections::BTreeSet;
 
@@ -211,19 +211,30 @@ impl Provider for ScimProvider {
         } else {
             self.user_names()?
         };
-        // What the server keeps matters only for users that stay.
-        let needs_catalog = inputs
-            .iter()
-            .any(|input| input.type_name == "user" && input.desired.is_some());
-        let catalog = if needs_catalog {
-            self.scim.catalog()?
-        } else {
-            Catalog::default()
-        };
+        // What the server keeps matters only for users that stay (a user
+        // that leaves compares alike whatever it keeps), and not for one
+        // read back exactly as Git wants it, every attribute Git sets kept
+        // (its comparison taking every attribute as kept finds nothing to
+        // do): a plan with nothing to change then asks the server nothing
+        // more (no token, no /ResourceTypes, no /Schemas). The schemas are
+        // read once, for the first user that needs them.
+        let mut catalog: Option<Catalog> = None;
         inputs
             .into_iter()
             .map(|input| match input.type_name.as_str() {
-                "user" => compare::user(input, &catalog),
+                "user" => {
+                    if input.desired.is_none() || input.observed.is_some() {
+                        let as_wanted = compare::user(&input, &EveryAttribute)?;
+                        if input.desired.is_none() || as_wanted.action == Action::NoOp {
+                            return Ok(as_wanted);
+                        }
+                    }
+                    let catalog = match &mut catalog {
+                        Some(catalog) => catalog,
+                        none => none.insert(self.scim.catalog()?),
+                    };
+                    compare::user(&input, catalog)
+                }
                 "group" => {
                     let mut change = compare::group(input)?;
                     change.diagnostics = unknown_members(&change, &undeclared, &on_server);

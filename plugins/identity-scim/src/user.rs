@@ -400,6 +400,23 @@ pub trait Attributes {
     }
 }
 
+/// A server taken to keep every attribute and to require none: what a
+/// user read back exactly as Git wants it shows of the server, which
+/// kept every attribute Git sets.
+pub struct EveryAttribute;
+
+impl Attributes for EveryAttribute {
+    fn user_has(&self, _: &str) -> bool {
+        true
+    }
+    fn enterprise(&self) -> bool {
+        true
+    }
+    fn enterprise_has(&self, _: &str) -> bool {
+        true
+    }
+}
+
 /// The name parts the server requires that `user` (as the server can hold
 /// it, see [`supported`]) lacks: each attribute (`name.familyName`) with
 /// the spec field that sets it (`family_name`). A user without one could
@@ -736,18 +753,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A server that keeps every attribute.
-    pub(crate) struct Everything;
-    impl Attributes for Everything {
-        fn user_has(&self, _: &str) -> bool {
-            true
-        }
-        fn enterprise(&self) -> bool {
-            true
-        }
-        fn enterprise_has(&self, _: &str) -> bool {
-            true
-        }
-    }
+    pub(crate) use super::EveryAttribute as Everything;
 
     struct NoPrimary;
     impl Attributes for NoPrimary {

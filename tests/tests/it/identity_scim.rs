@@ -1,8 +1,9 @@
 //! The SCIM identity provider against a real Canaille: users and groups
 //! from Git, changes, removals, foreign users left alone, drift healed by
-//! the daemon, a wrong client secret, and passwords and the OAuth client's
-//! credentials that never show — as is, in base64 or in hex — in anything
-//! Cairn wrote or printed, logging at trace level.
+//! the daemon, a wrong client secret, users compared without asking the
+//! server when they are as Git wants them, and passwords and the OAuth
+//! client's credentials that never show — as is, in base64 or in hex — in
+//! anything Cairn wrote or printed, logging at trace level.
 
 use cairn_tests::cairn::{ConfigOptions, config_header};
 use cairn_tests::daemon::{Daemon, wait_until};
@@ -412,4 +413,76 @@ members = ["zed", "carol", "nobody"]
     ws.cairn(&["apply", "--yes"]).expect_code(0);
     assert_eq!(canaille.members("admins"), ["carol", "zed"]);
     ws.cairn(&["plan"]).expect_code(0);
+}
+
+/// Users that a group gained after they were applied are read back changed
+/// (their version on the server moves), so a plan with nothing to change
+/// hands them to the provider to compare: it finds them as Git wants them
+/// without asking Canaille anything more (no token, no discovery), where it
+/// used to read the server's schemas first. A user with an attribute
+/// Canaille does not keep still needs them, and gets them.
+#[test]
+fn users_read_back_as_git_wants_them_are_compared_without_asking_the_server() {
+    let ws = Workspace::new();
+    let dir = canaille_dir();
+    let canaille = Canaille::start(dir.path());
+    set_password(&ws, &unique_password("unused"));
+    configure(&ws, &canaille, &canaille.client_secret, "", "");
+    let people = r#"
+[[idp.user]]
+user_name = "grace"
+display_name = "Grace Hopper"
+name = { given_name = "Grace", family_name = "Hopper" }
+emails = ["grace@example.org"]
+
+[[idp.user]]
+user_name = "ada"
+display_name = "Ada Lovelace"
+name = { given_name = "Ada", family_name = "Lovelace" }
+emails = ["ada@example.org"]
+
+[[idp.group]]
+display_name = "engines"
+members = ["grace", "ada"]
+depends_on = ["idp/user/grace", "idp/user/ada"]
+"#;
+    ws.repo.write("people.toml", people);
+    ws.repo.commit("people", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let logged = &[("CAIRN_LOG", "cairn=debug,cairn_sandbox=debug")];
+    let requests_of = |log: &str, function: &str| {
+        log.lines()
+            .filter(|line| {
+                line.contains(&format!("function=\"{function}\"}}: plugin HTTP request"))
+            })
+            .count()
+    };
+
+    let plan = ws.cairn_env(&["plan"], logged);
+    plan.expect_code(0).expect_contains("No changes");
+    let log = plan.all();
+    assert!(
+        requests_of(&log, "list") > 0,
+        "the log shows requests: {log}"
+    );
+    assert!(log.contains(r#"function="diff""#), "users compared: {log}");
+    assert_eq!(requests_of(&log, "diff"), 0, "{log}");
+
+    // An email type, which Canaille does not keep: the comparison needs
+    // the server's schemas to know it, and finds nothing to send (the new
+    // spec is only recorded).
+    ws.repo.write(
+        "people.toml",
+        &people.replace(
+            "emails = [\"ada@example.org\"]",
+            "emails = [{ value = \"ada@example.org\", type = \"work\" }]",
+        ),
+    );
+    ws.repo.commit("a work email", AUTHOR);
+    let plan = ws.cairn_env(&["plan"], logged);
+    plan.expect_contains("idp/user/ada  record Git's change")
+        .expect_contains("1 to refresh");
+    let log = plan.all();
+    assert!(requests_of(&log, "diff") > 0, "{log}");
+    assert!(log.contains("attributes=emails.type"), "{log}");
 }
