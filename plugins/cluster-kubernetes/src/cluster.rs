@@ -212,7 +212,7 @@ impl<'a> Cluster<'a> {
     /// shows. The dry runs go out side by side
     /// ([`cairn_sdk::http::REQUESTS_AT_ONCE`] at a time): one after the
     /// other, a plan of many objects waits for each in turn.
-    pub fn plan_all(&self, items: &[Item]) -> Vec<ItemPlan> {
+    pub fn plan_all(&self, items: &[&Item]) -> Vec<ItemPlan> {
         let prepared: Vec<Prepared> = items.iter().map(|item| self.prepare_plan(item)).collect();
         let dry_runs: Vec<(&str, &Value)> = prepared
             .iter()

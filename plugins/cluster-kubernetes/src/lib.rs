@@ -168,10 +168,7 @@ impl Provider for Kubernetes {
         }
         // Every object of every input planned at once, so that their dry
         // runs go out side by side.
-        let all: Vec<Item> = prepared
-            .iter()
-            .flat_map(|(_, items)| items.iter().cloned())
-            .collect();
+        let all: Vec<&Item> = prepared.iter().flat_map(|(_, items)| items).collect();
         let mut plans = cluster.plan_all(&all).into_iter();
         Ok(prepared
             .into_iter()
