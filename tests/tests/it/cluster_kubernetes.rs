@@ -202,6 +202,23 @@ fn commit_all(ws: &Workspace, objects: &str, frontend: &str, message: &str) {
     ws.repo.commit(message, AUTHOR);
 }
 
+/// Makes ConfigMap `hand-made` (`owner = ops`) in `namespace` by hand,
+/// without Cairn's label: someone else's object.
+fn make_hand_made_config_map(kube: &Kube, namespace: &str) {
+    let made = kube.kubectl(
+        &[
+            "-n",
+            namespace,
+            "create",
+            "configmap",
+            "hand-made",
+            "--from-literal=owner=ops",
+        ],
+        None,
+    );
+    assert!(made.success, "{}", made.stderr);
+}
+
 fn label_of(object: &serde_json::Value, key: &str) -> String {
     object["metadata"]["labels"][key]
         .as_str()
@@ -283,18 +300,7 @@ fn objects_and_manifests_apply_quietly_update_one_field_and_prune_only_their_own
     outputs.push(again.all());
 
     // Someone else's objects, without Cairn's label.
-    let made = kube.kubectl(
-        &[
-            "-n",
-            "shop",
-            "create",
-            "configmap",
-            "hand-made",
-            "--from-literal=owner=ops",
-        ],
-        None,
-    );
-    assert!(made.success, "{}", made.stderr);
+    make_hand_made_config_map(&kube, "shop");
 
     // One field in TOML, one in YAML.
     let changed = OBJECTS
@@ -935,18 +941,7 @@ fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
     // nothing (its one object is someone else's) is not recorded as
     // Cairn's; one that made its other objects is, and is not a conflict
     // at the next plan.
-    let made = kube.kubectl(
-        &[
-            "-n",
-            "ctl",
-            "create",
-            "configmap",
-            "hand-made",
-            "--from-literal=owner=ops",
-        ],
-        None,
-    );
-    assert!(made.success, "{}", made.stderr);
+    make_hand_made_config_map(&kube, "ctl");
     let hand_made_yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: ctl\ndata:\n  owner: git\n";
     ws.repo.write(
         "cluster/intruders.toml",
@@ -1015,18 +1010,7 @@ fn many_objects_looked_for_in_one_collection_still_find_the_one_made_by_hand() {
     for namespace in ["objects", "sets"] {
         let made = kube.kubectl(&["create", "namespace", namespace], None);
         assert!(made.success, "{}", made.stderr);
-        let made = kube.kubectl(
-            &[
-                "-n",
-                namespace,
-                "create",
-                "configmap",
-                "hand-made",
-                "--from-literal=owner=ops",
-            ],
-            None,
-        );
-        assert!(made.success, "{}", made.stderr);
+        make_hand_made_config_map(&kube, namespace);
     }
     let config_map = |namespace: &str, name: &str| {
         format!(
