@@ -32,7 +32,10 @@ pub struct ResourceType {
     pub name: String,
     /// One line saying what the type is.
     pub description: String,
-    /// A JSON Schema of the spec.
+    /// A JSON Schema of the spec. Its top-level properties marked
+    /// `"writeOnly": true` are what only the client keeps, which `list`
+    /// never shows: the host leaves them out when it checks whether an
+    /// object is as the last apply left it.
     pub schema: Value,
     /// The spec fields that together identify an object. A field may be a
     /// `/`-separated path into nested tables (`metadata/name`); a field

@@ -415,14 +415,16 @@ members = ["zed", "carol", "nobody"]
     ws.cairn(&["plan"]).expect_code(0);
 }
 
-/// Users that a group gained after they were applied are read back changed
-/// (their version on the server moves), so a plan with nothing to change
-/// hands them to the provider to compare: it finds them as Git wants them
-/// without asking Canaille anything more (no token, no discovery), where it
-/// used to read the server's schemas first. A user with an attribute
-/// Canaille does not keep still needs them, and gets them.
+/// A user's recorded state holds what only Cairn keeps (`removal`,
+/// `password_version`, which the schema marks write-only) besides what
+/// Canaille shows, so a plan with nothing to change compares the two
+/// without them, and finds the users settled: no `diff` at all. A user
+/// edited by hand in an attribute Git does not set is handed to the
+/// provider, which finds it as Git wants it without asking Canaille
+/// anything more (no token, no discovery). A user with an attribute
+/// Canaille does not keep still needs the server's schemas, and gets them.
 #[test]
-fn users_read_back_as_git_wants_them_are_compared_without_asking_the_server() {
+fn settled_users_are_not_compared_and_moved_ones_without_asking_the_server() {
     let ws = Workspace::new();
     let dir = canaille_dir();
     let canaille = Canaille::start(dir.path());
@@ -434,6 +436,7 @@ user_name = "grace"
 display_name = "Grace Hopper"
 name = { given_name = "Grace", family_name = "Hopper" }
 emails = ["grace@example.org"]
+removal = "delete"
 
 [[idp.user]]
 user_name = "ada"
@@ -465,7 +468,16 @@ depends_on = ["idp/user/grace", "idp/user/ada"]
         requests_of(&log, "list") > 0,
         "the log shows requests: {log}"
     );
-    assert!(log.contains(r#"function="diff""#), "users compared: {log}");
+    assert!(
+        !log.contains(r#"function="diff""#),
+        "nothing compared: {log}"
+    );
+
+    canaille.patch_user("grace", serde_json::json!({"title": "Rear Admiral"}));
+    let plan = ws.cairn_env(&["plan"], logged);
+    plan.expect_code(0).expect_contains("No changes");
+    let log = plan.all();
+    assert!(log.contains(r#"function="diff""#), "grace compared: {log}");
     assert_eq!(requests_of(&log, "diff"), 0, "{log}");
 
     // An email type, which Canaille does not keep: the comparison needs

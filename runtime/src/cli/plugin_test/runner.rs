@@ -644,19 +644,27 @@ impl<'a> Runner<'a> {
         }
         // The host does not ask `diff` about an object whose observed
         // state is exactly the state it recorded (the applied one, without
-        // its sensitive fields): drift there is never planned.
+        // its sensitive fields), its write-only fields aside: drift there
+        // is never planned.
         let unseen = |change: &Change| {
             let key = (change.type_name.clone(), change.id.clone());
-            let sensitive = self
+            let (sensitive, write_only) = self
                 .plugin
                 .info()
                 .resource_type(&change.type_name)
-                .map(|t| t.sensitive.clone())
+                .map(|t| {
+                    (
+                        t.sensitive.clone(),
+                        crate::plan::write_only_fields(&t.schema),
+                    )
+                })
                 .unwrap_or_default();
             match (observed.get(&key), applied.get(&key)) {
-                (Some(seen), Some(recorded)) => {
-                    seen.state == crate::plan::without_sensitive(recorded, &sensitive)
-                }
+                (Some(seen), Some(recorded)) => crate::plan::same_but_write_only(
+                    &seen.state,
+                    &crate::plan::without_sensitive(recorded, &sensitive),
+                    &write_only,
+                ),
                 _ => false,
             }
         };
@@ -1220,21 +1228,7 @@ fn grants(allow: &[RawGrant], folder: &std::path::Path) -> anyhow::Result<Vec<Gr
 /// the next observation — or `"writeOnly": true` — what only the client
 /// keeps (a password, a removal policy), which no observation shows.
 fn one_sided(schema: &Value) -> Vec<String> {
-    schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|properties| {
-            properties
-                .iter()
-                .filter(|(_, property)| {
-                    ["readOnly", "writeOnly"]
-                        .iter()
-                        .any(|mark| property.get(*mark) == Some(&Value::Bool(true)))
-                })
-                .map(|(name, _)| name.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::plan::fields_marked(schema, &["readOnly", "writeOnly"])
 }
 
 /// A state as [`Rule::AppliedIsObserved`] compares it: without `null`s

@@ -62,6 +62,7 @@ pub(super) fn classify<'a, P: Provider>(
     let mut refused_adoptions = Vec::new();
     let mut work: Work<'a, P> = BTreeMap::new();
     let mut compared = vec![false; desired.resources.len()];
+    let mut write_only = WriteOnly::default();
 
     for (index, resource) in desired.resources.iter().enumerate() {
         let address = &resource.address;
@@ -83,7 +84,10 @@ pub(super) fn classify<'a, P: Provider>(
         }
         // The world is exactly as the last apply left it, and Git did not
         // move: nothing for the provider to compare.
-        if gathered.settled_in_git[index] && seen.is_some_and(|seen| as_last_applied(seen, ours)) {
+        if gathered.settled_in_git[index]
+            && seen
+                .is_some_and(|seen| as_last_applied(seen, ours, write_only.of(providers, address)))
+        {
             draft.unchanged += 1;
             continue;
         }
@@ -242,10 +246,91 @@ pub(crate) fn with_ignored_fields(spec: &Value, observed: &Value, ignored: &[Str
     spec
 }
 
-/// Whether `seen` is the state the last apply of `ours` recorded: the
-/// inventory keeps states as canonical text, and `seen` is written out
-/// against that text, byte by byte, without a copy of either.
-fn as_last_applied(seen: &Value, ours: Option<&OwnedResource>) -> bool {
+/// The top-level properties a resource type's schema marks
+/// `"writeOnly": true`: what only the client keeps (a password, a removal
+/// policy), which the provider records from the spec applied and no
+/// observation shows.
+pub(crate) fn write_only_fields(schema: &Value) -> Vec<String> {
+    fields_marked(schema, &["writeOnly"])
+}
+
+/// The top-level properties `schema` marks `true` with one of `marks`
+/// (`readOnly`, `writeOnly`).
+pub(crate) fn fields_marked(schema: &Value, marks: &[&str]) -> Vec<String> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| {
+            properties
+                .iter()
+                .filter(|(_, property)| {
+                    marks
+                        .iter()
+                        .any(|mark| property.get(*mark) == Some(&Value::Bool(true)))
+                })
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The write-only fields of each resource type a plan meets, found once
+/// per type (a tenant has a few types, and may have ten thousand
+/// resources of one).
+#[derive(Default)]
+struct WriteOnly<'a> {
+    known: Vec<(&'a str, &'a str, Vec<String>)>,
+}
+
+impl<'a> WriteOnly<'a> {
+    /// The write-only fields of `address`'s type.
+    fn of<P: Provider>(&mut self, providers: &Providers<P>, address: &'a Address) -> &[String] {
+        let (provider, type_name) = (address.provider.as_str(), address.type_name.as_str());
+        let position = match self
+            .known
+            .iter()
+            .position(|(p, t, _)| *p == provider && *t == type_name)
+        {
+            Some(position) => position,
+            None => {
+                let fields = providers
+                    .get(provider)
+                    .and_then(|p| p.info().resource_type(type_name))
+                    .map(|t| write_only_fields(&t.schema))
+                    .unwrap_or_default();
+                self.known.push((provider, type_name, fields));
+                self.known.len() - 1
+            }
+        };
+        &self.known[position].2
+    }
+}
+
+/// Whether the observed state `seen` is the state the last apply
+/// recorded, `write_only` fields aside: Git did not move, so those hold
+/// what they held when recorded, and no observation shows them.
+pub(crate) fn same_but_write_only(seen: &Value, recorded: &Value, write_only: &[String]) -> bool {
+    match (seen, recorded) {
+        (Value::Object(seen), Value::Object(recorded)) if !write_only.is_empty() => {
+            let kept = |map: &serde_json::Map<String, Value>| {
+                map.keys().filter(|key| !write_only.contains(key)).count()
+            };
+            kept(seen) == kept(recorded)
+                && seen
+                    .iter()
+                    .filter(|(key, _)| !write_only.contains(key))
+                    .all(|(key, value)| recorded.get(key) == Some(value))
+        }
+        _ => seen == recorded,
+    }
+}
+
+/// Whether `seen` is the state the last apply of `ours` recorded, its
+/// type's `write_only` fields aside ([`same_but_write_only`]). The
+/// inventory keeps states as canonical text: without write-only fields,
+/// `seen` is written out against that text, byte by byte, without a copy
+/// of either; with them, the text is read back.
+fn as_last_applied(seen: &Value, ours: Option<&OwnedResource>, write_only: &[String]) -> bool {
     /// A writer that accepts only the bytes of `rest`, in order.
     struct Against<'a> {
         rest: &'a [u8],
@@ -267,6 +352,10 @@ fn as_last_applied(seen: &Value, ours: Option<&OwnedResource>) -> bool {
     let Some(last) = ours.and_then(|o| o.state.as_deref()) else {
         return false;
     };
+    if !write_only.is_empty() {
+        return serde_json::from_str::<Value>(last)
+            .is_ok_and(|recorded| same_but_write_only(seen, &recorded, write_only));
+    }
     let mut against = Against {
         rest: last.as_bytes(),
     };
@@ -301,21 +390,74 @@ mod tests {
         };
         let seen = json!({"ttl": 300, "records": ["192.0.2.1"]});
         let text = seen.to_string();
-        assert!(as_last_applied(&seen, Some(&owned(Some(&text)))));
+        assert!(as_last_applied(&seen, Some(&owned(Some(&text))), &[]));
         // Longer, shorter, another value, none recorded, not owned.
         assert!(!as_last_applied(
             &seen,
-            Some(&owned(Some(&format!("{text} "))))
+            Some(&owned(Some(&format!("{text} ")))),
+            &[]
         ));
         assert!(!as_last_applied(
             &seen,
-            Some(&owned(Some(&text[..text.len() - 1])))
+            Some(&owned(Some(&text[..text.len() - 1]))),
+            &[]
         ));
         assert!(!as_last_applied(
             &json!({"ttl": 60}),
-            Some(&owned(Some(&text)))
+            Some(&owned(Some(&text))),
+            &[]
         ));
-        assert!(!as_last_applied(&seen, Some(&owned(None))));
-        assert!(!as_last_applied(&seen, None));
+        assert!(!as_last_applied(&seen, Some(&owned(None)), &[]));
+        assert!(!as_last_applied(&seen, None, &[]));
+
+        // What only the client keeps is recorded from the spec and never
+        // observed: left out on both sides, and nothing else is.
+        let write_only = ["password_version".to_string(), "removal".to_string()];
+        let recorded =
+            json!({"user_name": "ada", "etag": "1", "password_version": 2, "removal": "delete"});
+        let text = recorded.to_string();
+        let listed = json!({"user_name": "ada", "etag": "1"});
+        assert!(!as_last_applied(&listed, Some(&owned(Some(&text))), &[]));
+        assert!(as_last_applied(
+            &listed,
+            Some(&owned(Some(&text))),
+            &write_only
+        ));
+        for moved in [
+            json!({"user_name": "ada", "etag": "2"}),
+            json!({"user_name": "ada"}),
+            json!({"user_name": "ada", "etag": "1", "active": false}),
+            json!(["ada"]),
+        ] {
+            assert!(
+                !as_last_applied(&moved, Some(&owned(Some(&text))), &write_only),
+                "{moved}"
+            );
+        }
+        // Shown anyway, with the recorded value, or another.
+        let shown = json!({"user_name": "ada", "etag": "1", "removal": "delete"});
+        assert!(as_last_applied(
+            &shown,
+            Some(&owned(Some(&text))),
+            &write_only
+        ));
+        let other = json!({"user_name": "ada", "etag": "1", "removal": "deactivate"});
+        assert!(as_last_applied(
+            &other,
+            Some(&owned(Some(&text))),
+            &write_only
+        ));
+    }
+
+    #[test]
+    fn write_only_fields_are_the_schemas_top_level_marks() {
+        let schema = json!({"properties": {
+            "password": {"type": "object", "writeOnly": true},
+            "etag": {"type": "string", "readOnly": true},
+            "name": {"type": "object", "properties": {"secret": {"writeOnly": true}}},
+            "removal": {"enum": ["delete"], "writeOnly": false},
+        }});
+        assert_eq!(write_only_fields(&schema), ["password"]);
+        assert!(write_only_fields(&json!(null)).is_empty());
     }
 }

@@ -36,7 +36,9 @@ use cairn_contract::{Diagnostic, Hold, Severity};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub(crate) use classify::with_ignored_fields;
+pub(crate) use classify::{
+    fields_marked, same_but_write_only, with_ignored_fields, write_only_fields,
+};
 
 /// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
