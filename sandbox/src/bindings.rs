@@ -11,6 +11,7 @@
 //! fails; the host never trusts it further.
 
 use super::error::ContractViolation;
+use cairn_contract::json_text;
 use serde_json::Value;
 
 /// `cairn:provider@0.1.0`, the first released version.
@@ -177,9 +178,9 @@ impl From<&cairn_contract::DiffInput> for DiffInput {
         Self {
             type_name: input.type_name.clone(),
             id: input.id.clone(),
-            desired: input.desired.as_ref().map(Value::to_string),
-            observed: input.observed.as_ref().map(Value::to_string),
-            prior: input.prior.as_ref().map(Value::to_string),
+            desired: input.desired.as_ref().map(json_text),
+            observed: input.observed.as_ref().map(json_text),
+            prior: input.prior.as_ref().map(json_text),
             halt: input.halt,
         }
     }
@@ -271,13 +272,13 @@ impl From<&cairn_contract::Change> for Change {
                 .iter()
                 .map(|field| FieldChange {
                     path: field.path.clone(),
-                    before: field.before.as_ref().map(Value::to_string),
-                    after: field.after.as_ref().map(Value::to_string),
+                    before: field.before.as_ref().map(json_text),
+                    after: field.after.as_ref().map(json_text),
                     sensitive: field.sensitive,
                 })
                 .collect(),
-            desired: change.desired.as_ref().map(Value::to_string),
-            observed: change.observed.as_ref().map(Value::to_string),
+            desired: change.desired.as_ref().map(json_text),
+            observed: change.observed.as_ref().map(json_text),
             diagnostics: change.diagnostics.iter().map(Into::into).collect(),
             recheck_after_ms: change.recheck_after_ms,
             holds: change
@@ -376,7 +377,7 @@ pub mod policy_v0_1 {
     impl From<&cairn_contract::PolicySettings> for wit::Settings {
         fn from(settings: &cairn_contract::PolicySettings) -> Self {
             Self {
-                config: settings.config.to_string(),
+                config: cairn_contract::json_text(&settings.config),
                 files: settings
                     .files
                     .iter()
@@ -409,7 +410,7 @@ pub mod policy_v0_1 {
                         provider: resource.provider.clone(),
                         type_name: resource.type_name.clone(),
                         id: resource.id.clone(),
-                        spec: resource.spec.to_string(),
+                        spec: cairn_contract::json_text(&resource.spec),
                         file: resource.file.clone(),
                         line: resource.line,
                     })

@@ -11,6 +11,7 @@ use crate::{
     Hold, Notice, NoticeKind, Observed, Outcome, ProviderInfo, Resource, Scope, Secrets, Severity,
     Validation,
 };
+use cairn_contract::json_text;
 use serde_json::Value;
 use std::any::Any;
 use std::cell::RefCell;
@@ -226,14 +227,14 @@ impl From<ProviderInfo> for wit::ProviderInfo {
             name: info.name,
             version: info.version,
             description: info.description,
-            config_schema: info.config_schema.to_string(),
+            config_schema: json_text(&info.config_schema),
             resource_types: info
                 .resource_types
                 .into_iter()
                 .map(|resource_type| wit::ResourceType {
                     name: resource_type.name,
                     description: resource_type.description,
-                    schema: resource_type.schema.to_string(),
+                    schema: json_text(&resource_type.schema),
                     identity: resource_type.identity,
                     force_replace: resource_type.force_replace,
                     sensitive: resource_type.sensitive,
@@ -246,7 +247,7 @@ impl From<ProviderInfo> for wit::ProviderInfo {
 impl From<Validation> for wit::Validation {
     fn from(validation: Validation) -> Self {
         wit::Validation {
-            canonical: validation.canonical.map(|value| value.to_string()),
+            canonical: validation.canonical.as_ref().map(json_text),
             diagnostics: validation.diagnostics.into_iter().map(Into::into).collect(),
         }
     }
@@ -285,7 +286,7 @@ impl From<Observed> for wit::Observed {
         wit::Observed {
             type_name: observed.type_name,
             id: observed.id,
-            state: observed.state.to_string(),
+            state: json_text(&observed.state),
             vouched: observed.vouched,
         }
     }
@@ -313,13 +314,13 @@ impl From<Change> for wit::Change {
                 .into_iter()
                 .map(|field| wit::FieldChange {
                     path: field.path,
-                    before: field.before.map(|value| value.to_string()),
-                    after: field.after.map(|value| value.to_string()),
+                    before: field.before.as_ref().map(json_text),
+                    after: field.after.as_ref().map(json_text),
                     sensitive: field.sensitive,
                 })
                 .collect(),
-            desired: change.desired.map(|value| value.to_string()),
-            observed: change.observed.map(|value| value.to_string()),
+            desired: change.desired.as_ref().map(json_text),
+            observed: change.observed.as_ref().map(json_text),
             diagnostics: change.diagnostics.into_iter().map(Into::into).collect(),
             recheck_after_ms: change.recheck_after_ms,
             holds: change
@@ -398,7 +399,7 @@ impl TryFrom<wit::Change> for Change {
 impl From<Outcome> for wit::Outcome {
     fn from(outcome: Outcome) -> Self {
         match outcome {
-            Outcome::Applied(state) => wit::Outcome::Applied(state.map(|value| value.to_string())),
+            Outcome::Applied(state) => wit::Outcome::Applied(state.as_ref().map(json_text)),
             Outcome::Failed(error) => wit::Outcome::Failed(error.into()),
             Outcome::Skipped(reason) => wit::Outcome::Skipped(reason),
         }

@@ -148,6 +148,9 @@ fn keep_dependencies_of_kept(
     deletes: &mut Vec<PlannedChange>,
     notes: &mut Vec<String>,
 ) {
+    if deletes.is_empty() {
+        return;
+    }
     let deleting: HashSet<Address> = deletes.iter().map(|d| d.address.clone()).collect();
     let mut needed_by: HashMap<Address, Address> = HashMap::new();
     let mut staying: Vec<&OwnedResource> = owned
