@@ -45,6 +45,12 @@ pub async fn overhead(calls: usize) -> anyhow::Result<Vec<Duration>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    // The plugin logs through the host (`cairn:provider/log`): here its
+    // records are dropped.
+    linker
+        .instance("cairn:provider/log@0.3.0")
+        .and_then(|mut log| log.func_new("log", |_, _, _, _| Ok(())))
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
