@@ -21,19 +21,25 @@ impl Declarations {
     pub fn new(inputs: &[DiffInput], others: Vec<Declared>) -> Self {
         let mut declarations = Self::default();
         for input in inputs.iter().filter(|input| input.desired.is_some()) {
-            declarations.insert(&input.type_name, &input.id);
+            declarations.insert(&input.type_name, input.id.clone());
         }
+        // A commit may declare ten thousand: their ids are kept as they
+        // came, and a type's name is copied once.
         for declared in others {
-            declarations.insert(&declared.type_name, &declared.id);
+            declarations.insert(&declared.type_name, declared.id);
         }
         declarations
     }
 
-    fn insert(&mut self, type_name: &str, id: &str) {
-        self.ids
-            .entry(type_name.to_string())
-            .or_default()
-            .insert(id.to_string());
+    fn insert(&mut self, type_name: &str, id: String) {
+        match self.ids.get_mut(type_name) {
+            Some(ids) => {
+                ids.insert(id);
+            }
+            None => {
+                self.ids.insert(type_name.to_string(), BTreeSet::from([id]));
+            }
+        }
     }
 
     /// Whether the commit declares the resource of `type_name` and `id`.
