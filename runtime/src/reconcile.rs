@@ -202,8 +202,9 @@ pub async fn plan_halting(
     plan_against(tenant, desired, inventory, scope, halt).await
 }
 
-/// [`plan_halting`] against the tenant's inventory as just read.
-async fn plan_against(
+/// [`plan_halting`] against the tenant's inventory as just read (while the
+/// commit loaded, say).
+pub async fn plan_against(
     tenant: &Tenant,
     desired: &DesiredState,
     inventory: Arc<Inventory>,

@@ -14,7 +14,7 @@
 
 use super::cache::FileResource;
 use super::diagnostic::{FileText, SourceDiagnostic};
-use super::{Address, DesiredResource, graph};
+use super::{Address, DesiredResource, FastHash, graph};
 use std::collections::{HashMap, HashSet};
 
 /// One resource of the commit, as the checks across files see it.
@@ -77,7 +77,8 @@ pub(super) fn check(
 ) -> Option<Vec<DesiredResource>> {
     let mut resources: Vec<DesiredResource> = Vec::with_capacity(declared.len());
     let mut nodes: Vec<Node<'_>> = Vec::with_capacity(declared.len());
-    let mut seen: HashMap<&Address, usize> = HashMap::with_capacity(declared.len());
+    let mut seen: HashMap<&Address, usize, FastHash> =
+        HashMap::with_capacity_and_hasher(declared.len(), FastHash::default());
     for &entry in declared {
         let address = &entry.resource.address;
         if let Some(&first) = seen.get(address) {

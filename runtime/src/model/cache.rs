@@ -140,19 +140,20 @@ impl ModelCache {
         let known = self.known();
         let mut texts: Vec<Option<String>> = vec![None; snapshot.files.len()];
         let read = read_texts(snapshot, &mut texts, |file| !known.contains_key(&file.blob)).await?;
-        let (loaded, read) =
-            match load::load_files(snapshot, &texts, providers, &known, quotas).await? {
-                Outcome::Loaded(loaded) => (loaded, read),
-                Outcome::NeedsEveryText => {
-                    read_texts(snapshot, &mut texts, |_| true).await?;
-                    match load::load_files(snapshot, &texts, providers, &KnownFiles::new(), quotas)
-                        .await?
-                    {
-                        Outcome::Loaded(loaded) => (loaded, snapshot.files.len()),
-                        Outcome::NeedsEveryText => return Err(LoadError::Unread),
-                    }
+        let (loaded, read) = match load::load_files(snapshot, &texts, providers, &known, quotas)
+            .await?
+        {
+            Outcome::Loaded(loaded) => (loaded, read),
+            Outcome::NeedsEveryText => {
+                read_texts(snapshot, &mut texts, |_| true).await?;
+                match load::load_files(snapshot, &texts, providers, &KnownFiles::default(), quotas)
+                    .await?
+                {
+                    Outcome::Loaded(loaded) => (loaded, snapshot.files.len()),
+                    Outcome::NeedsEveryText => return Err(LoadError::Unread),
                 }
-            };
+            }
+        };
         tracing::debug!(
             files = snapshot.files.len(),
             read,
@@ -196,10 +197,10 @@ impl ModelCache {
     #[tracing::instrument(level = "debug", skip_all)]
     fn read(&self) -> KnownFiles {
         let Some(path) = &self.path else {
-            return KnownFiles::new();
+            return KnownFiles::default();
         };
         let Ok(bytes) = std::fs::read(path) else {
-            return KnownFiles::new();
+            return KnownFiles::default();
         };
         match postcard::from_bytes::<Stored<String, HashMap<String, CachedFile>>>(&bytes) {
             Ok(stored) if stored.fingerprint == self.fingerprint => stored
@@ -207,10 +208,10 @@ impl ModelCache {
                 .into_iter()
                 .map(|(blob, file)| (blob, Arc::new(file)))
                 .collect(),
-            Ok(_) => KnownFiles::new(),
+            Ok(_) => KnownFiles::default(),
             Err(error) => {
                 tracing::debug!(path = %path.display(), %error, "the model cache is unreadable; loading in full");
-                KnownFiles::new()
+                KnownFiles::default()
             }
         }
     }

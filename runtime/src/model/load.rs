@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Validated files by blob id, from earlier loads.
-pub(super) type KnownFiles = HashMap<String, Arc<CachedFile>>;
+pub(super) type KnownFiles = HashMap<String, Arc<CachedFile>, super::FastHash>;
 
 /// A loaded commit and what the cache may keep of it.
 pub(super) struct Loaded {
@@ -712,7 +712,7 @@ mod tests {
             &snapshot,
             &read,
             &BTreeMap::new(),
-            &KnownFiles::new(),
+            &KnownFiles::default(),
             &quotas(3),
         )
         .await;
@@ -732,7 +732,7 @@ mod tests {
             &snapshot,
             &read,
             &BTreeMap::new(),
-            &KnownFiles::new(),
+            &KnownFiles::default(),
             &quotas(4),
         )
         .await;
@@ -755,7 +755,7 @@ mod tests {
             &snapshot,
             &read,
             &BTreeMap::new(),
-            &KnownFiles::new(),
+            &KnownFiles::default(),
             &values,
         )
         .await;
@@ -797,7 +797,8 @@ mod tests {
                 resources: vec![resource("b.", 1), resource("c.", 4)],
             }),
         )]
-        .into();
+        .into_iter()
+        .collect();
         // The file read holds two values, the known one four.
         assert_eq!(
             check_counts(&snapshot, &read, &known, &quotas(3)).unwrap(),

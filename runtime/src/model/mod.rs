@@ -27,6 +27,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+/// The hasher of the maps that hold one entry per resource or file (by
+/// address, by blob id), filled and probed thousands of times in every
+/// plan and load: foldhash hashes such short keys several times faster
+/// than the standard SipHash, and is seeded anew in each process, so keys
+/// a tenant chooses cannot be made to collide ahead of time.
+pub type FastHash = foldhash::fast::RandomState;
+
+/// A map by address, with [`FastHash`].
+pub type AddressMap<V> = std::collections::HashMap<Address, V, FastHash>;
+
+/// A set of addresses, with [`FastHash`].
+pub type AddressSet = std::collections::HashSet<Address, FastHash>;
+
 /// A resource's address: `PROVIDER/TYPE/ID`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -180,7 +193,7 @@ pub async fn load(
         snapshot,
         &texts,
         providers,
-        &load::KnownFiles::new(),
+        &load::KnownFiles::default(),
         quotas,
     )
     .await?

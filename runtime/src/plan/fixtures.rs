@@ -45,7 +45,7 @@ pub(crate) fn plan_of(changes: Vec<PlannedChange>) -> Plan {
         blocked: Vec::new(),
         findings: Vec::new(),
         safety: Default::default(),
-        unexamined: Default::default(),
+        examined: Default::default(),
         recheck_after: None,
     }
 }

@@ -66,6 +66,33 @@ pub enum PlanScope {
     Holding,
 }
 
+/// What a plan examined (observed, and compared where needed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Examined {
+    /// Every resource Git declares and every object the tenant owns: a
+    /// [`PlanScope::Full`] plan.
+    #[default]
+    Everything,
+    /// Only these resources and objects: a [`PlanScope::Changed`] or
+    /// [`PlanScope::Holding`] plan, which left the others alone, neither
+    /// observed nor compared. Kept as what was examined, which is what
+    /// Git moved, rather than as what was not: a plan of one changed
+    /// file among thousands holds one address, not thousands.
+    Only(HashSet<Address>),
+}
+
+impl Examined {
+    /// Whether the plan left `address` alone: it did not look at it, so it
+    /// says nothing of it. Asked of the tenant's own resources and objects
+    /// (an address it neither declares nor owns is never examined).
+    pub fn left_alone(&self, address: &Address) -> bool {
+        match self {
+            Self::Everything => false,
+            Self::Only(examined) => !examined.contains(address),
+        }
+    }
+}
+
 /// The version of the saved-plan format.
 pub const PLAN_FORMAT: u32 = 1;
 
@@ -242,10 +269,11 @@ pub struct Plan {
     pub(crate) safety: Safety,
     /// The checksum a saved plan is checked against.
     pub checksum: String,
-    /// Resources a [`PlanScope::Changed`] plan left unexamined: Git did
-    /// not move for them, and the world was not observed.
+    /// What the plan examined: everything, or (a [`PlanScope::Changed`]
+    /// plan) what Git moved, the others left alone and the world not
+    /// observed for them.
     #[serde(skip)]
-    pub unexamined: HashSet<Address>,
+    pub examined: Examined,
     /// The soonest a provider asked to compare one of the examined
     /// resources again, even if neither Git nor the world moves
     /// (contract 0.3.0's `recheck-after-ms`, a 0.2.0 provider's `recheck-after`): the daemon observes the tenant

@@ -6,22 +6,21 @@
 use super::dialect::Dialect;
 use super::error::{Result, StoreError};
 use super::{StateStore, batch, mirror};
-use crate::model::{Address, Lifecycle};
+use crate::model::{Address, AddressMap, Lifecycle};
 use crate::source::CommitInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What the store says of a tenant's objects.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
     /// The objects Cairn owns (or started to create), by address.
-    pub owned: HashMap<Address, OwnedResource>,
+    pub owned: AddressMap<OwnedResource>,
     /// Changes a crash interrupted, with the run that sent them: their
     /// outcome is found out by the plan.
-    pub interrupted: HashMap<Address, i64>,
+    pub interrupted: AddressMap<i64>,
 }
 
 impl Inventory {
@@ -140,14 +139,31 @@ impl StateStore {
         Ok(inventory)
     }
 
-    /// `tenant`'s inventory and journal, as the store holds them now.
+    /// `tenant`'s inventory and journal, as the store holds them now. A
+    /// large inventory is decoded on the blocking pool, so that a commit
+    /// loading beside the read (as plans load it) gets the other core.
     pub(super) async fn read_inventory(&self, tenant: &str) -> Result<Inventory> {
-        let owned = self
-            .owned(tenant)
-            .await?
-            .into_iter()
-            .map(|resource| (resource.address.clone(), resource))
-            .collect();
+        let document = self.owned_document(tenant).await?;
+        let apart = document.len() >= DECODE_APART_FROM;
+        let by_address = {
+            let tenant = tenant.to_string();
+            move || -> Result<AddressMap<OwnedResource>> {
+                Ok(decode_owned(&tenant, &document)?
+                    .into_iter()
+                    .map(|resource| (resource.address.clone(), resource))
+                    .collect())
+            }
+        };
+        let owned = if apart {
+            // A blocking task is never aborted once started: its only
+            // failure is its panic, passed on.
+            match tokio::task::spawn_blocking(by_address).await {
+                Ok(decoded) => decoded?,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        } else {
+            by_address()?
+        };
         let interrupted = self
             .intents(tenant)
             .await?
@@ -157,9 +173,15 @@ impl StateStore {
         Ok(Inventory { owned, interrupted })
     }
 
-    /// Every object the tenant owns, by address.
+    /// Every object the tenant owns, in address order.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn owned(&self, tenant: &str) -> Result<Vec<OwnedResource>> {
+        decode_owned(tenant, &self.owned_document(tenant).await?)
+    }
+
+    /// The inventory's rows as one JSON document ([`decode_owned`] reads
+    /// it).
+    pub(super) async fn owned_document(&self, tenant: &str) -> Result<String> {
         // One JSON document for the whole inventory: the engine builds it in
         // one step, where fetching ten thousand rows one by one costs ten
         // times as much. States stay the texts they are stored as (JSON
@@ -180,53 +202,12 @@ impl StateStore {
                  FROM resources WHERE tenant = ?"
             }
         };
-        let document: String = self
+        Ok(self
             .query(sql)
             .bind(tenant.to_string())
             .fetch_one(&mut *self.connection().await?)
             .await?
-            .try_get(0)?;
-        type Row = (
-            Address,
-            String,
-            Option<String>,
-            Lifecycle,
-            Vec<Address>,
-            String,
-            i64,
-            Option<Divergence>,
-            i64,
-        );
-        let rows: Vec<Row> = serde_json::from_str(&document)
-            .map_err(|error| StoreError::corrupt(format!("the inventory of {tenant}"), error))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    address,
-                    spec_digest,
-                    state,
-                    lifecycle,
-                    depends_on,
-                    commit_id,
-                    pending,
-                    diverged,
-                    recheck,
-                )| {
-                    OwnedResource {
-                        address,
-                        spec_digest,
-                        state,
-                        lifecycle,
-                        depends_on,
-                        commit_id,
-                        pending: pending != 0,
-                        diverged,
-                        recheck: recheck != 0,
-                    }
-                },
-            )
-            .collect())
+            .try_get(0)?)
     }
 
     /// Marks creates as in flight before they are attempted, so that an
@@ -246,6 +227,54 @@ impl StateStore {
         });
         Ok(())
     }
+}
+
+/// Inventories from this size of document (bytes; about 1,000 objects)
+/// are decoded on the blocking pool: decoding one takes milliseconds,
+/// against tens of microseconds for the hand-off.
+pub(super) const DECODE_APART_FROM: usize = 256 * 1024;
+
+/// `tenant`'s rows, as [`StateStore::owned_document`] wrote them.
+fn decode_owned(tenant: &str, document: &str) -> Result<Vec<OwnedResource>> {
+    type Row = (
+        Address,
+        String,
+        Option<String>,
+        Lifecycle,
+        Vec<Address>,
+        String,
+        i64,
+        Option<Divergence>,
+        i64,
+    );
+    let rows: Vec<Row> = serde_json::from_str(document)
+        .map_err(|error| StoreError::corrupt(format!("the inventory of {tenant}"), error))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                address,
+                spec_digest,
+                state,
+                lifecycle,
+                depends_on,
+                commit_id,
+                pending,
+                diverged,
+                recheck,
+            )| OwnedResource {
+                address,
+                spec_digest,
+                state,
+                lifecycle,
+                depends_on,
+                commit_id,
+                pending: pending != 0,
+                diverged,
+                recheck: recheck != 0,
+            },
+        )
+        .collect())
 }
 
 /// `value` as the JSON the inventory's columns hold.

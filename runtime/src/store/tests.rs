@@ -196,6 +196,74 @@ async fn a_run_records_its_actions_their_inventory_effects_and_its_end() {
     assert_eq!(applied(&store, "t").await, ["c0ffee"]);
 }
 
+/// A large inventory is decoded apart from the reader's task (on the
+/// blocking pool), a small one in place: both read back every object as
+/// recorded, by address, with the journal beside them.
+#[tokio::test]
+async fn a_large_inventory_decoded_apart_reads_back_every_object() {
+    let (store, _dir) = store().await;
+    let addresses: Vec<Address> = (0..1_500).map(|i| address(&format!("r{i}"))).collect();
+    let padded = InventoryChange::Own {
+        spec_digest: "spec".into(),
+        state: Some(serde_json::json!({"ttl": 300, "note": "x".repeat(200)})),
+        lifecycle: Lifecycle::default(),
+        depends_on: vec![address("r0")],
+        pending: false,
+        diverged: None,
+        recheck: false,
+    };
+    let run = store
+        .begin_run("big", RunKind::Apply, &commit(), "sum")
+        .await
+        .unwrap();
+    let records: Vec<(ActionRecord<'_>, InventoryChange)> = addresses
+        .iter()
+        .map(|a| {
+            (
+                action(a, PlanAction::Create, ActionResult::Ok),
+                padded.clone(),
+            )
+        })
+        .collect();
+    run.record_all(&records).await.unwrap();
+    run.journal(&[(&addresses[7], PlanAction::Update, Some("spec"))])
+        .await
+        .unwrap();
+    let small = store
+        .begin_run("t", RunKind::Apply, &commit(), "sum")
+        .await
+        .unwrap();
+    small
+        .record(
+            &action(&address("small"), PlanAction::Create, ActionResult::Ok),
+            &own(),
+        )
+        .await
+        .unwrap();
+
+    let document = store.owned_document("big").await.unwrap();
+    assert!(
+        document.len() >= inventory::DECODE_APART_FROM,
+        "the inventory is large enough to be decoded apart ({} bytes)",
+        document.len()
+    );
+    let read = store.inventory("big").await.unwrap();
+    let owned = store.owned("big").await.unwrap();
+    assert_eq!(owned.len(), addresses.len());
+    assert_eq!(read.owned.len(), owned.len());
+    for object in &owned {
+        assert_eq!(read.owned.get(&object.address), Some(object));
+    }
+    assert_eq!(read.owned[&addresses[3]].depends_on, [address("r0")]);
+    assert_eq!(read.interrupted.get(&addresses[7]), Some(&run.id()));
+
+    let small = store.owned_document("t").await.unwrap();
+    assert!(small.len() < inventory::DECODE_APART_FROM);
+    let read = store.inventory("t").await.unwrap();
+    assert_eq!(read.owned.len(), 1);
+    assert!(read.owned.contains_key(&address("small")));
+}
+
 #[tokio::test]
 async fn a_refused_commit_is_a_run_with_its_reason_and_no_actions() {
     let (store, _dir) = store().await;

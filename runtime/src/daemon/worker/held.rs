@@ -28,7 +28,7 @@ impl Worker {
                 status
                     .not_converged
                     .iter()
-                    .filter(|a| Address::parse(a).is_some_and(|a| plan.unexamined.contains(&a)))
+                    .filter(|a| Address::parse(a).is_some_and(|a| plan.examined.left_alone(&a)))
                     .cloned(),
             );
         }

@@ -10,7 +10,7 @@ use crate::config::Mode;
 use crate::daemon::alerts::AlertKind;
 use crate::daemon::status::{LastRun, Outcome, Trigger};
 use crate::model::Address;
-use crate::plan::{self, ApplyError, ApplyOptions, Plan};
+use crate::plan::{self, ApplyError, ApplyOptions, Inventory, Plan};
 use crate::reconcile;
 use crate::source::CommitInfo;
 use crate::store::{
@@ -103,11 +103,16 @@ impl Worker {
             false => scope,
         };
 
-        let desired = reconcile::load(&self.tenant, Some(&target))
-            .await
-            .map_err(|error| RunFailure::reconcile(&target, error))?;
+        // The inventory is read while the commit loads (the store works on
+        // its own thread; a kept inventory is one row's check).
+        let (desired, inventory) = tokio::join!(
+            reconcile::load(&self.tenant, Some(&target)),
+            Inventory::read(&self.store, &name)
+        );
+        let desired = desired.map_err(|error| RunFailure::reconcile(&target, error))?;
         let commit = desired.commit.clone();
-        let plan = reconcile::plan_halting(&self.tenant, &self.store, &desired, scope, halt)
+        let inventory = inventory?;
+        let plan = reconcile::plan_against(&self.tenant, &desired, inventory, scope, halt)
             .await
             .map_err(|error| RunFailure::reconcile(&target, error))?;
         // Counted from the end of the plan, just after the providers
@@ -444,7 +449,7 @@ impl Worker {
             .filter(|r| matches!(r.status, ResourceStatus::Drifted | ResourceStatus::Failed))
             .filter(|r| !planned.contains(&r.address))
             .filter_map(|r| Address::parse(&r.address))
-            .filter(|address| !plan.unexamined.contains(address))
+            .filter(|address| !plan.examined.left_alone(address))
             .collect();
         if settled.is_empty() {
             return Ok(());

@@ -14,7 +14,7 @@ use crate::plan::{Diverged, PlanAction, PlanSettings, PlannedChange, digest};
 use crate::store::{Divergence, OwnedResource};
 use cairn_contract::{Declared, DiffInput};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// What one diff input stands for.
 pub(super) enum Subject<'a> {
@@ -55,7 +55,7 @@ pub(super) fn classify<'a, P: Provider>(
     let owned = &gathered.inventory.owned;
     let observed = &gathered.observed;
     let mut draft = Draft {
-        unchanged: gathered.unexamined.len(),
+        unchanged: gathered.left_alone,
         ..Draft::default()
     };
     let mut conflicts = Vec::new();
@@ -66,7 +66,7 @@ pub(super) fn classify<'a, P: Provider>(
 
     for (index, resource) in desired.resources.iter().enumerate() {
         let address = &resource.address;
-        if gathered.unexamined.contains(address) {
+        if !gathered.examined_in_git[index] {
             continue;
         }
         let seen = observed.get(address);
@@ -130,17 +130,7 @@ pub(super) fn classify<'a, P: Provider>(
         return Err(PlanError::AdoptNotAllowed(refused_adoptions));
     }
 
-    let desired_addresses: HashSet<&Address> =
-        desired.resources.iter().map(|r| &r.address).collect();
-    let mut removed: Vec<&OwnedResource> = owned
-        .values()
-        .filter(|o| !desired_addresses.contains(&o.address))
-        .collect();
-    removed.sort_by(|a, b| a.address.cmp(&b.address));
-    for resource in removed
-        .into_iter()
-        .filter(|r| !gathered.unexamined.contains(&r.address))
-    {
+    for resource in gathered.left_git.iter().map(|address| &owned[address]) {
         let address = &resource.address;
         let seen = observed.get(address);
         let forget = |summary: &str| PlannedChange {

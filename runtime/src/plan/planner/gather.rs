@@ -9,9 +9,9 @@
 
 use super::PlanError;
 use crate::host::PluginError;
-use crate::model::{Address, DesiredState};
-use crate::plan::PlanScope;
+use crate::model::{Address, AddressMap, AddressSet, DesiredState, FastHash};
 use crate::plan::port::{Provider, Providers};
+use crate::plan::{Examined, PlanScope};
 use crate::store::{Inventory, OwnedResource};
 use cairn_contract::Observed;
 use serde_json::Value;
@@ -26,52 +26,117 @@ pub(super) struct Gathered {
     /// Per desired resource (by index): Git did not move it since it was
     /// last applied, and it was confirmed.
     pub settled_in_git: Vec<bool>,
-    /// Resources the plan leaves alone ([`PlanScope::Changed`],
-    /// [`PlanScope::Holding`]).
-    pub unexamined: HashSet<Address>,
+    /// Per desired resource (by index): the plan examines it.
+    pub examined_in_git: Vec<bool>,
+    /// The owned objects that left Git which the plan examines, in address
+    /// order.
+    pub left_git: Vec<Address>,
+    /// How many resources and objects the plan leaves alone
+    /// ([`PlanScope::Changed`], [`PlanScope::Holding`]).
+    pub left_alone: usize,
     /// The observed state of every examined object that exists.
-    pub observed: HashMap<Address, Value>,
+    pub observed: AddressMap<Value>,
     /// The observed objects their provider vouches it made for this
     /// tenant (they bear its owner mark), owned or not.
-    pub vouched: HashSet<Address>,
+    pub vouched: AddressSet,
+}
+
+impl Gathered {
+    /// What the plan examined, as the plan tells it.
+    pub fn examined(&self, desired: &DesiredState, scope: PlanScope) -> Examined {
+        if scope == PlanScope::Full {
+            return Examined::Everything;
+        }
+        let in_git = desired
+            .resources
+            .iter()
+            .zip(&self.examined_in_git)
+            .filter(|(_, examined)| **examined)
+            .map(|(resource, _)| resource.address.clone());
+        Examined::Only(in_git.chain(self.left_git.iter().cloned()).collect())
+    }
 }
 
 /// Checks the inventory against the configured providers, chooses what to
 /// examine, and observes it.
+///
+/// What a plan of one changed file among thousands does per resource is a
+/// lookup of its inventory row and a few comparisons (`settled_in_git`):
+/// no set of the others is built, and the owned objects are walked only
+/// when some of them left Git.
 pub(super) async fn gather<P: Provider>(
     providers: &Providers<P>,
     desired: &DesiredState,
     inventory: Arc<Inventory>,
     scope: PlanScope,
 ) -> Result<Gathered, PlanError> {
-    let settled_in_git = settled_in_git(desired, &inventory);
-    let unexamined = match scope {
-        PlanScope::Full => HashSet::new(),
-        PlanScope::Changed => unmoved(desired, &settled_in_git),
-        PlanScope::Holding => not_rechecking(desired, &inventory.owned),
+    let (settled_in_git, owned_in_git) = settled_in_git(desired, &inventory);
+    let examined_in_git = match scope {
+        PlanScope::Full => vec![true; desired.resources.len()],
+        PlanScope::Changed => moved(desired, &settled_in_git),
+        PlanScope::Holding => desired
+            .resources
+            .iter()
+            .map(|resource| rechecking(&inventory.owned, &resource.address))
+            .collect(),
     };
-    check_providers_configured(&inventory.owned, &unexamined, providers)?;
-    let (observed, vouched) = observe(providers, desired, &inventory.owned, &unexamined).await?;
+    let every_left_git = left_git(desired, &inventory.owned, owned_in_git);
+    let left_git_count = every_left_git.len();
+    let left_git: Vec<Address> = match scope {
+        PlanScope::Full | PlanScope::Changed => every_left_git,
+        PlanScope::Holding => every_left_git
+            .into_iter()
+            .filter(|address| rechecking(&inventory.owned, address))
+            .collect(),
+    };
+    let left_alone = examined_in_git
+        .iter()
+        .filter(|examined| !**examined)
+        .count()
+        + (left_git_count - left_git.len());
+    check_providers_configured(
+        desired,
+        &inventory.owned,
+        &examined_in_git,
+        &left_git,
+        providers,
+    )?;
+    let (observed, vouched) = observe(providers, desired, &examined_in_git, &left_git).await?;
     Ok(Gathered {
         inventory,
         settled_in_git,
-        unexamined,
+        examined_in_git,
+        left_git,
+        left_alone,
         observed,
         vouched,
     })
 }
 
 /// Owned objects of a provider cairn.toml no longer configures can be
-/// neither observed nor deleted: the plan stops, naming one.
+/// neither observed nor deleted: the plan stops, naming one it examines.
 fn check_providers_configured<P>(
-    owned: &HashMap<Address, OwnedResource>,
-    unexamined: &HashSet<Address>,
+    desired: &DesiredState,
+    owned: &AddressMap<OwnedResource>,
+    examined_in_git: &[bool],
+    left_git: &[Address],
     providers: &Providers<P>,
 ) -> Result<(), PlanError> {
-    let Some(stray) = owned
+    // Nearly always every provider is configured: the instance is checked
+    // first, and whether the plan examines the object only for a stray.
+    let mut strays = owned
         .keys()
-        .find(|a| !unexamined.contains(*a) && !providers.contains_key(&a.provider))
-    else {
+        .filter(|address| !providers.contains_key(&address.provider))
+        .peekable();
+    if strays.peek().is_none() {
+        return Ok(());
+    }
+    let index_of = index_of(desired);
+    let examined = |address: &Address| match index_of.get(address) {
+        Some(&index) => examined_in_git[index],
+        None => left_git.contains(address),
+    };
+    let Some(stray) = strays.find(|address| examined(address)) else {
         return Ok(());
     };
     let count = owned
@@ -88,33 +153,80 @@ fn check_providers_configured<P>(
 /// Per desired resource (by index): Git did not move it since it was last
 /// applied — its spec, lifecycle and dependencies are what the inventory
 /// holds — no create or interrupted change of it waits to be confirmed,
-/// and its provider did not ask to compare it again over time.
-fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> Vec<bool> {
-    desired
+/// and its provider did not ask to compare it again over time. With how
+/// many desired resources the inventory holds.
+fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> (Vec<bool>, usize) {
+    let mut owned_in_git = 0;
+    let settled = desired
         .resources
         .iter()
         .map(|resource| {
-            inventory.owned.get(&resource.address).is_some_and(|o| {
-                !o.pending
-                    && !o.recheck
-                    && !inventory.interrupted.contains_key(&resource.address)
-                    && o.spec_digest == resource.spec.digest()
-                    && o.lifecycle == resource.lifecycle
-                    && o.depends_on == resource.depends_on
-            })
+            let Some(o) = inventory.owned.get(&resource.address) else {
+                return false;
+            };
+            owned_in_git += 1;
+            !o.pending
+                && !o.recheck
+                && o.spec_digest == resource.spec.digest()
+                && o.lifecycle == resource.lifecycle
+                && o.depends_on == resource.depends_on
+                && !inventory.interrupted.contains_key(&resource.address)
         })
-        .collect()
+        .collect();
+    (settled, owned_in_git)
 }
 
-/// The resources a [`PlanScope::Changed`] plan leaves alone: settled in
-/// Git (`settled_in_git`, by index), and depending on nothing that moved.
-fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> {
-    let index_of: HashMap<&Address, usize> = desired
+/// The owned objects Git no longer declares, in address order.
+/// `owned_in_git` of them are declared: when that is all of them (a
+/// commit's addresses are unique, the checks across files refuse
+/// duplicates), none left Git and they are not walked.
+fn left_git(
+    desired: &DesiredState,
+    owned: &AddressMap<OwnedResource>,
+    owned_in_git: usize,
+) -> Vec<Address> {
+    if owned_in_git == owned.len() {
+        return Vec::new();
+    }
+    let in_git: HashSet<&Address, FastHash> =
+        desired.resources.iter().map(|r| &r.address).collect();
+    let mut left: Vec<Address> = owned
+        .keys()
+        .filter(|address| !in_git.contains(address))
+        .cloned()
+        .collect();
+    left.sort();
+    left
+}
+
+/// Each desired resource's index, by address.
+fn index_of(desired: &DesiredState) -> HashMap<&Address, usize, FastHash> {
+    desired
         .resources
         .iter()
         .enumerate()
         .map(|(index, resource)| (&resource.address, index))
-        .collect();
+        .collect()
+}
+
+/// Whether the provider of an owned object asked at its last apply to
+/// compare it again over time.
+fn rechecking(owned: &AddressMap<OwnedResource>, address: &Address) -> bool {
+    owned.get(address).is_some_and(|o| o.recheck)
+}
+
+/// Per desired resource (by index), what a [`PlanScope::Changed`] plan
+/// examines: what is not settled in Git (`settled_in_git`, by index), and
+/// everything that depends on it, directly or not. The dependents are
+/// looked for only when something moved and something depends on
+/// anything.
+fn moved(desired: &DesiredState, settled_in_git: &[bool]) -> Vec<bool> {
+    let mut moved: Vec<bool> = settled_in_git.iter().map(|settled| !settled).collect();
+    let mut queue: Vec<usize> = (0..moved.len()).filter(|&i| moved[i]).collect();
+    if queue.is_empty() || desired.resources.iter().all(|r| r.depends_on.is_empty()) {
+        return moved;
+    }
+    let index_of = index_of(desired);
     let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
     for (index, resource) in desired.resources.iter().enumerate() {
         for dependency in &resource.depends_on {
@@ -123,9 +235,6 @@ fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> 
             }
         }
     }
-    // What moved, and everything that depends on it, directly or not.
-    let mut moved: Vec<bool> = settled_in_git.iter().map(|settled| !settled).collect();
-    let mut queue: Vec<usize> = (0..moved.len()).filter(|&i| moved[i]).collect();
     while let Some(index) = queue.pop() {
         for &dependent in dependents.get(&index).map_or(&[][..], Vec::as_slice) {
             if !moved[dependent] {
@@ -134,49 +243,28 @@ fn unmoved(desired: &DesiredState, settled_in_git: &[bool]) -> HashSet<Address> 
             }
         }
     }
-    desired
-        .resources
-        .iter()
-        .zip(moved)
-        .filter(|(_, moved)| !moved)
-        .map(|(resource, _)| resource.address.clone())
-        .collect()
-}
-
-/// The resources a [`PlanScope::Holding`] plan leaves alone: the desired
-/// and the owned ones, less those whose provider asked at their last apply
-/// to compare them again over time.
-fn not_rechecking(
-    desired: &DesiredState,
-    owned: &HashMap<Address, OwnedResource>,
-) -> HashSet<Address> {
-    desired
-        .resources
-        .iter()
-        .map(|resource| &resource.address)
-        .chain(owned.keys())
-        .filter(|address| !owned.get(*address).is_some_and(|o| o.recheck))
-        .cloned()
-        .collect()
+    moved
 }
 
 /// Lists, per provider and in parallel, every object of interest: the
-/// desired ones and the owned ones, less the unexamined. Returns their
-/// states, and which of them their provider vouches for.
+/// desired resources the plan examines (by index), and the examined owned
+/// objects that left Git. Returns their states, and which of them their
+/// provider vouches for.
 #[tracing::instrument(level = "debug", skip_all)]
 async fn observe<P: Provider>(
     providers: &Providers<P>,
     desired: &DesiredState,
-    owned: &HashMap<Address, OwnedResource>,
-    unexamined: &HashSet<Address>,
-) -> Result<(HashMap<Address, Value>, HashSet<Address>), PluginError> {
+    examined_in_git: &[bool],
+    left_git: &[Address],
+) -> Result<(AddressMap<Value>, AddressSet), PluginError> {
     let mut ids: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for address in desired
         .resources
         .iter()
-        .map(|r| &r.address)
-        .chain(owned.keys())
-        .filter(|address| !unexamined.contains(*address))
+        .zip(examined_in_git)
+        .filter(|(_, examined)| **examined)
+        .map(|(resource, _)| &resource.address)
+        .chain(left_git)
     {
         ids.entry(address.provider.as_str())
             .or_default()
@@ -197,8 +285,8 @@ async fn observe<P: Provider>(
             Ok::<_, PluginError>((name, observed))
         }
     });
-    let mut seen = HashMap::new();
-    let mut vouched = HashSet::new();
+    let mut seen = AddressMap::default();
+    let mut vouched = AddressSet::default();
     for result in futures::future::join_all(calls).await {
         let (provider, observed) = result?;
         for object in observed {

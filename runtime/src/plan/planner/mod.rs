@@ -266,5 +266,6 @@ pub async fn plan_against<P: Provider>(
     let (draft, work) = classify::classify(settings, providers, desired, &gathered)?;
     let answers = decide::compare(&work).await;
     let draft = decide::decide(&gathered, draft, &work, answers)?;
-    order::order(settings, &desired.commit, gathered, draft)
+    let examined = gathered.examined(desired, scope);
+    order::order(settings, &desired.commit, gathered, examined, draft)
 }

@@ -6,8 +6,10 @@
 
 use super::gather::Gathered;
 use super::{Draft, PlanError};
-use crate::model::Address;
-use crate::plan::{Held, PLAN_FORMAT, Plan, PlanSettings, PlannedChange, Safety, checksum};
+use crate::model::{Address, AddressMap};
+use crate::plan::{
+    Examined, Held, PLAN_FORMAT, Plan, PlanSettings, PlannedChange, Safety, checksum,
+};
 use crate::quota::QuotaExceeded;
 use crate::source::CommitInfo;
 use crate::store::OwnedResource;
@@ -21,6 +23,7 @@ pub(super) fn order(
     settings: &PlanSettings,
     commit: &CommitInfo,
     gathered: Gathered,
+    examined: Examined,
     draft: Draft,
 ) -> Result<Plan, PlanError> {
     let owned = &gathered.inventory.owned;
@@ -41,16 +44,21 @@ pub(super) fn order(
     changes.append(&mut deletes);
     changes.append(&mut forgets);
 
-    let mut safety = Safety {
-        owned: BTreeMap::new(),
-        max_delete_percent: settings.max_delete_percent,
-    };
+    // Counted by the instance's name as the inventory holds it: one
+    // name copied per provider, not one per object.
+    let mut owned_per_provider: BTreeMap<&str, usize> = BTreeMap::new();
     for resource in owned.values().filter(|o| !o.pending) {
-        *safety
-            .owned
-            .entry(resource.address.provider.clone())
+        *owned_per_provider
+            .entry(&resource.address.provider)
             .or_default() += 1;
     }
+    let safety = Safety {
+        owned: owned_per_provider
+            .into_iter()
+            .map(|(provider, count)| (provider.to_string(), count))
+            .collect(),
+        max_delete_percent: settings.max_delete_percent,
+    };
 
     QuotaExceeded::check(
         "plan_changes",
@@ -73,7 +81,7 @@ pub(super) fn order(
         findings: Vec::new(),
         safety,
         checksum,
-        unexamined: gathered.unexamined,
+        examined,
         recheck_after: recheck_after.map(Duration::from_millis),
     };
     plan.blocked = plan.safety_check();
@@ -143,8 +151,8 @@ fn withhold(
 /// reason) keeps what it depends on: deleting a zone would take a kept
 /// record with it. Such deletes are dropped, each with a note.
 fn keep_dependencies_of_kept(
-    owned: &HashMap<Address, OwnedResource>,
-    observed: &HashMap<Address, Value>,
+    owned: &AddressMap<OwnedResource>,
+    observed: &AddressMap<Value>,
     deletes: &mut Vec<PlannedChange>,
     notes: &mut Vec<String>,
 ) {
@@ -181,7 +189,7 @@ fn keep_dependencies_of_kept(
 
 /// A delete waits for the deletes of what depended on it (by the
 /// dependencies the inventory recorded: Git no longer declares them).
-fn order_deletes(owned: &HashMap<Address, OwnedResource>, deletes: &mut [PlannedChange]) {
+fn order_deletes(owned: &AddressMap<OwnedResource>, deletes: &mut [PlannedChange]) {
     let mut dependents: HashMap<&Address, Vec<Address>> = HashMap::new();
     for delete in deletes.iter() {
         for dependency in owned

@@ -381,6 +381,11 @@ fn render(plan: &Plan) -> Vec<String> {
     if let Some(after) = plan.recheck_after {
         lines.push(format!("recheck after: {} s", after.as_secs()));
     }
+    if let crate::plan::Examined::Only(examined) = &plan.examined {
+        let mut examined: Vec<String> = examined.iter().map(Address::to_string).collect();
+        examined.sort();
+        lines.push(format!("examined: {}", examined.join(", ")));
+    }
     lines.push(format!("unchanged: {}", plan.unchanged));
     lines
 }
@@ -1034,8 +1039,9 @@ rules! {
         unchanged: 0
     "#;
 
-    /// A plan of what Git moved observes and compares only that, and what
-    /// depends on it; the rest counts as unchanged, unexamined.
+    /// A plan of what Git moved observes and compares only that, what
+    /// depends on it and what left Git; the rest counts as unchanged,
+    /// unexamined.
     changed_scope_leaves_unmoved_resources_unexamined: world()
         .scope(PlanScope::Changed)
         .in_sync(resource("dns/record/a", json!({"ttl": 300})))
@@ -1045,11 +1051,16 @@ rules! {
         .applied(resource("dns/zone/c", json!({"kind": "master"})))
         .exists("dns/zone/c", json!({"kind": "master"}))
         .in_sync(resource("dns/record/d", json!({"ttl": 300})).after("dns/zone/c"))
+        .applied(resource("dns/record/gone", json!({"ttl": 300})))
+        .exists("dns/record/gone", json!({"ttl": 300}))
     => r#"
-        list dns: c, d
-        diff dns: zone/c
+        list dns: c, d, gone
+        diff dns: zone/c, record/gone
         update dns/zone/c: update zone c: kind
         field kind: "master" -> "native"
+        delete dns/record/gone: delete record gone
+        field ttl: 300 -> -
+        examined: dns/record/d, dns/record/gone, dns/zone/c
         unchanged: 3
     "#;
 
@@ -1076,6 +1087,7 @@ rules! {
         field ttl: 300 -> -
         scheduled dns/record/a in 30000 ms: record a matches
         recheck after: 30 s
+        examined: dns/record/a, dns/record/y
         unchanged: 4
     "#;
 
@@ -1140,6 +1152,7 @@ rules! {
         diff dns: record/www
         create dns/record/www: create record www
         field references: - -> ["zone/example"]
+        examined: dns/record/www
         unchanged: 1
     "#;
 }
