@@ -17,9 +17,13 @@
 //! object carries the label `app.kubernetes.io/managed-by=cairn` and the
 //! annotations `cairn.dev/tenant` and `cairn.dev/address`; only objects
 //! with all three are ever deleted. Namespaces and CRDs are applied first
-//! (a CRD is waited for until established), deletes go in reverse.
+//! (a CRD is waited for until established), deletes go in reverse. An
+//! object's recorded state carries the keyed mark of the body its apply
+//! sent ([`applied`]): an object observed exactly as that apply left it,
+//! declared with the same body, is no change without a dry run.
 
 mod api;
+mod applied;
 mod cluster;
 mod config;
 mod defaults;
@@ -71,7 +75,12 @@ impl Provider for Kubernetes {
                         "metadata": {"type": "object", "required": ["name"], "properties": {
                             "name": {"type": "string"},
                             "namespace": {"type": "string", "description": "absent for a cluster-scoped object"}
-                        }}
+                        }},
+                        applied::FIELD: {
+                            "type": "string",
+                            "writeOnly": true,
+                            "description": "in a recorded state only: the keyed digest of the body its apply sent, never observed"
+                        }
                     }
                 })),
                 ResourceType::new(
@@ -124,9 +133,16 @@ impl Provider for Kubernetes {
         inputs: Vec<DiffInput>,
         declarations: &Declarations,
     ) -> Result<Vec<Change>, Error> {
+        // Objects exactly as applying the same body left them need no dry
+        // run (see `applied`); the others are planned together below.
+        let (settled, inputs): (Vec<Numbered>, Vec<Numbered>) = inputs
+            .into_iter()
+            .enumerate()
+            .partition(|(_, input)| self.as_applied(input));
+        let order: Vec<usize> = inputs.iter().map(|(index, _)| *index).collect();
         let prepared: Vec<(DiffInput, Vec<Item>)> = inputs
             .into_iter()
-            .map(|input| {
+            .map(|(_, input)| {
                 let address = self.config.address(&input.type_name, &input.id);
                 let items = match input.type_name.as_str() {
                     OBJECT => object_items(
@@ -170,7 +186,7 @@ impl Provider for Kubernetes {
         // runs go out side by side.
         let all: Vec<&Item> = prepared.iter().flat_map(|(_, items)| items).collect();
         let mut plans = cluster.plan_all(&all).into_iter();
-        Ok(prepared
+        let planned = prepared
             .into_iter()
             .zip(problems)
             .map(|((input, items), problems)| {
@@ -186,8 +202,14 @@ impl Provider for Kubernetes {
                 let mut change = input.into_change(action, summary, fields);
                 change.diagnostics = problems;
                 change
-            })
-            .collect())
+            });
+        let mut changes: Vec<(usize, Change)> = order.into_iter().zip(planned).collect();
+        changes.extend(settled.into_iter().map(|(index, input)| {
+            let summary = format!("{} is as its last apply left it", input.id);
+            (index, input.into_change(Action::NoOp, summary, Vec::new()))
+        }));
+        changes.sort_by_key(|(index, _)| *index);
+        Ok(changes.into_iter().map(|(_, change)| change).collect())
     }
 
     fn apply(&self, changes: Vec<Change>) -> Vec<Outcome> {
@@ -255,7 +277,11 @@ impl Provider for Kubernetes {
                 }
                 match (change.action, change.type_name.as_str()) {
                     (Action::Delete, _) => Outcome::Applied(None),
-                    (_, OBJECT) => Outcome::Applied(states.remove(&change.id)),
+                    (_, OBJECT) => Outcome::Applied(
+                        states
+                            .remove(&change.id)
+                            .map(|state| self.marked(change, state)),
+                    ),
                     _ => Outcome::Applied(Some(manifests::state(&change.id, states))),
                 }
             })
@@ -263,7 +289,40 @@ impl Provider for Kubernetes {
     }
 }
 
+/// A `diff` input with its place among the inputs, so that the changes
+/// go back in the order asked.
+type Numbered = (usize, DiffInput);
+
 impl Kubernetes {
+    /// Whether `input` is an `object` exactly as applying the body its
+    /// declared object makes left it ([`applied::as_applied`]).
+    fn as_applied(&self, input: &DiffInput) -> bool {
+        let (Some(desired), Some(observed), Some(prior)) =
+            (&input.desired, &input.observed, &input.prior)
+        else {
+            return false;
+        };
+        let address = self.config.address(&input.type_name, &input.id);
+        input.type_name == OBJECT
+            && applied::body_of(desired, &self.config, &address).is_some_and(|body| {
+                applied::as_applied(&body, observed, prior, self.config.token.as_bytes())
+            })
+    }
+
+    /// The state an `object`'s apply returned, with the mark of the body
+    /// it sent.
+    fn marked(&self, change: &Change, state: Value) -> Value {
+        let address = self.config.address(&change.type_name, &change.id);
+        match change
+            .desired
+            .as_ref()
+            .and_then(|desired| applied::body_of(desired, &self.config, &address))
+        {
+            Some(body) => applied::marked(state, &body, self.config.token.as_bytes()),
+            None => state,
+        }
+    }
+
     /// Observes `object` resources: one label-selected list per kind and
     /// namespace, then a GET for each id the lists did not find (an object
     /// without Cairn's label, which the host then sees as not its own).

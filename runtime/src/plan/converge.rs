@@ -259,7 +259,21 @@ pub(crate) async fn check<P: Provider>(
             Some(observed) => {
                 let now = observed.get(&(change.type_name.clone(), change.id.clone()));
                 ask(Seen::Observed, now);
-                if returned.is_some() && *returned != now {
+                // What only the client keeps (the type's write-only
+                // fields) is never observed: a returned state that differs
+                // from the observed one only there is the same state.
+                let same = match (*returned, now) {
+                    (Some(returned), Some(now)) => {
+                        let write_only = provider
+                            .info()
+                            .resource_type(&change.type_name)
+                            .map(|t| super::write_only_fields(&t.schema))
+                            .unwrap_or_default();
+                        super::same_but_write_only(now, returned, &write_only)
+                    }
+                    (returned, now) => returned == now,
+                };
+                if returned.is_some() && !same {
                     ask(Seen::Returned, *returned);
                 }
             }
@@ -578,6 +592,47 @@ mod tests {
         .await;
         assert_eq!(verdicts, [None, None]);
         assert_eq!(dns.calls(), [Call::List(vec!["api".into(), "www".into()])]);
+    }
+
+    /// What only the client keeps (a write-only field) is never observed:
+    /// a returned state that differs from the observed one only there is
+    /// not compared again, one that differs elsewhere is.
+    #[tokio::test]
+    async fn a_returned_state_differing_only_in_write_only_fields_is_the_observed_one() {
+        let schema = json!({"properties": {"mark": {"type": "string", "writeOnly": true}}});
+        let dns = FakeProvider::new("dns")
+            .with_type("record", &[], &[])
+            .with_schema("record", schema);
+        dns.put("record", "www", json!({"ttl": 300}));
+        dns.put("record", "api", json!({"ttl": 300}));
+        let www = applied("www", json!({"ttl": 300}));
+        let api = applied("api", json!({"ttl": 300}));
+        let marked = json!({"ttl": 300, "mark": "applied"});
+        let moved = json!({"ttl": 60, "mark": "applied"});
+        let verdicts = check(
+            "dns",
+            &dns,
+            &[made(&www, Some(&marked)), made(&api, Some(&moved))],
+        )
+        .await;
+        assert_eq!(
+            verdicts,
+            [
+                None,
+                Some(
+                    "provider `dns` did not converge on mark (applied (unset), apply returned \"applied\"), \
+                     ttl (applied 300, apply returned 60)"
+                        .to_string()
+                )
+            ]
+        );
+        assert_eq!(
+            dns.calls(),
+            [
+                Call::List(vec!["api".into(), "www".into()]),
+                Call::Diff(vec!["record/api".into()]),
+            ]
+        );
     }
 
     #[tokio::test]

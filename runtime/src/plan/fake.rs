@@ -104,6 +104,18 @@ impl FakeProvider {
         self
     }
 
+    /// Gives the resource type `type_name` (added before) its `schema`.
+    pub(crate) fn with_schema(mut self, type_name: &str, schema: Value) -> Self {
+        let resource_type = self
+            .info
+            .resource_types
+            .iter_mut()
+            .find(|t| t.name == type_name)
+            .expect("a type added before");
+        resource_type.schema = schema;
+        self
+    }
+
     /// Puts an object in the world (or changes it).
     pub(crate) fn put(&self, type_name: &str, id: &str, state: Value) {
         self.world

@@ -1186,3 +1186,130 @@ fn many_objects_side_by_side_each_get_their_own_answer() {
         .expect_code(0)
         .expect_contains("No changes");
 }
+
+/// Objects in [`applied_objects_are_checked_without_dry_runs`].
+const CHECKED: usize = 6;
+
+/// The convergence check after an apply finds each object exactly as
+/// applying the same body left it (its recorded state carries the body's
+/// mark) and sends no dry run: the apply dry-runs each object once, for
+/// its plan. The mark is write-only, never observed: a plan with nothing
+/// moved compares nothing. An object Git moved, and one edited by hand,
+/// are dry-run again, and only they.
+#[test]
+fn applied_objects_are_checked_without_dry_runs() {
+    let ws = Workspace::new();
+    let dir = cluster_dir();
+    let kube = Kube::start(dir.path());
+    configure(&ws, &kube, false, "", "");
+    let made = kube.kubectl(&["create", "namespace", "checked"], None);
+    assert!(made.success, "{}", made.stderr);
+    let maps = |moved: Option<usize>| -> String {
+        (0..CHECKED)
+            .map(|n| {
+                let value = if moved == Some(n) { "moved" } else { "first" };
+                format!(
+                    "[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = {{ name = \"map-{n}\", namespace = \"checked\" }}\ndata = {{ value = \"{value}\" }}\n\n"
+                )
+            })
+            .collect()
+    };
+    let logged = &[("CAIRN_LOG", "cairn=debug,cairn_sandbox=debug")];
+    // `diff`'s requests for one map (dry runs, and for a map edited by
+    // hand the look at who owns its fields), the map's name each; those
+    // after the apply's own requests are the convergence check's.
+    let is_diff_request = |line: &&str| {
+        line.contains("plugin HTTP request")
+            && line.contains(r#"function="diff""#)
+            && line.contains("/namespaces/checked/configmaps/map-")
+    };
+    let requested = |log: &str| -> Vec<String> {
+        let mut maps: Vec<String> = log
+            .lines()
+            .filter(is_diff_request)
+            .filter_map(|line| line.split("/configmaps/").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+            .collect();
+        maps.sort();
+        maps.dedup();
+        maps
+    };
+    let checked_after_apply = |log: &str| {
+        log.lines()
+            .skip_while(|line| !line.contains(r#"function="apply""#))
+            .filter(is_diff_request)
+            .count()
+    };
+    let all_maps: Vec<String> = (0..CHECKED).map(|n| format!("map-{n}")).collect();
+
+    ws.repo.write("cluster/maps.toml", &maps(None));
+    ws.repo.commit("six maps", AUTHOR);
+    let apply = ws.cairn_env(&["apply", "--yes"], logged);
+    apply.expect_code(0);
+    let log = apply.all();
+    assert!(!log.contains("did not converge"), "{log}");
+    assert_eq!(
+        requested(&log),
+        all_maps,
+        "each map dry-run for the plan: {log}"
+    );
+    assert_eq!(
+        checked_after_apply(&log),
+        0,
+        "no dry run for the convergence check: {log}"
+    );
+
+    let plan = ws.cairn_env(&["plan"], logged);
+    plan.expect_code(0).expect_contains("No changes");
+    let log = plan.all();
+    assert!(
+        !log.contains(r#"function="diff""#),
+        "nothing compared: {log}"
+    );
+
+    ws.repo.write("cluster/maps.toml", &maps(Some(2)));
+    ws.repo.commit("map-2 moved", AUTHOR);
+    let edit = kube.kubectl(
+        &[
+            "-n",
+            "checked",
+            "patch",
+            "configmap",
+            "map-4",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"value":"by hand"}}"#,
+        ],
+        None,
+    );
+    assert!(edit.success, "{}", edit.stderr);
+    let plan = ws.cairn_env(&["plan"], logged);
+    plan.expect_code(2)
+        .expect_contains("checked/ConfigMap/map-2")
+        .expect_contains("checked/ConfigMap/map-4");
+    let log = plan.all();
+    assert_eq!(
+        requested(&log),
+        ["map-2", "map-4"],
+        "the moved and the edited map only: {log}"
+    );
+
+    let apply = ws.cairn_env(&["apply", "--yes"], logged);
+    apply.expect_code(0);
+    let log = apply.all();
+    assert!(!log.contains("did not converge"), "{log}");
+    assert_eq!(requested(&log), ["map-2", "map-4"], "{log}");
+    assert_eq!(checked_after_apply(&log), 0, "{log}");
+    for n in 0..CHECKED {
+        let found = kube
+            .get(&["-n", "checked", "configmap", &format!("map-{n}")])
+            .unwrap_or_else(|| panic!("map-{n} is there"));
+        let value = if n == 2 { "moved" } else { "first" };
+        assert_eq!(found["data"]["value"], value, "map-{n}");
+    }
+    ws.cairn(&["plan"])
+        .expect_code(0)
+        .expect_contains("No changes");
+}
