@@ -149,6 +149,25 @@ fn no_secret_reaches_a_file_an_output_a_log_or_the_api() {
     );
     status.expect_code(0).expect_contains("Tenant default");
     outputs.push(status.all());
+    // The hand edit waits for a drift check of the pushed commit that
+    // found nothing: the push's run, its convergence check included, is
+    // over. An edit before that check is taken, as it should be, for a
+    // provider that did not converge, and held rather than alerted as
+    // drift.
+    let third = ws.repo.head();
+    wait_until(
+        Duration::from_secs(60),
+        "a drift check of the push in sync",
+        || {
+            let (_, body) = daemon
+                .get_with("/api/v1/tenants/default", &[("Authorization", &bearer)])
+                .expect("the API answers");
+            let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            status["commit"]["id"] == third.as_str()
+                && status["last_run"]["trigger"] == "drift"
+                && status["last_run"]["outcome"] == "in-sync"
+        },
+    );
     ws.pdns.put_rrset(
         "example.org.",
         "www.example.org.",
