@@ -37,9 +37,13 @@ enum Backend {
 }
 
 /// Thirty tenants in one repository (`tNN/dns.toml`), PowerDNS, a state
-/// store, and the daemons sharing it.
+/// store, and the daemons sharing it. Fields drop in this order: the
+/// daemons stop before the servers they write to, and the workspace (its
+/// folder holds their logs and the servers' data) goes last, once nothing
+/// writes there.
 struct Cluster {
-    ws: Workspace,
+    daemons: Vec<Daemon>,
+    runtime: tokio::runtime::Runtime,
     /// Between the daemons and PowerDNS: counts the writes that took
     /// effect, and holds answers to kill a daemon between a change and
     /// its record.
@@ -47,8 +51,7 @@ struct Cluster {
     _postgres: Option<Postgres>,
     url: String,
     config: std::path::PathBuf,
-    daemons: Vec<Daemon>,
-    runtime: tokio::runtime::Runtime,
+    ws: Workspace,
 }
 
 fn tenant(index: usize) -> String {
