@@ -227,6 +227,13 @@ pub(crate) async fn check<P: Provider>(
         }
     };
 
+    // Each type's write-only fields, found once rather than per change.
+    let write_only: HashMap<&str, Vec<String>> = provider
+        .info()
+        .resource_types
+        .iter()
+        .map(|t| (t.name.as_str(), super::write_only_fields(&t.schema)))
+        .collect();
     let mut asked: Vec<(usize, Seen)> = Vec::new();
     let mut inputs: Vec<DiffInput> = Vec::new();
     for &i in &made_something {
@@ -263,14 +270,13 @@ pub(crate) async fn check<P: Provider>(
                 // fields) is never observed: a returned state that differs
                 // from the observed one only there is the same state.
                 let same = match (*returned, now) {
-                    (Some(returned), Some(now)) => {
-                        let write_only = provider
-                            .info()
-                            .resource_type(&change.type_name)
-                            .map(|t| super::write_only_fields(&t.schema))
-                            .unwrap_or_default();
-                        super::same_but_write_only(now, returned, &write_only)
-                    }
+                    (Some(returned), Some(now)) => super::same_but_write_only(
+                        now,
+                        returned,
+                        write_only
+                            .get(change.type_name.as_str())
+                            .map_or(&[], Vec::as_slice),
+                    ),
                     (returned, now) => returned == now,
                 };
                 if returned.is_some() && !same {
