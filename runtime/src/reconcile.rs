@@ -185,25 +185,14 @@ pub async fn plan(
     desired: &DesiredState,
     scope: PlanScope,
 ) -> Result<Plan, ReconcileError> {
-    plan_halting(tenant, store, desired, scope, false).await
-}
-
-/// [`plan`], telling providers with `halt` that the tenant stops acting on
-/// its own (suspended, or its daemon stopping): what its resources do over
-/// time ends, and nothing new starts.
-pub async fn plan_halting(
-    tenant: &Tenant,
-    store: &StateStore,
-    desired: &DesiredState,
-    scope: PlanScope,
-    halt: bool,
-) -> Result<Plan, ReconcileError> {
     let inventory = Inventory::read(store, &tenant.name).await?;
-    plan_against(tenant, desired, inventory, scope, halt).await
+    plan_against(tenant, desired, inventory, scope, false).await
 }
 
-/// [`plan_halting`] against the tenant's inventory as just read (while the
-/// commit loaded, say).
+/// [`plan`] against the tenant's inventory as just read (while the commit
+/// loaded, say), telling providers with `halt` that the tenant stops
+/// acting on its own (suspended, or its daemon stopping): what its
+/// resources do over time ends, and nothing new starts.
 pub async fn plan_against(
     tenant: &Tenant,
     desired: &DesiredState,
