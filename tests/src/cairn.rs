@@ -126,6 +126,7 @@ impl Workspace {
             .expect("create a temporary folder");
         let pdns = Pdns::start(dir.path());
         let repo = GitRepo::init(&dir.path().join("zones"));
+        share_compiled_plugins(dir.path());
         let workspace = Self { pdns, repo, dir };
         workspace.configure(&ConfigOptions::default());
         workspace
@@ -211,15 +212,13 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
         )
     }
 
-    /// Every byte Cairn wrote (the workspace's files and the shared model
-    /// cache, `*.secret` files excepted: that is where the operator keeps
-    /// secrets) or printed (`outputs`), by name.
+    /// Every byte Cairn wrote (the workspace's files, its cache among them,
+    /// `*.secret` files excepted: that is where the operator keeps secrets)
+    /// or printed (`outputs`), by name. The compiled plugins, shared by
+    /// every test through a link, are the plugins' code and are left out.
     pub fn everything_written(&self, outputs: &[String]) -> Vec<(String, Vec<u8>)> {
         let mut found = Vec::new();
-        let mut stack = vec![
-            self.path().to_path_buf(),
-            crate::target_dir().join("cairn-test-cache/model"),
-        ];
+        let mut stack = vec![self.path().to_path_buf()];
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -229,9 +228,14 @@ secrets = {{ api_key = {{ env = "PDNS_API_KEY" }} }}
                 if path.extension().is_some_and(|e| e == "secret") {
                     continue;
                 }
-                if path.is_dir() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
                     stack.push(path);
-                } else if let Ok(bytes) = std::fs::read(&path) {
+                } else if kind.is_file()
+                    && let Ok(bytes) = std::fs::read(&path)
+                {
                     found.push((path.display().to_string(), bytes));
                 }
             }
@@ -374,22 +378,45 @@ pub fn secret_files(secrets: &[(&str, std::path::PathBuf)]) -> String {
         .join(", ")
 }
 
-/// The top of every test `cairn.toml`: the state store in the workspace,
-/// and compiled plugins shared by every test of this build (with one key,
-/// outside the cache, that vouches for them).
+/// The top of every test `cairn.toml`: the state store and the cache in
+/// `.cairn/` beside it, with compiled plugins shared by every test of this
+/// build through a link ([`share_compiled_plugins`], with one key, outside
+/// the cache, that vouches for them).
+///
+/// The rest of the cache is the workspace's own. Cairn keys its clones of
+/// remote repositories and the revisions of their tags by URL, and a test's
+/// URL names a random free port: a cache shared by every test, and kept
+/// from one run to the next, held another test's clone and tags under the
+/// same URL once that port came round again (a tag "moved" before it was
+/// ever read).
 pub fn config_header() -> String {
     config_header_with_state("sqlite:.cairn/state.db")
 }
 
 /// [`config_header`] with another state store (`postgres://…`, say).
 pub fn config_header_with_state(state: &str) -> String {
-    let cache = crate::target_dir().join("cairn-test-cache");
     let key = crate::target_dir().join("cairn-test-cache.key");
     format!(
-        "state = {state:?}\ncache_dir = {:?}\ncache_key = {:?}\n",
-        cache.display().to_string(),
+        "state = {state:?}\ncache_dir = {WORKSPACE_CACHE:?}\ncache_key = {:?}\n",
         key.display().to_string()
     )
+}
+
+/// The cache folder of every test `cairn.toml`, relative to its folder.
+const WORKSPACE_CACHE: &str = ".cairn/cache";
+
+/// Links the cache of the `cairn.toml` in `folder` ([`config_header`]) to
+/// the compiled plugins every test of this build shares: compiling one
+/// takes 10 to 30 seconds, and the cache key vouches for them.
+pub fn share_compiled_plugins(folder: &Path) {
+    let shared = crate::target_dir().join("cairn-test-cache/compiled");
+    std::fs::create_dir_all(&shared).expect("create the shared compiled-plugin folder");
+    let cache = folder.join(WORKSPACE_CACHE);
+    std::fs::create_dir_all(&cache).expect("create the workspace's cache folder");
+    let link = cache.join("compiled");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(&shared, &link).expect("link the shared compiled plugins");
+    }
 }
 
 impl Drop for Workspace {

@@ -4,7 +4,7 @@
 //! what Git moved.
 
 use cairn_tests::Workspace;
-use cairn_tests::cairn::{ConfigOptions, config_header};
+use cairn_tests::cairn::ConfigOptions;
 use cairn_tests::daemon::{Daemon, wait_until};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,32 +24,10 @@ fn three_files(ws: &Workspace, b_address: &str) {
         .write("c.toml", &record("c.inc.example.", "192.0.2.3"));
 }
 
-/// Gives the workspace a cache folder of its own (sharing the compiled
-/// plugins), and returns its model folder.
-fn private_cache(ws: &Workspace, options: &ConfigOptions) -> PathBuf {
-    let cache = ws.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    let shared = cairn_tests::target_dir().join("cairn-test-cache/compiled");
-    std::fs::create_dir_all(&shared).unwrap();
-    std::os::unix::fs::symlink(&shared, cache.join("compiled")).unwrap();
-    let header = config_header().replace(
-        &format!(
-            "{:?}",
-            cairn_tests::target_dir()
-                .join("cairn-test-cache")
-                .display()
-                .to_string()
-        ),
-        &format!("{:?}", cache.display().to_string()),
-    );
-    assert!(header.contains(&cache.display().to_string()), "{header}");
-    let text = format!(
-        "{header}\n{}{}",
-        options.top_settings,
-        ws.tenant_block("default", options)
-    );
-    std::fs::write(ws.config_path(), text).unwrap();
-    cache.join("model")
+/// The workspace's model cache folder: every test workspace has a cache
+/// of its own (sharing only the compiled plugins).
+fn model_cache(ws: &Workspace) -> PathBuf {
+    ws.path().join(".cairn/cache/model")
 }
 
 /// How many files the last load read (and validated) of how many.
@@ -73,7 +51,7 @@ fn files_read(stderr: &str) -> (usize, usize) {
 #[test]
 fn a_commit_reads_only_the_files_it_changed_and_the_cache_is_only_a_shortcut() {
     let ws = Workspace::new();
-    let models = private_cache(&ws, &ConfigOptions::default());
+    let models = model_cache(&ws);
     three_files(&ws, "192.0.2.2");
     ws.repo.commit("three files", AUTHOR);
     ws.cairn(&["apply", "--yes"]).expect_code(0);
