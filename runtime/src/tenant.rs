@@ -8,6 +8,7 @@ use crate::host::{
 use crate::model::{DesiredState, LoadError, ModelCache};
 use crate::policy::{Policies, PolicyLoadError};
 use crate::source::{ReadPolicy, Source};
+use crate::store::StateStore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -142,12 +143,14 @@ pub enum TenantError {
 
 impl Tenant {
     /// Loads the plugins of `tenant` (sharing compiled code with every other
-    /// instance of the same file) and binds them to their settings.
+    /// instance of the same file) and binds them to their settings; its
+    /// source remembers release tags in `store`.
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant.name))]
     pub async fn open(
         config: &Config,
         tenant: &TenantConfig,
         host: &PluginHost,
+        store: &StateStore,
     ) -> Result<Self, TenantError> {
         let mut providers = BTreeMap::new();
         for (name, provider) in &tenant.providers {
@@ -223,7 +226,8 @@ impl Tenant {
                 max_bytes: tenant.quotas.repository_bytes,
                 allowed_signers: tenant.allowed_signers.clone(),
             })
-            .with_credentials(tenant.registry_credentials.clone()),
+            .with_credentials(tenant.registry_credentials.clone())
+            .remembering_tags_in(store.clone()),
             providers,
             policies,
         })

@@ -34,10 +34,10 @@ impl Session {
             tenant_config.providers.len()
         ));
         let host = PluginHost::new(Some(cairn::tenant::compiled_cache(&config)?))?;
-        let tenant = Tenant::open(&config, tenant_config, &host).await?;
         let store = StateStore::open(&config.state)
             .await
             .with_context(|| format!("the state store of {}", target.config.display()))?;
+        let tenant = Tenant::open(&config, tenant_config, &host, &store).await?;
         Ok(Self {
             tenant,
             store,

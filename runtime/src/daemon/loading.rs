@@ -21,6 +21,7 @@ use super::http::TenantHandle;
 use super::metrics::Metrics;
 use crate::config::{Config, TenantConfig};
 use crate::host::PluginHost;
+use crate::store::StateStore;
 use crate::tenant::{Tenant, TenantError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -83,6 +84,8 @@ pub struct Loader {
     pub config: Arc<Config>,
     /// The plugin host.
     pub host: Arc<PluginHost>,
+    /// The state store, where tenants' sources remember release tags.
+    pub store: StateStore,
     /// Alert sinks.
     pub alerts: Alerts,
     /// Metrics.
@@ -111,7 +114,7 @@ impl Loader {
         loop {
             let attempt = tokio::time::timeout(
                 LOAD_TIMEOUT,
-                Tenant::open(&self.config, &tenant, &self.host),
+                Tenant::open(&self.config, &tenant, &self.host, &self.store),
             );
             let outcome = tokio::select! {
                 _ = self.shutdown.cancelled() => return,

@@ -174,6 +174,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
     let loader = loading::Loader {
         config: Arc::new(config.clone()),
         host: host.clone(),
+        store: store.clone(),
         alerts: alerts.clone(),
         metrics: metrics.clone(),
         loaded: loaded_sender,

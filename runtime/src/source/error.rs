@@ -103,6 +103,20 @@ pub enum SourceError {
         /// The revision it names now.
         now: Box<CommitInfo>,
     },
+    /// What a tag named when first read could not be looked up in the
+    /// state store, so the tag's revision is not used.
+    #[error(
+        "cannot check the tag `{tag}` of {repo} against the revision it named when Cairn first read it: {source}. Nothing was applied; the read is tried again once the state store answers"
+    )]
+    TagUnchecked {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+        /// Why (boxed: a store error is large beside the others).
+        #[source]
+        source: Box<crate::store::StoreError>,
+    },
     /// The configured folder is not in the commit.
     #[error("the folder `{path}` is not in commit {commit} of {repo}: check `path` in cairn.toml")]
     MissingPath {

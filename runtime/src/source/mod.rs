@@ -38,6 +38,7 @@ pub use signature::check_allowed_signers;
 pub use snapshot::{CommitInfo, ManifestFile, Snapshot, SourceFile};
 
 use crate::quota::Quotas;
+use crate::store::StateStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,8 +82,11 @@ impl Default for ReadPolicy {
 pub struct Source {
     repo: String,
     backend: Backend,
-    /// Where the tags seen are remembered ([`tags`]).
-    cache_dir: PathBuf,
+    /// The store that remembers what each release tag named when first
+    /// read ([`tags`]); every tenant's source has one
+    /// ([`Source::remembering_tags_in`]). Without it (a source read
+    /// outside a tenant) a tag is read as it is now.
+    tags: Option<StateStore>,
 }
 
 /// The kinds of source, each read its own way.
@@ -159,8 +163,16 @@ impl Source {
         Self {
             repo: repo.to_string(),
             backend,
-            cache_dir: cache_dir.to_path_buf(),
+            tags: None,
         }
+    }
+
+    /// The same source, refusing a release tag (Git or Mercurial) found
+    /// naming another revision than `store` recorded when any reader
+    /// sharing it first read the tag.
+    pub fn remembering_tags_in(mut self, store: StateStore) -> Self {
+        self.tags = Some(store);
+        self
     }
 
     /// The same source, reading revisions under `policy`.
@@ -262,8 +274,8 @@ impl Source {
                     repo: self.repo.clone(),
                     source: error.into(),
                 })??;
-                if let Some(tag) = &snapshot.tag {
-                    tags::check(&self.cache_dir, &self.repo, tag, &snapshot.commit)?;
+                if let (Some(tag), Some(store)) = (&snapshot.tag, &self.tags) {
+                    tags::check(store, &self.repo, tag, &snapshot.commit).await?;
                 }
                 Ok(snapshot)
             }

@@ -1,65 +1,41 @@
 //! Tags do not move: the revision a tag named when a source first read it
-//! is remembered (in the cache folder, one small JSON file per
-//! repository), and a tag found naming another is
-//! [`SourceError::TagMoved`], every time, until `ref` names something
+//! is remembered (in the state store, so that every daemon sharing it and
+//! every CLI command remembers the same), and a tag found naming another
+//! is [`SourceError::TagMoved`], every time, until `ref` names something
 //! else. A moved release tag is how a repository's history is rewritten
 //! under a deployment; a branch or an artifact's tag is followed as it
 //! moves, a Git or Mercurial tag is not.
 
 use super::{CommitInfo, SourceError};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// One check-and-record at a time in this process: two tenants reading
-/// one repository write one file.
-static WRITING: Mutex<()> = Mutex::new(());
+use crate::store::StateStore;
 
 /// Fails when `tag` of `repo` named another revision than `commit` when
-/// first read; else remembers `commit` for it.
-pub(super) fn check(
-    cache_dir: &Path,
+/// first read by any reader sharing `store`; else remembers `commit` for
+/// it. A store that cannot answer fails the read: nothing is applied from
+/// a tag that could not be checked.
+pub(super) async fn check(
+    store: &StateStore,
     repo: &str,
     tag: &str,
     commit: &CommitInfo,
 ) -> Result<(), SourceError> {
-    let _writing = WRITING.lock().expect("the tags file lock");
-    let path = file(cache_dir, repo);
-    let mut seen: BTreeMap<String, String> = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
-    match seen.get(tag) {
-        Some(first) if *first == commit.id => Ok(()),
-        Some(first) => Err(SourceError::TagMoved {
+    let first = store
+        .first_revision_of_tag(repo, tag, &commit.id)
+        .await
+        .map_err(|source| SourceError::TagUnchecked {
             repo: repo.to_string(),
             tag: tag.to_string(),
-            first: first[..first.len().min(12)].to_string(),
-            now: Box::new(commit.clone()),
-        }),
-        None => {
-            seen.insert(tag.to_string(), commit.id.clone());
-            let written = std::fs::create_dir_all(cache_dir).and_then(|()| {
-                let partial = path.with_extension("partial");
-                std::fs::write(
-                    &partial,
-                    serde_json::to_vec(&seen).expect("a map serializes"),
-                )?;
-                std::fs::rename(&partial, &path)
-            });
-            if let Err(error) = written {
-                tracing::warn!(%repo, %tag, %error, "the tag's revision was not remembered: a move of it will not be noticed");
-            }
-            Ok(())
-        }
+            source: Box::new(source),
+        })?;
+    if first == commit.id {
+        return Ok(());
     }
-}
-
-/// The file of `repo`'s tags.
-fn file(cache_dir: &Path, repo: &str) -> PathBuf {
-    let key = hex::encode(Sha256::digest(repo.as_bytes()));
-    cache_dir.join(format!("tags-{}.json", &key[..24]))
+    Err(SourceError::TagMoved {
+        repo: repo.to_string(),
+        tag: tag.to_string(),
+        first: first[..first.len().min(12)].to_string(),
+        now: Box::new(commit.clone()),
+    })
 }
 
 #[cfg(test)]
@@ -75,15 +51,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_tag_is_remembered_and_a_move_refused_every_time() {
+    #[tokio::test]
+    async fn a_tag_is_remembered_and_a_move_refused_every_time_by_every_reader() {
         let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("state.db").display());
+        let store = StateStore::open(&url).await.unwrap();
         let first = "a".repeat(40);
         let second = "b".repeat(40);
-        check(dir.path(), "repo", "v1", &commit(&first)).unwrap();
-        check(dir.path(), "repo", "v1", &commit(&first)).unwrap();
-        for _ in 0..2 {
-            let moved = check(dir.path(), "repo", "v1", &commit(&second))
+        check(&store, "repo", "v1", &commit(&first)).await.unwrap();
+        check(&store, "repo", "v1", &commit(&first)).await.unwrap();
+        // Another process opening the same store (a CLI command beside the
+        // daemon, another daemon) remembers the same.
+        let other = StateStore::open(&url).await.unwrap();
+        for reader in [&store, &other] {
+            let moved = check(reader, "repo", "v1", &commit(&second))
+                .await
                 .unwrap_err()
                 .to_string();
             assert!(moved.contains("the tag `v1` of repo moved"), "{moved}");
@@ -93,7 +75,9 @@ mod tests {
             );
         }
         // Another tag, another repository: their own.
-        check(dir.path(), "repo", "v2", &commit(&second)).unwrap();
-        check(dir.path(), "other", "v1", &commit(&second)).unwrap();
+        check(&store, "repo", "v2", &commit(&second)).await.unwrap();
+        check(&other, "other", "v1", &commit(&second))
+            .await
+            .unwrap();
     }
 }

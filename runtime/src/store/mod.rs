@@ -1,6 +1,7 @@
 //! The state store: the inventory of objects Cairn owns, the runs of plan
 //! and apply with their append-only audit log, the journal of changes in
-//! flight, each tenant's control state and resource statuses, and — when
+//! flight, each tenant's control state and resource statuses, what each
+//! release tag named when first read, and — when
 //! several daemons share one store — their leases. SQLite (`sqlite:PATH`)
 //! is the embedded default; PostgreSQL (`postgres://…`) lets several
 //! daemons share one store. Both get the same schema from
@@ -21,6 +22,7 @@
 //! | `control` | suspension, rollback hold, last commits ([`TenantState`]) |
 //! | `status` | each owned resource's status, counts for metrics |
 //! | `lease` | daemons alive and tenant leases ([`LeaseRecord`]) |
+//! | `tags` | the revision each release tag named when first read |
 //! | [`vocabulary`] | the words stored: run kinds, outcomes, results |
 //!
 //! Blocks on one handle rather than a view type per concern: every concern
@@ -53,6 +55,7 @@ mod mirror;
 mod open;
 mod runs;
 mod status;
+mod tags;
 pub mod vocabulary;
 
 pub use crate::config::display_url;

@@ -4,7 +4,7 @@
 
 use cairn_tests::Workspace;
 use cairn_tests::alerts::AlertReceiver;
-use cairn_tests::cairn::ConfigOptions;
+use cairn_tests::cairn::{ConfigOptions, Output};
 use cairn_tests::daemon::{Daemon, wait_until};
 use cairn_tests::git::{GitDaemon, GitHttpServer};
 use std::time::Duration;
@@ -203,11 +203,9 @@ fn a_branch_deleted_on_the_remote_is_an_error_until_it_is_back() {
     });
 }
 
-/// A release tag does not move: moved on the remote (`git tag -f` and a
-/// forced push), it is an error naming both commits, every time, with
-/// nothing applied; another ref is read as usual.
-#[test]
-fn a_tag_that_moves_is_an_error_with_nothing_applied() {
+/// A workspace reading tag `v1` of its repository served by `git daemon`,
+/// and the tag's commit, applied.
+fn release_applied() -> (Workspace, GitDaemon, String) {
     let ws = Workspace::new();
     let daemon = GitDaemon::start(ws.path());
     ws.configure(&ConfigOptions {
@@ -221,18 +219,40 @@ fn a_tag_that_moves_is_an_error_with_nothing_applied() {
     ws.cairn(&["apply", "--yes"])
         .expect_code(0)
         .expect_contains(&first[..12]);
-    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+    (ws, daemon, first)
+}
 
+/// Moves tag `v1` to a new commit (`git tag -f`), which it returns.
+fn move_the_release(ws: &Workspace) -> String {
     ws.repo.write("dns/zone.toml", &zone("192.0.2.2"));
     let second = ws.repo.commit("second", AUTHOR);
     ws.repo.git(&["tag", "-f", "v1"]);
+    second
+}
+
+/// Panics unless `output` is the refusal of tag `v1`, moved from `first`
+/// to `second`.
+#[track_caller]
+fn refused_as_moved(output: Output, first: &str, second: &str) {
+    output
+        .expect_code(1)
+        .expect_contains("the tag `v1`")
+        .expect_contains("moved")
+        .expect_contains(&first[..12])
+        .expect_contains(&second[..12]);
+}
+
+/// A release tag does not move: moved on the remote (`git tag -f` and a
+/// forced push), it is an error naming both commits, every time, with
+/// nothing applied; another ref is read as usual.
+#[test]
+fn a_tag_that_moves_is_an_error_with_nothing_applied() {
+    let (ws, daemon, first) = release_applied();
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
+
+    let second = move_the_release(&ws);
     for _ in 0..2 {
-        ws.cairn(&["apply", "--yes"])
-            .expect_code(1)
-            .expect_contains("the tag `v1`")
-            .expect_contains("moved")
-            .expect_contains(&first[..12])
-            .expect_contains(&second[..12]);
+        refused_as_moved(ws.cairn(&["apply", "--yes"]), &first, &second);
     }
     assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
     ws.repo.git(&["tag", "v2"]);
@@ -245,4 +265,33 @@ fn a_tag_that_moves_is_an_error_with_nothing_applied() {
         .expect_code(0)
         .expect_contains(&second[..12]);
     assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
+}
+
+/// What a tag named is remembered in the state store, not in a cache
+/// folder: a reader with a cache of its own sharing the store (a daemon
+/// on another host) refuses the move just the same, and so does one whose
+/// cache was emptied.
+#[test]
+fn a_moved_tag_is_refused_by_every_reader_of_the_store() {
+    let (ws, _daemon, first) = release_applied();
+
+    // Another host: a folder and a cache of its own, the same store.
+    let host = tempfile::tempdir().unwrap();
+    cairn_tests::cairn::share_compiled_plugins(host.path());
+    let state = ws.path().join(".cairn/state.db").display().to_string();
+    let text = std::fs::read_to_string(ws.config_path())
+        .unwrap()
+        .replace("sqlite:.cairn/state.db", &format!("sqlite:{state}"));
+    assert!(text.contains(&state), "{text}");
+    let other = host.path().join("cairn.toml");
+    std::fs::write(&other, text).unwrap();
+    // And the first host's clones and what they remembered, gone.
+    std::fs::remove_dir_all(ws.path().join(".cairn/cache/repos")).unwrap();
+
+    let second = move_the_release(&ws);
+    for config in [other.as_path(), ws.config_path().as_path()] {
+        let apply = ws.cairn_bare(&["apply", "--yes", "--config", config.to_str().unwrap()]);
+        refused_as_moved(apply, &first, &second);
+    }
+    assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.1"]);
 }

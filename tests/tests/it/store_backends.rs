@@ -483,11 +483,27 @@ async fn audit_is_append_only(url: &str) {
     assert_eq!(store.history("t", 1).await.unwrap()[0].actions.len(), 1);
 }
 
+/// What a release tag named when first read: the first revision recorded
+/// stays, for every handle on the store, per repository and tag.
+async fn tag_revisions(url: &str) {
+    let store = StateStore::open(url).await.unwrap();
+    let other = StateStore::open(url).await.unwrap();
+    let first = |store: StateStore, repo: &'static str, tag: &'static str, now: &'static str| async move {
+        store.first_revision_of_tag(repo, tag, now).await.unwrap()
+    };
+    assert_eq!(first(store.clone(), "repo", "v1", "aaa").await, "aaa");
+    assert_eq!(first(other.clone(), "repo", "v1", "bbb").await, "aaa");
+    assert_eq!(first(store.clone(), "repo", "v1", "aaa").await, "aaa");
+    assert_eq!(first(other.clone(), "repo", "v2", "bbb").await, "bbb");
+    assert_eq!(first(store, "elsewhere", "v1", "ccc").await, "ccc");
+}
+
 async fn suite(url: &str) {
     sqlx::any::install_default_drivers();
     inventory_runs_and_audit(url).await;
     leases_and_fencing(url).await;
     audit_is_append_only(url).await;
+    tag_revisions(url).await;
 }
 
 #[tokio::test]

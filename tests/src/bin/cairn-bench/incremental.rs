@@ -88,8 +88,8 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
         host.set_call_observer(Arc::new(move |_, _, _, _, duration| {
             *total.lock().expect("call time") += duration;
         }));
-        let tenant = Tenant::open(&config, tenant_config, &host).await?;
         let store = StateStore::open(&config.state).await?;
+        let tenant = Tenant::open(&config, tenant_config, &host, &store).await?;
         // The commit applied is the one the cache knows.
         tenant.desired_state(None).await?;
 

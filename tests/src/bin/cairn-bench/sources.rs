@@ -5,6 +5,7 @@
 
 use cairn::config::Config;
 use cairn::host::PluginHost;
+use cairn::store::StateStore;
 use cairn::tenant::Tenant;
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
@@ -208,7 +209,8 @@ fn measure(kind: Kind, files: usize) -> anyhow::Result<Figures> {
         let config = Config::load(&config_path)?;
         let tenant_config = config.tenant(None)?;
         let host = PluginHost::new(Some(cairn::tenant::compiled_cache(&config)?))?;
-        let tenant = Tenant::open(&config, tenant_config, &host).await?;
+        let store = StateStore::open(&config.state).await?;
+        let tenant = Tenant::open(&config, tenant_config, &host, &store).await?;
         // Warm: the revision read and its every file in the model cache.
         tenant.desired_state(None).await?;
         let mut polls = Vec::new();
