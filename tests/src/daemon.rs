@@ -290,6 +290,28 @@ impl Daemon {
         serde_json::from_str(&body).expect("the status API answers JSON")
     }
 
+    /// Waits up to `timeout` for the run of `tenant` that read `commit` to
+    /// end, and returns the tenant's status then. The status names a
+    /// commit as soon as its run starts, and a change is on the server
+    /// before the run ends (its convergence check, its record): neither
+    /// says the run is over.
+    #[track_caller]
+    pub fn wait_for_run_of(
+        &self,
+        tenant: &str,
+        commit: &str,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        wait_until(timeout, &format!("the run of {commit} recorded"), || {
+            let status = self.tenant(tenant);
+            let run = &status["last_recorded_run"];
+            run["commit_id"] == commit
+                && !run["finished_at"].is_null()
+                && status["last_run"]["run_id"] == run["id"]
+        });
+        self.tenant(tenant)
+    }
+
     /// The history id of `tenant`'s last run, as its status reports it:
     /// `None` before its first recorded run.
     pub fn last_run_id(&self, tenant: &str) -> Option<i64> {

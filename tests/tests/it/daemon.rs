@@ -415,17 +415,7 @@ fn every_forges_webhook_wakes_its_tenant_and_a_forged_one_is_refused() {
         wait_until(Duration::from_secs(15), "the pushed commit applied", || {
             ws.pdns.dig("www.example.org", "A") == [next.as_str()]
         });
-        // The status names the commit as soon as its run starts, and the
-        // record is applied before the run ends (its convergence check,
-        // its record): wait for the run that read the commit to be over.
-        wait_until(Duration::from_secs(10), "its run recorded", || {
-            let status = daemon.tenant("default");
-            let run = &status["last_recorded_run"];
-            run["commit_id"] == commit.as_str()
-                && !run["finished_at"].is_null()
-                && status["last_run"]["run_id"] == run["id"]
-        });
-        let status = daemon.tenant("default");
+        let status = daemon.wait_for_run_of("default", &commit, Duration::from_secs(10));
         assert_eq!(
             status["last_run"]["trigger"], "webhook",
             "{style}: {status:#}"

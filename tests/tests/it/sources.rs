@@ -237,10 +237,8 @@ fn the_daemon_applies_a_pushed_mercurial_changeset_at_once() {
         "the pushed changeset applied",
         || ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"],
     );
-    wait_until(Duration::from_secs(10), "its run recorded", || {
-        daemon.tenant("default")["commit"]["id"] == second.as_str()
-    });
-    assert_eq!(daemon.tenant("default")["last_run"]["trigger"], "webhook");
+    let status = daemon.wait_for_run_of("default", &second, Duration::from_secs(10));
+    assert_eq!(status["last_run"]["trigger"], "webhook", "{status:#}");
 }
 
 /// Pushes `folder` to `artifact` (`oci://…:TAG`) with `cairn push` and the
@@ -462,10 +460,9 @@ fn a_registry_notification_of_a_push_wakes_the_daemon() {
         "the pushed artifact applied",
         || ws.pdns.dig("www.example.org", "A") == ["192.0.2.2"],
     );
-    wait_until(Duration::from_secs(10), "its run recorded", || {
-        daemon.tenant("default")["commit"]["id"] == second.trim_start_matches("sha256:")
-    });
-    assert_eq!(daemon.tenant("default")["last_run"]["trigger"], "webhook");
+    let commit = second.trim_start_matches("sha256:");
+    let status = daemon.wait_for_run_of("default", commit, Duration::from_secs(10));
+    assert_eq!(status["last_run"]["trigger"], "webhook", "{status:#}");
 }
 
 /// With `allowed_signers`, only an artifact signed by a listed key
