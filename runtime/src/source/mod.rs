@@ -87,6 +87,9 @@ pub struct Source {
     /// ([`Source::remembering_tags_in`]). Without it (a source read
     /// outside a tenant) a tag is read as it is now.
     tags: Option<StateStore>,
+    /// Where a remote source keeps what it needs between reads (and where
+    /// an earlier version kept what tags named, [`tags`]).
+    cache_dir: PathBuf,
 }
 
 /// The kinds of source, each read its own way.
@@ -164,6 +167,7 @@ impl Source {
             repo: repo.to_string(),
             backend,
             tags: None,
+            cache_dir: cache_dir.to_path_buf(),
         }
     }
 
@@ -275,7 +279,11 @@ impl Source {
                     source: error.into(),
                 })??;
                 if let (Some(tag), Some(store)) = (&snapshot.tag, &self.tags) {
-                    tags::check(store, &self.repo, tag, &snapshot.commit).await?;
+                    let first_read = tags::FirstRead {
+                        store,
+                        before: &self.cache_dir,
+                    };
+                    first_read.check(&self.repo, tag, &snapshot.commit).await?;
                 }
                 Ok(snapshot)
             }

@@ -8,34 +8,67 @@
 
 use super::{CommitInfo, SourceError};
 use crate::store::StateStore;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-/// Fails when `tag` of `repo` named another revision than `commit` when
-/// first read by any reader sharing `store`; else remembers `commit` for
-/// it. A store that cannot answer fails the read: nothing is applied from
-/// a tag that could not be checked.
-pub(super) async fn check(
-    store: &StateStore,
-    repo: &str,
-    tag: &str,
-    commit: &CommitInfo,
-) -> Result<(), SourceError> {
-    let first = store
-        .first_revision_of_tag(repo, tag, &commit.id)
-        .await
-        .map_err(|source| SourceError::TagUnchecked {
+/// Where what a tag named when first read is found.
+pub(super) struct FirstRead<'a> {
+    /// The store: every reader sharing it remembers the same.
+    pub store: &'a StateStore,
+    /// The cache folder of remote sources, where an earlier version of
+    /// Cairn kept one file of tags per repository: a tag it remembered
+    /// and the store does not is taken from there on its first read, so
+    /// that a move refused before an upgrade stays refused after it.
+    pub before: &'a Path,
+}
+
+impl FirstRead<'_> {
+    /// Fails when `tag` of `repo` named another revision than `commit`
+    /// when first read; else remembers `commit` for it. A store that
+    /// cannot answer fails the read: nothing is applied from a tag that
+    /// could not be checked.
+    pub async fn check(
+        &self,
+        repo: &str,
+        tag: &str,
+        commit: &CommitInfo,
+    ) -> Result<(), SourceError> {
+        let remembered_before = remembered_in_folder(self.before, repo, tag);
+        let candidate = remembered_before.as_deref().unwrap_or(&commit.id);
+        let first = self
+            .store
+            .first_revision_of_tag(repo, tag, candidate)
+            .await
+            .map_err(|source| SourceError::TagUnchecked {
+                repo: repo.to_string(),
+                tag: tag.to_string(),
+                source: Box::new(source),
+            })?;
+        if first == commit.id {
+            return Ok(());
+        }
+        Err(SourceError::TagMoved {
             repo: repo.to_string(),
             tag: tag.to_string(),
-            source: Box::new(source),
-        })?;
-    if first == commit.id {
-        return Ok(());
+            first: first[..first.len().min(12)].to_string(),
+            now: Box::new(commit.clone()),
+        })
     }
-    Err(SourceError::TagMoved {
-        repo: repo.to_string(),
-        tag: tag.to_string(),
-        first: first[..first.len().min(12)].to_string(),
-        now: Box::new(commit.clone()),
-    })
+}
+
+/// The revision an earlier version of Cairn remembered for `tag` of
+/// `repo` in `folder`, if any.
+fn remembered_in_folder(folder: &Path, repo: &str, tag: &str) -> Option<String> {
+    let bytes = std::fs::read(folder_file(folder, repo)).ok()?;
+    let mut seen: BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
+    seen.remove(tag)
+}
+
+/// The file of `repo`'s tags an earlier version kept in `folder`.
+fn folder_file(folder: &Path, repo: &str) -> PathBuf {
+    let key = hex::encode(Sha256::digest(repo.as_bytes()));
+    folder.join(format!("tags-{}.json", &key[..24]))
 }
 
 #[cfg(test)]
@@ -49,6 +82,25 @@ mod tests {
             summary: "release".into(),
             time: 0,
         }
+    }
+
+    async fn store(dir: &Path) -> StateStore {
+        let url = format!("sqlite:{}", dir.join("state.db").display());
+        StateStore::open(&url).await.unwrap()
+    }
+
+    async fn check(
+        store: &StateStore,
+        repo: &str,
+        tag: &str,
+        now: &CommitInfo,
+    ) -> Result<(), SourceError> {
+        let nothing_before = tempfile::tempdir().unwrap();
+        let first_read = FirstRead {
+            store,
+            before: nothing_before.path(),
+        };
+        first_read.check(repo, tag, now).await
     }
 
     #[tokio::test]
@@ -77,6 +129,45 @@ mod tests {
         // Another tag, another repository: their own.
         check(&store, "repo", "v2", &commit(&second)).await.unwrap();
         check(&other, "other", "v1", &commit(&second))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn what_an_earlier_version_kept_in_the_cache_folder_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let before = dir.path().join("repos");
+        std::fs::create_dir_all(&before).unwrap();
+        let first = "a".repeat(40);
+        let second = "b".repeat(40);
+        // As the earlier version wrote it: v1 first read at `first`.
+        std::fs::write(
+            folder_file(&before, "repo"),
+            serde_json::to_vec(&BTreeMap::from([("v1", &first)])).unwrap(),
+        )
+        .unwrap();
+        let first_read = FirstRead {
+            store: &store,
+            before: &before,
+        };
+        let moved = first_read
+            .check("repo", "v1", &commit(&second))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(moved.contains("aaaaaaaaaaaa"), "{moved}");
+        // Remembered in the store from then on, the file gone or not.
+        std::fs::remove_dir_all(&before).unwrap();
+        let moved = first_read.check("repo", "v1", &commit(&second)).await;
+        assert!(moved.is_err(), "the move is refused once the file is gone");
+        first_read
+            .check("repo", "v1", &commit(&first))
+            .await
+            .unwrap();
+        // A tag the file does not hold is remembered as read.
+        first_read
+            .check("repo", "v2", &commit(&second))
             .await
             .unwrap();
     }

@@ -157,11 +157,14 @@ impl From<SourceError> for RunFailure {
     fn from(error: SourceError) -> Self {
         match Refusal::of_source(error) {
             Ok(refusal) => refusal.into(),
-            Err(error) => Self::new(
-                FailureKind::Source,
-                AlertKind::ApplyFailed,
-                error.to_string(),
-            ),
+            Err(error) => {
+                // A tag that could not be checked is the store's failure.
+                let kind = match &error {
+                    SourceError::TagUnchecked { .. } => FailureKind::Store,
+                    _ => FailureKind::Source,
+                };
+                Self::new(kind, AlertKind::ApplyFailed, error.to_string())
+            }
         }
     }
 }
