@@ -106,15 +106,14 @@ mod tests {
     #[tokio::test]
     async fn a_tag_is_remembered_and_a_move_refused_every_time_by_every_reader() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("state.db").display());
-        let store = StateStore::open(&url).await.unwrap();
+        let store = store(dir.path()).await;
         let first = "a".repeat(40);
         let second = "b".repeat(40);
         check(&store, "repo", "v1", &commit(&first)).await.unwrap();
         check(&store, "repo", "v1", &commit(&first)).await.unwrap();
         // Another process opening the same store (a CLI command beside the
         // daemon, another daemon) remembers the same.
-        let other = StateStore::open(&url).await.unwrap();
+        let other = self::store(dir.path()).await;
         for reader in [&store, &other] {
             let moved = check(reader, "repo", "v1", &commit(&second))
                 .await
