@@ -384,11 +384,11 @@ pub fn secret_files(secrets: &[(&str, std::path::PathBuf)]) -> String {
 /// the cache, that vouches for them).
 ///
 /// The rest of the cache is the workspace's own. Cairn keys its clones of
-/// remote repositories and the revisions of their tags by URL, and a test's
-/// URL names a random free port: a cache shared by every test, and kept
-/// from one run to the next, held another test's clone and tags under the
-/// same URL once that port came round again (a tag "moved" before it was
-/// ever read).
+/// remote repositories by URL, and a test's URL names a random free port:
+/// a cache shared by every test, and kept from one run to the next, held
+/// another test's clone under the same URL once that port came round again
+/// (and, while tags were remembered in the cache, another run's tag `v1`:
+/// a tag "moved" before it was ever read).
 pub fn config_header() -> String {
     config_header_with_state("sqlite:.cairn/state.db")
 }
