@@ -291,10 +291,12 @@ impl Daemon {
     }
 
     /// Waits up to `timeout` for the run of `tenant` that read `commit` to
-    /// end, and returns the tenant's status then. The status names a
-    /// commit as soon as its run starts, and a change is on the server
-    /// before the run ends (its convergence check, its record): neither
-    /// says the run is over.
+    /// end, and returns the tenant's status that showed it. The status
+    /// names a commit as soon as its run starts, and a change is on the
+    /// server before the run ends (its convergence check, its record):
+    /// neither says the run is over. For a run that planned or applied: a
+    /// refused or blocked run shows no run id in `last_run`, and a later
+    /// run (a drift check) replaces it there.
     #[track_caller]
     pub fn wait_for_run_of(
         &self,
@@ -302,14 +304,19 @@ impl Daemon {
         commit: &str,
         timeout: Duration,
     ) -> serde_json::Value {
+        let mut shown = serde_json::Value::Null;
         wait_until(timeout, &format!("the run of {commit} recorded"), || {
             let status = self.tenant(tenant);
             let run = &status["last_recorded_run"];
-            run["commit_id"] == commit
+            let over = run["commit_id"] == commit
                 && !run["finished_at"].is_null()
-                && status["last_run"]["run_id"] == run["id"]
+                && status["last_run"]["run_id"] == run["id"];
+            if over {
+                shown = status;
+            }
+            over
         });
-        self.tenant(tenant)
+        shown
     }
 
     /// The history id of `tenant`'s last run, as its status reports it:

@@ -106,7 +106,7 @@ pub enum SourceError {
     /// What a tag named when first read could not be looked up in the
     /// state store, so the tag's revision is not used.
     #[error(
-        "cannot check the tag `{tag}` of {repo} against the revision it named when Cairn first read it: {source}. Nothing was applied; the read is tried again once the state store answers"
+        "cannot check the tag `{tag}` of {repo} against the revision it named when Cairn first read it: {source}. Nothing was applied; try again once the state store answers (the daemon retries on its own)"
     )]
     TagUnchecked {
         /// The repository.

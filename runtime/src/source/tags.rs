@@ -18,8 +18,9 @@ pub(super) struct FirstRead<'a> {
     pub store: &'a StateStore,
     /// The cache folder of remote sources, where an earlier version of
     /// Cairn kept one file of tags per repository: a tag it remembered
-    /// and the store does not is taken from there on its first read, so
-    /// that a move refused before an upgrade stays refused after it.
+    /// and the store does not is taken from there on its first read (read
+    /// only then), so that a move this host refused before an upgrade
+    /// stays refused after it.
     pub before: &'a Path,
 }
 
@@ -34,17 +35,28 @@ impl FirstRead<'_> {
         tag: &str,
         commit: &CommitInfo,
     ) -> Result<(), SourceError> {
-        let remembered_before = remembered_in_folder(self.before, repo, tag);
-        let candidate = remembered_before.as_deref().unwrap_or(&commit.id);
-        let first = self
+        let unchecked = |source| SourceError::TagUnchecked {
+            repo: repo.to_string(),
+            tag: tag.to_string(),
+            source: Box::new(source),
+        };
+        let remembered = self
             .store
-            .first_revision_of_tag(repo, tag, candidate)
+            .remembered_revision_of_tag(repo, tag)
             .await
-            .map_err(|source| SourceError::TagUnchecked {
-                repo: repo.to_string(),
-                tag: tag.to_string(),
-                source: Box::new(source),
-            })?;
+            .map_err(unchecked)?;
+        let first = match remembered {
+            Some(first) => first,
+            // The first read: what an earlier version kept, or this commit.
+            None => {
+                let remembered_before = remembered_in_folder(self.before, repo, tag);
+                let candidate = remembered_before.as_deref().unwrap_or(&commit.id);
+                self.store
+                    .first_revision_of_tag(repo, tag, candidate)
+                    .await
+                    .map_err(unchecked)?
+            }
+        };
         if first == commit.id {
             return Ok(());
         }
