@@ -133,9 +133,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_exclusive_lock_keeps_out_every_other_and_shared_ones_go_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("state.db").display());
-        let locks = TenantLocks::of_store(&StateStore::open(&url).await.unwrap());
+        let (store, dir) = crate::store::tests::store().await;
+        let locks = TenantLocks::of_store(&store);
         let alone = locks.lock("t", LockMode::Exclusive, Duration::ZERO).await;
         let alone = alone.unwrap().expect("a free lock is taken");
         assert!(dir.path().join("locks/t.lock").exists());

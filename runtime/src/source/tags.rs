@@ -86,6 +86,7 @@ fn folder_file(folder: &Path, repo: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::store_in;
 
     fn commit(id: &str) -> CommitInfo {
         CommitInfo {
@@ -94,11 +95,6 @@ mod tests {
             summary: "release".into(),
             time: 0,
         }
-    }
-
-    async fn store(dir: &Path) -> StateStore {
-        let url = format!("sqlite:{}", dir.join("state.db").display());
-        StateStore::open(&url).await.unwrap()
     }
 
     async fn check(
@@ -118,14 +114,14 @@ mod tests {
     #[tokio::test]
     async fn a_tag_is_remembered_and_a_move_refused_every_time_by_every_reader() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
+        let store = store_in(dir.path()).await;
         let first = "a".repeat(40);
         let second = "b".repeat(40);
         check(&store, "repo", "v1", &commit(&first)).await.unwrap();
         check(&store, "repo", "v1", &commit(&first)).await.unwrap();
         // Another process opening the same store (a CLI command beside the
         // daemon, another daemon) remembers the same.
-        let other = self::store(dir.path()).await;
+        let other = store_in(dir.path()).await;
         for reader in [&store, &other] {
             let moved = check(reader, "repo", "v1", &commit(&second))
                 .await
@@ -147,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn what_an_earlier_version_kept_in_the_cache_folder_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
+        let store = store_in(dir.path()).await;
         let before = dir.path().join("repos");
         std::fs::create_dir_all(&before).unwrap();
         let first = "a".repeat(40);

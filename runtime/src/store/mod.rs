@@ -109,4 +109,4 @@ fn millis(duration: std::time::Duration) -> i64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

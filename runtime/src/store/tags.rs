@@ -3,9 +3,10 @@
 //! tag found naming another). Keyed by repository, not tenant: tenants
 //! reading one repository share what its tags named.
 //!
-//! The `repo_digest` column holds `sha256:` and the hex digest of the repository's
-//! address, never the address: an address may carry a user and token
-//! (`https://user:token@…`), and the store is copied into backups.
+//! The `repo_digest` column holds `sha256:` and the hex digest of the
+//! repository's address, never the address: an address may carry a user
+//! and token (`https://user:token@…`), and the store is copied into
+//! backups.
 
 use super::error::Result;
 use super::{StateStore, now_ms};
@@ -38,19 +39,18 @@ impl StateStore {
         Ok(row.map(|row| row.try_get("revision")).transpose()?)
     }
 
-    /// The revision `tag` of `repo` named when first read: `revision` when
-    /// this is the first read (and it is remembered from now on), else
-    /// what the first read recorded, which a second reader racing this
-    /// one cannot replace.
+    /// The revision `tag` of `repo` named when first read, for a reader
+    /// that found none remembered ([`StateStore::remembered_revision_of_tag`]):
+    /// `revision` when this is the first read (and it is remembered from
+    /// now on), else what a reader racing this one recorded first, which
+    /// this one cannot replace.
     pub async fn first_revision_of_tag(
         &self,
         repo: &str,
         tag: &str,
         revision: &str,
     ) -> Result<String> {
-        if let Some(first) = self.remembered_revision_of_tag(repo, tag).await? {
-            return Ok(first);
-        }
+        let repo = repo_digest(repo);
         // Not the tenant's record, so not fenced: whichever reader inserts
         // first wins, and every reader then reads the winner.
         let mut connection = self.connection().await?;
@@ -58,7 +58,7 @@ impl StateStore {
             "INSERT INTO tag_revisions (repo_digest, tag, revision, first_read_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (repo_digest, tag) DO NOTHING",
         )
-        .bind(repo_digest(repo))
+        .bind(repo.clone())
         .bind(tag.to_string())
         .bind(revision.to_string())
         .bind(now_ms())
@@ -66,7 +66,7 @@ impl StateStore {
         .await?;
         Ok(self
             .query(REMEMBERED)
-            .bind(repo_digest(repo))
+            .bind(repo)
             .bind(tag.to_string())
             .fetch_one(&mut *connection)
             .await?
@@ -80,9 +80,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_store_keeps_a_digest_of_the_address_never_the_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("state.db").display());
-        let store = StateStore::open(&url).await.unwrap();
+        let (store, _dir) = crate::store::tests::store().await;
         let repo = "https://ada:s3cret-token@git.example.org/zones";
         store.first_revision_of_tag(repo, "v1", "a").await.unwrap();
         assert_eq!(

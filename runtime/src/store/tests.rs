@@ -8,11 +8,17 @@ use crate::plan::PlanAction;
 use crate::source::CommitInfo;
 use std::time::Duration;
 
+/// The SQLite store `state.db` in `dir`: a second call opens the same
+/// store, as another process would.
+pub(crate) async fn store_in(dir: &std::path::Path) -> StateStore {
+    let url = format!("sqlite:{}", dir.join("state.db").display());
+    StateStore::open(&url).await.unwrap()
+}
+
 /// A fresh store, and the folder that holds it.
-async fn store() -> (StateStore, tempfile::TempDir) {
+pub(crate) async fn store() -> (StateStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("state.db").display());
-    (StateStore::open(&url).await.unwrap(), dir)
+    (store_in(dir.path()).await, dir)
 }
 
 fn commit() -> CommitInfo {

@@ -5,6 +5,7 @@ use super::DEFAULT_KEEP_INVENTORY_FROM;
 use crate::model::{Address, Lifecycle};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
+use crate::store::tests::store;
 use crate::store::{
     ActionRecord, ActionResult, Divergence, DriftRecord, InventoryChange, ResourceStatus, RunKind,
     StateStore,
@@ -12,12 +13,6 @@ use crate::store::{
 use std::time::Duration;
 
 const TENANT: &str = "t";
-
-async fn store() -> (StateStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("state.db").display());
-    (StateStore::open(&url).await.unwrap(), dir)
-}
 
 fn commit(id: &str) -> CommitInfo {
     CommitInfo {
