@@ -172,6 +172,20 @@ impl PluginHost {
         self.observer = Some(observer);
     }
 
+    /// Spawns `caller`, host code that makes plugin calls (a tenant's
+    /// worker), on the threads guest code runs on, at their priority: a
+    /// call it makes is then polled where it runs, not handed to another
+    /// thread and back (see [`cpu`]). Its own code takes no turn of those
+    /// threads; each call it makes takes its tenant's. The task ends with
+    /// the host at the latest.
+    pub fn spawn_caller<F>(&self, caller: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.cpu.spawn_caller(caller)
+    }
+
     /// The engine, for tools that measure it.
     pub fn engine(&self) -> &Engine {
         &self.engine

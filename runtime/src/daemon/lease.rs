@@ -29,6 +29,7 @@ use super::alerts::Alerts;
 use super::http::TenantHandle;
 use super::metrics::Metrics;
 use super::worker::Worker;
+use crate::host::PluginHost;
 use crate::store::{Fence, LeaseRecord, StateStore, StoreError, TriggerListener};
 use crate::tenant::Tenant;
 use std::collections::{BTreeMap, HashMap};
@@ -117,6 +118,9 @@ pub struct WorkerContext {
     pub handles: Arc<BTreeMap<String, TenantHandle>>,
     /// The daemon's shutdown.
     pub shutdown: CancellationToken,
+    /// The plugin host: workers run on its guest threads, where the calls
+    /// they make are polled without a hand-off between threads.
+    pub host: Arc<PluginHost>,
     /// Held tenants' inventories of at least this many objects are kept
     /// in memory (`[daemon] keep_inventory_from`).
     pub keep_inventory_from: usize,
@@ -481,7 +485,7 @@ impl TenantLeases {
             handle,
             cancel.clone(),
         );
-        let task = tokio::spawn(worker.run());
+        let task = self.context.host.spawn_caller(worker.run());
         self.slots.insert(
             name.to_string(),
             Slot::Running {

@@ -194,6 +194,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         metrics,
         handles,
         shutdown: shutdown.clone(),
+        host,
         keep_inventory_from: config.daemon.keep_inventory_from,
     };
     let leases = lease::TenantLeases::new(

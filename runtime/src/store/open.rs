@@ -17,6 +17,11 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections kept open to SQLite: one writer at a time, readers are few.
+/// All are opened with the store and kept for its life: each has a thread
+/// of its own, which takes the scheduling priority of the thread that
+/// opens it, and a tenant's worker runs on the guest threads, below the
+/// daemon's priority (`cairn_sandbox::cpu`), where a connection opened on
+/// demand would leave the daemon's lease renewals waiting behind guests.
 const SQLITE_CONNECTIONS: u32 = 4;
 
 /// Connections each process keeps open to PostgreSQL: a daemon's workers
@@ -140,6 +145,9 @@ async fn open_sqlite(url: &str) -> Result<AnyPool> {
         AnyConnectOptions::from_str(&format!("{url}?mode=rwc")).map_err(connect_error(url, ""))?;
     let pool = AnyPoolOptions::new()
         .max_connections(SQLITE_CONNECTIONS)
+        .min_connections(SQLITE_CONNECTIONS)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .after_connect(|connection, _| {
             Box::pin(async move {
                 use sqlx::Executor;

@@ -147,28 +147,41 @@ fn main() -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new()?;
     if runs("host") {
-        // Interleaved rounds: Cairn's host, then the bare harness, repeated.
+        // Interleaved rounds: Cairn's host (from a tenant's worker, then
+        // from elsewhere), then the bare harness, repeated.
         let mut cairn_samples = Vec::new();
+        let mut elsewhere_samples = Vec::new();
         let mut bare_samples = Vec::new();
         for _ in 0..ROUNDS {
-            cairn_samples.extend(runtime.block_on(host_overhead())?);
+            cairn_samples.extend(runtime.block_on(host_overhead(Caller::TenantWorker))?);
+            elsewhere_samples.extend(runtime.block_on(host_overhead(Caller::Elsewhere))?);
             bare_samples.extend(runtime.block_on(bare::overhead(HOST_CALLS))?);
         }
-        let (cairn, bare) = (summary(cairn_samples), summary(bare_samples));
+        let (cairn, elsewhere, bare) = (
+            summary(cairn_samples),
+            summary(elsewhere_samples),
+            summary(bare_samples),
+        );
+        let ratio = |host: &Summary| host.median.as_secs_f64() / bare.median.as_secs_f64();
         rows.push((
             format!(
-                "plugin host: fresh store + instantiate + trivial call (n={})",
+                "plugin host: fresh store + instantiate + trivial call, from a tenant's worker (n={})",
                 HOST_CALLS * ROUNDS
             ),
-            cairn.describe(),
+            format!("{} (Cairn/bare at p50: {:.2}×)", cairn.describe(), ratio(&cairn)),
+        ));
+        rows.push((
+            "the same from another runtime's thread (a preview, a command): handed over and back"
+                .into(),
+            format!(
+                "{} (Cairn/bare at p50: {:.2}×)",
+                elsewhere.describe(),
+                ratio(&elsewhere)
+            ),
         ));
         rows.push((
             "bare wasmtime: same engine, component and call".into(),
-            format!(
-                "{} (Cairn/bare at p50: {:.2}×)",
-                bare.describe(),
-                cairn.median.as_secs_f64() / bare.median.as_secs_f64()
-            ),
+            bare.describe(),
         ));
         let (cold, warm) = runtime.block_on(load_times())?;
         rows.push((
@@ -804,7 +817,18 @@ async fn load_times() -> anyhow::Result<(Duration, Duration)> {
     Ok((cold, times[times.len() / 2]))
 }
 
-async fn host_overhead() -> anyhow::Result<Vec<Duration>> {
+/// Where the plugin calls of [`host_overhead`] are made from.
+#[derive(Clone, Copy)]
+enum Caller {
+    /// A task on the guest threads, as the daemon's tenant workers make
+    /// their calls: each call is polled where it is made.
+    TenantWorker,
+    /// A thread of another runtime, as a preview or a command makes them:
+    /// each call is handed to the guest threads and back.
+    Elsewhere,
+}
+
+async fn host_overhead(caller: Caller) -> anyhow::Result<Vec<Duration>> {
     let host = PluginHost::new(None)?;
     let plugin = host
         .load(&cairn_tests::plugin_path("dns_powerdns"), None)
@@ -823,16 +847,22 @@ async fn host_overhead() -> anyhow::Result<Vec<Duration>> {
             concurrency: Default::default(),
         },
     );
-    for _ in 0..100 {
-        instance.validate(&[]).await?;
+    let calls = async move {
+        for _ in 0..100 {
+            instance.validate(&[]).await?;
+        }
+        let mut samples = Vec::with_capacity(HOST_CALLS);
+        for _ in 0..HOST_CALLS {
+            let started = Instant::now();
+            instance.validate(&[]).await?;
+            samples.push(started.elapsed());
+        }
+        anyhow::Ok(samples)
+    };
+    match caller {
+        Caller::TenantWorker => host.spawn_caller(calls).await?,
+        Caller::Elsewhere => calls.await,
     }
-    let mut samples = Vec::with_capacity(HOST_CALLS);
-    for _ in 0..HOST_CALLS {
-        let started = Instant::now();
-        instance.validate(&[]).await?;
-        samples.push(started.elapsed());
-    }
-    Ok(samples)
 }
 
 /// Seconds of each run, by tool and work, for one size.
