@@ -88,6 +88,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), DaemonErr
         on_signal.cancel();
     });
     let store = StateStore::open(&config.state).await?;
+    store.open_every_connection().await?;
     let health: lease::StoreHealth = Arc::default();
     let metrics = Arc::new(Metrics::default());
     let mut host = PluginHost::new(Some(crate::tenant::compiled_cache(&config)?))?;

@@ -17,11 +17,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections kept open to SQLite: one writer at a time, readers are few.
-/// All are opened with the store and kept for its life: each has a thread
-/// of its own, which takes the scheduling priority of the thread that
-/// opens it, and a tenant's worker runs on the guest threads, below the
-/// daemon's priority (`cairn_sandbox::cpu`), where a connection opened on
-/// demand would leave the daemon's lease renewals waiting behind guests.
+/// Once open, one is kept for the store's life (see
+/// [`StateStore::open_every_connection`]).
 const SQLITE_CONNECTIONS: u32 = 4;
 
 /// Connections each process keeps open to PostgreSQL: a daemon's workers
@@ -75,6 +72,26 @@ impl StateStore {
             fence: None,
             mirror: None,
         })
+    }
+
+    /// Opens now, on the calling thread, every connection the pool may
+    /// hold, which it then keeps. The daemon does this at start: each
+    /// SQLite connection has a thread of its own, which takes the
+    /// scheduling priority of the thread that opens it, and the tenants'
+    /// workers run on the guest threads, below the daemon's priority
+    /// (`cairn_sandbox::cpu`), where a connection opened on demand would
+    /// leave the daemon's lease renewals waiting behind guest code. A
+    /// command, which runs no worker, opens them as it needs them.
+    /// PostgreSQL's connections are sockets, with no thread: nothing to do.
+    pub async fn open_every_connection(&self) -> Result<()> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(());
+        }
+        let mut held = Vec::with_capacity(SQLITE_CONNECTIONS as usize);
+        for _ in 0..SQLITE_CONNECTIONS {
+            held.push(self.connection().await?);
+        }
+        Ok(())
     }
 
     /// The engine behind the store.
@@ -145,7 +162,6 @@ async fn open_sqlite(url: &str) -> Result<AnyPool> {
         AnyConnectOptions::from_str(&format!("{url}?mode=rwc")).map_err(connect_error(url, ""))?;
     let pool = AnyPoolOptions::new()
         .max_connections(SQLITE_CONNECTIONS)
-        .min_connections(SQLITE_CONNECTIONS)
         .idle_timeout(None)
         .max_lifetime(None)
         .after_connect(|connection, _| {
