@@ -17,8 +17,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections kept open to SQLite: one writer at a time, readers are few.
-/// Once open, one is kept for the store's life (see
-/// [`StateStore::open_every_connection`]).
+/// A connection, once open, is kept for the store's life (no idle timeout
+/// or lifetime; see [`StateStore::open_every_connection`]).
 const SQLITE_CONNECTIONS: u32 = 4;
 
 /// Connections each process keeps open to PostgreSQL: a daemon's workers
