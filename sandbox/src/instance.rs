@@ -383,7 +383,19 @@ impl ProviderInstance {
         changes: &[Change],
         guard: Option<Arc<dyn SendGuard>>,
     ) -> Result<Vec<Outcome>, PluginError> {
-        let wit_changes: Vec<bindings::Change> = changes.iter().map(Into::into).collect();
+        let changes: Vec<&Change> = changes.iter().collect();
+        self.apply_each(&changes, guard).await
+    }
+
+    /// [`ProviderInstance::apply_guarded`] of borrowed changes (a plan's):
+    /// each is copied once, into the form the sandbox takes.
+    pub async fn apply_each(
+        &self,
+        changes: &[&Change],
+        guard: Option<Arc<dyn SendGuard>>,
+    ) -> Result<Vec<Outcome>, PluginError> {
+        let wit_changes: Vec<bindings::Change> =
+            changes.iter().map(|&change| change.into()).collect();
         let outcomes = self
             .call_guarded(
                 "apply",

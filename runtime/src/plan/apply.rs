@@ -283,12 +283,12 @@ async fn apply_waves(
             let guard = guard.clone();
             async move {
                 let provider = &tenant.providers[name];
-                let changes: Vec<Change> = members
+                let changes: Vec<&Change> = members
                     .iter()
                     .map(|&i| {
                         plan.changes[i]
                             .change
-                            .clone()
+                            .as_ref()
                             .expect("provider changes carry the provider's change")
                     })
                     .collect();
@@ -422,12 +422,12 @@ type ChangeOutcome = Result<Applied, Failure>;
 fn made_by<'a>(
     plan: &'a Plan,
     members: &[usize],
-    changes: &'a [Change],
+    changes: &[&'a Change],
     outcomes: &'a [Outcome],
 ) -> Vec<(usize, Made<'a>)> {
     members
         .iter()
-        .zip(changes)
+        .zip(changes.iter().copied())
         .zip(outcomes)
         .enumerate()
         .filter_map(|(position, ((&i, change), outcome))| {

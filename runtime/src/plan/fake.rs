@@ -357,7 +357,7 @@ impl Provider for FakeProvider {
 
     async fn apply(
         &self,
-        changes: &[Change],
+        changes: &[&Change],
         _guard: Option<Arc<dyn SendGuard>>,
     ) -> Result<Vec<Outcome>, PluginError> {
         let asked = changes

@@ -57,10 +57,12 @@ pub trait Provider: Send + Sync {
 
     /// Makes the changes, one outcome per change. Once `guard` says the
     /// call may no longer send (the daemon lost the tenant's lease), no
-    /// further request leaves.
+    /// further request leaves. The changes are borrowed from the plan:
+    /// a batch of thousands is not copied before the call copies it into
+    /// the sandbox.
     fn apply(
         &self,
-        changes: &[Change],
+        changes: &[&Change],
         guard: Option<Arc<dyn SendGuard>>,
     ) -> impl Future<Output = Result<Vec<Outcome>, PluginError>> + Send;
 }
@@ -90,9 +92,9 @@ impl Provider for ProviderInstance {
 
     async fn apply(
         &self,
-        changes: &[Change],
+        changes: &[&Change],
         guard: Option<Arc<dyn SendGuard>>,
     ) -> Result<Vec<Outcome>, PluginError> {
-        ProviderInstance::apply_guarded(self, changes, guard).await
+        ProviderInstance::apply_each(self, changes, guard).await
     }
 }

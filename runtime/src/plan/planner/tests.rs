@@ -1314,7 +1314,7 @@ async fn an_applied_plan_leaves_nothing_to_do() {
     let changes: Vec<_> = plan
         .changes
         .iter()
-        .filter_map(|c| c.change.clone())
+        .filter_map(|c| c.change.as_ref())
         .collect();
     let outcomes = Provider::apply(&*dns, &changes, None)
         .await
