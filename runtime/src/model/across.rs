@@ -16,6 +16,7 @@ use super::cache::FileResource;
 use super::diagnostic::{FileText, SourceDiagnostic};
 use super::{Address, DesiredResource, FastHash, graph};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// One resource of the commit, as the checks across files see it.
 #[derive(Debug, Clone, Copy)]
@@ -56,51 +57,36 @@ impl Unknowns {
     }
 }
 
-/// A resource that passed the duplicate check: a node of the dependency
-/// graph.
-struct Node<'a> {
-    declared: Declared<'a>,
-    /// Its index among the valid resources returned, if valid.
-    valid_index: Option<usize>,
-}
-
 /// Checks `declared` (in file order) for duplicate addresses, `depends_on`
 /// targets that nothing declares, and cycles, adding each problem to
-/// `problems`. Returns the valid resources with their dependencies
-/// resolved, or `None` when a problem involves a file whose text was not
-/// read (`texts[file]` is `None`).
+/// `problems`. Returns the valid resources (shared with their files'
+/// entries: when `problems` stays empty, each dependency they hold is one
+/// found declared here), or `None` when a problem involves a file whose
+/// text was not read (`texts[file]` is `None`).
 pub(super) fn check(
     declared: &[Declared<'_>],
     texts: &[Option<FileText>],
     unknowns: &Unknowns,
     problems: &mut Vec<SourceDiagnostic>,
-) -> Option<Vec<DesiredResource>> {
-    let mut resources: Vec<DesiredResource> = Vec::with_capacity(declared.len());
-    let mut nodes: Vec<Node<'_>> = Vec::with_capacity(declared.len());
+) -> Option<Vec<Arc<DesiredResource>>> {
+    let mut resources: Vec<Arc<DesiredResource>> = Vec::with_capacity(declared.len());
+    // The resources that passed the duplicate check: the nodes of the
+    // dependency graph.
+    let mut nodes: Vec<Declared<'_>> = Vec::with_capacity(declared.len());
     let mut seen: HashMap<&Address, usize, FastHash> =
         HashMap::with_capacity_and_hasher(declared.len(), FastHash::default());
     for &entry in declared {
-        let address = &entry.resource.address;
+        let address = entry.resource.address();
         if let Some(&first) = seen.get(address) {
-            let earlier = nodes[first].declared;
+            let earlier = nodes[first];
             problems.push(duplicate(entry, earlier, texts)?);
             continue;
         }
         seen.insert(address, nodes.len());
-        let valid_index = entry.valid.then(|| {
-            resources.push(DesiredResource {
-                address: address.clone(),
-                spec: entry.resource.spec.clone(),
-                depends_on: Vec::new(),
-                lifecycle: entry.resource.lifecycle.clone(),
-                origin: entry.resource.origin.clone(),
-            });
-            resources.len() - 1
-        });
-        nodes.push(Node {
-            declared: entry,
-            valid_index,
-        });
+        if entry.valid {
+            resources.push(entry.resource.resource.clone());
+        }
+        nodes.push(entry);
     }
 
     // Refused resources, by their address normalized as `similar_address`
@@ -108,20 +94,16 @@ pub(super) fn check(
     // way.
     let refused: HashSet<String> = nodes
         .iter()
-        .filter(|node| !node.declared.valid)
-        .map(|node| normalize(&node.declared.resource.address.to_string()))
+        .filter(|node| !node.valid)
+        .map(|node| normalize(&node.resource.address().to_string()))
         .collect();
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
-        let Declared { file, resource, .. } = node.declared;
+        let Declared { file, resource, .. } = *node;
         for (text, span) in &resource.depends_on {
-            let target =
-                Address::parse(text).and_then(|address| seen.get(&address).map(|&i| (address, i)));
-            if let Some((address, target)) = target {
+            let target = Address::parse(text).and_then(|address| seen.get(&address).copied());
+            if let Some(target) = target {
                 edges[index].push(target);
-                if let Some(valid) = node.valid_index {
-                    resources[valid].depends_on.push(address);
-                }
                 continue;
             }
             if refused.contains(&normalize(text)) || unknowns.may_be(text) {
@@ -146,9 +128,9 @@ pub(super) fn check(
     if let Some(cycle) = graph::find_cycle(&edges) {
         let names: Vec<String> = cycle
             .iter()
-            .map(|&i| nodes[i].declared.resource.address.to_string())
+            .map(|&i| nodes[i].resource.address().to_string())
             .collect();
-        let Declared { file, resource, .. } = nodes[cycle[0]].declared;
+        let Declared { file, resource, .. } = nodes[cycle[0]];
         let span = resource
             .depends_on
             .iter()
@@ -173,7 +155,7 @@ fn duplicate(
     earlier: Declared<'_>,
     texts: &[Option<FileText>],
 ) -> Option<SourceDiagnostic> {
-    let address = &entry.resource.address;
+    let address = entry.resource.address();
     Some(
         SourceDiagnostic::new(
             texts[entry.file].as_ref()?,
@@ -235,14 +217,15 @@ mod tests {
             let start = text.find(needle).unwrap();
             start..start + needle.len()
         };
-        let resource = |address: &str, span: Range<usize>, depends_on| FileResource {
-            address: Address::parse(address).unwrap(),
-            spec: crate::model::Spec::new(&serde_json::json!({})),
-            lifecycle: Default::default(),
-            depends_on,
-            origin: file.location(span.start),
-            identity_span: span.clone(),
-            span,
+        let resource = |address: &str, span: Range<usize>, depends_on| {
+            FileResource::new(
+                Address::parse(address).unwrap(),
+                crate::model::Spec::new(&serde_json::json!({})),
+                Default::default(),
+                depends_on,
+                (span.clone(), span.clone()),
+                file.location(span.start),
+            )
         };
         let target_span = at(&format!("\"{target}\""));
         let resources = vec![

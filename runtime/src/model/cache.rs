@@ -10,8 +10,9 @@
 //! unreadable cache means a full load, never a wrong one.
 
 use super::diagnostic::Location;
+use super::incremental::{self, LastLoad};
 use super::load::{self, KnownFiles, Outcome};
-use super::{Address, DesiredState, Lifecycle, LoadError};
+use super::{Address, DesiredResource, DesiredState, Lifecycle, LoadError};
 use crate::host::ProviderInstance;
 use crate::quota::Quotas;
 use crate::source::{Snapshot, SourceError, SourceFile};
@@ -25,7 +26,13 @@ use std::sync::{Arc, Mutex};
 
 /// Changes whenever [`FileResource`] or the parsing rules change, so that
 /// a cache written by another version is ignored rather than misread.
-const CACHE_FORMAT: &str = concat!("3/", env!("CARGO_PKG_VERSION"));
+const CACHE_FORMAT: &str = concat!("4/", env!("CARGO_PKG_VERSION"));
+
+/// Entries of files no commit has any more that the cache lets add up
+/// before it keeps exactly the last commit's: each is a file's resources,
+/// and pruning in full costs a pass over the commit's files. (An entry is
+/// pruned at once unless another load held the cache at that moment.)
+const STALE_ENTRIES: usize = 256;
 
 /// What the cache keeps of one file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,24 +44,76 @@ pub struct CachedFile {
     pub(super) resources: Vec<FileResource>,
 }
 
+impl CachedFile {
+    /// Whether its resources say they are declared in `path`: an entry
+    /// is found by the file's contents, and the same contents at another
+    /// path (a file renamed, or copied) are read again, so that every
+    /// resource says where it is.
+    pub(super) fn declared_at(&self, path: &str) -> bool {
+        self.resources
+            .first()
+            .is_none_or(|resource| resource.resource.origin.file == path)
+    }
+
+    /// The entry `known` holds for `file`, when its resources are declared
+    /// where `file` is ([`CachedFile::declared_at`]).
+    pub(super) fn known<'a>(known: &'a KnownFiles, file: &SourceFile) -> Option<&'a Arc<Self>> {
+        known
+            .get(&file.blob)
+            .filter(|cached| cached.declared_at(&file.path))
+    }
+}
+
 /// A validated resource as its file declares it, before the checks across
 /// files: what the cache keeps per file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileResource {
-    /// Its address.
-    pub(super) address: Address,
-    /// The canonical spec.
-    pub(super) spec: super::Spec,
-    /// Its lifecycle flags.
-    pub(super) lifecycle: Lifecycle,
+    /// The resource as a desired state holds it, its dependencies those of
+    /// `depends_on` that are addresses: what every commit that keeps this
+    /// file shares, once the checks across files have found each of them
+    /// declared (a commit in which one is not has a problem, and no
+    /// desired state).
+    pub(super) resource: Arc<DesiredResource>,
     /// `depends_on` as written, with where each entry is.
     pub(super) depends_on: Vec<(String, Range<usize>)>,
     /// The whole table.
     pub(super) span: Range<usize>,
     /// The first identity field, where a duplicate is pointed at.
     pub(super) identity_span: Range<usize>,
-    /// Where it is declared.
-    pub(super) origin: Location,
+}
+
+impl FileResource {
+    /// The resource at `address`, declared at `origin`.
+    pub(super) fn new(
+        address: Address,
+        spec: super::Spec,
+        lifecycle: Lifecycle,
+        depends_on: Vec<(String, Range<usize>)>,
+        (span, identity_span): (Range<usize>, Range<usize>),
+        origin: Location,
+    ) -> Self {
+        let resource = DesiredResource {
+            address,
+            spec,
+            depends_on: depends_on
+                .iter()
+                .filter_map(|(text, _)| Address::parse(text))
+                .collect(),
+            lifecycle,
+            origin,
+        };
+        Self {
+            resource: Arc::new(resource),
+            depends_on,
+            span,
+            identity_span,
+        }
+    }
+
+    /// Its address.
+    pub(super) fn address(&self) -> &Address {
+        &self.resource.address
+    }
 }
 
 /// The cache file.
@@ -77,6 +136,11 @@ pub struct ModelCache {
     fingerprint: String,
     /// Blob id → resources; `None` until read from disk.
     files: Mutex<Option<Arc<KnownFiles>>>,
+    /// What the tenant's last load of its own commit left for loading the
+    /// next from it; `None` after a load that could not keep it.
+    last: Mutex<Option<LastLoad>>,
+    /// Loads made from the last one.
+    loads_from_last: AtomicU64,
     /// Writes started, numbering each.
     generations: AtomicU64,
     /// The newest write done, held while writing.
@@ -98,6 +162,8 @@ impl ModelCache {
             path,
             fingerprint: hex::encode(hasher.finalize()),
             files: Mutex::new(None),
+            last: Mutex::new(None),
+            loads_from_last: AtomicU64::new(0),
             generations: AtomicU64::new(0),
             written: Arc::default(),
         }
@@ -138,8 +204,38 @@ impl ModelCache {
         keep: bool,
     ) -> Result<DesiredState, LoadError> {
         let known = self.known();
+        // The tenant's own commits load from the last one when they can.
+        let last = match keep {
+            true => self.last.lock().expect("the last load").take(),
+            false => None,
+        };
+        if let Some(last) = last
+            && let Some(loaded) =
+                incremental::load_from_last(last, snapshot, providers, &known, quotas).await
+        {
+            let incremental::Loaded {
+                state,
+                last,
+                fresh,
+                gone,
+                read,
+            } = loaded;
+            tracing::debug!(
+                files = snapshot.files.len(),
+                read,
+                from_last = true,
+                "loaded the desired state, reading and validating only files the cache did not know"
+            );
+            self.keep_from_last(known, fresh, gone, &last);
+            *self.last.lock().expect("the last load") = Some(last);
+            self.loads_from_last.fetch_add(1, Ordering::Relaxed);
+            return Ok(state);
+        }
         let mut texts: Vec<Option<String>> = vec![None; snapshot.files.len()];
-        let read = read_texts(snapshot, &mut texts, |file| !known.contains_key(&file.blob)).await?;
+        let read = read_texts(snapshot, &mut texts, |file| {
+            CachedFile::known(&known, file).is_none()
+        })
+        .await?;
         let (loaded, read) = match load::load_files(snapshot, &texts, providers, &known, quotas)
             .await?
         {
@@ -162,12 +258,17 @@ impl ModelCache {
         if !keep {
             return Ok(loaded.state);
         }
+        let load::Loaded {
+            state,
+            fresh,
+            per_file,
+            every_file_cacheable,
+        } = *loaded;
+        *self.last.lock().expect("the last load") =
+            every_file_cacheable.then(|| LastLoad::of(snapshot, per_file));
         let blobs: HashSet<&str> = snapshot.files.iter().map(|f| f.blob.as_str()).collect();
         let changed = known.keys().any(|blob| !blobs.contains(blob.as_str()))
-            || loaded
-                .fresh
-                .iter()
-                .any(|(blob, _)| !known.contains_key(blob));
+            || fresh.iter().any(|(blob, _)| !known.contains_key(blob));
         if changed {
             // The commit's files: those it kept, and those read. Built in
             // place when nothing else holds the previous map (the cache's
@@ -177,13 +278,58 @@ impl ModelCache {
             *slot = None;
             let mut files = Arc::unwrap_or_clone(known);
             files.retain(|blob, _| blobs.contains(blob.as_str()));
-            files.extend(loaded.fresh);
+            files.extend(fresh);
             let files = Arc::new(files);
             *slot = Some(files.clone());
             drop(slot);
             self.save(files);
         }
-        Ok(loaded.state)
+        Ok(state)
+    }
+
+    /// The cache after a load from the last commit (`last` now): the
+    /// entries read (`fresh`) added, and those of the files the commit no
+    /// longer has (`gone`) removed, unless one of its files has the same
+    /// contents (the commit's last load then holds the entry too).
+    fn keep_from_last(
+        &self,
+        known: Arc<KnownFiles>,
+        fresh: Vec<(String, Arc<CachedFile>)>,
+        gone: Vec<String>,
+        last: &LastLoad,
+    ) {
+        if fresh.is_empty() && gone.is_empty() {
+            return;
+        }
+        let mut slot = self.files.lock().expect("the model cache");
+        *slot = None;
+        let mut files = Arc::unwrap_or_clone(known);
+        files.extend(fresh);
+        for blob in gone {
+            // Held by the map alone: no file of the commit has it.
+            if files
+                .get(&blob)
+                .is_some_and(|entry| Arc::strong_count(entry) == 1)
+            {
+                files.remove(&blob);
+            }
+        }
+        // An entry another load held at that moment stays; once such
+        // entries add up, the map keeps exactly the commit's files.
+        if files.len() > last.file_count() + STALE_ENTRIES {
+            let blobs: HashSet<&str> = last.blobs().collect();
+            files.retain(|blob, _| blobs.contains(blob.as_str()));
+        }
+        let files = Arc::new(files);
+        *slot = Some(files.clone());
+        drop(slot);
+        self.save(files);
+    }
+
+    /// How many commits were loaded from the last one (and not in full)
+    /// since the cache was made.
+    pub fn loads_from_last(&self) -> u64 {
+        self.loads_from_last.load(Ordering::Relaxed)
     }
 
     /// The cached files, read from disk on first use.

@@ -33,6 +33,11 @@ pub(super) struct Loaded {
     /// Blob id → file, for every file read and validated here without a
     /// problem or a warning (a warning is shown again on every load).
     pub fresh: Vec<(String, Arc<CachedFile>)>,
+    /// Each file's entry, in the snapshot's order.
+    pub per_file: Vec<Arc<CachedFile>>,
+    /// Whether every file read is in `fresh`: no file has a warning or
+    /// resources that depend on files other than their own.
+    pub every_file_cacheable: bool,
 }
 
 /// How loading ended when nothing was wrong with the files.
@@ -217,6 +222,7 @@ pub(super) async fn load_files(
     let Some(resources) = across::check(&declared, &texts, &unknowns, &mut problems) else {
         return Ok(Outcome::NeedsEveryText);
     };
+    drop(declared);
     if !problems.is_empty() {
         return Err(InvalidState {
             commit: snapshot.commit.short_id().to_string(),
@@ -224,6 +230,7 @@ pub(super) async fn load_files(
         }
         .into());
     }
+    let every_file_cacheable = uncacheable.is_empty() && warnings.is_empty();
     Ok(Outcome::Loaded(Box::new(Loaded {
         state: DesiredState {
             commit: snapshot.commit.clone(),
@@ -232,6 +239,8 @@ pub(super) async fn load_files(
             signer: snapshot.signer.clone(),
         },
         fresh,
+        per_file,
+        every_file_cacheable,
     })))
 }
 
@@ -579,8 +588,12 @@ fn check_counts(
                 };
                 let declared = &cached.resources;
                 if resources <= quotas.resources && resources + declared.len() > quotas.resources {
-                    resources_over =
-                        Some(declared[quotas.resources - resources].origin.to_string());
+                    resources_over = Some(
+                        declared[quotas.resources - resources]
+                            .resource
+                            .origin
+                            .to_string(),
+                    );
                 }
                 if values <= quotas.values && values + cached.values > quotas.values {
                     values_over = Some(file.path.clone());
@@ -655,23 +668,24 @@ fn file_resource(
                 )),
             )
         })?;
-    Ok(FileResource {
-        address: Address {
-            provider: resource.provider.0.clone(),
-            type_name: resource.type_name.0.clone(),
-            id,
-        },
-        spec: super::Spec::new(&spec),
-        lifecycle: resource.lifecycle.clone(),
-        depends_on: resource.depends_on.clone(),
-        span: resource.span.clone(),
-        identity_span: resource.span_of(
-            identity
-                .first()
-                .map_or("", |field| field.trim_end_matches('?')),
-        ),
-        origin: resource.file.location(resource.span.start),
-    })
+    let address = Address {
+        provider: resource.provider.0.clone(),
+        type_name: resource.type_name.0.clone(),
+        id,
+    };
+    let identity_span = resource.span_of(
+        identity
+            .first()
+            .map_or("", |field| field.trim_end_matches('?')),
+    );
+    Ok(FileResource::new(
+        address,
+        super::Spec::new(&spec),
+        resource.lifecycle.clone(),
+        resource.depends_on.clone(),
+        (resource.span.clone(), identity_span),
+        resource.file.location(resource.span.start),
+    ))
 }
 
 #[cfg(test)]
@@ -773,18 +787,19 @@ mod tests {
 
     #[test]
     fn resources_of_files_the_cache_knows_count_too() {
-        let resource = |name: &str, line: usize| FileResource {
-            address: Address::parse(&format!("dns/zone/{name}")).unwrap(),
-            spec: crate::model::Spec::new(&serde_json::json!({"name": name})),
-            lifecycle: Default::default(),
-            depends_on: Vec::new(),
-            span: 0..1,
-            identity_span: 0..1,
-            origin: crate::model::diagnostic::Location {
-                file: "known.toml".into(),
-                line,
-                column: 1,
-            },
+        let resource = |name: &str, line: usize| {
+            FileResource::new(
+                Address::parse(&format!("dns/zone/{name}")).unwrap(),
+                crate::model::Spec::new(&serde_json::json!({"name": name})),
+                Default::default(),
+                Vec::new(),
+                (0..1, 0..1),
+                crate::model::diagnostic::Location {
+                    file: "known.toml".into(),
+                    line,
+                    column: 1,
+                },
+            )
         };
         let (snapshot, read) = snapshot(&[
             ("a.toml", Some("[[dns.zone]]\nname = \"a.\"\n")),

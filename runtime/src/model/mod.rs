@@ -12,6 +12,7 @@ pub mod count;
 pub mod diagnostic;
 pub mod files;
 pub mod graph;
+mod incremental;
 mod load;
 pub mod parse;
 pub mod spec;
@@ -125,7 +126,7 @@ pub struct Lifecycle {
 }
 
 /// One validated resource.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DesiredResource {
     /// Its address.
     pub address: Address,
@@ -145,7 +146,10 @@ pub struct DesiredState {
     /// The commit.
     pub commit: CommitInfo,
     /// The resources, in the order they are declared (file, then position).
-    pub resources: Vec<DesiredResource>,
+    /// Each is shared with the model cache's entry for its file, so that a
+    /// commit's state is built, and freed, without copying the resources
+    /// of files it did not change.
+    pub resources: Vec<Arc<DesiredResource>>,
     /// Providers' warnings, which do not stop anything.
     pub warnings: Vec<SourceDiagnostic>,
     /// The key that signed the commit, when the tenant checks signatures.

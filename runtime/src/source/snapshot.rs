@@ -177,6 +177,19 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot with only `files` (files of it), their texts read
+    /// from the same revision: a part of a commit loaded apart.
+    pub fn with_files(&self, files: Vec<SourceFile>) -> Self {
+        Self {
+            commit: self.commit.clone(),
+            files,
+            manifests: self.manifests.clone(),
+            signer: self.signer.clone(),
+            tag: self.tag.clone(),
+            texts: self.texts.clone(),
+        }
+    }
+
     /// Reads the texts of `files` (files of this snapshot), in their
     /// order. A text that is not UTF-8 is the file's error.
     #[tracing::instrument(level = "debug", skip_all)]

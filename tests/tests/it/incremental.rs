@@ -159,3 +159,281 @@ fn between_drift_checks_a_commit_touches_only_what_it_changed() {
         });
     assert!(healed, "the repair is recorded as drift: {history:#}");
 }
+
+/// A small deterministic generator (a linear congruential one), so that
+/// the commits below are the same in every run.
+struct Choices(u64);
+
+impl Choices {
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % bound as u64) as usize
+    }
+}
+
+/// A desired state as the comparison sees it: every resource in order
+/// (address, canonical spec, dependencies, lifecycle, where it is
+/// declared) and the warnings; or the error, as it is shown.
+fn described(loaded: Result<cairn::model::DesiredState, cairn::model::LoadError>) -> String {
+    match loaded {
+        Ok(state) => {
+            let mut text = format!("commit {}\n", state.commit.id);
+            for resource in &state.resources {
+                text.push_str(&format!(
+                    "{} {} {:?} {:?} {}\n",
+                    resource.address,
+                    resource.spec.text(),
+                    resource.depends_on,
+                    resource.lifecycle,
+                    resource.origin
+                ));
+            }
+            for warning in &state.warnings {
+                text.push_str(&format!("warning {warning}\n"));
+            }
+            text
+        }
+        // Every problem, with its place and text.
+        Err(cairn::model::LoadError::Invalid(invalid)) => {
+            let mut text = format!("error {invalid}\n");
+            for problem in &invalid.diagnostics {
+                text.push_str(&format!("{problem:?}\n"));
+            }
+            text
+        }
+        Err(error) => format!("error {error}"),
+    }
+}
+
+/// The number of the record a file `records/…/rN.toml` declares.
+fn number_of(path: &str) -> usize {
+    let name = path.rsplit('/').next().unwrap();
+    name.trim_start_matches('r')
+        .trim_end_matches(".toml")
+        .parse()
+        .unwrap()
+}
+
+/// A repository of a zone and record files, as the edits below leave it.
+struct Records {
+    /// The record files.
+    files: Vec<String>,
+    /// Those left with a problem, or with `depends_on` (which a later
+    /// edit may break): mended now and then.
+    to_mend: Vec<String>,
+}
+
+/// The edits the commits below are made of: each touches a file or two,
+/// as people do, and some leave a problem in it, mended in a later commit.
+fn edit(ws: &Workspace, choices: &mut Choices, records: &mut Records, serial: usize) {
+    let any = |choices: &mut Choices, files: &[String]| files[choices.below(files.len())].clone();
+    let host = |n: usize| format!("r{n}.inc.example.");
+    if !records.to_mend.is_empty() && choices.below(3) == 0 {
+        for file in std::mem::take(&mut records.to_mend) {
+            if records.files.contains(&file) {
+                ws.repo
+                    .write(&file, &record(&host(number_of(&file)), "192.0.2.9"));
+            }
+        }
+        return;
+    }
+    let files = &mut records.files;
+    match choices.below(10) {
+        // A record's address changes (the most common commit).
+        0..=3 if !files.is_empty() => {
+            let file = any(choices, files);
+            let address = format!("192.0.2.{}", 1 + serial % 250);
+            ws.repo
+                .write(&file, &record(&host(number_of(&file)), &address));
+        }
+        // A record file is added, or removed.
+        4 => {
+            let file = format!("records/r{serial}.toml");
+            ws.repo.write(&file, &record(&host(serial), "198.51.100.1"));
+            files.push(file);
+        }
+        5 if files.len() > 2 => {
+            let file = files.swap_remove(choices.below(files.len()));
+            ws.repo.remove(&file);
+        }
+        // A file is renamed: the same blob at another path.
+        6 if !files.is_empty() => {
+            let index = choices.below(files.len());
+            let moved = format!("records/moved/r{}.toml", number_of(&files[index]));
+            if files.contains(&moved) {
+                return;
+            }
+            let text = std::fs::read_to_string(ws.repo.path().join(&files[index])).unwrap();
+            ws.repo.remove(&files[index]);
+            ws.repo.write(&moved, &text);
+            files[index] = moved;
+        }
+        // A file depends on another's record, declared or not.
+        7 if files.len() > 1 => {
+            let file = any(choices, files);
+            let target = match choices.below(4) {
+                0 => host(9_999),
+                _ => host(number_of(&any(choices, files))),
+            };
+            ws.repo.write(
+                &file,
+                &format!(
+                    "{}depends_on = [\"dns/record/{target}/A\"]\n",
+                    record(&host(number_of(&file)), "192.0.2.7")
+                ),
+            );
+            records.to_mend.push(file);
+        }
+        // A problem: a duplicate address, an address the provider refuses,
+        // a file that is not TOML.
+        8 if !files.is_empty() => {
+            let file = any(choices, files);
+            let text = match choices.below(3) {
+                0 => record(&host(number_of(&any(choices, files))), "192.0.2.8"),
+                1 => record(&host(serial), "999.0.2.1"),
+                _ => "[[dns.record]\nname = \"broken\"\n".to_string(),
+            };
+            ws.repo.write(&file, &text);
+            records.to_mend.push(file);
+        }
+        // Two files change at once.
+        _ if files.len() > 1 => {
+            for file in [any(choices, files), any(choices, files)] {
+                let address = format!("203.0.113.{}", 1 + serial % 250);
+                ws.repo
+                    .write(&file, &record(&host(number_of(&file)), &address));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The tenant's commit, loaded in full, as [`described`] shows it.
+async fn in_full(tenant: &cairn::tenant::Tenant) -> String {
+    let snapshot = tenant.source.snapshot().await.unwrap();
+    described(cairn::model::load(&snapshot, &tenant.providers, &tenant.config.quotas).await)
+}
+
+/// Commits what `ws` holds, and loads it as the tenant does: it must be
+/// what a load in full gives. Returns it.
+async fn loaded_as_in_full(
+    ws: &Workspace,
+    tenant: &cairn::tenant::Tenant,
+    message: &str,
+) -> String {
+    ws.repo.commit(message, AUTHOR);
+    let loaded = described(tenant.desired_state(None).await);
+    assert_eq!(loaded, in_full(tenant).await, "{message}");
+    loaded
+}
+
+/// A daemon loads each new commit of a tenant from the last one it loaded
+/// (only the files that moved are read and checked); every such load must
+/// give exactly what a load of the commit in full gives, the same desired
+/// state in the same order or the same problems, whatever the commits do:
+/// records changed, added, removed, renamed, depending on one another,
+/// duplicated, refused, broken and mended, over the tenant's quota of
+/// resources and back.
+#[test]
+fn commits_loaded_from_the_last_one_give_what_a_full_load_gives() {
+    const COMMITS: usize = 80;
+    let ws = Workspace::new();
+    ws.configure(&ConfigOptions {
+        tenant_settings: "[tenants.default.quotas]\nresources = 16".into(),
+        ..ConfigOptions::default()
+    });
+    ws.repo
+        .write("zone.toml", "[[dns.zone]]\nname = \"inc.example.\"\n");
+    let mut records = Records {
+        files: (1..=12).map(|n| format!("records/r{n}.toml")).collect(),
+        to_mend: Vec::new(),
+    };
+    for (n, file) in (1..).zip(&records.files) {
+        ws.repo
+            .write(file, &record(&format!("r{n}.inc.example."), "192.0.2.1"));
+    }
+    ws.repo.commit("a zone of twelve records", AUTHOR);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = cairn::config::Config::load(&ws.config_path()).unwrap();
+        let tenant_config = config.tenant(None).unwrap();
+        let host =
+            cairn::host::PluginHost::new(Some(cairn::tenant::compiled_cache(&config).unwrap()))
+                .unwrap();
+        let store = cairn::store::StateStore::open(&config.state).await.unwrap();
+        let tenant = cairn::tenant::Tenant::open(&config, tenant_config, &host, &store)
+            .await
+            .unwrap();
+        assert_eq!(
+            described(tenant.desired_state(None).await),
+            in_full(&tenant).await
+        );
+
+        let mut choices = Choices(7);
+        let mut failed = 0;
+        for commit in 0..COMMITS {
+            edit(&ws, &mut choices, &mut records, 100 + commit);
+            let loaded = loaded_as_in_full(&ws, &tenant, &format!("edit {commit}")).await;
+            failed += usize::from(loaded.starts_with("error"));
+        }
+        for file in std::mem::take(&mut records.to_mend) {
+            ws.repo.remove(&file);
+        }
+        loaded_as_in_full(&ws, &tenant, "every problem mended").await;
+
+        // A resource that depends on another arrives with it; the other
+        // leaves later: the dependency is then missing.
+        ws.repo
+            .write(
+                "records/dependent.toml",
+                &format!(
+                    "{}depends_on = [\"dns/record/r501.inc.example./A\"]\n",
+                    record("r500.inc.example.", "192.0.2.50")
+                ),
+            )
+            .write(
+                "records/target.toml",
+                &record("r501.inc.example.", "192.0.2.51"),
+            );
+        let loaded = loaded_as_in_full(&ws, &tenant, "a dependency and its target").await;
+        assert!(loaded.contains("r500"), "{loaded}");
+        ws.repo.remove("records/target.toml");
+        let loaded = loaded_as_in_full(&ws, &tenant, "the target leaves").await;
+        assert!(
+            loaded.contains("which no resource of this commit declares"),
+            "{loaded}"
+        );
+        ws.repo.remove("records/dependent.toml");
+        loaded_as_in_full(&ws, &tenant, "the dependent leaves too").await;
+
+        // Files arrive one by one until the commit holds more resources
+        // than the tenant's quota: each commit is within it alone.
+        let mut over_quota = false;
+        for n in 600..620 {
+            ws.repo.write(
+                &format!("records/r{n}.toml"),
+                &record(&format!("r{n}.inc.example."), "192.0.2.60"),
+            );
+            let loaded = loaded_as_in_full(&ws, &tenant, &format!("r{n} arrives")).await;
+            if loaded.contains("quotas.resources") {
+                over_quota = true;
+                break;
+            }
+        }
+        assert!(over_quota, "the quota of resources was never reached");
+        // Both kinds of commit were made, and most loaded from the last one.
+        assert!(
+            (5..=COMMITS - 20).contains(&failed),
+            "{failed} commits failed"
+        );
+        let from_last = tenant.model_cache.loads_from_last();
+        assert!(
+            from_last as usize >= COMMITS / 3,
+            "{from_last} of {COMMITS} commits loaded from the last one"
+        );
+    });
+}

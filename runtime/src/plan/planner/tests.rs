@@ -272,7 +272,7 @@ impl World {
                 summary: "the change".to_string(),
                 time: 1_700_000_000,
             },
-            resources: self.desired.clone(),
+            resources: self.desired.iter().cloned().map(Arc::new).collect(),
             warnings: Vec::new(),
             signer: None,
         }
