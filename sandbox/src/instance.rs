@@ -334,8 +334,27 @@ impl ProviderInstance {
         inputs: &[DiffInput],
         declared: &[Declared],
     ) -> Result<Vec<Change>, PluginError> {
+        let declared = declared
+            .iter()
+            .map(|declared| (declared.type_name.as_str(), declared.id.as_str()));
+        self.diff_declaring(inputs, declared).await
+    }
+
+    /// [`ProviderInstance::diff`], the declared resources given as their
+    /// (type, id), borrowed: each is copied once, into the form the
+    /// sandbox takes.
+    pub async fn diff_declaring<'a>(
+        &self,
+        inputs: &[DiffInput],
+        declared: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Vec<Change>, PluginError> {
         let wit_inputs: Vec<bindings::DiffInput> = inputs.iter().map(Into::into).collect();
-        let wit_declared: Vec<bindings::Declared> = declared.iter().map(Into::into).collect();
+        let wit_declared: Vec<bindings::Declared> = declared
+            .map(|(type_name, id)| bindings::Declared {
+                type_name: type_name.to_string(),
+                id: id.to_string(),
+            })
+            .collect();
         let changes = self
             .call(
                 "diff",

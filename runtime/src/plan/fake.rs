@@ -15,9 +15,10 @@
 
 use super::port::Provider;
 use crate::host::{PluginError, SendGuard};
+use crate::model::Address;
 use cairn_contract::{
-    Action, Change, Declared, Diagnostic, DiffInput, FieldChange, Hold, Observed, Outcome,
-    ProviderInfo, ResourceType,
+    Action, Change, Diagnostic, DiffInput, FieldChange, Hold, Observed, Outcome, ProviderInfo,
+    ResourceType,
 };
 use cairn_contract::{Error as ProviderError, ErrorKind};
 use serde_json::Value;
@@ -323,7 +324,7 @@ impl Provider for FakeProvider {
     async fn diff(
         &self,
         inputs: &[DiffInput],
-        declared: &[Declared],
+        declared: &[&Address],
     ) -> Result<Vec<Change>, PluginError> {
         let asked = inputs
             .iter()

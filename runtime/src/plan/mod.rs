@@ -26,7 +26,7 @@ pub use port::{Provider, Providers};
 use crate::host::PluginError;
 use crate::model::{Address, Lifecycle};
 use crate::source::CommitInfo;
-use cairn_contract::{Action, Change, Declared, DiffInput, FieldChange};
+use cairn_contract::{Action, Change, DiffInput, FieldChange};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -397,7 +397,7 @@ impl Plan {
 pub(crate) async fn provider_diff<P: Provider>(
     provider: &P,
     inputs: &[DiffInput],
-    declared: &[Declared],
+    declared: &[&Address],
 ) -> Result<Vec<Change>, PluginError> {
     provider.diff(inputs, declared).await
 }

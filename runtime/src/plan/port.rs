@@ -22,7 +22,8 @@
 //! belong to the host and the model.
 
 use crate::host::{PluginError, ProviderInstance, SendGuard};
-use cairn_contract::{Change, Declared, DiffInput, Observed, Outcome, ProviderInfo};
+use crate::model::Address;
+use cairn_contract::{Change, DiffInput, Observed, Outcome, ProviderInfo};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -48,11 +49,13 @@ pub trait Provider: Send + Sync {
 
     /// Computes one change per input, in the inputs' order; `declared`
     /// names the commit's other resources of this provider, which a
-    /// reference may point at.
+    /// reference may point at (borrowed from the desired state: a commit
+    /// of thousands is not copied before the call copies it into the
+    /// sandbox).
     fn diff(
         &self,
         inputs: &[DiffInput],
-        declared: &[Declared],
+        declared: &[&Address],
     ) -> impl Future<Output = Result<Vec<Change>, PluginError>> + Send;
 
     /// Makes the changes, one outcome per change. Once `guard` says the
@@ -85,9 +88,12 @@ impl Provider for ProviderInstance {
     async fn diff(
         &self,
         inputs: &[DiffInput],
-        declared: &[Declared],
+        declared: &[&Address],
     ) -> Result<Vec<Change>, PluginError> {
-        ProviderInstance::diff(self, inputs, declared).await
+        let declared = declared
+            .iter()
+            .map(|address| (address.type_name.as_str(), address.id.as_str()));
+        ProviderInstance::diff_declaring(self, inputs, declared).await
     }
 
     async fn apply(

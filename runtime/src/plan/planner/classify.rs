@@ -12,7 +12,7 @@ use crate::model::{Address, DesiredResource, DesiredState, OnDelete};
 use crate::plan::port::{Provider, Providers};
 use crate::plan::{Diverged, PlanAction, PlanSettings, PlannedChange, digest};
 use crate::store::{Divergence, OwnedResource};
-use cairn_contract::{Declared, DiffInput};
+use cairn_contract::DiffInput;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -36,7 +36,7 @@ pub(super) struct ProviderWork<'a, P> {
     /// references may point at: every one it declares that is not among
     /// the inputs (settled, or left alone by a [`crate::plan::PlanScope::Changed`]
     /// plan).
-    pub declared: Vec<Declared>,
+    pub declared: Vec<&'a Address>,
 }
 
 /// The comparisons to make, by provider instance name.
@@ -179,10 +179,7 @@ pub(super) fn classify<'a, P: Provider>(
         .filter(|(_, compared)| !**compared)
     {
         if let Some(share) = work.get_mut(resource.address.provider.as_str()) {
-            share.declared.push(Declared {
-                type_name: resource.address.type_name.clone(),
-                id: resource.address.id.clone(),
-            });
+            share.declared.push(&resource.address);
         }
     }
     Ok((draft, work))
