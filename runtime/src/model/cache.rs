@@ -31,7 +31,9 @@ const CACHE_FORMAT: &str = concat!("4/", env!("CARGO_PKG_VERSION"));
 /// Entries of files no commit has any more that the cache lets add up
 /// before it keeps exactly the last commit's: each is a file's resources,
 /// and pruning in full costs a pass over the commit's files. (An entry is
-/// pruned at once unless another load held the cache at that moment.)
+/// pruned at once unless something else held the cache's map at that
+/// moment: another load, or the background write of the map before,
+/// which then also makes the update copy the map.)
 const STALE_ENTRIES: usize = 256;
 
 /// What the cache keeps of one file.
@@ -314,8 +316,9 @@ impl ModelCache {
                 files.remove(&blob);
             }
         }
-        // An entry another load held at that moment stays; once such
-        // entries add up, the map keeps exactly the commit's files.
+        // An entry held elsewhere at that moment (the map copied because
+        // another load or the last write held it) stays; once such entries
+        // add up, the map keeps exactly the commit's files.
         if files.len() > last.file_count() + STALE_ENTRIES {
             let blobs: HashSet<&str> = last.blobs().collect();
             files.retain(|blob, _| blobs.contains(blob.as_str()));
