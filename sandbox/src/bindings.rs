@@ -151,15 +151,6 @@ impl From<&cairn_contract::Diagnostic> for Diagnostic {
     }
 }
 
-impl From<&cairn_contract::Declared> for Declared {
-    fn from(declared: &cairn_contract::Declared) -> Self {
-        Self {
-            type_name: declared.type_name.clone(),
-            id: declared.id.clone(),
-        }
-    }
-}
-
 impl TryFrom<Observed> for cairn_contract::Observed {
     type Error = ContractViolation;
 
