@@ -222,12 +222,7 @@ impl ModelCache {
                 gone,
                 read,
             } = loaded;
-            tracing::debug!(
-                files = snapshot.files.len(),
-                read,
-                from_last = true,
-                "loaded the desired state, reading and validating only files the cache did not know"
-            );
+            report_load(snapshot, read, true);
             self.keep_from_last(known, fresh, gone, &last);
             *self.last.lock().expect("the last load") = Some(last);
             self.loads_from_last.fetch_add(1, Ordering::Relaxed);
@@ -252,11 +247,7 @@ impl ModelCache {
                 }
             }
         };
-        tracing::debug!(
-            files = snapshot.files.len(),
-            read,
-            "loaded the desired state, reading and validating only files the cache did not know"
-        );
+        report_load(snapshot, read, false);
         if !keep {
             return Ok(loaded.state);
         }
@@ -272,21 +263,28 @@ impl ModelCache {
         let changed = known.keys().any(|blob| !blobs.contains(blob.as_str()))
             || fresh.iter().any(|(blob, _)| !known.contains_key(blob));
         if changed {
-            // The commit's files: those it kept, and those read. Built in
-            // place when nothing else holds the previous map (the cache's
-            // own reference is let go first), so that one file changed of
-            // thousands does not copy the others.
-            let mut slot = self.files.lock().expect("the model cache");
-            *slot = None;
-            let mut files = Arc::unwrap_or_clone(known);
-            files.retain(|blob, _| blobs.contains(blob.as_str()));
-            files.extend(fresh);
-            let files = Arc::new(files);
-            *slot = Some(files.clone());
-            drop(slot);
-            self.save(files);
+            // The commit's files: those it kept, and those read.
+            self.replace_files(known, |files| {
+                files.retain(|blob, _| blobs.contains(blob.as_str()));
+                files.extend(fresh);
+            });
         }
         Ok(state)
+    }
+
+    /// Makes `change` to `known` (the cache's map) and keeps the result,
+    /// written in the background. The map is changed in place when nothing
+    /// else holds it (the cache's own reference is let go first), so that
+    /// one file changed of thousands does not copy the others.
+    fn replace_files(&self, known: Arc<KnownFiles>, change: impl FnOnce(&mut KnownFiles)) {
+        let mut slot = self.files.lock().expect("the model cache");
+        *slot = None;
+        let mut files = Arc::unwrap_or_clone(known);
+        change(&mut files);
+        let files = Arc::new(files);
+        *slot = Some(files.clone());
+        drop(slot);
+        self.save(files);
     }
 
     /// The cache after a load from the last commit (`last` now): the
@@ -303,30 +301,25 @@ impl ModelCache {
         if fresh.is_empty() && gone.is_empty() {
             return;
         }
-        let mut slot = self.files.lock().expect("the model cache");
-        *slot = None;
-        let mut files = Arc::unwrap_or_clone(known);
-        files.extend(fresh);
-        for blob in gone {
-            // Held by the map alone: no file of the commit has it.
-            if files
-                .get(&blob)
-                .is_some_and(|entry| Arc::strong_count(entry) == 1)
-            {
-                files.remove(&blob);
+        self.replace_files(known, |files| {
+            files.extend(fresh);
+            for blob in gone {
+                // Held by the map alone: no file of the commit has it.
+                if files
+                    .get(&blob)
+                    .is_some_and(|entry| Arc::strong_count(entry) == 1)
+                {
+                    files.remove(&blob);
+                }
             }
-        }
-        // An entry held elsewhere at that moment (the map copied because
-        // another load or the last write held it) stays; once such entries
-        // add up, the map keeps exactly the commit's files.
-        if files.len() > last.file_count() + STALE_ENTRIES {
-            let blobs: HashSet<&str> = last.blobs().collect();
-            files.retain(|blob, _| blobs.contains(blob.as_str()));
-        }
-        let files = Arc::new(files);
-        *slot = Some(files.clone());
-        drop(slot);
-        self.save(files);
+            // An entry held elsewhere at that moment (the map copied
+            // because another load or the last write held it) stays; once
+            // such entries add up, the map keeps exactly the commit's files.
+            if files.len() > last.file_count() + STALE_ENTRIES {
+                let blobs: HashSet<&str> = last.blobs().collect();
+                files.retain(|blob, _| blobs.contains(blob.as_str()));
+            }
+        });
     }
 
     /// How many commits were loaded from the last one (and not in full)
@@ -388,6 +381,18 @@ impl ModelCache {
             *last = generation;
         });
     }
+}
+
+/// Says, for the debug log (and the tests that read it), how many of the
+/// files of `snapshot` a load read, and whether it was made from the last
+/// one.
+fn report_load(snapshot: &Snapshot, read: usize, from_last: bool) {
+    tracing::debug!(
+        files = snapshot.files.len(),
+        read,
+        from_last,
+        "loaded the desired state, reading and validating only files the cache did not know"
+    );
 }
 
 /// Reads the texts of the files of `snapshot` that `wanted` picks among
