@@ -54,8 +54,9 @@ impl Hash for ByAddress {
 /// a warning, none declares resources that read other files).
 #[derive(Debug)]
 pub(super) struct LastLoad {
-    /// The commit's files, in the snapshot's order (by path).
-    files: Vec<SourceFile>,
+    /// The commit's files, in the snapshot's order (by path): the
+    /// snapshot's own, shared.
+    files: Arc<[SourceFile]>,
     /// Each file's entry, in the same order.
     per_file: Vec<Arc<CachedFile>>,
     /// Every address the commit declares.
@@ -214,24 +215,11 @@ pub(super) async fn load_from_last(
         warnings: Vec::new(),
         signer: snapshot.signer.clone(),
     };
-    // The listing kept, its strings moved rather than copied.
-    let mut old_files = std::mem::take(&mut last.files);
     let gone = removed
         .iter()
-        .map(|&index| std::mem::take(&mut old_files[index].blob))
+        .map(|&index| last.files[index].blob.clone())
         .collect();
-    last.files = snapshot
-        .files
-        .iter()
-        .zip(&listed)
-        .map(|(file, listed)| match *listed {
-            Listed::Kept(index) => SourceFile {
-                path: std::mem::take(&mut old_files[index].path),
-                blob: std::mem::take(&mut old_files[index].blob),
-            },
-            Listed::Moved => file.clone(),
-        })
-        .collect();
+    last.files = snapshot.files.clone();
     last.per_file = per_file;
     Some(Loaded {
         state,
@@ -288,7 +276,7 @@ async fn load_apart(
     quotas: &Quotas,
 ) -> Option<ReadApart> {
     let texts: Vec<Option<String>> = part
-        .read_texts(&part.files)
+        .read_texts(part.files.iter())
         .await
         .ok()?
         .into_iter()

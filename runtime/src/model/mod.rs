@@ -188,7 +188,7 @@ pub async fn load(
     quotas: &crate::quota::Quotas,
 ) -> Result<DesiredState, LoadError> {
     let texts: Vec<Option<String>> = snapshot
-        .read_texts(&snapshot.files)
+        .read_texts(snapshot.files.iter())
         .await?
         .into_iter()
         .map(Some)

@@ -100,8 +100,9 @@ impl Folder {
             folder: &folder,
             commit: &listed_as.id,
         };
-        let (files, manifests) =
-            listing::files(&listed_as, &self.path, entries, &self.policy, &disk)?;
+        let listing::Files {
+            files, manifests, ..
+        } = listing::files(&listed_as, &self.path, entries, &self.policy, &disk)?;
         let mut read_bytes: u64 = manifests
             .values()
             .map(|manifest| manifest.text.as_ref().map_or(0, |text| text.len() as u64))
@@ -145,7 +146,7 @@ impl Folder {
         Ok(Snapshot::held(
             Listing {
                 commit,
-                files: listed,
+                files: listed.into(),
                 manifests,
                 signer: None,
             },
@@ -347,7 +348,7 @@ mod tests {
         let second = source.snapshot().await.expect("read");
         assert_ne!(second.commit.id, first.commit.id);
         std::fs::write(dir.path().join("zones/a.toml"), "changed after").expect("edit");
-        let texts = second.read_texts(&second.files).await.expect("texts");
+        let texts = second.read_texts(second.files.iter()).await.expect("texts");
         assert_eq!(texts[0], format!("{ZONE}\n"), "the text listed");
         // The last revision read is read again by its id; another is gone.
         assert_eq!(

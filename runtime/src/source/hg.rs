@@ -142,12 +142,13 @@ impl Hg {
             prefix,
             read: RefCell::new(None),
         };
-        let (files, manifests) =
-            listing::files(&commit, &self.path, entries, &self.policy, &revision)?;
+        let listing::Files {
+            files, manifests, ..
+        } = listing::files(&commit, &self.path, entries, &self.policy, &revision)?;
         let mut snapshot = Snapshot::listed(
             Listing {
                 commit,
-                files,
+                files: files.into(),
                 manifests,
                 signer: None,
             },
@@ -655,7 +656,7 @@ mod tests {
                 ("dns/sub/two.yml", "kind: Two\n")
             ]
         );
-        let texts = snapshot.read_texts(&snapshot.files).await.unwrap();
+        let texts = snapshot.read_texts(snapshot.files.iter()).await.unwrap();
         assert_eq!(texts, ["[[dns.zone]]\nname = \"a.\"\n"]);
         assert_eq!(snapshot.commit.author, "Ada <ada@example.org>");
     }

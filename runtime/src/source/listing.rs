@@ -47,8 +47,29 @@ pub(super) trait Revision {
     fn bytes(&self, entry: &Entry) -> Result<Vec<u8>, SourceError>;
 }
 
-/// A revision's resource files, sorted by path, and its manifests by path.
-pub(super) type Files = (Vec<SourceFile>, BTreeMap<String, ManifestFile>);
+/// A revision's resource files and manifests, as listed.
+#[derive(Debug, Clone)]
+pub(super) struct Files {
+    /// Its resource files, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Its manifests, by path.
+    pub manifests: BTreeMap<String, ManifestFile>,
+    /// The size of the resource files and manifests together, as counted
+    /// against the quota of bytes.
+    pub bytes: u64,
+}
+
+/// What one entry of a revision's folder is to the listing.
+#[derive(Debug)]
+pub(super) enum Listed {
+    /// Not kept: not a resource file or manifest, or neither a file nor a
+    /// link (a submodule).
+    Unlisted,
+    /// A resource file.
+    File(SourceFile),
+    /// A manifest, at its path.
+    Manifest(String, ManifestFile),
+}
 
 /// Sorts `entries` of the revision `commit` (below the folder `folder`,
 /// as configured) into its resource files and manifests, under `policy`.
@@ -59,81 +80,141 @@ pub(super) fn files(
     policy: &ReadPolicy,
     revision: &impl Revision,
 ) -> Result<Files, SourceError> {
-    let quota = |source: QuotaExceeded| SourceError::Quota {
-        commit: Box::new(commit.clone()),
-        source,
-    };
-    QuotaExceeded::check(
-        "repository_files",
-        &format!("the number of files below `{folder}`"),
-        entries.len() as u64,
-        policy.max_files as u64,
-    )
-    .map_err(quota)?;
+    check_file_count(commit, folder, entries.len(), policy)?;
     let prefix = folder_prefix(folder);
-    let bad = |file: String, reason: FileProblem| SourceError::BadFile {
-        file,
-        commit: commit.id.clone(),
-        reason,
-    };
-    let mut read_bytes: u64 = 0;
+    let mut bytes = Bytes::new(commit, policy, 0);
     let mut files = Vec::new();
     let mut manifests = BTreeMap::new();
     for entry in entries {
-        if !is_listed(&entry.path) {
-            continue;
+        match list(&prefix, entry, revision, &mut bytes)? {
+            Listed::Unlisted => {}
+            Listed::File(file) => files.push(file),
+            Listed::Manifest(path, manifest) => {
+                manifests.insert(path, manifest);
+            }
         }
-        let manifest = is_manifest(&entry.path);
-        let Ok(name) = std::str::from_utf8(&entry.path) else {
-            return Err(bad(
-                format!("{prefix}{}", String::from_utf8_lossy(&entry.path)),
-                FileProblem::PathNotUtf8,
-            ));
-        };
-        let path = format!("{prefix}{name}");
-        match entry.kind {
-            EntryKind::Link => return Err(bad(path, FileProblem::SymbolicLink)),
-            EntryKind::Other => continue,
-            EntryKind::File => {}
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Files {
+        files,
+        manifests,
+        bytes: bytes.counted,
+    })
+}
+
+/// Refuses a revision whose folder (`folder`) holds more than `policy`
+/// allows: `count` entries, folders aside.
+pub(super) fn check_file_count(
+    commit: &CommitInfo,
+    folder: &str,
+    count: usize,
+    policy: &ReadPolicy,
+) -> Result<(), SourceError> {
+    QuotaExceeded::check(
+        "repository_files",
+        &format!("the number of files below `{folder}`"),
+        count as u64,
+        policy.max_files as u64,
+    )
+    .map_err(|source| SourceError::Quota {
+        commit: Box::new(commit.clone()),
+        source,
+    })
+}
+
+/// The size of a revision's resource files and manifests, counted as
+/// they are listed against the quota of bytes.
+pub(super) struct Bytes<'a> {
+    commit: &'a CommitInfo,
+    policy: &'a ReadPolicy,
+    /// The bytes counted so far.
+    pub counted: u64,
+}
+
+impl<'a> Bytes<'a> {
+    /// A count of revision `commit`'s bytes under `policy`, from `counted`.
+    pub(super) fn new(commit: &'a CommitInfo, policy: &'a ReadPolicy, counted: u64) -> Self {
+        Self {
+            commit,
+            policy,
+            counted,
         }
-        let size = revision.size(&entry)?;
-        read_bytes += size;
+    }
+
+    /// Counts a file of `size` bytes; refuses the revision when the count
+    /// goes over the quota.
+    fn add(&mut self, size: u64) -> Result<(), SourceError> {
+        self.counted += size;
         QuotaExceeded::check(
             "repository_bytes",
             "the size of the resource files and manifests",
-            read_bytes,
-            policy.max_bytes,
+            self.counted,
+            self.policy.max_bytes,
         )
-        .map_err(quota)?;
-        let too_large = size > MAX_RESOURCE_FILE_BYTES as u64;
-        if manifest {
-            let text = match too_large {
-                true => Err(UnreadableManifest::TooLarge {
-                    size,
-                    limit: MAX_RESOURCE_FILE_BYTES,
-                }),
-                false => String::from_utf8(revision.bytes(&entry)?)
-                    .map_err(|error| UnreadableManifest::NotUtf8(error.utf8_error())),
-            };
-            manifests.insert(path, ManifestFile { text });
-            continue;
-        }
-        if too_large {
-            return Err(bad(
-                path,
-                FileProblem::TooLarge {
-                    size,
-                    limit: MAX_RESOURCE_FILE_BYTES,
-                },
-            ));
-        }
-        files.push(SourceFile {
-            path,
-            blob: entry.id,
-        });
+        .map_err(|source| SourceError::Quota {
+            commit: Box::new(self.commit.clone()),
+            source,
+        })
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((files, manifests))
+}
+
+/// What `entry` of a revision is to the listing (`prefix`: the folder's,
+/// [`folder_prefix`]). A resource file or manifest is counted in `bytes`
+/// and a manifest read; a symbolic link, a name that is not UTF-8 or a
+/// resource file over [`MAX_RESOURCE_FILE_BYTES`] is refused.
+pub(super) fn list(
+    prefix: &str,
+    entry: Entry,
+    revision: &impl Revision,
+    bytes: &mut Bytes<'_>,
+) -> Result<Listed, SourceError> {
+    let bad = |file: String, reason: FileProblem| SourceError::BadFile {
+        file,
+        commit: bytes.commit.id.clone(),
+        reason,
+    };
+    if !is_listed(&entry.path) {
+        return Ok(Listed::Unlisted);
+    }
+    let Ok(name) = std::str::from_utf8(&entry.path) else {
+        return Err(bad(
+            format!("{prefix}{}", String::from_utf8_lossy(&entry.path)),
+            FileProblem::PathNotUtf8,
+        ));
+    };
+    let path = format!("{prefix}{name}");
+    match entry.kind {
+        EntryKind::Link => return Err(bad(path, FileProblem::SymbolicLink)),
+        EntryKind::Other => return Ok(Listed::Unlisted),
+        EntryKind::File => {}
+    }
+    let size = revision.size(&entry)?;
+    bytes.add(size)?;
+    let too_large = size > MAX_RESOURCE_FILE_BYTES as u64;
+    if is_manifest(&entry.path) {
+        let text = match too_large {
+            true => Err(UnreadableManifest::TooLarge {
+                size,
+                limit: MAX_RESOURCE_FILE_BYTES,
+            }),
+            false => String::from_utf8(revision.bytes(&entry)?)
+                .map_err(|error| UnreadableManifest::NotUtf8(error.utf8_error())),
+        };
+        return Ok(Listed::Manifest(path, ManifestFile { text }));
+    }
+    if too_large {
+        return Err(bad(
+            path,
+            FileProblem::TooLarge {
+                size,
+                limit: MAX_RESOURCE_FILE_BYTES,
+            },
+        ));
+    }
+    Ok(Listed::File(SourceFile {
+        path,
+        blob: entry.id,
+    }))
 }
 
 /// Files keyed by content, and their bytes by content id.

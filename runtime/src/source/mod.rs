@@ -161,6 +161,8 @@ impl Source {
                 cache_dir: cache_dir.to_path_buf(),
                 policy: ReadPolicy::default(),
                 opened: Arc::default(),
+                last: Arc::default(),
+                listed_from_last: Arc::default(),
             })),
         };
         Self {
@@ -213,6 +215,16 @@ impl Source {
             }));
         }
         self
+    }
+
+    /// How many of this source's listings were made from the last one
+    /// (a Git repository's folder: only the entries that changed were
+    /// listed again); other sources list every file each time.
+    pub fn listed_from_last(&self) -> u64 {
+        match &self.backend {
+            Backend::Git(git) => git.listed_from_last.load(Ordering::Relaxed),
+            Backend::Hg(_) | Backend::Oci(_) | Backend::Folder(_) | Backend::Invalid(_) => 0,
+        }
     }
 
     /// Fetches (for remotes) and lists the files at the ref's commit.

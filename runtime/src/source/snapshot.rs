@@ -54,8 +54,9 @@ pub struct ManifestFile {
 pub struct Snapshot {
     /// The commit.
     pub commit: CommitInfo,
-    /// Every `*.toml` below the configured folder, sorted by path.
-    pub files: Vec<SourceFile>,
+    /// Every `*.toml` below the configured folder, sorted by path; shared
+    /// by the snapshot's clones and what a reader keeps of it.
+    pub files: Arc<[SourceFile]>,
     /// Every manifest (`*.yaml`, `*.yml`) below the configured folder, by
     /// path: files that resources may name (see [`crate::model::files`]).
     /// Read with every snapshot, since a resource file naming them is never
@@ -76,7 +77,7 @@ pub(super) struct Listing {
     /// The commit.
     pub commit: CommitInfo,
     /// Its resource files, sorted by path.
-    pub files: Vec<SourceFile>,
+    pub files: Arc<[SourceFile]>,
     /// Its manifests, by path.
     pub manifests: BTreeMap<String, ManifestFile>,
     /// The key that signed it, when signatures are checked.
@@ -88,7 +89,7 @@ impl Listing {
     pub(super) fn without_files(commit: CommitInfo) -> Self {
         Self {
             commit,
-            files: Vec::new(),
+            files: Arc::new([]),
             manifests: BTreeMap::new(),
             signer: None,
         }
@@ -182,7 +183,7 @@ impl Snapshot {
     pub fn with_files(&self, files: Vec<SourceFile>) -> Self {
         Self {
             commit: self.commit.clone(),
-            files,
+            files: files.into(),
             manifests: self.manifests.clone(),
             signer: self.signer.clone(),
             tag: self.tag.clone(),

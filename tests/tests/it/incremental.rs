@@ -6,6 +6,7 @@
 use cairn_tests::Workspace;
 use cairn_tests::cairn::ConfigOptions;
 use cairn_tests::daemon::{Daemon, wait_until};
+use cairn_tests::git::GitRepo;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -435,6 +436,214 @@ fn commits_loaded_from_the_last_one_give_what_a_full_load_gives() {
         assert!(
             from_last as usize >= COMMITS / 3,
             "{from_last} of {COMMITS} commits loaded from the last one"
+        );
+    });
+}
+
+/// A commit's folder as its listing shows it: the commit, each resource
+/// file with its blob, each manifest with its text or its problem; or the
+/// error.
+fn listed(snapshot: Result<cairn::source::Snapshot, cairn::source::SourceError>) -> String {
+    let snapshot = match snapshot {
+        Ok(snapshot) => snapshot,
+        Err(error) => return format!("error: {error}"),
+    };
+    let mut text = format!("commit {}\n", snapshot.commit.id);
+    for file in snapshot.files.iter() {
+        text.push_str(&format!("{} {}\n", file.path, file.blob));
+    }
+    for (path, manifest) in &snapshot.manifests {
+        match &manifest.text {
+            Ok(contents) => text.push_str(&format!("{path}: {contents:?}\n")),
+            Err(problem) => text.push_str(&format!("{path}: {problem}\n")),
+        }
+    }
+    text
+}
+
+/// One change to the folder `desired` (and around it) of `repo`; returns
+/// whether it committed already (an entry made straight in the index).
+fn edit_folder(repo: &GitRepo, choices: &mut Choices, serial: usize) -> bool {
+    const FOLDERS: [&str; 5] = ["", "d/", "d/e/", "g/", "z.toml/"];
+    let root = repo.path().join("desired");
+    // A folder `z.toml` that is a file now holds nothing.
+    let any_path = |choices: &mut Choices, extension: &str| {
+        let folder = match FOLDERS[choices.below(FOLDERS.len())] {
+            "z.toml/" if root.join("z.toml").is_file() => "",
+            folder => folder,
+        };
+        format!("desired/{folder}r{}.{extension}", choices.below(8))
+    };
+    let existing = |choices: &mut Choices| -> Option<PathBuf> {
+        let mut files: Vec<PathBuf> = walk(&root);
+        files.sort();
+        (!files.is_empty()).then(|| files.swap_remove(choices.below(files.len())))
+    };
+    match choices.below(12) {
+        // A resource file written: new contents, or contents another file
+        // has (the same blob at two paths).
+        0..=2 => {
+            let text = match choices.below(3) {
+                0 => "# the same in every file\n".to_string(),
+                _ => format!("# edit {serial}\n{}", "x".repeat(choices.below(400))),
+            };
+            repo.write(&any_path(choices, "toml"), &text);
+        }
+        3 | 4 => {
+            if let Some(file) = existing(choices) {
+                std::fs::remove_file(file).unwrap();
+            }
+        }
+        5 => {
+            repo.write(&any_path(choices, "yaml"), &format!("kind: Edit{serial}\n"));
+        }
+        // Files the listing does not keep, inside and outside the folder.
+        6 => {
+            repo.write("desired/d/notes.txt", &format!("{serial}\n"));
+            repo.write("outside.toml", &format!("# {serial}\n"));
+        }
+        // A folder named like a resource file becomes a file, or back.
+        7 => {
+            let folder = root.join("z.toml");
+            if folder.is_dir() {
+                std::fs::remove_dir_all(&folder).unwrap();
+                repo.write("desired/z.toml", "# a file now\n");
+            } else {
+                let _ = std::fs::remove_file(&folder);
+                repo.write("desired/z.toml/r1.toml", "# a folder again\n");
+            }
+        }
+        // A folder moves.
+        8 => {
+            let (from, to) = (root.join("d"), root.join("m"));
+            let (from, to) = if from.is_dir() {
+                (from, to)
+            } else {
+                (to, from)
+            };
+            if from.is_dir() && !to.exists() {
+                std::fs::rename(from, to).unwrap();
+            }
+        }
+        // A large file, over the quota of bytes with the others.
+        9 => {
+            repo.write(&any_path(choices, "toml"), &"#".repeat(3_000));
+        }
+        // Entries the listing refuses or skips, made in the index: a
+        // symbolic link, a name that is not UTF-8, a submodule, an
+        // executable file. The next commit (from the work tree) takes
+        // each out again.
+        _ => {
+            let (mode, path): (&str, Vec<u8>) = match choices.below(4) {
+                0 => ("120000", any_path(choices, "toml").into_bytes()),
+                1 => ("100644", b"desired/bad-\xff.toml".to_vec()),
+                2 => ("160000", any_path(choices, "toml").into_bytes()),
+                _ => ("100755", any_path(choices, "toml").into_bytes()),
+            };
+            if !root
+                .join(String::from_utf8_lossy(&path[8..]).as_ref())
+                .is_dir()
+            {
+                repo.commit_entry(mode, &path, format!("# {serial}\n").as_bytes(), "entry");
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Every file below `folder`.
+fn walk(folder: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|entry| {
+            let path = entry.unwrap().path();
+            match path.is_dir() {
+                true => walk(&path),
+                false => vec![path],
+            }
+        })
+        .collect()
+}
+
+/// Git lists each commit of a tenant's folder from the last listing (only
+/// the entries that changed between the two folder trees are listed
+/// again); every such listing must be what a listing of every entry gives,
+/// the same files, blobs and manifests or the same error, whatever the
+/// commits do: files written, removed and copied, in nested folders that
+/// move; a folder that becomes a file; manifests; files the listing skips;
+/// commits that leave the folder alone; symbolic links, names that are not
+/// UTF-8, submodules and executables; quotas of files and bytes passed and
+/// regained. Every listing that succeeds after the first success is made
+/// from the last one: what it leaves to a listing of every entry fails.
+#[test]
+fn a_folder_listed_from_the_last_listing_is_what_a_full_listing_gives() {
+    // Few files, or few bytes: each quota is passed where the other holds.
+    for (max_files, max_bytes) in [(14, 1 << 20), (1_000, 6_000)] {
+        listed_from_the_last(cairn::source::ReadPolicy {
+            max_files,
+            max_bytes,
+            allowed_signers: None,
+        });
+    }
+}
+
+fn listed_from_the_last(policy: cairn::source::ReadPolicy) {
+    const COMMITS: usize = 120;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = GitRepo::init(&dir.path().join("repo"));
+    repo.write("desired/a.toml", "# first\n");
+    repo.commit("first", AUTHOR);
+    let source = || {
+        cairn::source::Source::new(
+            &repo.path().display().to_string(),
+            "main",
+            "desired",
+            &dir.path().join("cache"),
+        )
+        .with_policy(policy.clone())
+    };
+    let kept = source();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut choices = Choices(11);
+        let mut failed = 0;
+        // Successes after the first, which has none to start from.
+        let mut succeeded = 0;
+        for commit in 0..COMMITS {
+            let mut committed = false;
+            for _ in 0..=choices.below(2) {
+                committed = edit_folder(&repo, &mut choices, commit);
+                if committed {
+                    break;
+                }
+            }
+            if !committed {
+                repo.commit(&format!("edit {commit}"), AUTHOR);
+            }
+            let from_last = listed(kept.snapshot().await);
+            assert_eq!(
+                from_last,
+                listed(source().snapshot().await),
+                "edit {commit}"
+            );
+            match from_last.starts_with("error") {
+                true => failed += 1,
+                false => succeeded += 1,
+            }
+        }
+        // Listings that fail and listings that succeed both follow ones of
+        // either kind.
+        assert!(
+            (10..=COMMITS - 30).contains(&failed),
+            "{policy:?}: {failed} failed"
+        );
+        assert_eq!(
+            kept.listed_from_last(),
+            succeeded - 1,
+            "{policy:?}: listings made from the last one"
         );
     });
 }

@@ -424,15 +424,16 @@ impl Oci {
             sizes: &sizes,
             contents: &contents,
         };
-        let (files, manifests) =
-            listing::files(&commit, &self.path, entries, &self.policy, &layer)?;
+        let listing::Files {
+            files, manifests, ..
+        } = listing::files(&commit, &self.path, entries, &self.policy, &layer)?;
         let (files, held) = listing::held_by_content(files, &self.path, |relative, _| {
             Ok(contents.remove(relative.as_bytes()).unwrap_or_default())
         })?;
         Ok(Snapshot::held(
             Listing {
                 commit,
-                files,
+                files: files.into(),
                 manifests,
                 signer: None,
             },
@@ -691,7 +692,7 @@ mod tests {
         let snapshot = oci(ReadPolicy::default()).unpack(commit(), &good).unwrap();
         let paths: Vec<&str> = snapshot.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["dns/zone.toml"]);
-        let texts = snapshot.read_texts(&snapshot.files).await.unwrap();
+        let texts = snapshot.read_texts(snapshot.files.iter()).await.unwrap();
         assert_eq!(texts[0].as_bytes(), ZONE);
 
         let linked = layer(&[(b"dns/link.toml", tar::EntryType::Symlink, b"")]);

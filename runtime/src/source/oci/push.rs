@@ -152,7 +152,7 @@ async fn folder_files(push: &Push) -> Result<Vec<(String, Vec<u8>)>, SourceError
         &scratch,
     );
     let snapshot: Snapshot = source.snapshot().await?;
-    let texts = snapshot.read_texts(&snapshot.files).await?;
+    let texts = snapshot.read_texts(snapshot.files.iter()).await?;
     let mut files: Vec<(String, Vec<u8>)> = snapshot
         .files
         .iter()

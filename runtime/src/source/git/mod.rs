@@ -14,14 +14,17 @@
 //! read forever: after each fetch, the ref the tenant follows must still
 //! be one the remote advertises ([`SourceError::RefGone`]).
 
+mod from_last;
+
 use super::listing::{self, Entry, EntryKind, Revision};
 use super::snapshot::{Contents, Listing};
 use super::{
     CauseError, CommitInfo, FetchError, ReadPolicy, Snapshot, SourceError, SourceFile, signature,
 };
+use from_last::LastListing;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A tenant's Git repository.
@@ -36,6 +39,12 @@ pub(super) struct Git {
     /// milliseconds, which a poll that finds nothing new should not pay.
     /// References and new objects are still read from disk.
     pub opened: Arc<Mutex<Option<gix::ThreadSafeRepository>>>,
+    /// The folder as last listed, which the next listing starts from
+    /// ([`from_last`]): a commit that changed one file of thousands lists
+    /// that file again, not every one.
+    pub last: Arc<Mutex<Option<LastListing>>>,
+    /// Listings made from the last one.
+    pub listed_from_last: Arc<AtomicU64>,
 }
 
 impl Git {
@@ -270,37 +279,73 @@ impl Git {
                 .map_err(|e| read_error(e.into()))?
                 .into_tree()
         };
-        let mut recorder = gix::traverse::tree::Recorder::default();
-        tree.traverse()
-            .breadthfirst(&mut recorder)
-            .map_err(|e| read_error(e.into()))?;
-        let entries = recorder
-            .records
-            .into_iter()
-            .filter(|entry| !entry.mode.is_tree())
-            .map(|entry| Entry {
-                kind: match (entry.mode.is_link(), entry.mode.is_blob()) {
-                    (true, _) => EntryKind::Link,
-                    (false, true) => EntryKind::File,
-                    (false, false) => EntryKind::Other,
-                },
-                path: entry.filepath.into(),
-                id: entry.oid.to_string(),
-            })
-            .collect();
         let objects = Objects {
             repo: &self.repo,
             commit: &commit_id,
             repository,
         };
-        let (files, manifests) =
-            listing::files(&info, &self.path, entries, &self.policy, &objects)?;
+        // Held while listing: a read of another commit (a preview's) waits,
+        // then starts from this one.
+        let mut last = self.last.lock().expect("the last listing");
+        let listed = match last.as_ref().and_then(|last| {
+            from_last::list(last, &tree, &self.path, &self.policy, &objects, &info)
+        }) {
+            Some(listed) => {
+                self.listed_from_last.fetch_add(1, Ordering::Relaxed);
+                listed
+            }
+            None => self.list_every_entry(tree, &objects, &info)?,
+        };
+        let (files, manifests) = (listed.files.clone(), listed.manifests.clone());
+        *last = Some(listed);
         Ok(Listing {
             commit: info,
             files,
             manifests,
             signer,
         })
+    }
+
+    /// Lists every entry of the folder's `tree` in the commit `info`.
+    fn list_every_entry(
+        &self,
+        tree: gix::Tree<'_>,
+        objects: &Objects<'_>,
+        info: &CommitInfo,
+    ) -> Result<LastListing, SourceError> {
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .map_err(|e| objects.error(e.into()))?;
+        let entries: Vec<Entry> = recorder
+            .records
+            .into_iter()
+            .filter(|entry| !entry.mode.is_tree())
+            .map(|entry| Entry {
+                kind: kind_of(entry.mode),
+                path: entry.filepath.into(),
+                id: entry.oid.to_string(),
+            })
+            .collect();
+        let count = entries.len();
+        let listed = listing::files(info, &self.path, entries, &self.policy, objects)?;
+        Ok(LastListing {
+            tree: tree.id,
+            entries: count,
+            bytes: listed.bytes,
+            files: listed.files.into(),
+            manifests: listed.manifests,
+            trees: Arc::new([(tree.id, tree.data.clone())]),
+        })
+    }
+}
+
+/// What an entry of `mode` is to the listing.
+fn kind_of(mode: gix::object::tree::EntryMode) -> EntryKind {
+    match (mode.is_link(), mode.is_blob()) {
+        (true, _) => EntryKind::Link,
+        (false, true) => EntryKind::File,
+        (false, false) => EntryKind::Other,
     }
 }
 
