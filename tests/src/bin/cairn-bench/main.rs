@@ -410,7 +410,7 @@ fn main() -> anyhow::Result<()> {
                 "{:.1} ms, of which provider calls {:.1} ms: host {:.1} ms",
                 ms(timed.total),
                 ms(timed.calls),
-                ms(timed.host())
+                ms(timed.host)
             )
         };
         for (what, timed) in [
@@ -433,6 +433,7 @@ fn main() -> anyhow::Result<()> {
             serde_json::json!({
                 "total_s": timed.total.as_secs_f64(),
                 "calls_s": timed.calls.as_secs_f64(),
+                "host_s": timed.host.as_secs_f64(),
             })
         };
         raw.insert(
