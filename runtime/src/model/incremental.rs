@@ -15,39 +15,12 @@
 
 use super::cache::CachedFile;
 use super::load::{self, KnownFiles, Outcome};
-use super::{Address, DesiredResource, DesiredState, FastHash};
+use super::{ByAddress, DesiredResource, DesiredState, FastHash};
 use crate::host::ProviderInstance;
 use crate::quota::Quotas;
 use crate::source::{Snapshot, SourceFile};
-use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-
-/// A resource of the last commit, in a set by its address (which it
-/// holds: the set copies no address).
-#[derive(Debug, Clone)]
-struct ByAddress(Arc<DesiredResource>);
-
-impl Borrow<Address> for ByAddress {
-    fn borrow(&self) -> &Address {
-        &self.0.address
-    }
-}
-
-impl PartialEq for ByAddress {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.address == other.0.address
-    }
-}
-
-impl Eq for ByAddress {}
-
-impl Hash for ByAddress {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.address.hash(state);
-    }
-}
 
 /// What a load of a tenant's commit leaves for loading the next one from
 /// it: kept only when every file of the commit could be cached (none has

@@ -140,6 +140,31 @@ pub struct DesiredResource {
     pub origin: Location,
 }
 
+/// A desired resource, in a set by its address (which it holds: the set
+/// copies no address).
+#[derive(Debug, Clone)]
+pub(crate) struct ByAddress(pub Arc<DesiredResource>);
+
+impl std::borrow::Borrow<Address> for ByAddress {
+    fn borrow(&self) -> &Address {
+        &self.0.address
+    }
+}
+
+impl PartialEq for ByAddress {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.address == other.0.address
+    }
+}
+
+impl Eq for ByAddress {}
+
+impl std::hash::Hash for ByAddress {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.address.hash(state);
+    }
+}
+
 /// Everything a commit declares, valid.
 #[derive(Debug)]
 pub struct DesiredState {

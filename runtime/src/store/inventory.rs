@@ -5,8 +5,9 @@
 
 use super::dialect::Dialect;
 use super::error::{Result, StoreError};
+use super::verdicts::{Verdict, Verdicts};
 use super::{StateStore, batch, mirror};
-use crate::model::{Address, AddressMap, Lifecycle};
+use crate::model::{Address, AddressMap, DesiredResource, Lifecycle};
 use crate::source::CommitInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,19 +15,45 @@ use sqlx::Row;
 use std::sync::Arc;
 
 /// What the store says of a tenant's objects.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Inventory {
     /// The objects Cairn owns (or started to create), by address.
     pub owned: AddressMap<OwnedResource>,
     /// Changes a crash interrupted, with the run that sent them: their
     /// outcome is found out by the plan.
     pub interrupted: AddressMap<i64>,
+    /// The version of the store this is, when it is a kept copy
+    /// ([`StateStore::keeping_inventory`]) in step with it.
+    pub(super) kept_at: Option<i64>,
+    /// What plans found of desired resources against a kept copy.
+    pub(super) verdicts: Verdicts,
+}
+
+/// Two inventories are equal when they hold the same objects and journal.
+impl PartialEq for Inventory {
+    fn eq(&self, other: &Self) -> bool {
+        self.owned == other.owned && self.interrupted == other.interrupted
+    }
 }
 
 impl Inventory {
     /// Reads `tenant`'s inventory and journal ([`StateStore::inventory`]).
     pub async fn read(store: &StateStore, tenant: &str) -> Result<Arc<Self>> {
         store.inventory(tenant).await
+    }
+
+    /// What each of `resources` is against this inventory, as `judge`
+    /// says: judged afresh, or, against a kept copy, remembered from an
+    /// earlier call when neither the resource nor its row and journal
+    /// entry changed since ([`super::verdicts`]). `judge` must look only at
+    /// the resource and at this inventory's row and journal entry at its
+    /// address.
+    pub fn verdicts(
+        &self,
+        resources: &[Arc<DesiredResource>],
+        judge: impl Fn(&DesiredResource) -> Verdict,
+    ) -> Vec<Verdict> {
+        self.verdicts.of(self.kept_at, resources, judge)
     }
 }
 
@@ -134,9 +161,7 @@ impl StateStore {
             self.check_kept(tenant, version, &kept).await?;
             return Ok(kept);
         }
-        let inventory = Arc::new(self.read_inventory(tenant).await?);
-        mirror.keep(version, &inventory);
-        Ok(inventory)
+        Ok(mirror.keep(version, self.read_inventory(tenant).await?))
     }
 
     /// `tenant`'s inventory and journal, as the store holds them now. A
@@ -170,7 +195,11 @@ impl StateStore {
             .into_iter()
             .map(|intent| (intent.address, intent.run_id))
             .collect();
-        Ok(Inventory { owned, interrupted })
+        Ok(Inventory {
+            owned,
+            interrupted,
+            ..Inventory::default()
+        })
     }
 
     /// Every object the tenant owns, in address order.
@@ -223,7 +252,7 @@ impl StateStore {
         let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
         self.follow_inventory(tenant, version, |inventory| {
-            mirror::mark_pending(inventory, tenant, commit, creates);
+            mirror::mark_pending(inventory, tenant, commit, creates)
         });
         Ok(())
     }

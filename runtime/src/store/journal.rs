@@ -35,7 +35,7 @@ impl StateStore {
         let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
         self.follow_inventory(tenant, version, |inventory| {
-            mirror::add_intents(inventory, run_id, intents);
+            mirror::add_intents(inventory, run_id, intents)
         });
         // The calls follow at once: a daemon whose lease ran out while the
         // journal was written does not make them.

@@ -14,6 +14,9 @@
 //!
 //! The functions below are the writes of `batch`, on the copy: a test
 //! checks after each kind of write that the copy is what the store reads.
+//! Each returns the addresses it touched, whose plans' verdicts the copy
+//! forgets ([`super::verdicts`]): the next plan judges those again, and
+//! remembers the others.
 
 use super::StateStore;
 use super::batch::{self, AuditRow, RunRef};
@@ -65,24 +68,36 @@ impl InventoryMirror {
     }
 
     /// Keeps `inventory`, read at `version` or later, when it is large
-    /// enough to be worth keeping.
-    pub(super) fn keep(&self, version: i64, inventory: &Arc<Inventory>) {
+    /// enough to be worth keeping; returns it, shared.
+    pub(super) fn keep(&self, version: i64, mut inventory: Inventory) -> Arc<Inventory> {
         let mut kept = self.kept.lock().expect("inventory copy");
-        *kept = (inventory.owned.len() >= self.kept_from).then(|| Kept {
+        if inventory.owned.len() < self.kept_from {
+            *kept = None;
+            return Arc::new(inventory);
+        }
+        inventory.kept_at = Some(version);
+        let inventory = Arc::new(inventory);
+        *kept = Some(Kept {
             version,
             inventory: inventory.clone(),
         });
+        inventory
     }
 
     /// A write that made `version` committed: `change` is applied to the
-    /// copy when the copy is of the version just before; otherwise someone
-    /// else wrote in between, and the copy is dropped.
-    fn follow(&self, version: i64, change: impl FnOnce(&mut Inventory)) {
+    /// copy when the copy is of the version just before, and the plans'
+    /// verdicts at the addresses it touched (which it returns) are
+    /// forgotten; otherwise someone else wrote in between, and the copy is
+    /// dropped.
+    fn follow<'a>(&self, version: i64, change: impl FnOnce(&mut Inventory) -> Vec<&'a Address>) {
         let mut kept = self.kept.lock().expect("inventory copy");
         match kept.as_mut() {
             Some(copy) if copy.version + 1 == version => {
                 // In place unless a plan still holds the copy.
-                change(Arc::make_mut(&mut copy.inventory));
+                let inventory = Arc::make_mut(&mut copy.inventory);
+                let touched = change(inventory);
+                inventory.verdicts.follow(copy.version, version, touched);
+                inventory.kept_at = Some(version);
                 copy.version = version;
             }
             _ => *kept = None,
@@ -110,11 +125,11 @@ impl StateStore {
 
     /// After a write of `tenant`'s inventory that made `version`
     /// committed: the copy follows it ([`InventoryMirror::follow`]).
-    pub(super) fn follow_inventory(
+    pub(super) fn follow_inventory<'a>(
         &self,
         tenant: &str,
         version: i64,
-        change: impl FnOnce(&mut Inventory),
+        change: impl FnOnce(&mut Inventory) -> Vec<&'a Address>,
     ) {
         if let Some(mirror) = self.mirror_of(tenant) {
             mirror.follow(version, change);
@@ -179,48 +194,57 @@ impl StateStore {
 }
 
 /// `batch::mark_pending` on the copy: creates not yet owned are owned,
-/// pending.
-pub(super) fn mark_pending(
+/// pending. Returns the addresses it touched, as each function below does.
+pub(super) fn mark_pending<'a>(
     inventory: &mut Inventory,
     tenant: &str,
     commit: &CommitInfo,
-    creates: &[(&Address, &Lifecycle, &[Address])],
-) {
+    creates: &[(&'a Address, &Lifecycle, &[Address])],
+) -> Vec<&'a Address> {
     for row in batch::pending_rows(tenant, commit, creates) {
         inventory
             .owned
             .entry(row.address().clone())
             .or_insert_with(|| row.to_owned_resource());
     }
+    creates.iter().map(|(address, ..)| *address).collect()
 }
 
 /// `batch::add_intents` on the copy: the changes are in flight for run
 /// `run_id`.
-pub(super) fn add_intents(
+pub(super) fn add_intents<'a>(
     inventory: &mut Inventory,
     run_id: i64,
-    intents: &[(&Address, PlanAction, Option<&str>)],
-) {
+    intents: &[(&'a Address, PlanAction, Option<&str>)],
+) -> Vec<&'a Address> {
     for (address, ..) in intents {
         inventory.interrupted.insert((*address).clone(), run_id);
     }
+    intents.iter().map(|(address, ..)| *address).collect()
 }
 
 /// `StateStore::set_statuses` on the copy: a status set ends a hold.
 pub(super) fn end_holds<'a>(
     inventory: &mut Inventory,
     addresses: impl Iterator<Item = &'a Address>,
-) {
+) -> Vec<&'a Address> {
+    let mut touched = Vec::new();
     for address in addresses {
         if let Some(owned) = inventory.owned.get_mut(address) {
             owned.diverged = None;
         }
+        touched.push(address);
     }
+    touched
 }
 
 /// `batch::record` on the copy, in its order: journal entries settled,
 /// then objects owned, forgotten, and dropped when only pending.
-pub(super) fn record(inventory: &mut Inventory, run: RunRef<'_>, rows: &[AuditRow<'_>]) {
+pub(super) fn record<'a>(
+    inventory: &mut Inventory,
+    run: RunRef<'_>,
+    rows: &[AuditRow<'a>],
+) -> Vec<&'a Address> {
     for row in rows {
         if !matches!(row.change, InventoryChange::Unknown) {
             inventory.interrupted.remove(row.address);
@@ -243,6 +267,7 @@ pub(super) fn record(inventory: &mut Inventory, run: RunRef<'_>, rows: &[AuditRo
             inventory.owned.remove(row.address);
         }
     }
+    rows.iter().map(|row| row.address).collect()
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ mod open;
 mod runs;
 mod status;
 mod tags;
+mod verdicts;
 pub mod vocabulary;
 
 pub use crate::config::display_url;
@@ -71,6 +72,7 @@ pub use runs::{
     ActionRecord, AppliedCommit, AuditRecord, DriftRecord, RunCounts, RunRecord, RunRecorder,
 };
 pub use status::{ResourceStatusRecord, StatusPage, StatusQuery, TenantCounts};
+pub use verdicts::Verdict;
 pub use vocabulary::{
     ActionResult, AuditAction, EventKind, ResourceStatus, RunKind, RunOutcome, UnknownWord,
 };

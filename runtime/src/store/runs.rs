@@ -502,7 +502,7 @@ impl RunRecorder {
         transaction.commit().await?;
         self.store
             .follow_inventory(&self.tenant, version, |inventory| {
-                mirror::record(inventory, self.run(), rows);
+                mirror::record(inventory, self.run(), rows)
             });
         Ok(())
     }

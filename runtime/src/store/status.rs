@@ -156,7 +156,7 @@ impl StateStore {
         let version = batch::next_inventory_version(self, &mut transaction, tenant).await?;
         transaction.commit().await?;
         self.follow_inventory(tenant, version, |inventory| {
-            mirror::end_holds(inventory, statuses.iter().map(|(address, ..)| *address));
+            mirror::end_holds(inventory, statuses.iter().map(|(address, ..)| *address))
         });
         Ok(())
     }

@@ -9,10 +9,10 @@
 
 use super::PlanError;
 use crate::host::PluginError;
-use crate::model::{Address, AddressMap, AddressSet, DesiredState, FastHash};
+use crate::model::{Address, AddressMap, AddressSet, DesiredResource, DesiredState, FastHash};
 use crate::plan::port::{Provider, Providers};
 use crate::plan::{Examined, PlanScope};
-use crate::store::{Inventory, OwnedResource};
+use crate::store::{Inventory, OwnedResource, Verdict};
 use cairn_contract::Observed;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -155,25 +155,47 @@ fn check_providers_configured<P>(
 /// holds — no create or interrupted change of it waits to be confirmed,
 /// and its provider did not ask to compare it again over time. With how
 /// many desired resources the inventory holds.
+///
+/// Against a daemon's kept inventory, what an earlier plan found is
+/// remembered ([`Inventory::verdicts`]): only the resources that changed
+/// and those whose row a write touched since are judged again.
 fn settled_in_git(desired: &DesiredState, inventory: &Inventory) -> (Vec<bool>, usize) {
-    let mut owned_in_git = 0;
-    let settled = desired
-        .resources
-        .iter()
-        .map(|resource| {
-            let Some(o) = inventory.owned.get(&resource.address) else {
-                return false;
-            };
-            owned_in_git += 1;
-            !o.pending
-                && !o.recheck
-                && o.spec_digest == resource.spec.digest()
-                && o.lifecycle == resource.lifecycle
-                && o.depends_on == resource.depends_on
-                && !inventory.interrupted.contains_key(&resource.address)
-        })
-        .collect();
+    let verdicts = inventory.verdicts(&desired.resources, |resource| judge(resource, inventory));
+    // Debug builds (the tests') judge every resource too: a remembered
+    // verdict that disagrees fails the plan.
+    #[cfg(debug_assertions)]
+    for (resource, verdict) in desired.resources.iter().zip(&verdicts) {
+        assert_eq!(
+            *verdict,
+            judge(resource, inventory),
+            "the remembered verdict of {} is stale",
+            resource.address
+        );
+    }
+    let owned_in_git = verdicts.iter().filter(|verdict| verdict.owned).count();
+    let settled = verdicts.iter().map(|verdict| verdict.settled).collect();
     (settled, owned_in_git)
+}
+
+/// What `resource` is against `inventory` (see [`settled_in_git`]): it
+/// looks only at the resource and the row and journal entry at its
+/// address, as [`Inventory::verdicts`] asks.
+fn judge(resource: &DesiredResource, inventory: &Inventory) -> Verdict {
+    let Some(o) = inventory.owned.get(&resource.address) else {
+        return Verdict {
+            owned: false,
+            settled: false,
+        };
+    };
+    Verdict {
+        owned: true,
+        settled: !o.pending
+            && !o.recheck
+            && o.spec_digest == resource.spec.digest()
+            && o.lifecycle == resource.lifecycle
+            && o.depends_on == resource.depends_on
+            && !inventory.interrupted.contains_key(&resource.address),
+    }
 }
 
 /// The owned objects Git no longer declares, in address order.

@@ -2,14 +2,17 @@
 //! of write, and when someone else writes in between.
 
 use super::DEFAULT_KEEP_INVENTORY_FROM;
-use crate::model::{Address, Lifecycle};
+use crate::model::diagnostic::Location;
+use crate::model::{Address, DesiredResource, Lifecycle, Spec};
 use crate::plan::PlanAction;
 use crate::source::CommitInfo;
 use crate::store::tests::store;
 use crate::store::{
-    ActionRecord, ActionResult, Divergence, DriftRecord, InventoryChange, ResourceStatus, RunKind,
-    StateStore,
+    ActionRecord, ActionResult, Divergence, DriftRecord, Inventory, InventoryChange,
+    ResourceStatus, RunKind, StateStore, Verdict,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const TENANT: &str = "t";
@@ -311,5 +314,203 @@ async fn a_copy_that_disagrees_with_the_store_fails_the_read() {
     assert!(
         error.to_string().contains(&addresses[0].to_string()),
         "{error}"
+    );
+}
+
+/// A desired resource at `address` whose spec holds `n`.
+fn desired(address: &Address, n: usize) -> Arc<DesiredResource> {
+    Arc::new(DesiredResource {
+        address: address.clone(),
+        spec: Spec::new(&serde_json::json!({ "n": n })),
+        depends_on: Vec::new(),
+        lifecycle: Lifecycle::default(),
+        origin: Location {
+            file: "records.toml".into(),
+            line: n + 1,
+            column: 1,
+        },
+    })
+}
+
+/// Owned as `resource`'s spec was last applied.
+fn applied(resource: &DesiredResource) -> InventoryChange {
+    InventoryChange::Own {
+        spec_digest: resource.spec.digest().to_string(),
+        state: None,
+        lifecycle: Lifecycle::default(),
+        depends_on: Vec::new(),
+        pending: false,
+        diverged: None,
+        recheck: false,
+    }
+}
+
+/// The planner's question, asked of `inventory`'s row and journal entry
+/// at the resource's address only.
+fn judge(resource: &DesiredResource, inventory: &Inventory) -> Verdict {
+    let owned = inventory.owned.get(&resource.address);
+    Verdict {
+        owned: owned.is_some(),
+        settled: owned
+            .is_some_and(|o| !o.pending && !o.recheck && o.spec_digest == resource.spec.digest())
+            && !inventory.interrupted.contains_key(&resource.address),
+    }
+}
+
+/// The verdicts of `resources` against the worker's inventory must be
+/// those judged against what the store reads; returns how many the
+/// worker's call judged (the others were remembered).
+async fn judged_in_step(
+    kept: &StateStore,
+    plain: &StateStore,
+    resources: &[Arc<DesiredResource>],
+    after: &str,
+) -> usize {
+    let inventory = kept.inventory(TENANT).await.unwrap();
+    let judged = AtomicUsize::new(0);
+    let verdicts = inventory.verdicts(resources, |resource| {
+        judged.fetch_add(1, Ordering::Relaxed);
+        judge(resource, &inventory)
+    });
+    let stored = plain.read_inventory(TENANT).await.unwrap();
+    let expected: Vec<Verdict> = resources.iter().map(|r| judge(r, &stored)).collect();
+    assert_eq!(verdicts, expected, "after {after}, a verdict is stale");
+    judged.into_inner()
+}
+
+/// A daemon's plans judge each desired resource against the kept
+/// inventory once: after each kind of write, only the resources at the
+/// addresses it touched are judged again, and a resource that changed;
+/// a write by anyone else makes every one judged again. Every verdict is
+/// the one judged against what the store holds.
+#[tokio::test]
+async fn verdicts_are_remembered_until_a_write_touches_their_address() {
+    let (plain, _dir) = store().await;
+    let kept = plain.keeping_inventory(TENANT, DEFAULT_KEEP_INVENTORY_FROM);
+    let addresses = addresses();
+    let mut resources: Vec<Arc<DesiredResource>> = addresses
+        .iter()
+        .enumerate()
+        .map(|(n, address)| desired(address, n))
+        .collect();
+    let run = kept
+        .begin_run(TENANT, RunKind::Apply, &commit("c1"), "sum")
+        .await
+        .unwrap();
+    let owned: Vec<(ActionRecord, InventoryChange)> = resources
+        .iter()
+        .map(|r| (action(&r.address, ActionResult::Ok), applied(r)))
+        .collect();
+    run.record_all(&owned).await.unwrap();
+    let all = resources.len();
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "the first apply").await,
+        all
+    );
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "nothing").await,
+        0
+    );
+
+    // Creates marked pending (of objects owned already: nothing moves,
+    // but their rows were written).
+    let lifecycle = Lifecycle::default();
+    run.mark_pending(&[
+        (&addresses[0], &lifecycle, &[]),
+        (&addresses[1], &lifecycle, &[]),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "pending marks").await,
+        2
+    );
+
+    // A change journaled: it is no longer settled until its outcome is.
+    run.journal(&[(&addresses[2], PlanAction::Update, Some("spec"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "a journal").await,
+        1
+    );
+
+    // Outcomes: unknown (the journal stays), deleted, a new spec applied,
+    // a failure that leaves the row.
+    let changed = desired(&addresses[5], 5_000);
+    run.record_all(&[
+        (
+            action(&addresses[2], ActionResult::Failed),
+            InventoryChange::Unknown,
+        ),
+        (
+            action(&addresses[3], ActionResult::Ok),
+            InventoryChange::Forget,
+        ),
+        (action(&addresses[5], ActionResult::Ok), applied(&changed)),
+        (
+            action(&addresses[6], ActionResult::Failed),
+            InventoryChange::Keep,
+        ),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "outcomes").await,
+        4
+    );
+
+    // A status that ends a hold.
+    kept.set_statuses(TENANT, &[(&addresses[7], ResourceStatus::InSync, None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "a status").await,
+        1
+    );
+
+    // The commit changes a resource: the new one is judged, and is the
+    // one remembered at its address.
+    resources[5] = changed;
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "a new spec").await,
+        1
+    );
+    let inventory = kept.inventory(TENANT).await.unwrap();
+    assert_eq!(inventory.verdicts.remembered(), all);
+
+    // A plan still holds the copy when a write comes (the copy is copied
+    // before the write): what it asks is judged against what it holds,
+    // and the new copy's verdicts are not taken from it.
+    let held = inventory;
+    run.journal(&[(&addresses[9], PlanAction::Update, Some("spec"))])
+        .await
+        .unwrap();
+    let expected: Vec<Verdict> = resources.iter().map(|r| judge(r, &held)).collect();
+    assert_eq!(held.verdicts(&resources, |r| judge(r, &held)), expected);
+    judged_in_step(
+        &kept,
+        &plain,
+        &resources,
+        "a journal while a plan held the copy",
+    )
+    .await;
+    drop(held);
+
+    // Someone else writes: the copy is read again, and every resource
+    // judged.
+    plain
+        .begin_run(TENANT, RunKind::Apply, &commit("c2"), "sum")
+        .await
+        .unwrap()
+        .record(
+            &action(&addresses[8], ActionResult::Ok),
+            &InventoryChange::Forget,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        judged_in_step(&kept, &plain, &resources, "another's write").await,
+        all
     );
 }
