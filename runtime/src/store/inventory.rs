@@ -25,7 +25,11 @@ pub struct Inventory {
     /// The version of the store this is, when it is a kept copy
     /// ([`StateStore::keeping_inventory`]) in step with it.
     pub(super) kept_at: Option<i64>,
-    /// What plans found of desired resources against a kept copy.
+    /// What plans found of desired resources against a kept copy. A clone
+    /// shares it (the mirror copies a kept inventory that a plan still
+    /// holds before a write, and the memo goes on with the new copy): a
+    /// kept copy changes only through the mirror's writes, which keep the
+    /// memo in step.
     pub(super) verdicts: Verdicts,
 }
 
