@@ -16,6 +16,7 @@ use crate::source::{CommitInfo, ManifestFile, ReadPolicy, SourceFile};
 use gix::ObjectId;
 use gix::bstr::BString;
 use gix::diff::tree::recorder::Change;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -116,9 +117,9 @@ fn changes(
     last: &LastListing,
     new: &gix::Tree<'_>,
 ) -> Option<(Vec<Change>, Arc<[Tree]>)> {
-    let old = match kept(&last.trees, &last.tree) {
-        Some(data) => data.to_vec(),
-        None => repository.find_tree(last.tree).ok()?.detach().data,
+    let old: Cow<'_, [u8]> = match kept(&last.trees, &last.tree) {
+        Some(data) => Cow::Borrowed(data),
+        None => Cow::Owned(repository.find_tree(last.tree).ok()?.detach().data),
     };
     let hash = repository.object_hash();
     let objects = KeptFirst {
@@ -276,17 +277,6 @@ fn merged(
     }
     merged.extend(entered);
     merged.into()
-}
-
-impl Objects<'_> {
-    /// The size of the blob `id`, from its header.
-    fn size_of(&self, id: ObjectId) -> Result<u64, crate::source::SourceError> {
-        Ok(self
-            .repository
-            .find_header(id)
-            .map_err(|error| self.error(error.into()))?
-            .size())
-    }
 }
 
 #[cfg(test)]

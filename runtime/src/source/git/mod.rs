@@ -361,6 +361,16 @@ impl Objects<'_> {
         gix::ObjectId::from_hex(entry.id.as_bytes()).map_err(|error| self.error(error.into()))
     }
 
+    /// The size of the blob `id`, from its header: a huge blob is refused
+    /// without being inflated.
+    fn size_of(&self, id: gix::ObjectId) -> Result<u64, SourceError> {
+        Ok(self
+            .repository
+            .find_header(id)
+            .map_err(|error| self.error(error.into()))?
+            .size())
+    }
+
     fn error(&self, source: CauseError) -> SourceError {
         SourceError::Read {
             repo: self.repo.to_string(),
@@ -374,11 +384,7 @@ impl Revision for Objects<'_> {
     /// From the object's header: a huge blob is refused without being
     /// inflated.
     fn size(&self, entry: &Entry) -> Result<u64, SourceError> {
-        Ok(self
-            .repository
-            .find_header(self.id(entry)?)
-            .map_err(|error| self.error(error.into()))?
-            .size())
+        self.size_of(self.id(entry)?)
     }
 
     fn bytes(&self, entry: &Entry) -> Result<Vec<u8>, SourceError> {
