@@ -267,8 +267,10 @@ pub async fn plan_tenant(
     let result = async {
         // The inventory is read while the commit loads: the store works
         // on its own thread meanwhile.
-        let (desired, inventory) =
-            tokio::join!(load(tenant, None), Inventory::read(store, &tenant.name));
+        let (desired, inventory) = tokio::join!(
+            load(tenant, None),
+            Inventory::read_apart(store, &tenant.name)
+        );
         let desired = desired?;
         let plan = plan_against(tenant, &desired, inventory?, PlanScope::Full, false).await?;
         Ok((desired, plan))

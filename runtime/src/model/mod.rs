@@ -42,8 +42,8 @@ pub type AddressMap<V> = std::collections::HashMap<Address, V, FastHash>;
 pub type AddressSet = std::collections::HashSet<Address, FastHash>;
 
 /// A resource's address: `PROVIDER/TYPE/ID`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct Address {
     /// The provider instance.
     pub provider: String,
@@ -94,6 +94,30 @@ impl TryFrom<String> for Address {
 
     fn try_from(text: String) -> Result<Self, NotAnAddress> {
         Self::parse(&text).ok_or(NotAnAddress { text })
+    }
+}
+
+/// An address is read from its text where the text is (an inventory's
+/// document holds ten thousand of them), not from a copy made first.
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AddressText;
+        impl serde::de::Visitor<'_> for AddressText {
+            type Value = Address;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an address PROVIDER/TYPE/ID")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Address, E> {
+                Address::parse(text).ok_or_else(|| {
+                    E::custom(NotAnAddress {
+                        text: text.to_string(),
+                    })
+                })
+            }
+        }
+        deserializer.deserialize_str(AddressText)
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 use std::sync::Arc;
+use tokio_util::task::AbortOnDropHandle;
 
 /// What the store says of a tenant's objects.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,26 @@ impl Inventory {
     /// Reads `tenant`'s inventory and journal ([`StateStore::inventory`]).
     pub async fn read(store: &StateStore, tenant: &str) -> Result<Arc<Self>> {
         store.inventory(tenant).await
+    }
+
+    /// [`Inventory::read`] as a task of its own, for a caller that works
+    /// meanwhile (a plan reads the inventory while its commit loads): the
+    /// read goes on while the caller's task computes, where beside it in
+    /// the same task (`join!`) it would wait for the caller's next pause to
+    /// hand its rows to the decoder. Dropping the future stops the read.
+    pub fn read_apart(
+        store: &StateStore,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Arc<Self>>> + use<> {
+        let (store, tenant) = (store.clone(), tenant.to_string());
+        let read =
+            AbortOnDropHandle::new(tokio::spawn(async move { store.inventory(&tenant).await }));
+        async move {
+            match read.await {
+                Ok(read) => read,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        }
     }
 
     /// What each of `resources` is against this inventory, as `judge`
@@ -209,34 +230,45 @@ impl StateStore {
     /// Every object the tenant owns, in address order.
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn owned(&self, tenant: &str) -> Result<Vec<OwnedResource>> {
-        decode_owned(tenant, &self.owned_document(tenant).await?)
+        let mut owned = decode_owned(tenant, &self.owned_document(tenant).await?)?;
+        owned.sort_unstable_by(|a, b| a.address.cmp(&b.address));
+        Ok(owned)
     }
 
     /// The inventory's rows as one JSON document ([`decode_owned`] reads
-    /// it).
+    /// it), in no particular order.
     pub(super) async fn owned_document(&self, tenant: &str) -> Result<String> {
         // One JSON document for the whole inventory: the engine builds it in
         // one step, where fetching ten thousand rows one by one costs ten
         // times as much. States stay the texts they are stored as (JSON
-        // strings in the document): most plans only compare them.
+        // strings in the document): most plans only compare them. The
+        // lifecycle and dependencies most objects have (the defaults, none)
+        // are compared as texts and sent as nulls instead of parsed and
+        // written out again: that halves the engine's work for ten
+        // thousand rows. The rows are not sorted: the inventory is read into
+        // a map.
         let sql = match self.dialect {
             Dialect::Sqlite => {
                 "SELECT json_group_array(json_array(
-                     address, spec_digest, state, json(lifecycle), json(depends_on),
+                     address, spec_digest, state,
+                     CASE lifecycle WHEN ? THEN NULL ELSE json(lifecycle) END,
+                     CASE depends_on WHEN '[]' THEN NULL ELSE json(depends_on) END,
                      commit_id, pending, json(diverged), recheck))
-                 FROM (SELECT * FROM resources WHERE tenant = ? ORDER BY address)"
+                 FROM resources WHERE tenant = ?"
             }
             Dialect::Postgres => {
                 "SELECT CAST(COALESCE(json_agg(json_build_array(
-                     address, spec_digest, state, CAST(lifecycle AS json),
-                     CAST(depends_on AS json), commit_id, pending, CAST(diverged AS json),
-                     recheck)
-                     ORDER BY address), '[]') AS text)
+                     address, spec_digest, state,
+                     CASE lifecycle WHEN ? THEN NULL ELSE CAST(lifecycle AS json) END,
+                     CASE depends_on WHEN '[]' THEN NULL ELSE CAST(depends_on AS json) END,
+                     commit_id, pending, CAST(diverged AS json), recheck)),
+                     '[]') AS text)
                  FROM resources WHERE tenant = ?"
             }
         };
         Ok(self
             .query(sql)
+            .bind(to_json(&Lifecycle::default()))
             .bind(tenant.to_string())
             .fetch_one(&mut *self.connection().await?)
             .await?
@@ -273,8 +305,8 @@ fn decode_owned(tenant: &str, document: &str) -> Result<Vec<OwnedResource>> {
         Address,
         String,
         Option<String>,
-        Lifecycle,
-        Vec<Address>,
+        Option<Lifecycle>,
+        Option<Vec<Address>>,
         String,
         i64,
         Option<Divergence>,
@@ -299,8 +331,8 @@ fn decode_owned(tenant: &str, document: &str) -> Result<Vec<OwnedResource>> {
                 address,
                 spec_digest,
                 state,
-                lifecycle,
-                depends_on,
+                lifecycle: lifecycle.unwrap_or_default(),
+                depends_on: depends_on.unwrap_or_default(),
                 commit_id,
                 pending: pending != 0,
                 diverged,

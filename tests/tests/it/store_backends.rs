@@ -2,7 +2,7 @@
 //! SQLite and a real PostgreSQL server started for the test. One suite,
 //! two stores: whatever holds on one holds on the other.
 
-use cairn::model::{Address, Lifecycle};
+use cairn::model::{Address, Lifecycle, OnDelete};
 use cairn::plan::PlanAction;
 use cairn::source::CommitInfo;
 use cairn::store::{
@@ -463,6 +463,88 @@ async fn leases_and_fencing(url: &str) {
     assert_eq!(store.daemons().await.unwrap().len(), 1);
 }
 
+/// Every lifecycle and list of dependencies comes back as recorded, the
+/// defaults (which the inventory's read sends as nulls) as much as the
+/// others, whole and apart from the map, and `owned` in address order
+/// whatever order the rows were written in.
+async fn lifecycles_and_dependencies_read_back(url: &str) {
+    let store = StateStore::open(url).await.unwrap();
+    let parse = |text: &str| Address::parse(text).unwrap();
+    let zone = parse("dns/zone/example.org.");
+    let lifecycles = [
+        Lifecycle::default(),
+        Lifecycle {
+            protect: true,
+            ..Lifecycle::default()
+        },
+        Lifecycle {
+            ignore_changes: vec!["ttl".into(), "records".into()],
+            ..Lifecycle::default()
+        },
+        Lifecycle {
+            on_delete: OnDelete::Orphan,
+            ..Lifecycle::default()
+        },
+        Lifecycle {
+            adopt: true,
+            ..Lifecycle::default()
+        },
+    ];
+    let dependencies = [
+        Vec::new(),
+        vec![zone.clone()],
+        vec![zone.clone(), parse("apps/app/www")],
+    ];
+    // Written in reverse order, across two providers.
+    let written: Vec<(Address, Lifecycle, Vec<Address>)> = (0..30)
+        .rev()
+        .map(|i| {
+            let provider = if i % 2 == 0 { "dns" } else { "apps" };
+            (
+                parse(&format!("{provider}/thing/t{i:02}")),
+                lifecycles[i % lifecycles.len()].clone(),
+                dependencies[i % dependencies.len()].clone(),
+            )
+        })
+        .collect();
+    let run = store
+        .begin_run("lifecycles", RunKind::Apply, &commit("c0ffee"), "sum")
+        .await
+        .unwrap();
+    let rows: Vec<(ActionRecord, InventoryChange)> = written
+        .iter()
+        .map(|(address, lifecycle, depends_on)| {
+            let change = InventoryChange::Own {
+                spec_digest: "d".into(),
+                state: Some(serde_json::json!({"name": address.id})),
+                lifecycle: lifecycle.clone(),
+                depends_on: depends_on.clone(),
+                pending: false,
+                diverged: None,
+                recheck: false,
+            };
+            (record(address, PlanAction::Create), change)
+        })
+        .collect();
+    run.record_all(&rows).await.unwrap();
+
+    let owned = store.owned("lifecycles").await.unwrap();
+    let mut in_order: Vec<&Address> = written.iter().map(|(address, ..)| address).collect();
+    in_order.sort();
+    assert_eq!(
+        owned.iter().map(|o| &o.address).collect::<Vec<_>>(),
+        in_order
+    );
+    let inventory = store.inventory("lifecycles").await.unwrap();
+    assert_eq!(inventory.owned.len(), written.len());
+    for (address, lifecycle, depends_on) in &written {
+        let row = &inventory.owned[address];
+        assert_eq!(&row.lifecycle, lifecycle, "{address}");
+        assert_eq!(&row.depends_on, depends_on, "{address}");
+        assert_eq!(owned.iter().find(|o| &o.address == address), Some(row));
+    }
+}
+
 /// The audit log cannot be changed, only appended to.
 async fn audit_is_append_only(url: &str) {
     let store = StateStore::open(url).await.unwrap();
@@ -501,6 +583,7 @@ async fn tag_revisions(url: &str) {
 async fn suite(url: &str) {
     sqlx::any::install_default_drivers();
     inventory_runs_and_audit(url).await;
+    lifecycles_and_dependencies_read_back(url).await;
     leases_and_fencing(url).await;
     audit_is_append_only(url).await;
     tag_revisions(url).await;

@@ -107,7 +107,7 @@ impl Worker {
         // its own thread; a kept inventory is one row's check).
         let (desired, inventory) = tokio::join!(
             reconcile::load(&self.tenant, Some(&target)),
-            Inventory::read(&self.store, &name)
+            Inventory::read_apart(&self.store, &name)
         );
         let desired = desired.map_err(|error| RunFailure::reconcile(&target, error))?;
         let commit = desired.commit.clone();

@@ -57,6 +57,34 @@ impl Gathered {
     }
 }
 
+/// What was gathered of this many objects (owned and observed together)
+/// is freed on the blocking pool once the plan is made: freeing ten
+/// thousand inventory rows and observed states takes milliseconds, the
+/// hand-off tens of microseconds.
+const FREE_APART_FROM: usize = 1_000;
+
+impl Gathered {
+    /// Frees what the plan was computed from, on the blocking pool when it
+    /// is large (the plan is returned meanwhile). An inventory another
+    /// holder keeps (a daemon's kept copy) is only let go of here.
+    pub fn free(self) {
+        let inventory_freed = Arc::strong_count(&self.inventory) == 1;
+        let objects = self.observed.len()
+            + if inventory_freed {
+                self.inventory.owned.len()
+            } else {
+                0
+            };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if objects >= FREE_APART_FROM => {
+                // The task's handle is not awaited: nothing waits for it.
+                drop(runtime.spawn_blocking(move || drop(self)));
+            }
+            _ => drop(self),
+        }
+    }
+}
+
 /// Checks the inventory against the configured providers, chooses what to
 /// examine, and observes it.
 ///

@@ -85,6 +85,7 @@ pub(super) fn order(
         recheck_after: recheck_after.map(Duration::from_millis),
     };
     plan.blocked = plan.safety_check();
+    gathered.free();
     Ok(plan)
 }
 

@@ -148,7 +148,7 @@ pub fn one_file_changed(files: usize) -> anyhow::Result<Figures> {
                 // while the commit loads (the store works on its own thread).
                 let (desired, inventory) = tokio::join!(
                     tenant.desired_state(None),
-                    Inventory::read(store, &tenant.name)
+                    Inventory::read_apart(store, &tenant.name)
                 );
                 let plan = plan::plan_against(
                     &PlanSettings::from(tenant),
