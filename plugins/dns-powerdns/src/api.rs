@@ -1,6 +1,7 @@
 //! The parts of the PowerDNS Authoritative HTTP API this provider uses:
 //! zones and their RRsets (`/api/v1/servers/{server}/zones`), and the
 //! search for zones by name (`/api/v1/servers/{server}/search-data`).
+//! A zone is read whole, or cut to one name's RRsets (`rrset_name`).
 
 use crate::canonical;
 use crate::spec::{Record, Zone};
@@ -243,6 +244,25 @@ impl Api {
             .get_json(&self.zone_path(&zone.id))
             .map_err(|error| error.context(format!("reading zone {}", zone.name)))?;
         contents(detail)
+    }
+
+    /// The RRsets at `name` in a zone (absolute, lower case, and of what a
+    /// host name holds, as [`crate::zones::askable`] checks, so that it
+    /// needs no escaping in the query), in canonical form: the zone's
+    /// answer cut to that name by the server (`rrset_name`), a few hundred
+    /// bytes where the whole zone may be megabytes.
+    pub fn records_named(&self, zone: &ZoneSummary, name: &str) -> Result<Vec<Record>, Error> {
+        let detail: ZoneDetail = self
+            .client
+            .get_json(&format!("{}?rrset_name={name}", self.zone_path(&zone.id)))
+            .map_err(|error| error.context(format!("reading {name} in zone {}", zone.name)))?;
+        // A server that does not know the parameter answers the whole zone:
+        // only the name's RRsets are kept.
+        Ok(contents(detail)?
+            .records
+            .into_iter()
+            .filter(|record| record.name == name)
+            .collect())
     }
 
     /// Creates a zone, its account the provider instance's owner mark, and

@@ -221,7 +221,7 @@ impl Lookups {
 /// Whether `name` may be asked for by name: absolute, and only of what a
 /// host name holds (so that it needs no escaping in a URL's query, and a
 /// search's wildcards `*` and `?` can only widen what it matches).
-fn askable(name: &str) -> bool {
+pub(crate) fn askable(name: &str) -> bool {
     name.len() > 1
         && name.ends_with('.')
         && name

@@ -2,6 +2,7 @@
 //! PowerDNS, checked with `dig`.
 
 use cairn_tests::Workspace;
+use cairn_tests::proxy::RecordingProxy;
 
 const AUTHOR: &str = "Ada Lovelace <ada@example.org>";
 
@@ -909,4 +910,127 @@ fn a_write_that_meets_another_writer_is_sent_again() {
     );
     assert_eq!(ws.pdns.dig("www.example.org", "A"), ["192.0.2.2"]);
     ws.cairn(&["plan"]).expect_code(0);
+}
+
+/// A `list` of a few names of a zone (a plan of what Git moved, a
+/// webhook's one record) asks the server for each name alone
+/// (`rrset_name`) instead of reading the whole zone, and observes exactly
+/// what the whole zone's answer shows of those names: every record type,
+/// several types at one name, the apex, names with `_`, a wildcard, a
+/// record disabled by hand beside an enabled one, an RRset all disabled,
+/// and a name that has nothing.
+#[test]
+fn a_few_names_are_read_by_name_and_observed_as_the_whole_zone_shows_them() {
+    let ws = Workspace::new();
+    ws.repo.write("zones/types.toml", MORE_TYPES);
+    ws.repo.commit("Every record type", AUTHOR);
+    ws.cairn(&["apply", "--yes"]).expect_code(0);
+    let rrset = |name: &str, kind: &str, records: &[(&str, bool)]| {
+        let records: Vec<serde_json::Value> = records
+            .iter()
+            .map(
+                |(content, disabled)| serde_json::json!({"content": content, "disabled": disabled}),
+            )
+            .collect();
+        serde_json::json!({"name": name, "type": kind, "ttl": 120, "changetype": "REPLACE", "records": records})
+    };
+    ws.pdns
+        .request(
+            "PATCH",
+            "/api/v1/servers/localhost/zones/example.org.",
+            Some(&serde_json::json!({"rrsets": [
+                rrset("by-hand.example.org.", "A", &[("192.0.2.7", false), ("192.0.2.8", true)]),
+                rrset("by-hand.example.org.", "TXT", &[("\"kept\"", false)]),
+                rrset("off.example.org.", "A", &[("192.0.2.9", true)]),
+                rrset("*.example.org.", "TXT", &[("\"any\"", false)]),
+            ]})),
+        )
+        .expect("records made by hand");
+
+    let proxy = RecordingProxy::start(&ws.pdns.url());
+    let config = format!(r#"{{"url": "{}"}}"#, proxy.url);
+    let dns = cairn_tests::plugin_path("dns_powerdns")
+        .display()
+        .to_string();
+    let list = |ids: &[String]| -> Vec<serde_json::Value> {
+        let scope = serde_json::json!({"type_names": ["record"], "ids": ids}).to_string();
+        let listed = ws.cairn_bare(&[
+            "plugin",
+            "call",
+            &dns,
+            "list",
+            &scope,
+            "--provider-config",
+            &config,
+            "--secret",
+            "api_key=env:PDNS_API_KEY",
+            "--allow",
+            &proxy.url,
+        ]);
+        listed.expect_code(0);
+        let mut observed = listed.json().as_array().expect("observed objects").clone();
+        observed.sort_by_key(|object| object["id"].to_string());
+        observed
+    };
+    let zone_reads = || -> Vec<String> {
+        proxy
+            .exchanges()
+            .into_iter()
+            .filter(|exchange| exchange.path.contains("/zones/example.org."))
+            .map(|exchange| exchange.path)
+            .collect()
+    };
+
+    // Every RRset of the zone and two names it lacks, read whole.
+    let mut ids: Vec<String> = ws
+        .pdns
+        .rrsets("example.org.")
+        .iter()
+        .map(|line| {
+            let mut words = line.split(' ');
+            format!("{}/{}", words.next().unwrap(), words.next().unwrap())
+        })
+        .chain(["off.example.org./A".into(), "nothing.example.org./A".into()])
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let whole = list(&ids);
+    assert_eq!(
+        zone_reads(),
+        ["/api/v1/servers/localhost/zones/example.org."],
+        "more than 4 names read the zone whole"
+    );
+    assert!(whole.iter().any(|o| o["id"] == "by-hand.example.org./A"
+        && o["state"]["records"] == serde_json::json!(["192.0.2.7"])));
+    assert!(!whole.iter().any(|o| o["id"] == "off.example.org./A"));
+
+    // Then each name alone, and names four at a time: the same objects.
+    let name_of = |id: &String| id.rsplit_once('/').unwrap().0.to_string();
+    let mut names: Vec<String> = ids.iter().map(name_of).collect();
+    names.sort();
+    names.dedup();
+    let groups: Vec<&[String]> = names.chunks(1).chain(names.chunks(4)).collect();
+    for group in groups {
+        let before = zone_reads().len();
+        let asked: Vec<String> = ids
+            .iter()
+            .filter(|id| group.contains(&name_of(id)))
+            .cloned()
+            .collect();
+        let expected: Vec<serde_json::Value> = whole
+            .iter()
+            .filter(|o| asked.iter().any(|id| o["id"] == id.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(list(&asked), expected, "{group:?}");
+        let mut read: Vec<String> = zone_reads()[before..]
+            .iter()
+            .map(|path| {
+                let (_, name) = path.split_once("?rrset_name=").expect("a read by name");
+                name.to_string()
+            })
+            .collect();
+        read.sort();
+        assert_eq!(read, group, "one request per name, for that name alone");
+    }
 }
