@@ -39,6 +39,7 @@ const NAMES_ASKED_APART: usize = 4;
 
 /// What a `list` reads of one zone.
 struct WantedZone<'a> {
+    /// The zone, as found on the server.
     zone: &'a api::ZoneSummary,
     /// The record names asked about that it holds.
     names: Vec<&'a str>,
@@ -47,6 +48,7 @@ struct WantedZone<'a> {
 }
 
 impl<'a> WantedZone<'a> {
+    /// Nothing asked of `zone` yet.
     fn of(zone: &'a api::ZoneSummary) -> Self {
         Self {
             zone,

@@ -60,6 +60,9 @@ impl Inventory {
         let read =
             AbortOnDropHandle::new(tokio::spawn(async move { store.inventory(&tenant).await }));
         async move {
+            // The task is aborted only when this future is dropped (or with
+            // its runtime, which then polls nothing more): its only failure
+            // seen here is its panic, passed on.
             match read.await {
                 Ok(read) => read,
                 Err(error) => std::panic::resume_unwind(error.into_panic()),

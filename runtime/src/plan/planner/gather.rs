@@ -66,21 +66,26 @@ const FREE_APART_FROM: usize = 1_000;
 impl Gathered {
     /// Frees what the plan was computed from, on the blocking pool when it
     /// is large (the plan is returned meanwhile). An inventory another
-    /// holder keeps (a daemon's kept copy) is only let go of here.
+    /// holder keeps (a daemon's kept copy) is let go of here and now: a
+    /// reference left to the pool could still be held when the apply's
+    /// first write makes the store's mirror change its copy, which would
+    /// then copy it whole.
     pub fn free(self) {
-        let inventory_freed = Arc::strong_count(&self.inventory) == 1;
-        let objects = self.observed.len()
-            + if inventory_freed {
-                self.inventory.owned.len()
-            } else {
-                0
-            };
+        let Self {
+            inventory,
+            observed,
+            vouched,
+            ..
+        } = self;
+        let inventory = Arc::try_unwrap(inventory).ok();
+        let objects = observed.len() + inventory.as_ref().map_or(0, |i| i.owned.len());
+        let rest = (inventory, observed, vouched);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) if objects >= FREE_APART_FROM => {
                 // The task's handle is not awaited: nothing waits for it.
-                drop(runtime.spawn_blocking(move || drop(self)));
+                drop(runtime.spawn_blocking(move || drop(rest)));
             }
-            _ => drop(self),
+            _ => drop(rest),
         }
     }
 }

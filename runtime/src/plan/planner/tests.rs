@@ -1377,3 +1377,41 @@ async fn diff_is_told_what_else_the_commit_declares() {
         "a provider with nothing to compare is not called"
     );
 }
+
+/// A plan lets go of an inventory another holder keeps (a daemon's kept
+/// copy) before it returns, even when what it gathered is large enough to
+/// be freed on the blocking pool: a reference left to the pool would make
+/// the apply's first write copy the kept inventory whole. The pool's one
+/// thread is kept busy meanwhile, so that nothing handed to it has run
+/// when the plan returns.
+#[test]
+fn a_plan_lets_go_of_a_kept_inventory_before_it_returns() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .expect("a runtime");
+    let mut world = world().settings(|settings| settings.max_changes = 2_000);
+    for n in 0..1_200 {
+        world = world.in_sync(resource(&format!("dns/record/r{n}"), json!({"ttl": 300})));
+    }
+    let kept = Arc::new(world.inventory.clone());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    runtime.spawn_blocking(move || released.recv());
+    let plan = runtime
+        .block_on(plan_against(
+            &world.settings,
+            &world.providers,
+            &world.desired_state(),
+            kept.clone(),
+            PlanScope::Full,
+        ))
+        .expect("a plan");
+    assert!(plan.changes.is_empty());
+    assert_eq!(
+        Arc::strong_count(&kept),
+        1,
+        "the plan left its reference to the kept inventory to the pool"
+    );
+    release.send(()).expect("the pool's thread waits");
+}
