@@ -18,7 +18,7 @@ use crate::quota::Quotas;
 use crate::source::{Snapshot, SourceError, SourceFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -344,12 +344,10 @@ impl ModelCache {
         let Ok(bytes) = std::fs::read(path) else {
             return KnownFiles::default();
         };
-        match postcard::from_bytes::<Stored<String, HashMap<String, CachedFile>>>(&bytes) {
-            Ok(stored) if stored.fingerprint == self.fingerprint => stored
-                .files
-                .into_iter()
-                .map(|(blob, file)| (blob, Arc::new(file)))
-                .collect(),
+        // Read straight into the map the cache keeps (an entry is written
+        // as the file it shares): no second map of 10,000 entries is built.
+        match postcard::from_bytes::<Stored<String, KnownFiles>>(&bytes) {
+            Ok(stored) if stored.fingerprint == self.fingerprint => stored.files,
             Ok(_) => KnownFiles::default(),
             Err(error) => {
                 tracing::debug!(path = %path.display(), %error, "the model cache is unreadable; loading in full");
@@ -417,13 +415,7 @@ async fn read_texts(
 
 /// Writes `files` to `path` through a temporary file renamed into place.
 fn write_atomically(path: &Path, fingerprint: &str, files: &KnownFiles) -> std::io::Result<()> {
-    let stored = Stored {
-        fingerprint,
-        files: files
-            .iter()
-            .map(|(blob, file)| (blob, file.as_ref()))
-            .collect::<HashMap<_, _>>(),
-    };
+    let stored = Stored { fingerprint, files };
     let bytes = postcard::to_stdvec(&stored).map_err(std::io::Error::other)?;
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)?;
