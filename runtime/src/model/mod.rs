@@ -42,7 +42,7 @@ pub type AddressMap<V> = std::collections::HashMap<Address, V, FastHash>;
 pub type AddressSet = std::collections::HashSet<Address, FastHash>;
 
 /// A resource's address: `PROVIDER/TYPE/ID`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(into = "String")]
 pub struct Address {
     /// The provider instance.
@@ -94,18 +94,6 @@ impl TryFrom<String> for Address {
 
     fn try_from(text: String) -> Result<Self, NotAnAddress> {
         Self::parse(&text).ok_or(NotAnAddress { text })
-    }
-}
-
-/// An address hashes as its id and the lengths of the rest: the id alone
-/// tells nearly every address of a tenant apart (two addresses that share
-/// an id and differ only in provider or type share a bucket), and a plan
-/// of 10,000 objects hashes addresses tens of thousands of times, where
-/// hashing all three strings was the host's largest single cost.
-impl std::hash::Hash for Address {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.id.hash(state);
-        state.write_usize(self.provider.len() << 16 | self.type_name.len());
     }
 }
 
