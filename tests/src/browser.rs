@@ -176,15 +176,24 @@ impl Browser {
         self.text("main")
     }
 
-    /// The text of the first element matching `css`.
+    /// The text of the first element matching `css`, or nothing when none
+    /// does. A live page may replace its content between finding the
+    /// element and reading it: the element is then found again, a few
+    /// times.
     pub fn text(&self, css: &str) -> String {
-        self.runtime.block_on(async {
-            let element = self.client().find(Locator::Css(css)).await;
-            match element {
-                Ok(element) => element.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
+        for _ in 0..5 {
+            let read = self.runtime.block_on(async {
+                match self.client().find(Locator::Css(css)).await {
+                    Ok(element) => element.text().await.map(Some),
+                    Err(_) => Ok(None),
+                }
+            });
+            match read {
+                Ok(text) => return text.unwrap_or_default(),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
-        })
+        }
+        String::new()
     }
 
     /// Whether an element matches `css`.
