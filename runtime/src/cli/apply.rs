@@ -70,9 +70,9 @@ pub async fn run(args: &ApplyArgs) -> anyhow::Result<u8> {
     if !args.json {
         println!("\nApplying {} change(s):", fresh.changes.len());
     }
-    let show = |report: &plan::ActionReport| {
+    let show = |reports: &[plan::ActionReport]| {
         if !args.json {
-            render::action(report);
+            render::actions(reports);
         }
     };
     let policy_override = (!args.override_policy.is_empty()).then(|| plan::PolicyOverride {

@@ -94,7 +94,7 @@ pub async fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
         force: args.force,
         ..Default::default()
     };
-    let report = plan::apply(tenant, &plan, store, options, &render::action).await?;
+    let report = plan::apply(tenant, &plan, store, options, &render::actions).await?;
     if !report.succeeded() {
         println!(
             "\nRollback {}: see `cairn history`. The tenant is not held.",

@@ -124,7 +124,8 @@ pub enum ApplyError {
     Store(#[from] StoreError),
 }
 
-/// Applies `plan`, calling `progress` after each change. A plan the safety
+/// Applies `plan`, calling `progress` with each batch of changes recorded
+/// together, as soon as it is recorded. A plan the safety
 /// threshold blocks is refused unless `options.force`; one the tenant's
 /// policies block, unless `options.policy_override` overrides every
 /// soft-mandatory policy that blocks it and no mandatory one does. Either
@@ -134,7 +135,7 @@ pub async fn apply(
     plan: &Plan,
     store: &StateStore,
     options: ApplyOptions,
-    progress: &(dyn Fn(&ActionReport) + Sync),
+    progress: &(dyn Fn(&[ActionReport]) + Sync),
 ) -> Result<ApplyReport, ApplyError> {
     let overridden = match &options.policy_override {
         Some(given) => {
@@ -211,7 +212,7 @@ async fn apply_waves(
     plan: &Plan,
     store: &StateStore,
     run: &RunRecorder,
-    progress: &(dyn Fn(&ActionReport) + Sync),
+    progress: &(dyn Fn(&[ActionReport]) + Sync),
     reports: &mut Vec<ActionReport>,
 ) -> Result<(), StoreError> {
     let index: HashMap<&Address, usize> = plan
@@ -478,7 +479,7 @@ struct Finished<'a> {
 /// Records finished changes in one transaction, then reports them.
 async fn record(
     run: &RunRecorder,
-    progress: &(dyn Fn(&ActionReport) + Sync),
+    progress: &(dyn Fn(&[ActionReport]) + Sync),
     reports: &mut Vec<ActionReport>,
     finished: Vec<Finished<'_>>,
 ) -> Result<(), StoreError> {
@@ -487,10 +488,9 @@ async fn record(
     }
     run.record_each(finished.iter().map(|f| (&f.record, &f.inventory)))
         .await?;
-    for f in finished {
-        progress(&f.report);
-        reports.push(f.report);
-    }
+    let first = reports.len();
+    reports.extend(finished.into_iter().map(|f| f.report));
+    progress(&reports[first..]);
     Ok(())
 }
 

@@ -191,6 +191,7 @@ pub(crate) struct Made<'a> {
 /// made, and returns, for each in `made`'s order, why it did not converge
 /// (`None`: it did, or the check could not be made). `name` is the
 /// provider instance's, as reports show it.
+#[tracing::instrument(level = "debug", skip_all, fields(made = made.len()))]
 pub(crate) async fn check<P: Provider>(
     name: &str,
     provider: &P,

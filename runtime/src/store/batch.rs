@@ -18,11 +18,34 @@ use std::time::Duration;
 /// SQLite's limit of 32,766 bound values and PostgreSQL's of 65,535.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// The inventory's columns, in the order the inserts bind them.
-const RESOURCE_COLUMNS: &str =
-    "tenant, address, provider, type_name, resource_id, spec_digest, state,
-                                lifecycle, depends_on, commit_id, pending, updated_at, diverged,
-                                recheck";
+/// The inventory's columns, in the order the inserts bind them: the
+/// three that every row of one write shares first (bound once), then the
+/// row's own (the columns of its `VALUES` tuple).
+const RESOURCE_COLUMNS: &str = "tenant, commit_id, updated_at,
+                                address, provider, type_name, resource_id, spec_digest, state,
+                                lifecycle, depends_on, pending, diverged, recheck";
+
+/// The values of a row of [`RESOURCE_COLUMNS`] that are its own.
+const RESOURCE_ROW_VALUES: usize = 11;
+
+/// What every row of a write shares is bound once: ten thousand rows
+/// bind a third fewer values. The rows come as a `VALUES` list whose
+/// columns both engines name `column1`, `column2`, … (`WHERE true` keeps
+/// SQLite from reading the `ON CONFLICT` that may follow as a join's).
+fn select_values(shared: usize, rows: usize, columns: usize) -> String {
+    let shared = vec!["?"; shared];
+    let own: Vec<String> = (1..=columns).map(|n| format!("column{n}")).collect();
+    format!(
+        "SELECT {} FROM (VALUES {}) AS v WHERE true",
+        shared
+            .into_iter()
+            .map(str::to_string)
+            .chain(own)
+            .collect::<Vec<_>>()
+            .join(", "),
+        value_tuples(rows, columns)
+    )
+}
 
 /// The run an audit row belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -194,35 +217,41 @@ impl OnConflict {
     }
 }
 
-/// Inserts inventory rows.
+/// Inserts inventory rows, all of `tenant` and one commit.
 async fn insert_resources(
     store: &StateStore,
     transaction: &mut Transaction<'static, Any>,
     rows: &[ResourceRow<'_>],
     on_conflict: OnConflict,
 ) -> Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
     let now = now_ms();
     let (conflict, status) = on_conflict.sql();
+    let texts = DefaultTexts::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES {} {conflict}",
-            value_tuples(chunk.len(), 14)
+            "INSERT INTO resources ({RESOURCE_COLUMNS}) {} {conflict}",
+            select_values(3, chunk.len(), RESOURCE_ROW_VALUES)
         );
-        let mut query = store.query(&sql);
+        let mut query = store
+            .query(&sql)
+            .bind(first.tenant.to_string())
+            .bind(first.commit_id.to_string())
+            .bind(now);
         for row in chunk {
+            debug_assert!(row.tenant == first.tenant && row.commit_id == first.commit_id);
             query = query
-                .bind(row.tenant.to_string())
                 .bind(row.address.to_string())
                 .bind(row.address.provider.clone())
                 .bind(row.address.type_name.clone())
                 .bind(row.address.id.clone())
                 .bind(row.spec_digest.to_string())
                 .bind(row.state.map(Value::to_string))
-                .bind(to_json(row.lifecycle))
-                .bind(to_json(row.depends_on))
-                .bind(row.commit_id.to_string())
+                .bind(texts.lifecycle(row.lifecycle))
+                .bind(texts.depends_on(row.depends_on))
                 .bind(i64::from(row.pending))
-                .bind(now)
                 .bind(row.diverged.map(to_json))
                 .bind(i64::from(row.recheck));
         }
@@ -232,6 +261,36 @@ async fn insert_resources(
         query.execute(&mut **transaction).await?;
     }
     Ok(())
+}
+
+/// The texts of the lifecycle and dependencies most objects have (the
+/// defaults, none), written out once per write rather than once a row.
+struct DefaultTexts {
+    lifecycle: String,
+}
+
+impl DefaultTexts {
+    fn new() -> Self {
+        Self {
+            lifecycle: to_json(&Lifecycle::default()),
+        }
+    }
+
+    fn lifecycle(&self, lifecycle: &Lifecycle) -> String {
+        if *lifecycle == Lifecycle::default() {
+            self.lifecycle.clone()
+        } else {
+            to_json(lifecycle)
+        }
+    }
+
+    fn depends_on(&self, depends_on: &[Address]) -> String {
+        if depends_on.is_empty() {
+            "[]".to_string()
+        } else {
+            to_json(depends_on)
+        }
+    }
 }
 
 /// Records creates as pending (see [`StateStore::mark_pending`]).
@@ -257,18 +316,19 @@ pub(super) async fn add_intents(
     let now = now_ms();
     for chunk in intents.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO intents (tenant, run_id, address, action, desired_digest, created_at) VALUES {}",
-            value_tuples(chunk.len(), 6)
+            "INSERT INTO intents (tenant, run_id, created_at, address, action, desired_digest) {}",
+            select_values(3, chunk.len(), 3)
         );
-        let mut query = store.query(&sql);
+        let mut query = store
+            .query(&sql)
+            .bind(tenant.to_string())
+            .bind(run_id)
+            .bind(now);
         for (address, action, digest) in chunk {
             query = query
-                .bind(tenant.to_string())
-                .bind(run_id)
                 .bind(address.to_string())
                 .bind(action.as_str())
-                .bind(digest.map(str::to_string))
-                .bind(now);
+                .bind(digest.map(str::to_string));
         }
         query.execute(&mut **transaction).await?;
     }
@@ -287,17 +347,18 @@ pub(super) async fn record(
         let sql = format!(
             "INSERT INTO audit (run_id, time, tenant, commit_id, commit_author, address, action,
                                 before_digest, after_digest, result, error, summary, duration_ms)
-             VALUES {}",
-            value_tuples(chunk.len(), 13)
+             {}",
+            select_values(5, chunk.len(), 8)
         );
-        let mut query = store.query(&sql);
+        let mut query = store
+            .query(&sql)
+            .bind(run.id)
+            .bind(now)
+            .bind(run.tenant.to_string())
+            .bind(run.commit.id.clone())
+            .bind(run.commit.author.clone());
         for row in chunk {
             query = query
-                .bind(run.id)
-                .bind(now)
-                .bind(run.tenant.to_string())
-                .bind(run.commit.id.clone())
-                .bind(run.commit.author.clone())
                 .bind(row.address.to_string())
                 .bind(row.action.as_str())
                 .bind(row.before_digest.map(str::to_string))

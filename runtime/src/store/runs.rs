@@ -437,6 +437,7 @@ impl RunRecorder {
 
     /// Marks creates as in flight before they are attempted, so that an
     /// object whose create was interrupted is still known to be ours.
+    #[tracing::instrument(level = "debug", skip_all, fields(creates = creates.len()))]
     pub async fn mark_pending(&self, creates: &[(&Address, &Lifecycle, &[Address])]) -> Result<()> {
         self.store
             .mark_pending(&self.tenant, &self.commit, creates)
@@ -446,6 +447,7 @@ impl RunRecorder {
     /// Journals changes about to be sent to a plugin: address, action and
     /// the digest of the desired spec. A fenced store refuses when the
     /// lease ran out meanwhile, so that the calls are not made.
+    #[tracing::instrument(level = "debug", skip_all, fields(intents = intents.len()))]
     pub async fn journal(&self, intents: &[(&Address, PlanAction, Option<&str>)]) -> Result<()> {
         self.store.add_intents(&self.tenant, self.id, intents).await
     }
@@ -494,6 +496,7 @@ impl RunRecorder {
         self.write(&rows).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rows = rows.len()))]
     async fn write(&self, rows: &[AuditRow<'_>]) -> Result<()> {
         let mut transaction = self.store.begin_write().await?;
         batch::record(&self.store, &mut transaction, self.run(), rows).await?;

@@ -193,6 +193,27 @@ async fn a_run_records_its_actions_their_inventory_effects_and_its_end() {
             ),
         ]
     );
+    // What every row of a write shares (bound once for them all) is the
+    // run's: its number, tenant, commit and author, on each audit row.
+    let shared: Vec<(i64, String, String, String)> = store
+        .query("SELECT run_id, tenant, commit_id, commit_author FROM audit WHERE run_id = ?")
+        .bind(id)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            use sqlx::Row;
+            (row.get(0), row.get(1), row.get(2), row.get(3))
+        })
+        .collect();
+    let expected = (
+        id,
+        "t".to_string(),
+        "c0ffee".to_string(),
+        "Ada <ada@example.org>".to_string(),
+    );
+    assert_eq!(shared, vec![expected; 3]);
     // As the JSON APIs show it: the same words as before.
     let json = serde_json::to_value(recorded).unwrap();
     assert_eq!(json["kind"], "reconcile");

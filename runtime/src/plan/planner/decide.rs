@@ -18,6 +18,7 @@ use cairn_contract::{Change, Severity};
 /// One answer per provider of `work`, in its order: the calls all finish
 /// before any answer is looked at, as the first failure is reported in
 /// provider order, after the decisions on the answers before it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(super) async fn compare<P: Provider>(
     work: &Work<'_, P>,
 ) -> Vec<Result<Vec<Change>, PluginError>> {

@@ -263,9 +263,13 @@ pub async fn plan_against<P: Provider>(
     scope: PlanScope,
 ) -> Result<Plan, PlanError> {
     let gathered = gather::gather(providers, desired, inventory, scope).await?;
-    let (draft, work) = classify::classify(settings, providers, desired, &gathered)?;
+    let (draft, work) = tracing::debug_span!("classify")
+        .in_scope(|| classify::classify(settings, providers, desired, &gathered))?;
     let answers = decide::compare(&work).await;
-    let draft = decide::decide(&gathered, draft, &work, answers)?;
-    let examined = gathered.examined(desired, scope);
-    order::order(settings, &desired.commit, gathered, examined, draft)
+    let (draft, examined) = tracing::debug_span!("decide").in_scope(|| {
+        let draft = decide::decide(&gathered, draft, &work, answers)?;
+        Ok::<_, PlanError>((draft, gathered.examined(desired, scope)))
+    })?;
+    tracing::debug_span!("order")
+        .in_scope(|| order::order(settings, &desired.commit, gathered, examined, draft))
 }
