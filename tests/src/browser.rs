@@ -46,6 +46,10 @@ const DRIVER_START: Duration = Duration::from_secs(30);
 /// How many times a session Chromium failed to start is asked for again.
 const SESSION_ATTEMPTS: u32 = 2;
 
+/// Attempts at reading or clicking an element of a live page, which may
+/// replace it meanwhile (each a fresh find).
+const ELEMENT_ATTEMPTS: u32 = 6;
+
 /// The WebDriver capabilities of a headless Chromium of `width`×`height`
 /// with its profile in `profile`.
 ///
@@ -177,23 +181,17 @@ impl Browser {
     }
 
     /// The text of the first element matching `css`, or nothing when none
-    /// does. A live page may replace its content between finding the
-    /// element and reading it: the element is then found again, a few
-    /// times.
+    /// does.
     pub fn text(&self, css: &str) -> String {
-        for _ in 0..5 {
-            let read = self.runtime.block_on(async {
+        let read = self.while_replaced(Duration::from_millis(100), || {
+            self.runtime.block_on(async {
                 match self.client().find(Locator::Css(css)).await {
                     Ok(element) => element.text().await.map(Some),
                     Err(_) => Ok(None),
                 }
-            });
-            match read {
-                Ok(text) => return text.unwrap_or_default(),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-        String::new()
+            })
+        });
+        read.ok().flatten().unwrap_or_default()
     }
 
     /// Whether an element matches `css`.
@@ -204,24 +202,34 @@ impl Browser {
             .unwrap_or(false)
     }
 
-    /// Clicks the first element matching `css`. A live page may replace
-    /// its content between finding the element and clicking it: the
-    /// element is then found again, a few times.
+    /// Clicks the first element matching `css`.
     pub fn click(&self, css: &str) {
-        let mut attempts = 0;
-        loop {
-            let clicked = self.runtime.block_on(async {
+        self.while_replaced(Duration::from_millis(300), || {
+            self.runtime.block_on(async {
                 let element = self.client().find(Locator::Css(css)).await?;
                 element.click().await
-            });
-            match clicked {
-                Ok(()) => return,
-                Err(error) if attempts < 5 => {
-                    attempts += 1;
-                    let _ = error;
-                    std::thread::sleep(Duration::from_millis(300));
+            })
+        })
+        .unwrap_or_else(|error| panic!("click {css}: {error}"));
+    }
+
+    /// `attempt`, made again after `pause` while it fails, up to
+    /// [`ELEMENT_ATTEMPTS`] times in all: a live page may replace an
+    /// element between finding it and using it, and the element is then
+    /// found again. The last failure is returned.
+    fn while_replaced<T>(
+        &self,
+        pause: Duration,
+        mut attempt: impl FnMut() -> Result<T, fantoccini::error::CmdError>,
+    ) -> Result<T, fantoccini::error::CmdError> {
+        let mut made = 1;
+        loop {
+            match attempt() {
+                Err(_) if made < ELEMENT_ATTEMPTS => {
+                    made += 1;
+                    std::thread::sleep(pause);
                 }
-                Err(error) => panic!("click {css}: {error}"),
+                result => return result,
             }
         }
     }

@@ -18,7 +18,7 @@
 
 use super::converge::{self, Made};
 use super::findings::{self, OverrideError, PolicyOverride};
-use super::{Plan, PlanAction, PlannedChange, Provider, digest, without_sensitive};
+use super::{Plan, PlanAction, PlannedChange, Provider, digest, without_sensitive_owned};
 use crate::model::{Address, graph};
 use crate::store::{
     ActionRecord, ActionResult, Divergence, InventoryChange, RunCounts, RunKind, RunOutcome,
@@ -448,7 +448,7 @@ fn made_by<'a>(
                 let made = Made {
                     change,
                     returned: returned.as_ref(),
-                    prior: recorded_state(planned, returned.clone()),
+                    sensitive: &planned.sensitive,
                     ignore_changes: &planned.lifecycle.ignore_changes,
                 };
                 (position, made)
@@ -466,7 +466,7 @@ fn recorded_state(
 ) -> Option<serde_json::Value> {
     returned
         .or_else(|| change.change.as_ref().and_then(|c| c.observed.clone()))
-        .map(|s| without_sensitive(&s, &change.sensitive))
+        .map(|state| without_sensitive_owned(state, &change.sensitive))
 }
 
 /// One change's outcome, ready to be recorded.
@@ -582,5 +582,51 @@ fn finish(plan: &Plan, index: usize, outcome: ChangeOutcome, elapsed: Duration) 
             not_converged,
             duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::{change, plan_of};
+    use serde_json::json;
+
+    /// The state an applied change records, from `returned` (or, without
+    /// one, from what was observed before the apply).
+    fn recorded(returned: Option<serde_json::Value>) -> Option<serde_json::Value> {
+        let mut planned = change("identity/user/ada", PlanAction::Update);
+        planned.sensitive = vec!["password".into()];
+        planned.change = Some(Change {
+            type_name: "user".into(),
+            id: "ada".into(),
+            action: cairn_contract::Action::Update,
+            summary: String::new(),
+            fields: Vec::new(),
+            desired: None,
+            observed: Some(json!({"name": "Ada", "password": "before"})),
+            diagnostics: Vec::new(),
+            recheck_after_ms: None,
+            holds: Vec::new(),
+            notice: None,
+        });
+        let plan = plan_of(vec![planned]);
+        let applied = Ok(Applied {
+            state: returned,
+            diverged: None,
+        });
+        match finish(&plan, 0, applied, Duration::ZERO).inventory {
+            InventoryChange::Own { state, .. } => state,
+            other => panic!("an applied update owns its object, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_applied_state_is_recorded_without_its_sensitive_fields() {
+        let returned = json!({"name": "Ada", "password": "after", "mail": "ada@example.org"});
+        assert_eq!(
+            recorded(Some(returned)),
+            Some(json!({"name": "Ada", "mail": "ada@example.org"}))
+        );
+        assert_eq!(recorded(None), Some(json!({"name": "Ada"})));
     }
 }

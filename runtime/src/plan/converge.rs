@@ -40,6 +40,7 @@ use super::port::Provider;
 use super::provider_diff;
 use cairn_contract::{Action, Change, DiffInput, FieldChange, ProviderInfo};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 /// The fields a report of non-convergence names; the rest are counted. A
@@ -178,13 +179,23 @@ pub(crate) struct Made<'a> {
     pub change: &'a Change,
     /// The state the apply returned.
     pub returned: Option<&'a Value>,
-    /// What the inventory records of the apply, as the next plan hands it
-    /// to `diff`: the returned state (or the one observed before, when the
-    /// apply returned none), without its sensitive fields.
-    pub prior: Option<Value>,
+    /// The type's sensitive fields, which the inventory does not record.
+    pub sensitive: &'a [String],
     /// The resource's `ignore_changes` fields: whatever the provider
     /// observes of them is accepted.
     pub ignore_changes: &'a [String],
+}
+
+impl Made<'_> {
+    /// What the inventory records of the apply, as the next plan hands it
+    /// to `diff`: the returned state (or the one observed before, when the
+    /// apply returned none), without its sensitive fields. Made only for
+    /// the few changes the check asks about.
+    fn prior(&self) -> Option<Value> {
+        self.returned
+            .or(self.change.observed.as_ref())
+            .map(|state| super::without_sensitive(state, self.sensitive))
+    }
 }
 
 /// Checks the changes of one provider's batch that the provider reported
@@ -212,16 +223,21 @@ pub(crate) async fn check<P: Provider>(
         .iter()
         .map(|&i| made[i].change.id.clone())
         .collect();
-    let observed: Option<HashMap<(String, String), Value>> = match provider
+    // By type, then id: looked up by the change's own names, not copies.
+    let observed: Option<HashMap<String, HashMap<String, Value>>> = match provider
         .list(types.into_iter().collect(), ids.into_iter().collect())
         .await
     {
-        Ok(objects) => Some(
-            objects
-                .into_iter()
-                .map(|o| ((o.type_name, o.id), o.state))
-                .collect(),
-        ),
+        Ok(objects) => {
+            let mut by_type: HashMap<String, HashMap<String, Value>> = HashMap::new();
+            for object in objects {
+                by_type
+                    .entry(object.type_name)
+                    .or_default()
+                    .insert(object.id, object.state);
+            }
+            Some(by_type)
+        }
         Err(error) => {
             tracing::warn!(provider = name, %error, "cannot observe what was applied; its convergence is found out by the next plan");
             None
@@ -241,31 +257,37 @@ pub(crate) async fn check<P: Provider>(
         let Made {
             change,
             returned,
-            prior,
             ignore_changes,
+            ..
         } = &made[i];
         let spec = change.desired.as_ref().expect("chosen for their spec");
         let mut ask = |seen: Seen, state: Option<&Value>| {
+            // The spec as it should be seen: its ignored fields as they
+            // are (a copy only when there are any).
             let desired = match state {
-                Some(state) => super::planner::with_ignored_fields(spec, state, ignore_changes),
-                None => spec.clone(),
+                Some(state) if !ignore_changes.is_empty() => Cow::Owned(
+                    super::planner::with_ignored_fields(spec, state, ignore_changes),
+                ),
+                _ => Cow::Borrowed(spec),
             };
-            if state == Some(&desired) {
+            if state == Some(desired.as_ref()) {
                 return;
             }
             asked.push((i, seen));
             inputs.push(DiffInput {
                 type_name: change.type_name.clone(),
                 id: change.id.clone(),
-                desired: Some(desired),
+                desired: Some(desired.into_owned()),
                 observed: state.cloned(),
-                prior: prior.clone(),
+                prior: made[i].prior(),
                 halt: false,
             });
         };
         match &observed {
             Some(observed) => {
-                let now = observed.get(&(change.type_name.clone(), change.id.clone()));
+                let now = observed
+                    .get(change.type_name.as_str())
+                    .and_then(|of_type| of_type.get(change.id.as_str()));
                 ask(Seen::Observed, now);
                 // What only the client keeps (the type's write-only
                 // fields) is never observed: a returned state that differs
@@ -497,7 +519,7 @@ mod tests {
         Made {
             change,
             returned,
-            prior: returned.cloned(),
+            sensitive: &[],
             ignore_changes: &[],
         }
     }
@@ -590,7 +612,7 @@ mod tests {
                 Made {
                     change: &www,
                     returned: None,
-                    prior: None,
+                    sensitive: &[],
                     ignore_changes: &ignored,
                 },
                 made(&api, Some(&returned)),
@@ -670,7 +692,7 @@ mod tests {
             &[Made {
                 change: &www,
                 returned: None,
-                prior: None,
+                sensitive: &[],
                 ignore_changes: &ignored,
             }],
         )

@@ -485,6 +485,17 @@ pub(crate) fn without_sensitive(state: &Value, sensitive: &[String]) -> Value {
     }
 }
 
+/// [`without_sensitive`] of a state given away: it loses only its
+/// sensitive fields, without a copy of the rest.
+pub(crate) fn without_sensitive_owned(mut state: Value, sensitive: &[String]) -> Value {
+    if let Value::Object(map) = &mut state
+        && !sensitive.is_empty()
+    {
+        map.retain(|key, _| !sensitive.contains(key));
+    }
+    state
+}
+
 impl PlanAction {
     /// The host action for a provider's action; `None` for a no-op.
     pub(crate) fn from_provider(action: Action) -> Option<Self> {
