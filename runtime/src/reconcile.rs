@@ -204,12 +204,21 @@ pub async fn plan_against(
         halt,
         ..PlanSettings::from(tenant)
     };
-    let mut plan = plan::plan_against(&settings, &tenant.providers, desired, inventory, scope)
-        .await
-        .map_err(|error| match error {
-            PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
-            other => ReconcileError::from(other),
-        })?;
+    let planned = plan::plan_against(&settings, &tenant.providers, desired, inventory, scope).await;
+    checked_plan(tenant, desired, planned).await
+}
+
+/// A plan of `desired` checked as every tenant's is ([`check_plan`]), or
+/// why there is none: a quota exceeded refuses the commit.
+async fn checked_plan(
+    tenant: &Tenant,
+    desired: &DesiredState,
+    planned: Result<Plan, PlanError>,
+) -> Result<Plan, ReconcileError> {
+    let mut plan = planned.map_err(|error| match error {
+        PlanError::Quota(exceeded) => Refusal::quota(&desired.commit, exceeded).into(),
+        other => ReconcileError::from(other),
+    })?;
     check_plan(tenant, desired, &mut plan).await;
     Ok(plan)
 }
@@ -265,14 +274,18 @@ pub async fn plan_tenant(
     kind: RunKind,
 ) -> Result<(DesiredState, Plan), ReconcileError> {
     let result = async {
-        // The inventory is read while the commit loads: the store works
-        // on its own thread meanwhile.
-        let (desired, inventory) = tokio::join!(
-            load(tenant, None),
-            Inventory::read_apart(store, &tenant.name)
-        );
-        let desired = desired?;
-        let plan = plan_against(tenant, &desired, inventory?, PlanScope::Full, false).await?;
+        // The inventory is read while the commit loads and the desired
+        // objects are listed: the store works on its own thread meanwhile.
+        let inventory = Inventory::read_apart(store, &tenant.name);
+        let desired = load(tenant, None).await?;
+        let planned = plan::plan_reading(
+            &PlanSettings::from(tenant),
+            &tenant.providers,
+            &desired,
+            inventory,
+        )
+        .await;
+        let plan = checked_plan(tenant, &desired, planned).await?;
         Ok((desired, plan))
     }
     .await;

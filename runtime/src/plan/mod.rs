@@ -19,7 +19,9 @@ pub mod port;
 pub use apply::{ActionReport, ApplyError, ApplyOptions, ApplyReport, apply};
 pub(crate) use converge::makes_a_difference;
 pub use findings::{PolicyFinding, PolicyOverride};
-pub use planner::{Inventory, PlanDiagnostic, PlanError, PlanSettings, plan, plan_against};
+pub use planner::{
+    Inventory, PlanDiagnostic, PlanError, PlanSettings, plan, plan_against, plan_reading,
+};
 pub(crate) use planner::{fields_marked, same_but_write_only, write_only_fields};
 pub use port::{Provider, Providers};
 

@@ -12,7 +12,7 @@ use crate::host::PluginError;
 use crate::model::{Address, AddressMap, AddressSet, DesiredResource, DesiredState, FastHash};
 use crate::plan::port::{Provider, Providers};
 use crate::plan::{Examined, PlanScope};
-use crate::store::{Inventory, OwnedResource, Verdict};
+use crate::store::{Inventory, OwnedResource, StoreError, Verdict};
 use cairn_contract::Observed;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -141,6 +141,49 @@ pub(super) async fn gather<P: Provider>(
         examined_in_git,
         left_git,
         left_alone,
+        observed,
+        vouched,
+    })
+}
+
+/// [`gather`] of a full plan while the inventory is still being read
+/// (`inventory`): a full plan examines every desired resource whatever the
+/// inventory says, so they are listed meanwhile; the owned objects that
+/// left Git, which only the inventory names, are listed after it, apart
+/// (most plans have none). What is found is what [`gather`] finds.
+pub(super) async fn gather_reading<P: Provider>(
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    inventory: impl Future<Output = Result<Arc<Inventory>, StoreError>>,
+) -> Result<Gathered, PlanError> {
+    let examined_in_git = vec![true; desired.resources.len()];
+    let (listed, inventory) = tokio::join!(
+        observe(providers, desired, &examined_in_git, &[]),
+        inventory
+    );
+    let inventory = inventory?;
+    let (settled_in_git, owned_in_git) = settled_in_git(desired, &inventory);
+    let left_git = left_git(desired, &inventory.owned, owned_in_git);
+    check_providers_configured(
+        desired,
+        &inventory.owned,
+        &examined_in_git,
+        &left_git,
+        providers,
+    )?;
+    let (mut observed, mut vouched) = listed?;
+    if !left_git.is_empty() {
+        let none_in_git = vec![false; desired.resources.len()];
+        let (gone, gone_vouched) = observe(providers, desired, &none_in_git, &left_git).await?;
+        observed.extend(gone);
+        vouched.extend(gone_vouched);
+    }
+    Ok(Gathered {
+        inventory,
+        settled_in_git,
+        examined_in_git,
+        left_git,
+        left_alone: 0,
         observed,
         vouched,
     })
@@ -340,9 +383,16 @@ async fn observe<P: Provider>(
             Ok::<_, PluginError>((name, observed))
         }
     });
-    let mut seen = AddressMap::default();
+    let listed = futures::future::join_all(calls).await;
+    // Sized once: ten thousand states inserted into a map that grows by
+    // doubling are moved about a dozen times.
+    let count = listed
+        .iter()
+        .map(|result| result.as_ref().map_or(0, |(_, observed)| observed.len()))
+        .sum();
+    let mut seen = AddressMap::with_capacity_and_hasher(count, FastHash::default());
     let mut vouched = AddressSet::default();
-    for result in futures::future::join_all(calls).await {
+    for result in listed {
         let (provider, observed) = result?;
         for object in observed {
             let address = Address {

@@ -253,6 +253,20 @@ pub async fn plan<P: Provider>(
     plan_against(settings, providers, desired, inventory, scope).await
 }
 
+/// A full [`plan`] against the tenant's inventory while it is still being
+/// read (`inventory`, started before the commit loaded): every desired
+/// object is listed meanwhile, and the owned objects the inventory then
+/// shows left Git are listed after it, apart.
+pub async fn plan_reading<P: Provider>(
+    settings: &PlanSettings,
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    inventory: impl Future<Output = Result<Arc<Inventory>, StoreError>>,
+) -> Result<Plan, PlanError> {
+    let gathered = gather::gather_reading(providers, desired, inventory).await?;
+    plan_gathered(settings, providers, desired, gathered, PlanScope::Full).await
+}
+
 /// [`plan`] against the tenant's inventory, read from the store just
 /// before (while the commit was loading, say).
 pub async fn plan_against<P: Provider>(
@@ -263,6 +277,17 @@ pub async fn plan_against<P: Provider>(
     scope: PlanScope,
 ) -> Result<Plan, PlanError> {
     let gathered = gather::gather(providers, desired, inventory, scope).await?;
+    plan_gathered(settings, providers, desired, gathered, scope).await
+}
+
+/// The plan from what was gathered.
+async fn plan_gathered<P: Provider>(
+    settings: &PlanSettings,
+    providers: &Providers<P>,
+    desired: &DesiredState,
+    gathered: gather::Gathered,
+    scope: PlanScope,
+) -> Result<Plan, PlanError> {
     let (draft, work) = tracing::debug_span!("classify")
         .in_scope(|| classify::classify(settings, providers, desired, &gathered))?;
     let answers = decide::compare(&work).await;

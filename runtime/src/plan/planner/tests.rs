@@ -289,6 +289,22 @@ impl World {
         .await
     }
 
+    /// [`World::plan`] of a full plan with the inventory still being read
+    /// ([`plan_reading`]).
+    async fn plan_reading(&self) -> Result<Plan, PlanError> {
+        let inventory = std::sync::Arc::new(self.inventory.clone());
+        plan_reading(
+            &self.settings,
+            &self.providers,
+            &self.desired_state(),
+            async move {
+                tokio::task::yield_now().await;
+                Ok(inventory)
+            },
+        )
+        .await
+    }
+
     /// `holder` holds `held` for `ms` (contract 0.3.0's holds), as its
     /// provider's `diff` says.
     fn holds(self, holder: &str, held: &str, ms: u64) -> Self {
@@ -400,6 +416,19 @@ async fn check(world: World, expected: &str) {
         Err(error) => actual.extend(format!("error: {error}").lines().map(str::to_string)),
     }
     let actual: Vec<String> = actual.iter().map(|l| l.trim().to_string()).collect();
+    // A full plan made while the inventory is read is the same plan (its
+    // calls may differ: what left Git is listed apart).
+    if world.scope == PlanScope::Full {
+        let rendered = |outcome: &Result<Plan, PlanError>| match outcome {
+            Ok(plan) => render(plan),
+            Err(error) => vec![format!("error: {error}")],
+        };
+        assert_eq!(
+            rendered(&world.plan_reading().await),
+            rendered(&outcome),
+            "a plan made while the inventory is read differs"
+        );
+    }
     let expected: Vec<String> = expected
         .lines()
         .map(str::trim)
