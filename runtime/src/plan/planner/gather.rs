@@ -103,47 +103,15 @@ pub(super) async fn gather<P: Provider>(
     inventory: Arc<Inventory>,
     scope: PlanScope,
 ) -> Result<Gathered, PlanError> {
-    let (settled_in_git, owned_in_git) = settled_in_git(desired, &inventory);
-    let examined_in_git = match scope {
-        PlanScope::Full => vec![true; desired.resources.len()],
-        PlanScope::Changed => moved(desired, &settled_in_git),
-        PlanScope::Holding => desired
-            .resources
-            .iter()
-            .map(|resource| rechecking(&inventory.owned, &resource.address))
-            .collect(),
-    };
-    let every_left_git = left_git(desired, &inventory.owned, owned_in_git);
-    let left_git_count = every_left_git.len();
-    let left_git: Vec<Address> = match scope {
-        PlanScope::Full | PlanScope::Changed => every_left_git,
-        PlanScope::Holding => every_left_git
-            .into_iter()
-            .filter(|address| rechecking(&inventory.owned, address))
-            .collect(),
-    };
-    let left_alone = examined_in_git
-        .iter()
-        .filter(|examined| !**examined)
-        .count()
-        + (left_git_count - left_git.len());
-    check_providers_configured(
-        desired,
-        &inventory.owned,
-        &examined_in_git,
-        &left_git,
+    let scoped = Scoped::of(providers, desired, &inventory, scope)?;
+    let seen = observe(
         providers,
-    )?;
-    let (observed, vouched) = observe(providers, desired, &examined_in_git, &left_git).await?;
-    Ok(Gathered {
-        inventory,
-        settled_in_git,
-        examined_in_git,
-        left_git,
-        left_alone,
-        observed,
-        vouched,
-    })
+        desired,
+        &scoped.examined_in_git,
+        &scoped.left_git,
+    )
+    .await?;
+    Ok(scoped.gathered(inventory, seen))
 }
 
 /// [`gather`] of a full plan while the inventory is still being read
@@ -156,37 +124,96 @@ pub(super) async fn gather_reading<P: Provider>(
     desired: &DesiredState,
     inventory: impl Future<Output = Result<Arc<Inventory>, StoreError>>,
 ) -> Result<Gathered, PlanError> {
-    let examined_in_git = vec![true; desired.resources.len()];
-    let (listed, inventory) = tokio::join!(
-        observe(providers, desired, &examined_in_git, &[]),
-        inventory
-    );
+    let every_one = vec![true; desired.resources.len()];
+    let (listed, inventory) = tokio::join!(observe(providers, desired, &every_one, &[]), inventory);
     let inventory = inventory?;
-    let (settled_in_git, owned_in_git) = settled_in_git(desired, &inventory);
-    let left_git = left_git(desired, &inventory.owned, owned_in_git);
-    check_providers_configured(
-        desired,
-        &inventory.owned,
-        &examined_in_git,
-        &left_git,
-        providers,
-    )?;
+    let scoped = Scoped::of(providers, desired, &inventory, PlanScope::Full)?;
     let (mut observed, mut vouched) = listed?;
-    if !left_git.is_empty() {
+    if !scoped.left_git.is_empty() {
         let none_in_git = vec![false; desired.resources.len()];
-        let (gone, gone_vouched) = observe(providers, desired, &none_in_git, &left_git).await?;
+        let (gone, gone_vouched) =
+            observe(providers, desired, &none_in_git, &scoped.left_git).await?;
         observed.extend(gone);
         vouched.extend(gone_vouched);
     }
-    Ok(Gathered {
-        inventory,
-        settled_in_git,
-        examined_in_git,
-        left_git,
-        left_alone: 0,
-        observed,
-        vouched,
-    })
+    Ok(scoped.gathered(inventory, (observed, vouched)))
+}
+
+/// What a plan of a scope examines, from the inventory, before anything
+/// is listed ([`Gathered`] says what each part is).
+struct Scoped {
+    settled_in_git: Vec<bool>,
+    examined_in_git: Vec<bool>,
+    left_git: Vec<Address>,
+    left_alone: usize,
+}
+
+impl Scoped {
+    /// What a plan of `scope` examines of `desired` against `inventory`;
+    /// refused when an examined owned object's provider is gone.
+    fn of<P>(
+        providers: &Providers<P>,
+        desired: &DesiredState,
+        inventory: &Inventory,
+        scope: PlanScope,
+    ) -> Result<Self, PlanError> {
+        let (settled_in_git, owned_in_git) = settled_in_git(desired, inventory);
+        let examined_in_git = match scope {
+            PlanScope::Full => vec![true; desired.resources.len()],
+            PlanScope::Changed => moved(desired, &settled_in_git),
+            PlanScope::Holding => desired
+                .resources
+                .iter()
+                .map(|resource| rechecking(&inventory.owned, &resource.address))
+                .collect(),
+        };
+        let every_left_git = left_git(desired, &inventory.owned, owned_in_git);
+        let left_git_count = every_left_git.len();
+        let left_git: Vec<Address> = match scope {
+            PlanScope::Full | PlanScope::Changed => every_left_git,
+            PlanScope::Holding => every_left_git
+                .into_iter()
+                .filter(|address| rechecking(&inventory.owned, address))
+                .collect(),
+        };
+        let left_alone = examined_in_git
+            .iter()
+            .filter(|examined| !**examined)
+            .count()
+            + (left_git_count - left_git.len());
+        check_providers_configured(
+            desired,
+            &inventory.owned,
+            &examined_in_git,
+            &left_git,
+            providers,
+        )?;
+        Ok(Self {
+            settled_in_git,
+            examined_in_git,
+            left_git,
+            left_alone,
+        })
+    }
+
+    /// What was gathered: this, with the inventory and what was observed
+    /// (the states, and the objects their provider vouches for).
+    fn gathered(
+        self,
+        inventory: Arc<Inventory>,
+        seen: (AddressMap<Value>, AddressSet),
+    ) -> Gathered {
+        let (observed, vouched) = seen;
+        Gathered {
+            inventory,
+            settled_in_git: self.settled_in_git,
+            examined_in_git: self.examined_in_git,
+            left_git: self.left_git,
+            left_alone: self.left_alone,
+            observed,
+            vouched,
+        }
+    }
 }
 
 /// Owned objects of a provider cairn.toml no longer configures can be
