@@ -33,16 +33,12 @@ const RESOURCE_ROW_VALUES: usize = 11;
 /// columns both engines name `column1`, `column2`, … (`WHERE true` keeps
 /// SQLite from reading the `ON CONFLICT` that may follow as a join's).
 fn select_values(shared: usize, rows: usize, columns: usize) -> String {
-    let shared = vec!["?"; shared];
-    let own: Vec<String> = (1..=columns).map(|n| format!("column{n}")).collect();
+    let selected: Vec<String> = std::iter::repeat_n("?".to_string(), shared)
+        .chain((1..=columns).map(|n| format!("column{n}")))
+        .collect();
     format!(
         "SELECT {} FROM (VALUES {}) AS v WHERE true",
-        shared
-            .into_iter()
-            .map(str::to_string)
-            .chain(own)
-            .collect::<Vec<_>>()
-            .join(", "),
+        selected.join(", "),
         value_tuples(rows, columns)
     )
 }
