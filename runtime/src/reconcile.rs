@@ -13,7 +13,7 @@ use crate::model::{DesiredState, LoadError};
 use crate::plan::{self, Inventory, Plan, PlanError, PlanScope, PlanSettings};
 use crate::quota::QuotaExceeded;
 use crate::source::{CommitInfo, SourceError};
-use crate::store::{RunCounts, RunKind, RunOutcome, StateStore, StoreError};
+use crate::store::{RunCounts, RunKind, RunOutcome, StateStore, StoreError, WholeRun};
 use crate::tenant::Tenant;
 use std::fmt;
 use std::sync::Arc;
@@ -308,17 +308,19 @@ pub async fn record_refusal(
         .await
 }
 
-/// Records that a plan was made, in the history; returns the run's number.
+/// Records that a plan was made, with what the tenant's policies found in
+/// it, in the history (one transaction); returns the run's number.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn record_plan(store: &StateStore, plan: &Plan) -> Result<i64, StoreError> {
-    let run = store
-        .begin_run(&plan.tenant, RunKind::Plan, &plan.commit, &plan.checksum)
-        .await?;
-    let id = run.id();
-    run.note_policies(&plan.findings, None).await?;
-    run.finish(RunOutcome::Planned, RunCounts::changes(plan.changes.len()))
-        .await?;
-    Ok(id)
+    store
+        .record_whole_run(WholeRun {
+            plan_checksum: &plan.checksum,
+            outcome: RunOutcome::Planned,
+            counts: RunCounts::changes(plan.changes.len()),
+            findings: &plan.findings,
+            ..WholeRun::new(&plan.tenant, RunKind::Plan, &plan.commit)
+        })
+        .await
 }
 
 #[cfg(test)]

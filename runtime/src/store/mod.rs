@@ -37,7 +37,8 @@
 //! Runs are written only through [`StateStore::begin_run`], whose
 //! [`RunRecorder`] records each action together with its effect on the
 //! inventory in one transaction, so the two never disagree, and then
-//! finishes the run. A store opened for a daemon's worker carries the
+//! finishes the run, or, for a run without actions (a plan, an event, a
+//! refusal), whole through [`StateStore::record_whole_run`]. A store opened for a daemon's worker carries the
 //! tenant's lease ([`Fence`]): each of its write transactions first
 //! checks, in the same transaction, that the lease still has the worker's
 //! token, so a daemon that lost the tenant cannot write for it.
@@ -70,6 +71,7 @@ pub use lease::{DaemonRecord, LeaseRecord};
 pub use mirror::DEFAULT_KEEP_INVENTORY_FROM;
 pub use runs::{
     ActionRecord, AppliedCommit, AuditRecord, DriftRecord, RunCounts, RunRecord, RunRecorder,
+    WholeRun,
 };
 pub use status::{ResourceStatusRecord, StatusPage, StatusQuery, TenantCounts};
 pub use verdicts::Verdict;

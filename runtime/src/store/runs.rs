@@ -2,7 +2,9 @@
 //! read back. [`StateStore::begin_run`] opens a run and hands back its
 //! [`RunRecorder`], which journals changes before they are sent, records
 //! each outcome with its effect on the inventory (one transaction per
-//! batch: all of it or none), and finishes the run with its outcome.
+//! batch: all of it or none), and finishes the run with its outcome. A
+//! run without actions (a plan, an event, a refusal) is written whole by
+//! [`StateStore::record_whole_run`], in one transaction.
 //!
 //! A run whose recorder is dropped unfinished (its process died, or the
 //! store failed) stays open until [`StateStore::close_interrupted_runs`]
@@ -71,6 +73,46 @@ impl RunCounts {
         Self {
             changes,
             failures: 0,
+        }
+    }
+}
+
+/// A run without actions, recorded whole by
+/// [`StateStore::record_whole_run`].
+#[derive(Debug, Clone)]
+pub struct WholeRun<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// What kind of run.
+    pub kind: RunKind,
+    /// The commit it was about.
+    pub commit: &'a CommitInfo,
+    /// The checksum of its plan; empty when it had none.
+    pub plan_checksum: &'a str,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// What it counts (a plan's changes).
+    pub counts: RunCounts,
+    /// Why its commit was refused, for a `refused` run.
+    pub reason: Option<&'a str>,
+    /// What the tenant's policies found in its plan.
+    pub findings: &'a [PolicyFinding],
+}
+
+impl<'a> WholeRun<'a> {
+    /// A run of `kind` for `tenant` at `commit` that succeeded, without a
+    /// plan, counts, reason or findings: the rest is set with struct
+    /// update syntax.
+    pub fn new(tenant: &'a str, kind: RunKind, commit: &'a CommitInfo) -> Self {
+        Self {
+            tenant,
+            kind,
+            commit,
+            plan_checksum: "",
+            outcome: RunOutcome::Succeeded,
+            counts: RunCounts::default(),
+            reason: None,
+            findings: &[],
         }
     }
 }
@@ -228,11 +270,51 @@ impl StateStore {
         event: EventKind,
         commit: &CommitInfo,
     ) -> Result<i64> {
-        let run = self.begin_run(tenant, event.into(), commit, "").await?;
-        let id = run.id();
-        run.finish(RunOutcome::Succeeded, RunCounts::default())
+        self.record_whole_run(WholeRun {
+            outcome: RunOutcome::Succeeded,
+            ..WholeRun::new(tenant, event.into(), commit)
+        })
+        .await
+    }
+
+    /// Records a run without actions (a plan, an event, a refusal) whole,
+    /// begun and finished in one transaction, and returns its number:
+    /// nothing happens between its start and its end that a crash could
+    /// cut in two.
+    pub async fn record_whole_run(&self, run: WholeRun<'_>) -> Result<i64> {
+        let (daemon, lease_token) = self.fence_holder();
+        let findings = match run.findings.is_empty() {
+            true => None,
+            false => Some(serde_json::to_string(run.findings).expect("findings serialize")),
+        };
+        let now = now_ms();
+        let mut transaction = self.begin_write().await?;
+        let row = self
+            .query(
+                "INSERT INTO runs (tenant, kind, commit_id, commit_author, commit_summary, plan_checksum,
+                                   started_at, finished_at, outcome, changes, failures, reason,
+                                   findings, daemon, lease_token)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(run.tenant.to_string())
+            .bind(run.kind.as_str())
+            .bind(run.commit.id.clone())
+            .bind(run.commit.author.clone())
+            .bind(run.commit.summary.clone())
+            .bind(run.plan_checksum.to_string())
+            .bind(now)
+            .bind(now)
+            .bind(run.outcome.as_str())
+            .bind(i64::try_from(run.counts.changes).unwrap_or(i64::MAX))
+            .bind(i64::try_from(run.counts.failures).unwrap_or(i64::MAX))
+            .bind(run.reason.map(str::to_string))
+            .bind(findings)
+            .bind(daemon)
+            .bind(lease_token)
+            .fetch_one(&mut *transaction)
             .await?;
-        Ok(id)
+        transaction.commit().await?;
+        Ok(row.try_get("id")?)
     }
 
     /// Marks the tenant's runs that never finished (their process died) as
@@ -266,10 +348,12 @@ impl StateStore {
         commit: &CommitInfo,
         reason: &str,
     ) -> Result<i64> {
-        let run = self.begin_run(tenant, kind, commit, "").await?;
-        let id = run.id();
-        run.refuse(reason).await?;
-        Ok(id)
+        self.record_whole_run(WholeRun {
+            outcome: RunOutcome::Refused,
+            reason: Some(reason),
+            ..WholeRun::new(tenant, kind, commit)
+        })
+        .await
     }
 
     /// The commits of the tenant's successful applies, each once, in the
@@ -541,29 +625,17 @@ impl RunRecorder {
 
     /// Ends the run.
     pub async fn finish(self, outcome: RunOutcome, counts: RunCounts) -> Result<()> {
-        self.end(outcome, counts, None).await
-    }
-
-    /// Ends the run as `refused` for `reason`: its commit was refused
-    /// before anything was planned.
-    pub async fn refuse(self, reason: &str) -> Result<()> {
-        self.end(RunOutcome::Refused, RunCounts::default(), Some(reason))
-            .await
-    }
-
-    async fn end(self, outcome: RunOutcome, counts: RunCounts, reason: Option<&str>) -> Result<()> {
         let store = &self.store;
         let mut transaction = store.begin_write().await?;
         store
             .query(
-                "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ?, reason = ?
+                "UPDATE runs SET finished_at = ?, outcome = ?, changes = ?, failures = ?
                  WHERE id = ?",
             )
             .bind(now_ms())
             .bind(outcome.as_str())
             .bind(i64::try_from(counts.changes).unwrap_or(i64::MAX))
             .bind(i64::try_from(counts.failures).unwrap_or(i64::MAX))
-            .bind(reason.map(str::to_string))
             .bind(self.id)
             .execute(&mut *transaction)
             .await?;

@@ -326,6 +326,55 @@ async fn a_refused_commit_is_a_run_with_its_reason_and_no_actions() {
 }
 
 #[tokio::test]
+async fn a_plan_is_recorded_whole_with_its_counts_and_findings() {
+    let (store, _dir) = store().await;
+    let finding: crate::plan::PolicyFinding = serde_json::from_value(serde_json::json!({
+        "policy": "production-ttl",
+        "enforcement": "mandatory",
+        "rule": "dns-min-ttl",
+        "severity": "error",
+        "message": "a TTL of 60 s, under 300 s",
+    }))
+    .unwrap();
+    let id = store
+        .record_whole_run(WholeRun {
+            plan_checksum: "sum",
+            outcome: RunOutcome::Planned,
+            counts: RunCounts::changes(3),
+            findings: std::slice::from_ref(&finding),
+            ..WholeRun::new("t", RunKind::Plan, &commit())
+        })
+        .await
+        .unwrap();
+    let run = &store.history("t", 1).await.unwrap()[0];
+    assert_eq!(run.id, id);
+    assert_eq!(
+        (run.kind, run.outcome),
+        (RunKind::Plan, Some(RunOutcome::Planned))
+    );
+    assert_eq!(
+        (
+            run.commit_id.as_str(),
+            run.commit_author.as_str(),
+            run.commit_summary.as_str()
+        ),
+        ("c0ffee", "Ada <ada@example.org>", "add www")
+    );
+    assert_eq!(run.plan_checksum, "sum");
+    assert_eq!((run.changes, run.failures), (3, 0));
+    assert_eq!(run.findings, [finding]);
+    assert_eq!(
+        run.finished_at,
+        Some(run.started_at),
+        "begun and finished at once"
+    );
+    assert_eq!((run.reason.as_deref(), run.daemon.as_deref()), (None, None));
+    assert!(run.actions.is_empty());
+    // A plan is no apply: a rollback cannot return to its commit.
+    assert!(applied(&store, "t").await.is_empty());
+}
+
+#[tokio::test]
 async fn applied_commits_keep_the_place_of_their_first_success() {
     let (store, _dir) = store().await;
     let at = |id: &str| CommitInfo {

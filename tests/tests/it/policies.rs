@@ -102,6 +102,17 @@ fn a_mandatory_policy_blocks_the_command_line_and_an_advisory_one_only_reports()
     assert_eq!(findings[0]["severity"], "error");
     assert_eq!(findings[0]["field"], "ttl");
     assert_eq!(findings[1]["policy"], "wildcards");
+    // The plan's run in the history holds what the policies found in it.
+    let planned = &ws.history()[0];
+    assert_eq!(planned["kind"], "plan", "{planned:#}");
+    assert_eq!(planned["outcome"], "planned", "{planned:#}");
+    assert_eq!(planned["commit_id"], bad.as_str());
+    assert_eq!(
+        planned["changes"],
+        plan["changes"].as_array().unwrap().len(),
+        "{planned:#}"
+    );
+    assert_eq!(planned["findings"], plan["findings"], "{planned:#}");
 
     ws.cairn(&["apply", "--yes"])
         .expect_code(1)

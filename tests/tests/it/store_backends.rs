@@ -7,7 +7,7 @@ use cairn::plan::PlanAction;
 use cairn::source::CommitInfo;
 use cairn::store::{
     ActionRecord, ActionResult, Divergence, Fence, InventoryChange, ResourceStatus, RunCounts,
-    RunKind, RunOutcome, StateStore, StoreError,
+    RunKind, RunOutcome, StateStore, StoreError, WholeRun,
 };
 use cairn_tests::postgres::Postgres;
 use std::sync::Arc;
@@ -128,12 +128,22 @@ async fn inventory_runs_and_audit(url: &str) {
     // Successful applies count, in the order of their first success;
     // plans and refusals do not.
     let plan = store
-        .begin_run("t", RunKind::Plan, &commit, "sum")
+        .record_whole_run(WholeRun {
+            plan_checksum: "sum",
+            outcome: RunOutcome::Planned,
+            counts: RunCounts::changes(2),
+            ..WholeRun::new("t", RunKind::Plan, &commit)
+        })
         .await
         .unwrap();
-    plan.finish(RunOutcome::Planned, RunCounts::default())
-        .await
-        .unwrap();
+    let planned = &store.history("t", 1).await.unwrap()[0];
+    assert_eq!(planned.id, plan);
+    assert_eq!(planned.outcome, Some(RunOutcome::Planned));
+    assert_eq!(
+        (planned.changes, planned.plan_checksum.as_str()),
+        (2, "sum")
+    );
+    assert_eq!(planned.finished_at, Some(planned.started_at));
     let later = store
         .begin_run("t", RunKind::Reconcile, &self::commit("later"), "sum")
         .await
