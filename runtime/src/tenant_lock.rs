@@ -69,8 +69,22 @@ pub struct TenantLocks {
 impl TenantLocks {
     /// The locks of the tenants of `store`.
     pub fn of_store(store: &StateStore) -> Self {
-        let url = store.url();
-        let folder = match store.dialect() {
+        Self::of(store.url(), store.dialect())
+    }
+
+    /// The locks of the tenants of the store at `url`, `None` when no
+    /// engine serves such a URL.
+    pub fn of_url(url: &str) -> Option<Self> {
+        Dialect::of_url(url).map(|dialect| Self::of(url, dialect))
+    }
+
+    /// The folder that holds the lock files.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    fn of(url: &str, dialect: Dialect) -> Self {
+        let folder = match dialect {
             Dialect::Sqlite => {
                 let path = url.strip_prefix("sqlite:").unwrap_or(url);
                 Path::new(path)

@@ -95,6 +95,18 @@ impl Postgres {
     }
 }
 
+/// The processes a test ran against the server made their tenant locks'
+/// folder in the temporary folder, named by the server's URL (a shared
+/// store's locks live there, one folder per store): a fresh server's URL
+/// is new every test, so its folder goes with it.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(locks) = cairn::tenant_lock::TenantLocks::of_url(&self.url()) {
+            let _ = std::fs::remove_dir_all(locks.folder());
+        }
+    }
+}
+
 /// Whether process `pid` is a PostgreSQL server process (not a zombie).
 fn is_postgres(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
