@@ -107,24 +107,34 @@ impl PluginHost {
         path: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
-        let (_, digest) = read_component(path, expected_sha256).await?;
-        if let Some(plugin) = self.loaded_plugin(&digest) {
-            return Ok(plugin);
-        }
-        // The bytes are let go while this load waits for a compile slot: a
-        // cold start of a thousand tenants sharing one plugin would
-        // otherwise hold a thousand copies of it while the first compiles.
-        let slot = Self::compile_slot().await;
-        // Another load of the same file may have finished while this one
-        // waited for its slot; otherwise the file is read again (it may
-        // have changed meanwhile: what is compiled is what is read now).
-        if let Some(plugin) = self.loaded_plugin(&digest) {
-            return Ok(plugin);
-        }
         let (bytes, digest) = read_component(path, expected_sha256).await?;
         if let Some(plugin) = self.loaded_plugin(&digest) {
             return Ok(plugin);
         }
+        let (slot, bytes, digest) = match COMPILE_SLOTS.try_acquire() {
+            // A free slot: the bytes just read are compiled.
+            Ok(slot) => (slot, bytes, digest),
+            Err(_) => {
+                // The bytes are let go while this load waits for a compile
+                // slot: a cold start of a thousand tenants sharing one
+                // plugin would otherwise hold a thousand copies of it
+                // while the first compiles.
+                drop(bytes);
+                let slot = Self::compile_slot().await;
+                // Another load of the same file may have finished while
+                // this one waited for its slot; otherwise the file is read
+                // again (it may have changed meanwhile: what is compiled
+                // is what is read now).
+                if let Some(plugin) = self.loaded_plugin(&digest) {
+                    return Ok(plugin);
+                }
+                let (bytes, digest) = read_component(path, expected_sha256).await?;
+                if let Some(plugin) = self.loaded_plugin(&digest) {
+                    return Ok(plugin);
+                }
+                (slot, bytes, digest)
+            }
+        };
         let sha256 = hex::encode(digest);
         let invalid = |reason: String| PluginError::Invalid {
             path: path.to_path_buf(),
