@@ -2,6 +2,7 @@
 //! grants and limits; and the machinery of one sandboxed call.
 
 use super::bindings;
+use super::connections::Connections;
 use super::endpoints::{Concurrency, EndpointLimits};
 use super::error::{ContractViolation, PluginError};
 use super::grants::Grant;
@@ -49,6 +50,9 @@ pub(super) struct CallLimits {
     /// The host's endpoint limits and this call's ceiling for them;
     /// `None`: its requests are not limited beyond the per-call cap.
     pub endpoints: Option<(Arc<EndpointLimits>, usize)>,
+    /// The connections kept between its requests: the provider
+    /// instance's own, shared by its calls and no one else's.
+    pub connections: Arc<Connections>,
 }
 
 impl CallLimits {
@@ -223,6 +227,7 @@ impl ProviderInstance {
                 memory_bytes: settings.memory_bytes,
                 timeout: settings.timeout,
                 endpoints: CallLimits::endpoints(host, settings.concurrency),
+                connections: Arc::default(),
             },
         }
     }
@@ -579,6 +584,7 @@ async fn sandboxed<R, P: Instantiate>(
             limits.grants.clone(),
             limits.memory_bytes,
             limits.endpoints.clone(),
+            limits.connections.clone(),
             guard,
         ),
     );

@@ -10,7 +10,9 @@
 //! values exchanged are `cairn-contract`'s. [`limits`] names every limit a
 //! call runs within, [`grants`] and [`ip_policy`] decide where a plugin may
 //! connect, [`cpu`] shares the processor fairly between tenants, and
-//! [`endpoints`] shares each server they talk to under an adaptive limit.
+//! [`endpoints`] shares each server they talk to under an adaptive limit;
+//! [`connections`] keeps a provider instance's connections alive between
+//! its requests.
 //!
 //! One [`PluginHost`] holds the process's single [`Engine`] (pooling
 //! allocator, epoch interruption), a linker that provides exactly the
@@ -18,7 +20,9 @@
 //! A [`Plugin`] is a compiled component with its `InstancePre`, shared by
 //! every provider instance that loads the same file. Every call gets a fresh
 //! `Store` — nothing leaks between calls or tenants — with memory and table
-//! limits, an epoch deadline and an outer wall-clock timeout.
+//! limits, an epoch deadline and an outer wall-clock timeout; only the
+//! connections the host opened for an instance's requests outlive a call,
+//! for that instance's next requests.
 //!
 //! Policies (`wit/policy@0.1.0`) run in the same sandbox:
 //! [`PluginHost::load_policy`] loads one, [`PolicyInstance`] binds it to
@@ -38,6 +42,7 @@
 
 mod bindings;
 mod cache;
+pub mod connections;
 pub mod cpu;
 pub mod endpoints;
 pub mod error;

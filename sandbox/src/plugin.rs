@@ -204,6 +204,7 @@ impl PluginHost {
             memory_bytes: limits::DEFAULT_MEMORY_BYTES,
             timeout: DESCRIBE_TIMEOUT,
             endpoints: None,
+            connections: Arc::default(),
         };
         let slots = self.slots(tenant);
         let _slots = slots.take(&label).await;

@@ -200,6 +200,7 @@ impl PolicyInstance {
                 memory_bytes: sandbox.memory_bytes,
                 timeout: sandbox.timeout,
                 endpoints: CallLimits::endpoints(host, Default::default()),
+                connections: Arc::default(),
             },
         }
     }

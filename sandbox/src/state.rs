@@ -3,6 +3,7 @@
 //! resource limits and the attribution of log records.
 
 use super::bindings::{v0_1, v0_2, v0_3};
+use super::connections::Connections;
 use super::endpoints::{self, EndpointLimits};
 use super::grants::{self, Decision, Grant};
 use super::guard::SendGuard;
@@ -84,6 +85,7 @@ impl CallState {
         grants: Arc<[Grant]>,
         memory_bytes: u64,
         endpoints: Option<(Arc<EndpointLimits>, usize)>,
+        connections: Arc<Connections>,
         guard: Option<Arc<dyn SendGuard>>,
     ) -> Self {
         let stderr = MemoryOutputPipe::new(limits::STDERR_CAPTURE_BYTES);
@@ -116,6 +118,7 @@ impl CallState {
                 open_requests: Arc::new(tokio::sync::Semaphore::new(
                     limits::MAX_OPEN_REQUESTS_PER_CALL,
                 )),
+                connections,
             },
             limits,
             label,
@@ -176,6 +179,8 @@ struct NetworkGate {
     label: CallLabel,
     /// One permit per request open (sent, response not yet read whole).
     open_requests: Arc<tokio::sync::Semaphore>,
+    /// The connections the provider instance keeps between requests.
+    connections: Arc<Connections>,
 }
 
 type ResponseFuture = Box<
@@ -333,6 +338,7 @@ impl WasiHttpHooks for NetworkGate {
                     .port_u16()
                     .unwrap_or(if tls.is_some() { 443 } else { 80 });
                 let label = self.label.clone();
+                let connections = self.connections.clone();
                 // Every tenant's requests to this server take turns under
                 // one adaptive limit (`endpoints`).
                 let endpoint = self.endpoints.as_ref().and_then(|(limits, max)| {
@@ -340,7 +346,7 @@ impl WasiHttpHooks for NetworkGate {
                 });
                 Box::new(async move {
                     let address = checked_address(&grant, &host, port, &label, &url).await?;
-                    let sending = send::send(request, options, address, &host, tls);
+                    let sending = send::send(request, options, address, &host, tls, &connections);
                     let response = match endpoint {
                         Some(limit) => {
                             endpoints::in_turn(limit, label.tenant.clone(), sending).await

@@ -1,6 +1,7 @@
 //! A small HTTP server of the tests' own (an alert receiver, a Git bridge):
 //! an axum router on a free loopback port, on its own thread and runtime,
-//! stopped when dropped.
+//! stopped when dropped. Its handlers may extract the peer's address
+//! (`axum::extract::ConnectInfo<SocketAddr>`).
 
 /// A router being served until dropped.
 pub struct Served {
@@ -27,7 +28,9 @@ impl Served {
             runtime.block_on(async move {
                 let listener =
                     tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-                let _ = axum::serve(listener, app())
+                // Handlers may ask who connected (`ConnectInfo`).
+                let app = app().into_make_service_with_connect_info::<std::net::SocketAddr>();
+                let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
                     })

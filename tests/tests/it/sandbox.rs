@@ -795,6 +795,107 @@ async fn the_gate_caps_headers_bodies_open_requests_and_rechecks_redirects() {
     assert!(error.contains("bad header"), "{error}");
 }
 
+/// Connections to `port` on loopback that the server's side holds open.
+fn established_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            // `local_address` is `ADDRESS:PORT` in hex; state 01 is ESTABLISHED.
+            columns.len() > 3 && columns[1].ends_with(&format!(":{port:04X}")) && columns[3] == "01"
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_keeps_its_connections_alive_for_itself_only_and_briefly() {
+    use axum::extract::ConnectInfo;
+    use cairn::host::connections::IDLE_FOR;
+    use cairn::host::grants::Grant;
+    use std::net::SocketAddr;
+    let (host, plugin) = setup().await;
+    // The client end of every request's connection, as the server saw it.
+    let peers: Arc<std::sync::Mutex<Vec<SocketAddr>>> = Arc::default();
+    let (seen, seen_closing) = (peers.clone(), peers.clone());
+    let server = cairn_tests::serve::Served::start(move || {
+        axum::Router::new()
+            .route(
+                "/steal",
+                axum::routing::get(
+                    move |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                        seen.lock().unwrap().push(peer);
+                        "taken"
+                    },
+                ),
+            )
+            // A server that closes each connection after its answer.
+            .route(
+                "/close/steal",
+                axum::routing::get(
+                    move |ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                        seen_closing.lock().unwrap().push(peer);
+                        ([(axum::http::header::CONNECTION, "close")], "taken")
+                    },
+                ),
+            )
+    });
+    let port: u16 = server.base_url.rsplit(':').next().unwrap().parse().unwrap();
+    let connections = || {
+        let peers = peers.lock().unwrap();
+        peers.iter().collect::<std::collections::HashSet<_>>().len()
+    };
+    let requests = || peers.lock().unwrap().len();
+    let grant = Grant::parse(&server.base_url).unwrap();
+    let of_tenant = |tenant: &str, target: String| {
+        let (tenant, grant) = (tenant.to_string(), grant.clone());
+        instance(&host, &plugin, "exfiltrate", move |s| {
+            s.tenant = tenant;
+            s.config = serde_json::json!({"mode": "exfiltrate", "target": target});
+            s.grants = vec![grant];
+        })
+    };
+
+    let first = of_tenant("tenant-a", server.base_url.clone());
+    for _ in 0..3 {
+        list(&first).await.unwrap();
+    }
+    assert_eq!(requests(), 3);
+    assert_eq!(
+        connections(),
+        1,
+        "three calls of one instance, one connection"
+    );
+    assert_eq!(established_to(port), 1, "the connection is kept open");
+    let other = of_tenant("tenant-b", server.base_url.clone());
+    list(&other).await.unwrap();
+    assert_eq!(
+        connections(),
+        2,
+        "another tenant's instance never gets the first one's connection"
+    );
+    // Closed by the server after each answer: every request goes on a
+    // new connection, and none fails.
+    let closing = of_tenant("tenant-c", format!("{}/close", server.base_url));
+    for _ in 0..3 {
+        list(&closing).await.unwrap();
+    }
+    assert_eq!((requests(), connections()), (7, 5));
+    // Unused for IDLE_FOR, kept connections are closed: the server is left
+    // with none open, and the next request opens a new one.
+    wait_for("the kept connections to close", || {
+        established_to(port) == 0
+    })
+    .await;
+    list(&first).await.unwrap();
+    assert_eq!(
+        connections(),
+        6,
+        "a connection kept past {IDLE_FOR:?} was used again"
+    );
+}
+
 /// A guard that lets requests through until it is told to stop.
 struct Lease(std::sync::atomic::AtomicBool);
 
