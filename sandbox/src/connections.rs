@@ -109,9 +109,10 @@ impl Connections {
     }
 
     /// Keeps `sender`, whose last answer was read to its end, for the next
-    /// request to `server`.
+    /// request to `server`. Outside an async runtime, where nothing could
+    /// close it once unused, it is not kept.
     pub(crate) fn keep(self: &Arc<Self>, server: Server, sender: Sender) {
-        if sender.is_closed() {
+        if sender.is_closed() || tokio::runtime::Handle::try_current().is_err() {
             return;
         }
         let mut kept = self.idle.lock().expect("kept connections");
@@ -130,19 +131,14 @@ impl Connections {
             tokio::spawn(sweep(Arc::downgrade(self)));
         }
     }
-
-    /// How many connections are kept now.
-    pub fn kept(&self) -> usize {
-        let kept = self.idle.lock().expect("kept connections");
-        kept.by_server.values().map(Vec::len).sum()
-    }
 }
 
-/// Closes the connections of `connections` left unused past [`IDLE_FOR`],
-/// until none is kept.
+/// Closes each connection of `connections` once it has been unused for
+/// [`IDLE_FOR`], until none is kept.
 async fn sweep(connections: Weak<Connections>) {
+    let mut wake = Instant::now() + IDLE_FOR;
     loop {
-        tokio::time::sleep(IDLE_FOR).await;
+        tokio::time::sleep_until(wake).await;
         let Some(connections) = connections.upgrade() else {
             return;
         };
@@ -151,9 +147,18 @@ async fn sweep(connections: Weak<Connections>) {
             idle.retain(|idle| idle.since.elapsed() < IDLE_FOR);
             !idle.is_empty()
         });
-        if kept.by_server.is_empty() {
-            kept.sweeping = false;
-            return;
+        let oldest = kept
+            .by_server
+            .values()
+            .flatten()
+            .map(|idle| idle.since)
+            .min();
+        match oldest {
+            Some(oldest) => wake = oldest + IDLE_FOR,
+            None => {
+                kept.sweeping = false;
+                return;
+            }
         }
     }
 }

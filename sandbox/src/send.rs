@@ -240,7 +240,11 @@ impl http_body::Body for StallGuard {
                 Poll::Ready(frame.map(|frame| frame.map_err(HttpError::from)))
             }
             Poll::Pending => match self.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Ready(()) => {
+                    // A stalled connection is not used again.
+                    self.kept = None;
+                    Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+                }
                 Poll::Pending => Poll::Pending,
             },
         }

@@ -270,11 +270,8 @@ impl StateStore {
         event: EventKind,
         commit: &CommitInfo,
     ) -> Result<i64> {
-        self.record_whole_run(WholeRun {
-            outcome: RunOutcome::Succeeded,
-            ..WholeRun::new(tenant, event.into(), commit)
-        })
-        .await
+        self.record_whole_run(WholeRun::new(tenant, event.into(), commit))
+            .await
     }
 
     /// Records a run without actions (a plan, an event, a refusal) whole,

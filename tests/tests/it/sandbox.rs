@@ -884,10 +884,16 @@ async fn a_provider_keeps_its_connections_alive_for_itself_only_and_briefly() {
     assert_eq!((requests(), connections()), (7, 5));
     // Unused for IDLE_FOR, kept connections are closed: the server is left
     // with none open, and the next request opens a new one.
+    let unused_since = Instant::now();
     wait_for("the kept connections to close", || {
         established_to(port) == 0
     })
     .await;
+    assert!(
+        unused_since.elapsed() < IDLE_FOR * 3,
+        "kept connections stayed open {:?} unused",
+        unused_since.elapsed()
+    );
     list(&first).await.unwrap();
     assert_eq!(
         connections(),
