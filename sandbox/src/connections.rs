@@ -34,6 +34,11 @@ pub const IDLE_FOR: Duration = Duration::from_secs(1);
 /// answer ends.
 pub const MAX_IDLE_PER_SERVER: usize = 8;
 
+/// Connections kept unused per instance, whatever the servers: a plugin
+/// granted many hosts (a wildcard) cannot make the host hold a connection
+/// for each host it asked. Two servers' worth.
+pub const MAX_IDLE_PER_INSTANCE: usize = 2 * MAX_IDLE_PER_SERVER;
+
 /// A sender on an open HTTP/1.1 connection.
 pub(crate) type Sender = hyper::client::conn::http1::SendRequest<WasiBody>;
 
@@ -89,6 +94,13 @@ struct Kept {
     sweeping: bool,
 }
 
+impl Kept {
+    /// How many connections are kept.
+    fn count(&self) -> usize {
+        self.by_server.values().map(Vec::len).sum()
+    }
+}
+
 impl Connections {
     /// A kept connection to `server`, the most recently used first; those
     /// kept too long or closed by the server are dropped on the way.
@@ -116,6 +128,9 @@ impl Connections {
             return;
         }
         let mut kept = self.idle.lock().expect("kept connections");
+        if kept.count() >= MAX_IDLE_PER_INSTANCE {
+            return;
+        }
         let idle = kept.by_server.entry(server).or_default();
         if idle.len() >= MAX_IDLE_PER_SERVER {
             return;
@@ -160,5 +175,60 @@ async fn sweep(connections: Weak<Connections>) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sender on a connection whose server end is `server_end` (held
+    /// open, never answering).
+    async fn sender() -> (Sender, tokio::io::DuplexStream) {
+        let (client_end, server_end) = tokio::io::duplex(1024);
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(client_end))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        (sender, server_end)
+    }
+
+    fn server(port: u16) -> Server {
+        Server {
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            host: "127.0.0.1".into(),
+            tls: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn kept_connections_are_bounded_per_server_and_per_instance() {
+        let connections = Arc::new(Connections::default());
+        let mut server_ends = Vec::new();
+        // One server: no more than MAX_IDLE_PER_SERVER.
+        for _ in 0..MAX_IDLE_PER_SERVER + 3 {
+            let (sender, server_end) = sender().await;
+            server_ends.push(server_end);
+            connections.keep(server(1), sender);
+        }
+        let count = || connections.idle.lock().unwrap().count();
+        assert_eq!(count(), MAX_IDLE_PER_SERVER);
+        // Many servers (a wildcard grant's hosts): no more than
+        // MAX_IDLE_PER_INSTANCE in all.
+        for port in 2..100 {
+            let (sender, server_end) = sender().await;
+            server_ends.push(server_end);
+            connections.keep(server(port), sender);
+        }
+        assert_eq!(count(), MAX_IDLE_PER_INSTANCE);
+        // Each is taken for its own server only.
+        assert!(connections.take(&server(1)).is_some());
+        assert!(connections.take(&server(100)).is_none());
+        let other_trust = Server {
+            tls: Some(crate::tls::public_roots()),
+            ..server(1)
+        };
+        assert!(connections.take(&other_trust).is_none());
     }
 }
