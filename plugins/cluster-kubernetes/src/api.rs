@@ -62,11 +62,28 @@ impl Api {
 
     /// GETs `path`; `None` when it does not exist.
     pub fn get(&self, path: &str) -> Result<Option<Value>, Error> {
-        let response = self.client.send(Method::GET, path, None)?;
-        if response.status == 404 {
-            return Ok(None);
-        }
-        Ok(Some(checked(response, "GET", path).map_err(|f| f.error)?))
+        one(self.get_all(&[path.to_string()]))
+    }
+
+    /// [`Api::get`] of each of `paths`, sent side by side; the answers in
+    /// `paths`' order.
+    pub fn get_all(&self, paths: &[String]) -> Vec<Result<Option<Value>, Error>> {
+        let requests = paths
+            .iter()
+            .map(|path| Request::new(Method::GET, path.clone()))
+            .collect();
+        self.client
+            .send_all(requests)
+            .into_iter()
+            .zip(paths)
+            .map(|(response, path)| {
+                let response = response?;
+                if response.status == 404 {
+                    return Ok(None);
+                }
+                Ok(Some(checked(response, "GET", path).map_err(|f| f.error)?))
+            })
+            .collect()
     }
 
     /// Lists `path` with a label selector, every page; each item gets the
@@ -78,60 +95,95 @@ impl Api {
         api_version: &str,
         kind: &str,
     ) -> Result<Vec<Value>, Error> {
-        let mut items = self
-            .pages(&self.client, path, Some(selector), usize::MAX)?
-            .unwrap_or_default();
-        for item in &mut items {
-            item["apiVersion"] = Value::String(api_version.to_string());
-            item["kind"] = Value::String(kind.to_string());
-        }
-        Ok(items)
+        one(self.list_all(&[Selected {
+            path,
+            selector,
+            api_version,
+            kind,
+        }]))
     }
 
-    /// The metadata of every object at `path`: which objects exist, and
-    /// their labels and annotations (one request where a GET per object
-    /// would take many). `None` when it would take more than `max_pages`
-    /// pages.
-    pub fn list_metadata(&self, path: &str, max_pages: usize) -> Result<Option<Vec<Value>>, Error> {
-        self.pages(&self.metadata, path, None, max_pages)
+    /// [`Api::list`] of each of `lists`, their first pages asked side by
+    /// side; the answers in `lists`' order.
+    pub fn list_all(&self, lists: &[Selected<'_>]) -> Vec<Result<Vec<Value>, Error>> {
+        let paged: Vec<Paged> = lists
+            .iter()
+            .map(|list| (list.path, Some(list.selector), usize::MAX))
+            .collect();
+        self.pages_all(&self.client, &paged)
+            .into_iter()
+            .zip(lists)
+            .map(|(items, list)| {
+                let mut items = items?.unwrap_or_default();
+                for item in &mut items {
+                    item["apiVersion"] = Value::String(list.api_version.to_string());
+                    item["kind"] = Value::String(list.kind.to_string());
+                }
+                Ok(items)
+            })
+            .collect()
     }
 
-    /// The items of every page of a list of `path`; `None` once there are
-    /// more than `max_pages`.
-    fn pages(
+    /// The metadata of every object of each `(path, max_pages)`: which
+    /// objects exist, and their labels and annotations (one request where
+    /// a GET per object would take many), the first pages asked side by
+    /// side. `None` for a path whose list would take more than its
+    /// `max_pages` pages.
+    pub fn list_metadata_all(
+        &self,
+        collections: &[(&str, usize)],
+    ) -> Vec<Result<Option<Vec<Value>>, Error>> {
+        let paged: Vec<Paged> = collections
+            .iter()
+            .map(|(path, max_pages)| (*path, None, *max_pages))
+            .collect();
+        self.pages_all(&self.metadata, &paged)
+    }
+
+    /// The items of every page of each list, the first pages side by
+    /// side, the rest of a list (past [`LIST_PAGE`] objects, rare) one
+    /// after the other; `None` for a list of more pages than its most.
+    fn pages_all(
         &self,
         client: &Client,
-        path: &str,
-        selector: Option<&str>,
-        max_pages: usize,
-    ) -> Result<Option<Vec<Value>>, Error> {
-        let mut items = Vec::new();
-        let mut token = String::new();
-        for _ in 0..max_pages {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            if let Some(selector) = selector {
-                query.append_pair("labelSelector", selector);
-            }
-            query.append_pair("limit", &LIST_PAGE.to_string());
-            if !token.is_empty() {
-                query.append_pair("continue", &token);
-            }
-            let url = format!("{path}?{}", query.finish());
-            let response = client.send(Method::GET, &url, None)?;
-            let mut page = checked(response, "GET", path).map_err(|f| f.error)?;
-            if let Some(Value::Array(found)) = page.get_mut("items").map(Value::take) {
-                items.extend(found);
-            }
-            token = page
-                .pointer("/metadata/continue")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if token.is_empty() {
-                return Ok(Some(items));
-            }
-        }
-        Ok(None)
+        lists: &[Paged],
+    ) -> Vec<Result<Option<Vec<Value>>, Error>> {
+        let first_pages = lists
+            .iter()
+            .filter(|(_, _, max_pages)| *max_pages > 0)
+            .map(|(path, selector, _)| Request::new(Method::GET, page_url(path, *selector, "")))
+            .collect();
+        let mut answers = client.send_all(first_pages).into_iter();
+        lists
+            .iter()
+            .map(|(path, selector, max_pages)| {
+                if *max_pages == 0 {
+                    return Ok(None);
+                }
+                let response = answers.next().expect("one answer per first page")?;
+                let mut items = Vec::new();
+                let mut page = checked(response, "GET", path).map_err(|f| f.error)?;
+                for pages in 1.. {
+                    if let Some(Value::Array(found)) = page.get_mut("items").map(Value::take) {
+                        items.extend(found);
+                    }
+                    let token = page
+                        .pointer("/metadata/continue")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if token.is_empty() {
+                        break;
+                    }
+                    if pages >= *max_pages {
+                        return Ok(None);
+                    }
+                    let url = page_url(path, *selector, token);
+                    let response = client.send(Method::GET, &url, None)?;
+                    page = checked(response, "GET", path).map_err(|f| f.error)?;
+                }
+                Ok(Some(items))
+            })
+            .collect()
     }
 
     /// Server-side applies `object` at `path` (the object's own path), as
@@ -223,6 +275,41 @@ fn apply_request(
         Request::new(Method::PATCH, format!("{path}?{}", query.finish()))
             .with_body("application/apply-patch+yaml", body),
     )
+}
+
+/// One list of [`Api::pages_all`]: its path, its label selector, the
+/// most pages to read.
+type Paged<'a> = (&'a str, Option<&'a str>, usize);
+
+/// One label-selected list of [`Api::list_all`].
+pub struct Selected<'a> {
+    /// The collection's path.
+    pub path: &'a str,
+    /// The label selector.
+    pub selector: &'a str,
+    /// The `apiVersion` its items get.
+    pub api_version: &'a str,
+    /// The `kind` its items get.
+    pub kind: &'a str,
+}
+
+/// The only answer of a call made for one.
+fn one<T>(answers: Vec<T>) -> T {
+    answers.into_iter().next().expect("one answer per request")
+}
+
+/// The URL of one page of a list of `path`: `token` continues a list
+/// (empty for its first page).
+fn page_url(path: &str, selector: Option<&str>, token: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(selector) = selector {
+        query.append_pair("labelSelector", selector);
+    }
+    query.append_pair("limit", &LIST_PAGE.to_string());
+    if !token.is_empty() {
+        query.append_pair("continue", token);
+    }
+    format!("{path}?{}", query.finish())
 }
 
 /// What an apply is called in its errors.

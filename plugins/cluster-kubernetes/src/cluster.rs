@@ -9,7 +9,7 @@ use crate::object::{self, ObjectRef};
 use cairn_sdk::serde_json::Value;
 use cairn_sdk::{Action, Error, ErrorKind, FieldChange, diff};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -138,7 +138,36 @@ impl<'a> Cluster<'a> {
         }
         let listed = self
             .api
-            .list_metadata(collection, wanted)?
+            .list_metadata_all(&[(collection, wanted)])
+            .pop()
+            .expect("one answer per list")?;
+        Ok(self.keep_listing(collection, listed))
+    }
+
+    /// Lists side by side the collections of `wanted` — `(collection,
+    /// objects to look for there)` — that [`Cluster::listing`] would list
+    /// one after the other. A list that fails is not kept: `listing` asks
+    /// again and reports its error where the object is looked for.
+    pub fn list_ahead(&self, wanted: &[(String, usize)]) {
+        let mut to_list: Vec<(&str, usize)> = wanted
+            .iter()
+            .filter(|(collection, count)| {
+                *count >= LISTING_FROM && !self.listings.borrow().contains_key(collection)
+            })
+            .map(|(collection, count)| (collection.as_str(), *count))
+            .collect();
+        to_list.sort_unstable();
+        to_list.dedup_by_key(|(collection, _)| *collection);
+        for ((collection, _), listed) in to_list.iter().zip(self.api.list_metadata_all(&to_list)) {
+            if let Ok(listed) = listed {
+                self.keep_listing(collection, listed);
+            }
+        }
+    }
+
+    /// Keeps a collection's listed metadata for the rest of the call.
+    fn keep_listing(&self, collection: &str, listed: Option<Vec<Value>>) -> Option<Rc<Listing>> {
+        let listed = listed
             .map(|items| {
                 items
                     .into_iter()
@@ -152,7 +181,54 @@ impl<'a> Cluster<'a> {
         self.listings
             .borrow_mut()
             .insert(collection.to_string(), listed.clone());
-        Ok(listed)
+        listed
+    }
+
+    /// Looks ahead, side by side, for what planning (`planning`) or
+    /// applying `items` would ask one object at a time: whether their
+    /// namespaces exist (a plan's question), and the listings of the
+    /// collections their creates are looked for in (by [`Cluster::claim`]:
+    /// in a plan only for what may not adopt).
+    fn look_ahead(&self, items: &[&Item], planning: bool) {
+        if planning {
+            let mut unknown: Vec<&String> = items
+                .iter()
+                .filter(|item| item.desired.is_some())
+                .filter_map(|item| item.reference.namespace.as_ref())
+                .filter(|namespace| !self.namespaces.borrow().contains_key(*namespace))
+                .collect();
+            unknown.sort_unstable();
+            unknown.dedup();
+            let paths: Vec<String> = unknown.iter().map(|name| namespace_path(name)).collect();
+            for (namespace, found) in unknown.into_iter().zip(self.api.get_all(&paths)) {
+                if let Ok(found) = found {
+                    let exists = found.is_some_and(|live| !live::is_terminating(&live));
+                    self.namespaces
+                        .borrow_mut()
+                        .insert(namespace.clone(), exists);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut collections = Vec::new();
+        for item in items {
+            let Some(desired) = &item.desired else {
+                continue;
+            };
+            let looked_up = item.live.is_none() && (!planning || !item.may_adopt);
+            let namespace = item.reference.namespace.as_deref();
+            let namespace_missing = planning
+                && namespace.is_some_and(|name| self.namespaces.borrow().get(name) == Some(&false));
+            let key = (item.reference.kind.clone(), namespace.map(str::to_string));
+            let wanted = self.lookups.get(&key).copied().unwrap_or(0);
+            if !looked_up || namespace_missing || wanted < LISTING_FROM || !seen.insert(key) {
+                continue;
+            }
+            if let Ok(Some(kind)) = self.kind_of(desired, &item.reference) {
+                collections.push((kind.collection(namespace), wanted));
+            }
+        }
+        self.list_ahead(&collections);
     }
 
     /// The object at `path` as far as claiming it goes (its labels and
@@ -181,7 +257,7 @@ impl<'a> Cluster<'a> {
         }
         let exists = self
             .api
-            .get(&format!("/api/v1/namespaces/{namespace}"))?
+            .get(&namespace_path(namespace))?
             .is_some_and(|live| !live::is_terminating(&live));
         self.namespaces
             .borrow_mut()
@@ -213,6 +289,7 @@ impl<'a> Cluster<'a> {
     /// ([`cairn_sdk::http::REQUESTS_AT_ONCE`] at a time): one after the
     /// other, a plan of many objects waits for each in turn.
     pub fn plan_all(&self, items: &[&Item]) -> Vec<ItemPlan> {
+        self.look_ahead(items, true);
         let prepared: Vec<Prepared> = items.iter().map(|item| self.prepare_plan(item)).collect();
         let dry_runs: Vec<(&str, &Value)> = prepared
             .iter()
@@ -456,6 +533,7 @@ impl<'a> Cluster<'a> {
     /// sent side by side ([`cairn_sdk::http::REQUESTS_AT_ONCE`] at a
     /// time). For objects of one rank, which do not wait for each other.
     pub fn apply_all(&self, items: &[&Item]) -> Vec<Result<Value, Error>> {
+        self.look_ahead(items, false);
         let prepared: Vec<Result<(String, Value), Error>> = items
             .iter()
             .map(|item| {
@@ -714,6 +792,11 @@ fn is_builtin_group(api_version: &str) -> bool {
                 )
         }
     }
+}
+
+/// The API path of namespace `name`.
+fn namespace_path(name: &str) -> String {
+    format!("/api/v1/namespaces/{name}")
 }
 
 #[cfg(test)]

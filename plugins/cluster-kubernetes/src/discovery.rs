@@ -8,6 +8,7 @@ use cairn_sdk::Error;
 use cairn_sdk::serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// One kind the server serves.
 #[derive(Debug, Clone)]
@@ -74,8 +75,9 @@ pub struct Discovery<'a> {
     /// The API groups' preferred versions, in the server's order; `None`
     /// until first needed.
     groups: RefCell<Option<Vec<String>>>,
-    /// Group version → its kinds (`None`: the server does not serve it).
-    versions: RefCell<HashMap<String, Option<Vec<Kind>>>>,
+    /// Group version → its kinds (`None`: the server does not serve it),
+    /// shared rather than copied for each object resolved.
+    versions: RefCell<HashMap<String, Option<Rc<[Kind]>>>>,
 }
 
 impl<'a> Discovery<'a> {
@@ -89,7 +91,7 @@ impl<'a> Discovery<'a> {
     }
 
     /// The kinds of one group version.
-    fn kinds_of(&self, api_version: &str) -> Result<Option<Vec<Kind>>, Error> {
+    fn kinds_of(&self, api_version: &str) -> Result<Option<Rc<[Kind]>>, Error> {
         if let Some(known) = self.versions.borrow().get(api_version) {
             return Ok(known.clone());
         }
@@ -101,7 +103,7 @@ impl<'a> Discovery<'a> {
         let kinds = self
             .api
             .get(&path)?
-            .map(|list| parse_resources(api_version, &list));
+            .map(|list| Rc::from(parse_resources(api_version, &list)));
         self.versions
             .borrow_mut()
             .insert(api_version.to_string(), kinds.clone());
@@ -134,7 +136,7 @@ impl<'a> Discovery<'a> {
     pub fn resolve(&self, api_version: &str, kind: &str) -> Result<Option<Kind>, Error> {
         Ok(self
             .kinds_of(api_version)?
-            .and_then(|kinds| kinds.into_iter().find(|k| k.kind == kind)))
+            .and_then(|kinds| kinds.iter().find(|k| k.kind == kind).cloned()))
     }
 
     /// The kind `kind` in the first group that serves it (core first,
@@ -155,9 +157,10 @@ impl<'a> Discovery<'a> {
         for api_version in self.preferred_versions()? {
             all.extend(
                 self.kinds_of(&api_version)?
-                    .into_iter()
-                    .flatten()
-                    .filter(|kind| kind.listable),
+                    .iter()
+                    .flat_map(|kinds| kinds.iter())
+                    .filter(|kind| kind.listable)
+                    .cloned(),
             );
         }
         Ok(all)

@@ -33,7 +33,7 @@ mod manifests;
 mod object;
 mod references;
 
-use api::Api;
+use api::{Api, Selected};
 use cairn_sdk::serde_json::{Value, json};
 use cairn_sdk::{
     Action, Change, Declarations, DiffInput, Error, ErrorKind, FieldChange, Observed, Outcome,
@@ -336,19 +336,30 @@ impl Kubernetes {
                 .push(reference);
         }
         let selector = format!("{}={}", object::MANAGED_BY_LABEL, object::MANAGED_BY);
-        let mut found: BTreeMap<String, Value> = BTreeMap::new();
+        let mut served_groups = Vec::with_capacity(groups.len());
         for ((kind, namespace), references) in groups {
-            let Some(served) = cluster.discovery.resolve_kind(&kind)? else {
-                continue;
-            };
-            let listed = self.api.list(
-                &served.collection(namespace.as_deref()),
-                &selector,
-                &served.api_version,
-                &served.kind,
-            )?;
+            if let Some(served) = cluster.discovery.resolve_kind(&kind)? {
+                let collection = served.collection(namespace.as_deref());
+                served_groups.push((served, collection, references));
+            }
+        }
+        // Every collection's list side by side, then the listings of
+        // those where some were not found, side by side too.
+        let lists: Vec<Selected> = served_groups
+            .iter()
+            .map(|(served, collection, _)| Selected {
+                path: collection,
+                selector: &selector,
+                api_version: &served.api_version,
+                kind: &served.kind,
+            })
+            .collect();
+        let listed = self.api.list_all(&lists);
+        let mut found: BTreeMap<String, Value> = BTreeMap::new();
+        let mut missing_by_group = Vec::with_capacity(served_groups.len());
+        for ((_, _, references), listed) in served_groups.iter().zip(listed) {
             let wanted_here: HashSet<String> = references.iter().map(|r| r.id()).collect();
-            for live in listed {
+            for live in listed? {
                 if let Some(id) = ObjectRef::of(&live).map(|r| r.id())
                     && wanted_here.contains(&id)
                     && !live::is_terminating(&live)
@@ -356,14 +367,23 @@ impl Kubernetes {
                     found.insert(id, cluster.keep(live));
                 }
             }
-            // The rest, found only by name: one list of the collection's
-            // metadata tells which exist, where many are missing.
             let missing: Vec<&ObjectRef> = references
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|reference| !found.contains_key(&reference.id()))
                 .collect();
-            let listing =
-                cluster.listing(&served.collection(namespace.as_deref()), missing.len())?;
+            missing_by_group.push(missing);
+        }
+        let wanted: Vec<(String, usize)> = served_groups
+            .iter()
+            .zip(&missing_by_group)
+            .map(|((_, collection, _), missing)| (collection.clone(), missing.len()))
+            .collect();
+        cluster.list_ahead(&wanted);
+        // The rest, found only by name: one list of the collection's
+        // metadata tells which exist, where many are missing.
+        for ((served, collection, _), missing) in served_groups.iter().zip(missing_by_group) {
+            let listing = cluster.listing(collection, missing.len())?;
             for reference in missing {
                 if listing
                     .as_ref()

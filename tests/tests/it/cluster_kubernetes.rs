@@ -998,18 +998,22 @@ fn a_partly_refused_bundle_is_cairns_and_converges_once_fixed_in_git() {
 
 /// Where a plan or an apply looks for many objects of one collection that
 /// Cairn has not labelled, it lists the collection's metadata once instead
-/// of asking for each object: an object made by hand among them is still
-/// found, by an `object` resource's plan (which then asks for adoption)
-/// and by a manifests set's plan and apply (which leave it alone).
+/// of asking for each object, the lists of several collections side by
+/// side: an object made by hand among them is still found, in its own
+/// collection and not in the other listed beside it, by an `object`
+/// resource's plan (which then asks for adoption) and by a manifests
+/// set's plan and apply (which leave it alone).
 #[test]
 fn many_objects_looked_for_in_one_collection_still_find_the_one_made_by_hand() {
     let ws = Workspace::new();
     let dir = cluster_dir();
     let kube = Kube::start(dir.path());
     configure(&ws, &kube, false, "", "");
-    for namespace in ["objects", "sets"] {
+    for namespace in ["objects", "sets", "others"] {
         let made = kube.kubectl(&["create", "namespace", namespace], None);
         assert!(made.success, "{}", made.stderr);
+    }
+    for namespace in ["objects", "sets"] {
         make_hand_made_config_map(&kube, namespace);
     }
     let config_map = |namespace: &str, name: &str| {
@@ -1017,22 +1021,28 @@ fn many_objects_looked_for_in_one_collection_still_find_the_one_made_by_hand() {
             "[[k8s.object]]\napiVersion = \"v1\"\nkind = \"ConfigMap\"\nmetadata = {{ name = \"{name}\", namespace = \"{namespace}\" }}\ndata = {{ owner = \"git\" }}\n\n"
         )
     };
+    // Beside each collection with the map made by hand, another of the
+    // same kind where nothing is: its listing holds no `hand-made`.
+    let beside = ["x", "y", "z"];
     let objects: String = ["a", "b", "c", "hand-made"]
         .iter()
         .map(|name| config_map("objects", name))
+        .chain(beside.iter().map(|name| config_map("others", name)))
         .collect();
+    let manifest = |namespace: &str, name: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  owner: yaml\n"
+        )
+    };
     let manifests: String = ["a", "b", "c", "hand-made"]
         .iter()
-        .map(|name| {
-            format!(
-                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: sets\ndata:\n  owner: yaml\n"
-            )
-        })
+        .map(|name| manifest("sets", name))
+        .chain(beside.iter().map(|name| manifest("others", name)))
         .collect();
 
     // An `object` resource: the plan finds the object made by hand.
     ws.repo.write("cluster/objects.toml", &objects);
-    ws.repo.commit("four maps, one made by hand", AUTHOR);
+    ws.repo.commit("seven maps, one made by hand", AUTHOR);
     ws.cairn(&["plan"])
         .expect_code(1)
         .expect_contains("k8s/object/objects/ConfigMap/hand-made")
