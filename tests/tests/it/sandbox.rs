@@ -507,15 +507,20 @@ async fn calls_beyond_the_process_limit_wait_for_a_slot() {
         .map(|sleeper| tokio::spawn(async move { list(&sleeper).await }))
         .collect();
     assert!(calls.len() > limit);
-    wait_for("the process's slots taken", || {
-        host.calls_running() == limit
-    })
+    // The process's slots taken, and the last tenant's calls holding its
+    // own slots while they wait for the process's: every call is counted
+    // by its tenant (a call spawned last may take a moment to get there;
+    // one that never does times out this wait).
+    let held_by_tenants = || -> usize {
+        (0..tenants)
+            .map(|index| host.tenant_calls_running(&format!("tenant-{index}")))
+            .sum()
+    };
+    wait_for(
+        "the process's slots taken and every call holding its tenant's slot",
+        || host.calls_running() == limit && held_by_tenants() == calls.len(),
+    )
     .await;
-    // The last tenant's calls hold its own slots and wait for the process's.
-    let waiting: usize = (0..tenants)
-        .map(|index| host.tenant_calls_running(&format!("tenant-{index}")))
-        .sum();
-    assert_eq!(waiting, calls.len(), "every call holds its tenant's slot");
     let (highest, results) = highest_while(calls, || host.calls_running()).await;
     assert_eq!(highest, limit, "{highest} calls ran at once");
     for result in results {
