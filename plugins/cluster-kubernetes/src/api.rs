@@ -294,7 +294,7 @@ pub struct Selected<'a> {
 }
 
 /// The only answer of a call made for one.
-fn one<T>(answers: Vec<T>) -> T {
+pub fn one<T>(answers: Vec<T>) -> T {
     answers.into_iter().next().expect("one answer per request")
 }
 

@@ -1,7 +1,7 @@
 //! One cluster: planning and applying single objects by server-side
 //! apply, shared by `object` and `manifests` resources.
 
-use crate::api::{Api, Failure};
+use crate::api::{Api, Failure, one};
 use crate::config::Config;
 use crate::discovery::{Discovery, Kind};
 use crate::live;
@@ -136,12 +136,7 @@ impl<'a> Cluster<'a> {
         if let Some(listed) = self.listings.borrow().get(collection) {
             return Ok(listed.clone());
         }
-        let listed = self
-            .api
-            .list_metadata_all(&[(collection, wanted)])
-            .pop()
-            .expect("one answer per list")?;
-        Ok(self.keep_listing(collection, listed))
+        one(self.list_collections(&[(collection, wanted)]))
     }
 
     /// Lists side by side the collections of `wanted` — `(collection,
@@ -158,30 +153,36 @@ impl<'a> Cluster<'a> {
             .collect();
         to_list.sort_unstable();
         to_list.dedup_by_key(|(collection, _)| *collection);
-        for ((collection, _), listed) in to_list.iter().zip(self.api.list_metadata_all(&to_list)) {
-            if let Ok(listed) = listed {
-                self.keep_listing(collection, listed);
-            }
-        }
+        self.list_collections(&to_list);
     }
 
-    /// Keeps a collection's listed metadata for the rest of the call.
-    fn keep_listing(&self, collection: &str, listed: Option<Vec<Value>>) -> Option<Rc<Listing>> {
-        let listed = listed
-            .map(|items| {
-                items
-                    .into_iter()
-                    .filter_map(|item| {
-                        let name = item.pointer("/metadata/name")?.as_str()?.to_string();
-                        Some((name, item))
+    /// Lists the metadata of each `(collection, most pages)` side by side
+    /// and keeps each list that succeeds for the rest of the call.
+    fn list_collections(
+        &self,
+        wanted: &[(&str, usize)],
+    ) -> Vec<Result<Option<Rc<Listing>>, Error>> {
+        wanted
+            .iter()
+            .zip(self.api.list_metadata_all(wanted))
+            .map(|((collection, _), listed)| {
+                let listed = listed?
+                    .map(|items| {
+                        items
+                            .into_iter()
+                            .filter_map(|item| {
+                                let name = item.pointer("/metadata/name")?.as_str()?.to_string();
+                                Some((name, item))
+                            })
+                            .collect::<Listing>()
                     })
-                    .collect::<Listing>()
+                    .map(Rc::new);
+                self.listings
+                    .borrow_mut()
+                    .insert(collection.to_string(), listed.clone());
+                Ok(listed)
             })
-            .map(Rc::new);
-        self.listings
-            .borrow_mut()
-            .insert(collection.to_string(), listed.clone());
-        listed
+            .collect()
     }
 
     /// Looks ahead, side by side, for what planning (`planning`) or
@@ -199,15 +200,9 @@ impl<'a> Cluster<'a> {
                 .collect();
             unknown.sort_unstable();
             unknown.dedup();
-            let paths: Vec<String> = unknown.iter().map(|name| namespace_path(name)).collect();
-            for (namespace, found) in unknown.into_iter().zip(self.api.get_all(&paths)) {
-                if let Ok(found) = found {
-                    let exists = found.is_some_and(|live| !live::is_terminating(&live));
-                    self.namespaces
-                        .borrow_mut()
-                        .insert(namespace.clone(), exists);
-                }
-            }
+            // A GET that fails is not kept: `namespace_exists` asks again
+            // and reports its error where the object needs the answer.
+            self.learn_namespaces(&unknown);
         }
         let mut seen = HashSet::new();
         let mut collections = Vec::new();
@@ -255,14 +250,27 @@ impl<'a> Cluster<'a> {
         if let Some(&known) = self.namespaces.borrow().get(namespace) {
             return Ok(known);
         }
-        let exists = self
-            .api
-            .get(&namespace_path(namespace))?
-            .is_some_and(|live| !live::is_terminating(&live));
-        self.namespaces
-            .borrow_mut()
-            .insert(namespace.to_string(), exists);
-        Ok(exists)
+        one(self.learn_namespaces(&[namespace]))
+    }
+
+    /// Whether each of `namespaces` exists (and is not being deleted),
+    /// asked side by side; each answer is kept for the rest of the call.
+    fn learn_namespaces(&self, namespaces: &[impl AsRef<str>]) -> Vec<Result<bool, Error>> {
+        let paths: Vec<String> = namespaces
+            .iter()
+            .map(|name| format!("/api/v1/namespaces/{}", name.as_ref()))
+            .collect();
+        namespaces
+            .iter()
+            .zip(self.api.get_all(&paths))
+            .map(|(namespace, found)| {
+                let exists = found?.is_some_and(|live| !live::is_terminating(&live));
+                self.namespaces
+                    .borrow_mut()
+                    .insert(namespace.as_ref().to_string(), exists);
+                Ok(exists)
+            })
+            .collect()
     }
 
     /// A live object in kept form.
@@ -792,11 +800,6 @@ fn is_builtin_group(api_version: &str) -> bool {
                 )
         }
     }
-}
-
-/// The API path of namespace `name`.
-fn namespace_path(name: &str) -> String {
-    format!("/api/v1/namespaces/{name}")
 }
 
 #[cfg(test)]
